@@ -43,5 +43,8 @@ const char *pbt_msg_id(const struct pbt_msgspec *spec, char *buf, size_t len);
  * every kind except LARGE; returns n. */
 size_t pbt_msg_awkward_set(struct pbt_msgspec *specs, size_t n, uint32_t first_seed);
 const char *pbt_msg_kind_name(enum pbt_msg_kind kind);
+/* The kind named by pbt_msg_kind_name() ("plain", "multipart", "8bit", "dots",
+ * "long-lines", "bare-lf", "no-final-eol", "large"), or -1. */
+int pbt_msg_kind_parse(const char *name);
 
 #endif

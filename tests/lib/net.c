@@ -246,13 +246,15 @@ ssize_t pbt_readline(int fd, char *buf, size_t len, int timeout_ms)
 	return n;
 }
 
-char *pbt_read_until(int fd, const char *end, size_t max, int timeout_ms, size_t *outlen)
+/* A malloc'd read until `end` (or EOF when end is NULL). */
+static char *read_alloc(int fd, const char *end, size_t max, int timeout_ms,
+    size_t *outlen, const char *who)
 {
 	size_t cap = 4096;
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return NULL;
-	ssize_t n = read_until_into(fd, &buf, &cap, end, max, timeout_ms, "pbt_read_until");
+	ssize_t n = read_until_into(fd, &buf, &cap, end, max, timeout_ms, who);
 	if (n < 0) {
 		free(buf);
 		return NULL;
@@ -262,18 +264,12 @@ char *pbt_read_until(int fd, const char *end, size_t max, int timeout_ms, size_t
 	return buf;
 }
 
+char *pbt_read_until(int fd, const char *end, size_t max, int timeout_ms, size_t *outlen)
+{
+	return read_alloc(fd, end, max, timeout_ms, outlen, "pbt_read_until");
+}
+
 char *pbt_read_all(int fd, size_t max, int timeout_ms, size_t *outlen)
 {
-	size_t cap = 4096;
-	char *buf = malloc(cap);
-	if (buf == NULL)
-		return NULL;
-	ssize_t n = read_until_into(fd, &buf, &cap, NULL, max, timeout_ms, "pbt_read_all");
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	if (outlen)
-		*outlen = (size_t)n;
-	return buf;
+	return read_alloc(fd, NULL, max, timeout_ms, outlen, "pbt_read_all");
 }
