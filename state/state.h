@@ -1,0 +1,548 @@
+/* state/state.h — popbridge's SQLite database: the only place SQL lives.
+ *
+ * Contract (applies to every function below):
+ *  - A struct state_db is one SQLite connection. Open one per thread (each
+ *    session thread opens its own); never share a handle between threads.
+ *    Statements are prepared once and cached per handle.
+ *  - The file is created on first open and migrated to the current schema in
+ *    one transaction; a file whose schema is newer than this binary knows is
+ *    refused with a message naming both versions. WAL journal, foreign keys
+ *    on, busy timeout STATE_BUSY_TIMEOUT_MS, synchronous=FULL (a returned
+ *    write is on disk: SPEC §5's "+OK only once the commit is durable").
+ *  - Functions return enum state_rc. On STATE_ERROR/STATE_INVALID
+ *    state_errmsg() says why (never a secret, never message content). No
+ *    function aborts or exits; a failed call leaves the database unchanged
+ *    (each writing call is one transaction, or a savepoint inside the
+ *    caller's transaction).
+ *  - Times are int64 unix seconds UTC, passed in by the caller (`now`); 0
+ *    means "never/unknown" in output structs.
+ *  - Text is NUL-terminated UTF-8/ASCII, bounded by the STATE_*_MAX lengths
+ *    (longer input is STATE_INVALID, never truncated silently). Names may not
+ *    contain control characters.
+ *  - Callbacks (state_*_cb) run while a statement is being stepped: they must
+ *    not call any state_* function on the same handle (that call fails with
+ *    STATE_ERROR "re-entered"). Returning non-zero from a callback stops the
+ *    iteration; the function then returns STATE_OK.
+ *  - Arrays handed out (views, journal entries, candidates) are malloc'd and
+ *    owned by the caller, who frees them with the matching *_free function.
+ *
+ * Model (see each section):
+ *   account 1─n device, account 1─n mailbox (one per folder), mailbox 1─n
+ *   message (stable internal id, UIDL fixed at first sight), device×message
+ *   per-device state, journal 1─n journal item (crash-safe commit, SPEC §5).
+ */
+#ifndef STATE_STATE_H
+#define STATE_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits (octets, excluding the NUL). */
+#define STATE_ACCOUNT_MAX   255 /* account name (an IMAP login name) */
+#define STATE_DEVICE_MAX    64  /* device name (the part after '#') */
+#define STATE_FOLDER_MAX    255 /* IMAP folder name, as sent on the wire */
+#define STATE_USER_MAX      255 /* managed mode: upstream user name */
+#define STATE_SECRET_MAX    1024 /* managed mode: encrypted upstream password blob */
+#define STATE_HASH_MAX      255 /* managed mode: device password hash text */
+#define STATE_ADDR_MAX      63  /* numeric remote address (IPv6 fits) */
+#define STATE_PROTO_MAX     15  /* "pop3" */
+#define STATE_TLS_MAX       31  /* "TLSv1.3"; "" = no TLS */
+#define STATE_WORD_MAX      31  /* offer / seen_on / dele / policy words */
+#define STATE_UIDL_MAX      70  /* RFC 1939: 1..70 octets 0x21..0x7E */
+#define STATE_MSGID_MAX     998 /* Message-ID header value (RFC 5322 line) */
+#define STATE_HHASH_MAX     128 /* header hash text, computed by the caller */
+#define STATE_EMAILID_MAX   255 /* RFC 8474 OBJECTID */
+#define STATE_BUSY_TIMEOUT_MS 10000
+
+enum state_rc {
+	STATE_OK = 0,
+	STATE_NOTFOUND = 1,    /* no such account/device/mailbox/message/entry */
+	STATE_EXISTS = 2,      /* unique name or UIDL already taken */
+	STATE_UIDVALIDITY = 3, /* state_messages_sync: the mailbox's UIDVALIDITY
+	                          changed; nothing was written — call
+	                          state_messages_rematch with match keys */
+	STATE_ERROR = -1,      /* database/IO error; state_errmsg() */
+	STATE_INVALID = -2,    /* bad argument (too long, bad word, ...) */
+};
+
+struct state_db;
+
+/* ---- open / close ---------------------------------------------------------
+ * Opens (creating if missing) and migrates PATH. NULL on failure with a
+ * message in err (e.g. "popbridge.db: schema version 7 is newer than this
+ * popbridge supports (2); upgrade popbridge"). */
+struct state_db *state_open(const char *path, char *err, size_t errlen);
+/* NULL is a no-op. Finalizes every cached statement. */
+void state_close(struct state_db *db);
+/* The last error's message ("" when none); valid until the next call. */
+const char *state_errmsg(const struct state_db *db);
+/* The schema version this binary creates/migrates to, and the file's. */
+int state_schema_version(void);
+int state_db_version(struct state_db *db);
+
+/* Optional grouping: several calls in one write transaction (BEGIN
+ * IMMEDIATE). Nested state_* calls use savepoints inside it. Must be ended
+ * with commit or rollback on the same handle. */
+int state_tx_begin(struct state_db *db);
+int state_tx_commit(struct state_db *db);
+int state_tx_rollback(struct state_db *db);
+
+/* ---- accounts --------------------------------------------------------------
+ * Passthrough accounts hold no secret (created at the first good login).
+ * Managed accounts hold the upstream user and the upstream password as an
+ * opaque encrypted blob: bridge/ encrypts, state stores bytes. Removing an
+ * account removes its devices, mailboxes, messages and journal. */
+enum state_auth {
+	STATE_AUTH_PASSTHROUGH = 0,
+	STATE_AUTH_MANAGED = 1,
+};
+
+struct state_account {
+	int64_t id;
+	char name[STATE_ACCOUNT_MAX + 1];
+	enum state_auth auth;
+	char upstream_user[STATE_USER_MAX + 1]; /* "" in passthrough */
+	unsigned char secret[STATE_SECRET_MAX]; /* encrypted blob; managed only */
+	size_t secret_len;
+	int64_t created;
+};
+
+/* Create; STATE_EXISTS if the name is taken. Managed requires upstream_user
+ * and a non-empty secret; passthrough takes NULL/0 for both. *id may be NULL. */
+int state_account_add(struct state_db *db, const char *name, enum state_auth auth,
+    const char *upstream_user, const void *secret, size_t secret_len, int64_t now,
+    int64_t *id);
+/* Get-or-create a passthrough account (first good passthrough login). An
+ * existing account is returned as it is, whatever its mode. */
+int state_account_ensure(struct state_db *db, const char *name, int64_t now,
+    struct state_account *out);
+int state_account_get(struct state_db *db, const char *name, struct state_account *out);
+int state_account_get_by_id(struct state_db *db, int64_t id, struct state_account *out);
+/* Replace mode, upstream user and secret (set-password, or turning an
+ * auto-created passthrough account into a managed one). */
+int state_account_set_credentials(struct state_db *db, int64_t account_id,
+    enum state_auth auth, const char *upstream_user, const void *secret,
+    size_t secret_len);
+int state_account_remove(struct state_db *db, const char *name);
+typedef int state_account_cb(void *arg, const struct state_account *a);
+/* In name order. */
+int state_account_list(struct state_db *db, state_account_cb *cb, void *arg);
+
+/* ---- devices ---------------------------------------------------------------
+ * (account, device name) is unique. Settings overrides are the words of
+ * SPEC §3 as text ("" = use the global default) and window (-1 = default);
+ * the words are validated here: offer all|since-enrolment|unseen, seen_on
+ * retr|quit|never, dele hide|trash|archive|flag|expunge|last-device.
+ *
+ * Enrolment mark (offer since-enrolment): the mailbox UIDNEXT when the
+ * device was created, kept across UIDVALIDITY changes. Every message has a
+ * per-mailbox ordinal `seq` that never changes (see messages): seq =
+ * seq_base + UID for messages first seen under the current UIDVALIDITY, and a
+ * UIDVALIDITY change raises seq_base above every earlier seq, while
+ * re-attached messages keep their old seq. A device's mark is stored as
+ * (mailbox, enrol_seq = seq_base + UIDNEXT at enrolment): a message is
+ * "since enrolment" iff it is in that mailbox and its seq >= enrol_seq, which
+ * survives renumbering. A mark for another mailbox than the device's current
+ * folder counts as unset; an unset mark offers nothing (see
+ * state_device_enrol for when it is set). */
+struct state_device_settings {
+	char folder[STATE_FOLDER_MAX + 1]; /* "" = default */
+	char offer[STATE_WORD_MAX + 1];    /* "" = default */
+	int64_t window;                    /* -1 = default; 0 = unlimited */
+	char seen_on[STATE_WORD_MAX + 1];  /* "" = default */
+	char dele[STATE_WORD_MAX + 1];     /* "" = default */
+};
+
+/* Which fields state_device_set changes. */
+enum {
+	STATE_SET_FOLDER  = 1 << 0,
+	STATE_SET_OFFER   = 1 << 1,
+	STATE_SET_WINDOW  = 1 << 2,
+	STATE_SET_SEEN_ON = 1 << 3,
+	STATE_SET_DELE    = 1 << 4,
+	STATE_SET_ALL     = 0x1f,
+};
+
+struct state_device {
+	int64_t id;
+	int64_t account_id;
+	char account[STATE_ACCOUNT_MAX + 1];
+	char name[STATE_DEVICE_MAX + 1];
+	int64_t created;
+	int64_t last_login;                   /* 0 = never */
+	char last_address[STATE_ADDR_MAX + 1]; /* "" = never */
+	char protocol[STATE_PROTO_MAX + 1];    /* "" = never */
+	char tls[STATE_TLS_MAX + 1];           /* last session's TLS; "" = none */
+	bool revoked;
+	struct state_device_settings settings;
+	char password_hash[STATE_HASH_MAX + 1]; /* managed; "" = none */
+	int64_t enrol_mailbox_id;               /* 0 = mark unset */
+	int64_t enrol_seq;
+	int64_t enrol_time;                     /* when the mark was set */
+	/* as of the last state_device_update_counters (end of a session) */
+	int64_t retrieved;  /* messages this device has retrieved (RETR) */
+	int64_t deleted;    /* messages this device has deleted (hidden) */
+	int64_t waiting;    /* messages in its view it has not retrieved */
+};
+
+/* Create; STATE_EXISTS if (account, name) exists. settings NULL = all
+ * default; password_hash NULL or "" = none. The enrolment mark is set at once
+ * when the device's effective folder (settings folder, else default_folder)
+ * has been synced before: enrol_seq = seq_base + the stored UIDNEXT (the
+ * device may get a few messages that arrived since that sync, never fewer);
+ * otherwise it stays unset until state_device_enrol. *out may be NULL. */
+int state_device_add(struct state_db *db, int64_t account_id, const char *name,
+    const struct state_device_settings *settings, const char *password_hash,
+    const char *default_folder, int64_t now, struct state_device *out);
+/* Get-or-create with default settings (passthrough first login); *created
+ * says which (may be NULL). */
+int state_device_ensure(struct state_db *db, int64_t account_id, const char *name,
+    const char *default_folder, int64_t now, struct state_device *out, bool *created);
+int state_device_get(struct state_db *db, int64_t account_id, const char *name,
+    struct state_device *out);
+int state_device_get_by_id(struct state_db *db, int64_t device_id, struct state_device *out);
+typedef int state_device_cb(void *arg, const struct state_device *d);
+/* account_id 0 = every account. Ordered by account name, device name.
+ * Revoked devices included (check ->revoked). */
+int state_device_list(struct state_db *db, int64_t account_id, state_device_cb *cb,
+    void *arg);
+/* Change the fields selected by mask (STATE_SET_*) to s's values ("" / -1
+ * clears an override). */
+int state_device_set(struct state_db *db, int64_t device_id,
+    const struct state_device_settings *s, unsigned mask);
+int state_device_set_password(struct state_db *db, int64_t device_id,
+    const char *password_hash);
+/* revoked = true: the device can no longer log in and no longer counts for
+ * last-device; false reinstates it. Its per-message state is kept. */
+int state_device_revoke(struct state_db *db, int64_t device_id, bool revoked);
+/* Forget every per-message state of the device (offered, retrieved,
+ * deleted) and zero its counters: it sees every message of its view again.
+ * The enrolment mark, settings, password and login record are kept. */
+int state_device_reset(struct state_db *db, int64_t device_id);
+/* Removes the device and its per-message state (journal entries of the
+ * device are removed too: remove only when no session of it runs). */
+int state_device_remove(struct state_db *db, int64_t device_id);
+/* Record a successful login: time, numeric address, protocol ("pop3"), TLS
+ * version ("" or NULL = none). */
+int state_device_login(struct state_db *db, int64_t device_id, int64_t now,
+    const char *address, const char *protocol, const char *tls);
+/* Set the enrolment mark to the mailbox's (uidvalidity, uidnext) if the
+ * device has none for this mailbox yet; otherwise nothing changes (returns
+ * STATE_OK). uidvalidity must equal the mailbox's stored one (sync first),
+ * else STATE_INVALID. Call after state_messages_sync at the first session. */
+int state_device_enrol(struct state_db *db, int64_t device_id, int64_t mailbox_id,
+    uint32_t uidvalidity, uint32_t uidnext, int64_t now);
+
+/* ---- mailboxes -------------------------------------------------------------
+ * One row per (account, folder): the upstream status as last seen. */
+struct state_mailbox {
+	int64_t id;
+	int64_t account_id;
+	char folder[STATE_FOLDER_MAX + 1];
+	uint32_t uidvalidity;   /* 0 = never synced */
+	uint32_t uidnext;
+	uint64_t highestmodseq; /* 0 = unknown / no CONDSTORE */
+	int64_t seq_base;       /* seq of a message first seen now = seq_base + UID */
+};
+
+struct state_mailbox_status {
+	uint32_t uidvalidity;   /* non-zero */
+	uint32_t uidnext;
+	uint64_t highestmodseq; /* 0 = unknown */
+};
+
+/* Get-or-create the row for (account, folder). */
+int state_mailbox_ensure(struct state_db *db, int64_t account_id, const char *folder,
+    struct state_mailbox *out);
+int state_mailbox_get(struct state_db *db, int64_t account_id, const char *folder,
+    struct state_mailbox *out);
+int state_mailbox_get_by_id(struct state_db *db, int64_t mailbox_id,
+    struct state_mailbox *out);
+
+/* ---- messages --------------------------------------------------------------
+ * A message has a stable internal id (never reused) and, while live, the
+ * current (UIDVALIDITY, UID), unique per mailbox. Its UIDL is stored the
+ * first time the message is recorded (which is before any device can see
+ * it) and never recomputed: default "%08X%08X" of UID and UIDVALIDITY
+ * (Dovecot's %08Xu%08Xv); an imported old UIDL takes precedence (the
+ * effective UIDL is the imported one when present). A message expunged or
+ * moved away upstream is marked gone (kept for the journal and history). */
+enum {
+	STATE_MF_SEEN    = 1 << 0, /* \Seen upstream */
+	STATE_MF_KEYWORD = 1 << 1, /* carries the dele keyword ($POP3Deleted):
+	                              hidden from every device of the account */
+	STATE_MF_DELETED = 1 << 2, /* \Deleted upstream (recorded, not hidden) */
+};
+
+/* One message of an upstream listing. Match keys may be NULL/0 = unknown;
+ * a known key is stored, an unknown one leaves the stored value alone. */
+struct state_listing {
+	uint32_t uid;
+	uint64_t size;          /* RFC822.SIZE */
+	unsigned flags;         /* STATE_MF_* */
+	const char *message_id; /* Message-ID header value */
+	const char *hdr_hash;   /* hash of selected headers (caller's choice,
+	                           the same function every time) */
+	const char *emailid;    /* OBJECTID EMAILID */
+	uint64_t gm_msgid;      /* X-GM-MSGID; 0 = unknown */
+};
+
+struct state_message {
+	int64_t id;
+	int64_t mailbox_id;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	int64_t seq;                          /* stable ordinal (enrolment) */
+	char uidl[STATE_UIDL_MAX + 1];        /* effective UIDL */
+	char old_uidl[STATE_UIDL_MAX + 1];    /* imported; "" = none */
+	uint64_t rfc822_size;
+	uint64_t exact_size;                  /* valid when size_exact */
+	bool size_exact;
+	unsigned flags;                       /* STATE_MF_* as last listed */
+	char message_id[STATE_MSGID_MAX + 1]; /* "" = unknown */
+	char hdr_hash[STATE_HHASH_MAX + 1];   /* "" = unknown */
+	char emailid[STATE_EMAILID_MAX + 1];  /* "" = unknown */
+	uint64_t gm_msgid;                    /* 0 = unknown */
+	int64_t first_seen;
+	int64_t gone;                         /* time marked gone; 0 = live */
+};
+
+struct state_sync_result {
+	size_t added;   /* messages recorded for the first time */
+	size_t updated; /* known messages whose flags/size/keys were refreshed */
+	size_t gone;    /* live messages absent from a complete listing */
+};
+
+/* Record a listing in ONE transaction and store the mailbox status. The
+ * first sync of a mailbox adopts st->uidvalidity. If st->uidvalidity differs
+ * from the stored one, nothing is written and STATE_UIDVALIDITY is returned.
+ * complete = the listing is the whole mailbox (UID 1:*): live messages not in
+ * it are marked gone. Items need not be sorted; a UID listed twice is
+ * STATE_INVALID. res may be NULL. */
+int state_messages_sync(struct state_db *db, int64_t mailbox_id,
+    const struct state_mailbox_status *st, const struct state_listing *items,
+    size_t n, bool complete, int64_t now, struct state_sync_result *res);
+/* Of uids[0..n) (current UIDVALIDITY of the mailbox), write the ones not
+ * recorded yet into missing[] (capacity n) in input order; *n_missing set.
+ * Lets the caller fetch headers (match keys) only for new messages. */
+int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
+    const uint32_t *uids, size_t n, uint32_t *missing, size_t *n_missing);
+
+struct state_rematch_result {
+	size_t matched; /* re-attached: UIDL, seq and per-device state kept */
+	size_t added;   /* new messages: new id, new default UIDL */
+	size_t lost;    /* known live messages not found: marked gone */
+};
+
+/* The UIDVALIDITY changed: items is the complete new listing with match keys.
+ * In ONE transaction each item is re-attached to a known live message of the
+ * mailbox — by EMAILID when both sides know it, else X-GM-MSGID likewise,
+ * else by equal (Message-ID, RFC822.SIZE, header hash) where NULL/"" equals
+ * only itself and at least size and header hash must be known; among equal
+ * candidates the lowest old UID goes to the lowest new UID — keeping its
+ * id, UIDL and per-device state; the rest are added; unmatched known
+ * messages are marked gone. Then the mailbox status is stored and seq_base
+ * raised (see devices). Also valid when st->uidvalidity equals the stored one
+ * (a no-op re-attach). res may be NULL. */
+int state_messages_rematch(struct state_db *db, int64_t mailbox_id,
+    const struct state_mailbox_status *st, const struct state_listing *items,
+    size_t n, int64_t now, struct state_rematch_result *res);
+
+int state_message_get(struct state_db *db, int64_t message_id, struct state_message *out);
+/* Live message with this UID under the mailbox's current UIDVALIDITY. */
+int state_message_by_uid(struct state_db *db, int64_t mailbox_id, uint32_t uid,
+    struct state_message *out);
+typedef int state_message_cb(void *arg, const struct state_message *m);
+/* Live messages of the mailbox, ascending UID. */
+int state_messages_list(struct state_db *db, int64_t mailbox_id, state_message_cb *cb,
+    void *arg);
+/* Mark these UIDs (current UIDVALIDITY) gone: expunged/moved upstream,
+ * VANISHED. Unknown UIDs are ignored. One transaction. */
+int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t *uids,
+    size_t n, int64_t now);
+/* The exact octet count RETR sends, learned on first download. */
+int state_message_set_exact_size(struct state_db *db, int64_t message_id,
+    uint64_t size);
+/* Delete gone messages marked before `before` that no unfinished journal
+ * entry refers to; *removed may be NULL. */
+int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before,
+    size_t *removed);
+
+/* ---- a device's view (SPEC §3) ---------------------------------------------
+ * The global defaults the device's overrides fall back to. */
+struct state_view_defaults {
+	const char *folder; /* e.g. "INBOX" */
+	const char *offer;  /* all | since-enrolment | unseen */
+	int64_t window;     /* 0 = unlimited */
+};
+
+/* A message M is in device D's view iff: D's effective folder is M's
+ * mailbox; M is live and has no STATE_MF_KEYWORD; D has not deleted M; the
+ * effective offer admits M (all: always; since-enrolment: M.seq >= D's mark
+ * for that mailbox; unseen: D was offered M before, or M is not \Seen); and,
+ * with an effective window N > 0, fewer than N messages with a higher UID
+ * pass the same tests. */
+struct state_view_msg {
+	int64_t id;
+	uint32_t uid;
+	uint64_t size;   /* exact size when known, else RFC822.SIZE */
+	bool size_exact;
+	unsigned flags;  /* STATE_MF_* */
+	bool retrieved;  /* this device has retrieved it before */
+	char uidl[STATE_UIDL_MAX + 1];
+};
+
+/* Build D's view (ascending UID) into a malloc'd array (*out NULL when
+ * empty) and, in the same transaction, record "offered at now" for each
+ * message offered for the first time (offer unseen keeps them in the view).
+ * Free with state_view_free. */
+int state_view_build(struct state_db *db, int64_t device_id,
+    const struct state_view_defaults *def, int64_t now, struct state_view_msg **out,
+    size_t *n);
+void state_view_free(struct state_view_msg *v);
+/* How many devices of M's account, not revoked, have M in their view (so
+ * have not deleted it). dele last-device: hide first (journal begin), then
+ * expunge when this is 0. */
+int state_message_holders(struct state_db *db, int64_t message_id,
+    const struct state_view_defaults *def, int64_t *count);
+
+/* ---- per-device message state ----------------------------------------------
+ * (device, message) → offered / retrieved / deleted times; 0 = not. */
+struct state_devmsg {
+	int64_t offered;
+	int64_t retrieved;
+	int64_t deleted;
+};
+
+/* STATE_OK with zeros when the device has no state for the message. */
+int state_devmsg_get(struct state_db *db, int64_t device_id, int64_t message_id,
+    struct state_devmsg *out);
+/* Batch updates, one transaction each; the first time is kept (idempotent). */
+int state_devmsg_offered(struct state_db *db, int64_t device_id, const int64_t *ids,
+    size_t n, int64_t now);
+int state_devmsg_retrieved(struct state_db *db, int64_t device_id, const int64_t *ids,
+    size_t n, int64_t now);
+int state_devmsg_deleted(struct state_db *db, int64_t device_id, const int64_t *ids,
+    size_t n, int64_t now);
+/* Recompute and store D's counters (retrieved, deleted, waiting = in view and
+ * not retrieved) — call at the end of a session. out may be NULL. */
+int state_device_update_counters(struct state_db *db, int64_t device_id,
+    const struct state_view_defaults *def, struct state_device *out);
+
+/* ---- the commit journal (SPEC §5) -------------------------------------------
+ * One entry per committing session. Lifecycle: state_journal_begin (PENDING)
+ * → the bridge does the upstream steps, each idempotent (STORE +FLAGS, MOVE,
+ * UID EXPUNGE: repeating one after a crash changes nothing more), marking
+ * items done as it goes → state_journal_set_state(UPSTREAM_DONE) →
+ * state_journal_finish (DONE). Entries not DONE are replayed from the start
+ * at the next session of the account (state_journal_pending): a crash at any
+ * instant leaves either no entry (nothing committed; the client got no +OK)
+ * or a complete intent. Concurrent replays by two sessions are harmless
+ * because every step is idempotent. */
+enum state_journal_state {
+	STATE_JOURNAL_PENDING = 0,
+	STATE_JOURNAL_UPSTREAM_DONE = 1,
+	STATE_JOURNAL_DONE = 2,
+};
+
+enum {
+	STATE_JA_DELETE = 1 << 0, /* apply the entry's dele policy to it */
+	STATE_JA_SEEN   = 1 << 1, /* set \Seen upstream (seen_on quit) */
+};
+
+struct state_journal_item {
+	int64_t message_id;
+	uint32_t uidvalidity; /* as when the intent was written */
+	uint32_t uid;
+	unsigned actions;     /* STATE_JA_* */
+	bool done;
+};
+
+struct state_journal {
+	int64_t id;
+	int64_t account_id;
+	int64_t device_id;
+	int64_t mailbox_id;
+	char folder[STATE_FOLDER_MAX + 1];
+	char policy[STATE_WORD_MAX + 1]; /* the dele word in force */
+	enum state_journal_state state;
+	int64_t created;
+	size_t n_items;
+	struct state_journal_item *items; /* ascending UID */
+};
+
+/* Write the intent: a PENDING entry with an item per message of delete_ids
+ * (STATE_JA_DELETE) and seen_ids (STATE_JA_SEEN; an id in both gets both),
+ * each with its current UIDVALIDITY/UID, AND mark the delete_ids deleted
+ * (hidden) for the device — all in ONE transaction, durable on return.
+ * Why one transaction: the intent must be on disk before any upstream change,
+ * and the device-local hiding must never exist without it nor it without
+ * the hiding. If the hiding waited for the upstream steps, a crash between
+ * them would show the device messages it already deleted (a re-download);
+ * hiding is idempotent and purely local, and everything upstream is replayed
+ * from the journal, so applying it with the intent loses nothing. It also
+ * orders last-device correctly: this device no longer holds the message when
+ * the bridge counts holders. Messages must be in the entry's mailbox (else
+ * STATE_INVALID; gone ones are accepted). policy: the dele word. No ids at
+ * all is valid (an entry with no items). *id may be NULL. */
+int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_id,
+    const char *policy, const int64_t *delete_ids, size_t n_delete,
+    const int64_t *seen_ids, size_t n_seen, int64_t now, int64_t *id);
+/* Entries of the account not DONE, oldest first, with their items. Free
+ * with state_journal_free. */
+int state_journal_pending(struct state_db *db, int64_t account_id,
+    struct state_journal **out, size_t *n);
+int state_journal_get(struct state_db *db, int64_t journal_id, struct state_journal *out);
+void state_journal_free(struct state_journal *v, size_t n);
+/* Record that the upstream step for one item is done (idempotent). */
+int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id);
+/* PENDING → UPSTREAM_DONE (never backwards: an older state is STATE_INVALID). */
+int state_journal_set_state(struct state_db *db, int64_t journal_id,
+    enum state_journal_state st);
+/* → DONE. items_gone = true when the policy removed every STATE_JA_DELETE
+ * message from the folder upstream (trash, archive, expunge): they are marked
+ * gone in the same transaction. For last-device the caller marks the ones it
+ * expunged with state_messages_gone and passes false. Idempotent. */
+int state_journal_finish(struct state_db *db, int64_t journal_id, bool items_gone,
+    int64_t now);
+/* Delete DONE entries created before `before`. *removed may be NULL. */
+int state_journal_purge(struct state_db *db, int64_t before, size_t *removed);
+
+/* ---- UIDL import (SPEC §7, issue 7) ------------------------------------------
+ * Candidates for an old POP3 message: live messages of the mailbox whose
+ * stored keys equal the given ones (NULL = do not filter on that key) and
+ * whose RFC822.SIZE or exact size lies in [size_min, size_max] (size_max 0 =
+ * no size filter). At least one key or a size range is required. Writes up
+ * to cap ids (ascending UID) into ids; *n is the total number found (may
+ * exceed cap: ambiguous). */
+struct state_match_query {
+	const char *message_id;
+	const char *hdr_hash;
+	uint64_t size_min;
+	uint64_t size_max;
+};
+int state_match_candidates(struct state_db *db, int64_t mailbox_id,
+    const struct state_match_query *q, int64_t *ids, size_t cap, size_t *n);
+
+struct state_uidl_import {
+	int64_t message_id;
+	const char *old_uidl; /* 1..70 octets 0x21..0x7E */
+};
+/* Store the old UIDLs in ONE transaction. Storing the same value again
+ * changes nothing (idempotent); a different imported value replaces the old
+ * one. A UIDL already the effective UIDL of another message of the same
+ * mailbox is STATE_EXISTS and nothing is written. *changed (may be NULL):
+ * how many messages got a new value. */
+int state_import_uidls(struct state_db *db, const struct state_uidl_import *items,
+    size_t n, size_t *changed);
+
+/* ---- report (SPEC §7, §8) ------------------------------------------------------
+ * Every account in name order with each of its devices in name order: one
+ * call per device, or one call with d == NULL for an account without
+ * devices. Counters are as of each device's last session. */
+typedef int state_report_cb(void *arg, const struct state_account *a,
+    const struct state_device *d);
+int state_report(struct state_db *db, state_report_cb *cb, void *arg);
+
+#endif
