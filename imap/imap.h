@@ -1,0 +1,408 @@
+/* imap/imap.h — a blocking IMAP4rev1/IMAP4rev2 client session: the one
+ * interface bridge/ uses to reach the upstream mail server.
+ *
+ * Contract:
+ *  - One session is one connection, used by one thread at a time. Every call
+ *    blocks; none blocks forever: connecting (all addresses together) and
+ *    every single read or write is bounded by cfg.timeout_s (0: 30 s). A
+ *    server that keeps trickling bytes keeps a call alive; one that stalls
+ *    for timeout_s ends it with IMAP_ECONN (cause IMAP_CAUSE_TIMEOUT).
+ *    Host names are resolved with getaddrinfo(), whose own time is not
+ *    bounded by timeout_s.
+ *  - Every call returns an enum imap_result; imap_last() then describes the
+ *    outcome: response code and sanitised text of the tagged reply, or a
+ *    local description of the failure. Text never contains a password or
+ *    message content, only server text and our own words.
+ *  - IMAP_OK / IMAP_NO / IMAP_BAD: the server answered; the session is
+ *    usable. IMAP_ENOTFOUND: the server answered, and what was asked for is
+ *    not there (see the function). IMAP_EARG / IMAP_EUNSUPPORTED: refused
+ *    before anything was sent; the session is usable.
+ *    IMAP_ECONN, IMAP_ETLS, IMAP_EPROTO, IMAP_ESINK: the connection is closed
+ *    and every later call returns IMAP_ECONN; only imap_session_free remains.
+ *  - Telling "wrong credentials" from "server trouble" after imap_login:
+ *    IMAP_NO means the server refused the credentials, unless the code is
+ *    UNAVAILABLE, SERVERBUG, LIMIT, THROTTLED, INUSE, CONTACTADMIN or
+ *    OVERQUOTA (imap_last_is_trouble() says so); IMAP_ECONN/ETLS/EPROTO are
+ *    always trouble. AUTHENTICATIONFAILED is always wrong credentials.
+ *  - Untagged data that the running command does not consume — EXISTS,
+ *    EXPUNGE, VANISHED, FETCH flag changes, BYE, [ALERT] and any other
+ *    untagged response — is handed to cfg.on_event while the command runs,
+ *    in the order received; nothing is dropped. The event and everything it
+ *    points to is valid only during the callback, which must not call back
+ *    into the session.
+ *  - Sets of UIDs longer than one command line are split over several
+ *    commands transparently; a failure stops at the first failing command.
+ *  - Strings the caller passes (user, password, mailbox names, keywords,
+ *    search values) must not contain CR, LF or NUL: IMAP_EARG.
+ *    Mailbox names are sent as given (modified UTF-7 is the caller's).
+ */
+#ifndef IMAP_IMAP_H
+#define IMAP_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/limits.h"
+#include "imap/parser.h"
+#include "imap/uidset.h"
+
+enum imap_result {
+	IMAP_OK = 0,
+	IMAP_NO,           /* tagged NO: see imap_last()->code */
+	IMAP_BAD,          /* tagged BAD */
+	IMAP_ENOTFOUND,    /* answered, but the message / mailbox is not there */
+	IMAP_EARG,         /* argument refused locally (CR/LF/NUL, bad value,
+	                      wrong state); nothing sent */
+	IMAP_EUNSUPPORTED, /* the server lacks what this needs; nothing sent */
+	IMAP_ECONN,        /* connect failed, connection lost, timeout, BYE */
+	IMAP_ETLS,         /* TLS failed: handshake, certificate, host name,
+	                      STARTTLS not offered, PREAUTH before STARTTLS */
+	IMAP_EPROTO,       /* the server broke the protocol or a limit */
+	IMAP_ESINK,        /* the caller's sink returned -1 */
+};
+
+/* Why an IMAP_ECONN / IMAP_ETLS happened. */
+enum imap_cause {
+	IMAP_CAUSE_NONE,
+	IMAP_CAUSE_RESOLVE,      /* the host name did not resolve */
+	IMAP_CAUSE_CONNECT,      /* no address accepted the connection */
+	IMAP_CAUSE_TIMEOUT,      /* connect, read or write took over timeout_s */
+	IMAP_CAUSE_CLOSED,       /* the server closed the connection */
+	IMAP_CAUSE_IO,           /* a socket error */
+	IMAP_CAUSE_BYE,          /* the server said BYE (text in imap_last) */
+	IMAP_CAUSE_TLS_VERIFY,   /* the certificate or its name did not verify */
+	IMAP_CAUSE_TLS,          /* any other TLS failure */
+	IMAP_CAUSE_NO_STARTTLS,  /* STARTTLS required but not offered/refused */
+	IMAP_CAUSE_PREAUTH,      /* PREAUTH greeting where STARTTLS was required */
+};
+
+struct imap_status {
+	enum imap_result result;
+	enum imap_cause cause;
+	enum imap_code code;             /* of the tagged reply, or NONE */
+	char text[IMAP_TEXT_MAX + 1];    /* sanitised; may be empty */
+};
+
+enum imap_tls_mode {
+	IMAP_TLS_IMPLICIT,  /* TLS from the first byte (imaps, port 993) */
+	IMAP_TLS_STARTTLS,  /* plaintext greeting, then STARTTLS, required */
+	IMAP_TLS_NONE,      /* plaintext throughout (loopback, tests) */
+};
+
+enum imap_tls_version {
+	IMAP_TLS_DEFAULT = 0,  /* TLS 1.2 */
+	IMAP_TLS_1_0,
+	IMAP_TLS_1_1,
+	IMAP_TLS_1_2,
+	IMAP_TLS_1_3,
+};
+
+/* Capabilities the library knows (bit flags). */
+enum imap_cap {
+	IMAP_CAP_IMAP4REV1     = 1u << 0,
+	IMAP_CAP_IMAP4REV2     = 1u << 1,
+	IMAP_CAP_STARTTLS      = 1u << 2,
+	IMAP_CAP_LOGINDISABLED = 1u << 3,
+	IMAP_CAP_AUTH_PLAIN    = 1u << 4,
+	IMAP_CAP_SASL_IR       = 1u << 5,
+	IMAP_CAP_UIDPLUS       = 1u << 6,
+	IMAP_CAP_MOVE          = 1u << 7,
+	IMAP_CAP_CONDSTORE     = 1u << 8,
+	IMAP_CAP_QRESYNC       = 1u << 9,
+	IMAP_CAP_ENABLE        = 1u << 10,
+	IMAP_CAP_SPECIAL_USE   = 1u << 11,
+	IMAP_CAP_LIST_EXTENDED = 1u << 12,
+	IMAP_CAP_LITERAL_PLUS  = 1u << 13,
+	IMAP_CAP_LITERAL_MINUS = 1u << 14,
+	IMAP_CAP_ID            = 1u << 15,
+	IMAP_CAP_IDLE          = 1u << 16,
+	IMAP_CAP_ESEARCH       = 1u << 17,
+	IMAP_CAP_OBJECTID      = 1u << 18,
+	IMAP_CAP_X_GM_EXT_1    = 1u << 19,
+	IMAP_CAP_NAMESPACE     = 1u << 20,
+	IMAP_CAP_UTF8_ACCEPT   = 1u << 21,
+};
+
+/* System flags (bit flags); anything else is a keyword. */
+enum imap_flag {
+	IMAP_FLAG_SEEN     = 1u << 0,
+	IMAP_FLAG_ANSWERED = 1u << 1,
+	IMAP_FLAG_FLAGGED  = 1u << 2,
+	IMAP_FLAG_DELETED  = 1u << 3,
+	IMAP_FLAG_DRAFT    = 1u << 4,
+	IMAP_FLAG_RECENT   = 1u << 5,  /* only ever received */
+	IMAP_FLAG_ANY_KEYWORD = 1u << 6,  /* PERMANENTFLAGS "\*" */
+};
+
+/* What one FETCH response said about one message. Strings point into
+ * parser memory and are valid during the callback only. */
+struct imap_msg {
+	uint32_t msn;            /* message sequence number */
+	uint32_t uid;            /* 0 if the response had none */
+	bool has_size;
+	uint64_t size;           /* RFC822.SIZE */
+	bool has_flags;
+	unsigned flags;          /* IMAP_FLAG_* */
+	size_t nkeywords;
+	const char *const *keywords;  /* flags that are not system flags */
+	uint64_t modseq;         /* MODSEQ, 0 if absent */
+	const char *emailid;     /* OBJECTID EMAILID, or NULL */
+	const char *gm_msgid;    /* X-GM-MSGID (decimal), or NULL */
+	const char *header;      /* imap_fetch_headers: the header fields, up to
+	                            IMAP_HEADER_FIELDS_MAX octets; else NULL */
+	size_t header_len;
+	bool header_truncated;   /* the server sent more than was kept */
+};
+
+enum imap_event_type {
+	IMAP_EVENT_EXISTS,    /* number: messages in the mailbox now */
+	IMAP_EVENT_EXPUNGE,   /* number: the sequence number expunged */
+	IMAP_EVENT_VANISHED,  /* uids (earlier: VANISHED (EARLIER)) */
+	IMAP_EVENT_FETCH,     /* msg: unsolicited FETCH (flag change...) */
+	IMAP_EVENT_BYE,       /* text: the server is closing the connection */
+	IMAP_EVENT_ALERT,     /* text: [ALERT], meant for a human (log it) */
+	IMAP_EVENT_OTHER,     /* resp: any other untagged response */
+};
+
+struct imap_event {
+	enum imap_event_type type;
+	uint32_t number;
+	const struct imap_uidset *uids;
+	bool earlier;
+	const struct imap_msg *msg;
+	const char *text;                  /* sanitised */
+	const struct imap_response *resp;  /* always set: the raw response */
+};
+
+typedef void imap_event_fn(void *arg, const struct imap_event *ev);
+
+struct imap_config {
+	const char *host;          /* DNS name, IPv4 or IPv6 literal (no []) */
+	unsigned port;             /* 0: 993 for IMPLICIT, else 143 */
+	enum imap_tls_mode tls;
+	const char *ca_file;       /* PEM file of trusted certificates; NULL:
+	                              the system store */
+	const char *verify_name;   /* name the certificate must match and the
+	                              SNI sent; NULL: host. An IP address is
+	                              matched against IP SANs and sends no SNI. */
+	enum imap_tls_version tls_min;
+	unsigned timeout_s;        /* 0: IMAP_DEFAULT_TIMEOUT_S */
+	imap_event_fn *on_event;   /* may be NULL: events are then dropped */
+	void *event_arg;
+};
+
+enum imap_state {
+	IMAP_STATE_DISCONNECTED,   /* before imap_connect, or after a failure or
+	                              LOGOUT */
+	IMAP_STATE_NOT_AUTH,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+};
+
+struct imap_session;
+
+/* ---- session ----------------------------------------------------------- */
+
+/* Copies cfg (strings included). NULL on allocation failure or a NULL host. */
+struct imap_session *imap_session_new(const struct imap_config *cfg);
+/* Closes the connection (without LOGOUT) and frees; NULL is a no-op. */
+void imap_session_free(struct imap_session *s);
+/* Connect, TLS as configured, read the greeting and the capabilities.
+ * STARTTLS mode: refuses (ETLS) a server that does not offer STARTTLS or
+ * greets with PREAUTH; bytes received between the STARTTLS OK and the end of
+ * the handshake are discarded; capabilities are read again over TLS.
+ * A greeting of BYE gives IMAP_ECONN (cause BYE). A PREAUTH greeting (over
+ * TLS or with IMAP_TLS_NONE) leaves the session in IMAP_STATE_AUTH. */
+enum imap_result imap_connect(struct imap_session *s);
+/* LOGOUT, read the BYE and tagged OK, close. */
+enum imap_result imap_logout(struct imap_session *s);
+
+const struct imap_status *imap_last(const struct imap_session *s);
+/* The last result was server or network trouble rather than a refusal of
+ * the credentials or command (see the contract above). */
+bool imap_last_is_trouble(const struct imap_session *s);
+enum imap_state imap_state(const struct imap_session *s);
+/* Negotiated TLS version ("TLSv1.3"), or NULL without TLS. */
+const char *imap_tls_version(const struct imap_session *s);
+/* Bytes dropped because they arrived between STARTTLS's OK and the end of
+ * the TLS handshake (a sign of an injection attempt; worth a log line). */
+size_t imap_starttls_discarded(const struct imap_session *s);
+const char *imap_result_name(enum imap_result r);
+
+/* ---- capabilities ------------------------------------------------------ */
+
+bool imap_has(const struct imap_session *s, unsigned caps);  /* all of caps */
+/* Any capability by name, e.g. "AUTH=XOAUTH2" (case-insensitive). */
+bool imap_has_name(const struct imap_session *s, const char *name);
+/* The last CAPABILITY list as sent (sanitised), for logs. */
+const char *imap_capability_string(const struct imap_session *s);
+/* Ask again (CAPABILITY). */
+enum imap_result imap_capability(struct imap_session *s);
+
+/* ---- authentication and session setup ---------------------------------- */
+
+/* AUTHENTICATE PLAIN (with SASL-IR when offered) if AUTH=PLAIN is offered,
+ * else LOGIN unless LOGINDISABLED (IMAP_EUNSUPPORTED then). Only in
+ * NOT_AUTH state (IMAP_EARG otherwise: after a PREAUTH greeting there are
+ * no credentials to check). Capabilities are read again on success. */
+enum imap_result imap_login(struct imap_session *s, const char *user,
+    const char *password);
+/* ID with name/value pairs (kv[2i], kv[2i+1]); IMAP_EUNSUPPORTED without
+ * the ID capability. The server's answer goes to on_event (OTHER). */
+enum imap_result imap_id(struct imap_session *s, const char *const *kv, size_t n);
+/* ENABLE the given IMAP_CAP_CONDSTORE / IMAP_CAP_QRESYNC (only those the
+ * server offers are asked for); *enabled (may be NULL) receives what the
+ * server confirmed. IMAP_EUNSUPPORTED without ENABLE. */
+enum imap_result imap_enable(struct imap_session *s, unsigned caps, unsigned *enabled);
+enum imap_result imap_noop(struct imap_session *s);
+
+/* ---- mailboxes --------------------------------------------------------- */
+
+struct imap_mailbox_info {
+	uint32_t exists;
+	bool has_uidvalidity;
+	uint32_t uidvalidity;
+	bool has_uidnext;
+	uint32_t uidnext;
+	bool has_highestmodseq;
+	uint64_t highestmodseq;    /* 0 with [NOMODSEQ] */
+	bool read_only;            /* EXAMINE, or [READ-ONLY] */
+	bool has_permanent_flags;
+	unsigned permanent_flags;  /* IMAP_FLAG_*, incl. IMAP_FLAG_ANY_KEYWORD */
+};
+
+#define IMAP_SELECT_READONLY  1u  /* EXAMINE instead of SELECT */
+#define IMAP_SELECT_CONDSTORE 2u  /* add (CONDSTORE) when offered */
+
+/* SELECT or EXAMINE; out may be NULL. NO (e.g. [NONEXISTENT]) leaves no
+ * mailbox selected. */
+enum imap_result imap_select(struct imap_session *s, const char *mailbox,
+    unsigned flags, struct imap_mailbox_info *out);
+/* The selected mailbox's message count as EXISTS/EXPUNGE keep it. */
+uint32_t imap_exists(const struct imap_session *s);
+
+/* LIST attributes (bit flags). */
+enum imap_list_attr {
+	IMAP_LIST_NOSELECT    = 1u << 0,
+	IMAP_LIST_NOINFERIORS = 1u << 1,
+	IMAP_LIST_HASCHILDREN = 1u << 2,
+	IMAP_LIST_HASNOCHILDREN = 1u << 3,
+	IMAP_LIST_NONEXISTENT = 1u << 4,
+	IMAP_LIST_ALL         = 1u << 5,
+	IMAP_LIST_ARCHIVE     = 1u << 6,
+	IMAP_LIST_DRAFTS      = 1u << 7,
+	IMAP_LIST_FLAGGED     = 1u << 8,
+	IMAP_LIST_JUNK        = 1u << 9,
+	IMAP_LIST_SENT        = 1u << 10,
+	IMAP_LIST_TRASH       = 1u << 11,
+};
+
+struct imap_list_entry {
+	const char *name;   /* as the server sent it */
+	char delimiter;     /* 0 for NIL */
+	unsigned attrs;     /* IMAP_LIST_* */
+};
+
+typedef void imap_list_fn(void *arg, const struct imap_list_entry *e);
+
+/* LIST reference pattern; with SPECIAL-USE and LIST-EXTENDED it adds
+ * RETURN (SPECIAL-USE) so the special-use attributes come back. */
+enum imap_result imap_list(struct imap_session *s, const char *reference,
+    const char *pattern, imap_list_fn *cb, void *arg);
+/* The first mailbox carrying special-use attribute `use` (one of
+ * IMAP_LIST_ALL..IMAP_LIST_TRASH) into name (NUL-terminated).
+ * IMAP_ENOTFOUND when none has it (or the server lacks SPECIAL-USE);
+ * IMAP_EARG when a name does not fit in len. */
+enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *name,
+    size_t len);
+/* CREATE; an existing mailbox gives IMAP_NO with code ALREADYEXISTS. */
+enum imap_result imap_create(struct imap_session *s, const char *mailbox);
+
+/* ---- search ------------------------------------------------------------ */
+
+/* Criteria, all of which must hold (an all-zero struct: ALL). */
+struct imap_search {
+	uint32_t uid_min;        /* UID uid_min:*  (0: no bound) */
+	bool unseen;             /* UNSEEN */
+	bool seen;               /* SEEN */
+	bool undeleted;          /* UNDELETED */
+	const char *keyword;     /* KEYWORD k, or NULL */
+	const char *unkeyword;   /* UNKEYWORD k, or NULL */
+	const char *header_name; /* HEADER name value, or NULL */
+	const char *header_value;
+};
+
+/* UID SEARCH (RETURN (ALL) with ESEARCH); matching UIDs are added to out
+ * (which the caller initialised). Requires a selected mailbox. */
+enum imap_result imap_uid_search(struct imap_session *s, const struct imap_search *q,
+    struct imap_uidset *out);
+
+/* ---- fetch ------------------------------------------------------------- */
+
+/* Per-message callback; return 0 to go on, non-zero to hear no more of this
+ * command (the rest of its responses are still read and dropped). */
+typedef int imap_msg_fn(void *arg, const struct imap_msg *m);
+
+#define IMAP_FETCH_EMAILID 1u   /* EMAILID, when OBJECTID is offered */
+#define IMAP_FETCH_GMMSGID 2u   /* X-GM-MSGID, when X-GM-EXT-1 is offered */
+#define IMAP_FETCH_MODSEQ  4u   /* MODSEQ, when CONDSTORE is offered */
+
+/* UID FETCH uids (UID RFC822.SIZE FLAGS [EMAILID] [X-GM-MSGID] [MODSEQ]):
+ * cb once per message, in the server's order (UIDs no longer there are
+ * simply absent). A FETCH response lacking UID or RFC822.SIZE is not a
+ * result but an event (IMAP_EVENT_FETCH). */
+enum imap_result imap_fetch_info(struct imap_session *s, const struct imap_uidset *uids,
+    unsigned opts, imap_msg_fn *cb, void *arg);
+/* The same plus BODY.PEEK[HEADER.FIELDS (fields...)]: m->header holds them
+ * (at most IMAP_HEADER_FIELDS_MAX octets, m->header_truncated beyond). */
+enum imap_result imap_fetch_headers(struct imap_session *s, const struct imap_uidset *uids,
+    const char *const *fields, size_t nfields, unsigned opts, imap_msg_fn *cb, void *arg);
+
+enum imap_section {
+	IMAP_SECTION_ALL,     /* BODY.PEEK[] */
+	IMAP_SECTION_HEADER,  /* BODY.PEEK[HEADER] (with the blank line) */
+	IMAP_SECTION_TEXT,    /* BODY.PEEK[TEXT] */
+};
+
+/* Receives a body in order in chunks of at most IMAP_READ_BUF octets.
+ * Returns 0 to go on, 1 when it has enough (the rest is read and dropped,
+ * the session stays usable, the call returns IMAP_OK), -1 to abort (the
+ * connection is closed at once, the call returns IMAP_ESINK). */
+typedef int imap_sink_fn(void *arg, const char *buf, size_t len);
+
+struct imap_body_result {
+	uint64_t size;       /* octets the server announced for the section */
+	uint64_t delivered;  /* octets handed to the sink */
+	bool stopped;        /* the sink returned 1 */
+};
+
+/* UID FETCH uid section, optionally partial: length > 0 fetches
+ * <offset.length>; length == 0 with offset > 0 fetches from offset to the
+ * end. The body goes to sink, never into memory. IMAP_ENOTFOUND: the
+ * server returned no body for that UID (it has been expunged), or answered
+ * NO with [EXPUNGEISSUED] / [NONEXISTENT] — the session stays usable.
+ * out may be NULL. */
+enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
+    enum imap_section section, uint64_t offset, uint64_t length,
+    imap_sink_fn *sink, void *sink_arg, struct imap_body_result *out);
+
+/* ---- changes ----------------------------------------------------------- */
+
+/* UID STORE uids +FLAGS.SILENT / -FLAGS.SILENT (flags, keywords...):
+ * sysflags is IMAP_FLAG_SEEN|ANSWERED|FLAGGED|DELETED|DRAFT; keywords are
+ * atoms without '\'. Flag changes the server reports anyway go to on_event. */
+enum imap_result imap_store_flags(struct imap_session *s, const struct imap_uidset *uids,
+    bool add, unsigned sysflags, const char *const *keywords, size_t nkeywords);
+/* UID EXPUNGE uids: only these messages go, never other \Deleted ones.
+ * IMAP_EUNSUPPORTED without UIDPLUS. EXPUNGE/VANISHED go to on_event. */
+enum imap_result imap_uid_expunge(struct imap_session *s, const struct imap_uidset *uids);
+/* UID COPY uids mailbox ([TRYCREATE] when it does not exist). */
+enum imap_result imap_uid_copy(struct imap_session *s, const struct imap_uidset *uids,
+    const char *mailbox);
+/* UID MOVE; without MOVE but with UIDPLUS: UID COPY, UID STORE +FLAGS.SILENT
+ * \Deleted, UID EXPUNGE. Neither: IMAP_EUNSUPPORTED, nothing done. */
+enum imap_result imap_uid_move(struct imap_session *s, const struct imap_uidset *uids,
+    const char *mailbox);
+
+#endif

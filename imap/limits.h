@@ -1,0 +1,92 @@
+/* imap/limits.h — every limit the IMAP client enforces, with the reason for
+ * its value. A response that exceeds a parser limit is a protocol error (the
+ * connection is then unusable, because framing is lost); nothing is ever
+ * allocated on the strength of a size the server announced before the limit
+ * is checked.
+ */
+#ifndef IMAP_LIMITS_H
+#define IMAP_LIMITS_H
+
+#include <stdint.h>
+
+/* One line of a response: the text between two literals, or up to CRLF.
+ * The longest legitimate lines are an untagged SEARCH without ESEARCH (every
+ * matching UID on one line: 300,000 UIDs of 7 digits plus a space is 2.4 MB)
+ * and FETCH responses carrying many keywords. 4 MiB covers a 300,000-message
+ * mailbox searched without ESEARCH; past that, ESEARCH or a narrower search
+ * is needed. Memory for it is allocated only as bytes actually arrive. */
+#define IMAP_LINE_MAX ((size_t)4 << 20)
+
+/* A literal the parser keeps in memory (mailbox names, ID values, envelope
+ * strings — everything except FETCH body sections, which are streamed).
+ * None of these is legitimately more than a few KB; 64 KiB leaves ample
+ * room while keeping a hostile {n} harmless. */
+#define IMAP_LITERAL_MAX ((size_t)64 << 10)
+
+/* Everything one response holds in memory: its lines, kept literals and the
+ * parsed argument tree. Bounds the sum of the two limits above over a
+ * response made of many lines and literals. */
+#define IMAP_RESPONSE_MAX ((size_t)8 << 20)
+
+/* Parsed arguments (atoms, strings, list nodes) in one response. A SEARCH of
+ * 300,000 UIDs (see IMAP_LINE_MAX) is 300,000 arguments; 1,000,000 bounds the
+ * argument tree at about 24 MB in the worst case. */
+#define IMAP_ARGS_MAX 1000000
+
+/* Parenthesised-list nesting. The responses popbridge asks for nest at most
+ * 3 deep (FETCH (FLAGS (...)), LIST attributes, ID); BODYSTRUCTURE of a
+ * deeply nested MIME message can reach a few dozen. 64 is generous and keeps
+ * a hostile "((((((" cheap to reject. */
+#define IMAP_DEPTH_MAX 64
+
+/* A FETCH body section (BODY[], BODY[HEADER], BODY[TEXT], BODY[...]<o.n>)
+ * is streamed to the caller, never kept, so its size only has to be
+ * plausible: RFC822.SIZE is a 32-bit number in IMAP4rev1, and no server
+ * stores a message of 4 GiB or more. A literal announcing more is bogus. */
+#define IMAP_STREAM_MAX ((uint64_t)UINT32_MAX)
+
+/* Server text kept for logs (the human-readable part of a status response,
+ * after sanitising to printable ASCII). Long enough for any real message,
+ * short enough for one log line. */
+#define IMAP_TEXT_MAX 200
+
+/* A tag we send: "A" and up to 8 digits; a tagged response whose tag is
+ * longer than this is not ours and is a protocol error. */
+#define IMAP_TAG_MAX 16
+
+/* A command we send, including any literals in it (LOGIN with a literal
+ * password, LIST, CREATE). RFC 7162 §4 asks clients to keep command lines
+ * under 8192 octets; sets of UIDs longer than IMAP_CMD_SET_MAX are split
+ * over several commands, so nothing legitimate comes near 16 KiB. */
+#define IMAP_CMD_MAX 16384
+#define IMAP_CMD_SET_MAX 7000
+/* Synchronising literals (or SASL continuations) in one command. LOGIN has
+ * two; nothing popbridge sends has more. */
+#define IMAP_CMD_SYNC_MAX 4
+/* A string argument longer than this, or with 8-bit octets, is sent as a
+ * literal rather than a quoted string. */
+#define IMAP_QUOTED_MAX 1024
+/* LITERAL- (RFC 7888) allows non-synchronising literals up to 4096 octets. */
+#define IMAP_LITERAL_MINUS_MAX 4096
+
+/* The read buffer of a connection, and so the largest chunk handed to a
+ * body sink. Memory for a streamed message is this buffer, not the message. */
+#define IMAP_READ_BUF ((size_t)64 << 10)
+
+/* Header fields fetched per message for matching (imap_fetch_headers): the
+ * caller receives at most this many octets; the rest of the literal is
+ * drained and the message flagged header_truncated. Matching headers
+ * (Message-ID, Date, From, Subject) fit in far less; a hostile message with
+ * a 10 MB Subject must not cost 10 MB per message. */
+#define IMAP_HEADER_FIELDS_MAX ((size_t)16 << 10)
+
+/* UID ranges held by one struct imap_uidset (8 octets each). A mailbox of a
+ * million messages with every other one matching needs 500,000 ranges;
+ * more than 4,000,000 (32 MB) is treated as hostile. */
+#define IMAP_UIDSET_RANGES_MAX 4000000
+
+/* Default timeout in seconds for connecting and for each read or write when
+ * the caller gives 0 (SPEC §5: --upstream-timeout defaults to 30 s). */
+#define IMAP_DEFAULT_TIMEOUT_S 30
+
+#endif
