@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge/passgen.h"
@@ -436,6 +437,45 @@ START_TEST(hash_other_parameters_verify)
 }
 END_TEST
 
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+START_TEST(dummy_costs_a_verification)
+{
+	/* An unknown user must cost what a wrong password costs: the dummy runs
+	 * the same scrypt. Lower bound only: the dummy takes at least half the
+	 * CPU time of a real verification (best of three of each). */
+	char h[PASSGEN_HASH_STR_MAX];
+	ck_assert_int_eq(passgen_hash("12345678901234567890", h, sizeof(h)), 0);
+	double best_real = 1e9, best_dummy = 1e9;
+	for (int i = 0; i < 3; i++) {
+		double t0 = cpu_seconds();
+		ck_assert(!passgen_verify("00000000000000000000", h));
+		double t1 = cpu_seconds();
+		ck_assert(!passgen_verify_dummy("00000000000000000000"));
+		double t2 = cpu_seconds();
+		if (t1 - t0 < best_real)
+			best_real = t1 - t0;
+		if (t2 - t1 < best_dummy)
+			best_dummy = t2 - t1;
+	}
+	ck_assert_msg(best_dummy >= 0.5 * best_real, "dummy %.4fs, real %.4fs", best_dummy,
+	    best_real);
+	/* An over-long password is refused, but only after the same work. */
+	char huge[PASSGEN_PASSWORD_MAX + 10];
+	memset(huge, '1', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	double t0 = cpu_seconds();
+	ck_assert(!passgen_verify(huge, h));
+	ck_assert_msg(cpu_seconds() - t0 >= 0.5 * best_real, "long password answered early");
+	ck_assert_int_eq(passgen_hash(huge, h, sizeof(h)), -1);
+}
+END_TEST
+
 START_TEST(hash_malformed_refused)
 {
 	static const char *const bad[] = {
@@ -486,6 +526,7 @@ int main(void)
 	tcase_add_test(tp, hash_verify);
 	tcase_add_test(tp, hash_other_parameters_verify);
 	tcase_add_test(tp, hash_malformed_refused);
+	tcase_add_test(tp, dummy_costs_a_verification);
 	suite_add_tcase(s, tp);
 
 	SRunner *sr = srunner_create(s);
