@@ -10,8 +10,10 @@
 
 /* AUTH with an initial response, and SASL continuation lines (RFC 5034),
  * may carry base64 of user + password: RFC 5034 §4 lets a server accept
- * longer lines, and real clients send them. 2048 octets hold a 1 KiB
- * identity plus password comfortably. Also the line reader's buffer size. */
+ * longer lines, and real clients send them. 2048 octets (line end included)
+ * hold a 1 KiB identity plus password comfortably. Also the size of the
+ * line reader's buffer: a line without LF in its first 2048 octets is too
+ * long. */
 #define POP3_SASL_LINE_MAX 2048
 
 /* A line longer than this (discarded as it streams past) ends the session:
@@ -47,9 +49,5 @@
 /* Output buffer: replies accumulate here and go out in one write when it is
  * full, before the engine waits for input, and after each RETR. */
 #define POP3_OUT_BUF 16384
-
-/* Input read size per transport read (the line reader's free space is used;
- * this is its total size). */
-#define POP3_IN_BUF (POP3_SASL_LINE_MAX + 2)
 
 #endif

@@ -1,0 +1,89 @@
+/* pop3/linereader.c — see linereader.h. */
+#include <string.h>
+
+#include "pop3/linereader.h"
+
+void pop3_lr_init(struct pop3_linereader *lr)
+{
+	lr->start = 0;
+	lr->len = 0;
+	lr->scanned = 0;
+	lr->discarding = false;
+	lr->discarded = 0;
+}
+
+char *pop3_lr_space(struct pop3_linereader *lr, size_t *avail)
+{
+	if (lr->start > 0) {
+		memmove(lr->buf, lr->buf + lr->start, lr->len);
+		lr->start = 0;
+	}
+	*avail = sizeof(lr->buf) - lr->len;
+	return lr->buf + lr->len;
+}
+
+void pop3_lr_added(struct pop3_linereader *lr, size_t n)
+{
+	lr->len += n;
+}
+
+size_t pop3_lr_buffered(const struct pop3_linereader *lr)
+{
+	return lr->len;
+}
+
+void pop3_lr_discard(struct pop3_linereader *lr)
+{
+	pop3_lr_init(lr);
+}
+
+static void consume(struct pop3_linereader *lr, size_t n)
+{
+	lr->start += n;
+	lr->len -= n;
+	lr->scanned = 0;
+	if (lr->len == 0)
+		lr->start = 0;
+}
+
+enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t *len)
+{
+	char *p = lr->buf + lr->start;
+
+	if (lr->discarding) {
+		char *lf = memchr(p, '\n', lr->len);
+		if (lf != NULL) {
+			consume(lr, (size_t)(lf - p) + 1);
+			lr->discarding = false;
+			lr->discarded = 0;
+			return POP3_LR_TOO_LONG;
+		}
+		lr->discarded += lr->len;
+		consume(lr, lr->len);
+		return lr->discarded > POP3_LINE_HARD_MAX ? POP3_LR_OVERFLOW
+		    : POP3_LR_NEED_MORE;
+	}
+
+	char *lf = memchr(p + lr->scanned, '\n', lr->len - lr->scanned);
+	if (lf == NULL) {
+		lr->scanned = lr->len;
+		if (lr->len < sizeof(lr->buf))
+			return POP3_LR_NEED_MORE;
+		/* The whole buffer without a line end: too long. */
+		lr->discarding = true;
+		lr->discarded = 0;
+		return pop3_lr_next(lr, line, len);
+	}
+	size_t n = (size_t)(lf - p);
+	size_t total = n + 1;
+	bool nul = memchr(p, '\0', n) != NULL;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	consume(lr, total);
+	if (nul)
+		return POP3_LR_BAD;
+	p[n] = '\0';
+	*line = p;
+	*len = n;
+	return POP3_LR_LINE;
+}

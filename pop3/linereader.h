@@ -1,0 +1,54 @@
+/* pop3/linereader.h — splits client input into lines, within bounds.
+ *
+ * The engine reads from its transport into pop3_lr_space(), reports the
+ * count with pop3_lr_added(), then takes lines with pop3_lr_next() until it
+ * says NEED_MORE. The result does not depend on how the input was split
+ * into reads (tested by splitting at every offset).
+ *
+ *  - A line ends at LF; a CR just before the LF is removed too (bare LF is
+ *    accepted from old clients). The line is returned NUL-terminated in
+ *    place, valid until the next call on the reader.
+ *  - A line (terminator included) longer than POP3_SASL_LINE_MAX octets is
+ *    discarded as it arrives; when its LF comes, TOO_LONG is returned once.
+ *    If more than POP3_LINE_HARD_MAX octets pass without an LF, OVERFLOW is
+ *    returned (and again on every call): the caller should end the session.
+ *  - A line holding a NUL octet is consumed and BAD is returned for it.
+ */
+#ifndef POP3_LINEREADER_H
+#define POP3_LINEREADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pop3/limits.h"
+
+enum pop3_lr_result {
+	POP3_LR_LINE,      /* *line, *len: one line without its terminator */
+	POP3_LR_NEED_MORE, /* no complete line buffered: read more */
+	POP3_LR_TOO_LONG,  /* a too long line ended; it was discarded */
+	POP3_LR_BAD,       /* a line with a NUL octet; it was discarded */
+	POP3_LR_OVERFLOW,  /* a line passed POP3_LINE_HARD_MAX: give up */
+};
+
+struct pop3_linereader {
+	char buf[POP3_SASL_LINE_MAX];
+	size_t start;     /* first unconsumed octet */
+	size_t len;       /* unconsumed octets from start */
+	size_t scanned;   /* octets from start known to hold no LF */
+	bool discarding;  /* inside a too long line */
+	size_t discarded; /* octets of it dropped so far */
+};
+
+void pop3_lr_init(struct pop3_linereader *lr);
+/* Where the next read may go, and how much fits (never 0 after NEED_MORE). */
+char *pop3_lr_space(struct pop3_linereader *lr, size_t *avail);
+/* n octets were read into the space. */
+void pop3_lr_added(struct pop3_linereader *lr, size_t n);
+enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t *len);
+/* Octets buffered that are not yet returned as a line. */
+size_t pop3_lr_buffered(const struct pop3_linereader *lr);
+/* Forget everything buffered (STLS: input pipelined behind it is never
+ * executed, RFC 2595). */
+void pop3_lr_discard(struct pop3_linereader *lr);
+
+#endif

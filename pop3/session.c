@@ -1,0 +1,421 @@
+/* pop3/session.c — the POP3 engine: the session loop, the command table,
+ * the state, CAPA, and the helpers every command uses. See session.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "pop3/session.h"
+#include "pop3/session_int.h"
+
+#define GREETING "popbridge ready."
+
+struct pop3_command {
+	const char *name;
+	unsigned states; /* mask of enum pop3_state */
+	pop3_cmd_fn *fn;
+};
+
+/* RFC 1939 §4–§7, RFC 2449, RFC 2595, RFC 5034. No APOP. */
+static const struct pop3_command commands[] = {
+	{ "USER", POP3_AUTHORIZATION, pop3_cmd_user },
+	{ "PASS", POP3_AUTHORIZATION, pop3_cmd_pass },
+	{ "AUTH", POP3_AUTHORIZATION, pop3_cmd_auth },
+	{ "STLS", POP3_AUTHORIZATION, pop3_cmd_stls },
+	{ "CAPA", POP3_AUTHORIZATION | POP3_TRANSACTION, pop3_cmd_capa },
+	{ "QUIT", POP3_AUTHORIZATION | POP3_TRANSACTION, pop3_cmd_quit },
+	{ "STAT", POP3_TRANSACTION, pop3_cmd_stat },
+	{ "LIST", POP3_TRANSACTION, pop3_cmd_list },
+	{ "UIDL", POP3_TRANSACTION, pop3_cmd_uidl },
+	{ "RETR", POP3_TRANSACTION, pop3_cmd_retr },
+	{ "TOP", POP3_TRANSACTION, pop3_cmd_top },
+	{ "DELE", POP3_TRANSACTION, pop3_cmd_dele },
+	{ "NOOP", POP3_TRANSACTION, pop3_cmd_noop },
+	{ "RSET", POP3_TRANSACTION, pop3_cmd_rset },
+};
+
+static const char *state_name(enum pop3_state st)
+{
+	switch (st) {
+	case POP3_AUTHORIZATION: return "AUTHORIZATION";
+	case POP3_TRANSACTION: return "TRANSACTION";
+	case POP3_UPDATE: return "UPDATE";
+	}
+	return "?";
+}
+
+const char *pop3_result_name(enum pop3_result r)
+{
+	switch (r) {
+	case POP3_RESULT_QUIT: return "quit";
+	case POP3_RESULT_COMMITTED: return "committed";
+	case POP3_RESULT_COMMIT_FAILED: return "commit-failed";
+	case POP3_RESULT_AUTH_FAILED: return "auth-failed";
+	case POP3_RESULT_DROPPED: return "dropped";
+	case POP3_RESULT_TIMEOUT: return "timeout";
+	case POP3_RESULT_TOO_MANY_ERRORS: return "too-many-errors";
+	case POP3_RESULT_LINE_TOO_LONG: return "line-too-long";
+	case POP3_RESULT_TLS_FAILED: return "tls-failed";
+	case POP3_RESULT_FETCH_FAILED: return "fetch-failed";
+	case POP3_RESULT_ERROR: return "error";
+	}
+	return "error";
+}
+
+void pop3_trace(struct pop3_session *s, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (s->cfg->trace == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->cfg->trace(s->cfg->trace_arg, msg);
+}
+
+void pop3_enter_state(struct pop3_session *s, enum pop3_state st)
+{
+	pop3_trace(s, "state %s -> %s", state_name(s->state), state_name(st));
+	s->state = st;
+}
+
+void pop3_copy_printable(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+
+	if (cap == 0)
+		return;
+	for (; src != NULL && src[i] != '\0' && i + 1 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}
+
+void pop3_set_reason(struct pop3_session *s, const char *text)
+{
+	pop3_copy_printable(s->stats->reason, sizeof(s->stats->reason), text);
+}
+
+void pop3_md_delay(const struct pop3_md_reply *reply)
+{
+	if (reply->delay_ms == 0)
+		return;
+	struct timespec ts = {
+		.tv_sec = reply->delay_ms / 1000,
+		.tv_nsec = (long)(reply->delay_ms % 1000) * 1000000L,
+	};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,
+    const struct pop3_md_reply *reply)
+{
+	const char *code = "SYS/TEMP";
+	const char *text = "Temporary failure, try again later.";
+	char clean[sizeof(reply->text)];
+
+	switch (st) {
+	case POP3_MD_AUTH:
+		code = "AUTH";
+		text = "Authentication failed.";
+		break;
+	case POP3_MD_IN_USE:
+		code = "IN-USE";
+		text = "Mailbox is in use by another session.";
+		break;
+	case POP3_MD_LOGIN_DELAY:
+		code = "LOGIN-DELAY";
+		text = "Logged in too recently, try again later.";
+		break;
+	case POP3_MD_PERM:
+		code = "SYS/PERM";
+		text = "Mailbox unavailable, contact the administrator.";
+		break;
+	case POP3_MD_GONE:
+		code = NULL;
+		text = "Message no longer exists.";
+		break;
+	case POP3_MD_OK:
+	case POP3_MD_TEMP:
+	case POP3_MD_CLIENT:
+		break;
+	}
+	pop3_copy_printable(clean, sizeof(clean), reply->text);
+	if (clean[0] != '\0') {
+		pop3_set_reason(s, clean);
+		text = clean;
+	}
+	return pop3_out_err(&s->out, code, "%s", text);
+}
+
+bool pop3_plaintext_ok(const struct pop3_session *s)
+{
+	return s->tls_active || s->cfg->plaintext_auth_allowed;
+}
+
+static bool stls_possible(const struct pop3_session *s)
+{
+	return s->cfg->tls != NULL && s->cfg->offer_stls && !s->cfg->implicit_tls &&
+	    !s->tls_active;
+}
+
+enum pop3_cmd_rc pop3_cmd_capa(struct pop3_session *s, char *args)
+{
+	if (args[0] != '\0') {
+		pop3_out_err(&s->out, NULL, "CAPA takes no arguments.");
+		return POP3_CMD_ERR;
+	}
+	pop3_out_ok(&s->out, "Capability list follows");
+	pop3_out_line(&s->out, "TOP");
+	pop3_out_line(&s->out, "UIDL");
+	pop3_out_line(&s->out, "RESP-CODES");
+	pop3_out_line(&s->out, "AUTH-RESP-CODE");
+	pop3_out_line(&s->out, "PIPELINING");
+	if (s->cfg->expire != NULL)
+		pop3_out_line(&s->out, "EXPIRE %s", s->cfg->expire);
+	if (s->cfg->login_delay_s > 0)
+		pop3_out_line(&s->out, "LOGIN-DELAY %u", s->cfg->login_delay_s);
+	if (s->state == POP3_AUTHORIZATION) {
+		if (pop3_plaintext_ok(s)) {
+			pop3_out_line(&s->out, "USER");
+			pop3_out_line(&s->out, "SASL PLAIN LOGIN");
+		}
+		if (stls_possible(s))
+			pop3_out_line(&s->out, "STLS");
+	}
+	if (s->cfg->implementation != NULL) {
+		char impl[128];
+		pop3_copy_printable(impl, sizeof(impl), s->cfg->implementation);
+		pop3_out_line(&s->out, "IMPLEMENTATION %s", impl);
+	}
+	pop3_out_end(&s->out);
+	return POP3_CMD_OK;
+}
+
+enum pop3_cmd_rc pop3_cmd_stls(struct pop3_session *s, char *args)
+{
+	if (!stls_possible(s)) {
+		if (s->tls_active)
+			pop3_out_err(&s->out, NULL, "TLS is already active.");
+		else
+			pop3_out_err(&s->out, NULL, "STLS is not available.");
+		return POP3_CMD_ERR;
+	}
+	if (args[0] != '\0') {
+		pop3_out_err(&s->out, NULL, "STLS takes no arguments.");
+		return POP3_CMD_ERR;
+	}
+	pop3_out_ok(&s->out, "Begin TLS negotiation.");
+	if (pop3_out_flush(&s->out) != 0)
+		return POP3_CMD_CLOSE;
+	/* RFC 2595 §4: whatever the client sent after STLS was sent in the
+	 * clear and must never be executed. */
+	if (pop3_lr_buffered(&s->lr) > 0)
+		pop3_trace(s, "discarding %zu octets pipelined after STLS",
+		    pop3_lr_buffered(&s->lr));
+	pop3_lr_discard(&s->lr);
+	s->have_user = false;
+	if (s->t->ops->start_tls(s->t, POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000) != 0) {
+		const char *e = s->t->ops->last_error ? s->t->ops->last_error(s->t) : NULL;
+		pop3_set_reason(s, e != NULL ? e : "TLS handshake failed");
+		s->result = POP3_RESULT_TLS_FAILED;
+		return POP3_CMD_CLOSE;
+	}
+	s->tls_active = true;
+	pop3_copy_printable(s->stats->tls_version, sizeof(s->stats->tls_version),
+	    s->t->ops->tls_version(s->t));
+	pop3_trace(s, "TLS started: %s", s->stats->tls_version);
+	return POP3_CMD_OK;
+}
+
+static enum pop3_cmd_rc dispatch(struct pop3_session *s, char *line, size_t len)
+{
+	size_t klen = strcspn(line, " ");
+	char *args = line + klen;
+
+	if (*args == ' ')
+		args++;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct pop3_command *c = &commands[i];
+		if (strlen(c->name) != klen || strncasecmp(c->name, line, klen) != 0)
+			continue;
+		pop3_trace(s, "command %s", c->name);
+		/* RFC 2449 §4: 255 octets, CRLF included; AUTH may be longer
+		 * (RFC 5034 §4). */
+		if (len + 2 > POP3_CMD_LINE_MAX && c->fn != pop3_cmd_auth) {
+			pop3_out_err(&s->out, NULL, "Line too long.");
+			return POP3_CMD_ERR;
+		}
+		if ((c->states & s->state) == 0) {
+			pop3_out_err(&s->out, NULL, "Command not valid in this state.");
+			return POP3_CMD_ERR;
+		}
+		return c->fn(s, args);
+	}
+	pop3_trace(s, "unknown command");
+	pop3_out_err(&s->out, NULL, "Unknown command.");
+	return POP3_CMD_ERR;
+}
+
+/* Fill the line reader from the transport. 1 read something, 0 the session
+ * ends (s->result set). The output is flushed first: a client that pipelines
+ * gets every answer before the engine waits for more of its input. */
+static int fill(struct pop3_session *s)
+{
+	size_t avail;
+	char *space;
+
+	if (pop3_out_flush(&s->out) != 0) {
+		s->result = s->out.error == POP3_IO_TIMEOUT ? POP3_RESULT_TIMEOUT
+		    : POP3_RESULT_DROPPED;
+		return 0;
+	}
+	space = pop3_lr_space(&s->lr, &avail);
+	ssize_t n = s->t->ops->read(s->t, space, avail, s->idle_ms);
+	if (n > 0) {
+		pop3_lr_added(&s->lr, (size_t)n);
+		s->stats->bytes_in += (uint64_t)n;
+		return 1;
+	}
+	if (n == POP3_IO_TIMEOUT) {
+		pop3_out_err(&s->out, NULL, "Disconnected for inactivity.");
+		pop3_out_flush(&s->out);
+		s->result = POP3_RESULT_TIMEOUT;
+	} else {
+		s->result = POP3_RESULT_DROPPED;
+	}
+	return 0;
+}
+
+int pop3_read_line(struct pop3_session *s, char **line, size_t *len)
+{
+	for (;;) {
+		switch (pop3_lr_next(&s->lr, line, len)) {
+		case POP3_LR_LINE:
+			return 1;
+		case POP3_LR_TOO_LONG:
+		case POP3_LR_BAD:
+			return -1;
+		case POP3_LR_OVERFLOW:
+			pop3_out_err(&s->out, NULL, "Line too long, closing.");
+			pop3_out_flush(&s->out);
+			s->result = POP3_RESULT_LINE_TOO_LONG;
+			return 0;
+		case POP3_LR_NEED_MORE:
+			if (!fill(s))
+				return 0;
+			break;
+		}
+	}
+}
+
+/* One command line in; its answer out. false when the session ends. */
+static bool step(struct pop3_session *s)
+{
+	char *line;
+	size_t len;
+	enum pop3_cmd_rc rc;
+
+	int r = pop3_read_line(s, &line, &len);
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		pop3_out_err(&s->out, NULL, "Line too long or holding a NUL octet.");
+		rc = POP3_CMD_ERR;
+	} else {
+		rc = dispatch(s, line, len);
+	}
+	if (s->out.failed) {
+		if (rc != POP3_CMD_CLOSE) /* else the handler said why */
+			s->result = s->out.error == POP3_IO_TIMEOUT
+			    ? POP3_RESULT_TIMEOUT : POP3_RESULT_DROPPED;
+		return false;
+	}
+	switch (rc) {
+	case POP3_CMD_OK:
+		s->bad_in_row = 0;
+		return true;
+	case POP3_CMD_FAIL:
+		return true;
+	case POP3_CMD_ERR:
+		if (++s->bad_in_row >= POP3_MAX_BAD_COMMANDS) {
+			pop3_out_err(&s->out, NULL, "Too many bad commands, closing.");
+			s->result = POP3_RESULT_TOO_MANY_ERRORS;
+			return false;
+		}
+		return true;
+	case POP3_CMD_CLOSE:
+		return false;
+	}
+	return false;
+}
+
+enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
+    const struct pop3_session_config *cfg, const struct pop3_maildrop_ops *ops,
+    void *backend, struct pop3_session_stats *stats)
+{
+	struct pop3_session *s = calloc(1, sizeof(*s));
+
+	memset(stats, 0, sizeof(*stats));
+	pop3_copy_printable(stats->remote_addr, sizeof(stats->remote_addr),
+	    cfg->remote_addr);
+	if (s == NULL) {
+		pop3_copy_printable(stats->reason, sizeof(stats->reason), "out of memory");
+		stats->result = POP3_RESULT_ERROR;
+		t->ops->close(t);
+		return stats->result;
+	}
+	s->cfg = cfg;
+	s->ops = ops;
+	s->backend = backend;
+	s->stats = stats;
+	s->t = t;
+	s->state = POP3_AUTHORIZATION;
+	s->idle_ms = (int)(cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
+	    : POP3_IDLE_TIMEOUT_DEFAULT_S) * 1000;
+	s->result = POP3_RESULT_DROPPED;
+	pop3_lr_init(&s->lr);
+	pop3_out_init(&s->out, t, s->idle_ms);
+
+	bool go = true;
+	if (cfg->implicit_tls) {
+		if (cfg->tls == NULL ||
+		    t->ops->start_tls(t, POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000) != 0) {
+			const char *e = t->ops->last_error ? t->ops->last_error(t) : NULL;
+			pop3_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
+			s->result = POP3_RESULT_TLS_FAILED;
+			go = false;
+		} else {
+			s->tls_active = true;
+			pop3_copy_printable(stats->tls_version,
+			    sizeof(stats->tls_version), t->ops->tls_version(t));
+		}
+	}
+	if (go)
+		pop3_out_ok(&s->out, GREETING);
+	while (go && step(s))
+		;
+	pop3_out_flush(&s->out);
+	if (s->md != NULL)
+		ops->close(s->md); /* no QUIT: nothing is committed */
+	free(s->deleted);
+	stats->bytes_out = s->out.bytes;
+	stats->result = s->result;
+	if (!stats->logged_in && stats->auth_failures > 0 &&
+	    (s->result == POP3_RESULT_QUIT || s->result == POP3_RESULT_DROPPED ||
+	     s->result == POP3_RESULT_TIMEOUT))
+		stats->result = POP3_RESULT_AUTH_FAILED;
+	pop3_trace(s, "session ends: %s", pop3_result_name(stats->result));
+	explicit_bzero(s->lr.buf, sizeof(s->lr.buf));
+	free(s);
+	t->ops->close(t);
+	return stats->result;
+}
