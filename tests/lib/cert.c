@@ -1,51 +1,15 @@
 /* tests/lib/cert.c — test certificates made with the openssl command, and
  * temporary directories. See cert.h. */
 #include "tests/lib/cert.h"
+#include "tests/lib/proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-/* Run argv with stdin and stdout on /dev/null (stderr kept, for errors);
- * 0 when it exits with status 0. */
-static int run_quiet(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("pbt_make_cert: fork");
-		return -1;
-	}
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			if (fd > 2)
-				close(fd);
-		}
-		execvp(argv[0], argv);
-		fprintf(stderr, "pbt_make_cert: exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			perror("pbt_make_cert: waitpid");
-			return -1;
-		}
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "pbt_make_cert: %s failed (status %d)\n", argv[0], status);
-		return -1;
-	}
-	return 0;
-}
 
 int pbt_make_cert(const char *dir, const char *name, char *cert, size_t certlen,
     char *key, size_t keylen)
@@ -65,7 +29,7 @@ int pbt_make_cert(const char *dir, const char *name, char *cert, size_t certlen,
 		"-addext", san,
 		NULL
 	};
-	if (run_quiet(argv) < 0)
+	if (pbt_run("pbt_make_cert", argv, NULL) < 0)
 		return -1;
 	/* The key stays private to the owner; the certificate is public. */
 	if (chmod(key, 0600) < 0 || chmod(cert, 0644) < 0) {

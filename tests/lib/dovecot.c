@@ -38,6 +38,7 @@
 
 #include "tests/lib/cert.h"
 #include "tests/lib/net.h"
+#include "tests/lib/proc.h"
 
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 15000
@@ -232,11 +233,6 @@ static void show_logs(const struct pbt_dovecot *d)
 		show_log(path);
 }
 
-static const char *dovecot_bin(void)
-{
-	return access("/usr/sbin/dovecot", X_OK) == 0 ? "/usr/sbin/dovecot" : "dovecot";
-}
-
 /* Does port answer with a greeting starting with `want`? Quiet: refused
  * connections are normal while the master starts. */
 static int answers(int port, const char *want)
@@ -284,34 +280,11 @@ int pbt_dc_start_master(struct pbt_dovecot *d)
 	if (pbt_dc_path(conf, sizeof(conf), "%s/dovecot.conf", d->dir) < 0 ||
 	    pbt_dc_path(errlog, sizeof(errlog), "%s/log/start.err", d->dir) < 0)
 		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("pbt_dovecot: fork");
-		return -1;
-	}
-	if (pid == 0) {
-		/* No pipe of the caller may stay open in the daemon. */
-		int in = open("/dev/null", O_RDWR);
-		int err = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (in < 0 || err < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(in, 1);
-		dup2(err, 2);
-		closefrom(3);
-		const char *bin = dovecot_bin();
-		execlp(bin, bin, "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			perror("pbt_dovecot: waitpid");
-			return -1;
-		}
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "pbt_dovecot: dovecot -c %s failed (status %d)\n", conf, status);
+	/* The master daemonizes; no pipe of the caller may stay open in it. */
+	char bin[] = "/usr/sbin/dovecot", opt[] = "-c";
+	/* bin + 10 is the bare name "dovecot", looked up in PATH */
+	char *argv[] = { access(bin, X_OK) == 0 ? bin : bin + 10, opt, conf, NULL };
+	if (pbt_run("pbt_dovecot", argv, errlog) < 0) {
 		show_logs(d);
 		return -1;
 	}
