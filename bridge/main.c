@@ -1,33 +1,122 @@
-/* bridge/main.c — the popbridge command: dispatch to subcommands. */
+/* bridge/main.c — the popbridge command: dispatch to subcommands.
+ *
+ * A subcommand is listed (and reachable) here only once it works; the
+ * others of SPEC §8 are added to `commands` as they are written.
+ */
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/cmdline.h"
+#include "bridge/config.h"
 #include "bridge/version.h"
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);  /* argv: the arguments after the name */
+};
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_check_config(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "check-config", "validate a configuration file", cmd_check_config },
+	{ "version", "print the version", cmd_version },
+	{ "help", "this text; 'popbridge COMMAND --help' for one command", cmd_help },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: popbridge COMMAND [options]\n"
-	    "\n"
-	    "commands:\n"
-	    "  version     print the version\n"
-	    "  help        this text\n");
+	fprintf(f, "usage: popbridge COMMAND [options]\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+}
+
+/* Parse a command that takes no options besides --help (and those in
+ * allowed); prints the problem. -1: exit with *status. */
+static int simple_args(const char *name, int argc, char **argv, uint64_t allowed,
+    struct pb_cmdline *c, const char *usage_text, int *status)
+{
+	char err[PB_ERR_MAX];
+	if (pb_cmdline_parse(c, argc, argv, allowed, err, sizeof(err)) != 0) {
+		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", name, err, name);
+		*status = PB_EXIT_USAGE;
+		return -1;
+	}
+	if (c->help) {
+		fputs(usage_text, stdout);
+		*status = PB_EXIT_OK;
+		return -1;
+	}
+	if (c->n_args > 0) {
+		fprintf(stderr, "popbridge %s: unexpected argument '%s'\n", name, c->args[0]);
+		*status = PB_EXIT_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return PB_EXIT_OK;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	struct pb_cmdline c;
+	int status = PB_EXIT_OK;
+	if (simple_args("version", argc, argv, 0, &c,
+	    "usage: popbridge version\n\nPrint the version of popbridge.\n", &status) == 0)
+		printf("popbridge %s\n", POPBRIDGE_VERSION);
+	pb_cmdline_free(&c);
+	return status;
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+	struct pb_cmdline c;
+	struct pb_options layer;
+	int status = PB_EXIT_OK;
+	if (simple_args("check-config", argc, argv, 0, &c,
+	    "usage: popbridge check-config --config FILE\n\n"
+	    "Validate FILE against the configuration schema and check every value.\n"
+	    "Exit 0 when it is valid; otherwise print FILE:LINE: problem for each\n"
+	    "problem and exit 1.\n", &status) != 0)
+		goto out;
+	if (!c.config) {
+		fprintf(stderr, "popbridge check-config: --config FILE is required\n");
+		status = PB_EXIT_USAGE;
+		goto out;
+	}
+	if (pb_config_load(c.config, &layer, pb_config_report_print, stderr) != 0)
+		status = PB_EXIT_FAIL;
+	else
+		printf("%s: valid\n", c.config);
+	pb_options_free(&layer);
+out:
+	pb_cmdline_free(&c);
+	return status;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return PB_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-		printf("popbridge %s\n", POPBRIDGE_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-		usage(stdout);
-		return 0;
-	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0)
+		name = "help";
+	else if (strcmp(name, "--version") == 0)
+		name = "version";
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return commands[i].run(argc - 2, argv + 2);
 	fprintf(stderr, "popbridge: unknown command '%s' (see 'popbridge help')\n", argv[1]);
-	return 2;
+	return PB_EXIT_USAGE;
 }
