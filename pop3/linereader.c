@@ -51,9 +51,19 @@ enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t
 	char *p = lr->buf + lr->start;
 
 	if (lr->discarding) {
+		/* Octets of the line before its LF decide: more than the hard
+		 * cap is OVERFLOW however the input was split. */
+		if (lr->discarded > POP3_LINE_HARD_MAX)
+			return POP3_LR_OVERFLOW;
 		char *lf = memchr(p, '\n', lr->len);
 		if (lf != NULL) {
-			consume(lr, (size_t)(lf - p) + 1);
+			size_t n = (size_t)(lf - p);
+			if (lr->discarded + n > POP3_LINE_HARD_MAX) {
+				lr->discarded += n;
+				consume(lr, n);
+				return POP3_LR_OVERFLOW;
+			}
+			consume(lr, n + 1);
 			lr->discarding = false;
 			lr->discarded = 0;
 			return POP3_LR_TOO_LONG;

@@ -10,7 +10,7 @@
  *    place, valid until the next call on the reader.
  *  - A line (terminator included) longer than POP3_SASL_LINE_MAX octets is
  *    discarded as it arrives; when its LF comes, TOO_LONG is returned once.
- *    If more than POP3_LINE_HARD_MAX octets pass without an LF, OVERFLOW is
+ *    If a line holds more than POP3_LINE_HARD_MAX octets before its LF, OVERFLOW is
  *    returned (and again on every call): the caller should end the session.
  *  - A line holding a NUL octet is consumed and BAD is returned for it.
  */
