@@ -1,0 +1,239 @@
+/* state/accounts.c — accounts: name, auth mode, managed credentials. */
+#include <string.h>
+
+#include "state/db_int.h"
+
+static const char SQL_INSERT[] =
+	"INSERT INTO accounts(name, auth, upstream_user, secret, created)"
+	" VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_BY_NAME[] =
+	"SELECT " DB_ACCOUNT_COLS " FROM accounts a WHERE a.name = ?1";
+static const char SQL_BY_ID[] =
+	"SELECT " DB_ACCOUNT_COLS " FROM accounts a WHERE a.id = ?1";
+static const char SQL_LIST[] =
+	"SELECT " DB_ACCOUNT_COLS " FROM accounts a ORDER BY a.name";
+static const char SQL_SET_CRED[] =
+	"UPDATE accounts SET auth = ?2, upstream_user = ?3, secret = ?4 WHERE id = ?1";
+static const char SQL_REMOVE[] =
+	"DELETE FROM accounts WHERE name = ?1";
+
+void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
+{
+	const void *blob;
+	int n;
+
+	memset(a, 0, sizeof *a);
+	a->id = sqlite3_column_int64(st, c);
+	db_col_text(st, c + 1, a->name, sizeof a->name);
+	a->auth = sqlite3_column_int(st, c + 2) == 1 ? STATE_AUTH_MANAGED :
+	    STATE_AUTH_PASSTHROUGH;
+	db_col_text(st, c + 3, a->upstream_user, sizeof a->upstream_user);
+	blob = sqlite3_column_blob(st, c + 4);
+	n = sqlite3_column_bytes(st, c + 4);
+	if (blob != NULL && n > 0 && (size_t)n <= sizeof a->secret) {
+		memcpy(a->secret, blob, (size_t)n);
+		a->secret_len = (size_t)n;
+	}
+	a->created = sqlite3_column_int64(st, c + 5);
+}
+
+/* Run a one-row account query; *out filled. */
+static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_account *out)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		if (out != NULL)
+			db_row_to_account(st, 0, out);
+		db_done(st);
+		return STATE_OK;
+	}
+	db_done(st);
+	if (rc == SQLITE_DONE)
+		return db_fail(db, STATE_NOTFOUND, "no such account");
+	return db_sqlerr(db, "reading an account");
+}
+
+static int check_credentials(struct state_db *db, enum state_auth auth,
+    const char *upstream_user, const void *secret, size_t secret_len)
+{
+	if (auth == STATE_AUTH_PASSTHROUGH) {
+		if ((upstream_user != NULL && upstream_user[0] != '\0') || secret_len != 0)
+			return db_fail(db, STATE_INVALID,
+			    "a passthrough account stores no upstream credentials");
+		return STATE_OK;
+	}
+	if (auth != STATE_AUTH_MANAGED)
+		return db_fail(db, STATE_INVALID, "unknown auth mode %d", (int)auth);
+	if (!db_text_ok(upstream_user, STATE_USER_MAX, false))
+		return db_fail(db, STATE_INVALID,
+		    "upstream user name must be 1..%d printable octets", STATE_USER_MAX);
+	if (secret == NULL || secret_len == 0 || secret_len > STATE_SECRET_MAX)
+		return db_fail(db, STATE_INVALID,
+		    "upstream secret must be 1..%d octets", STATE_SECRET_MAX);
+	return STATE_OK;
+}
+
+static int bind_credentials(sqlite3_stmt *st, enum state_auth auth,
+    const char *upstream_user, const void *secret, size_t secret_len)
+{
+	sqlite3_bind_int(st, 2, (int)auth);
+	if (auth == STATE_AUTH_MANAGED) {
+		sqlite3_bind_text(st, 3, upstream_user, -1, SQLITE_TRANSIENT);
+		return sqlite3_bind_blob(st, 4, secret, (int)secret_len, SQLITE_TRANSIENT);
+	}
+	sqlite3_bind_null(st, 3);
+	return sqlite3_bind_null(st, 4);
+}
+
+int state_account_add(struct state_db *db, const char *name, enum state_auth auth,
+    const char *upstream_user, const void *secret, size_t secret_len, int64_t now,
+    int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	DB_ENTER(db);
+	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
+		return db_fail(db, STATE_INVALID,
+		    "account name must be 1..%d printable octets", STATE_ACCOUNT_MAX);
+	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
+	if (rc != STATE_OK)
+		return rc;
+	st = db_stmt(db, SQL_INSERT);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	bind_credentials(st, auth, upstream_user, secret, secret_len);
+	sqlite3_bind_int64(st, 5, now);
+	rc = db_exec_stmt(db, st, "adding an account");
+	if (rc == STATE_EXISTS)
+		return db_fail(db, STATE_EXISTS, "account '%s' already exists", name);
+	if (rc != STATE_OK)
+		return rc;
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(db->conn);
+	return STATE_OK;
+}
+
+int state_account_get(struct state_db *db, const char *name, struct state_account *out)
+{
+	sqlite3_stmt *st;
+
+	DB_ENTER(db);
+	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
+		return db_fail(db, STATE_INVALID, "bad account name");
+	st = db_stmt(db, SQL_BY_NAME);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return get_one(db, st, out);
+}
+
+int state_account_get_by_id(struct state_db *db, int64_t id, struct state_account *out)
+{
+	sqlite3_stmt *st;
+
+	DB_ENTER(db);
+	st = db_stmt(db, SQL_BY_ID);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	return get_one(db, st, out);
+}
+
+int state_account_ensure(struct state_db *db, const char *name, int64_t now,
+    struct state_account *out)
+{
+	struct db_tx tx;
+	int rc;
+
+	DB_ENTER(db);
+	if (db_tx_begin(db, &tx) != STATE_OK)
+		return STATE_ERROR;
+	rc = state_account_get(db, name, out);
+	if (rc == STATE_NOTFOUND) {
+		rc = state_account_add(db, name, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, now,
+		    NULL);
+		if (rc == STATE_OK)
+			rc = state_account_get(db, name, out);
+	}
+	if (rc != STATE_OK) {
+		db_tx_rollback(db, &tx);
+		return rc;
+	}
+	return db_tx_commit(db, &tx);
+}
+
+int state_account_set_credentials(struct state_db *db, int64_t account_id,
+    enum state_auth auth, const char *upstream_user, const void *secret,
+    size_t secret_len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	DB_ENTER(db);
+	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
+	if (rc != STATE_OK)
+		return rc;
+	st = db_stmt(db, SQL_SET_CRED);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, account_id);
+	bind_credentials(st, auth, upstream_user, secret, secret_len);
+	rc = db_exec_stmt(db, st, "setting account credentials");
+	if (rc != STATE_OK)
+		return rc;
+	if (sqlite3_changes(db->conn) == 0)
+		return db_fail(db, STATE_NOTFOUND, "no such account");
+	return STATE_OK;
+}
+
+int state_account_remove(struct state_db *db, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	DB_ENTER(db);
+	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
+		return db_fail(db, STATE_INVALID, "bad account name");
+	st = db_stmt(db, SQL_REMOVE);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = db_exec_stmt(db, st, "removing an account");
+	if (rc != STATE_OK)
+		return rc;
+	if (sqlite3_changes(db->conn) == 0)
+		return db_fail(db, STATE_NOTFOUND, "no such account '%s'", name);
+	return STATE_OK;
+}
+
+int state_account_list(struct state_db *db, state_account_cb *cb, void *arg)
+{
+	sqlite3_stmt *st;
+	struct state_account a;
+	int rc;
+
+	DB_ENTER(db);
+	st = db_stmt(db, SQL_LIST);
+	if (st == NULL)
+		return STATE_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int stop;
+
+		db_row_to_account(st, 0, &a);
+		db->in_cb++;
+		stop = cb(arg, &a);
+		db->in_cb--;
+		if (stop != 0) {
+			db_done(st);
+			return STATE_OK;
+		}
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_sqlerr(db, "listing accounts");
+	return STATE_OK;
+}
+

@@ -1,0 +1,306 @@
+/* state/db.c — the connection: open, close, errors, statement cache,
+ * transactions. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/db_int.h"
+#include "state/state_test.h"
+
+int db_enter(struct state_db *db)
+{
+	if (db->in_cb > 0) {
+		snprintf(db->err, sizeof db->err,
+		    "state: called from inside a callback on the same handle (re-entered)");
+		return -1;
+	}
+	db->err[0] = '\0';
+	return 0;
+}
+
+int db_fail(struct state_db *db, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(db->err, sizeof db->err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int db_sqlerr(struct state_db *db, const char *what)
+{
+	return db_fail(db, STATE_ERROR, "%s: %s", what, sqlite3_errmsg(db->conn));
+}
+
+sqlite3_stmt *db_stmt(struct state_db *db, const char *sql)
+{
+	size_t i;
+	sqlite3_stmt *st = NULL;
+
+	for (i = 0; i < db->n_cached; i++) {
+		if (db->cache[i].sql == sql) {
+			st = db->cache[i].st;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	if (db->n_cached == DB_STMT_CACHE) {
+		db_fail(db, STATE_ERROR, "state: statement cache full (%d)", DB_STMT_CACHE);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		db_sqlerr(db, "prepare");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	db->cache[db->n_cached].sql = sql;
+	db->cache[db->n_cached].st = st;
+	db->n_cached++;
+	return st;
+}
+
+void db_done(sqlite3_stmt *st)
+{
+	if (st != NULL)
+		sqlite3_reset(st);
+}
+
+int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	do
+		rc = sqlite3_step(st);
+	while (rc == SQLITE_ROW);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return STATE_OK;
+	}
+	if (rc == SQLITE_CONSTRAINT &&
+	    (sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_UNIQUE ||
+	    sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+		db_fail(db, STATE_EXISTS, "%s: already exists", what);
+		sqlite3_reset(st);
+		return STATE_EXISTS;
+	}
+	db_sqlerr(db, what);
+	sqlite3_reset(st);
+	return STATE_ERROR;
+}
+
+int db_exec(struct state_db *db, const char *sql, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		db_fail(db, STATE_ERROR, "%s: %s", what,
+		    msg != NULL ? msg : sqlite3_errmsg(db->conn));
+		sqlite3_free(msg);
+		return STATE_ERROR;
+	}
+	return STATE_OK;
+}
+
+int db_tx_begin(struct state_db *db, struct db_tx *tx)
+{
+	tx->open = false;
+	tx->outer = sqlite3_get_autocommit(db->conn) != 0;
+	if (db_exec(db, tx->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT state_sp",
+	    "begin transaction") != STATE_OK)
+		return STATE_ERROR;
+	tx->open = true;
+	return STATE_OK;
+}
+
+int db_tx_commit(struct state_db *db, struct db_tx *tx)
+{
+	if (!tx->open)
+		return db_fail(db, STATE_ERROR, "state: commit without a transaction");
+	if (db_exec(db, tx->outer ? "COMMIT" : "RELEASE state_sp",
+	    "commit") != STATE_OK) {
+		db_tx_rollback(db, tx);
+		return STATE_ERROR;
+	}
+	tx->open = false;
+	return STATE_OK;
+}
+
+void db_tx_rollback(struct state_db *db, struct db_tx *tx)
+{
+	char saved[DB_ERR_MAX];
+
+	if (!tx->open)
+		return;
+	tx->open = false;
+	/* keep the message that explains why we roll back */
+	memcpy(saved, db->err, sizeof saved);
+	if (tx->outer) {
+		if (!sqlite3_get_autocommit(db->conn))
+			sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	} else {
+		sqlite3_exec(db->conn, "ROLLBACK TO state_sp; RELEASE state_sp", NULL,
+		    NULL, NULL);
+	}
+	memcpy(db->err, saved, sizeof saved);
+}
+
+int db_tx_begin_read(struct state_db *db, struct db_tx *tx)
+{
+	tx->outer = sqlite3_get_autocommit(db->conn) != 0;
+	tx->open = false;
+	if (tx->outer) {
+		if (db_exec(db, "BEGIN", "begin read transaction") != STATE_OK)
+			return STATE_ERROR;
+		tx->open = true;
+	}
+	return STATE_OK;
+}
+
+void db_tx_end_read(struct state_db *db, struct db_tx *tx)
+{
+	if (tx->open && !sqlite3_get_autocommit(db->conn))
+		sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL);
+	tx->open = false;
+}
+
+bool db_text_ok(const char *s, size_t max, bool allow_empty)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	for (n = 0; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		if (n >= max || c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return allow_empty || n > 0;
+}
+
+void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n;
+
+	if (t == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	n = (size_t)sqlite3_column_bytes(st, col);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+}
+
+int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return sqlite3_bind_null(st, idx);
+	return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+static struct state_db *open_conn(const char *path, char *err, size_t errlen)
+{
+	struct state_db *db;
+	int rc;
+
+	if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof db->path) {
+		snprintf(err, errlen, "state: bad database path");
+		return NULL;
+	}
+	db = calloc(1, sizeof *db);
+	if (db == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	memcpy(db->path, path, strlen(path) + 1);
+	rc = sqlite3_open_v2(path, &db->conn,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    db->conn != NULL ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+		sqlite3_close(db->conn);
+		free(db);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(db->conn, 1);
+	sqlite3_busy_timeout(db->conn, STATE_BUSY_TIMEOUT_MS);
+	if (db_exec(db, "PRAGMA journal_mode=WAL", "journal mode") != STATE_OK ||
+	    db_exec(db, "PRAGMA synchronous=FULL", "synchronous") != STATE_OK ||
+	    db_exec(db, "PRAGMA foreign_keys=ON", "foreign keys") != STATE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db->err);
+		state_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+struct state_db *state_open_at(const char *path, int target, char *err, size_t errlen)
+{
+	struct state_db *db = open_conn(path, err, errlen);
+
+	if (db == NULL)
+		return NULL;
+	if (db_migrate(db, target) != STATE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db->err);
+		state_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+struct state_db *state_open(const char *path, char *err, size_t errlen)
+{
+	return state_open_at(path, 0, err, errlen);
+}
+
+void state_close(struct state_db *db)
+{
+	size_t i;
+
+	if (db == NULL)
+		return;
+	for (i = 0; i < db->n_cached; i++)
+		sqlite3_finalize(db->cache[i].st);
+	sqlite3_close(db->conn);
+	free(db);
+}
+
+const char *state_errmsg(const struct state_db *db)
+{
+	return db != NULL ? db->err : "state: no database handle";
+}
+
+int state_tx_begin(struct state_db *db)
+{
+	DB_ENTER(db);
+	if (!sqlite3_get_autocommit(db->conn))
+		return db_fail(db, STATE_INVALID, "state: a transaction is already open");
+	return db_exec(db, "BEGIN IMMEDIATE", "begin transaction");
+}
+
+int state_tx_commit(struct state_db *db)
+{
+	DB_ENTER(db);
+	if (sqlite3_get_autocommit(db->conn))
+		return db_fail(db, STATE_INVALID, "state: no transaction is open");
+	if (db_exec(db, "COMMIT", "commit") != STATE_OK) {
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		return STATE_ERROR;
+	}
+	return STATE_OK;
+}
+
+int state_tx_rollback(struct state_db *db)
+{
+	DB_ENTER(db);
+	if (sqlite3_get_autocommit(db->conn))
+		return db_fail(db, STATE_INVALID, "state: no transaction is open");
+	return db_exec(db, "ROLLBACK", "rollback");
+}

@@ -1,0 +1,124 @@
+/* state/db_int.h — internals shared by the state/ files (not for callers).
+ *
+ * One struct state_db per SQLite connection. Statements are prepared on
+ * first use and cached by the address of their SQL text (every SQL text is a
+ * static const array in exactly one file, so the address is its identity).
+ * db_stmt() hands a statement out reset with cleared bindings; db_done()
+ * resets it again so no read transaction outlives the call.
+ *
+ * Write transactions: db_tx_begin() opens BEGIN IMMEDIATE when the handle is
+ * in autocommit mode (so a writer waits in the busy handler for the write
+ * lock up front instead of failing with SQLITE_BUSY on a lock upgrade), or a
+ * SAVEPOINT inside a transaction the caller opened with state_tx_begin().
+ */
+#ifndef STATE_DB_INT_H
+#define STATE_DB_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "state/state.h"
+
+/* Distinct SQL texts one handle may cache; each file has a handful. */
+#define DB_STMT_CACHE 128
+#define DB_ERR_MAX 256
+
+struct db_cached {
+	const char *sql;
+	sqlite3_stmt *st;
+};
+
+struct state_db {
+	sqlite3 *conn;
+	char path[512];
+	int in_cb;              /* > 0 while a caller's callback runs */
+	size_t n_cached;
+	struct db_cached cache[DB_STMT_CACHE];
+	char err[DB_ERR_MAX];
+};
+
+struct db_tx {
+	bool outer; /* BEGIN IMMEDIATE (true) or SAVEPOINT (false) */
+	bool open;
+};
+
+/* Refuse calls from inside a callback; clear the error. 0 or -1. */
+int db_enter(struct state_db *db);
+#define DB_ENTER(db) \
+	do { \
+		if (db_enter(db) != 0) \
+			return STATE_ERROR; \
+	} while (0)
+
+/* Set the error message; return rc (for `return db_fail(...)`). */
+int db_fail(struct state_db *db, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* STATE_ERROR with "what: <sqlite message>". */
+int db_sqlerr(struct state_db *db, const char *what);
+
+/* A cached, reset statement for sql (a static const array), or NULL with
+ * the error set. */
+sqlite3_stmt *db_stmt(struct state_db *db, const char *sql);
+void db_done(sqlite3_stmt *st);
+/* Step a statement that returns no row (or ignore rows): STATE_OK, or
+ * STATE_EXISTS on a UNIQUE violation, else STATE_ERROR; resets it. */
+int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what);
+/* Run SQL without a result (transaction control, pragmas, schema). */
+int db_exec(struct state_db *db, const char *sql, const char *what);
+
+int db_tx_begin(struct state_db *db, struct db_tx *tx);
+int db_tx_commit(struct state_db *db, struct db_tx *tx);
+/* Safe to call after a commit or on an unopened tx (no-op then). */
+void db_tx_rollback(struct state_db *db, struct db_tx *tx);
+
+/* A read transaction (one snapshot for several statements): BEGIN when in
+ * autocommit mode, nothing inside the caller's transaction. */
+int db_tx_begin_read(struct state_db *db, struct db_tx *tx);
+void db_tx_end_read(struct state_db *db, struct db_tx *tx);
+
+/* Validation: s non-NULL, at most max octets, no control characters, and
+ * non-empty unless allow_empty. */
+bool db_text_ok(const char *s, size_t max, bool allow_empty);
+/* Copy a (possibly NULL) column text into a buffer of cap octets. */
+void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap);
+int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
+
+/* Row readers: the column lists (table aliases a = accounts, d = devices)
+ * and the functions reading them from column c on. */
+#define DB_ACCOUNT_COLS "a.id, a.name, a.auth, a.upstream_user, a.secret, a.created"
+#define DB_ACCOUNT_NCOLS 6
+#define DB_DEVICE_COLS \
+	"d.id, d.account_id, a.name, d.name, d.created, d.last_login," \
+	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
+	" d.seen_on, d.dele, d.password_hash, d.enrol_mailbox_id, d.enrol_seq," \
+	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting"
+#define DB_MESSAGE_COLS \
+	"m.id, m.mailbox_id, m.uidvalidity, m.uid, m.seq, COALESCE(m.old_uidl, m.uidl)," \
+	" m.old_uidl, m.rfc822_size, m.exact_size, m.flags, m.message_id, m.hdr_hash," \
+	" m.emailid, m.gm_msgid, m.first_seen, m.gone"
+void db_row_to_message(sqlite3_stmt *st, struct state_message *m);
+void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a);
+void db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d);
+
+/* Schema (schema.c): migrate the open connection to `target` (0 = the
+ * latest). Refuses a newer file. */
+int db_migrate(struct state_db *db, int target);
+
+/* Effective view parameters of one device (view.c). */
+struct view_params {
+	int64_t device_id;
+	int64_t mailbox_id;   /* 0: the folder was never synced: empty view */
+	uint32_t uidvalidity;
+	int offer;            /* 0 all, 1 since-enrolment, 2 unseen */
+	int64_t enrol_seq;    /* INT64_MAX when the mark is unset */
+	int64_t window;       /* 0 = unlimited */
+};
+int view_params_get(struct state_db *db, int64_t device_id,
+    const struct state_view_defaults *def, struct view_params *vp);
+
+/* Word checks (devices.c). */
+bool db_offer_word(const char *w, int *code);
+bool db_seen_on_word(const char *w);
+bool db_dele_word(const char *w);
+
+#endif

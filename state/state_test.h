@@ -1,0 +1,18 @@
+/* state/state_test.h — hooks for the state/ test suite only (not used by
+ * bridge/): exercising the migration mechanism needs a file at an older
+ * version and a file claiming a newer one.
+ */
+#ifndef STATE_STATE_TEST_H
+#define STATE_STATE_TEST_H
+
+#include <stddef.h>
+
+#include "state/state.h"
+
+/* state_open, but migrate only up to schema version `target` (0 = latest). */
+struct state_db *state_open_at(const char *path, int target, char *err, size_t errlen);
+/* Overwrite the recorded schema version (to simulate a file written by a
+ * newer popbridge). */
+int state_test_set_version(struct state_db *db, int version);
+
+#endif
