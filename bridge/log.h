@@ -1,0 +1,71 @@
+/* bridge/log.h — key=value log lines, to stderr or syslog.
+ *
+ * Every line is `level=L event=E key=value ...`: on stderr (or the fd set by
+ * pb_log_set_fd) prefixed by a UTC timestamp `2026-01-31T12:00:00.123Z`, on
+ * syslog with the matching priority. A value is written bare when it is
+ * made of [A-Za-z0-9] and -._:/@+,#$%[] only; otherwise it is quoted, with
+ * \" \\ \n \r \t and \xHH for every other byte below 0x20 or above 0x7e —
+ * so a hostile user name can neither start a new line nor fake a key. A
+ * value longer than PB_LOG_VALUE_MAX bytes is cut (and ends in "...");
+ * fields that do not fit the line are dropped and `truncated=1` ends it.
+ * Keys are fixed by the code; a key named like a secret (password, pass,
+ * secret) never has its value written.
+ *
+ * Thread-safe: a line is built on the caller's stack and written with one
+ * write(2) under a mutex. Nothing is allocated.
+ */
+#ifndef BRIDGE_LOG_H
+#define BRIDGE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/options.h"
+
+#define PB_LOG_LINE_MAX  1024  /* bytes per line, newline included */
+#define PB_LOG_VALUE_MAX 200   /* raw bytes of one value before escaping */
+
+/* Level and destination; the default is info on stderr. */
+void pb_log_setup(enum pb_log_level level, bool use_syslog);
+/* Where stderr-style lines go (tests use a pipe); -1 restores stderr. */
+void pb_log_set_fd(int fd);
+bool pb_log_enabled(enum pb_log_level level);
+
+/* A line under construction. */
+struct pb_logline {
+	char buf[PB_LOG_LINE_MAX];
+	size_t len;
+	bool truncated;
+	enum pb_log_level level;
+};
+
+void pb_logline_start(struct pb_logline *l, enum pb_log_level level, const char *event);
+/* value NULL is written as '-' (unknown); the string "-" itself is quoted. */
+void pb_logline_str(struct pb_logline *l, const char *key, const char *value);
+void pb_logline_u64(struct pb_logline *l, const char *key, uint64_t value);
+/* Write the line if its level is enabled. */
+void pb_logline_emit(const struct pb_logline *l);
+
+/* level=L event=E msg="printf-formatted text". */
+void pb_log(enum pb_log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The line written when a POP3 session ends (event=session). */
+struct pb_session_log {
+	const char *user;      /* the login name as sent (NULL before USER) */
+	const char *account;   /* NULL when not authenticated */
+	const char *device;
+	const char *remote;    /* numeric client address */
+	const char *tls;       /* e.g. "TLSv1.3"; NULL: no TLS (written "none") */
+	uint64_t retr, retr_bytes, top, top_bytes, dele, dele_bytes;
+	uint64_t duration_ms;
+	const char *result;    /* e.g. "ok", "aborted", "auth-failed", "in-use" */
+};
+void pb_log_session(const struct pb_session_log *s);
+
+/* Append `value` escaped as above to dst (NUL-terminated); returns the
+ * length written, or 0 when it does not fit in dstlen. */
+size_t pb_log_escape(char *dst, size_t dstlen, const char *value);
+
+#endif
