@@ -29,8 +29,20 @@ int pbt_make_cert(const char *dir, const char *name, char *cert, size_t certlen,
 		"-addext", san,
 		NULL
 	};
-	if (pbt_run("pbt_make_cert", argv, NULL) < 0)
+	/* openssl chatters on stderr: keep it in DIR/NAME.err, show it on failure */
+	char err[300];
+	if (snprintf(err, sizeof(err), "%s/%s.err", dir, name) >= (int)sizeof(err))
 		return -1;
+	if (pbt_run("pbt_make_cert", argv, err) < 0) {
+		FILE *f = fopen(err, "r");
+		char line[256];
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			fputs(line, stderr);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	unlink(err);
 	/* The key stays private to the owner; the certificate is public. */
 	if (chmod(key, 0600) < 0 || chmod(cert, 0644) < 0) {
 		perror("pbt_make_cert: chmod");

@@ -3,7 +3,7 @@
  *
  * Layout of an instance directory D (mode 0755, so the mail user can reach
  * its Maildirs when we run as root):
- *   D/dovecot.conf  D/server.crt  D/server.key  D/users (passwd-file)
+ *   D/dovecot.conf  D/server.crt  D/server.key  D/users/USER (passwd-files)
  *   D/run (base_dir)  D/state (state_dir)  D/log/dovecot.log  D/log/start.err
  *   D/mail/USER/Maildir            INBOX, Maildir++ (".Folder" subdirectories)
  * instance_name is D's basename, so the instance's processes show up in ps
@@ -357,7 +357,7 @@ static int write_config(const struct pbt_dovecot *d)
 	    "mail_location = maildir:~/Maildir\n"
 	    "passdb {\n"
 	    "  driver = passwd-file\n"
-	    "  args = scheme=PLAIN username_format=%%u %s/users\n"
+	    "  args = scheme=PLAIN username_format=%%u %s/users/%%u\n"
 	    "}\n"
 	    "userdb {\n"
 	    "  driver = static\n"
@@ -526,7 +526,8 @@ static int make_tree(struct pbt_dovecot *d)
 		perror("pbt_dovecot: chmod");
 		return -1;
 	}
-	static const char *const plain_dirs[] = { "run", "state", "log" };
+	/* users/: the passdb files, read by the auth process (the internal user as root) */
+	static const char *const plain_dirs[] = { "run", "state", "log", "users" };
 	for (size_t i = 0; i < sizeof(plain_dirs) / sizeof(plain_dirs[0]); i++) {
 		if (pbt_dc_path(path, sizeof(path), "%s/%s", d->dir, plain_dirs[i]) < 0)
 			return -1;
@@ -539,15 +540,6 @@ static int make_tree(struct pbt_dovecot *d)
 		return -1;
 	if (pbt_make_cert(d->dir, "server", d->ca_file, sizeof(d->ca_file), key, sizeof(key)) < 0)
 		return -1;
-	/* The passdb: read by the auth process (the internal user as root). */
-	if (pbt_dc_path(path, sizeof(path), "%s/users", d->dir) < 0)
-		return -1;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "pbt_dovecot: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	close(fd);
 	return 0;
 }
 

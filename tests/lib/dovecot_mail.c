@@ -1,9 +1,10 @@
 /* tests/lib/dovecot_mail.c — a Dovecot instance's users, folders and
  * messages, done directly on its files. See dovecot.h.
  *
- * Users: D/users is a passwd-file with {PLAIN} passwords. Every change writes
- * a new file and renames it over the old one, with an mtime strictly newer
- * than before, so Dovecot's change check (mtime/size) always notices.
+ * Users: D/users/USER is a one-line passwd-file with a {PLAIN} password (the
+ * passdb path is D/users/%u). A new user is a new file, seen at once; a
+ * change renames a new file over the old one with a strictly newer mtime and
+ * then waits out Dovecot's once-a-second check (so up to 1 s).
  * Messages: written to the folder's tmp/ and renamed into new/ (or cur/ with
  * ":2,FLAGS"). File names start with an instance-wide counter, and Dovecot
  * assigns UIDs to new files in file-name order, so delivery order = UID order.
@@ -109,68 +110,76 @@ static void unlock_file(int fd)
 
 enum user_op { USER_ADD, USER_SET, USER_REMOVE };
 
-/* Rewrite D/users with `user` added, changed or removed. */
+/* Dovecot stats a passwd-file at most once per second and serves its cached
+ * copy in between. After changing a file that may have been read, wait until
+ * the clock is past the second of the change: the next lookup then stats. */
+static void wait_next_second(time_t changed)
+{
+	struct timespec now;
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > changed)
+			return;
+		struct timespec ts = { 0, 1000000000L - now.tv_nsec };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Add, change or remove D/users/USER (one passwd-file per user). */
 static int edit_users(struct pbt_dovecot *d, enum user_op op, const char *user,
     const char *password)
 {
-	char path[300], tmp[300], line[MAX_USERS_LINE];
+	char path[300], tmp[300];
 	if (!valid_user(user) || (password && !valid_secret(password))) {
 		fprintf(stderr, "pbt_dovecot: invalid user name or password\n");
 		return -1;
 	}
-	if (pbt_dc_path(path, sizeof(path), "%s/users", d->dir) < 0 ||
-	    pbt_dc_path(tmp, sizeof(tmp), "%s/users.tmp", d->dir) < 0)
+	if (pbt_dc_path(path, sizeof(path), "%s/users/%s", d->dir, user) < 0 ||
+	    pbt_dc_path(tmp, sizeof(tmp), "%s/users/.%s.tmp", d->dir, user) < 0)
 		return -1;
 	int lock = lock_file(d, "users.lock");
 	if (lock < 0)
 		return -1;
-	int rc = -1, found = 0;
+	int rc = -1;
 	struct stat st;
-	FILE *in = fopen(path, "re");
-	FILE *out = fopen(tmp, "we");
-	if (in == NULL || out == NULL || fstat(fileno(in), &st) < 0) {
-		fprintf(stderr, "pbt_dovecot: %s: %s\n", path, strerror(errno));
-		goto done;
-	}
-	size_t ulen = strlen(user);
-	while (fgets(line, sizeof(line), in) != NULL) {
-		if (strncmp(line, user, ulen) == 0 && line[ulen] == ':') {
-			found = 1;
-			if (op == USER_SET)
-				fprintf(out, "%s:{PLAIN}%s\n", user, password);
-			continue;
-		}
-		fputs(line, out);
-	}
-	if (op == USER_ADD && !found)
-		fprintf(out, "%s:{PLAIN}%s\n", user, password);
+	int found = stat(path, &st) == 0;
 	if ((op == USER_ADD) == found) {
 		fprintf(stderr, "pbt_dovecot: user %s %s\n", user,
 		    found ? "already exists" : "does not exist");
 		goto done;
 	}
-	if (fflush(out) != 0 || fchmod(fileno(out), 0644) < 0) {
-		fprintf(stderr, "pbt_dovecot: writing %s failed\n", tmp);
-		goto done;
-	}
-	/* An mtime strictly newer than the old file's, so the change is seen. */
-	struct timespec now, times[2];
+	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	times[0] = times[1] = now;
-	if (now.tv_sec <= st.st_mtim.tv_sec)
-		times[0].tv_sec = times[1].tv_sec = st.st_mtim.tv_sec + 1;
-	if (futimens(fileno(out), times) < 0 || rename(tmp, path) < 0) {
-		fprintf(stderr, "pbt_dovecot: replacing %s: %s\n", path, strerror(errno));
+	if (op == USER_REMOVE) {
+		if (unlink(path) < 0) {
+			fprintf(stderr, "pbt_dovecot: %s: %s\n", path, strerror(errno));
+			goto done;
+		}
+		wait_next_second(now.tv_sec);
+		rc = 0;
 		goto done;
 	}
+	FILE *out = fopen(tmp, "we");
+	if (out == NULL) {
+		fprintf(stderr, "pbt_dovecot: %s: %s\n", tmp, strerror(errno));
+		goto done;
+	}
+	fprintf(out, "%s:{PLAIN}%s\n", user, password);
+	/* Readable by the auth process; an mtime strictly newer than before. */
+	struct timespec times[2] = { now, now };
+	if (found && now.tv_sec <= st.st_mtim.tv_sec)
+		times[0].tv_sec = times[1].tv_sec = st.st_mtim.tv_sec + 1;
+	int bad = fflush(out) != 0 || fchmod(fileno(out), 0644) < 0 ||
+	    futimens(fileno(out), times) < 0;
+	if (fclose(out) != 0 || bad || rename(tmp, path) < 0) {
+		fprintf(stderr, "pbt_dovecot: writing %s failed\n", path);
+		unlink(tmp);
+		goto done;
+	}
+	if (found)
+		wait_next_second(times[0].tv_sec);
 	rc = 0;
 done:
-	if (in)
-		fclose(in);
-	if (out)
-		fclose(out);
-	if (rc < 0)
-		unlink(tmp);
 	unlock_file(lock);
 	return rc;
 }
