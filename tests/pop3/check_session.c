@@ -1,0 +1,1069 @@
+/* tests/pop3/check_session.c — exact POP3 wire transcripts: the engine over
+ * the memory transport against the in-memory maildrop, every command in
+ * every state, errors, pipelining, limits, UPDATE semantics.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pop3/limits.h"
+#include "pop3/session.h"
+#include "tests/lib/cert.h"
+#include "tests/pop3/fake_maildrop.c"
+#include "tests/pop3/memio.c"
+
+#define HELLO "+OK popbridge ready.\r\n"
+#define LOGIN "USER alice\r\nPASS secret\r\n"
+#define LOGGED "+OK Send the password.\r\n+OK Logged in.\r\n"
+
+static const char MSG1[] = "Subject: one\r\n\r\nHello\r\n";         /* 23 */
+static const char MSG2[] = "Subject: two\n\n.dot\nline2\n";          /* 29 */
+static const char MSG3[] = "Subject: three\r\n\r\nno final crlf";   /* 33 */
+
+/* A real TLS context (made once, in the parent) so that CAPA and STLS see a
+ * configured certificate; the memory transport does the "handshake". */
+static char tmpdir[256];
+static struct pop3_tls *tls_ctx;
+
+static void tls_setup(void)
+{
+	char cert[512], key[512], err[256];
+
+	ck_assert_int_eq(pbt_mkdtemp("pop3sess", tmpdir, sizeof(tmpdir)), 0);
+	ck_assert_int_eq(pbt_make_cert(tmpdir, "srv", cert, sizeof(cert), key, sizeof(key)), 0);
+	tls_ctx = pop3_tls_new(cert, key, POP3_TLS_1_2, err, sizeof(err));
+	if (tls_ctx == NULL)
+		ck_abort_msg("pop3_tls_new: %s", err);
+}
+
+static void tls_teardown(void)
+{
+	pop3_tls_unref(tls_ctx);
+	pbt_rmtree(tmpdir);
+}
+
+struct run {
+	struct fake_maildrop f;
+	struct memio m;
+	struct pop3_session_config cfg;
+	struct pop3_session_stats st;
+	enum pop3_result r;
+	char *trace;
+	size_t trace_len;
+};
+
+static void trace_fn(void *arg, const char *msg)
+{
+	struct run *r = arg;
+	size_t n = strlen(msg);
+	char *p = realloc(r->trace, r->trace_len + n + 2);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p + r->trace_len, msg, n);
+	p[r->trace_len + n] = '\n';
+	p[r->trace_len + n + 1] = '\0';
+	r->trace = p;
+	r->trace_len += n + 1;
+}
+
+/* The standard setup: alice/secret with three messages, plaintext allowed,
+ * no certificate. */
+static void setup(struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	fake_init(&r->f, "alice", "secret");
+	fake_adds(&r->f, MSG1);
+	fake_adds(&r->f, MSG2);
+	fake_adds(&r->f, MSG3);
+	r->cfg.plaintext_auth_allowed = true;
+	r->cfg.expire = "NEVER";
+	r->cfg.implementation = "popbridge-test";
+	r->cfg.remote_addr = "127.0.0.1";
+	r->cfg.trace = trace_fn;
+	r->cfg.trace_arg = r;
+}
+
+static void go(struct run *r, const char *in, size_t len)
+{
+	memio_init(&r->m, in, len);
+}
+
+static void start(struct run *r)
+{
+	r->r = pop3_session_run_transport(&r->m.base, &r->cfg, &fake_ops, &r->f, &r->st);
+	ck_assert_int_eq(r->m.closes, 1);
+	ck_assert_int_eq(r->r, r->st.result);
+	/* close() exactly once per successful open() */
+	ck_assert_int_eq(r->f.closes, r->f.open_ok);
+	ck_assert(!r->f.is_open);
+}
+
+static void finish(struct run *r)
+{
+	memio_free(&r->m);
+	free(r->trace);
+}
+
+/* Show CR, LF and other control octets visibly for failure messages. */
+static char *visible(const char *s, size_t len)
+{
+	char *o = malloc(len * 4 + 1), *p = o;
+	ck_assert_ptr_nonnull(o);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r')
+			p += sprintf(p, "\\r");
+		else if (c == '\n')
+			p += sprintf(p, "\\n\n");
+		else if (c < 0x20 || c >= 0x7f)
+			p += sprintf(p, "\\x%02x", c);
+		else
+			*p++ = (char)c;
+	}
+	*p = '\0';
+	return o;
+}
+
+static void expect_out(struct run *r, const char *want)
+{
+	if (r->m.out_len != strlen(want) || memcmp(r->m.out, want, r->m.out_len) != 0) {
+		char *g = visible(r->m.out, r->m.out_len), *w = visible(want, strlen(want));
+		ck_abort_msg("transcript differs\n--- got:\n%s\n--- want:\n%s", g, w);
+	}
+}
+
+/* Run one whole session (input in one packet) and compare the transcript;
+ * then again with the input trickled one octet per read, which must give
+ * the same bytes. Leaves the first run's results in r. */
+static void transcript(struct run *r, const char *in, const char *want)
+{
+	struct run again;
+
+	memcpy(&again, r, sizeof(again));
+	go(r, in, strlen(in));
+	start(r);
+	expect_out(r, want);
+
+	go(&again, in, strlen(in));
+	again.m.max_read = 1;
+	again.trace = NULL;
+	again.trace_len = 0;
+	start(&again);
+	expect_out(&again, want);
+	ck_assert_int_eq(again.r, r->r);
+	finish(&again);
+}
+
+/* ---- AUTHORIZATION ---------------------------------------------------------- */
+
+START_TEST(quit_before_login)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, "QUIT\r\n", HELLO "+OK Bye.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_QUIT);
+	ck_assert_int_eq(r.f.opens, 0);
+	ck_assert_str_eq(r.st.remote_addr, "127.0.0.1");
+	ck_assert_uint_eq(r.st.bytes_in, 6);
+	ck_assert_uint_eq(r.st.bytes_out, strlen(HELLO "+OK Bye.\r\n"));
+	finish(&r);
+}
+END_TEST
+
+START_TEST(capa_authorization)
+{
+	struct run r;
+	setup(&r);
+	r.cfg.login_delay_s = 300;
+	transcript(&r, "CAPA\r\ncapa\r\nCAPA x\r\nQUIT\r\n", HELLO
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "EXPIRE NEVER\r\nLOGIN-DELAY 300\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
+	    "IMPLEMENTATION popbridge-test\r\n.\r\n"
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "EXPIRE NEVER\r\nLOGIN-DELAY 300\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
+	    "IMPLEMENTATION popbridge-test\r\n.\r\n"
+	    "-ERR CAPA takes no arguments.\r\n"
+	    "+OK Bye.\r\n");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(capa_no_plaintext_with_stls)
+{
+	struct run r;
+	setup(&r);
+	r.cfg.plaintext_auth_allowed = false;
+	r.cfg.tls = tls_ctx;
+	r.cfg.offer_stls = true;
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, "CAPA\r\nUSER alice\r\nPASS secret\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	    "AUTH\r\nQUIT\r\n", HELLO
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSTLS\r\n.\r\n"
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
+	    "+OK Supported mechanisms follow\r\n.\r\n"
+	    "+OK Bye.\r\n");
+	ck_assert_int_eq(r.f.opens, 0);
+	finish(&r);
+}
+END_TEST
+
+START_TEST(user_pass_errors)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r,
+	    "PASS secret\r\n"          /* no USER */
+	    "USER\r\n"                 /* no name */
+	    "USER alice\r\nPASS wrong\r\n"
+	    "PASS secret\r\n"          /* USER is forgotten after a failure */
+	    "USER alice\r\nPASS\r\n"   /* empty password: the maildrop says no */
+	    "STAT\r\nLIST\r\nRETR 1\r\nDELE 1\r\nNOOP\r\nRSET\r\nUIDL\r\nTOP 1 1\r\n"
+	    "QUIT\r\n", HELLO
+	    "-ERR Send USER first.\r\n"
+	    "-ERR USER needs a user name.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "-ERR Send USER first.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "-ERR Command not valid in this state.\r\n"
+	    "+OK Bye.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	ck_assert_uint_eq(r.st.auth_failures, 2);
+	ck_assert_int_eq(r.f.opens, 2);
+	ck_assert_uint_eq(r.f.last_pass_len, 0);
+	ck_assert_str_eq(r.st.user, "alice");
+	ck_assert_str_eq(r.st.mechanism, "USER");
+	/* the password never reaches the trace */
+	ck_assert_ptr_null(strstr(r.trace, "wrong"));
+	ck_assert_ptr_null(strstr(r.trace, "secret"));
+	finish(&r);
+}
+END_TEST
+
+START_TEST(password_with_spaces)
+{
+	struct run r;
+	setup(&r);
+	r.f.pass = " se cret ";
+	transcript(&r, "USER alice\r\nPASS  se cret \r\nQUIT\r\n", HELLO LOGGED
+	    "+OK Logging out.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	ck_assert_str_eq(r.f.last_addr, "127.0.0.1");
+	ck_assert_str_eq(r.f.last_tls, "");
+	finish(&r);
+}
+END_TEST
+
+/* Each maildrop status maps to its response code; the maildrop's text is
+ * used when it gives one. */
+START_TEST(open_statuses)
+{
+	static const struct {
+		enum pop3_md_status st;
+		const char *text;
+		const char *want;
+	} v[] = {
+		{ POP3_MD_AUTH, "", "-ERR [AUTH] Authentication failed.\r\n" },
+		{ POP3_MD_IN_USE, "", "-ERR [IN-USE] Mailbox is in use by another session.\r\n" },
+		{ POP3_MD_LOGIN_DELAY, "", "-ERR [LOGIN-DELAY] Logged in too recently, try again later.\r\n" },
+		{ POP3_MD_TEMP, "", "-ERR [SYS/TEMP] Temporary failure, try again later.\r\n" },
+		{ POP3_MD_PERM, "", "-ERR [SYS/PERM] Mailbox unavailable, contact the administrator.\r\n" },
+		{ POP3_MD_GONE, "", "-ERR [SYS/TEMP] Temporary failure, try again later.\r\n" },
+		{ POP3_MD_TEMP, "IMAP server unreachable", "-ERR [SYS/TEMP] IMAP server unreachable\r\n" },
+		{ POP3_MD_PERM, "bad\r\nstuff\x01", "-ERR [SYS/PERM] bad??stuff?\r\n" },
+	};
+	char want[512];
+	struct run r;
+
+	setup(&r);
+	r.f.open_status = v[_i].st;
+	snprintf(r.f.open_reply.text, sizeof(r.f.open_reply.text), "%s", v[_i].text);
+	snprintf(want, sizeof(want), HELLO "+OK Send the password.\r\n%s+OK Bye.\r\n", v[_i].want);
+	transcript(&r, "USER alice\r\nPASS secret\r\nQUIT\r\n", want);
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	ck_assert_int_eq(r.f.open_ok, 0);
+	if (v[_i].text[0] != '\0')
+		ck_assert_ptr_nonnull(strstr(r.st.reason, "stuff") ? r.st.reason
+		    : strstr(r.st.reason, "unreachable"));
+	finish(&r);
+}
+END_TEST
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+START_TEST(failed_login_delay)
+{
+	struct run r;
+	setup(&r);
+	r.f.open_reply.delay_ms = 300;
+	go(&r, "USER alice\r\nPASS nope\r\n", 23);
+	double t0 = now_s();
+	start(&r);
+	ck_assert(now_s() - t0 >= 0.29);
+	expect_out(&r, HELLO "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	finish(&r);
+}
+END_TEST
+
+/* ---- SASL --------------------------------------------------------------------- */
+
+START_TEST(auth_plain)
+{
+	struct run r;
+	/* "\0alice\0secret" and "alice\0alice\0secret" */
+	setup(&r);
+	transcript(&r, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nQUIT\r\n",
+	    HELLO "+OK Logged in.\r\n+OK Logging out.\r\n");
+	ck_assert_str_eq(r.f.last_mech, "PLAIN");
+	ck_assert_str_eq(r.st.mechanism, "PLAIN");
+	finish(&r);
+
+	setup(&r);
+	transcript(&r, "auth plain\r\nYWxpY2UAYWxpY2UAc2VjcmV0\r\nQUIT\r\n",
+	    HELLO "+ \r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(auth_plain_errors)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r,
+	    "AUTH PLAIN\r\n*\r\n"                   /* cancelled */
+	    "AUTH PLAIN =\r\n"                      /* empty response */
+	    "AUTH PLAIN AGFsaWNlAHNlY3JldA\r\n"     /* bad padding */
+	    "AUTH PLAIN AGFsaWNl AHNlY3JldA==\r\n"  /* space inside */
+	    "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA=\r\n" /* bad length */
+	    "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n" /* authzid bob */
+	    "AUTH PLAIN YWxpY2VzZWNyZXQ=\r\n"       /* no NULs */
+	    "AUTH PLAIN AAA=\r\n"                   /* \0\0: empty authcid */
+	    "AUTH PLAIN AGFsaWNlAHNlAGNyZXQ=\r\n"   /* a third NUL */
+	    "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"       /* wrong password */
+	    "AUTH CRAM-MD5\r\n"
+	    "AUTH\r\n"
+	    "APOP alice 0123456789abcdef0123456789abcdef\r\n"
+	    "QUIT\r\n", HELLO
+	    "+ \r\n-ERR Authentication cancelled.\r\n"
+	    "-ERR Malformed PLAIN response.\r\n"
+	    "-ERR Invalid base64 data.\r\n"
+	    "-ERR Invalid base64 data.\r\n"
+	    "+ \r\n-ERR Invalid base64 data.\r\n"
+	    "-ERR [AUTH] Authorization identity not allowed.\r\n"
+	    "-ERR Malformed PLAIN response.\r\n"
+	    "-ERR Malformed PLAIN response.\r\n"
+	    "-ERR Malformed PLAIN response.\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "-ERR Unsupported authentication mechanism.\r\n"
+	    "+OK Supported mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
+	    "-ERR Unknown command.\r\n"
+	    "+OK Bye.\r\n");
+	ck_assert_int_eq(r.f.opens, 1);
+	ck_assert_uint_eq(r.st.auth_failures, 2);
+	finish(&r);
+}
+END_TEST
+
+START_TEST(auth_login)
+{
+	struct run r;
+	/* YWxpY2U= alice, c2VjcmV0 secret */
+	setup(&r);
+	transcript(&r, "AUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nQUIT\r\n", HELLO
+	    "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	ck_assert_str_eq(r.f.last_mech, "LOGIN");
+	finish(&r);
+
+	setup(&r);
+	transcript(&r, "AUTH LOGIN YWxpY2U=\r\nc2VjcmV0\r\nQUIT\r\n", HELLO
+	    "+ UGFzc3dvcmQ6\r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	finish(&r);
+
+	setup(&r);
+	transcript(&r, "AUTH LOGIN\r\n*\r\nAUTH LOGIN YWxpY2U=\r\n*\r\n"
+	    "AUTH LOGIN =\r\nAUTH LOGIN\r\nYWxp\r\n=\r\n"
+	    "AUTH LOGIN YWxpY2U=\r\nbm9wZQ==\r\nQUIT\r\n", HELLO
+	    "+ VXNlcm5hbWU6\r\n-ERR Authentication cancelled.\r\n"
+	    "+ UGFzc3dvcmQ6\r\n-ERR Authentication cancelled.\r\n"
+	    "-ERR Malformed LOGIN user name.\r\n"
+	    "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n-ERR Invalid base64 data.\r\n"
+	    "+ UGFzc3dvcmQ6\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Bye.\r\n");
+	ck_assert_int_eq(r.f.opens, 1);
+	finish(&r);
+}
+END_TEST
+
+/* The client disappears in the middle of a SASL exchange. */
+START_TEST(auth_dropped)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, "AUTH LOGIN\r\nYWxpY2U=\r\n", HELLO "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_DROPPED);
+	ck_assert_int_eq(r.f.opens, 0);
+	finish(&r);
+}
+END_TEST
+
+/* ---- TRANSACTION ------------------------------------------------------------ */
+
+START_TEST(transaction_commands)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, LOGIN
+	    "STAT\r\nLIST\r\nLIST 2\r\nUIDL\r\nUIDL 3\r\nNOOP\r\n"
+	    "RETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	    "TOP 1 0\r\nTOP 2 1\r\nTOP 3 100\r\n"
+	    "CAPA\r\n"
+	    "QUIT\r\n", HELLO LOGGED
+	    "+OK 3 85\r\n"
+	    "+OK 3 messages (85 octets)\r\n1 23\r\n2 29\r\n3 33\r\n.\r\n"
+	    "+OK 2 29\r\n"
+	    "+OK Unique-ID listing follows\r\n1 uid-1\r\n2 uid-2\r\n3 uid-3\r\n.\r\n"
+	    "+OK 3 uid-3\r\n"
+	    "+OK Nothing to do.\r\n"
+	    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
+	    "+OK 29 octets\r\nSubject: two\r\n\r\n..dot\r\nline2\r\n.\r\n"
+	    "+OK 33 octets\r\nSubject: three\r\n\r\nno final crlf\r\n.\r\n"
+	    "+OK Top of message follows\r\nSubject: one\r\n\r\n.\r\n"
+	    "+OK Top of message follows\r\nSubject: two\r\n\r\n..dot\r\n.\r\n"
+	    "+OK Top of message follows\r\nSubject: three\r\n\r\nno final crlf\r\n.\r\n"
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "EXPIRE NEVER\r\nIMPLEMENTATION popbridge-test\r\n.\r\n"
+	    "+OK Logging out.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	ck_assert_int_eq(r.f.commits, 1);
+	ck_assert_uint_eq(r.f.ncommitted, 0);
+	/* retrieved() after each complete RETR, with the exact octets; not
+	 * after TOP */
+	ck_assert_uint_eq(r.f.nretrieved, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_uint_eq(r.f.retrieved_idx[i], i);
+		ck_assert_uint_eq(r.f.retrieved_octets[i],
+		    fake_wire_size(r.f.msgs[i].data, r.f.msgs[i].len));
+	}
+	ck_assert_uint_eq(r.st.retr_count, 3);
+	ck_assert_uint_eq(r.st.retr_octets, 85);
+	ck_assert_uint_eq(r.st.top_count, 3);
+	ck_assert_uint_eq(r.st.top_octets, 16 + 22 + 33);
+	ck_assert(r.st.logged_in);
+	ck_assert_uint_eq(r.st.messages, 3);
+	/* TOP 1 0 and TOP 2 1 stopped the fetch early */
+	ck_assert_int_eq(r.f.sink_stops, 2);
+	ck_assert_ptr_nonnull(strstr(r.trace, "state AUTHORIZATION -> TRANSACTION"));
+	ck_assert_ptr_nonnull(strstr(r.trace, "state TRANSACTION -> UPDATE"));
+	finish(&r);
+}
+END_TEST
+
+START_TEST(message_numbers)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, LOGIN
+	    "RETR 0\r\nRETR 4\r\nRETR -1\r\nRETR +1\r\nRETR 1x\r\nRETR x\r\n"
+	    "RETR 18446744073709551617\r\nRETR 18446744073709551615\r\n"
+	    "RETR 123456789012345678901\r\nRETR\r\nRETR 1 2\r\nRETR 0x1\r\n"
+	    "LIST 4\r\nLIST 1 2\r\nUIDL 0\r\nDELE 9\r\nDELE\r\n"
+	    "QUIT\r\n", HELLO LOGGED
+	    "-ERR No such message.\r\n-ERR No such message.\r\n"
+	    "-ERR Invalid message number.\r\n-ERR Invalid message number.\r\n"
+	    "-ERR Invalid message number.\r\n-ERR Invalid message number.\r\n"
+	    "-ERR Invalid message number.\r\n-ERR No such message.\r\n"
+	    "-ERR Invalid message number.\r\n-ERR RETR needs one message number.\r\n"
+	    "-ERR RETR needs one message number.\r\n-ERR Invalid message number.\r\n"
+	    "-ERR No such message.\r\n-ERR Too many arguments.\r\n"
+	    "-ERR No such message.\r\n-ERR No such message.\r\n"
+	    "-ERR DELE needs one message number.\r\n"
+	    "+OK Logging out.\r\n");
+	finish(&r);
+
+	setup(&r);
+	transcript(&r, LOGIN
+	    "TOP 1\r\nTOP 1 -1\r\nTOP 1 x\r\nTOP 4 1\r\nTOP 1 1 1\r\n"
+	    "TOP 1 18446744073709551616\r\n"
+	    "STAT x\r\nNOOP x\r\nRSET x\r\nQUIT x\r\n"
+	    "RETR 001\r\nLIST  2 \r\n"
+	    "QUIT\r\n", HELLO LOGGED
+	    "-ERR TOP needs a message number and a line count.\r\n"
+	    "-ERR Invalid line count.\r\n-ERR Invalid line count.\r\n"
+	    "-ERR No such message.\r\n"
+	    "-ERR TOP needs a message number and a line count.\r\n"
+	    "-ERR Invalid line count.\r\n"
+	    "-ERR No arguments expected.\r\n-ERR No arguments expected.\r\n"
+	    "-ERR No arguments expected.\r\n-ERR No arguments expected.\r\n"
+	    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
+	    "+OK 2 29\r\n"
+	    "+OK Logging out.\r\n");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(dele_rset_quit)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, LOGIN
+	    "DELE 2\r\nDELE 2\r\nRETR 2\r\nTOP 2 0\r\nLIST 2\r\nUIDL 2\r\n"
+	    "STAT\r\nLIST\r\nUIDL\r\n"
+	    "RSET\r\nSTAT\r\nDELE 1\r\nDELE 3\r\nSTAT\r\nQUIT\r\n", HELLO LOGGED
+	    "+OK Marked to be deleted.\r\n-ERR Message is deleted.\r\n"
+	    "-ERR Message is deleted.\r\n-ERR Message is deleted.\r\n"
+	    "-ERR Message is deleted.\r\n-ERR Message is deleted.\r\n"
+	    "+OK 2 56\r\n"
+	    "+OK 2 messages (56 octets)\r\n1 23\r\n3 33\r\n.\r\n"
+	    "+OK Unique-ID listing follows\r\n1 uid-1\r\n3 uid-3\r\n.\r\n"
+	    "+OK Maildrop has 3 messages (85 octets).\r\n+OK 3 85\r\n"
+	    "+OK Marked to be deleted.\r\n+OK Marked to be deleted.\r\n"
+	    "+OK 1 29\r\n+OK Logging out.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	ck_assert_int_eq(r.f.commits, 1);
+	ck_assert_uint_eq(r.f.ncommitted, 2);
+	ck_assert_uint_eq(r.f.committed[0], 0);
+	ck_assert_uint_eq(r.f.committed[1], 2);
+	ck_assert_uint_eq(r.st.dele_count, 2);
+	finish(&r);
+}
+END_TEST
+
+/* A dropped connection or a timeout commits nothing. */
+START_TEST(no_quit_no_commit)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, LOGIN "DELE 1\r\nDELE 2\r\n", HELLO LOGGED
+	    "+OK Marked to be deleted.\r\n+OK Marked to be deleted.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_DROPPED);
+	ck_assert_int_eq(r.f.commits, 0);
+	ck_assert_int_eq(r.f.closes, 1);
+	finish(&r);
+
+	setup(&r);
+	go(&r, LOGIN "DELE 1\r\n", strlen(LOGIN "DELE 1\r\n"));
+	r.m.at_end = POP3_IO_TIMEOUT;
+	start(&r);
+	expect_out(&r, HELLO LOGGED "+OK Marked to be deleted.\r\n"
+	    "-ERR Disconnected for inactivity.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
+	ck_assert_int_eq(r.f.commits, 0);
+	ck_assert_int_eq(r.f.closes, 1);
+	finish(&r);
+
+	/* a half command line, then the end */
+	setup(&r);
+	transcript(&r, LOGIN "DELE 1\r\nQUI", HELLO LOGGED "+OK Marked to be deleted.\r\n");
+	ck_assert_int_eq(r.f.commits, 0);
+	finish(&r);
+}
+END_TEST
+
+START_TEST(commit_failure)
+{
+	struct run r;
+	setup(&r);
+	r.f.commit_status = POP3_MD_TEMP;
+	transcript(&r, LOGIN "DELE 1\r\nQUIT\r\nNOOP\r\n", HELLO LOGGED
+	    "+OK Marked to be deleted.\r\n"
+	    "-ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMIT_FAILED);
+	ck_assert_int_eq(r.f.commits, 1);
+	ck_assert_int_eq(r.f.closes, 1);
+	ck_assert_uint_eq(r.st.dele_count, 1);
+	finish(&r);
+
+	setup(&r);
+	r.f.commit_status = POP3_MD_PERM;
+	r.f.commit_text = "Upstream refused the account.";
+	transcript(&r, LOGIN "QUIT\r\n", HELLO LOGGED
+	    "-ERR [SYS/PERM] Upstream refused the account.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMIT_FAILED);
+	ck_assert_str_eq(r.st.reason, "Upstream refused the account.");
+	finish(&r);
+
+	setup(&r);
+	r.f.commit_status = POP3_MD_GONE;
+	transcript(&r, LOGIN "QUIT\r\n", HELLO LOGGED
+	    "-ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(fetch_gone_and_failures)
+{
+	struct run r;
+	setup(&r);
+	r.f.msgs[1].fetch_status = POP3_MD_GONE;
+	r.f.msgs[2].fetch_status = POP3_MD_TEMP;
+	transcript(&r, LOGIN "RETR 2\r\nTOP 2 0\r\nRETR 3\r\nRETR 1\r\nDELE 2\r\nQUIT\r\n",
+	    HELLO LOGGED
+	    "-ERR fake failure\r\n"
+	    "-ERR fake failure\r\n"
+	    "-ERR [SYS/TEMP] fake failure\r\n"
+	    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
+	    "+OK Marked to be deleted.\r\n+OK Logging out.\r\n");
+	ck_assert_uint_eq(r.f.nretrieved, 1);
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	finish(&r);
+
+	/* a failure after "+OK" and part of the message: the connection is
+	 * closed, nothing committed */
+	setup(&r);
+	r.f.msgs[0].fetch_status = POP3_MD_TEMP;
+	r.f.msgs[0].fail_after = 10;
+	transcript(&r, LOGIN "DELE 2\r\nRETR 1\r\nQUIT\r\n", HELLO LOGGED
+	    "+OK Marked to be deleted.\r\n"
+	    "+OK 23 octets\r\nSubject: o");
+	ck_assert_int_eq(r.r, POP3_RESULT_FETCH_FAILED);
+	ck_assert_int_eq(r.f.commits, 0);
+	ck_assert_uint_eq(r.f.nretrieved, 0);
+	ck_assert_str_eq(r.st.reason, "fake failure");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(empty_maildrop)
+{
+	struct run r;
+	setup(&r);
+	r.f.nmsgs = 0;
+	transcript(&r, LOGIN "STAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nRSET\r\nQUIT\r\n", HELLO LOGGED
+	    "+OK 0 0\r\n+OK 0 messages (0 octets)\r\n.\r\n"
+	    "+OK Unique-ID listing follows\r\n.\r\n-ERR No such message.\r\n"
+	    "+OK Maildrop has 0 messages (0 octets).\r\n+OK Logging out.\r\n");
+	ck_assert_int_eq(r.f.commits, 1);
+	ck_assert_uint_eq(r.f.ncommitted, 0);
+	finish(&r);
+}
+END_TEST
+
+/* Odd message bodies reach the client dot-stuffed, with the size LIST
+ * announced and retrieved() reports. */
+START_TEST(odd_messages)
+{
+	static const char odd[] = ".\n..\n.foo\r\nbare\rcr\r\nnul\0here\n\nlast";
+	struct run r;
+	setup(&r);
+	r.f.nmsgs = 0;
+	fake_add(&r.f, odd, sizeof(odd) - 1);
+	fake_add(&r.f, "", 0);
+	r.f.chunk = 3;
+	go(&r, LOGIN "LIST\r\nRETR 1\r\nRETR 2\r\nTOP 1 1\r\nQUIT\r\n",
+	    strlen(LOGIN "LIST\r\nRETR 1\r\nRETR 2\r\nTOP 1 1\r\nQUIT\r\n"));
+	start(&r);
+	static const char want[] = HELLO LOGGED
+	    "+OK 2 messages (40 octets)\r\n1 40\r\n2 0\r\n.\r\n"
+	    "+OK 40 octets\r\n..\r\n...\r\n..foo\r\nbare\rcr\r\nnul\0here\r\n\r\nlast\r\n.\r\n"
+	    "+OK 0 octets\r\n.\r\n"
+	    "+OK Top of message follows\r\n..\r\n...\r\n..foo\r\nbare\rcr\r\nnul\0here\r\n\r\nlast\r\n.\r\n"
+	    "+OK Logging out.\r\n";
+	if (r.m.out_len != sizeof(want) - 1 || memcmp(r.m.out, want, sizeof(want) - 1) != 0)
+		ck_abort_msg("got:\n%s", visible(r.m.out, r.m.out_len));
+	ck_assert_uint_eq(r.f.retrieved_octets[0], 40);
+	ck_assert_uint_eq(r.f.retrieved_octets[1], 0);
+	finish(&r);
+}
+END_TEST
+
+/* A big message streams through in small chunks; memory does not grow
+ * with it (the engine never holds more than its buffers). */
+START_TEST(big_message)
+{
+	size_t n = 3 << 20;
+	char *big = malloc(n);
+	struct run r;
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = i % 77 == 76 ? '\n' : (i % 77 == 0 ? '.' : 'a');
+	setup(&r);
+	r.f.nmsgs = 0;
+	fake_add(&r.f, big, n);
+	r.f.chunk = 1000;
+	go(&r, LOGIN "RETR 1\r\nQUIT\r\n", strlen(LOGIN "RETR 1\r\nQUIT\r\n"));
+	start(&r);
+	uint64_t size = fake_wire_size(big, n);
+	ck_assert_uint_eq(r.f.retrieved_octets[0], size);
+	size_t lines = (n + 76) / 77; /* lines starting with '.' */
+	ck_assert_uint_eq(r.m.out_len, strlen(HELLO LOGGED) + strlen("+OK  octets\r\n") +
+	    (size_t)snprintf(NULL, 0, "%llu", (unsigned long long)size) + size + lines +
+	    3 + strlen("+OK Logging out.\r\n"));
+	free(big);
+	finish(&r);
+}
+END_TEST
+
+/* ---- pipelining, limits, bad input --------------------------------------- */
+
+START_TEST(pipelined_burst)
+{
+	char in[8192], want[65536];
+	size_t il = 0, wl = 0;
+	struct run r;
+
+	il += (size_t)sprintf(in + il, "CAPA\r\n" LOGIN);
+	wl += (size_t)sprintf(want + wl, HELLO "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "USER\r\nSASL PLAIN LOGIN\r\n.\r\n" LOGGED);
+	for (int k = 0; k < 40; k++) {
+		il += (size_t)sprintf(in + il, "RETR 1\r\nLIST 3\r\n");
+		wl += (size_t)sprintf(want + wl,
+		    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n+OK 3 33\r\n");
+	}
+	il += (size_t)sprintf(in + il, "DELE 1\r\nQUIT\r\n");
+	wl += (size_t)sprintf(want + wl, "+OK Marked to be deleted.\r\n+OK Logging out.\r\n");
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, in, want);
+	ck_assert_uint_eq(r.f.nretrieved, 40);
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	finish(&r);
+
+	/* the same burst in packets cut at arbitrary places */
+	for (size_t cut = 1; cut < il; cut += 13) {
+		setup(&r);
+		r.cfg.expire = NULL;
+		r.cfg.implementation = NULL;
+		go(&r, in, il);
+		memio_packet(&r.m, cut);
+		memio_packet(&r.m, cut + 7 < il ? cut + 7 : il);
+		start(&r);
+		ck_assert_uint_eq(r.m.out_len, wl);
+		ck_assert(memcmp(r.m.out, want, wl) == 0);
+		finish(&r);
+	}
+}
+END_TEST
+
+START_TEST(case_and_spacing)
+{
+	struct run r;
+	setup(&r);
+	transcript(&r, "user alice\r\npAsS secret\r\nstat\r\nRetr 3\r\nlist 1\r\n"
+	    " STAT\r\nSTAT \r\nSTATX\r\nST\r\n\r\nquit\r\n", HELLO LOGGED
+	    "+OK 3 85\r\n+OK 33 octets\r\nSubject: three\r\n\r\nno final crlf\r\n.\r\n"
+	    "+OK 1 23\r\n-ERR Unknown command.\r\n+OK 3 85\r\n-ERR Unknown command.\r\n"
+	    "-ERR Unknown command.\r\n-ERR Unknown command.\r\n+OK Logging out.\r\n");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(twenty_bad_commands)
+{
+	char in[4096] = "", want[8192] = HELLO;
+	struct run r;
+
+	/* 19 bad, one good, 19 bad: still alive */
+	for (int i = 0; i < 19; i++) {
+		strcat(in, "XYZZY\r\n");
+		strcat(want, "-ERR Unknown command.\r\n");
+	}
+	strcat(in, "CAPA\r\n");
+	strcat(want, "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n");
+	for (int i = 0; i < 19; i++) {
+		strcat(in, "STAT\r\n");
+		strcat(want, "-ERR Command not valid in this state.\r\n");
+	}
+	strcat(in, "QUIT\r\n");
+	strcat(want, "+OK Bye.\r\n");
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, in, want);
+	ck_assert_int_eq(r.r, POP3_RESULT_QUIT);
+	finish(&r);
+
+	/* the 20th in a row closes; what follows is never read */
+	strcpy(in, LOGIN);
+	strcpy(want, HELLO LOGGED);
+	for (int i = 0; i < 20; i++) {
+		strcat(in, i % 2 ? "RETR 9\r\n" : "FOO\r\n");
+		strcat(want, i % 2 ? "-ERR No such message.\r\n" : "-ERR Unknown command.\r\n");
+	}
+	strcat(in, "DELE 1\r\nQUIT\r\n");
+	strcat(want, "-ERR Too many bad commands, closing.\r\n");
+	setup(&r);
+	transcript(&r, in, want);
+	ck_assert_int_eq(r.r, POP3_RESULT_TOO_MANY_ERRORS);
+	ck_assert_int_eq(r.f.commits, 0);
+	finish(&r);
+}
+END_TEST
+
+START_TEST(line_limits)
+{
+	char in[POP3_SASL_LINE_MAX * 3], want[4096];
+	char name[300];
+	struct run r;
+
+	/* 255 octets with CRLF: accepted; 256: -ERR, the session goes on */
+	memset(name, 'n', 248);
+	name[248] = '\0';
+	snprintf(in, sizeof(in), "USER %s\r\nUSER %sX\r\nQUIT\r\n", name, name);
+	setup(&r);
+	transcript(&r, in, HELLO "+OK Send the password.\r\n-ERR Line too long.\r\n+OK Bye.\r\n");
+	finish(&r);
+
+	/* longer than the line buffer: discarded, -ERR, goes on */
+	size_t n = (size_t)snprintf(in, sizeof(in), "USER ");
+	memset(in + n, 'x', 3000);
+	n += 3000;
+	n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\nCAPA x\r\nQUIT\r\n");
+	setup(&r);
+	snprintf(want, sizeof(want), HELLO "-ERR Line too long or holding a NUL octet.\r\n"
+	    "-ERR CAPA takes no arguments.\r\n+OK Bye.\r\n");
+	transcript(&r, in, want);
+	finish(&r);
+}
+END_TEST
+
+START_TEST(line_hard_cap)
+{
+	size_t n = POP3_LINE_HARD_MAX + 100;
+	char *in = malloc(n + 20);
+	struct run r;
+
+	ck_assert_ptr_nonnull(in);
+	memset(in, 'z', n);
+	strcpy(in + n, "\r\nQUIT\r\n");
+	setup(&r);
+	go(&r, in, n + 8);
+	start(&r);
+	expect_out(&r, HELLO "-ERR Line too long, closing.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_LINE_TOO_LONG);
+	/* it stopped reading soon after the cap */
+	ck_assert_uint_le(r.m.in_pos, POP3_LINE_HARD_MAX + 2 * POP3_SASL_LINE_MAX);
+	finish(&r);
+	free(in);
+}
+END_TEST
+
+START_TEST(binary_lines)
+{
+	static const char in[] = "US\0ER alice\r\nUSER al\xffice\r\nPASS x\0y\r\nPASS \x01\x02\r\n"
+	    "\x80\x81\r\nQUIT\r\n";
+	struct run r;
+
+	setup(&r);
+	go(&r, in, sizeof(in) - 1);
+	start(&r);
+	expect_out(&r, HELLO "-ERR Line too long or holding a NUL octet.\r\n"
+	    "+OK Send the password.\r\n"
+	    "-ERR Line too long or holding a NUL octet.\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "-ERR Unknown command.\r\n+OK Bye.\r\n");
+	ck_assert_str_eq(r.st.user, "al?ice");
+	ck_assert_str_eq(r.f.last_user, "al\xffice");
+	ck_assert_uint_eq(r.f.last_pass_len, 2);
+	finish(&r);
+}
+END_TEST
+
+/* ---- STLS and implicit TLS (engine side; real TLS is in check_tls) -------- */
+
+START_TEST(stls_discards_pipelined_input)
+{
+	static const char in[] = "STLS\r\nNOOP\r\nUSER mallory\r\n" "CAPA\r\n" LOGIN "QUIT\r\n";
+	struct run r;
+
+	setup(&r);
+	r.cfg.tls = tls_ctx;
+	r.cfg.offer_stls = true;
+	r.cfg.plaintext_auth_allowed = false;
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	go(&r, in, sizeof(in) - 1);
+	memio_packet(&r.m, strlen("STLS\r\nNOOP\r\nUSER mallory\r\n"));
+	r.m.tls_ok = true;
+	start(&r);
+	expect_out(&r, HELLO "+OK Begin TLS negotiation.\r\n"
+	    "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n" LOGGED "+OK Logging out.\r\n");
+	ck_assert(r.m.tls);
+	ck_assert_uint_eq(r.m.tls_out_pos, strlen(HELLO "+OK Begin TLS negotiation.\r\n"));
+	ck_assert_str_eq(r.st.tls_version, "memory-TLS");
+	ck_assert_str_eq(r.f.last_tls, "memory-TLS");
+	ck_assert_str_eq(r.f.last_user, "alice");
+	ck_assert_ptr_nonnull(strstr(r.trace, "discarding 20 octets pipelined after STLS"));
+	finish(&r);
+}
+END_TEST
+
+START_TEST(stls_errors)
+{
+	struct run r;
+
+	/* not offered without a certificate */
+	setup(&r);
+	transcript(&r, "STLS\r\nQUIT\r\n", HELLO "-ERR STLS is not available.\r\n+OK Bye.\r\n");
+	finish(&r);
+
+	/* twice; with an argument; after login */
+	setup(&r);
+	r.cfg.tls = tls_ctx;
+	r.cfg.offer_stls = true;
+	go(&r, "STLS x\r\nSTLS\r\n", 14);
+	memio_packet(&r.m, 14);
+	r.m.tls_ok = true;
+	/* the memio cannot re-split after start_tls, so feed the rest later */
+	start(&r);
+	expect_out(&r, HELLO "-ERR STLS takes no arguments.\r\n+OK Begin TLS negotiation.\r\n");
+	finish(&r);
+
+	setup(&r);
+	r.cfg.tls = tls_ctx;
+	r.cfg.offer_stls = true;
+	go(&r, "STLS\r\nSTLS\r\n" LOGIN "STLS\r\nQUIT\r\n", strlen("STLS\r\nSTLS\r\n" LOGIN "STLS\r\nQUIT\r\n"));
+	memio_packet(&r.m, 6);
+	r.m.tls_ok = true;
+	start(&r);
+	expect_out(&r, HELLO "+OK Begin TLS negotiation.\r\n-ERR TLS is already active.\r\n"
+	    LOGGED "-ERR Command not valid in this state.\r\n+OK Logging out.\r\n");
+	finish(&r);
+
+	/* the handshake fails: session over */
+	setup(&r);
+	r.cfg.tls = tls_ctx;
+	r.cfg.offer_stls = true;
+	go(&r, "STLS\r\n", 6);
+	start(&r);
+	expect_out(&r, HELLO "+OK Begin TLS negotiation.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_TLS_FAILED);
+	ck_assert_str_eq(r.st.reason, "memio: no TLS");
+	finish(&r);
+}
+END_TEST
+
+START_TEST(implicit_tls)
+{
+	struct run r;
+
+	setup(&r);
+	r.cfg.tls = tls_ctx;
+	r.cfg.implicit_tls = true;
+	r.cfg.offer_stls = true; /* ignored with implicit TLS */
+	r.cfg.plaintext_auth_allowed = false;
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	go(&r, "CAPA\r\nSTLS\r\n" LOGIN "QUIT\r\n", strlen("CAPA\r\nSTLS\r\n" LOGIN "QUIT\r\n"));
+	r.m.tls_ok = true;
+	start(&r);
+	expect_out(&r, HELLO "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+	    "-ERR TLS is already active.\r\n" LOGGED "+OK Logging out.\r\n");
+	ck_assert_uint_eq(r.m.tls_out_pos, 0);
+	ck_assert_str_eq(r.st.tls_version, "memory-TLS");
+	finish(&r);
+
+	setup(&r);
+	r.cfg.tls = tls_ctx;
+	r.cfg.implicit_tls = true;
+	go(&r, "QUIT\r\n", 6);
+	start(&r);
+	expect_out(&r, "");
+	ck_assert_int_eq(r.r, POP3_RESULT_TLS_FAILED);
+	finish(&r);
+}
+END_TEST
+
+/* The client stops reading: the write fails, the session ends, nothing is
+ * committed. */
+START_TEST(client_stops_reading)
+{
+	struct run r;
+
+	setup(&r);
+	go(&r, LOGIN "DELE 1\r\nRETR 2\r\nQUIT\r\n", strlen(LOGIN "DELE 1\r\nRETR 2\r\nQUIT\r\n"));
+	r.m.out_max = strlen(HELLO LOGGED "+OK Marked to be deleted.\r\n") + 10;
+	start(&r);
+	ck_assert_int_eq(r.r, POP3_RESULT_DROPPED);
+	ck_assert_int_eq(r.f.commits, 0);
+	ck_assert_uint_eq(r.f.nretrieved, 0);
+	finish(&r);
+}
+END_TEST
+
+START_TEST(result_names)
+{
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_QUIT), "quit");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_COMMITTED), "committed");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_COMMIT_FAILED), "commit-failed");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_AUTH_FAILED), "auth-failed");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_DROPPED), "dropped");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_TIMEOUT), "timeout");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_TOO_MANY_ERRORS), "too-many-errors");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_LINE_TOO_LONG), "line-too-long");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_TLS_FAILED), "tls-failed");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_FETCH_FAILED), "fetch-failed");
+	ck_assert_str_eq(pop3_result_name(POP3_RESULT_ERROR), "error");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("pop3-session");
+	TCase *tc = tcase_create("transcripts");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, tls_setup, tls_teardown);
+	tcase_add_test(tc, quit_before_login);
+	tcase_add_test(tc, capa_authorization);
+	tcase_add_test(tc, capa_no_plaintext_with_stls);
+	tcase_add_test(tc, user_pass_errors);
+	tcase_add_test(tc, password_with_spaces);
+	tcase_add_loop_test(tc, open_statuses, 0, 8);
+	tcase_add_test(tc, failed_login_delay);
+	tcase_add_test(tc, auth_plain);
+	tcase_add_test(tc, auth_plain_errors);
+	tcase_add_test(tc, auth_login);
+	tcase_add_test(tc, auth_dropped);
+	tcase_add_test(tc, transaction_commands);
+	tcase_add_test(tc, message_numbers);
+	tcase_add_test(tc, dele_rset_quit);
+	tcase_add_test(tc, no_quit_no_commit);
+	tcase_add_test(tc, commit_failure);
+	tcase_add_test(tc, fetch_gone_and_failures);
+	tcase_add_test(tc, empty_maildrop);
+	tcase_add_test(tc, odd_messages);
+	tcase_add_test(tc, big_message);
+	tcase_add_test(tc, pipelined_burst);
+	tcase_add_test(tc, case_and_spacing);
+	tcase_add_test(tc, twenty_bad_commands);
+	tcase_add_test(tc, line_limits);
+	tcase_add_test(tc, line_hard_cap);
+	tcase_add_test(tc, binary_lines);
+	tcase_add_test(tc, stls_discards_pipelined_input);
+	tcase_add_test(tc, stls_errors);
+	tcase_add_test(tc, implicit_tls);
+	tcase_add_test(tc, client_stops_reading);
+	tcase_add_test(tc, result_names);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
