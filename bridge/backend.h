@@ -36,7 +36,7 @@
 #include "pop3/maildrop.h"
 
 struct pb_options;
-struct pb_devlock_table;   /* bridge/devlock.h */
+struct pb_devlocks;        /* bridge/devlock.h */
 struct pb_throttle;        /* bridge/throttle.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/secret.h) */
@@ -60,7 +60,7 @@ enum bridge_crash_point {
 
 struct bridge_ctx {
 	const struct pb_options *opt;      /* effective options (serve owns) */
-	struct pb_devlock_table *devlocks; /* one session per device (serve owns) */
+	struct pb_devlocks *devlocks;      /* one session per device (serve owns) */
 	struct pb_throttle *throttle;      /* failed-login delay per address
 	                                      (serve owns) */
 	unsigned char managed_key[BRIDGE_KEY_LEN]; /* loaded by serve in managed
