@@ -116,6 +116,12 @@ struct view_params {
 int view_params_get(struct state_db *db, int64_t device_id,
     const struct state_view_defaults *def, struct view_params *vp);
 
+/* Per-device marks inside the caller's transaction (devmsg.c). */
+int devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,
+    int64_t now);
+int devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_id,
+    int64_t now);
+
 /* Word checks (devices.c). */
 bool db_offer_word(const char *w, int *code);
 bool db_seen_on_word(const char *w);

@@ -493,11 +493,14 @@ int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_
  * with state_journal_free. */
 int state_journal_pending(struct state_db *db, int64_t account_id,
     struct state_journal **out, size_t *n);
-int state_journal_get(struct state_db *db, int64_t journal_id, struct state_journal *out);
+/* One entry (any state) as a malloc'd array of one; free with
+ * state_journal_free(*out, 1). */
+int state_journal_get(struct state_db *db, int64_t journal_id, struct state_journal **out);
 void state_journal_free(struct state_journal *v, size_t n);
 /* Record that the upstream step for one item is done (idempotent). */
 int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id);
-/* PENDING → UPSTREAM_DONE (never backwards: an older state is STATE_INVALID). */
+/* PENDING → UPSTREAM_DONE; setting the current state again is a no-op, an
+ * older state (or DONE: use state_journal_finish) is STATE_INVALID. */
 int state_journal_set_state(struct state_db *db, int64_t journal_id,
     enum state_journal_state st);
 /* → DONE. items_gone = true when the policy removed every STATE_JA_DELETE
