@@ -59,6 +59,10 @@ int pbt_dovecot_add_message(struct pbt_dovecot *d, const char *user, const char 
 int pbt_dovecot_add_generated(struct pbt_dovecot *d, const char *user, const char *folder,
     const struct pbt_msgspec *spec, const char *flags);
 
+/* Deliver the contents of a file (copied in chunks, bytes exactly as given). */
+int pbt_dovecot_add_file(struct pbt_dovecot *d, const char *user, const char *folder,
+    const char *path, const char *flags);
+
 /* Stop the server, delete the folder's dovecot-uidlist and index files, start it
  * again on the same ports: the folder gets a new UIDVALIDITY and new UIDs,
  * holding the same messages. */

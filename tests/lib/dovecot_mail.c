@@ -373,6 +373,35 @@ int pbt_dovecot_add_generated(struct pbt_dovecot *d, const char *user, const cha
 	return deliver(d, user, folder, flags, write_generated, spec);
 }
 
+static int64_t write_copy(const void *arg, FILE *f)
+{
+	FILE *in = fopen(arg, "re");
+	if (in == NULL) {
+		fprintf(stderr, "pbt_dovecot: %s: %s\n", (const char *)arg, strerror(errno));
+		return -1;
+	}
+	char buf[65536];
+	int64_t total = 0;
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+		if (fwrite(buf, 1, n, f) != n) {
+			total = -1;
+			break;
+		}
+		total += (int64_t)n;
+	}
+	if (ferror(in))
+		total = -1;
+	fclose(in);
+	return total;
+}
+
+int pbt_dovecot_add_file(struct pbt_dovecot *d, const char *user, const char *folder,
+    const char *path, const char *flags)
+{
+	return deliver(d, user, folder, flags, write_copy, path);
+}
+
 /* Remove the files in dir whose names start with one of the prefixes. */
 static int remove_prefixed(const char *dir, const char *const *prefixes, size_t n)
 {

@@ -1,0 +1,356 @@
+/* tests/harness/pbtest.c — the test harness as a command, for shell and
+ * Python tests and `make demo`.
+ *
+ *   pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...
+ *       Start a private Dovecot, add the users, fill folders with N generated
+ *       messages (KIND is a generator kind, or "awkward" for a mix of every
+ *       kind but large; seeds count up from 1 per instance). Print one line of
+ *       shell assignments:
+ *         DIR=... CA_FILE=... IMAP_PORT=... IMAPS_PORT=... POP3_PORT=... POP3S_PORT=...
+ *       then read commands on stdin, one per line, answering "ok [VALUE]" or
+ *       "err REASON" (details on stderr):
+ *         add-user U P | set-password U P | remove-user U | create-folder U F
+ *         add U F KIND SEED [SIZE] [FLAGS] | add-file U F PATH [FLAGS]
+ *         renumber U F | maildir U F | pause | resume | quit
+ *       Words are separated by spaces, so names and passwords contain none.
+ *       EOF on stdin, "quit", SIGTERM, SIGINT or SIGHUP stop the instance and
+ *       remove its directory (the harness's watchdog covers SIGKILL).
+ *   pbtest gen KIND SEED [SIZE]
+ *       Write a generated message to stdout.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/dovecot.h"
+#include "tests/lib/msggen.h"
+
+#define LINE_MAX_LEN 4096
+#define MAX_WORDS 8
+#define MAX_FILL 1000000
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+	    "usage: pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...\n"
+	    "       pbtest gen KIND SEED [SIZE]\n"
+	    "KIND: plain multipart 8bit dots long-lines bare-lf no-final-eol large"
+	    " (--fill also: awkward)\n");
+	return 2;
+}
+
+/* Parse an unsigned decimal number; 0 or -1. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	if (s == NULL || *s == '\0')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || s[0] == '-' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int all_digits(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* A spec from KIND SEED [SIZE]; 0 or -1 with a reason. */
+static int make_spec(const char *kind, const char *seed, const char *size,
+    struct pbt_msgspec *spec, const char **why)
+{
+	uint64_t v;
+	int k = pbt_msg_kind_parse(kind);
+	if (k < 0) {
+		*why = "unknown kind";
+		return -1;
+	}
+	spec->kind = (enum pbt_msg_kind)k;
+	if (parse_u64(seed, UINT32_MAX, &v) < 0) {
+		*why = "bad seed";
+		return -1;
+	}
+	spec->seed = (uint32_t)v;
+	spec->size = 0;
+	if (k == PBT_MSG_LARGE) {
+		if (parse_u64(size, UINT64_C(1) << 40, &spec->size) < 0) {
+			*why = "large needs a SIZE";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+	struct pbt_msgspec spec;
+	const char *why;
+	if (argc < 4 || argc > 5)
+		return usage();
+	if (make_spec(argv[2], argv[3], argc > 4 ? argv[4] : NULL, &spec, &why) < 0) {
+		fprintf(stderr, "pbtest gen: %s\n", why);
+		return 2;
+	}
+	if (pbt_msg_write_file(&spec, stdout) < 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "pbtest gen: writing failed\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Split USER:FOLDER:KIND:N[:SIZE] and deliver. */
+static int do_fill(struct pbt_dovecot *d, char *arg, uint32_t *next_seed)
+{
+	char *parts[5] = { 0 };
+	int n = 0;
+	for (char *p = strtok(arg, ":"); p && n < 5; p = strtok(NULL, ":"))
+		parts[n++] = p;
+	uint64_t count;
+	if (n < 4 || parse_u64(parts[3], MAX_FILL, &count) < 0) {
+		fprintf(stderr, "pbtest: --fill wants USER:FOLDER:KIND:N[:SIZE]\n");
+		return -1;
+	}
+	const char *user = parts[0], *folder = parts[1];
+	if (pbt_dovecot_create_folder(d, user, folder) < 0)
+		return -1;
+	for (uint64_t i = 0; i < count; i++) {
+		struct pbt_msgspec spec;
+		const char *why;
+		char seed[16];
+		snprintf(seed, sizeof(seed), "%u", (unsigned)(*next_seed)++);
+		if (strcmp(parts[2], "awkward") == 0) {
+			/* every kind but large in turn, as pbt_msg_awkward_set() does */
+			spec.kind = (enum pbt_msg_kind)(i % PBT_MSG_LARGE);
+			spec.seed = (uint32_t)strtoul(seed, NULL, 10);
+			spec.size = 0;
+		} else if (make_spec(parts[2], seed, parts[4], &spec, &why) < 0) {
+			fprintf(stderr, "pbtest: --fill: %s\n", why);
+			return -1;
+		}
+		if (pbt_dovecot_add_generated(d, user, folder, &spec, "") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Print a shell assignment, single-quoting a value that needs it. */
+static void assign(const char *name, const char *value, int last)
+{
+	int plain = value[0] != '\0' && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789/._-+:") == strlen(value);
+	if (plain) {
+		printf("%s=%s", name, value);
+	} else {
+		printf("%s='", name);
+		for (const char *p = value; *p; p++) {
+			if (*p == '\'')
+				fputs("'\\''", stdout);
+			else
+				putchar(*p);
+		}
+		putchar('\'');
+	}
+	putchar(last ? '\n' : ' ');
+}
+
+static void assign_int(const char *name, int v, int last)
+{
+	char b[16];
+	snprintf(b, sizeof(b), "%d", v);
+	assign(name, b, last);
+}
+
+/* Read one line from fd 0 into buf (without the LF). 1 line, 0 EOF/stop,
+ * -1 too long. Stops early when a signal sets g_stop. */
+static int read_line(char *buf, size_t len, size_t *have)
+{
+	for (;;) {
+		char *nl = memchr(buf, '\n', *have);
+		if (nl != NULL) {
+			*nl = '\0';
+			return 1;
+		}
+		if (*have + 1 >= len)
+			return -1;
+		if (g_stop)
+			return 0;
+		ssize_t n = read(0, buf + *have, len - 1 - *have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		*have += (size_t)n;
+	}
+}
+
+static void reply(int ok, const char *what)
+{
+	if (ok)
+		printf("ok%s%s\n", what ? " " : "", what ? what : "");
+	else
+		printf("err %s\n", what);
+	fflush(stdout);
+}
+
+/* Run one command line; returns 1 for quit. */
+static int run_command(struct pbt_dovecot *d, char *line)
+{
+	char *w[MAX_WORDS + 1] = { 0 };
+	int n = 0;
+	for (char *p = strtok(line, " \t\r"); p; p = strtok(NULL, " \t\r")) {
+		if (n == MAX_WORDS) {
+			reply(0, "too many words");
+			return 0;
+		}
+		w[n++] = p;
+	}
+	if (n == 0) {
+		reply(0, "empty command");
+		return 0;
+	}
+	const char *c = w[0];
+	int r;
+	if (strcmp(c, "quit") == 0 && n == 1) {
+		reply(1, NULL);
+		return 1;
+	} else if (strcmp(c, "add-user") == 0 && n == 3) {
+		r = pbt_dovecot_add_user(d, w[1], w[2]);
+	} else if (strcmp(c, "set-password") == 0 && n == 3) {
+		r = pbt_dovecot_set_password(d, w[1], w[2]);
+	} else if (strcmp(c, "remove-user") == 0 && n == 2) {
+		r = pbt_dovecot_remove_user(d, w[1]);
+	} else if (strcmp(c, "create-folder") == 0 && n == 3) {
+		r = pbt_dovecot_create_folder(d, w[1], w[2]);
+	} else if (strcmp(c, "add") == 0 && n >= 5 && n <= 7) {
+		struct pbt_msgspec spec;
+		const char *why;
+		int i = 5;
+		const char *size = (n > i && all_digits(w[i])) ? w[i++] : NULL;
+		const char *flags = n > i ? w[i++] : "";
+		if (i != n) {
+			reply(0, "usage: add U F KIND SEED [SIZE] [FLAGS]");
+			return 0;
+		}
+		if (make_spec(w[3], w[4], size, &spec, &why) < 0) {
+			reply(0, why);
+			return 0;
+		}
+		r = pbt_dovecot_add_generated(d, w[1], w[2], &spec, flags);
+	} else if (strcmp(c, "add-file") == 0 && (n == 4 || n == 5)) {
+		r = pbt_dovecot_add_file(d, w[1], w[2], w[3], n == 5 ? w[4] : "");
+	} else if (strcmp(c, "renumber") == 0 && n == 3) {
+		r = pbt_dovecot_renumber(d, w[1], w[2]);
+	} else if (strcmp(c, "maildir") == 0 && n == 3) {
+		char path[300];
+		const char *p = pbt_dovecot_maildir(d, w[1], w[2], path, sizeof(path));
+		reply(p != NULL, p ? p : "bad user or folder name");
+		return 0;
+	} else if (strcmp(c, "pause") == 0 && n == 1) {
+		r = pbt_dovecot_pause(d);
+	} else if (strcmp(c, "resume") == 0 && n == 1) {
+		r = pbt_dovecot_resume(d);
+	} else {
+		reply(0, "unknown command or wrong number of words");
+		return 0;
+	}
+	if (r == 0)
+		reply(1, NULL);
+	else
+		reply(0, "failed (see stderr)");
+	return 0;
+}
+
+static int cmd_dovecot(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++) {
+		if ((strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--fill") != 0) ||
+		    i + 1 == argc)
+			return usage();
+		i++;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;  /* no SA_RESTART: a read returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct pbt_dovecot *d = pbt_dovecot_start();
+	if (d == NULL)
+		return 1;
+	int rc = 0;
+	uint32_t seed = 1;
+	for (int i = 2; i < argc && rc == 0; i += 2) {
+		if (strcmp(argv[i], "--user") == 0) {
+			char *colon = strchr(argv[i + 1], ':');
+			if (colon == NULL) {
+				fprintf(stderr, "pbtest: --user wants NAME:PASSWORD\n");
+				rc = 2;
+				break;
+			}
+			*colon = '\0';
+			if (pbt_dovecot_add_user(d, argv[i + 1], colon + 1) < 0)
+				rc = 1;
+		} else if (do_fill(d, argv[i + 1], &seed) < 0) {
+			rc = 1;
+		}
+	}
+	if (rc == 0) {
+		assign("DIR", d->dir, 0);
+		assign("CA_FILE", d->ca_file, 0);
+		assign_int("IMAP_PORT", d->imap_port, 0);
+		assign_int("IMAPS_PORT", d->imaps_port, 0);
+		assign_int("POP3_PORT", d->pop3_port, 0);
+		assign_int("POP3S_PORT", d->pop3s_port, 1);
+		fflush(stdout);
+		static char buf[LINE_MAX_LEN];
+		size_t have = 0;
+		for (;;) {
+			int r = read_line(buf, sizeof(buf), &have);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				reply(0, "line too long");
+				break;
+			}
+			size_t used = strlen(buf) + 1;
+			int quit = run_command(d, buf);
+			memmove(buf, buf + used, have - used);
+			have -= used;
+			if (quit || g_stop)
+				break;
+		}
+	}
+	pbt_dovecot_stop(d);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "gen") == 0)
+		return cmd_gen(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "dovecot") == 0)
+		return cmd_dovecot(argc, argv);
+	return usage();
+}
