@@ -80,7 +80,7 @@ int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
 		sqlite3_reset(st);
 		return STATE_OK;
 	}
-	if (rc == SQLITE_CONSTRAINT &&
+	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
 	    (sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_UNIQUE ||
 	    sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
 		db_fail(db, STATE_EXISTS, "%s: already exists", what);

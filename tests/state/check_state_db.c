@@ -1,0 +1,281 @@
+/* tests/state/check_state_db.c — opening, creating, migrating, refusing a
+ * newer schema, transactions, re-entrancy, and two connections writing one
+ * file from two threads at once. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state/state.h"
+#include "state/state_test.h"
+#include "tests/state/st_util.h"
+
+START_TEST(create_and_reopen)
+{
+	struct state_account a;
+	struct stat sb;
+	char wal[400];
+	int64_t id;
+
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	ck_assert_int_ge(state_schema_version(), 2);
+	id = st_account("alice");
+	/* WAL mode: the write-ahead log exists while the connection is open */
+	snprintf(wal, sizeof wal, "%s-wal", st_path);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	state_close(db);
+	db = st_open();
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_int_eq(a.id, id);
+	ck_assert_int_eq(a.created, 1000);
+}
+END_TEST
+
+START_TEST(migrate_from_version_1)
+{
+	char err[512];
+	struct state_device d;
+	struct state_journal *j = NULL;
+	size_t n = 9;
+	int64_t acc, dev, mb, jid;
+
+	state_close(db);
+	unlink(st_path);
+	db = state_open_at(st_path, 1, err, sizeof err);
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_db_version(db), 1);
+	acc = st_account("alice");
+	dev = st_device(acc, "phone");
+	mb = st_mailbox(acc, "INBOX");
+	/* version 1 has no journal table yet */
+	ck_assert_int_eq(state_journal_begin(db, dev, mb, "hide", NULL, 0, NULL, 0, 5, NULL),
+	    STATE_ERROR);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "journal"));
+	state_close(db);
+
+	db = st_open();
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	OK(state_device_get(db, acc, "phone", &d));
+	ck_assert_int_eq(d.id, dev);
+	OK(state_journal_begin(db, dev, mb, "hide", NULL, 0, NULL, 0, 5, &jid));
+	OK(state_journal_pending(db, acc, &j, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(j[0].id, jid);
+	state_journal_free(j, n);
+}
+END_TEST
+
+START_TEST(newer_schema_refused)
+{
+	char err[512];
+	struct state_db *h;
+
+	st_account("alice");
+	OK(state_test_set_version(db, 99));
+	state_close(db);
+	db = NULL;
+	h = state_open(st_path, err, sizeof err);
+	ck_assert_ptr_null(h);
+	ck_assert_msg(strstr(err, "schema version 99 is newer than this popbridge supports")
+	    != NULL, "message: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, st_path));
+	/* refused without touching the file: still refused the same way */
+	h = state_open(st_path, err, sizeof err);
+	ck_assert_ptr_null(h);
+	ck_assert_ptr_nonnull(strstr(err, "99"));
+}
+END_TEST
+
+START_TEST(not_a_database)
+{
+	char err[512], path[400];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/garbage.db", st_dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not an SQLite database file at all\n", f);
+	fclose(f);
+	ck_assert_ptr_null(state_open(path, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_null(state_open("/nonexistent-dir/x/state.db", err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+	ck_assert_ptr_null(state_open("", err, sizeof err));
+}
+END_TEST
+
+START_TEST(transactions_group_and_nest)
+{
+	struct state_account a;
+
+	OK(state_tx_begin(db));
+	RC(state_tx_begin(db), STATE_INVALID);
+	st_account("alice");
+	OK(state_tx_rollback(db));
+	RC(state_account_get(db, "alice", &a), STATE_NOTFOUND);
+
+	OK(state_tx_begin(db));
+	st_account("alice");
+	/* a failing call inside the transaction undoes only itself */
+	RC(state_account_add(db, "alice", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL),
+	    STATE_EXISTS);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "already exists"));
+	st_account("bob");
+	OK(state_tx_commit(db));
+	OK(state_account_get(db, "alice", &a));
+	OK(state_account_get(db, "bob", &a));
+	RC(state_tx_commit(db), STATE_INVALID);
+	RC(state_tx_rollback(db), STATE_INVALID);
+}
+END_TEST
+
+static int reenter_cb(void *arg, const struct state_account *a)
+{
+	struct state_account b;
+	int *rc = arg;
+
+	*rc = state_account_get(db, a->name, &b);
+	return 0;
+}
+
+START_TEST(callbacks_cannot_reenter)
+{
+	int rc = 12345;
+
+	st_account("alice");
+	OK(state_account_list(db, reenter_cb, &rc));
+	ck_assert_int_eq(rc, STATE_ERROR);
+	/* the handle works normally afterwards */
+	ck_assert_int_eq(reenter_cb(&rc, &(struct state_account){ .name = "alice" }), 0);
+	ck_assert_int_eq(rc, STATE_OK);
+}
+END_TEST
+
+/* Two threads, two handles, one file: every write succeeds (the busy
+ * timeout and BEGIN IMMEDIATE serialise writers; no SQLITE_BUSY). */
+struct writer {
+	int64_t account_id;
+	const char *device;
+	int failures;
+	char err[256];
+};
+
+#define WRITER_ROUNDS 150
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	char err[256];
+	struct state_db *h = state_open(st_path, err, sizeof err);
+	struct state_device d;
+	struct state_mailbox mb;
+	int i;
+
+	if (h == NULL) {
+		snprintf(w->err, sizeof w->err, "%s", err);
+		w->failures++;
+		return NULL;
+	}
+	if (state_device_ensure(h, w->account_id, w->device, "INBOX", 1, &d, NULL) != STATE_OK ||
+	    state_mailbox_ensure(h, w->account_id, "INBOX", &mb) != STATE_OK) {
+		snprintf(w->err, sizeof w->err, "%s", state_errmsg(h));
+		w->failures++;
+		state_close(h);
+		return NULL;
+	}
+	for (i = 0; i < WRITER_ROUNDS; i++) {
+		struct state_listing it[4];
+		struct state_mailbox_status s = { 7, 0, 0 };
+		struct state_view_msg *v = NULL;
+		size_t n = 0, k;
+		int64_t ids[4];
+		int rc;
+
+		memset(it, 0, sizeof it);
+		for (k = 0; k < 4; k++) {
+			it[k].uid = (uint32_t)(i * 4 + k + 1);
+			it[k].size = 100;
+		}
+		s.uidnext = (uint32_t)(i * 4 + 5);
+		rc = state_messages_sync(h, mb.id, &s, it, 4, false, i, NULL);
+		if (rc == STATE_OK)
+			rc = state_view_build(h, d.id, &st_defaults, i, &v, &n);
+		for (k = 0; rc == STATE_OK && k < 4 && k < n; k++)
+			ids[k] = v[n - 1 - k].id;
+		if (rc == STATE_OK)
+			rc = state_devmsg_retrieved(h, d.id, ids, n < 4 ? n : 4, i);
+		if (rc == STATE_OK)
+			rc = state_journal_begin(h, d.id, mb.id, "hide", ids, n < 2 ? n : 2, NULL, 0,
+			    i, NULL);
+		if (rc == STATE_OK)
+			rc = state_device_login(h, d.id, i, "127.0.0.1", "pop3", "TLSv1.3");
+		state_view_free(v);
+		if (rc != STATE_OK) {
+			snprintf(w->err, sizeof w->err, "round %d: %s", i, state_errmsg(h));
+			w->failures++;
+			break;
+		}
+	}
+	state_close(h);
+	return NULL;
+}
+
+START_TEST(two_threads_write_one_file)
+{
+	struct writer w[2];
+	pthread_t t[2];
+	struct state_journal *j = NULL;
+	size_t n = 0;
+	int64_t acc = st_account("shared");
+	int i;
+
+	memset(w, 0, sizeof w);
+	w[0].account_id = acc;
+	w[0].device = "pc1";
+	w[1].account_id = acc;
+	w[1].device = "pc2";
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, writer_main, &w[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(w[i].failures == 0, "writer %d: %s", i, w[i].err);
+	OK(state_journal_pending(db, acc, &j, &n));
+	ck_assert_uint_eq(n, 2 * WRITER_ROUNDS);
+	state_journal_free(j, n);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("state-db");
+	TCase *tc = tcase_create("db");
+
+	tcase_add_checked_fixture(tc, st_setup, st_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, create_and_reopen);
+	tcase_add_test(tc, migrate_from_version_1);
+	tcase_add_test(tc, newer_schema_refused);
+	tcase_add_test(tc, not_a_database);
+	tcase_add_test(tc, transactions_group_and_nest);
+	tcase_add_test(tc, callbacks_cannot_reenter);
+	tcase_add_test(tc, two_threads_write_one_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
