@@ -117,19 +117,3 @@ void pb_addr_text(const struct sockaddr_storage *sa, char *buf, size_t len)
 	if (!a || !inet_ntop(af, a, buf, (socklen_t)len))
 		snprintf(buf, len, "unknown");
 }
-
-bool pb_addr_is_loopback(const struct sockaddr_storage *sa)
-{
-	if (sa->ss_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-		return (a >> 24) == 127;
-	}
-	if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		const unsigned char *v4 = mapped_v4(s6);
-		if (v4)
-			return v4[0] == 127;
-		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-	}
-	return false;
-}

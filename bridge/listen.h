@@ -41,7 +41,5 @@ void pb_listeners_close(struct pb_listeners *ls);
 
 /* Numeric text of a socket address (IPv4-mapped IPv6 shown as IPv4). */
 void pb_addr_text(const struct sockaddr_storage *sa, char *buf, size_t len);
-/* Is the address a loopback address (127.0.0.0/8, ::1, ::ffff:127.x)? */
-bool pb_addr_is_loopback(const struct sockaddr_storage *sa);
 
 #endif
