@@ -1,0 +1,339 @@
+/* tests/state/check_state_identity.c — accounts, devices (settings,
+ * login record, revoke, reset, remove) and the report query. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/state/st_util.h"
+
+START_TEST(accounts_lifecycle)
+{
+	static const unsigned char secret[] = { 0x00, 0x01, 0xfe, 0x00, 0x7f, 'x' };
+	static const unsigned char secret2[] = { 0xaa, 0xbb };
+	struct state_account a, b;
+	char longname[STATE_ACCOUNT_MAX + 2];
+	int64_t id1, id2;
+
+	OK(state_account_add(db, "alice", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 100, &id1));
+	OK(state_account_add(db, "bob@example.org", STATE_AUTH_MANAGED, "bob.upstream",
+	    secret, sizeof secret, 200, &id2));
+	RC(state_account_add(db, "alice", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL),
+	    STATE_EXISTS);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "alice"));
+
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_int_eq(a.id, id1);
+	ck_assert_int_eq(a.auth, STATE_AUTH_PASSTHROUGH);
+	ck_assert_str_eq(a.upstream_user, "");
+	ck_assert_uint_eq(a.secret_len, 0);
+	ck_assert_int_eq(a.created, 100);
+	OK(state_account_get_by_id(db, id2, &b));
+	ck_assert_str_eq(b.name, "bob@example.org");
+	ck_assert_int_eq(b.auth, STATE_AUTH_MANAGED);
+	ck_assert_str_eq(b.upstream_user, "bob.upstream");
+	ck_assert_uint_eq(b.secret_len, sizeof secret);
+	ck_assert_mem_eq(b.secret, secret, sizeof secret);
+	RC(state_account_get(db, "carol", &a), STATE_NOTFOUND);
+	RC(state_account_get_by_id(db, 999, &a), STATE_NOTFOUND);
+
+	/* bad input: clear errors, nothing written */
+	RC(state_account_add(db, "", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL),
+	    STATE_INVALID);
+	RC(state_account_add(db, "ev\nil", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL),
+	    STATE_INVALID);
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	RC(state_account_add(db, longname, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL),
+	    STATE_INVALID);
+	longname[STATE_ACCOUNT_MAX] = '\0';
+	OK(state_account_add(db, longname, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL));
+	RC(state_account_add(db, "m1", STATE_AUTH_MANAGED, "u", NULL, 0, 1, NULL),
+	    STATE_INVALID);
+	RC(state_account_add(db, "m2", STATE_AUTH_MANAGED, "", secret, 2, 1, NULL),
+	    STATE_INVALID);
+	RC(state_account_add(db, "p1", STATE_AUTH_PASSTHROUGH, NULL, secret, 2, 1, NULL),
+	    STATE_INVALID);
+	RC(state_account_get(db, "m1", &a), STATE_NOTFOUND);
+
+	/* set-password / conversion to managed */
+	OK(state_account_set_credentials(db, id1, STATE_AUTH_MANAGED, "alice.up", secret2,
+	    sizeof secret2));
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_int_eq(a.auth, STATE_AUTH_MANAGED);
+	ck_assert_str_eq(a.upstream_user, "alice.up");
+	ck_assert_uint_eq(a.secret_len, 2);
+	ck_assert_mem_eq(a.secret, secret2, 2);
+	RC(state_account_set_credentials(db, 999, STATE_AUTH_MANAGED, "x", secret2, 2),
+	    STATE_NOTFOUND);
+	OK(state_account_set_credentials(db, id1, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0));
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_uint_eq(a.secret_len, 0);
+
+	/* ensure: existing returned as is; missing created as passthrough */
+	OK(state_account_ensure(db, "bob@example.org", 5, &a));
+	ck_assert_int_eq(a.id, id2);
+	ck_assert_int_eq(a.auth, STATE_AUTH_MANAGED);
+	OK(state_account_ensure(db, "dave", 300, &a));
+	ck_assert_int_eq(a.auth, STATE_AUTH_PASSTHROUGH);
+	ck_assert_int_eq(a.created, 300);
+
+	OK(state_account_remove(db, "dave"));
+	RC(state_account_remove(db, "dave"), STATE_NOTFOUND);
+}
+END_TEST
+
+struct names {
+	char v[8][600];
+	int n;
+};
+
+static int collect_account(void *arg, const struct state_account *a)
+{
+	struct names *ns = arg;
+
+	if (ns->n < 8)
+		snprintf(ns->v[ns->n++], sizeof ns->v[0], "%s", a->name);
+	return 0;
+}
+
+static int collect_device(void *arg, const struct state_device *d)
+{
+	struct names *ns = arg;
+
+	if (ns->n < 8)
+		snprintf(ns->v[ns->n++], sizeof ns->v[0], "%s#%s", d->account, d->name);
+	return 0;
+}
+
+static int stop_after_one(void *arg, const struct state_device *d)
+{
+	(void)d;
+	++*(int *)arg;
+	return 1;
+}
+
+START_TEST(listing_order)
+{
+	struct names ns = { .n = 0 };
+	int64_t z = st_account("zed"), a = st_account("amy");
+	int calls = 0;
+
+	st_device(z, "b");
+	st_device(z, "a");
+	st_device(a, "default");
+	OK(state_account_list(db, collect_account, &ns));
+	ck_assert_int_eq(ns.n, 2);
+	ck_assert_str_eq(ns.v[0], "amy");
+	ck_assert_str_eq(ns.v[1], "zed");
+	ns.n = 0;
+	OK(state_device_list(db, 0, collect_device, &ns));
+	ck_assert_int_eq(ns.n, 3);
+	ck_assert_str_eq(ns.v[0], "amy#default");
+	ck_assert_str_eq(ns.v[1], "zed#a");
+	ck_assert_str_eq(ns.v[2], "zed#b");
+	ns.n = 0;
+	OK(state_device_list(db, z, collect_device, &ns));
+	ck_assert_int_eq(ns.n, 2);
+	ck_assert_str_eq(ns.v[0], "zed#a");
+	OK(state_device_list(db, 0, stop_after_one, &calls));
+	ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
+START_TEST(devices_lifecycle)
+{
+	struct state_device_settings s = { .window = -1 };
+	struct state_device d, e;
+	int64_t acc = st_account("alice"), other = st_account("bob");
+	bool created = true;
+
+	snprintf(s.folder, sizeof s.folder, "Scans");
+	snprintf(s.offer, sizeof s.offer, "unseen");
+	s.window = 50;
+	snprintf(s.dele, sizeof s.dele, "last-device");
+	OK(state_device_add(db, acc, "scanner", &s, "$scrypt$N=16384,r=8,p=1$salt$hash",
+	    "INBOX", 500, &d));
+	ck_assert_str_eq(d.account, "alice");
+	ck_assert_str_eq(d.name, "scanner");
+	ck_assert_int_eq(d.created, 500);
+	ck_assert_int_eq(d.last_login, 0);
+	ck_assert_str_eq(d.last_address, "");
+	ck_assert(!d.revoked);
+	ck_assert_str_eq(d.settings.folder, "Scans");
+	ck_assert_str_eq(d.settings.offer, "unseen");
+	ck_assert_int_eq(d.settings.window, 50);
+	ck_assert_str_eq(d.settings.seen_on, "");
+	ck_assert_str_eq(d.settings.dele, "last-device");
+	ck_assert_str_eq(d.password_hash, "$scrypt$N=16384,r=8,p=1$salt$hash");
+	ck_assert_int_eq(d.enrol_mailbox_id, 0); /* folder never synced */
+
+	RC(state_device_add(db, acc, "scanner", NULL, NULL, "INBOX", 1, NULL), STATE_EXISTS);
+	OK(state_device_add(db, other, "scanner", NULL, NULL, "INBOX", 1, NULL));
+	RC(state_device_add(db, 999, "x", NULL, NULL, "INBOX", 1, NULL), STATE_NOTFOUND);
+	RC(state_device_add(db, acc, "", NULL, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	RC(state_device_add(db, acc, "a\tb", NULL, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	snprintf(s.offer, sizeof s.offer, "sometimes");
+	RC(state_device_add(db, acc, "bad", &s, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "offer"));
+	snprintf(s.offer, sizeof s.offer, "all");
+	snprintf(s.seen_on, sizeof s.seen_on, "later");
+	RC(state_device_add(db, acc, "bad", &s, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	s.seen_on[0] = '\0';
+	snprintf(s.dele, sizeof s.dele, "shred");
+	RC(state_device_add(db, acc, "bad", &s, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	s.dele[0] = '\0';
+	s.window = -5;
+	RC(state_device_add(db, acc, "bad", &s, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	RC(state_device_get(db, acc, "bad", &e), STATE_NOTFOUND);
+
+	/* ensure */
+	OK(state_device_ensure(db, acc, "scanner", "INBOX", 9, &e, &created));
+	ck_assert(!created);
+	ck_assert_int_eq(e.id, d.id);
+	OK(state_device_ensure(db, acc, "default", "INBOX", 9, &e, &created));
+	ck_assert(created);
+	ck_assert_int_eq(e.created, 9);
+	ck_assert_int_eq(e.settings.window, -1);
+	ck_assert_str_eq(e.settings.offer, "");
+
+	/* set: only the masked fields change; "" / -1 clear */
+	memset(&s, 0, sizeof s);
+	snprintf(s.seen_on, sizeof s.seen_on, "quit");
+	s.window = -1;
+	snprintf(s.offer, sizeof s.offer, "IGNORED-not-in-mask");
+	OK(state_device_set(db, d.id, &s, STATE_SET_SEEN_ON | STATE_SET_WINDOW));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.seen_on, "quit");
+	ck_assert_int_eq(e.settings.window, -1);
+	ck_assert_str_eq(e.settings.offer, "unseen");
+	ck_assert_str_eq(e.settings.folder, "Scans");
+	s.folder[0] = '\0';
+	OK(state_device_set(db, d.id, &s, STATE_SET_FOLDER));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.folder, "");
+	snprintf(s.dele, sizeof s.dele, "nope");
+	RC(state_device_set(db, d.id, &s, STATE_SET_DELE), STATE_INVALID);
+	RC(state_device_set(db, 999, &s, STATE_SET_FOLDER), STATE_NOTFOUND);
+
+	/* password, login record, revoke */
+	OK(state_device_set_password(db, d.id, "$scrypt$new"));
+	OK(state_device_login(db, d.id, 777, "::1", "pop3", "TLSv1.2"));
+	OK(state_device_get(db, acc, "scanner", &e));
+	ck_assert_str_eq(e.password_hash, "$scrypt$new");
+	ck_assert_int_eq(e.last_login, 777);
+	ck_assert_str_eq(e.last_address, "::1");
+	ck_assert_str_eq(e.protocol, "pop3");
+	ck_assert_str_eq(e.tls, "TLSv1.2");
+	OK(state_device_login(db, d.id, 778, "127.0.0.1", "pop3", NULL));
+	OK(state_device_get(db, acc, "scanner", &e));
+	ck_assert_str_eq(e.tls, "");
+	RC(state_device_login(db, d.id, 1, "", "pop3", NULL), STATE_INVALID);
+	OK(state_device_revoke(db, d.id, true));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert(e.revoked);
+	OK(state_device_revoke(db, d.id, false));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert(!e.revoked);
+	RC(state_device_revoke(db, 999, true), STATE_NOTFOUND);
+
+	/* remove; removing the account removes its devices */
+	OK(state_device_remove(db, d.id));
+	RC(state_device_get_by_id(db, d.id, &e), STATE_NOTFOUND);
+	RC(state_device_remove(db, d.id), STATE_NOTFOUND);
+	OK(state_account_remove(db, "bob"));
+	RC(state_device_get(db, other, "scanner", &e), STATE_NOTFOUND);
+}
+END_TEST
+
+struct report_rows {
+	char v[8][1000];
+	int n;
+};
+
+static int report_cb(void *arg, const struct state_account *a, const struct state_device *d)
+{
+	struct report_rows *r = arg;
+
+	if (r->n >= 8)
+		return 1;
+	if (d == NULL)
+		snprintf(r->v[r->n++], sizeof r->v[0], "%s/%d/-", a->name, (int)a->auth);
+	else
+		snprintf(r->v[r->n++], sizeof r->v[0],
+		    "%s/%d/%s c=%lld l=%lld %s %s %s r=%lld d=%lld w=%lld rev=%d", a->name,
+		    (int)a->auth, d->name, (long long)d->created, (long long)d->last_login,
+		    d->last_address, d->protocol, d->tls, (long long)d->retrieved,
+		    (long long)d->deleted, (long long)d->waiting, (int)d->revoked);
+	return 0;
+}
+
+START_TEST(report_rows)
+{
+	static const unsigned char sec[] = { 1, 2, 3 };
+	struct report_rows r = { .n = 0 };
+	struct state_listing it[3];
+	struct st_keys k[3];
+	struct state_mailbox_status s = { 10, 4, 0 };
+	struct state_view_msg *v;
+	size_t n;
+	int64_t acc, mgr, dev, dev2, mb;
+
+	acc = st_account("pat");
+	OK(state_account_add(db, "mia", STATE_AUTH_MANAGED, "mia", sec, 3, 1, &mgr));
+	st_account("noone");
+	dev = st_device(acc, "pc");
+	dev2 = st_device(acc, "old");
+	OK(state_device_revoke(db, dev2, true));
+	st_device(mgr, "scanner");
+	mb = st_mailbox(acc, "INBOX");
+	for (int i = 0; i < 3; i++)
+		it[i] = st_item((uint32_t)i + 1, (unsigned)i, 0, &k[i]);
+	OK(state_messages_sync(db, mb, &s, it, 3, true, 50, NULL));
+	OK(state_device_login(db, dev, 60, "127.0.0.1", "pop3", "TLSv1.3"));
+	OK(state_view_build(db, dev, &st_defaults, 60, &v, &n));
+	ck_assert_uint_eq(n, 3);
+	{
+		int64_t ids[2] = { v[0].id, v[1].id };
+
+		OK(state_devmsg_retrieved(db, dev, ids, 2, 61));
+	}
+	OK(state_journal_begin(db, dev, mb, "hide", &v[0].id, 1, NULL, 0, 62, NULL));
+	state_view_free(v);
+	OK(state_device_update_counters(db, dev, &st_defaults, NULL));
+
+	OK(state_report(db, report_cb, &r));
+	ck_assert_int_eq(r.n, 4);
+	ck_assert_str_eq(r.v[0], "mia/1/scanner c=1000 l=0    r=0 d=0 w=0 rev=0");
+	ck_assert_str_eq(r.v[1], "noone/0/-");
+	ck_assert_str_eq(r.v[2], "pat/0/old c=1000 l=0    r=0 d=0 w=0 rev=1");
+	/* retrieved 2, deleted 1 (of them), waiting: message 3 */
+	ck_assert_str_eq(r.v[3],
+	    "pat/0/pc c=1000 l=60 127.0.0.1 pop3 TLSv1.3 r=2 d=1 w=1 rev=0");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("state-identity");
+	TCase *tc = tcase_create("identity");
+
+	tcase_add_checked_fixture(tc, st_setup, st_teardown);
+	tcase_add_test(tc, accounts_lifecycle);
+	tcase_add_test(tc, listing_order);
+	tcase_add_test(tc, devices_lifecycle);
+	tcase_add_test(tc, report_rows);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
