@@ -1,0 +1,323 @@
+/* bridge/cmd_admin.c — what the account and device commands share (see
+ * cmd_admin.h): settings, state and key file, secrets from stdin, output. */
+#include "bridge/cmd_admin.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+int admin_fail(const struct admin *ad, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "popbridge %s: ", ad->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return PB_EXIT_FAIL;
+}
+
+int admin_state_fail(const struct admin *ad, int rc, const char *what)
+{
+	(void)rc;
+	return admin_fail(ad, "%s: %s", what, state_errmsg(ad->db));
+}
+
+int admin_begin(struct admin *ad, const char *name, int argc, char **argv,
+    uint64_t allowed, size_t min_args, size_t max_args, const char *usage,
+    int *status)
+{
+	char err[PB_ERR_MAX];
+
+	memset(ad, 0, sizeof(*ad));
+	ad->name = name;
+	pb_options_init(&ad->o);
+	if (pb_cmdline_parse(&ad->c, argc, argv, allowed, err, sizeof(err)) != 0) {
+		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", name, err, name);
+		*status = PB_EXIT_USAGE;
+		return -1;
+	}
+	if (ad->c.help) {
+		fputs(usage, stdout);
+		*status = PB_EXIT_OK;
+		return -1;
+	}
+	if (ad->c.n_args < min_args || ad->c.n_args > max_args) {
+		fprintf(stderr, "popbridge %s: %s\n%s", name,
+		    ad->c.n_args < min_args ? "missing argument" : "too many arguments", usage);
+		*status = PB_EXIT_USAGE;
+		return -1;
+	}
+	if (pb_settings_build(&ad->c, false, &ad->o, pb_config_report_print, stderr,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "popbridge %s: %s\n", name, err);
+		*status = PB_EXIT_FAIL;
+		return -1;
+	}
+	return 0;
+}
+
+int admin_open_state(struct admin *ad)
+{
+	char err[PB_ERR_MAX + PB_PATH_MAX];
+	ad->db = state_open(ad->o.state, err, sizeof(err));
+	if (!ad->db) {
+		admin_fail(ad, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int find_managed(void *arg, const struct state_account *a)
+{
+	if (a->auth == STATE_AUTH_MANAGED) {
+		*(bool *)arg = true;
+		return 1;
+	}
+	return 0;
+}
+
+int admin_load_key(struct admin *ad, bool may_create, struct secret_key *key,
+    bool *created)
+{
+	char err[PB_ERR_MAX + PB_PATH_MAX];
+	bool any_managed = false;
+	int made = 0;
+
+	if (created)
+		*created = false;
+	if (may_create) {
+		/* A new key only while nothing is sealed with an old one. The
+		 * state file is looked at only when it exists (a refused key must
+		 * not leave a new state file behind). */
+		struct stat st;
+		if (ad->db || stat(ad->o.state, &st) == 0) {
+			if (!ad->db && admin_open_state(ad) != 0)
+				return -1;
+			int rc = state_account_list(ad->db, find_managed, &any_managed);
+			if (rc != STATE_OK) {
+				admin_state_fail(ad, rc, "reading accounts");
+				return -1;
+			}
+		}
+	}
+	int rc = may_create && !any_managed
+	    ? secret_key_load_or_create(ad->o.key_file, key, &made, err, sizeof(err))
+	    : secret_key_load(ad->o.key_file, key, err, sizeof(err));
+	if (rc != 0) {
+		if (any_managed && access(ad->o.key_file, F_OK) != 0 && errno == ENOENT)
+			admin_fail(ad, "%s: no such key file, but %s holds managed accounts "
+			    "sealed with a key; give the right --key-file (a new key would "
+			    "not open them)", ad->o.key_file, ad->o.state);
+		else
+			admin_fail(ad, "%s", err);
+		return -1;
+	}
+	if (created)
+		*created = made != 0;
+	return 0;
+}
+
+void admin_end(struct admin *ad)
+{
+	state_close(ad->db);
+	ad->db = NULL;
+	pb_cmdline_free(&ad->c);
+	pb_options_free(&ad->o);
+}
+
+/* read(2) one octet at a time, so no stdio buffer keeps a copy of the
+ * secret. 1 got one, 0 end of input, -1 error. */
+static int read_octet(char *ch)
+{
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, ch, 1);
+		if (n == 1)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int admin_read_secret(const struct admin *ad, const char *prompt, char *buf,
+    size_t size, size_t max)
+{
+	struct termios saved, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	size_t len = 0;
+	int rc, problem = 0;    /* 1 too long, 2 NUL, 3 read error */
+	char ch;
+
+	if (max + 1 > size)
+		max = size - 1;
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		fflush(stderr);
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	while ((rc = read_octet(&ch)) == 1 && ch != '\n') {
+		if (ch == '\0')
+			problem = problem ? problem : 2;
+		else if (len >= max)
+			problem = problem ? problem : 1;
+		else
+			buf[len++] = ch;
+	}
+	if (rc < 0)
+		problem = 3;
+	ch = 0;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	if (problem || len == 0) {
+		OPENSSL_cleanse(buf, size);
+		if (problem == 3)
+			admin_fail(ad, "reading the password from standard input: %s",
+			    strerror(errno));
+		else if (problem == 1)
+			admin_fail(ad, "the password on standard input is longer than %zu octets",
+			    max);
+		else if (problem == 2)
+			admin_fail(ad, "the password on standard input contains a NUL octet");
+		else
+			admin_fail(ad, "no password on standard input (give it as the first "
+			    "line, e.g. from a file: < FILE)");
+		return -1;
+	}
+	return 0;
+}
+
+const char *admin_time(int64_t t, const char *none, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (t == 0 || !gmtime_r(&tt, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%s", t == 0 ? none : "?");
+	return buf;
+}
+
+void admin_table_init(struct admin_table *t, size_t ncol)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncol = ncol;
+}
+
+void admin_table_row(struct admin_table *t, const char *const *cells)
+{
+	if (t->failed)
+		return;
+	if (t->nrow == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **c = realloc(t->cells, cap * t->ncol * sizeof(*c));
+		if (!c) {
+			t->failed = true;
+			return;
+		}
+		t->cells = c;
+		t->cap = cap;
+	}
+	char **row = t->cells + t->nrow * t->ncol;
+	for (size_t i = 0; i < t->ncol; i++) {
+		row[i] = strdup(cells[i] ? cells[i] : "");
+		if (!row[i]) {
+			while (i-- > 0)
+				free(row[i]);
+			t->failed = true;
+			return;
+		}
+	}
+	t->nrow++;
+}
+
+int admin_table_print(struct admin_table *t, FILE *f)
+{
+	if (t->failed)
+		return -1;
+	size_t w[16] = { 0 };
+	size_t ncol = t->ncol < 16 ? t->ncol : 16;
+	for (size_t r = 0; r < t->nrow; r++)
+		for (size_t i = 0; i < ncol; i++) {
+			size_t l = strlen(t->cells[r * t->ncol + i]);
+			if (l > w[i])
+				w[i] = l;
+		}
+	for (size_t r = 0; r < t->nrow; r++) {
+		for (size_t i = 0; i < ncol; i++) {
+			const char *cell = t->cells[r * t->ncol + i];
+			if (i + 1 < ncol)
+				fprintf(f, "%-*s  ", (int)w[i], cell);
+			else
+				fprintf(f, "%s\n", cell);
+		}
+	}
+	return 0;
+}
+
+void admin_table_free(struct admin_table *t)
+{
+	for (size_t i = 0; i < t->nrow * t->ncol; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Index of the first --NAME / --NAME=... in argv before any "--", or -1. */
+static int find_option(int argc, char **argv, const char *name, bool *inline_value)
+{
+	size_t nl = strlen(name);
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return -1;
+		if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, nl) == 0 &&
+		    (a[2 + nl] == '\0' || a[2 + nl] == '=')) {
+			*inline_value = a[2 + nl] == '=';
+			return i;
+		}
+	}
+	return -1;
+}
+
+int admin_take_option(int *argc, char **argv, const char *name, const char **value,
+    char *err, size_t errlen)
+{
+	bool inl = false;
+	int i = find_option(*argc, argv, name, &inl);
+	if (i < 0)
+		return 0;
+	int take = 1;
+	if (inl) {
+		*value = strchr(argv[i], '=') + 1;
+	} else {
+		if (i + 1 >= *argc) {
+			snprintf(err, errlen, "--%s needs a value", name);
+			return -1;
+		}
+		*value = argv[i + 1];
+		take = 2;
+	}
+	memmove(argv + i, argv + i + take, (size_t)(*argc - i - take) * sizeof(*argv));
+	*argc -= take;
+	if (find_option(*argc, argv, name, &inl) >= 0) {
+		snprintf(err, errlen, "--%s is given twice", name);
+		return -1;
+	}
+	return 1;
+}

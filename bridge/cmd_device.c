@@ -1,0 +1,435 @@
+/* bridge/cmd_device.c — `popbridge device add|list|revoke|reset|set`:
+ * managed-mode device passwords and per-device settings (SPEC §2, §3, §8). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "bridge/cmd_admin.h"
+#include "bridge/managed.h"
+#include "bridge/passgen.h"
+
+#define STATE_KEYS (PB_KEY_BIT(PB_K_STATE))
+
+static const char USAGE[] =
+	"usage: popbridge device add ACCOUNT DEVICE [settings]\n"
+	"       popbridge device list [ACCOUNT]\n"
+	"       popbridge device revoke ACCOUNT DEVICE\n"
+	"       popbridge device reset ACCOUNT DEVICE\n"
+	"       popbridge device set ACCOUNT DEVICE settings\n"
+	"settings: --folder F --offer all|since-enrolment|unseen --window N\n"
+	"          --seen-on retr|quit|never\n"
+	"          --dele hide|trash|archive|flag|expunge|last-device\n"
+	"common options: --state FILE  --config FILE  --help\n";
+
+static const char USAGE_ADD[] =
+	"usage: popbridge device add ACCOUNT DEVICE [--folder F] [--offer O] [--window N]\n"
+	"                            [--seen-on S] [--dele D] [--state FILE] [--config FILE]\n"
+	"\n"
+	"Give a device of the managed account ACCOUNT its own password. The device\n"
+	"logs in over POP3 with the user name ACCOUNT and that password; it never\n"
+	"holds the upstream password. The password (20 digits, easy to type on a\n"
+	"keypad) is printed alone on the last line, once: only a salted scrypt hash\n"
+	"is stored. The settings override the global ones for this device only.\n";
+
+static const char USAGE_LIST[] =
+	"usage: popbridge device list [ACCOUNT] [--state FILE] [--config FILE]\n"
+	"\n"
+	"One line per device (of ACCOUNT, or of every account): creation time, last\n"
+	"login (UTC), last remote address, TLS version of the last session (none:\n"
+	"plaintext), messages retrieved and deleted and waiting as of its last\n"
+	"session, whether it is revoked, and its effective settings; a '*' marks a\n"
+	"setting made for this device ('device add' or 'device set').\n";
+
+static const char USAGE_REVOKE[] =
+	"usage: popbridge device revoke ACCOUNT DEVICE [--state FILE] [--config FILE]\n"
+	"\n"
+	"The device's password no longer logs in (POP3 answers -ERR [AUTH]), and the\n"
+	"device no longer counts for 'dele last-device'. Its state is kept.\n";
+
+static const char USAGE_RESET[] =
+	"usage: popbridge device reset ACCOUNT DEVICE [--state FILE] [--config FILE]\n"
+	"\n"
+	"Forget what the device has downloaded and deleted: at its next session it\n"
+	"is offered every message of its view again. Settings and password stay.\n";
+
+static const char USAGE_SET[] =
+	"usage: popbridge device set ACCOUNT DEVICE [--folder F] [--offer O] [--window N]\n"
+	"                            [--seen-on S] [--dele D] [--state FILE] [--config FILE]\n"
+	"\n"
+	"Change the device's own settings; the value 'default' removes an override\n"
+	"(e.g. --offer default). At least one setting is needed. The change applies\n"
+	"from the device's next session.\n";
+
+static const enum pb_key DEVICE_KEYS[] = {
+	PB_K_FOLDER, PB_K_OFFER, PB_K_WINDOW, PB_K_SEEN_ON, PB_K_DELE
+};
+static const unsigned STATE_MASKS[] = {
+	STATE_SET_FOLDER, STATE_SET_OFFER, STATE_SET_WINDOW, STATE_SET_SEEN_ON, STATE_SET_DELE
+};
+#define N_DEVICE_KEYS (sizeof(DEVICE_KEYS) / sizeof(DEVICE_KEYS[0]))
+
+/* Take the settings options out of argv, parsed by options.h into a state
+ * settings record; *mask says which were given. With allow_default, the
+ * value "default" clears the override. -1 on a usage error (printed). */
+static int take_settings(const char *name, int *argc, char **argv, bool allow_default,
+    struct state_device_settings *s, unsigned *mask)
+{
+	struct pb_options layer;
+	char err[PB_ERR_MAX], verr[PB_ERR_MAX];
+	int rc = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->window = -1;
+	*mask = 0;
+	pb_options_init(&layer);
+	for (size_t i = 0; i < N_DEVICE_KEYS && rc == 0; i++) {
+		enum pb_key k = DEVICE_KEYS[i];
+		const char *value = NULL;
+		int found = admin_take_option(argc, argv, pb_key_name(k), &value, err,
+		    sizeof(err));
+		if (found < 0) {
+			fprintf(stderr, "popbridge %s: %s\n", name, err);
+			rc = -1;
+			break;
+		}
+		if (found == 0)
+			continue;
+		*mask |= STATE_MASKS[i];
+		if (allow_default && strcmp(value, "default") == 0)
+			continue;       /* "" / -1: the override is cleared */
+		if (pb_options_set(&layer, k, value, verr, sizeof(verr)) != 0) {
+			fprintf(stderr, "popbridge %s: --%s: %s\n", name, pb_key_name(k), verr);
+			rc = -1;
+			break;
+		}
+		switch (k) {
+		case PB_K_FOLDER:
+			if (strlen(layer.dev.folder) > STATE_FOLDER_MAX) {
+				fprintf(stderr, "popbridge %s: --folder: at most %d octets\n", name,
+				    STATE_FOLDER_MAX);
+				rc = -1;
+			}
+			snprintf(s->folder, sizeof(s->folder), "%s", layer.dev.folder);
+			break;
+		case PB_K_OFFER:
+			snprintf(s->offer, sizeof(s->offer), "%s", pb_offer_name(layer.dev.offer));
+			break;
+		case PB_K_WINDOW:
+			s->window = layer.dev.window;
+			break;
+		case PB_K_SEEN_ON:
+			snprintf(s->seen_on, sizeof(s->seen_on), "%s",
+			    pb_seen_on_name(layer.dev.seen_on));
+			break;
+		default:
+			snprintf(s->dele, sizeof(s->dele), "%s", pb_dele_name(layer.dev.dele));
+			break;
+		}
+	}
+	pb_options_free(&layer);
+	return rc;
+}
+
+/* The account (which must exist) and, when device is not NULL, its device. */
+static int find(struct admin *ad, const char *account, const char *device,
+    struct state_account *a, struct state_device *d)
+{
+	int rc = state_account_get(ad->db, account, a);
+	if (rc == STATE_NOTFOUND || rc == STATE_INVALID) {
+		admin_fail(ad, "no account '%s' (see 'popbridge account list')", account);
+		return -1;
+	}
+	if (rc != STATE_OK) {
+		admin_state_fail(ad, rc, account);
+		return -1;
+	}
+	if (!device)
+		return 0;
+	rc = state_device_get(ad->db, a->id, device, d);
+	if (rc == STATE_NOTFOUND || rc == STATE_INVALID) {
+		admin_fail(ad, "account '%s' has no device '%s' (see 'popbridge device list "
+		    "%s')", account, device, account);
+		return -1;
+	}
+	if (rc != STATE_OK) {
+		admin_state_fail(ad, rc, device);
+		return -1;
+	}
+	return 0;
+}
+
+/* "folder=INBOX offer=unseen* window=0 seen-on=retr dele=hide": the
+ * effective settings, '*' after those the device overrides. */
+static void format_settings(const struct pb_options *o, const struct state_device *d,
+    char *buf, size_t len)
+{
+	struct pb_device_settings e;
+	const struct state_device_settings *s = &d->settings;
+	char win[24];
+
+	pb_options_device(o, d->account, d->name, &e);
+	if (s->window >= 0)
+		snprintf(win, sizeof(win), "%lld", (long long)s->window);
+	else
+		snprintf(win, sizeof(win), "%lu", (unsigned long)e.window);
+	const char *folder = s->folder[0] ? s->folder : e.folder;
+	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%s%s seen-on=%s%s dele=%s%s",
+	    strchr(folder, ' ') ? "\"" : "", folder, strchr(folder, ' ') ? "\"" : "",
+	    s->folder[0] ? "*" : "",
+	    s->offer[0] ? s->offer : pb_offer_name(e.offer), s->offer[0] ? "*" : "",
+	    win, s->window >= 0 ? "*" : "",
+	    s->seen_on[0] ? s->seen_on : pb_seen_on_name(e.seen_on), s->seen_on[0] ? "*" : "",
+	    s->dele[0] ? s->dele : pb_dele_name(e.dele), s->dele[0] ? "*" : "");
+}
+
+static int count_devices(void *arg, const struct state_device *d)
+{
+	(void)d;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int device_add(int argc, char **argv)
+{
+	struct admin ad;
+	struct state_device_settings s;
+	struct state_account a;
+	struct state_device d;
+	unsigned mask = 0;
+	char password[PASSGEN_DIGITS + 1] = "";
+	char hash[PASSGEN_HASH_STR_MAX] = "";
+	size_t n = 0;
+	int status = PB_EXIT_USAGE, rc;
+
+	memset(&ad, 0, sizeof(ad));
+	if (take_settings("device add", &argc, argv, false, &s, &mask) != 0)
+		return PB_EXIT_USAGE;
+	if (admin_begin(&ad, "device add", argc, argv, STATE_KEYS, 2, 2, USAGE_ADD,
+	    &status) != 0)
+		goto out;
+	status = PB_EXIT_FAIL;
+	const char *account = ad.c.args[0], *device = ad.c.args[1];
+	if (!*device || strlen(device) > STATE_DEVICE_MAX) {
+		admin_fail(&ad, "a device name is 1 to %d octets", STATE_DEVICE_MAX);
+		goto out;
+	}
+	if (strchr(device, ad.o.device_separator)) {
+		admin_fail(&ad, "a device name may not contain the device separator '%c'",
+		    ad.o.device_separator);
+		goto out;
+	}
+	if (admin_open_state(&ad) != 0 || find(&ad, account, NULL, &a, NULL) != 0)
+		goto out;
+	if (a.auth != STATE_AUTH_MANAGED) {
+		admin_fail(&ad, "account '%s' is in passthrough mode (its devices log in with "
+		    "the upstream password); 'popbridge account set-password %s' makes it "
+		    "a managed account", account, account);
+		goto out;
+	}
+	rc = state_device_list(ad.db, a.id, count_devices, &n);
+	if (rc != STATE_OK) {
+		admin_state_fail(&ad, rc, account);
+		goto out;
+	}
+	if (n >= MANAGED_DEVICES_MAX) {
+		admin_fail(&ad, "account '%s' has %zu devices, the most a managed account may "
+		    "have (%d); remove or reuse one", account, n, MANAGED_DEVICES_MAX);
+		goto out;
+	}
+	if (passgen_generate(password, sizeof(password)) != 0 ||
+	    passgen_hash(password, hash, sizeof(hash)) != 0) {
+		admin_fail(&ad, "could not generate a password (OpenSSL random or scrypt "
+		    "failed)");
+		goto out;
+	}
+	struct pb_device_settings eff;
+	pb_options_device(&ad.o, account, device, &eff);
+	rc = state_device_add(ad.db, a.id, device, &s, hash,
+	    s.folder[0] ? s.folder : eff.folder, (int64_t)time(NULL), &d);
+	if (rc == STATE_EXISTS) {
+		admin_fail(&ad, "account '%s' has a device '%s' already; revoke it and add the "
+		    "device under another name to issue a new password", account, device);
+		goto out;
+	}
+	if (rc != STATE_OK) {
+		admin_state_fail(&ad, rc, device);
+		goto out;
+	}
+	char settings[3 * STATE_FOLDER_MAX];
+	format_settings(&ad.o, &d, settings, sizeof(settings));
+	printf("added device %s to account %s (%s)\n", device, account, settings);
+	printf("it logs in over POP3 as user %s with this password (shown only now):\n",
+	    account);
+	printf("%s\n", password);
+	status = fflush(stdout) == 0 ? PB_EXIT_OK : PB_EXIT_FAIL;
+out:
+	OPENSSL_cleanse(password, sizeof(password));
+	admin_end(&ad);
+	return status;
+}
+
+struct list_ctx {
+	const struct pb_options *o;
+	struct admin_table *t;
+};
+
+static int list_row(void *arg, const struct state_device *d)
+{
+	struct list_ctx *c = arg;
+	char created[32], login[32], ret[24], del[24], wait[24];
+	char settings[3 * STATE_FOLDER_MAX];
+
+	format_settings(c->o, d, settings, sizeof(settings));
+	snprintf(ret, sizeof(ret), "%lld", (long long)d->retrieved);
+	snprintf(del, sizeof(del), "%lld", (long long)d->deleted);
+	snprintf(wait, sizeof(wait), "%lld", (long long)d->waiting);
+	const char *cells[] = {
+		d->account, d->name, admin_time(d->created, "-", created, sizeof(created)),
+		admin_time(d->last_login, "never", login, sizeof(login)),
+		d->last_address[0] ? d->last_address : "-",
+		d->tls[0] ? d->tls : d->last_login ? "none" : "-",
+		ret, del, wait, d->revoked ? "yes" : "no", settings,
+	};
+	admin_table_row(c->t, cells);
+	return 0;
+}
+
+static int device_list(int argc, char **argv)
+{
+	struct admin ad;
+	struct admin_table t;
+	struct state_account a;
+	int status, rc;
+
+	admin_table_init(&t, 11);
+	if (admin_begin(&ad, "device list", argc, argv, STATE_KEYS, 0, 1, USAGE_LIST,
+	    &status) != 0)
+		goto out;
+	status = PB_EXIT_FAIL;
+	if (admin_open_state(&ad) != 0)
+		goto out;
+	a.id = 0;
+	if (ad.c.n_args == 1 && find(&ad, ad.c.args[0], NULL, &a, NULL) != 0)
+		goto out;
+	static const char *const head[] = {
+		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "TLS",
+		"RETRIEVED", "DELETED", "WAITING", "REVOKED", "SETTINGS"
+	};
+	admin_table_row(&t, head);
+	struct list_ctx c = { &ad.o, &t };
+	rc = state_device_list(ad.db, a.id, list_row, &c);
+	if (rc != STATE_OK) {
+		admin_state_fail(&ad, rc, "listing devices");
+		goto out;
+	}
+	if (admin_table_print(&t, stdout) != 0) {
+		admin_fail(&ad, "out of memory");
+		goto out;
+	}
+	status = PB_EXIT_OK;
+out:
+	admin_table_free(&t);
+	admin_end(&ad);
+	return status;
+}
+
+enum device_action { ACT_REVOKE, ACT_RESET, ACT_SET };
+
+/* revoke, reset and set: one device, one change. */
+static int device_change(int argc, char **argv, enum device_action act)
+{
+	static const char *const names[] = { "device revoke", "device reset", "device set" };
+	static const char *const usages[] = { USAGE_REVOKE, USAGE_RESET, USAGE_SET };
+	const char *name = names[act];
+	struct admin ad;
+	struct state_device_settings s;
+	struct state_account a;
+	struct state_device d;
+	unsigned mask = 0;
+	int status, rc;
+
+	memset(&ad, 0, sizeof(ad));
+	if (act == ACT_SET && take_settings(name, &argc, argv, true, &s, &mask) != 0)
+		return PB_EXIT_USAGE;
+	if (admin_begin(&ad, name, argc, argv, STATE_KEYS, 2, 2, usages[act], &status) != 0)
+		goto out;
+	if (act == ACT_SET && mask == 0) {
+		fprintf(stderr, "popbridge %s: give at least one setting to change\n%s", name,
+		    USAGE_SET);
+		status = PB_EXIT_USAGE;
+		goto out;
+	}
+	status = PB_EXIT_FAIL;
+	const char *account = ad.c.args[0], *device = ad.c.args[1];
+	if (admin_open_state(&ad) != 0 || find(&ad, account, device, &a, &d) != 0)
+		goto out;
+	switch (act) {
+	case ACT_REVOKE:
+		if (d.revoked) {
+			printf("device %s of %s was revoked already\n", device, account);
+			break;
+		}
+		rc = state_device_revoke(ad.db, d.id, true);
+		if (rc != STATE_OK) {
+			admin_state_fail(&ad, rc, device);
+			goto out;
+		}
+		printf("revoked device %s of %s: its password no longer logs in\n", device,
+		    account);
+		break;
+	case ACT_RESET:
+		rc = state_device_reset(ad.db, d.id);
+		if (rc != STATE_OK) {
+			admin_state_fail(&ad, rc, device);
+			goto out;
+		}
+		printf("reset device %s of %s: its next session is offered every message of "
+		    "its view again\n", device, account);
+		break;
+	case ACT_SET: {
+		char settings[3 * STATE_FOLDER_MAX];
+		rc = state_device_set(ad.db, d.id, &s, mask);
+		if (rc == STATE_OK)
+			rc = state_device_get_by_id(ad.db, d.id, &d);
+		if (rc != STATE_OK) {
+			admin_state_fail(&ad, rc, device);
+			goto out;
+		}
+		format_settings(&ad.o, &d, settings, sizeof(settings));
+		printf("device %s of %s: %s\n", device, account, settings);
+		break;
+	}
+	}
+	status = PB_EXIT_OK;
+out:
+	admin_end(&ad);
+	return status;
+}
+
+int cmd_device(int argc, char **argv)
+{
+	if (argc < 1) {
+		fputs(USAGE, stderr);
+		return PB_EXIT_USAGE;
+	}
+	const char *sub = argv[0];
+	if (strcmp(sub, "add") == 0)
+		return device_add(argc - 1, argv + 1);
+	if (strcmp(sub, "list") == 0)
+		return device_list(argc - 1, argv + 1);
+	if (strcmp(sub, "revoke") == 0)
+		return device_change(argc - 1, argv + 1, ACT_REVOKE);
+	if (strcmp(sub, "reset") == 0)
+		return device_change(argc - 1, argv + 1, ACT_RESET);
+	if (strcmp(sub, "set") == 0)
+		return device_change(argc - 1, argv + 1, ACT_SET);
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(USAGE, stdout);
+		return PB_EXIT_OK;
+	}
+	fprintf(stderr, "popbridge device: unknown subcommand '%s'\n%s", sub, USAGE);
+	return PB_EXIT_USAGE;
+}
