@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/cmd_admin.h"
 #include "bridge/cmdline.h"
 #include "bridge/config.h"
 #include "bridge/version.h"
@@ -21,6 +22,8 @@ static int cmd_version(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
 
 static const struct command commands[] = {
+	{ "account", "managed accounts: add, list, remove, set-password", cmd_account },
+	{ "device", "devices: add, list, revoke, reset, set", cmd_device },
 	{ "check-config", "validate a configuration file", cmd_check_config },
 	{ "version", "print the version", cmd_version },
 	{ "help", "this text; 'popbridge COMMAND --help' for one command", cmd_help },
