@@ -113,6 +113,8 @@ static void append_field(struct pb_logline *l, const char *key, const char *esca
 	size_t kl = 0;
 	for (; key[kl] && kl + 1 < sizeof(k); kl++) {
 		char c = key[kl];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
 		k[kl] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') ? c : '_';
 	}
 	k[kl] = 0;

@@ -1,0 +1,284 @@
+/* tests/bridge/check_log.c — key=value log lines: escaping (a hostile user
+ * name forges neither a line nor a key), secrets never written, bounded
+ * lines, levels, the session line, whole lines from many threads. */
+#include <check.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge/log.h"
+#include "tests/bridge/bt.h"
+
+static int log_fd = -1;
+
+/* Route log lines to a fresh file. */
+static void capture_start(void)
+{
+	const char *path = bt_write_file("log.txt", "");
+	log_fd = open(path, O_RDWR | O_APPEND);
+	ck_assert_int_ge(log_fd, 0);
+	pb_log_set_fd(log_fd);
+	pb_log_setup(PB_LOG_DEBUG, false);
+}
+
+/* Everything logged since capture_start(); malloc'd. */
+static char *capture_end(void)
+{
+	off_t len = lseek(log_fd, 0, SEEK_END);
+	char *buf = calloc(1, (size_t)len + 1);
+	ck_assert_int_eq(pread(log_fd, buf, (size_t)len, 0), len);
+	pb_log_set_fd(-1);
+	close(log_fd);
+	return buf;
+}
+
+/* The line without its timestamp, checking the timestamp's form:
+ * YYYY-MM-DDTHH:MM:SS.mmmZ and one space. */
+static const char *strip_time(const char *line)
+{
+	ck_assert_msg(strlen(line) > 25, "short line: %s", line);
+	for (int i = 0; i < 24; i++) {
+		char c = line[i];
+		switch (i) {
+		case 4: case 7: ck_assert_int_eq(c, '-'); break;
+		case 10: ck_assert_int_eq(c, 'T'); break;
+		case 13: case 16: ck_assert_int_eq(c, ':'); break;
+		case 19: ck_assert_int_eq(c, '.'); break;
+		case 23: ck_assert_int_eq(c, 'Z'); break;
+		default: ck_assert_msg(c >= '0' && c <= '9', "bad timestamp: %.30s", line);
+		}
+	}
+	ck_assert_int_eq(line[24], ' ');
+	return line + 25;
+}
+
+static void escaped_is(const char *value, const char *want)
+{
+	char buf[1024];
+	ck_assert_uint_gt(pb_log_escape(buf, sizeof(buf), value), 0);
+	ck_assert_str_eq(buf, want);
+}
+
+START_TEST(test_escape)
+{
+	escaped_is("alice", "alice");
+	escaped_is("alice@example.org", "alice@example.org");
+	escaped_is("127.0.0.1", "127.0.0.1");
+	escaped_is("::1", "::1");
+	escaped_is("[2001:db8::1]:995", "[2001:db8::1]:995");
+	escaped_is("scanner#2", "scanner#2");
+	escaped_is("TLSv1.3", "TLSv1.3");
+	escaped_is("", "\"\"");
+	escaped_is("-", "\"-\"");
+	escaped_is("two words", "\"two words\"");
+	escaped_is("a=b", "\"a=b\"");
+	escaped_is("say \"hi\"", "\"say \\\"hi\\\"\"");
+	escaped_is("back\\slash", "\"back\\\\slash\"");
+	escaped_is("a\nb\rc\td", "\"a\\nb\\rc\\td\"");
+	escaped_is("\x01\x1b[31m\x7f", "\"\\x01\\x1b[31m\\x7f\"");
+	escaped_is("J\xc3\xa9r\xc3\xb4me", "\"J\\xc3\\xa9r\\xc3\\xb4me\"");
+	/* too small a buffer */
+	char small[4];
+	ck_assert_uint_eq(pb_log_escape(small, sizeof(small), "abcdef"), 0);
+	ck_assert_uint_eq(pb_log_escape(small, sizeof(small), "a b c"), 0);
+}
+END_TEST
+
+START_TEST(test_long_value_cut)
+{
+	char value[PB_LOG_VALUE_MAX + 50];
+	char buf[2048];
+	memset(value, 'x', sizeof(value) - 1);
+	value[sizeof(value) - 1] = 0;
+	size_t n = pb_log_escape(buf, sizeof(buf), value);
+	ck_assert_uint_eq(n, PB_LOG_VALUE_MAX + 5);   /* quotes and "..." */
+	ck_assert_int_eq(buf[0], '"');
+	ck_assert_str_eq(buf + n - 4, "...\"");
+	/* a value of exactly the maximum is kept whole and bare */
+	value[PB_LOG_VALUE_MAX] = 0;
+	ck_assert_uint_eq(pb_log_escape(buf, sizeof(buf), value), PB_LOG_VALUE_MAX);
+}
+END_TEST
+
+START_TEST(test_hostile_user)
+{
+	capture_start();
+	struct pb_session_log s = {
+		.user = "bob\n2026-01-01T00:00:00.000Z level=info event=session user=admin result=ok",
+		.account = "bob", .device = "x result=ok", .remote = "192.0.2.7",
+		.tls = NULL, .result = "auth-failed",
+	};
+	pb_log_session(&s);
+	char *out = capture_end();
+	/* exactly one line */
+	ck_assert_ptr_nonnull(strchr(out, '\n'));
+	ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+	ck_assert_str_eq(strip_time(out),
+	    "level=info event=session "
+	    "user=\"bob\\n2026-01-01T00:00:00.000Z level=info event=session user=admin result=ok\" "
+	    "account=bob device=\"x result=ok\" remote=192.0.2.7 tls=none "
+	    "retr=0 retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 duration_ms=0 "
+	    "result=auth-failed\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_session_line)
+{
+	capture_start();
+	struct pb_session_log s = {
+		.user = "office@example.org#scanner", .account = "office@example.org",
+		.device = "scanner", .remote = "2001:db8::5", .tls = "TLSv1.3",
+		.retr = 3, .retr_bytes = 123456, .top = 1, .top_bytes = 800,
+		.dele = 2, .dele_bytes = 4000, .duration_ms = 1520, .result = "ok",
+	};
+	pb_log_session(&s);
+	struct pb_session_log none = { .result = "aborted" };
+	pb_log_session(&none);
+	char *out = capture_end();
+	char *second = strchr(out, '\n') + 1;
+	second[-1] = 0;
+	ck_assert_str_eq(strip_time(out),
+	    "level=info event=session user=office@example.org#scanner account=office@example.org "
+	    "device=scanner remote=2001:db8::5 tls=TLSv1.3 retr=3 retr_bytes=123456 top=1 "
+	    "top_bytes=800 dele=2 dele_bytes=4000 duration_ms=1520 result=ok");
+	ck_assert_str_eq(strip_time(second),
+	    "level=info event=session user=- account=- device=- remote=- tls=none retr=0 "
+	    "retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 duration_ms=0 result=aborted\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_no_secrets)
+{
+	capture_start();
+	struct pb_logline l;
+	pb_logline_start(&l, PB_LOG_WARN, "login");
+	pb_logline_str(&l, "user", "alice");
+	pb_logline_str(&l, "password", "hunter2");
+	pb_logline_str(&l, "pass", "hunter2");
+	pb_logline_str(&l, "secret", "hunter2");
+	pb_logline_str(&l, "Bad Key=", "v");
+	pb_logline_emit(&l);
+	char *out = capture_end();
+	ck_assert_ptr_null(strstr(out, "hunter2"));
+	ck_assert_str_eq(strip_time(out),
+	    "level=warn event=login user=alice password=\"[not logged]\" pass=\"[not logged]\" "
+	    "secret=\"[not logged]\" bad_key_=v\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_levels)
+{
+	capture_start();
+	pb_log_setup(PB_LOG_WARN, false);
+	ck_assert(pb_log_enabled(PB_LOG_ERROR));
+	ck_assert(pb_log_enabled(PB_LOG_WARN));
+	ck_assert(!pb_log_enabled(PB_LOG_INFO));
+	pb_log(PB_LOG_INFO, "start", "not shown");
+	pb_log(PB_LOG_DEBUG, "start", "not shown");
+	pb_log(PB_LOG_ERROR, "upstream", "cannot connect to %s: %s", "imap.example.org:993",
+	    "Connection refused");
+	pb_log(PB_LOG_WARN, "config", "reloaded");
+	char *out = capture_end();
+	char *second = strchr(out, '\n') + 1;
+	second[-1] = 0;
+	ck_assert_str_eq(strip_time(out), "level=error event=upstream "
+	    "msg=\"cannot connect to imap.example.org:993: Connection refused\"");
+	ck_assert_str_eq(strip_time(second), "level=warn event=config msg=reloaded\n");
+	free(out);
+	pb_log_setup(PB_LOG_INFO, false);
+}
+END_TEST
+
+START_TEST(test_line_bounded)
+{
+	capture_start();
+	struct pb_logline l;
+	char value[PB_LOG_VALUE_MAX + 1];
+	memset(value, '\x01', PB_LOG_VALUE_MAX);   /* each byte escapes to 4 */
+	value[PB_LOG_VALUE_MAX] = 0;
+	pb_logline_start(&l, PB_LOG_INFO, "big");
+	for (int i = 0; i < 10; i++)
+		pb_logline_str(&l, "v", value);
+	pb_logline_u64(&l, "n", 1);   /* dropped too: the line is closed */
+	pb_logline_emit(&l);
+	char *out = capture_end();
+	ck_assert_uint_le(strlen(out), 25 + PB_LOG_LINE_MAX);
+	size_t len = strlen(out);
+	ck_assert_str_eq(out + len - strlen(" truncated=1\n"), " truncated=1\n");
+	ck_assert_ptr_null(strstr(out, " n=1"));
+	ck_assert_ptr_eq(strchr(out, '\n'), out + len - 1);
+	free(out);
+}
+END_TEST
+
+#define THREADS 8
+#define LINES 300
+
+static void *writer(void *arg)
+{
+	long id = (long)arg;
+	for (int i = 0; i < LINES; i++) {
+		struct pb_logline l;
+		pb_logline_start(&l, PB_LOG_INFO, "t");
+		pb_logline_u64(&l, "thread", (uint64_t)id);
+		pb_logline_u64(&l, "i", (uint64_t)i);
+		pb_logline_str(&l, "pad", "a value with spaces to make the line longer than a few bytes");
+		pb_logline_emit(&l);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_whole_lines)
+{
+	pthread_t th[THREADS];
+	capture_start();
+	for (long i = 0; i < THREADS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, writer, (void *)i), 0);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	char *out = capture_end();
+	int seen[THREADS] = { 0 };
+	int lines = 0;
+	for (char *line = out; *line; lines++) {
+		char *end = strchr(line, '\n');
+		ck_assert_ptr_nonnull(end);
+		*end = 0;
+		long t;
+		int i;
+		ck_assert_int_eq(sscanf(strip_time(line), "level=info event=t thread=%ld i=%d", &t, &i), 2);
+		ck_assert(t >= 0 && t < THREADS);
+		ck_assert_int_eq(i, seen[t]);   /* each thread's lines in its order */
+		seen[t]++;
+		ck_assert_ptr_nonnull(strstr(line, " pad=\"a value with spaces to make the line "
+		    "longer than a few bytes\""));
+		line = end + 1;
+	}
+	ck_assert_int_eq(lines, THREADS * LINES);
+	free(out);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("log");
+	tcase_add_test(tc, test_escape);
+	tcase_add_test(tc, test_long_value_cut);
+	tcase_add_test(tc, test_hostile_user);
+	tcase_add_test(tc, test_session_line);
+	tcase_add_test(tc, test_no_secrets);
+	tcase_add_test(tc, test_levels);
+	tcase_add_test(tc, test_line_bounded);
+	tcase_add_test(tc, test_threads_whole_lines);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
