@@ -519,6 +519,26 @@ static int forget_pipe(pid_t watchdog)
 
 /* ---- start / stop ----------------------------------------------------------- */
 
+/* As root, mail processes run as MAIL_USER_AS_ROOT and must be able to walk
+ * down to D: every directory above it must be searchable by others. */
+static int reachable_by_mail_user(const char *dir)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *slash = strrchr(path, '/'); slash != NULL && slash != path;
+	     slash = strrchr(path, '/')) {
+		*slash = '\0';
+		struct stat st;
+		if (stat(path, &st) < 0 || !(st.st_mode & S_IXOTH)) {
+			fprintf(stderr, "pbt_dovecot: %s is not searchable by the mail user %s; "
+			    "set TMPDIR to a directory that is (e.g. /tmp)\n", path,
+			    MAIL_USER_AS_ROOT);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int make_tree(struct pbt_dovecot *d)
 {
 	char path[300], key[300];
@@ -526,6 +546,8 @@ static int make_tree(struct pbt_dovecot *d)
 		perror("pbt_dovecot: chmod");
 		return -1;
 	}
+	if (geteuid() == 0 && !reachable_by_mail_user(d->dir))
+		return -1;
 	/* users/: the passdb files, read by the auth process (the internal user as root) */
 	static const char *const plain_dirs[] = { "run", "state", "log", "users" };
 	for (size_t i = 0; i < sizeof(plain_dirs) / sizeof(plain_dirs[0]); i++) {
