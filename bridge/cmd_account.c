@@ -150,7 +150,7 @@ static int store_credentials(int argc, char **argv, bool add)
 	if (admin_read_secret(&ad, prompt, password, sizeof(password),
 	    UPSTREAM_PASSWORD_MAX) != 0)
 		goto out;
-	if (admin_load_key(&ad, true, &key, &created) != 0)
+	if (admin_load_key(&ad, true, add ? NULL : account, &key, &created) != 0)
 		goto out;
 	have_key = true;
 	if (seal(&ad, &key, account, password, blob, sizeof(blob), &blen) != 0)

@@ -76,38 +76,71 @@ int admin_open_state(struct admin *ad)
 	return 0;
 }
 
+struct first_managed {
+	const char *except;
+	bool found;
+	struct state_account a;
+};
+
 static int find_managed(void *arg, const struct state_account *a)
 {
-	if (a->auth == STATE_AUTH_MANAGED) {
-		*(bool *)arg = true;
+	struct first_managed *f = arg;
+	if (a->auth == STATE_AUTH_MANAGED && a->secret_len > 0 &&
+	    !(f->except && strcmp(f->except, a->name) == 0)) {
+		f->found = true;
+		f->a = *a;
 		return 1;
 	}
 	return 0;
 }
 
-int admin_load_key(struct admin *ad, bool may_create, struct secret_key *key,
-    bool *created)
+/* The key must open what is sealed already: a wrong key file would
+ * otherwise seal new passwords that no other account's key matches. */
+static int key_opens(const struct admin *ad, const struct secret_key *key,
+    const struct state_account *a)
+{
+	unsigned char plain[SECRET_PLAINTEXT_MAX + 1];
+	char err[PB_ERR_MAX];
+	size_t n = 0;
+	int rc = secret_open(key, a->name, a->secret, a->secret_len, plain, sizeof(plain),
+	    &n, err, sizeof(err));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	if (rc != 0)
+		admin_fail(ad, "key file %s does not open the upstream password stored for "
+		    "%s in %s (a wrong key file?); nothing was changed", ad->o.key_file,
+		    a->name, ad->o.state);
+	return rc;
+}
+
+int admin_load_key(struct admin *ad, bool may_create, const char *except,
+    struct secret_key *key, bool *created)
 {
 	char err[PB_ERR_MAX + PB_PATH_MAX];
+	struct first_managed *fm = calloc(1, sizeof(*fm));
 	bool any_managed = false;
-	int made = 0;
+	int made = 0, ret = -1;
+
+	if (!fm) {
+		admin_fail(ad, "out of memory");
+		return -1;
+	}
+	fm->except = except;
 
 	if (created)
 		*created = false;
-	if (may_create) {
-		/* A new key only while nothing is sealed with an old one. The
-		 * state file is looked at only when it exists (a refused key must
-		 * not leave a new state file behind). */
-		struct stat st;
-		if (ad->db || stat(ad->o.state, &st) == 0) {
-			if (!ad->db && admin_open_state(ad) != 0)
-				return -1;
-			int rc = state_account_list(ad->db, find_managed, &any_managed);
-			if (rc != STATE_OK) {
-				admin_state_fail(ad, rc, "reading accounts");
-				return -1;
-			}
+	/* A new key only while nothing is sealed with an old one. The state
+	 * file is looked at only when it exists (a refused key must not leave a
+	 * new state file behind). */
+	struct stat st;
+	if (ad->db || stat(ad->o.state, &st) == 0) {
+		if (!ad->db && admin_open_state(ad) != 0)
+			goto out;
+		int rc = state_account_list(ad->db, find_managed, fm);
+		if (rc != STATE_OK) {
+			admin_state_fail(ad, rc, "reading accounts");
+			goto out;
 		}
+		any_managed = fm->found;
 	}
 	int rc = may_create && !any_managed
 	    ? secret_key_load_or_create(ad->o.key_file, key, &made, err, sizeof(err))
@@ -119,11 +152,19 @@ int admin_load_key(struct admin *ad, bool may_create, struct secret_key *key,
 			    "not open them)", ad->o.key_file, ad->o.state);
 		else
 			admin_fail(ad, "%s", err);
-		return -1;
+		goto out;
+	}
+	if (any_managed && key_opens(ad, key, &fm->a) != 0) {
+		secret_key_clear(key);
+		goto out;
 	}
 	if (created)
 		*created = made != 0;
-	return 0;
+	ret = 0;
+out:
+	OPENSSL_cleanse(fm, sizeof(*fm));
+	free(fm);
+	return ret;
 }
 
 void admin_end(struct admin *ad)

@@ -56,10 +56,13 @@ int admin_take_option(int *argc, char **argv, const char *name, const char **val
 /* Open (create/migrate) the state file; -1 after printing the problem. */
 int admin_open_state(struct admin *ad);
 /* Load the key file; with may_create, create it when it does not exist and
- * the state file holds no managed account. -1 after printing the problem.
- * *created (may be NULL) is set when this call created the file. */
-int admin_load_key(struct admin *ad, bool may_create, struct secret_key *key,
-    bool *created);
+ * the state file holds no managed account (but `except`, may be NULL: the
+ * account whose password is being replaced). When such accounts exist, the
+ * key must open one of their sealed passwords (a wrong key file is refused).
+ * -1 after printing the problem. *created (may be NULL) is set when this
+ * call created the file. */
+int admin_load_key(struct admin *ad, bool may_create, const char *except,
+    struct secret_key *key, bool *created);
 void admin_end(struct admin *ad);
 
 /* Print "popbridge NAME: message" on stderr; returns PB_EXIT_FAIL. */
