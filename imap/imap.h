@@ -35,6 +35,8 @@
  *  - Strings the caller passes (user, password, mailbox names, keywords,
  *    search values) must not contain CR, LF or NUL: IMAP_EARG.
  *    Mailbox names are sent as given (modified UTF-7 is the caller's).
+ *  - The process must ignore SIGPIPE (as pop3/ requires): OpenSSL writes to
+ *    the socket with write(2).
  */
 #ifndef IMAP_IMAP_H
 #define IMAP_IMAP_H
@@ -334,7 +336,9 @@ struct imap_search {
 };
 
 /* UID SEARCH (RETURN (ALL) with ESEARCH); matching UIDs are added to out
- * (which the caller initialised). Requires a selected mailbox. */
+ * (which the caller initialised). Requires a selected mailbox. UIDs below
+ * uid_min are never added, although "UID n:*" makes servers return the
+ * highest UID when it is below n. */
 enum imap_result imap_uid_search(struct imap_session *s, const struct imap_search *q,
     struct imap_uidset *out);
 

@@ -1,0 +1,317 @@
+/* imap/mailbox.c — SELECT/EXAMINE, LIST, CREATE and UID SEARCH (see imap.h). */
+#include "imap/session_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- SELECT ------------------------------------------------------------ */
+
+static int bad(struct imap_session *s, const char *what)
+{
+	set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed %s", what);
+	return -1;
+}
+
+static int select_untagged(struct imap_session *s, void *vctx, const struct imap_response *r)
+{
+	struct imap_mailbox_info *mi = vctx;
+	const struct imap_arg *a = r->code_nargs ? &r->code_args[0] : NULL;
+	if (r->cond == IMAP_COND_OK) {
+		switch (r->code) {
+		case IMAP_CODE_UIDVALIDITY:
+			if (imap_arg_number32(a, &mi->uidvalidity) < 0 || mi->uidvalidity == 0)
+				return bad(s, "UIDVALIDITY");
+			mi->has_uidvalidity = true;
+			return 1;
+		case IMAP_CODE_UIDNEXT:
+			if (imap_arg_number32(a, &mi->uidnext) < 0)
+				return bad(s, "UIDNEXT");
+			mi->has_uidnext = true;
+			return 1;
+		case IMAP_CODE_HIGHESTMODSEQ:
+			if (imap_arg_number64(a, &mi->highestmodseq) < 0)
+				return bad(s, "HIGHESTMODSEQ");
+			mi->has_highestmodseq = true;
+			return 1;
+		case IMAP_CODE_NOMODSEQ:
+			mi->has_highestmodseq = true;
+			mi->highestmodseq = 0;
+			return 1;
+		case IMAP_CODE_PERMANENTFLAGS: {
+			const char *const *kw;
+			size_t nkw;
+			if (!a || parse_flag_list(s, a, &mi->permanent_flags, &kw, &nkw) < 0)
+				return bad(s, "PERMANENTFLAGS");
+			mi->has_permanent_flags = true;
+			return 1;
+		}
+		case IMAP_CODE_UNSEEN:
+			return 1;
+		default:
+			return 0;
+		}
+	}
+	if (r->cond != IMAP_COND_NONE)
+		return 0;
+	if (strcmp(r->name, "EXISTS") == 0) {
+		mi->exists = r->number;
+		return 1;
+	}
+	return strcmp(r->name, "RECENT") == 0 || strcmp(r->name, "FLAGS") == 0;
+}
+
+static void select_tagged(struct imap_session *s, void *vctx, const struct imap_response *r)
+{
+	struct imap_mailbox_info *mi = vctx;
+	(void)s;
+	if (r->code == IMAP_CODE_READ_ONLY)
+		mi->read_only = true;
+	else if (r->code == IMAP_CODE_READ_WRITE)
+		mi->read_only = false;
+}
+
+enum imap_result imap_select(struct imap_session *s, const char *mailbox, unsigned flags,
+    struct imap_mailbox_info *out)
+{
+	struct imap_mailbox_info mi;
+	struct cmd_handler h = { .untagged = select_untagged, .tagged = select_tagged, .ctx = &mi };
+	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	if (r != IMAP_OK)
+		return r;
+	memset(&mi, 0, sizeof(mi));
+	mi.read_only = (flags & IMAP_SELECT_READONLY) != 0;
+	cmd_begin(s, flags & IMAP_SELECT_READONLY ? "EXAMINE" : "SELECT");
+	imap_cmd_astring(s->cmd, mailbox, strlen(mailbox));
+	if ((flags & IMAP_SELECT_CONDSTORE) && imap_has(s, IMAP_CAP_CONDSTORE))
+		imap_cmd_raw(s->cmd, "(CONDSTORE)");
+	/* A SELECT closes the current mailbox whatever its outcome. */
+	if (!s->cmd->error && s->state == IMAP_STATE_SELECTED)
+		s->state = IMAP_STATE_AUTH;
+	r = cmd_run(s, &h);
+	if (r == IMAP_OK) {
+		s->state = IMAP_STATE_SELECTED;
+		s->exists = mi.exists;
+		if (out)
+			*out = mi;
+	}
+	return r;
+}
+
+/* ---- LIST -------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	unsigned attr;
+} list_attrs[] = {
+	{ "\\Noselect", IMAP_LIST_NOSELECT }, { "\\NoInferiors", IMAP_LIST_NOINFERIORS },
+	{ "\\HasChildren", IMAP_LIST_HASCHILDREN }, { "\\HasNoChildren", IMAP_LIST_HASNOCHILDREN },
+	{ "\\NonExistent", IMAP_LIST_NONEXISTENT }, { "\\All", IMAP_LIST_ALL },
+	{ "\\Archive", IMAP_LIST_ARCHIVE }, { "\\Drafts", IMAP_LIST_DRAFTS },
+	{ "\\Flagged", IMAP_LIST_FLAGGED }, { "\\Junk", IMAP_LIST_JUNK },
+	{ "\\Sent", IMAP_LIST_SENT }, { "\\Trash", IMAP_LIST_TRASH },
+};
+
+struct list_ctx {
+	imap_list_fn *cb;
+	void *arg;
+};
+
+static int list_untagged(struct imap_session *s, void *vctx, const struct imap_response *r)
+{
+	struct list_ctx *ctx = vctx;
+	struct imap_list_entry e;
+	if (r->cond != IMAP_COND_NONE || strcmp(r->name, "LIST") != 0)
+		return 0;
+	if (r->nargs < 3 || r->args[0].type != IMAP_ARG_LIST)
+		return bad(s, "LIST");
+	memset(&e, 0, sizeof(e));
+	for (size_t i = 0; i < r->args[0].len; i++) {
+		const struct imap_arg *a = &r->args[0].u.list[i];
+		if (a->type != IMAP_ARG_ATOM)
+			return bad(s, "LIST attributes");
+		for (size_t k = 0; k < sizeof(list_attrs) / sizeof(list_attrs[0]); k++)
+			if (strcasecmp(a->u.str, list_attrs[k].name) == 0)
+				e.attrs |= list_attrs[k].attr;
+	}
+	if (r->args[1].type == IMAP_ARG_STRING && r->args[1].len == 1)
+		e.delimiter = r->args[1].u.str[0];
+	else if (r->args[1].type != IMAP_ARG_NIL)
+		return bad(s, "LIST delimiter");
+	e.name = imap_arg_string(&r->args[2]);
+	if (!e.name)
+		return bad(s, "LIST mailbox name");
+	if (ctx->cb)
+		ctx->cb(ctx->arg, &e);
+	return 1;
+}
+
+enum imap_result imap_list(struct imap_session *s, const char *reference, const char *pattern,
+    imap_list_fn *cb, void *arg)
+{
+	struct list_ctx ctx = { cb, arg };
+	struct cmd_handler h = { .untagged = list_untagged, .ctx = &ctx };
+	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	if (r != IMAP_OK)
+		return r;
+	cmd_begin(s, "LIST");
+	imap_cmd_string(s->cmd, reference, strlen(reference));
+	imap_cmd_string(s->cmd, pattern, strlen(pattern));
+	if (imap_has(s, IMAP_CAP_SPECIAL_USE | IMAP_CAP_LIST_EXTENDED))
+		imap_cmd_raw(s->cmd, "RETURN (SPECIAL-USE)");
+	return cmd_run(s, &h);
+}
+
+struct special_ctx {
+	unsigned use;
+	char *name;
+	size_t len;
+	bool found, too_long;
+};
+
+static void special_cb(void *arg, const struct imap_list_entry *e)
+{
+	struct special_ctx *ctx = arg;
+	if (ctx->found || !(e->attrs & ctx->use) || (e->attrs & IMAP_LIST_NONEXISTENT))
+		return;
+	if (strlen(e->name) >= ctx->len) {
+		ctx->too_long = true;
+		return;
+	}
+	snprintf(ctx->name, ctx->len, "%s", e->name);
+	ctx->found = true;
+}
+
+enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *name, size_t len)
+{
+	struct special_ctx ctx = { use, name, len, false, false };
+	if (len == 0 || use < IMAP_LIST_ALL || use > IMAP_LIST_TRASH || (use & (use - 1)))
+		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad special-use request");
+	name[0] = '\0';
+	enum imap_result r = imap_list(s, "", "*", special_cb, &ctx);
+	if (r != IMAP_OK)
+		return r;
+	if (ctx.found)
+		return IMAP_OK;
+	if (ctx.too_long)
+		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "mailbox name too long");
+	return set_last(s, IMAP_ENOTFOUND, IMAP_CAUSE_NONE, "no mailbox has that special use");
+}
+
+enum imap_result imap_create(struct imap_session *s, const char *mailbox)
+{
+	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	if (r != IMAP_OK)
+		return r;
+	cmd_begin(s, "CREATE");
+	imap_cmd_astring(s->cmd, mailbox, strlen(mailbox));
+	return cmd_run(s, NULL);
+}
+
+/* ---- UID SEARCH -------------------------------------------------------- */
+
+struct search_ctx {
+	struct imap_uidset *found;
+	bool failed;
+};
+
+static int search_untagged(struct imap_session *s, void *vctx, const struct imap_response *r)
+{
+	struct search_ctx *ctx = vctx;
+	if (r->cond != IMAP_COND_NONE)
+		return 0;
+	if (strcmp(r->name, "SEARCH") == 0) {
+		for (size_t i = 0; i < r->nargs; i++) {
+			uint32_t uid;
+			if (r->args[i].type == IMAP_ARG_LIST)
+				continue;  /* (MODSEQ n) with CONDSTORE */
+			if (imap_arg_number32(&r->args[i], &uid) < 0 || uid == 0)
+				return bad(s, "SEARCH result");
+			if (imap_uidset_add(ctx->found, uid) < 0)
+				return bad(s, "SEARCH result (too many ranges)");
+		}
+		return 1;
+	}
+	if (strcmp(r->name, "ESEARCH") != 0)
+		return 0;
+	/* (TAG "A0005") UID ALL 1:3,5 ... — only ours. */
+	size_t i = 0;
+	if (r->nargs < 1 || r->args[0].type != IMAP_ARG_LIST || r->args[0].len != 2 ||
+	    !imap_arg_is_atom(&r->args[0].u.list[0], "TAG") ||
+	    !imap_arg_string(&r->args[0].u.list[1]) ||
+	    strcmp(imap_arg_string(&r->args[0].u.list[1]), s->tag) != 0)
+		return 0;
+	i = 1;
+	if (i < r->nargs && imap_arg_is_atom(&r->args[i], "UID"))
+		i++;
+	for (; i + 1 < r->nargs; i += 2) {
+		if (imap_arg_is_atom(&r->args[i], "ALL")) {
+			const struct imap_arg *v = &r->args[i + 1];
+			if (v->type != IMAP_ARG_ATOM ||
+			    imap_uidset_parse(ctx->found, v->u.str, v->len) < 0)
+				return bad(s, "ESEARCH ALL");
+		}
+	}
+	if (i != r->nargs)
+		return bad(s, "ESEARCH");
+	return 1;
+}
+
+enum imap_result imap_uid_search(struct imap_session *s, const struct imap_search *q,
+    struct imap_uidset *out)
+{
+	struct imap_uidset found;
+	struct search_ctx ctx = { &found, false };
+	struct cmd_handler h = { .untagged = search_untagged, .ctx = &ctx };
+	bool any = false;
+	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	if (r != IMAP_OK)
+		return r;
+	cmd_begin(s, "UID SEARCH");
+	if (imap_has(s, IMAP_CAP_ESEARCH))
+		imap_cmd_raw(s->cmd, "RETURN (ALL)");
+	if (q->uid_min > 1) {
+		char range[32];
+		snprintf(range, sizeof(range), "UID %u:*", q->uid_min);
+		imap_cmd_raw(s->cmd, range);
+		any = true;
+	}
+	if (q->unseen)
+		imap_cmd_raw(s->cmd, "UNSEEN");
+	if (q->seen)
+		imap_cmd_raw(s->cmd, "SEEN");
+	if (q->undeleted)
+		imap_cmd_raw(s->cmd, "UNDELETED");
+	if (q->keyword) {
+		imap_cmd_raw(s->cmd, "KEYWORD");
+		imap_cmd_atom(s->cmd, q->keyword);
+	}
+	if (q->unkeyword) {
+		imap_cmd_raw(s->cmd, "UNKEYWORD");
+		imap_cmd_atom(s->cmd, q->unkeyword);
+	}
+	if (q->header_name) {
+		imap_cmd_raw(s->cmd, "HEADER");
+		imap_cmd_astring(s->cmd, q->header_name, strlen(q->header_name));
+		imap_cmd_astring(s->cmd, q->header_value ? q->header_value : "",
+		    q->header_value ? strlen(q->header_value) : 0);
+	}
+	any = any || q->unseen || q->seen || q->undeleted || q->keyword || q->unkeyword ||
+	    q->header_name;
+	if (!any)
+		imap_cmd_raw(s->cmd, "ALL");
+	imap_uidset_init(&found);
+	r = cmd_run(s, &h);
+	if (r == IMAP_OK) {
+		/* "UID n:*" also matches the highest UID when it is below n. */
+		for (size_t i = 0; i < found.n; i++) {
+			uint32_t lo = found.r[i].lo < q->uid_min ? q->uid_min : found.r[i].lo;
+			if (lo <= found.r[i].hi && imap_uidset_add_range(out, lo, found.r[i].hi) < 0) {
+				r = proto_failed(s, "too many UID ranges in a search result");
+				break;
+			}
+		}
+	}
+	imap_uidset_free(&found);
+	return r;
+}

@@ -1,0 +1,86 @@
+/* imap/session_int.h — the session object and the command engine shared by
+ * the files that implement imap.h. Internal to imap/.
+ *
+ * The engine: cmd_begin() starts a command with a fresh tag; the caller
+ * appends arguments to s->cmd; cmd_run() sends it (waiting for "+" at each
+ * sync point), reads responses until the tagged one, and hands each
+ * untagged response first to the session (capabilities, BYE), then to the
+ * command's handler, then — when neither consumed it — to cfg.on_event.
+ * Body-section streams go to the handler's stream function, or are dropped.
+ * cmd_run() sets s->last and returns the result; on a connection or
+ * protocol failure it closes the connection.
+ */
+#ifndef IMAP_SESSION_INT_H
+#define IMAP_SESSION_INT_H
+
+#include "imap/conn.h"
+#include "imap/format.h"
+#include "imap/imap.h"
+#include "imap/parser.h"
+
+struct imap_session {
+	struct imap_config cfg;    /* strings point to the copies below */
+	char *host, *ca_file, *verify_name;
+	struct imap_conn conn;
+	enum imap_state state;
+	struct imap_parser *parser;
+	char *rbuf;                /* IMAP_READ_BUF octets */
+	size_t roff, rlen;         /* unconsumed: rbuf[roff, rlen) */
+	unsigned tagn;
+	char tag[IMAP_TAG_MAX + 1];
+	unsigned caps;
+	char *capstr;              /* upper-cased, space-separated, bounded */
+	struct imap_status last;
+	uint32_t exists;
+	bool bye;                  /* an untagged BYE was received */
+	char bye_text[IMAP_TEXT_MAX + 1];
+	size_t starttls_discarded;
+	struct imap_cmd *cmd;
+	const char **kw;           /* keyword scratch for struct imap_msg */
+	size_t kwcap;
+};
+
+struct cmd_handler {
+	/* An untagged response: 1 consumed, 0 not this command's, -1 malformed
+	 * (a protocol error; set s->last.text first). */
+	int (*untagged)(struct imap_session *s, void *ctx, const struct imap_response *r);
+	/* A body-section event (STREAM_BEGIN, _DATA, _END): 0 go on, -1 abort
+	 * with IMAP_ESINK (connection closed), -2 protocol error. */
+	int (*stream)(struct imap_session *s, void *ctx, enum imap_parse_status st,
+	    const struct imap_parse_event *ev);
+	/* The tagged reply, before the result is set. */
+	void (*tagged)(struct imap_session *s, void *ctx, const struct imap_response *r);
+	void *ctx;
+};
+
+/* IMAP_OK when a command may be sent in the current state (need: the
+ * minimum state), else IMAP_ECONN / IMAP_EARG with s->last set. */
+enum imap_result cmd_check(struct imap_session *s, enum imap_state need);
+/* Start s->cmd with a new tag and the given command words (raw). */
+void cmd_begin(struct imap_session *s, const char *words);
+enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h);
+/* Set s->last to a local outcome (no server reply) and return r. */
+enum imap_result set_last(struct imap_session *s, enum imap_result r, enum imap_cause cause,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Close the connection; the session is DISCONNECTED. */
+void drop_connection(struct imap_session *s);
+/* Close the connection after a protocol error: IMAP_EPROTO. */
+enum imap_result proto_failed(struct imap_session *s, const char *why);
+/* The formatter refused an argument: IMAP_EARG with its reason. */
+enum imap_result cmd_refused(struct imap_session *s);
+
+/* Fill m from the attribute list of an untagged FETCH. 0 or -1 (malformed;
+ * s->last.text says why). */
+int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
+    struct imap_msg *m);
+/* Parse a flag list into IMAP_FLAG_* bits and keywords (into s->kw). */
+int parse_flag_list(struct imap_session *s, const struct imap_arg *list, unsigned *flags,
+    const char *const **keywords, size_t *nkeywords);
+/* Run a UID command over uids in chunks: prefix words, the set, then a
+ * suffix built by add_suffix (may be NULL). */
+enum imap_result cmd_uid_chunks(struct imap_session *s, const char *words,
+    const struct imap_uidset *uids,
+    void (*add_suffix)(struct imap_session *s, const void *arg), const void *arg,
+    const struct cmd_handler *h);
+
+#endif
