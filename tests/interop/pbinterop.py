@@ -1,0 +1,253 @@
+"""tests/interop/pbinterop.py — shared helpers for the interoperability tests.
+
+Starts `popbridge serve` ($POPBRIDGE_BIN) in front of a private Dovecot
+(tests/lib/pbtest.py), on free loopback ports, with a temporary state file:
+
+    with Dovecot(users={"alice": "pw"}, fill=["alice:INBOX:awkward:8"]) as dc, \
+         Popbridge(dc) as pb:
+        pop = poplib.POP3("127.0.0.1", pb.port)
+
+Popbridge collects popbridge's stderr (its log) in pb.log_lines() and
+waits for the `event=ready` line before returning. Every process and
+temporary directory is removed on exit, also when a test fails.
+"""
+
+import atexit
+import imaplib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("POPBRIDGE_SRC", "."), "tests", "lib"))
+from pbtest import Dovecot  # noqa: E402,F401  (re-exported for the tests)
+
+READY_TIMEOUT = 30
+PW = "Pw-4fG7.zq"   # distinctive, so a test can look for it in logs
+STOP_TIMEOUT = 90
+
+_live = []   # popbridge processes still running, killed at exit
+
+
+def _kill_leftovers():
+    for p in list(_live):
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_kill_leftovers)
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_sig, lambda s, f: sys.exit(128 + s))
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def popbridge_bin():
+    b = os.environ.get("POPBRIDGE_BIN")
+    if not b:
+        fail("set POPBRIDGE_BIN (make check-interop does)")
+    return b
+
+
+def make_cert(directory, name="pop"):
+    """A self-signed certificate for 127.0.0.1/localhost: (cert, key)."""
+    cert = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + name,
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class TempDir:
+    def __init__(self, prefix="pbinterop."):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(self.remove)
+
+    def remove(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+class Popbridge:
+    """`popbridge serve` in front of Dovecot dc (plaintext IMAP on loopback)."""
+
+    def __init__(self, dc, args=(), tmp=None, env=None, port=None, tls_port=None,
+                 state=None, wait_ready=True, extra_listen=()):
+        self.dc = dc
+        self._own_tmp = None
+        if tmp is None:
+            self._own_tmp = TempDir("pbserve.")
+            tmp = self._own_tmp.path
+        self.tmp = tmp
+        self.port = port or free_port()
+        self.tls_port = tls_port
+        self.state = state or os.path.join(tmp, "state.db")
+        self.argv = [popbridge_bin(), "serve",
+                     "--upstream", "imap://127.0.0.1:%d" % dc.imap_port,
+                     "--upstream-tls", "none",
+                     "--listen", "127.0.0.1:%d" % self.port,
+                     "--state", self.state, "--log-level", "info"]
+        for a in extra_listen:
+            self.argv += ["--listen", a]
+        if tls_port:
+            self.argv += ["--listen-tls", "127.0.0.1:%d" % tls_port]
+        self.argv += list(args)
+        e = dict(os.environ)
+        e.update(env or {})
+        self._lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=e)
+        _live.append(self.proc)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if wait_ready:
+            self.wait_log("event=ready", READY_TIMEOUT)
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if os.environ.get("PBINTEROP_VERBOSE"):
+                sys.stderr.write("popbridge: %s\n" % line)
+            with self._cond:
+                self._lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._lines.append(None)   # EOF marker
+            self._cond.notify_all()
+
+    def log_lines(self):
+        with self._cond:
+            return [l for l in self._lines if l is not None]
+
+    def wait_log(self, needle, timeout=READY_TIMEOUT, count=1):
+        """Wait until `count` log lines contain needle; return the last one."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                hits = [l for l in self._lines if l is not None and needle in l]
+                if len(hits) >= count:
+                    return hits[count - 1]
+                if None in self._lines:
+                    fail("popbridge exited (rc %s) before logging %r; log:\n%s" %
+                         (self.proc.poll(), needle, "\n".join(self.log_lines())))
+                left = end - time.monotonic()
+                if left <= 0:
+                    fail("no log line with %r within %ss; log:\n%s" %
+                         (needle, timeout, "\n".join(self.log_lines())))
+                self._cond.wait(left)
+
+    def session_lines(self):
+        return [l for l in self.log_lines() if " event=session " in l]
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            fail("popbridge did not exit within %ss of SIGTERM" % timeout)
+        self._reader.join(10)
+        if self.proc in _live:
+            _live.remove(self.proc)
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self._reader.join(10)
+        if self.proc in _live:
+            _live.remove(self.proc)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.stop()
+        if self._own_tmp:
+            self._own_tmp.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc in _live:
+            _live.remove(self.proc)
+        if self._own_tmp:
+            self._own_tmp.remove()
+        return False
+
+
+def upstream_messages(dc, user, password, folder="INBOX"):
+    """[(uid, bytes)] of the folder, in UID order, straight from Dovecot."""
+    m = imaplib.IMAP4("127.0.0.1", dc.imap_port)
+    try:
+        m.login(user, password)
+        m.select(folder, readonly=True)
+        typ, data = m.uid("SEARCH", None, "ALL")
+        uids = [int(x) for x in data[0].split()]
+        out = []
+        for uid in uids:
+            typ, d = m.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            body = [x for x in d if isinstance(x, tuple)][0][1]
+            out.append((uid, body))
+        return out
+    finally:
+        m.logout()
+
+
+def normalise(msg):
+    """What RETR must send (before dot-stuffing): CRLF line ends and a final
+    CRLF (SPEC §4, pop3/maildrop.h)."""
+    msg = msg.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    if not msg.endswith(b"\r\n"):
+        msg += b"\r\n"
+    return msg
+
+
+def run(argv, timeout=120, **kw):
+    """Run a client; return CompletedProcess (stdout/stderr as text)."""
+    return subprocess.run(argv, stdin=kw.pop("stdin", subprocess.DEVNULL),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, text=True, **kw)
+
+
+def report(name):
+    print("ok %s" % name, flush=True)
