@@ -1,0 +1,499 @@
+/* tests/bridge/check_managed_cli.c — `popbridge account` and `popbridge
+ * device` through the real binary ($POPBRIDGE_BIN) on a real state file:
+ * lifecycle, output, exit statuses, the key file rules, and that no secret
+ * reaches the state file. Passwords issued by the CLI are checked with
+ * managed_authenticate, the function `serve` logs in with. */
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "bridge/managed.h"
+#include "bridge/passgen.h"
+#include "bridge/secret.h"
+#include "state/state.h"
+#include "tests/bridge/bt.h"
+
+#define UPSTREAM_PW "Upstream-Pw-9sK2.xq"
+#define ACC "office@example.org"
+
+static char dir[256];
+static char state[512];
+static char key[512];
+static char *out, *err;
+
+static void setup(void)
+{
+	ck_assert_int_eq(pbt_mkdtemp("managedcli", dir, sizeof(dir)), 0);
+	snprintf(state, sizeof(state), "%s/state.db", dir);
+	snprintf(key, sizeof(key), "%s/state.db.key", dir);
+	out = err = NULL;
+}
+
+static void teardown(void)
+{
+	free(out);
+	free(err);
+	pbt_rmtree(dir);
+}
+
+/* Run popbridge with args (NULL-terminated), standard input from the text
+ * `in` (NULL: /dev/null); returns the exit status; out/err captured. */
+static int pb(const char *in, ...)
+{
+	char *argv[40];
+	char inpath[600];
+	int n = 0;
+	va_list ap;
+
+	free(out);
+	free(err);
+	snprintf(inpath, sizeof(inpath), "%s/stdin.txt", dir);
+	FILE *f = fopen(inpath, "w");
+	ck_assert_ptr_nonnull(f);
+	if (in)
+		fputs(in, f);
+	fclose(f);
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = "f=$1; shift; exec \"$@\" < \"$f\"";
+	argv[n++] = "sh";
+	argv[n++] = inpath;
+	argv[n++] = (char *)bt_env("POPBRIDGE_BIN");
+	va_start(ap, in);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL && n < 38)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	int rc = bt_run(argv, &out, &err);
+	unlink(inpath);
+	return rc;
+}
+
+/* The last line of out, without its newline, into buf. */
+static const char *last_line(char *buf, size_t len)
+{
+	size_t l = strlen(out);
+	while (l > 0 && out[l - 1] == '\n')
+		l--;
+	size_t s = l;
+	while (s > 0 && out[s - 1] != '\n')
+		s--;
+	snprintf(buf, len, "%.*s", (int)(l - s), out + s);
+	return buf;
+}
+
+static void add_account(const char *name, const char *pw)
+{
+	char line[1100];
+	snprintf(line, sizeof(line), "%s\n", pw);
+	ck_assert_msg(pb(line, "account", "add", name, "--state", state, NULL) == 0,
+	    "account add: %s", err);
+}
+
+/* device add; the password (checked: 20 digits alone on the last line). */
+static void add_device(const char *account, const char *device, char pw[21])
+{
+	char line[256];
+	ck_assert_msg(pb(NULL, "device", "add", account, device, "--state", state, NULL) == 0,
+	    "device add: %s", err);
+	last_line(line, sizeof(line));
+	ck_assert_uint_eq(strlen(line), PASSGEN_DIGITS);
+	for (size_t i = 0; i < PASSGEN_DIGITS; i++)
+		ck_assert_msg(isdigit((unsigned char)line[i]), "last line '%s'", line);
+	memcpy(pw, line, PASSGEN_DIGITS + 1);
+}
+
+/* Log in as `serve` does; MANAGED_* and, on success, the device name. */
+static int login(const char *account, const char *password, char *device, size_t len)
+{
+	struct secret_key k;
+	struct managed_login l;
+	char e[300];
+	ck_assert_msg(secret_key_load(key, &k, e, sizeof(e)) == 0, "%s", e);
+	struct state_db *db = state_open(state, e, sizeof(e));
+	ck_assert_msg(db != NULL, "%s", e);
+	int rc = managed_authenticate(db, k.bytes, account, password, &l, e, sizeof(e));
+	if (rc == MANAGED_OK && device)
+		snprintf(device, len, "%s", l.device);
+	if (rc == MANAGED_OK)
+		ck_assert_str_eq(l.upstream_password, UPSTREAM_PW);
+	managed_login_clear(&l);
+	state_close(db);
+	secret_key_clear(&k);
+	return rc;
+}
+
+/* The line of `device list` output for device, or NULL. */
+static const char *list_line(const char *device, char *buf, size_t len)
+{
+	char needle[128];
+	snprintf(needle, sizeof(needle), "%s  %s ", ACC, device);
+	const char *p = strstr(out, needle);
+	if (!p)
+		return NULL;
+	const char *e = strchr(p, '\n');
+	snprintf(buf, len, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+	return buf;
+}
+
+static void file_bytes(const char *path, char **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	*data = NULL;
+	*len = 0;
+	if (!f)
+		return;
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		*data = realloc(*data, *len + n);
+		memcpy(*data + *len, buf, n);
+		*len += n;
+	}
+	fclose(f);
+}
+
+static bool contains(const char *data, size_t len, const char *needle)
+{
+	return len > 0 && memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+START_TEST(lifecycle)
+{
+	char pc[21], scanner[21], dev[80], line[1024];
+	struct stat st;
+
+	add_account(ACC, UPSTREAM_PW);
+	ck_assert_ptr_nonnull(strstr(out, "created key file"));
+	ck_assert_int_eq(stat(key, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, ACC "  managed  " ACC "  0"));
+
+	add_device(ACC, "pc", pc);
+	ck_assert_msg(pb(NULL, "device", "add", ACC, "scanner", "--state", state,
+	    "--offer", "since-enrolment", "--window", "200", "--seen-on", "never",
+	    "--dele=trash", "--folder", "Scans", NULL) == 0, "%s", err);
+	last_line(scanner, sizeof(scanner));
+	ck_assert_uint_eq(strlen(scanner), PASSGEN_DIGITS);
+	ck_assert_str_ne(pc, scanner);
+	/* the password appears once in the output: on its last line */
+	ck_assert_ptr_eq(strstr(out, scanner), strrchr(out, '\n') - PASSGEN_DIGITS);
+
+	/* each password names its device; the upstream password is no login */
+	ck_assert_int_eq(login(ACC, pc, dev, sizeof(dev)), MANAGED_OK);
+	ck_assert_str_eq(dev, "pc");
+	ck_assert_int_eq(login(ACC, scanner, dev, sizeof(dev)), MANAGED_OK);
+	ck_assert_str_eq(dev, "scanner");
+	ck_assert_int_eq(login(ACC, UPSTREAM_PW, NULL, 0), MANAGED_AUTH);
+
+	ck_assert_int_eq(pb(NULL, "device", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "ACCOUNT"));
+	ck_assert_ptr_nonnull(strstr(out, "LAST-LOGIN"));
+	ck_assert_ptr_nonnull(strstr(out, "TLS"));
+	ck_assert_ptr_nonnull(strstr(out, "RETRIEVED"));
+	ck_assert_ptr_nonnull(strstr(out, "DELETED"));
+	ck_assert_ptr_nonnull(list_line("scanner", line, sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, "never"));            /* last login */
+	ck_assert_ptr_nonnull(strstr(line, " no "));             /* not revoked */
+	ck_assert_ptr_nonnull(strstr(line, "folder=Scans* offer=since-enrolment* "
+	    "window=200* seen-on=never* dele=trash*"));
+	ck_assert_ptr_nonnull(list_line("pc", line, sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, "folder=INBOX offer=all window=0 seen-on=retr "
+	    "dele=hide"));
+	ck_assert_ptr_null(strstr(out, pc));
+	ck_assert_ptr_null(strstr(out, scanner));
+
+	/* set: change one, clear one */
+	ck_assert_msg(pb(NULL, "device", "set", ACC, "scanner", "--state", state,
+	    "--offer", "unseen", "--window", "default", NULL) == 0, "%s", err);
+	ck_assert_int_eq(pb(NULL, "device", "list", ACC, "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(list_line("scanner", line, sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, "folder=Scans* offer=unseen* window=0 "
+	    "seen-on=never* dele=trash*"));
+
+	/* revoke: that device is refused, the other still logs in */
+	ck_assert_int_eq(pb(NULL, "device", "revoke", ACC, "pc", "--state", state, NULL), 0);
+	ck_assert_int_eq(login(ACC, pc, NULL, 0), MANAGED_AUTH);
+	ck_assert_int_eq(login(ACC, scanner, dev, sizeof(dev)), MANAGED_OK);
+	ck_assert_int_eq(pb(NULL, "device", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(list_line("pc", line, sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, " yes "));
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "2 (1 revoked)"));
+
+	ck_assert_int_eq(pb(NULL, "device", "reset", ACC, "scanner", "--state", state, NULL),
+	    0);
+	ck_assert_ptr_nonnull(strstr(out, "every message"));
+
+	/* set-password: devices keep their passwords, the new one is served */
+	ck_assert_int_eq(pb("Another-Pw\n", "account", "set-password", ACC, "--state", state,
+	    NULL), 0);
+	struct secret_key k;
+	struct managed_login l;
+	char e[300];
+	ck_assert_int_eq(secret_key_load(key, &k, e, sizeof(e)), 0);
+	struct state_db *db = state_open(state, e, sizeof(e));
+	ck_assert_int_eq(managed_authenticate(db, k.bytes, ACC, scanner, &l, e, sizeof(e)),
+	    MANAGED_OK);
+	ck_assert_str_eq(l.upstream_password, "Another-Pw");
+	managed_login_clear(&l);
+	state_close(db);
+	secret_key_clear(&k);
+
+	ck_assert_int_eq(pb(NULL, "account", "remove", ACC, "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "2 devices"));
+	ck_assert_int_eq(pb(NULL, "device", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_null(strstr(out, ACC));
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_null(strstr(out, ACC));
+	ck_assert_int_eq(login(ACC, scanner, NULL, 0), MANAGED_AUTH);
+}
+END_TEST
+
+START_TEST(state_file_holds_no_secret)
+{
+	char pw[4][21];
+	add_account(ACC, UPSTREAM_PW);
+	add_account("other@example.org", UPSTREAM_PW "-2");
+	add_device(ACC, "a", pw[0]);
+	add_device(ACC, "b", pw[1]);
+	add_device("other@example.org", "a", pw[2]);
+	ck_assert_int_eq(pb(NULL, "device", "set", ACC, "a", "--state", state, "--dele",
+	    "flag", NULL), 0);
+	ck_assert_int_eq(pb("Changed-Pw-77\n", "account", "set-password", "other@example.org",
+	    "--state", state, NULL), 0);
+	add_device("other@example.org", "b", pw[3]);
+
+	/* every file next to the state (WAL and SHM included) but the key */
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *de;
+	int files = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "state.db", 8) != 0 || strcmp(de->d_name, "state.db.key") == 0)
+			continue;
+		char path[800], *data;
+		size_t len;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		file_bytes(path, &data, &len);
+		files++;
+		ck_assert_msg(!contains(data, len, UPSTREAM_PW), "%s holds the upstream password",
+		    de->d_name);
+		ck_assert_msg(!contains(data, len, "Changed-Pw-77"), "%s holds a password",
+		    de->d_name);
+		for (int i = 0; i < 4; i++)
+			ck_assert_msg(!contains(data, len, pw[i]), "%s holds a device password",
+			    de->d_name);
+		free(data);
+	}
+	closedir(d);
+	ck_assert_int_ge(files, 1);
+}
+END_TEST
+
+START_TEST(key_file_readable_by_others_refused)
+{
+	char *before, *after, *sbefore, *safter;
+	size_t blen, alen, sblen, salen;
+
+	/* first use: a 0644 key file is refused and no state file appears */
+	FILE *f = fopen(key, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("popbridge-key-v1\n", f);
+	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod(key, 0644), 0);
+	ck_assert_int_eq(pb(UPSTREAM_PW "\n", "account", "add", ACC, "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "0644"));
+	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+	ck_assert_ptr_null(strstr(err, UPSTREAM_PW));
+	ck_assert_int_ne(access(state, F_OK), 0);
+
+	/* with accounts in place: refused, and neither file changes */
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	add_account(ACC, UPSTREAM_PW);
+	ck_assert_int_eq(chmod(key, 0640), 0);
+	file_bytes(key, &before, &blen);
+	file_bytes(state, &sbefore, &sblen);
+	ck_assert_int_eq(pb("x\n", "account", "add", "new@example.org", "--state", state, NULL),
+	    1);
+	ck_assert_ptr_nonnull(strstr(err, "0640"));
+	ck_assert_int_eq(pb("x\n", "account", "set-password", ACC, "--state", state, NULL), 1);
+	file_bytes(key, &after, &alen);
+	file_bytes(state, &safter, &salen);
+	ck_assert_uint_eq(blen, alen);
+	ck_assert_int_eq(memcmp(before, after, blen), 0);
+	ck_assert_uint_eq(sblen, salen);
+	ck_assert_int_eq(memcmp(sbefore, safter, sblen), 0);
+	free(before);
+	free(after);
+	free(sbefore);
+	free(safter);
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_null(strstr(out, "new@example.org"));
+}
+END_TEST
+
+START_TEST(wrong_key_file_refused)
+{
+	char other[600], *before, *after;
+	size_t blen, alen;
+	struct secret_key k;
+	char e[300];
+	int created;
+
+	add_account(ACC, UPSTREAM_PW);
+	snprintf(other, sizeof(other), "%s/other.key", dir);
+	ck_assert_int_eq(secret_key_load_or_create(other, &k, &created, e, sizeof(e)), 0);
+	secret_key_clear(&k);
+	file_bytes(other, &before, &blen);
+
+	ck_assert_int_eq(pb("pw\n", "account", "add", "new@example.org", "--state", state,
+	    "--key-file", other, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "wrong key file"));
+	ck_assert_int_eq(pb("pw\n", "account", "add", "new@example.org", "--state", state,
+	    "--key-file", "/nonexistent/dir/k", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "managed accounts"));
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_null(strstr(out, "new@example.org"));
+	file_bytes(other, &after, &alen);
+	ck_assert_uint_eq(blen, alen);
+	ck_assert_int_eq(memcmp(before, after, blen), 0);
+	free(before);
+	free(after);
+
+	/* the only account may be re-sealed with a new key (a lost key file) */
+	ck_assert_int_eq(pb("pw2\n", "account", "set-password", ACC, "--state", state,
+	    "--key-file", other, NULL), 0);
+	/* after which the old key no longer opens it: login is an ERROR */
+	char pw[21];
+	add_device(ACC, "pc", pw);
+	ck_assert_int_eq(login(ACC, pw, NULL, 0), MANAGED_ERROR);
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+	char pw[21];
+	/* usage errors: 2 */
+	ck_assert_int_eq(pb(NULL, "account", NULL), 2);
+	ck_assert_int_eq(pb(NULL, "account", "frobnicate", NULL), 2);
+	ck_assert_int_eq(pb(NULL, "account", "add", "--state", state, NULL), 2);
+	ck_assert_int_eq(pb(NULL, "account", "add", "a", "b", "--state", state, NULL), 2);
+	ck_assert_int_eq(pb(NULL, "account", "add", "a", "--upstream-user", NULL), 2);
+	ck_assert_int_eq(pb(NULL, "account", "add", "a", "--password", "x", NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "d", "--offer", "some", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--offer"));
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "d", "--window", "-1", NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "d", "--dele", "x", "--dele", "hide",
+	    NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "set", ACC, "d", "--state", state, NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "list", "a", "b", NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "revoke", ACC, NULL), 2);
+	ck_assert_int_eq(pb(NULL, "device", "nope", NULL), 2);
+
+	/* --help: 0, usage on stdout */
+	const char *subs[][2] = { { "account", "add" }, { "account", "list" },
+	    { "account", "remove" }, { "account", "set-password" }, { "device", "add" },
+	    { "device", "list" }, { "device", "revoke" }, { "device", "reset" },
+	    { "device", "set" } };
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		ck_assert_int_eq(pb(NULL, subs[i][0], subs[i][1], "--help", NULL), 0);
+		ck_assert_msg(strncmp(out, "usage: popbridge ", 17) == 0, "%s %s", subs[i][0],
+		    subs[i][1]);
+	}
+
+	/* failures: 1, with the reason */
+	ck_assert_int_eq(pb(NULL, "account", "add", ACC, "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "standard input"));
+	ck_assert_int_eq(pb("\n", "account", "add", ACC, "--state", state, NULL), 1);
+	char longpw[1200];
+	memset(longpw, 'p', sizeof(longpw) - 2);
+	longpw[sizeof(longpw) - 2] = '\n';
+	longpw[sizeof(longpw) - 1] = '\0';
+	ck_assert_int_eq(pb(longpw, "account", "add", ACC, "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "longer than"));
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "d", "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "no account"));
+	add_account(ACC, UPSTREAM_PW);
+	ck_assert_int_eq(pb("x\n", "account", "add", ACC, "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "exists"));
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "a#b", "--state", state, NULL), 1);
+	ck_assert_int_eq(pb(NULL, "device", "revoke", ACC, "ghost", "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "no device"));
+	ck_assert_int_eq(pb(NULL, "account", "remove", "ghost", "--state", state, NULL), 1);
+	add_device(ACC, "d", pw);
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "d", "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "already"));
+	ck_assert_int_eq(pb(NULL, "device", "list", "ghost", "--state", state, NULL), 1);
+	/* CRLF input: the CR is not part of the password */
+	ck_assert_int_eq(pb(UPSTREAM_PW "\r\n", "account", "set-password", ACC, "--state",
+	    state, NULL), 0);
+	ck_assert_int_eq(login(ACC, pw, NULL, 0), MANAGED_OK);
+}
+END_TEST
+
+START_TEST(upstream_user_and_config)
+{
+	char conf[600], st2[600];
+	snprintf(st2, sizeof(st2), "%s/conf-state.db", dir);
+	snprintf(conf, sizeof(conf), "%s/popbridge.xml", dir);
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "<popbridge version=\"1\">\n"
+	    "  <mailbox folder=\"Legacy\" offer=\"unseen\"/>\n"
+	    "  <state file=\"%s\"/>\n"
+	    "  <device account=\"" ACC "\" name=\"fax\" dele=\"archive\"/>\n"
+	    "</popbridge>\n", st2);
+	fclose(f);
+	ck_assert_msg(pb(UPSTREAM_PW "\n", "account", "add", ACC, "--config", conf,
+	    "--upstream-user", "office", NULL) == 0, "%s", err);
+	ck_assert_int_eq(access(st2, F_OK), 0);
+	char k2[700];
+	snprintf(k2, sizeof(k2), "%s.key", st2);
+	ck_assert_int_eq(access(k2, F_OK), 0);
+	ck_assert_int_eq(pb(NULL, "account", "list", "--config", conf, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, ACC "  managed  office"));
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "fax", "--config", conf, NULL), 0);
+	ck_assert_int_eq(pb(NULL, "device", "list", "--config", conf, NULL), 0);
+	/* global defaults and the config's device section, no override of its own */
+	ck_assert_ptr_nonnull(strstr(out, "folder=Legacy offer=unseen window=0 seen-on=retr "
+	    "dele=archive"));
+	/* the state file named on the command line wins over the config's */
+	ck_assert_int_eq(pb(NULL, "account", "list", "--config", conf, "--state", state, NULL),
+	    0);
+	ck_assert_ptr_null(strstr(out, ACC));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("managed-cli");
+	TCase *tc = tcase_create("cli");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, lifecycle);
+	tcase_add_test(tc, state_file_holds_no_secret);
+	tcase_add_test(tc, key_file_readable_by_others_refused);
+	tcase_add_test(tc, wrong_key_file_refused);
+	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, upstream_user_and_config);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
