@@ -197,20 +197,31 @@ static void ssl_close(SSL *ssl, int fd)
 	close(fd);
 }
 
+/* One session with a fresh context of minimum version v, which the session
+ * holds the only reference to; STLS offered unless implicit. Returns the
+ * client's connected fd. */
+static int serve_tls(struct server *s, enum pop3_tls_version v, bool implicit,
+    bool plaintext)
+{
+	struct pop3_tls *tls = make_tls(v);
+
+	server_init(s);
+	s->cfg.implicit_tls = implicit;
+	s->cfg.offer_stls = !implicit;
+	s->cfg.plaintext_auth_allowed = plaintext;
+	server_start(s, tls);
+	pop3_tls_unref(tls);
+	return client_connect(s->port);
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 START_TEST(stls_session)
 {
 	struct server s;
-	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
 	char buf[4096];
+	int fd = serve_tls(&s, POP3_TLS_1_2, false, false);
 
-	server_init(&s);
-	s.cfg.offer_stls = true;
-	s.cfg.plaintext_auth_allowed = false;
-	server_start(&s, tls);
-	pop3_tls_unref(tls); /* the session holds its own reference */
-	int fd = client_connect(s.port);
 	plain_expect(fd, "+OK popbridge ready.\r\n");
 	pbt_sendstr(fd, "CAPA\r\n");
 	char *capa = pbt_read_until(fd, "\r\n.\r\n", 4096, 20000, NULL);
@@ -254,14 +265,8 @@ END_TEST
 START_TEST(stls_injection)
 {
 	struct server s;
-	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
+	int fd = serve_tls(&s, POP3_TLS_1_2, false, true);
 
-	server_init(&s);
-	s.cfg.offer_stls = true;
-	s.cfg.plaintext_auth_allowed = true;
-	server_start(&s, tls);
-	pop3_tls_unref(tls);
-	int fd = client_connect(s.port);
 	plain_expect(fd, "+OK popbridge ready.\r\n");
 	ck_assert_int_eq(pbt_sendstr(fd, "STLS\r\nNOOP\r\nUSER mallory\r\n"), 0);
 	plain_expect(fd, "+OK Begin TLS negotiation.\r\n");
@@ -285,13 +290,8 @@ END_TEST
 START_TEST(implicit_tls_session)
 {
 	struct server s;
-	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
+	int fd = serve_tls(&s, POP3_TLS_1_2, true, false);
 
-	server_init(&s);
-	s.cfg.implicit_tls = true;
-	server_start(&s, tls);
-	pop3_tls_unref(tls);
-	int fd = client_connect(s.port);
 	SSL *ssl = client_tls(fd, TLS1_2_VERSION);
 	ck_assert_ptr_nonnull(ssl);
 	ssl_expect(ssl, "+OK popbridge ready.\r\n");
@@ -312,13 +312,8 @@ END_TEST
 START_TEST(implicit_tls_plain_client)
 {
 	struct server s;
-	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
+	int fd = serve_tls(&s, POP3_TLS_1_2, true, false);
 
-	server_init(&s);
-	s.cfg.implicit_tls = true;
-	server_start(&s, tls);
-	pop3_tls_unref(tls);
-	int fd = client_connect(s.port);
 	pbt_sendstr(fd, "USER alice\r\n");
 	size_t n = 99;
 	char *rest = pbt_read_all(fd, 65536, 20000, &n);
@@ -337,25 +332,14 @@ END_TEST
 START_TEST(min_version)
 {
 	struct server s;
-	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
-
-	server_init(&s);
-	s.cfg.implicit_tls = true;
-	server_start(&s, tls);
-	pop3_tls_unref(tls);
-	int fd = client_connect(s.port);
+	int fd = serve_tls(&s, POP3_TLS_1_2, true, false);
 	SSL *ssl = client_tls(fd, TLS1_1_VERSION);
 	ck_assert_ptr_null(ssl);
 	close(fd);
 	server_wait(&s);
 	ck_assert_int_eq(s.st.result, POP3_RESULT_TLS_FAILED);
 
-	tls = make_tls(POP3_TLS_1_0);
-	server_init(&s);
-	s.cfg.implicit_tls = true;
-	server_start(&s, tls);
-	pop3_tls_unref(tls);
-	fd = client_connect(s.port);
+	fd = serve_tls(&s, POP3_TLS_1_0, true, false);
 	ssl = client_tls(fd, TLS1_1_VERSION);
 	ck_assert_msg(ssl != NULL, "a TLS 1.1 client cannot connect at minimum 1.0");
 	ssl_expect(ssl, "+OK popbridge ready.\r\n");
@@ -366,12 +350,7 @@ START_TEST(min_version)
 	ck_assert_str_eq(s.st.tls_version, "TLSv1.1");
 
 	/* 1.3 only: a 1.2 client is refused */
-	tls = make_tls(POP3_TLS_1_3);
-	server_init(&s);
-	s.cfg.implicit_tls = true;
-	server_start(&s, tls);
-	pop3_tls_unref(tls);
-	fd = client_connect(s.port);
+	fd = serve_tls(&s, POP3_TLS_1_3, true, false);
 	ck_assert_ptr_null(client_tls(fd, TLS1_2_VERSION));
 	close(fd);
 	server_wait(&s);
