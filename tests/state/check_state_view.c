@@ -24,6 +24,8 @@ static void view_setup(void)
 	st_setup();
 	acc = st_account("alice");
 	mb = st_mailbox(acc, "INBOX");
+	status.uidvalidity = 500;
+	status.uidnext = 7;
 	for (n_items = 0; n_items < 6; n_items++)
 		items[n_items] = st_item((uint32_t)n_items + 1, (unsigned)n_items + 1,
 		    n_items == 1 || n_items == 3 ? STATE_MF_SEEN : 0, &keys[n_items]);
