@@ -128,10 +128,8 @@ static long sasl_response(struct pop3_session *s, const char *challenge,
 		int r = pop3_read_line(s, &line, &len);
 		if (r == 0)
 			return -2;
-		if (r < 0) {
-			pop3_out_err(&s->out, NULL, "Line too long or holding a NUL octet.");
+		if (r < 0)
 			return -1;
-		}
 		if (len == 1 && line[0] == '*') {
 			pop3_out_err(&s->out, NULL, "Authentication cancelled.");
 			return -1;

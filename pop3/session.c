@@ -302,7 +302,10 @@ int pop3_read_line(struct pop3_session *s, char **line, size_t *len)
 		case POP3_LR_LINE:
 			return 1;
 		case POP3_LR_TOO_LONG:
+			pop3_out_err(&s->out, NULL, "Line too long.");
+			return -1;
 		case POP3_LR_BAD:
+			pop3_out_err(&s->out, NULL, "NUL octet in line.");
 			return -1;
 		case POP3_LR_OVERFLOW:
 			pop3_out_err(&s->out, NULL, "Line too long, closing.");
@@ -328,7 +331,6 @@ static bool step(struct pop3_session *s)
 	if (r == 0)
 		return false;
 	if (r < 0) {
-		pop3_out_err(&s->out, NULL, "Line too long or holding a NUL octet.");
 		rc = POP3_CMD_ERR;
 	} else {
 		rc = dispatch(s, line, len);

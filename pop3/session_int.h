@@ -60,9 +60,9 @@ struct pop3_session {
 void pop3_enter_state(struct pop3_session *s, enum pop3_state st);
 void pop3_trace(struct pop3_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Wait for and return the next input line (SASL continuations). 1 with the
- * line, 0 when the session must end (s->result set), -1 when the line was
- * unusable (too long or holding NUL; nothing was answered). */
+/* Wait for and return the next input line. 1 with the line, 0 when the
+ * session must end (s->result set), or -1 when the line was unusable (too
+ * long or holding a NUL octet): -ERR has been written for it. */
 int pop3_read_line(struct pop3_session *s, char **line, size_t *len);
 /* Honour a maildrop reply's delay_ms. */
 void pop3_md_delay(const struct pop3_md_reply *reply);

@@ -413,6 +413,50 @@ START_TEST(auth_login)
 }
 END_TEST
 
+/* Continuation lines: longer than a command line is fine (up to the line
+ * buffer), longer than that or holding NUL is refused. */
+START_TEST(sasl_bad_lines)
+{
+	static const char head[] = "AUTH LOGIN\r\nYW\0xp\r\nAUTH PLAIN\r\n";
+	size_t n = sizeof(head) - 1, big = POP3_SASL_LINE_MAX + 10;
+	char *in = malloc(n + big + 600);
+	struct run r;
+
+	ck_assert_ptr_nonnull(in);
+	memcpy(in, head, n);
+	memset(in + n, 'A', big);
+	n += big;
+	/* a 399-octet PLAIN response (532 in base64): "\0alice\0" + 392 x 'p' */
+	static const char tail[] = "\r\nAUTH PLAIN\r\n";
+	memcpy(in + n, tail, sizeof(tail) - 1);
+	n += sizeof(tail) - 1;
+	char raw[399] = "\0alice\0";
+	memset(raw + 7, 'p', sizeof(raw) - 7);
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < sizeof(raw); i += 3) {
+		unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 |
+		    (unsigned char)raw[i + 2];
+		for (int k = 3; k >= 0; k--)
+			in[n++] = b64[(v >> (6 * k)) & 63];
+	}
+	memcpy(in + n, "\r\nQUIT\r\n", 8);
+	n += 8;
+	char pass[393];
+	memset(pass, 'p', 392);
+	pass[392] = '\0';
+	setup(&r);
+	r.f.pass = pass;
+	go(&r, in, n);
+	start(&r);
+	expect_out(&r, HELLO "+ VXNlcm5hbWU6\r\n-ERR NUL octet in line.\r\n"
+	    "+ \r\n-ERR Line too long.\r\n"
+	    "+ \r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	ck_assert_uint_eq(r.f.last_pass_len, 392);
+	finish(&r);
+	free(in);
+}
+END_TEST
+
 /* The client disappears in the middle of a SASL exchange. */
 START_TEST(auth_dropped)
 {
@@ -833,7 +877,7 @@ START_TEST(line_limits)
 	n += 3000;
 	n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\nCAPA x\r\nQUIT\r\n");
 	setup(&r);
-	snprintf(want, sizeof(want), HELLO "-ERR Line too long or holding a NUL octet.\r\n"
+	snprintf(want, sizeof(want), HELLO "-ERR Line too long.\r\n"
 	    "-ERR CAPA takes no arguments.\r\n+OK Bye.\r\n");
 	transcript(&r, in, want);
 	finish(&r);
@@ -870,9 +914,9 @@ START_TEST(binary_lines)
 	setup(&r);
 	go(&r, in, sizeof(in) - 1);
 	start(&r);
-	expect_out(&r, HELLO "-ERR Line too long or holding a NUL octet.\r\n"
+	expect_out(&r, HELLO "-ERR NUL octet in line.\r\n"
 	    "+OK Send the password.\r\n"
-	    "-ERR Line too long or holding a NUL octet.\r\n"
+	    "-ERR NUL octet in line.\r\n"
 	    "-ERR [AUTH] Authentication failed.\r\n"
 	    "-ERR Unknown command.\r\n+OK Bye.\r\n");
 	ck_assert_str_eq(r.st.user, "al?ice");
@@ -1039,6 +1083,7 @@ int main(void)
 	tcase_add_test(tc, auth_plain);
 	tcase_add_test(tc, auth_plain_errors);
 	tcase_add_test(tc, auth_login);
+	tcase_add_test(tc, sasl_bad_lines);
 	tcase_add_test(tc, auth_dropped);
 	tcase_add_test(tc, transaction_commands);
 	tcase_add_test(tc, message_numbers);
