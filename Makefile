@@ -112,6 +112,8 @@ check-interop: $(B)/popbridge $(B)/tests/harness/pbtest
 # for shell and Python tests and for `make demo`.
 $(B)/tests/harness/pbtest: $(B)/tests/harness/pbtest.o $(B)/libtestlib.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
+# check_harness also runs tests/harness/test_pbtest.py against it.
+check-harness: $(B)/tests/harness/pbtest
 
 check-all: $(addprefix check-,$(SUITES)) check-interop
 	@echo "check: all suites passed"

@@ -700,6 +700,35 @@ START_TEST(test_gen_unique_ids)
 }
 END_TEST
 
+/* ---- the pbtest command and tests/lib/pbtest.py ------------------------------ */
+
+START_TEST(test_pbtest_python)
+{
+	/* pbtest is built next to this program ($(B)/tests/harness/). */
+	char self[512], pbtest[600], script[600];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ck_assert_int_gt(n, 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(pbtest, sizeof(pbtest), "%s/pbtest", self);
+	ck_assert_msg(access(pbtest, X_OK) == 0, "%s is missing: make B=... %s", pbtest,
+	    "check-harness builds it");
+	const char *src = getenv("POPBRIDGE_SRC");
+	snprintf(script, sizeof(script), "%s/tests/harness/test_pbtest.py", src ? src : ".");
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv("PBTEST", pbtest, 1);
+		execl("/usr/bin/python3", "python3", script, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s failed (status %d)", script, status);
+}
+END_TEST
+
 static Suite *harness_suite(void)
 {
 	Suite *s = suite_create("harness");
@@ -718,9 +747,10 @@ static Suite *harness_suite(void)
 	tcase_add_test(tc, test_pause_resume);
 	suite_add_tcase(s, tc);
 	TCase *life = tcase_create("lifecycle");
-	tcase_set_timeout(life, 60);
+	tcase_set_timeout(life, 180);
 	tcase_add_test(life, test_stop_cleans);
 	tcase_add_test(life, test_sigkill_cleans);
+	tcase_add_test(life, test_pbtest_python);
 	suite_add_tcase(s, life);
 	TCase *g = tcase_create("msggen");
 	tcase_set_timeout(g, 60);
