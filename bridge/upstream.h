@@ -1,0 +1,79 @@
+/* bridge/upstream.h — one session's connection to the upstream IMAP server:
+ * connect and log in as the options say, turn IMAP outcomes into maildrop
+ * statuses, and follow the selected mailbox's untagged events.
+ *
+ * Contract:
+ *  - bridge_upstream_login() connects (host, port, TLS mode, CA, timeout
+ *    from the options) and logs in. Its status: POP3_MD_OK; POP3_MD_AUTH when
+ *    the server refused the credentials (the caller turns that into PERM in
+ *    managed mode); POP3_MD_TEMP for every kind of trouble (unreachable,
+ *    timeout, TLS, a refusal the server marks as temporary); POP3_MD_PERM
+ *    when the server forbids logging in at all (LOGINDISABLED). detail gets
+ *    a short reason without secrets in every failure case.
+ *  - While a mailbox is selected, EXPUNGE (by sequence number, mapped to the
+ *    UID through the listing) and VANISHED events add UIDs to `gone`: the
+ *    messages another client removed during the session. EXISTS growth is
+ *    followed so later sequence numbers stay right. A mapping that cannot be
+ *    kept (allocation) is dropped: `gone` then simply learns nothing more,
+ *    and fetches still answer GONE from the server's own reply.
+ *  - bridge_upstream_select() forgets the previous mailbox's map and gone
+ *    set: flush them first.
+ *  - bridge_upstream_free() logs out (bounded by the timeout) when still
+ *    connected, and frees; safe on a zeroed struct and twice.
+ */
+#ifndef BRIDGE_UPSTREAM_H
+#define BRIDGE_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/options.h"
+#include "imap/imap.h"
+#include "pop3/maildrop.h"
+
+struct bridge_upstream {
+	struct imap_session *imap;
+	char selected[PB_FOLDER_MAX];  /* "" = none */
+	struct imap_mailbox_info info; /* of the selected mailbox */
+	uint32_t *msn_uid;             /* msn - 1 → UID (0: not known yet) */
+	size_t n_msn, cap_msn;
+	bool map_valid;
+	struct imap_uidset gone;       /* UIDs expunged upstream meanwhile */
+};
+
+/* Fill the IMAP client configuration from the options; on_event set to
+ * this module's handler with up as its argument. */
+void bridge_upstream_config(const struct pb_options *opt, struct bridge_upstream *up,
+    struct imap_config *cfg);
+
+enum pop3_md_status bridge_upstream_login(struct bridge_upstream *up,
+    const struct pb_options *opt, const char *user, const char *password,
+    char *detail, size_t detail_len);
+
+/* SELECT folder. POP3_MD_OK; POP3_MD_PERM when the server says it does not
+ * exist or cannot be selected (an administrator must act); POP3_MD_TEMP on
+ * trouble. */
+enum pop3_md_status bridge_upstream_select(struct bridge_upstream *up, const char *folder,
+    char *detail, size_t detail_len);
+
+/* UID FETCH 1:* of the selected mailbox (UID RFC822.SIZE FLAGS, EMAILID and
+ * X-GM-MSGID when offered) to cb, recording each message's sequence number
+ * for the event map. */
+enum imap_result bridge_upstream_list(struct bridge_upstream *up, imap_msg_fn *cb,
+    void *arg);
+
+/* A short description of the last IMAP outcome for a detail/reply text:
+ * "what: result (server text)". */
+void bridge_upstream_describe(const struct bridge_upstream *up, const char *what,
+    char *out, size_t len);
+
+/* POP3_MD_TEMP or POP3_MD_PERM for a failed call r: trouble is TEMP. */
+enum pop3_md_status bridge_upstream_status(const struct bridge_upstream *up,
+    enum imap_result r);
+
+bool bridge_upstream_usable(const struct bridge_upstream *up);
+
+void bridge_upstream_free(struct bridge_upstream *up);
+
+#endif

@@ -1,0 +1,33 @@
+/* bridge/username.h — the POP3 user name in passthrough mode (SPEC §2):
+ * ACCOUNT or ACCOUNT<sep>DEVICE.
+ *
+ * Contract:
+ *  - The name is split at the FIRST separator; without one the device is
+ *    "default". A device name never contains the separator (configuration
+ *    refuses such device sections, so a login can always name every device).
+ *  - ACCOUNT: 1..255 octets, none of them a control character (below 0x20
+ *    or 0x7F) or a space — it is an upstream IMAP login name and is passed
+ *    on as it is.
+ *  - DEVICE: 1..64 octets of A-Z a-z 0-9 and . _ - + @ — it appears in
+ *    logs, reports and administrator commands.
+ *  - On a bad name: -1, and err says what is wrong (never echoing the
+ *    name's bytes, which may be a mistyped password).
+ */
+#ifndef BRIDGE_USERNAME_H
+#define BRIDGE_USERNAME_H
+
+#include <stddef.h>
+
+#define BRIDGE_USER_ACCOUNT_MAX 255
+#define BRIDGE_USER_DEVICE_MAX  64
+#define BRIDGE_DEFAULT_DEVICE   "default"
+
+/* account: room for BRIDGE_USER_ACCOUNT_MAX + 1, device: room for
+ * BRIDGE_USER_DEVICE_MAX + 1. *has_device says whether a device was named. */
+int bridge_username_split(const char *user, char sep, char *account, char *device,
+    int *has_device, char *err, size_t errlen);
+
+/* The device-name rule alone (0 valid, -1 not). */
+int bridge_device_name_check(const char *device);
+
+#endif
