@@ -181,18 +181,12 @@ int state_account_set_credentials(struct state_db *db, int64_t account_id,
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
 	bind_credentials(st, auth, upstream_user, secret, secret_len);
-	rc = db_exec_stmt(db, st, "setting account credentials");
-	if (rc != STATE_OK)
-		return rc;
-	if (sqlite3_changes(db->conn) == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such account");
-	return STATE_OK;
+	return db_exec_one(db, st, "setting account credentials", "account");
 }
 
 int state_account_remove(struct state_db *db, const char *name)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	DB_ENTER(db);
 	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
@@ -201,12 +195,7 @@ int state_account_remove(struct state_db *db, const char *name)
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = db_exec_stmt(db, st, "removing an account");
-	if (rc != STATE_OK)
-		return rc;
-	if (sqlite3_changes(db->conn) == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such account '%s'", name);
-	return STATE_OK;
+	return db_exec_one(db, st, "removing an account", "account");
 }
 
 int state_account_list(struct state_db *db, state_account_cb *cb, void *arg)

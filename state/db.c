@@ -92,6 +92,25 @@ int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
 	return STATE_ERROR;
 }
 
+int db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
+    const char *what_row)
+{
+	int rc = db_exec_stmt(db, st, what);
+
+	if (rc == STATE_OK && sqlite3_changes(db->conn) == 0)
+		return db_fail(db, STATE_NOTFOUND, "no such %s", what_row);
+	return rc;
+}
+
+int db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n)
+{
+	int rc = db_exec_stmt(db, st, what);
+
+	if (rc == STATE_OK && n != NULL)
+		*n = (size_t)sqlite3_changes(db->conn);
+	return rc;
+}
+
 int db_exec(struct state_db *db, const char *sql, const char *what)
 {
 	char *msg = NULL;

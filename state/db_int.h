@@ -63,6 +63,12 @@ void db_done(sqlite3_stmt *st);
 /* Step a statement that returns no row (or ignore rows): STATE_OK, or
  * STATE_EXISTS on a UNIQUE violation, else STATE_ERROR; resets it. */
 int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what);
+/* db_exec_stmt for an UPDATE/DELETE of one row: STATE_NOTFOUND with
+ * "no such <what_row>" when it matched none. */
+int db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
+    const char *what_row);
+/* db_exec_stmt, then the number of rows changed into *n (may be NULL). */
+int db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n);
 /* Run SQL without a result (transaction control, pragmas, schema). */
 int db_exec(struct state_db *db, const char *sql, const char *what);
 

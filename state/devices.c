@@ -368,13 +368,7 @@ int state_device_list(struct state_db *db, int64_t account_id, state_device_cb *
 /* Run an UPDATE/DELETE on one device row; NOTFOUND when it matched none. */
 static int device_write(struct state_db *db, sqlite3_stmt *st, const char *what)
 {
-	int rc = db_exec_stmt(db, st, what);
-
-	if (rc != STATE_OK)
-		return rc;
-	if (sqlite3_changes(db->conn) == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such device");
-	return STATE_OK;
+	return db_exec_one(db, st, what, "device");
 }
 
 int state_device_set(struct state_db *db, int64_t device_id,

@@ -312,7 +312,6 @@ int state_journal_get(struct state_db *db, int64_t journal_id, struct state_jour
 int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	DB_ENTER(db);
 	st = db_stmt(db, SQL_ITEM_DONE);
@@ -320,10 +319,7 @@ int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t mes
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, journal_id);
 	sqlite3_bind_int64(st, 2, message_id);
-	rc = db_exec_stmt(db, st, "journal: marking an item done");
-	if (rc == STATE_OK && sqlite3_changes(db->conn) == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such journal item");
-	return rc;
+	return db_exec_one(db, st, "journal: marking an item done", "journal item");
 }
 
 /* Move entry jid to state `to` (never backwards) inside a transaction;
@@ -405,15 +401,11 @@ int state_journal_finish(struct state_db *db, int64_t journal_id, bool items_gon
 int state_journal_purge(struct state_db *db, int64_t before, size_t *removed)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	DB_ENTER(db);
 	st = db_stmt(db, SQL_PURGE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, before);
-	rc = db_exec_stmt(db, st, "journal: purging");
-	if (rc == STATE_OK && removed != NULL)
-		*removed = (size_t)sqlite3_changes(db->conn);
-	return rc;
+	return db_exec_count(db, st, "journal: purging", removed);
 }

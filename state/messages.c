@@ -151,10 +151,7 @@ int messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, gen);
 	sqlite3_bind_int64(st, 3, now);
-	if (db_exec_stmt(db, st, "marking unlisted messages gone") != STATE_OK)
-		return STATE_ERROR;
-	*n = (size_t)sqlite3_changes(db->conn);
-	return STATE_OK;
+	return db_exec_count(db, st, "marking unlisted messages gone", n);
 }
 
 int messages_count(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
@@ -383,7 +380,6 @@ int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t 
 int state_message_set_exact_size(struct state_db *db, int64_t message_id, uint64_t size)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	DB_ENTER(db);
 	if (size > INT64_MAX)
@@ -393,17 +389,13 @@ int state_message_set_exact_size(struct state_db *db, int64_t message_id, uint64
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, message_id);
 	sqlite3_bind_int64(st, 2, (int64_t)size);
-	rc = db_exec_stmt(db, st, "storing the exact size");
-	if (rc == STATE_OK && sqlite3_changes(db->conn) == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such message");
-	return rc;
+	return db_exec_one(db, st, "storing the exact size", "message");
 }
 
 int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before,
     size_t *removed)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	DB_ENTER(db);
 	st = db_stmt(db, SQL_PURGE);
@@ -411,8 +403,5 @@ int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, before);
-	rc = db_exec_stmt(db, st, "purging gone messages");
-	if (rc == STATE_OK && removed != NULL)
-		*removed = (size_t)sqlite3_changes(db->conn);
-	return rc;
+	return db_exec_count(db, st, "purging gone messages", removed);
 }

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "state/state.h"
@@ -99,6 +100,18 @@ static inline int64_t st_msg_id(int64_t mailbox_id, uint32_t uid)
 
 	OK(state_message_by_uid(db, mailbox_id, uid, &m));
 	return m.id;
+}
+
+/* Run a suite; the exit status of a test program. */
+static inline int st_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static const struct state_view_defaults st_defaults = { "INBOX", "all", 0 };
