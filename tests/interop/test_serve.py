@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""`popbridge serve` at the wire level, against the sandbox Dovecot:
+
+STLS and implicit TLS (Python ssl), IPv6 listener, [IN-USE] for the same
+device twice, 20 devices at once, upstream down -> [SYS/TEMP], wrong
+password -> [AUTH], --max-sessions / --max-sessions-per-ip, SIGHUP reload of
+configuration and certificates (running sessions keep theirs; a broken file
+keeps the old settings), SIGTERM (listeners close at once, a running
+session may still QUIT and commit, exit 0; a session that does not end is
+cut after the grace period and commits nothing), the per-session log line
+(fields, no password), start-up errors (exit 2 for usage, 1 for settings),
+a state schema newer than the binary refused, --user privilege drop.
+"""
+import hashlib
+import os
+import poplib
+import pwd
+import re
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import threading
+import time
+
+from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, free_port, make_cert,
+                       popbridge_bin, report, upstream_messages)
+
+poplib._MAXLINE = 1 << 20
+
+
+def login(port, user, password=PW, host="127.0.0.1"):
+    p = poplib.POP3(host, port, timeout=60)
+    p.user(user)
+    p.pass_(password)
+    return p
+
+
+def err_of(fn):
+    """The -ERR line an operation raised (as text), or None."""
+    try:
+        fn()
+    except poplib.error_proto as e:
+        return e.args[0].decode() if isinstance(e.args[0], bytes) else str(e.args[0])
+    return None
+
+
+def tls_ctx(cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False   # the certificate names 127.0.0.1 as an IP SAN
+    return ctx
+
+
+def cert_fingerprint(p):
+    der = p.sock.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest()
+
+
+def fields(line):
+    return dict(m.group(1, 2) for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+
+
+# ---------------------------------------------------------------------------
+
+def test_tls_and_log(dc, tmp):
+    cert, key = make_cert(tmp, "t1")
+    tls_port = free_port()
+    with Popbridge(dc, args=["--cert", cert, "--key", key], tls_port=tls_port) as pb:
+        p = poplib.POP3("127.0.0.1", pb.port, timeout=30)
+        check("STLS" in p.capa(), "CAPA does not offer STLS with a certificate")
+        p.stls(tls_ctx(cert))
+        p.user("alice#stls")
+        p.pass_(PW)
+        n, _ = p.stat()
+        p.retr(1)
+        p.quit()
+        p = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(cert))
+        caps = p.capa()
+        check("STLS" not in caps, "STLS offered under implicit TLS")
+        check("IMPLEMENTATION" in caps and "EXPIRE" in caps, "CAPA lacks IMPLEMENTATION/EXPIRE")
+        check(caps["EXPIRE"] == ["NEVER"], "EXPIRE is %r" % caps["EXPIRE"])
+        p.user("alice#implicit")
+        p.pass_(PW)
+        p.top(1, 0)
+        p.dele(1)
+        p.quit()
+        pb.wait_log("device=implicit")
+        lines = pb.session_lines()
+        s = [fields(l) for l in lines if "device=stls" in l][0]
+        check(s["user"] == "alice#stls" and s["account"] == "alice" and
+              s["remote"] == "127.0.0.1" and s["tls"].startswith("TLSv1."),
+              "STLS session line: %r" % s)
+        check(s["retr"] == "1" and int(s["retr_bytes"]) > 0 and s["result"] == "committed",
+              "STLS session counts: %r" % s)
+        s = [fields(l) for l in lines if "device=implicit" in l][0]
+        check(s["top"] == "1" and s["dele"] == "1" and int(s["dele_bytes"]) > 0 and
+              s["tls"].startswith("TLSv1.") and "duration_ms" in s,
+              "implicit session line: %r" % s)
+        check(not any(PW in l for l in pb.log_lines()), "password in the log")
+        check(pb.stop() == 0, "exit status on SIGTERM")
+    report("STLS and implicit TLS with Python ssl; session log lines carry user, account, "
+           "device, remote, tls, counts, bytes, duration, result and no password")
+
+
+def test_ipv6(dc, tmp):
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        report("IPv6 listener: skipped, no ::1 on this host")
+        return
+    port6 = free_port()
+    with Popbridge(dc, extra_listen=["[::1]:%d" % port6]) as pb:
+        p = login(port6, "alice#v6", host="::1")
+        p.stat()
+        p.quit()
+        pb.wait_log("remote=::1")
+        pb.stop()
+    report("IPv6 listener [::1] (loopback: plaintext login allowed)")
+
+
+def test_in_use_auth_down(dc, tmp):
+    with Popbridge(dc, args=["--upstream-timeout", "5"]) as pb:
+        a = login(pb.port, "alice#dev")
+        e = err_of(lambda: login(pb.port, "alice#dev"))
+        check(e and e.startswith("-ERR [IN-USE]"), "same device twice: %r" % e)
+        b = login(pb.port, "alice#other")   # another device of the account: fine
+        b.stat()
+        b.quit()
+        a.quit()
+        c = login(pb.port, "alice#dev")     # the lock went with the QUIT
+        c.quit()
+        report("[IN-USE] for the same device twice; other devices in parallel")
+
+        e = err_of(lambda: login(pb.port, "alice#dev", "wrong-password"))
+        check(e and e.startswith("-ERR [AUTH]"), "wrong password: %r" % e)
+        e = err_of(lambda: login(pb.port, "nosuchuser", "wrong-password"))
+        check(e and e.startswith("-ERR [AUTH]"), "unknown user: %r" % e)
+        login(pb.port, "alice#dev").quit()
+        report("wrong password and unknown user -> -ERR [AUTH]")
+
+        dc.pause()
+        try:
+            t0 = time.monotonic()
+            e = err_of(lambda: login(pb.port, "alice#dev"))
+            check(e and e.startswith("-ERR [SYS/TEMP]"), "upstream down: %r" % e)
+            check(time.monotonic() - t0 < 60, "upstream down took too long")
+        finally:
+            dc.resume()
+        login(pb.port, "alice#dev").quit()
+        report("upstream down -> -ERR [SYS/TEMP]; works again when it is back")
+        check(not any("wrong-password" in l for l in pb.log_lines()), "password in the log")
+        pb.stop()
+
+
+def test_many_devices(dc, tmp):
+    n = 20
+    with Popbridge(dc) as pb:
+        barrier = threading.Barrier(n, timeout=120)
+        results = [None] * n
+
+        def one(i):
+            try:
+                p = login(pb.port, "alice#many%d" % i)
+                count, _ = p.stat()
+                _, lines, _ = p.retr(count)
+                barrier.wait()          # all 20 sessions are open at once
+                p.quit()
+                results[i] = count
+            except Exception as e:      # reported below
+                results[i] = e
+                barrier.abort()
+
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(180)
+        bad = [r for r in results if not isinstance(r, int)]
+        check(not bad, "concurrent sessions failed: %r" % bad[:3])
+        check(len(set(results)) == 1, "devices saw different counts: %r" % results)
+        pb.stop()
+    report("%d devices of one account in concurrent sessions" % n)
+
+
+def raw_greeting(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    f = s.makefile("rb")
+    return s, f, f.readline().decode()
+
+
+def test_limits(dc, tmp):
+    with Popbridge(dc, args=["--max-sessions", "2"]) as pb:
+        held = [raw_greeting(pb.port) for _ in range(2)]
+        check(all(g.startswith("+OK") for _, _, g in held), "greetings: %r" % held)
+        s, f, g = raw_greeting(pb.port)
+        check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "over max-sessions: %r" % g)
+        check(f.read() == b"", "the refused connection stayed open")
+        s.close()
+        for s, f, _ in held:
+            s.sendall(b"QUIT\r\n")
+            f.readline()
+            s.close()
+        pb.wait_log("result=quit", count=2)
+        s, f, g = raw_greeting(pb.port)
+        check(g.startswith("+OK"), "after sessions ended: %r" % g)
+        s.close()
+        pb.wait_log("event=refused")
+        pb.stop()
+    with Popbridge(dc, args=["--max-sessions-per-ip", "1"]) as pb:
+        s1, f1, g1 = raw_greeting(pb.port)
+        s2, f2, g2 = raw_greeting(pb.port)
+        check(g1.startswith("+OK") and g2 == "-ERR [SYS/TEMP] too many sessions\r\n",
+              "per-ip limit: %r %r" % (g1, g2))
+        s1.close()
+        s2.close()
+        pb.wait_log("reason=max-sessions-per-ip")
+        pb.stop()
+    report("--max-sessions and --max-sessions-per-ip: -ERR [SYS/TEMP] too many sessions")
+
+
+CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
+<popbridge version="1">
+  <tls cert="%(cert)s" key="%(key)s"/>
+  <limits idle-timeout="%(idle)d"/>
+</popbridge>
+"""
+
+
+def test_reload(dc, tmp):
+    c1, k1 = make_cert(tmp, "one")
+    c2, k2 = make_cert(tmp, "two")
+    cfg = os.path.join(tmp, "reload.xml")
+    with open(cfg, "w") as f:
+        f.write(CONFIG % {"cert": c1, "key": k1, "idle": 600})
+    tls_port = free_port()
+    with Popbridge(dc, args=["--config", cfg], tls_port=tls_port) as pb:
+        old = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(c1))
+        fp1 = cert_fingerprint(old)
+        old.user("alice#reload-old")
+        old.pass_(PW)
+
+        with open(cfg, "w") as f:
+            f.write(CONFIG % {"cert": c2, "key": k2, "idle": 600})
+        pb.signal(signal.SIGHUP)
+        pb.wait_log("reloaded")
+        new = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(c2))
+        check(cert_fingerprint(new) != fp1, "new sessions still get the old certificate")
+        new.quit()
+        old.retr(1)           # the running session goes on with its context
+        old.quit()
+        report("SIGHUP: new sessions get the new certificate, a running one keeps its own")
+
+        # Same file name, new contents: certificates are re-read too.
+        with open(c2, "rb") as f:
+            c2_bytes = f.read()
+        with open(k2, "rb") as f:
+            k2_bytes = f.read()
+        c3, k3 = make_cert(tmp, "three")
+        os.replace(c3, c2)
+        os.replace(k3, k2)
+        pb.signal(signal.SIGHUP)
+        pb.wait_log("reloaded", count=2)
+        with open(c2, "rb") as f:
+            c3_bytes = f.read()
+        new = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(c2))
+        check(cert_fingerprint(new) == hashlib.sha256(
+            ssl.PEM_cert_to_DER_cert(c3_bytes.decode())).hexdigest(),
+            "a certificate replaced in place was not re-read")
+        new.quit()
+        check(c2_bytes != c3_bytes and k2_bytes, "test set-up")
+
+        # A broken file: logged, and the running settings stay.
+        with open(cfg, "w") as f:
+            f.write("<popbridge version='1'><limits idle-timeout='banana'/></popbridge>\n")
+        pb.signal(signal.SIGHUP)
+        pb.wait_log("configuration not reloaded")
+        new = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(c2))
+        new.user("alice#reload-new")
+        new.pass_(PW)
+        new.quit()
+        # A missing certificate: logged, old context kept.
+        with open(cfg, "w") as f:
+            f.write(CONFIG % {"cert": os.path.join(tmp, "missing.crt"), "key": k1, "idle": 600})
+        pb.signal(signal.SIGHUP)
+        pb.wait_log("configuration not reloaded", count=2)
+        new = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(c2))
+        new.quit()
+        check(pb.proc.poll() is None, "popbridge exited on a bad reload")
+        pb.stop()
+    report("SIGHUP with a broken configuration or a missing certificate: logged, old "
+           "settings kept")
+
+
+def test_sigterm(dc, tmp):
+    state = os.path.join(tmp, "term.db")
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#term")
+        count, _ = p.stat()
+        p.dele(1)
+        pb.signal(signal.SIGTERM)
+        pb.wait_log("listeners closed")
+        try:
+            socket.create_connection(("127.0.0.1", pb.port), timeout=5).close()
+            fail_msg = "still accepting after SIGTERM"
+        except OSError:
+            fail_msg = None
+        check(fail_msg is None, fail_msg or "")
+        p.quit()               # the running session still commits
+        rc = pb.proc.wait(60)
+        check(rc == 0, "exit status %d after SIGTERM" % rc)
+        check(any("device=term" in l and "result=committed" in l for l in pb.session_lines()),
+              "the session running at SIGTERM did not commit")
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#term")
+        check(p.stat()[0] == count - 1, "the committed DELE was lost")
+        p.quit()
+        pb.stop()
+    report("SIGTERM: stops accepting at once; a running session may still QUIT and commit; "
+           "exit 0")
+
+
+def test_sigterm_cut(dc, tmp):
+    state = os.path.join(tmp, "cut.db")
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#cut")
+        count, _ = p.stat()
+        p.dele(1)
+        t0 = time.monotonic()
+        pb.signal(signal.SIGTERM)
+        rc = pb.proc.wait(120)
+        took = time.monotonic() - t0
+        check(rc == 0, "exit status %d" % rc)
+        check(took >= 29, "sessions were cut before the grace period (%.1fs)" % took)
+        pb.wait_log("commit nothing")
+        p.sock.close()
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#cut")
+        check(p.stat()[0] == count, "a session cut at shutdown committed its DELE")
+        p.quit()
+        pb.stop()
+    report("SIGTERM with a session that does not end: cut after the grace period, "
+           "nothing committed, exit 0")
+
+
+def start_fail(args, want_rc, want_text):
+    r = subprocess.run([popbridge_bin(), "serve"] + args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    check(r.returncode == want_rc, "serve %s: exit %d (want %d): %s"
+          % (" ".join(args), r.returncode, want_rc, r.stderr))
+    check(want_text in r.stderr, "serve %s: message %r lacks %r"
+          % (" ".join(args), r.stderr, want_text))
+
+
+def test_startup_errors(dc, tmp):
+    up = ["--upstream", "imap://127.0.0.1:%d" % dc.imap_port, "--upstream-tls", "none",
+          "--state", os.path.join(tmp, "err.db")]
+    port = free_port()
+    start_fail(["--no-such-flag"], 2, "no-such-flag")
+    start_fail(["--listen", "127.0.0.1:%d" % port], 1, "upstream")
+    start_fail(up + ["--listen-tls", "127.0.0.1:%d" % port], 1, "certificate")
+    start_fail(up + ["--listen", "127.0.0.1:%d" % port, "--cert", "/nonexistent.crt",
+                     "--key", "/nonexistent.key"], 1, "/nonexistent.crt")
+    bad = os.path.join(tmp, "bad.xml")
+    with open(bad, "w") as f:
+        f.write("<popbridge version='1'>\n<limits idle-timeout='x'/>\n</popbridge>\n")
+    start_fail(up + ["--config", bad], 1, bad + ":2")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        bport = busy.getsockname()[1]
+        start_fail(up + ["--listen", "127.0.0.1:%d" % bport], 1, "127.0.0.1:%d" % bport)
+    report("start-up errors: exit 2 for a bad command line, 1 for bad settings, "
+           "with the file:line, the address or the file named")
+
+    db = os.path.join(tmp, "newer.db")
+    with Popbridge(dc, tmp=tmp, state=db) as pb:
+        pb.stop()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE schema_version SET version = 999")
+    con.commit()
+    con.close()
+    start_fail(up[:4] + ["--state", db, "--listen", "127.0.0.1:%d" % port], 1, "newer")
+    report("a state database with a newer schema is refused before serving")
+
+    if os.geteuid() == 0:
+        start_fail(up + ["--listen", "127.0.0.1:%d" % port, "--user", "no-such-user-pb"], 1,
+                   "no-such-user-pb")
+
+
+def test_user_drop(dc, tmp):
+    if os.geteuid() != 0:
+        report("--user: skipped, not root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    d = os.path.join(tmp, "dropdir")
+    os.mkdir(d)
+    os.chmod(tmp, 0o755)
+    # Not writable by the user: refused with the fix named.
+    start_fail(["--upstream", "imap://127.0.0.1:%d" % dc.imap_port, "--upstream-tls", "none",
+                "--state", os.path.join(d, "s.db"), "--listen", "127.0.0.1:%d" % free_port(),
+                "--user", "nobody"], 1, "writable by that user")
+    os.chown(d, nobody.pw_uid, nobody.pw_gid)
+    with Popbridge(dc, state=os.path.join(d, "s.db"), args=["--user", "nobody"]) as pb:
+        with open("/proc/%d/status" % pb.proc.pid) as f:
+            st = f.read()
+        uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", st, re.M).groups()
+        gid = re.search(r"^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", st, re.M).groups()
+        groups = re.search(r"^Groups:\s*(.*)$", st, re.M).group(1).split()
+        check(set(uid) == {str(nobody.pw_uid)}, "uids after --user: %r" % (uid,))
+        check(set(gid) == {str(nobody.pw_gid)}, "gids after --user: %r" % (gid,))
+        check(groups in ([], [str(nobody.pw_gid)]), "supplementary groups kept: %r" % groups)
+        p = login(pb.port, "alice#dropped")
+        p.retr(1)
+        p.dele(1)
+        p.quit()
+        pb.wait_log("result=committed")
+        pb.stop()
+    report("--user nobody: all uids/gids dropped, groups cleared, the state file works")
+
+
+def main():
+    fill = ["alice:INBOX:awkward:6", "alice:INBOX:plain:4"]
+    with TempDir() as tmp, Dovecot(users={"alice": PW}, fill=fill) as dc:
+        check(len(upstream_messages(dc, "alice", PW)) == 10, "harness fill")
+        test_startup_errors(dc, tmp)
+        test_tls_and_log(dc, tmp)
+        test_ipv6(dc, tmp)
+        test_in_use_auth_down(dc, tmp)
+        test_many_devices(dc, tmp)
+        test_limits(dc, tmp)
+        test_reload(dc, tmp)
+        test_sigterm(dc, tmp)
+        test_user_drop(dc, tmp)
+        test_sigterm_cut(dc, tmp)
+
+
+if __name__ == "__main__":
+    main()
