@@ -45,7 +45,8 @@ static enum pop3_cmd_rc login(struct pop3_session *s, const char *user,
 	enum pop3_md_status st = s->ops->open(s->backend, &cred, &md, &reply);
 	pop3_md_delay(&reply);
 	if (st != POP3_MD_OK) {
-		s->stats->auth_failures++;
+		if (st == POP3_MD_AUTH)
+			s->stats->auth_failures++;
 		pop3_trace(s, "login failed (%s)", mech);
 		if (st == POP3_MD_GONE || st == POP3_MD_CLIENT)
 			st = POP3_MD_TEMP;
@@ -91,14 +92,12 @@ enum pop3_cmd_rc pop3_cmd_pass(struct pop3_session *s, char *args)
 	size_t len = strlen(args);
 	enum pop3_cmd_rc rc;
 
+	/* The line limit (POP3_CMD_LINE_MAX) keeps the password below
+	 * POP3_PASS_MAX. */
 	if (!pop3_plaintext_ok(s))
 		rc = refuse_plaintext(s);
 	else if (!s->have_user) {
 		pop3_out_err(&s->out, NULL, "Send USER first.");
-		rc = POP3_CMD_ERR;
-	} else if (len > POP3_PASS_MAX) {
-		s->have_user = false;
-		pop3_out_err(&s->out, "AUTH", "Authentication failed.");
 		rc = POP3_CMD_ERR;
 	} else {
 		rc = login(s, s->user, args, "USER");

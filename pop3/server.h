@@ -142,9 +142,11 @@ struct pop3_session_stats {
 	char mechanism[8];       /* "USER", "PLAIN", "LOGIN" or "" */
 	char remote_addr[64];    /* from the config */
 	char tls_version[16];    /* e.g. "TLSv1.3"; "" without TLS */
-	char reason[160];        /* detail for a failure (maildrop text, TLS
-	                            error); "" when none */
-	unsigned auth_failures;  /* failed login attempts */
+	char reason[160];        /* the last failure: "[CODE] text" of a
+	                            maildrop error, a TLS error; "" if none */
+	unsigned auth_failures;  /* logins refused for wrong credentials
+	                            ([AUTH]); [IN-USE], [SYS/...] etc. are
+	                            not counted but show in reason */
 	size_t messages;         /* count() at login */
 	unsigned retr_count;     /* RETRs completed */
 	uint64_t retr_octets;    /* their octets (pop3_msg_info.size definition) */

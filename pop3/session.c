@@ -2,6 +2,7 @@
  * the state, CAPA, and the helpers every command uses. See session.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,10 +150,15 @@ int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,
 		break;
 	}
 	pop3_copy_printable(clean, sizeof(clean), reply->text);
-	if (clean[0] != '\0') {
-		pop3_set_reason(s, clean);
+	if (clean[0] != '\0')
 		text = clean;
+	char *reason = s->stats->reason;
+	size_t n = 0;
+	if (code != NULL) {
+		int k = snprintf(reason, sizeof(s->stats->reason), "[%s] ", code);
+		n = k > 0 ? (size_t)k : 0;
 	}
+	pop3_copy_printable(reason + n, sizeof(s->stats->reason) - n, text);
 	return pop3_out_err(&s->out, code, "%s", text);
 }
 
@@ -381,8 +387,9 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	s->stats = stats;
 	s->t = t;
 	s->state = POP3_AUTHORIZATION;
-	s->idle_ms = (int)(cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
-	    : POP3_IDLE_TIMEOUT_DEFAULT_S) * 1000;
+	unsigned idle_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
+	    : POP3_IDLE_TIMEOUT_DEFAULT_S;
+	s->idle_ms = idle_s > INT_MAX / 1000 ? INT_MAX : (int)idle_s * 1000;
 	s->result = POP3_RESULT_DROPPED;
 	pop3_lr_init(&s->lr);
 	pop3_out_init(&s->out, t, s->idle_ms);
