@@ -9,6 +9,7 @@
 #include "bridge/cmd_admin.h"
 #include "bridge/cmdline.h"
 #include "bridge/config.h"
+#include "bridge/serve.h"
 #include "bridge/version.h"
 
 struct command {
@@ -22,6 +23,7 @@ static int cmd_version(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
 
 static const struct command commands[] = {
+	{ "serve", "run the POP3 service (foreground)", pb_serve_main },
 	{ "account", "managed accounts: add, list, remove, set-password", cmd_account },
 	{ "device", "devices: add, list, revoke, reset, set", cmd_device },
 	{ "check-config", "validate a configuration file", cmd_check_config },
