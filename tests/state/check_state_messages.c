@@ -494,6 +494,66 @@ START_TEST(fifty_thousand)
 	    seconds_since(&t0));
 	ck_assert_uint_eq(rr.matched, BIG);
 	ck_assert_uint_eq(rr.lost, 0);
+
+	/* the other per-session operations at this size */
+	{
+		uint32_t *uids = malloc(BIG * sizeof *uids), *missing = malloc(BIG * sizeof *uids);
+		struct state_uidl_import *imp = calloc(BIG, sizeof *imp);
+		char (*old)[16] = calloc(BIG, sizeof *old);
+		int64_t *ids = malloc(BIG * sizeof *ids), count;
+		struct state_device d;
+		size_t changed;
+
+		ck_assert(uids != NULL && missing != NULL && imp != NULL && old != NULL &&
+		    ids != NULL);
+		for (i = 0; i < BIG; i++)
+			uids[i] = (uint32_t)i + 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		OK(state_messages_unknown(db, mb, uids, BIG, missing, &n));
+		printf("state: %d UID look-ups (state_messages_unknown): %.3f s\n", BIG,
+		    seconds_since(&t0));
+		ck_assert_uint_eq(n, 0);
+		OK(state_view_build(db, dev, &st_defaults, 6, &v, &n));
+		for (i = 0; i < n; i++)
+			ids[i] = v[i].id;
+		state_view_free(v);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (i = 0; i < 1000; i++)
+			OK(state_message_holders(db, ids[i * 37], &st_defaults, &count));
+		printf("state: 1000 last-device holder counts: %.3f s\n", seconds_since(&t0));
+		ck_assert_int_eq(count, 1);
+		OK(state_device_set(db, dev, &(struct state_device_settings){ .window = 100 },
+		    STATE_SET_WINDOW));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (i = 0; i < 1000; i++)
+			OK(state_message_holders(db, ids[i * 37], &st_defaults, &count));
+		printf("state: 1000 holder counts with window 100: %.3f s\n", seconds_since(&t0));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		OK(state_journal_begin(db, dev, mb, "hide", ids, 10000, ids + 10000, 10000, 7,
+		    NULL));
+		printf("state: journal intent of 10,000 deletions + 10,000 seen: %.3f s\n",
+		    seconds_since(&t0));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		OK(state_device_update_counters(db, dev, &st_defaults, &d));
+		printf("state: device counters over %d messages: %.3f s\n", BIG,
+		    seconds_since(&t0));
+		ck_assert_int_eq(d.deleted, 10000);
+		ck_assert_int_eq(d.waiting, 100);
+		for (i = 0; i < BIG; i++) {
+			snprintf(old[i], sizeof old[0], "old%zu", i);
+			imp[i].message_id = ids[i];
+			imp[i].old_uidl = old[i];
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		OK(state_import_uidls(db, imp, BIG, &changed));
+		printf("state: import of %d old UIDLs: %.3f s\n", BIG, seconds_since(&t0));
+		ck_assert_uint_eq(changed, BIG);
+		free(uids);
+		free(missing);
+		free(imp);
+		free(old);
+		free(ids);
+	}
 	free(it);
 	free(k);
 }
