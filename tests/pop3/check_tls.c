@@ -450,6 +450,71 @@ START_TEST(idle_timeout)
 }
 END_TEST
 
+/* A client that stops reading in the middle of a big RETR: the write waits
+ * at most the idle timeout, the session ends, nothing is committed and the
+ * message does not count as retrieved. */
+START_TEST(client_stops_reading)
+{
+	enum { SIZE = 20 << 20 };
+	struct server s;
+	char *big = malloc(SIZE);
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'q', SIZE);
+	server_init(&s);
+	fake_add(&s.f, big, SIZE);
+	s.f.chunk = 65536;
+	s.cfg.idle_timeout_s = 1;
+	s.cfg.plaintext_auth_allowed = true;
+	server_start(&s, NULL);
+	int fd = client_connect(s.port);
+	plain_expect(fd, "+OK popbridge ready.\r\n");
+	pbt_sendstr(fd, "USER alice\r\nPASS secret\r\nDELE 1\r\nRETR 3\r\nQUIT\r\n");
+	server_wait(&s); /* returns once the write timed out */
+	close(fd);
+	ck_assert_int_eq(s.st.result, POP3_RESULT_TIMEOUT);
+	ck_assert_int_eq(s.f.commits, 0);
+	ck_assert_int_eq(s.f.closes, 1);
+	ck_assert_uint_eq(s.f.nretrieved, 0);
+	ck_assert_uint_eq(s.st.retr_count, 0);
+	free(big);
+}
+END_TEST
+
+/* A client that resets the connection in the middle of a RETR. */
+START_TEST(client_resets)
+{
+	enum { SIZE = 20 << 20 };
+	struct server s;
+	char *big = malloc(SIZE);
+	char line[256];
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'r', SIZE);
+	server_init(&s);
+	fake_add(&s.f, big, SIZE);
+	s.f.chunk = 65536;
+	s.cfg.plaintext_auth_allowed = true;
+	server_start(&s, NULL);
+	int fd = client_connect(s.port);
+	plain_expect(fd, "+OK popbridge ready.\r\n");
+	pbt_sendstr(fd, "USER alice\r\nPASS secret\r\nDELE 1\r\nRETR 3\r\nQUIT\r\n");
+	plain_expect(fd, "+OK Send the password.\r\n");
+	plain_expect(fd, "+OK Logged in.\r\n");
+	plain_expect(fd, "+OK Marked to be deleted.\r\n");
+	ck_assert_int_gt(pbt_readline(fd, line, sizeof(line), 20000), 0);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd); /* RST */
+	server_wait(&s);
+	ck_assert_int_eq(s.st.result, POP3_RESULT_DROPPED);
+	ck_assert_int_eq(s.f.commits, 0);
+	ck_assert_int_eq(s.f.closes, 1);
+	ck_assert_uint_eq(s.f.nretrieved, 0);
+	free(big);
+}
+END_TEST
+
 /* mpop-style: every RETR sent before reading anything, each answer big.
  * The engine reads the next command only after the previous answer was
  * written, so nothing deadlocks. */
@@ -588,6 +653,8 @@ int main(void)
 	tcase_add_test(tc, tls_context_errors);
 	tcase_add_test(tc, reload_while_running);
 	tcase_add_test(tc, idle_timeout);
+	tcase_add_test(tc, client_stops_reading);
+	tcase_add_test(tc, client_resets);
 	tcase_add_test(tc, deep_pipeline);
 	tcase_add_test(tc, python_poplib);
 	suite_add_tcase(s, tc);
