@@ -282,11 +282,11 @@ static int run_command(struct pbt_dovecot *d, char *line)
 
 static int cmd_dovecot(int argc, char **argv)
 {
-	for (int i = 2; i < argc; i++) {
+	/* options come in pairs: --user X or --fill X */
+	for (int i = 2; i < argc; i += 2) {
 		if ((strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--fill") != 0) ||
 		    i + 1 == argc)
 			return usage();
-		i++;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
