@@ -1,15 +1,23 @@
 /* tests/lib/dovecot.h — a private Dovecot instance for tests.
  *
  * pbt_dovecot_start() creates a fresh temporary directory, generates a
- * self-signed certificate (SAN DNS:localhost, IP:127.0.0.1), a config with its
- * own base_dir/state_dir/log_path/instance_name, a passwd-file userdb and
- * Maildir storage, starts `dovecot -c CONFIG` on free loopback ports (IMAP with
- * STARTTLS, IMAPS, POP3 with STLS, POP3S; never 110/143/993/995) and waits until
- * it answers. The auth penalty is off and per-user connection limits are high.
- * pbt_dovecot_stop() stops it, waits for the master to exit and removes the
- * directory. A watchdog process does the same if the test process dies in any
- * way (failure, signal, even SIGKILL), so nothing is ever left behind.
- * Works as root (mail processes run as an unprivileged uid) and as non-root.
+ * self-signed certificate (SAN DNS:localhost, IP:127.0.0.1, IP:::1), a config
+ * with its own base_dir/state_dir/log_path/instance_name, a passwd-file passdb
+ * ({PLAIN}, one file per user), a static userdb and Maildir storage, starts
+ * `dovecot -c CONFIG` on free loopback ports (IMAP with STARTTLS, IMAPS, POP3
+ * with STLS, POP3S; never 110/143/993/995) and waits until it answers. The
+ * auth penalty and failure delay are off and per-user connection limits high.
+ * pbt_dovecot_stop() stops it, waits for every process of the instance to exit
+ * and removes the directory. A watchdog process does the same if the test
+ * process dies in any way (failure, signal, even SIGKILL), so nothing is ever
+ * left behind.
+ * As root, mail processes run as "nobody" (the directory tree must be
+ * reachable by it: TMPDIR defaults to /tmp); as non-root, every process runs
+ * as the current user. The POP3 UIDL format is Dovecot's default %08Xu%08Xv.
+ * SPECIAL-USE: Trash (\Trash), Archive (\Archive), Sent, Drafts, Junk are
+ * configured with auto = no: they exist only once created (here or by IMAP
+ * CREATE), so tests can check that something creates them. The IMAP hierarchy
+ * separator is "/".
  *
  * Functions returning int return 0 on success, -1 with a message on stderr.
  * Start/stop from the parent process (e.g. a Check unchecked fixture); the
@@ -40,14 +48,19 @@ struct pbt_dovecot *pbt_dovecot_start(void);
 void pbt_dovecot_stop(struct pbt_dovecot *d);
 
 /* Add a user (its Maildir is created empty) or change its password; Dovecot
- * re-reads the passwd file, no restart needed. */
+ * re-reads the passwd file, no restart needed. A new user can log in at once;
+ * set_password and remove_user wait out Dovecot's once-a-second file check
+ * (up to 1 s) so that the next login sees the change. Names: letters, digits
+ * and . _ - @ + ; passwords: no control characters and no ':'. */
 int pbt_dovecot_add_user(struct pbt_dovecot *d, const char *user, const char *password);
 int pbt_dovecot_set_password(struct pbt_dovecot *d, const char *user, const char *password);
 /* Remove a user's passdb entry (logins then fail); the Maildir stays. */
 int pbt_dovecot_remove_user(struct pbt_dovecot *d, const char *user);
 
-/* Create a folder ("INBOX" always exists). Names use '.' hierarchy as Maildir++
- * does not matter to callers: pass "Trash", "Archive", "Work". */
+/* Create a folder ("INBOX" always exists; creating an existing one is fine).
+ * Names as IMAP shows them, '/' for hierarchy: "Trash", "Archive", "Work/2024"
+ * (parents are created too; '.' is not allowed). A session that is already
+ * logged in may not list a folder created behind its back: log in again. */
 int pbt_dovecot_create_folder(struct pbt_dovecot *d, const char *user, const char *folder);
 
 /* Deliver one message into a folder as a Maildir file, bytes exactly as given
