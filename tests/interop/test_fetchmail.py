@@ -12,7 +12,8 @@
 
 fetchmail 6.4 tries STLS whatever CAPA says unless told `sslproto ''`
 (shared/DOVECOT-IN-TESTS.md); the plaintext tests say so. A third run goes
-over STLS with certificate checking, against popbridge's certificate.
+over STLS with certificate checking, against popbridge's certificate (SAN
+DNS:localhost, IP:127.0.0.1; fetchmail checks DNS names only: sslcommonname).
 fetchmail writes each message through the MDA `deliver.sh DIR` (one file per
 message); fetchmail adds its own Received: header on top, so a delivered
 file must *end* with the upstream message (LF line ends, as an MDA gets it).
@@ -32,17 +33,17 @@ exec cat > "$1/msg.$n.$$"
 
 
 def write_rc(path, port, user, mda, keep, tls=None):
-    opts = "uidl" if keep else ""
     if tls:   # without 'ssl' (implicit TLS), sslproto TLS1.2+ means STLS
-        opts += " sslproto TLS1.2+ sslcertck sslcertfile " + tls
+        tlsopts = "sslproto TLS1.2+ sslcertck sslcommonname localhost sslcertfile " + tls
     else:
-        opts += " sslproto ''"
+        tlsopts = "sslproto ''"
     with open(path, "w") as f:
         f.write("set no bouncemail\n"
-                "poll 127.0.0.1 with proto POP3 service %d timeout 60\n"
+                "poll 127.0.0.1 with proto POP3 service %d timeout 60 %s\n"
                 "  user \"%s\" there with password \"%s\" is root here\n"
                 "  %s %s no rewrite mda \"%s\"\n"
-                % (port, user, PW, "keep" if keep else "nokeep", opts, mda))
+                % (port, "uidl" if keep else "", user, PW, "keep" if keep else "nokeep",
+                   tlsopts, mda))
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
