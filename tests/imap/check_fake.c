@@ -1,0 +1,1171 @@
+/* tests/imap/check_fake.c — the IMAP client against a scripted fake server
+ * (a thread on a loopback port), for what a real server will not do:
+ * STARTTLS not offered, PREAUTH in plaintext, bytes injected after the
+ * STARTTLS OK, a disconnect in the middle of a literal, a server that stalls,
+ * hostile and odd responses, the LOGIN/AUTHENTICATE variants, untagged data
+ * during commands, and command splitting.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "imap/imap.h"
+#include "tests/lib/cert.h"
+
+/* ---- the scripted server ------------------------------------------------- */
+
+enum op {
+	SEND,        /* send arg, "$T" replaced by the last command's tag */
+	EXPECT,      /* read a command line; it must start with arg after the tag */
+	EXPECT_RAW,  /* read a line (literal data, SASL response): starts with arg */
+	TLS,         /* server side of a TLS handshake */
+	STALL,       /* say nothing until the client goes away */
+	CLOSE,       /* close the connection */
+	ANSWER_ALL,  /* answer "$T OK" to every command until LOGOUT or EOF */
+	END
+};
+
+struct step {
+	enum op op;
+	const char *arg;
+};
+
+struct fake {
+	int lfd, fd, port;
+	bool v6;
+	pthread_t th;
+	const struct step *steps;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	char dir[256], cert[300], key[300];
+	char tag[64];
+	char rbuf[65536];
+	size_t rlen;
+	bool failed;
+	char err[700];
+	/* ANSWER_ALL statistics */
+	unsigned commands;
+	size_t longest;
+	char last_cmd[256];
+};
+
+static void fk_fail(struct fake *f, const char *fmt, const char *a)
+{
+	if (!f->failed) {
+		f->failed = true;
+		snprintf(f->err, sizeof(f->err), fmt, a);
+	}
+}
+
+static ssize_t fk_read(struct fake *f, char *buf, size_t cap)
+{
+	if (f->ssl) {
+		int r = SSL_read(f->ssl, buf, (int)cap);
+		return r > 0 ? r : -1;
+	}
+	ssize_t r = recv(f->fd, buf, cap, 0);
+	return r > 0 ? r : -1;
+}
+
+static int fk_write(struct fake *f, const char *buf, size_t len)
+{
+	if (f->ssl)
+		return SSL_write(f->ssl, buf, (int)len) == (int)len ? 0 : -1;
+	while (len) {
+		ssize_t r = send(f->fd, buf, len, MSG_NOSIGNAL);
+		if (r <= 0)
+			return -1;
+		buf += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* One line without CRLF into out; -1 on EOF. */
+static int fk_line(struct fake *f, char *out, size_t cap)
+{
+	for (;;) {
+		char *nl = memchr(f->rbuf, '\n', f->rlen);
+		if (nl) {
+			size_t n = (size_t)(nl - f->rbuf);
+			size_t k = n > 0 && f->rbuf[n - 1] == '\r' ? n - 1 : n;
+			if (k >= cap)
+				k = cap - 1;
+			memcpy(out, f->rbuf, k);
+			out[k] = '\0';
+			memmove(f->rbuf, nl + 1, f->rlen - n - 1);
+			f->rlen -= n + 1;
+			if (n + 1 > f->longest)
+				f->longest = n + 1;
+			return 0;
+		}
+		if (f->rlen == sizeof(f->rbuf))
+			return -1;
+		ssize_t r = fk_read(f, f->rbuf + f->rlen, sizeof(f->rbuf) - f->rlen);
+		if (r <= 0)
+			return -1;
+		f->rlen += (size_t)r;
+	}
+}
+
+static void fk_send(struct fake *f, const char *text)
+{
+	size_t cap = strlen(text) * (sizeof(f->tag) / 2) + 1, n = 0;
+	char *out = malloc(cap);
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '$' && p[1] == 'T') {
+			n += (size_t)snprintf(out + n, cap - n, "%s", f->tag);
+			p++;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	if (fk_write(f, out, n) < 0)
+		fk_fail(f, "send failed: %.200s", text);
+	free(out);
+}
+
+static void fk_expect(struct fake *f, const char *want, bool raw)
+{
+	char line[65536];
+	if (fk_line(f, line, sizeof(line)) < 0) {
+		fk_fail(f, "EOF while expecting %s", want);
+		return;
+	}
+	const char *rest = line;
+	if (!raw) {
+		const char *sp = strchr(line, ' ');
+		size_t tl = sp ? (size_t)(sp - line) : strlen(line);
+		snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, line);
+		rest = sp ? sp + 1 : "";
+	}
+	if (strncmp(rest, want, strlen(want)) != 0) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "expected '%s', got '%.300s'", want, rest);
+		fk_fail(f, "%s", msg);
+	}
+}
+
+static void fk_answer_all(struct fake *f)
+{
+	char line[65536];
+	while (fk_line(f, line, sizeof(line)) == 0) {
+		const char *sp = strchr(line, ' ');
+		size_t tl = sp ? (size_t)(sp - line) : strlen(line);
+		snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, line);
+		snprintf(f->last_cmd, sizeof(f->last_cmd), "%.200s", sp ? sp + 1 : "");
+		f->commands++;
+		if (strncmp(f->last_cmd, "LOGOUT", 6) == 0) {
+			fk_send(f, "* BYE bye\r\n$T OK done\r\n");
+			return;
+		}
+		fk_send(f, "$T OK done\r\n");
+	}
+}
+
+static void *fk_main(void *arg)
+{
+	struct fake *f = arg;
+	struct pollfd p = { .fd = f->lfd, .events = POLLIN };
+	if (poll(&p, 1, 10000) != 1) {
+		fk_fail(f, "%s", "no client connected");
+		return NULL;
+	}
+	f->fd = accept(f->lfd, NULL, NULL);
+	if (f->fd < 0) {
+		fk_fail(f, "%s", "accept failed");
+		return NULL;
+	}
+	struct timeval tv = { 10, 0 };
+	setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (const struct step *s = f->steps; s->op != END && !f->failed; s++) {
+		switch (s->op) {
+		case SEND:
+			fk_send(f, s->arg);
+			break;
+		case EXPECT:
+		case EXPECT_RAW:
+			fk_expect(f, s->arg, s->op == EXPECT_RAW);
+			break;
+		case TLS:
+			f->ssl = SSL_new(f->ctx);
+			SSL_set_fd(f->ssl, f->fd);
+			if (SSL_accept(f->ssl) != 1)
+				fk_fail(f, "%s", "TLS accept failed");
+			break;
+		case STALL: {
+			struct pollfd q = { .fd = f->fd, .events = POLLIN };
+			char junk[256];
+			while (poll(&q, 1, 30000) == 1 && recv(f->fd, junk, sizeof(junk), 0) > 0)
+				;
+			break;
+		}
+		case CLOSE:
+			goto out;
+		case ANSWER_ALL:
+			fk_answer_all(f);
+			break;
+		case END:
+			break;
+		}
+	}
+out:
+	if (f->ssl) {
+		SSL_shutdown(f->ssl);
+		SSL_free(f->ssl);
+		f->ssl = NULL;
+	}
+	close(f->fd);
+	f->fd = -1;
+	return NULL;
+}
+
+static struct fake *fk_start(const struct step *steps, bool v6)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	ck_assert_ptr_nonnull(f);
+	f->steps = steps;
+	f->fd = -1;
+	f->v6 = v6;
+	ck_assert_int_eq(pbt_mkdtemp("imapfake", f->dir, sizeof(f->dir)), 0);
+	ck_assert_int_eq(pbt_make_cert(f->dir, "srv", f->cert, sizeof(f->cert), f->key,
+	    sizeof(f->key)), 0);
+	f->ctx = SSL_CTX_new(TLS_server_method());
+	ck_assert_ptr_nonnull(f->ctx);
+	ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(f->ctx, f->cert), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(f->ctx, f->key, SSL_FILETYPE_PEM), 1);
+	if (v6) {
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = in6addr_loopback };
+		f->lfd = socket(AF_INET6, SOCK_STREAM, 0);
+		if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
+			if (f->lfd >= 0)
+				close(f->lfd);
+			f->lfd = -1;
+			return f;  /* no IPv6 loopback here */
+		}
+		socklen_t sl = sizeof(a6);
+		getsockname(f->lfd, (struct sockaddr *)&a6, &sl);
+		f->port = ntohs(a6.sin6_port);
+	} else {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(f->lfd, 0);
+		ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+		socklen_t sl = sizeof(a);
+		getsockname(f->lfd, (struct sockaddr *)&a, &sl);
+		f->port = ntohs(a.sin_port);
+	}
+	ck_assert_int_eq(listen(f->lfd, 4), 0);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fk_main, f), 0);
+	return f;
+}
+
+/* Wait for the script to finish; it must have run without a mismatch. */
+static void fk_finish(struct fake *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+	SSL_CTX_free(f->ctx);
+	pbt_rmtree(f->dir);
+	ck_assert_msg(!f->failed, "fake server: %s", f->err);
+	free(f);
+}
+
+/* ---- client side helpers ------------------------------------------------- */
+
+struct events {
+	unsigned exists, expunge, vanished, fetch, bye, alert, other;
+	uint32_t last_exists, last_expunge, last_fetch_msn;
+	uint64_t vanished_count;
+	char alert_text[IMAP_TEXT_MAX + 1];
+};
+
+static void on_event(void *arg, const struct imap_event *ev)
+{
+	struct events *e = arg;
+	switch (ev->type) {
+	case IMAP_EVENT_EXISTS:
+		e->exists++;
+		e->last_exists = ev->number;
+		break;
+	case IMAP_EVENT_EXPUNGE:
+		e->expunge++;
+		e->last_expunge = ev->number;
+		break;
+	case IMAP_EVENT_VANISHED:
+		e->vanished++;
+		e->vanished_count += imap_uidset_count(ev->uids);
+		break;
+	case IMAP_EVENT_FETCH:
+		e->fetch++;
+		e->last_fetch_msn = ev->msg->msn;
+		break;
+	case IMAP_EVENT_BYE:
+		e->bye++;
+		break;
+	case IMAP_EVENT_ALERT:
+		e->alert++;
+		snprintf(e->alert_text, sizeof(e->alert_text), "%s", ev->text);
+		break;
+	case IMAP_EVENT_OTHER:
+		e->other++;
+		break;
+	}
+}
+
+static struct imap_session *client(struct fake *f, enum imap_tls_mode tls, unsigned timeout,
+    struct events *ev)
+{
+	struct imap_config cfg = {
+		.host = f->v6 ? "::1" : "127.0.0.1",
+		.port = (unsigned)f->port,
+		.tls = tls,
+		.ca_file = f->cert,
+		.verify_name = "localhost",
+		.timeout_s = timeout ? timeout : 10,
+		.on_event = ev ? on_event : NULL,
+		.event_arg = ev,
+	};
+	struct imap_session *s = imap_session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+#define OK(call) do { \
+	enum imap_result r_ = (call); \
+	ck_assert_msg(r_ == IMAP_OK, "%s: %s (%s)", #call, imap_result_name(r_), \
+	    imap_last(s)->text); \
+} while (0)
+
+#define GREET "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS] ready\r\n"
+#define LOGIN_OK { EXPECT, "AUTHENTICATE PLAIN " }, { SEND, "$T OK logged in\r\n" }, \
+	{ EXPECT, "CAPABILITY" }, \
+	{ SEND, "* CAPABILITY IMAP4rev1 UIDPLUS\r\n$T OK caps\r\n" }
+#define SELECT_OK { EXPECT, "SELECT INBOX" }, \
+	{ SEND, "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 10] n\r\n" \
+	    "$T OK [READ-WRITE] selected\r\n" }
+
+static struct imap_session *ready(struct fake *f, struct events *ev, unsigned timeout)
+{
+	struct imap_session *s = client(f, IMAP_TLS_NONE, timeout, ev);
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	OK(imap_select(s, "INBOX", 0, NULL));
+	return s;
+}
+
+struct body {
+	char data[4096];
+	size_t len;
+	int ret;  /* what the sink returns */
+};
+
+static int body_sink(void *arg, const char *buf, size_t len)
+{
+	struct body *b = arg;
+	size_t n = len < sizeof(b->data) - b->len ? len : sizeof(b->data) - b->len;
+	memcpy(b->data + b->len, buf, n);
+	b->len += n;
+	return b->ret;
+}
+
+/* ---- STARTTLS -------------------------------------------------------------- */
+
+START_TEST(test_starttls_not_offered)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no tls here\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_starttls_not_offered_after_capability)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK hello\r\n" },
+		{ EXPECT, "CAPABILITY" },
+		{ SEND, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_starttls_refused)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n" },
+		{ EXPECT, "STARTTLS" },
+		{ SEND, "$T BAD not now\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_preauth_plaintext)
+{
+	static const struct step steps[] = {
+		{ SEND, "* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_PREAUTH);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_preauth_without_tls_cannot_login)
+{
+	static const struct step steps[] = {
+		{ SEND, "* PREAUTH [CAPABILITY IMAP4rev1] welcome\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_AUTH);
+	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EARG);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_starttls_injection_discarded)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n" },
+		{ EXPECT, "STARTTLS" },
+		/* One write: the OK and, behind it, plaintext an attacker injected. */
+		{ SEND, "$T OK Begin TLS\r\n* CAPABILITY IMAP4rev1 X-INJECTED AUTH=PLAIN\r\n"
+		    "A0002 OK [CAPABILITY IMAP4rev1 X-INJECTED] done\r\n" },
+		{ TLS, NULL },
+		{ EXPECT, "CAPABILITY" },
+		{ SEND, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK caps\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN" },
+		{ SEND, "+ \r\n" },
+		{ EXPECT_RAW, "AGFsaWNlAHB3" },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] in\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_uint_gt(imap_starttls_discarded(s), 0);
+	ck_assert(!imap_has_name(s, "X-INJECTED"));
+	ck_assert_str_eq(imap_capability_string(s), "IMAP4REV1 AUTH=PLAIN");
+	ck_assert_ptr_nonnull(imap_tls_version(s));
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_NOT_AUTH);
+	OK(imap_login(s, "alice", "pw"));
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* ---- faults ---------------------------------------------------------------- */
+
+START_TEST(test_disconnect_mid_literal)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "* 2 FETCH (UID 5 BODY[] {1000}\r\n0123456789" },
+		{ CLOSE, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct body b = { .ret = 0 };
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
+	    IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_CLOSED);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_stall_times_out)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, { EXPECT, "NOOP" }, { STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 1, NULL);
+	OK(imap_connect(s));
+	double t0 = now_s();
+	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
+	ck_assert_double_ge(now_s() - t0, 0.9);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
+	ck_assert(imap_last_is_trouble(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_stall_greeting_and_tls)
+{
+	static const struct step steps[] = { { STALL, NULL }, { END, NULL } };
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 1, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
+	imap_session_free(s);
+	fk_finish(f);
+	f = fk_start(steps, false);
+	s = client(f, IMAP_TLS_IMPLICIT, 1, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_connect_refused)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	socklen_t sl = sizeof(a);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	f->port = ntohs(a.sin_port);
+	close(fd);  /* nobody listens there now */
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 2, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_CONNECT);
+	imap_session_free(s);
+	struct imap_config cfg = { .host = "no-such-host.invalid", .port = 1, .tls = IMAP_TLS_NONE,
+	    .timeout_s = 2 };
+	s = imap_session_new(&cfg);
+	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_RESOLVE);
+	imap_session_free(s);
+	free(f);
+}
+END_TEST
+
+START_TEST(test_greeting_bye)
+{
+	static const struct step steps[] = {
+		{ SEND, "* BYE [UNAVAILABLE] too busy\r\n" }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_BYE);
+	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "too busy"));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_bye_during_command)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, { EXPECT, "NOOP" },
+		{ SEND, "* BYE server shutting down\r\n" }, { CLOSE, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, &ev);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_BYE);
+	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "shutting down"));
+	ck_assert_uint_eq(ev.bye, 1);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* A response the parser must refuse ends the session with EPROTO. */
+static void hostile(const char *response)
+{
+	struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID FETCH 5" }, { SEND, response }, { STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct body b = { .ret = 0 };
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
+	    IMAP_EPROTO);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	ck_assert(imap_last_is_trouble(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+
+START_TEST(test_hostile_responses)
+{
+	hostile("* 2 FETCH (UID 5 BODY[] {9223372036854775808}\r\n");
+	hostile("* 2 FETCH (UID 5 BODY[] {4294967296}\r\n");
+	hostile("* 2 FETCH (UID 5 X-GM-LABELS ({70000}\r\n");
+	hostile("* 4294967296 EXISTS\r\n");
+	hostile("* 2 FETCH (UID 99999999999 BODY[] {1}\r\nx)\r\n");
+	hostile("* 2 FETCH (UID 0 FLAGS ())\r\n");
+	hostile("* 2 FETCH UID 5\r\n");
+	hostile("* 0 EXPUNGE\r\n");
+	hostile("+ go ahead\r\n");
+	hostile("B001 OK not yours\r\n");
+	hostile("* VANISHED (EARLIER) 5:x\r\n");
+}
+END_TEST
+
+START_TEST(test_deep_nesting_from_server)
+{
+	char *resp = malloc(20016);
+	size_t n = 0;
+	n += (size_t)sprintf(resp, "* X ");
+	memset(resp + n, '(', 10000);
+	n += 10000;
+	memcpy(resp + n, "\r\n", 3);
+	hostile(resp);
+	free(resp);
+}
+END_TEST
+
+/* ---- results and untagged data ------------------------------------------- */
+
+struct infos {
+	unsigned n;
+	uint32_t uid[8];
+	uint64_t size[8];
+	unsigned flags[8];
+	char emailid[32];
+	char header[256];
+};
+
+static int info_cb(void *arg, const struct imap_msg *m)
+{
+	struct infos *z = arg;
+	ck_assert_uint_lt(z->n, 8);
+	z->uid[z->n] = m->uid;
+	z->size[z->n] = m->size;
+	z->flags[z->n] = m->flags;
+	if (m->emailid)
+		snprintf(z->emailid, sizeof(z->emailid), "%s", m->emailid);
+	if (m->header)
+		snprintf(z->header, sizeof(z->header), "%.*s", (int)m->header_len, m->header);
+	z->n++;
+	return 0;
+}
+
+START_TEST(test_untagged_during_fetch)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS OBJECTID "
+		    "QRESYNC] ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN " },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1 UIDPLUS OBJECTID QRESYNC] in\r\n" },
+		SELECT_OK,
+		{ EXPECT, "UID FETCH 4:6 (UID RFC822.SIZE FLAGS EMAILID)" },
+		{ SEND, "* 1 FETCH (UID 4 RFC822.SIZE 100 FLAGS (\\Seen) EMAILID (Mabc))\r\n"
+		    "* 4 EXISTS\r\n"
+		    "* 1 FETCH (FLAGS (\\Seen \\Flagged))\r\n"
+		    "* OK [ALERT] Mailbox almost full\r\n"
+		    "* 2 EXPUNGE\r\n"
+		    "* VANISHED 8:9\r\n"
+		    "* VANISHED (EARLIER) 1:3\r\n"
+		    "* 2 FETCH (UID 77 RFC822.SIZE 5 FLAGS ())\r\n"
+		    "* NO [ALERT] second alert\r\n"
+		    "* STATUS INBOX (MESSAGES 3)\r\n"
+		    "$T OK fetched\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	ck_assert_uint_eq(imap_exists(s), 3);
+	struct imap_uidset set;
+	struct infos z = { 0 };
+	imap_uidset_init(&set);
+	imap_uidset_add_range(&set, 4, 6);
+	OK(imap_fetch_info(s, &set, IMAP_FETCH_EMAILID | IMAP_FETCH_GMMSGID, info_cb, &z));
+	ck_assert_uint_eq(z.n, 1);  /* UID 5 and 6 are not there any more */
+	ck_assert_uint_eq(z.uid[0], 4);
+	ck_assert_uint_eq(z.size[0], 100);
+	ck_assert_uint_eq(z.flags[0], IMAP_FLAG_SEEN);
+	ck_assert_str_eq(z.emailid, "Mabc");
+	ck_assert_uint_eq(ev.exists, 1);
+	ck_assert_uint_eq(ev.last_exists, 4);
+	ck_assert_uint_eq(ev.fetch, 1 + 1);  /* the flag change, and UID 77 (not asked) */
+	ck_assert_uint_eq(ev.alert, 2);
+	ck_assert_str_eq(ev.alert_text, "second alert");
+	ck_assert_uint_eq(ev.expunge, 1);
+	ck_assert_uint_eq(ev.vanished, 2);
+	ck_assert_uint_eq(ev.vanished_count, 5);
+	ck_assert_uint_eq(ev.other, 1);  /* STATUS */
+	/* 3 + 1 EXISTS, - 1 EXPUNGE, - 2 VANISHED (not EARLIER) */
+	ck_assert_uint_eq(imap_exists(s), 1);
+	imap_uidset_free(&set);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_literal_size_is_protocol_error)
+{
+	/* RFC822.SIZE sent as a literal is not a number. */
+	hostile("* 2 FETCH (UID 5 RFC822.SIZE {3}\r\n200 FLAGS ())\r\n");
+}
+END_TEST
+
+START_TEST(test_header_fields)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID FETCH 4,6 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS "
+		    "(MESSAGE-ID SUBJECT)])" },
+		{ SEND, "* 1 FETCH (UID 4 RFC822.SIZE 10 FLAGS () BODY[HEADER.FIELDS "
+		    "(MESSAGE-ID SUBJECT)] {19}\r\nSubject: hi there\r\n)\r\n"
+		    "* 3 FETCH (UID 6 RFC822.SIZE 11 FLAGS () BODY[HEADER.FIELDS "
+		    "(MESSAGE-ID SUBJECT)] \"\")\r\n"
+		    "$T OK fetched\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct imap_uidset set;
+	struct infos z = { 0 };
+	const char *fields[] = { "MESSAGE-ID", "SUBJECT" };
+	imap_uidset_init(&set);
+	imap_uidset_add(&set, 4);
+	imap_uidset_add(&set, 6);
+	OK(imap_fetch_headers(s, &set, fields, 2, 0, info_cb, &z));
+	ck_assert_uint_eq(z.n, 2);
+	ck_assert_str_eq(z.header, "");  /* the last one */
+	imap_uidset_free(&set);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_body_not_found_and_sink)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" }, { SEND, "$T OK nothing\r\n" },
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "$T NO [EXPUNGEISSUED] gone\r\n" },
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "$T NO [SERVERBUG] oops\r\n" },
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[TEXT]<10.20>)" },
+		{ SEND, "* 1 FETCH (FLAGS (\\Seen))\r\n"
+		    "* 1 FETCH (UID 5 BODY[TEXT]<10> \"quoted body\")\r\n$T OK\r\n" },
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[HEADER]<7.4294967295>)" },
+		{ SEND, "* 1 FETCH (UID 5 BODY[HEADER]<7> {12}\r\nHello World!)\r\n$T OK\r\n" },
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "* 1 FETCH (UID 5 BODY[] {12}\r\nHello World!)\r\n$T OK\r\n" },
+		{ EXPECT, "NOOP" }, { SEND, "$T OK\r\n" },
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "* 1 FETCH (UID 5 BODY[] {12}\r\nHello World!)\r\n$T OK\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	struct body b = { .ret = 0 };
+	struct imap_body_result br;
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
+	    IMAP_ENOTFOUND);
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
+	    IMAP_ENOTFOUND);
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
+	    IMAP_NO);
+	ck_assert(imap_last_is_trouble(s));
+	OK(imap_fetch_body(s, 5, IMAP_SECTION_TEXT, 10, 20, body_sink, &b, &br));
+	ck_assert_uint_eq(b.len, 11);
+	ck_assert(memcmp(b.data, "quoted body", 11) == 0);
+	ck_assert_uint_eq(ev.fetch, 1);
+	b.len = 0;
+	OK(imap_fetch_body(s, 5, IMAP_SECTION_HEADER, 7, 0, body_sink, &b, &br));
+	ck_assert_uint_eq(br.size, 12);
+	ck_assert_uint_eq(b.len, 12);
+	/* The sink has enough after the first chunk: the rest is drained. */
+	b.len = 0;
+	b.ret = 1;
+	OK(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br));
+	ck_assert(br.stopped);
+	OK(imap_noop(s));
+	/* The sink gives up: the connection is closed. */
+	b.ret = -1;
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
+	    IMAP_ESINK);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	ck_assert_int_eq(imap_fetch_body(s, 0, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
+	    IMAP_ECONN);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* ---- authentication variants ---------------------------------------------- */
+
+START_TEST(test_login_literal_sync)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n" },
+		{ EXPECT, "LOGIN alice {8}" },
+		{ SEND, "+ go on\r\n" },
+		{ EXPECT_RAW, "p\xc3\xa4ss\"\\x" },
+		{ SEND, "$T NO [UNAVAILABLE] backend down\r\n" },
+		{ EXPECT, "LOGIN \"al ice\" \"pw\\\"\"" },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1] in\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_login(s, "alice", "p\xc3\xa4ss\"\\x"), IMAP_NO);
+	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_UNAVAILABLE);
+	ck_assert(imap_last_is_trouble(s));
+	OK(imap_login(s, "al ice", "pw\""));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_login_literal_plus)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n" },
+		{ EXPECT, "LOGIN alice {3+}" },
+		{ EXPECT_RAW, "p\xc3\xa4" },
+		{ SEND, "$T OK in\r\n" },
+		{ EXPECT, "CAPABILITY" }, { SEND, "* CAPABILITY IMAP4rev1\r\n$T OK\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "p\xc3\xa4"));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_authenticate_variants)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LOGINDISABLED] ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN" },
+		{ SEND, "+ \r\n" },
+		{ EXPECT_RAW, "AGFsaWNlAHdyb25n" },
+		{ SEND, "$T NO [AUTHENTICATIONFAILED] Authentication failed.\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN" },
+		{ SEND, "$T NO [THROTTLED] slow down\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_login(s, "alice", "wrong"), IMAP_NO);
+	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_AUTHENTICATIONFAILED);
+	ck_assert(!imap_last_is_trouble(s));
+	ck_assert_int_eq(imap_login(s, "alice", "again"), IMAP_NO);
+	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_THROTTLED);
+	ck_assert(imap_last_is_trouble(s));
+	imap_session_free(s);
+	fk_finish(f);
+
+	static const struct step none[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] ready\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	f = fk_start(none, false);
+	s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EUNSUPPORTED);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+	static const struct step tls_first[] = {
+		{ TLS, NULL }, { SEND, "* OK [CAPABILITY IMAP4rev1] v6\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(tls_first, true);
+	if (f->lfd < 0) {
+		printf("no IPv6 loopback: test_ipv6 skipped\n");
+		pbt_rmtree(f->dir);
+		SSL_CTX_free(f->ctx);
+		free(f);
+		return;
+	}
+	struct imap_session *s = client(f, IMAP_TLS_IMPLICIT, 0, NULL);
+	OK(imap_connect(s));
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* ---- searching, moving, splitting ----------------------------------------- */
+
+START_TEST(test_search_variants)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR ESEARCH] ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN " },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1 ESEARCH] in\r\n" },
+		SELECT_OK,
+		{ EXPECT, "UID SEARCH RETURN (ALL) UID 5:* UNSEEN KEYWORD $Junk" },
+		{ SEND, "* ESEARCH (TAG \"other\") UID ALL 100:200\r\n"
+		    "* ESEARCH (TAG \"$T\") UID ALL 3,5:7,9\r\n$T OK\r\n" },
+		{ EXPECT, "UID SEARCH RETURN (ALL) HEADER Message-ID \"<a b@c>\"" },
+		{ SEND, "* ESEARCH (TAG \"$T\") UID\r\n$T OK\r\n" },
+		{ EXPECT, "UID SEARCH RETURN (ALL) ALL" },
+		{ SEND, "* ESEARCH (TAG \"$T\") UID ALL 1:4294967295\r\n$T OK\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	struct imap_uidset out;
+	imap_uidset_init(&out);
+	struct imap_search q = { .uid_min = 5, .unseen = true, .keyword = "$Junk" };
+	OK(imap_uid_search(s, &q, &out));
+	ck_assert_uint_eq(imap_uidset_count(&out), 4);  /* 3 is below uid_min */
+	ck_assert(!imap_uidset_contains(&out, 3) && !imap_uidset_contains(&out, 150));
+	ck_assert_uint_eq(ev.other, 1);  /* the other command's ESEARCH */
+	imap_uidset_clear(&out);
+	struct imap_search h = { .header_name = "Message-ID", .header_value = "<a b@c>" };
+	OK(imap_uid_search(s, &h, &out));
+	ck_assert(imap_uidset_empty(&out));
+	struct imap_search all = { 0 };
+	OK(imap_uid_search(s, &all, &out));
+	ck_assert_uint_eq(imap_uidset_count(&out), 4294967295u);
+	struct imap_search bad = { .keyword = "two words" };
+	ck_assert_int_eq(imap_uid_search(s, &bad, &out), IMAP_EARG);
+	imap_uidset_free(&out);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_search_plain)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID SEARCH UID 10:*" },
+		{ SEND, "* SEARCH 9\r\n$T OK\r\n" },
+		{ EXPECT, "UID SEARCH ALL" },
+		{ SEND, "* SEARCH 1 2 3\r\n* SEARCH 7 4294967295\r\n$T OK\r\n" },
+		{ EXPECT, "UID SEARCH ALL" },
+		{ SEND, "* SEARCH 1 x\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct imap_uidset out;
+	imap_uidset_init(&out);
+	struct imap_search q = { .uid_min = 10 };
+	OK(imap_uid_search(s, &q, &out));
+	ck_assert(imap_uidset_empty(&out));  /* "10:*" matched 9, the highest UID */
+	struct imap_search all = { 0 };
+	OK(imap_uid_search(s, &all, &out));
+	ck_assert_uint_eq(imap_uidset_count(&out), 5);
+	ck_assert_uint_eq(out.n, 3);
+	ck_assert_int_eq(imap_uid_search(s, &all, &out), IMAP_EPROTO);
+	imap_uidset_free(&out);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_move_fallback)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID COPY 4 Trash" }, { SEND, "$T OK [COPYUID 9 4 1] copied\r\n" },
+		{ EXPECT, "UID STORE 4 +FLAGS.SILENT (\\Deleted)" }, { SEND, "$T OK\r\n" },
+		{ EXPECT, "UID EXPUNGE 4" }, { SEND, "* 1 EXPUNGE\r\n$T OK\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	struct imap_uidset one;
+	imap_uidset_init(&one);
+	imap_uidset_add(&one, 4);
+	OK(imap_uid_move(s, &one, "Trash"));
+	ck_assert_uint_eq(ev.expunge, 1);
+	imap_uidset_free(&one);
+	imap_session_free(s);
+	fk_finish(f);
+
+	static const struct step bare[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN " },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1] in\r\n" },
+		SELECT_OK, { ANSWER_ALL, NULL }, { END, NULL },
+	};
+	f = fk_start(bare, false);
+	s = ready(f, NULL, 0);
+	imap_uidset_init(&one);
+	imap_uidset_add(&one, 4);
+	ck_assert_int_eq(imap_uid_move(s, &one, "Trash"), IMAP_EUNSUPPORTED);
+	ck_assert_int_eq(imap_uid_expunge(s, &one), IMAP_EUNSUPPORTED);
+	OK(imap_logout(s));
+	ck_assert_uint_eq(f->commands, 1);  /* only LOGOUT reached the server */
+	imap_uidset_free(&one);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_long_sets_are_split)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE] ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN " },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE] in\r\n" },
+		SELECT_OK, { ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct imap_uidset odd;
+	imap_uidset_init(&odd);
+	for (uint32_t u = 1; u < 20000; u += 2)
+		ck_assert_int_eq(imap_uidset_add(&odd, u), 0);
+	OK(imap_store_flags(s, &odd, true, IMAP_FLAG_SEEN, NULL, 0));
+	OK(imap_uid_move(s, &odd, "Archive"));
+	OK(imap_logout(s));
+	ck_assert_uint_gt(f->commands, 5);
+	ck_assert_uint_le(f->longest, 8192);
+	ck_assert_str_eq(f->last_cmd, "LOGOUT");
+	imap_uidset_free(&odd);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_list_special_use)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR SPECIAL-USE LIST-EXTENDED] "
+		    "ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN " },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1 SPECIAL-USE LIST-EXTENDED] in\r\n" },
+		{ EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)" },
+		{ SEND, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+		    "* LIST (\\HasNoChildren \\Trash) \"/\" {13}\r\nDeleted Items\r\n"
+		    "* LIST (\\Archive \\NonExistent) NIL Gone\r\n"
+		    "* LIST (\\Archive) \"/\" \"Old \\\"Mail\\\"\"\r\n$T OK\r\n" },
+		{ EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)" },
+		{ SEND, "* LIST (\\HasNoChildren \\Trash) \"/\" {12}\r\nDeleted Item\r\n$T OK\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	char name[64];
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	OK(imap_find_special(s, IMAP_LIST_ARCHIVE, name, sizeof(name)));
+	ck_assert_str_eq(name, "Old \"Mail\"");
+	OK(imap_find_special(s, IMAP_LIST_TRASH, name, sizeof(name)));
+	ck_assert_str_eq(name, "Deleted Item");
+	ck_assert_int_eq(imap_find_special(s, IMAP_LIST_TRASH | IMAP_LIST_JUNK, name,
+	    sizeof(name)), IMAP_EARG);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	Suite *su = suite_create("imap-fake-server");
+	TCase *tc = tcase_create("fake");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_starttls_not_offered);
+	tcase_add_test(tc, test_starttls_not_offered_after_capability);
+	tcase_add_test(tc, test_starttls_refused);
+	tcase_add_test(tc, test_preauth_plaintext);
+	tcase_add_test(tc, test_preauth_without_tls_cannot_login);
+	tcase_add_test(tc, test_starttls_injection_discarded);
+	tcase_add_test(tc, test_disconnect_mid_literal);
+	tcase_add_test(tc, test_stall_times_out);
+	tcase_add_test(tc, test_stall_greeting_and_tls);
+	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_greeting_bye);
+	tcase_add_test(tc, test_bye_during_command);
+	tcase_add_test(tc, test_hostile_responses);
+	tcase_add_test(tc, test_deep_nesting_from_server);
+	tcase_add_test(tc, test_untagged_during_fetch);
+	tcase_add_test(tc, test_literal_size_is_protocol_error);
+	tcase_add_test(tc, test_header_fields);
+	tcase_add_test(tc, test_body_not_found_and_sink);
+	tcase_add_test(tc, test_login_literal_sync);
+	tcase_add_test(tc, test_login_literal_plus);
+	tcase_add_test(tc, test_authenticate_variants);
+	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_search_variants);
+	tcase_add_test(tc, test_search_plain);
+	tcase_add_test(tc, test_move_fallback);
+	tcase_add_test(tc, test_long_sets_are_split);
+	tcase_add_test(tc, test_list_special_use);
+	suite_add_tcase(su, tc);
+	SRunner *sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
