@@ -667,9 +667,11 @@ int pb_options_finish(struct pb_options *o, bool need_upstream, enum pb_key *bad
 	}
 
 	if (!o->key_file[0]) {
-		if (strlen(o->state) + 4 >= sizeof(o->key_file))
+		size_t sl = strlen(o->state);
+		if (sl + sizeof(".key") > sizeof(o->key_file))
 			BAD(PB_K_STATE, "state file name too long to derive the key file name");
-		snprintf(o->key_file, sizeof(o->key_file), "%s.key", o->state);
+		memcpy(o->key_file, o->state, sl);
+		memcpy(o->key_file + sl, ".key", sizeof(".key"));
 	}
 	if (strcmp(o->key_file, o->state) == 0)
 		BAD(PB_K_KEY_FILE, "the key file and the state file must differ");

@@ -180,7 +180,7 @@ static const struct ccase bad_cases[] = {
 	  "<popbridge>\n\n  <tls cert=\"c.pem\"/>\n</popbridge>\n",
 	  "F:3: cert and key go together: give both or neither\n" },
 	{ "listen-tls without cert",
-	  "<popbridge>\n  <listen address=\"[::1]:995\" tls=\"yes\"/>\n</popbridge>\n",
+	  "<popbridge>\n  <listen address=\"[::1]:1995\" tls=\"yes\"/>\n</popbridge>\n",
 	  "F:2: listen-tls needs a certificate (cert and key)\n" },
 	{ "multi-line element: the line where its start tag ends",
 	  "<popbridge>\n  <upstream\n    url=\"imaps://h\"\n    timeout=\"x\"/>\n</popbridge>\n",

@@ -67,7 +67,7 @@ START_TEST(test_escape)
 	escaped_is("alice@example.org", "alice@example.org");
 	escaped_is("127.0.0.1", "127.0.0.1");
 	escaped_is("::1", "::1");
-	escaped_is("[2001:db8::1]:995", "[2001:db8::1]:995");
+	escaped_is("[2001:db8::1]:1995", "[2001:db8::1]:1995");
 	escaped_is("scanner#2", "scanner#2");
 	escaped_is("TLSv1.3", "TLSv1.3");
 	escaped_is("", "\"\"");
@@ -180,14 +180,14 @@ START_TEST(test_levels)
 	ck_assert(!pb_log_enabled(PB_LOG_INFO));
 	pb_log(PB_LOG_INFO, "start", "not shown");
 	pb_log(PB_LOG_DEBUG, "start", "not shown");
-	pb_log(PB_LOG_ERROR, "upstream", "cannot connect to %s: %s", "imap.example.org:993",
+	pb_log(PB_LOG_ERROR, "upstream", "cannot connect to %s: %s", "imap.example.org:10993",
 	    "Connection refused");
 	pb_log(PB_LOG_WARN, "config", "reloaded");
 	char *out = capture_end();
 	char *second = strchr(out, '\n') + 1;
 	second[-1] = 0;
 	ck_assert_str_eq(strip_time(out), "level=error event=upstream "
-	    "msg=\"cannot connect to imap.example.org:993: Connection refused\"");
+	    "msg=\"cannot connect to imap.example.org:10993: Connection refused\"");
 	ck_assert_str_eq(strip_time(second), "level=warn event=config msg=reloaded\n");
 	free(out);
 	pb_log_setup(PB_LOG_INFO, false);

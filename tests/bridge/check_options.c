@@ -32,8 +32,8 @@ static const struct vcase value_cases[] = {
 	{ PB_K_UPSTREAM, "imaps://example.org:99a", false },
 	{ PB_K_UPSTREAM, "imaps://example.org:", false },
 	{ PB_K_UPSTREAM, "imaps://[::1", false },
-	{ PB_K_UPSTREAM, "imaps://[zz::1]:993", false },
-	{ PB_K_UPSTREAM, "imaps://::1:993", false },
+	{ PB_K_UPSTREAM, "imaps://[zz::1]:10993", false },
+	{ PB_K_UPSTREAM, "imaps://::1:10993", false },
 	{ PB_K_UPSTREAM, "imaps://a..b", false },
 	{ PB_K_UPSTREAM, "imaps://-a.example", false },
 	{ PB_K_UPSTREAM, "imaps://a-.example", false },
@@ -66,8 +66,8 @@ static const struct vcase value_cases[] = {
 	{ PB_K_LISTEN, "[::1]", false },
 	{ PB_K_LISTEN, "[::1]1110", false },
 	{ PB_K_LISTEN, "127.0.0.1:0", false },
-	{ PB_K_LISTEN_TLS, "[::]:995", true },
-	{ PB_K_LISTEN_TLS, "1.2.3:995", false },
+	{ PB_K_LISTEN_TLS, "[::]:1995", true },
+	{ PB_K_LISTEN_TLS, "1.2.3:1995", false },
 	{ PB_K_CERT, "cert.pem", true },
 	{ PB_K_KEY, "key.pem", true },
 	{ PB_K_TLS_MIN, "1.0", true },
@@ -184,8 +184,8 @@ START_TEST(test_value_messages)
 	ck_assert_str_eq(err, "'x' is not a number from 0 to 1000000");
 	ck_assert_int_eq(pb_options_set(&o, PB_K_DELE, "nuke", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'nuke' is not one of: hide, trash, archive, flag, expunge, last-device");
-	ck_assert_int_eq(pb_options_set(&o, PB_K_LISTEN, "::1:110", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "'::1:110': write an IPv6 address in brackets, e.g. [::1]:1110");
+	ck_assert_int_eq(pb_options_set(&o, PB_K_LISTEN, "::1:2110", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "'::1:2110': write an IPv6 address in brackets, e.g. [::1]:1110");
 	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM, "imaps://u@h", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'imaps://u@h': credentials do not belong in the URL");
 	/* An unprintable value is shown safely on one line. */
@@ -219,8 +219,8 @@ START_TEST(test_upstream_url)
 	ck_assert_str_eq(ep.host, "127.0.0.1");
 	char buf[300];
 	ck_assert_str_eq(pb_endpoint_format(&ep, buf, sizeof(buf)), "127.0.0.1:1143");
-	ck_assert_int_eq(pb_parse_listen("[2001:db8::1]:995", &ep, err, sizeof(err)), 0);
-	ck_assert_str_eq(pb_endpoint_format(&ep, buf, sizeof(buf)), "[2001:db8::1]:995");
+	ck_assert_int_eq(pb_parse_listen("[2001:db8::1]:1995", &ep, err, sizeof(err)), 0);
+	ck_assert_str_eq(pb_endpoint_format(&ep, buf, sizeof(buf)), "[2001:db8::1]:1995");
 }
 END_TEST
 
@@ -358,12 +358,12 @@ static const struct fcase finish_cases[] = {
 	  PB_K_CERT },
 	{ { { "key", "k.pem" } }, false, "cert and key go together: give both or neither",
 	  PB_K_KEY },
-	{ { { "listen-tls", "127.0.0.1:995" } }, false,
+	{ { { "listen-tls", "127.0.0.1:1995" } }, false,
 	  "listen-tls needs a certificate (cert and key)", PB_K_LISTEN_TLS },
-	{ { { "listen-tls", "127.0.0.1:995" }, { "listen", "127.0.0.1:995" },
+	{ { { "listen-tls", "127.0.0.1:1995" }, { "listen", "127.0.0.1:1995" },
 	    { "cert", "c" }, { "key", "k" } }, false,
-	  "127.0.0.1:995 is both a listen and a listen-tls address", PB_K_LISTEN_TLS },
-	{ { { "listen-tls", "127.0.0.1:995" }, { "cert", "c" }, { "key", "k" } }, false, NULL, 0 },
+	  "127.0.0.1:1995 is both a listen and a listen-tls address", PB_K_LISTEN_TLS },
+	{ { { "listen-tls", "127.0.0.1:1995" }, { "cert", "c" }, { "key", "k" } }, false, NULL, 0 },
 	{ { { "state", "x.db" }, { "key-file", "x.db" } }, false,
 	  "the key file and the state file must differ", PB_K_KEY_FILE },
 };
