@@ -7,6 +7,7 @@
 #ifndef BT_H
 #define BT_H
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -118,6 +119,16 @@ static __attribute__((unused)) const char *bt_env(const char *name)
 		abort();
 	}
 	return v;
+}
+
+/* Run a suite (one TCase or more) and turn the result into an exit status. */
+static __attribute__((unused)) int bt_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 #endif

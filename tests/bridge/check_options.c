@@ -686,9 +686,5 @@ int main(void)
 	tcase_add_test(tc, test_serve_options);
 	tcase_add_test(tc, test_names_round_trip);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_run_suite(s);
 }

@@ -12,6 +12,7 @@
 #include "bridge/devlock.h"
 #include "bridge/sessions.h"
 #include "bridge/throttle.h"
+#include "tests/bridge/bt.h"
 
 static uint64_t fake_now;
 
@@ -366,9 +367,5 @@ int main(void)
 	tcase_add_test(tc, test_sessions_limits);
 	tcase_add_test(tc, test_sessions_threads);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_run_suite(s);
 }
