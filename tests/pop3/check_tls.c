@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -560,6 +561,102 @@ START_TEST(deep_pipeline)
 }
 END_TEST
 
+/* Real POP3 clients against the engine: mpop (STLS, USER/PASS, pipelined
+ * RETRs and DELEs, QUIT) and curl (implicit TLS, RETR). */
+static char *run_cmd(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	char *out = calloc(1, 65536);
+	ck_assert_ptr_nonnull(out);
+	size_t n = fread(out, 1, 65535, p);
+	out[n] = '\0';
+	int rc = pclose(p);
+	if (rc != 0)
+		ck_abort_msg("%s: exit %d: %s", cmd, rc, out);
+	return out;
+}
+
+START_TEST(mpop_client)
+{
+	enum { N = 30 };
+	struct server s;
+	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
+	static char bodies[N][128];
+	char cfg[600], mbox[600], uidls[600], cmd[2000];
+
+	if (access("/usr/bin/mpop", X_OK) != 0)
+		ck_abort_msg("/usr/bin/mpop is needed");
+	server_init(&s);
+	s.f.nmsgs = 0;
+	for (int i = 0; i < N; i++) {
+		snprintf(bodies[i], sizeof(bodies[i]),
+		    "From: a@example.com\nSubject: m%d\n\n.line %d\nbody\n", i, i);
+		fake_adds(&s.f, bodies[i]);
+	}
+	s.cfg.offer_stls = true;
+	server_start(&s, tls);
+	pop3_tls_unref(tls);
+	snprintf(cfg, sizeof(cfg), "%s/mpoprc", tmpdir);
+	snprintf(mbox, sizeof(mbox), "%s/mbox", tmpdir);
+	snprintf(uidls, sizeof(uidls), "%s/uidls", tmpdir);
+	FILE *f = fopen(cfg, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "account test\nhost 127.0.0.1\nport %d\ntls on\ntls_starttls on\n"
+	    "tls_trust_file %s\nauth user\nuser alice\npassword secret\n"
+	    "delivery mbox %s\nkeep off\nuidls_file %s\ntimeout 20\n",
+	    s.port, cert_a, mbox, uidls);
+	fclose(f);
+	chmod(cfg, 0600);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/mpop -C %s -q test 2>&1", cfg);
+	free(run_cmd(cmd));
+	server_wait(&s);
+	ck_assert_int_eq(s.st.result, POP3_RESULT_COMMITTED);
+	ck_assert_uint_eq(s.st.retr_count, N);
+	ck_assert_uint_eq(s.f.ncommitted, N);
+	for (size_t i = 0; i < N; i++)
+		ck_assert_uint_eq(s.f.committed[i], i);
+	ck_assert_str_eq(s.st.tls_version, "TLSv1.3");
+	/* the mailbox holds every message, dot-stuffing undone */
+	f = fopen(mbox, "r");
+	ck_assert_ptr_nonnull(f);
+	char *all = calloc(1, 65536);
+	ck_assert_ptr_nonnull(all);
+	size_t n = fread(all, 1, 65535, f);
+	fclose(f);
+	all[n] = '\0';
+	for (int i = 0; i < N; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "Subject: m%d\n\n.line %d\n", i, i);
+		ck_assert_ptr_nonnull(strstr(all, want));
+	}
+	ck_assert_ptr_null(strstr(all, ".."));
+	free(all);
+}
+END_TEST
+
+START_TEST(curl_client)
+{
+	struct server s;
+	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
+	char cmd[1200];
+
+	server_init(&s);
+	s.cfg.implicit_tls = true;
+	server_start(&s, tls);
+	pop3_tls_unref(tls);
+	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 20 --cacert %s -u alice:secret "
+	    "pop3s://127.0.0.1:%d/2", cert_a, s.port);
+	char *out = run_cmd(cmd);
+	server_wait(&s);
+	ck_assert_str_eq(out, "Subject: two\r\n\r\n.dot\r\n");
+	free(out);
+	ck_assert_int_eq(s.st.result, POP3_RESULT_COMMITTED);
+	ck_assert_uint_eq(s.st.retr_count, 1);
+	ck_assert_uint_eq(s.f.ncommitted, 0);
+}
+END_TEST
+
 /* A real client library: Python's poplib over STLS and over implicit TLS. */
 static const char pyscript[] =
     "import poplib, ssl, sys\n"
@@ -657,6 +754,8 @@ int main(void)
 	tcase_add_test(tc, client_resets);
 	tcase_add_test(tc, deep_pipeline);
 	tcase_add_test(tc, python_poplib);
+	tcase_add_test(tc, mpop_client);
+	tcase_add_test(tc, curl_client);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
