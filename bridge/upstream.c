@@ -137,7 +137,9 @@ void bridge_upstream_describe(const struct bridge_upstream *up, const char *what
 	}
 	const struct imap_status *st = imap_last(up->imap);
 	const char *cause = cause_text(st->cause);
-	if (cause != NULL && st->text[0])
+	if (cause != NULL && st->text[0] && st->cause == IMAP_CAUSE_BYE)
+		snprintf(out, len, "%s: %s", what, st->text);
+	else if (cause != NULL && st->text[0])
 		snprintf(out, len, "%s: %s (%s)", what, cause, st->text);
 	else if (cause != NULL)
 		snprintf(out, len, "%s: %s", what, cause);
