@@ -171,9 +171,10 @@ def main():
             check(delays[0] >= 1.9 and delays[1] >= 3.9,
                   "failed logins answered after %.2f s and %.2f s" % tuple(delays))
             report("repeated failed logins are slowed (%.1f s, %.1f s)" % tuple(delays))
-            pb.stop()
-
+            rc = pb.stop()
             log = "\n".join(pb.log_lines())
+            check(rc == 0 and "Sanitizer" not in log,
+                  "serve ended with status %d; log:\n%s" % (rc, log))
             for secret in (PW, scanner, pc, bob_pc):
                 check(secret not in log, "a password is in the log")
 
