@@ -6,7 +6,8 @@ POP3 on loopback.
 - a device logs in with the account name and its own password and gets the
   upstream messages byte for byte; the session is recorded for that device;
 - the upstream password, another account's device password and an unknown
-  account are refused with -ERR [AUTH], all with the same text;
+  account are refused with -ERR [AUTH], all with the same text; so is a
+  device password with a user name ACCOUNT#DEVICE naming another device;
 - a revoked device gets -ERR [AUTH], the account's other device still works;
 - a device that deleted everything sees every message again after `reset`;
 - `device list` shows the last login, address, TLS (none), counters;
@@ -126,6 +127,11 @@ def main():
                   "refusals differ: %r / %r / %r" % (t_up, t_bob, t_unknown))
             report("upstream password, another account's device and an unknown "
                    "account are refused alike")
+            pop_login(pb, ACC, scanner).quit()  # a good login resets the delay
+            t_other = refused(pb, ACC + "#pc", scanner)
+            check(t_other == t_up, "naming another device: %r" % t_other)
+            pop_login(pb, ACC, scanner).quit()
+            report("a device password does not log in as another device")
 
             # Revoke.
             cli(state, "device", "revoke", ACC, "pc")
