@@ -98,10 +98,11 @@ class TempDir:
 
 
 class Popbridge:
-    """`popbridge serve` in front of Dovecot dc (plaintext IMAP on loopback)."""
+    """`popbridge serve` in front of Dovecot dc: plaintext IMAP on loopback, or
+    upstream_tls "starttls" / "implicit" verified with Dovecot's certificate."""
 
     def __init__(self, dc, args=(), tmp=None, env=None, port=None, tls_port=None,
-                 state=None, wait_ready=True, extra_listen=()):
+                 state=None, wait_ready=True, extra_listen=(), upstream_tls="none"):
         self.dc = dc
         self._own_tmp = None
         if tmp is None:
@@ -111,9 +112,14 @@ class Popbridge:
         self.port = port or free_port()
         self.tls_port = tls_port
         self.state = state or os.path.join(tmp, "state.db")
-        self.argv = [popbridge_bin(), "serve",
-                     "--upstream", "imap://127.0.0.1:%d" % dc.imap_port,
-                     "--upstream-tls", "none",
+        if upstream_tls == "implicit":
+            up = ["--upstream", "imaps://127.0.0.1:%d" % dc.imaps_port]
+        else:
+            up = ["--upstream", "imap://127.0.0.1:%d" % dc.imap_port,
+                  "--upstream-tls", upstream_tls]
+        if upstream_tls != "none":
+            up += ["--upstream-ca", dc.ca_file]
+        self.argv = [popbridge_bin(), "serve"] + up + [
                      "--listen", "127.0.0.1:%d" % self.port,
                      "--state", self.state, "--log-level", "info"]
         for a in extra_listen:

@@ -7,6 +7,7 @@
   curl --ssl-reqd --cacert CRT pop3://127.0.0.1:PORT/ ...     STLS
   curl --cacert CRT pop3s://127.0.0.1:TLSPORT/ ...            implicit TLS
 
+popbridge reaches Dovecot over STARTTLS, verified with --upstream-ca.
 Each run twice: the second run sees the same listing and UIDLs (curl keeps
 no state, and reading commits nothing that would change them).
 """
@@ -39,7 +40,8 @@ def main():
     with TempDir() as tmp, Dovecot(users={"alice": PW}, fill=fill) as dc:
         cert, key = make_cert(tmp)
         tls_port = free_port()
-        with Popbridge(dc, args=["--cert", cert, "--key", key], tls_port=tls_port) as pb:
+        with Popbridge(dc, args=["--cert", cert, "--key", key], tls_port=tls_port,
+                       upstream_tls="starttls") as pb:
             up = upstream_messages(dc, "alice", PW)
             url = "pop3://127.0.0.1:%d/" % pb.port
             user = ["-u", "alice#curl:" + PW]

@@ -10,6 +10,7 @@ is also the real-client test of POP3 PIPELINING through the bridge.
 - keep off (delete after download), mbox delivery: every message, then none,
   and with `--dele hide` the upstream mailbox still holds every message;
 - a third account over STLS (tls on, tls_trust_file = popbridge's cert).
+popbridge reaches Dovecot over implicit TLS (imaps://, --upstream-ca).
 mpop adds a Received: header; a delivered message must end with the
 upstream message (LF line ends).
 """
@@ -76,7 +77,7 @@ def main():
         md_tls = os.path.join(tmp, "maildir-tls")
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(md_tls, sub))
-        with Popbridge(dc, args=["--cert", cert, "--key", key]) as pb:
+        with Popbridge(dc, args=["--cert", cert, "--key", key], upstream_tls="implicit") as pb:
             up = upstream_messages(dc, "alice", PW)
             cfg = os.path.join(tmp, "mpoprc")
             write_config(cfg, pb.port, [
