@@ -128,6 +128,12 @@ static int store_credentials(int argc, char **argv, bool add)
 		admin_fail(&ad, "an account name is 1 to %d octets", STATE_ACCOUNT_MAX);
 		goto out;
 	}
+	if (add && strchr(account, ad.o.device_separator)) {
+		/* a POP3 user name is split at the first separator */
+		admin_fail(&ad, "an account name may not contain the device separator '%c'",
+		    ad.o.device_separator);
+		goto out;
+	}
 
 	struct state_account a;
 	if (!add) {

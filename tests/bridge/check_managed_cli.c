@@ -422,6 +422,8 @@ START_TEST(bad_input)
 	ck_assert_ptr_nonnull(strstr(err, "longer than"));
 	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "d", "--state", state, NULL), 1);
 	ck_assert_ptr_nonnull(strstr(err, "no account"));
+	ck_assert_int_eq(pb("x\n", "account", "add", "a#b", "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "separator"));
 	add_account(ACC, UPSTREAM_PW);
 	ck_assert_int_eq(pb("x\n", "account", "add", ACC, "--state", state, NULL), 1);
 	ck_assert_ptr_nonnull(strstr(err, "exists"));
