@@ -1,6 +1,8 @@
 #!/bin/sh
 # make demo: start a throw-away Dovecot with sample mail (via the test
-# harness's pbtest command), show how to connect, wait for Ctrl-C, clean up.
+# harness's pbtest command), start `popbridge serve` in front of it (IMAP
+# with STARTTLS upstream, POP3 on a free loopback port), show commands to
+# paste, wait for Ctrl-C, clean up.
 # Usage: sh contrib/demo.sh PBTEST_PATH POPBRIDGE_PATH
 set -eu
 
@@ -11,8 +13,14 @@ DEMO_PASS=demo-password
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/popbridge-demo.XXXXXX")
 pid=""
+pb_pid=""
 cleanup() {
 	trap - INT TERM HUP EXIT
+	# SIGTERM: popbridge stops accepting, lets sessions end, exits.
+	if [ -n "$pb_pid" ]; then
+		kill -TERM "$pb_pid" 2>/dev/null || true
+		wait "$pb_pid" 2>/dev/null || true
+	fi
 	# EOF on pbtest's stdin stops Dovecot and removes its directory.
 	exec 3>&- 2>/dev/null || true
 	[ -n "$pid" ] && wait "$pid" 2>/dev/null || true
@@ -42,39 +50,80 @@ while [ ! -s "$work/out" ]; do
 done
 eval "$(head -n 1 "$work/out")"
 
+if [ ! -x "$POPBRIDGE" ]; then
+	echo "demo: $POPBRIDGE is not built (run 'make demo', which builds it)" >&2
+	exit 1
+fi
+
+# popbridge in front of the sandbox: STARTTLS upstream, verified with the
+# sandbox's certificate; POP3 on a free loopback port; a fresh state file.
+PB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$POPBRIDGE" serve --upstream "imap://127.0.0.1:$IMAP_PORT" --upstream-tls starttls \
+	--upstream-ca "$CA_FILE" --listen "127.0.0.1:$PB_PORT" \
+	--state "$work/popbridge.db" </dev/null >/dev/null 2>"$work/popbridge.log" &
+pb_pid=$!
+i=0
+until grep -q 'event=ready' "$work/popbridge.log" 2>/dev/null; do
+	if ! kill -0 "$pb_pid" 2>/dev/null || [ $i -ge 300 ]; then
+		echo "demo: popbridge did not start:" >&2
+		cat "$work/popbridge.log" >&2
+		pb_pid=""
+		exit 1
+	fi
+	sleep 0.1
+	i=$((i + 1))
+done
+
+# Prove it answers before telling anybody to try.
+if ! python3 - "$PB_PORT" "$DEMO_USER#demo-check" "$DEMO_PASS" <<'EOPY'
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=30)
+p.user(sys.argv[2])
+p.pass_(sys.argv[3])
+n, size = p.stat()
+p.quit()
+print("  popbridge answers: %d messages, %d octets in INBOX." % (n, size))
+EOPY
+then
+	echo "demo: popbridge does not answer as expected; its log:" >&2
+	cat "$work/popbridge.log" >&2
+	exit 1
+fi
+
 cat <<EOT
 
-  popbridge demo — a sandbox IMAP server with sample mail
-  -------------------------------------------------------
-  A private Dovecot runs on 127.0.0.1 (its files: $DIR).
-  Mailbox: user "$DEMO_USER", password "$DEMO_PASS";
-  INBOX holds 14 awkward test messages, Archive 3 plain ones.
+  popbridge demo — POP3 in front of a sandbox IMAP server
+  --------------------------------------------------------
+  A private Dovecot runs on 127.0.0.1 (its files: $DIR), with
+  user "$DEMO_USER", password "$DEMO_PASS": INBOX holds 14 awkward test
+  messages, Archive 3 plain ones.
 
-    IMAP  (STARTTLS)  127.0.0.1:$IMAP_PORT
-    IMAPS             127.0.0.1:$IMAPS_PORT
-    POP3  (STLS)      127.0.0.1:$POP3_PORT     (Dovecot's own POP3, the "old server")
-    POP3S             127.0.0.1:$POP3S_PORT
+  popbridge serves POP3 on 127.0.0.1:$PB_PORT and keeps every message on
+  the IMAP server (reached over STARTTLS on 127.0.0.1:$IMAP_PORT).
+  A POP3 user name is ACCOUNT#DEVICE: each device has its own view.
+
+  Paste, in another terminal:
+
+    curl -u '$DEMO_USER#laptop:$DEMO_PASS' pop3://127.0.0.1:$PB_PORT/           # LIST
+    curl -u '$DEMO_USER#laptop:$DEMO_PASS' pop3://127.0.0.1:$PB_PORT/1          # RETR 1
+    curl -u '$DEMO_USER#laptop:$DEMO_PASS' pop3://127.0.0.1:$PB_PORT/ -X UIDL   # UIDL
+
+    python3 -c 'import poplib; p = poplib.POP3("127.0.0.1", $PB_PORT); p.user("$DEMO_USER#phone"); p.pass_("$DEMO_PASS"); print(p.stat()); print(b"\\n".join(p.top(1, 0)[1]).decode()); p.quit()'
+
+  Delete on one device, and the others (and IMAP) still have the message:
+
+    python3 -c 'import poplib; p = poplib.POP3("127.0.0.1", $PB_PORT); p.user("$DEMO_USER#phone"); p.pass_("$DEMO_PASS"); p.dele(1); p.quit()'
+    curl -u '$DEMO_USER#laptop:$DEMO_PASS' pop3://127.0.0.1:$PB_PORT/           # still 14
+
+  popbridge's log (one line per session):  tail -f $work/popbridge.log
+
+  The sandbox server directly:
+    IMAP  (STARTTLS)  127.0.0.1:$IMAP_PORT     IMAPS 127.0.0.1:$IMAPS_PORT
+    POP3  (STLS)      127.0.0.1:$POP3_PORT     POP3S 127.0.0.1:$POP3S_PORT  (Dovecot's own POP3)
     Certificate (self-signed, for localhost): $CA_FILE
 
-  Try, in another terminal:
-
-    curl --ssl-reqd --cacert $CA_FILE -u $DEMO_USER:$DEMO_PASS \\
-        "imap://localhost:$IMAP_PORT/INBOX" -X 'FETCH 1:* (FLAGS RFC822.SIZE)'
-
-    curl --cacert $CA_FILE -u $DEMO_USER:$DEMO_PASS "pop3s://localhost:$POP3S_PORT/"
-
-    openssl s_client -quiet -CAfile $CA_FILE -connect 127.0.0.1:$IMAPS_PORT
-        (then type:  a LOGIN $DEMO_USER $DEMO_PASS   and   b LIST "" "*")
-
+  Press Ctrl-C to stop and remove everything.
 EOT
-if [ -x "$POPBRIDGE" ]; then
-	echo "  popbridge ($POPBRIDGE) is built, but it is not yet in front of"
-else
-	echo "  popbridge is not built yet, and it is not yet in front of"
-fi
-echo "  this server: the demo shows only the sandbox IMAP server for now."
-echo
-echo "  Press Ctrl-C to stop and remove everything."
 
 wait "$pid" || true
 pid=""
