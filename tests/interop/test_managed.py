@@ -14,7 +14,8 @@ POP3 on loopback.
 - repeated failed logins from one address are answered ever more slowly
   (lower bounds only: 2 s, then 4 s);
 - the state file holds neither the upstream password nor a device password;
-- a key file readable by others stops `serve` with a clear message.
+- a key file readable by others stops `serve` with a clear message; with
+  a wrong key file a device gets -ERR [SYS/PERM] and nothing changes.
 """
 import os
 import poplib
@@ -209,6 +210,23 @@ def main():
               "serve with a 0644 key file: exit %d, log:\n%s" % (rc, log))
         os.chmod(key, 0o600)
         report("a key file readable by others stops serve")
+
+        # The wrong key file: the sealed password does not open, the device is
+        # told an administrator must act, nothing is changed.
+        wrong = os.path.join(tmp, "wrong.key")
+        fd = os.open(wrong, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"popbridge-key-v1\n" + os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+        with open(state, "rb") as f:
+            before = f.read()
+        with Popbridge(dc, args=["--auth", "managed", "--key-file", wrong], tmp=tmp,
+                       state=state) as pb:
+            t = refused(pb, ACC, scanner)
+            check(t.startswith("-ERR [SYS/PERM]"), "wrong key file: %r" % t)
+            check(pb.stop() == 0, "serve did not stop cleanly")
+        with open(state, "rb") as f:
+            check(f.read() == before, "the state file changed")
+        report("a wrong key file: -ERR [SYS/PERM], nothing changed")
 
 
 if __name__ == "__main__":
