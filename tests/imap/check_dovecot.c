@@ -439,6 +439,24 @@ START_TEST(test_stream_20mb_bounded_memory)
 		ck_assert_uint_lt(heap_growth, (size_t)1 << 20);
 	ck_assert_int_lt(ru1.ru_maxrss - ru0.ru_maxrss, 8 * 1024);
 
+	/* The same over TLS. */
+	struct imap_session *t = session(IMAP_TLS_IMPLICIT, dc->ca_file, NULL, NULL);
+	OK(imap_connect(t));
+	OK(imap_login(t, "alice", "secret"));
+	OK(imap_select(t, "INBOX", IMAP_SELECT_READONLY, NULL));
+	struct count_sink ct = { 0 };
+	mi0 = mallinfo2();
+	ct.heap_base = mi0.uordblks ? mi0.uordblks : 1;
+	ct.heap_peak = ct.heap_base;
+	OK(imap_fetch_body(t, uid, IMAP_SECTION_ALL, 0, 0, count_sink, &ct, &br));
+	ck_assert_uint_eq(ct.octets, LARGE_SIZE);
+	printf("20 MB stream over %s: chunks of at most %zu octets; heap in use %zu octets "
+	    "before, grew by at most %zu octets during the stream\n", imap_tls_version(t),
+	    ct.max_chunk, mi0.uordblks, ct.heap_peak - ct.heap_base);
+	if (mi0.uordblks)
+		ck_assert_uint_lt(ct.heap_peak - ct.heap_base, (size_t)1 << 20);
+	imap_session_free(t);
+
 	/* Stopping early drains the rest; the session stays usable. */
 	struct count_sink e = { .stop_after = 100000 };
 	OK(imap_fetch_body(s, uid, IMAP_SECTION_ALL, 0, 0, count_sink, &e, &br));

@@ -525,6 +525,51 @@ START_TEST(test_disconnect_mid_literal)
 }
 END_TEST
 
+/* "* BYE" inside a literal is message data, not a BYE: the sink gets it,
+ * and the disconnect that follows is a plain loss of the connection. */
+START_TEST(test_bye_inside_literal)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "* 2 FETCH (UID 5 BODY[] {100}\r\n* BYE going away\r\n" },
+		{ CLOSE, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	struct body b = { .ret = 0 };
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
+	    IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_CLOSED);
+	ck_assert_uint_eq(ev.bye, 0);
+	ck_assert_uint_eq(b.len, 18);
+	ck_assert(memcmp(b.data, "* BYE going away\r\n", 18) == 0);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+START_TEST(test_stall_mid_literal)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
+		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
+		{ SEND, "* 2 FETCH (UID 5 BODY[] {100}\r\nonly this" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 1);
+	struct body b = { .ret = 0 };
+	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
+	    IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
+	ck_assert_uint_eq(b.len, 9);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -1142,6 +1187,8 @@ int main(void)
 	tcase_add_test(tc, test_preauth_without_tls_cannot_login);
 	tcase_add_test(tc, test_starttls_injection_discarded);
 	tcase_add_test(tc, test_disconnect_mid_literal);
+	tcase_add_test(tc, test_bye_inside_literal);
+	tcase_add_test(tc, test_stall_mid_literal);
 	tcase_add_test(tc, test_stall_times_out);
 	tcase_add_test(tc, test_stall_greeting_and_tls);
 	tcase_add_test(tc, test_connect_refused);
