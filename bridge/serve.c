@@ -36,6 +36,8 @@
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+/* A start-up message names at most two paths plus a reason. */
+#define SERVE_ERR_MAX (2 * PB_PATH_MAX + PB_ERR_MAX)
 
 /* One generation of settings: what a session started with. */
 struct serve_gen {
@@ -506,8 +508,13 @@ static int load_managed_key(struct serve *srv, const struct pb_options *o,
 	struct secret_key key;
 	if (o->auth != PB_AUTH_MANAGED)
 		return 0;
-	if (secret_key_load(o->key_file, &key, err, errlen) != 0)
+	if (secret_key_load(o->key_file, &key, err, errlen) != 0) {
+		if (access(o->key_file, F_OK) != 0 && errno == ENOENT)
+			snprintf(err, errlen, "--auth managed: no key file %s; it is created "
+			    "by the first 'popbridge account add' with this --state (or give "
+			    "--key-file)", o->key_file);
 		return -1;
+	}
 	memcpy(srv->ctx.managed_key, key.bytes, sizeof(srv->ctx.managed_key));
 	srv->ctx.has_managed_key = true;
 	secret_key_clear(&key);
@@ -577,7 +584,7 @@ int pb_serve_main(int argc, char **argv)
 {
 	struct serve srv;
 	struct pb_options opt;
-	char err[PB_ERR_MAX + 200];
+	char err[SERVE_ERR_MAX];
 	int status = PB_EXIT_FAIL;
 	bool registry_busy = false;
 

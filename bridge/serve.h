@@ -5,12 +5,16 @@
  *  1. settings: flags over --config over defaults (bridge/cmdline.h); a bad
  *     command line exits 2, invalid settings exit 1, each with a message;
  *  2. the TLS context when a certificate is set (--cert/--key, --tls-min),
- *     and in managed mode the key file (refused when others may read it);
+ *     and in managed mode the key file (refused when missing or when others
+ *     may read it);
  *  3. binds every --listen and --listen-tls address (bridge/listen.h);
  *  4. --user: drops to that user (supplementary groups, gid, uid) and checks
  *     that root cannot be regained. The state database and everything the
  *     sessions open later are opened as that user; the TLS key, the key
- *     file and the listening sockets were opened before the drop;
+ *     file and the listening sockets were opened before the drop. The
+ *     administrator must make the state file's directory (SQLite creates
+ *     -wal and -shm files beside it) and an existing state file writable by
+ *     that user; a SIGHUP re-reads certificates as that user;
  *  5. opens (creates, migrates) the state database once, so a schema newer
  *     than this binary is refused before the first client is served;
  *  6. serves: the listener (this thread) polls every listening socket;
