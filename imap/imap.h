@@ -338,7 +338,8 @@ struct imap_search {
 /* UID SEARCH (RETURN (ALL) with ESEARCH); matching UIDs are added to out
  * (which the caller initialised). Requires a selected mailbox. UIDs below
  * uid_min are never added, although "UID n:*" makes servers return the
- * highest UID when it is below n. */
+ * highest UID when it is below n. A header name or value with 8-bit octets
+ * is sent as a literal with CHARSET UTF-8. */
 enum imap_result imap_uid_search(struct imap_session *s, const struct imap_search *q,
     struct imap_uidset *out);
 

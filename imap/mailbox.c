@@ -257,6 +257,14 @@ static int search_untagged(struct imap_session *s, void *vctx, const struct imap
 	return 1;
 }
 
+static bool has_8bit(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
 enum imap_result imap_uid_search(struct imap_session *s, const struct imap_search *q,
     struct imap_uidset *out)
 {
@@ -270,6 +278,8 @@ enum imap_result imap_uid_search(struct imap_session *s, const struct imap_searc
 	cmd_begin(s, "UID SEARCH");
 	if (imap_has(s, IMAP_CAP_ESEARCH))
 		imap_cmd_raw(s->cmd, "RETURN (ALL)");
+	if (has_8bit(q->header_value) || has_8bit(q->header_name))
+		imap_cmd_raw(s->cmd, "CHARSET UTF-8");
 	if (q->uid_min > 1) {
 		char range[32];
 		snprintf(range, sizeof(range), "UID %u:*", q->uid_min);

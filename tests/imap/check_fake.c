@@ -1015,6 +1015,10 @@ START_TEST(test_search_variants)
 		    "* ESEARCH (TAG \"$T\") UID ALL 3,5:7,9\r\n$T OK\r\n" },
 		{ EXPECT, "UID SEARCH RETURN (ALL) HEADER Message-ID \"<a b@c>\"" },
 		{ SEND, "* ESEARCH (TAG \"$T\") UID\r\n$T OK\r\n" },
+		{ EXPECT, "UID SEARCH RETURN (ALL) CHARSET UTF-8 HEADER Subject {5}" },
+		{ SEND, "+ ok\r\n" },
+		{ EXPECT_RAW, "caf\xc3\xa9" },
+		{ SEND, "* ESEARCH (TAG \"$T\") UID ALL 2\r\n$T OK\r\n" },
 		{ EXPECT, "UID SEARCH RETURN (ALL) ALL" },
 		{ SEND, "* ESEARCH (TAG \"$T\") UID ALL 1:4294967295\r\n$T OK\r\n" },
 		{ ANSWER_ALL, NULL }, { END, NULL },
@@ -1033,6 +1037,9 @@ START_TEST(test_search_variants)
 	struct imap_search h = { .header_name = "Message-ID", .header_value = "<a b@c>" };
 	OK(imap_uid_search(s, &h, &out));
 	ck_assert(imap_uidset_empty(&out));
+	struct imap_search utf = { .header_name = "Subject", .header_value = "caf\xc3\xa9" };
+	OK(imap_uid_search(s, &utf, &out));
+	ck_assert(imap_uidset_contains(&out, 2));
 	struct imap_search all = { 0 };
 	OK(imap_uid_search(s, &all, &out));
 	ck_assert_uint_eq(imap_uidset_count(&out), 4294967295u);
