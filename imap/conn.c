@@ -219,8 +219,22 @@ ssize_t imap_conn_read(struct imap_conn *c, void *buf, size_t cap)
 		if (c->ssl) {
 			ERR_clear_error();
 			int r = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
-			if (r > 0)
-				return r;
+			if (r > 0) {
+				/* Take whatever else is already there (TLS records
+				 * arrive a few KB at a time), without waiting. */
+				size_t got = (size_t)r;
+				while (got < cap) {
+					ERR_clear_error();
+					size_t room = cap - got;
+					r = SSL_read(c->ssl, (char *)buf + got,
+					    room > INT32_MAX ? INT32_MAX : (int)room);
+					if (r <= 0)
+						break;  /* a failure shows again on the next call */
+					got += (size_t)r;
+				}
+				ERR_clear_error();
+				return (ssize_t)got;
+			}
 			int e = SSL_get_error(c->ssl, r);
 			if (e == SSL_ERROR_ZERO_RETURN)
 				return set_err(c, IMAP_CAUSE_CLOSED, "connection closed by the server");
