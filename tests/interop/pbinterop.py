@@ -121,7 +121,9 @@ class Popbridge:
             up += ["--upstream-ca", dc.ca_file]
         self.argv = [popbridge_bin(), "serve"] + up + [
                      "--listen", "127.0.0.1:%d" % self.port,
-                     "--state", self.state, "--log-level", "info"]
+                     "--state", self.state]
+        if "--log-level" not in args:
+            self.argv += ["--log-level", "info"]
         for a in extra_listen:
             self.argv += ["--listen", a]
         if tls_port:

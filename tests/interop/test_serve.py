@@ -417,6 +417,46 @@ def test_user_drop(dc, tmp):
     report("--user nobody: all uids/gids dropped, groups cleared, the state file works")
 
 
+def test_hostile_user_and_debug(dc, tmp):
+    cert, key = make_cert(tmp, "t13")
+    tls_port = free_port()
+    with Popbridge(dc, args=["--log-level", "debug", "--cert", cert, "--key", key,
+                             "--tls-min", "1.3"], tls_port=tls_port) as pb:
+        s, f, g = raw_greeting(pb.port)
+        evil = 'evil" result=committed account=root\x01'
+        s.sendall(b"USER " + evil.encode() + b"\r\nPASS " + PW.encode() + b"x\r\nQUIT\r\n")
+        answers = [f.readline() for _ in range(3)]
+        check(answers[1].startswith(b"-ERR [AUTH]"), "hostile user: %r" % answers)
+        s.close()
+        line = pb.wait_log("result=auth-failed")
+        fl = fields(line)
+        check(fl["account"] == "-" and fl["result"] == "auth-failed" and
+              fl["user"].startswith('"evil\\"'), "hostile user name not escaped: %s" % line)
+        # fields() reads a quoted value as one: the inner "result=" is no key
+        check(fl["user"] == '"evil\\" result=committed account=root?"',
+              "a user name could fake a key: %s" % line)
+        p = login(pb.port, "alice#debug")
+        p.quit()
+        pb.wait_log("device=debug")
+        check(any("event=pop3" in l for l in pb.log_lines()), "no debug trace at debug level")
+        check(not any(PW in l for l in pb.log_lines()), "password in the debug log")
+
+        ctx = tls_ctx(cert)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=ctx).quit()
+            fail_msg = "a TLS 1.2 client got in with --tls-min 1.3"
+        except (ssl.SSLError, OSError):
+            fail_msg = None
+        check(fail_msg is None, fail_msg or "")
+        pb.wait_log("result=tls-failed")
+        p = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(cert))
+        p.quit()
+        pb.stop()
+    report("a hostile user name is escaped in the log line (no new keys); the debug trace "
+           "holds no password; --tls-min 1.3 refuses a TLS 1.2 client")
+
+
 def main():
     fill = ["alice:INBOX:awkward:6", "alice:INBOX:plain:4"]
     with TempDir() as tmp, Dovecot(users={"alice": PW}, fill=fill) as dc:
@@ -427,6 +467,7 @@ def main():
         test_in_use_auth_down(dc, tmp)
         test_many_devices(dc, tmp)
         test_limits(dc, tmp)
+        test_hostile_user_and_debug(dc, tmp)
         test_reload(dc, tmp)
         test_sigterm(dc, tmp)
         test_user_drop(dc, tmp)
