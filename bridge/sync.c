@@ -100,6 +100,8 @@ static int cmp_item(const void *a, const void *b)
 static struct sync_item *find_item(struct sync_list *l, uint32_t uid)
 {
 	struct sync_item key = { .uid = uid };
+	if (l->n == 0)
+		return NULL;
 	return bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_item);
 }
 
@@ -108,6 +110,8 @@ static void list_sort(struct sync_list *l)
 {
 	size_t w = 0;
 
+	if (l->n == 0)
+		return;
 	qsort(l->v, l->n, sizeof(*l->v), cmp_item);
 	for (size_t i = 0; i < l->n; i++) {
 		if (w > 0 && l->v[w - 1].uid == l->v[i].uid) {
