@@ -1,0 +1,512 @@
+/* bridge/cmd_import.c — `popbridge import-uidls` (SPEC §7, §8): read the old
+ * POP3 server's UIDLs and headers, sync the upstream folder into state as a
+ * session would, match, and store the old UIDLs (bridge/import_match.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "bridge/backend.h"
+#include "bridge/cmd_admin.h"
+#include "bridge/import_match.h"
+#include "bridge/migrate_cli.h"
+#include "bridge/pop3client.h"
+#include "bridge/sync.h"
+#include "bridge/upstream.h"
+
+#define NAME "import-uidls"
+#define LIST_MSGID_MAX 200   /* Message-ID shown in the list of the rest */
+
+static const char USAGE[] =
+"usage: popbridge import-uidls --account ACCOUNT --from pop3://HOST[:PORT]|pop3s://HOST[:PORT]\n"
+"           --from-user USER [--from-password-file F] [--from-ca FILE] [--dry-run]\n"
+"           [--upstream URL --upstream-tls MODE --upstream-ca FILE\n"
+"            --upstream-password-file F] [--folder F] [--state FILE] [--config FILE]\n"
+"\n"
+"Log in to the old POP3 server (read only: LIST, UIDL, TOP n 0, QUIT; never\n"
+"DELE), read the upstream folder (default INBOX) into the state file as a\n"
+"session would, match every old message to an upstream one by Message-ID,\n"
+"Date, From, To, Subject and size, and store its old UIDL, so every device\n"
+"of ACCOUNT sees the UIDLs it knew. Prints how many matched and lists the\n"
+"rest. Running it again changes nothing more.\n"
+"\n"
+"  --from URL              pop3:// uses STLS (required unless the host is a\n"
+"                          loopback address); pop3s:// is implicit TLS\n"
+"  --from-ca FILE          PEM certificates to trust for the old server\n"
+"  --dry-run               match and report; the state file is not changed\n"
+"  --upstream-password-file F  the upstream password (passthrough mode; the\n"
+"                          upstream user is ACCOUNT). In managed mode the\n"
+"                          account's stored credentials are used.\n"
+"Passwords not given in files are read from standard input: the first line\n"
+"is the old server's, the next the upstream's.\n"
+"Exit status: 0 when the import ran (whatever matched), 1 on failure, 2 for\n"
+"a bad command line.\n";
+
+enum { O_ACCOUNT, O_FROM, O_FROM_USER, O_FROM_PW, O_FROM_CA, O_UP_PW, O_N };
+static const char *const OPT_NAMES[O_N] = {
+	"account", "from", "from-user", "from-password-file", "from-ca",
+	"upstream-password-file",
+};
+
+struct run {
+	struct admin ad;
+	const char *opt[O_N];
+	bool dry_run;
+	struct pop3c_url url;
+	char old_pw[POP3C_PASS_MAX + 1];
+	char up_user[STATE_USER_MAX + 1];
+	char up_pw[SECRET_PLAINTEXT_MAX + 1];
+	struct import_old *old;
+	size_t n_old;
+	const char *old_tls;
+	struct state_db *work;     /* the database matched in (a temporary one
+	                              for --dry-run) */
+	char tmpdir[64];           /* --dry-run: its directory, "" = none */
+	int64_t account_id;
+	struct state_mailbox mb;
+	struct import_counts counts;
+};
+
+/* The first line of a password file: no NUL, 1..max octets. */
+static int read_password_file(struct run *r, const char *path, char *buf, size_t size)
+{
+	char tmp[SECRET_PLAINTEXT_MAX + 3];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return admin_fail(&r->ad, "%s: %s", path, strerror(errno)), -1;
+	while (len < sizeof(tmp) && (n = read(fd, tmp + len, sizeof(tmp) - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			OPENSSL_cleanse(tmp, sizeof(tmp));
+			return admin_fail(&r->ad, "%s: %s", path, strerror(errno)), -1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	size_t l = 0;
+	while (l < len && tmp[l] != '\n')
+		l++;
+	if (l > 0 && tmp[l - 1] == '\r')
+		l--;
+	int bad = l == 0 || l >= size || l > SECRET_PLAINTEXT_MAX || memchr(tmp, '\0', l);
+	if (!bad) {
+		memcpy(buf, tmp, l);
+		buf[l] = '\0';
+	}
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	if (bad)
+		return admin_fail(&r->ad, "%s: the first line must hold the password "
+		    "(1..%d octets, no NUL)", path, SECRET_PLAINTEXT_MAX), -1;
+	return 0;
+}
+
+static int get_password(struct run *r, const char *file, const char *prompt, char *buf,
+    size_t size)
+{
+	if (file != NULL)
+		return read_password_file(r, file, buf, size);
+	return admin_read_secret(&r->ad, prompt, buf, size, size - 1);
+}
+
+/* Upstream credentials: passthrough = ACCOUNT + a password; managed = the
+ * account's stored ones (the key file opens them). */
+static int upstream_credentials(struct run *r)
+{
+	const char *account = r->opt[O_ACCOUNT];
+	struct state_account *a = calloc(1, sizeof(*a));
+	struct stat st;
+	int rc = -1;
+
+	if (a == NULL)
+		return admin_fail(&r->ad, "out of memory"), -1;
+	bool managed = r->ad.o.auth == PB_AUTH_MANAGED;
+	if (!managed && stat(r->ad.o.state, &st) == 0) {
+		if (admin_open_state(&r->ad) != 0)
+			goto out;
+		int s = state_account_get(r->ad.db, account, a);
+		if (s != STATE_OK && s != STATE_NOTFOUND) {
+			admin_state_fail(&r->ad, s, "reading the account");
+			goto out;
+		}
+		managed = s == STATE_OK && a->auth == STATE_AUTH_MANAGED;
+	}
+	if (!managed) {
+		snprintf(r->up_user, sizeof(r->up_user), "%s", account);
+		rc = get_password(r, r->opt[O_UP_PW], "upstream password: ", r->up_pw,
+		    sizeof(r->up_pw));
+		goto out;
+	}
+	struct secret_key key;
+	if (admin_load_key(&r->ad, false, NULL, &key, NULL) != 0)
+		goto out;
+	int s = state_account_get(r->ad.db, account, a);
+	if (s != STATE_OK || a->auth != STATE_AUTH_MANAGED) {
+		secret_key_clear(&key);
+		admin_fail(&r->ad, "%s is not a managed account in %s (popbridge account add)",
+		    account, r->ad.o.state);
+		goto out;
+	}
+	char err[PB_ERR_MAX];
+	size_t n = 0;
+	s = secret_open(&key, account, a->secret, a->secret_len, (unsigned char *)r->up_pw,
+	    sizeof(r->up_pw) - 1, &n, err, sizeof(err));
+	secret_key_clear(&key);
+	if (s != 0) {
+		admin_fail(&r->ad, "the stored upstream password of %s: %s", account, err);
+		goto out;
+	}
+	r->up_pw[n] = '\0';
+	snprintf(r->up_user, sizeof(r->up_user), "%s", a->upstream_user);
+	rc = 0;
+out:
+	OPENSSL_cleanse(a, sizeof(*a));
+	free(a);
+	return rc;
+}
+
+/* ---- the old server ----------------------------------------------------------- */
+
+struct hdr_ctx {
+	struct import_old *old;
+	bool nomem;
+};
+
+static int on_header(void *arg, size_t idx, const struct pop3c_hdr *h, unsigned dropped,
+    const char *why)
+{
+	struct hdr_ctx *x = arg;
+	struct import_old *o = &x->old[idx];
+
+	if (h == NULL) {
+		o->has_keys = false;
+		o->why = "the old server refused TOP for it";
+		(void)why;
+		return 0;
+	}
+	if (import_old_set_header(o, h, dropped) != 0) {
+		x->nomem = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int read_old_server(struct run *r)
+{
+	struct pop3c *c = calloc(1, sizeof(*c));
+	struct pop3c_msg *msgs = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (c == NULL)
+		return admin_fail(&r->ad, "out of memory"), -1;
+	if (pop3c_connect(c, &r->url, r->opt[O_FROM_CA], r->ad.o.upstream_timeout) != 0 ||
+	    pop3c_login(c, r->opt[O_FROM_USER], r->old_pw) != 0)
+		goto fail;
+	OPENSSL_cleanse(r->old_pw, sizeof(r->old_pw));
+	r->old_tls = pop3c_tls_version(c) ? pop3c_tls_version(c) : "none";
+	if (pop3c_listing(c, &msgs, &n) != 0)
+		goto fail;
+	r->old = calloc(n ? n : 1, sizeof(*r->old));
+	if (r->old == NULL) {
+		admin_fail(&r->ad, "out of memory");
+		goto out;
+	}
+	r->n_old = n;
+	for (size_t i = 0; i < n; i++) {
+		r->old[i].num = msgs[i].num;
+		r->old[i].size = msgs[i].size;
+		memcpy(r->old[i].uidl, msgs[i].uidl, sizeof(r->old[i].uidl));
+	}
+	struct hdr_ctx x = { .old = r->old };
+	if (pop3c_headers(c, msgs, n, on_header, &x) != 0) {
+		if (x.nomem)
+			admin_fail(&r->ad, "out of memory");
+		else
+			admin_fail(&r->ad, "%s", c->err);
+		goto out;
+	}
+	if (pop3c_quit(c) != 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	admin_fail(&r->ad, "%s", c->err);
+out:
+	OPENSSL_cleanse(r->old_pw, sizeof(r->old_pw));
+	pop3c_close(c);
+	free(c);
+	free(msgs);
+	return rc;
+}
+
+/* ---- the upstream folder -------------------------------------------------------- */
+
+/* --dry-run: a throw-away state file, so the real one is never written. */
+static int open_work_db(struct run *r)
+{
+	char err[PB_ERR_MAX + PB_PATH_MAX];
+
+	if (!r->dry_run) {
+		if (r->ad.db == NULL && admin_open_state(&r->ad) != 0)
+			return -1;
+		r->work = r->ad.db;
+		return 0;
+	}
+	const char *tmp = getenv("TMPDIR");
+	char path[sizeof(r->tmpdir) + 16];
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 32)
+		tmp = "/tmp";
+	snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/popbridge-dry.XXXXXX", tmp);
+	if (mkdtemp(r->tmpdir) == NULL) {
+		r->tmpdir[0] = '\0';
+		return admin_fail(&r->ad, "a temporary directory: %s", strerror(errno)), -1;
+	}
+	snprintf(path, sizeof(path), "%s/dry.db", r->tmpdir);
+	r->work = state_open(path, err, sizeof(err));
+	if (r->work == NULL)
+		return admin_fail(&r->ad, "%s", err), -1;
+	return 0;
+}
+
+static void remove_tmpdir(struct run *r)
+{
+	static const char *const files[] = { "dry.db", "dry.db-wal", "dry.db-shm",
+	    "dry.db-journal" };
+	char path[sizeof(r->tmpdir) + 16];
+
+	if (!r->tmpdir[0])
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->tmpdir, files[i]);
+		unlink(path);
+	}
+	rmdir(r->tmpdir);
+	r->tmpdir[0] = '\0';
+}
+
+static int read_upstream(struct run *r)
+{
+	struct bridge_upstream up;
+	char detail[BRIDGE_DETAIL_MAX];
+	int64_t now = (int64_t)time(NULL);
+	struct state_account a;
+	int rc = -1;
+
+	memset(&up, 0, sizeof(up));
+	if (open_work_db(r) != 0)
+		return -1;
+	int s = state_account_ensure(r->work, r->opt[O_ACCOUNT], now, &a);
+	if (s != STATE_OK) {
+		admin_fail(&r->ad, "account %s: %s", r->opt[O_ACCOUNT], state_errmsg(r->work));
+		return -1;
+	}
+	r->account_id = a.id;
+	enum pop3_md_status st = bridge_upstream_login(&up, &r->ad.o, r->up_user, r->up_pw,
+	    detail, sizeof(detail));
+	OPENSSL_cleanse(r->up_pw, sizeof(r->up_pw));
+	if (st == POP3_MD_AUTH) {
+		admin_fail(&r->ad, "the upstream server refused the credentials of %s: %s",
+		    r->up_user, detail);
+		goto out;
+	}
+	if (st != POP3_MD_OK) {
+		admin_fail(&r->ad, "upstream: %s", detail);
+		goto out;
+	}
+	st = bridge_sync_folder(&up, r->work, r->account_id, r->ad.o.dev.folder,
+	    r->ad.o.dele_keyword, now, &r->mb, detail, sizeof(detail));
+	if (st != POP3_MD_OK) {
+		admin_fail(&r->ad, "upstream folder %s: %s", r->ad.o.dev.folder, detail);
+		goto out;
+	}
+	rc = 0;
+out:
+	bridge_upstream_free(&up);
+	return rc;
+}
+
+/* --dry-run: how many matched UIDLs the real state file lacks. */
+static int count_real_changes(struct run *r)
+{
+	struct stat stt;
+	struct state_account a;
+	struct state_mailbox mb;
+	size_t changed = 0;
+
+	if (stat(r->ad.o.state, &stt) != 0)
+		return 0; /* no state file: every match would be new */
+	if (r->ad.db == NULL && admin_open_state(&r->ad) != 0)
+		return -1;
+	if (state_account_get(r->ad.db, r->opt[O_ACCOUNT], &a) != STATE_OK ||
+	    state_mailbox_get(r->ad.db, a.id, r->ad.o.dev.folder, &mb) != STATE_OK ||
+	    mb.uidvalidity != r->mb.uidvalidity)
+		return 0;
+	for (size_t i = 0; i < r->n_old; i++) {
+		struct state_message tm, rm;
+		if (r->old[i].outcome != IMPORT_MATCHED)
+			continue;
+		if (state_message_get(r->work, r->old[i].target, &tm) != STATE_OK)
+			return admin_state_fail(&r->ad, 0, "dry run"), -1;
+		if (state_message_by_uid(r->ad.db, mb.id, tm.uid, &rm) == STATE_OK &&
+		    strcmp(rm.old_uidl, r->old[i].uidl) == 0)
+			changed++;
+	}
+	r->counts.unchanged = changed;
+	r->counts.changed = r->counts.matched - changed;
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------------------ */
+
+static const char *outcome_name(enum import_outcome o)
+{
+	switch (o) {
+	case IMPORT_MATCHED: return "matched";
+	case IMPORT_UNMATCHED: return "unmatched";
+	case IMPORT_AMBIGUOUS: return "ambiguous";
+	case IMPORT_CONFLICT: return "conflict";
+	}
+	return "?";
+}
+
+static void print_clean(const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		putchar(c >= 0x20 && c <= 0x7e && c != '"' ? c : '?');
+	}
+}
+
+static void print_report(struct run *r)
+{
+	const struct import_counts *c = &r->counts;
+
+	printf("old server: %s://%s:%u, %zu messages (TLS: %s)\n",
+	    r->url.implicit_tls ? "pop3s" : "pop3", r->url.host, r->url.port, r->n_old,
+	    r->old_tls);
+	printf("upstream: folder %s of %s, UIDVALIDITY %u\n", r->ad.o.dev.folder,
+	    r->opt[O_ACCOUNT], r->mb.uidvalidity);
+	if (r->dry_run)
+		printf("dry run: the state file was not changed\n");
+	printf("matched:   %zu (%s: %zu, already stored: %zu)\n", c->matched,
+	    r->dry_run ? "would be stored" : "stored now", c->changed, c->unchanged);
+	printf("unmatched: %zu\nambiguous: %zu\nconflicts: %zu\n", c->unmatched, c->ambiguous,
+	    c->conflict);
+	if (c->unmatched + c->ambiguous + c->conflict == 0)
+		return;
+	printf("not imported (old UIDL, Message-ID, Subject: why):\n");
+	for (size_t i = 0; i < r->n_old; i++) {
+		const struct import_old *o = &r->old[i];
+		if (o->outcome == IMPORT_MATCHED)
+			continue;
+		printf("  %-9s %s <", outcome_name(o->outcome), o->uidl);
+		if (o->msgid != NULL) {
+			const char *m = o->msgid;
+			size_t ml = strlen(m);
+			if (ml >= 2 && m[0] == '<' && m[ml - 1] == '>')
+				print_clean(m + 1, ml - 2 < LIST_MSGID_MAX ? ml - 2 : LIST_MSGID_MAX);
+			else
+				print_clean(m, LIST_MSGID_MAX);
+		}
+		printf("> \"");
+		print_clean(o->subject, IMPORT_SUBJECT_MAX);
+		printf("\": %s\n", o->why ? o->why : outcome_name(o->outcome));
+	}
+}
+
+/* ---- the command -------------------------------------------------------------------- */
+
+static int check_args(struct run *r)
+{
+	char err[PB_ERR_MAX];
+	const char *acc = r->opt[O_ACCOUNT];
+
+	for (int i = O_ACCOUNT; i <= O_FROM_USER; i++)
+		if (r->opt[i] == NULL || r->opt[i][0] == '\0') {
+			fprintf(stderr, "popbridge %s: --%s is required (see 'popbridge %s --help')\n",
+			    NAME, OPT_NAMES[i], NAME);
+			return -1;
+		}
+	if (strlen(acc) > STATE_ACCOUNT_MAX) {
+		fprintf(stderr, "popbridge %s: --account: at most %d octets\n", NAME,
+		    STATE_ACCOUNT_MAX);
+		return -1;
+	}
+	for (const char *p = acc; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			fprintf(stderr, "popbridge %s: --account: no control characters\n", NAME);
+			return -1;
+		}
+	if (pop3c_parse_url(r->opt[O_FROM], &r->url, err, sizeof(err)) != 0) {
+		fprintf(stderr, "popbridge %s: %s\n", NAME, err);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_import_uidls(int argc, char **argv)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	char err[PB_ERR_MAX];
+	int status = PB_EXIT_FAIL;
+
+	if (r == NULL) {
+		fprintf(stderr, "popbridge %s: out of memory\n", NAME);
+		return PB_EXIT_FAIL;
+	}
+	if (mig_take_options(&argc, argv, OPT_NAMES, r->opt, O_N, err, sizeof(err)) != 0 ||
+	    mig_take_flag(&argc, argv, "dry-run", &r->dry_run, err, sizeof(err)) != 0) {
+		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", NAME, err, NAME);
+		free(r);
+		return PB_EXIT_USAGE;
+	}
+	uint64_t allowed = PB_KEY_BIT(PB_K_UPSTREAM) | PB_KEY_BIT(PB_K_UPSTREAM_TLS) |
+	    PB_KEY_BIT(PB_K_UPSTREAM_CA) | PB_KEY_BIT(PB_K_UPSTREAM_TIMEOUT) |
+	    PB_KEY_BIT(PB_K_STATE) | PB_KEY_BIT(PB_K_FOLDER) | PB_KEY_BIT(PB_K_AUTH) |
+	    PB_KEY_BIT(PB_K_KEY_FILE) | PB_KEY_BIT(PB_K_DELE_KEYWORD);
+	if (admin_begin(&r->ad, NAME, argc, argv, allowed, 0, 0, USAGE, &status) != 0)
+		goto out;
+	status = PB_EXIT_USAGE;
+	if (check_args(r) != 0)
+		goto out;
+	status = PB_EXIT_FAIL;
+	if (r->ad.o.upstream.host[0] == '\0') {
+		admin_fail(&r->ad, "no upstream server: give --upstream URL (or --config)");
+		goto out;
+	}
+	if (get_password(r, r->opt[O_FROM_PW], "old server's password: ", r->old_pw,
+	    sizeof(r->old_pw)) != 0 || upstream_credentials(r) != 0)
+		goto out;
+	if (read_old_server(r) != 0 || read_upstream(r) != 0)
+		goto out;
+	if (import_match(r->work, r->mb.id, r->old, r->n_old, err, sizeof(err)) != 0 ||
+	    import_apply(r->work, r->mb.id, r->old, r->n_old, !r->dry_run, &r->counts, err,
+	    sizeof(err)) != 0) {
+		admin_fail(&r->ad, "%s", err);
+		goto out;
+	}
+	if (r->dry_run && count_real_changes(r) != 0)
+		goto out;
+	print_report(r);
+	status = PB_EXIT_OK;
+out:
+	if (r->work != NULL && r->work != r->ad.db)
+		state_close(r->work);
+	remove_tmpdir(r);
+	admin_end(&r->ad);
+	import_old_free(r->old, r->n_old);
+	OPENSSL_cleanse(r, sizeof(*r));
+	free(r);
+	return status;
+}

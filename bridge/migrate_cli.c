@@ -1,0 +1,48 @@
+/* bridge/migrate_cli.c — see migrate_cli.h. */
+#include "bridge/migrate_cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/cmd_admin.h"
+
+int mig_take_options(int *argc, char **argv, const char *const *names,
+    const char **values, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		values[i] = NULL;
+		if (admin_take_option(argc, argv, names[i], &values[i], err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int mig_take_flag(int *argc, char **argv, const char *name, bool *set, char *err,
+    size_t errlen)
+{
+	size_t nl = strlen(name);
+
+	*set = false;
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, nl) != 0)
+			continue;
+		if (a[2 + nl] == '=') {
+			snprintf(err, errlen, "--%s takes no value", name);
+			return -1;
+		}
+		if (a[2 + nl] != '\0')
+			continue;
+		if (*set) {
+			snprintf(err, errlen, "--%s is given twice", name);
+			return -1;
+		}
+		*set = true;
+		memmove(argv + i, argv + i + 1, (size_t)(*argc - i - 1) * sizeof(*argv));
+		(*argc)--;
+		i--;
+	}
+	return 0;
+}
