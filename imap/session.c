@@ -266,6 +266,17 @@ static void emit(struct imap_session *s, struct imap_event *ev)
 		s->cfg.on_event(s->cfg.event_arg, ev);
 }
 
+/* A tagged reply or greeting with [ALERT]. */
+static void emit_alert(struct imap_session *s, const struct imap_response *r)
+{
+	struct imap_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = IMAP_EVENT_ALERT;
+	ev.text = r->text;
+	ev.resp = r;
+	emit(s, &ev);
+}
+
 static int handle_vanished(struct imap_session *s, const struct imap_response *r,
     struct imap_event *ev)
 {
@@ -419,14 +430,8 @@ static enum imap_result finish_tagged(struct imap_session *s, const struct cmd_h
 {
 	if (r->code == IMAP_CODE_CAPABILITY)
 		caps_set(s, r->code_args, r->code_nargs);
-	if (r->code == IMAP_CODE_ALERT) {
-		struct imap_event ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = IMAP_EVENT_ALERT;
-		ev.text = r->text;
-		ev.resp = r;
-		emit(s, &ev);
-	}
+	if (r->code == IMAP_CODE_ALERT)
+		emit_alert(s, r);
 	if (h && h->tagged)
 		h->tagged(s, h->ctx, r);
 	s->last.result = r->cond == IMAP_COND_OK ? IMAP_OK :
@@ -518,13 +523,19 @@ enum imap_result cmd_uid_chunks(struct imap_session *s, const char *words,
 
 /* ---- connecting -------------------------------------------------------- */
 
-enum imap_result imap_capability(struct imap_session *s)
+/* A command without arguments or special responses, in any state. */
+static enum imap_result simple_cmd(struct imap_session *s, const char *words)
 {
 	enum imap_result r = cmd_check(s, IMAP_STATE_NOT_AUTH);
 	if (r != IMAP_OK)
 		return r;
-	cmd_begin(s, "CAPABILITY");
+	cmd_begin(s, words);
 	return cmd_run(s, NULL);
+}
+
+enum imap_result imap_capability(struct imap_session *s)
+{
+	return simple_cmd(s, "CAPABILITY");
 }
 
 static enum imap_result start_tls(struct imap_session *s)
@@ -559,14 +570,8 @@ static enum imap_result read_greeting(struct imap_session *s)
 		drop_connection(s);
 		return set_last(s, IMAP_ECONN, IMAP_CAUSE_BYE, "server said BYE: %s", text);
 	}
-	if (g->code == IMAP_CODE_ALERT) {
-		struct imap_event e;
-		memset(&e, 0, sizeof(e));
-		e.type = IMAP_EVENT_ALERT;
-		e.text = g->text;
-		e.resp = g;
-		emit(s, &e);
-	}
+	if (g->code == IMAP_CODE_ALERT)
+		emit_alert(s, g);
 	s->state = g->cond == IMAP_COND_PREAUTH ? IMAP_STATE_AUTH : IMAP_STATE_NOT_AUTH;
 	s->last.result = IMAP_OK;
 	s->last.cause = IMAP_CAUSE_NONE;
@@ -646,11 +651,7 @@ enum imap_result imap_connect(struct imap_session *s)
 
 enum imap_result imap_logout(struct imap_session *s)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_NOT_AUTH);
-	if (r != IMAP_OK)
-		return r;
-	cmd_begin(s, "LOGOUT");
-	r = cmd_run(s, NULL);
+	enum imap_result r = simple_cmd(s, "LOGOUT");
 	if (r == IMAP_ECONN && s->last.cause == IMAP_CAUSE_BYE)
 		r = set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "logged out");
 	drop_connection(s);
@@ -659,9 +660,5 @@ enum imap_result imap_logout(struct imap_session *s)
 
 enum imap_result imap_noop(struct imap_session *s)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_NOT_AUTH);
-	if (r != IMAP_OK)
-		return r;
-	cmd_begin(s, "NOOP");
-	return cmd_run(s, NULL);
+	return simple_cmd(s, "NOOP");
 }

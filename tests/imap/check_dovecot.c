@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "imap/imap.h"
+#include "tests/imap/events.h"
 #include "tests/lib/dovecot.h"
 #include "tests/lib/msggen.h"
 
@@ -44,43 +45,6 @@ static void dc_teardown(void)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-struct events {
-	unsigned exists, expunge, vanished, fetch, bye, alert, other;
-	uint32_t last_exists, last_expunge, last_fetch_uid, last_fetch_msn;
-};
-
-static void on_event(void *arg, const struct imap_event *ev)
-{
-	struct events *e = arg;
-	switch (ev->type) {
-	case IMAP_EVENT_EXISTS:
-		e->exists++;
-		e->last_exists = ev->number;
-		break;
-	case IMAP_EVENT_EXPUNGE:
-		e->expunge++;
-		e->last_expunge = ev->number;
-		break;
-	case IMAP_EVENT_VANISHED:
-		e->vanished++;
-		break;
-	case IMAP_EVENT_FETCH:
-		e->fetch++;
-		e->last_fetch_uid = ev->msg->uid;
-		e->last_fetch_msn = ev->msg->msn;
-		break;
-	case IMAP_EVENT_BYE:
-		e->bye++;
-		break;
-	case IMAP_EVENT_ALERT:
-		e->alert++;
-		break;
-	case IMAP_EVENT_OTHER:
-		e->other++;
-		break;
-	}
-}
-
 static struct imap_session *session(enum imap_tls_mode tls, const char *ca,
     const char *verify_name, struct events *ev)
 {
@@ -98,12 +62,6 @@ static struct imap_session *session(enum imap_tls_mode tls, const char *ca,
 	ck_assert_ptr_nonnull(s);
 	return s;
 }
-
-#define OK(call) do { \
-	enum imap_result r_ = (call); \
-	ck_assert_msg(r_ == IMAP_OK, "%s: %s (%s)", #call, imap_result_name(r_), \
-	    imap_last(s)->text); \
-} while (0)
 
 /* A logged-in plaintext session with the mailbox selected. */
 static struct imap_session *logged_in(const char *user, const char *pw, const char *box,

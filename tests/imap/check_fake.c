@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "imap/imap.h"
+#include "tests/imap/events.h"
 #include "tests/lib/cert.h"
 
 /* ---- the scripted server ------------------------------------------------- */
@@ -288,46 +289,6 @@ static void fk_finish(struct fake *f)
 
 /* ---- client side helpers ------------------------------------------------- */
 
-struct events {
-	unsigned exists, expunge, vanished, fetch, bye, alert, other;
-	uint32_t last_exists, last_expunge, last_fetch_msn;
-	uint64_t vanished_count;
-	char alert_text[IMAP_TEXT_MAX + 1];
-};
-
-static void on_event(void *arg, const struct imap_event *ev)
-{
-	struct events *e = arg;
-	switch (ev->type) {
-	case IMAP_EVENT_EXISTS:
-		e->exists++;
-		e->last_exists = ev->number;
-		break;
-	case IMAP_EVENT_EXPUNGE:
-		e->expunge++;
-		e->last_expunge = ev->number;
-		break;
-	case IMAP_EVENT_VANISHED:
-		e->vanished++;
-		e->vanished_count += imap_uidset_count(ev->uids);
-		break;
-	case IMAP_EVENT_FETCH:
-		e->fetch++;
-		e->last_fetch_msn = ev->msg->msn;
-		break;
-	case IMAP_EVENT_BYE:
-		e->bye++;
-		break;
-	case IMAP_EVENT_ALERT:
-		e->alert++;
-		snprintf(e->alert_text, sizeof(e->alert_text), "%s", ev->text);
-		break;
-	case IMAP_EVENT_OTHER:
-		e->other++;
-		break;
-	}
-}
-
 static struct imap_session *client(struct fake *f, enum imap_tls_mode tls, unsigned timeout,
     struct events *ev)
 {
@@ -345,12 +306,6 @@ static struct imap_session *client(struct fake *f, enum imap_tls_mode tls, unsig
 	ck_assert_ptr_nonnull(s);
 	return s;
 }
-
-#define OK(call) do { \
-	enum imap_result r_ = (call); \
-	ck_assert_msg(r_ == IMAP_OK, "%s: %s (%s)", #call, imap_result_name(r_), \
-	    imap_last(s)->text); \
-} while (0)
 
 #define GREET "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS] ready\r\n"
 #define LOGIN_OK { EXPECT, "AUTHENTICATE PLAIN " }, { SEND, "$T OK logged in\r\n" }, \
