@@ -8,7 +8,8 @@
  *       shell assignments:
  *         DIR=... CA_FILE=... IMAP_PORT=... IMAPS_PORT=... POP3_PORT=... POP3S_PORT=...
  *       then read commands on stdin, one per line, answering "ok [VALUE]" or
- *       "err REASON" (details on stderr):
+ *       "err REASON" (REASON: the harness's first message; all of them also
+ *       go to stderr):
  *         add-user U P | set-password U P | remove-user U | create-folder U F
  *         add U F KIND SEED [SIZE] [FLAGS] | add-file U F PATH [FLAGS]
  *         renumber U F | maildir U F | pause | resume | quit
@@ -34,6 +35,8 @@
 #define MAX_FILL 1000000
 
 static volatile sig_atomic_t g_stop;
+static char g_reason[256];   /* first line the harness wrote to stderr */
+static FILE *g_capture;
 
 static void on_signal(int sig)
 {
@@ -119,8 +122,13 @@ static int cmd_gen(int argc, char **argv)
 }
 
 /* Split USER:FOLDER:KIND:N[:SIZE] and deliver. */
-static int do_fill(struct pbt_dovecot *d, char *arg, uint32_t *next_seed)
+static int do_fill(struct pbt_dovecot *d, const char *fill, uint32_t *next_seed)
 {
+	char arg[512];
+	if (snprintf(arg, sizeof(arg), "%s", fill) >= (int)sizeof(arg)) {
+		fprintf(stderr, "pbtest: --fill argument too long\n");
+		return -1;
+	}
 	char *parts[5] = { 0 };
 	int n = 0;
 	for (char *p = strtok(arg, ":"); p && n < 5; p = strtok(NULL, ":"))
@@ -212,27 +220,30 @@ static void reply(int ok, const char *what)
 	fflush(stdout);
 }
 
-/* Run one command line; returns 1 for quit. */
-static int run_command(struct pbt_dovecot *d, char *line)
+enum cmd_result { CMD_REPLIED, CMD_OK, CMD_FAILED, CMD_QUIT };
+
+/* Run one command line. Syntax errors are answered here (CMD_REPLIED); the
+ * caller answers CMD_OK and CMD_FAILED, the latter with the harness's reason. */
+static enum cmd_result run_command(struct pbt_dovecot *d, char *line)
 {
 	char *w[MAX_WORDS + 1] = { 0 };
 	int n = 0;
 	for (char *p = strtok(line, " \t\r"); p; p = strtok(NULL, " \t\r")) {
 		if (n == MAX_WORDS) {
 			reply(0, "too many words");
-			return 0;
+			return CMD_REPLIED;
 		}
 		w[n++] = p;
 	}
 	if (n == 0) {
 		reply(0, "empty command");
-		return 0;
+		return CMD_REPLIED;
 	}
 	const char *c = w[0];
 	int r;
 	if (strcmp(c, "quit") == 0 && n == 1) {
 		reply(1, NULL);
-		return 1;
+		return CMD_QUIT;
 	} else if (strcmp(c, "add-user") == 0 && n == 3) {
 		r = pbt_dovecot_add_user(d, w[1], w[2]);
 	} else if (strcmp(c, "set-password") == 0 && n == 3) {
@@ -249,11 +260,11 @@ static int run_command(struct pbt_dovecot *d, char *line)
 		const char *flags = n > i ? w[i++] : "";
 		if (i != n) {
 			reply(0, "usage: add U F KIND SEED [SIZE] [FLAGS]");
-			return 0;
+			return CMD_REPLIED;
 		}
 		if (make_spec(w[3], w[4], size, &spec, &why) < 0) {
 			reply(0, why);
-			return 0;
+			return CMD_REPLIED;
 		}
 		r = pbt_dovecot_add_generated(d, w[1], w[2], &spec, flags);
 	} else if (strcmp(c, "add-file") == 0 && (n == 4 || n == 5)) {
@@ -264,20 +275,54 @@ static int run_command(struct pbt_dovecot *d, char *line)
 		char path[300];
 		const char *p = pbt_dovecot_maildir(d, w[1], w[2], path, sizeof(path));
 		reply(p != NULL, p ? p : "bad user or folder name");
-		return 0;
+		return CMD_REPLIED;
 	} else if (strcmp(c, "pause") == 0 && n == 1) {
 		r = pbt_dovecot_pause(d);
 	} else if (strcmp(c, "resume") == 0 && n == 1) {
 		r = pbt_dovecot_resume(d);
 	} else {
 		reply(0, "unknown command or wrong number of words");
-		return 0;
+		return CMD_REPLIED;
 	}
-	if (r == 0)
-		reply(1, NULL);
-	else
-		reply(0, "failed (see stderr)");
+	return r == 0 ? CMD_OK : CMD_FAILED;
+}
+
+/* While a command runs, stderr goes to a temporary file; afterwards it is
+ * copied to the real stderr and its first line becomes the "err" reason. */
+static int capture_begin(int *saved)
+{
+	g_reason[0] = '\0';
+	fflush(stderr);
+	FILE *tmp = tmpfile();
+	*saved = dup(2);
+	if (tmp == NULL || *saved < 0) {
+		if (tmp)
+			fclose(tmp);
+		return -1;
+	}
+	g_capture = tmp;
+	dup2(fileno(tmp), 2);
 	return 0;
+}
+
+static void capture_end(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if (g_capture == NULL)
+		return;
+	rewind(g_capture);
+	char line[sizeof(g_reason)];
+	while (fgets(line, sizeof(line), g_capture) != NULL) {
+		fputs(line, stderr);
+		if (g_reason[0] == '\0') {
+			line[strcspn(line, "\r\n")] = '\0';
+			snprintf(g_reason, sizeof(g_reason), "%s", line);
+		}
+	}
+	fclose(g_capture);
+	g_capture = NULL;
 }
 
 static int cmd_dovecot(int argc, char **argv)
@@ -303,14 +348,15 @@ static int cmd_dovecot(int argc, char **argv)
 	uint32_t seed = 1;
 	for (int i = 2; i < argc && rc == 0; i += 2) {
 		if (strcmp(argv[i], "--user") == 0) {
-			char *colon = strchr(argv[i + 1], ':');
-			if (colon == NULL) {
+			char user[128];
+			const char *colon = strchr(argv[i + 1], ':');
+			if (colon == NULL || (size_t)(colon - argv[i + 1]) >= sizeof(user)) {
 				fprintf(stderr, "pbtest: --user wants NAME:PASSWORD\n");
 				rc = 2;
 				break;
 			}
-			*colon = '\0';
-			if (pbt_dovecot_add_user(d, argv[i + 1], colon + 1) < 0)
+			snprintf(user, sizeof(user), "%.*s", (int)(colon - argv[i + 1]), argv[i + 1]);
+			if (pbt_dovecot_add_user(d, user, colon + 1) < 0)
 				rc = 1;
 		} else if (do_fill(d, argv[i + 1], &seed) < 0) {
 			rc = 1;
@@ -335,7 +381,15 @@ static int cmd_dovecot(int argc, char **argv)
 				break;
 			}
 			size_t used = strlen(buf) + 1;
-			int quit = run_command(d, buf);
+			int saved, captured = capture_begin(&saved) == 0;
+			enum cmd_result res = run_command(d, buf);
+			if (captured)
+				capture_end(saved);
+			if (res == CMD_OK)
+				reply(1, NULL);
+			else if (res == CMD_FAILED)
+				reply(0, g_reason[0] ? g_reason : "failed");
+			int quit = res == CMD_QUIT;
 			memmove(buf, buf + used, have - used);
 			have -= used;
 			if (quit || g_stop)
