@@ -9,6 +9,7 @@
 #include "bridge/cmd_admin.h"
 #include "bridge/cmdline.h"
 #include "bridge/config.h"
+#include "bridge/migrate_cli.h"
 #include "bridge/serve.h"
 #include "bridge/version.h"
 
@@ -26,6 +27,9 @@ static const struct command commands[] = {
 	{ "serve", "run the POP3 service (foreground)", pb_serve_main },
 	{ "account", "managed accounts: add, list, remove, set-password", cmd_account },
 	{ "device", "devices: add, list, revoke, reset, set", cmd_device },
+	{ "import-uidls", "copy the UIDLs of an old POP3 server (migration)", cmd_import_uidls },
+	{ "report", "accounts and devices: who still uses POP3 (table, json)", cmd_report },
+	{ "autoconfig", "client configuration for a device moving to IMAP", cmd_autoconfig },
 	{ "check-config", "validate a configuration file", cmd_check_config },
 	{ "version", "print the version", cmd_version },
 	{ "help", "this text; 'popbridge COMMAND --help' for one command", cmd_help },
