@@ -29,9 +29,10 @@
 #define IMAP_RESPONSE_MAX ((size_t)8 << 20)
 
 /* Parsed arguments (atoms, strings, list nodes) in one response. A SEARCH of
- * 300,000 UIDs (see IMAP_LINE_MAX) is 300,000 arguments; 1,000,000 bounds the
- * argument tree at about 24 MB in the worst case. */
-#define IMAP_ARGS_MAX 1000000
+ * 300,000 UIDs (see IMAP_LINE_MAX) is 300,000 arguments. Each costs 24
+ * octets on the parse stack and 24 in the finished tree, plus its text, so
+ * 400,000 bounds a hostile response's tree at about 25 MB. */
+#define IMAP_ARGS_MAX 400000
 
 /* Parenthesised-list nesting. The responses popbridge asks for nest at most
  * 3 deep (FETCH (FLAGS (...)), LIST attributes, ID); BODYSTRUCTURE of a

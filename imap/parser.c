@@ -72,14 +72,15 @@ struct imap_parser {
 
 /* ---- memory ------------------------------------------------------------ */
 
-static void *arena_alloc(struct imap_parser *p, size_t n)
+/* n octets aligned to align (a power of two). */
+static void *arena_alloc_aligned(struct imap_parser *p, size_t n, size_t align)
 {
 	struct arena_block *b = p->arena;
-	size_t align = sizeof(max_align_t);
-	n = (n + align - 1) / align * align;
+	if (b)
+		b->used = (b->used + align - 1) & ~(align - 1);
 	if (n == 0)
-		n = align;
-	if (!b || b->size - b->used < n) {
+		n = 1;
+	if (!b || b->used > b->size || b->size - b->used < n) {
 		size_t size = n > ARENA_BLOCK ? n : ARENA_BLOCK;
 		b = malloc(sizeof(*b) + size);
 		if (!b)
@@ -92,6 +93,18 @@ static void *arena_alloc(struct imap_parser *p, size_t n)
 	void *r = (char *)b->data + b->used;
 	b->used += n;
 	return r;
+}
+
+/* Memory for argument arrays. */
+static void *arena_alloc(struct imap_parser *p, size_t n)
+{
+	return arena_alloc_aligned(p, n, sizeof(max_align_t));
+}
+
+/* Memory for strings: no alignment, so short atoms cost their length. */
+static char *arena_chars(struct imap_parser *p, size_t n)
+{
+	return arena_alloc_aligned(p, n, 1);
 }
 
 /* Free every block but one of the standard size, which is kept for reuse. */
@@ -114,7 +127,7 @@ static void arena_reset(struct imap_parser *p)
 
 static char *arena_strndup(struct imap_parser *p, const char *s, size_t n)
 {
-	char *r = arena_alloc(p, n + 1);
+	char *r = arena_chars(p, n + 1);
 	if (r) {
 		memcpy(r, s, n);
 		r[n] = '\0';
@@ -365,7 +378,7 @@ static enum tok_end tokenise(struct imap_parser *p, const char *s, size_t n, siz
 				j++;
 				out++;
 			}
-			str = arena_alloc(p, out + 1);
+			str = arena_chars(p, out + 1);
 			struct imap_arg *a = str ? push(p) : NULL;
 			if (!a) {
 				set_error(p, "out of memory");
@@ -480,7 +493,7 @@ static enum imap_cond cond_lookup(const char *s, size_t n)
 static int set_text(struct imap_parser *p, const char *s, size_t n)
 {
 	size_t cap = p->lim.text_max + 1;
-	char *t = arena_alloc(p, cap);
+	char *t = arena_chars(p, cap);
 	if (!t) {
 		set_error(p, "out of memory");
 		return -1;
@@ -705,7 +718,7 @@ static enum imap_parse_status start_literal(struct imap_parser *p, uint64_t size
 	if (p->resp_bytes + size > p->lim.response_max)
 		return fail(p, ev, "response over %zu octets", p->lim.response_max);
 	p->resp_bytes += size;
-	p->lit_buf = arena_alloc(p, (size_t)size + 1);
+	p->lit_buf = arena_chars(p, (size_t)size + 1);
 	if (!p->lit_buf)
 		return fail(p, ev, "out of memory");
 	p->phase = PH_LITERAL;
