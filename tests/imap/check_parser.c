@@ -376,6 +376,29 @@ START_TEST(test_big_search)
 }
 END_TEST
 
+/* More arguments than IMAP_ARGS_MAX in one line: an error, not a huge tree. */
+START_TEST(test_too_many_args)
+{
+	size_t n = IMAP_ARGS_MAX + 10;
+	char *buf = malloc(2 * n + 8);
+	size_t len = 3;
+	memcpy(buf, "* X", 3);
+	for (size_t i = 0; i < n; i++) {
+		buf[len++] = ' ';
+		buf[len++] = 'a';
+	}
+	buf[len++] = '\r';
+	buf[len++] = '\n';
+	struct imap_parser *p = imap_parser_new(NULL);
+	struct imap_parse_event ev;
+	size_t used;
+	ck_assert_int_eq(imap_parser_feed(p, buf, len, &used, &ev), IMAP_PARSE_ERROR);
+	ck_assert_ptr_nonnull(strstr(ev.error, "too many arguments"));
+	imap_parser_free(p);
+	free(buf);
+}
+END_TEST
+
 /* A line that never ends, with the default limits: an error once the line
  * passes IMAP_LINE_MAX, after which nothing more is accepted. */
 START_TEST(test_endless_line)
@@ -479,6 +502,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_big_search);
 	tcase_add_test(tc, test_endless_line);
+	tcase_add_test(tc, test_too_many_args);
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_stream_zero_copy);
 	tcase_add_test(tc, test_arg_helpers);
