@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Login and listing cost on a 20,000-message INBOX: popbridge against
+Dovecot's own POP3 service on identical mailboxes.
+
+For each of REPEATS rounds two fresh users get the same 20,000 messages,
+written straight into their Maildir new/ (untimed): one is read through
+popbridge, the other through Dovecot's POP3. Measured (connect, USER/PASS,
+STAT, QUIT unless said otherwise):
+  first   the first session: Dovecot indexes the Maildir for both sides;
+          popbridge also lists the folder over IMAP and records 20,000
+          messages (UIDLs, sizes, match keys) in SQLite
+  second  the same device again (state known)
+  device  a second device of the same account (popbridge only; the
+          reference is Dovecot's second session)
+  UIDL    the UIDL command alone, in a session already logged in
+Ratio = popbridge time / Dovecot POP3 time. Target: <= 2.0 (as for RETR:
+popbridge does Dovecot's work through IMAP plus a SQLite read).
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (PW, REPEATS, Dovecot, Popbridge, check, fmt_s, line,  # noqa: E402
+                      login, median, note, timed)
+
+COUNT = 20000
+TARGET = 2.0
+BODY_LINES = 12
+
+TEMPLATE = ("Message-ID: <%(n)d.%(user)s@bench.popbridge.test>\r\n"
+            "Date: Mon, 02 Mar 2026 10:%(mm)02d:%(ss)02d +0000\r\n"
+            "From: Sender %(n)d <sender-%(n)d@popbridge.test>\r\n"
+            "To: %(user)s <%(user)s@popbridge.test>\r\n"
+            "Subject: Bench message %(n)d\r\n"
+            "\r\n" +
+            "".join("Line %d of a short message body, about seventy octets long.\r\n" % i
+                    for i in range(BODY_LINES)))
+
+
+def fill_maildir(dc, user):
+    """COUNT messages as files in the user's INBOX new/, owned like the
+    Maildir (Dovecot's mail user)."""
+    md = dc.maildir(user, "INBOX")
+    st = os.stat(md)
+    new = os.path.join(md, "new")
+    for n in range(COUNT):
+        path = os.path.join(new, "%d.B%06d.bench" % (1600000000 + n, n))
+        data = TEMPLATE % {"n": n, "user": user, "mm": n // 60 % 60, "ss": n % 60}
+        with open(path, "xb") as f:
+            f.write(data.encode())
+        os.chown(path, st.st_uid, st.st_gid)
+
+
+def login_stat(port, user):
+    p = login(port, user)
+    n, _ = p.stat()
+    p.quit()
+    check(n == COUNT, "%s: STAT says %d messages, want %d" % (user, n, COUNT))
+
+
+def uidl_time(port, user):
+    p = login(port, user)
+    t, (_, lines, _) = timed(p.uidl)
+    p.quit()
+    check(len(lines) == COUNT, "%s: UIDL listed %d messages" % (user, len(lines)))
+    return t
+
+
+def main():
+    with Dovecot() as dc:
+        t0 = time.perf_counter()
+        for r in range(REPEATS):
+            for user in ("pb%d" % r, "dc%d" % r):
+                dc.add_user(user, PW)
+                fill_maildir(dc, user)
+        note("wrote %d x %d messages in %.1fs (untimed)" %
+             (2 * REPEATS, COUNT, time.perf_counter() - t0))
+        res = {k: ([], []) for k in ("first", "second", "device", "uidl")}
+        with Popbridge(dc) as pb:
+            for r in range(REPEATS):
+                pbu, dcu = "pb%d" % r, "dc%d" % r
+                for key, pbuser in (("first", pbu), ("second", pbu),
+                                    ("device", pbu + "#second")):
+                    res[key][0].append(timed(lambda: login_stat(pb.port, pbuser))[0])
+                    if key != "device":
+                        res[key][1].append(timed(lambda: login_stat(dc.pop3_port, dcu))[0])
+                res["uidl"][0].append(uidl_time(pb.port, pbu))
+                res["uidl"][1].append(uidl_time(dc.pop3_port, dcu))
+            check(pb.proc.poll() is None, "popbridge exited during the benchmark")
+        res["device"][1].extend(res["second"][1])
+        names = {"first": "login+STAT 20k, first session",
+                 "second": "login+STAT 20k, second session",
+                 "device": "login+STAT 20k, new device",
+                 "uidl": "UIDL 20k (logged in)"}
+        for key in ("first", "second", "device", "uidl"):
+            a, b = median(res[key][0]), median(res[key][1])
+            line(names[key], fmt_s(a), fmt_s(b), a / b, "time <= %.1fx" % TARGET,
+                 a / b <= TARGET)
+        note("reference for 'new device' is Dovecot's second session")
+
+
+if __name__ == "__main__":
+    main()
