@@ -234,7 +234,11 @@ const char *imap_result_name(enum imap_result r);
 
 /* ---- capabilities ------------------------------------------------------ */
 
-bool imap_has(const struct imap_session *s, unsigned caps);  /* all of caps */
+/* All of caps. A server that offers IMAP4rev2 but not IMAP4rev1 has the
+ * extensions RFC 9051 made part of the base protocol (UIDPLUS, MOVE,
+ * ESEARCH, ENABLE, IDLE, SASL-IR, LITERAL-, NAMESPACE, SPECIAL-USE,
+ * LIST-EXTENDED). */
+bool imap_has(const struct imap_session *s, unsigned caps);
 /* Any capability by name, e.g. "AUTH=XOAUTH2" (case-insensitive). */
 bool imap_has_name(const struct imap_session *s, const char *name);
 /* The last CAPABILITY list as sent (sanitised), for logs. */

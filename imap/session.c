@@ -208,6 +208,12 @@ static const struct {
 	{ "UTF8=ACCEPT", IMAP_CAP_UTF8_ACCEPT },
 };
 
+/* RFC 9051: an IMAP4rev2-only server has these as part of the base
+ * protocol, whether it lists them or not. */
+#define REV2_BASE (IMAP_CAP_UIDPLUS | IMAP_CAP_MOVE | IMAP_CAP_ESEARCH | IMAP_CAP_ENABLE | \
+	IMAP_CAP_IDLE | IMAP_CAP_SASL_IR | IMAP_CAP_LITERAL_MINUS | IMAP_CAP_NAMESPACE | \
+	IMAP_CAP_SPECIAL_USE | IMAP_CAP_LIST_EXTENDED)
+
 static void caps_set(struct imap_session *s, const struct imap_arg *a, size_t n)
 {
 	size_t len = 0;
@@ -230,6 +236,8 @@ static void caps_set(struct imap_session *s, const struct imap_arg *a, size_t n)
 			s->capstr[len] = '\0';
 		}
 	}
+	if ((s->caps & IMAP_CAP_IMAP4REV2) && !(s->caps & IMAP_CAP_IMAP4REV1))
+		s->caps |= REV2_BASE;
 }
 
 bool imap_has(const struct imap_session *s, unsigned caps)

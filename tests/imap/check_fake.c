@@ -933,6 +933,35 @@ START_TEST(test_authenticate_variants)
 }
 END_TEST
 
+START_TEST(test_imap4rev2_only)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev2 AUTH=PLAIN] rev2\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN AGFsaWNlAHB3" },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev2] in\r\n" },
+		{ EXPECT, "SELECT INBOX" }, { SEND, "* 1 EXISTS\r\n$T OK selected\r\n" },
+		{ EXPECT, "UID MOVE 4 Trash" }, { SEND, "* 1 EXPUNGE\r\n$T OK moved\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert(imap_has(s, IMAP_CAP_SASL_IR | IMAP_CAP_ESEARCH));
+	OK(imap_login(s, "alice", "pw"));
+	ck_assert(imap_has(s, IMAP_CAP_MOVE | IMAP_CAP_UIDPLUS));
+	OK(imap_select(s, "INBOX", 0, NULL));
+	struct imap_uidset one;
+	imap_uidset_init(&one);
+	imap_uidset_add(&one, 4);
+	OK(imap_uid_move(s, &one, "Trash"));
+	ck_assert_uint_eq(imap_exists(s), 0);
+	OK(imap_logout(s));
+	imap_uidset_free(&one);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
 START_TEST(test_ipv6)
 {
 	static const struct step tls_first[] = {
@@ -1165,6 +1194,7 @@ int main(void)
 	tcase_add_test(tc, test_login_literal_sync);
 	tcase_add_test(tc, test_login_literal_plus);
 	tcase_add_test(tc, test_authenticate_variants);
+	tcase_add_test(tc, test_imap4rev2_only);
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_search_variants);
 	tcase_add_test(tc, test_search_plain);
