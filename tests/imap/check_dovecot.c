@@ -610,6 +610,54 @@ START_TEST(test_move_and_special_use)
 }
 END_TEST
 
+static int count_cb(void *arg, const struct imap_msg *m)
+{
+	unsigned *n = arg;
+	ck_assert(m->uid > 0 && m->has_size && m->size > 0);
+	(*n)++;
+	return 0;
+}
+
+/* Thousands of messages: per-message results, and sets of UIDs long enough
+ * to be split over several commands, against the real server. */
+START_TEST(test_many_messages)
+{
+	const unsigned n = 3000;
+	char msg[160];
+	ck_assert_int_eq(pbt_dovecot_add_user(dc, "many", "pw"), 0);
+	for (unsigned i = 0; i < n; i++) {
+		int len = snprintf(msg, sizeof(msg), "Message-ID: <%u@many>\r\nSubject: m%u\r\n"
+		    "\r\nbody %u\r\n", i, i, i);
+		ck_assert_int_eq(pbt_dovecot_add_message(dc, "many", "INBOX", msg, (size_t)len, ""),
+		    0);
+	}
+	struct imap_session *s = logged_in("many", "pw", "INBOX", NULL);
+	struct imap_uidset all, odd, found;
+	all_uids(s, &all);
+	ck_assert_uint_eq(imap_uidset_count(&all), n);
+	unsigned seen = 0;
+	OK(imap_fetch_info(s, &all, 0, count_cb, &seen));
+	ck_assert_uint_eq(seen, n);
+	imap_uidset_init(&odd);
+	for (uint32_t u = 1; u <= n; u += 2)
+		imap_uidset_add(&odd, u);
+	ck_assert_uint_eq(odd.n, n / 2);  /* 1500 ranges: several commands */
+	OK(imap_store_flags(s, &odd, true, IMAP_FLAG_SEEN, NULL, 0));
+	struct imap_search q = { .unseen = true };
+	imap_uidset_init(&found);
+	OK(imap_uid_search(s, &q, &found));
+	ck_assert_uint_eq(imap_uidset_count(&found), n / 2);
+	ck_assert(!imap_uidset_contains(&found, 1) && imap_uidset_contains(&found, 2));
+	seen = 0;
+	OK(imap_fetch_info(s, &odd, 0, count_cb, &seen));
+	ck_assert_uint_eq(seen, n / 2);
+	imap_uidset_free(&all);
+	imap_uidset_free(&odd);
+	imap_uidset_free(&found);
+	imap_session_free(s);
+}
+END_TEST
+
 START_TEST(test_uidvalidity_change)
 {
 	ck_assert_int_eq(pbt_dovecot_add_user(dc, "ren", "pw"), 0);
@@ -653,6 +701,7 @@ int main(void)
 	tcase_add_test(tc, test_expunge_only_given_uid);
 	tcase_add_test(tc, test_new_mail_event);
 	tcase_add_test(tc, test_move_and_special_use);
+	tcase_add_test(tc, test_many_messages);
 	tcase_add_test(tc, test_uidvalidity_change);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
