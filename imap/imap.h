@@ -22,8 +22,9 @@
  *  - Telling "wrong credentials" from "server trouble" after imap_login:
  *    IMAP_NO means the server refused the credentials, unless the code is
  *    UNAVAILABLE, SERVERBUG, LIMIT, THROTTLED, INUSE, CONTACTADMIN or
- *    OVERQUOTA (imap_last_is_trouble() says so); IMAP_ECONN/ETLS/EPROTO are
- *    always trouble. AUTHENTICATIONFAILED is always wrong credentials.
+ *    OVERQUOTA (imap_last_is_trouble() says so); IMAP_BAD and
+ *    IMAP_ECONN/ETLS/EPROTO are always trouble. AUTHENTICATIONFAILED is
+ *    always wrong credentials.
  *  - Untagged data that the running command does not consume — EXISTS,
  *    EXPUNGE, VANISHED, FETCH flag changes, BYE, [ALERT] and any other
  *    untagged response — is handed to cfg.on_event while the command runs,
