@@ -320,7 +320,8 @@ static void accept_some(struct serve *srv, const struct pb_listener *l)
 	}
 }
 
-static void accept_loop(struct serve *srv)
+/* Accept until stopping; -1 when poll() itself fails. */
+static int accept_loop(struct serve *srv)
 {
 	struct pollfd pfd[PB_LISTENERS_MAX + 1];
 	size_t n = srv->ls.n;
@@ -336,7 +337,7 @@ static void accept_loop(struct serve *srv)
 			if (errno == EINTR)
 				continue;
 			pb_log(PB_LOG_ERROR, "accept", "poll: %s", strerror(errno));
-			return;
+			return -1;
 		}
 		if (pfd[0].revents)
 			continue;    /* only stopping writes to the pipe */
@@ -344,16 +345,25 @@ static void accept_loop(struct serve *srv)
 			if (pfd[i + 1].revents & POLLIN)
 				accept_some(srv, &srv->ls.l[i]);
 	}
+	return 0;
 }
 
 /* ---- signals: stop and reload ---------------------------------------------- */
 
+/* The first SIGTERM/SIGINT stops accepting (drain() then waits for the
+ * sessions); a second one ends the wait at once: every session's socket is
+ * shut, so the sessions end without committing. */
 static void on_stop(void *arg, int sig)
 {
 	struct serve *srv = arg;
-	if (sig)
-		pb_log(PB_LOG_INFO, "signal", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	atomic_store(&srv->stopping, true);
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	if (atomic_exchange(&srv->stopping, true)) {
+		size_t n = pb_registry_shutdown_all(srv->reg);
+		pb_log(PB_LOG_WARN, "signal", "%s again: closed %zu session(s) now; they "
+		    "commit nothing", name, n);
+		return;
+	}
+	pb_log(PB_LOG_INFO, "signal", "%s: stopping", name);
 	ssize_t w = write(srv->wake[1], "x", 1);
 	(void)w;
 }
@@ -639,15 +649,19 @@ int pb_serve_main(int argc, char **argv)
 		goto fail;
 	}
 	log_ready(&srv, o);
-	accept_loop(&srv);
-	pb_signals_stop();
+	if (accept_loop(&srv) != 0)
+		status = PB_EXIT_FAIL;
+	else
+		status = PB_EXIT_OK;
+	atomic_store(&srv.stopping, true);   /* also when the loop failed */
 	drain(&srv, o->upstream_timeout);
+	pb_signals_stop();
 	registry_busy = pb_registry_count(srv.reg) > 0;
 	pb_log(PB_LOG_INFO, "stop", "popbridge stopped");
 	if (registry_busy)
-		return PB_EXIT_OK;   /* sessions still hold srv: leave it to exit() */
+		return status;   /* sessions still hold srv: leave it to exit() */
 	serve_free(&srv);
-	return PB_EXIT_OK;
+	return status;
 
 fail_opt:
 	pb_options_free(&opt);

@@ -33,20 +33,21 @@ int pb_signals_block(void)
 static void *sig_main(void *arg)
 {
 	sigset_t set;
+	bool stopping = false;
 	(void)arg;
 	fill_set(&set);
 	for (;;) {
 		int sig = 0;
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGHUP && !atomic_load(&quit_requested)) {
-			handlers.on_reload(handlers.arg);
-			continue;
-		}
-		if (sig == SIGTERM || sig == SIGINT) {
-			/* pb_signals_stop() wakes us with SIGTERM after setting the flag. */
-			handlers.on_stop(handlers.arg, atomic_load(&quit_requested) ? 0 : sig);
+		/* pb_signals_stop() wakes us with SIGTERM after setting the flag. */
+		if (atomic_load(&quit_requested))
 			return NULL;
+		if (sig == SIGHUP && !stopping) {
+			handlers.on_reload(handlers.arg);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			stopping = true;
+			handlers.on_stop(handlers.arg, sig);
 		}
 	}
 }

@@ -6,12 +6,14 @@
  *    thread exists: it blocks SIGTERM, SIGINT and SIGHUP in the calling
  *    thread (every thread created later inherits the mask) and sets SIGPIPE
  *    to SIG_IGN (pop3/server.h requires it).
- *  - pb_signals_start() starts the waiting thread. It calls on_reload for
- *    each SIGHUP, and on_stop once for the first SIGTERM or SIGINT (or for
- *    pb_signals_stop()) and then ends. The callbacks run in that thread, one
- *    at a time.
- *  - pb_signals_stop() makes the thread end (calling on_stop if it has not
- *    yet) and joins it. Call it once, after pb_signals_start() succeeded.
+ *  - pb_signals_start() starts the waiting thread. It calls on_stop for
+ *    every SIGTERM or SIGINT (the caller decides what a second one means),
+ *    and on_reload for each SIGHUP until the first stop signal (a reload
+ *    while stopping is pointless and is ignored). The callbacks run in that
+ *    thread, one at a time.
+ *  - pb_signals_stop() makes the thread end (without calling on_stop) and
+ *    joins it. Call it once, after pb_signals_start() succeeded; signals
+ *    arriving afterwards stay blocked and pending, so they do nothing.
  */
 #ifndef BRIDGE_SIGNALS_H
 #define BRIDGE_SIGNALS_H
@@ -19,7 +21,7 @@
 #include <pthread.h>
 
 struct pb_signal_handlers {
-	void (*on_stop)(void *arg, int sig);   /* sig 0: pb_signals_stop() */
+	void (*on_stop)(void *arg, int sig);   /* SIGTERM or SIGINT */
 	void (*on_reload)(void *arg);
 	void *arg;
 };

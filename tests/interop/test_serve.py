@@ -7,7 +7,8 @@ password -> [AUTH], --max-sessions / --max-sessions-per-ip, SIGHUP reload of
 configuration and certificates (running sessions keep theirs; a broken file
 keeps the old settings), SIGTERM (listeners close at once, a running
 session may still QUIT and commit, exit 0; a session that does not end is
-cut after the grace period and commits nothing), the per-session log line
+cut after the grace period, or at a second signal, and commits nothing),
+the per-session log line
 (fields, no password), start-up errors (exit 2 for usage, 1 for settings),
 a state schema newer than the binary refused, --user privilege drop.
 """
@@ -343,6 +344,29 @@ def test_sigterm_cut(dc, tmp):
            "nothing committed, exit 0")
 
 
+def test_sigterm_twice(dc, tmp):
+    state = os.path.join(tmp, "twice.db")
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#twice")
+        count, _ = p.stat()
+        p.dele(1)
+        pb.signal(signal.SIGTERM)
+        pb.wait_log("listeners closed")
+        pb.signal(signal.SIGINT)
+        rc = pb.proc.wait(60)
+        check(rc == 0, "exit status %d" % rc)
+        pb.wait_log("SIGINT again: closed 1 session")
+        check(any("device=twice" in l and "result=dropped" in l for l in pb.session_lines()),
+              "the cut session is not logged as dropped")
+        p.sock.close()
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#twice")
+        check(p.stat()[0] == count, "a session cut by the second signal committed its DELE")
+        p.quit()
+        pb.stop()
+    report("a second SIGTERM/SIGINT cuts running sessions at once; nothing committed, exit 0")
+
+
 def start_fail(args, want_rc, want_text):
     r = subprocess.run([popbridge_bin(), "serve"] + args, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
@@ -470,6 +494,7 @@ def main():
         test_hostile_user_and_debug(dc, tmp)
         test_reload(dc, tmp)
         test_sigterm(dc, tmp)
+        test_sigterm_twice(dc, tmp)
         test_user_drop(dc, tmp)
         test_sigterm_cut(dc, tmp)
 
