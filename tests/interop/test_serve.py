@@ -293,13 +293,31 @@ def test_reload(dc, tmp):
            "settings kept")
 
 
-def test_sigterm(dc, tmp):
-    state = os.path.join(tmp, "term.db")
+def stop_with_dele_pending(dc, tmp, name, during):
+    """A device logs in and DELEs message 1; popbridge gets SIGTERM; then
+    during(pb, pop3) runs and popbridge must exit 0. A restart on the same
+    state file tells how many messages the device still has, returned with
+    how many it had."""
+    state = os.path.join(tmp, name + ".db")
     with Popbridge(dc, tmp=tmp, state=state) as pb:
-        p = login(pb.port, "alice#term")
+        p = login(pb.port, "alice#" + name)
         count, _ = p.stat()
         p.dele(1)
         pb.signal(signal.SIGTERM)
+        during(pb, p)
+        rc = pb.proc.wait(120)
+        check(rc == 0, "%s: exit status %d after SIGTERM" % (name, rc))
+        p.close()
+    with Popbridge(dc, tmp=tmp, state=state) as pb:
+        p = login(pb.port, "alice#" + name)
+        left = p.stat()[0]
+        p.quit()
+        pb.stop()
+    return count, left
+
+
+def test_sigterm(dc, tmp):
+    def during(pb, p):
         pb.wait_log("listeners closed")
         try:
             socket.create_connection(("127.0.0.1", pb.port), timeout=5).close()
@@ -308,62 +326,38 @@ def test_sigterm(dc, tmp):
             fail_msg = None
         check(fail_msg is None, fail_msg or "")
         p.quit()               # the running session still commits
-        rc = pb.proc.wait(60)
-        check(rc == 0, "exit status %d after SIGTERM" % rc)
+        pb.proc.wait(60)
         check(any("device=term" in l and "result=committed" in l for l in pb.session_lines()),
               "the session running at SIGTERM did not commit")
-    with Popbridge(dc, tmp=tmp, state=state) as pb:
-        p = login(pb.port, "alice#term")
-        check(p.stat()[0] == count - 1, "the committed DELE was lost")
-        p.quit()
-        pb.stop()
+    count, left = stop_with_dele_pending(dc, tmp, "term", during)
+    check(left == count - 1, "the committed DELE was lost")
     report("SIGTERM: stops accepting at once; a running session may still QUIT and commit; "
            "exit 0")
 
 
 def test_sigterm_cut(dc, tmp):
-    state = os.path.join(tmp, "cut.db")
-    with Popbridge(dc, tmp=tmp, state=state) as pb:
-        p = login(pb.port, "alice#cut")
-        count, _ = p.stat()
-        p.dele(1)
+    def during(pb, p):
         t0 = time.monotonic()
-        pb.signal(signal.SIGTERM)
-        rc = pb.proc.wait(120)
+        pb.proc.wait(120)
         took = time.monotonic() - t0
-        check(rc == 0, "exit status %d" % rc)
         check(took >= 29, "sessions were cut before the grace period (%.1fs)" % took)
         pb.wait_log("commit nothing")
-        p.sock.close()
-    with Popbridge(dc, tmp=tmp, state=state) as pb:
-        p = login(pb.port, "alice#cut")
-        check(p.stat()[0] == count, "a session cut at shutdown committed its DELE")
-        p.quit()
-        pb.stop()
+    count, left = stop_with_dele_pending(dc, tmp, "cut", during)
+    check(left == count, "a session cut at shutdown committed its DELE")
     report("SIGTERM with a session that does not end: cut after the grace period, "
            "nothing committed, exit 0")
 
 
 def test_sigterm_twice(dc, tmp):
-    state = os.path.join(tmp, "twice.db")
-    with Popbridge(dc, tmp=tmp, state=state) as pb:
-        p = login(pb.port, "alice#twice")
-        count, _ = p.stat()
-        p.dele(1)
-        pb.signal(signal.SIGTERM)
+    def during(pb, p):
         pb.wait_log("listeners closed")
         pb.signal(signal.SIGINT)
-        rc = pb.proc.wait(60)
-        check(rc == 0, "exit status %d" % rc)
+        pb.proc.wait(60)
         pb.wait_log("SIGINT again: closed 1 session")
         check(any("device=twice" in l and "result=dropped" in l for l in pb.session_lines()),
               "the cut session is not logged as dropped")
-        p.sock.close()
-    with Popbridge(dc, tmp=tmp, state=state) as pb:
-        p = login(pb.port, "alice#twice")
-        check(p.stat()[0] == count, "a session cut by the second signal committed its DELE")
-        p.quit()
-        pb.stop()
+    count, left = stop_with_dele_pending(dc, tmp, "twice", during)
+    check(left == count, "a session cut by the second signal committed its DELE")
     report("a second SIGTERM/SIGINT cuts running sessions at once; nothing committed, exit 0")
 
 
