@@ -169,6 +169,27 @@ static __attribute__((unused)) void mdt_close(struct mdt_sess *s)
 	s->md = NULL;
 }
 
+/* A whole session of device that sees n messages and ends at once. */
+static __attribute__((unused)) void mdt_expect_count(struct mdt_env *e, const char *device,
+    size_t n)
+{
+	struct mdt_sess s;
+	mdt_open(e, &s, device);
+	ck_assert_msg(mdt_count(&s) == n, "device %s sees %zu messages, not %zu",
+	    device ? device : "default", mdt_count(&s), n);
+	mdt_close(&s);
+}
+
+/* A whole session of device: DELE of message index idx, QUIT. */
+static __attribute__((unused)) void mdt_dele_one(struct mdt_env *e, const char *device,
+    size_t idx)
+{
+	struct mdt_sess s;
+	mdt_open(e, &s, device);
+	mdt_commit(&s, &idx, 1);
+	mdt_close(&s);
+}
+
 /* ---- the sink: the engine's conversion, a digest, optionally the wire ------ */
 
 struct mdt_sink {
