@@ -3,7 +3,8 @@
 Dovecot's own POP3 service on identical mailboxes.
 
 For each of REPEATS rounds two fresh users get the same 20,000 messages,
-written straight into their Maildir new/ (untimed): one is read through
+written straight into their Maildir new/ (untimed; one file per
+message, hard-linked into the other users' Maildirs): one is read through
 popbridge, the other through Dovecot's POP3. Measured (connect, USER/PASS,
 STAT, QUIT unless said otherwise):
   first   the first session: Dovecot indexes the Maildir for both sides;
@@ -38,18 +39,21 @@ TEMPLATE = ("Message-ID: <%(n)d.%(user)s@bench.popbridge.test>\r\n"
                     for i in range(BODY_LINES)))
 
 
-def fill_maildir(dc, user):
-    """COUNT messages as files in the user's INBOX new/, owned like the
-    Maildir (Dovecot's mail user)."""
-    md = dc.maildir(user, "INBOX")
-    st = os.stat(md)
-    new = os.path.join(md, "new")
+def fill_maildirs(dc, users):
+    """COUNT messages as files in each user's INBOX new/, owned like the
+    Maildir (Dovecot's mail user): written once for the first user and
+    hard-linked into the others' (all before any session opens them)."""
+    news = [os.path.join(dc.maildir(u, "INBOX"), "new") for u in users]
+    st = os.stat(os.path.dirname(news[0]))
     for n in range(COUNT):
-        path = os.path.join(new, "%d.B%06d.bench" % (1600000000 + n, n))
-        data = TEMPLATE % {"n": n, "user": user, "mm": n // 60 % 60, "ss": n % 60}
+        name = "%d.B%06d.bench" % (1600000000 + n, n)
+        path = os.path.join(news[0], name)
+        data = TEMPLATE % {"n": n, "user": users[0], "mm": n // 60 % 60, "ss": n % 60}
         with open(path, "xb") as f:
             f.write(data.encode())
         os.chown(path, st.st_uid, st.st_gid)
+        for other in news[1:]:
+            os.link(path, os.path.join(other, name))
 
 
 def login_stat(port, user):
@@ -70,10 +74,10 @@ def uidl_time(port, user):
 def main():
     with Dovecot() as dc:
         t0 = time.perf_counter()
-        for r in range(REPEATS):
-            for user in ("pb%d" % r, "dc%d" % r):
-                dc.add_user(user, PW)
-                fill_maildir(dc, user)
+        users = [u % r for r in range(REPEATS) for u in ("pb%d", "dc%d")]
+        for user in users:
+            dc.add_user(user, PW)
+        fill_maildirs(dc, users)
         note("wrote %d x %d messages in %.1fs (untimed)" %
              (2 * REPEATS, COUNT, time.perf_counter() - t0))
         res = {k: ([], []) for k in ("first", "second", "device", "uidl")}
