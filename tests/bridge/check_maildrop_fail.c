@@ -366,6 +366,37 @@ START_TEST(t_commit_pending_when_upstream_fails)
 }
 END_TEST
 
+START_TEST(t_journal_write_fails)
+{
+	/* Another connection holds the database's write lock past the busy
+	 * timeout: the intent cannot be written, so the QUIT fails [SYS/TEMP]
+	 * and nothing happens, upstream or in the device's view. */
+	struct mdt_env e;
+	struct mdt_sess a;
+	char ids[3][128], err[200];
+
+	mdt_env_init(&e, "jfail", "dele", "expunge", NULL);
+	three(e.user, ids, 2600);
+	mdt_open(&e, &a, "a");
+	struct state_db *locker = state_open(e.db, err, sizeof(err));
+	ck_assert_ptr_nonnull(locker);
+	ck_assert_int_eq(state_tx_begin(locker), STATE_OK);
+	size_t del = 0;
+	struct pop3_md_reply r = { .text = "" };
+	ck_assert_int_eq(bridge_maildrop_ops.commit(a.md, &del, 1, &r), POP3_MD_TEMP);
+	ck_assert_str_ne(r.text, "");
+	ck_assert(!a.conn.commit_pending);
+	ck_assert_int_eq(state_tx_rollback(locker), STATE_OK);
+	state_close(locker);
+	mdt_close(&a);
+	struct imap_session *adm = adm_open(e.user);
+	ck_assert_int_eq(adm_count(adm, "INBOX"), 3);
+	adm_close(adm);
+	mdt_expect_count(&e, "a", 3);
+	mdt_env_free(&e);
+}
+END_TEST
+
 /* kill -9 at `point` inside the commit of device a (DELE of messages 1 and
  * 2, message 1 retrieved), then the next session of the account (device b)
  * finishes it: nothing lost, each step done once, a re-downloads nothing.
@@ -509,6 +540,7 @@ static Suite *fail_suite(void)
 	tcase_add_test(tc, t_abandon_commits_nothing);
 	tcase_add_test(tc, t_revoked_device);
 	tcase_add_test(tc, t_commit_pending_when_upstream_fails);
+	tcase_add_test(tc, t_journal_write_fails);
 	tcase_add_loop_test(tc, t_crash, 0, (int)(sizeof(crashes) / sizeof(crashes[0])));
 	tcase_add_test(tc, t_crash_point_names);
 	suite_add_tcase(s, tc);
