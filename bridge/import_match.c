@@ -281,12 +281,14 @@ static int find_conflicts(struct live_list *l, struct import_old *old, size_t n,
 
 	if (taken == NULL)
 		return -1;
-	qsort(l->v, l->n, sizeof(*l->v), cmp_live_id);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_live_id);
 	for (size_t i = 0; i < n; i++) {
 		if (old[i].outcome != IMPORT_MATCHED)
 			continue;
 		struct live key = { .id = old[i].target };
-		struct live *x = bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_live_id);
+		struct live *x = l->n ? bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_live_id) :
+		    NULL;
 		if (x == NULL) {
 			old[i].outcome = IMPORT_UNMATCHED;
 			old[i].why = "its upstream match disappeared meanwhile";

@@ -389,7 +389,7 @@ static int read_uidl(struct pop3c *c, struct pop3c_msg *v, size_t n)
 		if (pop3c_parse_uidl(ev.line, ev.len, &key.num, key.uidl) != 0)
 			return cerr(c, "old server: UIDL line %zu is not \"N UIDL\" with a UIDL of "
 			    "1..70 printable octets", lines);
-		struct pop3c_msg *m = bsearch(&key, v, n, sizeof(*v), cmp_num);
+		struct pop3c_msg *m = n ? bsearch(&key, v, n, sizeof(*v), cmp_num) : NULL;
 		if (m == NULL)
 			return cerr(c, "old server: UIDL names message %u, which LIST did not",
 			    key.num);
@@ -434,7 +434,8 @@ int pop3c_listing(struct pop3c *c, struct pop3c_msg **out, size_t *n)
 		return -1;
 	if (read_list(c, &v, n, &cap) != 0)
 		goto fail;
-	qsort(v, *n, sizeof(*v), cmp_num);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_num);
 	for (size_t i = 1; i < *n; i++)
 		if (v[i - 1].num == v[i].num) {
 			cerr(c, "old server: LIST names message %u twice", v[i].num);
