@@ -352,16 +352,34 @@ static int count_real_changes(struct run *r)
 	    state_mailbox_get(r->ad.db, a.id, r->ad.o.dev.folder, &mb) != STATE_OK ||
 	    mb.uidvalidity != r->mb.uidvalidity)
 		return 0;
+	struct import_devices *dev = malloc(sizeof(*dev));
+	if (dev == NULL || import_devices_get(r->ad.db, a.id, dev) != 0) {
+		free(dev);
+		return admin_state_fail(&r->ad, 0, "dry run: devices"), -1;
+	}
+	r->counts.offered = 0;
 	for (size_t i = 0; i < r->n_old; i++) {
 		struct state_message tm, rm;
+		bool offered;
 		if (r->old[i].outcome != IMPORT_MATCHED)
 			continue;
-		if (state_message_get(r->work, r->old[i].target, &tm) != STATE_OK)
+		if (state_message_get(r->work, r->old[i].target, &tm) != STATE_OK) {
+			free(dev);
 			return admin_state_fail(&r->ad, 0, "dry run"), -1;
-		if (state_message_by_uid(r->ad.db, mb.id, tm.uid, &rm) == STATE_OK &&
-		    strcmp(rm.old_uidl, r->old[i].uidl) == 0)
+		}
+		if (state_message_by_uid(r->ad.db, mb.id, tm.uid, &rm) != STATE_OK)
+			continue;
+		if (strcmp(rm.old_uidl, r->old[i].uidl) == 0)
 			changed++;
+		if (strcmp(rm.uidl, r->old[i].uidl) != 0) {
+			if (import_offered(r->ad.db, dev, rm.id, &offered) != 0) {
+				free(dev);
+				return admin_state_fail(&r->ad, 0, "dry run: devices"), -1;
+			}
+			r->counts.offered += offered;
+		}
 	}
+	free(dev);
 	r->counts.unchanged = changed;
 	r->counts.changed = r->counts.matched - changed;
 	return 0;
@@ -403,6 +421,10 @@ static void print_report(struct run *r)
 	    r->dry_run ? "would be stored" : "stored now", c->changed, c->unchanged);
 	printf("unmatched: %zu\nambiguous: %zu\nconflicts: %zu\n", c->unmatched, c->ambiguous,
 	    c->conflict);
+	if (c->offered > 0)
+		printf("warning: %zu matched message(s) had been offered to devices of %s under "
+		    "popbridge's own UIDL; those devices see them again as new messages (import "
+		    "before pointing devices at popbridge)\n", c->offered, r->opt[O_ACCOUNT]);
 	if (c->unmatched + c->ambiguous + c->conflict == 0)
 		return;
 	printf("not imported (old UIDL, Message-ID, Subject: why):\n");

@@ -319,6 +319,63 @@ static int find_conflicts(struct live_list *l, struct import_old *old, size_t n,
 	return 0;
 }
 
+static int device_cb(void *arg, const struct state_device *d)
+{
+	struct import_devices *x = arg;
+	if (x->n == IMPORT_DEVICES_MAX) {
+		x->more = true;
+		return 1;
+	}
+	x->id[x->n++] = d->id;
+	return 0;
+}
+
+int import_devices_get(struct state_db *db, int64_t account_id, struct import_devices *out)
+{
+	out->n = 0;
+	out->more = false;
+	return state_device_list(db, account_id, device_cb, out) == STATE_OK ? 0 : -1;
+}
+
+int import_offered(struct state_db *db, const struct import_devices *dev,
+    int64_t message_id, bool *offered)
+{
+	*offered = false;
+	for (size_t d = 0; d < dev->n; d++) {
+		struct state_devmsg dm;
+		if (state_devmsg_get(db, dev->id[d], message_id, &dm) != STATE_OK)
+			return -1;
+		if (dm.offered || dm.retrieved || dm.deleted) {
+			*offered = true;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* How many messages whose effective UIDL changes a device was offered. */
+static int count_offered(struct state_db *db, int64_t mailbox_id, struct live_list *l,
+    size_t *count)
+{
+	struct state_mailbox mb;
+	struct import_devices dev;
+
+	*count = 0;
+	if (state_mailbox_get_by_id(db, mailbox_id, &mb) != STATE_OK ||
+	    import_devices_get(db, mb.account_id, &dev) != 0)
+		return -1;
+	for (size_t i = 0; i < l->n && dev.n > 0; i++) {
+		struct import_old *o = l->v[i].claim;
+		bool yes;
+		if (o == NULL || strcmp(l->v[i].uidl, o->uidl) == 0)
+			continue;
+		if (import_offered(db, &dev, l->v[i].id, &yes) != 0)
+			return -1;
+		*count += yes;
+	}
+	return 0;
+}
+
 static int store(struct state_db *db, struct live_list *l, size_t changing, char *err,
     size_t errlen)
 {
@@ -375,6 +432,10 @@ int import_apply(struct state_db *db, int64_t mailbox_id, struct import_old *old
 	}
 	if (find_conflicts(&l, old, n, &changing) != 0) {
 		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (count_offered(db, mailbox_id, &l, &c->offered) != 0) {
+		set_state_err(db, "reading devices", err, errlen);
 		goto out;
 	}
 	if (do_store && changing > 0 && store(db, &l, changing, err, errlen) != 0)

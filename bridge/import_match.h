@@ -74,7 +74,22 @@ struct import_counts {
 	size_t matched, unmatched, ambiguous, conflict;
 	size_t changed;      /* old UIDLs newly stored (or, dry run: to store) */
 	size_t unchanged;    /* matched ones already stored before */
+	size_t offered;      /* matched messages whose visible UIDL changes
+	                        although a device of the account has been
+	                        offered them already: it will see them as new */
 };
+
+/* The devices of an account (the first IMPORT_DEVICES_MAX; more = true when
+ * there are others), and whether any of them has been offered a message. */
+#define IMPORT_DEVICES_MAX 256
+struct import_devices {
+	int64_t id[IMPORT_DEVICES_MAX];
+	size_t n;
+	bool more;
+};
+int import_devices_get(struct state_db *db, int64_t account_id, struct import_devices *out);
+int import_offered(struct state_db *db, const struct import_devices *dev,
+    int64_t message_id, bool *offered);
 
 /* Fill old[i].keys from a header block (filtered by pop3c_hdr); 0 or -1
  * (out of memory). A truncated block or a failed hash leaves has_keys

@@ -69,6 +69,7 @@ static void upstream(const struct up *u, size_t n)
 	char h[1024];
 
 	ck_assert_uint_le(n, 32);
+	memset(items, 0, sizeof(items));
 	for (size_t i = 0; i < n; i++) {
 		header(h, sizeof(h), u[i].tag, !u[i].msgid ? false : true);
 		ck_assert_int_eq(matchkey_compute(h, strlen(h), &k[i]), 0);
@@ -368,6 +369,48 @@ START_TEST(reimport_replaces)
 }
 END_TEST
 
+/* Messages a device has been offered under popbridge's own UIDL are
+ * counted: that device will see them as new. */
+START_TEST(offered_before_counted)
+{
+	static const struct up u[] = { { 1, "a", 1000, true }, { 2, "b", 1000, true },
+		{ 3, "c", 1000, true } };
+	static const struct old o[] = { { "oa", "a", 1000, true }, { "ob", "b", 1000, true },
+		{ "00000003" "5F00AA01", "c", 1000, true } };
+	struct import_counts c;
+	struct state_device d;
+	struct state_mailbox mb;
+	struct state_view_msg *view;
+	size_t nview;
+	struct state_view_defaults def = { .folder = "INBOX", .offer = "all", .window = 0 };
+	upstream(u, 3);
+	OK(state_mailbox_get_by_id(db, mbox, &mb));
+	OK(state_device_add(db, mb.account_id, "pc", NULL, NULL, "INBOX", 1000, &d));
+	OK(state_view_build(db, d.id, &def, 1001, &view, &nview));
+	ck_assert_uint_eq(nview, 3);
+	state_view_free(view);
+	struct import_old *v = olds(o, 3);
+	run(v, 3, false, &c);
+	ck_assert_uint_eq(c.matched, 3);
+	ck_assert_uint_eq(c.offered, 2);  /* c keeps the UIDL it had */
+	import_old_free(v, 3);
+}
+END_TEST
+
+/* An empty upstream folder: everything is unmatched. */
+START_TEST(empty_upstream)
+{
+	static const struct old o[] = { { "oa", "a", 1000, true } };
+	struct import_counts c;
+	upstream(NULL, 0);
+	struct import_old *v = olds(o, 1);
+	run(v, 1, true, &c);
+	ck_assert_uint_eq(c.unmatched, 1);
+	ck_assert_uint_eq(c.changed, 0);
+	import_old_free(v, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("import");
@@ -384,6 +427,8 @@ static Suite *suite(void)
 	tcase_add_test(t, conflict);
 	tcase_add_test(t, uidls_move_between_messages);
 	tcase_add_test(t, reimport_replaces);
+	tcase_add_test(t, offered_before_counted);
+	tcase_add_test(t, empty_upstream);
 	tcase_set_timeout(t, 30);
 	suite_add_tcase(s, t);
 	return s;
