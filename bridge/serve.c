@@ -223,15 +223,20 @@ static void *session_main(void *arg)
 		.trace_arg = job,
 	};
 	pop3_session_run(job->fd, &cfg, &bridge_maildrop_ops, conn, &st);
+	/* The connection is closed: its slot is free before the line says so. */
+	pb_sessions_leave(&job->slot);
 	session_log(&st, conn, &job->start);
 	OPENSSL_cleanse(conn, sizeof(*conn));
 	free(conn);
 out:
 	gen_unref(job->gen);
-	pb_sessions_leave(&job->slot);
+	pb_sessions_leave(&job->slot);   /* a second leave does nothing */
 	struct pb_registry *reg = srv->reg;
 	struct pb_reg_entry *e = job->reg;
 	free(job);
+	/* OpenSSL's per-thread state (error queue) would be freed only when the
+	 * thread exits, which may be after main() has returned: free it now. */
+	OPENSSL_thread_stop();
 	/* Last: once the registry is empty the main thread may free srv. */
 	pb_registry_leave(reg, e);
 	return NULL;
