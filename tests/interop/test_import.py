@@ -209,6 +209,25 @@ def main():
               "the unmatched message is not listed with its UIDL:\n" + r.stdout)
         report("an old message missing upstream: listed as unmatched (%s)" % missing[0])
 
+        # managed mode: the account's stored upstream credentials; standard
+        # input holds only the old server's password
+        mstate = os.path.join(tmp, "managed.db")
+        r = subprocess.run([popbridge_bin(), "account", "add", "acct", "--upstream-user",
+                            "new", "--state", mstate], input=PW + "\n", text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(r.returncode == 0, "account add: %s" % r.stderr)
+        argv = [popbridge_bin(), "import-uidls", "--account", "acct", "--from", pop3s,
+                "--from-user", "old", "--from-ca", dc.ca_file,
+                "--upstream", "imap://127.0.0.1:%d" % dc.imap_port, "--upstream-tls", "none",
+                "--state", mstate]
+        r = subprocess.run(argv, input=PW + "\n", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=300)
+        check(r.returncode == 0, "managed import: %s%s" % (r.stdout, r.stderr))
+        c = counts(r.stdout)
+        check(c["matched"] == len(OLD_ORDER) and c["changed"] == len(OLD_ORDER),
+              "managed import: %s" % c)
+        report("managed account: stored upstream credentials, %d matched" % c["matched"])
+
         # failures: wrong old password; wrong upstream password; no state change
         before = sha(state)
         r = import_uidls(tmp, dc, state, pop3s, stdin="wrong\n" + PW + "\n")
