@@ -399,13 +399,9 @@ int bridge_commit_run(const struct bridge_commit_env *env, const struct state_jo
 			db_fail(&r, "journal state");
 			goto out;
 		}
-	} else if (r.policy == PB_DELE_TRASH || r.policy == PB_DELE_ARCHIVE ||
-	    r.policy == PB_DELE_EXPUNGE) {
-		/* UPSTREAM_DONE before a crash: the steps ran; the messages
-		 * left the folder unless they were moved onto themselves or
-		 * only copied, which a later sync corrects either way. */
-		items_gone = false;
 	}
+	/* An entry found UPSTREAM_DONE (a crash before C4) only gets finished;
+	 * what its steps removed, the next sync of the folder marks gone. */
 finish:
 	bridge_crash_point(env->crash_at, BRIDGE_CRASH_BEFORE_FINISH);
 	if (state_journal_finish(env->db, e->id, items_gone, env->now) != STATE_OK) {
