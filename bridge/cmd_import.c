@@ -303,15 +303,8 @@ static int read_upstream(struct run *r)
 	struct state_account a;
 	int rc = -1;
 
+	/* Log in first: a refused login leaves no account (or state file). */
 	memset(&up, 0, sizeof(up));
-	if (open_work_db(r) != 0)
-		return -1;
-	int s = state_account_ensure(r->work, r->opt[O_ACCOUNT], now, &a);
-	if (s != STATE_OK) {
-		admin_fail(&r->ad, "account %s: %s", r->opt[O_ACCOUNT], state_errmsg(r->work));
-		return -1;
-	}
-	r->account_id = a.id;
 	enum pop3_md_status st = bridge_upstream_login(&up, &r->ad.o, r->up_user, r->up_pw,
 	    detail, sizeof(detail));
 	OPENSSL_cleanse(r->up_pw, sizeof(r->up_pw));
@@ -324,6 +317,14 @@ static int read_upstream(struct run *r)
 		admin_fail(&r->ad, "upstream: %s", detail);
 		goto out;
 	}
+	if (open_work_db(r) != 0)
+		goto out;
+	int s = state_account_ensure(r->work, r->opt[O_ACCOUNT], now, &a);
+	if (s != STATE_OK) {
+		admin_fail(&r->ad, "account %s: %s", r->opt[O_ACCOUNT], state_errmsg(r->work));
+		goto out;
+	}
+	r->account_id = a.id;
 	st = bridge_sync_folder(&up, r->work, r->account_id, r->ad.o.dev.folder,
 	    r->ad.o.dele_keyword, now, &r->mb, detail, sizeof(detail));
 	if (st != POP3_MD_OK) {

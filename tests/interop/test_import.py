@@ -237,6 +237,10 @@ def main():
         check(r.returncode == 1 and "refused the credentials" in r.stderr,
               "wrong upstream password: rc %d %s" % (r.returncode, r.stderr))
         check(sha(state) == before, "a failed import changed the state file")
+        fresh = os.path.join(tmp, "fresh.db")
+        r = import_uidls(tmp, dc, fresh, pop3s, stdin=PW + "\nwrong\n")
+        check(r.returncode == 1 and not os.path.exists(fresh),
+              "a refused upstream login created a state file")
         report("wrong passwords: exit 1 with a clear message, state unchanged")
 
 
