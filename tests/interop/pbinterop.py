@@ -194,7 +194,23 @@ class Popbridge:
         self._reader.join(10)
         if self.proc in _live:
             _live.remove(self.proc)
+        self.check_sanitizers()
         return rc
+
+    def wait_exit(self, timeout=STOP_TIMEOUT):
+        """Wait for popbridge to exit by itself; its exit status."""
+        rc = self.proc.wait(timeout)
+        self._reader.join(10)
+        if self.proc in _live:
+            _live.remove(self.proc)
+        self.check_sanitizers()
+        return rc
+
+    def check_sanitizers(self):
+        """Under `make sanitize` the binary reports to stderr (our log)."""
+        bad = [l for l in self.log_lines()
+               if "Sanitizer" in l or "runtime error:" in l]
+        check(not bad, "popbridge: sanitizer report:\n%s" % "\n".join(self.log_lines()))
 
     def kill9(self):
         self.proc.kill()

@@ -305,7 +305,7 @@ def stop_with_dele_pending(dc, tmp, name, during):
         p.dele(1)
         pb.signal(signal.SIGTERM)
         during(pb, p)
-        rc = pb.proc.wait(120)
+        rc = pb.wait_exit(120)
         check(rc == 0, "%s: exit status %d after SIGTERM" % (name, rc))
         p.close()
     with Popbridge(dc, tmp=tmp, state=state) as pb:
@@ -326,7 +326,7 @@ def test_sigterm(dc, tmp):
             fail_msg = None
         check(fail_msg is None, fail_msg or "")
         p.quit()               # the running session still commits
-        pb.proc.wait(60)
+        pb.wait_exit(60)
         check(any("device=term" in l and "result=committed" in l for l in pb.session_lines()),
               "the session running at SIGTERM did not commit")
     count, left = stop_with_dele_pending(dc, tmp, "term", during)
@@ -338,7 +338,7 @@ def test_sigterm(dc, tmp):
 def test_sigterm_cut(dc, tmp):
     def during(pb, p):
         t0 = time.monotonic()
-        pb.proc.wait(120)
+        pb.wait_exit(120)
         took = time.monotonic() - t0
         check(took >= 29, "sessions were cut before the grace period (%.1fs)" % took)
         pb.wait_log("commit nothing")
@@ -352,7 +352,7 @@ def test_sigterm_twice(dc, tmp):
     def during(pb, p):
         pb.wait_log("listeners closed")
         pb.signal(signal.SIGINT)
-        pb.proc.wait(60)
+        pb.wait_exit(60)
         pb.wait_log("SIGINT again: closed 1 session")
         check(any("device=twice" in l and "result=dropped" in l for l in pb.session_lines()),
               "the cut session is not logged as dropped")
@@ -368,6 +368,8 @@ def start_fail(args, want_rc, want_text):
           % (" ".join(args), r.returncode, want_rc, r.stderr))
     check(want_text in r.stderr, "serve %s: message %r lacks %r"
           % (" ".join(args), r.stderr, want_text))
+    check("Sanitizer" not in r.stderr and "runtime error:" not in r.stderr,
+          "serve %s: sanitizer report:\n%s" % (" ".join(args), r.stderr))
 
 
 def test_startup_errors(dc, tmp):
