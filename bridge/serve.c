@@ -428,7 +428,7 @@ static void on_reload(void *arg)
 	struct serve *srv = arg;
 	struct pb_cmdline c;
 	struct pb_options opt;
-	char err[PB_ERR_MAX];
+	char err[PB_ERR_MAX] = "";
 	struct serve_gen *g = NULL;
 
 	pb_options_init(&opt);
@@ -462,7 +462,6 @@ static void on_reload(void *arg)
 	gen_unref(old);
 	pb_log(PB_LOG_INFO, "reload", "configuration and certificates reloaded");
 out:
-	err[0] = 0;
 	pb_cmdline_free(&c);
 	pb_options_free(&opt);
 }
