@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,10 @@
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+/* Descriptors one session may hold: the client socket and its duplicate
+ * (serve_registry.h), the upstream socket, the SQLite file with its -wal
+ * and -shm, and a spare. */
+#define FDS_PER_SESSION 8
 /* A start-up message names at most two paths plus a reason. */
 #define SERVE_ERR_MAX (2 * PB_PATH_MAX + PB_ERR_MAX)
 
@@ -535,6 +540,26 @@ static int load_managed_key(struct serve *srv, const struct pb_options *o,
 	return 0;
 }
 
+/* Take the whole descriptor allowance (the soft limit is often 1024, the
+ * hard one much higher) and say so when it cannot hold --max-sessions. */
+static void raise_fd_limit(unsigned max_sessions)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return;
+	}
+	rlim_t need = (rlim_t)max_sessions * FDS_PER_SESSION + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		pb_log(PB_LOG_WARN, "start", "the descriptor limit (%llu) is below what "
+		    "--max-sessions %u may need (%llu); raise it (ulimit -n, LimitNOFILE=) or "
+		    "lower --max-sessions", (unsigned long long)rl.rlim_cur, max_sessions,
+		    (unsigned long long)need);
+}
+
 static void log_ready(const struct serve *srv, const struct pb_options *o)
 {
 	char up[PB_HOST_MAX + 10];
@@ -652,6 +677,7 @@ int pb_serve_main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot start the signal thread");
 		goto fail;
 	}
+	raise_fd_limit(o->max_sessions);
 	log_ready(&srv, o);
 	if (accept_loop(&srv) != 0)
 		status = PB_EXIT_FAIL;
