@@ -67,7 +67,7 @@ struct run {
 	const char *old_tls;
 	struct state_db *work;     /* the database matched in (a temporary one
 	                              for --dry-run) */
-	char tmpdir[64];           /* --dry-run: its directory, "" = none */
+	char tmpdir[512];          /* --dry-run: its directory, "" = none */
 	int64_t account_id;
 	struct state_mailbox mb;
 	struct import_counts counts;
@@ -265,7 +265,7 @@ static int open_work_db(struct run *r)
 	}
 	const char *tmp = getenv("TMPDIR");
 	char path[sizeof(r->tmpdir) + 16];
-	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 32)
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > sizeof(r->tmpdir) - 32)
 		tmp = "/tmp";
 	snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/popbridge-dry.XXXXXX", tmp);
 	if (mkdtemp(r->tmpdir) == NULL) {
