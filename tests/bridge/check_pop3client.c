@@ -755,6 +755,29 @@ START_TEST(client_wrong_password)
 }
 END_TEST
 
+/* pop3:// to a server without STLS: only a numeric loopback address may go
+ * on in plaintext; "localhost" (a name) is refused before the password. */
+START_TEST(client_requires_stls)
+{
+	struct fake *f = fk_start(FK_NORMAL, false, false, 1);
+	struct pop3c *c = calloc(1, sizeof(*c));
+	struct pop3c_url u;
+	char url[64], err[200];
+	fk_go(f);
+	snprintf(url, sizeof(url), "pop3://localhost:%d", f->port);
+	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(pop3c_connect(c, &u, NULL, 5), -1);
+	ck_assert_ptr_nonnull(strstr(c->err, "does not offer STLS"));
+	pop3c_close(c);
+	free(c);
+	pthread_join(f->th, NULL);
+	ck_assert_ptr_null(strstr(f->log, "USER"));
+	ck_assert_ptr_null(strstr(f->log, "AUTH"));
+	close(f->lfd);
+	free(f);
+}
+END_TEST
+
 START_TEST(urls)
 {
 	struct pop3c_url u;
@@ -805,6 +828,7 @@ static Suite *suite(void)
 	tcase_add_test(c, client_top_refused);
 	tcase_add_test(c, client_hostile);
 	tcase_add_test(c, client_wrong_password);
+	tcase_add_test(c, client_requires_stls);
 	tcase_set_timeout(c, 60);
 	suite_add_tcase(s, c);
 	return s;

@@ -36,9 +36,9 @@ exec cat > "$1/msg.$n.$$"
 """
 
 
-def import_uidls(tmp, dc, state, url, extra=(), stdin=PW + "\n" + PW + "\n"):
+def import_uidls(tmp, dc, state, url, extra=(), stdin=PW + "\n" + PW + "\n", ca=True):
     argv = [popbridge_bin(), "import-uidls", "--account", "new", "--from", url,
-            "--from-user", "old", "--from-ca", dc.ca_file,
+            "--from-user", "old"] + (["--from-ca", dc.ca_file] if ca else []) + [
             "--upstream", "imap://127.0.0.1:%d" % dc.imap_port, "--upstream-tls", "none",
             "--state", state] + list(extra)
     r = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -237,6 +237,23 @@ def main():
         check(r.returncode == 1 and "refused the credentials" in r.stderr,
               "wrong upstream password: rc %d %s" % (r.returncode, r.stderr))
         check(sha(state) == before, "a failed import changed the state file")
+        r = import_uidls(tmp, dc, state, pop3s, ca=False)
+        check(r.returncode == 1 and "TLS" in r.stderr,
+              "an untrusted certificate was accepted: rc %d %s" % (r.returncode, r.stderr))
+        r = import_uidls(tmp, dc, state, pop3, ca=False)
+        check(r.returncode == 1 and "TLS" in r.stderr,
+              "STLS with an untrusted certificate: rc %d %s" % (r.returncode, r.stderr))
+        report("an untrusted old server certificate (pop3s and STLS) is refused")
+        pwf = os.path.join(tmp, "old.pw")
+        upf = os.path.join(tmp, "up.pw")
+        for path in (pwf, upf):
+            with open(path, "w") as f:
+                f.write(PW + "\n")
+        r = import_uidls(tmp, dc, state, pop3s, ["--from-password-file", pwf,
+                                                 "--upstream-password-file", upf], stdin="")
+        check(r.returncode == 0 and counts(r.stdout)["changed"] == 0,
+              "password files: rc %d %s" % (r.returncode, r.stderr))
+        report("passwords from --from-password-file / --upstream-password-file")
         fresh = os.path.join(tmp, "fresh.db")
         r = import_uidls(tmp, dc, fresh, pop3s, stdin=PW + "\nwrong\n")
         check(r.returncode == 1 and not os.path.exists(fresh),
