@@ -12,6 +12,10 @@
    in, after STAT) against RSS with one. Ratio = RSS(50) / RSS(1); the
    per-session cost (RSS(50) - RSS(1)) / 49 has the target <= 512 KiB, so the
    default --max-sessions 500 fits in 256 MiB.
+3. RSS after ROUNDS rounds of 50 sessions (each logs in, RETRs a 100 KiB
+   message, QUITs) against RSS after the first round: memory a long-running
+   daemon keeps must not creep up with the sessions it has served. Target:
+   <= 1.1x.
 """
 import os
 import sys
@@ -26,6 +30,8 @@ IDLE = 50
 PER_SESSION_TARGET_KIB = 512
 SLACK_KIB = 2048
 SETTLE = 0.3   # seconds for session threads to finish their login work
+ROUNDS = 8
+IDLE_MSGS = 20
 
 
 def peak_while_streaming(dc, msgno, size):
@@ -43,21 +49,30 @@ def peak_while_streaming(dc, msgno, size):
         return st["VmHWM"]
 
 
+def open_sessions(port, first, count):
+    """Devices idle#dFIRST.. logged in, after STAT."""
+    sessions = []
+    try:
+        for i in range(first, first + count):
+            p = login(port, "idle#d%d" % i)
+            p.stat()
+            sessions.append(p)
+    except Exception:
+        for p in sessions:
+            p.close()
+        raise
+    return sessions
+
+
 def idle_sessions(dc):
     with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE)]) as pb:
-        for i in range(IDLE):          # create every device (first sync), untimed
-            p = login(pb.port, "idle#d%d" % i)
-            p.stat()
-            p.quit()
-        sessions = []
+        for i in range(IDLE):   # every device's first sync, one at a time
+            open_sessions(pb.port, i, 1)[0].quit()
+        sessions = open_sessions(pb.port, 0, 1)
         try:
-            for i in range(IDLE):
-                p = login(pb.port, "idle#d%d" % i)
-                p.stat()
-                sessions.append(p)
-                if i == 0:
-                    time.sleep(SETTLE)
-                    one = proc_status(pb.proc.pid)["VmRSS"]
+            time.sleep(SETTLE)
+            one = proc_status(pb.proc.pid)["VmRSS"]
+            sessions += open_sessions(pb.port, 1, IDLE - 1)
             time.sleep(SETTLE)
             many = proc_status(pb.proc.pid)["VmRSS"]
         finally:
@@ -67,10 +82,27 @@ def idle_sessions(dc):
         return one, many
 
 
+def rounds(dc):
+    """VmRSS after the first and after the last of ROUNDS rounds."""
+    with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE)]) as pb:
+        rss = []
+        for r in range(ROUNDS):
+            sessions = open_sessions(pb.port, 0, IDLE)
+            for p in sessions:
+                got = retr_discard(p, 1 + r % IDLE_MSGS)
+                check(got >= SMALL + 3, "RETR: %d octets for a %d-octet message" % (got, SMALL))
+            for p in sessions:
+                p.quit()
+            time.sleep(SETTLE)
+            rss.append(proc_status(pb.proc.pid)["VmRSS"])
+        check(pb.proc.poll() is None, "popbridge exited")
+        return rss[0], rss[-1]
+
+
 def main():
     users = {"mem": PW, "idle": PW}
     fill = ["mem:INBOX:large:1:%d" % SMALL, "mem:INBOX:large:1:%d" % BIG,
-            "idle:INBOX:plain:20"]
+            "idle:INBOX:large:%d:%d" % (IDLE_MSGS, SMALL)]
     with Dovecot(users=users, fill=fill) as dc:
         small, big = [], []
         for _ in range(REPEATS):
@@ -90,6 +122,14 @@ def main():
              "<= %dKiB/session" % PER_SESSION_TARGET_KIB, per <= PER_SESSION_TARGET_KIB)
         note("per idle session: %.0f KiB (RSS 1 session %s, %d sessions %s)" %
              (per, fmt_kb(o), IDLE, fmt_kb(m)))
+        firsts, lasts = [], []
+        for _ in range(REPEATS):
+            first, last = rounds(dc)
+            firsts.append(first)
+            lasts.append(last)
+        f, la = median(firsts), median(lasts)
+        line("rss: %d rounds of %d sessions vs 1" % (ROUNDS, IDLE), fmt_kb(la), fmt_kb(f),
+             la / f, "<= 1.1x", la <= 1.1 * f)
 
 
 if __name__ == "__main__":
