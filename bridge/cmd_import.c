@@ -433,16 +433,20 @@ static void print_report(struct run *r)
 		const struct import_old *o = &r->old[i];
 		if (o->outcome == IMPORT_MATCHED)
 			continue;
-		printf("  %-9s %s <", outcome_name(o->outcome), o->uidl);
+		printf("  %-9s %s ", outcome_name(o->outcome), o->uidl);
 		if (o->msgid != NULL) {
 			const char *m = o->msgid;
 			size_t ml = strlen(m);
+			putchar('<');
 			if (ml >= 2 && m[0] == '<' && m[ml - 1] == '>')
 				print_clean(m + 1, ml - 2 < LIST_MSGID_MAX ? ml - 2 : LIST_MSGID_MAX);
 			else
 				print_clean(m, LIST_MSGID_MAX);
+			putchar('>');
+		} else {
+			printf("(no Message-ID)");
 		}
-		printf("> \"");
+		printf(" \"");
 		print_clean(o->subject, IMPORT_SUBJECT_MAX);
 		printf("\": %s\n", o->why ? o->why : outcome_name(o->outcome));
 	}

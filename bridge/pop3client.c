@@ -156,6 +156,8 @@ static int read_status(struct pop3c *c, bool multi, struct pop3c_event *ev)
 		return -1;
 	if (k != POP3C_EV_STATUS)
 		return cerr(c, "old server: data where a reply was expected");
+	if (ev->cont && multi)
+		return cerr(c, "old server: a continuation where +OK or -ERR was expected");
 	return 0;
 }
 
@@ -166,6 +168,8 @@ static int expect_ok(struct pop3c *c, const char *what)
 
 	if (read_status(c, false, &ev) != 0)
 		return -1;
+	if (ev.cont)
+		return cerr(c, "old server: a continuation where +OK or -ERR was expected");
 	if (!ev.ok)
 		return cerr(c, "old server refused %s: %s", what, ev.text);
 	return 0;
@@ -284,8 +288,20 @@ static int auth_plain(struct pop3c *c, const char *user, const char *password)
 	memcpy(line, "AUTH PLAIN ", 11);
 	int n = EVP_EncodeBlock((unsigned char *)line + 11, raw, (int)raw_len);
 	memcpy(line + 11 + n, "\r\n", 2);
-	if (send_line(c, line, (size_t)n + 13) == 0)
-		rc = expect_ok(c, "the login (AUTH PLAIN)");
+	if ((size_t)n + 13 <= POP3C_CMD_MAX) {
+		if (send_line(c, line, (size_t)n + 13) == 0)
+			rc = expect_ok(c, "the login (AUTH PLAIN)");
+	} else {
+		/* RFC 5034: an initial response over 255 octets goes after a
+		 * continuation instead */
+		struct pop3c_event ev;
+		if (send_cmd(c, "AUTH PLAIN") == 0 && read_status(c, false, &ev) == 0) {
+			if (!ev.cont)
+				cerr(c, "old server refused the login (AUTH PLAIN): %s", ev.text);
+			else if (send_line(c, line + 11, (size_t)n + 2) == 0)
+				rc = expect_ok(c, "the login (AUTH PLAIN)");
+		}
+	}
 	OPENSSL_cleanse(line, b64_cap + 16);
 out:
 	if (raw != NULL)

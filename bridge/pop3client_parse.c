@@ -65,6 +65,10 @@ static enum pop3c_ev status_line(struct pop3c_parser *p, struct pop3c_event *ev,
 	if (len >= 3 && memcmp(line, "+OK", 3) == 0) {
 		ev->ok = true;
 		skip = 3;
+	} else if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+		ev->ok = true;
+		ev->cont = true;
+		skip = 1;
 	} else if (len >= 4 && memcmp(line, "-ERR", 4) == 0) {
 		ev->ok = false;
 		skip = 4;
@@ -76,7 +80,7 @@ static enum pop3c_ev status_line(struct pop3c_parser *p, struct pop3c_event *ev,
 	while (skip < len && line[skip] == ' ')
 		skip++;
 	sanitise(ev->text, sizeof(ev->text), line + skip, len - skip);
-	p->in_data = ev->ok && p->multi_next;
+	p->in_data = ev->ok && !ev->cont && p->multi_next;
 	p->multi_next = false;
 	return POP3C_EV_STATUS;
 }

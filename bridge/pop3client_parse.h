@@ -7,7 +7,8 @@
  *    how the input was split into reads (tested by splitting at every offset).
  *  - Lines end at LF (a CR before it is dropped) and are kept up to
  *    POP3_SASL_LINE_MAX octets (pop3/linereader.h). A reply status line must
- *    start with "+OK" or "-ERR" followed by the end of the line or a space;
+ *    start with "+OK" or "-ERR" followed by the end of the line or a space,
+ *    or be a SASL continuation ("+" alone or "+ " and base64, RFC 5034);
  *    anything else, a status line that is too long or holds a NUL, is
  *    POP3C_EV_ERROR (and stays so: the connection is not usable any more).
  *  - The caller says, before each reply's status line is parsed, whether
@@ -53,6 +54,8 @@ enum pop3c_ev {
 
 struct pop3c_event {
 	bool ok;                        /* STATUS: +OK (true) or -ERR */
+	bool cont;                      /* STATUS: a SASL continuation "+ text"
+	                                   (RFC 5034); ok is true */
 	char text[POP3C_TEXT_MAX + 1];  /* STATUS/ERROR: sanitised text */
 	const char *line;               /* DATA */
 	size_t len;

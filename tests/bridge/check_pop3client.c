@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "bridge/matchkey.h"
 #include "bridge/pop3client.h"
 #include "bridge/pop3client_parse.h"
@@ -161,6 +163,26 @@ START_TEST(parse_replies)
 	    "S-:no such message\n"
 	    "S+:\nD:bare lf\nE\n"
 	    "S-:\n");
+}
+END_TEST
+
+START_TEST(parse_continuation)
+{
+	static const char in[] = "+ \r\n+\r\n+OK\r\n";
+	static const bool exp[] = { false, false, false };
+	check_splits(in, sizeof(in) - 1, exp, 3, "S+:\nS+:\nS+:\n");
+	struct pop3c_parser p;
+	struct pop3c_event ev;
+	size_t avail;
+	pop3c_parser_init(&p);
+	pop3c_parser_expect(&p, true);
+	char *sp = pop3c_parser_space(&p, &avail);
+	memcpy(sp, "+ abc\r\n", 7);
+	pop3c_parser_added(&p, 7);
+	ck_assert_int_eq(pop3c_parser_next(&p, &ev), POP3C_EV_STATUS);
+	ck_assert(ev.cont && ev.ok);
+	ck_assert(!p.in_data);
+	ck_assert_str_eq(ev.text, "abc");
 }
 END_TEST
 
@@ -508,6 +530,21 @@ static void *fk_main(void *arg)
 		} else if (strncmp(line, "USER ", 5) == 0 || strncmp(line, "PASS ", 5) == 0) {
 			fk_send(fd, strncmp(line, "PASS secret", 11) == 0 || line[0] == 'U' ?
 			    "+OK\r\n" : "-ERR [AUTH] bad\r\n");
+		} else if (strcmp(line, "AUTH PLAIN\r\n") == 0) {
+			/* continuation: the response is "\0user\0" + 300 'p' */
+			char want[512];
+			unsigned char raw[320];
+			raw[0] = 0;
+			memcpy(raw + 1, "user", 4);
+			raw[5] = 0;
+			memset(raw + 6, 'p', 300);
+			EVP_EncodeBlock((unsigned char *)want, raw, 306);
+			fk_send(fd, "+ \r\n");
+			if (fk_readline(fd, line, sizeof(line), 5000) <= 0)
+				break;
+			fk_log(f, "(auth response)\n");
+			fk_send(fd, strncmp(line, want, strlen(want)) == 0 ? "+OK\r\n" :
+			    "-ERR [AUTH] bad\r\n");
 		} else if (strncmp(line, "AUTH PLAIN ", 11) == 0) {
 			/* base64 of "\0user\0secret" */
 			fk_send(fd, strncmp(line + 11, "AHVzZXIAc2VjcmV0", 16) == 0 ? "+OK\r\n" :
@@ -757,6 +794,27 @@ END_TEST
 
 /* pop3:// to a server without STLS: only a numeric loopback address may go
  * on in plaintext; "localhost" (a name) is refused before the password. */
+/* An AUTH PLAIN initial response over 255 octets goes after "+ ". */
+START_TEST(client_auth_plain_long)
+{
+	struct fake *f = fk_start(FK_NORMAL, false, true, 1);
+	struct pop3c *c = connect_fake(f);
+	struct pop3c_url u;
+	char url[64], err[200], pw[301];
+	memset(pw, 'p', 300);
+	pw[300] = 0;
+	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
+	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(pop3c_connect(c, &u, NULL, 5), 0);
+	ck_assert_msg(pop3c_login(c, "user", pw) == 0, "%s", c->err);
+	ck_assert_int_eq(pop3c_quit(c), 0);
+	pop3c_close(c);
+	free(c);
+	ck_assert_ptr_null(strstr(f->log, "pppppppp"));
+	fk_end(f);
+}
+END_TEST
+
 START_TEST(client_requires_stls)
 {
 	struct fake *f = fk_start(FK_NORMAL, false, false, 1);
@@ -807,6 +865,7 @@ static Suite *suite(void)
 	TCase *p = tcase_create("parser");
 	tcase_add_test(p, parse_replies);
 	tcase_add_test(p, parse_sanitises_text);
+	tcase_add_test(p, parse_continuation);
 	tcase_add_test(p, parse_not_a_status);
 	tcase_add_test(p, parse_status_nul);
 	tcase_add_test(p, parse_overlong_status);
@@ -829,6 +888,7 @@ static Suite *suite(void)
 	tcase_add_test(c, client_hostile);
 	tcase_add_test(c, client_wrong_password);
 	tcase_add_test(c, client_requires_stls);
+	tcase_add_test(c, client_auth_plain_long);
 	tcase_set_timeout(c, 60);
 	suite_add_tcase(s, c);
 	return s;
