@@ -99,38 +99,30 @@ def rounds(dc):
         return rss[0], rss[-1]
 
 
+def medians(fn):
+    """Run fn (returning a pair) REPEATS times; the median of each member."""
+    runs = [fn() for _ in range(REPEATS)]
+    return median(r[0] for r in runs), median(r[1] for r in runs)
+
+
 def main():
     users = {"mem": PW, "idle": PW}
     fill = ["mem:INBOX:large:1:%d" % SMALL, "mem:INBOX:large:1:%d" % BIG,
             "idle:INBOX:large:%d:%d" % (IDLE_MSGS, SMALL)]
     with Dovecot(users=users, fill=fill) as dc:
-        small, big = [], []
-        for _ in range(REPEATS):
-            small.append(peak_while_streaming(dc, 1, SMALL))
-            big.append(peak_while_streaming(dc, 2, BIG))
-        s, b = median(small), median(big)
+        s, b = medians(lambda: (peak_while_streaming(dc, 1, SMALL),
+                                peak_while_streaming(dc, 2, BIG)))
         line("peak rss: RETR 100MiB vs 100KiB", fmt_kb(b), fmt_kb(s), b / s,
              "<= 1.1x + 2MiB", b <= 1.1 * s + SLACK_KIB)
-        ones, manys = [], []
-        for _ in range(REPEATS):
-            one, many = idle_sessions(dc)
-            ones.append(one)
-            manys.append(many)
-        o, m = median(ones), median(manys)
+        o, m = medians(lambda: idle_sessions(dc))
         per = (m - o) / (IDLE - 1)
         line("rss: %d idle sessions vs 1" % IDLE, fmt_kb(m), fmt_kb(o), m / o,
              "<= %dKiB/session" % PER_SESSION_TARGET_KIB, per <= PER_SESSION_TARGET_KIB)
         note("per idle session: %.0f KiB (RSS 1 session %s, %d sessions %s)" %
              (per, fmt_kb(o), IDLE, fmt_kb(m)))
-        firsts, lasts = [], []
-        for _ in range(REPEATS):
-            first, last = rounds(dc)
-            firsts.append(first)
-            lasts.append(last)
-        f, la = median(firsts), median(lasts)
+        f, la = medians(lambda: rounds(dc))
         line("rss: %d rounds of %d sessions vs 1" % (ROUNDS, IDLE), fmt_kb(la), fmt_kb(f),
              la / f, "<= 1.1x", la <= 1.1 * f)
-
 
 if __name__ == "__main__":
     main()
