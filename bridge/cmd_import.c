@@ -147,9 +147,18 @@ static int upstream_credentials(struct run *r)
 		    sizeof(r->up_pw));
 		goto out;
 	}
+	if (stat(r->ad.o.state, &st) != 0) {
+		admin_fail(&r->ad, "%s: %s (managed mode needs the state file holding the "
+		    "account)", r->ad.o.state, strerror(errno));
+		goto out;
+	}
 	struct secret_key key;
 	if (admin_load_key(&r->ad, false, NULL, &key, NULL) != 0)
 		goto out;
+	if (r->ad.db == NULL && admin_open_state(&r->ad) != 0) {
+		secret_key_clear(&key);
+		goto out;
+	}
 	int s = state_account_get(r->ad.db, account, a);
 	if (s != STATE_OK || a->auth != STATE_AUTH_MANAGED) {
 		secret_key_clear(&key);

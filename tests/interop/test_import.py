@@ -227,6 +227,14 @@ def main():
         check(c["matched"] == len(OLD_ORDER) and c["changed"] == len(OLD_ORDER),
               "managed import: %s" % c)
         report("managed account: stored upstream credentials, %d matched" % c["matched"])
+        nostate = os.path.join(tmp, "none.db")
+        r = import_uidls(tmp, dc, nostate, pop3s, ["--auth", "managed"], stdin=PW + "\n")
+        check(r.returncode == 1 and "managed mode needs the state file" in r.stderr and
+              not os.path.exists(nostate), "managed without a state file: %d %s"
+              % (r.returncode, r.stderr))
+        r = import_uidls(tmp, dc, state, "pop3://127.0.0.1:1")
+        check(r.returncode == 1 and "old server 127.0.0.1 port 1" in r.stderr,
+              "unreachable old server: %d %s" % (r.returncode, r.stderr))
 
         # failures: wrong old password; wrong upstream password; no state change
         before = sha(state)
