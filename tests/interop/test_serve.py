@@ -437,6 +437,20 @@ def test_user_drop(dc, tmp):
     report("--user nobody: all uids/gids dropped, groups cleared, the state file works")
 
 
+def test_idle_timeout(dc, tmp):
+    with Popbridge(dc, args=["--idle-timeout", "2"]) as pb:
+        s, f, g = raw_greeting(pb.port)
+        t0 = time.monotonic()
+        rest = f.read()            # the server closes the idle connection
+        took = time.monotonic() - t0
+        check(took >= 1.9, "closed after %.1fs, before --idle-timeout 2" % took)
+        check(b"\r\n" not in rest[:-2], "more than one line before the close: %r" % rest)
+        s.close()
+        pb.wait_log("result=timeout")
+        pb.stop()
+    report("--idle-timeout: an idle client is disconnected after the timeout")
+
+
 def test_hostile_user_and_debug(dc, tmp):
     cert, key = make_cert(tmp, "t13")
     tls_port = free_port()
@@ -487,6 +501,7 @@ def main():
         test_in_use_auth_down(dc, tmp)
         test_many_devices(dc, tmp)
         test_limits(dc, tmp)
+        test_idle_timeout(dc, tmp)
         test_hostile_user_and_debug(dc, tmp)
         test_reload(dc, tmp)
         test_sigterm(dc, tmp)
