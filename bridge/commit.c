@@ -230,19 +230,36 @@ static int step_expunge(struct run *r, bool *removed)
 	return 0;
 }
 
-/* last-device: keep in the delete set only messages no device holds. */
+/* A holder's defaults: the global options with its configuration section
+ * (pb_options_device); state applies its stored overrides on top. */
+struct holder_settings {
+	const struct pb_options *opt;
+	struct pb_device_settings dev;
+};
+
+static int holder_defaults(void *arg, const char *account, const char *device,
+    struct state_view_defaults *out)
+{
+	struct holder_settings *h = arg;
+
+	pb_options_device(h->opt, account, device, &h->dev);
+	out->folder = h->dev.folder;
+	out->offer = pb_offer_name(h->dev.offer);
+	out->window = h->dev.window;
+	return 0;
+}
+
+/* last-device: keep in the delete set only messages no device holds, each
+ * device counted with its effective settings, as its own maildrop sees it. */
 static int holders_filter(struct run *r)
 {
-	const struct pb_options *o = r->env->opt;
-	struct state_view_defaults def = {
-		.folder = o->dev.folder, .offer = pb_offer_name(o->dev.offer),
-		.window = o->dev.window,
-	};
+	struct holder_settings h = { .opt = r->env->opt };
 
 	imap_uidset_clear(&r->del);
 	for (size_t i = 0; i < r->n_del; i++) {
 		int64_t count = 0;
-		if (state_message_holders(r->env->db, r->del_ids[i], &def, &count) != STATE_OK)
+		if (state_message_holders_by(r->env->db, r->del_ids[i], holder_defaults, &h,
+		    &count) != STATE_OK)
 			return db_fail(r, "counting holders");
 		if (count == 0 && imap_uidset_add(&r->del, r->del_uids[i]) != 0) {
 			snprintf(r->detail, r->detail_len, "commit: out of memory");

@@ -11,9 +11,12 @@
  *    trash/archive: UID MOVE to the SPECIAL-USE folder, else the configured
  *    name, created when missing; expunge: +FLAGS \Deleted and UID EXPUNGE of
  *    exactly those UIDs (without UIDPLUS: moved to Trash instead);
- *    last-device: expunged the same way once state_message_holders says no
- *    device of the account holds it. Items are marked done after their step
- *    succeeded; then the entry goes UPSTREAM_DONE and DONE.
+ *    last-device: expunged the same way once state_message_holders_by says
+ *    no device of the account holds it, each device counted with its
+ *    effective settings (global options, its configuration section, its
+ *    stored overrides — the precedence of its own maildrop). Items are
+ *    marked done after their step succeeded; then the entry goes
+ *    UPSTREAM_DONE and DONE.
  *  - An item is acted on through its message's CURRENT UID (state), so an
  *    entry written before a UIDVALIDITY change is replayed on the renumbered
  *    message; a message state knows to be gone needs nothing more (it was
@@ -39,8 +42,9 @@
 struct bridge_commit_env {
 	struct bridge_upstream *up;    /* logged in as the entry's account */
 	struct state_db *db;
-	const struct pb_options *opt;  /* folder names, keyword, global view
-	                                  defaults (last-device holders) */
+	const struct pb_options *opt;  /* folder names, keyword; the global view
+	                                  settings and device sections
+	                                  (last-device holders) */
 	enum bridge_crash_point crash_at;
 	int64_t now;
 };

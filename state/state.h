@@ -406,6 +406,17 @@ void state_view_free(struct state_view_msg *v);
  * expunge when this is 0. */
 int state_message_holders(struct state_db *db, int64_t message_id,
     const struct state_view_defaults *def, int64_t *count);
+/* The defaults one device's overrides fall back to (the global options with
+ * the device's section of the configuration file applied): fill *out, whose
+ * strings must stay valid until the next call; 0, or -1 (an error). */
+typedef int state_device_defaults_fn(void *arg, const char *account, const char *device,
+    struct state_view_defaults *out);
+/* As state_message_holders, with each device's own defaults from fn, so a
+ * device whose configured folder, offer or window leaves M out of its view
+ * is not counted (precedence: fn's defaults, then the device's stored
+ * overrides, exactly as its maildrop sees it). */
+int state_message_holders_by(struct state_db *db, int64_t message_id,
+    state_device_defaults_fn *fn, void *arg, int64_t *count);
 
 /* ---- per-device message state ----------------------------------------------
  * (device, message) → offered / retrieved / deleted times; 0 = not. */

@@ -35,10 +35,11 @@ static const char SQL_DEVICE[] =
 static const char SQL_MAILBOX[] =
 	"SELECT id, uidvalidity FROM mailboxes WHERE account_id = ?1 AND folder = ?2";
 static const char SQL_MESSAGE_ACCOUNT[] =
-	"SELECT b.account_id, m.mailbox_id FROM messages m"
-	" JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.id = ?1";
+	"SELECT b.account_id, m.mailbox_id, a.name FROM messages m"
+	" JOIN mailboxes b ON b.id = m.mailbox_id JOIN accounts a ON a.id = b.account_id"
+	" WHERE m.id = ?1";
 static const char SQL_HOLDER_DEVICES[] =
-	"SELECT id FROM devices WHERE account_id = ?1 AND revoked = 0 ORDER BY id";
+	"SELECT id, name FROM devices WHERE account_id = ?1 AND revoked = 0 ORDER BY id";
 static const char SQL_TALLY[] =
 	"SELECT count(retrieved), count(deleted) FROM devmsg WHERE device_id = ?1";
 static const char SQL_SET_COUNTERS[] =
@@ -265,19 +266,36 @@ static int in_view(struct state_db *db, const struct view_params *vp, int64_t me
 	return STATE_OK;
 }
 
-int state_message_holders(struct state_db *db, int64_t message_id,
-    const struct state_view_defaults *def, int64_t *count)
+/* The defaults of every holder: the same def, or what fn says per device. */
+struct holder_defaults {
+	const struct state_view_defaults *def;
+	state_device_defaults_fn *fn;
+	void *arg;
+};
+
+static int holder_defaults_get(struct state_db *db, const struct holder_defaults *hd,
+    const char *account, const char *device, struct state_view_defaults *out)
+{
+	if (hd->fn == NULL) {
+		*out = *hd->def;
+		return STATE_OK;
+	}
+	if (hd->fn(hd->arg, account, device, out) != 0)
+		return db_fail(db, STATE_ERROR, "no settings for device %s of %s", device,
+		    account);
+	return check_defaults(db, out);
+}
+
+static int holders_count(struct state_db *db, int64_t message_id,
+    const struct holder_defaults *hd, int64_t *count)
 {
 	struct db_tx tx;
 	sqlite3_stmt *st, *dev;
 	int64_t account_id, mailbox_id, holders = 0;
+	char account[STATE_ACCOUNT_MAX + 1];
 	int rc;
 
-	DB_ENTER(db);
 	*count = 0;
-	rc = check_defaults(db, def);
-	if (rc != STATE_OK)
-		return rc;
 	if (db_tx_begin_read(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	st = db_stmt(db, SQL_MESSAGE_ACCOUNT);
@@ -295,6 +313,7 @@ int state_message_holders(struct state_db *db, int64_t message_id,
 	}
 	account_id = sqlite3_column_int64(st, 0);
 	mailbox_id = sqlite3_column_int64(st, 1);
+	db_col_text(st, 2, account, sizeof account);
 	db_done(st);
 	dev = db_stmt(db, SQL_HOLDER_DEVICES);
 	if (dev == NULL) {
@@ -304,7 +323,9 @@ int state_message_holders(struct state_db *db, int64_t message_id,
 	sqlite3_bind_int64(dev, 1, account_id);
 	rc = STATE_OK;
 	while (rc == STATE_OK) {
+		struct state_view_defaults def;
 		struct view_params vp;
+		char device[STATE_DEVICE_MAX + 1];
 		bool yes;
 		int step = sqlite3_step(dev);
 
@@ -314,7 +335,10 @@ int state_message_holders(struct state_db *db, int64_t message_id,
 			rc = db_sqlerr(db, "listing holders");
 			break;
 		}
-		rc = view_params_get(db, sqlite3_column_int64(dev, 0), def, &vp);
+		db_col_text(dev, 1, device, sizeof device);
+		rc = holder_defaults_get(db, hd, account, device, &def);
+		if (rc == STATE_OK)
+			rc = view_params_get(db, sqlite3_column_int64(dev, 0), &def, &vp);
 		if (rc != STATE_OK || vp.mailbox_id != mailbox_id)
 			continue;
 		rc = in_view(db, &vp, message_id, &yes);
@@ -327,6 +351,32 @@ out:
 	if (rc == STATE_OK)
 		*count = holders;
 	return rc;
+}
+
+int state_message_holders(struct state_db *db, int64_t message_id,
+    const struct state_view_defaults *def, int64_t *count)
+{
+	struct holder_defaults hd = { .def = def };
+	int rc;
+
+	DB_ENTER(db);
+	*count = 0;
+	rc = check_defaults(db, def);
+	if (rc != STATE_OK)
+		return rc;
+	return holders_count(db, message_id, &hd, count);
+}
+
+int state_message_holders_by(struct state_db *db, int64_t message_id,
+    state_device_defaults_fn *fn, void *arg, int64_t *count)
+{
+	struct holder_defaults hd = { .fn = fn, .arg = arg };
+
+	DB_ENTER(db);
+	*count = 0;
+	if (fn == NULL)
+		return db_fail(db, STATE_INVALID, "holders: no settings function");
+	return holders_count(db, message_id, &hd, count);
 }
 
 int state_device_update_counters(struct state_db *db, int64_t device_id,

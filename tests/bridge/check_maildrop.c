@@ -495,6 +495,47 @@ START_TEST(t_device_section_overrides)
 }
 END_TEST
 
+START_TEST(t_last_device_section_view)
+{
+	/* last-device counts each device with its effective settings: w's
+	 * configuration section gives it window 1, so only the newest message
+	 * is in its view. An older one a deletes has no other holder and is
+	 * expunged; the newest one w still holds stays. */
+	struct mdt_env e;
+	struct mdt_sess a, w;
+	char ids[3][128], err[PB_ERR_MAX];
+
+	mdt_env_init(&e, "lastsec", "dele", "last-device", NULL);
+	struct pb_device_section *sec = pb_options_new_section(&e.opt, "lastsec", "w", 0,
+	    err, sizeof(err));
+	ck_assert_ptr_nonnull(sec);
+	ck_assert_int_eq(pb_section_set(sec, PB_K_WINDOW, "1", err, sizeof(err)), 0);
+	three(e.user, ids, 1900);
+	mdt_expect_count(&e, "w", 1);
+	mdt_open(&e, &a, "a");
+	ck_assert_uint_eq(mdt_count(&a), 3);
+	size_t del[2] = { 0, 2 };
+	mdt_commit(&a, del, 2);
+	mdt_close(&a);
+	struct imap_session *adm = adm_open(e.user);
+	ck_assert_uint_eq(adm_find(adm, "INBOX", ids[0], NULL), 0);
+	ck_assert_uint_eq(adm_find(adm, "INBOX", ids[1], NULL), 1);
+	ck_assert_uint_eq(adm_find(adm, "INBOX", ids[2], NULL), 1);
+	adm_close(adm);
+	/* w deletes the newest: now nobody holds it. */
+	mdt_open(&e, &w, "w");
+	ck_assert_uint_eq(mdt_count(&w), 1);
+	size_t first = 0;
+	mdt_commit(&w, &first, 1);
+	mdt_close(&w);
+	adm = adm_open(e.user);
+	ck_assert_uint_eq(adm_find(adm, "INBOX", ids[2], NULL), 0);
+	ck_assert_int_eq(adm_count(adm, "INBOX"), 1);
+	adm_close(adm);
+	mdt_env_free(&e);
+}
+END_TEST
+
 static Suite *maildrop_suite(void)
 {
 	Suite *s = suite_create("maildrop");
@@ -511,6 +552,7 @@ static Suite *maildrop_suite(void)
 	tcase_add_test(tc, t_dele_flag_custom_keyword);
 	tcase_add_test(tc, t_dele_expunge_only_that_uid);
 	tcase_add_test(tc, t_dele_last_device);
+	tcase_add_test(tc, t_last_device_section_view);
 	tcase_add_test(tc, t_seen_retr);
 	tcase_add_test(tc, t_seen_quit);
 	tcase_add_test(tc, t_seen_never);
