@@ -27,6 +27,7 @@ struct run {
 	size_t n_seen_only;
 	int64_t *del_ids;     /* message ids of the delete step */
 	uint32_t *del_uids;
+	bool *del_copied;     /* STATE_JA_COPIED: copied by an earlier run */
 	size_t n_del;
 	int64_t *gone_ids;    /* items already gone upstream: just done */
 	size_t n_gone;
@@ -67,7 +68,10 @@ static void after_step(struct run *r)
 	}
 }
 
-static int mark_done(struct run *r, const int64_t *ids, size_t n)
+typedef int item_mark_fn(struct state_db *db, int64_t journal_id, int64_t message_id);
+
+/* Record fn (done, copied) for items ids in one transaction. */
+static int mark_items(struct run *r, item_mark_fn *fn, const int64_t *ids, size_t n)
 {
 	struct state_db *db = r->env->db;
 
@@ -76,7 +80,7 @@ static int mark_done(struct run *r, const int64_t *ids, size_t n)
 	if (state_tx_begin(db) != STATE_OK)
 		return db_fail(r, "marking steps done");
 	for (size_t i = 0; i < n; i++)
-		if (state_journal_item_done(db, r->e->id, ids[i]) != STATE_OK) {
+		if (fn(db, r->e->id, ids[i]) != STATE_OK) {
 			db_fail(r, "marking steps done");
 			state_tx_rollback(db);
 			return -1;
@@ -84,6 +88,11 @@ static int mark_done(struct run *r, const int64_t *ids, size_t n)
 	if (state_tx_commit(db) != STATE_OK)
 		return db_fail(r, "marking steps done");
 	return 0;
+}
+
+static int mark_done(struct run *r, const int64_t *ids, size_t n)
+{
+	return mark_items(r, state_journal_item_done, ids, n);
 }
 
 /* Resolve the entry's undone items to the messages' current UIDs. */
@@ -97,8 +106,9 @@ static int resolve(struct run *r)
 	r->seen_only = malloc(n * sizeof(int64_t));
 	r->del_ids = malloc(n * sizeof(int64_t));
 	r->del_uids = malloc(n * sizeof(uint32_t));
+	r->del_copied = malloc(n * sizeof(bool));
 	r->gone_ids = malloc(n * sizeof(int64_t));
-	if (!r->seen_only || !r->del_ids || !r->del_uids || !r->gone_ids) {
+	if (!r->seen_only || !r->del_ids || !r->del_uids || !r->del_copied || !r->gone_ids) {
 		snprintf(r->detail, r->detail_len, "commit: out of memory");
 		return -1;
 	}
@@ -124,6 +134,7 @@ static int resolve(struct run *r)
 			goto nomem;
 		if (it->actions & STATE_JA_DELETE) {
 			r->del_ids[r->n_del] = it->message_id;
+			r->del_copied[r->n_del] = (it->actions & STATE_JA_COPIED) != 0;
 			r->del_uids[r->n_del++] = m.uid;
 		} else {
 			r->seen_only[r->n_seen_only++] = it->message_id;
@@ -165,41 +176,104 @@ static int create_folder(struct run *r, const char *folder)
 	return up_fail(r, "creating the target folder");
 }
 
-/* Move the delete set to folder. *removed: the messages left the source. */
-static int step_move(struct run *r, const char *folder, bool *removed)
+/* UID COPY (or MOVE) uids to folder, creating it on [TRYCREATE]. */
+static enum imap_result copy_or_move(struct run *r, bool move, const struct imap_uidset *uids,
+    const char *folder)
 {
 	struct bridge_upstream *up = r->env->up;
-	enum imap_result ir = imap_uid_move(up->imap, &r->del, folder);
+	enum imap_result ir = move ? imap_uid_move(up->imap, uids, folder) :
+	    imap_uid_copy(up->imap, uids, folder);
 
 	if (move_refused_for_missing(up, ir)) {
 		if (create_folder(r, folder) != 0)
-			return -1;
-		ir = imap_uid_move(up->imap, &r->del, folder);
+			return IMAP_NO;
+		ir = move ? imap_uid_move(up->imap, uids, folder) :
+		    imap_uid_copy(up->imap, uids, folder);
 	}
-	if (ir == IMAP_OK || ir == IMAP_ENOTFOUND) {
+	return ir;
+}
+
+/* A move on a server without MOVE. The copy first, for the items no
+ * earlier run copied, then recorded (STATE_JA_COPIED), so a replay after a
+ * crash between the copy and the removal does not copy again. Then the
+ * originals: with UIDPLUS, \Deleted and UID EXPUNGE of exactly those UIDs;
+ * without it, \Deleted and the dele keyword (hidden from every device) and
+ * no expunge at all, since a plain EXPUNGE would also remove other clients'
+ * \Deleted messages. */
+static int step_copy_move(struct run *r, const char *folder, bool *removed)
+{
+	struct bridge_upstream *up = r->env->up;
+	struct imap_uidset todo;
+	int64_t *copied = malloc((r->n_del ? r->n_del : 1) * sizeof(*copied));
+	size_t n_copied = 0;
+	enum imap_result ir;
+	int ret = -1;
+
+	imap_uidset_init(&todo);
+	if (copied == NULL) {
+		snprintf(r->detail, r->detail_len, "commit: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_del; i++) {
+		if (r->del_copied[i] || !imap_uidset_contains(&r->del, r->del_uids[i]))
+			continue;
+		if (imap_uidset_add(&todo, r->del_uids[i]) != 0) {
+			snprintf(r->detail, r->detail_len, "commit: out of memory");
+			goto out;
+		}
+		copied[n_copied++] = r->del_ids[i];
+	}
+	if (n_copied > 0) {
+		ir = copy_or_move(r, false, &todo, folder);
+		if (ir != IMAP_OK && ir != IMAP_ENOTFOUND) {
+			up_fail(r, "copying deleted messages");
+			goto out;
+		}
+		if (mark_items(r, state_journal_item_copied, copied, n_copied) != 0)
+			goto out;
+		after_step(r);
+	}
+	if (imap_has(up->imap, IMAP_CAP_UIDPLUS)) {
+		ir = imap_store_flags(up->imap, &r->del, true, IMAP_FLAG_DELETED, NULL, 0);
+		if (ir == IMAP_OK || ir == IMAP_ENOTFOUND)
+			ir = imap_uid_expunge(up->imap, &r->del);
+		if (ir != IMAP_OK && ir != IMAP_ENOTFOUND) {
+			up_fail(r, "expunging copied messages");
+			goto out;
+		}
 		*removed = true;
-		return 0;
+		ret = 0;
+		goto out;
 	}
-	if (ir != IMAP_EUNSUPPORTED)
-		return up_fail(r, "moving deleted messages");
-	/* Neither MOVE nor UIDPLUS: copy, then mark the originals \Deleted and
-	 * with the dele keyword (hidden from every device) without expunging
-	 * anything, since a plain EXPUNGE would also remove other clients'
-	 * \Deleted messages. */
-	ir = imap_uid_copy(up->imap, &r->del, folder);
-	if (move_refused_for_missing(up, ir)) {
-		if (create_folder(r, folder) != 0)
-			return -1;
-		ir = imap_uid_copy(up->imap, &r->del, folder);
-	}
-	if (ir != IMAP_OK && ir != IMAP_ENOTFOUND)
-		return up_fail(r, "copying deleted messages");
 	const char *kw[1] = { r->env->opt->dele_keyword };
-	ir = imap_store_flags(up->imap, &r->del, true, IMAP_FLAG_DELETED, kw,
-	    kw[0][0] ? 1 : 0);
-	if (ir != IMAP_OK && ir != IMAP_ENOTFOUND)
-		return up_fail(r, "flagging copied messages");
+	ir = imap_store_flags(up->imap, &r->del, true, IMAP_FLAG_DELETED, kw, kw[0][0] ? 1 : 0);
+	if (ir != IMAP_OK && ir != IMAP_ENOTFOUND) {
+		up_fail(r, "flagging copied messages");
+		goto out;
+	}
+	pb_log(PB_LOG_WARN, "commit",
+	    "entry %lld: no MOVE, no UIDPLUS: %llu copied %s -> %s, originals flagged"
+	    " \\Deleted%s%s, not expunged (a plain EXPUNGE would take other clients'"
+	    " \\Deleted mail)", (long long)r->e->id,
+	    (unsigned long long)imap_uidset_count(&r->del), r->e->folder, folder,
+	    kw[0][0] ? " " : "", kw[0]);
 	*removed = false;
+	ret = 0;
+out:
+	imap_uidset_free(&todo);
+	free(copied);
+	return ret;
+}
+
+/* Move the delete set to folder. *removed: the messages left the source. */
+static int step_move(struct run *r, const char *folder, bool *removed)
+{
+	if (!imap_has(r->env->up->imap, IMAP_CAP_MOVE))
+		return step_copy_move(r, folder, removed);
+	enum imap_result ir = copy_or_move(r, true, &r->del, folder);
+	if (ir != IMAP_OK && ir != IMAP_ENOTFOUND)
+		return up_fail(r, "moving deleted messages");
+	*removed = true;
 	return 0;
 }
 
@@ -432,6 +506,7 @@ out:
 	free(r.seen_only);
 	free(r.del_ids);
 	free(r.del_uids);
+	free(r.del_copied);
 	free(r.gone_ids);
 	return ret;
 }

@@ -9,7 +9,10 @@
  *    STATE_JA_SEEN items; then the entry's dele policy for the
  *    STATE_JA_DELETE items — hide: nothing upstream; flag: +FLAGS keyword;
  *    trash/archive: UID MOVE to the SPECIAL-USE folder, else the configured
- *    name, created when missing; expunge: +FLAGS \Deleted and UID EXPUNGE of
+ *    name, created when missing (without MOVE: UID COPY, recorded as
+ *    STATE_JA_COPIED so a replay never copies twice, then \Deleted and UID
+ *    EXPUNGE of those UIDs; without UIDPLUS either: \Deleted and the dele
+ *    keyword, never an expunge, and a warning in the log); expunge: +FLAGS \Deleted and UID EXPUNGE of
  *    exactly those UIDs (without UIDPLUS: moved to Trash instead);
  *    last-device: expunged the same way once state_message_holders_by says
  *    no device of the account holds it, each device counted with its

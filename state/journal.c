@@ -28,6 +28,8 @@ static const char SQL_ITEMS[] =
 	" WHERE journal_id = ?1 ORDER BY uidvalidity, uid";
 static const char SQL_ITEM_DONE[] =
 	"UPDATE journal_items SET done = 1 WHERE journal_id = ?1 AND message_id = ?2";
+static const char SQL_ITEM_COPIED[] =
+	"UPDATE journal_items SET actions = actions | 4 WHERE journal_id = ?1 AND message_id = ?2";
 static const char SQL_STATE[] =
 	"SELECT state FROM journal WHERE id = ?1";
 static const char SQL_SET_STATE[] =
@@ -309,17 +311,32 @@ int state_journal_get(struct state_db *db, int64_t journal_id, struct state_jour
 	return rc;
 }
 
-int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id)
+/* One UPDATE of an item (?1 journal, ?2 message). */
+static int item_update(struct state_db *db, const char *sql, int64_t journal_id,
+    int64_t message_id, const char *what)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = db_stmt(db, sql);
 
-	DB_ENTER(db);
-	st = db_stmt(db, SQL_ITEM_DONE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, journal_id);
 	sqlite3_bind_int64(st, 2, message_id);
-	return db_exec_one(db, st, "journal: marking an item done", "journal item");
+	return db_exec_one(db, st, what, "journal item");
+}
+
+int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id)
+{
+	DB_ENTER(db);
+	return item_update(db, SQL_ITEM_DONE, journal_id, message_id,
+	    "journal: marking an item done");
+}
+
+int state_journal_item_copied(struct state_db *db, int64_t journal_id, int64_t message_id)
+{
+	_Static_assert(STATE_JA_COPIED == 4, "SQL_ITEM_COPIED hard-codes the bit");
+	DB_ENTER(db);
+	return item_update(db, SQL_ITEM_COPIED, journal_id, message_id,
+	    "journal: marking an item copied");
 }
 
 /* Move entry jid to state `to` (never backwards) inside a transaction;

@@ -460,6 +460,9 @@ enum state_journal_state {
 enum {
 	STATE_JA_DELETE = 1 << 0, /* apply the entry's dele policy to it */
 	STATE_JA_SEEN   = 1 << 1, /* set \Seen upstream (seen_on quit) */
+	STATE_JA_COPIED = 1 << 2, /* a move without MOVE: the UID COPY to the
+	                             target is done (state_journal_item_copied),
+	                             so a replay does not copy it again */
 };
 
 struct state_journal_item {
@@ -510,6 +513,9 @@ int state_journal_get(struct state_db *db, int64_t journal_id, struct state_jour
 void state_journal_free(struct state_journal *v, size_t n);
 /* Record that the upstream step for one item is done (idempotent). */
 int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id);
+/* Record STATE_JA_COPIED on an item (the first half of a move done by COPY
+ * on a server without MOVE). Idempotent. */
+int state_journal_item_copied(struct state_db *db, int64_t journal_id, int64_t message_id);
 /* PENDING → UPSTREAM_DONE; setting the current state again is a no-op, an
  * older state (or DONE: use state_journal_finish) is STATE_INVALID. */
 int state_journal_set_state(struct state_db *db, int64_t journal_id,

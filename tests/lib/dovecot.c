@@ -299,7 +299,7 @@ int pbt_dc_start_master(struct pbt_dovecot *d)
 
 /* ---- configuration -------------------------------------------------------- */
 
-static int write_config(const struct pbt_dovecot *d)
+static int write_config(const struct pbt_dovecot *d, const char *extra)
 {
 	char conf[300];
 	if (pbt_dc_path(conf, sizeof(conf), "%s/dovecot.conf", d->dir) < 0)
@@ -392,6 +392,8 @@ static int write_config(const struct pbt_dovecot *d)
 	    chroot_line, d->pop3_port, d->pop3s_port, chroot_line, chroot_line);
 	if (geteuid() != 0)
 		fprintf(f, "service auth-worker {\n  user = %s\n}\n", iuser);
+	if (extra != NULL)
+		fprintf(f, "# extra settings of this test\n%s\n", extra);
 	if (fclose(f) != 0) {
 		fprintf(stderr, "pbt_dovecot: writing %s failed\n", conf);
 		return -1;
@@ -567,6 +569,11 @@ static int make_tree(struct pbt_dovecot *d)
 
 struct pbt_dovecot *pbt_dovecot_start(void)
 {
+	return pbt_dovecot_start_with(NULL);
+}
+
+struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config)
+{
 	struct pbt_dovecot *d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
@@ -590,7 +597,7 @@ struct pbt_dovecot *pbt_dovecot_start(void)
 		goto fail;
 	/* A port picked as free can be taken before Dovecot binds it: retry. */
 	for (int attempt = 0;; attempt++) {
-		if (pick_ports(d) < 0 || write_config(d) < 0)
+		if (pick_ports(d) < 0 || write_config(d, extra_config) < 0)
 			goto fail;
 		if (pbt_dc_start_master(d) == 0)
 			return d;

@@ -44,6 +44,10 @@ struct pbt_dovecot {
 
 /* Start an instance; NULL on failure (with the reason and Dovecot's log on stderr). */
 struct pbt_dovecot *pbt_dovecot_start(void);
+/* The same, with extra_config (Dovecot settings, e.g. "imap_capability = IMAP4rev1
+ * UIDPLUS") appended to the generated configuration; NULL adds nothing. Later
+ * settings win, so this can change what the instance announces. */
+struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config);
 /* Stop it and remove everything; NULL is a no-op. */
 void pbt_dovecot_stop(struct pbt_dovecot *d);
 
