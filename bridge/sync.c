@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bridge/log.h"
 #include "bridge/matchkey.h"
 
 struct sync_item {
@@ -271,6 +272,110 @@ static int sync_rematch(struct bridge_upstream *up, struct state_db *db,
 	return rc;
 }
 
+/* ---- exact sizes before the first download ------------------------------ */
+
+uint64_t bridge_exact_size(uint64_t size, const char *tail, size_t len)
+{
+	char last;
+
+	if (size == 0)
+		return 0;
+	last = tail[len - 1];
+	if (last == '\n')
+		return len == 2 && tail[0] == '\r' ? size : size + 1;
+	return last == '\r' ? size + 1 : size + 2;
+}
+
+struct tails {
+	const struct state_uid_size *ask;  /* ascending UID */
+	size_t n_ask;
+	struct state_uid_size *got;        /* capacity n_ask */
+	size_t n_got;
+};
+
+static int cmp_uid_size(const void *a, const void *b)
+{
+	uint32_t x = ((const struct state_uid_size *)a)->uid;
+	uint32_t y = ((const struct state_uid_size *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+static int tail_cb(void *arg, uint32_t uid, const char *tail, size_t len)
+{
+	struct tails *t = arg;
+	struct state_uid_size key = { .uid = uid };
+	const struct state_uid_size *a = bsearch(&key, t->ask, t->n_ask, sizeof(*t->ask),
+	    cmp_uid_size);
+
+	/* A short tail: the message is shorter than RFC822.SIZE said, which
+	 * only RETR can sort out. */
+	if (a == NULL || len != (a->size < BRIDGE_SYNC_TAIL ? a->size : BRIDGE_SYNC_TAIL) ||
+	    t->n_got == t->n_ask)
+		return 0;
+	t->got[t->n_got].uid = uid;
+	t->got[t->n_got].size = bridge_exact_size(a->size, tail, len);
+	t->n_got++;
+	return 0;
+}
+
+/* Every live message of the folder without an exact size gets one from its
+ * RFC822.SIZE and its last octets (pipelined, imap_fetch_tails). Upstream
+ * trouble that ends the connection fails the sync; a NO or BAD only leaves
+ * those sizes to be learned at the first RETR (a warning). What was learned
+ * is stored either way. */
+static enum pop3_md_status learn_exact_sizes(struct bridge_upstream *up, struct state_db *db,
+    int64_t mailbox_id, char *detail, size_t detail_len)
+{
+	struct tails t = { 0 };
+	struct state_uid_size *ask = NULL;
+	uint32_t *uids = NULL;
+	uint64_t *sizes = NULL;
+	size_t n = 0, n_fetch = 0;
+	enum pop3_md_status ret = POP3_MD_OK;
+	enum imap_result ir = IMAP_OK;
+
+	if (state_messages_inexact(db, mailbox_id, &ask, &n) != STATE_OK)
+		return db_fail(db, "messages without an exact size", detail, detail_len);
+	if (n == 0)
+		return POP3_MD_OK;
+	t.ask = ask;
+	t.n_ask = n;
+	t.got = malloc(n * sizeof(*t.got));
+	uids = malloc(n * sizeof(*uids));
+	sizes = malloc(n * sizeof(*sizes));
+	if (t.got == NULL || uids == NULL || sizes == NULL) {
+		snprintf(detail, detail_len, "exact sizes: out of memory");
+		ret = POP3_MD_TEMP;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ask[i].size == 0) {
+			t.got[t.n_got++] = ask[i];  /* empty: RETR sends nothing */
+		} else if (ask[i].size <= UINT32_MAX) {
+			uids[n_fetch] = ask[i].uid;
+			sizes[n_fetch++] = ask[i].size;
+		}
+	}
+	if (n_fetch > 0)
+		ir = imap_fetch_tails(up->imap, uids, sizes, n_fetch, BRIDGE_SYNC_TAIL, tail_cb, &t);
+	if (ir == IMAP_NO || ir == IMAP_BAD) {
+		pb_log(PB_LOG_WARN, "upstream", "folder=%s reading how messages end: %s %s;"
+		    " their sizes are learned at the first download", up->selected,
+		    imap_result_name(ir), imap_last(up->imap)->text);
+	} else if (ir != IMAP_OK) {
+		ret = up_fail(up, ir, "reading how messages end", detail, detail_len);
+	}
+	if (t.n_got > 0 && state_messages_set_exact_sizes(db, mailbox_id, t.got, t.n_got) !=
+	    STATE_OK && ret == POP3_MD_OK)
+		ret = db_fail(db, "storing exact sizes", detail, detail_len);
+out:
+	free(ask);
+	free(t.got);
+	free(uids);
+	free(sizes);
+	return ret;
+}
+
 enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_db *db,
     int64_t account_id, const char *folder, const char *keyword, int64_t now,
     struct state_mailbox *mb, char *detail, size_t detail_len)
@@ -323,6 +428,9 @@ enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_
 		ret = db_fail(db, "recording the listing", detail, detail_len);
 		goto out;
 	}
+	ret = learn_exact_sizes(up, db, mb->id, detail, detail_len);
+	if (ret != POP3_MD_OK)
+		goto out;
 	if (state_mailbox_get_by_id(db, mb->id, mb) != STATE_OK)
 		ret = db_fail(db, "mailbox", detail, detail_len);
 out:

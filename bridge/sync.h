@@ -12,6 +12,16 @@
  *    the folder's UIDVALIDITY changed — then state_messages_rematch
  *    re-attaches known messages (EMAILID, X-GM-MSGID, else Message-ID + size
  *    + header hash) so their UIDLs and per-device state survive.
+ *  - Exact sizes (SPEC §4: LIST says what RETR sends, from the first
+ *    session on): every live message of the folder that has no exact size
+ *    yet — in practice the ones just recorded — gets one before the sync
+ *    returns, from its RFC822.SIZE (the CRLF form, RFC 3501) and its last
+ *    BRIDGE_SYNC_TAIL octets (imap_fetch_tails, pipelined): ends in CRLF:
+ *    the size; in a lone CR or a bare LF: size + 1; otherwise size + 2 (the
+ *    CRLF pop3/ adds). A server whose RFC822.SIZE is not the CRLF form is
+ *    corrected by the first RETR, as before. A NO/BAD to these fetches
+ *    leaves those sizes to RETR (a warning); a lost connection fails the
+ *    sync; a message whose fetch failed is asked again at the next sync.
  *  - Memory: one record per message of the listing (plus its EMAILID and
  *    match keys where fetched), freed before returning.
  *  - On success the folder stays selected on the upstream session and *mb
@@ -30,6 +40,12 @@
 #include "state/state.h"
 
 #define BRIDGE_SYNC_HEADER_BATCH 500
+/* Octets read from the end of each new message to learn how it ends. */
+#define BRIDGE_SYNC_TAIL 2
+
+/* The octets RETR sends for a message of RFC822.SIZE size (CRLF form)
+ * whose last min(size, BRIDGE_SYNC_TAIL) octets are tail[0..len). */
+uint64_t bridge_exact_size(uint64_t size, const char *tail, size_t len);
 
 enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_db *db,
     int64_t account_id, const char *folder, const char *keyword, int64_t now,

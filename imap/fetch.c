@@ -98,8 +98,7 @@ int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
 	return 0;
 }
 
-/* The value of the first item whose name starts with prefix. */
-static const struct imap_arg *fetch_item(const struct imap_response *r, const char *prefix)
+const struct imap_arg *fetch_item(const struct imap_response *r, const char *prefix)
 {
 	const struct imap_arg *a = r->args[0].u.list;
 	size_t n = strlen(prefix);

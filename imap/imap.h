@@ -397,6 +397,33 @@ enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length,
     imap_sink_fn *sink, void *sink_arg, struct imap_body_result *out);
 
+/* The last octets of each message, pipelined: for every i with
+ * sizes[i] > 0, UID FETCH uids[i] (UID BODY.PEEK[]<sizes[i]-k.k>) where
+ * k = min(tail_len, sizes[i]) and sizes[i] is the message's RFC822.SIZE (or
+ * any size the caller believes). Up to IMAP_PIPELINE_MAX commands are in
+ * flight at once: one round trip per IMAP_PIPELINE_MAX / 2 messages rather
+ * than one per message (IMAP has no single command for this: a partial
+ * fetch's origin is the same for every message of the set).
+ *  - cb(arg, uid, tail, len) once per message the server returned the
+ *    section for, in the server's order, with its last octets: len <= k,
+ *    less when the message is shorter than its size said (an origin beyond
+ *    the end gives an empty string). A message that is no longer there
+ *    (no data, or NO [EXPUNGEISSUED] / [NONEXISTENT]) simply gets no call.
+ *    Responses are attributed by UID; FETCH data for UIDs not in flight and
+ *    all other untagged data go to on_event as usual. cb returning non-zero
+ *    means "no more": nothing more is sent or reported, the commands in
+ *    flight are answered and read, and the call returns IMAP_OK.
+ *  - Another NO or a BAD to one command: nothing more is sent, the commands
+ *    in flight are read to their end (their tails are still reported) and
+ *    the call returns IMAP_NO / IMAP_BAD with imap_last() describing that
+ *    reply; the session stays usable.
+ *  - IMAP_EARG (nothing sent): a UID 0, a size over UINT32_MAX, tail_len 0
+ *    or over IMAP_TAIL_MAX, NULL arrays with n > 0, no cb. n == 0, or only
+ *    sizes of 0: IMAP_OK without a command. Requires a selected mailbox. */
+typedef int imap_tail_fn(void *arg, uint32_t uid, const char *tail, size_t len);
+enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
+    const uint64_t *sizes, size_t n, size_t tail_len, imap_tail_fn *cb, void *arg);
+
 /* ---- changes ----------------------------------------------------------- */
 
 /* UID STORE uids +FLAGS.SILENT / -FLAGS.SILENT (flags, keywords...):

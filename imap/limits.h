@@ -86,6 +86,18 @@
  * more than 4,000,000 (32 MB) is treated as hostile. */
 #define IMAP_UIDSET_RANGES_MAX 4000000
 
+/* UID FETCH commands imap_fetch_tails keeps in flight at once. Each command
+ * is under 80 octets and its answer under 200 (plus whatever untagged data
+ * the server adds), so a full window is a few KB each way: far below any
+ * socket buffer, so a write never blocks on a server that is itself blocked
+ * writing answers we have not read yet (no deadlock), while one round trip
+ * now serves 64 messages instead of one. The window is refilled in one
+ * write once half of it has been answered. */
+#define IMAP_PIPELINE_MAX 64
+
+/* The most octets imap_fetch_tails fetches from the end of one message. */
+#define IMAP_TAIL_MAX 16
+
 /* Default timeout in seconds for connecting and for each read or write when
  * the caller gives 0 (SPEC §5: --upstream-timeout defaults to 30 s). */
 #define IMAP_DEFAULT_TIMEOUT_S 30

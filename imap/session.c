@@ -450,12 +450,52 @@ static enum imap_result finish_tagged(struct imap_session *s, const struct cmd_h
 	return s->last.result;
 }
 
+/* Read and dispatch until a continuation request (only when waiting for
+ * one) or a tagged response: IMAP_OK with *out set (NULL for a
+ * continuation), or a failure with the connection closed. */
+static enum imap_result read_until(struct imap_session *s, const struct cmd_handler *h,
+    bool waiting, const struct imap_response **out)
+{
+	enum imap_parse_status st;
+	struct imap_parse_event ev;
+
+	for (;;) {
+		enum imap_result r = next_event(s, &st, &ev);
+		if (r != IMAP_OK)
+			return r;
+		if (st != IMAP_PARSE_RESPONSE) {
+			int k = h && h->stream ? h->stream(s, h->ctx, st, &ev) : 0;
+			if (k == -1) {
+				drop_connection(s);
+				return set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
+				    "the receiver stopped the transfer");
+			}
+			if (k < 0)
+				return proto_failed(s, s->last.text);
+			continue;
+		}
+		const struct imap_response *resp = ev.resp;
+		if (resp->type == IMAP_RESP_CONTINUATION) {
+			if (!waiting)
+				return proto_failed(s, "unexpected continuation request");
+			*out = NULL;
+			return IMAP_OK;
+		}
+		if (resp->type == IMAP_RESP_UNTAGGED) {
+			if (handle_untagged(s, h, resp) < 0)
+				return proto_failed(s, s->last.text);
+			continue;
+		}
+		*out = resp;
+		return IMAP_OK;
+	}
+}
+
 enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
 {
 	struct imap_cmd *c = s->cmd;
 	size_t sent = 0, next_sync = 0;
-	enum imap_parse_status st;
-	struct imap_parse_event ev;
+	const struct imap_response *resp;
 	enum imap_result r;
 
 	if (imap_cmd_end(c) < 0)
@@ -472,41 +512,43 @@ enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
 		sent = upto;
 		if (!waiting)
 			explicit_bzero(c->buf, c->len);  /* may hold a password */
-		for (;;) {
-			r = next_event(s, &st, &ev);
-			if (r != IMAP_OK) {
-				explicit_bzero(c->buf, c->len);
-				return r;
-			}
-			if (st != IMAP_PARSE_RESPONSE) {
-				int k = h && h->stream ? h->stream(s, h->ctx, st, &ev) : 0;
-				if (k == -1) {
-					drop_connection(s);
-					return set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
-					    "the receiver stopped the transfer");
-				}
-				if (k < 0)
-					return proto_failed(s, s->last.text);
-				continue;
-			}
-			const struct imap_response *resp = ev.resp;
-			if (resp->type == IMAP_RESP_CONTINUATION) {
-				if (!waiting)
-					return proto_failed(s, "unexpected continuation request");
-				next_sync++;
-				break;
-			}
-			if (resp->type == IMAP_RESP_UNTAGGED) {
-				if (handle_untagged(s, h, resp) < 0)
-					return proto_failed(s, s->last.text);
-				continue;
-			}
+		r = read_until(s, h, waiting, &resp);
+		if (r != IMAP_OK) {
 			explicit_bzero(c->buf, c->len);
-			if (strcmp(resp->tag, s->tag) != 0)
-				return proto_failed(s, "tagged response for a command not sent");
-			return finish_tagged(s, h, resp);
+			return r;
 		}
+		if (resp == NULL) {
+			next_sync++;
+			continue;
+		}
+		explicit_bzero(c->buf, c->len);
+		if (strcmp(resp->tag, s->tag) != 0)
+			return proto_failed(s, "tagged response for a command not sent");
+		return finish_tagged(s, h, resp);
 	}
+}
+
+enum imap_result cmd_send_raw(struct imap_session *s, const char *buf, size_t len)
+{
+	if (s->state == IMAP_STATE_DISCONNECTED)
+		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	if (len > 0 && imap_conn_write(&s->conn, buf, len) < 0)
+		return conn_failed(s);
+	return IMAP_OK;
+}
+
+enum imap_result cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response **out)
+{
+	if (s->state == IMAP_STATE_DISCONNECTED)
+		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	return read_until(s, h, false, out);
+}
+
+enum imap_result cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response *r)
+{
+	return finish_tagged(s, h, r);
 }
 
 enum imap_result cmd_uid_chunks(struct imap_session *s, const char *words,

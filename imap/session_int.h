@@ -59,6 +59,17 @@ enum imap_result cmd_check(struct imap_session *s, enum imap_state need);
 /* Start s->cmd with a new tag and the given command words (raw). */
 void cmd_begin(struct imap_session *s, const char *words);
 enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h);
+/* Pipelining (commands without sync points only): cmd_send_raw writes
+ * finished commands as they are; cmd_next_tagged reads and dispatches
+ * responses (untagged ones as cmd_run does) until a tagged one, which it
+ * hands back in *out (valid until the next read) for the caller to match
+ * against the tags it sent; cmd_tagged_result then sets s->last from it as
+ * cmd_run would. Failures close the connection as in cmd_run. */
+enum imap_result cmd_send_raw(struct imap_session *s, const char *buf, size_t len);
+enum imap_result cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response **out);
+enum imap_result cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response *r);
 /* Set s->last to a local outcome (no server reply) and return r. */
 enum imap_result set_last(struct imap_session *s, enum imap_result r, enum imap_cause cause,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -73,6 +84,9 @@ enum imap_result cmd_refused(struct imap_session *s);
  * s->last.text says why). */
 int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
     struct imap_msg *m);
+/* The value of the first item of an untagged FETCH whose name starts with
+ * prefix (ASCII case-insensitive), or NULL. */
+const struct imap_arg *fetch_item(const struct imap_response *r, const char *prefix);
 /* Parse a flag list into IMAP_FLAG_* bits and keywords (into s->kw). */
 int parse_flag_list(struct imap_session *s, const struct imap_arg *list, unsigned *flags,
     const char *const **keywords, size_t *nkeywords);

@@ -364,6 +364,21 @@ int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t 
 /* The exact octet count RETR sends, learned on first download. */
 int state_message_set_exact_size(struct state_db *db, int64_t message_id,
     uint64_t size);
+/* A message's UID and a size (exact sizes in bulk). */
+struct state_uid_size {
+	uint32_t uid;
+	uint64_t size;
+};
+/* Live messages of the mailbox (current UIDVALIDITY) that have no exact size
+ * yet, ascending UID, with their RFC822.SIZE: a malloc'd array (*out NULL
+ * when there are none) the caller frees with free(). */
+int state_messages_inexact(struct state_db *db, int64_t mailbox_id,
+    struct state_uid_size **out, size_t *n);
+/* Store exact sizes by UID (current UIDVALIDITY) in ONE transaction, e.g.
+ * as computed from the upstream size and how the message ends before any
+ * download. UIDs that are not live messages of the mailbox are ignored. */
+int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
+    const struct state_uid_size *items, size_t n);
 /* Delete gone messages marked before `before` that no unfinished journal
  * entry refers to; *removed may be NULL. */
 int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before,

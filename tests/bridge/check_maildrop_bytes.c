@@ -1,7 +1,7 @@
 /* tests/bridge/check_maildrop_bytes.c — what RETR and TOP deliver, and the
  * sizes and UIDLs LIST and UIDL show (SPEC §4, §5): bytes equal to the
  * upstream BODY[] for the generator's awkward messages and a 20 MB one,
- * exact sizes learned on first download, TOP equal to the head of the whole
+ * LIST sizes exact from the very first session (odd message ends too), TOP equal to the head of the whole
  * message, UIDLs stable across sessions, devices and a renumbered mailbox,
  * and upstream TLS (STARTTLS and implicit) with the harness's CA. */
 #include "tests/bridge/check_maildrop.h"
@@ -66,7 +66,6 @@ START_TEST(t_awkward_bytes_and_sizes)
 	struct imap_session *adm = adm_open(e.user);
 	mdt_open(&e, &a, "a");
 	ck_assert_uint_eq(mdt_count(&a), n);
-	bool some_inexact = false;
 	for (size_t i = 0; i < n; i++) {
 		struct mdt_sink k;
 		struct raw_keep rk = { .inner = &k };
@@ -84,18 +83,17 @@ START_TEST(t_awkward_bytes_and_sizes)
 		ck_assert_uint_eq(k.raw, upsize);
 		ck_assert_uint_eq(k.ds.octets, wc_done(&rk.wc));
 		octets[i] = k.ds.octets;
-		if (mdt_info(&a, i).size != octets[i])
-			some_inexact = true;
+		/* SPEC §4: exact in the very first LIST, before any download. */
+		ck_assert_msg(mdt_info(&a, i).size == octets[i], "%s: first LIST %llu, RETR %llu",
+		    pbt_msg_kind_name(specs[i].kind), (unsigned long long)mdt_info(&a, i).size,
+		    (unsigned long long)octets[i]);
 		bridge_maildrop_ops.retrieved(a.md, i, octets[i]);
 		mdt_sink_free(&k);
 	}
-	/* Dovecot's RFC822.SIZE lacks the CRLF the engine adds to a message
-	 * without a final line end: the first LIST could not be exact. */
-	ck_assert(some_inexact);
 	mdt_close(&a);
 	adm_close(adm);
 
-	/* Learned: the next LIST is exact, for this device and any other. */
+	/* And so it stays, for this device and any other. */
 	const char *devs[2] = { "a", "b" };
 	for (int d = 0; d < 2; d++) {
 		mdt_open(&e, &a, devs[d]);
@@ -105,6 +103,58 @@ START_TEST(t_awkward_bytes_and_sizes)
 			    (unsigned long long)mdt_info(&a, i).size, (unsigned long long)octets[i]);
 		mdt_close(&a);
 	}
+	mdt_env_free(&e);
+}
+END_TEST
+
+/* Messages whose ends the generator does not make: a lone CR, a bare LF
+ * after text, one octet, a CR alone, CRLF then CR, a final "." line. The
+ * first LIST of every device equals what RETR sends, before anything was
+ * downloaded. */
+START_TEST(t_first_list_exact_odd_ends)
+{
+	static const char *const msgs[] = {
+		"Subject: lone cr\r\n\r\nbody\r",
+		"Subject: bare lf\n\nbody\n",
+		"Subject: no eol\r\n\r\nbody",
+		"Subject: crlf cr\r\n\r\nbody\r\n\r",
+		"Subject: cr cr\r\n\r\nbody\r\r",
+		"x",
+		"\r",
+		"\n",
+		"Subject: dot\r\n\r\n.",
+	};
+	size_t n = sizeof(msgs) / sizeof(msgs[0]);
+	struct mdt_env e;
+	struct mdt_sess a, b;
+
+	mdt_env_init(&e, "oddends", NULL);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(pbt_dovecot_add_message(dc, e.user, "INBOX", msgs[i],
+		    strlen(msgs[i]), ""), 0);
+	mdt_open(&e, &a, "a");
+	mdt_open(&e, &b, "b");
+	ck_assert_uint_eq(mdt_count(&a), n);
+	ck_assert_uint_eq(mdt_count(&b), n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t la = mdt_info(&a, i).size, lb = mdt_info(&b, i).size;
+		struct mdt_sink k;
+		struct raw_keep rk = { .inner = &k };
+		struct pop3_md_reply r = { .text = "" };
+		char hex[65];
+
+		mdt_sink_init(&k, false, 0, false);
+		ck_assert_int_eq(bridge_maildrop_ops.fetch(b.md, i, POP3_FETCH_WHOLE, 0, raw_keep_fn,
+		    &rk, &r), POP3_MD_OK);
+		mdt_sink_done(&k, hex);
+		ck_assert_uint_eq(k.ds.octets, wc_done(&rk.wc));
+		ck_assert_msg(la == k.ds.octets && lb == k.ds.octets,
+		    "message %zu: first LIST %llu / %llu, RETR %llu", i + 1, (unsigned long long)la,
+		    (unsigned long long)lb, (unsigned long long)k.ds.octets);
+		mdt_sink_free(&k);
+	}
+	mdt_close(&a);
+	mdt_close(&b);
 	mdt_env_free(&e);
 }
 END_TEST
@@ -280,34 +330,42 @@ START_TEST(t_uidl_stable_and_renumbered)
 	ck_assert_int_eq(imap_select(adm, "INBOX", IMAP_SELECT_READONLY, &info), IMAP_OK);
 	uint32_t old_uv = info.uidvalidity;
 	adm_close(adm);
+	/* Arrives unseen, then the mailbox is renumbered: new at the rematch. */
+	mdt_deliver(e.user, 1305, PBT_MSG_NO_FINAL_EOL, "", NULL);
 	ck_assert_int_eq(pbt_dovecot_renumber(dc, e.user, "INBOX"), 0);
 	adm = adm_open(e.user);
 	ck_assert_int_eq(imap_select(adm, "INBOX", IMAP_SELECT_READONLY, &info), IMAP_OK);
 	ck_assert_uint_ne(info.uidvalidity, old_uv);
-	ck_assert_uint_eq(info.exists, 4);
+	ck_assert_uint_eq(info.exists, 5);
 	adm_close(adm);
 
 	mdt_open(&e, &a, "a");
-	ck_assert_uint_eq(mdt_count(&a), 4);
+	ck_assert_uint_eq(mdt_count(&a), 5);
 	for (size_t i = 0; i < 4; i++) {
 		ck_assert_str_eq(mdt_info(&a, i).uidl, uidl[i]);
 		ck_assert_uint_eq(mdt_info(&a, i).size, octets[i]);
 	}
+	/* The one new at the rematch: exact before its first download. */
+	uint64_t listed = mdt_info(&a, 4).size;
+	ck_assert_uint_eq(mdt_retr(&a, 4, NULL), listed);
 	/* The renumbered messages still stream (current UIDs). */
 	char hex[65];
 	mdt_retr(&a, 1, hex);
 	mdt_close(&a);
 	mdt_open(&e, &b, "b");
-	ck_assert_uint_eq(mdt_count(&b), 3);
+	ck_assert_uint_eq(mdt_count(&b), 4);
 	for (size_t i = 0; i < 3; i++)
 		ck_assert_str_eq(mdt_info(&b, i).uidl, uidl[i]);
 	mdt_close(&b);
-	/* A message arriving after the renumbering gets a UIDL of its own. */
-	mdt_deliver(e.user, 1304, PBT_MSG_PLAIN, "", NULL);
+	/* A message arriving after the renumbering gets a UIDL of its own, and
+	 * an exact size at once. */
+	mdt_deliver(e.user, 1304, PBT_MSG_NO_FINAL_EOL, "", NULL);
 	mdt_open(&e, &a, "a");
-	ck_assert_uint_eq(mdt_count(&a), 5);
+	ck_assert_uint_eq(mdt_count(&a), 6);
 	for (size_t i = 0; i < 4; i++)
-		ck_assert_str_ne(mdt_info(&a, 4).uidl, uidl[i]);
+		ck_assert_str_ne(mdt_info(&a, 5).uidl, uidl[i]);
+	listed = mdt_info(&a, 5).size;
+	ck_assert_uint_eq(mdt_retr(&a, 5, NULL), listed);
 	mdt_close(&a);
 	mdt_env_free(&e);
 }
@@ -374,6 +432,7 @@ static Suite *bytes_suite(void)
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, t_awkward_bytes_and_sizes);
+	tcase_add_test(tc, t_first_list_exact_odd_ends);
 	tcase_add_test(tc, t_large_message_streamed);
 	tcase_add_test(tc, t_top);
 	tcase_add_test(tc, t_uidl_stable_and_renumbered);
