@@ -10,6 +10,7 @@
 #include "bridge/cmd_admin.h"
 #include "bridge/managed.h"
 #include "bridge/passgen.h"
+#include "bridge/username.h"
 
 #define STATE_KEYS (PB_KEY_BIT(PB_K_STATE))
 
@@ -211,11 +212,15 @@ static int device_add(int argc, char **argv)
 	    &status) != 0)
 		goto out;
 	status = PB_EXIT_FAIL;
-	const char *account = ad.c.args[0], *device = ad.c.args[1];
-	if (!*device || strlen(device) > STATE_DEVICE_MAX) {
+	const char *account = ad.c.args[0];
+	char device[STATE_DEVICE_MAX + 1];
+	if (!*ad.c.args[1] || strlen(ad.c.args[1]) > STATE_DEVICE_MAX) {
 		admin_fail(&ad, "a device name is 1 to %d octets", STATE_DEVICE_MAX);
 		goto out;
 	}
+	/* Device names are case-insensitive; stored in lower case. */
+	snprintf(device, sizeof(device), "%s", ad.c.args[1]);
+	bridge_device_name_fold(device);
 	if (strchr(device, ad.o.device_separator)) {
 		admin_fail(&ad, "a device name may not contain the device separator '%c'",
 		    ad.o.device_separator);

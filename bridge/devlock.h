@@ -5,8 +5,9 @@
  * maildrop lock; the session answers -ERR [IN-USE]); it never waits.
  * pb_devlock_release() gives it back and empties the hold, so a second
  * release of the same hold does nothing: however a session ends, the lock
- * is released exactly once. Names compare ASCII case-insensitively (a
- * coarser lock never lets two sessions share a device).
+ * is released exactly once. Account and device names compare ASCII
+ * case-insensitively, the rule state/ and the configuration sections
+ * follow too: "alice#PC" and "Alice#pc" are one device, so one lock.
  *
  * Thread-safe (one mutex). A table is freed only when no lock is held.
  */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -144,7 +145,7 @@ static enum pop3_md_status login_managed(struct bridge_md *md,
 	int rc = managed_authenticate(md->db, conn->ctx->managed_key, account,
 	    cred->password, &ml, err, sizeof(err));
 	if (rc == MANAGED_AUTH || (rc == MANAGED_OK && has_device &&
-	    strcmp(device, ml.device) != 0)) {
+	    strcasecmp(device, ml.device) != 0)) {
 		managed_login_clear(&ml);
 		return auth_failed(conn, reply, TEXT_BAD_LOGIN,
 		    rc == MANAGED_AUTH ? err : "password of another device");

@@ -1,5 +1,6 @@
 /* bridge/options.c — parsing, layering and resolution of settings. */
 #include "bridge/options.h"
+#include "bridge/username.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -720,6 +721,7 @@ struct pb_device_section *pb_options_new_section(struct pb_options *o,
 	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||
 	    copy_text(s.device, sizeof(s.device), device, "device name", err, errlen) != 0)
 		return NULL;
+	bridge_device_name_fold(s.device);
 	const struct pb_device_section *old = pb_options_find_section(o, account, device);
 	if (old) {
 		fail(err, errlen, "a second section for device '%s' of account '%s' (first at line %u)",

@@ -22,6 +22,13 @@ int bridge_device_name_check(const char *device)
 	return 0;
 }
 
+void bridge_device_name_fold(char *device)
+{
+	for (; *device; device++)
+		if (*device >= 'A' && *device <= 'Z')
+			*device = (char)(*device - 'A' + 'a');
+}
+
 int bridge_username_split(const char *user, char sep, char *account, char *device,
     int *has_device, char *err, size_t errlen)
 {
@@ -58,6 +65,7 @@ int bridge_username_split(const char *user, char sep, char *account, char *devic
 			return -1;
 		}
 		strcpy(device, d);
+		bridge_device_name_fold(device);
 		*has_device = 1;
 	} else {
 		strcpy(device, BRIDGE_DEFAULT_DEVICE);

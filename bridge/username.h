@@ -9,7 +9,13 @@
  *    or 0x7F) or a space — it is an upstream IMAP login name and is passed
  *    on as it is.
  *  - DEVICE: 1..64 octets of A-Z a-z 0-9 and . _ - + @ — it appears in
- *    logs, reports and administrator commands.
+ *    logs, reports and administrator commands. Device names are
+ *    case-insensitive: the device comes back in lower case ("PC" and "pc"
+ *    are one device), as every entry point (POP3 login, `popbridge device`,
+ *    configuration sections) folds it with bridge_device_name_fold().
+ *  - The account keeps its case (the upstream login gets it as typed);
+ *    popbridge compares account names ASCII case-insensitively everywhere
+ *    else (state, device lock, configuration sections).
  *  - On a bad name: -1, and err says what is wrong (never echoing the
  *    name's bytes, which may be a mistyped password).
  */
@@ -29,5 +35,7 @@ int bridge_username_split(const char *user, char sep, char *account, char *devic
 
 /* The device-name rule alone (0 valid, -1 not). */
 int bridge_device_name_check(const char *device);
+/* Fold a device name to its one spelling: ASCII lower case, in place. */
+void bridge_device_name_fold(char *device);
 
 #endif

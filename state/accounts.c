@@ -7,7 +7,8 @@ static const char SQL_INSERT[] =
 	"INSERT INTO accounts(name, auth, upstream_user, secret, created)"
 	" VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_BY_NAME[] =
-	"SELECT " DB_ACCOUNT_COLS " FROM accounts a WHERE a.name = ?1";
+	"SELECT " DB_ACCOUNT_COLS " FROM accounts a WHERE a.name = ?1 COLLATE NOCASE"
+	" ORDER BY a.id LIMIT 1";
 static const char SQL_BY_ID[] =
 	"SELECT " DB_ACCOUNT_COLS " FROM accounts a WHERE a.id = ?1";
 static const char SQL_LIST[] =
@@ -15,7 +16,10 @@ static const char SQL_LIST[] =
 static const char SQL_SET_CRED[] =
 	"UPDATE accounts SET auth = ?2, upstream_user = ?3, secret = ?4 WHERE id = ?1";
 static const char SQL_REMOVE[] =
-	"DELETE FROM accounts WHERE name = ?1";
+	"DELETE FROM accounts WHERE id = (SELECT id FROM accounts"
+	" WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1)";
+static const char SQL_NAME_TAKEN[] =
+	"SELECT name FROM accounts WHERE name = ?1 COLLATE NOCASE LIMIT 1";
 
 void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
 {
@@ -100,6 +104,21 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
+	/* Names compare ASCII case-insensitively: "Alice" is taken by "alice". */
+	st = db_stmt(db, SQL_NAME_TAKEN);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		char taken[STATE_ACCOUNT_MAX + 1];
+		db_col_text(st, 0, taken, sizeof taken);
+		db_done(st);
+		return db_fail(db, STATE_EXISTS, "account '%s' already exists", taken);
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_sqlerr(db, "finding the account");
 	st = db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		return STATE_ERROR;

@@ -9,9 +9,11 @@ static const char SQL_INSERT[] =
 	" dele, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_ACCOUNT_EXISTS[] =
 	"SELECT 1 FROM accounts WHERE id = ?1";
+static const char SQL_NAME_TAKEN[] =
+	"SELECT name FROM devices WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE LIMIT 1";
 static const char SQL_BY_NAME[] =
 	"SELECT " DB_DEVICE_COLS " FROM devices d JOIN accounts a ON a.id = d.account_id"
-	" WHERE d.account_id = ?1 AND d.name = ?2";
+	" WHERE d.account_id = ?1 AND d.name = ?2 COLLATE NOCASE ORDER BY d.id LIMIT 1";
 static const char SQL_BY_ID[] =
 	"SELECT " DB_DEVICE_COLS " FROM devices d JOIN accounts a ON a.id = d.account_id"
 	" WHERE d.id = ?1";
@@ -258,6 +260,24 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 		db_tx_rollback(db, &tx);
 		return rc;
 	}
+	/* Names compare ASCII case-insensitively: "PC" is taken by "pc". */
+	st = db_stmt(db, SQL_NAME_TAKEN);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		char taken[STATE_DEVICE_MAX + 1];
+		db_col_text(st, 0, taken, sizeof taken);
+		db_done(st);
+		db_fail(db, STATE_EXISTS, "device '%s' already exists", taken);
+		db_tx_rollback(db, &tx);
+		return STATE_EXISTS;
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
 	st = db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		goto fail;

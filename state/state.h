@@ -92,7 +92,11 @@ int state_tx_rollback(struct state_db *db);
  * Passthrough accounts hold no secret (created at the first good login).
  * Managed accounts hold the upstream user and the upstream password as an
  * opaque encrypted blob: bridge/ encrypts, state stores bytes. Removing an
- * account removes its devices, mailboxes, messages and journal. */
+ * account removes its devices, mailboxes, messages and journal.
+ * Names are stored as first given and compare ASCII case-insensitively in
+ * every lookup ("Alice" finds "alice"); adding a name that differs from an
+ * existing one only in case is STATE_EXISTS. (A file from before this rule
+ * may hold two such rows: lookups take the oldest.) */
 enum state_auth {
 	STATE_AUTH_PASSTHROUGH = 0,
 	STATE_AUTH_MANAGED = 1,
@@ -130,7 +134,10 @@ typedef int state_account_cb(void *arg, const struct state_account *a);
 int state_account_list(struct state_db *db, state_account_cb *cb, void *arg);
 
 /* ---- devices ---------------------------------------------------------------
- * (account, device name) is unique. Settings overrides are the words of
+ * (account, device name) is unique, device names compared ASCII
+ * case-insensitively exactly as account names are (bridge/ passes them in
+ * lower case; older rows may be mixed case and are still found). Settings
+ * overrides are the words of
  * SPEC §3 as text ("" = use the global default) and window (-1 = default);
  * the words are validated here: offer all|since-enrolment|unseen, seen_on
  * retr|quit|never, dele hide|trash|archive|flag|expunge|last-device.

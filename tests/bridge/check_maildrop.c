@@ -536,6 +536,54 @@ START_TEST(t_last_device_section_view)
 }
 END_TEST
 
+START_TEST(t_device_name_case)
+{
+	/* USER#PC and USER#pc are one device: one lock ([IN-USE]), one state
+	 * (what one deleted the other does not list), stored as "pc"; and a
+	 * configuration section written for "Scanner" applies to "#SCANNER". */
+	struct mdt_env e;
+	struct mdt_sess a, b;
+	char ids[3][128], err[PB_ERR_MAX], login[80];
+
+	mdt_env_init(&e, "namecase", NULL);
+	struct pb_device_section *sec = pb_options_new_section(&e.opt, "namecase", "Scanner", 0,
+	    err, sizeof(err));
+	ck_assert_ptr_nonnull(sec);
+	ck_assert_int_eq(pb_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
+	three(e.user, ids, 2700);
+	mdt_open(&e, &a, "PC");
+	snprintf(login, sizeof(login), "%s#pc", e.user);
+	ck_assert_int_eq(mdt_open_as(&e, &b, login, MDT_PASS), POP3_MD_IN_USE);
+	ck_assert_ptr_null(b.md);
+	ck_assert_str_eq(a.conn.device, "pc");
+	size_t del = 0;
+	mdt_commit(&a, &del, 1);
+	mdt_close(&a);
+	mdt_expect_count(&e, "pc", 2);
+	mdt_expect_count(&e, "Pc", 2);
+	mdt_expect_count(&e, "other", 3);
+
+	char dberr[200];
+	struct state_db *db = state_open(e.db, dberr, sizeof(dberr));
+	ck_assert_ptr_nonnull(db);
+	struct state_account acc;
+	struct state_device d;
+	ck_assert_int_eq(state_account_get(db, e.user, &acc), STATE_OK);
+	ck_assert_int_eq(state_device_get(db, acc.id, "PC", &d), STATE_OK);
+	ck_assert_str_eq(d.name, "pc");
+	state_close(db);
+
+	/* The section for "Scanner" is the device's however the login spells it. */
+	mdt_open(&e, &a, "SCANNER");
+	mdt_commit(&a, &del, 1);
+	mdt_close(&a);
+	struct imap_session *adm = adm_open(e.user);
+	ck_assert_uint_eq(adm_find(adm, "Trash", ids[0], NULL), 1);
+	adm_close(adm);
+	mdt_env_free(&e);
+}
+END_TEST
+
 static Suite *maildrop_suite(void)
 {
 	Suite *s = suite_create("maildrop");
@@ -553,6 +601,7 @@ static Suite *maildrop_suite(void)
 	tcase_add_test(tc, t_dele_expunge_only_that_uid);
 	tcase_add_test(tc, t_dele_last_device);
 	tcase_add_test(tc, t_last_device_section_view);
+	tcase_add_test(tc, t_device_name_case);
 	tcase_add_test(tc, t_seen_retr);
 	tcase_add_test(tc, t_seen_quit);
 	tcase_add_test(tc, t_seen_never);

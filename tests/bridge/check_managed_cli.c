@@ -475,6 +475,29 @@ START_TEST(upstream_user_and_config)
 }
 END_TEST
 
+START_TEST(device_names_any_case)
+{
+	/* Device names are case-insensitive and kept in lower case; the
+	 * account is found whatever the case it is typed in. */
+	char pw[21], line[512], dev[64];
+	add_account(ACC, UPSTREAM_PW);
+	add_device(ACC, "Phone", pw);
+	ck_assert_int_eq(login("OFFICE@example.org", pw, dev, sizeof(dev)), MANAGED_OK);
+	ck_assert_str_eq(dev, "phone");
+	ck_assert_int_eq(pb(NULL, "device", "add", ACC, "PHONE", "--state", state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "already"));
+	ck_assert_int_eq(pb(NULL, "device", "set", "Office@Example.org", "pHoNe", "--dele",
+	    "trash", "--state", state, NULL), 0);
+	ck_assert_int_eq(pb(NULL, "device", "list", "OFFICE@EXAMPLE.ORG", "--state", state,
+	    NULL), 0);
+	ck_assert_ptr_nonnull(list_line("phone", line, sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, "dele=trash*"));
+	ck_assert_ptr_null(strstr(out, "Phone"));
+	ck_assert_int_eq(pb(NULL, "device", "revoke", ACC, "PHONE", "--state", state, NULL), 0);
+	ck_assert_int_eq(login(ACC, pw, NULL, 0), MANAGED_AUTH);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("managed-cli");
@@ -487,6 +510,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, wrong_key_file_refused);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, upstream_user_and_config);
+	tcase_add_test(tc, device_names_any_case);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -313,6 +313,43 @@ START_TEST(report_rows)
 }
 END_TEST
 
+START_TEST(names_case_insensitive)
+{
+	/* Account and device names compare ASCII case-insensitively: stored as
+	 * first given, found in any case, never added twice in another case. */
+	struct state_account a;
+	struct state_device d;
+	int64_t acc;
+	bool created = true;
+
+	OK(state_account_add(db, "Alice@Example.org", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1,
+	    &acc));
+	OK(state_account_get(db, "alice@example.org", &a));
+	ck_assert_int_eq(a.id, acc);
+	ck_assert_str_eq(a.name, "Alice@Example.org");
+	RC(state_account_add(db, "ALICE@EXAMPLE.ORG", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1,
+	    NULL), STATE_EXISTS);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "Alice@Example.org"));
+	OK(state_account_ensure(db, "aLICE@example.ORG", 2, &a));
+	ck_assert_int_eq(a.id, acc);
+
+	OK(state_device_ensure(db, acc, "pc", "INBOX", 3, &d, &created));
+	ck_assert(created);
+	int64_t dev = d.id;
+	OK(state_device_ensure(db, acc, "PC", "INBOX", 4, &d, &created));
+	ck_assert(!created);
+	ck_assert_int_eq(d.id, dev);
+	ck_assert_str_eq(d.name, "pc");
+	OK(state_device_get(db, acc, "Pc", &d));
+	ck_assert_int_eq(d.id, dev);
+	RC(state_device_add(db, acc, "PC", NULL, NULL, "INBOX", 5, NULL), STATE_EXISTS);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "'pc'"));
+
+	OK(state_account_remove(db, "ALICE@example.org"));
+	RC(state_account_get(db, "Alice@Example.org", &a), STATE_NOTFOUND);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("state-identity");
@@ -323,6 +360,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, listing_order);
 	tcase_add_test(tc, devices_lifecycle);
 	tcase_add_test(tc, report_rows);
+	tcase_add_test(tc, names_case_insensitive);
 	suite_add_tcase(s, tc);
 	return s;
 }
