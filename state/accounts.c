@@ -109,16 +109,9 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		char taken[STATE_ACCOUNT_MAX + 1];
-		db_col_text(st, 0, taken, sizeof taken);
-		db_done(st);
-		return db_fail(db, STATE_EXISTS, "account '%s' already exists", taken);
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, "finding the account");
+	rc = db_name_free(db, st, "account");
+	if (rc != STATE_OK)
+		return rc;
 	st = db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		return STATE_ERROR;

@@ -217,6 +217,19 @@ void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
+int db_name_free(struct state_db *db, sqlite3_stmt *st, const char *what)
+{
+	char taken[STATE_ACCOUNT_MAX + 1];
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		db_col_text(st, 0, taken, sizeof taken);
+	db_done(st);
+	if (rc == SQLITE_ROW)
+		return db_fail(db, STATE_EXISTS, "%s '%s' already exists", what, taken);
+	return rc == SQLITE_DONE ? STATE_OK : db_sqlerr(db, what);
+}
+
 int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
 {
 	if (s == NULL || s[0] == '\0')

@@ -87,6 +87,10 @@ void db_tx_end_read(struct state_db *db, struct db_tx *tx);
 bool db_text_ok(const char *s, size_t max, bool allow_empty);
 /* Copy a (possibly NULL) column text into a buffer of cap octets. */
 void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap);
+/* Step st, a bound query whose first column is a name that would clash:
+ * STATE_OK when it has no row; STATE_EXISTS ("<what> '<name>' already
+ * exists", the stored spelling) when it has; otherwise an error. Resets st. */
+int db_name_free(struct state_db *db, sqlite3_stmt *st, const char *what);
 int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 
 /* Row readers: the column lists (table aliases a = accounts, d = devices)

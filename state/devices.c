@@ -266,18 +266,11 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 		goto fail;
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		char taken[STATE_DEVICE_MAX + 1];
-		db_col_text(st, 0, taken, sizeof taken);
-		db_done(st);
-		db_fail(db, STATE_EXISTS, "device '%s' already exists", taken);
+	rc = db_name_free(db, st, "device");
+	if (rc != STATE_OK) {
 		db_tx_rollback(db, &tx);
-		return STATE_EXISTS;
+		return rc;
 	}
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		goto fail;
 	st = db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		goto fail;
