@@ -408,7 +408,8 @@ enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
  *    section for, in the server's order, with its last octets: len <= k,
  *    less when the message is shorter than its size said (an origin beyond
  *    the end gives an empty string). A message that is no longer there
- *    (no data, or NO [EXPUNGEISSUED] / [NONEXISTENT]) simply gets no call.
+ *    (no data, or NO [EXPUNGEISSUED] / [NONEXISTENT]) simply gets no call;
+ *    a UID given twice is asked and reported twice.
  *    Responses are attributed by UID; FETCH data for UIDs not in flight and
  *    all other untagged data go to on_event as usual. cb returning non-zero
  *    means "no more": nothing more is sent or reported, the commands in

@@ -1,7 +1,8 @@
 /* tests/imap/check_dovecot.c — the IMAP client against a real, private
  * Dovecot (tests/lib/dovecot.h): login, TLS verification, STARTTLS, select,
  * sizes, streaming a 20 MB message in bounded memory, flags, expunge, move,
- * special-use, events, and a mailbox whose UIDVALIDITY changed.
+ * special-use, events, a mailbox whose UIDVALIDITY changed, and pipelined
+ * tail fetches.
  */
 #include <check.h>
 #include <malloc.h>
@@ -658,6 +659,146 @@ START_TEST(test_many_messages)
 }
 END_TEST
 
+/* ---- pipelined tails ------------------------------------------------------- */
+
+struct last2 {
+	char t[2];
+	size_t n;
+};
+
+static int last2_sink(void *arg, const char *buf, size_t len)
+{
+	struct last2 *l = arg;
+	for (size_t i = 0; i < len; i++) {
+		l->t[0] = l->t[1];
+		l->t[1] = buf[i];
+	}
+	l->n += len;
+	return 0;
+}
+
+struct uidsizes {
+	uint32_t uids[512];
+	uint64_t size[512];
+	size_t n;
+};
+
+static int uidsizes_cb(void *arg, const struct imap_msg *m)
+{
+	struct uidsizes *z = arg;
+	ck_assert_uint_lt(z->n, 512);
+	z->uids[z->n] = m->uid;
+	z->size[z->n] = m->size;
+	z->n++;
+	return 0;
+}
+
+struct tails_seen {
+	uint32_t *uid;
+	char (*tail)[2];
+	size_t *len;
+	size_t n, cap;
+};
+
+static int tails_seen_cb(void *arg, uint32_t uid, const char *tail, size_t len)
+{
+	struct tails_seen *t = arg;
+	ck_assert_uint_lt(t->n, t->cap);
+	ck_assert_uint_le(len, 2);
+	t->uid[t->n] = uid;
+	memcpy(t->tail[t->n], tail, len);
+	t->len[t->n] = len;
+	t->n++;
+	return 0;
+}
+
+/* The last octets of hundreds of messages with every kind of ending (more
+ * than one window of commands), of the awkward set and of 20 MB, equal the
+ * end of the whole BODY[]; an expunged and a never-seen UID get nothing. */
+START_TEST(test_fetch_tails)
+{
+	static const char *const ends[] = { "\r\n", "x", "\r", "\n", "\r\n\r", "." };
+	const unsigned n = 300;
+	char msg[200];
+	ck_assert_int_eq(pbt_dovecot_add_user(dc, "tails", "pw"), 0);
+	for (unsigned i = 0; i < n; i++) {
+		int len = snprintf(msg, sizeof(msg), "Message-ID: <%u@tails>\r\nSubject: t%u\r\n"
+		    "\r\nbody %u%s", i, i, i, ends[i % 6]);
+		ck_assert_int_eq(pbt_dovecot_add_message(dc, "tails", "INBOX", msg, (size_t)len, ""),
+		    0);
+	}
+	ck_assert_int_eq(pbt_dovecot_add_message(dc, "tails", "INBOX", "z", 1, ""), 0);
+	for (const char *user = "tails"; user; user = strcmp(user, "tails") ? NULL : "alice") {
+		struct events ev = { 0 };
+		struct imap_session *s = logged_in(user, strcmp(user, "alice") ? "pw" : "secret",
+		    "INBOX", &ev);
+		struct imap_uidset all;
+		struct uidsizes *z = calloc(1, sizeof(*z));
+		all_uids(s, &all);
+		OK(imap_fetch_info(s, &all, 0, uidsizes_cb, z));
+		size_t m = z->n;
+		uint32_t *uids = calloc(m + 2, sizeof(*uids));
+		uint64_t *sz = calloc(m + 2, sizeof(*sz));
+		struct tails_seen t = { .cap = m + 2 };
+		t.uid = calloc(t.cap, sizeof(*t.uid));
+		t.tail = calloc(t.cap, sizeof(*t.tail));
+		t.len = calloc(t.cap, sizeof(*t.len));
+		for (size_t i = 0; i < m; i++) {
+			uids[i] = z->uids[i];
+			sz[i] = z->size[i];
+		}
+		/* And a UID never used: no report. */
+		uids[m] = z->uids[m - 1] + 1000;
+		sz[m] = 10;
+		OK(imap_fetch_tails(s, uids, sz, m + 1, 2, tails_seen_cb, &t));
+		ck_assert_uint_eq(t.n, m);
+		for (size_t i = 0; i < t.n; i++) {
+			size_t k = 0;
+			while (k < m && uids[k] != t.uid[i])
+				k++;
+			ck_assert_uint_lt(k, m);
+			struct last2 l = { .n = 0 };
+			OK(imap_fetch_body(s, uids[k], IMAP_SECTION_ALL, 0, 0, last2_sink, &l, NULL));
+			ck_assert_uint_eq(l.n, sz[k]);
+			size_t want = sz[k] < 2 ? sz[k] : 2;
+			ck_assert_uint_eq(t.len[i], want);
+			ck_assert_msg(memcmp(t.tail[i], l.t + 2 - want, want) == 0,
+			    "%s UID %u: tail differs", user, uids[k]);
+		}
+		ck_assert_uint_eq(ev.fetch, 0);
+		imap_uidset_free(&all);
+		free(uids);
+		free(sz);
+		free(t.uid);
+		free(t.tail);
+		free(t.len);
+		free(z);
+		imap_session_free(s);
+	}
+	/* Expunged by another session: nothing reported, no failure. */
+	struct imap_session *s = logged_in("tails", "pw", "INBOX", NULL);
+	struct imap_session *o = logged_in("tails", "pw", "INBOX", NULL);
+	struct imap_uidset one;
+	imap_uidset_init(&one);
+	imap_uidset_add(&one, 1);
+	OK(imap_store_flags(o, &one, true, IMAP_FLAG_DELETED, NULL, 0));
+	OK(imap_uid_expunge(o, &one));
+	uint32_t u[2] = { 1, 2 };
+	uint64_t sz2[2] = { 40, 40 };
+	uint32_t tu[2];
+	char tt[2][2];
+	size_t tl[2];
+	struct tails_seen t = { .uid = tu, .tail = tt, .len = tl, .cap = 2 };
+	OK(imap_fetch_tails(s, u, sz2, 2, 2, tails_seen_cb, &t));
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(tu[0], 2);
+	OK(imap_noop(s));
+	imap_uidset_free(&one);
+	imap_session_free(o);
+	imap_session_free(s);
+}
+END_TEST
+
 START_TEST(test_uidvalidity_change)
 {
 	ck_assert_int_eq(pbt_dovecot_add_user(dc, "ren", "pw"), 0);
@@ -703,6 +844,7 @@ int main(void)
 	tcase_add_test(tc, test_move_and_special_use);
 	tcase_add_test(tc, test_many_messages);
 	tcase_add_test(tc, test_uidvalidity_change);
+	tcase_add_test(tc, test_fetch_tails);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

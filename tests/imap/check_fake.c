@@ -3,7 +3,7 @@
  * STARTTLS not offered, PREAUTH in plaintext, bytes injected after the
  * STARTTLS OK, a disconnect in the middle of a literal, a server that stalls,
  * hostile and odd responses, the LOGIN/AUTHENTICATE variants, untagged data
- * during commands, and command splitting.
+ * during commands, command splitting, and pipelined tail fetches.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -37,6 +37,9 @@ enum op {
 	STALL,       /* say nothing until the client goes away */
 	CLOSE,       /* close the connection */
 	ANSWER_ALL,  /* answer "$T OK" to every command until LOGOUT or EOF */
+	MARK,        /* forget the tags of earlier commands: "$1" is the next */
+	ANSWER_BATCH,/* read every command that arrives within 300 ms of the
+	                first, answer them all "OK", until LOGOUT or EOF */
 	END
 };
 
@@ -54,6 +57,9 @@ struct fake {
 	SSL *ssl;
 	char dir[256], cert[300], key[300];
 	char tag[64];
+	char hist[9][64];   /* "$1".."$9": tags of the commands since MARK */
+	unsigned nhist;
+	unsigned widest;    /* ANSWER_BATCH: most commands read at once */
 	char rbuf[65536];
 	size_t rlen;
 	bool failed;
@@ -131,6 +137,9 @@ static void fk_send(struct fake *f, const char *text)
 		if (p[0] == '$' && p[1] == 'T') {
 			n += (size_t)snprintf(out + n, cap - n, "%s", f->tag);
 			p++;
+		} else if (p[0] == '$' && p[1] >= '1' && p[1] <= '9') {
+			n += (size_t)snprintf(out + n, cap - n, "%s", f->hist[p[1] - '1']);
+			p++;
 		} else {
 			out[n++] = *p;
 		}
@@ -152,6 +161,8 @@ static void fk_expect(struct fake *f, const char *want, bool raw)
 		const char *sp = strchr(line, ' ');
 		size_t tl = sp ? (size_t)(sp - line) : strlen(line);
 		snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, line);
+		if (f->nhist < 9)
+			snprintf(f->hist[f->nhist++], sizeof(f->hist[0]), "%s", f->tag);
 		rest = sp ? sp + 1 : "";
 	}
 	if (strncmp(rest, want, strlen(want)) != 0) {
@@ -175,6 +186,42 @@ static void fk_answer_all(struct fake *f)
 			return;
 		}
 		fk_send(f, "$T OK done\r\n");
+	}
+}
+
+static void fk_answer_batch(struct fake *f)
+{
+	char line[65536];
+	for (;;) {
+		char *answers = NULL;
+		size_t alen = 0;
+		unsigned k = 0;
+		bool logout = false;
+		FILE *m = open_memstream(&answers, &alen);
+		do {
+			if (fk_line(f, line, sizeof(line)) < 0)
+				break;
+			const char *sp = strchr(line, ' ');
+			int tl = sp ? (int)(sp - line) : (int)strlen(line);
+			f->commands++;
+			k++;
+			if (sp && strncmp(sp + 1, "LOGOUT", 6) == 0) {
+				fprintf(m, "* BYE bye\r\n");
+				logout = true;
+			}
+			fprintf(m, "%.*s OK done\r\n", tl, line);
+			struct pollfd q = { .fd = f->fd, .events = POLLIN };
+			if (!memchr(f->rbuf, '\n', f->rlen) && poll(&q, 1, 300) != 1)
+				break;
+		} while (!logout);
+		fclose(m);
+		if (k > f->widest)
+			f->widest = k;
+		if (alen && fk_write(f, answers, alen) < 0)
+			k = 0;
+		free(answers);
+		if (k == 0 || logout)
+			return;
 	}
 }
 
@@ -219,6 +266,12 @@ static void *fk_main(void *arg)
 			goto out;
 		case ANSWER_ALL:
 			fk_answer_all(f);
+			break;
+		case ANSWER_BATCH:
+			fk_answer_batch(f);
+			break;
+		case MARK:
+			f->nhist = 0;
 			break;
 		case END:
 			break;
@@ -849,6 +902,206 @@ START_TEST(test_body_not_found_and_sink)
 }
 END_TEST
 
+/* ---- pipelined tails ------------------------------------------------------- */
+
+struct tails {
+	unsigned n;
+	uint32_t uid[8];
+	char tail[8][4];
+	size_t len[8];
+	unsigned stop_after;  /* return 1 after this many (0: never) */
+};
+
+static int tails_cb(void *arg, uint32_t uid, const char *tail, size_t len)
+{
+	struct tails *t = arg;
+	ck_assert_uint_lt(t->n, 8);
+	ck_assert_uint_le(len, 2);
+	t->uid[t->n] = uid;
+	memcpy(t->tail[t->n], tail, len);
+	t->len[t->n] = len;
+	t->n++;
+	return t->stop_after && t->n >= t->stop_after;
+}
+
+#define TAILS4 { MARK, NULL }, \
+	{ EXPECT, "UID FETCH 4 (UID BODY.PEEK[]<98.2>)" }, \
+	{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[]<0.1>)" }, \
+	{ EXPECT, "UID FETCH 6 (UID BODY.PEEK[]<8.2>)" }, \
+	{ EXPECT, "UID FETCH 7 (UID BODY.PEEK[]<3.2>)" }
+
+static const uint32_t tails_uids[] = { 4, 5, 8, 6, 7 };
+static const uint64_t tails_sizes[] = { 100, 1, 0, 10, 5 };
+
+/* Four commands in flight at once (UID 8 has size 0: nothing to ask);
+ * answers out of order, with untagged data between them, a UID after the
+ * literal, a quoted body, a body for a UID not asked for, and a NO for one
+ * command: the other tails arrive, the call says NO, the session goes on. */
+START_TEST(test_tails_pipelined)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
+		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\n\r\n)\r\n"
+		    "* 4 EXISTS\r\n"
+		    "* 1 FETCH (FLAGS (\\Seen))\r\n"
+		    "* 3 FETCH (BODY[]<8> {2}\r\nx\r UID 6)\r\n"
+		    "$3 OK done\r\n"
+		    "* 2 FETCH (UID 5 BODY[]<0> \"z\")\r\n"
+		    "* 9 FETCH (UID 99 BODY[]<0> {2}\r\nab)\r\n"
+		    "* 9 EXPUNGE\r\n"
+		    "$1 OK done\r\n"
+		    "$4 NO [SERVERBUG] cannot\r\n"
+		    "* OK [ALERT] hello\r\n"
+		    "$2 OK done\r\n" },
+		{ EXPECT, "NOOP" }, { SEND, "$T OK\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	struct tails t = { 0 };
+	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t), IMAP_NO);
+	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_SERVERBUG);
+	ck_assert_str_eq(imap_last(s)->text, "cannot");
+	ck_assert_uint_eq(t.n, 3);
+	ck_assert_uint_eq(t.uid[0], 4);
+	ck_assert(t.len[0] == 2 && memcmp(t.tail[0], "\r\n", 2) == 0);
+	ck_assert_uint_eq(t.uid[1], 6);
+	ck_assert(t.len[1] == 2 && memcmp(t.tail[1], "x\r", 2) == 0);
+	ck_assert_uint_eq(t.uid[2], 5);
+	ck_assert(t.len[2] == 1 && t.tail[2][0] == 'z');
+	ck_assert_uint_eq(ev.exists, 1);
+	ck_assert_uint_eq(ev.fetch, 2);  /* the flag change and UID 99 */
+	ck_assert_uint_eq(ev.expunge, 1);
+	ck_assert_uint_eq(ev.alert, 1);
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* A message gone ([EXPUNGEISSUED], or no data at all) is no failure; a
+ * callback that has enough hears no more, and the rest is read. */
+START_TEST(test_tails_gone_and_stop)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
+		{ SEND, "$2 NO [EXPUNGEISSUED] gone\r\n"
+		    "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
+		    "$3 OK nothing\r\n$4 OK nothing\r\n" },
+		TAILS4,
+		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
+		    "* 2 FETCH (UID 5 BODY[]<0> {1}\r\nb)\r\n$2 OK\r\n"
+		    "* 3 FETCH (UID 6 BODY[]<8> \"\")\r\n$3 OK\r\n"
+		    "* 4 FETCH (UID 7 BODY[]<3> NIL)\r\n$4 OK\r\n" },
+		{ EXPECT, "NOOP" }, { SEND, "$T OK\r\n" },
+		{ ANSWER_ALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	OK(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t));
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.uid[0], 4);
+	struct tails u = { .stop_after = 1 };
+	OK(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &u));
+	ck_assert_uint_eq(u.n, 1);
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* The server goes away with commands in flight, in the middle of a
+ * literal: IMAP_ECONN, the tails before it were reported. */
+START_TEST(test_tails_disconnect)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
+		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
+		    "* 2 FETCH (UID 5 BODY[]<0> {1}\r\n" },
+		{ CLOSE, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
+	    IMAP_ECONN);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
+	    IMAP_ECONN);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* A tagged reply to no command in flight is a protocol error. */
+START_TEST(test_tails_unknown_tag)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
+		{ SEND, "$1 OK\r\nZ0001 OK not yours\r\n" },
+		{ STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
+	    IMAP_EPROTO);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
+/* Bad requests are refused before anything is sent; many messages keep at
+ * most IMAP_PIPELINE_MAX commands in flight, and every one is sent. */
+START_TEST(test_tails_arguments_and_window)
+{
+	static const struct step steps[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK, { ANSWER_BATCH, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	struct tails t = { 0 };
+	const uint32_t zero_uid[] = { 0 };
+	const uint64_t one[] = { 1 }, huge[] = { (uint64_t)UINT32_MAX + 1 }, none[] = { 0 };
+	const uint32_t uid5[] = { 5 };
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	ck_assert_int_eq(imap_fetch_tails(s, uid5, one, 1, 2, tails_cb, &t), IMAP_EARG);
+	OK(imap_select(s, "INBOX", 0, NULL));
+	ck_assert_int_eq(imap_fetch_tails(s, zero_uid, one, 1, 2, tails_cb, &t), IMAP_EARG);
+	ck_assert_int_eq(imap_fetch_tails(s, uid5, huge, 1, 2, tails_cb, &t), IMAP_EARG);
+	ck_assert_int_eq(imap_fetch_tails(s, uid5, one, 1, 0, tails_cb, &t), IMAP_EARG);
+	ck_assert_int_eq(imap_fetch_tails(s, uid5, one, 1, IMAP_TAIL_MAX + 1, tails_cb, &t),
+	    IMAP_EARG);
+	ck_assert_int_eq(imap_fetch_tails(s, uid5, one, 1, 2, NULL, NULL), IMAP_EARG);
+	ck_assert_int_eq(imap_fetch_tails(s, NULL, NULL, 1, 2, tails_cb, &t), IMAP_EARG);
+	OK(imap_fetch_tails(s, NULL, NULL, 0, 2, tails_cb, &t));
+	OK(imap_fetch_tails(s, uid5, none, 1, 2, tails_cb, &t));
+	unsigned before = f->commands;
+	enum { N = 1000 };
+	static uint32_t uids[N];
+	static uint64_t sizes[N];
+	for (unsigned i = 0; i < N; i++) {
+		uids[i] = i + 1;
+		sizes[i] = 100 + i;
+	}
+	OK(imap_fetch_tails(s, uids, sizes, N, 2, tails_cb, &t));
+	ck_assert_uint_eq(t.n, 0);  /* the fake never has a message */
+	OK(imap_logout(s));
+	ck_assert_uint_eq(f->commands - before, N + 1);  /* and LOGOUT */
+	imap_session_free(s);
+	ck_assert_uint_le(f->widest, IMAP_PIPELINE_MAX);
+	ck_assert_uint_gt(f->widest, 1);
+	fk_finish(f);
+}
+END_TEST
+
 /* ---- authentication variants ---------------------------------------------- */
 
 START_TEST(test_login_literal_sync)
@@ -1191,6 +1444,11 @@ int main(void)
 	tcase_add_test(tc, test_literal_size_is_protocol_error);
 	tcase_add_test(tc, test_header_fields);
 	tcase_add_test(tc, test_body_not_found_and_sink);
+	tcase_add_test(tc, test_tails_pipelined);
+	tcase_add_test(tc, test_tails_gone_and_stop);
+	tcase_add_test(tc, test_tails_disconnect);
+	tcase_add_test(tc, test_tails_unknown_tag);
+	tcase_add_test(tc, test_tails_arguments_and_window);
 	tcase_add_test(tc, test_login_literal_sync);
 	tcase_add_test(tc, test_login_literal_plus);
 	tcase_add_test(tc, test_authenticate_variants);

@@ -1,5 +1,5 @@
 /* tests/state/check_state_messages.c — message sync, look-ups, gone marks,
- * exact sizes, the UIDVALIDITY re-match, UIDL import, purge, and the
+ * exact sizes (one and in bulk), the UIDVALIDITY re-match, UIDL import, purge, and the
  * 50,000-message timings (printed, never asserted). */
 #include <check.h>
 #include <stdio.h>
@@ -175,6 +175,76 @@ START_TEST(unknown_and_gone)
 	/* a gone message is still known (by id), with its time */
 	OK(state_messages_unknown(db, mb, gone, 2, missing, &n));
 	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* Exact sizes in bulk: the live messages without one (current UIDVALIDITY,
+ * ascending UID), storing many at once, a re-listing keeps them, unknown
+ * and gone UIDs are ignored, a re-match keeps re-attached ones. */
+START_TEST(exact_sizes_in_bulk)
+{
+	struct state_listing it[4];
+	struct st_keys k[4];
+	struct state_mailbox_status s = { 9, 20, 0 };
+	struct state_uid_size *v;
+	struct state_message m;
+	size_t n;
+
+	OK(state_messages_inexact(db, mb, &v, &n));
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(v);
+	for (int i = 0; i < 4; i++)
+		it[i] = st_item((uint32_t)(4 - i) * 10, (unsigned)i, 0, &k[i]);
+	OK(state_messages_sync(db, mb, &s, it, 4, true, 1, NULL));
+	OK(state_message_by_uid(db, mb, 30, &m));
+	OK(state_message_set_exact_size(db, m.id, 77));
+	OK(state_messages_inexact(db, mb, &v, &n));
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(v[0].uid, 10);
+	ck_assert_uint_eq(v[0].size, 1003);
+	ck_assert_uint_eq(v[1].uid, 20);
+	ck_assert_uint_eq(v[2].uid, 40);
+	ck_assert_uint_eq(v[2].size, 1000);
+	free(v);
+
+	uint32_t gone = 40;
+	OK(state_messages_gone(db, mb, &gone, 1, 5));
+	struct state_uid_size set[3] = { { 10, 1005 }, { 40, 1 }, { 99, 2 } };
+	OK(state_messages_set_exact_sizes(db, mb, set, 3));
+	struct state_uid_size bad = { 20, (uint64_t)INT64_MAX + 1 };
+	RC(state_messages_set_exact_sizes(db, mb, &bad, 1), STATE_INVALID);
+	RC(state_messages_set_exact_sizes(db, mb, NULL, 1), STATE_INVALID);
+	OK(state_messages_set_exact_sizes(db, mb, NULL, 0));
+	OK(state_message_by_uid(db, mb, 10, &m));
+	ck_assert(m.size_exact);
+	ck_assert_uint_eq(m.exact_size, 1005);
+	OK(state_message_by_uid(db, mb, 20, &m));
+	ck_assert(!m.size_exact);
+	OK(state_messages_inexact(db, mb, &v, &n));
+	ck_assert_uint_eq(n, 1);  /* 40 is gone, 10 and 30 are exact */
+	ck_assert_uint_eq(v[0].uid, 20);
+	free(v);
+
+	/* A later listing of the same messages keeps what was stored. */
+	OK(state_messages_sync(db, mb, &s, it + 1, 3, true, 2, NULL));
+	OK(state_message_by_uid(db, mb, 10, &m));
+	ck_assert_uint_eq(m.exact_size, 1005);
+
+	/* Renumbered: the re-attached keep theirs; a new one has none. */
+	struct state_mailbox_status s2 = { 10, 200, 0 };
+	struct state_listing it2[3];
+	struct st_keys k2[3];
+	it2[0] = st_item(101, 3, 0, &k2[0]);  /* was UID 10 */
+	it2[1] = st_item(102, 1, 0, &k2[1]);  /* was UID 30 */
+	it2[2] = st_item(103, 50, 0, &k2[2]); /* new */
+	OK(state_messages_rematch(db, mb, &s2, it2, 3, 3, NULL));
+	OK(state_messages_inexact(db, mb, &v, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(v[0].uid, 103);
+	ck_assert_uint_eq(v[0].size, 1050);
+	free(v);
+	OK(state_message_by_uid(db, mb, 101, &m));
+	ck_assert_uint_eq(m.exact_size, 1005);
 }
 END_TEST
 
@@ -569,6 +639,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sync_and_lookup);
 	tcase_add_test(tc, sync_rejects_bad_input);
 	tcase_add_test(tc, unknown_and_gone);
+	tcase_add_test(tc, exact_sizes_in_bulk);
 	tcase_add_test(tc, rematch_keeps_uidls);
 	tcase_add_test(tc, rematch_by_emailid_and_duplicates);
 	tcase_add_test(tc, import_uidls);
