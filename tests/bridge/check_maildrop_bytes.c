@@ -159,6 +159,76 @@ START_TEST(t_first_list_exact_odd_ends)
 }
 END_TEST
 
+struct old_listing {
+	struct state_listing it[16];
+	size_t n;
+};
+
+static int old_listing_cb(void *arg, const struct imap_msg *m)
+{
+	struct old_listing *l = arg;
+	ck_assert_uint_lt(l->n, 16);
+	l->it[l->n].uid = m->uid;
+	l->it[l->n].size = m->size;
+	l->n++;
+	return 0;
+}
+
+/* Messages recorded without an exact size (by an earlier popbridge, or a
+ * sync whose tail fetch did not finish) get one at the next sync, before
+ * the view is built. */
+START_TEST(t_inexact_rows_healed)
+{
+	struct mdt_env e;
+	struct mdt_sess a;
+	struct pbt_msgspec specs[PBT_MSG_KIND_COUNT - 1];
+	size_t n = pbt_msg_awkward_set(specs, PBT_MSG_KIND_COUNT - 1, 1500);
+	struct imap_mailbox_info info;
+	struct old_listing l = { .n = 0 };
+	struct imap_uidset all;
+	char err[256];
+
+	mdt_env_init(&e, "healed", NULL);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(pbt_dovecot_add_generated(dc, e.user, "INBOX", &specs[i], ""), 0);
+	struct imap_session *adm = adm_open(e.user);
+	ck_assert_int_eq(imap_select(adm, "INBOX", IMAP_SELECT_READONLY, &info), IMAP_OK);
+	imap_uidset_init(&all);
+	ck_assert_int_eq(imap_uidset_add_range(&all, 1, info.uidnext), 0);
+	ck_assert_int_eq(imap_fetch_info(adm, &all, 0, old_listing_cb, &l), IMAP_OK);
+	ck_assert_uint_eq(l.n, n);
+	imap_uidset_free(&all);
+	adm_close(adm);
+
+	struct state_db *db = state_open(e.db, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	struct state_account acc;
+	struct state_mailbox mb;
+	struct state_mailbox_status st = { info.uidvalidity, info.uidnext, 0 };
+	ck_assert_int_eq(state_account_ensure(db, e.user, 1, &acc), STATE_OK);
+	ck_assert_int_eq(state_mailbox_ensure(db, acc.id, "INBOX", &mb), STATE_OK);
+	ck_assert_int_eq(state_messages_sync(db, mb.id, &st, l.it, l.n, true, 1, NULL), STATE_OK);
+	struct state_uid_size *v;
+	size_t nv;
+	ck_assert_int_eq(state_messages_inexact(db, mb.id, &v, &nv), STATE_OK);
+	ck_assert_uint_eq(nv, n);
+	free(v);
+
+	mdt_open(&e, &a, "a");
+	ck_assert_uint_eq(mdt_count(&a), n);
+	ck_assert_int_eq(state_messages_inexact(db, mb.id, &v, &nv), STATE_OK);
+	ck_assert_uint_eq(nv, 0);
+	state_close(db);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t listed = mdt_info(&a, i).size;
+		ck_assert_msg(mdt_retr(&a, i, NULL) == listed, "%s: LIST %llu",
+		    pbt_msg_kind_name(specs[i].kind), (unsigned long long)listed);
+	}
+	mdt_close(&a);
+	mdt_env_free(&e);
+}
+END_TEST
+
 static long maxrss_kb(void)
 {
 	struct rusage ru;
@@ -433,6 +503,7 @@ static Suite *bytes_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, t_awkward_bytes_and_sizes);
 	tcase_add_test(tc, t_first_list_exact_odd_ends);
+	tcase_add_test(tc, t_inexact_rows_healed);
 	tcase_add_test(tc, t_large_message_streamed);
 	tcase_add_test(tc, t_top);
 	tcase_add_test(tc, t_uidl_stable_and_renumbered);
