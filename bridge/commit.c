@@ -396,6 +396,10 @@ static int step_delete(struct run *r, bool *removed)
 		if (step_expunge(r, &moved) != 0)
 			return -1;
 		after_step(r);
+		/* Without UIDPLUS (and MOVE) the originals stay upstream, flagged:
+		 * nothing left the folder, so nothing is gone. */
+		if (!moved)
+			return 0;
 		/* Only some items went: mark exactly those gone. */
 		size_t n = 0;
 		uint32_t *uids = malloc((size_t)imap_uidset_count(&r->del) * sizeof(*uids));
