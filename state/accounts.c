@@ -44,18 +44,12 @@ void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
 /* Run a one-row account query; *out filled. */
 static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_account *out)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step_row(db, st, "reading an account", "account");
 
-	if (rc == SQLITE_ROW) {
-		if (out != NULL)
-			db_row_to_account(st, 0, out);
-		db_done(st);
-		return STATE_OK;
-	}
+	if (rc == STATE_OK && out != NULL)
+		db_row_to_account(st, 0, out);
 	db_done(st);
-	if (rc == SQLITE_DONE)
-		return db_fail(db, STATE_NOTFOUND, "no such account");
-	return db_sqlerr(db, "reading an account");
+	return rc;
 }
 
 static int check_credentials(struct state_db *db, enum state_auth auth,
@@ -170,11 +164,7 @@ int state_account_ensure(struct state_db *db, const char *name, int64_t now,
 		if (rc == STATE_OK)
 			rc = state_account_get(db, name, out);
 	}
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }
 
 int state_account_set_credentials(struct state_db *db, int64_t account_id,

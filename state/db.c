@@ -111,6 +111,19 @@ int db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_
 	return rc;
 }
 
+int db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
+    const char *what_row)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return STATE_OK;
+	db_done(st);
+	if (rc == SQLITE_DONE)
+		return db_fail(db, STATE_NOTFOUND, "no such %s", what_row);
+	return db_sqlerr(db, what);
+}
+
 int db_exec(struct state_db *db, const char *sql, const char *what)
 {
 	char *msg = NULL;
@@ -165,6 +178,15 @@ void db_tx_rollback(struct state_db *db, struct db_tx *tx)
 		    NULL, NULL);
 	}
 	memcpy(db->err, saved, sizeof saved);
+}
+
+int db_tx_end(struct state_db *db, struct db_tx *tx, int rc)
+{
+	if (rc != STATE_OK) {
+		db_tx_rollback(db, tx);
+		return rc;
+	}
+	return db_tx_commit(db, tx);
 }
 
 int db_tx_begin_read(struct state_db *db, struct db_tx *tx)

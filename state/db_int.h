@@ -69,6 +69,12 @@ int db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
     const char *what_row);
 /* db_exec_stmt, then the number of rows changed into *n (may be NULL). */
 int db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n);
+/* Step st, a bound query expected to return a row: STATE_OK with the row
+ * current (the caller reads it, then db_done()); otherwise st is reset and
+ * the result is STATE_NOTFOUND ("no such <what_row>") or STATE_ERROR
+ * ("<what>: <sqlite message>"). */
+int db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
+    const char *what_row);
 /* Run SQL without a result (transaction control, pragmas, schema). */
 int db_exec(struct state_db *db, const char *sql, const char *what);
 
@@ -76,6 +82,9 @@ int db_tx_begin(struct state_db *db, struct db_tx *tx);
 int db_tx_commit(struct state_db *db, struct db_tx *tx);
 /* Safe to call after a commit or on an unopened tx (no-op then). */
 void db_tx_rollback(struct state_db *db, struct db_tx *tx);
+/* End a write transaction by its outcome: commit when rc is STATE_OK,
+ * else roll back and return rc. */
+int db_tx_end(struct state_db *db, struct db_tx *tx, int rc);
 
 /* A read transaction (one snapshot for several statements): BEGIN when in
  * autocommit mode, nothing inside the caller's transaction. */

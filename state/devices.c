@@ -145,18 +145,12 @@ static void bind_window(sqlite3_stmt *st, int idx, int64_t window)
 
 static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_device *out)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step_row(db, st, "reading a device", "device");
 
-	if (rc == SQLITE_ROW) {
-		if (out != NULL)
-			db_row_to_device(st, 0, out);
-		db_done(st);
-		return STATE_OK;
-	}
+	if (rc == STATE_OK && out != NULL)
+		db_row_to_device(st, 0, out);
 	db_done(st);
-	if (rc == SQLITE_DONE)
-		return db_fail(db, STATE_NOTFOUND, "no such device");
-	return db_sqlerr(db, "reading a device");
+	return rc;
 }
 
 static int device_by_id(struct state_db *db, int64_t id, struct state_device *out)
@@ -252,14 +246,10 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, account_id);
-	rc = sqlite3_step(st);
+	rc = db_step_row(db, st, "finding the account", "account");
 	db_done(st);
-	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "no such account") :
-		    db_sqlerr(db, "finding the account");
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
+	if (rc != STATE_OK)
+		return db_tx_end(db, &tx, rc);
 	/* Names compare ASCII case-insensitively: "PC" is taken by "pc". */
 	st = db_stmt(db, SQL_NAME_TAKEN);
 	if (st == NULL)
@@ -267,10 +257,8 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
 	rc = db_name_free(db, st, "device");
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
+	if (rc != STATE_OK)
+		return db_tx_end(db, &tx, rc);
 	st = db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		goto fail;
@@ -284,12 +272,10 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 	db_bind_text_or_null(st, 8, s->dele);
 	db_bind_text_or_null(st, 9, password_hash);
 	rc = db_exec_stmt(db, st, "adding a device");
-	if (rc != STATE_OK) {
-		if (rc == STATE_EXISTS)
-			db_fail(db, STATE_EXISTS, "device '%s' already exists", name);
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
+	if (rc == STATE_EXISTS)
+		db_fail(db, STATE_EXISTS, "device '%s' already exists", name);
+	if (rc != STATE_OK)
+		return db_tx_end(db, &tx, rc);
 	id = sqlite3_last_insert_rowid(db->conn);
 	if (enrol_at_creation(db, account_id, id,
 	    s->folder[0] != '\0' ? s->folder : default_folder, now) != STATE_OK)
@@ -319,11 +305,7 @@ int state_device_ensure(struct state_db *db, int64_t account_id, const char *nam
 		if (rc == STATE_OK && created != NULL)
 			*created = true;
 	}
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }
 
 int state_device_get(struct state_db *db, int64_t account_id, const char *name,
@@ -452,10 +434,8 @@ int state_device_reset(struct state_db *db, int64_t device_id)
 	if (db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	st = db_stmt(db, SQL_RESET_COUNTERS);
-	if (st == NULL) {
-		db_tx_rollback(db, &tx);
-		return STATE_ERROR;
-	}
+	if (st == NULL)
+		return db_tx_end(db, &tx, STATE_ERROR);
 	sqlite3_bind_int64(st, 1, device_id);
 	rc = device_write(db, st, "resetting a device");
 	if (rc == STATE_OK) {
@@ -467,11 +447,7 @@ int state_device_reset(struct state_db *db, int64_t device_id)
 			rc = db_exec_stmt(db, st, "forgetting per-message state");
 		}
 	}
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }
 
 int state_device_remove(struct state_db *db, int64_t device_id)
@@ -527,13 +503,9 @@ int state_device_enrol(struct state_db *db, int64_t device_id, int64_t mailbox_i
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		db_done(st);
-		rc = rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "no such mailbox") :
-		    db_sqlerr(db, "reading a mailbox");
+	rc = db_step_row(db, st, "reading a mailbox", "mailbox");
+	if (rc != STATE_OK)
 		goto out;
-	}
 	if (sqlite3_column_int64(st, 0) != d.account_id ||
 	    (uint32_t)sqlite3_column_int64(st, 1) != uidvalidity || uidvalidity == 0) {
 		db_done(st);
@@ -549,9 +521,5 @@ int state_device_enrol(struct state_db *db, int64_t device_id, int64_t mailbox_i
 		rc = enrol(db, device_id, mailbox_id, base, uidnext, now);
 	}
 out:
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }

@@ -79,11 +79,7 @@ static int mark_batch(struct state_db *db, const char *sql, int64_t device_id,
 		return STATE_ERROR;
 	for (i = 0; rc == STATE_OK && i < n; i++)
 		rc = devmsg_mark(db, sql, device_id, ids[i], now);
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }
 
 int devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,

@@ -85,9 +85,5 @@ int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
 		sqlite3_bind_int64(st, 4, (int64_t)items[i].size);
 		rc = db_exec_stmt(db, st, "storing an exact size");
 	}
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }

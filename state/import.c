@@ -148,11 +148,7 @@ int state_import_uidls(struct state_db *db, const struct state_uidl_import *item
 		return STATE_ERROR;
 	for (i = 0; rc == STATE_OK && i < n; i++)
 		rc = import_one(db, &items[i], &k);
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	rc = db_tx_commit(db, &tx);
+	rc = db_tx_end(db, &tx, rc);
 	if (rc == STATE_OK && changed != NULL)
 		*changed = k;
 	return rc;

@@ -44,16 +44,8 @@ static const char SQL_PURGE[] =
  * stays current (caller reads it, then db_done). */
 static int one_row(struct state_db *db, sqlite3_stmt *st, int64_t id, const char *what)
 {
-	int rc;
-
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		return STATE_OK;
-	db_done(st);
-	if (rc == SQLITE_DONE)
-		return db_fail(db, STATE_NOTFOUND, "no such %s", what);
-	return db_sqlerr(db, what);
+	return db_step_row(db, st, what, what);
 }
 
 static int add_items(struct state_db *db, int64_t jid, int64_t mailbox_id,
@@ -392,11 +384,7 @@ static int advance(struct state_db *db, int64_t jid, enum state_journal_state to
 		sqlite3_bind_int64(st, 3, now);
 	rc = db_exec_stmt(db, st, "journal: changing state");
 out:
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }
 
 int state_journal_set_state(struct state_db *db, int64_t journal_id,

@@ -21,14 +21,10 @@ static const char SQL_STORE[] =
 static int read_one(struct state_db *db, sqlite3_stmt *st, struct state_mailbox *out,
     int64_t *list_gen)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step_row(db, st, "reading a mailbox", "mailbox");
 
-	if (rc != SQLITE_ROW) {
-		db_done(st);
-		if (rc == SQLITE_DONE)
-			return db_fail(db, STATE_NOTFOUND, "no such mailbox");
-		return db_sqlerr(db, "reading a mailbox");
-	}
+	if (rc != STATE_OK)
+		return rc;
 	if (out != NULL) {
 		memset(out, 0, sizeof *out);
 		out->id = sqlite3_column_int64(st, 0);
@@ -121,9 +117,5 @@ int state_mailbox_ensure(struct state_db *db, int64_t account_id, const char *fo
 		if (rc == STATE_OK)
 			rc = state_mailbox_get(db, account_id, folder, out);
 	}
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }

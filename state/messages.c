@@ -269,18 +269,12 @@ int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
 
 static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_message *out)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step_row(db, st, "reading a message", "message");
 
-	if (rc == SQLITE_ROW) {
-		if (out != NULL)
-			db_row_to_message(st, out);
-		db_done(st);
-		return STATE_OK;
-	}
+	if (rc == STATE_OK && out != NULL)
+		db_row_to_message(st, out);
 	db_done(st);
-	if (rc == SQLITE_DONE)
-		return db_fail(db, STATE_NOTFOUND, "no such message");
-	return db_sqlerr(db, "reading a message");
+	return rc;
 }
 
 int state_message_get(struct state_db *db, int64_t message_id, struct state_message *out)
@@ -370,11 +364,7 @@ int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t 
 		sqlite3_bind_int64(st, 4, now);
 		rc = db_exec_stmt(db, st, "marking a message gone");
 	}
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	return db_tx_commit(db, &tx);
+	return db_tx_end(db, &tx, rc);
 }
 
 int state_message_set_exact_size(struct state_db *db, int64_t message_id, uint64_t size)

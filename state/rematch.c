@@ -250,11 +250,7 @@ int state_messages_rematch(struct state_db *db, int64_t mailbox_id,
 	}
 out:
 	free(order);
-	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
-		return rc;
-	}
-	rc = db_tx_commit(db, &tx);
+	rc = db_tx_end(db, &tx, rc);
 	if (rc == STATE_OK && res != NULL)
 		*res = r;
 	return rc;
