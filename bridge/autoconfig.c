@@ -1,8 +1,8 @@
 /* bridge/autoconfig.c — Thunderbird, Outlook and Apple client configuration
  * documents, built with libxml2's tree API (see autoconfig.h). */
 #include "bridge/autoconfig.h"
+#include "bridge/errbuf.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -16,20 +16,6 @@
 #define PLIST_PUBLIC_ID "-//Apple//DTD PLIST 1.0//EN"
 #define PLIST_SYSTEM_ID "http://www.apple.com/DTDs/PropertyList-1.0.dtd"
 #define PROFILE_ID_PREFIX "popbridge.mail."
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 void autoconfig_params_init(struct autoconfig_params *p)
 {
@@ -51,7 +37,7 @@ int autoconfig_parse_format(const char *name, enum autoconfig_format *fmt,
 			*fmt = t[i].fmt;
 			return 0;
 		}
-	return fail(err, errlen,
+	return pb_errf(err, errlen,
 	    "unknown format '%.40s': expected thunderbird, autodiscover or mobileconfig", name);
 }
 
@@ -113,33 +99,33 @@ static bool valid_ipv6(const char *s)
 int autoconfig_check_email(const char *email, char *err, size_t errlen)
 {
 	if (email == NULL || email[0] == '\0')
-		return fail(err, errlen, "an e-mail address is required (--email)");
+		return pb_errf(err, errlen, "an e-mail address is required (--email)");
 	size_t n = strlen(email);
 	if (n > AUTOCONFIG_EMAIL_MAX)
-		return fail(err, errlen, "e-mail address is %zu characters; at most %d allowed",
+		return pb_errf(err, errlen, "e-mail address is %zu characters; at most %d allowed",
 		    n, AUTOCONFIG_EMAIL_MAX);
 	const char *at = strchr(email, '@');
 	if (at == NULL || strchr(at + 1, '@') != NULL)
-		return fail(err, errlen, "e-mail address must contain exactly one '@'");
+		return pb_errf(err, errlen, "e-mail address must contain exactly one '@'");
 	size_t local = (size_t)(at - email);
 	if (local == 0 || local > AUTOCONFIG_LOCAL_MAX)
-		return fail(err, errlen, "e-mail address: the part before '@' must be 1 to %d "
+		return pb_errf(err, errlen, "e-mail address: the part before '@' must be 1 to %d "
 		    "characters", AUTOCONFIG_LOCAL_MAX);
 	for (size_t i = 0; i < local; i++) {
 		char c = email[i];
 		if (c == '.') {
 			if (i == 0 || i + 1 == local || email[i + 1] == '.')
-				return fail(err, errlen, "e-mail address: a '.' before '@' may not "
+				return pb_errf(err, errlen, "e-mail address: a '.' before '@' may not "
 				    "start, end or repeat");
 		} else if (!is_atext(c)) {
-			return fail(err, errlen, "e-mail address: character %s%c%s (0x%02x) is not "
+			return pb_errf(err, errlen, "e-mail address: character %s%c%s (0x%02x) is not "
 			    "allowed before '@'", c > 0x20 && c < 0x7f ? "'" : "",
 			    c > 0x20 && c < 0x7f ? c : '?', c > 0x20 && c < 0x7f ? "'" : "",
 			    (unsigned)(unsigned char)c);
 		}
 	}
 	if (!valid_dns_name(at + 1, strlen(at + 1)))
-		return fail(err, errlen, "e-mail address: the part after '@' is not a valid "
+		return pb_errf(err, errlen, "e-mail address: the part after '@' is not a valid "
 		    "domain name (letters, digits, '-' and '.')");
 	return 0;
 }
@@ -147,9 +133,9 @@ int autoconfig_check_email(const char *email, char *err, size_t errlen)
 static int check_host(const char *what, const char *host, char *err, size_t errlen)
 {
 	if (host == NULL || host[0] == '\0')
-		return fail(err, errlen, "%s host is required", what);
+		return pb_errf(err, errlen, "%s host is required", what);
 	if (!valid_dns_name(host, strlen(host)) && !valid_ipv6(host))
-		return fail(err, errlen, "%s host is not a valid host name or IPv6 address", what);
+		return pb_errf(err, errlen, "%s host is not a valid host name or IPv6 address", what);
 	return 0;
 }
 
@@ -157,14 +143,14 @@ static int check_name(const char *what, const char *s, char *err, size_t errlen)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > AUTOCONFIG_NAME_MAX)
-		return fail(err, errlen, "%s must be 1 to %d bytes", what, AUTOCONFIG_NAME_MAX);
+		return pb_errf(err, errlen, "%s must be 1 to %d bytes", what, AUTOCONFIG_NAME_MAX);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f)
-			return fail(err, errlen, "%s contains a control character", what);
+			return pb_errf(err, errlen, "%s contains a control character", what);
 	}
 	if (!xmlCheckUTF8((const xmlChar *)s))
-		return fail(err, errlen, "%s is not valid UTF-8", what);
+		return pb_errf(err, errlen, "%s is not valid UTF-8", what);
 	return 0;
 }
 
@@ -178,11 +164,11 @@ static int check_params(const struct autoconfig_params *p, char *err, size_t err
 	     check_name("display name", p->display_name, err, errlen) != 0))
 		return -1;
 	if (p->port == 0 || p->port > 65535)
-		return fail(err, errlen, "IMAP port must be 1 to 65535");
+		return pb_errf(err, errlen, "IMAP port must be 1 to 65535");
 	if (p->smtp_port > 65535)
-		return fail(err, errlen, "SMTP port must be 1 to 65535");
+		return pb_errf(err, errlen, "SMTP port must be 1 to 65535");
 	if ((unsigned)p->tls > AUTOCONFIG_TLS_NONE || (unsigned)p->smtp_tls > AUTOCONFIG_TLS_NONE)
-		return fail(err, errlen, "unknown TLS mode");
+		return pb_errf(err, errlen, "unknown TLS mode");
 	return 0;
 }
 
@@ -445,7 +431,7 @@ int autoconfig_write(FILE *out, enum autoconfig_format fmt, const struct autocon
 		build_mobileconfig(&b, &in);
 		break;
 	default:
-		return fail(err, errlen, "unknown format");
+		return pb_errf(err, errlen, "unknown format");
 	}
 	xmlChar *mem = NULL;
 	int size = 0;
@@ -454,11 +440,11 @@ int autoconfig_write(FILE *out, enum autoconfig_format fmt, const struct autocon
 	xmlFreeDoc(b.doc);
 	if (mem == NULL || size <= 0) {
 		xmlFree(mem);
-		return fail(err, errlen, "cannot build the document (out of memory)");
+		return pb_errf(err, errlen, "cannot build the document (out of memory)");
 	}
 	size_t written = fwrite(mem, 1, (size_t)size, out);
 	xmlFree(mem);
 	if (written != (size_t)size || fflush(out) != 0 || ferror(out))
-		return fail(err, errlen, "cannot write the document: output error");
+		return pb_errf(err, errlen, "cannot write the document: output error");
 	return 0;
 }

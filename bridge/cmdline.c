@@ -1,19 +1,8 @@
 /* bridge/cmdline.c — subcommand option parsing and the settings build. */
 #include "bridge/cmdline.h"
+#include "bridge/errbuf.h"
 
-#include <stdarg.h>
 #include <string.h>
-
-static int usage_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int usage_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int pb_cmdline_parse(struct pb_cmdline *c, int argc, char **argv, uint64_t allowed,
     char *err, size_t errlen)
@@ -27,7 +16,7 @@ int pb_cmdline_parse(struct pb_cmdline *c, int argc, char **argv, uint64_t allow
 		const char *a = argv[i];
 		if (options_done || a[0] != '-' || strcmp(a, "-") == 0) {
 			if (c->n_args >= PB_ARGS_MAX)
-				return usage_error(err, errlen, "too many arguments");
+				return pb_errf(err, errlen, "too many arguments");
 			c->args[c->n_args++] = a;
 			continue;
 		}
@@ -36,14 +25,14 @@ int pb_cmdline_parse(struct pb_cmdline *c, int argc, char **argv, uint64_t allow
 			continue;
 		}
 		if (strncmp(a, "--", 2) != 0)
-			return usage_error(err, errlen, "unknown option '%s'", a);
+			return pb_errf(err, errlen, "unknown option '%s'", a);
 
 		/* --name, --name=value or --name value */
 		char name[40];
 		const char *eq = strchr(a + 2, '=');
 		size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
 		if (nlen == 0 || nlen >= sizeof(name))
-			return usage_error(err, errlen, "unknown option '%s'", a);
+			return pb_errf(err, errlen, "unknown option '%s'", a);
 		memcpy(name, a + 2, nlen);
 		name[nlen] = 0;
 		const char *value = eq ? eq + 1 : NULL;
@@ -54,27 +43,27 @@ int pb_cmdline_parse(struct pb_cmdline *c, int argc, char **argv, uint64_t allow
 		}
 		int k = strcmp(name, "config") == 0 ? -2 : pb_key_lookup(name);
 		if (k == -1 || (k >= 0 && !(allowed & PB_KEY_BIT(k))))
-			return usage_error(err, errlen, "unknown option '--%s'", name);
+			return pb_errf(err, errlen, "unknown option '--%s'", name);
 		if (k >= 0 && pb_key_is_flag((enum pb_key)k)) {
 			if (eq)
-				return usage_error(err, errlen, "--%s takes no value", name);
+				return pb_errf(err, errlen, "--%s takes no value", name);
 		} else if (!value) {
 			if (i + 1 >= argc)
-				return usage_error(err, errlen, "--%s needs a value", name);
+				return pb_errf(err, errlen, "--%s needs a value", name);
 			value = argv[++i];
 		}
 		if (k == -2) {
 			if (c->config)
-				return usage_error(err, errlen, "--config is given twice");
+				return pb_errf(err, errlen, "--config is given twice");
 			if (!*value)
-				return usage_error(err, errlen, "--config needs a file name");
+				return pb_errf(err, errlen, "--config needs a file name");
 			c->config = value;
 			continue;
 		}
 		if ((c->flags.set & PB_KEY_BIT(k)) && k != PB_K_LISTEN && k != PB_K_LISTEN_TLS)
-			return usage_error(err, errlen, "--%s is given twice", name);
+			return pb_errf(err, errlen, "--%s is given twice", name);
 		if (pb_options_set(&c->flags, (enum pb_key)k, value, verr, sizeof(verr)) != 0)
-			return usage_error(err, errlen, "--%s: %s", name, verr);
+			return pb_errf(err, errlen, "--%s: %s", name, verr);
 	}
 	return 0;
 }

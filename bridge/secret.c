@@ -1,11 +1,11 @@
 /* bridge/secret.c — key file and AES-256-GCM sealing (see secret.h). */
 #include "bridge/secret.h"
+#include "bridge/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +15,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 char *secret_default_key_path(const char *state_path)
 {
@@ -65,21 +51,21 @@ static int parse_key_text(const char *path, const unsigned char *buf, size_t len
 {
 	const size_t mlen = sizeof(SECRET_KEY_FILE_MAGIC) - 1;
 	if (len != SECRET_KEY_FILE_SIZE)
-		return fail(err, errlen,
+		return pb_errf(err, errlen,
 		    "key file %s is %zu bytes, expected %zu: it is not a popbridge key file "
 		    "(or it is damaged)", path, len, (size_t)SECRET_KEY_FILE_SIZE);
 	if (memcmp(buf, SECRET_KEY_FILE_MAGIC, mlen) != 0 || buf[mlen] != '\n')
-		return fail(err, errlen,
+		return pb_errf(err, errlen,
 		    "key file %s does not start with '%s': not a popbridge key file "
 		    "(or an unsupported version)", path, SECRET_KEY_FILE_MAGIC);
 	const unsigned char *hex = buf + mlen + 1;
 	if (hex[2 * SECRET_KEY_LEN] != '\n')
-		return fail(err, errlen, "key file %s: the key line must end with a newline", path);
+		return pb_errf(err, errlen, "key file %s: the key line must end with a newline", path);
 	for (size_t i = 0; i < SECRET_KEY_LEN; i++) {
 		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			OPENSSL_cleanse(key->bytes, sizeof(key->bytes));
-			return fail(err, errlen,
+			return pb_errf(err, errlen,
 			    "key file %s: the key line must be %d lowercase hex digits",
 			    path, 2 * SECRET_KEY_LEN);
 		}
@@ -95,24 +81,24 @@ int secret_key_load(const char *path, struct secret_key *key, char *err, size_t 
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			return fail(err, errlen,
+			return pb_errf(err, errlen,
 			    "key file %s is a symbolic link; point --key-file at the file itself",
 			    path);
-		return fail(err, errlen, "cannot open key file %s: %s", path, strerror(errno));
+		return pb_errf(err, errlen, "cannot open key file %s: %s", path, strerror(errno));
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		int e = errno;
 		close(fd);
-		return fail(err, errlen, "cannot stat key file %s: %s", path, strerror(e));
+		return pb_errf(err, errlen, "cannot stat key file %s: %s", path, strerror(e));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "key file %s is not a regular file", path);
+		return pb_errf(err, errlen, "key file %s is not a regular file", path);
 	}
 	if ((st.st_mode & 0077) != 0) {
 		close(fd);
-		return fail(err, errlen,
+		return pb_errf(err, errlen,
 		    "key file %s has mode %04o: it must not be accessible to group or others; "
 		    "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
 	}
@@ -126,7 +112,7 @@ int secret_key_load(const char *path, struct secret_key *key, char *err, size_t 
 			int e = errno;
 			close(fd);
 			OPENSSL_cleanse(buf, sizeof(buf));
-			return fail(err, errlen, "cannot read key file %s: %s", path, strerror(e));
+			return pb_errf(err, errlen, "cannot read key file %s: %s", path, strerror(e));
 		}
 		if (n == 0)
 			break;
@@ -172,9 +158,9 @@ static int create_key_file(const char *path, struct secret_key *key, char *err, 
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
-		return fail(err, errlen, "key file path %s is too long", path);
+		return pb_errf(err, errlen, "key file path %s is too long", path);
 	if (RAND_bytes(key->bytes, SECRET_KEY_LEN) != 1)
-		return fail(err, errlen, "cannot create key file %s: no random bytes from OpenSSL",
+		return pb_errf(err, errlen, "cannot create key file %s: no random bytes from OpenSSL",
 		    path);
 
 	static const char digits[] = "0123456789abcdef";
@@ -193,17 +179,17 @@ static int create_key_file(const char *path, struct secret_key *key, char *err, 
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	int rc = -1;
 	if (fd < 0) {
-		fail(err, errlen, "cannot create key file %s: %s", path, strerror(errno));
+		pb_errf(err, errlen, "cannot create key file %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fchmod(fd, 0600) != 0 || write_all(fd, text, sizeof(text)) != 0 || fsync(fd) != 0) {
-		fail(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
+		pb_errf(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
 	if (close(fd) != 0) {
-		fail(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
+		pb_errf(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -215,12 +201,12 @@ static int create_key_file(const char *path, struct secret_key *key, char *err, 
 			rc = 1;
 			goto out;
 		}
-		fail(err, errlen, "cannot create key file %s: %s", path, strerror(e));
+		pb_errf(err, errlen, "cannot create key file %s: %s", path, strerror(e));
 		goto out;
 	}
 	unlink(tmp);
 	if (sync_parent(path) != 0) {
-		fail(err, errlen, "cannot make key file %s durable (fsync of its directory): %s",
+		pb_errf(err, errlen, "cannot make key file %s durable (fsync of its directory): %s",
 		    path, strerror(errno));
 		goto out;
 	}
@@ -254,7 +240,7 @@ static int check_account(const char *account, char *err, size_t errlen)
 {
 	size_t n = account != NULL ? strlen(account) : 0;
 	if (n == 0 || n > SECRET_ACCOUNT_MAX)
-		return fail(err, errlen, "account name must be 1 to %d bytes", SECRET_ACCOUNT_MAX);
+		return pb_errf(err, errlen, "account name must be 1 to %d bytes", SECRET_ACCOUNT_MAX);
 	return 0;
 }
 
@@ -280,15 +266,15 @@ int secret_seal(const struct secret_key *key, const char *account,
 	if (check_account(account, err, errlen) != 0)
 		return -1;
 	if (plain_len > SECRET_PLAINTEXT_MAX)
-		return fail(err, errlen, "secret too long (at most %d bytes)", SECRET_PLAINTEXT_MAX);
+		return pb_errf(err, errlen, "secret too long (at most %d bytes)", SECRET_PLAINTEXT_MAX);
 	if (blob_size < SECRET_BLOB_OVERHEAD + plain_len)
-		return fail(err, errlen, "internal error: blob buffer too small");
+		return pb_errf(err, errlen, "internal error: blob buffer too small");
 
 	unsigned char *nonce = blob + 1, *ct = blob + 1 + SECRET_NONCE_LEN;
 	unsigned char *tag = ct + plain_len;
 	blob[0] = SECRET_BLOB_VERSION;
 	if (RAND_bytes(nonce, SECRET_NONCE_LEN) != 1)
-		return fail(err, errlen, "no random bytes from OpenSSL");
+		return pb_errf(err, errlen, "no random bytes from OpenSSL");
 
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n = 0, fin = 0, ok = ctx != NULL &&
@@ -303,7 +289,7 @@ int secret_seal(const struct secret_key *key, const char *account,
 	EVP_CIPHER_CTX_free(ctx);
 	if (!ok) {
 		OPENSSL_cleanse(blob, blob_size);
-		return fail(err, errlen, "encryption failed (OpenSSL)");
+		return pb_errf(err, errlen, "encryption failed (OpenSSL)");
 	}
 	*blob_len = SECRET_BLOB_OVERHEAD + plain_len;
 	return 0;
@@ -317,14 +303,14 @@ int secret_open(const struct secret_key *key, const char *account,
 	if (check_account(account, err, errlen) != 0)
 		return -1;
 	if (blob_len < SECRET_BLOB_OVERHEAD || blob_len > SECRET_BLOB_MAX)
-		return fail(err, errlen, "stored secret has an impossible length (%zu bytes)",
+		return pb_errf(err, errlen, "stored secret has an impossible length (%zu bytes)",
 		    blob_len);
 	if (blob[0] != SECRET_BLOB_VERSION)
-		return fail(err, errlen, "stored secret has unknown format version %u",
+		return pb_errf(err, errlen, "stored secret has unknown format version %u",
 		    (unsigned)blob[0]);
 	size_t ct_len = blob_len - SECRET_BLOB_OVERHEAD;
 	if (plain_size < ct_len)
-		return fail(err, errlen, "internal error: plaintext buffer too small");
+		return pb_errf(err, errlen, "internal error: plaintext buffer too small");
 
 	const unsigned char *nonce = blob + 1, *ct = blob + 1 + SECRET_NONCE_LEN;
 	unsigned char tag[SECRET_TAG_LEN];
@@ -344,8 +330,8 @@ int secret_open(const struct secret_key *key, const char *account,
 	if (!verified) {
 		OPENSSL_cleanse(plain, plain_size);
 		if (!setup)
-			return fail(err, errlen, "decryption failed (OpenSSL)");
-		return fail(err, errlen,
+			return pb_errf(err, errlen, "decryption failed (OpenSSL)");
+		return pb_errf(err, errlen,
 		    "stored secret for account %s does not authenticate: wrong key file, "
 		    "or the stored data was altered", account);
 	}
