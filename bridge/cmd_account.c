@@ -138,17 +138,8 @@ static int store_credentials(int argc, char **argv, bool add)
 	struct state_account a;
 	if (!add) {
 		/* set-password: the account must exist before anything else. */
-		if (admin_open_state(&ad) != 0)
+		if (admin_open_state(&ad) != 0 || admin_find_account(&ad, account, &a) != 0)
 			goto out;
-		rc = state_account_get(ad.db, account, &a);
-		if (rc == STATE_NOTFOUND || rc == STATE_INVALID) {
-			admin_fail(&ad, "no account '%s' (see 'popbridge account list')", account);
-			goto out;
-		}
-		if (rc != STATE_OK) {
-			admin_state_fail(&ad, rc, account);
-			goto out;
-		}
 	}
 
 	char prompt[STATE_ACCOUNT_MAX + 40];
@@ -331,15 +322,9 @@ static int account_remove(int argc, char **argv)
 		goto out;
 	status = PB_EXIT_FAIL;
 	const char *account = ad.c.args[0];
-	if (admin_open_state(&ad) != 0)
+	if (admin_open_state(&ad) != 0 || admin_find_account(&ad, account, &a) != 0)
 		goto out;
-	rc = state_account_get(ad.db, account, &a);
-	if (rc == STATE_NOTFOUND || rc == STATE_INVALID) {
-		admin_fail(&ad, "no account '%s' (see 'popbridge account list')", account);
-		goto out;
-	}
-	if (rc == STATE_OK)
-		rc = state_device_list(ad.db, a.id, count_all, &n);
+	rc = state_device_list(ad.db, a.id, count_all, &n);
 	if (rc == STATE_OK)
 		rc = state_account_remove(ad.db, account);
 	OPENSSL_cleanse(&a, sizeof(a));

@@ -76,6 +76,16 @@ int admin_open_state(struct admin *ad)
 	return 0;
 }
 
+int admin_find_account(struct admin *ad, const char *account, struct state_account *a)
+{
+	int rc = state_account_get(ad->db, account, a);
+	if (rc == STATE_NOTFOUND || rc == STATE_INVALID)
+		return admin_fail(ad, "no account '%s' (see 'popbridge account list')", account);
+	if (rc != STATE_OK)
+		return admin_state_fail(ad, rc, account);
+	return 0;
+}
+
 struct first_managed {
 	const char *except;
 	bool found;

@@ -55,6 +55,9 @@ int admin_take_option(int *argc, char **argv, const char *name, const char **val
     char *err, size_t errlen);
 /* Open (create/migrate) the state file; -1 after printing the problem. */
 int admin_open_state(struct admin *ad);
+/* Look the account up in the open state file: 0, or non-zero after
+ * printing "no account '...'" (or the state error). */
+int admin_find_account(struct admin *ad, const char *account, struct state_account *a);
 /* Load the key file; with may_create, create it when it does not exist and
  * the state file holds no managed account (but `except`, may be NULL: the
  * account whose password is being replaced). When such accounts exist, the

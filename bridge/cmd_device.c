@@ -138,18 +138,11 @@ static int take_settings(const char *name, int *argc, char **argv, bool allow_de
 static int find(struct admin *ad, const char *account, const char *device,
     struct state_account *a, struct state_device *d)
 {
-	int rc = state_account_get(ad->db, account, a);
-	if (rc == STATE_NOTFOUND || rc == STATE_INVALID) {
-		admin_fail(ad, "no account '%s' (see 'popbridge account list')", account);
+	if (admin_find_account(ad, account, a) != 0)
 		return -1;
-	}
-	if (rc != STATE_OK) {
-		admin_state_fail(ad, rc, account);
-		return -1;
-	}
 	if (!device)
 		return 0;
-	rc = state_device_get(ad->db, a->id, device, d);
+	int rc = state_device_get(ad->db, a->id, device, d);
 	if (rc == STATE_NOTFOUND || rc == STATE_INVALID) {
 		admin_fail(ad, "account '%s' has no device '%s' (see 'popbridge device list "
 		    "%s')", account, device, account);
