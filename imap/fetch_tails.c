@@ -75,10 +75,14 @@ static int tails_stream(struct imap_session *s, void *vctx, enum imap_parse_stat
 	struct tails_ctx *ctx = vctx;
 	(void)s;
 	if (st == IMAP_PARSE_STREAM_BEGIN) {
+		/* Only BODY[]<...> is ours; another section in the same
+		 * response leaves its capture alone. */
 		ctx->streaming = is_body_all(ev->section);
-		ctx->captured = false;
-		ctx->cap_len = 0;
-		ctx->cap_msn = ev->msn;
+		if (ctx->streaming) {
+			ctx->captured = false;
+			ctx->cap_len = 0;
+			ctx->cap_msn = ev->msn;
+		}
 	} else if (st == IMAP_PARSE_STREAM_DATA) {
 		if (ctx->streaming)
 			keep_last(ctx->tail, &ctx->cap_len, ctx->tail_len, ev->data, ev->len);

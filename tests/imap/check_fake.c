@@ -982,7 +982,8 @@ START_TEST(test_tails_pipelined)
 END_TEST
 
 /* A message gone ([EXPUNGEISSUED], or no data at all) is no failure; a
- * callback that has enough hears no more, and the rest is read. */
+ * callback that has enough hears no more, and the rest is read; another
+ * streamed section beside BODY[]<...> does not disturb its tail. */
 START_TEST(test_tails_gone_and_stop)
 {
 	static const struct step steps[] = {
@@ -991,7 +992,8 @@ START_TEST(test_tails_gone_and_stop)
 		    "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
 		    "$3 OK nothing\r\n$4 OK nothing\r\n" },
 		TAILS4,
-		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
+		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab BODY[HEADER] {3}\r\nxyz)\r\n"
+		    "$1 OK\r\n"
 		    "* 2 FETCH (UID 5 BODY[]<0> {1}\r\nb)\r\n$2 OK\r\n"
 		    "* 3 FETCH (UID 6 BODY[]<8> \"\")\r\n$3 OK\r\n"
 		    "* 4 FETCH (UID 7 BODY[]<3> NIL)\r\n$4 OK\r\n" },
@@ -1007,6 +1009,7 @@ START_TEST(test_tails_gone_and_stop)
 	struct tails u = { .stop_after = 1 };
 	OK(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &u));
 	ck_assert_uint_eq(u.n, 1);
+	ck_assert(u.len[0] == 2 && memcmp(u.tail[0], "ab", 2) == 0);  /* not "yz" */
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
