@@ -143,7 +143,6 @@ int devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_
 
 /* Word checks (devices.c). */
 bool db_offer_word(const char *w, int *code);
-bool db_seen_on_word(const char *w);
 bool db_dele_word(const char *w);
 
 #endif

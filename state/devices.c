@@ -76,7 +76,7 @@ bool db_offer_word(const char *w, int *code)
 	return true;
 }
 
-bool db_seen_on_word(const char *w)
+static bool seen_on_word(const char *w)
 {
 	return word_index(w, SEEN_ONS, sizeof SEEN_ONS / sizeof SEEN_ONS[0]) >= 0;
 }
@@ -127,7 +127,7 @@ static int check_settings(struct state_db *db, const struct state_device_setting
 	if ((mask & STATE_SET_WINDOW) && s->window < -1)
 		return db_fail(db, STATE_INVALID, "window must be 0 (unlimited) or more");
 	if ((mask & STATE_SET_SEEN_ON) && s->seen_on[0] != '\0' &&
-	    !db_seen_on_word(s->seen_on))
+	    !seen_on_word(s->seen_on))
 		return db_fail(db, STATE_INVALID, "seen_on must be retr, quit or never");
 	if ((mask & STATE_SET_DELE) && s->dele[0] != '\0' && !db_dele_word(s->dele))
 		return db_fail(db, STATE_INVALID,

@@ -21,8 +21,5 @@ int message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity
  * *n how many. */
 int messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
     int64_t now, size_t *n);
-/* Rows of the mailbox with this UIDVALIDITY (live or gone). */
-int messages_count(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
-    int64_t *n);
 
 #endif

@@ -154,7 +154,8 @@ int messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
 	return db_exec_count(db, st, "marking unlisted messages gone", n);
 }
 
-int messages_count(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
+/* Rows of the mailbox with this UIDVALIDITY (live or gone). */
+static int messages_count(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
     int64_t *n)
 {
 	sqlite3_stmt *st = db_stmt(db, SQL_COUNT);
