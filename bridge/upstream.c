@@ -149,18 +149,6 @@ void bridge_upstream_describe(const struct bridge_upstream *up, const char *what
 		snprintf(out, len, "%s: %s", what, imap_result_name(st->result));
 }
 
-enum pop3_md_status bridge_upstream_status(const struct bridge_upstream *up,
-    enum imap_result r)
-{
-	(void)up;
-	switch (r) {
-	case IMAP_EUNSUPPORTED:
-		return POP3_MD_PERM;
-	default:
-		return POP3_MD_TEMP;
-	}
-}
-
 bool bridge_upstream_usable(const struct bridge_upstream *up)
 {
 	return up->imap != NULL && imap_state(up->imap) != IMAP_STATE_DISCONNECTED;

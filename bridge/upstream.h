@@ -68,10 +68,6 @@ enum imap_result bridge_upstream_list(struct bridge_upstream *up, imap_msg_fn *c
 void bridge_upstream_describe(const struct bridge_upstream *up, const char *what,
     char *out, size_t len);
 
-/* POP3_MD_TEMP or POP3_MD_PERM for a failed call r: trouble is TEMP. */
-enum pop3_md_status bridge_upstream_status(const struct bridge_upstream *up,
-    enum imap_result r);
-
 bool bridge_upstream_usable(const struct bridge_upstream *up);
 
 void bridge_upstream_free(struct bridge_upstream *up);
