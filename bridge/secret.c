@@ -244,17 +244,14 @@ static int check_account(const char *account, char *err, size_t errlen)
 	return 0;
 }
 
-/* Feed the AAD (version byte, account name) to an initialised context. */
-static int add_aad(EVP_CIPHER_CTX *ctx, const char *account, int encrypt)
+/* Feed the AAD (version byte, account name) to a context initialised for
+ * either direction (EVP_CipherUpdate follows the context's direction). */
+static int add_aad(EVP_CIPHER_CTX *ctx, const char *account)
 {
 	unsigned char version = SECRET_BLOB_VERSION;
 	int n;
-	if (encrypt)
-		return EVP_EncryptUpdate(ctx, NULL, &n, &version, 1) == 1 &&
-		    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)account,
-		        (int)strlen(account)) == 1 ? 0 : -1;
-	return EVP_DecryptUpdate(ctx, NULL, &n, &version, 1) == 1 &&
-	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)account,
+	return EVP_CipherUpdate(ctx, NULL, &n, &version, 1) == 1 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)account,
 	        (int)strlen(account)) == 1 ? 0 : -1;
 }
 
@@ -281,7 +278,7 @@ int secret_seal(const struct secret_key *key, const char *account,
 	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_LEN, NULL) == 1 &&
 	    EVP_EncryptInit_ex(ctx, NULL, NULL, key->bytes, nonce) == 1 &&
-	    add_aad(ctx, account, 1) == 0 &&
+	    add_aad(ctx, account) == 0 &&
 	    EVP_EncryptUpdate(ctx, ct, &n, plain, (int)plain_len) == 1 &&
 	    EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1 &&
 	    (size_t)(n + fin) == plain_len &&
@@ -321,7 +318,7 @@ int secret_open(const struct secret_key *key, const char *account,
 	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_LEN, NULL) == 1 &&
 	    EVP_DecryptInit_ex(ctx, NULL, NULL, key->bytes, nonce) == 1 &&
-	    add_aad(ctx, account, 0) == 0 &&
+	    add_aad(ctx, account) == 0 &&
 	    EVP_DecryptUpdate(ctx, plain, &n, ct, (int)ct_len) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SECRET_TAG_LEN, tag) == 1;
 	int verified = setup && EVP_DecryptFinal_ex(ctx, plain + n, &fin) == 1 &&
