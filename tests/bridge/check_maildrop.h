@@ -32,6 +32,7 @@
 #include "state/state.h"
 #include "tests/lib/dovecot.h"
 #include "tests/lib/msggen.h"
+#include "tests/lib/testutil.h"
 
 #define MDT_PASS "pw-Secret1"
 
@@ -196,8 +197,7 @@ struct mdt_sink {
 	struct pop3_dotstuff ds;
 	EVP_MD_CTX *sha;
 	uint64_t raw;          /* octets fetch() delivered */
-	char *wire;            /* what the engine would send (keep = true) */
-	size_t wire_len, wire_cap;
+	struct pbt_buf wire;   /* what the engine would send (keep = true) */
 	bool keep;
 	int fail_after;        /* >0: return -1 once this many calls passed */
 	int calls;
@@ -206,19 +206,8 @@ struct mdt_sink {
 static __attribute__((unused)) int mdt_wire_out(void *arg, const char *buf, size_t len)
 {
 	struct mdt_sink *k = arg;
-	if (!k->keep)
-		return 0;
-	if (k->wire_len + len + 1 > k->wire_cap) {
-		size_t cap = k->wire_cap ? k->wire_cap : 4096;
-		while (cap < k->wire_len + len + 1)
-			cap *= 2;
-		k->wire = realloc(k->wire, cap);
-		ck_assert_ptr_nonnull(k->wire);
-		k->wire_cap = cap;
-	}
-	memcpy(k->wire + k->wire_len, buf, len);
-	k->wire_len += len;
-	k->wire[k->wire_len] = '\0';
+	if (k->keep)
+		pbt_buf_add(&k->wire, buf, len);
 	return 0;
 }
 
@@ -260,7 +249,7 @@ static __attribute__((unused)) void mdt_sink_free(struct mdt_sink *k)
 {
 	if (k->sha)
 		EVP_MD_CTX_free(k->sha);
-	free(k->wire);
+	free(k->wire.p);
 	memset(k, 0, sizeof(*k));
 }
 

@@ -325,9 +325,10 @@ static void check_top(struct mdt_sess *s, struct imap_session *adm, size_t idx,
 	ck_assert_int_eq(imap_fetch_body(adm, uid, IMAP_SECTION_ALL, 0, 0, top_ref_fn, &t, NULL),
 	    IMAP_OK);
 	pop3_ds_finish(&t.ds);
-	ck_assert_msg(got.wire_len == want.wire_len && memcmp(got.wire, want.wire, got.wire_len) == 0,
+	ck_assert_msg(got.wire.len == want.wire.len &&
+	    memcmp(got.wire.p, want.wire.p, got.wire.len) == 0,
 	    "TOP %llu of %s: %zu octets, expected %zu", (unsigned long long)lines, msgid,
-	    got.wire_len, want.wire_len);
+	    got.wire.len, want.wire.len);
 	mdt_sink_free(&got);
 	mdt_sink_free(&want);
 }

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -26,6 +25,7 @@
 #include "imap/imap.h"
 #include "tests/imap/events.h"
 #include "tests/lib/cert.h"
+#include "tests/lib/testutil.h"
 
 /* ---- the scripted server ------------------------------------------------- */
 
@@ -578,13 +578,6 @@ START_TEST(test_stall_mid_literal)
 }
 END_TEST
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 START_TEST(test_stall_times_out)
 {
 	static const struct step steps[] = {
@@ -593,9 +586,9 @@ START_TEST(test_stall_times_out)
 	struct fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 1, NULL);
 	OK(imap_connect(s));
-	double t0 = now_s();
+	double t0 = pbt_now();
 	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
-	ck_assert_double_ge(now_s() - t0, 0.9);
+	ck_assert_double_ge(pbt_now() - t0, 0.9);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);

@@ -10,60 +10,36 @@
 
 #include "imap/limits.h"
 #include "imap/parser.h"
+#include "tests/lib/testutil.h"
 
 /* ---- rendering events as text ------------------------------------------ */
 
-struct out {
-	char *s;
-	size_t len, cap;
-};
-
-static void out_add(struct out *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		o->s = realloc(o->s, cap);
-		ck_assert_ptr_nonnull(o->s);
-		o->cap = cap;
-	}
-	memcpy(o->s + o->len, s, n);
-	o->len += n;
-	o->s[o->len] = '\0';
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	out_add(o, s, strlen(s));
-}
-
-static void render_args(struct out *o, const struct imap_arg *a, size_t n)
+static void render_args(struct pbt_buf *o, const struct imap_arg *a, size_t n)
 {
 	char tmp[64];
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			out_str(o, " ");
+			pbt_buf_adds(o, " ");
 		switch (a[i].type) {
 		case IMAP_ARG_ATOM:
-			out_add(o, a[i].u.str, a[i].len);
+			pbt_buf_add(o, a[i].u.str, a[i].len);
 			break;
 		case IMAP_ARG_STRING:
-			out_str(o, "\"");
-			out_add(o, a[i].u.str, a[i].len);
-			out_str(o, "\"");
+			pbt_buf_adds(o, "\"");
+			pbt_buf_add(o, a[i].u.str, a[i].len);
+			pbt_buf_adds(o, "\"");
 			break;
 		case IMAP_ARG_NIL:
-			out_str(o, "NIL");
+			pbt_buf_adds(o, "NIL");
 			break;
 		case IMAP_ARG_LIST:
-			out_str(o, "(");
+			pbt_buf_adds(o, "(");
 			render_args(o, a[i].u.list, a[i].len);
-			out_str(o, ")");
+			pbt_buf_adds(o, ")");
 			break;
 		case IMAP_ARG_STREAMED:
 			snprintf(tmp, sizeof(tmp), "{S:%llu}", (unsigned long long)a[i].u.size);
-			out_str(o, tmp);
+			pbt_buf_adds(o, tmp);
 			break;
 		}
 	}
@@ -75,45 +51,45 @@ static const char *cond_name(enum imap_cond c)
 	return n[c];
 }
 
-static void render_resp(struct out *o, const struct imap_response *r)
+static void render_resp(struct pbt_buf *o, const struct imap_response *r)
 {
 	char tmp[64];
 	switch (r->type) {
 	case IMAP_RESP_CONTINUATION:
-		out_str(o, "+ |");
-		out_str(o, r->text);
+		pbt_buf_adds(o, "+ |");
+		pbt_buf_adds(o, r->text);
 		break;
 	case IMAP_RESP_TAGGED:
 	case IMAP_RESP_UNTAGGED:
-		out_str(o, r->type == IMAP_RESP_TAGGED ? r->tag : "*");
-		out_str(o, " ");
+		pbt_buf_adds(o, r->type == IMAP_RESP_TAGGED ? r->tag : "*");
+		pbt_buf_adds(o, " ");
 		if (r->cond != IMAP_COND_NONE) {
-			out_str(o, cond_name(r->cond));
+			pbt_buf_adds(o, cond_name(r->cond));
 			if (r->code != IMAP_CODE_NONE) {
-				out_str(o, " [");
-				out_str(o, r->code_name);
+				pbt_buf_adds(o, " [");
+				pbt_buf_adds(o, r->code_name);
 				if (r->code_nargs) {
-					out_str(o, " ");
+					pbt_buf_adds(o, " ");
 					render_args(o, r->code_args, r->code_nargs);
 				}
-				out_str(o, "]");
+				pbt_buf_adds(o, "]");
 			}
-			out_str(o, " |");
-			out_str(o, r->text);
+			pbt_buf_adds(o, " |");
+			pbt_buf_adds(o, r->text);
 		} else {
 			if (r->has_number) {
 				snprintf(tmp, sizeof(tmp), "%u ", r->number);
-				out_str(o, tmp);
+				pbt_buf_adds(o, tmp);
 			}
-			out_str(o, r->name);
+			pbt_buf_adds(o, r->name);
 			if (r->nargs) {
-				out_str(o, " ");
+				pbt_buf_adds(o, " ");
 				render_args(o, r->args, r->nargs);
 			}
 		}
 		break;
 	}
-	out_str(o, "\n");
+	pbt_buf_adds(o, "\n");
 }
 
 /* Feed data in chunks (cuts: ascending offsets), render every event. */
@@ -121,7 +97,7 @@ static char *run(const struct imap_parser_limits *lim, const char *data, size_t 
     const size_t *cuts, size_t ncuts)
 {
 	struct imap_parser *p = imap_parser_new(lim);
-	struct out o = { 0 };
+	struct pbt_buf o = { 0 };
 	struct imap_parse_event ev;
 	char tmp[300];
 	bool failed = false;
@@ -141,7 +117,7 @@ static char *run(const struct imap_parser_limits *lim, const char *data, size_t 
 			}
 			if (st == IMAP_PARSE_ERROR) {
 				ck_assert_ptr_nonnull(ev.error);
-				out_str(&o, "ERR\n");
+				pbt_buf_adds(&o, "ERR\n");
 				failed = true;
 				break;
 			}
@@ -150,12 +126,12 @@ static char *run(const struct imap_parser_limits *lim, const char *data, size_t 
 			} else if (st == IMAP_PARSE_STREAM_BEGIN) {
 				snprintf(tmp, sizeof(tmp), "S(%u,%u,%s,%llu)", ev.msn, ev.uid,
 				    ev.section, (unsigned long long)ev.size);
-				out_str(&o, tmp);
+				pbt_buf_adds(&o, tmp);
 			} else if (st == IMAP_PARSE_STREAM_DATA) {
 				ck_assert_uint_gt(ev.len, 0);
-				out_add(&o, ev.data, ev.len);
+				pbt_buf_add(&o, ev.data, ev.len);
 			} else if (st == IMAP_PARSE_STREAM_END) {
-				out_str(&o, "|E\n");
+				pbt_buf_adds(&o, "|E\n");
 			}
 		}
 		start = end;
@@ -166,9 +142,9 @@ static char *run(const struct imap_parser_limits *lim, const char *data, size_t 
 		ck_assert_int_eq(imap_parser_feed(p, "* OK\r\n", 6, &used, &ev), IMAP_PARSE_ERROR);
 	}
 	imap_parser_free(p);
-	if (!o.s)
-		out_str(&o, "");
-	return o.s;
+	if (!o.p)
+		pbt_buf_adds(&o, "");
+	return o.p;
 }
 
 struct pcase {
@@ -354,25 +330,25 @@ END_TEST
 START_TEST(test_big_search)
 {
 	size_t n = 200000;
-	struct out o = { 0 };
+	struct pbt_buf o = { 0 };
 	char num[16];
-	out_str(&o, "* SEARCH");
+	pbt_buf_adds(&o, "* SEARCH");
 	for (size_t i = 1; i <= n; i++) {
 		snprintf(num, sizeof(num), " %zu", i * 3);
-		out_str(&o, num);
+		pbt_buf_adds(&o, num);
 	}
-	out_str(&o, "\r\n");
+	pbt_buf_adds(&o, "\r\n");
 	struct imap_parser *p = imap_parser_new(NULL);
 	struct imap_parse_event ev;
 	size_t used;
-	ck_assert_int_eq(imap_parser_feed(p, o.s, o.len, &used, &ev), IMAP_PARSE_RESPONSE);
+	ck_assert_int_eq(imap_parser_feed(p, o.p, o.len, &used, &ev), IMAP_PARSE_RESPONSE);
 	ck_assert_uint_eq(used, o.len);
 	ck_assert_uint_eq(ev.resp->nargs, n);
 	uint32_t v;
 	ck_assert_int_eq(imap_arg_number32(&ev.resp->args[n - 1], &v), 0);
 	ck_assert_uint_eq(v, n * 3);
 	imap_parser_free(p);
-	free(o.s);
+	free(o.p);
 }
 END_TEST
 

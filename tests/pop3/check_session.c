@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pop3/limits.h"
 #include "pop3/session.h"
 #include "tests/lib/cert.h"
+#include "tests/lib/testutil.h"
 #include "tests/pop3/fake_maildrop.c"
 #include "tests/pop3/memio.c"
 
@@ -304,22 +304,15 @@ START_TEST(open_statuses)
 }
 END_TEST
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 START_TEST(failed_login_delay)
 {
 	struct run r;
 	setup(&r);
 	r.f.open_reply.delay_ms = 300;
 	go(&r, "USER alice\r\nPASS nope\r\n", 23);
-	double t0 = now_s();
+	double t0 = pbt_now();
 	start(&r);
-	ck_assert(now_s() - t0 >= 0.29);
+	ck_assert(pbt_now() - t0 >= 0.29);
 	expect_out(&r, HELLO "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
 	finish(&r);

@@ -10,38 +10,13 @@
 #include "pop3/base64.h"
 #include "pop3/dotstuff.h"
 #include "pop3/linereader.h"
+#include "tests/lib/testutil.h"
 #include "tests/pop3/fake_maildrop.c"
 
 /* ---- line reader ----------------------------------------------------------- */
 
-/* A growable string for describing results. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		ck_assert_ptr_nonnull(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /* Drain the reader into b; false after OVERFLOW. */
-static bool lr_drain(struct pop3_linereader *lr, struct sbuf *b)
+static bool lr_drain(struct pop3_linereader *lr, struct pbt_buf *b)
 {
 	char *line;
 	size_t len;
@@ -50,20 +25,20 @@ static bool lr_drain(struct pop3_linereader *lr, struct sbuf *b)
 		switch (pop3_lr_next(lr, &line, &len)) {
 		case POP3_LR_LINE:
 			ck_assert_uint_eq(strlen(line), len);
-			sb_adds(b, "L:");
-			sb_add(b, line, len);
-			sb_adds(b, "|");
+			pbt_buf_adds(b, "L:");
+			pbt_buf_add(b, line, len);
+			pbt_buf_adds(b, "|");
 			break;
 		case POP3_LR_NEED_MORE:
 			return true;
 		case POP3_LR_TOO_LONG:
-			sb_adds(b, "TOO_LONG|");
+			pbt_buf_adds(b, "TOO_LONG|");
 			break;
 		case POP3_LR_BAD:
-			sb_adds(b, "BAD|");
+			pbt_buf_adds(b, "BAD|");
 			break;
 		case POP3_LR_OVERFLOW:
-			sb_adds(b, "OVERFLOW|");
+			pbt_buf_adds(b, "OVERFLOW|");
 			return false;
 		}
 	}
@@ -75,13 +50,13 @@ static char *lr_run(const char *in, size_t len, const size_t *cuts, size_t ncuts
     size_t step)
 {
 	struct pop3_linereader *lr = malloc(sizeof(*lr));
-	struct sbuf b = { 0 };
+	struct pbt_buf b = { 0 };
 	size_t pos = 0, c = 0;
 	bool overflow = false;
 
 	ck_assert_ptr_nonnull(lr);
 	pop3_lr_init(lr);
-	sb_adds(&b, "");
+	pbt_buf_adds(&b, "");
 	while (pos < len) {
 		size_t end = len;
 		while (c < ncuts && cuts[c] <= pos)
@@ -103,7 +78,7 @@ static char *lr_run(const char *in, size_t len, const size_t *cuts, size_t ncuts
 		}
 	}
 	if (!overflow)
-		sb_adds(&b, pop3_lr_buffered(lr) ? "REST" : "END");
+		pbt_buf_adds(&b, pop3_lr_buffered(lr) ? "REST" : "END");
 	free(lr);
 	return b.p;
 }
@@ -227,20 +202,20 @@ END_TEST
 
 static int sb_out(void *arg, const char *buf, size_t len)
 {
-	sb_add(arg, buf, len);
+	pbt_buf_add(arg, buf, len);
 	return 0;
 }
 
 /* Run the stuffer over in, cut at the given points; output in *out. */
 static uint64_t ds_run(const char *in, size_t len, bool top, uint64_t lines,
-    const size_t *cuts, size_t ncuts, size_t step, struct sbuf *out)
+    const size_t *cuts, size_t ncuts, size_t step, struct pbt_buf *out)
 {
 	struct pop3_dotstuff ds;
 	size_t pos = 0, c = 0;
 	bool done = false;
 
 	out->len = 0;
-	sb_adds(out, "");
+	pbt_buf_adds(out, "");
 	pop3_ds_init(&ds, top, lines, sb_out, out);
 	while (pos < len) {
 		size_t end = len;
@@ -311,7 +286,7 @@ static const struct ds_vec ds_vecs[] = {
 START_TEST(ds_vectors)
 {
 	const struct ds_vec *v = &ds_vecs[_i];
-	struct sbuf out = { 0 };
+	struct pbt_buf out = { 0 };
 
 	for (size_t k = 0; k <= v->len + 1; k++) {
 		/* k == len + 1: byte by byte */
@@ -337,7 +312,7 @@ START_TEST(ds_one_megabyte_line)
 {
 	size_t n = 1 << 20;
 	char *in = malloc(n + 1);
-	struct sbuf out = { 0 };
+	struct pbt_buf out = { 0 };
 
 	ck_assert_ptr_nonnull(in);
 	memset(in, 'x', n);
