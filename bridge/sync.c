@@ -278,8 +278,8 @@ uint64_t bridge_exact_size(uint64_t size, const char *tail, size_t len)
 {
 	char last;
 
-	if (size == 0)
-		return 0;
+	if (size == 0 || len == 0)
+		return size;  /* empty: RETR sends nothing; no tail: unknown */
 	last = tail[len - 1];
 	if (last == '\n')
 		return len == 2 && tail[0] == '\r' ? size : size + 1;

@@ -44,7 +44,8 @@
 #define BRIDGE_SYNC_TAIL 2
 
 /* The octets RETR sends for a message of RFC822.SIZE size (CRLF form)
- * whose last min(size, BRIDGE_SYNC_TAIL) octets are tail[0..len). */
+ * whose last min(size, BRIDGE_SYNC_TAIL) octets are tail[0..len); size
+ * itself when len is 0. */
 uint64_t bridge_exact_size(uint64_t size, const char *tail, size_t len);
 
 enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_db *db,
