@@ -10,24 +10,15 @@
 #include "bridge/config.h"
 #include "bridge/config_schema.h"
 #include "tests/bridge/bt.h"
-
-static char *read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	char *buf = malloc(1 << 20);
-	*len = fread(buf, 1, (1 << 20) - 1, f);
-	buf[*len] = 0;
-	fclose(f);
-	return buf;
-}
+#include "tests/lib/testutil.h"
 
 START_TEST(test_schema_matches_contrib)
 {
 	char path[1024];
 	size_t len;
 	snprintf(path, sizeof(path), "%s/contrib/popbridge.rng", bt_env("POPBRIDGE_SRC"));
-	char *rng = read_whole(path, &len);
+	char *rng = pbt_read_file(path, 1 << 20, &len);
+	ck_assert_msg(rng != NULL, "cannot read %s", path);
 	ck_assert_msg(len == pb_config_schema_len && memcmp(rng, pb_config_schema, len) == 0,
 	    "bridge/config_schema.c differs from contrib/popbridge.rng: run sh contrib/gen-schema.sh");
 	free(rng);

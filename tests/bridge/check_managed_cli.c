@@ -14,6 +14,7 @@
 #include "bridge/secret.h"
 #include "state/state.h"
 #include "tests/bridge/bt.h"
+#include "tests/lib/testutil.h"
 
 #define UPSTREAM_PW "Upstream-Pw-9sK2.xq"
 #define ACC "office@example.org"
@@ -139,21 +140,10 @@ static const char *list_line(const char *device, char *buf, size_t len)
 	return buf;
 }
 
+/* A file's bytes (NULL, 0 when it cannot be read). */
 static void file_bytes(const char *path, char **data, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	*data = NULL;
-	*len = 0;
-	if (!f)
-		return;
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		*data = realloc(*data, *len + n);
-		memcpy(*data + *len, buf, n);
-		*len += n;
-	}
-	fclose(f);
+	*data = pbt_read_file(path, (size_t)256 << 20, len);
 }
 
 static bool contains(const char *data, size_t len, const char *needle)

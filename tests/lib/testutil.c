@@ -40,3 +40,26 @@ void pbt_buf_adds(struct pbt_buf *b, const char *s)
 {
 	pbt_buf_add(b, s, strlen(s));
 }
+
+char *pbt_read_file(const char *path, size_t max, size_t *len)
+{
+	struct pbt_buf b = { 0 };
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	*len = 0;
+	if (f == NULL)
+		return NULL;
+	pbt_buf_add(&b, "", 0);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len + n <= max)
+		pbt_buf_add(&b, chunk, n);
+	if (ferror(f) || n > 0) {
+		fclose(f);
+		free(b.p);
+		return NULL;
+	}
+	fclose(f);
+	*len = b.len;
+	return b.p;
+}
