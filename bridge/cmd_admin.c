@@ -1,6 +1,7 @@
 /* bridge/cmd_admin.c — what the account and device commands share (see
  * cmd_admin.h): settings, state and key file, secrets from stdin, output. */
 #include "bridge/cmd_admin.h"
+#include "bridge/errbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -357,18 +358,14 @@ int admin_take_option(int *argc, char **argv, const char *name, const char **val
 	if (inl) {
 		*value = strchr(argv[i], '=') + 1;
 	} else {
-		if (i + 1 >= *argc) {
-			snprintf(err, errlen, "--%s needs a value", name);
-			return -1;
-		}
+		if (i + 1 >= *argc)
+			return pb_errf(err, errlen, "--%s needs a value", name);
 		*value = argv[i + 1];
 		take = 2;
 	}
 	memmove(argv + i, argv + i + take, (size_t)(*argc - i - take) * sizeof(*argv));
 	*argc -= take;
-	if (find_option(*argc, argv, name, &inl) >= 0) {
-		snprintf(err, errlen, "--%s is given twice", name);
-		return -1;
-	}
+	if (find_option(*argc, argv, name, &inl) >= 0)
+		return pb_errf(err, errlen, "--%s is given twice", name);
 	return 1;
 }

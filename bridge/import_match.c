@@ -1,5 +1,6 @@
 /* bridge/import_match.c — see import_match.h. */
 #include "bridge/import_match.h"
+#include "bridge/errbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,7 @@ void import_old_free(struct import_old *v, size_t n)
 
 static int set_state_err(struct state_db *db, const char *what, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "state database: %s: %s", what, state_errmsg(db));
-	return -1;
+	return pb_errf(err, errlen, "state database: %s: %s", what, state_errmsg(db));
 }
 
 static bool same_keys(const struct import_old *a, const struct import_old *b)
@@ -217,10 +217,8 @@ int import_match(struct state_db *db, int64_t mailbox_id, struct import_old *old
 		if (candidates(db, mailbox_id, &old[i], err, errlen) != 0)
 			return -1;
 	}
-	if (resolve_duplicates(old, n) != 0 || resolve_claims(old, n) != 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (resolve_duplicates(old, n) != 0 || resolve_claims(old, n) != 0)
+		return pb_errf(err, errlen, "out of memory");
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* bridge/listen.c — listening sockets and client address helpers. */
 #include "bridge/listen.h"
+#include "bridge/errbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,10 +37,8 @@ static int open_one(struct pb_listener *l, const struct pb_endpoint *ep, bool im
 		sslen = sizeof(*s4);
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: socket: %s", l->name, strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return pb_errf(err, errlen, "%s: socket: %s", l->name, strerror(errno));
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    (ep->ipv6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
 		snprintf(err, errlen, "%s: setsockopt: %s", l->name, strerror(errno));
@@ -59,8 +58,7 @@ static int open_one(struct pb_listener *l, const struct pb_endpoint *ep, bool im
 	l->fd = fd;
 	return 0;
 bad_addr:
-	snprintf(err, errlen, "%s: not a numeric address", l->name);
-	return -1;
+	return pb_errf(err, errlen, "%s: not a numeric address", l->name);
 }
 
 int pb_listeners_open(struct pb_listeners *ls, const struct pb_options *o,

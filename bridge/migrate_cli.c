@@ -1,5 +1,6 @@
 /* bridge/migrate_cli.c — see migrate_cli.h. */
 #include "bridge/migrate_cli.h"
+#include "bridge/errbuf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,16 +30,12 @@ int mig_take_flag(int *argc, char **argv, const char *name, bool *set, char *err
 			break;
 		if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, nl) != 0)
 			continue;
-		if (a[2 + nl] == '=') {
-			snprintf(err, errlen, "--%s takes no value", name);
-			return -1;
-		}
+		if (a[2 + nl] == '=')
+			return pb_errf(err, errlen, "--%s takes no value", name);
 		if (a[2 + nl] != '\0')
 			continue;
-		if (*set) {
-			snprintf(err, errlen, "--%s is given twice", name);
-			return -1;
-		}
+		if (*set)
+			return pb_errf(err, errlen, "--%s is given twice", name);
 		*set = true;
 		memmove(argv + i, argv + i + 1, (size_t)(*argc - i - 1) * sizeof(*argv));
 		(*argc)--;

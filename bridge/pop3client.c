@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "bridge/backend.h"
+#include "bridge/errbuf.h"
 
 #define POP3C_DEFAULT_TIMEOUT_S 30
 
@@ -40,37 +41,29 @@ int pop3c_parse_url(const char *s, struct pop3c_url *u, char *err, size_t errlen
 		u->port = 995;
 		u->implicit_tls = true;
 	} else {
-		snprintf(err, errlen, "--from: want pop3://HOST[:PORT] or pop3s://HOST[:PORT]");
-		return -1;
+		return pb_errf(err, errlen,
+		    "--from: want pop3://HOST[:PORT] or pop3s://HOST[:PORT]");
 	}
 	if (h[0] == '[') {
 		const char *close = strchr(h, ']');
-		if (close == NULL) {
-			snprintf(err, errlen, "--from: missing ']' after an IPv6 address");
-			return -1;
-		}
+		if (close == NULL)
+			return pb_errf(err, errlen, "--from: missing ']' after an IPv6 address");
 		h++;
 		hl = (size_t)(close - h);
 		rest = close + 1;
 		for (size_t i = 0; i < hl; i++)
-			if (!strchr("0123456789abcdefABCDEF:.", h[i])) {
-				snprintf(err, errlen, "--from: bad IPv6 address");
-				return -1;
-			}
+			if (!strchr("0123456789abcdefABCDEF:.", h[i]))
+				return pb_errf(err, errlen, "--from: bad IPv6 address");
 	} else {
 		hl = strcspn(h, ":/");
 		rest = h + hl;
 		for (size_t i = 0; i < hl; i++)
 			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789-.", h[i])) {
-				snprintf(err, errlen, "--from: bad host name");
-				return -1;
-			}
+			    "0123456789-.", h[i]))
+				return pb_errf(err, errlen, "--from: bad host name");
 	}
-	if (hl == 0 || hl >= sizeof(u->host)) {
-		snprintf(err, errlen, "--from: missing or too long host");
-		return -1;
-	}
+	if (hl == 0 || hl >= sizeof(u->host))
+		return pb_errf(err, errlen, "--from: missing or too long host");
 	memcpy(u->host, h, hl);
 	u->host[hl] = '\0';
 	if (rest[0] == ':') {
@@ -78,23 +71,17 @@ int pop3c_parse_url(const char *s, struct pop3c_url *u, char *err, size_t errlen
 		const char *p = rest + 1;
 		size_t pl = strcspn(p, "/");
 		char buf[8];
-		if (pl == 0 || pl >= sizeof(buf)) {
-			snprintf(err, errlen, "--from: bad port");
-			return -1;
-		}
+		if (pl == 0 || pl >= sizeof(buf))
+			return pb_errf(err, errlen, "--from: bad port");
 		memcpy(buf, p, pl);
 		buf[pl] = '\0';
-		if (pb_parse_uint(buf, 1, 65535, &port) != 0) {
-			snprintf(err, errlen, "--from: bad port '%s'", buf);
-			return -1;
-		}
+		if (pb_parse_uint(buf, 1, 65535, &port) != 0)
+			return pb_errf(err, errlen, "--from: bad port '%s'", buf);
 		u->port = (uint16_t)port;
 		rest = p + pl;
 	}
-	if (strcmp(rest, "") != 0 && strcmp(rest, "/") != 0) {
-		snprintf(err, errlen, "--from: unexpected text after the host and port");
-		return -1;
-	}
+	if (strcmp(rest, "") != 0 && strcmp(rest, "/") != 0)
+		return pb_errf(err, errlen, "--from: unexpected text after the host and port");
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* bridge/serve.c — `popbridge serve`: listeners, session threads, signals,
  * reload, privilege drop and the per-session log line (bridge/serve.h). */
 #include "bridge/serve.h"
+#include "bridge/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -478,30 +479,22 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 	int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-	if (rc != 0 || !res) {
-		snprintf(err, errlen, "--user %s: no such user", user);
-		return -1;
-	}
-	if (pw.pw_uid == 0) {
-		snprintf(err, errlen, "--user %s: must name an unprivileged user", user);
-		return -1;
-	}
+	if (rc != 0 || !res)
+		return pb_errf(err, errlen, "--user %s: no such user", user);
+	if (pw.pw_uid == 0)
+		return pb_errf(err, errlen, "--user %s: must name an unprivileged user", user);
 	if (geteuid() != 0) {
 		if (geteuid() == pw.pw_uid && getuid() == pw.pw_uid)
 			return 0;
-		snprintf(err, errlen, "--user %s: only root can change user", user);
-		return -1;
+		return pb_errf(err, errlen, "--user %s: only root can change user", user);
 	}
-	if (setgroups(1, &pw.pw_gid) != 0 || setgid(pw.pw_gid) != 0 || setuid(pw.pw_uid) != 0) {
-		snprintf(err, errlen, "--user %s: cannot drop privileges: %s", user,
+	if (setgroups(1, &pw.pw_gid) != 0 || setgid(pw.pw_gid) != 0 || setuid(pw.pw_uid) != 0)
+		return pb_errf(err, errlen, "--user %s: cannot drop privileges: %s", user,
 		    strerror(errno));
-		return -1;
-	}
 	if (setuid(0) == 0 || seteuid(0) == 0 || getuid() != pw.pw_uid ||
-	    geteuid() != pw.pw_uid || getgid() != pw.pw_gid || getegid() != pw.pw_gid) {
-		snprintf(err, errlen, "--user %s: privileges were not dropped completely", user);
-		return -1;
-	}
+	    geteuid() != pw.pw_uid || getgid() != pw.pw_gid || getegid() != pw.pw_gid)
+		return pb_errf(err, errlen, "--user %s: privileges were not dropped completely",
+		    user);
 	return 0;
 }
 
