@@ -170,6 +170,14 @@ static void assert_xq(xmlDocPtr doc, const char *expr, const char *want)
 	free(got);
 }
 
+/* assert_xq on "<base>/<rel>". */
+static void assert_xq_at(xmlDocPtr doc, const char *base, const char *rel, const char *want)
+{
+	char x[200];
+	snprintf(x, sizeof(x), "%s/%s", base, rel);
+	assert_xq(doc, x, want);
+}
+
 static void base_params(struct autoconfig_params *p, enum autoconfig_tls tls)
 {
 	static const unsigned ports[] = { 993, 143, 10143 };
@@ -199,27 +207,17 @@ START_TEST(thunderbird_each_tls_mode)
 	assert_xq(doc, "/clientConfig/emailProvider/domain", "example.org");
 	assert_xq(doc, "/clientConfig/emailProvider/displayName", "alice@example.org");
 	const char *in = "/clientConfig/emailProvider/incomingServer[@type='imap']";
-	char x[200];
-	snprintf(x, sizeof(x), "%s/hostname", in);
-	assert_xq(doc, x, "imap.example.org");
-	snprintf(x, sizeof(x), "%s/port", in);
-	assert_xq(doc, x, PORT_TEXT[tls]);
-	snprintf(x, sizeof(x), "%s/socketType", in);
-	assert_xq(doc, x, TB_SOCKET[tls]);
-	snprintf(x, sizeof(x), "%s/username", in);
-	assert_xq(doc, x, "alice@example.org");
-	snprintf(x, sizeof(x), "%s/authentication", in);
-	assert_xq(doc, x, "password-cleartext");
+	assert_xq_at(doc, in, "hostname", "imap.example.org");
+	assert_xq_at(doc, in, "port", PORT_TEXT[tls]);
+	assert_xq_at(doc, in, "socketType", TB_SOCKET[tls]);
+	assert_xq_at(doc, in, "username", "alice@example.org");
+	assert_xq_at(doc, in, "authentication", "password-cleartext");
 	/* SMTP defaults: the IMAP host, 587, STARTTLS, same user. */
 	const char *out = "/clientConfig/emailProvider/outgoingServer[@type='smtp']";
-	snprintf(x, sizeof(x), "%s/hostname", out);
-	assert_xq(doc, x, "imap.example.org");
-	snprintf(x, sizeof(x), "%s/port", out);
-	assert_xq(doc, x, "587");
-	snprintf(x, sizeof(x), "%s/socketType", out);
-	assert_xq(doc, x, "STARTTLS");
-	snprintf(x, sizeof(x), "%s/username", out);
-	assert_xq(doc, x, "alice@example.org");
+	assert_xq_at(doc, out, "hostname", "imap.example.org");
+	assert_xq_at(doc, out, "port", "587");
+	assert_xq_at(doc, out, "socketType", "STARTTLS");
+	assert_xq_at(doc, out, "username", "alice@example.org");
 	xmlFreeDoc(doc);
 }
 END_TEST
@@ -282,27 +280,18 @@ START_TEST(autodiscover_each_tls_mode)
 	assert_xq(doc, "/a:Autodiscover/o:Response/o:Account/o:Action", "settings");
 	const char *imap = "/a:Autodiscover/o:Response/o:Account/o:Protocol[o:Type='IMAP']";
 	char x[200];
-	snprintf(x, sizeof(x), "%s/o:Server", imap);
-	assert_xq(doc, x, "imap.example.org");
-	snprintf(x, sizeof(x), "%s/o:Port", imap);
-	assert_xq(doc, x, PORT_TEXT[tls]);
-	snprintf(x, sizeof(x), "%s/o:SSL", imap);
-	assert_xq(doc, x, AD_SSL[tls]);
-	snprintf(x, sizeof(x), "%s/o:Encryption", imap);
-	assert_xq(doc, x, AD_ENC[tls]);
-	snprintf(x, sizeof(x), "%s/o:LoginName", imap);
-	assert_xq(doc, x, "alice@example.org");
-	snprintf(x, sizeof(x), "%s/o:SPA", imap);
-	assert_xq(doc, x, "off");
-	snprintf(x, sizeof(x), "%s/o:AuthRequired", imap);
-	assert_xq(doc, x, "on");
+	assert_xq_at(doc, imap, "o:Server", "imap.example.org");
+	assert_xq_at(doc, imap, "o:Port", PORT_TEXT[tls]);
+	assert_xq_at(doc, imap, "o:SSL", AD_SSL[tls]);
+	assert_xq_at(doc, imap, "o:Encryption", AD_ENC[tls]);
+	assert_xq_at(doc, imap, "o:LoginName", "alice@example.org");
+	assert_xq_at(doc, imap, "o:SPA", "off");
+	assert_xq_at(doc, imap, "o:AuthRequired", "on");
 	snprintf(x, sizeof(x), "count(%s)", imap);
 	assert_xq(doc, x, "1");
 	const char *smtp = "/a:Autodiscover/o:Response/o:Account/o:Protocol[o:Type='SMTP']";
-	snprintf(x, sizeof(x), "%s/o:Port", smtp);
-	assert_xq(doc, x, "587");
-	snprintf(x, sizeof(x), "%s/o:Encryption", smtp);
-	assert_xq(doc, x, "TLS");
+	assert_xq_at(doc, smtp, "o:Port", "587");
+	assert_xq_at(doc, smtp, "o:Encryption", "TLS");
 	xmlFreeDoc(doc);
 }
 END_TEST
