@@ -303,13 +303,6 @@ out:
 	return status;
 }
 
-static int count_all(void *arg, const struct state_device *d)
-{
-	(void)d;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 static int account_remove(int argc, char **argv)
 {
 	struct admin ad;
@@ -324,7 +317,7 @@ static int account_remove(int argc, char **argv)
 	const char *account = ad.c.args[0];
 	if (admin_open_state(&ad) != 0 || admin_find_account(&ad, account, &a) != 0)
 		goto out;
-	rc = state_device_list(ad.db, a.id, count_all, &n);
+	rc = admin_count_devices(&ad, a.id, &n);
 	if (rc == STATE_OK)
 		rc = state_account_remove(ad.db, account);
 	OPENSSL_cleanse(&a, sizeof(a));

@@ -87,6 +87,19 @@ int admin_find_account(struct admin *ad, const char *account, struct state_accou
 	return 0;
 }
 
+static int count_one(void *arg, const struct state_device *d)
+{
+	(void)d;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+int admin_count_devices(struct admin *ad, int64_t account_id, size_t *n)
+{
+	*n = 0;
+	return state_device_list(ad->db, account_id, count_one, n);
+}
+
 struct first_managed {
 	const char *except;
 	bool found;

@@ -58,6 +58,8 @@ int admin_open_state(struct admin *ad);
 /* Look the account up in the open state file: 0, or non-zero after
  * printing "no account '...'" (or the state error). */
 int admin_find_account(struct admin *ad, const char *account, struct state_account *a);
+/* How many devices account_id has, into *n: a state result code. */
+int admin_count_devices(struct admin *ad, int64_t account_id, size_t *n);
 /* Load the key file; with may_create, create it when it does not exist and
  * the state file holds no managed account (but `except`, may be NULL: the
  * account whose password is being replaced). When such accounts exist, the

@@ -179,13 +179,6 @@ static void format_settings(const struct pb_options *o, const struct state_devic
 	    s->dele[0] ? s->dele : pb_dele_name(e.dele), s->dele[0] ? "*" : "");
 }
 
-static int count_devices(void *arg, const struct state_device *d)
-{
-	(void)d;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 static int device_add(int argc, char **argv)
 {
 	struct admin ad;
@@ -227,7 +220,7 @@ static int device_add(int argc, char **argv)
 		    "a managed account", account, account);
 		goto out;
 	}
-	rc = state_device_list(ad.db, a.id, count_devices, &n);
+	rc = admin_count_devices(&ad, a.id, &n);
 	if (rc != STATE_OK) {
 		admin_state_fail(&ad, rc, account);
 		goto out;
