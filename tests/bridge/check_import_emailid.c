@@ -24,6 +24,7 @@
 #include "bridge/upstream.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
+#include "tests/lib/net.h"
 
 enum idcap { CAP_OBJECTID, CAP_GMEXT, CAP_NONE };
 
@@ -42,18 +43,6 @@ struct fake {
 	bool asked_id;       /* a listing FETCH asked for EMAILID / X-GM-MSGID */
 	pthread_t th;
 };
-
-static void fsend(int fd, const char *s)
-{
-	size_t len = strlen(s);
-	while (len > 0) {
-		ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
-		if (w <= 0)
-			return;
-		s += w;
-		len -= (size_t)w;
-	}
-}
 
 static int freadline(int fd, char *buf, size_t cap)
 {
@@ -136,10 +125,10 @@ static void fetch(struct fake *f, int fd, const char *tag, const char *args)
 		else
 			snprintf(out, sizeof(out), "* %zu FETCH (UID %u RFC822.SIZE %zu FLAGS ()%s)\r\n",
 			    i + 1, m->uid, 500 + strlen(m->subject), idpart);
-		fsend(fd, out);
+		pbt_sendstr(fd, out);
 	}
 	snprintf(out, sizeof(out), "%s OK FETCH done\r\n", tag);
-	fsend(fd, out);
+	pbt_sendstr(fd, out);
 }
 
 static void *fake_main(void *arg)
@@ -151,7 +140,7 @@ static void *fake_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	snprintf(out, sizeof(out), "* OK [CAPABILITY %s] fake ready\r\n", caps(f));
-	fsend(fd, out);
+	pbt_sendstr(fd, out);
 	while (freadline(fd, line, sizeof(line)) >= 0) {
 		int off = 0;
 		if (sscanf(line, "%31s %31s %n", tag, cmd, &off) < 2)
@@ -174,12 +163,12 @@ static void *fake_main(void *arg)
 			continue;
 		} else if (strcasecmp(cmd, "LOGOUT") == 0) {
 			snprintf(out, sizeof(out), "* BYE bye\r\n%s OK done\r\n", tag);
-			fsend(fd, out);
+			pbt_sendstr(fd, out);
 			break;
 		} else {
 			snprintf(out, sizeof(out), "%s OK fine\r\n", tag);
 		}
-		fsend(fd, out);
+		pbt_sendstr(fd, out);
 	}
 	close(fd);
 	return NULL;

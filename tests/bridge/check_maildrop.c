@@ -6,13 +6,6 @@
 
 #include <strings.h>
 
-/* Three plain messages; their Message-IDs into ids[3][128]. */
-static void three(const char *user, char ids[3][128], uint32_t seed)
-{
-	for (int i = 0; i < 3; i++)
-		mdt_deliver(user, seed + (uint32_t)i, PBT_MSG_PLAIN, "", ids[i]);
-}
-
 START_TEST(t_two_devices)
 {
 	struct mdt_env e;
@@ -20,7 +13,7 @@ START_TEST(t_two_devices)
 	char ids[3][128];
 
 	mdt_env_init(&e, "twodev", NULL);
-	three(e.user, ids, 100);
+	mdt_three(e.user, ids, 100);
 	mdt_open(&e, &a, "pc1");
 	mdt_open(&e, &b, "pc2");
 	ck_assert_str_eq(a.conn.account, "twodev");
@@ -78,7 +71,7 @@ static void dele_move(const char *user, const char *policy, const char *folder_k
 		mdt_env_init(&e, user, "dele", policy, folder_key, folder_name, NULL);
 	else
 		mdt_env_init(&e, user, "dele", policy, NULL);
-	three(e.user, ids, 200);
+	mdt_three(e.user, ids, 200);
 	struct imap_session *adm = adm_open(e.user);
 	const char *special = strcmp(policy, "trash") == 0 ? "Trash" : "Archive";
 	if (precreate_special)
@@ -152,7 +145,7 @@ static void flag_case(const char *user, const char *keyword_option)
 		mdt_env_init(&e, user, "dele", "flag", "dele-keyword", keyword_option, NULL);
 	else
 		mdt_env_init(&e, user, "dele", "flag", NULL);
-	three(e.user, ids, 300);
+	mdt_three(e.user, ids, 300);
 	mdt_expect_count(&e, "pc2", 3);
 	mdt_dele_one(&e, "pc1", 2);
 
@@ -188,7 +181,7 @@ START_TEST(t_dele_expunge_only_that_uid)
 	char ids[3][128];
 
 	mdt_env_init(&e, "expunge1", "dele", "expunge", NULL);
-	three(e.user, ids, 400);
+	mdt_three(e.user, ids, 400);
 	mdt_open(&e, &a, "pc1");
 	ck_assert_uint_eq(mdt_count(&a), 3);
 
@@ -226,7 +219,7 @@ START_TEST(t_dele_last_device)
 	char ids[3][128];
 
 	mdt_env_init(&e, "lastdev", "dele", "last-device", NULL);
-	three(e.user, ids, 500);
+	mdt_three(e.user, ids, 500);
 	/* Three devices exist. */
 	mdt_open(&e, &a, "a");
 	mdt_close(&a);
@@ -265,7 +258,7 @@ START_TEST(t_dele_hide_default)
 	char ids[3][128];
 
 	mdt_env_init(&e, "hide1", NULL);
-	three(e.user, ids, 550);
+	mdt_three(e.user, ids, 550);
 	mdt_open(&e, &a, "a");
 	size_t del[3] = { 0, 1, 2 };
 	mdt_commit(&a, del, 3);
@@ -293,7 +286,7 @@ static void seen_case(const char *user, const char *seen_on)
 	bool retr = strcmp(seen_on, "retr") == 0, quit = strcmp(seen_on, "quit") == 0;
 
 	mdt_env_init(&e, user, "seen-on", seen_on, NULL);
-	three(e.user, ids, 600);
+	mdt_three(e.user, ids, 600);
 	mdt_open(&e, &a, "a");
 	mdt_retr(&a, 0, NULL);
 	struct mdt_sink k;
@@ -343,7 +336,7 @@ START_TEST(t_seen_quit_abandoned)
 	char ids[3][128];
 
 	mdt_env_init(&e, "seenabandon", "seen-on", "quit", NULL);
-	three(e.user, ids, 650);
+	mdt_three(e.user, ids, 650);
 	mdt_open(&e, &a, "a");
 	mdt_retr(&a, 0, NULL);
 	mdt_close(&a);
@@ -361,7 +354,7 @@ START_TEST(t_offer_since_enrolment)
 	char ids[3][128], late[128];
 
 	mdt_env_init(&e, "enrol", "offer", "since-enrolment", NULL);
-	three(e.user, ids, 700);
+	mdt_three(e.user, ids, 700);
 	mdt_open(&e, &a, "a");
 	ck_assert_uint_eq(mdt_count(&a), 0);
 	mdt_close(&a);
@@ -478,7 +471,7 @@ START_TEST(t_device_section_overrides)
 	    err, sizeof(err));
 	ck_assert_ptr_nonnull(sec);
 	ck_assert_int_eq(pb_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
-	three(e.user, ids, 950);
+	mdt_three(e.user, ids, 950);
 	mdt_open(&e, &a, "scanner");
 	mdt_open(&e, &b, "pc");
 	size_t del = 0;
@@ -510,7 +503,7 @@ START_TEST(t_last_device_section_view)
 	    err, sizeof(err));
 	ck_assert_ptr_nonnull(sec);
 	ck_assert_int_eq(pb_section_set(sec, PB_K_WINDOW, "1", err, sizeof(err)), 0);
-	three(e.user, ids, 1900);
+	mdt_three(e.user, ids, 1900);
 	mdt_expect_count(&e, "w", 1);
 	mdt_open(&e, &a, "a");
 	ck_assert_uint_eq(mdt_count(&a), 3);
@@ -550,7 +543,7 @@ START_TEST(t_device_name_case)
 	    err, sizeof(err));
 	ck_assert_ptr_nonnull(sec);
 	ck_assert_int_eq(pb_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
-	three(e.user, ids, 2700);
+	mdt_three(e.user, ids, 2700);
 	mdt_open(&e, &a, "PC");
 	snprintf(login, sizeof(login), "%s#pc", e.user);
 	ck_assert_int_eq(mdt_open_as(&e, &b, login, MDT_PASS), POP3_MD_IN_USE);

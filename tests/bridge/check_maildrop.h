@@ -400,4 +400,12 @@ static __attribute__((unused)) void mdt_deliver(const char *user, uint32_t seed,
 		pbt_msg_id(&spec, id, 128);
 }
 
+/* Three plain messages; their Message-IDs into ids[3][128]. */
+static __attribute__((unused)) void mdt_three(const char *user, char ids[3][128],
+    uint32_t seed)
+{
+	for (int i = 0; i < 3; i++)
+		mdt_deliver(user, seed + (uint32_t)i, PBT_MSG_PLAIN, "", ids[i]);
+}
+
 #endif

@@ -13,12 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void three(const char *user, char ids[3][128], uint32_t seed)
-{
-	for (int i = 0; i < 3; i++)
-		mdt_deliver(user, seed + (uint32_t)i, PBT_MSG_PLAIN, "", ids[i]);
-}
-
 START_TEST(t_wrong_password_and_delay)
 {
 	struct mdt_env e;
@@ -183,7 +177,7 @@ START_TEST(t_gone_mid_session)
 	char ids[3][128];
 
 	mdt_env_init(&e, "gone", NULL);
-	three(e.user, ids, 2100);
+	mdt_three(e.user, ids, 2100);
 	mdt_open(&e, &a, "a");
 	ck_assert_uint_eq(mdt_count(&a), 3);
 	char uidl1[71];
@@ -263,7 +257,7 @@ START_TEST(t_abandon_commits_nothing)
 	char ids[3][128];
 
 	mdt_env_init(&e, "abandon", "dele", "expunge", "seen-on", "quit", NULL);
-	three(e.user, ids, 2300);
+	mdt_three(e.user, ids, 2300);
 	mdt_open(&e, &a, "a");
 	mdt_retr(&a, 0, NULL);
 	mdt_retr(&a, 1, NULL);
@@ -332,7 +326,7 @@ START_TEST(t_commit_pending_when_upstream_fails)
 
 	mdt_env_init(&e, "pending", "dele", "trash", "seen-on", "quit", "upstream-timeout", "2",
 	    NULL);
-	three(e.user, ids, 2400);
+	mdt_three(e.user, ids, 2400);
 	mdt_open(&e, &a, "a");
 	mdt_retr(&a, 0, NULL);
 	ck_assert_int_eq(pbt_dovecot_pause(dc), 0);
@@ -376,7 +370,7 @@ START_TEST(t_journal_write_fails)
 	char ids[3][128], err[200];
 
 	mdt_env_init(&e, "jfail", "dele", "expunge", NULL);
-	three(e.user, ids, 2600);
+	mdt_three(e.user, ids, 2600);
 	mdt_open(&e, &a, "a");
 	struct state_db *locker = state_open(e.db, err, sizeof(err));
 	ck_assert_ptr_nonnull(locker);
@@ -415,7 +409,7 @@ static void crash_case(const char *user, const char *point, const char *policy,
 	bool b_hidden = removes || strcmp(policy, "flag") == 0;
 
 	mdt_env_init(&e, user, "dele", policy, "seen-on", seen_on, NULL);
-	three(e.user, ids, 2500);
+	mdt_three(e.user, ids, 2500);
 	mdt_expect_count(&e, NULL, 3);
 	mdt_open(&e, &a, "b");
 	size_t both[2] = { 0, 1 };

@@ -20,6 +20,7 @@
 #include "bridge/matchkey.h"
 #include "bridge/pop3client.h"
 #include "bridge/pop3client_parse.h"
+#include "tests/lib/net.h"
 
 /* ---- parser transcripts -------------------------------------------------------- */
 
@@ -463,18 +464,6 @@ static int fk_readline(int fd, char *buf, size_t cap, int timeout_ms)
 	return (int)n;
 }
 
-static void fk_send(int fd, const char *s)
-{
-	size_t len = strlen(s);
-	while (len > 0) {
-		ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
-		if (w <= 0)
-			return;
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
 static void fk_log(struct fake *f, const char *line)
 {
 	size_t n = strlen(line);
@@ -489,12 +478,12 @@ static void fk_top(struct fake *f, int fd, unsigned n)
 {
 	char buf[512];
 	if (f->mode == FK_TOP_ERR && n == 2) {
-		fk_send(fd, "-ERR cannot read that one\r\n");
+		pbt_sendstr(fd, "-ERR cannot read that one\r\n");
 		return;
 	}
 	snprintf(buf, sizeof(buf), "+OK\r\nReceived: by fake\r\nSubject: message %u\r\n"
 	    "Message-ID: <%u@fake>\r\n..Dotted: header\r\n\r\n.\r\n", n, n);
-	fk_send(fd, buf);
+	pbt_sendstr(fd, buf);
 }
 
 static void *fk_main(void *arg)
@@ -508,7 +497,7 @@ static void *fk_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	if (f->mode == FK_GREETING_ERR) {
-		fk_send(fd, "-ERR go away\r\n");
+		pbt_sendstr(fd, "-ERR go away\r\n");
 		goto out;
 	}
 	if (f->mode == FK_LONG_STATUS) {
@@ -516,19 +505,19 @@ static void *fk_main(void *arg)
 		memset(big, 'g', 3000);
 		memcpy(big, "+OK ", 4);
 		memcpy(big + 3000, "\r\n", 3);
-		fk_send(fd, big);
+		pbt_sendstr(fd, big);
 		free(big);
 	} else {
-		fk_send(fd, "+OK fake POP3\r\n");
+		pbt_sendstr(fd, "+OK fake POP3\r\n");
 	}
 	while (fk_readline(fd, line, sizeof(line), 5000) > 0) {
 		fk_log(f, line);
 		if (strncmp(line, "CAPA", 4) == 0) {
 			snprintf(buf, sizeof(buf), "+OK\r\nTOP\r\nUIDL\r\nUSER\r\n%s%s.\r\n",
 			    f->pipelining ? "PIPELINING\r\n" : "", f->sasl ? "SASL LOGIN PLAIN\r\n" : "");
-			fk_send(fd, buf);
+			pbt_sendstr(fd, buf);
 		} else if (strncmp(line, "USER ", 5) == 0 || strncmp(line, "PASS ", 5) == 0) {
-			fk_send(fd, strncmp(line, "PASS secret", 11) == 0 || line[0] == 'U' ?
+			pbt_sendstr(fd, strncmp(line, "PASS secret", 11) == 0 || line[0] == 'U' ?
 			    "+OK\r\n" : "-ERR [AUTH] bad\r\n");
 		} else if (strcmp(line, "AUTH PLAIN\r\n") == 0) {
 			/* continuation: the response is "\0user\0" + 300 'p' */
@@ -539,25 +528,25 @@ static void *fk_main(void *arg)
 			raw[5] = 0;
 			memset(raw + 6, 'p', 300);
 			EVP_EncodeBlock((unsigned char *)want, raw, 306);
-			fk_send(fd, "+ \r\n");
+			pbt_sendstr(fd, "+ \r\n");
 			if (fk_readline(fd, line, sizeof(line), 5000) <= 0)
 				break;
 			fk_log(f, "(auth response)\n");
-			fk_send(fd, strncmp(line, want, strlen(want)) == 0 ? "+OK\r\n" :
+			pbt_sendstr(fd, strncmp(line, want, strlen(want)) == 0 ? "+OK\r\n" :
 			    "-ERR [AUTH] bad\r\n");
 		} else if (strncmp(line, "AUTH PLAIN ", 11) == 0) {
 			/* base64 of "\0user\0secret" */
-			fk_send(fd, strncmp(line + 11, "AHVzZXIAc2VjcmV0", 16) == 0 ? "+OK\r\n" :
+			pbt_sendstr(fd, strncmp(line + 11, "AHVzZXIAc2VjcmV0", 16) == 0 ? "+OK\r\n" :
 			    "-ERR [AUTH] bad\r\n");
 		} else if (strncmp(line, "LIST", 4) == 0) {
-			fk_send(fd, "+OK\r\n");
+			pbt_sendstr(fd, "+OK\r\n");
 			for (unsigned i = 1; i <= f->nmsg; i++) {
 				snprintf(buf, sizeof(buf), "%u %u\r\n", i, 100 + i);
-				fk_send(fd, buf);
+				pbt_sendstr(fd, buf);
 			}
-			fk_send(fd, ".\r\n");
+			pbt_sendstr(fd, ".\r\n");
 		} else if (strncmp(line, "UIDL", 4) == 0) {
-			fk_send(fd, "+OK\r\n");
+			pbt_sendstr(fd, "+OK\r\n");
 			for (unsigned i = 1; i <= f->nmsg; i++) {
 				if (f->mode == FK_BAD_UIDL && i == 2)
 					snprintf(buf, sizeof(buf), "2 %071d\r\n", 0);
@@ -567,11 +556,11 @@ static void *fk_main(void *arg)
 					snprintf(buf, sizeof(buf), "%u uidl-x\r\n", f->nmsg + 5);
 				else
 					snprintf(buf, sizeof(buf), "%u uidl-%u\r\n", i, i);
-				fk_send(fd, buf);
+				pbt_sendstr(fd, buf);
 				if (f->mode == FK_UIDL_CUT && i == 1)
 					goto out;
 			}
-			fk_send(fd, ".\r\n");
+			pbt_sendstr(fd, ".\r\n");
 		} else if (strncmp(line, "TOP ", 4) == 0) {
 			unsigned n = (unsigned)atoi(line + 4);
 			if (f->pipeline_min > 0 && npend < f->pipeline_min &&
@@ -587,10 +576,10 @@ static void *fk_main(void *arg)
 			}
 			fk_top(f, fd, n);
 		} else if (strncmp(line, "QUIT", 4) == 0) {
-			fk_send(fd, "+OK bye\r\n");
+			pbt_sendstr(fd, "+OK bye\r\n");
 			break;
 		} else {
-			fk_send(fd, "-ERR unknown\r\n");
+			pbt_sendstr(fd, "-ERR unknown\r\n");
 		}
 	}
 out:
