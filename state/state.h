@@ -386,6 +386,13 @@ int state_messages_inexact(struct state_db *db, int64_t mailbox_id,
  * download. UIDs that are not live messages of the mailbox are ignored. */
 int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
     const struct state_uid_size *items, size_t n);
+/* Live messages of the mailbox under its current UIDVALIDITY (what a
+ * complete listing last recorded, less what was marked gone since): how
+ * many, and their UIDs ascending as a malloc'd array (*out NULL when there
+ * are none) the caller frees with free(). A mailbox never synced has none. */
+int state_messages_live_count(struct state_db *db, int64_t mailbox_id, size_t *n);
+int state_messages_live_uids(struct state_db *db, int64_t mailbox_id, uint32_t **out,
+    size_t *n);
 /* Delete gone messages marked before `before` that no unfinished journal
  * entry refers to; *removed may be NULL. */
 int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before,
