@@ -8,8 +8,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -32,11 +35,108 @@ static int set_err(struct imap_conn *c, enum imap_cause cause, const char *fmt, 
 	return -1;
 }
 
-static long long now_ms(void)
+long long imap_conn_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define now_ms imap_conn_now_ms
+
+/* ---- the progress budget (limits.h) ------------------------------------ */
+
+/* Which limit sets the deadline of a read or write. */
+enum limit { LIMIT_IDLE, LIMIT_RATE, LIMIT_CAP };
+
+static long long cap_ms(const struct imap_conn *c)
+{
+	return (long long)c->timeout_ms * IMAP_COMMAND_TIMEOUTS;
+}
+
+/* Count the time since the budget was last brought up to date. */
+static void budget_settle(struct imap_budget *b, long long now)
+{
+	long long dt = now - b->at_ms;
+	if (dt <= 0)
+		return;
+	b->reserve_ms -= dt;
+	if (!b->uncapped)
+		b->used_ms += dt;
+	b->at_ms = now;
+}
+
+void imap_conn_budget_begin(struct imap_conn *c)
+{
+	c->budget = (struct imap_budget){
+		.on = true, .at_ms = now_ms(), .reserve_ms = c->timeout_ms,
+	};
+}
+
+void imap_conn_budget_end(struct imap_conn *c)
+{
+	c->budget.on = false;
+}
+
+void imap_conn_budget_skip(struct imap_conn *c, long long ms)
+{
+	if (c->budget.on && ms > 0)
+		c->budget.at_ms += ms;
+}
+
+void imap_conn_budget_uncap(struct imap_conn *c, bool on)
+{
+	if (!c->budget.on)
+		return;
+	budget_settle(&c->budget, now_ms());
+	c->budget.uncapped = on;
+}
+
+/* n octets arrived: they earn time, up to the most reserve. */
+static void budget_credit(struct imap_conn *c, size_t n)
+{
+	struct imap_budget *b = &c->budget;
+	if (!b->on)
+		return;
+	budget_settle(b, now_ms());
+	long long most = (long long)c->timeout_ms * IMAP_PROGRESS_RESERVE;
+	long long earned = n >= IMAP_PROGRESS_OCTETS * (size_t)IMAP_PROGRESS_RESERVE ? most :
+	    (long long)n * c->timeout_ms / IMAP_PROGRESS_OCTETS;
+	b->reserve_ms = b->reserve_ms + earned > most ? most : b->reserve_ms + earned;
+}
+
+/* The deadline of a read or write starting now, and the limit that sets
+ * it. A deadline not after now means the budget is spent already. */
+static long long op_deadline(struct imap_conn *c, enum limit *which)
+{
+	long long now = now_ms(), d = now + c->timeout_ms;
+	struct imap_budget *b = &c->budget;
+	*which = LIMIT_IDLE;
+	if (!b->on)
+		return d;
+	budget_settle(b, now);
+	if (now + b->reserve_ms < d) {
+		d = now + b->reserve_ms;
+		*which = LIMIT_RATE;
+	}
+	if (!b->uncapped && now + cap_ms(c) - b->used_ms < d) {
+		d = now + cap_ms(c) - b->used_ms;
+		*which = LIMIT_CAP;
+	}
+	return d;
+}
+
+static int timed_out(struct imap_conn *c, enum limit which, const char *what)
+{
+	int t = c->timeout_ms / 1000;
+	if (which == LIMIT_RATE)
+		return set_err(c, IMAP_CAUSE_TIMEOUT,
+		    "%s timed out: the server sent under %d octets per %d s", what,
+		    IMAP_PROGRESS_OCTETS, t);
+	if (which == LIMIT_CAP)
+		return set_err(c, IMAP_CAUSE_TIMEOUT,
+		    "%s timed out: the command took over %lld s", what, cap_ms(c) / 1000);
+	return set_err(c, IMAP_CAUSE_TIMEOUT, "%s timed out", what);
 }
 
 /* Wait for events on fd until deadline: 1 ready, 0 timeout, -1 error. */
@@ -97,6 +197,147 @@ static int connect_one(struct imap_conn *c, const struct addrinfo *ai, long long
 	return 0;
 }
 
+/* ---- name resolution --------------------------------------------------- */
+
+static imap_resolve_fn *resolver;     /* NULL: getaddrinfo */
+static atomic_uint resolves_stuck;
+
+void imap_conn_set_resolver(imap_resolve_fn *fn)
+{
+	resolver = fn;
+}
+
+unsigned imap_conn_resolves_stuck(void)
+{
+	return atomic_load(&resolves_stuck);
+}
+
+/* One lookup, shared by the waiting caller and the resolver thread; the
+ * last of the two to let go frees it (and any result nobody took). */
+struct lookup {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	imap_resolve_fn *fn;
+	int refs;
+	bool done, abandoned;
+	int rc;
+	struct addrinfo *res;
+	char port[16];
+	char host[];
+};
+
+static void lookup_release(struct lookup *l)
+{
+	pthread_mutex_lock(&l->mu);
+	bool last = --l->refs == 0;
+	pthread_mutex_unlock(&l->mu);
+	if (!last)
+		return;
+	if (l->res)
+		freeaddrinfo(l->res);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+static void *lookup_main(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV,
+	};
+	struct addrinfo *res = NULL;
+	int rc = l->fn(l->host, l->port, &hints, &res);
+	pthread_mutex_lock(&l->mu);
+	l->rc = rc;
+	l->res = rc == 0 ? res : NULL;
+	l->done = true;
+	if (l->abandoned)
+		atomic_fetch_sub(&resolves_stuck, 1);
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	lookup_release(l);
+	return NULL;
+}
+
+static struct lookup *lookup_new(const char *host, const char *port)
+{
+	size_t hl = strlen(host);
+	struct lookup *l = calloc(1, sizeof(*l) + hl + 1);
+	pthread_condattr_t ca;
+	if (!l)
+		return NULL;
+	if (pthread_condattr_init(&ca) != 0) {
+		free(l);
+		return NULL;
+	}
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int e = pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (e != 0 || pthread_mutex_init(&l->mu, NULL) != 0) {
+		if (e == 0)
+			pthread_cond_destroy(&l->cv);
+		free(l);
+		return NULL;
+	}
+	l->fn = resolver ? resolver : getaddrinfo;
+	l->refs = 2;
+	snprintf(l->port, sizeof(l->port), "%s", port);
+	memcpy(l->host, host, hl + 1);
+	return l;
+}
+
+/* Resolve a host name by the deadline; the lookup runs in a detached
+ * thread that owns copies of its arguments, so one that hangs past the
+ * deadline is left to finish (and clean up) on its own. */
+static int resolve_name(struct imap_conn *c, const char *host, const char *port,
+    long long deadline, struct addrinfo **res)
+{
+	if (atomic_load(&resolves_stuck) >= IMAP_RESOLVE_STUCK_MAX)
+		return set_err(c, IMAP_CAUSE_TIMEOUT,
+		    "cannot resolve host: %d earlier lookups are still hanging", IMAP_RESOLVE_STUCK_MAX);
+	struct lookup *l = lookup_new(host, port);
+	if (!l)
+		return set_err(c, IMAP_CAUSE_RESOLVE, "cannot resolve host: out of memory");
+	pthread_attr_t attr;
+	pthread_t th;
+	int e = pthread_attr_init(&attr);
+	if (e == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		e = pthread_create(&th, &attr, lookup_main, l);
+		pthread_attr_destroy(&attr);
+	}
+	if (e != 0) {
+		l->refs = 1;
+		lookup_release(l);
+		return set_err(c, IMAP_CAUSE_RESOLVE, "cannot start a host lookup: %s", strerror(e));
+	}
+	struct timespec until = { .tv_sec = deadline / 1000,
+	    .tv_nsec = (long)(deadline % 1000) * 1000000 };
+	pthread_mutex_lock(&l->mu);
+	while (!l->done) {
+		e = pthread_cond_timedwait(&l->cv, &l->mu, &until);
+		if (e != 0 && !l->done) {
+			l->abandoned = true;
+			atomic_fetch_add(&resolves_stuck, 1);
+			break;
+		}
+	}
+	int rc = l->rc;
+	bool done = l->done;
+	*res = l->res;
+	l->res = NULL;
+	pthread_mutex_unlock(&l->mu);
+	lookup_release(l);
+	if (!done)
+		return set_err(c, IMAP_CAUSE_TIMEOUT, "cannot resolve host: no answer within %d s",
+		    c->timeout_ms / 1000);
+	if (rc != 0)
+		return set_err(c, IMAP_CAUSE_RESOLVE, "cannot resolve host: %s", gai_strerror(rc));
+	return 0;
+}
+
 int imap_conn_open(struct imap_conn *c, const char *host, unsigned port)
 {
 	struct addrinfo hints, *res = NULL;
@@ -105,10 +346,17 @@ int imap_conn_open(struct imap_conn *c, const char *host, unsigned port)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	c->budget.on = false;
 	snprintf(portstr, sizeof(portstr), "%u", port);
+	/* An IP literal needs no resolver, and never waits for one. */
 	int r = getaddrinfo(host, portstr, &hints, &res);
-	if (r != 0)
+	if (r == EAI_NONAME) {
+		if (resolve_name(c, host, portstr, deadline, &res) < 0)
+			return -1;
+	} else if (r != 0) {
 		return set_err(c, IMAP_CAUSE_RESOLVE, "cannot resolve host: %s", gai_strerror(r));
+	}
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		if (connect_one(c, ai, deadline) == 0)
 			break;
@@ -209,12 +457,16 @@ int imap_conn_start_tls(struct imap_conn *c, const struct imap_tls_opts *o)
 	return 0;
 }
 
-ssize_t imap_conn_read(struct imap_conn *c, void *buf, size_t cap)
+/* One read with the deadline of op_deadline (see imap_conn_read). */
+static ssize_t conn_read(struct imap_conn *c, void *buf, size_t cap)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	enum limit which;
+	long long deadline = op_deadline(c, &which);
 	char ebuf[120];
 	if (c->fd < 0)
 		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
+	if (deadline <= now_ms())
+		return timed_out(c, which, "read");
 	for (;;) {
 		if (c->ssl) {
 			ERR_clear_error();
@@ -247,7 +499,7 @@ ssize_t imap_conn_read(struct imap_conn *c, void *buf, size_t cap)
 				    ssl_errstr(ebuf, sizeof(ebuf)));
 			int w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
 			if (w == 0)
-				return set_err(c, IMAP_CAUSE_TIMEOUT, "read timed out");
+				return timed_out(c, which, "read");
 			if (w < 0)
 				return set_err(c, IMAP_CAUSE_IO, "read: %s", strerror(errno));
 		} else {
@@ -260,20 +512,31 @@ ssize_t imap_conn_read(struct imap_conn *c, void *buf, size_t cap)
 				return set_err(c, IMAP_CAUSE_IO, "read: %s", strerror(errno));
 			int w = wait_fd(c->fd, POLLIN, deadline);
 			if (w == 0)
-				return set_err(c, IMAP_CAUSE_TIMEOUT, "read timed out");
+				return timed_out(c, which, "read");
 			if (w < 0)
 				return set_err(c, IMAP_CAUSE_IO, "read: %s", strerror(errno));
 		}
 	}
 }
 
+ssize_t imap_conn_read(struct imap_conn *c, void *buf, size_t cap)
+{
+	ssize_t n = conn_read(c, buf, cap);
+	if (n > 0)
+		budget_credit(c, (size_t)n);
+	return n;
+}
+
 int imap_conn_write(struct imap_conn *c, const void *vbuf, size_t len)
 {
 	const char *buf = vbuf;
-	long long deadline = now_ms() + c->timeout_ms;
+	enum limit which;
+	long long deadline = op_deadline(c, &which);
 	char ebuf[120];
 	if (c->fd < 0)
 		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
+	if (deadline <= now_ms())
+		return timed_out(c, which, "write");
 	while (len > 0) {
 		short want = POLLOUT;
 		if (c->ssl) {
@@ -304,7 +567,7 @@ int imap_conn_write(struct imap_conn *c, const void *vbuf, size_t len)
 		}
 		int w = wait_fd(c->fd, want, deadline);
 		if (w == 0)
-			return set_err(c, IMAP_CAUSE_TIMEOUT, "write timed out");
+			return timed_out(c, which, "write");
 		if (w < 0)
 			return set_err(c, IMAP_CAUSE_IO, "write: %s", strerror(errno));
 	}
@@ -328,6 +591,7 @@ void imap_conn_close(struct imap_conn *c)
 		close(c->fd);
 		c->fd = -1;
 	}
+	c->budget.on = false;
 }
 
 const char *imap_conn_tls_version(const struct imap_conn *c)

@@ -3,9 +3,18 @@
  * Internal to imap/.
  *
  * Contract:
- *  - Every operation has a deadline of timeout_ms from its start: connect
- *    (over all addresses), the TLS handshake, each read (returns as soon as
- *    any bytes are there) and each write (all bytes).
+ *  - Every operation has a deadline of timeout_ms from its start: opening
+ *    (name resolution and connecting to all addresses together), the TLS
+ *    handshake, each read (returns as soon as any bytes are there) and each
+ *    write (all bytes).
+ *  - Between imap_conn_budget_begin and _end, reads and writes also end
+ *    when the exchange's progress budget runs out (imap/limits.h: rate of
+ *    IMAP_PROGRESS_OCTETS per timeout, reserve of IMAP_PROGRESS_RESERVE
+ *    timeouts, hard cap of IMAP_COMMAND_TIMEOUTS timeouts unless uncapped),
+ *    cause TIMEOUT. Without a budget (bridge/pop3client.c) nothing changes.
+ *  - Host names are resolved in a detached thread that owns copies of its
+ *    arguments; the caller waits at most until the deadline. IP literals
+ *    never reach the resolver (AI_NUMERICHOST first).
  *  - Failures return -1 and set cause and err (printable ASCII, no data).
  *  - TLS verifies the peer: chain against the CA file or the system store,
  *    and verify_name against the certificate (an IP address against IP
@@ -16,10 +25,22 @@
 #ifndef IMAP_CONN_H
 #define IMAP_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
+struct addrinfo;
+
 #include "imap/imap.h"
+
+/* The progress budget of one exchange (all times CLOCK_MONOTONIC ms). */
+struct imap_budget {
+	bool on;
+	bool uncapped;            /* a body section streams: no hard cap */
+	long long at_ms;          /* time counted up to here */
+	long long reserve_ms;     /* time the server may still take */
+	long long used_ms;        /* counted time towards the hard cap */
+};
 
 struct imap_conn {
 	int fd;                   /* -1 when closed */
@@ -28,6 +49,7 @@ struct imap_conn {
 	int timeout_ms;
 	enum imap_cause cause;    /* of the last failure */
 	char err[160];
+	struct imap_budget budget;
 };
 
 struct imap_tls_opts {
@@ -46,5 +68,26 @@ int imap_conn_write(struct imap_conn *c, const void *buf, size_t len);
 void imap_conn_close(struct imap_conn *c);
 /* "TLSv1.3" or NULL. */
 const char *imap_conn_tls_version(const struct imap_conn *c);
+
+/* Start (or restart) a progress budget; end it. Closing ends it too. */
+void imap_conn_budget_begin(struct imap_conn *c);
+void imap_conn_budget_end(struct imap_conn *c);
+/* ms spent in the caller since the last read or write: not counted. */
+void imap_conn_budget_skip(struct imap_conn *c, long long ms);
+/* A message body section starts (true) or ends (false) streaming: while
+ * uncapped, the hard cap neither applies nor counts. */
+void imap_conn_budget_uncap(struct imap_conn *c, bool on);
+/* CLOCK_MONOTONIC in ms. */
+long long imap_conn_now_ms(void);
+
+/* The host-name lookup, getaddrinfo() unless a test replaced it (set it
+ * only while no connection is being opened; NULL restores getaddrinfo).
+ * Its results are freed with freeaddrinfo(). */
+typedef int imap_resolve_fn(const char *host, const char *port,
+    const struct addrinfo *hints, struct addrinfo **res);
+void imap_conn_set_resolver(imap_resolve_fn *fn);
+/* Lookups that timed out and are still running (see
+ * IMAP_RESOLVE_STUCK_MAX). */
+unsigned imap_conn_resolves_stuck(void);
 
 #endif

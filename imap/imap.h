@@ -3,12 +3,28 @@
  *
  * Contract:
  *  - One session is one connection, used by one thread at a time. Every call
- *    blocks; none blocks forever: connecting (all addresses together) and
- *    every single read or write is bounded by cfg.timeout_s (0: 30 s). A
- *    server that keeps trickling bytes keeps a call alive; one that stalls
- *    for timeout_s ends it with IMAP_ECONN (cause IMAP_CAUSE_TIMEOUT).
- *    Host names are resolved with getaddrinfo(), whose own time is not
- *    bounded by timeout_s.
+ *    blocks; none blocks forever. With T = cfg.timeout_s (0: 30 s), a call
+ *    ends with IMAP_ECONN, cause IMAP_CAUSE_TIMEOUT, when:
+ *     - resolving the host name and connecting (all addresses together)
+ *       take over T. IP literals never go to the resolver; a name is
+ *       looked up in a thread of its own, abandoned (it finishes and frees
+ *       alone) when it hangs past T;
+ *     - the TLS handshake takes over T, or a single read or write waits T;
+ *     - a command falls below the minimum progress: it starts with T of
+ *       reserve, every IMAP_PROGRESS_OCTETS octets received earn another T
+ *       (at most IMAP_PROGRESS_RESERVE × T held), and its time drains the
+ *       reserve. A server trickling bytes is cut off after about T, while
+ *       a genuine large listing on a slow link goes on as long as data
+ *       flows;
+ *     - a command that is not streaming a message body has taken
+ *       IMAP_COMMAND_TIMEOUTS × T in all, whatever the rate.
+ *    "A command" is each command sent (a set split over several commands
+ *    gets this per command), the greeting, and the whole pipelined exchange
+ *    of imap_fetch_tails. Time spent in the caller's callbacks (on_event,
+ *    per-message callbacks, the body sink) is not counted: the clock runs
+ *    only for the server. imap_fetch_body's body section is driven by its
+ *    sink, the POP3 client's pace: while it streams, only the per-read wait
+ *    and the minimum progress apply. imap/limits.h gives the reasons.
  *  - Every call returns an enum imap_result; imap_last() then describes the
  *    outcome: response code and sanitised text of the tagged reply, or a
  *    local description of the failure. Text never contains a password or
@@ -70,7 +86,8 @@ enum imap_cause {
 	IMAP_CAUSE_NONE,
 	IMAP_CAUSE_RESOLVE,      /* the host name did not resolve */
 	IMAP_CAUSE_CONNECT,      /* no address accepted the connection */
-	IMAP_CAUSE_TIMEOUT,      /* connect, read or write took over timeout_s */
+	IMAP_CAUSE_TIMEOUT,      /* resolving, connecting, a read or write, or a
+	                            whole command took too long (see above) */
 	IMAP_CAUSE_CLOSED,       /* the server closed the connection */
 	IMAP_CAUSE_IO,           /* a socket error */
 	IMAP_CAUSE_BYE,          /* the server said BYE (text in imap_last) */

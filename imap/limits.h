@@ -98,8 +98,56 @@
 /* The most octets imap_fetch_tails fetches from the end of one message. */
 #define IMAP_TAIL_MAX 16
 
-/* Default timeout in seconds for connecting and for each read or write when
- * the caller gives 0 (SPEC §5: --upstream-timeout defaults to 30 s). */
+/* Default timeout in seconds (T below) when the caller gives 0 (SPEC §5:
+ * --upstream-timeout defaults to 30 s). It bounds name resolution and
+ * connecting together, the TLS handshake, and each read or write (no octet
+ * for T ends the call). */
 #define IMAP_DEFAULT_TIMEOUT_S 30
+
+/* ---- whole-command deadline (SPEC §5: never a hang) ----------------------
+ * Per-read inactivity alone lets a server that trickles one octet every
+ * T/2 keep a call alive for ever. So each command (and each pipelined
+ * exchange of imap_fetch_tails, and the greeting) also runs on a progress
+ * budget, a token bucket of time:
+ *  - it starts with T of reserve;
+ *  - every IMAP_PROGRESS_OCTETS octets received earn another T, but the
+ *    reserve never exceeds IMAP_PROGRESS_RESERVE × T;
+ *  - the reserve drains with the time the command takes, not counting time
+ *    spent in the caller's callbacks and body sink; at zero the call ends
+ *    with IMAP_ECONN, cause IMAP_CAUSE_TIMEOUT.
+ * So a command must receive at least IMAP_PROGRESS_OCTETS per T on average
+ * over any stretch of IMAP_PROGRESS_RESERVE × T. Why a rate and not a fixed
+ * multiple of T: the listing of a 50,000-message mailbox is some 4-5 MB and
+ * on a slow link legitimately takes many times T, while a trickle of one
+ * octet every T/4 delivers 4 octets per T and nothing meaningful. With
+ * T = 30 s the floor is 4096 octets per 30 s (about 1 kbit/s): two orders of
+ * magnitude below any link IMAP is run over, yet a thousand times any
+ * trickle. A trickle ends within about T; a server that sends quickly and
+ * then trickles ends within IMAP_PROGRESS_RESERVE × T of slowing down. */
+#define IMAP_PROGRESS_OCTETS 4096
+#define IMAP_PROGRESS_RESERVE 2
+
+/* Even a server that keeps up the rate above cannot hold a command for
+ * ever: a command that is not streaming a message body ends (cause
+ * TIMEOUT) once it has taken IMAP_COMMAND_TIMEOUTS × T (10 minutes with
+ * the default T; same clock as above). The largest answers popbridge asks
+ * for are listings: 50,000 messages are 4-5 MB, which 20 × 30 s carries
+ * over any link faster than about 64 kbit/s; a POP3 client waiting at PASS
+ * has given up long before. Chunked commands (sets split over several
+ * commands) get this per command. The body section of imap_fetch_body is
+ * exempt while it streams: its pace is the sink's (the POP3 client's), its
+ * size is bounded (IMAP_STREAM_MAX), and the sink sees every octet, so a
+ * client that goes away ends it; there only the inactivity and the rate
+ * rule apply. */
+#define IMAP_COMMAND_TIMEOUTS 20
+
+/* Host-name lookups that timed out but whose resolver thread is still
+ * running (getaddrinfo cannot be interrupted; the thread finishes on its
+ * own and frees what it holds). Each holds a thread, so past this many new
+ * lookups fail at once (cause TIMEOUT) until some finish, rather than
+ * piling up threads behind a broken DNS. Lookups that are merely in
+ * progress are not counted: they are bounded by the sessions waiting on
+ * them. */
+#define IMAP_RESOLVE_STUCK_MAX 64
 
 #endif

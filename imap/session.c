@@ -35,6 +35,7 @@ void drop_connection(struct imap_session *s)
 	imap_parser_reset(s->parser);
 	s->roff = s->rlen = 0;
 	s->state = IMAP_STATE_DISCONNECTED;
+	s->pipelined = false;
 }
 
 /* The transport failed: close and describe. */
@@ -416,6 +417,10 @@ static enum imap_result next_event(struct imap_session *s, enum imap_parse_statu
 
 enum imap_result cmd_check(struct imap_session *s, enum imap_state need)
 {
+	if (s->pipelined) {
+		imap_conn_budget_end(&s->conn);
+		s->pipelined = false;
+	}
 	if (s->state == IMAP_STATE_DISCONNECTED)
 		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
 	if (s->state < need)
@@ -450,11 +455,39 @@ static enum imap_result finish_tagged(struct imap_session *s, const struct cmd_h
 	return s->last.result;
 }
 
+/* A message body section as imap_fetch_body asks for it, after "BODY[" or
+ * "BODY.PEEK[": "]", "HEADER]" or "TEXT]" (not HEADER.FIELDS). */
+static bool is_body_section(const char *p, size_t n)
+{
+	return (n >= 1 && p[0] == ']') || (n >= 7 && strncasecmp(p, "HEADER]", 7) == 0) ||
+	    (n >= 5 && strncasecmp(p, "TEXT]", 5) == 0);
+}
+
+/* The command in s->cmd asks for a message body section. */
+static bool asks_body(const struct imap_cmd *c)
+{
+	static const char item[] = "BODY.PEEK[";
+	const char *p = c->buf, *end = c->buf + c->len;
+	while ((p = memmem(p, (size_t)(end - p), item, sizeof(item) - 1)) != NULL) {
+		p += sizeof(item) - 1;
+		if (is_body_section(p, (size_t)(end - p)))
+			return true;
+	}
+	return false;
+}
+
+/* The time a callback took: not the server's. */
+static void skip_since(struct imap_session *s, long long t0)
+{
+	imap_conn_budget_skip(&s->conn, imap_conn_now_ms() - t0);
+}
+
 /* Read and dispatch until a continuation request (only when waiting for
  * one) or a tagged response: IMAP_OK with *out set (NULL for a
- * continuation), or a failure with the connection closed. */
+ * continuation), or a failure with the connection closed. body: the
+ * command asked for a body section (no hard cap while one streams). */
 static enum imap_result read_until(struct imap_session *s, const struct cmd_handler *h,
-    bool waiting, const struct imap_response **out)
+    bool waiting, bool body, const struct imap_response **out)
 {
 	enum imap_parse_status st;
 	struct imap_parse_event ev;
@@ -464,7 +497,15 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 		if (r != IMAP_OK)
 			return r;
 		if (st != IMAP_PARSE_RESPONSE) {
+			if (body && st == IMAP_PARSE_STREAM_BEGIN &&
+			    strncasecmp(ev.section, "BODY[", 5) == 0 &&
+			    is_body_section(ev.section + 5, strlen(ev.section + 5)))
+				imap_conn_budget_uncap(&s->conn, true);
+			else if (st == IMAP_PARSE_STREAM_END)
+				imap_conn_budget_uncap(&s->conn, false);
+			long long t0 = imap_conn_now_ms();
 			int k = h && h->stream ? h->stream(s, h->ctx, st, &ev) : 0;
+			skip_since(s, t0);
 			if (k == -1) {
 				drop_connection(s);
 				return set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
@@ -482,7 +523,10 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 			return IMAP_OK;
 		}
 		if (resp->type == IMAP_RESP_UNTAGGED) {
-			if (handle_untagged(s, h, resp) < 0)
+			long long t0 = imap_conn_now_ms();
+			int k = handle_untagged(s, h, resp);
+			skip_since(s, t0);
+			if (k < 0)
 				return proto_failed(s, s->last.text);
 			continue;
 		}
@@ -491,17 +535,15 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 	}
 }
 
-enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
+/* Send s->cmd and read to its tagged reply (see cmd_run). */
+static enum imap_result exchange(struct imap_session *s, const struct cmd_handler *h)
 {
 	struct imap_cmd *c = s->cmd;
 	size_t sent = 0, next_sync = 0;
 	const struct imap_response *resp;
 	enum imap_result r;
+	bool body = asks_body(c);
 
-	if (imap_cmd_end(c) < 0)
-		return cmd_refused(s);
-	if (s->state == IMAP_STATE_DISCONNECTED)
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
 	for (;;) {
 		bool waiting = next_sync < c->nsync;
 		size_t upto = waiting ? c->sync[next_sync] : c->len;
@@ -512,7 +554,7 @@ enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
 		sent = upto;
 		if (!waiting)
 			explicit_bzero(c->buf, c->len);  /* may hold a password */
-		r = read_until(s, h, waiting, &resp);
+		r = read_until(s, h, waiting, body, &resp);
 		if (r != IMAP_OK) {
 			explicit_bzero(c->buf, c->len);
 			return r;
@@ -528,10 +570,27 @@ enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
 	}
 }
 
+enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
+{
+	if (imap_cmd_end(s->cmd) < 0)
+		return cmd_refused(s);
+	if (s->state == IMAP_STATE_DISCONNECTED)
+		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	s->pipelined = false;
+	imap_conn_budget_begin(&s->conn);
+	enum imap_result r = exchange(s, h);
+	imap_conn_budget_end(&s->conn);
+	return r;
+}
+
 enum imap_result cmd_send_raw(struct imap_session *s, const char *buf, size_t len)
 {
 	if (s->state == IMAP_STATE_DISCONNECTED)
 		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	if (!s->pipelined) {
+		imap_conn_budget_begin(&s->conn);
+		s->pipelined = true;
+	}
 	if (len > 0 && imap_conn_write(&s->conn, buf, len) < 0)
 		return conn_failed(s);
 	return IMAP_OK;
@@ -542,7 +601,7 @@ enum imap_result cmd_next_tagged(struct imap_session *s, const struct cmd_handle
 {
 	if (s->state == IMAP_STATE_DISCONNECTED)
 		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
-	return read_until(s, h, false, out);
+	return read_until(s, h, false, false, out);
 }
 
 enum imap_result cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
@@ -690,7 +749,10 @@ enum imap_result imap_connect(struct imap_session *s)
 	s->state = IMAP_STATE_NOT_AUTH;  /* connected; refined by the greeting */
 	if (s->cfg.tls == IMAP_TLS_IMPLICIT && (r = start_tls(s)) != IMAP_OK)
 		return r;
-	if ((r = read_greeting(s)) != IMAP_OK)
+	imap_conn_budget_begin(&s->conn);
+	r = read_greeting(s);
+	imap_conn_budget_end(&s->conn);
+	if (r != IMAP_OK)
 		return r;
 	if (s->cfg.tls == IMAP_TLS_STARTTLS)
 		return do_starttls(s);

@@ -9,6 +9,13 @@
  * Body-section streams go to the handler's stream function, or are dropped.
  * cmd_run() sets s->last and returns the result; on a connection or
  * protocol failure it closes the connection.
+ *
+ * Deadlines (imap.h, limits.h): each cmd_run is one progress budget; a
+ * pipelined exchange is one budget from its first cmd_send_raw to the next
+ * cmd_check (the start of the next call). Time in the handler's callbacks
+ * does not count. A command that asks for a message body section
+ * (BODY.PEEK[], [HEADER] or [TEXT]: imap_fetch_body) has no hard cap while
+ * such a section streams.
  */
 #ifndef IMAP_SESSION_INT_H
 #define IMAP_SESSION_INT_H
@@ -36,6 +43,7 @@ struct imap_session {
 	char bye_text[IMAP_TEXT_MAX + 1];
 	size_t starttls_discarded;
 	struct imap_cmd *cmd;
+	bool pipelined;            /* a pipelined exchange's budget is running */
 	const char **kw;           /* keyword scratch for struct imap_msg */
 	size_t kwcap;
 };
