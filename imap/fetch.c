@@ -115,6 +115,7 @@ struct info_ctx {
 	imap_msg_fn *cb;
 	void *arg;
 	bool stopped;
+	struct imap_uidset *vanished;  /* VANISHED (EARLIER) goes here; NULL: events */
 	bool want_header;
 	char *hdr;               /* IMAP_HEADER_FIELDS_MAX octets */
 	size_t hdr_len;
@@ -144,10 +145,27 @@ static int info_stream(struct imap_session *s, void *vctx, enum imap_parse_statu
 	return 0;
 }
 
+/* VANISHED (EARLIER) uid-set: the answer to the VANISHED modifier (RFC 7162
+ * §3.2.6), added to ctx->vanished. 1 consumed, 0 not ours (a VANISHED
+ * without EARLIER reports an expunge now: an event), -1 malformed. */
+static int info_vanished(struct imap_session *s, struct info_ctx *ctx,
+    const struct imap_response *r)
+{
+	if (r->nargs != 2 || r->args[0].type != IMAP_ARG_LIST || r->args[0].len != 1 ||
+	    !imap_arg_is_atom(&r->args[0].u.list[0], "EARLIER"))
+		return 0;
+	if (r->args[1].type != IMAP_ARG_ATOM ||
+	    imap_uidset_parse(ctx->vanished, r->args[1].u.str, r->args[1].len) < 0)
+		return bad(s, "VANISHED (EARLIER)");
+	return 1;
+}
+
 static int info_untagged(struct imap_session *s, void *vctx, const struct imap_response *r)
 {
 	struct info_ctx *ctx = vctx;
 	struct imap_msg m;
+	if (r->cond == IMAP_COND_NONE && ctx->vanished && strcmp(r->name, "VANISHED") == 0)
+		return info_vanished(s, ctx, r);
 	if (r->cond != IMAP_COND_NONE || strcmp(r->name, "FETCH") != 0)
 		return 0;
 	if (fetch_parse_msg(s, r, &m) < 0)
@@ -184,6 +202,7 @@ static int info_untagged(struct imap_session *s, void *vctx, const struct imap_r
 struct info_items {
 	unsigned opts;
 	const char *header_item;  /* " BODY.PEEK[HEADER.FIELDS (...)]" or "" */
+	const char *modifiers;    /* "(CHANGEDSINCE n ...)" or "" */
 };
 
 static void info_items(struct imap_session *s, const void *arg)
@@ -196,14 +215,17 @@ static void info_items(struct imap_session *s, const void *arg)
 	    (it->opts & IMAP_FETCH_GMMSGID) && imap_has(s, IMAP_CAP_X_GM_EXT_1) ?
 	    " X-GM-MSGID" : "", it->header_item);
 	imap_cmd_raw(s->cmd, items);
+	if (it->modifiers[0])
+		imap_cmd_raw(s->cmd, it->modifiers);
 }
 
 static enum imap_result fetch_info_run(struct imap_session *s, const struct imap_uidset *uids,
-    unsigned opts, const char *header_item, imap_msg_fn *cb, void *arg)
+    unsigned opts, const char *header_item, const char *modifiers,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
 {
-	struct info_ctx ctx = { .uids = uids, .cb = cb, .arg = arg };
+	struct info_ctx ctx = { .uids = uids, .cb = cb, .arg = arg, .vanished = vanished };
 	struct cmd_handler h = { .untagged = info_untagged, .stream = info_stream, .ctx = &ctx };
-	struct info_items it = { opts, header_item };
+	struct info_items it = { opts, header_item, modifiers };
 	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
@@ -221,7 +243,24 @@ static enum imap_result fetch_info_run(struct imap_session *s, const struct imap
 enum imap_result imap_fetch_info(struct imap_session *s, const struct imap_uidset *uids,
     unsigned opts, imap_msg_fn *cb, void *arg)
 {
-	return fetch_info_run(s, uids, opts, "", cb, arg);
+	return fetch_info_run(s, uids, opts, "", "", NULL, cb, arg);
+}
+
+enum imap_result imap_fetch_changed(struct imap_session *s, const struct imap_uidset *uids,
+    unsigned opts, uint64_t modseq, struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
+{
+	char mod[64];
+	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	if (r != IMAP_OK)
+		return r;
+	if (modseq == 0 || modseq > INT64_MAX)
+		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad CHANGEDSINCE mod-sequence");
+	if (!imap_has(s, IMAP_CAP_CONDSTORE) || (vanished && !imap_has(s, IMAP_CAP_QRESYNC)))
+		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks %s",
+		    imap_has(s, IMAP_CAP_CONDSTORE) ? "QRESYNC" : "CONDSTORE");
+	snprintf(mod, sizeof(mod), "(CHANGEDSINCE %llu%s)", (unsigned long long)modseq,
+	    vanished ? " VANISHED" : "");
+	return fetch_info_run(s, uids, opts, "", mod, vanished, cb, arg);
 }
 
 enum imap_result imap_fetch_headers(struct imap_session *s, const struct imap_uidset *uids,
@@ -242,7 +281,7 @@ enum imap_result imap_fetch_headers(struct imap_session *s, const struct imap_ui
 		    fields[i]);
 	}
 	snprintf(item + len, sizeof(item) - len, ")]");
-	return fetch_info_run(s, uids, opts, item, cb, arg);
+	return fetch_info_run(s, uids, opts, item, "", NULL, cb, arg);
 }
 
 /* ---- streamed bodies --------------------------------------------------- */

@@ -381,6 +381,21 @@ typedef int imap_msg_fn(void *arg, const struct imap_msg *m);
  * result but an event (IMAP_EVENT_FETCH). */
 enum imap_result imap_fetch_info(struct imap_session *s, const struct imap_uidset *uids,
     unsigned opts, imap_msg_fn *cb, void *arg);
+/* As imap_fetch_info, with the CHANGEDSINCE modifier (RFC 7162 §3.1.4.1):
+ * only the messages of uids whose mod-sequence is above modseq (1 ..
+ * INT64_MAX, else IMAP_EARG) — flag changes and new messages since the
+ * HIGHESTMODSEQ modseq was read from. IMAP_EUNSUPPORTED without CONDSTORE.
+ * Expunges are not reported, unless vanished != NULL: then the VANISHED
+ * modifier is added too (RFC 7162 §3.2.6; IMAP_EUNSUPPORTED without
+ * QRESYNC, and the caller must have ENABLEd QRESYNC in this session, else
+ * the server answers BAD) and the UIDs the server's VANISHED (EARLIER)
+ * responses name — messages of uids expunged since modseq; a server may
+ * also name UIDs that never existed or went earlier — are added to
+ * *vanished (initialised by the caller). Those responses are the command's
+ * and do not go to on_event; a VANISHED without (EARLIER) (an expunge
+ * happening now) still does. */
+enum imap_result imap_fetch_changed(struct imap_session *s, const struct imap_uidset *uids,
+    unsigned opts, uint64_t modseq, struct imap_uidset *vanished, imap_msg_fn *cb, void *arg);
 /* The same plus BODY.PEEK[HEADER.FIELDS (fields...)]: m->header holds them
  * (at most IMAP_HEADER_FIELDS_MAX octets, m->header_truncated beyond). */
 enum imap_result imap_fetch_headers(struct imap_session *s, const struct imap_uidset *uids,

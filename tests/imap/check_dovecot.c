@@ -546,6 +546,109 @@ START_TEST(test_expunge_only_given_uid)
 }
 END_TEST
 
+struct changed {
+	struct imap_uidset uids;   /* reported */
+	struct imap_uidset seen;   /* of those, \Seen */
+	uint64_t max_modseq;
+};
+
+static int changed_cb(void *arg, const struct imap_msg *m)
+{
+	struct changed *c = arg;
+	ck_assert_int_eq(imap_uidset_add(&c->uids, m->uid), 0);
+	if (m->flags & IMAP_FLAG_SEEN)
+		ck_assert_int_eq(imap_uidset_add(&c->seen, m->uid), 0);
+	if (m->modseq > c->max_modseq)
+		c->max_modseq = m->modseq;
+	return 0;
+}
+
+static void changed_reset(struct changed *c)
+{
+	imap_uidset_free(&c->uids);
+	imap_uidset_free(&c->seen);
+	c->max_modseq = 0;
+}
+
+/* CHANGEDSINCE and VANISHED (RFC 7162) against Dovecot: after another
+ * client set \Seen on UID 2, expunged UID 4 and a message arrived (UID 6),
+ * the changes since the first SELECT's HIGHESTMODSEQ are exactly UIDs 2 and
+ * 6, and VANISHED (EARLIER) names UID 4 — into the caller's set, not as an
+ * event. */
+START_TEST(test_fetch_changed)
+{
+	ck_assert_int_eq(pbt_dovecot_add_user(dc, "chg", "pw"), 0);
+	for (uint32_t i = 0; i < 5; i++)
+		add_plain("chg", "INBOX", 700 + i);
+	struct events ev = { 0 };
+	struct imap_session *s = logged_in("chg", "pw", NULL, &ev);
+	unsigned enabled = 0;
+	OK(imap_enable(s, IMAP_CAP_QRESYNC, &enabled));
+	ck_assert(enabled & IMAP_CAP_QRESYNC);
+	struct imap_mailbox_info mi;
+	OK(imap_select(s, "INBOX", IMAP_SELECT_CONDSTORE, &mi));
+	ck_assert(mi.has_highestmodseq && mi.highestmodseq > 0);
+	uint64_t m0 = mi.highestmodseq;
+	struct imap_uidset all, vanished;
+	struct changed c = { 0 };
+	imap_uidset_init(&all);
+	imap_uidset_init(&vanished);
+	ck_assert_int_eq(imap_uidset_add_range(&all, 1, UINT32_MAX), 0);
+	/* Nothing changed yet. */
+	OK(imap_fetch_changed(s, &all, 0, m0, &vanished, changed_cb, &c));
+	ck_assert(imap_uidset_empty(&c.uids) && imap_uidset_empty(&vanished));
+
+	struct imap_session *t = logged_in("chg", "pw", "INBOX", NULL);
+	struct imap_uidset one;
+	imap_uidset_init(&one);
+	imap_uidset_add(&one, 2);
+	ck_assert_int_eq(imap_store_flags(t, &one, true, IMAP_FLAG_SEEN, NULL, 0), IMAP_OK);
+	imap_uidset_clear(&one);
+	imap_uidset_add(&one, 4);
+	ck_assert_int_eq(imap_store_flags(t, &one, true, IMAP_FLAG_DELETED, NULL, 0), IMAP_OK);
+	ck_assert_int_eq(imap_uid_expunge(t, &one), IMAP_OK);
+	imap_session_free(t);
+	add_plain("chg", "INBOX", 705);
+
+	/* A fresh SELECT: the expunge is history, reported only as EARLIER. */
+	OK(imap_select(s, "INBOX", IMAP_SELECT_CONDSTORE, &mi));
+	ck_assert_uint_gt(mi.highestmodseq, m0);
+	ck_assert_uint_eq(mi.exists, 5);
+	unsigned vanished_events = ev.vanished;
+	OK(imap_fetch_changed(s, &all, 0, m0, &vanished, changed_cb, &c));
+	ck_assert_uint_eq(imap_uidset_count(&c.uids), 2);
+	ck_assert(imap_uidset_contains(&c.uids, 2) && imap_uidset_contains(&c.uids, 6));
+	ck_assert_uint_eq(imap_uidset_count(&c.seen), 1);
+	ck_assert(imap_uidset_contains(&c.seen, 2));
+	ck_assert_uint_gt(c.max_modseq, m0);
+	ck_assert_uint_le(c.max_modseq, mi.highestmodseq);
+	ck_assert(imap_uidset_contains(&vanished, 4));
+	for (uint32_t u = 1; u <= 6; u++)
+		ck_assert_msg(u == 4 || !imap_uidset_contains(&vanished, u), "UID %u vanished", u);
+	ck_assert_uint_eq(ev.vanished, vanished_events);
+
+	/* Without the VANISHED modifier: the same changes, no expunges. */
+	changed_reset(&c);
+	imap_uidset_free(&vanished);
+	OK(imap_fetch_changed(s, &all, 0, m0, NULL, changed_cb, &c));
+	ck_assert_uint_eq(imap_uidset_count(&c.uids), 2);
+	ck_assert(imap_uidset_contains(&c.uids, 2) && imap_uidset_contains(&c.uids, 6));
+	/* Since the current HIGHESTMODSEQ: nothing. */
+	changed_reset(&c);
+	OK(imap_fetch_changed(s, &all, 0, mi.highestmodseq, &vanished, changed_cb, &c));
+	ck_assert(imap_uidset_empty(&c.uids) && imap_uidset_empty(&vanished));
+	ck_assert_int_eq(imap_fetch_changed(s, &all, 0, 0, NULL, changed_cb, &c), IMAP_EARG);
+	ck_assert_int_eq(imap_fetch_changed(s, &all, 0, (uint64_t)INT64_MAX + 1, NULL,
+	    changed_cb, &c), IMAP_EARG);
+	OK(imap_noop(s));
+	changed_reset(&c);
+	imap_uidset_free(&one);
+	imap_uidset_free(&all);
+	imap_uidset_free(&vanished);
+	imap_session_free(s);
+}
+END_TEST
+
 START_TEST(test_new_mail_event)
 {
 	ck_assert_int_eq(pbt_dovecot_add_user(dc, "nina", "pw"), 0);
@@ -841,6 +944,7 @@ int main(void)
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_expunge_only_given_uid);
 	tcase_add_test(tc, test_new_mail_event);
+	tcase_add_test(tc, test_fetch_changed);
 	tcase_add_test(tc, test_move_and_special_use);
 	tcase_add_test(tc, test_many_messages);
 	tcase_add_test(tc, test_uidvalidity_change);

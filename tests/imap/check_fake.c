@@ -799,6 +799,77 @@ START_TEST(test_untagged_during_fetch)
 }
 END_TEST
 
+static int count_msgs(void *arg, const struct imap_msg *m)
+{
+	(void)m;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* CHANGEDSINCE with VANISHED: the command as RFC 7162 spells it; every
+ * VANISHED (EARLIER) into the caller's set (not events), a VANISHED without
+ * EARLIER still an event; a malformed one ends the session. Without
+ * CONDSTORE or QRESYNC announced nothing is sent. */
+START_TEST(test_fetch_changed_vanished)
+{
+	static const struct step steps[] = {
+		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS QRESYNC] ready\r\n" },
+		{ EXPECT, "AUTHENTICATE PLAIN " },
+		{ SEND, "$T OK [CAPABILITY IMAP4rev1 UIDPLUS QRESYNC] in\r\n" },
+		SELECT_OK,
+		{ EXPECT, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 17 VANISHED)" },
+		{ SEND, "* VANISHED (EARLIER) 1:3,9\r\n"
+		    "* VANISHED (EARLIER) 12\r\n"
+		    "* VANISHED 8\r\n"
+		    "* 2 FETCH (UID 5 RFC822.SIZE 10 FLAGS (\\Seen) MODSEQ (20))\r\n"
+		    "$T OK changes\r\n" },
+		{ EXPECT, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 20)" },
+		{ SEND, "$T OK none\r\n" },
+		{ EXPECT, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 20 VANISHED)" },
+		{ SEND, "* VANISHED (EARLIER) 5:x\r\n" }, { STALL, NULL }, { END, NULL },
+	};
+	struct fake *f = fk_start(steps, false);
+	struct events ev = { 0 };
+	struct imap_session *s = ready(f, &ev, 0);
+	struct imap_uidset all, vanished;
+	unsigned n = 0;
+	imap_uidset_init(&all);
+	imap_uidset_init(&vanished);
+	imap_uidset_add_range(&all, 1, UINT32_MAX);
+	OK(imap_fetch_changed(s, &all, 0, 17, &vanished, count_msgs, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(imap_uidset_count(&vanished), 5);
+	ck_assert(imap_uidset_contains(&vanished, 1) && imap_uidset_contains(&vanished, 9) &&
+	    imap_uidset_contains(&vanished, 12) && !imap_uidset_contains(&vanished, 8));
+	ck_assert_uint_eq(ev.vanished, 1);
+	ck_assert_uint_eq(ev.vanished_count, 1);
+	ck_assert_uint_eq(imap_exists(s), 2);  /* 3, less the one VANISHED now */
+	OK(imap_fetch_changed(s, &all, 0, 20, NULL, count_msgs, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(imap_fetch_changed(s, &all, 0, 20, &vanished, count_msgs, &n),
+	    IMAP_EPROTO);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	imap_uidset_free(&vanished);
+	imap_session_free(s);
+	fk_finish(f);
+
+	/* GREET announces neither CONDSTORE nor QRESYNC. */
+	static const struct step plain[] = {
+		{ SEND, GREET }, LOGIN_OK, SELECT_OK, { ANSWER_ALL, NULL }, { END, NULL },
+	};
+	f = fk_start(plain, false);
+	s = ready(f, NULL, 0);
+	ck_assert_int_eq(imap_fetch_changed(s, &all, 0, 5, NULL, count_msgs, &n),
+	    IMAP_EUNSUPPORTED);
+	ck_assert_int_eq(imap_fetch_changed(s, &all, 0, 5, &vanished, count_msgs, &n),
+	    IMAP_EUNSUPPORTED);
+	OK(imap_noop(s));
+	imap_uidset_free(&all);
+	imap_session_free(s);
+	fk_finish(f);
+}
+END_TEST
+
 START_TEST(test_literal_size_is_protocol_error)
 {
 	/* RFC822.SIZE sent as a literal is not a number. */
@@ -1455,6 +1526,7 @@ int main(void)
 	tcase_add_test(tc, test_move_fallback);
 	tcase_add_test(tc, test_long_sets_are_split);
 	tcase_add_test(tc, test_list_special_use);
+	tcase_add_test(tc, test_fetch_changed_vanished);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
