@@ -208,22 +208,39 @@ void pb_log(enum pb_log_level level, const char *event, const char *fmt, ...)
 	pb_logline_emit(&l);
 }
 
+static const char *nonempty(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
 void pb_log_session(const struct pb_session_log *s)
 {
 	struct pb_logline l;
 	pb_logline_start(&l, PB_LOG_INFO, "session");
-	pb_logline_str(&l, "user", s->user);
-	pb_logline_str(&l, "account", s->account);
-	pb_logline_str(&l, "device", s->device);
+	pb_logline_str(&l, "user", nonempty(s->user));
+	pb_logline_str(&l, "account", nonempty(s->account));
+	pb_logline_str(&l, "device", nonempty(s->device));
 	pb_logline_str(&l, "remote", s->remote);
-	pb_logline_str(&l, "tls", s->tls ? s->tls : "none");
+	pb_logline_str(&l, "tls", nonempty(s->tls) ? s->tls : "none");
+	pb_logline_str(&l, "mech", nonempty(s->mech));
+	if (s->upstream_opened)
+		pb_logline_str(&l, "upstream_tls",
+		    nonempty(s->upstream_tls) ? s->upstream_tls : "none");
+	pb_logline_u64(&l, "messages", s->messages);
 	pb_logline_u64(&l, "retr", s->retr);
 	pb_logline_u64(&l, "retr_bytes", s->retr_bytes);
 	pb_logline_u64(&l, "top", s->top);
 	pb_logline_u64(&l, "top_bytes", s->top_bytes);
 	pb_logline_u64(&l, "dele", s->dele);
 	pb_logline_u64(&l, "dele_bytes", s->dele_bytes);
+	pb_logline_u64(&l, "auth_failures", s->auth_failures);
+	pb_logline_u64(&l, "bytes_in", s->bytes_in);
+	pb_logline_u64(&l, "bytes_out", s->bytes_out);
 	pb_logline_u64(&l, "duration_ms", s->duration_ms);
 	pb_logline_str(&l, "result", s->result);
+	if (s->pending)
+		pb_logline_u64(&l, "pending", 1);
+	if (nonempty(s->reason))
+		pb_logline_str(&l, "reason", s->reason);
 	pb_logline_emit(&l);
 }

@@ -51,16 +51,29 @@ void pb_logline_emit(const struct pb_logline *l);
 void pb_log(enum pb_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The line written when a POP3 session ends (event=session). */
+/* The one line per POP3 session end (SPEC §8, event=session). Keys, in order:
+ *   user account device remote tls mech [upstream_tls] messages
+ *   retr retr_bytes top top_bytes dele dele_bytes auth_failures
+ *   bytes_in bytes_out duration_ms result [pending=1] [reason]
+ * A NULL or empty string is written '-' (unknown, e.g. account before a
+ * login); tls and upstream_tls say "none" instead. upstream_tls is written
+ * only when upstream_opened; pending only when set; reason only when known.
+ * Never a password: the struct has no field that could hold one. */
 struct pb_session_log {
-	const char *user;      /* the login name as sent (NULL before USER) */
-	const char *account;   /* NULL when not authenticated */
+	const char *user;          /* the login name as sent */
+	const char *account;
 	const char *device;
-	const char *remote;    /* numeric client address */
-	const char *tls;       /* e.g. "TLSv1.3"; NULL: no TLS (written "none") */
+	const char *remote;        /* numeric client address */
+	const char *tls;           /* e.g. "TLSv1.3" */
+	const char *mech;          /* "USER", "PLAIN", "LOGIN" */
+	bool upstream_opened;      /* the maildrop reached the upstream */
+	const char *upstream_tls;
+	uint64_t messages;
 	uint64_t retr, retr_bytes, top, top_bytes, dele, dele_bytes;
-	uint64_t duration_ms;
-	const char *result;    /* e.g. "ok", "aborted", "auth-failed", "in-use" */
+	uint64_t auth_failures, bytes_in, bytes_out, duration_ms;
+	const char *result;        /* e.g. "committed", "dropped", "auth-failed" */
+	bool pending;              /* a commit was left for the next session */
+	const char *reason;        /* the last failure, if any */
 };
 void pb_log_session(const struct pb_session_log *s);
 

@@ -156,48 +156,26 @@ static uint64_t elapsed_ms(const struct timespec *start)
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
-static const char *nonempty(const char *s)
-{
-	return s && s[0] ? s : NULL;
-}
-
-/* The one line per session (SPEC §8). Keys, in order:
- *   user account device remote tls mech upstream_tls messages
- *   retr retr_bytes top top_bytes dele dele_bytes auth_failures
- *   bytes_in bytes_out duration_ms result [pending=1] [reason]
- * '-' stands for unknown (e.g. account before a login). Never a password:
- * neither the engine's stats nor the conn record hold one. */
+/* The one line per session (SPEC §8), written by pb_log_session. */
 static void session_log(const struct pop3_session_stats *st, const struct bridge_conn *conn,
     const struct timespec *start)
 {
-	struct pb_logline l;
-	const char *reason = nonempty(st->reason) ? st->reason : nonempty(conn->detail);
-	pb_logline_start(&l, PB_LOG_INFO, "session");
-	pb_logline_str(&l, "user", nonempty(st->user));
-	pb_logline_str(&l, "account", nonempty(conn->account));
-	pb_logline_str(&l, "device", nonempty(conn->device));
-	pb_logline_str(&l, "remote", st->remote_addr);
-	pb_logline_str(&l, "tls", st->tls_version[0] ? st->tls_version : "none");
-	pb_logline_str(&l, "mech", nonempty(st->mechanism));
-	if (conn->opened)
-		pb_logline_str(&l, "upstream_tls", conn->upstream_tls[0] ? conn->upstream_tls : "none");
-	pb_logline_u64(&l, "messages", st->messages);
-	pb_logline_u64(&l, "retr", st->retr_count);
-	pb_logline_u64(&l, "retr_bytes", st->retr_octets);
-	pb_logline_u64(&l, "top", st->top_count);
-	pb_logline_u64(&l, "top_bytes", st->top_octets);
-	pb_logline_u64(&l, "dele", st->dele_count);
-	pb_logline_u64(&l, "dele_bytes", conn->dele_octets);
-	pb_logline_u64(&l, "auth_failures", st->auth_failures);
-	pb_logline_u64(&l, "bytes_in", st->bytes_in);
-	pb_logline_u64(&l, "bytes_out", st->bytes_out);
-	pb_logline_u64(&l, "duration_ms", elapsed_ms(start));
-	pb_logline_str(&l, "result", pop3_result_name(st->result));
-	if (conn->commit_pending)
-		pb_logline_u64(&l, "pending", 1);
-	if (reason)
-		pb_logline_str(&l, "reason", reason);
-	pb_logline_emit(&l);
+	struct pb_session_log s = {
+		.user = st->user, .account = conn->account, .device = conn->device,
+		.remote = st->remote_addr, .tls = st->tls_version, .mech = st->mechanism,
+		.upstream_opened = conn->opened, .upstream_tls = conn->upstream_tls,
+		.messages = st->messages,
+		.retr = st->retr_count, .retr_bytes = st->retr_octets,
+		.top = st->top_count, .top_bytes = st->top_octets,
+		.dele = st->dele_count, .dele_bytes = conn->dele_octets,
+		.auth_failures = st->auth_failures,
+		.bytes_in = st->bytes_in, .bytes_out = st->bytes_out,
+		.duration_ms = elapsed_ms(start),
+		.result = pop3_result_name(st->result),
+		.pending = conn->commit_pending,
+		.reason = st->reason[0] ? st->reason : conn->detail,
+	};
+	pb_log_session(&s);
 }
 
 static void *session_main(void *arg)

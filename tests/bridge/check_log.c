@@ -102,25 +102,72 @@ START_TEST(test_long_value_cut)
 }
 END_TEST
 
+/* The keys of a log line (timestamp stripped), in order, space-separated:
+ * values are skipped bare or quoted (with \-escapes), as a reader would. */
+static void line_keys(const char *line, char *keys, size_t keyslen)
+{
+	size_t n = 0;
+	const char *p = line;
+	keys[0] = 0;
+	while (*p && *p != '\n') {
+		const char *eq = strchr(p, '=');
+		ck_assert_ptr_nonnull(eq);
+		ck_assert_uint_lt(n + (size_t)(eq - p) + 2, keyslen);
+		if (n)
+			keys[n++] = ' ';
+		memcpy(keys + n, p, (size_t)(eq - p));
+		n += (size_t)(eq - p);
+		keys[n] = 0;
+		p = eq + 1;
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			ck_assert_int_eq(*p, '"');
+			p++;
+		} else {
+			while (*p && *p != ' ' && *p != '\n')
+				p++;
+		}
+		if (*p == ' ')
+			p++;
+	}
+}
+
+#define SESSION_KEYS "level event user account device remote tls mech messages retr " \
+	"retr_bytes top top_bytes dele dele_bytes auth_failures bytes_in bytes_out " \
+	"duration_ms result"
+
 START_TEST(test_hostile_user)
 {
 	capture_start();
+	/* a user name that tries to end the line, fake a second session line,
+	 * add keys (a result, a password), and a device that tries the same */
 	struct pb_session_log s = {
-		.user = "bob\n2026-01-01T00:00:00.000Z level=info event=session user=admin result=ok",
+		.user = "bob\n2026-01-01T00:00:00.000Z level=info event=session user=admin "
+		    "result=committed password=hunter2",
 		.account = "bob", .device = "x result=ok", .remote = "192.0.2.7",
-		.tls = NULL, .result = "auth-failed",
+		.mech = "USER", .auth_failures = 1, .result = "auth-failed",
+		.reason = "[AUTH] authentication failed\r\nlevel=info",
 	};
 	pb_log_session(&s);
 	char *out = capture_end();
 	/* exactly one line */
 	ck_assert_ptr_nonnull(strchr(out, '\n'));
 	ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
-	ck_assert_str_eq(strip_time(out),
+	const char *line = strip_time(out);
+	ck_assert_str_eq(line,
 	    "level=info event=session "
-	    "user=\"bob\\n2026-01-01T00:00:00.000Z level=info event=session user=admin result=ok\" "
-	    "account=bob device=\"x result=ok\" remote=192.0.2.7 tls=none "
-	    "retr=0 retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 duration_ms=0 "
-	    "result=auth-failed\n");
+	    "user=\"bob\\n2026-01-01T00:00:00.000Z level=info event=session user=admin "
+	    "result=committed password=hunter2\" "
+	    "account=bob device=\"x result=ok\" remote=192.0.2.7 tls=none mech=USER "
+	    "messages=0 retr=0 retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 "
+	    "auth_failures=1 bytes_in=0 bytes_out=0 duration_ms=0 result=auth-failed "
+	    "reason=\"[AUTH] authentication failed\\r\\nlevel=info\"\n");
+	/* a reader finds the real keys only: nothing injected, no password key */
+	char keys[512];
+	line_keys(line, keys, sizeof(keys));
+	ck_assert_str_eq(keys, SESSION_KEYS " reason");
 	free(out);
 }
 END_TEST
@@ -128,25 +175,51 @@ END_TEST
 START_TEST(test_session_line)
 {
 	capture_start();
+	/* what serve writes for a session that committed with a pending step */
 	struct pb_session_log s = {
 		.user = "office@example.org#scanner", .account = "office@example.org",
 		.device = "scanner", .remote = "2001:db8::5", .tls = "TLSv1.3",
-		.retr = 3, .retr_bytes = 123456, .top = 1, .top_bytes = 800,
-		.dele = 2, .dele_bytes = 4000, .duration_ms = 1520, .result = "ok",
+		.mech = "PLAIN", .upstream_opened = true, .upstream_tls = "TLSv1.2",
+		.messages = 7, .retr = 3, .retr_bytes = 123456, .top = 1, .top_bytes = 800,
+		.dele = 2, .dele_bytes = 4000, .bytes_in = 90, .bytes_out = 125000,
+		.duration_ms = 1520, .result = "committed", .pending = true,
 	};
 	pb_log_session(&s);
-	struct pb_session_log none = { .result = "aborted" };
+	/* before any login: unknowns are '-', empty strings too */
+	struct pb_session_log none = { .user = "", .account = "", .device = "",
+		.remote = "127.0.0.1", .tls = "", .mech = "", .upstream_tls = "x",
+		.result = "dropped", .reason = "" };
 	pb_log_session(&none);
+	/* an upstream reached in plaintext */
+	struct pb_session_log plain = { .user = "a", .account = "a", .device = "default",
+		.remote = "::1", .mech = "USER", .upstream_opened = true, .upstream_tls = "",
+		.result = "committed" };
+	pb_log_session(&plain);
 	char *out = capture_end();
 	char *second = strchr(out, '\n') + 1;
 	second[-1] = 0;
+	char *third = strchr(second, '\n') + 1;
+	third[-1] = 0;
 	ck_assert_str_eq(strip_time(out),
 	    "level=info event=session user=office@example.org#scanner account=office@example.org "
-	    "device=scanner remote=2001:db8::5 tls=TLSv1.3 retr=3 retr_bytes=123456 top=1 "
-	    "top_bytes=800 dele=2 dele_bytes=4000 duration_ms=1520 result=ok");
+	    "device=scanner remote=2001:db8::5 tls=TLSv1.3 mech=PLAIN upstream_tls=TLSv1.2 "
+	    "messages=7 retr=3 retr_bytes=123456 top=1 top_bytes=800 dele=2 dele_bytes=4000 "
+	    "auth_failures=0 bytes_in=90 bytes_out=125000 duration_ms=1520 result=committed "
+	    "pending=1");
 	ck_assert_str_eq(strip_time(second),
-	    "level=info event=session user=- account=- device=- remote=- tls=none retr=0 "
-	    "retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 duration_ms=0 result=aborted\n");
+	    "level=info event=session user=- account=- device=- remote=127.0.0.1 tls=none "
+	    "mech=- messages=0 retr=0 retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 "
+	    "auth_failures=0 bytes_in=0 bytes_out=0 duration_ms=0 result=dropped");
+	ck_assert_str_eq(strip_time(third),
+	    "level=info event=session user=a account=a device=default remote=::1 tls=none "
+	    "mech=USER upstream_tls=none messages=0 retr=0 retr_bytes=0 top=0 top_bytes=0 "
+	    "dele=0 dele_bytes=0 auth_failures=0 bytes_in=0 bytes_out=0 duration_ms=0 "
+	    "result=committed\n");
+	char keys[512];
+	line_keys(strip_time(out), keys, sizeof(keys));
+	ck_assert_str_eq(keys, "level event user account device remote tls mech upstream_tls "
+	    "messages retr retr_bytes top top_bytes dele dele_bytes auth_failures bytes_in "
+	    "bytes_out duration_ms result pending");
 	free(out);
 }
 END_TEST
