@@ -94,12 +94,6 @@ int devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_
 	return devmsg_mark(db, SQL_DELETED, device_id, message_id, now);
 }
 
-int state_devmsg_offered(struct state_db *db, int64_t device_id, const int64_t *ids,
-    size_t n, int64_t now)
-{
-	return mark_batch(db, SQL_OFFERED, device_id, ids, n, now);
-}
-
 int state_devmsg_retrieved(struct state_db *db, int64_t device_id, const int64_t *ids,
     size_t n, int64_t now)
 {

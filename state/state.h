@@ -458,9 +458,8 @@ struct state_devmsg {
 /* STATE_OK with zeros when the device has no state for the message. */
 int state_devmsg_get(struct state_db *db, int64_t device_id, int64_t message_id,
     struct state_devmsg *out);
-/* Batch updates, one transaction each; the first time is kept (idempotent). */
-int state_devmsg_offered(struct state_db *db, int64_t device_id, const int64_t *ids,
-    size_t n, int64_t now);
+/* Batch updates, one transaction each; the first time is kept (idempotent).
+ * (Offers are recorded by state_view_build itself.) */
 int state_devmsg_retrieved(struct state_db *db, int64_t device_id, const int64_t *ids,
     size_t n, int64_t now);
 int state_devmsg_deleted(struct state_db *db, int64_t device_id, const int64_t *ids,
