@@ -295,6 +295,8 @@ static int account_list(int argc, char **argv)
 		admin_fail(&ad, "out of memory");
 		goto out;
 	}
+	if (admin_stdout_flush(&ad, "the account list") != 0)
+		goto out;
 	status = PB_EXIT_OK;
 out:
 	admin_table_free(&t);

@@ -77,6 +77,16 @@ int admin_open_state(struct admin *ad)
 	return 0;
 }
 
+int admin_stdout_flush(const struct admin *ad, const char *what)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	int e = errno;
+	admin_fail(ad, "writing %s failed: %s", what, e ? strerror(e) : "output error");
+	return -1;
+}
+
 int admin_find_account(struct admin *ad, const char *account, struct state_account *a)
 {
 	int rc = state_account_get(ad->db, account, a);

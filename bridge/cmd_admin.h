@@ -75,6 +75,10 @@ int admin_fail(const struct admin *ad, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The same for state errors: "popbridge NAME: what: state's message". */
 int admin_state_fail(const struct admin *ad, int rc, const char *what);
+/* Flush standard output: 0, or -1 after printing "popbridge NAME: writing
+ * WHAT failed: reason" when any of it could not be written (a full disk, a
+ * closed pipe), so a command never exits 0 with its output lost. */
+int admin_stdout_flush(const struct admin *ad, const char *what);
 
 /* Read the first line of standard input into buf (at most max octets, no
  * CR/LF/NUL, not empty). prompt is shown on stderr when stdin is a

@@ -108,10 +108,8 @@ int cmd_autoconfig(int argc, char **argv)
 		admin_fail(&ad, "%s", err);
 		goto out;
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		admin_fail(&ad, "writing the document failed");
+	if (admin_stdout_flush(&ad, "the document") != 0)
 		goto out;
-	}
 	status = PB_EXIT_OK;
 out:
 	admin_end(&ad);

@@ -255,7 +255,8 @@ static int device_add(int argc, char **argv)
 	printf("it logs in over POP3 as user %s with this password (shown only now):\n",
 	    account);
 	printf("%s\n", password);
-	status = fflush(stdout) == 0 ? PB_EXIT_OK : PB_EXIT_FAIL;
+	if (admin_stdout_flush(&ad, "the device password") == 0)
+		status = PB_EXIT_OK;
 out:
 	OPENSSL_cleanse(password, sizeof(password));
 	admin_end(&ad);
@@ -320,6 +321,8 @@ static int device_list(int argc, char **argv)
 		admin_fail(&ad, "out of memory");
 		goto out;
 	}
+	if (admin_stdout_flush(&ad, "the device list") != 0)
+		goto out;
 	status = PB_EXIT_OK;
 out:
 	admin_table_free(&t);

@@ -287,10 +287,8 @@ int cmd_report(int argc, char **argv)
 		admin_state_fail(&ad, rc, "report");
 		goto out;
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		admin_fail(&ad, "writing the report failed");
+	if (admin_stdout_flush(&ad, "the report") != 0)
 		goto out;
-	}
 	status = PB_EXIT_OK;
 out:
 	admin_end(&ad);

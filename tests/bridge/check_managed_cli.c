@@ -488,6 +488,63 @@ START_TEST(device_names_any_case)
 }
 END_TEST
 
+/* Run popbridge with up to three arguments (NULL: none) and --state, its
+ * standard output on /dev/full: every write fails with ENOSPC. Returns the
+ * exit status; out/err captured. */
+static int pb_full(const char *a1, const char *a2, const char *a3)
+{
+	char *argv[12] = {
+		"/bin/sh", "-c", "exec \"$@\" > /dev/full < /dev/null", "sh",
+		(char *)bt_env("POPBRIDGE_BIN"),
+	};
+	int n = 5;
+	const char *args[] = { a1, a2, a3 };
+	for (int i = 0; i < 3; i++)
+		if (args[i])
+			argv[n++] = (char *)args[i];
+	argv[n++] = "--state";
+	argv[n++] = state;
+	argv[n] = NULL;
+	free(out);
+	free(err);
+	return bt_run(argv, &out, &err);
+}
+
+START_TEST(list_output_lost)
+{
+	char pw[21];
+	add_account(ACC, UPSTREAM_PW);
+	add_device(ACC, "pc", pw);
+	/* the output cannot be written: exit 1 and say so, never exit 0 */
+	ck_assert_int_eq(pb_full("account", "list", NULL), 1);
+	ck_assert_msg(strstr(err, "popbridge account list: writing the account list failed: "
+	    "No space left on device") != NULL, "stderr: %s", err);
+	ck_assert_int_eq(pb_full("device", "list", NULL), 1);
+	ck_assert_msg(strstr(err, "popbridge device list: writing the device list failed: "
+	    "No space left on device") != NULL, "stderr: %s", err);
+	ck_assert_int_eq(pb_full("device", "list", ACC), 1);
+	ck_assert_ptr_nonnull(strstr(err, "writing the device list failed"));
+	ck_assert_int_eq(pb_full("report", "--format", "json"), 1);
+	ck_assert_ptr_nonnull(strstr(err, "popbridge report: writing the report failed: "));
+	/* device add: the device exists, but its password was lost: exit 1 */
+	ck_assert_int_eq(pb_full("device", "add", ACC), 2);  /* no DEVICE: usage error */
+	char *argv[] = {
+		"/bin/sh", "-c", "exec \"$@\" > /dev/full < /dev/null", "sh",
+		(char *)bt_env("POPBRIDGE_BIN"), "device", "add", ACC, "scanner",
+		"--state", state, NULL,
+	};
+	free(out);
+	free(err);
+	ck_assert_int_eq(bt_run(argv, &out, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "writing the device password failed"));
+	/* with a working stdout the same commands succeed */
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, ACC));
+	ck_assert_int_eq(pb(NULL, "device", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "scanner"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("managed-cli");
@@ -501,6 +558,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, upstream_user_and_config);
 	tcase_add_test(tc, device_names_any_case);
+	tcase_add_test(tc, list_output_lost);
 	suite_add_tcase(s, tc);
 	return s;
 }
