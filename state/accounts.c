@@ -93,8 +93,7 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 
 	DB_ENTER(db);
 	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
-		return db_fail(db, STATE_INVALID,
-		    "account name must be 1..%d printable octets", STATE_ACCOUNT_MAX);
+		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
@@ -128,7 +127,7 @@ int state_account_get(struct state_db *db, const char *name, struct state_accoun
 
 	DB_ENTER(db);
 	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
-		return db_fail(db, STATE_INVALID, "bad account name");
+		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	st = db_stmt(db, SQL_BY_NAME);
 	if (st == NULL)
 		return STATE_ERROR;
@@ -192,7 +191,7 @@ int state_account_remove(struct state_db *db, const char *name)
 
 	DB_ENTER(db);
 	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
-		return db_fail(db, STATE_INVALID, "bad account name");
+		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	st = db_stmt(db, SQL_REMOVE);
 	if (st == NULL)
 		return STATE_ERROR;

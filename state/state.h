@@ -53,6 +53,14 @@
 #define STATE_MSGID_MAX     998 /* Message-ID header value (RFC 5322 line) */
 #define STATE_HHASH_MAX     128 /* header hash text, computed by the caller */
 #define STATE_EMAILID_MAX   255 /* RFC 8474 OBJECTID */
+
+/* The account-name rule in words: the one message for every place that
+ * refuses an account name (state/, the POP3 login, the admin commands,
+ * sealing a managed password). */
+#define STATE_STR_(x) #x
+#define STATE_STR(x)  STATE_STR_(x)
+#define STATE_ACCOUNT_RULE "an account name is 1 to " STATE_STR(STATE_ACCOUNT_MAX) \
+	" octets, none of them a control character"
 #define STATE_BUSY_TIMEOUT_MS 10000
 
 enum state_rc {
