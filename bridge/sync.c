@@ -204,11 +204,34 @@ static enum pop3_md_status up_fail(struct bridge_upstream *up, enum imap_result 
 	return r == IMAP_EUNSUPPORTED ? POP3_MD_PERM : POP3_MD_TEMP;
 }
 
+/* Record l, a complete listing or (complete false) the changed messages
+ * with the UIDs gone[0..n_gone) marked gone in the same transaction. */
+static int record_listing(struct state_db *db, const struct state_mailbox *mb,
+    const struct state_mailbox_status *st, const struct state_listing *v, size_t n,
+    bool complete, const uint32_t *gone, size_t n_gone, int64_t now)
+{
+	if (complete)
+		return state_messages_sync(db, mb->id, st, v, n, true, now, NULL);
+	int rc = state_tx_begin(db);
+	if (rc != STATE_OK)
+		return rc;
+	rc = state_messages_sync(db, mb->id, st, v, n, false, now, NULL);
+	if (rc == STATE_OK && n_gone > 0)
+		rc = state_messages_gone(db, mb->id, gone, n_gone, now);
+	if (rc == STATE_OK)
+		return state_tx_commit(db);
+	state_tx_rollback(db);
+	return rc;
+}
+
 /* The known path: keys only for messages state has not seen. Returns
- * STATE_UIDVALIDITY when state says the rematch path is needed after all. */
+ * STATE_UIDVALIDITY when state says the rematch path is needed after all.
+ * l is the complete listing, or the changes (complete false; gone as for
+ * record_listing). */
 static int sync_known(struct bridge_upstream *up, struct state_db *db,
     const struct state_mailbox *mb, const struct state_mailbox_status *st,
-    struct sync_list *l, int64_t now, enum imap_result *ir)
+    struct sync_list *l, bool complete, const uint32_t *gone, size_t n_gone, int64_t now,
+    enum imap_result *ir)
 {
 	uint32_t *uids = malloc((l->n ? l->n : 1) * sizeof(*uids));
 	uint32_t *missing = malloc((l->n ? l->n : 1) * sizeof(*missing));
@@ -238,7 +261,7 @@ static int sync_known(struct bridge_upstream *up, struct state_db *db,
 		rc = STATE_ERROR;
 		goto out;
 	}
-	rc = state_messages_sync(db, mb->id, st, v, l->n, true, now, NULL);
+	rc = record_listing(db, mb, st, v, l->n, complete, gone, n_gone, now);
 	free(v);
 out:
 	free(uids);
@@ -376,64 +399,336 @@ out:
 	return ret;
 }
 
+/* ---- the listing, complete or incremental --------------------------------- */
+
+static bool keyword_default(const char *keyword)
+{
+	return keyword != NULL && strcasecmp(keyword, BRIDGE_SYNC_MODSEQ_KEYWORD) == 0;
+}
+
+/* The HIGHESTMODSEQ stored with a listing: the one SELECT reported (never
+ * one newer than the data), or 0 (unknown: the next sync lists everything)
+ * when the server keeps none or the flags were computed with another dele
+ * keyword than the one a stored mod-sequence promises (bridge/sync.h). */
+static uint64_t modseq_to_store(const struct bridge_upstream *up, const char *keyword)
+{
+	if (!up->info.has_highestmodseq || !keyword_default(keyword))
+		return 0;
+	return up->info.highestmodseq;
+}
+
+static struct state_mailbox_status listing_status(const struct bridge_upstream *up,
+    const struct sync_list *l, const char *keyword)
+{
+	struct state_mailbox_status st = {
+		.uidvalidity = up->info.uidvalidity,
+		.uidnext = up->info.has_uidnext ? up->info.uidnext : 0,
+		.highestmodseq = modseq_to_store(up, keyword),
+	};
+	if (l->n > 0 && st.uidnext <= l->v[l->n - 1].uid)
+		st.uidnext = l->v[l->n - 1].uid + 1;
+	if (st.uidnext == 0)
+		st.uidnext = 1;
+	return st;
+}
+
+/* Why the stored status cannot be the base of an incremental sync, or NULL
+ * when it can (bridge/sync.h: when the shortcut is trusted). */
+static const char *no_increment(const struct bridge_upstream *up,
+    const struct state_mailbox *mb, const char *keyword)
+{
+	const struct imap_mailbox_info *in = &up->info;
+
+	if (mb->uidvalidity == 0)
+		return "first-sync";
+	if (mb->uidvalidity != in->uidvalidity)
+		return "uidvalidity-changed";
+	if (!imap_has(up->imap, IMAP_CAP_CONDSTORE))
+		return "no-condstore";
+	if (!in->has_highestmodseq || in->highestmodseq == 0 || in->highestmodseq > INT64_MAX)
+		return "no-modseq";
+	if (mb->highestmodseq == 0 || !keyword_default(keyword))
+		return "no-stored-modseq";
+	if (in->highestmodseq < mb->highestmodseq)
+		return "modseq-went-back";
+	if (!in->has_uidnext || in->uidnext < mb->uidnext ||
+	    (in->highestmodseq == mb->highestmodseq && in->uidnext != mb->uidnext))
+		return "uidnext-inconsistent";
+	return NULL;
+}
+
+static enum pop3_md_status no_memory(const char *what, const char *folder, char *detail,
+    size_t detail_len)
+{
+	snprintf(detail, detail_len, "%s %s: out of memory", what, folder);
+	return POP3_MD_TEMP;
+}
+
+/* The outcome of a listing into l (sorted on success). */
+static enum pop3_md_status listed(struct bridge_upstream *up, struct sync_list *l,
+    enum imap_result ir, const char *what, const char *folder, char *detail,
+    size_t detail_len)
+{
+	if (l->nomem)
+		return no_memory(what, folder, detail, detail_len);
+	if (ir != IMAP_OK)
+		return up_fail(up, ir, what, detail, detail_len);
+	list_sort(l);
+	return POP3_MD_OK;
+}
+
+/* The outcome of fetching match keys (ir) and recording (rc). */
+static enum pop3_md_status recorded(struct bridge_upstream *up, struct state_db *db,
+    const struct sync_list *l, enum imap_result ir, int rc, const char *what,
+    const char *folder, char *detail, size_t detail_len)
+{
+	if (ir != IMAP_OK)
+		return l->nomem ? no_memory("headers of", folder, detail, detail_len) :
+		    up_fail(up, ir, "fetching headers", detail, detail_len);
+	if (rc != STATE_OK)
+		return db_fail(db, what, detail, detail_len);
+	return POP3_MD_OK;
+}
+
+/* The complete listing: every message, keys for the unknown ones, then the
+ * rematch path when UIDVALIDITY changed. */
+static enum pop3_md_status sync_full(struct bridge_upstream *up, struct state_db *db,
+    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
+    size_t detail_len)
+{
+	struct sync_list l = { .keyword = keyword };
+	enum pop3_md_status ret = POP3_MD_OK;
+	enum imap_result ir = IMAP_OK;
+
+	if (up->info.exists > 0)
+		ir = bridge_upstream_list(up, list_cb, &l);
+	ret = listed(up, &l, ir, "listing", mb->folder, detail, detail_len);
+	if (ret != POP3_MD_OK)
+		goto out;
+
+	struct state_mailbox_status st = listing_status(up, &l, keyword);
+	int rc = STATE_UIDVALIDITY;
+	if (mb->uidvalidity == 0 || mb->uidvalidity == st.uidvalidity)
+		rc = sync_known(up, db, mb, &st, &l, true, NULL, 0, now, &ir);
+	if (rc == STATE_UIDVALIDITY)
+		rc = sync_rematch(up, db, mb, &st, &l, now, &ir);
+	ret = recorded(up, db, &l, ir, rc, "recording the listing", mb->folder, detail,
+	    detail_len);
+out:
+	list_free(&l);
+	return ret;
+}
+
+/* The live UIDs of l that *vanished holds, into *out (malloc'd). */
+static int live_vanished(struct state_db *db, int64_t mailbox_id,
+    const struct imap_uidset *vanished, uint32_t **out, size_t *n)
+{
+	uint32_t *live = NULL;
+	size_t n_live = 0, k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (imap_uidset_empty(vanished))
+		return STATE_OK;
+	int rc = state_messages_live_uids(db, mailbox_id, &live, &n_live);
+	if (rc != STATE_OK)
+		return rc;
+	for (size_t i = 0; i < n_live; i++)
+		if (imap_uidset_contains(vanished, live[i]))
+			live[k++] = live[i];
+	*out = live;
+	*n = k;
+	return STATE_OK;
+}
+
+/* Messages changed since the stored HIGHESTMODSEQ (flags, new ones) and,
+ * with QRESYNC, the ones expunged since: recorded in one transaction with
+ * the new status. */
+static enum pop3_md_status sync_changes(struct bridge_upstream *up, struct state_db *db,
+    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
+    size_t detail_len)
+{
+	struct sync_list l = { .keyword = keyword };
+	struct imap_uidset vanished;
+	uint32_t *gone = NULL;
+	size_t n_gone = 0;
+	enum pop3_md_status ret = POP3_MD_OK;
+
+	imap_uidset_init(&vanished);
+	enum imap_result ir = bridge_upstream_list_changed(up, mb->highestmodseq, &vanished,
+	    list_cb, &l);
+	ret = listed(up, &l, ir, "listing changes", mb->folder, detail, detail_len);
+	if (ret != POP3_MD_OK)
+		goto out;
+	if (live_vanished(db, mb->id, &vanished, &gone, &n_gone) != STATE_OK) {
+		ret = db_fail(db, "live messages", detail, detail_len);
+		goto out;
+	}
+	struct state_mailbox_status st = listing_status(up, &l, keyword);
+	int rc = sync_known(up, db, mb, &st, &l, false, gone, n_gone, now, &ir);
+	ret = recorded(up, db, &l, ir, rc, "recording changes", mb->folder, detail, detail_len);
+	pb_log(PB_LOG_DEBUG, "sync", "folder=%s changed=%zu vanished=%zu modseq=%llu->%llu",
+	    mb->folder, l.n, n_gone, (unsigned long long)mb->highestmodseq,
+	    (unsigned long long)up->info.highestmodseq);
+out:
+	free(gone);
+	imap_uidset_free(&vanished);
+	list_free(&l);
+	return ret;
+}
+
+/* The UIDs of there (the server's) that live[0..n) (ascending) lacks, added
+ * to out as ranges. 0, or -1 (allocation). */
+static int missing_uids(const struct imap_uidset *there, const uint32_t *live, size_t n,
+    struct imap_uidset *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < there->n; i++) {
+		uint64_t next = there->r[i].lo, hi = there->r[i].hi;
+		while (k < n && live[k] < next)
+			k++;
+		for (; k < n && live[k] <= hi; k++) {
+			if (live[k] > next &&
+			    imap_uidset_add_range(out, (uint32_t)next, live[k] - 1) != 0)
+				return -1;
+			next = (uint64_t)live[k] + 1;
+		}
+		if (next <= hi && imap_uidset_add_range(out, (uint32_t)next, (uint32_t)hi) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Make state's live set the server's: UID SEARCH ALL names every UID there
+ * is at one instant; live messages it lacks are marked gone, and UIDs state
+ * does not hold (messages that came after the changes were listed) are
+ * listed and recorded, in one transaction. What a complete listing would
+ * do, for the price of a compact UID set. */
+static enum pop3_md_status reconcile(struct bridge_upstream *up, struct state_db *db,
+    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
+    size_t detail_len)
+{
+	struct imap_search all = { 0 };
+	struct imap_uidset there, missing;
+	struct sync_list l = { .keyword = keyword };
+	uint32_t *live = NULL;
+	size_t n_live = 0, n_gone = 0;
+	enum pop3_md_status ret = POP3_MD_OK;
+	unsigned opts = IMAP_FETCH_EMAILID | IMAP_FETCH_GMMSGID;
+
+	imap_uidset_init(&there);
+	imap_uidset_init(&missing);
+	enum imap_result ir = imap_uid_search(up->imap, &all, &there);
+	if (ir != IMAP_OK) {
+		ret = up_fail(up, ir, "listing UIDs", detail, detail_len);
+		goto out;
+	}
+	if (state_messages_live_uids(db, mb->id, &live, &n_live) != STATE_OK) {
+		ret = db_fail(db, "live messages", detail, detail_len);
+		goto out;
+	}
+	if (missing_uids(&there, live, n_live, &missing) != 0) {
+		ret = no_memory("UIDs of", mb->folder, detail, detail_len);
+		goto out;
+	}
+	for (size_t i = 0; i < n_live; i++)
+		if (!imap_uidset_contains(&there, live[i]))
+			live[n_gone++] = live[i];  /* expunged upstream */
+	if (!imap_uidset_empty(&missing))
+		ir = imap_fetch_info(up->imap, &missing, opts, list_cb, &l);
+	ret = listed(up, &l, ir, "listing", mb->folder, detail, detail_len);
+	if (ret != POP3_MD_OK)
+		goto out;
+	struct state_mailbox_status st = listing_status(up, &l, keyword);
+	int rc = sync_known(up, db, mb, &st, &l, false, live, n_gone, now, &ir);
+	ret = recorded(up, db, &l, ir, rc, "recording the UID listing", mb->folder, detail,
+	    detail_len);
+	pb_log(PB_LOG_DEBUG, "sync", "folder=%s UID SEARCH: expunged=%zu new=%zu", mb->folder,
+	    n_gone, l.n);
+out:
+	free(live);
+	list_free(&l);
+	imap_uidset_free(&missing);
+	imap_uidset_free(&there);
+	return ret;
+}
+
+/* The live count is the server's count as SELECT reported it, with nothing
+ * announced since: then state holds exactly the server's messages, in
+ * order, and (without QRESYNC) the session's sequence-number map can be
+ * built from them. */
+static enum pop3_md_status count_agrees(struct bridge_upstream *up, struct state_db *db,
+    const struct state_mailbox *mb, bool *agrees, char *detail, size_t detail_len)
+{
+	size_t n_live = 0;
+	uint32_t *live = NULL;
+
+	*agrees = false;
+	if (state_messages_live_count(db, mb->id, &n_live) != STATE_OK)
+		return db_fail(db, "counting messages", detail, detail_len);
+	if (n_live != imap_exists(up->imap))
+		return POP3_MD_OK;
+	*agrees = true;
+	if (up->qresync)
+		return POP3_MD_OK;
+	if (state_messages_live_uids(db, mb->id, &live, &n_live) != STATE_OK)
+		return db_fail(db, "live messages", detail, detail_len);
+	bridge_upstream_map_set(up, live, n_live);
+	free(live);
+	return POP3_MD_OK;
+}
+
+/* The incremental sync (bridge/sync.h; docs/DESIGN.md says why each step
+ * is enough). */
+static enum pop3_md_status sync_incremental(struct bridge_upstream *up, struct state_db *db,
+    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
+    size_t detail_len)
+{
+	enum pop3_md_status ret;
+	bool agrees = false;
+
+	if (up->info.highestmodseq == mb->highestmodseq) {
+		/* Nothing changed but maybe expunges (CONDSTORE alone need not
+		 * raise HIGHESTMODSEQ for them), and no command since SELECT. */
+		ret = count_agrees(up, db, mb, &agrees, detail, detail_len);
+	} else {
+		ret = sync_changes(up, db, mb, keyword, now, detail, detail_len);
+		/* Without QRESYNC, expunges since the last sync are unknown and a
+		 * count could be balanced by a message that arrived meanwhile:
+		 * only the UID set is exact. */
+		if (ret == POP3_MD_OK && up->qresync)
+			ret = count_agrees(up, db, mb, &agrees, detail, detail_len);
+	}
+	if (ret != POP3_MD_OK || agrees)
+		return ret;
+	bridge_upstream_map_forget(up);
+	return reconcile(up, db, mb, keyword, now, detail, detail_len);
+}
+
 enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_db *db,
     int64_t account_id, const char *folder, const char *keyword, int64_t now,
     struct state_mailbox *mb, char *detail, size_t detail_len)
 {
-	struct sync_list l = { .keyword = keyword };
 	enum pop3_md_status ret = bridge_upstream_select(up, folder, detail, detail_len);
-	enum imap_result ir = IMAP_OK;
 
 	if (ret != POP3_MD_OK)
 		return ret;
 	if (state_mailbox_ensure(db, account_id, folder, mb) != STATE_OK)
 		return db_fail(db, "mailbox", detail, detail_len);
-	if (up->info.exists > 0) {
-		ir = bridge_upstream_list(up, list_cb, &l);
-		if (l.nomem) {
-			snprintf(detail, detail_len, "listing %s: out of memory", folder);
-			ret = POP3_MD_TEMP;
-			goto out;
-		}
-		if (ir != IMAP_OK) {
-			ret = up_fail(up, ir, "listing", detail, detail_len);
-			goto out;
-		}
+	const char *why = no_increment(up, mb, keyword);
+	if (why == NULL) {
+		ret = sync_incremental(up, db, mb, keyword, now, detail, detail_len);
+	} else {
+		pb_log(PB_LOG_DEBUG, "sync", "folder=%s complete listing (%s)", folder, why);
+		ret = sync_full(up, db, mb, keyword, now, detail, detail_len);
 	}
-	list_sort(&l);
-
-	struct state_mailbox_status st = {
-		.uidvalidity = up->info.uidvalidity,
-		.uidnext = up->info.has_uidnext ? up->info.uidnext : 0,
-		.highestmodseq = up->info.has_highestmodseq ? up->info.highestmodseq : 0,
-	};
-	if (l.n > 0 && st.uidnext <= l.v[l.n - 1].uid)
-		st.uidnext = l.v[l.n - 1].uid + 1;
-	if (st.uidnext == 0)
-		st.uidnext = 1;
-
-	int rc = STATE_UIDVALIDITY;
-	if (mb->uidvalidity == 0 || mb->uidvalidity == st.uidvalidity)
-		rc = sync_known(up, db, mb, &st, &l, now, &ir);
-	if (rc == STATE_UIDVALIDITY)
-		rc = sync_rematch(up, db, mb, &st, &l, now, &ir);
-	if (ir != IMAP_OK) {
-		ret = l.nomem ? POP3_MD_TEMP : up_fail(up, ir, "fetching headers", detail,
-		    detail_len);
-		if (l.nomem)
-			snprintf(detail, detail_len, "headers of %s: out of memory", folder);
-		goto out;
-	}
-	if (rc != STATE_OK) {
-		ret = db_fail(db, "recording the listing", detail, detail_len);
-		goto out;
-	}
+	if (ret != POP3_MD_OK)
+		return ret;
 	ret = learn_exact_sizes(up, db, mb->id, detail, detail_len);
 	if (ret != POP3_MD_OK)
-		goto out;
+		return ret;
 	if (state_mailbox_get_by_id(db, mb->id, mb) != STATE_OK)
-		ret = db_fail(db, "mailbox", detail, detail_len);
-out:
-	list_free(&l);
-	return ret;
+		return db_fail(db, "mailbox", detail, detail_len);
+	return POP3_MD_OK;
 }

@@ -1,11 +1,37 @@
 /* bridge/sync.h — bring state/'s record of one upstream folder up to date.
  *
  * Contract:
- *  - bridge_sync_folder() SELECTs the folder, lists it (UID FETCH 1:* with
- *    UID, RFC822.SIZE, FLAGS, and EMAILID / X-GM-MSGID when offered), and
- *    records the listing in state as a complete listing: new messages get
- *    their UIDL, messages no longer there are marked gone, flags (\Seen,
- *    \Deleted, the dele keyword) are refreshed.
+ *  - bridge_sync_folder() SELECTs the folder (with CONDSTORE when offered)
+ *    and brings state to exactly what a complete listing would record: new
+ *    messages get their UIDL, messages no longer there are marked gone,
+ *    flags (\Seen, \Deleted, the dele keyword) are refreshed.
+ *  - The complete listing is UID FETCH 1:* with UID, RFC822.SIZE, FLAGS,
+ *    and EMAILID / X-GM-MSGID when offered. It is used for the first sync
+ *    of a folder, after a UIDVALIDITY change, on servers without CONDSTORE
+ *    or mod-sequences (NOMODSEQ), and whenever the shortcut below is not
+ *    trusted.
+ *  - The incremental sync (RFC 7162), when the folder's stored status has a
+ *    HIGHESTMODSEQ and SELECT reports the same UIDVALIDITY, a HIGHESTMODSEQ
+ *    not below it and a UIDNEXT not below the stored one (and equal to it
+ *    when HIGHESTMODSEQ is unchanged): the messages changed since the
+ *    stored HIGHESTMODSEQ (UID FETCH 1:* ... (CHANGEDSINCE m), with
+ *    VANISHED when QRESYNC is enabled) are recorded with the new status
+ *    and the vanished ones marked gone, in one transaction; nothing is
+ *    fetched when HIGHESTMODSEQ is unchanged. Then, when HIGHESTMODSEQ is
+ *    unchanged or QRESYNC is on, state's live count must equal the
+ *    server's message count; otherwise (and always after changes without
+ *    QRESYNC) UID SEARCH ALL names every UID there is: live ones it lacks
+ *    are marked gone, UIDs state lacks are listed and recorded. Why this
+ *    is exact: docs/DESIGN.md, "Incremental sync".
+ *  - The session's sequence-number map (bridge/upstream.h) is complete
+ *    after a complete listing, and after an incremental sync without
+ *    QRESYNC only when the count agreed with nothing announced since
+ *    SELECT; otherwise it is dropped (with QRESYNC, VANISHED names UIDs).
+ *  - A HIGHESTMODSEQ is stored only with flags computed for the dele keyword
+ *    BRIDGE_SYNC_MODSEQ_KEYWORD (the default). With another keyword none is
+ *    stored, so every sync is complete: state does not record which keyword
+ *    its flags were computed with, and a keyword changed between sessions
+ *    must re-evaluate every message.
  *  - Match keys (bridge/matchkey.h) are fetched only where needed: for
  *    messages state does not know yet (BODY.PEEK[HEADER.FIELDS (...)] in
  *    batches of BRIDGE_SYNC_HEADER_BATCH UIDs), and for every message when
@@ -40,6 +66,9 @@
 #include "state/state.h"
 
 #define BRIDGE_SYNC_HEADER_BATCH 500
+/* The dele keyword (bridge/options.c's default) under which a sync stores
+ * HIGHESTMODSEQ and may later be incremental (compared case-insensitively). */
+#define BRIDGE_SYNC_MODSEQ_KEYWORD "$POP3Deleted"
 /* Octets read from the end of each new message to learn how it ends. */
 #define BRIDGE_SYNC_TAIL 2
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bridge/log.h"
+#include "bridge/version.h"
 
 /* Grow the sequence-number map to n entries (new ones unknown). */
 static void map_grow(struct bridge_upstream *up, size_t n)
@@ -154,6 +155,56 @@ bool bridge_upstream_usable(const struct bridge_upstream *up)
 	return up->imap != NULL && imap_state(up->imap) != IMAP_STATE_DISCONNECTED;
 }
 
+/* Trouble that closed the connection ends the login; a refusal of an
+ * optional command (NO, BAD, not offered) does not. */
+static bool optional_failed(enum imap_result r)
+{
+	return r != IMAP_OK && r != IMAP_NO && r != IMAP_BAD && r != IMAP_EUNSUPPORTED;
+}
+
+/* RFC 2971 ID: tell the server's operators who is connecting. Only when
+ * offered, at most once per connection. */
+static enum imap_result send_id(struct bridge_upstream *up)
+{
+	static const char *const kv[] = { "name", "popbridge", "version", POPBRIDGE_VERSION };
+
+	if (up->id_sent || !imap_has(up->imap, IMAP_CAP_ID))
+		return IMAP_OK;
+	up->id_sent = true;
+	return imap_id(up->imap, kv, sizeof(kv) / sizeof(kv[0]));
+}
+
+/* After login: ENABLE QRESYNC when offered (RFC 7162 §3.2.3; it enables
+ * CONDSTORE too), so expunges arrive as VANISHED with UIDs and an
+ * incremental sync learns what went since its mod-sequence. */
+static enum imap_result enable_qresync(struct bridge_upstream *up)
+{
+	unsigned enabled = 0;
+
+	up->qresync = false;
+	if (!imap_has(up->imap, IMAP_CAP_QRESYNC) || !imap_has(up->imap, IMAP_CAP_ENABLE))
+		return IMAP_OK;
+	enum imap_result r = imap_enable(up->imap, IMAP_CAP_QRESYNC, &enabled);
+	if (r == IMAP_OK)
+		up->qresync = (enabled & IMAP_CAP_QRESYNC) != 0;
+	return r;
+}
+
+/* The steps after a good LOGIN. */
+static enum pop3_md_status after_login(struct bridge_upstream *up, char *detail,
+    size_t detail_len)
+{
+	enum imap_result r = send_id(up);
+
+	if (!optional_failed(r))
+		r = enable_qresync(up);
+	if (optional_failed(r)) {
+		bridge_upstream_describe(up, "upstream session setup", detail, detail_len);
+		return POP3_MD_TEMP;
+	}
+	return POP3_MD_OK;
+}
+
 enum pop3_md_status bridge_upstream_login(struct bridge_upstream *up,
     const struct pb_options *opt, const char *user, const char *password,
     char *detail, size_t detail_len)
@@ -161,6 +212,8 @@ enum pop3_md_status bridge_upstream_login(struct bridge_upstream *up,
 	struct imap_config cfg;
 
 	imap_uidset_init(&up->gone);
+	up->id_sent = false;
+	up->qresync = false;
 	bridge_upstream_config(opt, up, &cfg);
 	up->imap = imap_session_new(&cfg);
 	if (up->imap == NULL) {
@@ -178,10 +231,14 @@ enum pop3_md_status bridge_upstream_login(struct bridge_upstream *up,
 		snprintf(detail, detail_len, "upstream login: server greeted with PREAUTH");
 		return POP3_MD_PERM;
 	}
+	if (optional_failed(send_id(up))) {
+		bridge_upstream_describe(up, "upstream ID", detail, detail_len);
+		return POP3_MD_TEMP;
+	}
 	r = imap_login(up->imap, user, password);
 	switch (r) {
 	case IMAP_OK:
-		return POP3_MD_OK;
+		return after_login(up, detail, detail_len);
 	case IMAP_NO:
 		bridge_upstream_describe(up, "upstream login", detail, detail_len);
 		return imap_last_is_trouble(up->imap) ? POP3_MD_TEMP : POP3_MD_AUTH;
@@ -220,7 +277,7 @@ enum pop3_md_status bridge_upstream_select(struct bridge_upstream *up, const cha
 	up->selected[0] = '\0';
 	map_reset(up);
 	memset(&up->info, 0, sizeof(up->info));
-	enum imap_result r = imap_select(up->imap, folder, 0, &up->info);
+	enum imap_result r = imap_select(up->imap, folder, IMAP_SELECT_CONDSTORE, &up->info);
 	if (r != IMAP_OK) {
 		char what[PB_FOLDER_MAX + 32];
 		snprintf(what, sizeof(what), "select %s", folder);
@@ -259,19 +316,57 @@ static int list_cb(void *arg, const struct imap_msg *m)
 	return w->cb(w->arg, m);
 }
 
-enum imap_result bridge_upstream_list(struct bridge_upstream *up, imap_msg_fn *cb,
-    void *arg)
+/* UID FETCH 1:* of the listing items; modseq > 0: only changes since
+ * (CHANGEDSINCE, and VANISHED into *vanished with QRESYNC). */
+static enum imap_result list_run(struct bridge_upstream *up, uint64_t modseq,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
 {
 	struct imap_uidset all;
 	struct list_wrap w = { up, cb, arg };
 	unsigned opts = IMAP_FETCH_EMAILID | IMAP_FETCH_GMMSGID;
+	enum imap_result r;
 
 	imap_uidset_init(&all);
 	if (imap_uidset_add_range(&all, 1, UINT32_MAX) != 0)
 		return IMAP_EARG;
-	enum imap_result r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
+	if (modseq == 0)
+		r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
+	else
+		r = imap_fetch_changed(up->imap, &all, opts, modseq,
+		    up->qresync ? vanished : NULL, list_cb, &w);
 	imap_uidset_free(&all);
 	return r;
+}
+
+enum imap_result bridge_upstream_list(struct bridge_upstream *up, imap_msg_fn *cb,
+    void *arg)
+{
+	return list_run(up, 0, NULL, cb, arg);
+}
+
+enum imap_result bridge_upstream_list_changed(struct bridge_upstream *up, uint64_t modseq,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
+{
+	if (modseq == 0)
+		return IMAP_EARG;
+	return list_run(up, modseq, vanished, cb, arg);
+}
+
+void bridge_upstream_map_set(struct bridge_upstream *up, const uint32_t *uids, size_t n)
+{
+	if (!up->map_valid)
+		return;
+	if (n != up->n_msn) {
+		up->map_valid = false;
+		return;
+	}
+	if (n > 0)
+		memcpy(up->msn_uid, uids, n * sizeof(*uids));
+}
+
+void bridge_upstream_map_forget(struct bridge_upstream *up)
+{
+	up->map_valid = false;
 }
 
 void bridge_upstream_free(struct bridge_upstream *up)

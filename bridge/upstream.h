@@ -4,7 +4,11 @@
  *
  * Contract:
  *  - bridge_upstream_login() connects (host, port, TLS mode, CA, timeout
- *    from the options) and logs in. Its status: POP3_MD_OK; POP3_MD_AUTH when
+ *    from the options), sends ID (RFC 2971: name "popbridge" and its
+ *    version) when the server offers it — before LOGIN when the greeting's
+ *    capabilities have it, else after — logs in, and ENABLEs QRESYNC when
+ *    offered (`qresync` says whether the server confirmed it). A NO or BAD
+ *    to ID or ENABLE is not a failure; the session goes on without. Its status: POP3_MD_OK; POP3_MD_AUTH when
  *    the server refused the credentials (the caller turns that into PERM in
  *    managed mode); POP3_MD_TEMP for every kind of trouble (unreachable,
  *    timeout, TLS, a refusal the server marks as temporary); POP3_MD_PERM
@@ -17,7 +21,9 @@
  *    kept (allocation) is dropped: `gone` then simply learns nothing more,
  *    and fetches still answer GONE from the server's own reply.
  *  - bridge_upstream_select() forgets the previous mailbox's map and gone
- *    set: flush them first.
+ *    set: flush them first. It asks for CONDSTORE (SELECT ... (CONDSTORE))
+ *    when offered, so info.highestmodseq is set where the server keeps
+ *    mod-sequences.
  *  - bridge_upstream_free() logs out (bounded by the timeout) when still
  *    connected, and frees; safe on a zeroed struct and twice.
  */
@@ -40,6 +46,9 @@ struct bridge_upstream {
 	size_t n_msn, cap_msn;
 	bool map_valid;
 	struct imap_uidset gone;       /* UIDs expunged upstream meanwhile */
+	bool id_sent;                  /* ID was sent on this connection */
+	bool qresync;                  /* QRESYNC is enabled: expunges come as
+	                                  VANISHED, with UIDs */
 };
 
 /* Fill the IMAP client configuration from the options; on_event set to
@@ -62,6 +71,24 @@ enum pop3_md_status bridge_upstream_select(struct bridge_upstream *up, const cha
  * for the event map. */
 enum imap_result bridge_upstream_list(struct bridge_upstream *up, imap_msg_fn *cb,
     void *arg);
+
+/* The same listing, only of messages whose mod-sequence is above modseq
+ * (CHANGEDSINCE, RFC 7162): flag changes and new messages. With QRESYNC
+ * enabled, the UIDs expunged since modseq are added to *vanished (the
+ * caller initialised it); without, *vanished stays as it was and expunges
+ * are the caller's to find. IMAP_EUNSUPPORTED without CONDSTORE. */
+enum imap_result bridge_upstream_list_changed(struct bridge_upstream *up, uint64_t modseq,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg);
+
+/* The whole sequence-number map at once, from uids[0..n) — every UID of the
+ * selected mailbox, ascending (sequence number i + 1 is uids[i]) — when an
+ * incremental sync listed only some messages but knows them all. When n is
+ * not the number of messages the session has been told of, the map is
+ * dropped instead (no guess is ever kept). */
+void bridge_upstream_map_set(struct bridge_upstream *up, const uint32_t *uids, size_t n);
+/* Drop the map: expunges by sequence number then teach `gone` nothing (an
+ * incremental sync that cannot vouch for the order of every message). */
+void bridge_upstream_map_forget(struct bridge_upstream *up);
 
 /* A short description of the last IMAP outcome for a detail/reply text:
  * "what: result (server text)". */
