@@ -125,7 +125,7 @@ static int store_credentials(int argc, char **argv, bool add)
 	status = PB_EXIT_FAIL;
 	const char *account = ad.c.args[0];
 	if (!*account || strlen(account) > STATE_ACCOUNT_MAX) {
-		admin_fail(&ad, "an account name is 1 to %d octets", STATE_ACCOUNT_MAX);
+		admin_fail(&ad, "%s", STATE_ACCOUNT_RULE);
 		goto out;
 	}
 	if (add && strchr(account, ad.o.device_separator)) {

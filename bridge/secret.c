@@ -1,6 +1,7 @@
 /* bridge/secret.c — key file and AES-256-GCM sealing (see secret.h). */
 #include "bridge/secret.h"
 #include "bridge/errbuf.h"
+#include "state/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -236,11 +237,14 @@ int secret_key_load_or_create(const char *path, struct secret_key *key, int *cre
 
 /* ---- sealing -------------------------------------------------------------- */
 
+_Static_assert(SECRET_ACCOUNT_MAX == STATE_ACCOUNT_MAX,
+    "a sealed password's account is a state account");
+
 static int check_account(const char *account, char *err, size_t errlen)
 {
 	size_t n = account != NULL ? strlen(account) : 0;
 	if (n == 0 || n > SECRET_ACCOUNT_MAX)
-		return pb_errf(err, errlen, "account name must be 1 to %d bytes", SECRET_ACCOUNT_MAX);
+		return pb_errf(err, errlen, "%s", STATE_ACCOUNT_RULE);
 	return 0;
 }
 

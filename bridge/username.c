@@ -1,8 +1,12 @@
 /* bridge/username.c — ACCOUNT[<sep>DEVICE] (bridge/username.h). */
 #include "bridge/username.h"
+#include "state/state.h"
 
 #include <stdio.h>
 #include <string.h>
+
+_Static_assert(BRIDGE_USER_ACCOUNT_MAX == STATE_ACCOUNT_MAX,
+    "a POP3 account name is a state account name");
 
 static int device_char(unsigned char c)
 {
@@ -37,19 +41,19 @@ int bridge_username_split(const char *user, char sep, char *account, char *devic
 
 	*has_device = 0;
 	account[0] = device[0] = '\0';
-	if (alen == 0) {
-		snprintf(err, errlen, "empty account name");
-		return -1;
-	}
-	if (alen > BRIDGE_USER_ACCOUNT_MAX) {
-		snprintf(err, errlen, "account name longer than %d octets",
-		    BRIDGE_USER_ACCOUNT_MAX);
+	if (alen == 0 || alen > BRIDGE_USER_ACCOUNT_MAX) {
+		snprintf(err, errlen, "%s", STATE_ACCOUNT_RULE);
 		return -1;
 	}
 	for (size_t i = 0; i < alen; i++) {
 		unsigned char c = (unsigned char)user[i];
-		if (c <= 0x20 || c == 0x7f) {
-			snprintf(err, errlen, "account name contains a space or control character");
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(err, errlen, "%s", STATE_ACCOUNT_RULE);
+			return -1;
+		}
+		if (c == ' ') {
+			/* the upstream login name of a POP3 user name */
+			snprintf(err, errlen, "an account name at a POP3 login has no space");
 			return -1;
 		}
 	}

@@ -389,6 +389,18 @@ START_TEST(bad_input)
 	ck_assert_int_eq(pb(NULL, "device", "revoke", ACC, NULL), 2);
 	ck_assert_int_eq(pb(NULL, "device", "nope", NULL), 2);
 
+	/* an account name out of bounds: the one wording of the rule */
+	char longacc[STATE_ACCOUNT_MAX + 2];
+	memset(longacc, 'x', sizeof(longacc) - 1);
+	longacc[sizeof(longacc) - 1] = '\0';
+	ck_assert_int_eq(pb(UPSTREAM_PW "\n", "account", "add", longacc, "--state", state,
+	    NULL), 1);
+	ck_assert_msg(strstr(err, "popbridge account add: " STATE_ACCOUNT_RULE "\n") != NULL,
+	    "stderr: %s", err);
+	ck_assert_int_eq(pb(UPSTREAM_PW "\n", "account", "add", "a\x01b", "--state", state,
+	    NULL), 1);
+	ck_assert_msg(strstr(err, STATE_ACCOUNT_RULE) != NULL, "stderr: %s", err);
+
 	/* --help: 0, usage on stdout */
 	const char *subs[][2] = { { "account", "add" }, { "account", "list" },
 	    { "account", "remove" }, { "account", "set-password" }, { "device", "add" },

@@ -7,6 +7,7 @@
 
 #include "bridge/matchkey.h"
 #include "bridge/username.h"
+#include "state/state.h"
 
 static struct matchkey keys(const char *h)
 {
@@ -159,6 +160,11 @@ START_TEST(t_username_split)
 	memset(longacc, 'x', 256);
 	longacc[256] = '\0';
 	ck_assert_int_eq(bridge_username_split(longacc, '#', acc, dev, &has, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);   /* the one wording */
+	ck_assert_int_eq(bridge_username_split("#dev", '#', acc, dev, &has, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
+	ck_assert_int_eq(bridge_username_split("a\tb", '#', acc, dev, &has, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	longacc[255] = '\0';
 	ck_assert_int_eq(bridge_username_split(longacc, '#', acc, dev, &has, err, sizeof(err)), 0);
 	ck_assert_int_eq(bridge_device_name_check("ok.name_1-2+x@y"), 0);

@@ -11,6 +11,7 @@
 
 #include "bridge/passgen.h"
 #include "bridge/secret.h"
+#include "state/state.h"
 #include "tests/lib/cert.h"
 
 static char dir[256];
@@ -268,6 +269,19 @@ START_TEST(round_trip)
 	ck_assert_ptr_nonnull(strstr(err, "too long"));
 	ck_assert_int_eq(secret_seal(&k, "", big, 1, blob, sizeof(blob), &blen, err,
 	    sizeof(err)), -1);
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
+	/* the account bound is the state's: 255 octets seal, 256 do not */
+	char acc[STATE_ACCOUNT_MAX + 2];
+	memset(acc, 'a', sizeof(acc) - 1);
+	acc[sizeof(acc) - 1] = '\0';
+	ck_assert_int_eq(secret_seal(&k, acc, big, 1, blob, sizeof(blob), &blen, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
+	acc[STATE_ACCOUNT_MAX] = '\0';
+	ck_assert_int_eq(secret_seal(&k, acc, big, 1, blob, sizeof(blob), &blen, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(secret_open(&k, acc, blob, blen, plain, sizeof(plain), &plen, err,
+	    sizeof(err)), 0);
 }
 END_TEST
 

@@ -46,6 +46,13 @@ START_TEST(accounts_lifecycle)
 	longname[sizeof longname - 1] = '\0';
 	RC(state_account_add(db, longname, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL),
 	    STATE_INVALID);
+	/* one wording of the rule, for adding and for looking up */
+	ck_assert_str_eq(state_errmsg(db),
+	    "an account name is 1 to 255 octets, none of them a control character");
+	RC(state_account_get(db, "ev\nil", &a), STATE_INVALID);
+	ck_assert_str_eq(state_errmsg(db), STATE_ACCOUNT_RULE);
+	RC(state_account_remove(db, ""), STATE_INVALID);
+	ck_assert_str_eq(state_errmsg(db), STATE_ACCOUNT_RULE);
 	longname[STATE_ACCOUNT_MAX] = '\0';
 	OK(state_account_add(db, longname, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL));
 	RC(state_account_add(db, "m1", STATE_AUTH_MANAGED, "u", NULL, 0, 1, NULL),
