@@ -1,9 +1,13 @@
 /* state/db.c — the connection: open, close, errors, statement cache,
  * transactions. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "state/db_int.h"
 #include "state/state_test.h"
@@ -259,6 +263,31 @@ int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
 	return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
 }
 
+/* Create path as an empty file of mode 0600 when it does not exist (an
+ * empty file is an empty SQLite database), so the device password hashes,
+ * sealed upstream passwords and mail metadata it will hold are never
+ * readable by others, whatever the umask. SQLite gives the -wal and -shm
+ * files the main file's mode. An existing file is left exactly as it is. */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	/* the umask may have taken bits off 0600: we made the file, set it */
+	if (fchmod(fd, 0600) != 0) {
+		snprintf(err, errlen, "%s: cannot set mode 0600: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static struct state_db *open_conn(const char *path, char *err, size_t errlen)
 {
 	struct state_db *db;
@@ -268,6 +297,8 @@ static struct state_db *open_conn(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "state: bad database path");
 		return NULL;
 	}
+	if (create_private(path, err, errlen) != 0)
+		return NULL;
 	db = calloc(1, sizeof *db);
 	if (db == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);

@@ -35,6 +35,55 @@ START_TEST(create_and_reopen)
 }
 END_TEST
 
+/* The mode bits of path (asserting it exists). */
+static mode_t mode_of(const char *path)
+{
+	struct stat sb;
+	ck_assert_msg(lstat(path, &sb) == 0, "%s missing", path);
+	return sb.st_mode & 07777;
+}
+
+START_TEST(fresh_file_is_private)
+{
+	char err[512], wal[400], shm[400], other[400];
+	struct state_db *h;
+
+	/* a fresh file is 0600 under the most permissive umask, and so are the
+	 * -wal and -shm files SQLite creates next to it */
+	state_close(db);
+	unlink(st_path);
+	mode_t old = umask(0);
+	db = st_open();
+	umask(old);
+	ck_assert_uint_eq(mode_of(st_path), 0600);
+	st_account("alice");
+	snprintf(wal, sizeof wal, "%s-wal", st_path);
+	snprintf(shm, sizeof shm, "%s-shm", st_path);
+	ck_assert_uint_eq(mode_of(wal), 0600);
+	ck_assert_uint_eq(mode_of(shm), 0600);
+	state_close(db);
+	db = NULL;
+
+	/* an existing file keeps its mode, silently: never a chmod */
+	snprintf(other, sizeof other, "%s/shared.db", st_dir);
+	FILE *f = fopen(other, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(chmod(other, 0640), 0);
+	h = state_open(other, err, sizeof err);
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_uint_eq(mode_of(other), 0640);
+	state_close(h);
+	ck_assert_uint_eq(mode_of(other), 0640);
+
+	/* a directory that cannot take the file: a clear error, nothing left */
+	snprintf(other, sizeof other, "%s/no/such/dir.db", st_dir);
+	ck_assert_ptr_null(state_open(other, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot open: No such file or directory"));
+	db = st_open();
+}
+END_TEST
+
 START_TEST(migrate_from_version_1)
 {
 	char err[512];
@@ -259,6 +308,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, st_setup, st_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, create_and_reopen);
+	tcase_add_test(tc, fresh_file_is_private);
 	tcase_add_test(tc, migrate_from_version_1);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, not_a_database);
