@@ -13,6 +13,8 @@ STAT, QUIT unless said otherwise):
   second  the same device again (state known)
   device  a second device of the same account (popbridge only; the
           reference is Dovecot's second session)
+  new     the first device again after NEW messages arrived (delivered to
+          both users between the sessions): the usual poll
   UIDL    the UIDL command alone, in a session already logged in
 Ratio = popbridge time / Dovecot POP3 time. Target: <= 2.0 (as for RETR:
 popbridge does Dovecot's work through IMAP plus a SQLite read).
@@ -26,6 +28,7 @@ from benchlib import (PW, REPEATS, Dovecot, Popbridge, check, fmt_s, line,  # no
                       login, median, note, timed)
 
 COUNT = 20000
+NEW = 10
 TARGET = 2.0
 BODY_LINES = 12
 
@@ -56,18 +59,18 @@ def fill_maildirs(dc, users):
             os.link(path, os.path.join(other, name))
 
 
-def login_stat(port, user):
+def login_stat(port, user, count):
     p = login(port, user)
     n, _ = p.stat()
     p.quit()
-    check(n == COUNT, "%s: STAT says %d messages, want %d" % (user, n, COUNT))
+    check(n == count, "%s: STAT says %d messages, want %d" % (user, n, count))
 
 
-def uidl_time(port, user):
+def uidl_time(port, user, count):
     p = login(port, user)
     t, (_, lines, _) = timed(p.uidl)
     p.quit()
-    check(len(lines) == COUNT, "%s: UIDL listed %d messages" % (user, len(lines)))
+    check(len(lines) == count, "%s: UIDL listed %d messages" % (user, len(lines)))
     return t
 
 
@@ -80,29 +83,36 @@ def main():
         fill_maildirs(dc, users)
         note("wrote %d x %d messages in %.1fs (untimed)" %
              (2 * REPEATS, COUNT, time.perf_counter() - t0))
-        res = {k: ([], []) for k in ("first", "second", "device", "uidl")}
+        keys = ("first", "second", "device", "newmail", "uidl")
+        res = {k: ([], []) for k in keys}
         with Popbridge(dc) as pb:
             for r in range(REPEATS):
                 pbu, dcu = "pb%d" % r, "dc%d" % r
-                for key, pbuser in (("first", pbu), ("second", pbu),
-                                    ("device", pbu + "#second")):
-                    res[key][0].append(timed(lambda: login_stat(pb.port, pbuser))[0])
+                steps = (("first", pbu, COUNT), ("second", pbu, COUNT),
+                         ("device", pbu + "#second", COUNT), ("newmail", pbu, COUNT + NEW))
+                for key, pbuser, count in steps:
+                    if key == "newmail":       # mail arrives between two polls
+                        for i in range(NEW):
+                            for user in (pbu, dcu):
+                                dc.add(user, "INBOX", "plain", 100000 + r * NEW + i)
+                    res[key][0].append(timed(lambda: login_stat(pb.port, pbuser, count))[0])
                     if key != "device":
-                        res[key][1].append(timed(lambda: login_stat(dc.pop3_port, dcu))[0])
-                res["uidl"][0].append(uidl_time(pb.port, pbu))
-                res["uidl"][1].append(uidl_time(dc.pop3_port, dcu))
+                        res[key][1].append(timed(lambda: login_stat(dc.pop3_port, dcu,
+                                                                    count))[0])
+                res["uidl"][0].append(uidl_time(pb.port, pbu, COUNT + NEW))
+                res["uidl"][1].append(uidl_time(dc.pop3_port, dcu, COUNT + NEW))
             check(pb.proc.poll() is None, "popbridge exited during the benchmark")
         res["device"][1].extend(res["second"][1])
         names = {"first": "login+STAT 20k, first session",
                  "second": "login+STAT 20k, second session",
                  "device": "login+STAT 20k, new device",
+                 "newmail": "login+STAT 20k, %d new since" % NEW,
                  "uidl": "UIDL 20k (logged in)"}
-        for key in ("first", "second", "device", "uidl"):
+        for key in keys:
             a, b = median(res[key][0]), median(res[key][1])
             line(names[key], fmt_s(a), fmt_s(b), a / b, "time <= %.1fx" % TARGET,
                  a / b <= TARGET)
         note("reference for 'new device' is Dovecot's second session")
-
 
 if __name__ == "__main__":
     main()
