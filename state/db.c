@@ -263,16 +263,15 @@ int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
 	return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
 }
 
-/* Create path as an empty file of mode 0600 when it does not exist (an
- * empty file is an empty SQLite database), so the device password hashes,
- * sealed upstream passwords and mail metadata it will hold are never
- * readable by others, whatever the umask. SQLite gives the -wal and -shm
- * files the main file's mode. An existing file is left exactly as it is. */
-static int create_private(const char *path, char *err, size_t errlen)
+/* Why 0600 (db_int.h): the device password hashes, sealed upstream
+ * passwords and mail metadata a state file holds are nobody else's
+ * business, whatever the umask. SQLite gives the -wal and -shm files the
+ * main file's mode. */
+int db_create_private(const char *path, bool must_be_new, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		if (errno == EEXIST)
+		if (errno == EEXIST && !must_be_new)
 			return 0;
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
@@ -297,7 +296,7 @@ static struct state_db *open_conn(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "state: bad database path");
 		return NULL;
 	}
-	if (create_private(path, err, errlen) != 0)
+	if (db_create_private(path, false, err, errlen) != 0)
 		return NULL;
 	db = calloc(1, sizeof *db);
 	if (db == NULL) {

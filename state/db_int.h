@@ -77,6 +77,10 @@ int db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
     const char *what_row);
 /* Run SQL without a result (transaction control, pragmas, schema). */
 int db_exec(struct state_db *db, const char *sql, const char *what);
+/* Create path as an empty file of mode 0600 (an empty file is an empty
+ * SQLite database). An existing file is left exactly as it is: 0, unless
+ * must_be_new (then -1). -1 with "path: cannot open: reason" in err. */
+int db_create_private(const char *path, bool must_be_new, char *err, size_t errlen);
 
 int db_tx_begin(struct state_db *db, struct db_tx *tx);
 int db_tx_commit(struct state_db *db, struct db_tx *tx);

@@ -81,6 +81,14 @@ struct state_db;
  * message in err (e.g. "popbridge.db: schema version 7 is newer than this
  * popbridge supports (2); upgrade popbridge"). */
 struct state_db *state_open(const char *path, char *err, size_t errlen);
+/* Copy the state file src into dst, a new file (mode 0600; refused if it
+ * exists), without writing src: src is opened read-only, so it is never
+ * migrated or checkpointed, whatever its schema version (the copy is, when
+ * state_open opens it), and nothing is created beside it unless another
+ * process has it open (its -wal and -shm exist then). A consistent copy
+ * even while another process writes src. 0, or -1 with a message in err
+ * (dst then removed). */
+int state_snapshot(const char *src, const char *dst, char *err, size_t errlen);
 /* NULL is a no-op. Finalizes every cached statement. */
 void state_close(struct state_db *db);
 /* The last error's message ("" when none); valid until the next call. */

@@ -11,6 +11,7 @@
 
 #include "state/state.h"
 #include "state/state_test.h"
+#include "tests/lib/testutil.h"
 #include "tests/state/st_util.h"
 
 START_TEST(create_and_reopen)
@@ -81,6 +82,81 @@ START_TEST(fresh_file_is_private)
 	ck_assert_ptr_null(state_open(other, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "cannot open: No such file or directory"));
 	db = st_open();
+}
+END_TEST
+
+START_TEST(snapshot_reads_only)
+{
+	char err[512], old[400], copy[400], side[420];
+	struct state_account a;
+	size_t len1, len2;
+	struct stat sb;
+
+	/* an older schema, closed cleanly: no -wal, no -shm */
+	snprintf(old, sizeof old, "%s/old.db", st_dir);
+	snprintf(copy, sizeof copy, "%s/copy.db", st_dir);
+	struct state_db *h = state_open_at(old, 1, err, sizeof err);
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_int_eq(state_account_add(h, "alice", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0,
+	    7, NULL), STATE_OK);
+	state_close(h);
+	char *before = pbt_read_file(old, 1 << 24, &len1);
+	ck_assert_ptr_nonnull(before);
+	ck_assert_int_eq(stat(old, &sb), 0);
+
+	ck_assert_msg(state_snapshot(old, copy, err, sizeof err) == 0, "%s", err);
+	/* the original: byte-identical, same time, nothing created beside it */
+	char *after = pbt_read_file(old, 1 << 24, &len2);
+	ck_assert_uint_eq(len1, len2);
+	ck_assert_mem_eq(before, after, len1);
+	struct stat sa;
+	ck_assert_int_eq(stat(old, &sa), 0);
+	ck_assert_int_eq(sa.st_mtime, sb.st_mtime);
+	snprintf(side, sizeof side, "%s-wal", old);
+	ck_assert_int_ne(access(side, F_OK), 0);
+	snprintf(side, sizeof side, "%s-shm", old);
+	ck_assert_int_ne(access(side, F_OK), 0);
+	ck_assert_uint_eq(mode_of(copy), 0600);
+	/* the copy is the old schema, and migrates when opened */
+	h = state_open(copy, err, sizeof err);
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_int_eq(state_db_version(h), state_schema_version());
+	ck_assert_int_eq(state_account_get(h, "alice", &a), STATE_OK);
+	ck_assert_int_eq(a.created, 7);
+	state_close(h);
+	free(after);
+	after = pbt_read_file(old, 1 << 24, &len2);
+	ck_assert_mem_eq(before, after, len1);
+
+	/* an existing destination is never overwritten; a missing source is an error */
+	ck_assert_int_eq(state_snapshot(old, copy, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "File exists"));
+	unlink(copy);
+	snprintf(side, sizeof side, "%s/missing.db", st_dir);
+	ck_assert_int_eq(state_snapshot(side, copy, err, sizeof err), -1);
+	ck_assert_int_ne(access(copy, F_OK), 0);
+	ck_assert_int_ne(access(side, F_OK), 0);
+
+	/* a name with URI syntax in it is a file name all the same */
+	char odd[400];
+	snprintf(odd, sizeof odd, "%s/a?b#c%%41 d.db", st_dir);
+	ck_assert_int_eq(rename(old, odd), 0);
+	ck_assert_msg(state_snapshot(odd, copy, err, sizeof err) == 0, "%s", err);
+	h = state_open(copy, err, sizeof err);
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_int_eq(state_account_get(h, "alice", &a), STATE_OK);
+	state_close(h);
+	unlink(copy);
+
+	/* commits still in the -wal of an open connection are in the copy */
+	st_account("bob");
+	ck_assert_msg(state_snapshot(st_path, copy, err, sizeof err) == 0, "%s", err);
+	h = state_open(copy, err, sizeof err);
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_int_eq(state_account_get(h, "bob", &a), STATE_OK);
+	state_close(h);
+	free(before);
+	free(after);
 }
 END_TEST
 
@@ -309,6 +385,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, create_and_reopen);
 	tcase_add_test(tc, fresh_file_is_private);
+	tcase_add_test(tc, snapshot_reads_only);
 	tcase_add_test(tc, migrate_from_version_1);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, not_a_database);
