@@ -131,8 +131,8 @@ static int upstream_credentials(struct run *r)
 	if (a == NULL)
 		return admin_fail(&r->ad, "out of memory"), -1;
 	bool managed = r->ad.o.auth == PB_AUTH_MANAGED;
-	if (!managed && stat(r->ad.o.state, &st) == 0) {
-		if (admin_open_state(&r->ad) != 0)
+	if (!managed && (r->ad.db != NULL || (!r->dry_run && stat(r->ad.o.state, &st) == 0))) {
+		if (r->ad.db == NULL && admin_open_state(&r->ad) != 0)
 			goto out;
 		int s = state_account_get(r->ad.db, account, a);
 		if (s != STATE_OK && s != STATE_NOTFOUND) {
@@ -147,9 +147,10 @@ static int upstream_credentials(struct run *r)
 		    sizeof(r->up_pw));
 		goto out;
 	}
-	if (stat(r->ad.o.state, &st) != 0) {
+	/* (a dry run has its copy open when there is a state file) */
+	if (r->ad.db == NULL && (r->dry_run || stat(r->ad.o.state, &st) != 0)) {
 		admin_fail(&r->ad, "%s: %s (managed mode needs the state file holding the "
-		    "account)", r->ad.o.state, strerror(errno));
+		    "account)", r->ad.o.state, strerror(r->dry_run ? ENOENT : errno));
 		goto out;
 	}
 	struct secret_key key;
@@ -261,25 +262,45 @@ out:
 
 /* ---- the upstream folder -------------------------------------------------------- */
 
-/* --dry-run: a throw-away state file, so the real one is never written. */
-static int open_work_db(struct run *r)
+/* --dry-run: the real state file is never opened for writing (not even
+ * migrated). Everything that reads it reads a private copy taken read-only
+ * (state_snapshot), left in r->ad.db; the matching runs in a second,
+ * throw-away file (open_work_db). Both live in a temporary directory. */
+static int dry_snapshot(struct run *r)
 {
 	char err[PB_ERR_MAX + PB_PATH_MAX];
-
-	if (!r->dry_run) {
-		if (r->ad.db == NULL && admin_open_state(&r->ad) != 0)
-			return -1;
-		r->work = r->ad.db;
-		return 0;
-	}
-	const char *tmp = getenv("TMPDIR");
 	char path[sizeof(r->tmpdir) + 16];
+	struct stat st;
+
+	const char *tmp = getenv("TMPDIR");
 	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > sizeof(r->tmpdir) - 32)
 		tmp = "/tmp";
 	snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/popbridge-dry.XXXXXX", tmp);
 	if (mkdtemp(r->tmpdir) == NULL) {
 		r->tmpdir[0] = '\0';
 		return admin_fail(&r->ad, "a temporary directory: %s", strerror(errno)), -1;
+	}
+	if (stat(r->ad.o.state, &st) != 0)
+		return 0;  /* no state file: nothing to read, every match is new */
+	snprintf(path, sizeof(path), "%s/real.db", r->tmpdir);
+	if (state_snapshot(r->ad.o.state, path, err, sizeof(err)) != 0)
+		return admin_fail(&r->ad, "%s", err), -1;
+	r->ad.db = state_open(path, err, sizeof(err));
+	if (r->ad.db == NULL)
+		return admin_fail(&r->ad, "a copy of %s: %s", r->ad.o.state, err), -1;
+	return 0;
+}
+
+static int open_work_db(struct run *r)
+{
+	char err[PB_ERR_MAX + PB_PATH_MAX];
+	char path[sizeof(r->tmpdir) + 16];
+
+	if (!r->dry_run) {
+		if (r->ad.db == NULL && admin_open_state(&r->ad) != 0)
+			return -1;
+		r->work = r->ad.db;
+		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/dry.db", r->tmpdir);
 	r->work = state_open(path, err, sizeof(err));
@@ -291,7 +312,7 @@ static int open_work_db(struct run *r)
 static void remove_tmpdir(struct run *r)
 {
 	static const char *const files[] = { "dry.db", "dry.db-wal", "dry.db-shm",
-	    "dry.db-journal" };
+	    "dry.db-journal", "real.db", "real.db-wal", "real.db-shm", "real.db-journal" };
 	char path[sizeof(r->tmpdir) + 16];
 
 	if (!r->tmpdir[0])
@@ -346,18 +367,15 @@ out:
 	return rc;
 }
 
-/* --dry-run: how many matched UIDLs the real state file lacks. */
+/* --dry-run: how many matched UIDLs the real state file (its copy) lacks. */
 static int count_real_changes(struct run *r)
 {
-	struct stat stt;
 	struct state_account a;
 	struct state_mailbox mb;
 	size_t changed = 0;
 
-	if (stat(r->ad.o.state, &stt) != 0)
-		return 0; /* no state file: every match would be new */
-	if (r->ad.db == NULL && admin_open_state(&r->ad) != 0)
-		return -1;
+	if (r->ad.db == NULL)
+		return 0; /* no state file (dry_snapshot): every match would be new */
 	if (state_account_get(r->ad.db, r->opt[O_ACCOUNT], &a) != STATE_OK ||
 	    state_mailbox_get(r->ad.db, a.id, r->ad.o.dev.folder, &mb) != STATE_OK ||
 	    mb.uidvalidity != r->mb.uidvalidity)
@@ -521,6 +539,8 @@ int cmd_import_uidls(int argc, char **argv)
 		admin_fail(&r->ad, "no upstream server: give --upstream URL (or --config)");
 		goto out;
 	}
+	if (r->dry_run && dry_snapshot(r) != 0)
+		goto out;
 	if (get_password(r, r->opt[O_FROM_PW], "old server's password: ", r->old_pw,
 	    sizeof(r->old_pw)) != 0 || upstream_credentials(r) != 0)
 		goto out;
