@@ -374,40 +374,33 @@ static int count_offered(struct state_db *db, int64_t mailbox_id, struct live_li
 	return 0;
 }
 
+/* Store every claimed UIDL that differs from the message's stored one, in
+ * one batch: UIDLs may move between messages (state checks uniqueness at
+ * the end of the batch). */
 static int store(struct state_db *db, struct live_list *l, size_t changing, char *err,
     size_t errlen)
 {
-	struct state_uidl_import *tmp = calloc(changing ? changing : 1, sizeof(*tmp));
-	struct state_uidl_import *fin = calloc(changing ? changing : 1, sizeof(*fin));
-	char (*names)[40] = calloc(changing ? changing : 1, sizeof(*names));
-	size_t k = 0, changed = 0;
+	struct state_uidl_import *items = calloc(changing ? changing : 1, sizeof(*items));
+	size_t k = 0;
 	int rc = -1;
 
-	if (tmp == NULL || fin == NULL || names == NULL) {
+	if (items == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return -1;
 	}
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; i < l->n && k < changing; i++) {
 		struct import_old *o = l->v[i].claim;
 		if (o == NULL || strcmp(l->v[i].old_uidl, o->uidl) == 0)
 			continue;
-		snprintf(names[k], sizeof(names[k]), "~popbridge-import-%lld",
-		    (long long)l->v[i].id);
-		tmp[k].message_id = fin[k].message_id = l->v[i].id;
-		tmp[k].old_uidl = names[k];
-		fin[k].old_uidl = o->uidl;
+		items[k].message_id = l->v[i].id;
+		items[k].old_uidl = o->uidl;
 		k++;
 	}
-	if (state_import_uidls(db, tmp, k, NULL) != STATE_OK ||
-	    state_import_uidls(db, fin, k, &changed) != STATE_OK) {
+	if (state_import_uidls(db, items, k, NULL) != STATE_OK)
 		set_state_err(db, "storing the old UIDLs", err, errlen);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(tmp);
-	free(fin);
-	free(names);
+	else
+		rc = 0;
+	free(items);
 	return rc;
 }
 

@@ -27,10 +27,9 @@
  *    being matched is a conflict (not stored: two messages with one UIDL
  *    would make devices skip one); the others are stored. UIDLs may move
  *    between matched messages (the same UIDVALIDITY on both servers with a
- *    different order), which state_import_uidls refuses item by item, so the
- *    changing messages first get a unique temporary value in the same
- *    transaction. Values already stored are left alone: a second run changes
- *    nothing.
+ *    different order): they are stored in one state_import_uidls batch,
+ *    which checks uniqueness once the whole batch is written. Values
+ *    already stored are left alone: a second run changes nothing.
  */
 #ifndef BRIDGE_IMPORT_MATCH_H
 #define BRIDGE_IMPORT_MATCH_H

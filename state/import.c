@@ -81,13 +81,13 @@ static bool uidl_ok(const char *u)
 	return true;
 }
 
-/* Store one old UIDL; *changed incremented when the value is new. */
+/* Store one old UIDL; *changed incremented when the value is new.
+ * Uniqueness is checked afterwards, for the whole batch (check_unique). */
 static int import_one(struct state_db *db, const struct state_uidl_import *it,
     size_t *changed)
 {
 	char cur[STATE_UIDL_MAX + 1];
 	sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
-	int64_t mailbox_id;
 	int rc;
 
 	if (st == NULL)
@@ -99,11 +99,41 @@ static int import_one(struct state_db *db, const struct state_uidl_import *it,
 		return rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "import: no message %lld",
 		    (long long)it->message_id) : db_sqlerr(db, "import: reading a message");
 	}
-	mailbox_id = sqlite3_column_int64(st, 0);
 	db_col_text(st, 1, cur, sizeof cur);
 	db_done(st);
 	if (strcmp(cur, it->old_uidl) == 0)
 		return STATE_OK;
+	st = db_stmt(db, SQL_SET);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, it->message_id);
+	sqlite3_bind_text(st, 2, it->old_uidl, -1, SQLITE_TRANSIENT);
+	rc = db_exec_stmt(db, st, "import: storing a UIDL");
+	if (rc == STATE_OK)
+		(*changed)++;
+	return rc;
+}
+
+/* After the whole batch is written (inside its transaction): no stored UIDL
+ * may be the effective UIDL of another live message of its mailbox. So
+ * UIDLs may move between messages within one batch (a swap), while a real
+ * duplicate is refused. */
+static int check_unique(struct state_db *db, const struct state_uidl_import *it)
+{
+	sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
+	int64_t mailbox_id;
+	int rc;
+
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, it->message_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		db_done(st);
+		return db_sqlerr(db, "import: reading a message");
+	}
+	mailbox_id = sqlite3_column_int64(st, 0);
+	db_done(st);
 	st = db_stmt(db, SQL_TAKEN);
 	if (st == NULL)
 		return STATE_ERROR;
@@ -117,15 +147,7 @@ static int import_one(struct state_db *db, const struct state_uidl_import *it,
 		    it->old_uidl);
 	if (rc != SQLITE_DONE)
 		return db_sqlerr(db, "import: checking a UIDL");
-	st = db_stmt(db, SQL_SET);
-	if (st == NULL)
-		return STATE_ERROR;
-	sqlite3_bind_int64(st, 1, it->message_id);
-	sqlite3_bind_text(st, 2, it->old_uidl, -1, SQLITE_TRANSIENT);
-	rc = db_exec_stmt(db, st, "import: storing a UIDL");
-	if (rc == STATE_OK)
-		(*changed)++;
-	return rc;
+	return STATE_OK;
 }
 
 int state_import_uidls(struct state_db *db, const struct state_uidl_import *items,
@@ -148,6 +170,8 @@ int state_import_uidls(struct state_db *db, const struct state_uidl_import *item
 		return STATE_ERROR;
 	for (i = 0; rc == STATE_OK && i < n; i++)
 		rc = import_one(db, &items[i], &k);
+	for (i = 0; rc == STATE_OK && i < n; i++)
+		rc = check_unique(db, &items[i]);
 	rc = db_tx_end(db, &tx, rc);
 	if (rc == STATE_OK && changed != NULL)
 		*changed = k;

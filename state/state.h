@@ -595,9 +595,11 @@ struct state_uidl_import {
 };
 /* Store the old UIDLs in ONE transaction. Storing the same value again
  * changes nothing (idempotent); a different imported value replaces the old
- * one. A UIDL already the effective UIDL of another live message of the same
- * mailbox is STATE_EXISTS and nothing is written. *changed (may be NULL):
- * how many messages got a new value. */
+ * one. Uniqueness is checked once the whole batch is written (UIDLs may
+ * move between messages, e.g. two messages swap theirs): a UIDL that is then
+ * the effective UIDL of another live message of the same mailbox is
+ * STATE_EXISTS and nothing is written. *changed (may be NULL): how many
+ * messages got a new value. */
 int state_import_uidls(struct state_db *db, const struct state_uidl_import *items,
     size_t n, size_t *changed);
 

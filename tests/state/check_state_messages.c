@@ -460,6 +460,63 @@ START_TEST(import_uidls)
 	ck_assert_str_eq(m.old_uidl, "");
 	imp[1].old_uidl = "00000005000003E8"; /* the default UIDL of UID 5 */
 	RC(state_import_uidls(db, imp, 2, &changed), STATE_EXISTS);
+	ck_assert_str_eq(state_errmsg(db), "import: UIDL '00000005000003E8' is already "
+	    "another message's");
+	OK(state_message_by_uid(db, mb, 4, &m));
+	ck_assert_str_eq(m.old_uidl, "");   /* the first item was not kept either */
+
+	/* UIDLs swapped between two messages in one batch: checked at the end */
+	imp[0].message_id = st_msg_id(mb, 1);
+	imp[0].old_uidl = "UID-old-bbb";
+	imp[1].message_id = st_msg_id(mb, 2);
+	imp[1].old_uidl = "UID-old-aaa";
+	OK(state_import_uidls(db, imp, 2, &changed));
+	ck_assert_uint_eq(changed, 2);
+	OK(state_message_by_uid(db, mb, 1, &m));
+	ck_assert_str_eq(m.uidl, "UID-old-bbb");
+	OK(state_message_by_uid(db, mb, 2, &m));
+	ck_assert_str_eq(m.uidl, "UID-old-aaa");
+	/* a message takes another's default UIDL while that one gets a new
+	 * one: fine at the end of the batch */
+	imp[0].message_id = st_msg_id(mb, 5);
+	imp[0].old_uidl = "UID-old-eee";
+	imp[1].message_id = st_msg_id(mb, 4);
+	imp[1].old_uidl = "00000005000003E8";
+	OK(state_import_uidls(db, imp, 2, &changed));
+	OK(state_message_by_uid(db, mb, 4, &m));
+	ck_assert_str_eq(m.uidl, "00000005000003E8");
+	OK(state_message_by_uid(db, mb, 5, &m));
+	ck_assert_str_eq(m.uidl, "UID-old-eee");
+	/* two items of one batch with one UIDL: a real duplicate, nothing
+	 * written, whatever the order */
+	imp[0].message_id = st_msg_id(mb, 1);
+	imp[0].old_uidl = "UID-dup";
+	imp[1].message_id = st_msg_id(mb, 3);
+	imp[1].old_uidl = "UID-dup";
+	RC(state_import_uidls(db, imp, 2, &changed), STATE_EXISTS);
+	ck_assert_uint_eq(changed, 0);
+	OK(state_message_by_uid(db, mb, 1, &m));
+	ck_assert_str_eq(m.uidl, "UID-old-bbb");
+	OK(state_message_by_uid(db, mb, 3, &m));
+	ck_assert_str_eq(m.old_uidl, "");
+	/* a swap that leaves one message on a UIDL a third one keeps */
+	imp[0].message_id = st_msg_id(mb, 1);
+	imp[0].old_uidl = "UID-old-aaa";
+	imp[1].message_id = st_msg_id(mb, 2);
+	imp[1].old_uidl = "UID-old-eee";     /* still message 5's */
+	RC(state_import_uidls(db, imp, 2, &changed), STATE_EXISTS);
+	OK(state_message_by_uid(db, mb, 1, &m));
+	ck_assert_str_eq(m.uidl, "UID-old-bbb");
+	OK(state_message_by_uid(db, mb, 2, &m));
+	ck_assert_str_eq(m.uidl, "UID-old-aaa");
+	/* put 1 and 2 back for what follows */
+	imp[0].message_id = st_msg_id(mb, 1);
+	imp[0].old_uidl = "UID-old-aaa";
+	imp[1].message_id = st_msg_id(mb, 2);
+	imp[1].old_uidl = "UID-old-bbb";
+	OK(state_import_uidls(db, imp, 2, &changed));
+	imp[0].message_id = st_msg_id(mb, 4);
+	imp[0].old_uidl = "UID-new-ddd";
 	/* bad UIDLs */
 	imp[1].old_uidl = "has space";
 	RC(state_import_uidls(db, imp, 2, &changed), STATE_INVALID);
