@@ -45,6 +45,12 @@ struct pb_throttle;        /* bridge/throttle.h */
 #define BRIDGE_ACCOUNT_MAX 256  /* STATE_ACCOUNT_MAX + NUL */
 #define BRIDGE_DEVICE_MAX  65   /* STATE_DEVICE_MAX + NUL */
 #define BRIDGE_DETAIL_MAX  160  /* a short failure detail for the log line */
+/* How long state keeps a message gone upstream, and a finished commit
+ * (docs/DESIGN.md, "State growth"): long enough for an interrupted commit
+ * to be finished (its messages are never purged while it is unfinished)
+ * and for a UIDVALIDITY change seen late to re-attach its messages; after
+ * that they only cost space. Purged at the end of every session. */
+#define BRIDGE_PURGE_AGE_S (30 * 86400)
 
 /* Named points of the commit path where the test hook can kill the process
  * (POPBRIDGE_TEST_CRASH_AT=<name>). */

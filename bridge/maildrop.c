@@ -248,7 +248,27 @@ out:
 	return ret;
 }
 
-/* End of session: the device's counters, then everything is released. */
+/* State growth (docs/DESIGN.md): what is older than BRIDGE_PURGE_AGE_S —
+ * finished journal entries, and the folder's messages gone upstream that
+ * no unfinished entry names. A failure costs only disk space: a warning. */
+static void purge_old(struct bridge_md *md)
+{
+	int64_t before = now_s() - BRIDGE_PURGE_AGE_S;
+	size_t entries = 0, msgs = 0;
+
+	if (state_journal_purge(md->db, before, &entries) != STATE_OK)
+		pb_log(PB_LOG_WARN, "state", "purging finished commits: %s",
+		    state_errmsg(md->db));
+	if (md->mailbox_id != 0 &&
+	    state_messages_purge(md->db, md->mailbox_id, before, &msgs) != STATE_OK)
+		pb_log(PB_LOG_WARN, "state", "purging gone messages: %s", state_errmsg(md->db));
+	if (entries > 0 || msgs > 0)
+		pb_log(PB_LOG_DEBUG, "state", "purged %zu finished commit(s) and %zu gone "
+		    "message(s) older than %d days", entries, msgs, BRIDGE_PURGE_AGE_S / 86400);
+}
+
+/* End of session: the device's counters, old state purged, then everything
+ * is released. */
 static void md_close(void *p)
 {
 	struct bridge_md *md = p;
@@ -272,6 +292,7 @@ static void md_close(void *p)
 	}
 	if (state_device_update_counters(md->db, md->device_id, &md->def, NULL) != STATE_OK)
 		pb_log(PB_LOG_WARN, "state", "device counters: %s", state_errmsg(md->db));
+	purge_old(md);
 	bridge_md_free(md);
 }
 
