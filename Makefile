@@ -156,6 +156,10 @@ $(FUZZ_B)/fuzz/fuzz_pop3: tests/fuzz/fuzz_pop3.c $(FUZZ_B)/libpop3.a
 $(FUZZ_B)/fuzz/fuzz_imap_parser: tests/fuzz/fuzz_imap_parser.c $(FUZZ_B)/libimap.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_pop3client: tests/fuzz/fuzz_pop3client.c $(FUZZ_B)/libbridge.a \
+		$(FUZZ_B)/libpop3.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 
 bench: popbridge $(B)/tests/harness/pbtest
 	@set -e; for t in $(wildcard tests/bench/bench_*.sh tests/bench/bench_*.py); do \
