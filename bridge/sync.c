@@ -545,8 +545,8 @@ static int live_vanished(struct state_db *db, int64_t mailbox_id,
  * with QRESYNC, the ones expunged since: recorded in one transaction with
  * the new status. */
 static enum pop3_md_status sync_changes(struct bridge_upstream *up, struct state_db *db,
-    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
-    size_t detail_len)
+    const struct state_mailbox *mb, const char *keyword, int64_t now, bool *refused,
+    char *detail, size_t detail_len)
 {
 	struct sync_list l = { .keyword = keyword };
 	struct imap_uidset vanished;
@@ -557,6 +557,7 @@ static enum pop3_md_status sync_changes(struct bridge_upstream *up, struct state
 	imap_uidset_init(&vanished);
 	enum imap_result ir = bridge_upstream_list_changed(up, mb->highestmodseq, &vanished,
 	    list_cb, &l);
+	*refused = ir == IMAP_NO || ir == IMAP_BAD;
 	ret = listed(up, &l, ir, "listing changes", mb->folder, detail, detail_len);
 	if (ret != POP3_MD_OK)
 		goto out;
@@ -606,8 +607,8 @@ static int missing_uids(const struct imap_uidset *there, const uint32_t *live, s
  * listed and recorded, in one transaction. What a complete listing would
  * do, for the price of a compact UID set. */
 static enum pop3_md_status reconcile(struct bridge_upstream *up, struct state_db *db,
-    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
-    size_t detail_len)
+    const struct state_mailbox *mb, const char *keyword, int64_t now, bool *refused,
+    char *detail, size_t detail_len)
 {
 	struct imap_search all = { 0 };
 	struct imap_uidset there, missing;
@@ -620,6 +621,7 @@ static enum pop3_md_status reconcile(struct bridge_upstream *up, struct state_db
 	imap_uidset_init(&there);
 	imap_uidset_init(&missing);
 	enum imap_result ir = imap_uid_search(up->imap, &all, &there);
+	*refused = ir == IMAP_NO || ir == IMAP_BAD;
 	if (ir != IMAP_OK) {
 		ret = up_fail(up, ir, "listing UIDs", detail, detail_len);
 		goto out;
@@ -680,10 +682,11 @@ static enum pop3_md_status count_agrees(struct bridge_upstream *up, struct state
 }
 
 /* The incremental sync (bridge/sync.h; docs/DESIGN.md says why each step
- * is enough). */
+ * is enough). *refused: the server answered NO or BAD to CHANGEDSINCE or
+ * UID SEARCH (the session is usable; what was recorded is right). */
 static enum pop3_md_status sync_incremental(struct bridge_upstream *up, struct state_db *db,
-    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
-    size_t detail_len)
+    const struct state_mailbox *mb, const char *keyword, int64_t now, bool *refused,
+    char *detail, size_t detail_len)
 {
 	enum pop3_md_status ret;
 	bool agrees = false;
@@ -693,7 +696,7 @@ static enum pop3_md_status sync_incremental(struct bridge_upstream *up, struct s
 		 * raise HIGHESTMODSEQ for them), and no command since SELECT. */
 		ret = count_agrees(up, db, mb, &agrees, detail, detail_len);
 	} else {
-		ret = sync_changes(up, db, mb, keyword, now, detail, detail_len);
+		ret = sync_changes(up, db, mb, keyword, now, refused, detail, detail_len);
 		/* Without QRESYNC, expunges since the last sync are unknown and a
 		 * count could be balanced by a message that arrived meanwhile:
 		 * only the UID set is exact. */
@@ -703,7 +706,7 @@ static enum pop3_md_status sync_incremental(struct bridge_upstream *up, struct s
 	if (ret != POP3_MD_OK || agrees)
 		return ret;
 	bridge_upstream_map_forget(up);
-	return reconcile(up, db, mb, keyword, now, detail, detail_len);
+	return reconcile(up, db, mb, keyword, now, refused, detail, detail_len);
 }
 
 enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_db *db,
@@ -717,9 +720,18 @@ enum pop3_md_status bridge_sync_folder(struct bridge_upstream *up, struct state_
 	if (state_mailbox_ensure(db, account_id, folder, mb) != STATE_OK)
 		return db_fail(db, "mailbox", detail, detail_len);
 	const char *why = no_increment(up, mb, keyword);
+	bool refused = false;
 	if (why == NULL) {
-		ret = sync_incremental(up, db, mb, keyword, now, detail, detail_len);
-	} else {
+		ret = sync_incremental(up, db, mb, keyword, now, &refused, detail, detail_len);
+		if (ret != POP3_MD_OK && refused && bridge_upstream_usable(up)) {
+			/* A server that announces CONDSTORE but will not answer
+			 * CHANGEDSINCE or UID SEARCH still gets its sessions. */
+			pb_log(PB_LOG_WARN, "upstream", "folder=%s %s; listing the whole folder",
+			    folder, detail);
+			why = "incremental-refused";
+		}
+	}
+	if (why != NULL) {
 		pb_log(PB_LOG_DEBUG, "sync", "folder=%s complete listing (%s)", folder, why);
 		ret = sync_full(up, db, mb, keyword, now, detail, detail_len);
 	}

@@ -495,6 +495,54 @@ START_TEST(t_state_behind)
 }
 END_TEST
 
+/* Set A's stored status (as if an earlier sync had seen it). */
+static void set_status(struct side *a, uint32_t uidnext, uint64_t modseq)
+{
+	struct state_mailbox_status st = {
+		.uidvalidity = a->mb.uidvalidity, .uidnext = uidnext, .highestmodseq = modseq,
+	};
+	ck_assert_int_eq(state_messages_sync(a->db, a->mb.id, &st, NULL, 0, false, time(NULL),
+	    NULL), STATE_OK);
+}
+
+/* A stored status the server contradicts is not a base for a shortcut:
+ * HIGHESTMODSEQ above the server's, UIDNEXT above the server's, UIDNEXT
+ * moved while HIGHESTMODSEQ did not. Each time the complete listing runs
+ * and gives what B has. */
+START_TEST(t_status_not_trusted)
+{
+	struct scen c;
+
+	if (server == SRV_PLAIN)
+		return;  /* every sync is complete there anyway */
+	scen_init(&c, "trust", 4, 8950);
+	uint32_t uidnext = c.a.mb.uidnext;
+	uint64_t modseq = c.a.mb.highestmodseq;
+	static const struct {
+		int dnext;
+		int dmodseq;
+		const char *why;
+	} cases[] = {
+		{ 0, 1000, "modseq-went-back" },
+		{ 5, 0, "uidnext-inconsistent" },
+		{ -1, 0, "uidnext-inconsistent" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[64];
+		set_status(&c.a, (uint32_t)((int)uidnext + cases[i].dnext),
+		    (uint64_t)((int64_t)modseq + cases[i].dmodseq));
+		side_sync(&c.e, &c.a, false);
+		snprintf(want, sizeof(want), "complete listing (%s)", cases[i].why);
+		ck_assert_msg(strstr(c.a.log, want) != NULL, "case %zu: %s", i, c.a.log);
+		side_sync(&c.e, &c.b, true);
+		compare(&c.a, &c.b, 4);
+		ck_assert_uint_eq(c.a.mb.highestmodseq, modseq);
+	}
+	scen_check(&c);
+	scen_free(&c);
+}
+END_TEST
+
 /* Another dele keyword than the default: no HIGHESTMODSEQ is stored, every
  * sync is complete (state does not say which keyword its flags follow). */
 START_TEST(t_other_keyword)
@@ -544,6 +592,7 @@ static void add_scenarios(TCase *tc)
 	tcase_add_test(tc, t_uidvalidity);
 	tcase_add_test(tc, t_expunge_during_session);
 	tcase_add_test(tc, t_state_behind);
+	tcase_add_test(tc, t_status_not_trusted);
 }
 
 int main(void)
