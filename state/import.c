@@ -81,29 +81,40 @@ static bool uidl_ok(const char *u)
 	return true;
 }
 
+/* The mailbox and the stored old UIDL ("" when none) of a message. */
+static int message_row(struct state_db *db, int64_t message_id, int64_t *mailbox_id,
+    char cur[STATE_UIDL_MAX + 1])
+{
+	sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
+	int rc;
+
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, message_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		db_done(st);
+		return rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "import: no message %lld",
+		    (long long)message_id) : db_sqlerr(db, "import: reading a message");
+	}
+	*mailbox_id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, cur, STATE_UIDL_MAX + 1);
+	db_done(st);
+	return STATE_OK;
+}
+
 /* Store one old UIDL; *changed incremented when the value is new.
  * Uniqueness is checked afterwards, for the whole batch (check_unique). */
 static int import_one(struct state_db *db, const struct state_uidl_import *it,
     size_t *changed)
 {
 	char cur[STATE_UIDL_MAX + 1];
-	sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
-	int rc;
+	int64_t mailbox_id;
+	int rc = message_row(db, it->message_id, &mailbox_id, cur);
 
-	if (st == NULL)
-		return STATE_ERROR;
-	sqlite3_bind_int64(st, 1, it->message_id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		db_done(st);
-		return rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "import: no message %lld",
-		    (long long)it->message_id) : db_sqlerr(db, "import: reading a message");
-	}
-	db_col_text(st, 1, cur, sizeof cur);
-	db_done(st);
-	if (strcmp(cur, it->old_uidl) == 0)
-		return STATE_OK;
-	st = db_stmt(db, SQL_SET);
+	if (rc != STATE_OK || strcmp(cur, it->old_uidl) == 0)
+		return rc;
+	sqlite3_stmt *st = db_stmt(db, SQL_SET);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, it->message_id);
@@ -120,21 +131,13 @@ static int import_one(struct state_db *db, const struct state_uidl_import *it,
  * duplicate is refused. */
 static int check_unique(struct state_db *db, const struct state_uidl_import *it)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
+	char cur[STATE_UIDL_MAX + 1];
 	int64_t mailbox_id;
-	int rc;
+	int rc = message_row(db, it->message_id, &mailbox_id, cur);
 
-	if (st == NULL)
-		return STATE_ERROR;
-	sqlite3_bind_int64(st, 1, it->message_id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		db_done(st);
-		return db_sqlerr(db, "import: reading a message");
-	}
-	mailbox_id = sqlite3_column_int64(st, 0);
-	db_done(st);
-	st = db_stmt(db, SQL_TAKEN);
+	if (rc != STATE_OK)
+		return rc;
+	sqlite3_stmt *st = db_stmt(db, SQL_TAKEN);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);

@@ -394,6 +394,22 @@ START_TEST(rematch_by_emailid_and_duplicates)
 }
 END_TEST
 
+/* A batch of two imports. */
+static void two(struct state_uidl_import imp[2], int64_t id1, const char *u1, int64_t id2,
+    const char *u2)
+{
+	imp[0] = (struct state_uidl_import){ .message_id = id1, .old_uidl = u1 };
+	imp[1] = (struct state_uidl_import){ .message_id = id2, .old_uidl = u2 };
+}
+
+/* The effective UIDL of the live message with UID uid. */
+static void uidl_is(int64_t mailbox, uint32_t uid, const char *want)
+{
+	struct state_message m;
+	OK(state_message_by_uid(db, mailbox, uid, &m));
+	ck_assert_str_eq(m.uidl, want);
+}
+
 START_TEST(import_uidls)
 {
 	struct state_listing it[5];
@@ -466,54 +482,30 @@ START_TEST(import_uidls)
 	ck_assert_str_eq(m.old_uidl, "");   /* the first item was not kept either */
 
 	/* UIDLs swapped between two messages in one batch: checked at the end */
-	imp[0].message_id = st_msg_id(mb, 1);
-	imp[0].old_uidl = "UID-old-bbb";
-	imp[1].message_id = st_msg_id(mb, 2);
-	imp[1].old_uidl = "UID-old-aaa";
+	two(imp, st_msg_id(mb, 1), "UID-old-bbb", st_msg_id(mb, 2), "UID-old-aaa");
 	OK(state_import_uidls(db, imp, 2, &changed));
 	ck_assert_uint_eq(changed, 2);
-	OK(state_message_by_uid(db, mb, 1, &m));
-	ck_assert_str_eq(m.uidl, "UID-old-bbb");
-	OK(state_message_by_uid(db, mb, 2, &m));
-	ck_assert_str_eq(m.uidl, "UID-old-aaa");
+	uidl_is(mb, 1, "UID-old-bbb");
+	uidl_is(mb, 2, "UID-old-aaa");
 	/* a message takes another's default UIDL while that one gets a new
 	 * one: fine at the end of the batch */
-	imp[0].message_id = st_msg_id(mb, 5);
-	imp[0].old_uidl = "UID-old-eee";
-	imp[1].message_id = st_msg_id(mb, 4);
-	imp[1].old_uidl = "00000005000003E8";
+	two(imp, st_msg_id(mb, 5), "UID-old-eee", st_msg_id(mb, 4), "00000005000003E8");
 	OK(state_import_uidls(db, imp, 2, &changed));
-	OK(state_message_by_uid(db, mb, 4, &m));
-	ck_assert_str_eq(m.uidl, "00000005000003E8");
-	OK(state_message_by_uid(db, mb, 5, &m));
-	ck_assert_str_eq(m.uidl, "UID-old-eee");
-	/* two items of one batch with one UIDL: a real duplicate, nothing
-	 * written, whatever the order */
-	imp[0].message_id = st_msg_id(mb, 1);
-	imp[0].old_uidl = "UID-dup";
-	imp[1].message_id = st_msg_id(mb, 3);
-	imp[1].old_uidl = "UID-dup";
+	uidl_is(mb, 4, "00000005000003E8");
+	uidl_is(mb, 5, "UID-old-eee");
+	/* two items of one batch with one UIDL: a real duplicate, nothing written */
+	two(imp, st_msg_id(mb, 1), "UID-dup", st_msg_id(mb, 3), "UID-dup");
 	RC(state_import_uidls(db, imp, 2, &changed), STATE_EXISTS);
 	ck_assert_uint_eq(changed, 0);
-	OK(state_message_by_uid(db, mb, 1, &m));
-	ck_assert_str_eq(m.uidl, "UID-old-bbb");
-	OK(state_message_by_uid(db, mb, 3, &m));
-	ck_assert_str_eq(m.old_uidl, "");
+	uidl_is(mb, 1, "UID-old-bbb");
+	uidl_is(mb, 3, "00000003000003E8");
 	/* a swap that leaves one message on a UIDL a third one keeps */
-	imp[0].message_id = st_msg_id(mb, 1);
-	imp[0].old_uidl = "UID-old-aaa";
-	imp[1].message_id = st_msg_id(mb, 2);
-	imp[1].old_uidl = "UID-old-eee";     /* still message 5's */
+	two(imp, st_msg_id(mb, 1), "UID-old-aaa", st_msg_id(mb, 2), "UID-old-eee");
 	RC(state_import_uidls(db, imp, 2, &changed), STATE_EXISTS);
-	OK(state_message_by_uid(db, mb, 1, &m));
-	ck_assert_str_eq(m.uidl, "UID-old-bbb");
-	OK(state_message_by_uid(db, mb, 2, &m));
-	ck_assert_str_eq(m.uidl, "UID-old-aaa");
+	uidl_is(mb, 1, "UID-old-bbb");
+	uidl_is(mb, 2, "UID-old-aaa");
 	/* put 1 and 2 back for what follows */
-	imp[0].message_id = st_msg_id(mb, 1);
-	imp[0].old_uidl = "UID-old-aaa";
-	imp[1].message_id = st_msg_id(mb, 2);
-	imp[1].old_uidl = "UID-old-bbb";
+	two(imp, st_msg_id(mb, 1), "UID-old-aaa", st_msg_id(mb, 2), "UID-old-bbb");
 	OK(state_import_uidls(db, imp, 2, &changed));
 	imp[0].message_id = st_msg_id(mb, 4);
 	imp[0].old_uidl = "UID-new-ddd";
