@@ -22,7 +22,9 @@
  *    server's message count; otherwise (and always after changes without
  *    QRESYNC) UID SEARCH ALL names every UID there is: live ones it lacks
  *    are marked gone, UIDs state lacks are listed and recorded. Why this
- *    is exact: docs/DESIGN.md, "Incremental sync".
+ *    is exact: docs/DESIGN.md, "Incremental sync". A NO or BAD to
+ *    CHANGEDSINCE or UID SEARCH (a server announcing more than it does)
+ *    falls back to the complete listing with a warning.
  *  - The session's sequence-number map (bridge/upstream.h) is complete
  *    after a complete listing, and after an incremental sync without
  *    QRESYNC only when the count agreed with nothing announced since

@@ -76,7 +76,8 @@ enum imap_result bridge_upstream_list(struct bridge_upstream *up, imap_msg_fn *c
  * (CHANGEDSINCE, RFC 7162): flag changes and new messages. With QRESYNC
  * enabled, the UIDs expunged since modseq are added to *vanished (the
  * caller initialised it); without, *vanished stays as it was and expunges
- * are the caller's to find. IMAP_EUNSUPPORTED without CONDSTORE. */
+ * are the caller's to find. IMAP_EUNSUPPORTED without CONDSTORE;
+ * IMAP_EARG for modseq 0. */
 enum imap_result bridge_upstream_list_changed(struct bridge_upstream *up, uint64_t modseq,
     struct imap_uidset *vanished, imap_msg_fn *cb, void *arg);
 
