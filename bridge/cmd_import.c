@@ -492,16 +492,13 @@ static int check_args(struct run *r)
 			    NAME, OPT_NAMES[i], NAME);
 			return -1;
 		}
-	if (strlen(acc) > STATE_ACCOUNT_MAX) {
-		fprintf(stderr, "popbridge %s: --account: at most %d octets\n", NAME,
-		    STATE_ACCOUNT_MAX);
+	bool bad = strlen(acc) > STATE_ACCOUNT_MAX;
+	for (const char *p = acc; *p && !bad; p++)
+		bad = (unsigned char)*p < 0x20 || *p == 0x7f;
+	if (bad) {
+		fprintf(stderr, "popbridge %s: --account: %s\n", NAME, STATE_ACCOUNT_RULE);
 		return -1;
 	}
-	for (const char *p = acc; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			fprintf(stderr, "popbridge %s: --account: no control characters\n", NAME);
-			return -1;
-		}
 	if (pop3c_parse_url(r->opt[O_FROM], &r->url, err, sizeof(err)) != 0) {
 		fprintf(stderr, "popbridge %s: %s\n", NAME, err);
 		return -1;

@@ -6,6 +6,12 @@
 
 #include <sys/stat.h>
 
+#include "state/state.h"
+
+/* 256 octets: one more than an account name may have */
+#define X16 "xxxxxxxxxxxxxxxx"
+#define LONG_ACCOUNT X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16
+
 static int run_import(const char *const *args, const char *state, char **out, char **err)
 {
 	const char *bin = bt_env("POPBRIDGE_BIN");
@@ -51,7 +57,9 @@ START_TEST(usage_errors)
 		{ { "--account", "a", "--from", "pop3://h", "--from-user", "u", "--listen",
 		    "127.0.0.1:1", NULL }, 2, "listen" },
 		{ { "--account", "a\x01", "--from", "pop3://h", "--from-user", "u", NULL }, 2,
-		    "control characters" },
+		    "--account: " STATE_ACCOUNT_RULE "\n" },
+		{ { "--account", LONG_ACCOUNT, "--from", "pop3://h", "--from-user", "u", NULL }, 2,
+		    "--account: " STATE_ACCOUNT_RULE "\n" },
 		{ { "--account", "a", "--from", "pop3://h", "--from-user", "u", "extra", NULL }, 2,
 		    NULL },
 		{ { "--account", "a", "--from", "pop3://h", "--from-user", "u", NULL }, 1,
