@@ -84,6 +84,11 @@ static int bind_credentials(sqlite3_stmt *st, enum state_auth auth,
 	return sqlite3_bind_null(st, 4);
 }
 
+bool state_account_name_ok(const char *name)
+{
+	return db_text_ok(name, STATE_ACCOUNT_MAX, false);
+}
+
 int state_account_add(struct state_db *db, const char *name, enum state_auth auth,
     const char *upstream_user, const void *secret, size_t secret_len, int64_t now,
     int64_t *id)
@@ -92,7 +97,7 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 	int rc;
 
 	DB_ENTER(db);
-	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
+	if (!state_account_name_ok(name))
 		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
@@ -126,7 +131,7 @@ int state_account_get(struct state_db *db, const char *name, struct state_accoun
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
+	if (!state_account_name_ok(name))
 		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	st = db_stmt(db, SQL_BY_NAME);
 	if (st == NULL)
@@ -190,7 +195,7 @@ int state_account_remove(struct state_db *db, const char *name)
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (!db_text_ok(name, STATE_ACCOUNT_MAX, false))
+	if (!state_account_name_ok(name))
 		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	st = db_stmt(db, SQL_REMOVE);
 	if (st == NULL)

@@ -61,6 +61,8 @@
 #define STATE_STR(x)  STATE_STR_(x)
 #define STATE_ACCOUNT_RULE "an account name is 1 to " STATE_STR(STATE_ACCOUNT_MAX) \
 	" octets, none of them a control character"
+/* Whether name follows STATE_ACCOUNT_RULE (what state_account_add accepts). */
+bool state_account_name_ok(const char *name);
 #define STATE_BUSY_TIMEOUT_MS 10000
 
 enum state_rc {
