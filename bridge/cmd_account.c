@@ -124,7 +124,7 @@ static int store_credentials(int argc, char **argv, bool add)
 		goto out;
 	status = PB_EXIT_FAIL;
 	const char *account = ad.c.args[0];
-	if (!*account || strlen(account) > STATE_ACCOUNT_MAX) {
+	if (!state_account_name_ok(account)) {
 		admin_fail(&ad, "%s", STATE_ACCOUNT_RULE);
 		goto out;
 	}

@@ -492,10 +492,7 @@ static int check_args(struct run *r)
 			    NAME, OPT_NAMES[i], NAME);
 			return -1;
 		}
-	bool bad = strlen(acc) > STATE_ACCOUNT_MAX;
-	for (const char *p = acc; *p && !bad; p++)
-		bad = (unsigned char)*p < 0x20 || *p == 0x7f;
-	if (bad) {
+	if (!state_account_name_ok(acc)) {
 		fprintf(stderr, "popbridge %s: --account: %s\n", NAME, STATE_ACCOUNT_RULE);
 		return -1;
 	}

@@ -1,6 +1,7 @@
 /* bridge/options.c — parsing, layering and resolution of settings. */
 #include "bridge/options.h"
 #include "bridge/username.h"
+#include "state/state.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -718,6 +719,10 @@ struct pb_device_section *pb_options_new_section(struct pb_options *o,
 {
 	struct pb_device_section s;
 	memset(&s, 0, sizeof(s));
+	if (!state_account_name_ok(account)) {
+		fail(err, errlen, "%s", STATE_ACCOUNT_RULE);
+		return NULL;
+	}
 	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||
 	    copy_text(s.device, sizeof(s.device), device, "device name", err, errlen) != 0)
 		return NULL;

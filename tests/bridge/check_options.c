@@ -7,6 +7,7 @@
 
 #include "bridge/cmdline.h"
 #include "bridge/options.h"
+#include "state/state.h"
 #include "tests/bridge/bt.h"
 
 static char err[PB_ERR_MAX];
@@ -426,6 +427,11 @@ START_TEST(test_device_overrides)
 	ck_assert_int_eq(pb_section_set(s, PB_K_FOLDER, "PC", err, sizeof(err)), 0);
 	ck_assert_int_eq(pb_section_set(s, PB_K_SEEN_ON, "never", err, sizeof(err)), 0);
 	ck_assert_int_eq(pb_section_set(s, PB_K_WINDOW, "0", err, sizeof(err)), 0);
+	/* an account name outside the rule: its one wording */
+	ck_assert_ptr_null(pb_options_new_section(&file, "", "pc", 10, err, sizeof(err)));
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
+	ck_assert_ptr_null(pb_options_new_section(&file, "a\tb", "pc", 11, err, sizeof(err)));
+	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	/* a second section for the same device, in another case */
 	ck_assert_ptr_null(pb_options_new_section(&file, "Office@Example.org", "PC", 12,
 	    err, sizeof(err)));
