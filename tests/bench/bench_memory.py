@@ -13,9 +13,9 @@
    per-session cost (RSS(50) - RSS(1)) / 49 has the target <= 512 KiB, so the
    default --max-sessions 500 fits in 256 MiB.
 3. RSS after ROUNDS rounds of 50 sessions (each logs in, RETRs a 100 KiB
-   message, QUITs) against RSS after the first round: memory a long-running
-   daemon keeps must not creep up with the sessions it has served. Target:
-   <= 1.1x.
+   message, QUITs) against RSS after the second round (the first leaves
+   the allocator's arenas only partly grown): memory a long-running daemon
+   keeps must not creep up with the sessions it has served. Target: <= 1.1x.
 """
 import os
 import sys
@@ -30,7 +30,7 @@ IDLE = 50
 PER_SESSION_TARGET_KIB = 512
 SLACK_KIB = 2048
 SETTLE = 0.3   # seconds for session threads to finish their login work
-ROUNDS = 8
+ROUNDS = 16
 IDLE_MSGS = 20
 
 
@@ -83,7 +83,7 @@ def idle_sessions(dc):
 
 
 def rounds(dc):
-    """VmRSS after the first and after the last of ROUNDS rounds."""
+    """VmRSS after the second and after the last of ROUNDS rounds."""
     with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE)]) as pb:
         rss = []
         for r in range(ROUNDS):
@@ -96,7 +96,7 @@ def rounds(dc):
             time.sleep(SETTLE)
             rss.append(proc_status(pb.proc.pid)["VmRSS"])
         check(pb.proc.poll() is None, "popbridge exited")
-        return rss[0], rss[-1]
+        return rss[1], rss[-1]
 
 
 def medians(fn):
@@ -121,7 +121,7 @@ def main():
         note("per idle session: %.0f KiB (RSS 1 session %s, %d sessions %s)" %
              (per, fmt_kb(o), IDLE, fmt_kb(m)))
         f, la = medians(lambda: rounds(dc))
-        line("rss: %d rounds of %d sessions vs 1" % (ROUNDS, IDLE), fmt_kb(la), fmt_kb(f),
+        line("rss: %d rounds of %d sessions vs 2" % (ROUNDS, IDLE), fmt_kb(la), fmt_kb(f),
              la / f, "<= 1.1x", la <= 1.1 * f)
 
 if __name__ == "__main__":
