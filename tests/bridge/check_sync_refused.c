@@ -1,0 +1,190 @@
+/* tests/bridge/check_sync_refused.c — a server that announces CONDSTORE but
+ * answers BAD to CHANGEDSINCE (a scripted IMAP server on loopback: Dovecot
+ * does not misbehave so). The second session's incremental sync is refused;
+ * the bridge lists the whole folder instead, the login succeeds, and state
+ * gets the flag change the listing shows. */
+#include <check.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bridge/options.h"
+#include "bridge/sync.h"
+#include "bridge/upstream.h"
+#include "imap/uidset.h"
+#include "state/state.h"
+#include "tests/lib/cert.h"
+#include "tests/lib/net.h"
+
+#define CAPS "IMAP4rev1 UIDPLUS CONDSTORE ESEARCH"
+#define SIZE 100
+
+struct fake {
+	int lfd, port;
+	uint64_t modseq;       /* HIGHESTMODSEQ this session's SELECT reports */
+	bool seen2;            /* UID 2 carries \Seen */
+	int changedsince;      /* CHANGEDSINCE fetches received (all refused) */
+	pthread_t th;
+};
+
+/* UIDs 1 and 2 of the set the command names ("UID FETCH set (...)"). */
+static void fetch(struct fake *f, int fd, const char *tag, const char *args)
+{
+	struct imap_uidset set;
+	const char *sp = strchr(args, ' ');
+	char out[512];
+
+	imap_uidset_init(&set);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(imap_uidset_parse(&set, args, (size_t)(sp - args)), 0);
+	for (uint32_t uid = 1; uid <= 2; uid++) {
+		if (!imap_uidset_contains(&set, uid))
+			continue;
+		if (strstr(args, "BODY.PEEK[]<")) {      /* the last octets */
+			snprintf(out, sizeof(out), "* %u FETCH (UID %u BODY[]<%d> {2}\r\n\r\n)\r\n",
+			    uid, uid, SIZE - 2);
+		} else if (strstr(args, "HEADER.FIELDS")) {
+			char hdr[64];
+			snprintf(hdr, sizeof(hdr), "Message-ID: <%u@fake>\r\n\r\n", uid);
+			snprintf(out, sizeof(out), "* %u FETCH (UID %u RFC822.SIZE %d FLAGS () "
+			    "BODY[HEADER.FIELDS (MESSAGE-ID)] {%zu}\r\n%s)\r\n", uid, uid, SIZE,
+			    strlen(hdr), hdr);
+		} else {
+			snprintf(out, sizeof(out), "* %u FETCH (UID %u RFC822.SIZE %d FLAGS (%s))\r\n",
+			    uid, uid, SIZE, uid == 2 && f->seen2 ? "\\Seen" : "");
+		}
+		pbt_sendstr(fd, out);
+	}
+	imap_uidset_free(&set);
+	snprintf(out, sizeof(out), "%s OK fetched\r\n", tag);
+	pbt_sendstr(fd, out);
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	char line[2048], out[512], tag[32], cmd[32];
+	int fd = accept(f->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	pbt_sendstr(fd, "* OK [CAPABILITY " CAPS "] fake ready\r\n");
+	while (pbt_readline(fd, line, sizeof(line), 10000) > 0) {
+		int off = 0;
+		if (sscanf(line, "%31s %31s %n", tag, cmd, &off) < 2)
+			break;
+		const char *rest = line + off;
+		if (strcmp(cmd, "LOGIN") == 0) {
+			snprintf(out, sizeof(out), "%s OK [CAPABILITY " CAPS "] in\r\n", tag);
+		} else if (strcmp(cmd, "SELECT") == 0) {
+			snprintf(out, sizeof(out), "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+			    "* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ %llu] h\r\n"
+			    "%s OK [READ-WRITE] selected\r\n", (unsigned long long)f->modseq, tag);
+		} else if (strcmp(cmd, "UID") == 0 && strncmp(rest, "FETCH ", 6) == 0 &&
+		    strstr(rest, "CHANGEDSINCE")) {
+			f->changedsince++;
+			snprintf(out, sizeof(out), "%s BAD no CHANGEDSINCE here\r\n", tag);
+		} else if (strcmp(cmd, "UID") == 0 && strncmp(rest, "FETCH ", 6) == 0) {
+			fetch(f, fd, tag, rest + 6);
+			continue;
+		} else if (strcmp(cmd, "LOGOUT") == 0) {
+			snprintf(out, sizeof(out), "* BYE bye\r\n%s OK done\r\n", tag);
+			pbt_sendstr(fd, out);
+			break;
+		} else {
+			snprintf(out, sizeof(out), "%s OK fine\r\n", tag);
+		}
+		pbt_sendstr(fd, out);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* One session against a fresh fake: log in, sync INBOX; the fake's count
+ * of CHANGEDSINCE fetches. */
+static int session(struct state_db *db, int64_t account_id, uint64_t modseq, bool seen2,
+    struct state_mailbox *mb)
+{
+	struct fake f = { .modseq = modseq, .seen2 = seen2 };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	struct pb_options o;
+	struct bridge_upstream up;
+	char url[64], err[PB_ERR_MAX], detail[300];
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(f.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(f.lfd, 1), 0);
+	ck_assert_int_eq(getsockname(f.lfd, (struct sockaddr *)&a, &al), 0);
+	f.port = ntohs(a.sin_port);
+	ck_assert_int_eq(pthread_create(&f.th, NULL, fake_main, &f), 0);
+
+	pb_options_init(&o);
+	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f.port);
+	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
+	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
+	ck_assert_msg(pb_options_finish(&o, true, NULL, err, sizeof(err)) == 0, "%s", err);
+	memset(&up, 0, sizeof(up));
+	ck_assert_msg(bridge_upstream_login(&up, &o, "u", "pw", detail, sizeof(detail)) ==
+	    POP3_MD_OK, "login: %s", detail);
+	ck_assert_msg(bridge_sync_folder(&up, db, account_id, "INBOX", o.dele_keyword, 1000, mb,
+	    detail, sizeof(detail)) == POP3_MD_OK, "sync: %s", detail);
+	bridge_upstream_free(&up);
+	pthread_join(f.th, NULL);
+	close(f.lfd);
+	pb_options_free(&o);
+	return f.changedsince;
+}
+
+START_TEST(t_changedsince_refused)
+{
+	char dir[256], path[320], err[256];
+	struct state_account acc;
+	struct state_mailbox mb;
+	struct state_message m;
+
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(pbt_mkdtemp("pb-sync-refused", dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	struct state_db *db = state_open(path, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_ensure(db, "u", 1000, &acc), STATE_OK);
+
+	/* First session: the complete listing; HIGHESTMODSEQ 50 stored. */
+	ck_assert_int_eq(session(db, acc.id, 50, false, &mb), 0);
+	ck_assert_uint_eq(mb.highestmodseq, 50);
+	ck_assert_int_eq(state_message_by_uid(db, mb.id, 2, &m), STATE_OK);
+	ck_assert_uint_eq(m.flags & STATE_MF_SEEN, 0);
+	ck_assert(m.size_exact && m.exact_size == SIZE);
+
+	/* Second: HIGHESTMODSEQ moved, CHANGEDSINCE refused, listing instead. */
+	ck_assert_int_eq(session(db, acc.id, 60, true, &mb), 1);
+	ck_assert_uint_eq(mb.highestmodseq, 60);
+	ck_assert_int_eq(state_message_by_uid(db, mb.id, 2, &m), STATE_OK);
+	ck_assert(m.flags & STATE_MF_SEEN);
+	ck_assert_int_eq(state_message_by_uid(db, mb.id, 1, &m), STATE_OK);
+	state_close(db);
+	pbt_rmtree(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("bridge-sync-refused");
+	TCase *tc = tcase_create("refused");
+	tcase_add_test(tc, t_changedsince_refused);
+	suite_add_tcase(su, tc);
+	SRunner *sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
