@@ -278,6 +278,14 @@ enum pop3_md_status bridge_upstream_select(struct bridge_upstream *up, const cha
 	map_reset(up);
 	memset(&up->info, 0, sizeof(up->info));
 	enum imap_result r = imap_select(up->imap, folder, IMAP_SELECT_CONDSTORE, &up->info);
+	if (r == IMAP_BAD && imap_has(up->imap, IMAP_CAP_CONDSTORE)) {
+		/* A server that announces CONDSTORE but refuses the SELECT
+		 * parameter still gets its sessions, without mod-sequences. */
+		pb_log(PB_LOG_WARN, "upstream", "select %s (CONDSTORE): BAD (%s); selecting"
+		    " without", folder, imap_last(up->imap)->text);
+		memset(&up->info, 0, sizeof(up->info));
+		r = imap_select(up->imap, folder, 0, &up->info);
+	}
 	if (r != IMAP_OK) {
 		char what[PB_FOLDER_MAX + 32];
 		snprintf(what, sizeof(what), "select %s", folder);

@@ -23,7 +23,8 @@
  *  - bridge_upstream_select() forgets the previous mailbox's map and gone
  *    set: flush them first. It asks for CONDSTORE (SELECT ... (CONDSTORE))
  *    when offered, so info.highestmodseq is set where the server keeps
- *    mod-sequences.
+ *    mod-sequences; a BAD to that parameter gives a warning and a plain
+ *    SELECT.
  *  - bridge_upstream_free() logs out (bounded by the timeout) when still
  *    connected, and frees; safe on a zeroed struct and twice.
  */

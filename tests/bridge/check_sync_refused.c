@@ -1,8 +1,9 @@
 /* tests/bridge/check_sync_refused.c — a server that announces CONDSTORE but
- * answers BAD to CHANGEDSINCE (a scripted IMAP server on loopback: Dovecot
- * does not misbehave so). The second session's incremental sync is refused;
- * the bridge lists the whole folder instead, the login succeeds, and state
- * gets the flag change the listing shows. */
+ * answers BAD to CHANGEDSINCE, or to SELECT ... (CONDSTORE) (a scripted IMAP
+ * server on loopback: Dovecot does not misbehave so). The incremental sync
+ * is refused: the bridge lists the whole folder instead, the login
+ * succeeds, and state gets the flag change the listing shows; a refused
+ * SELECT parameter gives a plain SELECT. */
 #include <check.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@ struct fake {
 	int lfd, port;
 	uint64_t modseq;       /* HIGHESTMODSEQ this session's SELECT reports */
 	bool seen2;            /* UID 2 carries \Seen */
+	bool select_bad;       /* BAD to SELECT ... (CONDSTORE) */
 	int changedsince;      /* CHANGEDSINCE fetches received (all refused) */
 	pthread_t th;
 };
@@ -82,6 +84,11 @@ static void *fake_main(void *arg)
 		const char *rest = line + off;
 		if (strcmp(cmd, "LOGIN") == 0) {
 			snprintf(out, sizeof(out), "%s OK [CAPABILITY " CAPS "] in\r\n", tag);
+		} else if (strcmp(cmd, "SELECT") == 0 && f->select_bad && strstr(rest, "CONDSTORE")) {
+			snprintf(out, sizeof(out), "%s BAD no parameters here\r\n", tag);
+		} else if (strcmp(cmd, "SELECT") == 0 && f->select_bad) {
+			snprintf(out, sizeof(out), "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+			    "* OK [UIDNEXT 3] n\r\n%s OK [READ-WRITE] selected\r\n", tag);
 		} else if (strcmp(cmd, "SELECT") == 0) {
 			snprintf(out, sizeof(out), "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
 			    "* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ %llu] h\r\n"
@@ -111,7 +118,7 @@ static void *fake_main(void *arg)
 static int session(struct state_db *db, int64_t account_id, uint64_t modseq, bool seen2,
     struct state_mailbox *mb)
 {
-	struct fake f = { .modseq = modseq, .seen2 = seen2 };
+	struct fake f = { .modseq = modseq, .seen2 = seen2, .select_bad = modseq == 0 };
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
 	struct pb_options o;
@@ -171,6 +178,13 @@ START_TEST(t_changedsince_refused)
 	ck_assert_int_eq(state_message_by_uid(db, mb.id, 2, &m), STATE_OK);
 	ck_assert(m.flags & STATE_MF_SEEN);
 	ck_assert_int_eq(state_message_by_uid(db, mb.id, 1, &m), STATE_OK);
+
+	/* Third: SELECT ... (CONDSTORE) refused: a plain SELECT, no
+	 * mod-sequence, the complete listing (UID 2 no longer \Seen). */
+	ck_assert_int_eq(session(db, acc.id, 0, false, &mb), 0);
+	ck_assert_uint_eq(mb.highestmodseq, 0);
+	ck_assert_int_eq(state_message_by_uid(db, mb.id, 2, &m), STATE_OK);
+	ck_assert_uint_eq(m.flags & STATE_MF_SEEN, 0);
 	state_close(db);
 	pbt_rmtree(dir);
 }
