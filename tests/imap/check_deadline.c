@@ -598,7 +598,8 @@ START_TEST(test_literal_bypasses_resolver)
 	connect_via("127.0.0.1");
 	ck_assert_uint_eq(lookups_now(), 0);
 	/* ::1 as a literal: no lookup even where nothing listens there */
-	struct imap_config cfg = { .host = "::1", .port = 9, .tls = IMAP_TLS_NONE, .timeout_s = T };
+	struct imap_config cfg = { .host = "::1", .port = 9, .tls = IMAP_TLS_NONE,
+	    .timeout_s = T };
 	struct imap_session *s = imap_session_new(&cfg);
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
 	ck_assert_int_ne(imap_last(s)->cause, IMAP_CAUSE_RESOLVE);
