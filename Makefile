@@ -16,13 +16,13 @@ B        ?= build
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 DATADIR  ?= $(PREFIX)/share/popbridge
+DOCDIR   ?= $(PREFIX)/share/doc/popbridge
 PKGS     := openssl libxml-2.0 sqlite3
 CFLAGS   ?= -O2 -g
 LDFLAGS  ?=
 FUZZ_SECONDS ?= 60
 
-STD_FLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread \
-             -DPOPBRIDGE_DATADIR='"$(DATADIR)"'
+STD_FLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread
 
 # pkg-config runs once, and only when something is compiled, so `make deps`
 # can install the libraries before anything asks for their flags.
@@ -168,10 +168,14 @@ bench: popbridge $(B)/tests/harness/pbtest
 		PBTEST=$(abspath $(B)/tests/harness/pbtest) $$t; \
 	done
 
+# The binary carries its configuration schema; the schema, the example
+# configuration and the systemd unit are installed for the administrator.
 install: popbridge
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 popbridge $(DESTDIR)$(BINDIR)/popbridge
-	install -m 0644 $(wildcard contrib/*.rng contrib/*.xml) $(DESTDIR)$(DATADIR)/
+	install -m 0644 contrib/popbridge.rng contrib/popbridge.xml \
+		contrib/popbridge.service $(DESTDIR)$(DATADIR)/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build popbridge

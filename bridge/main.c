@@ -1,7 +1,6 @@
 /* bridge/main.c — the popbridge command: dispatch to subcommands.
  *
- * A subcommand is listed (and reachable) here only once it works; the
- * others of SPEC §8 are added to `commands` as they are written.
+ * Every subcommand of SPEC §8 is in `commands`; each has its own --help.
  */
 #include <stdio.h>
 #include <string.h>
@@ -91,7 +90,7 @@ static int cmd_check_config(int argc, char **argv)
 	struct pb_cmdline c;
 	struct pb_options layer;
 	int status = PB_EXIT_OK;
-	if (simple_args("check-config", argc, argv, 0, &c,
+	if (simple_args("check-config", argc, argv, PB_OPT_CONFIG, &c,
 	    "usage: popbridge check-config --config FILE\n\n"
 	    "Validate FILE against the configuration schema and check every value.\n"
 	    "Exit 0 when it is valid; otherwise print FILE:LINE: problem for each\n"
