@@ -90,6 +90,11 @@ START_TEST(help)
 	ck_assert_int_eq(run_import(args, state_path(), &out, &err), 0);
 	ck_assert_ptr_nonnull(strstr(out, "usage: popbridge import-uidls --account ACCOUNT"));
 	ck_assert_ptr_nonnull(strstr(out, "--dry-run"));
+	/* every option the command accepts is listed with what it does */
+	static const char *const listed[] = { "--upstream-timeout SECS ", "--auth MODE ",
+		"--key-file FILE ", "--dele-keyword WORD " };
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		ck_assert_msg(strstr(out, listed[i]) != NULL, "%s missing", listed[i]);
 	free(out);
 	free(err);
 }
