@@ -12,8 +12,8 @@
 
 static const char USAGE[] =
 "usage: popbridge autoconfig --format thunderbird|autodiscover|mobileconfig\n"
-"           --email ADDRESS [--upstream URL] [--config FILE] [--login NAME]\n"
-"           [--display-name NAME] [--smtp-host H --smtp-port P\n"
+"           --email ADDRESS [--upstream URL] [--upstream-tls MODE] [--config FILE]\n"
+"           [--login NAME] [--display-name NAME] [--smtp-host H --smtp-port P\n"
 "            --smtp-tls implicit|starttls|none]\n"
 "\n"
 "Write to standard output the client configuration for the IMAP server of\n"

@@ -64,6 +64,20 @@ START_TEST(test_every_listed_command_has_help)
 }
 END_TEST
 
+/* autoconfig's usage line names --upstream-tls, which it accepts. */
+START_TEST(test_autoconfig_usage_names_upstream_tls)
+{
+	char *out, *err;
+	ck_assert_int_eq(run("autoconfig", "--help", NULL, &out, &err), 0);
+	char *blank = strstr(out, "\n\n");
+	ck_assert_ptr_nonnull(blank);
+	*blank = '\0';
+	ck_assert_msg(strstr(out, "[--upstream-tls MODE]") != NULL, "usage: %s", out);
+	free(out);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_version)
 {
 	char *out, *err;
@@ -111,6 +125,7 @@ int main(void)
 	tcase_add_test(tc, test_no_arguments);
 	tcase_add_test(tc, test_help_lists_commands);
 	tcase_add_test(tc, test_every_listed_command_has_help);
+	tcase_add_test(tc, test_autoconfig_usage_names_upstream_tls);
 	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_unknown_command);
 	suite_add_tcase(s, tc);
