@@ -41,7 +41,9 @@ int admin_begin(struct admin *ad, const char *name, int argc, char **argv,
 	memset(ad, 0, sizeof(*ad));
 	ad->name = name;
 	pb_options_init(&ad->o);
-	if (pb_cmdline_parse(&ad->c, argc, argv, allowed, err, sizeof(err)) != 0) {
+	/* every admin command builds its settings from the configuration file */
+	if (pb_cmdline_parse(&ad->c, argc, argv, allowed | PB_OPT_CONFIG, err,
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", name, err, name);
 		*status = PB_EXIT_USAGE;
 		return -1;

@@ -39,8 +39,8 @@ struct admin {
 	struct state_db *db;    /* after admin_open_state() */
 };
 
-/* Parse argv (after the subcommand) with the given allowed PB_KEY_BIT()s and
- * build the settings. Positional arguments must number min_args..max_args.
+/* Parse argv (after the subcommand) with the given allowed PB_KEY_BIT()s
+ * (and --config, which every admin command reads) and build the settings. Positional arguments must number min_args..max_args.
  * 0 to go on; -1 when the caller should return *status (0 after --help,
  * which printed usage on stdout; 1 bad configuration; 2 bad command line).
  * admin_end() is needed in both cases. */

@@ -42,7 +42,8 @@ int pb_cmdline_parse(struct pb_cmdline *c, int argc, char **argv, uint64_t allow
 			continue;
 		}
 		int k = strcmp(name, "config") == 0 ? -2 : pb_key_lookup(name);
-		if (k == -1 || (k >= 0 && !(allowed & PB_KEY_BIT(k))))
+		if (k == -1 || (k >= 0 && !(allowed & PB_KEY_BIT(k))) ||
+		    (k == -2 && !(allowed & PB_OPT_CONFIG)))
 			return pb_errf(err, errlen, "unknown option '--%s'", name);
 		if (k >= 0 && pb_key_is_flag((enum pb_key)k)) {
 			if (eq)
@@ -147,7 +148,7 @@ bool pb_serve_options(int argc, char **argv, struct pb_options *out, int *exit_s
 	bool go = false;
 
 	pb_options_init(out);
-	if (pb_cmdline_parse(&c, argc, argv, PB_KEY_BIT(PB_K_COUNT) - 1, err, sizeof(err)) != 0) {
+	if (pb_cmdline_parse(&c, argc, argv, PB_OPT_ALL, err, sizeof(err)) != 0) {
 		fprintf(stderr, "popbridge serve: %s (see 'popbridge serve --help')\n", err);
 		*exit_status = PB_EXIT_USAGE;
 	} else if (c.help) {

@@ -1,9 +1,10 @@
 /* bridge/cmdline.h — subcommand option parsing and the settings build.
  *
- * pb_cmdline_parse() reads a subcommand's arguments: `--config FILE`,
- * `--help`, the option keys the subcommand allows (as `--name VALUE` or
- * `--name=VALUE`; flags such as --syslog take no value), `--` and positional
- * arguments. Values are parsed strictly into a command-line layer.
+ * pb_cmdline_parse() reads a subcommand's arguments: `--help`, the options
+ * the subcommand allows (the option keys as `--name VALUE` or `--name=VALUE`,
+ * flags such as --syslog taking no value; `--config FILE` only when it allows
+ * PB_OPT_CONFIG), `--` and positional arguments. Values are parsed strictly
+ * into a command-line layer.
  *
  * pb_settings_build() makes the effective settings:
  *   defaults < config file (--config) < command-line layer, then finish().
@@ -22,6 +23,11 @@
 
 #define PB_ARGS_MAX 64   /* positional arguments a subcommand may take */
 
+/* Bits of pb_cmdline_parse()'s allowed mask beyond the PB_KEY_BIT()s. */
+#define PB_OPT_CONFIG PB_KEY_BIT(PB_K_COUNT)        /* --config FILE */
+#define PB_OPT_ALL (PB_KEY_BIT(PB_K_COUNT + 1) - 1)  /* every key and --config */
+_Static_assert(PB_K_COUNT + 1 < 64, "the allowed mask has a bit for --config");
+
 /* Exit statuses of every subcommand. */
 #define PB_EXIT_OK     0
 #define PB_EXIT_FAIL   1   /* invalid configuration, or the command failed */
@@ -36,7 +42,8 @@ struct pb_cmdline {
 };
 
 /* Parse argv[0..argc) (the arguments after the subcommand name). allowed:
- * PB_KEY_BIT()s of the accepted options. 0, or -1 with a usage message in
+ * PB_KEY_BIT()s of the accepted options, and PB_OPT_CONFIG when the command
+ * reads the configuration file. 0, or -1 with a usage message in
  * err. Free with pb_cmdline_free() in both cases. */
 int pb_cmdline_parse(struct pb_cmdline *c, int argc, char **argv, uint64_t allowed,
     char *err, size_t errlen);

@@ -416,7 +416,7 @@ static void on_reload(void *arg)
 	struct serve_gen *g = NULL;
 
 	pb_options_init(&opt);
-	if (pb_cmdline_parse(&c, srv->argc, srv->argv, PB_KEY_BIT(PB_K_COUNT) - 1,
+	if (pb_cmdline_parse(&c, srv->argc, srv->argv, PB_OPT_ALL,
 	    err, sizeof(err)) != 0 ||
 	    pb_settings_build(&c, true, &opt, reload_report, NULL, err, sizeof(err)) != 0) {
 		pb_log(PB_LOG_ERROR, "reload", "configuration not reloaded, keeping the "

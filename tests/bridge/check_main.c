@@ -99,6 +99,13 @@ START_TEST(test_version)
 	    "popbridge version: unknown option '--bogus' (see 'popbridge version --help')\n");
 	free(out);
 	free(err);
+	/* version reads no configuration file: --config is refused */
+	ck_assert_int_eq(run("version", "--config", "x.xml", &out, &err), 2);
+	ck_assert_str_eq(err,
+	    "popbridge version: unknown option '--config' (see 'popbridge version --help')\n");
+	ck_assert_str_eq(out, "");
+	free(out);
+	free(err);
 }
 END_TEST
 

@@ -522,7 +522,7 @@ static int parse(struct pb_cmdline *c, char **argv, uint64_t allowed)
 START_TEST(test_cmdline)
 {
 	struct pb_cmdline c;
-	const uint64_t all = PB_KEY_BIT(PB_K_COUNT) - 1;
+	const uint64_t all = PB_OPT_ALL;
 	char *a1[] = { "--config", "x.xml", "--dele=trash", "--window", "7", "--syslog",
 		"--listen", "127.0.0.1:2110", "--listen=[::1]:2110", "pos", "--", "--pos2", NULL };
 	ck_assert_int_eq(parse(&c, a1, all), 0);
@@ -547,6 +547,10 @@ START_TEST(test_cmdline)
 		{ { "--config", "a", "--config=b", NULL }, all, "--config is given twice" },
 		{ { "--config=", NULL }, all, "--config needs a file name" },
 		{ { "--dele=hide", NULL }, PB_KEY_BIT(PB_K_FOLDER), "unknown option '--dele'" },
+		{ { "--config", "x.xml", NULL }, PB_KEY_BIT(PB_K_FOLDER),
+			"unknown option '--config'" },
+		{ { "--config=x.xml", NULL }, PB_KEY_BIT(PB_K_COUNT) - 1,
+			"unknown option '--config'" },
 		{ { "--=x", NULL }, all, "unknown option '--=x'" },
 		{ { "--help=1", NULL }, all, "unknown option '--help'" },
 	};
@@ -574,7 +578,7 @@ START_TEST(test_settings_build)
 	    "  <device account=\"a\" name=\"b\" dele=\"flag\"/>\n"
 	    "</popbridge>\n");
 	char *argv[] = { "--config", (char *)cfg, "--dele", "archive", NULL };
-	ck_assert_int_eq(parse(&c, argv, PB_KEY_BIT(PB_K_COUNT) - 1), 0);
+	ck_assert_int_eq(parse(&c, argv, PB_OPT_ALL), 0);
 	ck_assert_int_eq(pb_settings_build(&c, true, &eff, pb_config_report_print, stderr,
 	    err, sizeof(err)), 0);
 	ck_assert_str_eq(eff.upstream.host, "127.0.0.1");
@@ -592,7 +596,7 @@ START_TEST(test_settings_build)
 
 	/* a flag that contradicts the file */
 	char *argv2[] = { "--config", (char *)cfg, "--upstream", "imaps://h", NULL };
-	ck_assert_int_eq(parse(&c, argv2, PB_KEY_BIT(PB_K_COUNT) - 1), 0);
+	ck_assert_int_eq(parse(&c, argv2, PB_OPT_ALL), 0);
 	ck_assert_int_eq(pb_settings_build(&c, true, &eff, pb_config_report_print, stderr,
 	    err, sizeof(err)), -1);
 	ck_assert_str_eq(err,
