@@ -41,8 +41,9 @@ static const char USAGE_LIST[] =
 	"One line per device (of ACCOUNT, or of every account): creation time, last\n"
 	"login (UTC), last remote address, TLS version of the last session (none:\n"
 	"plaintext), messages retrieved and deleted and waiting as of its last\n"
-	"session, whether it is revoked, and its effective settings; a '*' marks a\n"
-	"setting made for this device ('device add' or 'device set').\n";
+	"session ('-' before its first login), whether it is revoked, and its\n"
+	"effective settings; a '*' marks a setting made for this device ('device\n"
+	"add' or 'device set').\n";
 
 static const char USAGE_REVOKE[] =
 	"usage: popbridge device revoke ACCOUNT DEVICE [--state FILE] [--config FILE]\n"
@@ -275,9 +276,11 @@ static int list_row(void *arg, const struct state_device *d)
 	char settings[3 * STATE_FOLDER_MAX];
 
 	format_settings(c->o, d, settings, sizeof(settings));
-	snprintf(ret, sizeof(ret), "%lld", (long long)d->retrieved);
-	snprintf(del, sizeof(del), "%lld", (long long)d->deleted);
-	snprintf(wait, sizeof(wait), "%lld", (long long)d->waiting);
+	/* the counters are as of the last session: none before the first login */
+	bool seen = d->last_login != 0;
+	snprintf(ret, sizeof(ret), seen ? "%lld" : "-", (long long)d->retrieved);
+	snprintf(del, sizeof(del), seen ? "%lld" : "-", (long long)d->deleted);
+	snprintf(wait, sizeof(wait), seen ? "%lld" : "-", (long long)d->waiting);
 	const char *cells[] = {
 		d->account, d->name, admin_time(d->created, "-", created, sizeof(created)),
 		admin_time(d->last_login, "never", login, sizeof(login)),

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bridge/managed.h"
 #include "bridge/passgen.h"
@@ -151,6 +152,30 @@ static bool contains(const char *data, size_t len, const char *needle)
 	return len > 0 && memmem(data, len, needle, strlen(needle)) != NULL;
 }
 
+/* The RETRIEVED DELETED WAITING cells of a `device list` line, as "R D W". */
+static const char *counters(const char *line, char *buf, size_t len)
+{
+	char r[24], d[24], w[24];
+	ck_assert_int_eq(sscanf(line, "%*s %*s %*s %*s %*s %*s %23s %23s %23s", r, d, w), 3);
+	snprintf(buf, len, "%s %s %s", r, d, w);
+	return buf;
+}
+
+/* Record a login of ACC's device as a POP3 session does. */
+static void record_login(const char *device)
+{
+	struct state_account a;
+	struct state_device d;
+	char e[300];
+	struct state_db *db = state_open(state, e, sizeof(e));
+	ck_assert_msg(db != NULL, "%s", e);
+	ck_assert_int_eq(state_account_get(db, ACC, &a), STATE_OK);
+	ck_assert_int_eq(state_device_get(db, a.id, device, &d), STATE_OK);
+	ck_assert_int_eq(state_device_login(db, d.id, time(NULL), "127.0.0.1", "pop3", ""),
+	    STATE_OK);
+	state_close(db);
+}
+
 START_TEST(lifecycle)
 {
 	char pc[21], scanner[21], dev[80], line[1024];
@@ -192,6 +217,16 @@ START_TEST(lifecycle)
 	ck_assert_ptr_nonnull(strstr(line, " no "));             /* not revoked */
 	ck_assert_ptr_nonnull(strstr(line, "folder=Scans* offer=since-enrolment* "
 	    "window=200* seen-on=never* dele=trash*"));
+	/* never logged in: no counters yet ('-', where report says null) */
+	char cnt[80];
+	ck_assert_str_eq(counters(line, cnt, sizeof(cnt)), "- - -");
+	record_login("scanner");
+	ck_assert_int_eq(pb(NULL, "device", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(list_line("scanner", line, sizeof(line)));
+	ck_assert_ptr_null(strstr(line, "never  "));
+	ck_assert_str_eq(counters(line, cnt, sizeof(cnt)), "0 0 0");
+	ck_assert_ptr_nonnull(list_line("pc", line, sizeof(line)));
+	ck_assert_str_eq(counters(line, cnt, sizeof(cnt)), "- - -");
 	ck_assert_ptr_nonnull(list_line("pc", line, sizeof(line)));
 	ck_assert_ptr_nonnull(strstr(line, "folder=INBOX offer=all window=0 seen-on=retr "
 	    "dele=hide"));
