@@ -1,7 +1,8 @@
 /* tests/bridge/check_config.c — the XML configuration: the embedded schema
- * equals contrib/popbridge.rng, the example validates, and the real
- * `popbridge check-config` prints exactly FILE:LINE: problem for bad XML,
- * schema violations, bad values and unsafe documents (XXE, DTDs). */
+ * equals contrib/popbridge.rng, the examples (contrib/popbridge.xml and
+ * docs/CONFIG.md's) validate, and the real `popbridge check-config` prints
+ * exactly FILE:LINE: problem for bad XML, schema violations, bad values and
+ * unsafe documents (XXE, DTDs). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +64,42 @@ START_TEST(test_example_validates)
 	ck_assert_int_eq(pb_config_load(path, &l, pb_config_report_print, stderr), 0);
 	ck_assert_str_eq(l.upstream.host, "imap.example.org");
 	ck_assert_uint_eq(l.n_listen, 1);
-	ck_assert_uint_eq(l.n_listen_tls, 1);
+	ck_assert_uint_eq(l.n_listen_tls, 2);   /* 0.0.0.0 and [::]: IPv6 is V6ONLY */
 	ck_assert_uint_eq(l.n_devices, 2);
 	ck_assert_int_eq(l.devices[0].v.dele, PB_DELE_TRASH);
-	ck_assert_uint_eq(l.devices[0].line, 27);
+	ck_assert_uint_eq(l.devices[0].line, 29);
 	ck_assert_str_eq(l.user, "popbridge");
 	pb_options_free(&l);
+}
+END_TEST
+
+/* The example in docs/CONFIG.md (its first xml block) validates too. */
+START_TEST(test_doc_example_validates)
+{
+	char path[1024];
+	size_t len;
+	snprintf(path, sizeof(path), "%s/docs/CONFIG.md", bt_env("POPBRIDGE_SRC"));
+	char *doc = pbt_read_file(path, 1 << 20, &len);
+	ck_assert_msg(doc != NULL, "cannot read %s", path);
+	char *start = strstr(doc, "```xml\n");
+	ck_assert_ptr_nonnull(start);
+	start += strlen("```xml\n");
+	char *end = strstr(start, "```");
+	ck_assert_ptr_nonnull(end);
+	*end = '\0';
+	char *out, *err;
+	ck_assert_int_eq(check_config(start, &out, &err), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_str_eq(out, "F: valid\n");
+	free(out);
+	free(err);
+
+	struct pb_options l;
+	ck_assert_int_eq(pb_config_load(bt_write_file("doc.xml", start), &l,
+	    pb_config_report_print, stderr), 0);
+	ck_assert_uint_eq(l.n_listen_tls, 2);   /* 0.0.0.0 and [::]: IPv6 is V6ONLY */
+	pb_options_free(&l);
+	free(doc);
 }
 END_TEST
 
@@ -389,6 +420,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_schema_matches_contrib);
 	tcase_add_test(tc, test_example_validates);
+	tcase_add_test(tc, test_doc_example_validates);
 	tcase_add_loop_test(tc, test_bad_files, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_xxe);
 	tcase_add_test(tc, test_line_numbers_far_down);
