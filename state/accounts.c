@@ -204,31 +204,29 @@ int state_account_remove(struct state_db *db, const char *name)
 	return db_exec_one(db, st, "removing an account", "account");
 }
 
+struct account_rows {
+	state_account_cb *cb;
+	void *arg;
+	struct state_account a;
+};
+
+static int account_row(void *ctx, sqlite3_stmt *st)
+{
+	struct account_rows *r = ctx;
+
+	db_row_to_account(st, 0, &r->a);
+	return r->cb(r->arg, &r->a);
+}
+
 int state_account_list(struct state_db *db, state_account_cb *cb, void *arg)
 {
+	struct account_rows r = { .cb = cb, .arg = arg };
 	sqlite3_stmt *st;
-	struct state_account a;
-	int rc;
 
 	DB_ENTER(db);
 	st = db_stmt(db, SQL_LIST);
 	if (st == NULL)
 		return STATE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int stop;
-
-		db_row_to_account(st, 0, &a);
-		db->in_cb++;
-		stop = cb(arg, &a);
-		db->in_cb--;
-		if (stop != 0) {
-			db_done(st);
-			return STATE_OK;
-		}
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, "listing accounts");
-	return STATE_OK;
+	return db_each_row(db, st, account_row, &r, "listing accounts");
 }
 

@@ -73,6 +73,28 @@ void db_done(sqlite3_stmt *st)
 		sqlite3_reset(st);
 }
 
+int db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
+    const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int stop;
+
+		db->in_cb++;
+		stop = row(ctx, st);
+		db->in_cb--;
+		if (stop != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_sqlerr(db, what);
+	return STATE_OK;
+}
+
 int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
 {
 	int rc;

@@ -60,6 +60,13 @@ int db_sqlerr(struct state_db *db, const char *what);
  * the error set. */
 sqlite3_stmt *db_stmt(struct state_db *db, const char *sql);
 void db_done(sqlite3_stmt *st);
+/* Step a bound query and hand each row to row(), which converts it and
+ * calls the caller's callback; in_cb is raised meanwhile, so that callback
+ * cannot re-enter the handle. A non-zero return from row() stops early.
+ * Resets st. STATE_OK, or STATE_ERROR with "<what>: <sqlite message>". */
+typedef int db_row_fn(void *ctx, sqlite3_stmt *st);
+int db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
+    const char *what);
 /* Step a statement that returns no row (or ignore rows): STATE_OK, or
  * STATE_EXISTS on a UNIQUE violation, else STATE_ERROR; resets it. */
 int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what);

@@ -330,34 +330,32 @@ int state_device_get_by_id(struct state_db *db, int64_t device_id, struct state_
 	return device_by_id(db, device_id, out);
 }
 
+struct device_rows {
+	state_device_cb *cb;
+	void *arg;
+	struct state_device d;
+};
+
+static int device_row(void *ctx, sqlite3_stmt *st)
+{
+	struct device_rows *r = ctx;
+
+	db_row_to_device(st, 0, &r->d);
+	return r->cb(r->arg, &r->d);
+}
+
 int state_device_list(struct state_db *db, int64_t account_id, state_device_cb *cb,
     void *arg)
 {
+	struct device_rows r = { .cb = cb, .arg = arg };
 	sqlite3_stmt *st;
-	struct state_device d;
-	int rc;
 
 	DB_ENTER(db);
 	st = db_stmt(db, SQL_LIST);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int stop;
-
-		db_row_to_device(st, 0, &d);
-		db->in_cb++;
-		stop = cb(arg, &d);
-		db->in_cb--;
-		if (stop != 0) {
-			db_done(st);
-			return STATE_OK;
-		}
-	}
-	db_done(st);
-	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, "listing devices");
-	return STATE_OK;
+	return db_each_row(db, st, device_row, &r, "listing devices");
 }
 
 /* Run an UPDATE/DELETE on one device row; NOTFOUND when it matched none. */

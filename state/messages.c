@@ -304,38 +304,40 @@ int state_message_by_uid(struct state_db *db, int64_t mailbox_id, uint32_t uid,
 	return get_one(db, st, out);
 }
 
+struct message_rows {
+	state_message_cb *cb;
+	void *arg;
+	struct state_message *m; /* large: on the heap */
+};
+
+static int message_row(void *ctx, sqlite3_stmt *st)
+{
+	struct message_rows *r = ctx;
+
+	db_row_to_message(st, r->m);
+	return r->cb(r->arg, r->m);
+}
+
 int state_messages_list(struct state_db *db, int64_t mailbox_id, state_message_cb *cb,
     void *arg)
 {
-	struct state_message *m;
+	struct message_rows r = { .cb = cb, .arg = arg };
 	sqlite3_stmt *st;
 	int rc;
 
 	DB_ENTER(db);
-	m = malloc(sizeof *m);
-	if (m == NULL)
+	r.m = malloc(sizeof *r.m);
+	if (r.m == NULL)
 		return db_fail(db, STATE_ERROR, "listing messages: out of memory");
 	st = db_stmt(db, SQL_LIST);
 	if (st == NULL) {
-		free(m);
+		free(r.m);
 		return STATE_ERROR;
 	}
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int stop;
-
-		db_row_to_message(st, m);
-		db->in_cb++;
-		stop = cb(arg, m);
-		db->in_cb--;
-		if (stop != 0)
-			break;
-	}
-	db_done(st);
-	free(m);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_sqlerr(db, "listing messages");
-	return STATE_OK;
+	rc = db_each_row(db, st, message_row, &r, "listing messages");
+	free(r.m);
+	return rc;
 }
 
 int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t *uids,
