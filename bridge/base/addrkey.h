@@ -1,0 +1,20 @@
+/* bridge/base/addrkey.h — the unit a client address is counted and throttled as.
+ *
+ * An IPv4 address stands for itself; an IPv6 address stands for its /64
+ * (one host or home usually holds a whole /64, so per-address limits on
+ * single IPv6 addresses would be trivial to dodge); an IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) is the IPv4 address. Anything that is not a
+ * numeric address is used as it is (cut to fit).
+ */
+#ifndef BRIDGE_BASE_ADDRKEY_H
+#define BRIDGE_BASE_ADDRKEY_H
+
+#define PB_ADDRKEY_MAX 52   /* INET6_ADDRSTRLEN (46) + "/64" + NUL, rounded */
+
+struct base_addrkey {
+	char s[PB_ADDRKEY_MAX];  /* e.g. "192.0.2.1", "2001:db8:1:2::/64" */
+};
+
+void base_addrkey_make(const char *addr, struct base_addrkey *key);
+
+#endif
