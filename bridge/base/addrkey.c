@@ -25,3 +25,20 @@ void base_addrkey_make(const char *addr, struct base_addrkey *key)
 		snprintf(key->s, sizeof(key->s), "%s", addr);
 	}
 }
+
+bool base_addr_is_loopback(const char *addr)
+{
+	unsigned char b[16];
+
+	if (addr == NULL)
+		return false;
+	if (inet_pton(AF_INET, addr, b) == 1)
+		return b[0] == 127;
+	if (inet_pton(AF_INET6, addr, b) != 1)
+		return false;
+	static const unsigned char one[16] = { [15] = 1 };
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	if (memcmp(b, one, sizeof(one)) == 0)
+		return true;
+	return memcmp(b, mapped, sizeof(mapped)) == 0 && b[12] == 127;
+}

@@ -1,4 +1,5 @@
-/* bridge/base/addrkey.h — the unit a client address is counted and throttled as.
+/* bridge/base/addrkey.h — client addresses: the unit one is counted and
+ * throttled as, and whether it is a loopback address.
  *
  * An IPv4 address stands for itself; an IPv6 address stands for its /64
  * (one host or home usually holds a whole /64, so per-address limits on
@@ -9,6 +10,8 @@
 #ifndef BRIDGE_BASE_ADDRKEY_H
 #define BRIDGE_BASE_ADDRKEY_H
 
+#include <stdbool.h>
+
 #define PB_ADDRKEY_MAX 52   /* INET6_ADDRSTRLEN (46) + "/64" + NUL, rounded */
 
 struct base_addrkey {
@@ -16,5 +19,8 @@ struct base_addrkey {
 };
 
 void base_addrkey_make(const char *addr, struct base_addrkey *key);
+
+/* true for a numeric loopback address: 127.0.0.0/8, ::1, ::ffff:127.x.x.x. */
+bool base_addr_is_loopback(const char *addr);
 
 #endif

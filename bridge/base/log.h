@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bridge/config/options.h"
+
+enum base_log_level { PB_LOG_ERROR, PB_LOG_WARN, PB_LOG_INFO, PB_LOG_DEBUG };
 
 #define PB_LOG_LINE_MAX  1024  /* bytes per line, newline included */
 #define PB_LOG_VALUE_MAX 200   /* raw bytes of one value before escaping */

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/base/log.h"
+
 /* Bounds, with their reasons. */
 #define PB_HOST_MAX      254   /* a DNS name is at most 253 octets */
 #define PB_PATH_MAX      1024  /* generous for file names in a config */
@@ -63,7 +65,6 @@ enum config_offer { PB_OFFER_ALL, PB_OFFER_SINCE_ENROLMENT, PB_OFFER_UNSEEN };
 enum config_seen_on { PB_SEEN_RETR, PB_SEEN_QUIT, PB_SEEN_NEVER };
 enum config_dele { PB_DELE_HIDE, PB_DELE_TRASH, PB_DELE_ARCHIVE, PB_DELE_FLAG,
 	PB_DELE_EXPUNGE, PB_DELE_LAST_DEVICE };
-enum base_log_level { PB_LOG_ERROR, PB_LOG_WARN, PB_LOG_INFO, PB_LOG_DEBUG };
 
 /* A host and port. host is a DNS name, a dotted IPv4 address or an IPv6
  * address *without* brackets; `ipv6` tells which form it is. */

@@ -2,7 +2,8 @@
  * the maildrop (bridge/maildrop/backend.h). */
 #include "bridge/maildrop/backend.h"
 
-#include <arpa/inet.h>
+#include "bridge/base/addrkey.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,23 +47,6 @@ void maildrop_ctx_free(struct maildrop_ctx *ctx)
 	ctx->has_managed_key = false;
 }
 
-bool maildrop_addr_is_loopback(const char *addr)
-{
-	unsigned char b[16];
-
-	if (addr == NULL)
-		return false;
-	if (inet_pton(AF_INET, addr, b) == 1)
-		return b[0] == 127;
-	if (inet_pton(AF_INET6, addr, b) != 1)
-		return false;
-	static const unsigned char one[16] = { [15] = 1 };
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-	if (memcmp(b, one, sizeof(one)) == 0)
-		return true;
-	return memcmp(b, mapped, sizeof(mapped)) == 0 && b[12] == 127;
-}
-
 void maildrop_conn_init(struct maildrop_conn *conn, struct maildrop_ctx *ctx,
     const char *remote_addr, const char *tls_version)
 {
@@ -70,5 +54,5 @@ void maildrop_conn_init(struct maildrop_conn *conn, struct maildrop_ctx *ctx,
 	conn->ctx = ctx;
 	copy_cut(conn->remote_addr, sizeof(conn->remote_addr), remote_addr);
 	copy_cut(conn->tls_version, sizeof(conn->tls_version), tls_version);
-	conn->loopback = maildrop_addr_is_loopback(remote_addr);
+	conn->loopback = base_addr_is_loopback(remote_addr);
 }

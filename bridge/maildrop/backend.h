@@ -110,9 +110,6 @@ void maildrop_ctx_free(struct maildrop_ctx *ctx);
 void maildrop_conn_init(struct maildrop_conn *conn, struct maildrop_ctx *ctx,
     const char *remote_addr, const char *tls_version);
 
-/* true for a numeric loopback address: 127.0.0.0/8, ::1, ::ffff:127.x.x.x. */
-bool maildrop_addr_is_loopback(const char *addr);
-
 /* The point named by s ("after-journal", "after-upstream-step",
  * "before-finish"); BRIDGE_CRASH_NONE for NULL, "" or anything else. */
 enum maildrop_crash_point maildrop_crash_point_parse(const char *s);

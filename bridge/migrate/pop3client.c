@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "bridge/maildrop/backend.h"
+#include "bridge/base/addrkey.h"
 #include "bridge/base/errbuf.h"
 
 #define POP3C_DEFAULT_TIMEOUT_S 30
@@ -247,7 +247,7 @@ int migrate_pop3c_connect(struct migrate_pop3c *c, const struct migrate_pop3c_ur
 				return -1;
 			if (start_tls(c, u->host, ca_file) != 0 || read_capa(c) != 0)
 				return -1;
-		} else if (!maildrop_addr_is_loopback(u->host)) {
+		} else if (!base_addr_is_loopback(u->host)) {
 			return cerr(c, "old server %s does not offer STLS: refusing to send the "
 			    "password in clear (use pop3s:// if it has implicit TLS)", u->host);
 		}
