@@ -122,29 +122,12 @@ int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
 	" d.seen_on, d.dele, d.password_hash, d.enrol_mailbox_id, d.enrol_seq," \
 	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting"
-#define DB_MESSAGE_COLS \
-	"m.id, m.mailbox_id, m.uidvalidity, m.uid, m.seq, COALESCE(m.old_uidl, m.uidl)," \
-	" m.old_uidl, m.rfc822_size, m.exact_size, m.flags, m.message_id, m.hdr_hash," \
-	" m.emailid, m.gm_msgid, m.first_seen, m.gone"
-void db_row_to_message(sqlite3_stmt *st, struct state_message *m);
 void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a);
 void db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d);
 
 /* Schema (schema.c): migrate the open connection to `target` (0 = the
  * latest). Refuses a newer file. */
 int db_migrate(struct state_db *db, int target);
-
-/* Effective view parameters of one device (view.c). */
-struct view_params {
-	int64_t device_id;
-	int64_t mailbox_id;   /* 0: the folder was never synced: empty view */
-	uint32_t uidvalidity;
-	int offer;            /* 0 all, 1 since-enrolment, 2 unseen */
-	int64_t enrol_seq;    /* INT64_MAX when the mark is unset */
-	int64_t window;       /* 0 = unlimited */
-};
-int view_params_get(struct state_db *db, int64_t device_id,
-    const struct state_view_defaults *def, struct view_params *vp);
 
 /* Per-device marks inside the caller's transaction (devmsg.c). */
 int devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,

@@ -5,6 +5,12 @@
 
 #include "state/mailbox_int.h"
 
+/* The columns db_row_to_message reads (table alias m = messages). */
+#define DB_MESSAGE_COLS \
+	"m.id, m.mailbox_id, m.uidvalidity, m.uid, m.seq, COALESCE(m.old_uidl, m.uidl)," \
+	" m.old_uidl, m.rfc822_size, m.exact_size, m.flags, m.message_id, m.hdr_hash," \
+	" m.emailid, m.gm_msgid, m.first_seen, m.gone"
+
 static const char SQL_UPSERT[] =
 	"INSERT INTO messages(mailbox_id, uidvalidity, uid, seq, uidl, rfc822_size,"
 	" flags, message_id, hdr_hash, emailid, gm_msgid, first_seen, list_gen)"
@@ -44,7 +50,7 @@ static const char SQL_PURGE[] =
 	" AND NOT EXISTS (SELECT 1 FROM journal_items i JOIN journal j ON j.id = i.journal_id"
 	" WHERE i.message_id = messages.id AND j.state <> 2)";
 
-void db_row_to_message(sqlite3_stmt *st, struct state_message *m)
+static void db_row_to_message(sqlite3_stmt *st, struct state_message *m)
 {
 	memset(m, 0, sizeof *m);
 	m->id = sqlite3_column_int64(st, 0);

@@ -54,7 +54,17 @@ static int check_defaults(struct state_db *db, const struct state_view_defaults 
 	return STATE_OK;
 }
 
-int view_params_get(struct state_db *db, int64_t device_id,
+/* Effective view parameters of one device. */
+struct view_params {
+	int64_t device_id;
+	int64_t mailbox_id;   /* 0: the folder was never synced: empty view */
+	uint32_t uidvalidity;
+	int offer;            /* 0 all, 1 since-enrolment, 2 unseen */
+	int64_t enrol_seq;    /* INT64_MAX when the mark is unset */
+	int64_t window;       /* 0 = unlimited */
+};
+
+static int view_params_get(struct state_db *db, int64_t device_id,
     const struct state_view_defaults *def, struct view_params *vp)
 {
 	char folder[STATE_FOLDER_MAX + 1], offer[STATE_WORD_MAX + 1];
