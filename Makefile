@@ -41,6 +41,12 @@ pop3_LIBS    := pop3
 imap_LIBS    := imap
 state_LIBS   := state
 bridge_LIBS  := bridge state imap pop3
+# Exported names: check-MODULE first checks that every external symbol of
+# libMODULE.a starts with one of MODULE_EXPORTS (tests/lib/check_exports.sh);
+# a module without MODULE_EXPORTS is not checked.
+pop3_EXPORTS  := pop3_
+imap_EXPORTS  := imap_
+state_EXPORTS := state_
 
 .PHONY: all check check-all sanitize demo fuzz bench install clean deps \
         $(addprefix check-,$(SUITES) interop)
@@ -91,7 +97,8 @@ $(1)_TESTS := $$(patsubst tests/$(1)/%.c,$$(B)/tests/$(1)/%,$$(wildcard tests/$(
 $$(B)/tests/$(1)/check_%: $$(B)/tests/$(1)/check_%.o $$(B)/libtestlib.a $$(call MOD_LIBS,$$($(1)_LIBS))
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -pthread -o $$@ $$< $$(B)/libtestlib.a \
 		$$(call MOD_LIBS,$$($(1)_LIBS)) $$(CHECK_LIBS) $$(PKG_LIBS)
-check-$(1): $$($(1)_TESTS) $$(B)/popbridge
+check-$(1): $$($(1)_TESTS) $$(B)/popbridge $$(if $$($(1)_EXPORTS),$$(B)/lib$(1).a)
+	$$(if $$($(1)_EXPORTS),@sh tests/lib/check_exports.sh $$(B)/lib$(1).a $$($(1)_EXPORTS))
 	@set -e; for t in $$($(1)_TESTS); do \
 		echo "== $$$$t"; \
 		POPBRIDGE_BIN=$$(abspath $$(B)/popbridge) POPBRIDGE_SRC=$$(CURDIR) $$$$t; \
