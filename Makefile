@@ -47,8 +47,9 @@ bridge_LIBS  := bridge state imap pop3
 pop3_EXPORTS  := pop3_
 imap_EXPORTS  := imap_
 state_EXPORTS := state_
+bridge_EXPORTS := base_ config_ managed_ maildrop_ serve_ migrate_ cmd_
 
-.PHONY: all check check-all sanitize demo fuzz bench install clean deps \
+.PHONY: all check check-all check-layout sanitize demo fuzz bench install clean deps \
         $(addprefix check-,$(SUITES) interop)
 
 all: popbridge
@@ -122,7 +123,12 @@ $(B)/tests/harness/pbtest: $(B)/tests/harness/pbtest.o $(B)/libtestlib.a
 # check_harness also runs tests/harness/test_pbtest.py against it.
 check-harness: $(B)/tests/harness/pbtest
 
-check-all: $(addprefix check-,$(SUITES)) check-interop
+# The layout rules of SPEC §1 and docs/DESIGN.md (rooms, one-way includes, no SQL
+# outside state/).
+check-layout:
+	@sh tests/lib/check_rooms.sh
+
+check-all: check-layout $(addprefix check-,$(SUITES)) check-interop
 	@echo "check: all suites passed"
 
 check: deps
