@@ -1,5 +1,5 @@
 /* tests/bridge/check_proxy.c — the PROXY protocol header parser
- * (bridge/serve/proxy.h) and address ranges (bridge/base/cidr.h).
+ * (bridge/guard/proxy.h) and address ranges (bridge/base/cidr.h).
  *
  * Every header is also fed split at every offset: each proper prefix must
  * answer MORE (never DONE or BAD for a valid header), and the whole the
@@ -11,30 +11,30 @@
 #include <string.h>
 
 #include "bridge/base/cidr.h"
-#include "bridge/serve/proxy.h"
+#include "bridge/guard/proxy.h"
 
 /* Parse buf[0..n) whole and at every prefix; the whole's answer. */
-static enum serve_proxy_result parse_all(const void *buf, size_t n, struct serve_proxy_hdr *h)
+static enum guard_proxy_result parse_all(const void *buf, size_t n, struct guard_proxy_hdr *h)
 {
 	const unsigned char *b = buf;
-	enum serve_proxy_result whole = serve_proxy_parse(b, n, h);
+	enum guard_proxy_result whole = guard_proxy_parse(b, n, h);
 	for (size_t k = 0; k < n; k++) {
-		struct serve_proxy_hdr p;
-		enum serve_proxy_result r = serve_proxy_parse(b, k, &p);
-		if (whole == SERVE_PROXY_DONE && k < h->len) {
-			ck_assert_msg(r == SERVE_PROXY_MORE, "prefix %zu of a valid header: %d", k, r);
+		struct guard_proxy_hdr p;
+		enum guard_proxy_result r = guard_proxy_parse(b, k, &p);
+		if (whole == GUARD_PROXY_DONE && k < h->len) {
+			ck_assert_msg(r == GUARD_PROXY_MORE, "prefix %zu of a valid header: %d", k, r);
 			ck_assert_msg(p.need > k && p.need <= h->len, "need %zu at %zu (len %zu)",
 			    p.need, k, h->len);
 		}
-		if (whole == SERVE_PROXY_DONE && k >= h->len) {
-			ck_assert_int_eq(r, SERVE_PROXY_DONE);
+		if (whole == GUARD_PROXY_DONE && k >= h->len) {
+			ck_assert_int_eq(r, GUARD_PROXY_DONE);
 			ck_assert_uint_eq(p.len, h->len);
 			ck_assert_str_eq(p.addr, h->addr);
 		}
-		if (whole == SERVE_PROXY_BAD)
-			ck_assert_msg(r != SERVE_PROXY_DONE, "prefix %zu of a bad header is DONE", k);
-		if (r == SERVE_PROXY_BAD)
-			ck_assert_msg(whole == SERVE_PROXY_BAD, "prefix %zu BAD, whole %d", k, whole);
+		if (whole == GUARD_PROXY_BAD)
+			ck_assert_msg(r != GUARD_PROXY_DONE, "prefix %zu of a bad header is DONE", k);
+		if (r == GUARD_PROXY_BAD)
+			ck_assert_msg(whole == GUARD_PROXY_BAD, "prefix %zu BAD, whole %d", k, whole);
 	}
 	return whole;
 }
@@ -42,11 +42,11 @@ static enum serve_proxy_result parse_all(const void *buf, size_t n, struct serve
 static void v1_ok(const char *line, const char *addr, unsigned port, bool local)
 {
 	char buf[256];
-	struct serve_proxy_hdr h;
+	struct guard_proxy_hdr h;
 	size_t len = strlen(line);
 	/* The client's bytes follow the header: they are not the header's. */
 	snprintf(buf, sizeof(buf), "%sCAPA\r\n", line);
-	ck_assert_msg(parse_all(buf, strlen(buf), &h) == SERVE_PROXY_DONE, "%s", line);
+	ck_assert_msg(parse_all(buf, strlen(buf), &h) == GUARD_PROXY_DONE, "%s", line);
 	ck_assert_uint_eq(h.len, len);
 	ck_assert_int_eq(h.version, 1);
 	ck_assert_int_eq(h.local, local);
@@ -58,8 +58,8 @@ static void v1_ok(const char *line, const char *addr, unsigned port, bool local)
 
 static void v1_bad(const char *line)
 {
-	struct serve_proxy_hdr h;
-	ck_assert_msg(parse_all(line, strlen(line), &h) == SERVE_PROXY_BAD, "%s", line);
+	struct guard_proxy_hdr h;
+	ck_assert_msg(parse_all(line, strlen(line), &h) == GUARD_PROXY_BAD, "%s", line);
 }
 
 START_TEST(test_v1)
@@ -96,26 +96,26 @@ START_TEST(test_v1)
 
 	/* A NUL inside the line. */
 	static const char nul[] = "PROXY TCP4 192.0.2.7\0 198.51.100.1 1 2\r\n";
-	struct serve_proxy_hdr hn;
-	ck_assert_int_eq(parse_all(nul, sizeof(nul) - 1, &hn), SERVE_PROXY_BAD);
+	struct guard_proxy_hdr hn;
+	ck_assert_int_eq(parse_all(nul, sizeof(nul) - 1, &hn), GUARD_PROXY_BAD);
 
 	/* No CR LF within 107 octets: BAD, never a longer wait. */
 	char longl[200];
 	memset(longl, 'A', sizeof(longl));
 	memcpy(longl, "PROXY UNKNOWN ", 14);
-	struct serve_proxy_hdr h;
-	ck_assert_int_eq(serve_proxy_parse((unsigned char *)longl, 106, &h), SERVE_PROXY_MORE);
-	ck_assert_int_eq(serve_proxy_parse((unsigned char *)longl, 107, &h), SERVE_PROXY_BAD);
-	ck_assert_int_eq(serve_proxy_parse((unsigned char *)longl, 200, &h), SERVE_PROXY_BAD);
+	struct guard_proxy_hdr h;
+	ck_assert_int_eq(guard_proxy_parse((unsigned char *)longl, 106, &h), GUARD_PROXY_MORE);
+	ck_assert_int_eq(guard_proxy_parse((unsigned char *)longl, 107, &h), GUARD_PROXY_BAD);
+	ck_assert_int_eq(guard_proxy_parse((unsigned char *)longl, 200, &h), GUARD_PROXY_BAD);
 	/* CR LF ending exactly at 107 is fine, one later is not. */
 	longl[105] = '\r';
 	longl[106] = '\n';
-	ck_assert_int_eq(serve_proxy_parse((unsigned char *)longl, 200, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(guard_proxy_parse((unsigned char *)longl, 200, &h), GUARD_PROXY_DONE);
 	ck_assert_uint_eq(h.len, 107);
 	longl[105] = 'A';
 	longl[106] = '\r';
 	longl[107] = '\n';
-	ck_assert_int_eq(serve_proxy_parse((unsigned char *)longl, 200, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(guard_proxy_parse((unsigned char *)longl, 200, &h), GUARD_PROXY_BAD);
 }
 END_TEST
 
@@ -137,15 +137,15 @@ static size_t v2(unsigned char *out, unsigned ver_cmd, unsigned fam, const void 
 
 START_TEST(test_v2)
 {
-	unsigned char buf[SERVE_PROXY_MAX + 64];
-	struct serve_proxy_hdr h;
+	unsigned char buf[GUARD_PROXY_MAX + 64];
+	struct guard_proxy_hdr h;
 	const unsigned char in4[12] = { 192, 0, 2, 7, 198, 51, 100, 1, 0xdc, 0x04, 0, 110 };
 	unsigned char in6[36] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7,
 		0x20, 0x01, 0x0d, 0xb8, [31] = 1, [32] = 0x01, [33] = 0xbb, [34] = 0x03, [35] = 0xe3 };
 
 	size_t n = v2(buf, 0x21, 0x11, in4, sizeof(in4));
 	memcpy(buf + n, "CAPA\r\n", 6);
-	ck_assert_int_eq(parse_all(buf, n + 6, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n + 6, &h), GUARD_PROXY_DONE);
 	ck_assert_uint_eq(h.len, 28);
 	ck_assert_int_eq(h.version, 2);
 	ck_assert(!h.local);
@@ -153,7 +153,7 @@ START_TEST(test_v2)
 	ck_assert_uint_eq(h.port, 56324);
 
 	n = v2(buf, 0x21, 0x21, in6, sizeof(in6));
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
 	ck_assert_str_eq(h.addr, "2001:db8::7");
 	ck_assert_uint_eq(h.port, 443);
 
@@ -162,57 +162,57 @@ START_TEST(test_v2)
 	memcpy(tlv, in4, 12);
 	memcpy(tlv + 12, "\x04\x00\x04" "abcd", 7);
 	n = v2(buf, 0x21, 0x11, tlv, sizeof(tlv));
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
 	ck_assert_uint_eq(h.len, 16 + 19);
 	ck_assert_str_eq(h.addr, "192.0.2.7");
 
 	/* LOCAL (health checks), UNSPEC and UNIX keep the proxy's address. */
 	n = v2(buf, 0x20, 0x00, NULL, 0);
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
 	ck_assert(h.local);
 	ck_assert_uint_eq(h.len, 16);
 	n = v2(buf, 0x20, 0x11, in4, sizeof(in4));       /* LOCAL with addresses */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
 	ck_assert(h.local);
 	n = v2(buf, 0x21, 0x00, NULL, 0);
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
 	ck_assert(h.local);
 	unsigned char unixa[216] = { '/', 't' };
 	n = v2(buf, 0x21, 0x31, unixa, sizeof(unixa));
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
 	ck_assert(h.local);
 
 	/* Refused. */
 	n = v2(buf, 0x11, 0x11, in4, sizeof(in4));       /* version 1 in binary */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x22, 0x11, in4, sizeof(in4));       /* command 2 */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x21, 0x12, in4, sizeof(in4));       /* UDP */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x21, 0x41, in4, sizeof(in4));       /* family 4 */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x21, 0x13, in4, sizeof(in4));       /* protocol 3 */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x21, 0x11, in4, 11);                /* short IPv4 block */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x21, 0x21, in6, 35);                /* short IPv6 block */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 	n = v2(buf, 0x21, 0x11, in4, sizeof(in4));
 	buf[5] ^= 1;                                     /* signature */
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_BAD);
 
 	/* The announced length is bounded before anything waits for it. */
-	unsigned char big[SERVE_PROXY_V2_MAX - 16 + 1];
+	unsigned char big[GUARD_PROXY_V2_MAX - 16 + 1];
 	memset(big, 0, sizeof(big));
 	memcpy(big, in4, 12);
 	n = v2(buf, 0x21, 0x11, big, sizeof(big) - 1);
-	ck_assert_int_eq(parse_all(buf, n, &h), SERVE_PROXY_DONE);
-	ck_assert_uint_eq(h.len, SERVE_PROXY_V2_MAX);
+	ck_assert_int_eq(parse_all(buf, n, &h), GUARD_PROXY_DONE);
+	ck_assert_uint_eq(h.len, GUARD_PROXY_V2_MAX);
 	n = v2(buf, 0x21, 0x11, big, sizeof(big));
-	ck_assert_int_eq(serve_proxy_parse(buf, 16, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(guard_proxy_parse(buf, 16, &h), GUARD_PROXY_BAD);
 	buf[14] = 0xff;
 	buf[15] = 0xff;
-	ck_assert_int_eq(serve_proxy_parse(buf, 16, &h), SERVE_PROXY_BAD);
+	ck_assert_int_eq(guard_proxy_parse(buf, 16, &h), GUARD_PROXY_BAD);
 }
 END_TEST
 
