@@ -7,7 +7,7 @@
  *    serve fills it once (maildrop_ctx_init, then the pointers below) before
  *    the first session and frees it (maildrop_ctx_free) after the last one.
  *    Sessions only read it; the device-lock and throttle tables it points to
- *    are thread-safe on their own (bridge/maildrop/devlock.h, bridge/maildrop/throttle.h).
+ *    are thread-safe on their own (bridge/maildrop/devlock.h, bridge/guard/throttle.h).
  *  - struct maildrop_conn is one POP3 connection. serve fills the inputs
  *    (maildrop_conn_init) and passes it as the `backend` argument of
  *    pop3_session_run(); open() fills the outputs, which serve reads for its
@@ -37,7 +37,7 @@
 
 struct config_options;
 struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
-struct maildrop_throttle;        /* bridge/maildrop/throttle.h */
+struct guard_throttle;           /* bridge/guard/throttle.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
 #define BRIDGE_ADDR_MAX    64   /* numeric client address + NUL */
@@ -67,7 +67,7 @@ enum maildrop_crash_point {
 struct maildrop_ctx {
 	const struct config_options *opt;      /* effective options (serve owns) */
 	struct maildrop_devlocks *devlocks;      /* one session per device (serve owns) */
-	struct maildrop_throttle *throttle;      /* failed-login delay per address
+	struct guard_throttle *throttle;         /* failed-login delay per address
 	                                      (serve owns) */
 	unsigned char managed_key[BRIDGE_KEY_LEN]; /* loaded by serve in managed
 	                                      mode; cleansed by maildrop_ctx_free */

@@ -9,12 +9,12 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/guard/throttle.h"
 #include "bridge/maildrop/commit.h"
 #include "bridge/base/log.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/managed/login.h"
 #include "bridge/maildrop/sync.h"
-#include "bridge/maildrop/throttle.h"
 #include "bridge/base/username.h"
 
 #define TEXT_BAD_LOGIN "Invalid user name or password."
@@ -30,12 +30,14 @@ static void set_detail(struct maildrop_conn *conn, const char *detail)
 	maildrop_text(conn->detail, sizeof(conn->detail), detail, NULL);
 }
 
-/* A failed login: counted for the address's slowdown (SPEC §6). */
+/* A failed login: counted for the slowdown of its address and account
+ * (SPEC §6, §13). */
 static enum pop3_md_status auth_failed(struct maildrop_conn *conn, struct pop3_md_reply *reply,
     const char *text, const char *detail)
 {
 	if (conn->ctx->throttle != NULL)
-		reply->delay_ms = maildrop_throttle_failure(conn->ctx->throttle, conn->remote_addr);
+		reply->delay_ms = guard_throttle_failure(conn->ctx->throttle, conn->remote_addr,
+		    conn->account);
 	set_text(reply, NULL, text);
 	set_detail(conn, detail);
 	return POP3_MD_AUTH;
@@ -205,6 +207,24 @@ static enum pop3_md_status load_device(struct maildrop_md *md, const char *accou
 	return POP3_MD_OK;
 }
 
+/* Before any credential check: wait out the delay that earlier failures of
+ * this address and account earned (SPEC §13), or refuse without a check
+ * when the queue is longer than the longest delay. */
+static enum pop3_md_status admit(struct maildrop_conn *conn, struct pop3_md_reply *reply)
+{
+	if (conn->ctx->throttle == NULL)
+		return POP3_MD_OK;
+	unsigned wait = guard_throttle_admit(conn->ctx->throttle, conn->remote_addr, conn->account);
+	if (wait > GUARD_THROTTLE_MAX_MS) {
+		set_text(reply, NULL, TEXT_BAD_LOGIN);
+		set_detail(conn, "too many failed logins: refused without a check");
+		reply->delay_ms = GUARD_THROTTLE_MAX_MS;
+		return POP3_MD_AUTH;
+	}
+	guard_throttle_sleep(conn->ctx->throttle, wait);
+	return POP3_MD_OK;
+}
+
 enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credentials *cred,
     void **mdp, struct pop3_md_reply *reply)
 {
@@ -230,6 +250,9 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 	maildrop_text(conn->account, sizeof(conn->account), account, NULL);
 	if (opt->auth != PB_AUTH_MANAGED || has_device)
 		snprintf(conn->device, sizeof(conn->device), "%s", device);
+	st = admit(conn, reply);
+	if (st != POP3_MD_OK)
+		return st;
 
 	struct maildrop_md *md = calloc(1, sizeof(*md));
 	if (md == NULL)
@@ -245,7 +268,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		goto fail;
 	snprintf(conn->device, sizeof(conn->device), "%s", device);
 	if (conn->ctx->throttle != NULL)
-		maildrop_throttle_success(conn->ctx->throttle, conn->remote_addr);
+		guard_throttle_success(conn->ctx->throttle, conn->remote_addr, conn->account);
 	const char *utls = imap_tls_version(md->up.imap);
 	snprintf(conn->upstream_tls, sizeof(conn->upstream_tls), "%s", utls ? utls : "");
 

@@ -30,7 +30,7 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
-#include "bridge/maildrop/throttle.h"
+#include "bridge/guard/throttle.h"
 #include "bridge/base/version.h"
 #include "pop3/server.h"
 #include "state/state.h"
@@ -66,7 +66,7 @@ struct serve {
 	struct serve_registry *reg;
 	struct serve_sessions *limits;
 	struct maildrop_devlocks *devlocks;
-	struct maildrop_throttle *throttle;
+	struct guard_throttle *throttle;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
 };
@@ -580,7 +580,7 @@ static void serve_free(struct serve *srv)
 	gen_unref(srv->ctx_gen);
 	gen_unref(srv->cur);
 	maildrop_devlocks_free(srv->devlocks);
-	maildrop_throttle_free(srv->throttle);
+	guard_throttle_free(srv->throttle);
 	serve_sessions_free(srv->limits);
 	serve_registry_free(srv->reg);
 	if (srv->wake[0] >= 0)
@@ -634,7 +634,7 @@ int serve_main(int argc, char **argv)
 	srv.reg = serve_registry_new();
 	srv.limits = serve_sessions_new(o->max_sessions, o->max_sessions_per_ip);
 	srv.devlocks = maildrop_devlocks_new();
-	srv.throttle = maildrop_throttle_new(PB_THROTTLE_CAPACITY, NULL, NULL);
+	srv.throttle = guard_throttle_new(0, NULL, NULL, NULL);
 	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle ||
 	    pipe2(srv.wake, O_CLOEXEC) != 0) {
 		snprintf(err, sizeof(err), "out of memory or descriptors");
