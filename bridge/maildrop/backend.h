@@ -38,6 +38,7 @@
 struct config_options;
 struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
 struct guard_throttle;           /* bridge/guard/throttle.h */
+struct guard_gate;               /* bridge/guard/gate.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
 #define BRIDGE_ADDR_MAX    64   /* numeric client address + NUL */
@@ -69,6 +70,8 @@ struct maildrop_ctx {
 	struct maildrop_devlocks *devlocks;      /* one session per device (serve owns) */
 	struct guard_throttle *throttle;         /* failed-login delay per address
 	                                      (serve owns) */
+	struct guard_gate *hash_gate;            /* bounds concurrent password
+	                                      checks (serve owns) */
 	unsigned char managed_key[BRIDGE_KEY_LEN]; /* loaded by serve in managed
 	                                      mode; cleansed by maildrop_ctx_free */
 	bool has_managed_key;
@@ -81,6 +84,9 @@ struct maildrop_conn {
 	const struct config_options *opt;      /* this session's snapshot; NULL: ctx->opt */
 	char remote_addr[BRIDGE_ADDR_MAX]; /* numeric */
 	bool loopback;                     /* remote_addr is 127.0.0.0/8 or ::1 */
+	uint64_t login_deadline_ms;        /* CLOCK_MONOTONIC ms (base_clock_ms)
+	                                      by which the login must be done; 0
+	                                      = none */
 	char tls_version[BRIDGE_TLSVER_MAX]; /* client side; "" = none */
 
 	/* outputs, filled by open() (and commit()) for serve's log line */
@@ -100,7 +106,7 @@ struct maildrop_conn {
 extern const struct pop3_maildrop_ops maildrop_ops;
 
 /* Zero ctx and read the crash-test hook from the environment. serve then
- * sets opt, devlocks, throttle and (managed mode) the key. */
+ * sets opt, devlocks, throttle, hash_gate and (managed mode) the key. */
 void maildrop_ctx_init(struct maildrop_ctx *ctx);
 /* Cleanse the key; the pointed-to tables and options stay serve's. */
 void maildrop_ctx_free(struct maildrop_ctx *ctx);

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/commit.h"
 #include "bridge/base/log.h"
@@ -144,8 +145,15 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	if (st != POP3_MD_OK)
 		return st;
 	memset(&ml, 0, sizeof(ml));
+	/* At most as many password checks at once as CPUs (SPEC §13): each
+	 * costs max(D, 4) scrypt runs of 32 MiB. */
+	if (conn->ctx->hash_gate != NULL &&
+	    guard_gate_enter(conn->ctx->hash_gate, conn->login_deadline_ms) != 0)
+		return temp_failed(conn, reply, POP3_MD_TEMP, "password checks busy until the login deadline");
 	int rc = managed_authenticate(md->db, conn->ctx->managed_key, account,
 	    cred->password, &ml, err, sizeof(err));
+	if (conn->ctx->hash_gate != NULL)
+		guard_gate_leave(conn->ctx->hash_gate);
 	if (rc == MANAGED_AUTH || (rc == MANAGED_OK && has_device &&
 	    strcasecmp(device, ml.device) != 0)) {
 		managed_login_clear(&ml);

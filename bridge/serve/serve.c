@@ -30,6 +30,7 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
+#include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/base/version.h"
 #include "pop3/server.h"
@@ -67,6 +68,7 @@ struct serve {
 	struct serve_sessions *limits;
 	struct maildrop_devlocks *devlocks;
 	struct guard_throttle *throttle;
+	struct guard_gate *hash_gate;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
 };
@@ -581,6 +583,7 @@ static void serve_free(struct serve *srv)
 	gen_unref(srv->cur);
 	maildrop_devlocks_free(srv->devlocks);
 	guard_throttle_free(srv->throttle);
+	guard_gate_free(srv->hash_gate);
 	serve_sessions_free(srv->limits);
 	serve_registry_free(srv->reg);
 	if (srv->wake[0] >= 0)
@@ -635,13 +638,15 @@ int serve_main(int argc, char **argv)
 	srv.limits = serve_sessions_new(o->max_sessions, o->max_sessions_per_ip);
 	srv.devlocks = maildrop_devlocks_new();
 	srv.throttle = guard_throttle_new(0, NULL, NULL, NULL);
-	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle ||
+	srv.hash_gate = guard_gate_new(0);
+	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle || !srv.hash_gate ||
 	    pipe2(srv.wake, O_CLOEXEC) != 0) {
 		snprintf(err, sizeof(err), "out of memory or descriptors");
 		goto fail;
 	}
 	srv.ctx.devlocks = srv.devlocks;
 	srv.ctx.throttle = srv.throttle;
+	srv.ctx.hash_gate = srv.hash_gate;
 
 	struct serve_signal_handlers h = { on_stop, on_reload, &srv };
 	if (serve_signals_start(&h) != 0) {
