@@ -201,8 +201,8 @@ static int device_add(int argc, char **argv)
 	status = PB_EXIT_FAIL;
 	const char *account = ad.c.args[0];
 	char device[STATE_DEVICE_MAX + 1];
-	if (!*ad.c.args[1] || strlen(ad.c.args[1]) > STATE_DEVICE_MAX) {
-		cmd_admin_fail(&ad, "a device name is 1 to %d octets", STATE_DEVICE_MAX);
+	if (!state_device_name_ok(ad.c.args[1])) {
+		cmd_admin_fail(&ad, "%s", STATE_DEVICE_RULE);
 		goto out;
 	}
 	/* Device names are case-insensitive; stored in lower case. */

@@ -157,7 +157,7 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	}
 	md->account_id = ml.account_id;
 	md->device_id = ml.device_id;
-	snprintf(device, BRIDGE_USER_DEVICE_MAX + 1, "%s", ml.device);
+	snprintf(device, STATE_DEVICE_MAX + 1, "%s", ml.device);
 	char detail[BRIDGE_DETAIL_MAX];
 	st = maildrop_upstream_login(&md->up, md->opt, ml.upstream_user, ml.upstream_password,
 	    detail, sizeof(detail));
@@ -210,7 +210,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 {
 	struct maildrop_conn *conn = backend;
 	const struct config_options *opt = conn->opt ? conn->opt : conn->ctx->opt;
-	char account[BRIDGE_USER_ACCOUNT_MAX + 1], device[BRIDGE_USER_DEVICE_MAX + 1];
+	char account[STATE_ACCOUNT_MAX + 1], device[STATE_DEVICE_MAX + 1];
 	char err[BRIDGE_DETAIL_MAX];
 	int has_device = 0;
 	int64_t now = (int64_t)time(NULL);
