@@ -218,6 +218,11 @@ static int enrol_at_creation(struct state_db *db, int64_t account_id, int64_t de
 	}
 }
 
+bool state_device_name_ok(const char *name)
+{
+	return state_db_text_ok(name, STATE_DEVICE_MAX, false);
+}
+
 int state_device_add(struct state_db *db, int64_t account_id, const char *name,
     const struct state_device_settings *settings, const char *password_hash,
     const char *default_folder, int64_t now, struct state_device *out)
@@ -230,9 +235,8 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 	int rc;
 
 	DB_ENTER(db);
-	if (!state_db_text_ok(name, STATE_DEVICE_MAX, false))
-		return state_db_fail(db, STATE_INVALID,
-		    "device name must be 1..%d printable octets", STATE_DEVICE_MAX);
+	if (!state_device_name_ok(name))
+		return state_db_fail(db, STATE_INVALID, "%s", STATE_DEVICE_RULE);
 	rc = check_settings(db, s, STATE_SET_ALL);
 	if (rc != STATE_OK)
 		return rc;
@@ -314,7 +318,7 @@ int state_device_get(struct state_db *db, int64_t account_id, const char *name,
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (!state_db_text_ok(name, STATE_DEVICE_MAX, false))
+	if (!state_device_name_ok(name))
 		return state_db_fail(db, STATE_INVALID, "bad device name");
 	st = state_db_stmt(db, SQL_BY_NAME);
 	if (st == NULL)

@@ -2,6 +2,7 @@
  * cmd_admin.h): settings, state and key file, secrets from stdin, output. */
 #include "bridge/cmd/admin.h"
 #include "bridge/base/errbuf.h"
+#include "bridge/managed/login.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -135,11 +136,9 @@ static int find_managed(void *arg, const struct state_account *a)
 static int key_opens(const struct cmd_admin *ad, const struct managed_key *key,
     const struct state_account *a)
 {
-	unsigned char plain[SECRET_PLAINTEXT_MAX + 1];
+	char user[STATE_USER_MAX + 1], plain[SECRET_PLAINTEXT_MAX + 1];
 	char err[PB_ERR_MAX];
-	size_t n = 0;
-	int rc = managed_unseal(key, a->name, a->secret, a->secret_len, plain, sizeof(plain),
-	    &n, err, sizeof(err));
+	int rc = managed_upstream_unseal(key, a, user, plain, err, sizeof(err));
 	OPENSSL_cleanse(plain, sizeof(plain));
 	if (rc != 0)
 		cmd_admin_fail(ad, "key file %s does not open the upstream password stored for "

@@ -10,6 +10,7 @@
 #include "bridge/cmd/admin.h"
 #include "bridge/managed/login.h"
 #include "bridge/managed/password.h"
+#include "bridge/maildrop/settings.h"
 #include "bridge/base/username.h"
 
 #define STATE_KEYS (PB_KEY_BIT(PB_K_STATE))
@@ -161,23 +162,18 @@ static int find(struct cmd_admin *ad, const char *account, const char *device,
 static void format_settings(const struct config_options *o, const struct state_device *d,
     char *buf, size_t len)
 {
-	struct config_device_settings e;
-	const struct state_device_settings *s = &d->settings;
-	char win[24];
+	struct maildrop_settings s;
 
-	config_options_device(o, d->account, d->name, &e);
-	if (s->window >= 0)
-		snprintf(win, sizeof(win), "%lld", (long long)s->window);
-	else
-		snprintf(win, sizeof(win), "%lu", (unsigned long)e.window);
-	const char *folder = s->folder[0] ? s->folder : e.folder;
-	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%s%s seen-on=%s%s dele=%s%s",
-	    strchr(folder, ' ') ? "\"" : "", folder, strchr(folder, ' ') ? "\"" : "",
-	    s->folder[0] ? "*" : "",
-	    s->offer[0] ? s->offer : config_offer_name(e.offer), s->offer[0] ? "*" : "",
-	    win, s->window >= 0 ? "*" : "",
-	    s->seen_on[0] ? s->seen_on : config_seen_on_name(e.seen_on), s->seen_on[0] ? "*" : "",
-	    s->dele[0] ? s->dele : config_dele_name(e.dele), s->dele[0] ? "*" : "");
+	maildrop_settings_get(o, d->account, d->name, &d->settings, &s);
+	const struct config_device_settings *e = &s.eff;
+#define STORED(bit) (s.stored & (bit) ? "*" : "")
+	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%lu%s seen-on=%s%s dele=%s%s",
+	    strchr(e->folder, ' ') ? "\"" : "", e->folder, strchr(e->folder, ' ') ? "\"" : "",
+	    STORED(STATE_SET_FOLDER), config_offer_name(e->offer), STORED(STATE_SET_OFFER),
+	    (unsigned long)e->window, STORED(STATE_SET_WINDOW),
+	    config_seen_on_name(e->seen_on), STORED(STATE_SET_SEEN_ON),
+	    config_dele_name(e->dele), STORED(STATE_SET_DELE));
+#undef STORED
 }
 
 static int device_add(int argc, char **argv)
@@ -201,8 +197,8 @@ static int device_add(int argc, char **argv)
 	status = PB_EXIT_FAIL;
 	const char *account = ad.c.args[0];
 	char device[STATE_DEVICE_MAX + 1];
-	if (!*ad.c.args[1] || strlen(ad.c.args[1]) > STATE_DEVICE_MAX) {
-		cmd_admin_fail(&ad, "a device name is 1 to %d octets", STATE_DEVICE_MAX);
+	if (!state_device_name_ok(ad.c.args[1])) {
+		cmd_admin_fail(&ad, "%s", STATE_DEVICE_RULE);
 		goto out;
 	}
 	/* Device names are case-insensitive; stored in lower case. */
@@ -237,10 +233,10 @@ static int device_add(int argc, char **argv)
 		    "failed)");
 		goto out;
 	}
-	struct config_device_settings eff;
-	config_options_device(&ad.o, account, device, &eff);
-	rc = state_device_add(ad.db, a.id, device, &s, hash,
-	    s.folder[0] ? s.folder : eff.folder, (int64_t)time(NULL), &d);
+	struct maildrop_settings eff;
+	maildrop_settings_get(&ad.o, account, device, &s, &eff);
+	rc = state_device_add(ad.db, a.id, device, &s, hash, eff.eff.folder, (int64_t)time(NULL),
+	    &d);
 	if (rc == STATE_EXISTS) {
 		cmd_admin_fail(&ad, "account '%s' has a device '%s' already; revoke it and add the "
 		    "device under another name to issue a new password", account, device);

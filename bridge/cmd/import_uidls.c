@@ -16,6 +16,7 @@
 #include "bridge/cmd/admin.h"
 #include "bridge/migrate/import_match.h"
 #include "bridge/cmd/migrate_cli.h"
+#include "bridge/managed/login.h"
 #include "bridge/migrate/pop3client.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/maildrop/upstream.h"
@@ -177,16 +178,12 @@ static int upstream_credentials(struct run *r)
 		goto out;
 	}
 	char err[PB_ERR_MAX];
-	size_t n = 0;
-	s = managed_unseal(&key, account, a->secret, a->secret_len, (unsigned char *)r->up_pw,
-	    sizeof(r->up_pw) - 1, &n, err, sizeof(err));
+	s = managed_upstream_unseal(&key, a, r->up_user, r->up_pw, err, sizeof(err));
 	managed_key_clear(&key);
 	if (s != 0) {
 		cmd_admin_fail(&r->ad, "the stored upstream password of %s: %s", account, err);
 		goto out;
 	}
-	r->up_pw[n] = '\0';
-	snprintf(r->up_user, sizeof(r->up_user), "%s", a->upstream_user);
 	rc = 0;
 out:
 	OPENSSL_cleanse(a, sizeof(*a));

@@ -723,6 +723,10 @@ struct config_device_section *config_options_new_section(struct config_options *
 		fail(err, errlen, "%s", STATE_ACCOUNT_RULE);
 		return NULL;
 	}
+	if (!state_device_name_ok(device)) {
+		fail(err, errlen, "%s", STATE_DEVICE_RULE);
+		return NULL;
+	}
 	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||
 	    copy_text(s.device, sizeof(s.device), device, "device name", err, errlen) != 0)
 		return NULL;

@@ -30,14 +30,14 @@
 #include <stdint.h>
 
 #include "bridge/base/log.h"
+#include "bridge/base/username.h"  /* state's name and folder bounds */
 
 /* Bounds, with their reasons. */
-#define PB_HOST_MAX      254   /* a DNS name is at most 253 octets */
+#define PB_HOST_MAX      254   /* a DNS name (at most 253 octets) + NUL */
 #define PB_PATH_MAX      1024  /* generous for file names in a config */
-#define PB_FOLDER_MAX    256   /* IMAP mailbox names; servers cap lower */
+#define PB_FOLDER_MAX    (STATE_FOLDER_MAX + 1) /* an IMAP mailbox name + NUL */
 #define PB_KEYWORD_MAX   64    /* an IMAP keyword (atom) */
 #define PB_USERNAME_MAX  33    /* a system user name (32) + NUL */
-#define PB_NAME_MAX      256   /* account and device names in config */
 #define PB_LISTEN_MAX    16    /* listeners per kind (plain / TLS) */
 #define PB_DEVICE_SECTIONS_MAX 10000
 #define PB_ERR_MAX       300   /* size of error buffers */
@@ -85,8 +85,8 @@ struct config_device_settings {
 
 /* A <device> section of the configuration file. */
 struct config_device_section {
-	char account[PB_NAME_MAX];
-	char device[PB_NAME_MAX];
+	char account[STATE_ACCOUNT_MAX + 1];
+	char device[STATE_DEVICE_MAX + 1];
 	uint64_t set;            /* PB_KEY_BIT()s of the fields it overrides */
 	struct config_device_settings v;
 	unsigned line;           /* where it was defined (0: not from a file) */

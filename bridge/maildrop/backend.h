@@ -33,7 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/base/addrkey.h"
 #include "pop3/maildrop.h"
+#include "state/state.h"
 
 struct config_options;
 struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
@@ -41,10 +43,7 @@ struct guard_throttle;           /* bridge/guard/throttle.h */
 struct guard_gate;               /* bridge/guard/gate.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
-#define BRIDGE_ADDR_MAX    64   /* numeric client address + NUL */
 #define BRIDGE_TLSVER_MAX  16   /* "TLSv1.3" + NUL */
-#define BRIDGE_ACCOUNT_MAX 256  /* STATE_ACCOUNT_MAX + NUL */
-#define BRIDGE_DEVICE_MAX  65   /* STATE_DEVICE_MAX + NUL */
 #define BRIDGE_DETAIL_MAX  160  /* a short failure detail for the log line */
 /* How long state keeps a message gone upstream, and a finished commit
  * (docs/DESIGN.md, "State growth"): long enough for an interrupted commit
@@ -82,7 +81,7 @@ struct maildrop_conn {
 	/* inputs, set by serve (maildrop_conn_init) */
 	struct maildrop_ctx *ctx;
 	const struct config_options *opt;      /* this session's snapshot; NULL: ctx->opt */
-	char remote_addr[BRIDGE_ADDR_MAX]; /* numeric */
+	char remote_addr[PB_ADDR_TEXT_MAX]; /* numeric */
 	bool loopback;                     /* remote_addr is 127.0.0.0/8 or ::1 */
 	uint64_t login_deadline_ms;        /* CLOCK_MONOTONIC ms (base_clock_ms)
 	                                      by which the login must be done; 0
@@ -90,8 +89,8 @@ struct maildrop_conn {
 	char tls_version[BRIDGE_TLSVER_MAX]; /* client side; "" = none */
 
 	/* outputs, filled by open() (and commit()) for serve's log line */
-	char account[BRIDGE_ACCOUNT_MAX];  /* "" until the user name parsed */
-	char device[BRIDGE_DEVICE_MAX];
+	char account[STATE_ACCOUNT_MAX + 1]; /* "" until the user name parsed */
+	char device[STATE_DEVICE_MAX + 1];
 	char upstream_tls[BRIDGE_TLSVER_MAX]; /* "" = plaintext upstream */
 	char detail[BRIDGE_DETAIL_MAX];    /* why open/fetch/commit failed; "" */
 	bool opened;                       /* an open() succeeded */

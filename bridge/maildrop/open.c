@@ -15,6 +15,7 @@
 #include "bridge/base/log.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/managed/login.h"
+#include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/base/username.h"
 
@@ -55,41 +56,16 @@ static enum pop3_md_status temp_failed(struct maildrop_conn *conn, struct pop3_m
 	return st;
 }
 
-static int word_index(const char *word, const char *(*name)(int), int count)
-{
-	for (int v = 0; v < count; v++)
-		if (strcmp(word, name(v)) == 0)
-			return v;
-	return -1;
-}
-
-static const char *offer_name(int v) { return config_offer_name((enum config_offer)v); }
-static const char *seen_name(int v) { return config_seen_on_name((enum config_seen_on)v); }
-static const char *dele_name(int v) { return config_dele_name((enum config_dele)v); }
-
-/* Effective settings: the configuration (global + device section), then
- * the overrides stored for the device (popbridge device add/set), which are
- * the most specific source. */
+/* Effective settings (bridge/maildrop/settings.h): the configuration's
+ * view of the device, then its stored overrides. */
 static void effective_settings(struct maildrop_md *md, const struct state_device *d)
 {
-	const struct state_device_settings *s = &d->settings;
-	int v;
+	struct maildrop_settings s;
 
-	config_options_device(md->opt, d->account, d->name, &md->cfgdev);
-	md->def.folder = md->cfgdev.folder;
-	md->def.offer = config_offer_name(md->cfgdev.offer);
-	md->def.window = md->cfgdev.window;
-	md->eff = md->cfgdev;
-	if (s->folder[0] && strlen(s->folder) < sizeof(md->eff.folder))
-		strcpy(md->eff.folder, s->folder);
-	if (s->offer[0] && (v = word_index(s->offer, offer_name, 3)) >= 0)
-		md->eff.offer = (enum config_offer)v;
-	if (s->window >= 0 && s->window <= UINT32_MAX)
-		md->eff.window = (uint32_t)s->window;
-	if (s->seen_on[0] && (v = word_index(s->seen_on, seen_name, 3)) >= 0)
-		md->eff.seen_on = (enum config_seen_on)v;
-	if (s->dele[0] && (v = word_index(s->dele, dele_name, 6)) >= 0)
-		md->eff.dele = (enum config_dele)v;
+	maildrop_settings_get(md->opt, d->account, d->name, &d->settings, &s);
+	md->cfgdev = s.cfg;
+	md->eff = s.eff;
+	maildrop_settings_view_defaults(&md->cfgdev, &md->def);
 }
 
 static enum pop3_md_status db_failed(struct maildrop_md *md, struct pop3_md_reply *reply,
@@ -167,7 +143,7 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	}
 	md->account_id = ml.account_id;
 	md->device_id = ml.device_id;
-	snprintf(device, BRIDGE_USER_DEVICE_MAX + 1, "%s", ml.device);
+	snprintf(device, STATE_DEVICE_MAX + 1, "%s", ml.device);
 	char detail[BRIDGE_DETAIL_MAX];
 	st = maildrop_upstream_login(&md->up, md->opt, ml.upstream_user, ml.upstream_password,
 	    detail, sizeof(detail));
@@ -202,12 +178,12 @@ static enum pop3_md_status load_device(struct maildrop_md *md, const char *accou
 	if (st != POP3_MD_OK)
 		return st;
 	struct state_account a;
-	struct config_device_settings cfg;
+	struct maildrop_settings s;
 	int rc = state_account_ensure(md->db, account, now, &a);
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "account");
-	config_options_device(md->opt, account, device, &cfg);
-	rc = state_device_ensure(md->db, a.id, device, cfg.folder, now, d, NULL);
+	maildrop_settings_get(md->opt, account, device, NULL, &s);
+	rc = state_device_ensure(md->db, a.id, device, s.cfg.folder, now, d, NULL);
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "device");
 	md->account_id = a.id;
@@ -238,7 +214,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 {
 	struct maildrop_conn *conn = backend;
 	const struct config_options *opt = conn->opt ? conn->opt : conn->ctx->opt;
-	char account[BRIDGE_USER_ACCOUNT_MAX + 1], device[BRIDGE_USER_DEVICE_MAX + 1];
+	char account[STATE_ACCOUNT_MAX + 1], device[STATE_DEVICE_MAX + 1];
 	char err[BRIDGE_DETAIL_MAX];
 	int has_device = 0;
 	int64_t now = (int64_t)time(NULL);

@@ -2,6 +2,7 @@
  * documents, built with libxml2's tree API (see autoconfig.h). */
 #include "bridge/migrate/autoconfig.h"
 #include "bridge/base/errbuf.h"
+#include "bridge/config/options.h"  /* PB_HOST_MAX */
 
 #include <stdbool.h>
 #include <string.h>
@@ -57,7 +58,7 @@ static bool is_atext(char c)
 /* A DNS host name: labels of letters, digits and inner hyphens, 1..63 each. */
 static bool valid_dns_name(const char *s, size_t n)
 {
-	if (n == 0 || n > AUTOCONFIG_HOST_MAX)
+	if (n == 0 || n >= PB_HOST_MAX)
 		return false;
 	size_t label = 0;
 	for (size_t i = 0; i < n; i++) {

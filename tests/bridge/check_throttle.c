@@ -13,6 +13,7 @@
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/devlock.h"
 #include "bridge/serve/sessions.h"
+#include "state/state.h"
 #include "tests/bridge/bt.h"
 
 static uint64_t fake_now;
@@ -282,7 +283,7 @@ START_TEST(test_devlock_basic)
 	maildrop_devlock_release(&f);
 	ck_assert_uint_eq(maildrop_devlocks_count(t), 0);
 	/* invalid names */
-	char big[PB_DEVLOCK_NAME_MAX + 2];
+	char big[STATE_ACCOUNT_MAX + 2];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
 	ck_assert_int_eq(maildrop_devlock_acquire(t, "", "pc", &a), PB_DEVLOCK_INVALID);
