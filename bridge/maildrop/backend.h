@@ -86,6 +86,10 @@ struct maildrop_conn {
 	uint64_t login_deadline_ms;        /* CLOCK_MONOTONIC ms (base_clock_ms)
 	                                      by which the login must be done; 0
 	                                      = none */
+	void (*logged_in)(void *arg);      /* called once when open() succeeds
+	                                      (serve moves the session out of the
+	                                      pre-login share); NULL: none */
+	void *logged_in_arg;
 	char tls_version[BRIDGE_TLSVER_MAX]; /* client side; "" = none */
 
 	/* outputs, filled by open() (and commit()) for serve's log line */
@@ -93,6 +97,11 @@ struct maildrop_conn {
 	char device[STATE_DEVICE_MAX + 1];
 	char upstream_tls[BRIDGE_TLSVER_MAX]; /* "" = plaintext upstream */
 	char detail[BRIDGE_DETAIL_MAX];    /* why open/fetch/commit failed; "" */
+	bool identified;                   /* the credentials were good: the
+	                                      user, account and device names may
+	                                      be logged (before, the "user" may
+	                                      be a password typed in the wrong
+	                                      field) */
 	bool opened;                       /* an open() succeeded */
 	uint64_t dele_octets;              /* octets of the committed DELE set */
 	bool commit_pending;               /* the commit is durable, but some

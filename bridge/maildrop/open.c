@@ -223,6 +223,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 
 	*mdp = NULL;
 	conn->account[0] = conn->device[0] = conn->detail[0] = conn->upstream_tls[0] = '\0';
+	conn->identified = false;
 	snprintf(conn->tls_version, sizeof(conn->tls_version), "%s",
 	    cred->tls_version ? cred->tls_version : "");
 	if (base_username_split(cred->user, opt->device_separator, account, device,
@@ -253,6 +254,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 	snprintf(conn->device, sizeof(conn->device), "%s", device);
 	if (conn->ctx->throttle != NULL)
 		guard_throttle_success(conn->ctx->throttle, conn->remote_addr, conn->account);
+	conn->identified = true;
 	const char *utls = imap_tls_version(md->up.imap);
 	snprintf(conn->upstream_tls, sizeof(conn->upstream_tls), "%s", utls ? utls : "");
 
@@ -322,6 +324,8 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		goto fail;
 	}
 	conn->opened = true;
+	if (conn->logged_in != NULL)
+		conn->logged_in(conn->logged_in_arg);
 	*mdp = md;
 	return POP3_MD_OK;
 fail:

@@ -30,6 +30,7 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
+#include "bridge/base/clock.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/base/version.h"
@@ -163,7 +164,11 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
     const struct timespec *start)
 {
 	struct base_session_log s = {
-		.user = st->user, .account = conn->account, .device = conn->device,
+		/* Names only from a good login: a failed one's "user" may be a
+		 * password typed into the wrong field (they log as "-"). */
+		.user = conn->identified ? st->user : "",
+		.account = conn->identified ? conn->account : "",
+		.device = conn->identified ? conn->device : "",
 		.remote = st->remote_addr, .tls = st->tls_version, .mech = st->mechanism,
 		.upstream_opened = conn->opened, .upstream_tls = conn->upstream_tls,
 		.messages = st->messages,
@@ -178,6 +183,13 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
 		.reason = st->reason[0] ? st->reason : conn->detail,
 	};
 	base_log_session(&s);
+}
+
+/* The session logged in: its slot leaves the pre-login share. */
+static void session_logged_in(void *arg)
+{
+	struct session_job *job = arg;
+	serve_sessions_logged_in(&job->slot);
 }
 
 static void *session_main(void *arg)
@@ -195,6 +207,8 @@ static void *session_main(void *arg)
 	}
 	maildrop_conn_init(conn, &srv->ctx, job->remote, NULL);
 	conn->opt = o;
+	conn->logged_in = session_logged_in;
+	conn->logged_in_arg = job;
 	struct pop3_session_config cfg = {
 		.tls = job->gen->tls,
 		.implicit_tls = job->implicit_tls,
@@ -230,6 +244,14 @@ out:
 
 /* ---- accepting ----------------------------------------------------------- */
 
+/* Refusals are logged at most once per REFUSED_LOG_MS: a flood of
+ * connections must not become a flood of log lines. The lines left out
+ * are counted, and the next line says how many (suppressed=N). */
+#define REFUSED_LOG_MS 10000u
+static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t refused_last_ms;
+static unsigned long refused_suppressed;
+
 static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
 {
 	/* A plaintext -ERR means nothing to a client expecting a TLS handshake:
@@ -239,10 +261,27 @@ static void refuse(int fd, bool implicit_tls, const char *remote, const char *wh
 		(void)w;
 	}
 	close(fd);
+
+	uint64_t now = base_clock_ms(NULL);
+	unsigned long suppressed;
+	pthread_mutex_lock(&refused_lock);
+	bool quiet = refused_last_ms != 0 && now - refused_last_ms < REFUSED_LOG_MS;
+	if (quiet) {
+		refused_suppressed++;
+	} else {
+		refused_last_ms = now;
+		suppressed = refused_suppressed;
+		refused_suppressed = 0;
+	}
+	pthread_mutex_unlock(&refused_lock);
+	if (quiet)
+		return;
 	struct base_logline l;
 	base_logline_start(&l, PB_LOG_WARN, "refused");
 	base_logline_str(&l, "remote", remote);
 	base_logline_str(&l, "reason", why);
+	if (suppressed > 0)
+		base_logline_u64(&l, "suppressed", suppressed);
 	base_logline_emit(&l);
 }
 
@@ -263,7 +302,8 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (a != PB_ADMIT_OK) {
 		free(job);
 		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
-		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" : "out of memory");
+		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" :
+		    a == PB_ADMIT_PRELOGIN_FULL ? "pre-login-share" : "out of memory");
 		return;
 	}
 	job->reg = serve_registry_add(srv->reg, fd);

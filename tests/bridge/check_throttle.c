@@ -356,11 +356,16 @@ START_TEST(test_sessions_limits)
 {
 	struct serve_sessions *s = serve_sessions_new(4, 2);
 	struct serve_session_slot sl[8];
+	/* Sessions here log in at once: the pre-login share is test_pre_login's. */
 	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[0]), PB_ADMIT_OK);
+	serve_sessions_logged_in(&sl[0]);
 	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[1]), PB_ADMIT_OK);
+	serve_sessions_logged_in(&sl[1]);
 	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[2]), PB_ADMIT_IP_FULL);
 	ck_assert_int_eq(serve_sessions_enter(s, "2001:db8::1", &sl[3]), PB_ADMIT_OK);
+	serve_sessions_logged_in(&sl[3]);
 	ck_assert_int_eq(serve_sessions_enter(s, "2001:db8::2", &sl[4]), PB_ADMIT_OK);
+	serve_sessions_logged_in(&sl[4]);
 	ck_assert_int_eq(serve_sessions_enter(s, "2001:db8::3", &sl[5]), PB_ADMIT_FULL);
 	ck_assert_uint_eq(serve_sessions_total(s), 4);
 	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 2);
@@ -371,6 +376,7 @@ START_TEST(test_sessions_limits)
 	ck_assert_uint_eq(serve_sessions_total(s), 3);
 	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 1);
 	ck_assert_int_eq(serve_sessions_enter(s, "198.51.100.1", &sl[6]), PB_ADMIT_OK);
+	serve_sessions_logged_in(&sl[6]);
 	/* lower limits: nobody is cut, new sessions wait for room */
 	serve_sessions_set_limits(s, 2, 1);
 	ck_assert_uint_eq(serve_sessions_total(s), 4);
@@ -380,10 +386,52 @@ START_TEST(test_sessions_limits)
 	serve_sessions_leave(&sl[4]);
 	ck_assert_int_eq(serve_sessions_enter(s, "198.51.100.1", &sl[7]), PB_ADMIT_IP_FULL);
 	ck_assert_int_eq(serve_sessions_enter(s, "203.0.113.9", &sl[7]), PB_ADMIT_OK);
+	serve_sessions_logged_in(&sl[7]);
 	serve_sessions_leave(&sl[6]);
 	serve_sessions_leave(&sl[7]);
 	ck_assert_uint_eq(serve_sessions_total(s), 0);
 	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 0);
+	serve_sessions_free(s);
+}
+END_TEST
+
+/* At most half of max-sessions (at least one) before login; logging in
+ * moves a slot to the other half, and leaving frees whichever it holds. */
+START_TEST(test_pre_login)
+{
+	struct serve_sessions *s = serve_sessions_new(6, 10);
+	struct serve_session_slot sl[8];
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[i]), PB_ADMIT_OK);
+	ck_assert_uint_eq(serve_sessions_pre_login(s), 3);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.2", &sl[3]), PB_ADMIT_PRELOGIN_FULL);
+	serve_sessions_leave(&sl[3]);                 /* refused: nothing */
+	serve_sessions_logged_in(&sl[0]);
+	serve_sessions_logged_in(&sl[0]);             /* twice: nothing */
+	ck_assert_uint_eq(serve_sessions_pre_login(s), 2);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.2", &sl[3]), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.2", &sl[4]), PB_ADMIT_PRELOGIN_FULL);
+	serve_sessions_logged_in(&sl[1]);
+	serve_sessions_logged_in(&sl[2]);
+	serve_sessions_logged_in(&sl[3]);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.3", &sl[4]), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.3", &sl[5]), PB_ADMIT_OK);
+	ck_assert_uint_eq(serve_sessions_total(s), 6);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.3", &sl[6]), PB_ADMIT_FULL);
+	serve_sessions_leave(&sl[4]);                 /* a pre-login one */
+	serve_sessions_leave(&sl[0]);                 /* a logged-in one */
+	ck_assert_uint_eq(serve_sessions_pre_login(s), 1);
+	ck_assert_uint_eq(serve_sessions_total(s), 4);
+	for (int i = 1; i < 6; i++)
+		serve_sessions_leave(&sl[i]);
+	ck_assert_uint_eq(serve_sessions_total(s), 0);
+	ck_assert_uint_eq(serve_sessions_pre_login(s), 0);
+	serve_sessions_free(s);
+
+	/* max-sessions 1: the one slot may be taken before login */
+	s = serve_sessions_new(1, 1);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[0]), PB_ADMIT_OK);
+	serve_sessions_leave(&sl[0]);
 	serve_sessions_free(s);
 }
 END_TEST
@@ -399,6 +447,7 @@ static void *enter_leave(void *arg)
 		struct serve_session_slot slot;
 		if (serve_sessions_enter(shared_s, addr, &slot) != PB_ADMIT_OK)
 			continue;
+		serve_sessions_logged_in(&slot);
 		int now = atomic_fetch_add(&admitted_now, 1) + 1;
 		int m = atomic_load(&admitted_max);
 		while (now > m && !atomic_compare_exchange_weak(&admitted_max, &m, now))
@@ -446,6 +495,7 @@ int main(void)
 	tcase_add_test(tc, test_devlock_contention);
 	tcase_add_test(tc, test_sessions_limits);
 	tcase_add_test(tc, test_sessions_threads);
+	tcase_add_test(tc, test_pre_login);
 	suite_add_tcase(s, tc);
 	return bt_run_suite(s);
 }
