@@ -52,18 +52,6 @@ static enum pop3_md_status temp_failed(struct maildrop_conn *conn, struct pop3_m
 	return st;
 }
 
-static int word_index(const char *word, const char *(*name)(int), int count)
-{
-	for (int v = 0; v < count; v++)
-		if (strcmp(word, name(v)) == 0)
-			return v;
-	return -1;
-}
-
-static const char *offer_name(int v) { return config_offer_name((enum config_offer)v); }
-static const char *seen_name(int v) { return config_seen_on_name((enum config_seen_on)v); }
-static const char *dele_name(int v) { return config_dele_name((enum config_dele)v); }
-
 /* Effective settings: the configuration (global + device section), then
  * the overrides stored for the device (popbridge device add/set), which are
  * the most specific source. */
@@ -79,13 +67,13 @@ static void effective_settings(struct maildrop_md *md, const struct state_device
 	md->eff = md->cfgdev;
 	if (s->folder[0] && strlen(s->folder) < sizeof(md->eff.folder))
 		strcpy(md->eff.folder, s->folder);
-	if (s->offer[0] && (v = word_index(s->offer, offer_name, 3)) >= 0)
+	if (s->offer[0] && (v = config_word_value(&config_words_offer, s->offer)) >= 0)
 		md->eff.offer = (enum config_offer)v;
 	if (s->window >= 0 && s->window <= UINT32_MAX)
 		md->eff.window = (uint32_t)s->window;
-	if (s->seen_on[0] && (v = word_index(s->seen_on, seen_name, 3)) >= 0)
+	if (s->seen_on[0] && (v = config_word_value(&config_words_seen_on, s->seen_on)) >= 0)
 		md->eff.seen_on = (enum config_seen_on)v;
-	if (s->dele[0] && (v = word_index(s->dele, dele_name, 6)) >= 0)
+	if (s->dele[0] && (v = config_word_value(&config_words_dele, s->dele)) >= 0)
 		md->eff.dele = (enum config_dele)v;
 }
 
