@@ -40,12 +40,11 @@ struct run {
 
 static int parse_policy(const char *word, enum config_dele *out)
 {
-	for (int v = PB_DELE_HIDE; v <= PB_DELE_LAST_DEVICE; v++)
-		if (strcmp(word, config_dele_name((enum config_dele)v)) == 0) {
-			*out = (enum config_dele)v;
-			return 0;
-		}
-	return -1;
+	int v = config_word_value(&config_words_dele, word);
+	if (v < 0)
+		return -1;
+	*out = (enum config_dele)v;
+	return 0;
 }
 
 static int db_fail(struct run *r, const char *what)

@@ -25,21 +25,23 @@ void migrate_autoconfig_params_init(struct migrate_autoconfig_params *p)
 	p->smtp_tls = AUTOCONFIG_TLS_STARTTLS;
 }
 
+static const struct config_word format_words[] = {
+	{ "thunderbird", AUTOCONFIG_THUNDERBIRD },
+	{ "autodiscover", AUTOCONFIG_AUTODISCOVER },
+	{ "mobileconfig", AUTOCONFIG_MOBILECONFIG },
+};
+const struct config_words migrate_autoconfig_formats = CONFIG_WORDS(format_words);
+
 int migrate_autoconfig_parse_format(const char *name, enum migrate_autoconfig_format *fmt,
                             char *err, size_t errlen)
 {
-	static const struct { const char *name; enum migrate_autoconfig_format fmt; } t[] = {
-		{ "thunderbird", AUTOCONFIG_THUNDERBIRD },
-		{ "autodiscover", AUTOCONFIG_AUTODISCOVER },
-		{ "mobileconfig", AUTOCONFIG_MOBILECONFIG },
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(name, t[i].name) == 0) {
-			*fmt = t[i].fmt;
-			return 0;
-		}
-	return base_errf(err, errlen,
-	    "unknown format '%.40s': expected thunderbird, autodiscover or mobileconfig", name);
+	char list[100];
+	int v = config_word_value(&migrate_autoconfig_formats, name);
+	if (v < 0)
+		return base_errf(err, errlen, "unknown format '%.40s': expected %s", name,
+		    config_words_join(&migrate_autoconfig_formats, ", ", list, sizeof(list)));
+	*fmt = (enum migrate_autoconfig_format)v;
+	return 0;
 }
 
 /* ---- validation ------------------------------------------------------------ */

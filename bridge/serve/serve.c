@@ -55,8 +55,7 @@ struct serve_gen {
 };
 
 struct serve {
-	int argc;
-	char **argv;
+	const struct config_cmdline *cmdline;  /* re-read at SIGHUP: the same flags */
 
 	pthread_mutex_t lock;        /* guards cur */
 	struct serve_gen *cur;
@@ -452,15 +451,12 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 static void on_reload(void *arg)
 {
 	struct serve *srv = arg;
-	struct config_cmdline c;
 	struct config_options opt;
 	char err[PB_ERR_MAX] = "";
 	struct serve_gen *g = NULL;
 
-	config_options_init(&opt);
-	if (config_cmdline_parse(&c, srv->argc, srv->argv, PB_OPT_ALL,
-	    err, sizeof(err)) != 0 ||
-	    config_settings_build(&c, true, &opt, reload_report, NULL, err, sizeof(err)) != 0) {
+	if (config_settings_build(srv->cmdline, true, &opt, reload_report, NULL, err,
+	    sizeof(err)) != 0) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded, keeping the "
 		    "running one: %s", err[0] ? err : "invalid configuration file");
 		goto out;
@@ -488,7 +484,6 @@ static void on_reload(void *arg)
 	gen_unref(old);
 	base_log(PB_LOG_INFO, "reload", "configuration and certificates reloaded");
 out:
-	config_cmdline_free(&c);
 	config_options_free(&opt);
 }
 
@@ -633,27 +628,20 @@ static void serve_free(struct serve *srv)
 	pthread_mutex_destroy(&srv->lock);
 }
 
-int serve_main(int argc, char **argv)
+int serve_run(const struct config_cmdline *c, struct config_options *settings)
 {
 	struct serve srv;
-	struct config_options opt;
+	struct config_options opt = *settings;   /* taken over */
 	char err[SERVE_ERR_MAX];
 	int status = PB_EXIT_FAIL;
 	bool registry_busy = false;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.argc = argc;
-	srv.argv = argv;
+	config_options_init(settings);
+	srv.cmdline = c;
 	srv.wake[0] = srv.wake[1] = -1;
 	pthread_mutex_init(&srv.lock, NULL);
 	maildrop_ctx_init(&srv.ctx);
-
-	if (!config_serve_options(argc, argv, &opt, &status)) {
-		config_options_free(&opt);
-		serve_free(&srv);
-		return status;
-	}
-	status = PB_EXIT_FAIL;
 	if (serve_signals_block() != 0) {
 		snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
 		goto fail_opt;

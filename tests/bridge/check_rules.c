@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "bridge/base/username.h"
+#include "bridge/cmd/cmd.h"
 #include "bridge/config/cmdline.h"
 #include "bridge/maildrop/settings.h"
 #include "bridge/managed/login.h"
@@ -39,7 +40,7 @@ static void build(struct config_options *o)
 	struct config_cmdline c;
 	char err[PB_ERR_MAX];
 
-	ck_assert_msg(config_cmdline_parse(&c, 8, argv, PB_OPT_ALL, err, sizeof(err)) == 0,
+	ck_assert_msg(config_cmdline_parse(&c, &cmd_serve, 8, argv, err, sizeof(err)) == 0,
 	    "%s", err);
 	ck_assert_msg(config_settings_build(&c, false, o, config_report_print, stderr, err,
 	    sizeof(err)) == 0, "%s", err);
