@@ -190,10 +190,29 @@ def raw_greeting(port):
     return s, f, f.readline().decode()
 
 
+def login_raw(s, f, user="alice"):
+    s.sendall(b"USER " + user.encode() + b"\r\nPASS " + PW.encode() + b"\r\n")
+    f.readline()
+    line = f.readline()
+    check(line.startswith(b"+OK"), "login: %r" % line)
+
+
 def test_limits(dc, tmp):
     with Popbridge(dc, args=["--max-sessions", "2"]) as pb:
-        held = [raw_greeting(pb.port) for _ in range(2)]
-        check(all(g.startswith("+OK") for _, _, g in held), "greetings: %r" % held)
+        # Half the slots (here one) may be held before login...
+        held = [raw_greeting(pb.port)]
+        check(held[0][2].startswith("+OK"), "greeting: %r" % (held[0][2],))
+        s, f, g = raw_greeting(pb.port)
+        check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "over the pre-login share: %r" % g)
+        check(f.read() == b"", "the refused connection stayed open")
+        s.close()
+        pb.wait_log("reason=pre-login-share")
+        # ...a session that logs in leaves room for one more...
+        login_raw(held[0][0], held[0][1], "alice#one")
+        held.append(raw_greeting(pb.port))
+        check(held[1][2].startswith("+OK"), "after a login: %r" % (held[1][2],))
+        login_raw(held[1][0], held[1][1], "alice#two")
+        # ...and max-sessions holds for all.
         s, f, g = raw_greeting(pb.port)
         check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "over max-sessions: %r" % g)
         check(f.read() == b"", "the refused connection stayed open")
@@ -202,12 +221,15 @@ def test_limits(dc, tmp):
             s.sendall(b"QUIT\r\n")
             f.readline()
             s.close()
-        pb.wait_log("result=quit", count=2)
+        pb.wait_log("result=committed", count=2)
         s, f, g = raw_greeting(pb.port)
         check(g.startswith("+OK"), "after sessions ended: %r" % g)
         s.close()
-        pb.wait_log("event=refused")
         pb.stop()
+        # One line for the two refusals within 10 s, the second counted.
+        refused = [l for l in pb.log_lines() if "event=refused" in l]
+        check(len(refused) == 1 and "reason=pre-login-share" in refused[0],
+              "refusal lines: %r" % refused)
     with Popbridge(dc, args=["--max-sessions-per-ip", "1"]) as pb:
         s1, f1, g1 = raw_greeting(pb.port)
         s2, f2, g2 = raw_greeting(pb.port)
@@ -217,7 +239,8 @@ def test_limits(dc, tmp):
         s2.close()
         pb.wait_log("reason=max-sessions-per-ip")
         pb.stop()
-    report("--max-sessions and --max-sessions-per-ip: -ERR [SYS/TEMP] too many sessions")
+    report("--max-sessions, its pre-login half and --max-sessions-per-ip: "
+           "-ERR [SYS/TEMP] too many sessions; one refusal line per 10 s")
 
 
 CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
@@ -489,7 +512,7 @@ def test_hostile_user_and_debug(dc, tmp):
         p = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(cert))
         p.quit()
         pb.stop()
-    report("a hostile user name is escaped in the log line (no new keys); the debug trace "
+    report("a failed login logs no user name (it may be a password); the debug trace "
            "holds no password; --tls-min 1.3 refuses a TLS 1.2 client")
 
 
