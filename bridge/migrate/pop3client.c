@@ -12,8 +12,33 @@
 
 #include "bridge/base/addrkey.h"
 #include "bridge/base/errbuf.h"
+#include "imap/conn.h"
 
 #define POP3C_DEFAULT_TIMEOUT_S 30
+
+struct migrate_pop3c {
+	struct imap_conn conn;
+	struct migrate_pop3c_parser p;
+	bool tls;
+	bool cap_pipelining, cap_stls, cap_sasl_plain;
+	char err[POP3C_ERR_MAX];
+};
+
+struct migrate_pop3c *migrate_pop3c_new(void)
+{
+	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+
+	if (c != NULL) {
+		migrate_pop3c_parser_init(&c->p);
+		imap_conn_init(&c->conn, POP3C_DEFAULT_TIMEOUT_S);
+	}
+	return c;
+}
+
+const char *migrate_pop3c_error(const struct migrate_pop3c *c)
+{
+	return c->err;
+}
 
 static int cerr(struct migrate_pop3c *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int cerr(struct migrate_pop3c *c, const char *fmt, ...)
@@ -522,6 +547,14 @@ int migrate_pop3c_quit(struct migrate_pop3c *c)
 void migrate_pop3c_close(struct migrate_pop3c *c)
 {
 	imap_conn_close(&c->conn);
+}
+
+void migrate_pop3c_free(struct migrate_pop3c *c)
+{
+	if (c == NULL)
+		return;
+	migrate_pop3c_close(c);
+	free(c);
 }
 
 const char *migrate_pop3c_tls_version(const struct migrate_pop3c *c)
