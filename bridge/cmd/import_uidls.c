@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/base/text.h"
 #include "bridge/maildrop/backend.h"
 #include "bridge/cmd/admin.h"
 #include "bridge/migrate/import_match.h"
@@ -438,7 +439,7 @@ static void print_clean(const char *s, size_t max)
 {
 	for (size_t i = 0; s[i] && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
-		putchar(c >= 0x20 && c <= 0x7e && c != '"' ? c : '?');
+		putchar(c == '"' ? '?' : base_text_printable_byte(c));  /* '"' ends the quoted text */
 	}
 }
 

@@ -1,5 +1,6 @@
 /* bridge/config/options.c — parsing, layering and resolution of settings. */
 #include "bridge/config/options.h"
+#include "bridge/base/text.h"
 #include "bridge/base/username.h"
 #include "state/state.h"
 
@@ -101,10 +102,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
  * shown as '?', so an error line stays one readable line. */
 static const char *shown(const char *s, char *buf, size_t len)
 {
-	size_t i = 0;
-	for (; s[i] && i + 4 < len && i < 60; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = 0;
+	size_t i = base_text_printable(buf, len - 3 < 61 ? len - 3 : 61, s, strnlen(s, 60));
 	if (s[i])
 		strcpy(buf + i, "...");
 	return buf;
