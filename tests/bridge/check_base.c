@@ -1,9 +1,13 @@
 /* tests/bridge/check_base.c — bridge/base/'s small rules: the printable-text
  * rule (every octet value, the cap, NUL) and lowercase hex. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
+#include "bridge/base/hex.h"
 #include "bridge/base/text.h"
 #include "tests/bridge/bt.h"
 
@@ -58,6 +62,62 @@ START_TEST(text_nul)
 }
 END_TEST
 
+START_TEST(hex_round_trip)
+{
+	unsigned char src[BASE_HEX_DECODE_MAX], back[BASE_HEX_DECODE_MAX];
+	char hex[2 * BASE_HEX_DECODE_MAX + 1], want[2 * BASE_HEX_DECODE_MAX + 1];
+	size_t n;
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (unsigned char)(i * 37 + 5);
+	src[0] = 0x00;
+	src[1] = 0xff;
+	src[2] = 0xab;
+	/* byte-identical to the hand-written form it replaced: lower case, no separators */
+	for (size_t i = 0; i < sizeof(src); i++)
+		snprintf(want + 2 * i, 3, "%02x", src[i]);
+	ck_assert_int_eq(base_hex_encode(hex, sizeof(hex), src, sizeof(src)), 0);
+	ck_assert_str_eq(hex, want);
+	ck_assert_int_eq(base_hex_decode(back, sizeof(back), &n, hex, strlen(hex)), 0);
+	ck_assert_uint_eq(n, sizeof(src));
+	ck_assert_mem_eq(back, src, sizeof(src));
+	ck_assert_int_eq(base_hex_encode(hex, sizeof(hex), src, 0), 0);
+	ck_assert_str_eq(hex, "");
+	/* every octet value */
+	for (unsigned v = 0; v < 256; v++) {
+		unsigned char b = (unsigned char)v;
+		char h[3], w[3];
+		snprintf(w, sizeof(w), "%02x", v);
+		ck_assert_int_eq(base_hex_encode(h, sizeof(h), &b, 1), 0);
+		ck_assert_str_eq(h, w);
+	}
+}
+END_TEST
+
+START_TEST(hex_refused)
+{
+	unsigned char b[4];
+	char h[5];
+	size_t n;
+	ck_assert_int_eq(base_hex_encode(h, 4, (const unsigned char *)"ab", 2), -1);  /* no room for NUL */
+	ck_assert_str_eq(h, "");
+	ck_assert_int_eq(base_hex_encode(h, 5, (const unsigned char *)"ab", 2), 0);
+	ck_assert_str_eq(h, "6162");
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "00ff", 4), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "00FF", 4), -1);   /* upper case */
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "abc", 3), -1);    /* odd */
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "ab:cd", 5), -1);  /* separator */
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "0g", 2), -1);
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "a\0", 2), -1);    /* NUL */
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "0011223344", 10), -1);  /* > cap */
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "00112233$", 8), 0);  /* len, not NUL */
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(base_hex_decode(b, sizeof(b), &n, "", 0), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("base");
@@ -66,5 +126,9 @@ int main(void)
 	tcase_add_test(t, text_cap);
 	tcase_add_test(t, text_nul);
 	suite_add_tcase(s, t);
+	TCase *h = tcase_create("hex");
+	tcase_add_test(h, hex_round_trip);
+	tcase_add_test(h, hex_refused);
+	suite_add_tcase(s, h);
 	return bt_run_suite(s);
 }
