@@ -27,4 +27,13 @@ size_t base_text_printable(char *dst, size_t cap, const char *src, size_t len);
 /* The same for the string src (NULL: ""), read no further than cap needs. */
 size_t base_text_printable_str(char *dst, size_t cap, const char *src);
 
+/* A value quoted in an error message: printable, at most
+ * BASE_TEXT_SHOWN_MAX octets, then "..." when there is more; so an error
+ * line stays one readable line. Into buf (len >= 4), returned. */
+#define BASE_TEXT_SHOWN_MAX 60
+const char *base_text_shown(const char *s, char *buf, size_t len);
+/* base_text_shown() into a buffer that lives until the end of the block. */
+#define BASE_SHOWN(s) base_text_shown((s), (char[BASE_TEXT_SHOWN_MAX + 4]){0}, \
+    BASE_TEXT_SHOWN_MAX + 4)
+
 #endif

@@ -48,7 +48,8 @@ struct migrate_pop3c_url {
 	bool implicit_tls;        /* pop3s:// */
 };
 
-/* pop3://HOST[:PORT] or pop3s://HOST[:PORT] (IPv6 as [ADDR]); 0 or -1. */
+/* pop3://HOST[:PORT] or pop3s://HOST[:PORT] (IPv6 as [ADDR]), by the rules of
+ * bridge/config/url.h; 0, or -1 with "--from: why" in err. */
 int migrate_pop3c_parse_url(const char *s, struct migrate_pop3c_url *u, char *err, size_t errlen);
 
 struct migrate_pop3c;

@@ -837,9 +837,14 @@ START_TEST(urls)
 	ck_assert_str_eq(u.host, "::1");
 	ck_assert_uint_eq(u.port, 995);
 	ck_assert_int_eq(migrate_pop3c_parse_url("POP3://[::1]:110", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("pop3://h:x", &u, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--from: port 'x' is not a number from 1 to 65535");
+	ck_assert_int_eq(migrate_pop3c_parse_url("imap://h", &u, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--from: 'imap://h' is not a pop3://HOST[:PORT] or pop3s://HOST[:PORT] URL");
 	static const char *bad[] = { "imap://h", "pop3://", "pop3://h:0", "pop3://h:65536",
 		"pop3://h:x", "pop3://[::1", "pop3://h/path", "pop3://a b", "pop3://h:",
-		"pop3://user@h", "pop3://[zz]" };
+		"pop3://user@h", "pop3://[zz]", "pop3://h:110/x", "pop3://[::1]x", "pop3://::1",
+		"pop3s://h:", "pop3://h?x" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(migrate_pop3c_parse_url(bad[i], &u, err, sizeof(err)) == -1, "%s", bad[i]);
 }
