@@ -4,7 +4,6 @@
 #include "bridge/base/username.h"
 #include "state/state.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
