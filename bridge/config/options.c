@@ -1,9 +1,9 @@
 /* bridge/config/options.c — parsing, layering and resolution of settings. */
 #include "bridge/config/options.h"
+#include "bridge/base/text.h"
 #include "bridge/base/username.h"
 #include "state/state.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -193,19 +193,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* A value quoted for an error message: at most 60 bytes, unprintable bytes
- * shown as '?', so an error line stays one readable line. */
-static const char *shown(const char *s, char *buf, size_t len)
-{
-	size_t i = 0;
-	for (; s[i] && i + 4 < len && i < 60; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = 0;
-	if (s[i])
-		strcpy(buf + i, "...");
-	return buf;
-}
-#define SHOWN(s) shown((s), (char[72]){0}, 72)
+#define SHOWN(s) BASE_SHOWN(s)
 
 /* ---- primitive parsers ------------------------------------------------------ */
 
@@ -257,145 +245,6 @@ static bool clean_text(const char *s)
 		p += n + 1;
 	}
 	return true;
-}
-
-static int parse_port(const char *s, uint16_t *port, char *err, size_t errlen)
-{
-	unsigned long n;
-	if (config_parse_uint(s, 1, 65535, &n) != 0)
-		return fail(err, errlen, "port '%s' is not a number from 1 to 65535", SHOWN(s));
-	*port = (uint16_t)n;
-	return 0;
-}
-
-static bool is_hostname(const char *h)
-{
-	size_t len = strlen(h), label = 0;
-	bool all_numeric = true;
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		char c = h[i];
-		if (c == '.' || c == 0) {
-			if (label == 0 || h[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!(isalnum((unsigned char)c) || c == '-') || (label == 0 && c == '-'))
-			return false;
-		if (++label > 63)
-			return false;
-		if (!isdigit((unsigned char)c))
-			all_numeric = false;
-	}
-	if (all_numeric) {  /* digits and dots: it must be a real IPv4 address */
-		struct in_addr a;
-		return inet_pton(AF_INET, h, &a) == 1;
-	}
-	return true;
-}
-
-/* "HOST:PORT" or "[V6]:PORT" (port_required) or without ":PORT". numeric:
- * the host must be an IP address. */
-static int parse_hostport(const char *s, struct config_endpoint *ep, bool numeric,
-    bool port_required, char *err, size_t errlen)
-{
-	const char *port = NULL;
-	size_t hlen;
-	memset(ep, 0, sizeof(*ep));
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close)
-			return fail(err, errlen, "'%s': '[' without ']'", SHOWN(s));
-		hlen = (size_t)(close - s - 1);
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != 0)
-			return fail(err, errlen, "'%s': expected ':PORT' after ']'", SHOWN(s));
-		if (hlen == 0 || hlen >= sizeof(ep->host))
-			return fail(err, errlen, "'%s': bad IPv6 address", SHOWN(s));
-		memcpy(ep->host, s + 1, hlen);
-		ep->host[hlen] = 0;
-		struct in6_addr a6;
-		if (inet_pton(AF_INET6, ep->host, &a6) != 1)
-			return fail(err, errlen, "'%s' is not an IPv6 address", SHOWN(ep->host));
-		ep->ipv6 = true;
-	} else {
-		const char *colon = strchr(s, ':');
-		if (colon && strchr(colon + 1, ':'))
-			return fail(err, errlen,
-			    "'%s': write an IPv6 address in brackets, e.g. [::1]:1110", SHOWN(s));
-		hlen = colon ? (size_t)(colon - s) : strlen(s);
-		if (hlen == 0)
-			return fail(err, errlen, "'%s': no address before the port", SHOWN(s));
-		if (hlen >= sizeof(ep->host))
-			return fail(err, errlen, "'%s': host name too long", SHOWN(s));
-		memcpy(ep->host, s, hlen);
-		ep->host[hlen] = 0;
-		port = colon ? colon + 1 : NULL;
-		struct in_addr a4;
-		if (numeric) {
-			if (inet_pton(AF_INET, ep->host, &a4) != 1)
-				return fail(err, errlen,
-				    "'%s' is not a numeric IPv4 address or a bracketed IPv6 address",
-				    SHOWN(ep->host));
-		} else if (!is_hostname(ep->host)) {
-			return fail(err, errlen, "'%s' is not a valid host name or address",
-			    SHOWN(ep->host));
-		}
-	}
-	if (!port) {
-		if (port_required)
-			return fail(err, errlen, "'%s': expected ADDRESS:PORT", SHOWN(s));
-		return 0;
-	}
-	return parse_port(port, &ep->port, err, errlen);
-}
-
-int config_parse_listen(const char *s, struct config_endpoint *ep, char *err, size_t errlen)
-{
-	return parse_hostport(s, ep, true, true, err, errlen);
-}
-
-int config_parse_upstream_url(const char *s, struct config_endpoint *ep,
-    enum config_upstream_tls *tls, char *err, size_t errlen)
-{
-	char auth[PB_HOST_MAX + 16];
-	const char *rest;
-	if (strncasecmp(s, "imaps://", 8) == 0) {
-		*tls = PB_UTLS_IMPLICIT;
-		rest = s + 8;
-	} else if (strncasecmp(s, "imap://", 7) == 0) {
-		*tls = PB_UTLS_STARTTLS;
-		rest = s + 7;
-	} else {
-		return fail(err, errlen, "'%s' is not an imaps://HOST[:PORT] or imap://HOST[:PORT] URL",
-		    SHOWN(s));
-	}
-	size_t alen = strcspn(rest, "/");
-	if (rest[alen] == '/' && rest[alen + 1] != 0)
-		return fail(err, errlen, "'%s': a path, query or fragment has no meaning here",
-		    SHOWN(s));
-	if (memchr(rest, '@', alen))
-		return fail(err, errlen, "'%s': credentials do not belong in the URL", SHOWN(s));
-	if (alen == 0)
-		return fail(err, errlen, "'%s': no host", SHOWN(s));
-	if (alen >= sizeof(auth))
-		return fail(err, errlen, "'%s': host name too long", SHOWN(s));
-	memcpy(auth, rest, alen);
-	auth[alen] = 0;
-	if (parse_hostport(auth, ep, false, false, err, errlen) != 0)
-		return -1;
-	if (ep->port == 0)
-		ep->port = *tls == PB_UTLS_IMPLICIT ? 993 : 143;
-	return 0;
-}
-
-const char *config_endpoint_format(const struct config_endpoint *ep, char *buf, size_t len)
-{
-	snprintf(buf, len, ep->ipv6 ? "[%s]:%u" : "%s:%u", ep->host, (unsigned)ep->port);
-	return buf;
 }
 
 int config_word_parse(const struct config_words *t, const char *s, int *out,

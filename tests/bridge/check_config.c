@@ -155,6 +155,10 @@ static const struct ccase bad_cases[] = {
 	{ "unknown attribute",
 	  "<popbridge>\n  <log level=\"info\" colour=\"red\"/>\n</popbridge>\n",
 	  "F:2: <log>: unknown attribute 'colour'\n" },
+	{ "unknown attributes, each (the schema's list, libxml2 names only the first)",
+	  "<popbridge xmlns:x=\"urn:x\">\n  <device account=\"a\" name=\"b\" colour=\"red\" x:dele=\"hide\"/>\n</popbridge>\n",
+	  "F:2: <device>: unknown attribute 'colour'\n"
+	  "F:2: <device>: unknown attribute 'dele'\n" },
 	{ "missing attribute",
 	  "<popbridge>\n  <device account=\"a\"/>\n  <run/>\n</popbridge>\n",
 	  "F:2: <device>: the attribute 'name' is required\n"

@@ -624,7 +624,7 @@ static void fk_end(struct fake *f)
 
 static struct migrate_pop3c *connect_fake(struct fake *f)
 {
-	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c *c = migrate_pop3c_new();
 	struct migrate_pop3c_url u;
 	char url[64], err[200];
 
@@ -690,10 +690,10 @@ static void client_run(enum fake_mode mode, bool pipelining, bool sasl, unsigned
 	int step = session(f, c, &s, &msgs, &n);
 	migrate_pop3c_close(c);
 	ck_assert_msg(step == want_step, "failed at step %d (want %d): %s", step, want_step,
-	    c->err);
+	    migrate_pop3c_error(c));
 	if (want_err != NULL)
-		ck_assert_msg(strstr(c->err, want_err) != NULL, "error '%s' lacks '%s'", c->err,
-		    want_err);
+		ck_assert_msg(strstr(migrate_pop3c_error(c), want_err) != NULL, "error '%s' lacks '%s'",
+		    migrate_pop3c_error(c), want_err);
 	if (want_step == 0) {
 		ck_assert_uint_eq(n, nmsg);
 		ck_assert_uint_eq(s.n, nmsg);
@@ -709,9 +709,9 @@ static void client_run(enum fake_mode mode, bool pipelining, bool sasl, unsigned
 			ck_assert(f->pipelined_ok);
 		ck_assert_ptr_nonnull(strstr(f->log, sasl ? "AUTH PLAIN" : "USER user"));
 	}
-	ck_assert_ptr_null(strstr(c->err, "secret"));
+	ck_assert_ptr_null(strstr(migrate_pop3c_error(c), "secret"));
 	free(msgs);
-	free(c);
+	migrate_pop3c_free(c);
 	fk_end(f);
 }
 
@@ -747,7 +747,7 @@ START_TEST(client_top_refused)
 	ck_assert_uint_eq(s.refused, 1);
 	migrate_pop3c_close(c);
 	free(msgs);
-	free(c);
+	migrate_pop3c_free(c);
 	fk_end(f);
 }
 END_TEST
@@ -773,10 +773,9 @@ START_TEST(client_wrong_password)
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), 0);
 	ck_assert_int_eq(migrate_pop3c_login(c, "user", "wrong-pw"), -1);
-	ck_assert_ptr_nonnull(strstr(c->err, "refused the login"));
-	ck_assert_ptr_null(strstr(c->err, "wrong-pw"));
-	migrate_pop3c_close(c);
-	free(c);
+	ck_assert_ptr_nonnull(strstr(migrate_pop3c_error(c), "refused the login"));
+	ck_assert_ptr_null(strstr(migrate_pop3c_error(c), "wrong-pw"));
+	migrate_pop3c_free(c);
 	fk_end(f);
 }
 END_TEST
@@ -795,10 +794,9 @@ START_TEST(client_auth_plain_long)
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), 0);
-	ck_assert_msg(migrate_pop3c_login(c, "user", pw) == 0, "%s", c->err);
+	ck_assert_msg(migrate_pop3c_login(c, "user", pw) == 0, "%s", migrate_pop3c_error(c));
 	ck_assert_int_eq(migrate_pop3c_quit(c), 0);
-	migrate_pop3c_close(c);
-	free(c);
+	migrate_pop3c_free(c);
 	ck_assert_ptr_null(strstr(f->log, "pppppppp"));
 	fk_end(f);
 }
@@ -807,16 +805,15 @@ END_TEST
 START_TEST(client_requires_stls)
 {
 	struct fake *f = fk_start(FK_NORMAL, false, false, 1);
-	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c *c = migrate_pop3c_new();
 	struct migrate_pop3c_url u;
 	char url[64], err[200];
 	fk_go(f);
 	snprintf(url, sizeof(url), "pop3://localhost:%d", f->port);
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), -1);
-	ck_assert_ptr_nonnull(strstr(c->err, "does not offer STLS"));
-	migrate_pop3c_close(c);
-	free(c);
+	ck_assert_ptr_nonnull(strstr(migrate_pop3c_error(c), "does not offer STLS"));
+	migrate_pop3c_free(c);
 	pthread_join(f->th, NULL);
 	ck_assert_ptr_null(strstr(f->log, "USER"));
 	ck_assert_ptr_null(strstr(f->log, "AUTH"));
@@ -840,9 +837,14 @@ START_TEST(urls)
 	ck_assert_str_eq(u.host, "::1");
 	ck_assert_uint_eq(u.port, 995);
 	ck_assert_int_eq(migrate_pop3c_parse_url("POP3://[::1]:110", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("pop3://h:x", &u, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--from: port 'x' is not a number from 1 to 65535");
+	ck_assert_int_eq(migrate_pop3c_parse_url("imap://h", &u, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--from: 'imap://h' is not a pop3://HOST[:PORT] or pop3s://HOST[:PORT] URL");
 	static const char *bad[] = { "imap://h", "pop3://", "pop3://h:0", "pop3://h:65536",
 		"pop3://h:x", "pop3://[::1", "pop3://h/path", "pop3://a b", "pop3://h:",
-		"pop3://user@h", "pop3://[zz]" };
+		"pop3://user@h", "pop3://[zz]", "pop3://h:110/x", "pop3://[::1]x", "pop3://::1",
+		"pop3s://h:", "pop3://h?x" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(migrate_pop3c_parse_url(bad[i], &u, err, sizeof(err)) == -1, "%s", bad[i]);
 }
