@@ -50,7 +50,7 @@ all: popbridge
 # ---- modules: every .c in a module directory goes into its library ----------
 
 define module_rules
-$(1)_SRC := $$(filter-out bridge/main.c,$$(wildcard $(1)/*.c))
+$(1)_SRC := $$(filter-out bridge/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c))
 $(1)_OBJ := $$(patsubst %.c,$$(B)/%.o,$$($(1)_SRC))
 $$(B)/lib$(1).a: $$($(1)_OBJ)
 	@mkdir -p $$(@D)

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/cmd_admin.h"
-#include "bridge/cmdline.h"
-#include "bridge/config.h"
-#include "bridge/migrate_cli.h"
-#include "bridge/serve.h"
-#include "bridge/version.h"
+#include "bridge/cmd/admin.h"
+#include "bridge/config/cmdline.h"
+#include "bridge/config/file.h"
+#include "bridge/cmd/migrate_cli.h"
+#include "bridge/serve/serve.h"
+#include "bridge/base/version.h"
 
 struct command {
 	const char *name;
@@ -23,7 +23,7 @@ static int cmd_version(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "serve", "run the POP3 service (foreground)", pb_serve_main },
+	{ "serve", "run the POP3 service (foreground)", serve_main },
 	{ "account", "managed accounts: add, list, remove, set-password", cmd_account },
 	{ "device", "devices: add, list, revoke, reset, set", cmd_device },
 	{ "import-uidls", "copy the UIDLs of an old POP3 server (migration)", cmd_import_uidls },
@@ -45,10 +45,10 @@ static void usage(FILE *f)
 /* Parse a command that takes no options besides --help (and those in
  * allowed); prints the problem. -1: exit with *status. */
 static int simple_args(const char *name, int argc, char **argv, uint64_t allowed,
-    struct pb_cmdline *c, const char *usage_text, int *status)
+    struct config_cmdline *c, const char *usage_text, int *status)
 {
 	char err[PB_ERR_MAX];
-	if (pb_cmdline_parse(c, argc, argv, allowed, err, sizeof(err)) != 0) {
+	if (config_cmdline_parse(c, argc, argv, allowed, err, sizeof(err)) != 0) {
 		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", name, err, name);
 		*status = PB_EXIT_USAGE;
 		return -1;
@@ -76,19 +76,19 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-	struct pb_cmdline c;
+	struct config_cmdline c;
 	int status = PB_EXIT_OK;
 	if (simple_args("version", argc, argv, 0, &c,
 	    "usage: popbridge version\n\nPrint the version of popbridge.\n", &status) == 0)
 		printf("popbridge %s\n", POPBRIDGE_VERSION);
-	pb_cmdline_free(&c);
+	config_cmdline_free(&c);
 	return status;
 }
 
 static int cmd_check_config(int argc, char **argv)
 {
-	struct pb_cmdline c;
-	struct pb_options layer;
+	struct config_cmdline c;
+	struct config_options layer;
 	int status = PB_EXIT_OK;
 	if (simple_args("check-config", argc, argv, PB_OPT_CONFIG, &c,
 	    "usage: popbridge check-config --config FILE\n\n"
@@ -101,13 +101,13 @@ static int cmd_check_config(int argc, char **argv)
 		status = PB_EXIT_USAGE;
 		goto out;
 	}
-	if (pb_config_load(c.config, &layer, pb_config_report_print, stderr) != 0)
+	if (config_file_load(c.config, &layer, config_report_print, stderr) != 0)
 		status = PB_EXIT_FAIL;
 	else
 		printf("%s: valid\n", c.config);
-	pb_options_free(&layer);
+	config_options_free(&layer);
 out:
-	pb_cmdline_free(&c);
+	config_cmdline_free(&c);
 	return status;
 }
 

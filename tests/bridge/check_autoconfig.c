@@ -12,7 +12,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-#include "bridge/autoconfig.h"
+#include "bridge/migrate/autoconfig.h"
 
 #define NS_AD "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 #define NS_OL "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
@@ -103,24 +103,24 @@ static const char RNG_PLIST[] =
 static char err[512];
 
 /* Write a document into memory; returns a malloc'd NUL-terminated buffer. */
-static char *render(enum autoconfig_format fmt, const struct autoconfig_params *p, int *rc)
+static char *render(enum migrate_autoconfig_format fmt, const struct migrate_autoconfig_params *p, int *rc)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
 	err[0] = '\0';
-	*rc = autoconfig_write(f, fmt, p, err, sizeof(err));
+	*rc = migrate_autoconfig_write(f, fmt, p, err, sizeof(err));
 	fclose(f);
 	return buf;
 }
 
-static xmlDocPtr parse_ok(enum autoconfig_format fmt, const struct autoconfig_params *p,
+static xmlDocPtr parse_ok(enum migrate_autoconfig_format fmt, const struct migrate_autoconfig_params *p,
                           char **text)
 {
 	int rc;
 	char *buf = render(fmt, p, &rc);
-	ck_assert_msg(rc == 0, "autoconfig_write: %s", err);
+	ck_assert_msg(rc == 0, "migrate_autoconfig_write: %s", err);
 	ck_assert(strncmp(buf, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 38) == 0);
 	xmlDocPtr doc = xmlReadMemory(buf, (int)strlen(buf), "autoconfig.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOBLANKS);
@@ -178,10 +178,10 @@ static void assert_xq_at(xmlDocPtr doc, const char *base, const char *rel, const
 	assert_xq(doc, x, want);
 }
 
-static void base_params(struct autoconfig_params *p, enum autoconfig_tls tls)
+static void base_params(struct migrate_autoconfig_params *p, enum migrate_autoconfig_tls tls)
 {
 	static const unsigned ports[] = { 993, 143, 10143 };
-	autoconfig_params_init(p);
+	migrate_autoconfig_params_init(p);
 	p->email = "alice@example.org";
 	p->host = "imap.example.org";
 	p->port = ports[tls];
@@ -197,8 +197,8 @@ static const char *const PORT_TEXT[] = { "993", "143", "10143" };
 
 START_TEST(thunderbird_each_tls_mode)
 {
-	enum autoconfig_tls tls = (enum autoconfig_tls)_i;
-	struct autoconfig_params p;
+	enum migrate_autoconfig_tls tls = (enum migrate_autoconfig_tls)_i;
+	struct migrate_autoconfig_params p;
 	base_params(&p, tls);
 	xmlDocPtr doc = parse_ok(AUTOCONFIG_THUNDERBIRD, &p, NULL);
 	assert_valid(doc, RNG_THUNDERBIRD);
@@ -224,7 +224,7 @@ END_TEST
 
 START_TEST(login_display_and_smtp_options)
 {
-	struct autoconfig_params p;
+	struct migrate_autoconfig_params p;
 	base_params(&p, AUTOCONFIG_TLS_IMPLICIT);
 	p.login = "alice";
 	p.display_name = "Alice's scanner – Büro";
@@ -268,8 +268,8 @@ END_TEST
 
 START_TEST(autodiscover_each_tls_mode)
 {
-	enum autoconfig_tls tls = (enum autoconfig_tls)_i;
-	struct autoconfig_params p;
+	enum migrate_autoconfig_tls tls = (enum migrate_autoconfig_tls)_i;
+	struct migrate_autoconfig_params p;
 	base_params(&p, tls);
 	xmlDocPtr doc = parse_ok(AUTOCONFIG_AUTODISCOVER, &p, NULL);
 	assert_valid(doc, RNG_AUTODISCOVER);
@@ -372,8 +372,8 @@ static void assert_uuid_v4_upper(const char *s)
 
 START_TEST(mobileconfig_each_tls_mode)
 {
-	enum autoconfig_tls tls = (enum autoconfig_tls)_i;
-	struct autoconfig_params p;
+	enum migrate_autoconfig_tls tls = (enum migrate_autoconfig_tls)_i;
+	struct migrate_autoconfig_params p;
 	base_params(&p, tls);
 	xmlDocPtr doc = parse_ok(AUTOCONFIG_MOBILECONFIG, &p, NULL);
 	assert_valid(doc, RNG_PLIST);
@@ -433,14 +433,14 @@ START_TEST(hostile_address_escaped)
 {
 	/* '&' and '\'' are legal in an address's local part: they must come
 	 * back unchanged through an XML parser, escaped in the text. */
-	struct autoconfig_params p;
+	struct migrate_autoconfig_params p;
 	base_params(&p, AUTOCONFIG_TLS_IMPLICIT);
 	p.email = "o'brien&co@example.org";
 	p.display_name = "<b>\"Boss\" & co</b> ]]> <!-- x";
 	p.login = "x</username><username>evil";
 	for (int f = AUTOCONFIG_THUNDERBIRD; f <= AUTOCONFIG_MOBILECONFIG; f++) {
 		char *text = NULL;
-		xmlDocPtr doc = parse_ok((enum autoconfig_format)f, &p, &text);
+		xmlDocPtr doc = parse_ok((enum migrate_autoconfig_format)f, &p, &text);
 		if (f == AUTOCONFIG_MOBILECONFIG)
 			ck_assert_ptr_nonnull(strstr(text, "o'brien&amp;co@example.org"));
 		for (const char *a = strchr(text, '&'); a != NULL; a = strchr(a + 1, '&'))
@@ -475,11 +475,11 @@ START_TEST(hostile_address_escaped)
 }
 END_TEST
 
-static void assert_refused(const struct autoconfig_params *p, const char *why)
+static void assert_refused(const struct migrate_autoconfig_params *p, const char *why)
 {
 	for (int f = AUTOCONFIG_THUNDERBIRD; f <= AUTOCONFIG_MOBILECONFIG; f++) {
 		int rc;
-		char *buf = render((enum autoconfig_format)f, p, &rc);
+		char *buf = render((enum migrate_autoconfig_format)f, p, &rc);
 		ck_assert_int_eq(rc, -1);
 		ck_assert_msg(strstr(err, why) != NULL, "expected '%s' in: %s", why, err);
 		ck_assert_msg(buf[0] == '\0', "something was written: %s", buf);
@@ -510,21 +510,21 @@ START_TEST(bad_addresses_refused)
 		{ "alice@example.org.", "domain" },
 		{ "alice@exam&ple.org", "domain" },
 	};
-	struct autoconfig_params p;
+	struct migrate_autoconfig_params p;
 	base_params(&p, AUTOCONFIG_TLS_IMPLICIT);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p.email = bad[i].email;
 		assert_refused(&p, bad[i].why);
-		ck_assert_int_eq(autoconfig_check_email(bad[i].email, err, sizeof(err)), -1);
+		ck_assert_int_eq(migrate_autoconfig_check_email(bad[i].email, err, sizeof(err)), -1);
 	}
 	/* Length bounds: 64 before '@' and 254 in all are fine, one more is not. */
 	char addr[300];
 	memset(addr, 'a', 64);
 	snprintf(addr + 64, sizeof(addr) - 64, "@example.org");
-	ck_assert_int_eq(autoconfig_check_email(addr, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_autoconfig_check_email(addr, err, sizeof(err)), 0);
 	memset(addr, 'a', 65);
 	snprintf(addr + 65, sizeof(addr) - 65, "@example.org");
-	ck_assert_int_eq(autoconfig_check_email(addr, err, sizeof(err)), -1);
+	ck_assert_int_eq(migrate_autoconfig_check_email(addr, err, sizeof(err)), -1);
 	/* 254: "a@" + 4 labels of 61 + ".com" = 2 + 4*62 + 4 - ... built below */
 	char dom[260] = "";
 	while (strlen(dom) + 62 <= 252 - 4)
@@ -534,16 +534,16 @@ START_TEST(bad_addresses_refused)
 	dom[252] = '\0';
 	snprintf(addr, sizeof(addr), "a@%s", dom);
 	ck_assert_uint_eq(strlen(addr), 254);
-	ck_assert_msg(autoconfig_check_email(addr, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate_autoconfig_check_email(addr, err, sizeof(err)) == 0, "%s", err);
 	snprintf(addr, sizeof(addr), "ab@%s", dom);
-	ck_assert_int_eq(autoconfig_check_email(addr, err, sizeof(err)), -1);
+	ck_assert_int_eq(migrate_autoconfig_check_email(addr, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "at most 254"));
 }
 END_TEST
 
 START_TEST(bad_other_inputs_refused)
 {
-	struct autoconfig_params p;
+	struct migrate_autoconfig_params p;
 	base_params(&p, AUTOCONFIG_TLS_IMPLICIT);
 	p.host = "imap.example.org/evil";
 	assert_refused(&p, "IMAP host");
@@ -580,22 +580,22 @@ END_TEST
 
 START_TEST(formats_and_write_errors)
 {
-	enum autoconfig_format f;
-	ck_assert_int_eq(autoconfig_parse_format("thunderbird", &f, err, sizeof(err)), 0);
+	enum migrate_autoconfig_format f;
+	ck_assert_int_eq(migrate_autoconfig_parse_format("thunderbird", &f, err, sizeof(err)), 0);
 	ck_assert_int_eq(f, AUTOCONFIG_THUNDERBIRD);
-	ck_assert_int_eq(autoconfig_parse_format("autodiscover", &f, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_autoconfig_parse_format("autodiscover", &f, err, sizeof(err)), 0);
 	ck_assert_int_eq(f, AUTOCONFIG_AUTODISCOVER);
-	ck_assert_int_eq(autoconfig_parse_format("mobileconfig", &f, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_autoconfig_parse_format("mobileconfig", &f, err, sizeof(err)), 0);
 	ck_assert_int_eq(f, AUTOCONFIG_MOBILECONFIG);
-	ck_assert_int_eq(autoconfig_parse_format("plist", &f, err, sizeof(err)), -1);
+	ck_assert_int_eq(migrate_autoconfig_parse_format("plist", &f, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "unknown format 'plist'"));
 
 	/* A full disk is reported, not ignored. */
 	FILE *full = fopen("/dev/full", "w");
 	ck_assert_ptr_nonnull(full);
-	struct autoconfig_params p;
+	struct migrate_autoconfig_params p;
 	base_params(&p, AUTOCONFIG_TLS_STARTTLS);
-	ck_assert_int_eq(autoconfig_write(full, AUTOCONFIG_THUNDERBIRD, &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(migrate_autoconfig_write(full, AUTOCONFIG_THUNDERBIRD, &p, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
 	fclose(full);
 }

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bridge/config.h"
-#include "bridge/config_schema.h"
+#include "bridge/config/file.h"
+#include "bridge/config/schema.h"
 #include "tests/bridge/bt.h"
 #include "tests/lib/testutil.h"
 
@@ -20,8 +20,8 @@ START_TEST(test_schema_matches_contrib)
 	snprintf(path, sizeof(path), "%s/contrib/popbridge.rng", bt_env("POPBRIDGE_SRC"));
 	char *rng = pbt_read_file(path, 1 << 20, &len);
 	ck_assert_msg(rng != NULL, "cannot read %s", path);
-	ck_assert_msg(len == pb_config_schema_len && memcmp(rng, pb_config_schema, len) == 0,
-	    "bridge/config_schema.c differs from contrib/popbridge.rng: run sh contrib/gen-schema.sh");
+	ck_assert_msg(len == config_schema_len && memcmp(rng, config_schema, len) == 0,
+	    "bridge/config/schema.c differs from contrib/popbridge.rng: run sh contrib/gen-schema.sh");
 	free(rng);
 }
 END_TEST
@@ -60,8 +60,8 @@ START_TEST(test_example_validates)
 	free(err);
 
 	/* and through the API, with its values */
-	struct pb_options l;
-	ck_assert_int_eq(pb_config_load(path, &l, pb_config_report_print, stderr), 0);
+	struct config_options l;
+	ck_assert_int_eq(config_file_load(path, &l, config_report_print, stderr), 0);
 	ck_assert_str_eq(l.upstream.host, "imap.example.org");
 	ck_assert_uint_eq(l.n_listen, 1);
 	ck_assert_uint_eq(l.n_listen_tls, 2);   /* 0.0.0.0 and [::]: IPv6 is V6ONLY */
@@ -69,7 +69,7 @@ START_TEST(test_example_validates)
 	ck_assert_int_eq(l.devices[0].v.dele, PB_DELE_TRASH);
 	ck_assert_uint_eq(l.devices[0].line, 29);
 	ck_assert_str_eq(l.user, "popbridge");
-	pb_options_free(&l);
+	config_options_free(&l);
 }
 END_TEST
 
@@ -94,11 +94,11 @@ START_TEST(test_doc_example_validates)
 	free(out);
 	free(err);
 
-	struct pb_options l;
-	ck_assert_int_eq(pb_config_load(bt_write_file("doc.xml", start), &l,
-	    pb_config_report_print, stderr), 0);
+	struct config_options l;
+	ck_assert_int_eq(config_file_load(bt_write_file("doc.xml", start), &l,
+	    config_report_print, stderr), 0);
 	ck_assert_uint_eq(l.n_listen_tls, 2);   /* 0.0.0.0 and [::]: IPv6 is V6ONLY */
-	pb_options_free(&l);
+	config_options_free(&l);
 	free(doc);
 }
 END_TEST
@@ -323,12 +323,12 @@ END_TEST
 static const char *enum_name(int e, int v)
 {
 	switch (e) {
-	case 0: return pb_dele_name((enum pb_dele)v);
-	case 1: return pb_offer_name((enum pb_offer)v);
-	case 2: return pb_seen_on_name((enum pb_seen_on)v);
-	case 3: return pb_tls_version_name((enum pb_tls_version)v);
-	case 4: return pb_auth_name((enum pb_auth)v);
-	default: return pb_log_level_name((enum pb_log_level)v);
+	case 0: return config_dele_name((enum config_dele)v);
+	case 1: return config_offer_name((enum config_offer)v);
+	case 2: return config_seen_on_name((enum config_seen_on)v);
+	case 3: return config_tls_version_name((enum config_tls_version)v);
+	case 4: return config_auth_name((enum config_auth)v);
+	default: return config_log_level_name((enum base_log_level)v);
 	}
 }
 
@@ -348,10 +348,10 @@ START_TEST(test_schema_and_code_agree)
 			snprintf(xml, sizeof(xml), "<popbridge><%s %s=\"%s\"/></popbridge>\n",
 			    enums[e].elem, enums[e].attr, enum_name(e, v));
 			const char *path = bt_write_file("enum.xml", xml);
-			struct pb_options l;
-			ck_assert_msg(pb_config_load(path, &l, pb_config_report_print, stderr) == 0,
+			struct config_options l;
+			ck_assert_msg(config_file_load(path, &l, config_report_print, stderr) == 0,
 			    "%s", xml);
-			pb_options_free(&l);
+			config_options_free(&l);
 		}
 	}
 	const char *tlsv[] = { "implicit", "starttls", "none" };
@@ -359,10 +359,10 @@ START_TEST(test_schema_and_code_agree)
 		char xml[256];
 		snprintf(xml, sizeof(xml), "<popbridge><upstream url=\"%s://h\" tls=\"%s\"/></popbridge>\n",
 		    v == 0 ? "imaps" : "imap", tlsv[v]);
-		struct pb_options l;
-		ck_assert_int_eq(pb_config_load(bt_write_file("u.xml", xml), &l,
-		    pb_config_report_print, stderr), 0);
-		pb_options_free(&l);
+		struct config_options l;
+		ck_assert_int_eq(config_file_load(bt_write_file("u.xml", xml), &l,
+		    config_report_print, stderr), 0);
+		config_options_free(&l);
 	}
 }
 END_TEST
@@ -389,13 +389,13 @@ START_TEST(test_many_problems_bounded)
 	for (int i = 0; i < 500; i++)
 		strcat(xml, "<limits idle-timeout=\"0\"/>\n");
 	strcat(xml, "</popbridge>\n");
-	struct pb_options l;
+	struct config_options l;
 	struct counts c = { 0, 0 };
-	ck_assert_int_eq(pb_config_load(bt_write_file("many.xml", xml), &l, collect, &c), -1);
+	ck_assert_int_eq(config_file_load(bt_write_file("many.xml", xml), &l, collect, &c), -1);
 	/* at most the limit, then one line saying the rest is not shown */
 	ck_assert_uint_eq(c.with_line, PB_CONFIG_PROBLEMS_MAX);
 	ck_assert_uint_eq(c.whole_file, 1);
-	pb_options_free(&l);
+	config_options_free(&l);
 	free(xml);
 }
 END_TEST
@@ -404,12 +404,12 @@ START_TEST(test_layer_holds_only_the_file)
 {
 	const char *path = bt_write_file("layer.xml",
 	    "<popbridge>\n  <mailbox window=\"9\"/>\n  <log syslog=\"yes\"/>\n</popbridge>\n");
-	struct pb_options l;
-	ck_assert_int_eq(pb_config_load(path, &l, pb_config_report_print, stderr), 0);
+	struct config_options l;
+	ck_assert_int_eq(config_file_load(path, &l, config_report_print, stderr), 0);
 	ck_assert_uint_eq(l.set, PB_KEY_BIT(PB_K_WINDOW) | PB_KEY_BIT(PB_K_SYSLOG));
 	ck_assert_uint_eq(l.dev.window, 9);
 	ck_assert(l.syslog);
-	pb_options_free(&l);
+	config_options_free(&l);
 }
 END_TEST
 

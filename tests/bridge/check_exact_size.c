@@ -1,4 +1,4 @@
-/* tests/bridge/check_exact_size.c — bridge_exact_size (bridge/sync.h): the
+/* tests/bridge/check_exact_size.c — maildrop_exact_size (bridge/maildrop/sync.h): the
  * size LIST shows before any download, from RFC822.SIZE and the last two
  * octets, equals the octets pop3/'s RETR conversion sends, for every way a
  * message in the CRLF form can end (exhaustively for short messages, and
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/sync.h"
+#include "bridge/maildrop/sync.h"
 #include "pop3/dotstuff.h"
 
 static int discard(void *arg, const char *buf, size_t len)
@@ -31,7 +31,7 @@ static uint64_t engine_octets(const char *msg, size_t len)
 static uint64_t from_tail(const char *msg, size_t len)
 {
 	size_t k = len < BRIDGE_SYNC_TAIL ? len : BRIDGE_SYNC_TAIL;
-	return bridge_exact_size(len, msg + len - k, k);
+	return maildrop_exact_size(len, msg + len - k, k);
 }
 
 /* The CRLF form: every LF but possibly the last octet follows a CR (the

@@ -1,5 +1,5 @@
 /* tests/bridge/check_import.c — the import-uidls matcher and storing
- * (bridge/import_match.h) against a real SQLite state file: exact matches,
+ * (bridge/migrate/import_match.h) against a real SQLite state file: exact matches,
  * sizes that differ by line-end conversion, ambiguous and unmatched
  * messages, true duplicates paired in order, one upstream message claimed
  * twice, a UIDL already another message's, UIDLs moving between messages
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/import_match.h"
-#include "bridge/matchkey.h"
-#include "bridge/pop3client_parse.h"
+#include "bridge/migrate/import_match.h"
+#include "bridge/maildrop/matchkey.h"
+#include "bridge/migrate/pop3client_parse.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
 
@@ -64,7 +64,7 @@ struct up {
 static void upstream(const struct up *u, size_t n)
 {
 	struct state_listing items[32];
-	struct matchkey k[32];
+	struct maildrop_matchkey k[32];
 	struct state_mailbox_status st = { .uidvalidity = V, .uidnext = 100 };
 	char h[1024];
 
@@ -72,7 +72,7 @@ static void upstream(const struct up *u, size_t n)
 	memset(items, 0, sizeof(items));
 	for (size_t i = 0; i < n; i++) {
 		header(h, sizeof(h), u[i].tag, !u[i].msgid ? false : true);
-		ck_assert_int_eq(matchkey_compute(h, strlen(h), &k[i]), 0);
+		ck_assert_int_eq(maildrop_matchkey_compute(h, strlen(h), &k[i]), 0);
 		items[i] = (struct state_listing){ .uid = u[i].uid, .size = u[i].size,
 		    .message_id = k[i].msgid[0] ? k[i].msgid : NULL, .hdr_hash = k[i].hash };
 	}
@@ -86,10 +86,10 @@ struct old {
 	bool msgid;
 };
 
-static struct import_old *olds(const struct old *o, size_t n)
+static struct migrate_import_old *olds(const struct old *o, size_t n)
 {
-	struct import_old *v = calloc(n, sizeof(*v));
-	struct pop3c_hdr *h = malloc(sizeof(*h));
+	struct migrate_import_old *v = calloc(n, sizeof(*v));
+	struct migrate_pop3c_hdr *h = malloc(sizeof(*h));
 	char text[1024];
 
 	for (size_t i = 0; i < n; i++) {
@@ -97,21 +97,21 @@ static struct import_old *olds(const struct old *o, size_t n)
 		v[i].size = o[i].size;
 		snprintf(v[i].uidl, sizeof(v[i].uidl), "%s", o[i].uidl);
 		header(text, sizeof(text), o[i].tag, o[i].msgid);
-		pop3c_hdr_init(h);
+		migrate_pop3c_hdr_init(h);
 		for (char *p = text, *nl; (nl = strstr(p, "\r\n")) != NULL; p = nl + 2)
-			pop3c_hdr_line(h, p, (size_t)(nl - p));
-		ck_assert_int_eq(import_old_set_header(&v[i], h, 0), 0);
+			migrate_pop3c_hdr_line(h, p, (size_t)(nl - p));
+		ck_assert_int_eq(migrate_import_old_set_header(&v[i], h, 0), 0);
 		ck_assert(v[i].has_keys);
 	}
 	free(h);
 	return v;
 }
 
-static void run(struct import_old *v, size_t n, bool store, struct import_counts *c)
+static void run(struct migrate_import_old *v, size_t n, bool store, struct migrate_import_counts *c)
 {
 	char err[300];
-	ck_assert_msg(import_match(db, mbox, v, n, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(import_apply(db, mbox, v, n, store, c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate_import_match(db, mbox, v, n, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate_import_apply(db, mbox, v, n, store, c, err, sizeof(err)) == 0, "%s", err);
 }
 
 static const char *uidl_of(uint32_t uid)
@@ -137,9 +137,9 @@ START_TEST(exact_and_again)
 	static const struct up u[] = { { 1, "a", 1000, true }, { 2, "b", 2000, true },
 		{ 3, "c", 3000, true } };
 	static const struct old o[] = { { "oldB", "b", 2000, true }, { "oldA", "a", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 3);
-	struct import_old *v = olds(o, 2);
+	struct migrate_import_old *v = olds(o, 2);
 	run(v, 2, true, &c);
 	ck_assert_uint_eq(c.matched, 2);
 	ck_assert_uint_eq(c.changed, 2);
@@ -152,7 +152,7 @@ START_TEST(exact_and_again)
 	ck_assert_uint_eq(c.matched, 2);
 	ck_assert_uint_eq(c.changed, 0);
 	ck_assert_uint_eq(c.unchanged, 2);
-	import_old_free(v, 2);
+	migrate_import_old_free(v, 2);
 }
 END_TEST
 
@@ -160,14 +160,14 @@ START_TEST(dry_apply_stores_nothing)
 {
 	static const struct up u[] = { { 1, "a", 1000, true } };
 	static const struct old o[] = { { "oldA", "a", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 1);
-	struct import_old *v = olds(o, 1);
+	struct migrate_import_old *v = olds(o, 1);
 	run(v, 1, false, &c);
 	ck_assert_uint_eq(c.matched, 1);
 	ck_assert_uint_eq(c.changed, 1);
 	ck_assert_str_eq(uidl_of(1), "00000001" "5F00AA01");
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 }
 END_TEST
 
@@ -183,9 +183,9 @@ START_TEST(line_end_sizes)
 		{ "u-half", "half", 1000, true },     /* exactly half: possible */
 		{ "u-double", "double", 1000, true }, /* exactly double: possible */
 	};
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 5);
-	struct import_old *v = olds(o, 5);
+	struct migrate_import_old *v = olds(o, 5);
 	run(v, 5, true, &c);
 	ck_assert_uint_eq(c.matched, 3);
 	ck_assert_uint_eq(c.unmatched, 2);
@@ -196,7 +196,7 @@ START_TEST(line_end_sizes)
 	ck_assert_str_eq(uidl_of(1), "u-lf");
 	ck_assert_str_eq(uidl_of(4), "u-half");
 	ck_assert_str_eq(uidl_of(5), "u-double");
-	import_old_free(v, 5);
+	migrate_import_old_free(v, 5);
 }
 END_TEST
 
@@ -207,20 +207,20 @@ START_TEST(ambiguous_and_exact)
 	static const struct up u[] = { { 1, "x", 1040, true }, { 2, "x", 1050, true } };
 	static const struct old o1[] = { { "o1", "x", 1000, true } };
 	static const struct old o2[] = { { "o2", "x", 1050, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 2);
-	struct import_old *v = olds(o1, 1);
+	struct migrate_import_old *v = olds(o1, 1);
 	run(v, 1, true, &c);
 	ck_assert_uint_eq(c.ambiguous, 1);
 	ck_assert_uint_eq(c.matched, 0);
 	ck_assert_ptr_nonnull(v[0].why);
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 	v = olds(o2, 1);
 	run(v, 1, true, &c);
 	ck_assert_uint_eq(c.matched, 1);
 	ck_assert_uint_eq(uid_of(v[0].target), 2);
 	ck_assert_str_eq(uidl_of(2), "o2");
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 }
 END_TEST
 
@@ -232,16 +232,16 @@ START_TEST(duplicates)
 		{ 9, "e", 800, true }, { 10, "e", 800, true } };
 	static const struct old o[] = { { "d-1", "d", 900, true }, { "e-1", "e", 800, true },
 		{ "d-2", "d", 900, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 4);
-	struct import_old *v = olds(o, 3);
+	struct migrate_import_old *v = olds(o, 3);
 	run(v, 3, true, &c);
 	ck_assert_uint_eq(c.matched, 2);
 	ck_assert_uint_eq(c.ambiguous, 1);
 	ck_assert_str_eq(uidl_of(4), "d-1");
 	ck_assert_str_eq(uidl_of(7), "d-2");
 	ck_assert_int_eq(v[1].outcome, IMPORT_AMBIGUOUS);
-	import_old_free(v, 3);
+	migrate_import_old_free(v, 3);
 }
 END_TEST
 
@@ -250,14 +250,14 @@ START_TEST(claimed_twice)
 {
 	static const struct up u[] = { { 1, "a", 1000, true } };
 	static const struct old o[] = { { "a-1", "a", 1000, true }, { "a-2", "a", 1010, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 1);
-	struct import_old *v = olds(o, 2);
+	struct migrate_import_old *v = olds(o, 2);
 	run(v, 2, true, &c);
 	ck_assert_uint_eq(c.matched, 0);
 	ck_assert_uint_eq(c.ambiguous, 2);
 	ck_assert_str_eq(uidl_of(1), "00000001" "5F00AA01");
-	import_old_free(v, 2);
+	migrate_import_old_free(v, 2);
 }
 END_TEST
 
@@ -266,44 +266,44 @@ START_TEST(unmatched_and_no_msgid)
 	static const struct up u[] = { { 1, "a", 1000, false }, { 2, "b", 1000, true } };
 	static const struct old o[] = { { "a", "a", 1000, false }, { "z", "zz", 1000, true },
 		{ "b-no-id", "b", 1000, false } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 2);
-	struct import_old *v = olds(o, 3);
+	struct migrate_import_old *v = olds(o, 3);
 	ck_assert_ptr_null(v[0].msgid);
 	run(v, 3, true, &c);
 	ck_assert_uint_eq(c.matched, 1);
 	ck_assert_uint_eq(c.unmatched, 2);
 	ck_assert_str_eq(uidl_of(1), "a");
 	ck_assert_int_eq(v[2].outcome, IMPORT_UNMATCHED); /* the Message-ID is hashed too */
-	import_old_free(v, 3);
+	migrate_import_old_free(v, 3);
 }
 END_TEST
 
 START_TEST(no_keys)
 {
 	static const struct up u[] = { { 1, "a", 1000, true } };
-	struct pop3c_hdr *h = malloc(sizeof(*h));
-	struct import_old *v = calloc(1, sizeof(*v));
-	struct import_counts c;
+	struct migrate_pop3c_hdr *h = malloc(sizeof(*h));
+	struct migrate_import_old *v = calloc(1, sizeof(*v));
+	struct migrate_import_counts c;
 	char line[2000];
 	upstream(u, 1);
-	pop3c_hdr_init(h);
+	migrate_pop3c_hdr_init(h);
 	memset(line, 'x', sizeof(line));
 	memcpy(line, "Subject: ", 9);
-	pop3c_hdr_line(h, line, sizeof(line));
+	migrate_pop3c_hdr_line(h, line, sizeof(line));
 	line[0] = ' ';
 	for (int i = 0; i < 10; i++)
-		pop3c_hdr_line(h, line, sizeof(line));
+		migrate_pop3c_hdr_line(h, line, sizeof(line));
 	ck_assert(h->truncated);
 	v->num = 1;
 	v->size = 1000;
 	strcpy(v->uidl, "t");
-	ck_assert_int_eq(import_old_set_header(v, h, 0), 0);
+	ck_assert_int_eq(migrate_import_old_set_header(v, h, 0), 0);
 	ck_assert(!v->has_keys);
 	run(v, 1, true, &c);
 	ck_assert_uint_eq(c.unmatched, 1);
 	ck_assert_ptr_nonnull(strstr(v->why, "16 KiB"));
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 	free(h);
 }
 END_TEST
@@ -314,16 +314,16 @@ START_TEST(conflict)
 {
 	static const struct up u[] = { { 1, "a", 1000, true }, { 2, "new", 1000, true } };
 	static const struct old o[] = { { "00000002" "5F00AA01", "a", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 2);
-	struct import_old *v = olds(o, 1);
+	struct migrate_import_old *v = olds(o, 1);
 	run(v, 1, true, &c);
 	ck_assert_uint_eq(c.conflict, 1);
 	ck_assert_uint_eq(c.matched, 0);
 	ck_assert_uint_eq(c.changed, 0);
 	ck_assert_str_eq(uidl_of(1), "00000001" "5F00AA01");
 	ck_assert_str_eq(uidl_of(2), "00000002" "5F00AA01");
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 }
 END_TEST
 
@@ -335,9 +335,9 @@ START_TEST(uidls_move_between_messages)
 		{ 3, "c", 1000, true } };
 	static const struct old o[] = { { "00000002" "5F00AA01", "a", 1000, true },
 		{ "00000003" "5F00AA01", "b", 1000, true }, { "00000001" "5F00AA01", "c", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 3);
-	struct import_old *v = olds(o, 3);
+	struct migrate_import_old *v = olds(o, 3);
 	run(v, 3, true, &c);
 	ck_assert_uint_eq(c.matched, 3);
 	ck_assert_uint_eq(c.changed, 3);
@@ -346,7 +346,7 @@ START_TEST(uidls_move_between_messages)
 	ck_assert_str_eq(uidl_of(3), "00000001" "5F00AA01");
 	run(v, 3, true, &c);
 	ck_assert_uint_eq(c.changed, 0);
-	import_old_free(v, 3);
+	migrate_import_old_free(v, 3);
 }
 END_TEST
 
@@ -356,16 +356,16 @@ START_TEST(reimport_replaces)
 	static const struct up u[] = { { 1, "a", 1000, true } };
 	static const struct old o1[] = { { "first", "a", 1000, true } };
 	static const struct old o2[] = { { "second", "a", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(u, 1);
-	struct import_old *v = olds(o1, 1);
+	struct migrate_import_old *v = olds(o1, 1);
 	run(v, 1, true, &c);
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 	v = olds(o2, 1);
 	run(v, 1, true, &c);
 	ck_assert_uint_eq(c.changed, 1);
 	ck_assert_str_eq(uidl_of(1), "second");
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 }
 END_TEST
 
@@ -377,7 +377,7 @@ START_TEST(offered_before_counted)
 		{ 3, "c", 1000, true } };
 	static const struct old o[] = { { "oa", "a", 1000, true }, { "ob", "b", 1000, true },
 		{ "00000003" "5F00AA01", "c", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	struct state_device d;
 	struct state_mailbox mb;
 	struct state_view_msg *view;
@@ -389,11 +389,11 @@ START_TEST(offered_before_counted)
 	OK(state_view_build(db, d.id, &def, 1001, &view, &nview));
 	ck_assert_uint_eq(nview, 3);
 	state_view_free(view);
-	struct import_old *v = olds(o, 3);
+	struct migrate_import_old *v = olds(o, 3);
 	run(v, 3, false, &c);
 	ck_assert_uint_eq(c.matched, 3);
 	ck_assert_uint_eq(c.offered, 2);  /* c keeps the UIDL it had */
-	import_old_free(v, 3);
+	migrate_import_old_free(v, 3);
 }
 END_TEST
 
@@ -401,13 +401,13 @@ END_TEST
 START_TEST(empty_upstream)
 {
 	static const struct old o[] = { { "oa", "a", 1000, true } };
-	struct import_counts c;
+	struct migrate_import_counts c;
 	upstream(NULL, 0);
-	struct import_old *v = olds(o, 1);
+	struct migrate_import_old *v = olds(o, 1);
 	run(v, 1, true, &c);
 	ck_assert_uint_eq(c.unmatched, 1);
 	ck_assert_uint_eq(c.changed, 0);
-	import_old_free(v, 1);
+	migrate_import_old_free(v, 1);
 }
 END_TEST
 

@@ -3,7 +3,7 @@
  * issue 7). Dovecot 2.3 offers neither, so a scripted fake IMAP server on
  * loopback does: session 1 lists three messages under UIDVALIDITY 100; session
  * 2 renumbers them (UIDVALIDITY 200, other order, every header changed so
- * the header match cannot pair them) and adds one. bridge_sync_folder must
+ * the header match cannot pair them) and adds one. maildrop_sync_folder must
  * ask for EMAILID / X-GM-MSGID, store it, and re-attach the messages by it
  * so their UIDLs stay; without either capability they are new messages. */
 #include <check.h>
@@ -19,9 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bridge/options.h"
-#include "bridge/sync.h"
-#include "bridge/upstream.h"
+#include "bridge/config/options.h"
+#include "bridge/maildrop/sync.h"
+#include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
 #include "tests/lib/net.h"
@@ -210,27 +210,27 @@ static bool session(struct state_db *db, int64_t account_id, enum idcap cap,
     uint32_t uidvalidity, const struct fmsg *m, size_t n)
 {
 	struct fake *f = fake_start(cap, uidvalidity, m, n);
-	struct pb_options o;
-	struct bridge_upstream up;
+	struct config_options o;
+	struct maildrop_upstream up;
 	struct state_mailbox mb;
 	char url[64], err[PB_ERR_MAX], detail[200];
 
-	pb_options_init(&o);
+	config_options_init(&o);
 	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f->port);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
-	ck_assert_msg(pb_options_finish(&o, true, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
+	ck_assert_msg(config_options_finish(&o, true, NULL, err, sizeof(err)) == 0, "%s", err);
 	memset(&up, 0, sizeof(up));
-	ck_assert_msg(bridge_upstream_login(&up, &o, "u", "pw", detail, sizeof(detail)) ==
+	ck_assert_msg(maildrop_upstream_login(&up, &o, "u", "pw", detail, sizeof(detail)) ==
 	    POP3_MD_OK, "login: %s", detail);
-	ck_assert_msg(bridge_sync_folder(&up, db, account_id, "INBOX", "$POP3Deleted", 1000,
+	ck_assert_msg(maildrop_sync_folder(&up, db, account_id, "INBOX", "$POP3Deleted", 1000,
 	    &mb, detail, sizeof(detail)) == POP3_MD_OK, "sync: %s", detail);
 	ck_assert_uint_eq(mb.uidvalidity, uidvalidity);
-	bridge_upstream_free(&up);
+	maildrop_upstream_free(&up);
 	bool asked = f->asked_id;
 	fake_end(f);
-	pb_options_free(&o);
+	config_options_free(&o);
 	return asked;
 }
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/log.h"
+#include "bridge/base/log.h"
 #include "tests/bridge/bt.h"
 
 static int log_fd = -1;
@@ -19,8 +19,8 @@ static void capture_start(void)
 	const char *path = bt_write_file("log.txt", "");
 	log_fd = open(path, O_RDWR | O_APPEND);
 	ck_assert_int_ge(log_fd, 0);
-	pb_log_set_fd(log_fd);
-	pb_log_setup(PB_LOG_DEBUG, false);
+	base_log_set_fd(log_fd);
+	base_log_setup(PB_LOG_DEBUG, false);
 }
 
 /* Everything logged since capture_start(); malloc'd. */
@@ -29,7 +29,7 @@ static char *capture_end(void)
 	off_t len = lseek(log_fd, 0, SEEK_END);
 	char *buf = calloc(1, (size_t)len + 1);
 	ck_assert_int_eq(pread(log_fd, buf, (size_t)len, 0), len);
-	pb_log_set_fd(-1);
+	base_log_set_fd(-1);
 	close(log_fd);
 	return buf;
 }
@@ -57,7 +57,7 @@ static const char *strip_time(const char *line)
 static void escaped_is(const char *value, const char *want)
 {
 	char buf[1024];
-	ck_assert_uint_gt(pb_log_escape(buf, sizeof(buf), value), 0);
+	ck_assert_uint_gt(base_log_escape(buf, sizeof(buf), value), 0);
 	ck_assert_str_eq(buf, want);
 }
 
@@ -81,8 +81,8 @@ START_TEST(test_escape)
 	escaped_is("J\xc3\xa9r\xc3\xb4me", "\"J\\xc3\\xa9r\\xc3\\xb4me\"");
 	/* too small a buffer */
 	char small[4];
-	ck_assert_uint_eq(pb_log_escape(small, sizeof(small), "abcdef"), 0);
-	ck_assert_uint_eq(pb_log_escape(small, sizeof(small), "a b c"), 0);
+	ck_assert_uint_eq(base_log_escape(small, sizeof(small), "abcdef"), 0);
+	ck_assert_uint_eq(base_log_escape(small, sizeof(small), "a b c"), 0);
 }
 END_TEST
 
@@ -92,13 +92,13 @@ START_TEST(test_long_value_cut)
 	char buf[2048];
 	memset(value, 'x', sizeof(value) - 1);
 	value[sizeof(value) - 1] = 0;
-	size_t n = pb_log_escape(buf, sizeof(buf), value);
+	size_t n = base_log_escape(buf, sizeof(buf), value);
 	ck_assert_uint_eq(n, PB_LOG_VALUE_MAX + 5);   /* quotes and "..." */
 	ck_assert_int_eq(buf[0], '"');
 	ck_assert_str_eq(buf + n - 4, "...\"");
 	/* a value of exactly the maximum is kept whole and bare */
 	value[PB_LOG_VALUE_MAX] = 0;
-	ck_assert_uint_eq(pb_log_escape(buf, sizeof(buf), value), PB_LOG_VALUE_MAX);
+	ck_assert_uint_eq(base_log_escape(buf, sizeof(buf), value), PB_LOG_VALUE_MAX);
 }
 END_TEST
 
@@ -143,14 +143,14 @@ START_TEST(test_hostile_user)
 	capture_start();
 	/* a user name that tries to end the line, fake a second session line,
 	 * add keys (a result, a password), and a device that tries the same */
-	struct pb_session_log s = {
+	struct base_session_log s = {
 		.user = "bob\n2026-01-01T00:00:00.000Z level=info event=session user=admin "
 		    "result=committed password=hunter2",
 		.account = "bob", .device = "x result=ok", .remote = "192.0.2.7",
 		.mech = "USER", .auth_failures = 1, .result = "auth-failed",
 		.reason = "[AUTH] authentication failed\r\nlevel=info",
 	};
-	pb_log_session(&s);
+	base_log_session(&s);
 	char *out = capture_end();
 	/* exactly one line */
 	ck_assert_ptr_nonnull(strchr(out, '\n'));
@@ -176,7 +176,7 @@ START_TEST(test_session_line)
 {
 	capture_start();
 	/* what serve writes for a session that committed with a pending step */
-	struct pb_session_log s = {
+	struct base_session_log s = {
 		.user = "office@example.org#scanner", .account = "office@example.org",
 		.device = "scanner", .remote = "2001:db8::5", .tls = "TLSv1.3",
 		.mech = "PLAIN", .upstream_opened = true, .upstream_tls = "TLSv1.2",
@@ -184,17 +184,17 @@ START_TEST(test_session_line)
 		.dele = 2, .dele_bytes = 4000, .bytes_in = 90, .bytes_out = 125000,
 		.duration_ms = 1520, .result = "committed", .pending = true,
 	};
-	pb_log_session(&s);
+	base_log_session(&s);
 	/* before any login: unknowns are '-', empty strings too */
-	struct pb_session_log none = { .user = "", .account = "", .device = "",
+	struct base_session_log none = { .user = "", .account = "", .device = "",
 		.remote = "127.0.0.1", .tls = "", .mech = "", .upstream_tls = "x",
 		.result = "dropped", .reason = "" };
-	pb_log_session(&none);
+	base_log_session(&none);
 	/* an upstream reached in plaintext */
-	struct pb_session_log plain = { .user = "a", .account = "a", .device = "default",
+	struct base_session_log plain = { .user = "a", .account = "a", .device = "default",
 		.remote = "::1", .mech = "USER", .upstream_opened = true, .upstream_tls = "",
 		.result = "committed" };
-	pb_log_session(&plain);
+	base_log_session(&plain);
 	char *out = capture_end();
 	char *second = strchr(out, '\n') + 1;
 	second[-1] = 0;
@@ -227,14 +227,14 @@ END_TEST
 START_TEST(test_no_secrets)
 {
 	capture_start();
-	struct pb_logline l;
-	pb_logline_start(&l, PB_LOG_WARN, "login");
-	pb_logline_str(&l, "user", "alice");
-	pb_logline_str(&l, "password", "hunter2");
-	pb_logline_str(&l, "pass", "hunter2");
-	pb_logline_str(&l, "secret", "hunter2");
-	pb_logline_str(&l, "Bad Key=", "v");
-	pb_logline_emit(&l);
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_WARN, "login");
+	base_logline_str(&l, "user", "alice");
+	base_logline_str(&l, "password", "hunter2");
+	base_logline_str(&l, "pass", "hunter2");
+	base_logline_str(&l, "secret", "hunter2");
+	base_logline_str(&l, "Bad Key=", "v");
+	base_logline_emit(&l);
 	char *out = capture_end();
 	ck_assert_ptr_null(strstr(out, "hunter2"));
 	ck_assert_str_eq(strip_time(out),
@@ -247,15 +247,15 @@ END_TEST
 START_TEST(test_levels)
 {
 	capture_start();
-	pb_log_setup(PB_LOG_WARN, false);
-	ck_assert(pb_log_enabled(PB_LOG_ERROR));
-	ck_assert(pb_log_enabled(PB_LOG_WARN));
-	ck_assert(!pb_log_enabled(PB_LOG_INFO));
-	pb_log(PB_LOG_INFO, "start", "not shown");
-	pb_log(PB_LOG_DEBUG, "start", "not shown");
-	pb_log(PB_LOG_ERROR, "upstream", "cannot connect to %s: %s", "imap.example.org:10993",
+	base_log_setup(PB_LOG_WARN, false);
+	ck_assert(base_log_enabled(PB_LOG_ERROR));
+	ck_assert(base_log_enabled(PB_LOG_WARN));
+	ck_assert(!base_log_enabled(PB_LOG_INFO));
+	base_log(PB_LOG_INFO, "start", "not shown");
+	base_log(PB_LOG_DEBUG, "start", "not shown");
+	base_log(PB_LOG_ERROR, "upstream", "cannot connect to %s: %s", "imap.example.org:10993",
 	    "Connection refused");
-	pb_log(PB_LOG_WARN, "config", "reloaded");
+	base_log(PB_LOG_WARN, "config", "reloaded");
 	char *out = capture_end();
 	char *second = strchr(out, '\n') + 1;
 	second[-1] = 0;
@@ -263,22 +263,22 @@ START_TEST(test_levels)
 	    "msg=\"cannot connect to imap.example.org:10993: Connection refused\"");
 	ck_assert_str_eq(strip_time(second), "level=warn event=config msg=reloaded\n");
 	free(out);
-	pb_log_setup(PB_LOG_INFO, false);
+	base_log_setup(PB_LOG_INFO, false);
 }
 END_TEST
 
 START_TEST(test_line_bounded)
 {
 	capture_start();
-	struct pb_logline l;
+	struct base_logline l;
 	char value[PB_LOG_VALUE_MAX + 1];
 	memset(value, '\x01', PB_LOG_VALUE_MAX);   /* each byte escapes to 4 */
 	value[PB_LOG_VALUE_MAX] = 0;
-	pb_logline_start(&l, PB_LOG_INFO, "big");
+	base_logline_start(&l, PB_LOG_INFO, "big");
 	for (int i = 0; i < 10; i++)
-		pb_logline_str(&l, "v", value);
-	pb_logline_u64(&l, "n", 1);   /* dropped too: the line is closed */
-	pb_logline_emit(&l);
+		base_logline_str(&l, "v", value);
+	base_logline_u64(&l, "n", 1);   /* dropped too: the line is closed */
+	base_logline_emit(&l);
 	char *out = capture_end();
 	ck_assert_uint_le(strlen(out), 25 + PB_LOG_LINE_MAX);
 	size_t len = strlen(out);
@@ -296,12 +296,12 @@ static void *writer(void *arg)
 {
 	long id = (long)arg;
 	for (int i = 0; i < LINES; i++) {
-		struct pb_logline l;
-		pb_logline_start(&l, PB_LOG_INFO, "t");
-		pb_logline_u64(&l, "thread", (uint64_t)id);
-		pb_logline_u64(&l, "i", (uint64_t)i);
-		pb_logline_str(&l, "pad", "a value with spaces to make the line longer than a few bytes");
-		pb_logline_emit(&l);
+		struct base_logline l;
+		base_logline_start(&l, PB_LOG_INFO, "t");
+		base_logline_u64(&l, "thread", (uint64_t)id);
+		base_logline_u64(&l, "i", (uint64_t)i);
+		base_logline_str(&l, "pad", "a value with spaces to make the line longer than a few bytes");
+		base_logline_emit(&l);
 	}
 	return NULL;
 }

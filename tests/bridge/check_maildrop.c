@@ -1,4 +1,4 @@
-/* tests/bridge/check_maildrop.c — the maildrop (bridge_maildrop_ops) against
+/* tests/bridge/check_maildrop.c — the maildrop (maildrop_ops) against
  * the real Dovecot: what each device sees (SPEC §3: devices, offer, window)
  * and what a committed DELE and a RETR do upstream (every dele and seen_on
  * value), checked through an independent IMAP session. */
@@ -97,7 +97,7 @@ static void dele_move(const char *user, const char *policy, const char *folder_k
 	struct mdt_sink k;
 	struct pop3_md_reply r = { .text = "" };
 	mdt_sink_init(&k, false, 0, false);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(b.md, 1, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
+	ck_assert_int_eq(maildrop_ops.fetch(b.md, 1, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
 	    &r), POP3_MD_GONE);
 	mdt_sink_free(&k);
 	mdt_retr(&b, 0, NULL);
@@ -292,7 +292,7 @@ static void seen_case(const char *user, const char *seen_on)
 	struct mdt_sink k;
 	struct pop3_md_reply r = { .text = "" };
 	mdt_sink_init(&k, true, 1, false);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, 1, POP3_FETCH_TOP, 1, mdt_sink_fn, &k, &r),
+	ck_assert_int_eq(maildrop_ops.fetch(a.md, 1, POP3_FETCH_TOP, 1, mdt_sink_fn, &k, &r),
 	    POP3_MD_OK);
 	mdt_sink_free(&k);
 
@@ -441,12 +441,12 @@ START_TEST(t_window)
 
 	/* The window offers the highest UIDs: a device with window 0 sees
 	 * them last in its list. */
-	struct pb_options o2;
+	struct config_options o2;
 	char err[PB_ERR_MAX];
-	pb_options_init(&o2);
-	ck_assert_int_eq(pb_options_merge(&o2, &e.opt, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&o2, PB_K_WINDOW, "0", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_finish(&o2, true, NULL, err, sizeof(err)), 0);
+	config_options_init(&o2);
+	ck_assert_int_eq(config_options_merge(&o2, &e.opt, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&o2, PB_K_WINDOW, "0", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&o2, true, NULL, err, sizeof(err)), 0);
 	e.ctx.opt = &o2;
 	mdt_open(&e, &a, "all");
 	ck_assert_uint_eq(mdt_count(&a), 5);
@@ -454,7 +454,7 @@ START_TEST(t_window)
 	ck_assert_str_eq(mdt_info(&a, 3).uidl, top0);
 	mdt_close(&a);
 	e.ctx.opt = &e.opt;
-	pb_options_free(&o2);
+	config_options_free(&o2);
 	mdt_env_free(&e);
 }
 END_TEST
@@ -467,10 +467,10 @@ START_TEST(t_device_section_overrides)
 	char ids[3][128], err[PB_ERR_MAX];
 
 	mdt_env_init(&e, "section", NULL);
-	struct pb_device_section *sec = pb_options_new_section(&e.opt, "section", "scanner", 0,
+	struct config_device_section *sec = config_options_new_section(&e.opt, "section", "scanner", 0,
 	    err, sizeof(err));
 	ck_assert_ptr_nonnull(sec);
-	ck_assert_int_eq(pb_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
 	mdt_three(e.user, ids, 950);
 	mdt_open(&e, &a, "scanner");
 	mdt_open(&e, &b, "pc");
@@ -499,10 +499,10 @@ START_TEST(t_last_device_section_view)
 	char ids[3][128], err[PB_ERR_MAX];
 
 	mdt_env_init(&e, "lastsec", "dele", "last-device", NULL);
-	struct pb_device_section *sec = pb_options_new_section(&e.opt, "lastsec", "w", 0,
+	struct config_device_section *sec = config_options_new_section(&e.opt, "lastsec", "w", 0,
 	    err, sizeof(err));
 	ck_assert_ptr_nonnull(sec);
-	ck_assert_int_eq(pb_section_set(sec, PB_K_WINDOW, "1", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(sec, PB_K_WINDOW, "1", err, sizeof(err)), 0);
 	mdt_three(e.user, ids, 1900);
 	mdt_expect_count(&e, "w", 1);
 	mdt_open(&e, &a, "a");
@@ -539,10 +539,10 @@ START_TEST(t_device_name_case)
 	char ids[3][128], err[PB_ERR_MAX], login[80];
 
 	mdt_env_init(&e, "namecase", NULL);
-	struct pb_device_section *sec = pb_options_new_section(&e.opt, "namecase", "Scanner", 0,
+	struct config_device_section *sec = config_options_new_section(&e.opt, "namecase", "Scanner", 0,
 	    err, sizeof(err));
 	ck_assert_ptr_nonnull(sec);
-	ck_assert_int_eq(pb_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(sec, PB_K_DELE, "trash", err, sizeof(err)), 0);
 	mdt_three(e.user, ids, 2700);
 	mdt_open(&e, &a, "PC");
 	snprintf(login, sizeof(login), "%s#pc", e.user);

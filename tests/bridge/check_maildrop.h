@@ -1,7 +1,7 @@
 /* tests/bridge/check_maildrop.h — helpers shared by the check_maildrop*.c
  * programs (header-only: the Makefile builds only check_*.c).
  *
- * They drive bridge_maildrop_ops directly, as the POP3 engine does, against
+ * They drive maildrop_ops directly, as the POP3 engine does, against
  * the real Dovecot of tests/lib/dovecot.h, and check what happened upstream
  * through an independent IMAP session (the imap/ library, logged in as the
  * same user). Each test uses its own Dovecot user and its own state file,
@@ -23,10 +23,10 @@
 
 #include <openssl/evp.h>
 
-#include "bridge/backend.h"
-#include "bridge/devlock.h"
-#include "bridge/options.h"
-#include "bridge/throttle.h"
+#include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/devlock.h"
+#include "bridge/config/options.h"
+#include "bridge/maildrop/throttle.h"
 #include "imap/imap.h"
 #include "pop3/dotstuff.h"
 #include "state/state.h"
@@ -53,8 +53,8 @@ static __attribute__((unused)) void mdt_dc_teardown(void)
 /* ---- the process context, as serve builds it ------------------------------ */
 
 struct mdt_env {
-	struct pb_options opt;
-	struct bridge_ctx ctx;
+	struct config_options opt;
+	struct maildrop_ctx ctx;
 	char user[64];
 	char db[512];
 };
@@ -71,28 +71,28 @@ static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *
 	snprintf(e->user, sizeof(e->user), "%s", user);
 	snprintf(e->db, sizeof(e->db), "%s/state-%s.db", dc->dir, user);
 	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", dc->imap_port);
-	pb_options_init(&e->opt);
-	ck_assert_int_eq(pb_options_set(&e->opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&e->opt, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&e->opt, PB_K_UPSTREAM_TIMEOUT, "5", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&e->opt, PB_K_STATE, e->db, err, sizeof(err)), 0);
+	config_options_init(&e->opt);
+	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TIMEOUT, "5", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e->opt, PB_K_STATE, e->db, err, sizeof(err)), 0);
 	va_start(ap, user);
 	for (;;) {
 		const char *k = va_arg(ap, const char *);
 		if (k == NULL)
 			break;
 		const char *v = va_arg(ap, const char *);
-		int key = pb_key_lookup(k);
+		int key = config_key_lookup(k);
 		ck_assert_int_ge(key, 0);
-		ck_assert_msg(pb_options_set(&e->opt, (enum pb_key)key, v, err, sizeof(err)) == 0,
+		ck_assert_msg(config_options_set(&e->opt, (enum config_key)key, v, err, sizeof(err)) == 0,
 		    "%s", err);
 	}
 	va_end(ap);
-	ck_assert_msg(pb_options_finish(&e->opt, true, NULL, err, sizeof(err)) == 0, "%s", err);
-	bridge_ctx_init(&e->ctx);
+	ck_assert_msg(config_options_finish(&e->opt, true, NULL, err, sizeof(err)) == 0, "%s", err);
+	maildrop_ctx_init(&e->ctx);
 	e->ctx.opt = &e->opt;
-	e->ctx.devlocks = pb_devlocks_new();
-	e->ctx.throttle = pb_throttle_new(64, NULL, NULL);
+	e->ctx.devlocks = maildrop_devlocks_new();
+	e->ctx.throttle = maildrop_throttle_new(64, NULL, NULL);
 	ck_assert_ptr_nonnull(e->ctx.devlocks);
 	ck_assert_ptr_nonnull(e->ctx.throttle);
 	ck_assert_int_eq(pbt_dovecot_add_user(dc, user, MDT_PASS), 0);
@@ -100,17 +100,17 @@ static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *
 
 static __attribute__((unused)) void mdt_env_free(struct mdt_env *e)
 {
-	ck_assert_uint_eq(pb_devlocks_count(e->ctx.devlocks), 0);
-	pb_devlocks_free(e->ctx.devlocks);
-	pb_throttle_free(e->ctx.throttle);
-	bridge_ctx_free(&e->ctx);
-	pb_options_free(&e->opt);
+	ck_assert_uint_eq(maildrop_devlocks_count(e->ctx.devlocks), 0);
+	maildrop_devlocks_free(e->ctx.devlocks);
+	maildrop_throttle_free(e->ctx.throttle);
+	maildrop_ctx_free(&e->ctx);
+	config_options_free(&e->opt);
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
 
 struct mdt_sess {
-	struct bridge_conn conn;
+	struct maildrop_conn conn;
 	void *md;
 	struct pop3_md_reply reply;
 };
@@ -125,8 +125,8 @@ static __attribute__((unused)) enum pop3_md_status mdt_open_as(struct mdt_env *e
 	};
 
 	memset(s, 0, sizeof(*s));
-	bridge_conn_init(&s->conn, &e->ctx, "127.0.0.1", NULL);
-	return bridge_maildrop_ops.open(&s->conn, &cred, &s->md, &s->reply);
+	maildrop_conn_init(&s->conn, &e->ctx, "127.0.0.1", NULL);
+	return maildrop_ops.open(&s->conn, &cred, &s->md, &s->reply);
 }
 
 /* Open device `device` (NULL: the default device) of e's user; must work. */
@@ -147,26 +147,26 @@ static __attribute__((unused)) void mdt_open(struct mdt_env *e, struct mdt_sess 
 
 static __attribute__((unused)) size_t mdt_count(struct mdt_sess *s)
 {
-	return bridge_maildrop_ops.count(s->md);
+	return maildrop_ops.count(s->md);
 }
 
 static __attribute__((unused)) struct pop3_msg_info mdt_info(struct mdt_sess *s, size_t i)
 {
 	struct pop3_msg_info m;
-	bridge_maildrop_ops.info(s->md, i, &m);
+	maildrop_ops.info(s->md, i, &m);
 	return m;
 }
 
 static __attribute__((unused)) void mdt_commit(struct mdt_sess *s, const size_t *del, size_t n)
 {
 	struct pop3_md_reply r = { .text = "" };
-	enum pop3_md_status st = bridge_maildrop_ops.commit(s->md, del, n, &r);
+	enum pop3_md_status st = maildrop_ops.commit(s->md, del, n, &r);
 	ck_assert_msg(st == POP3_MD_OK, "commit: %d (%s; %s)", (int)st, r.text, s->conn.detail);
 }
 
 static __attribute__((unused)) void mdt_close(struct mdt_sess *s)
 {
-	bridge_maildrop_ops.close(s->md);
+	maildrop_ops.close(s->md);
 	s->md = NULL;
 }
 
@@ -263,12 +263,12 @@ static __attribute__((unused)) uint64_t mdt_retr(struct mdt_sess *s, size_t i, c
 	char h[65];
 
 	mdt_sink_init(&k, false, 0, false);
-	enum pop3_md_status st = bridge_maildrop_ops.fetch(s->md, i, POP3_FETCH_WHOLE, 0,
+	enum pop3_md_status st = maildrop_ops.fetch(s->md, i, POP3_FETCH_WHOLE, 0,
 	    mdt_sink_fn, &k, &r);
 	ck_assert_msg(st == POP3_MD_OK, "RETR %zu: %d (%s)", i + 1, (int)st, r.text);
 	mdt_sink_done(&k, h);
 	uint64_t octets = k.ds.octets;
-	bridge_maildrop_ops.retrieved(s->md, i, octets);
+	maildrop_ops.retrieved(s->md, i, octets);
 	if (hex)
 		memcpy(hex, h, 65);
 	mdt_sink_free(&k);

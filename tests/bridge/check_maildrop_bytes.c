@@ -74,7 +74,7 @@ START_TEST(t_awkward_bytes_and_sizes)
 		uint64_t upsize;
 
 		mdt_sink_init(&k, false, 0, false);
-		ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, i, POP3_FETCH_WHOLE, 0, raw_keep_fn,
+		ck_assert_int_eq(maildrop_ops.fetch(a.md, i, POP3_FETCH_WHOLE, 0, raw_keep_fn,
 		    &rk, &r), POP3_MD_OK);
 		mdt_sink_done(&k, hex);
 		adm_body_sha(adm, ids[i], up, &upsize);
@@ -87,7 +87,7 @@ START_TEST(t_awkward_bytes_and_sizes)
 		ck_assert_msg(mdt_info(&a, i).size == octets[i], "%s: first LIST %llu, RETR %llu",
 		    pbt_msg_kind_name(specs[i].kind), (unsigned long long)mdt_info(&a, i).size,
 		    (unsigned long long)octets[i]);
-		bridge_maildrop_ops.retrieved(a.md, i, octets[i]);
+		maildrop_ops.retrieved(a.md, i, octets[i]);
 		mdt_sink_free(&k);
 	}
 	mdt_close(&a);
@@ -144,7 +144,7 @@ START_TEST(t_first_list_exact_odd_ends)
 		char hex[65];
 
 		mdt_sink_init(&k, false, 0, false);
-		ck_assert_int_eq(bridge_maildrop_ops.fetch(b.md, i, POP3_FETCH_WHOLE, 0, raw_keep_fn,
+		ck_assert_int_eq(maildrop_ops.fetch(b.md, i, POP3_FETCH_WHOLE, 0, raw_keep_fn,
 		    &rk, &r), POP3_MD_OK);
 		mdt_sink_done(&k, hex);
 		ck_assert_uint_eq(k.ds.octets, wc_done(&rk.wc));
@@ -256,7 +256,7 @@ START_TEST(t_large_message_streamed)
 	struct raw_keep rk = { .inner = &k };
 	struct pop3_md_reply r = { .text = "" };
 	mdt_sink_init(&k, true, 0, false);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, 0, POP3_FETCH_TOP, 0, raw_keep_fn, &rk,
+	ck_assert_int_eq(maildrop_ops.fetch(a.md, 0, POP3_FETCH_TOP, 0, raw_keep_fn, &rk,
 	    &r), POP3_MD_OK);
 	ck_assert_uint_lt(k.raw, 64 * 1024);
 	mdt_sink_free(&k);
@@ -265,7 +265,7 @@ START_TEST(t_large_message_streamed)
 	memset(&rk, 0, sizeof(rk));
 	rk.inner = &k;
 	mdt_sink_init(&k, false, 0, false);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, 0, POP3_FETCH_WHOLE, 0, raw_keep_fn, &rk,
+	ck_assert_int_eq(maildrop_ops.fetch(a.md, 0, POP3_FETCH_WHOLE, 0, raw_keep_fn, &rk,
 	    &r), POP3_MD_OK);
 	mdt_sink_done(&k, hex);
 	long after = maxrss_kb();
@@ -274,7 +274,7 @@ START_TEST(t_large_message_streamed)
 	ck_assert_int_lt(after - before, 8 * 1024);
 	uint64_t octets = k.ds.octets;
 	ck_assert_uint_eq(octets, wc_done(&rk.wc));
-	bridge_maildrop_ops.retrieved(a.md, 0, octets);
+	maildrop_ops.retrieved(a.md, 0, octets);
 	mdt_sink_free(&k);
 	mdt_close(&a);
 
@@ -314,7 +314,7 @@ static void check_top(struct mdt_sess *s, struct imap_session *adm, size_t idx,
 	uint32_t uid;
 
 	mdt_sink_init(&got, true, lines, true);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(s->md, idx, POP3_FETCH_TOP, lines, mdt_sink_fn,
+	ck_assert_int_eq(maildrop_ops.fetch(s->md, idx, POP3_FETCH_TOP, lines, mdt_sink_fn,
 	    &got, &r), POP3_MD_OK);
 	mdt_sink_done(&got, hex);
 
@@ -450,10 +450,10 @@ static void tls_case(const char *user, const char *url_fmt, int port, const char
 
 	mdt_env_init(&e, user, NULL);
 	snprintf(url, sizeof(url), url_fmt, port);
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_UPSTREAM_TLS, mode, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_UPSTREAM_CA, dc->ca_file, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM_TLS, mode, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM_CA, dc->ca_file, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
 	mdt_deliver(e.user, 1400, PBT_MSG_PLAIN, "", NULL);
 	mdt_open(&e, &a, NULL);
 	ck_assert_uint_eq(mdt_count(&a), 1);
@@ -486,9 +486,9 @@ START_TEST(t_upstream_untrusted_ca)
 
 	mdt_env_init(&e, "tls3", NULL);
 	snprintf(url, sizeof(url), "imaps://127.0.0.1:%d", dc->imaps_port);
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_UPSTREAM_TLS, "implicit", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM_TLS, "implicit", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(mdt_open_as(&e, &a, "tls3", MDT_PASS), POP3_MD_TEMP);
 	ck_assert_ptr_null(a.md);
 	ck_assert_ptr_nonnull(strstr(a.conn.detail, "certificate"));

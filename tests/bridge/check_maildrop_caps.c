@@ -151,7 +151,7 @@ START_TEST(t_crash_after_copy)
 			_exit(3);
 		size_t del[2] = { 0, 1 };
 		struct pop3_md_reply r = { .text = "" };
-		bridge_maildrop_ops.commit(s.md, del, 2, &r);
+		maildrop_ops.commit(s.md, del, 2, &r);
 		_exit(4);
 	}
 	int status = 0;

@@ -35,7 +35,7 @@ START_TEST(t_wrong_password_and_delay)
 	/* A good login resets the delay. */
 	mdt_open(&e, &s, NULL);
 	mdt_close(&s);
-	ck_assert_uint_eq(pb_throttle_failures(e.ctx.throttle, "127.0.0.1"), 0);
+	ck_assert_uint_eq(maildrop_throttle_failures(e.ctx.throttle, "127.0.0.1"), 0);
 	ck_assert_int_eq(mdt_open_as(&e, &s, "wrongpw", "not-it"), POP3_MD_AUTH);
 	ck_assert_uint_eq(s.reply.delay_ms, 2000);
 	/* Nothing was created for the failed logins. */
@@ -80,7 +80,7 @@ START_TEST(t_bad_user_names)
 	mdt_close(&s);
 	/* A configured separator. */
 	char err[PB_ERR_MAX];
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_DEVICE_SEPARATOR, "+", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_DEVICE_SEPARATOR, "+", err, sizeof(err)), 0);
 	ck_assert_int_eq(mdt_open_as(&e, &s, "badname+tablet", MDT_PASS), POP3_MD_OK);
 	ck_assert_str_eq(s.conn.device, "tablet");
 	mdt_close(&s);
@@ -100,7 +100,7 @@ START_TEST(t_in_use)
 	/* Not a failed login; names compare case-insensitively. */
 	ck_assert_uint_eq(a2.reply.delay_ms, 0);
 	ck_assert_int_eq(mdt_open_as(&e, &a2, "inuse#PC", MDT_PASS), POP3_MD_IN_USE);
-	ck_assert_uint_eq(pb_throttle_failures(e.ctx.throttle, "127.0.0.1"), 0);
+	ck_assert_uint_eq(maildrop_throttle_failures(e.ctx.throttle, "127.0.0.1"), 0);
 	/* Another device of the account runs in parallel. */
 	mdt_open(&e, &b, "phone");
 	mdt_close(&b);
@@ -108,7 +108,7 @@ START_TEST(t_in_use)
 	ck_assert_int_eq(mdt_open_as(&e, &a2, "inuse#pc", "wrong"), POP3_MD_AUTH);
 	mdt_commit(&a, NULL, 0);
 	mdt_close(&a);
-	ck_assert_uint_eq(pb_devlocks_count(e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	mdt_open(&e, &a, "pc");
 	mdt_close(&a);
 	mdt_env_free(&e);
@@ -131,7 +131,7 @@ START_TEST(t_upstream_down)
 	ck_assert_ptr_nonnull(strstr(s.conn.detail, "connect"));
 	/* Not a failed login either. */
 	ck_assert_uint_eq(s.reply.delay_ms, 0);
-	ck_assert_uint_eq(pb_devlocks_count(e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	mdt_open(&e, &s, NULL);
 	ck_assert_uint_eq(mdt_count(&s), 1);
 	mdt_close(&s);
@@ -157,8 +157,8 @@ START_TEST(t_upstream_silent)
 	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
 	mdt_env_init(&e, "silent", "upstream-timeout", "1", NULL);
 	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", ntohs(sa.sin_port));
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(mdt_open_as(&e, &s, "silent", MDT_PASS), POP3_MD_TEMP);
@@ -198,13 +198,13 @@ START_TEST(t_gone_mid_session)
 	struct pop3_md_reply r = { .text = "" };
 	mdt_retr(&a, 0, NULL);
 	mdt_sink_init(&k, false, 0, false);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, 1, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
+	ck_assert_int_eq(maildrop_ops.fetch(a.md, 1, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
 	    &r), POP3_MD_GONE);
 	ck_assert_uint_eq(k.raw, 0);
 	ck_assert_str_ne(r.text, "");
 	mdt_sink_free(&k);
 	mdt_sink_init(&k, true, 2, false);
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, 1, POP3_FETCH_TOP, 2, mdt_sink_fn, &k,
+	ck_assert_int_eq(maildrop_ops.fetch(a.md, 1, POP3_FETCH_TOP, 2, mdt_sink_fn, &k,
 	    &r), POP3_MD_GONE);
 	mdt_sink_free(&k);
 	/* the session goes on; count and list do not change within it */
@@ -235,11 +235,11 @@ START_TEST(t_client_gone_mid_retr)
 	struct pop3_md_reply r = { .text = "" };
 	mdt_sink_init(&k, false, 0, false);
 	k.fail_after = 2;
-	ck_assert_int_eq(bridge_maildrop_ops.fetch(a.md, 0, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
+	ck_assert_int_eq(maildrop_ops.fetch(a.md, 0, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
 	    &r), POP3_MD_CLIENT);
 	mdt_sink_free(&k);
 	mdt_close(&a);
-	ck_assert_uint_eq(pb_devlocks_count(e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	/* not marked \Seen: the RETR never completed */
 	char id[128];
 	pbt_msg_id(&spec, id, sizeof(id));
@@ -293,7 +293,7 @@ START_TEST(t_revoked_device)
 	state_close(db);
 	ck_assert_int_eq(mdt_open_as(&e, &a, "revoked#old", MDT_PASS), POP3_MD_AUTH);
 	ck_assert_ptr_null(a.md);
-	ck_assert_uint_eq(pb_devlocks_count(e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	mdt_open(&e, &a, "new");
 	mdt_close(&a);
 	mdt_env_free(&e);
@@ -332,7 +332,7 @@ START_TEST(t_commit_pending_when_upstream_fails)
 	ck_assert_int_eq(pbt_dovecot_pause(dc), 0);
 	size_t del = 0;
 	struct pop3_md_reply r = { .text = "" };
-	enum pop3_md_status st = bridge_maildrop_ops.commit(a.md, &del, 1, &r);
+	enum pop3_md_status st = maildrop_ops.commit(a.md, &del, 1, &r);
 	bool pending = a.conn.commit_pending;
 	mdt_close(&a);
 	ck_assert_int_eq(pbt_dovecot_resume(dc), 0);
@@ -377,7 +377,7 @@ START_TEST(t_journal_write_fails)
 	ck_assert_int_eq(state_tx_begin(locker), STATE_OK);
 	size_t del = 0;
 	struct pop3_md_reply r = { .text = "" };
-	ck_assert_int_eq(bridge_maildrop_ops.commit(a.md, &del, 1, &r), POP3_MD_TEMP);
+	ck_assert_int_eq(maildrop_ops.commit(a.md, &del, 1, &r), POP3_MD_TEMP);
 	ck_assert_str_ne(r.text, "");
 	ck_assert(!a.conn.commit_pending);
 	ck_assert_int_eq(state_tx_rollback(locker), STATE_OK);
@@ -420,13 +420,13 @@ static void crash_case(const char *user, const char *point, const char *policy,
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct mdt_sess s;
-		e.ctx.crash_at = bridge_crash_point_parse(point);
+		e.ctx.crash_at = maildrop_crash_point_parse(point);
 		if (e.ctx.crash_at == BRIDGE_CRASH_NONE || mdt_open_as(&e, &s, user, MDT_PASS) != POP3_MD_OK)
 			_exit(3);
 		mdt_retr(&s, 0, NULL);
 		size_t del[2] = { 0, 1 };
 		struct pop3_md_reply r = { .text = "" };
-		bridge_maildrop_ops.commit(s.md, del, 2, &r);
+		maildrop_ops.commit(s.md, del, 2, &r);
 		_exit(4); /* the crash point was not reached */
 	}
 	int status = 0;
@@ -508,21 +508,21 @@ END_TEST
 
 START_TEST(t_crash_point_names)
 {
-	ck_assert_int_eq(bridge_crash_point_parse("after-journal"), BRIDGE_CRASH_AFTER_JOURNAL);
-	ck_assert_int_eq(bridge_crash_point_parse("after-upstream-step"),
+	ck_assert_int_eq(maildrop_crash_point_parse("after-journal"), BRIDGE_CRASH_AFTER_JOURNAL);
+	ck_assert_int_eq(maildrop_crash_point_parse("after-upstream-step"),
 	    BRIDGE_CRASH_AFTER_UPSTREAM_STEP);
-	ck_assert_int_eq(bridge_crash_point_parse("before-finish"), BRIDGE_CRASH_BEFORE_FINISH);
-	ck_assert_int_eq(bridge_crash_point_parse(NULL), BRIDGE_CRASH_NONE);
-	ck_assert_int_eq(bridge_crash_point_parse(""), BRIDGE_CRASH_NONE);
-	ck_assert_int_eq(bridge_crash_point_parse("after-journal "), BRIDGE_CRASH_NONE);
+	ck_assert_int_eq(maildrop_crash_point_parse("before-finish"), BRIDGE_CRASH_BEFORE_FINISH);
+	ck_assert_int_eq(maildrop_crash_point_parse(NULL), BRIDGE_CRASH_NONE);
+	ck_assert_int_eq(maildrop_crash_point_parse(""), BRIDGE_CRASH_NONE);
+	ck_assert_int_eq(maildrop_crash_point_parse("after-journal "), BRIDGE_CRASH_NONE);
 	setenv("POPBRIDGE_TEST_CRASH_AT", "before-finish", 1);
-	struct bridge_ctx ctx;
-	bridge_ctx_init(&ctx);
+	struct maildrop_ctx ctx;
+	maildrop_ctx_init(&ctx);
 	ck_assert_int_eq(ctx.crash_at, BRIDGE_CRASH_BEFORE_FINISH);
 	unsetenv("POPBRIDGE_TEST_CRASH_AT");
-	bridge_ctx_init(&ctx);
+	maildrop_ctx_init(&ctx);
 	ck_assert_int_eq(ctx.crash_at, BRIDGE_CRASH_NONE);
-	bridge_ctx_free(&ctx);
+	maildrop_ctx_free(&ctx);
 }
 END_TEST
 

@@ -9,12 +9,12 @@
 
 #include <openssl/rand.h>
 
-#include "bridge/passgen.h"
-#include "bridge/secret.h"
+#include "bridge/managed/password.h"
+#include "bridge/managed/secret.h"
 
 struct managed_fx {
 	struct mdt_env e;
-	struct secret_key key;
+	struct managed_key key;
 	char pw_scanner[PASSGEN_DIGITS + 1];
 	char pw_pc[PASSGEN_DIGITS + 1];
 	int64_t scanner_id;
@@ -25,8 +25,8 @@ static void add_device(struct state_db *db, int64_t account, const char *name, c
 {
 	char hash[PASSGEN_HASH_STR_MAX];
 	struct state_device d;
-	ck_assert_int_eq(passgen_generate(pw, PASSGEN_DIGITS + 1), 0);
-	ck_assert_int_eq(passgen_hash(pw, hash, sizeof(hash)), 0);
+	ck_assert_int_eq(managed_password_new(pw, PASSGEN_DIGITS + 1), 0);
+	ck_assert_int_eq(managed_password_hash(pw, hash, sizeof(hash)), 0);
 	ck_assert_int_eq(state_device_add(db, account, name, NULL, hash, "INBOX", 1000, &d),
 	    STATE_OK);
 	if (id)
@@ -48,7 +48,7 @@ static void fx_init(struct managed_fx *f, const char *user)
 	f->e.ctx.has_managed_key = true;
 	struct state_db *db = state_open(f->e.db, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
-	ck_assert_int_eq(secret_seal(&f->key, "office", (const unsigned char *)MDT_PASS,
+	ck_assert_int_eq(managed_seal(&f->key, "office", (const unsigned char *)MDT_PASS,
 	    strlen(MDT_PASS), blob, sizeof(blob), &blen, err, sizeof(err)), 0);
 	ck_assert_int_eq(state_account_add(db, "office", STATE_AUTH_MANAGED, user, blob, blen,
 	    1000, &acc), STATE_OK);
@@ -137,7 +137,7 @@ START_TEST(t_managed_upstream_refuses)
 	ck_assert_ptr_nonnull(strstr(s.conn.detail, "stored credentials"));
 	/* The device's password was right: no failed-login delay. */
 	ck_assert_uint_eq(s.reply.delay_ms, 0);
-	ck_assert_uint_eq(pb_devlocks_count(f.e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(f.e.ctx.devlocks), 0);
 	ck_assert_int_eq(pbt_dovecot_set_password(dc, f.e.user, MDT_PASS), 0);
 	mdt_env_free(&f.e);
 }

@@ -40,23 +40,23 @@ static void *worker_main(void *arg)
 	snprintf(w->detail, sizeof(w->detail), "%s", s.conn.detail);
 	if (w->open_st != POP3_MD_OK)
 		return NULL;
-	w->count = bridge_maildrop_ops.count(s.md);
+	w->count = maildrop_ops.count(s.md);
 	for (size_t i = 0; i < w->count && i < N_MSGS; i++) {
 		struct pop3_msg_info m;
 		struct pop3_md_reply r = { .text = "" };
 		uint64_t got = 0;
-		bridge_maildrop_ops.info(s.md, i, &m);
+		maildrop_ops.info(s.md, i, &m);
 		memcpy(w->uidls[i], m.uidl, sizeof(m.uidl));
-		if (bridge_maildrop_ops.fetch(s.md, i, POP3_FETCH_WHOLE, 0, null_sink, &got, &r) !=
+		if (maildrop_ops.fetch(s.md, i, POP3_FETCH_WHOLE, 0, null_sink, &got, &r) !=
 		    POP3_MD_OK || got == 0)
 			w->retr_fail++;
 		else
-			bridge_maildrop_ops.retrieved(s.md, i, m.size);
+			maildrop_ops.retrieved(s.md, i, m.size);
 	}
 	size_t del[2] = { 0, 1 };
 	struct pop3_md_reply r = { .text = "" };
-	w->commit_st = bridge_maildrop_ops.commit(s.md, del, w->count >= 2 ? 2 : 0, &r);
-	bridge_maildrop_ops.close(s.md);
+	w->commit_st = maildrop_ops.commit(s.md, del, w->count >= 2 ? 2 : 0, &r);
+	maildrop_ops.close(s.md);
 	return NULL;
 }
 
@@ -92,7 +92,7 @@ START_TEST(t_many_devices_at_once)
 		for (int k = 0; k < N_MSGS; k++)
 			ck_assert_str_eq(w[i].uidls[k], w[0].uidls[k]);
 	}
-	ck_assert_uint_eq(pb_devlocks_count(e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	/* Each device hid its two; every message is \Seen (seen_on quit). */
 	for (int i = 0; i < N_THREADS; i++) {
 		mdt_open(&e, &s, w[i].device);
@@ -140,11 +140,11 @@ START_TEST(t_other_folder)
 
 	/* A folder that does not exist: an administrator must act. */
 	char err[PB_ERR_MAX];
-	ck_assert_int_eq(pb_options_set(&e.opt, PB_K_FOLDER, "Nowhere", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&e.opt, PB_K_FOLDER, "Nowhere", err, sizeof(err)), 0);
 	ck_assert_int_eq(mdt_open_as(&e, &a, "folder#b", MDT_PASS), POP3_MD_PERM);
 	ck_assert_ptr_null(a.md);
 	ck_assert_ptr_nonnull(strstr(a.conn.detail, "Nowhere"));
-	ck_assert_uint_eq(pb_devlocks_count(e.ctx.devlocks), 0);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	mdt_env_free(&e);
 }
 END_TEST

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/version.h"
+#include "bridge/base/version.h"
 #include "tests/bridge/bt.h"
 
 static int run(const char *a1, const char *a2, const char *a3, char **out, char **err)

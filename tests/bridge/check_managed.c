@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/managed.h"
-#include "bridge/passgen.h"
-#include "bridge/secret.h"
+#include "bridge/managed/login.h"
+#include "bridge/managed/password.h"
+#include "bridge/managed/secret.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
 #include "tests/lib/testutil.h"
@@ -20,7 +20,7 @@ static char dbpath[512];
 static char keypath[512];
 static char err[512];
 static struct state_db *db;
-static struct secret_key key;
+static struct managed_key key;
 static char pw[N_DEV][PASSGEN_DIGITS + 1];
 static int64_t dev_id[N_DEV];
 static int64_t acc_id;
@@ -31,7 +31,7 @@ static void add_managed(const char *name, const char *user, const char *secret,
 {
 	unsigned char blob[SECRET_BLOB_MAX];
 	size_t blen = 0;
-	ck_assert_msg(secret_seal(&key, name, (const unsigned char *)secret, strlen(secret),
+	ck_assert_msg(managed_seal(&key, name, (const unsigned char *)secret, strlen(secret),
 	    blob, sizeof(blob), &blen, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(state_account_add(db, name, STATE_AUTH_MANAGED, user, blob, blen,
 	    1000, id), STATE_OK);
@@ -41,8 +41,8 @@ static void add_device(int64_t account, const char *name, char *password, int64_
 {
 	char hash[PASSGEN_HASH_STR_MAX];
 	struct state_device d;
-	ck_assert_int_eq(passgen_generate(password, PASSGEN_DIGITS + 1), 0);
-	ck_assert_int_eq(passgen_hash(password, hash, sizeof(hash)), 0);
+	ck_assert_int_eq(managed_password_new(password, PASSGEN_DIGITS + 1), 0);
+	ck_assert_int_eq(managed_password_hash(password, hash, sizeof(hash)), 0);
 	ck_assert_int_eq(state_device_add(db, account, name, NULL, hash, "INBOX", 1000, &d),
 	    STATE_OK);
 	*id = d.id;
@@ -54,7 +54,7 @@ static void setup(void)
 	ck_assert_int_eq(pbt_mkdtemp("managed", dir, sizeof(dir)), 0);
 	snprintf(dbpath, sizeof(dbpath), "%s/state.db", dir);
 	snprintf(keypath, sizeof(keypath), "%s/state.db.key", dir);
-	ck_assert_msg(secret_key_load_or_create(keypath, &key, &created, err,
+	ck_assert_msg(managed_key_load_or_create(keypath, &key, &created, err,
 	    sizeof(err)) == 0, "%s", err);
 	db = state_open(dbpath, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
@@ -66,7 +66,7 @@ static void setup(void)
 static void teardown(void)
 {
 	state_close(db);
-	secret_key_clear(&key);
+	managed_key_clear(&key);
 	pbt_rmtree(dir);
 }
 
@@ -104,7 +104,7 @@ START_TEST(failures_are_auth_with_one_text)
 {
 	struct managed_login l;
 	char other[PASSGEN_DIGITS + 1];
-	ck_assert_int_eq(passgen_generate(other, sizeof(other)), 0);
+	ck_assert_int_eq(managed_password_new(other, sizeof(other)), 0);
 
 	ck_assert_int_eq(auth("alice@example.org", other, &l), MANAGED_AUTH);
 	ck_assert_str_eq(err, MANAGED_AUTH_TEXT);
@@ -168,7 +168,7 @@ START_TEST(passthrough_account_refused)
 	struct state_device d;
 	char hash[PASSGEN_HASH_STR_MAX];
 	ck_assert_int_eq(state_account_ensure(db, "carol@example.org", 1000, &a), STATE_OK);
-	ck_assert_int_eq(passgen_hash("12345678901234567890", hash, sizeof(hash)), 0);
+	ck_assert_int_eq(managed_password_hash("12345678901234567890", hash, sizeof(hash)), 0);
 	ck_assert_int_eq(state_device_add(db, a.id, "pc", NULL, hash, "INBOX", 1000, &d),
 	    STATE_OK);
 	ck_assert_int_eq(auth("carol@example.org", "12345678901234567890", &l), MANAGED_AUTH);
@@ -179,7 +179,7 @@ END_TEST
 START_TEST(wrong_key_is_error)
 {
 	struct managed_login l;
-	struct secret_key good = key;
+	struct managed_key good = key;
 	key.bytes[5] ^= 0x40;
 	ck_assert_int_eq(auth("alice@example.org", pw[0], &l), MANAGED_ERROR);
 	ck_assert_int_eq(l.error_temporary, 0);
@@ -189,7 +189,7 @@ START_TEST(wrong_key_is_error)
 	/* a wrong password stays AUTH whatever the key */
 	ck_assert_int_eq(auth("alice@example.org", "00000000000000000000", &l), MANAGED_AUTH);
 	key = good;
-	secret_key_clear(&good);
+	managed_key_clear(&good);
 }
 END_TEST
 
@@ -208,7 +208,7 @@ START_TEST(tampered_blob_is_error)
 	/* a blob sealed for another account does not open here either */
 	unsigned char blob[SECRET_BLOB_MAX];
 	size_t blen = 0;
-	ck_assert_int_eq(secret_seal(&key, "bob@example.org",
+	ck_assert_int_eq(managed_seal(&key, "bob@example.org",
 	    (const unsigned char *)UPSTREAM_PW, strlen(UPSTREAM_PW), blob, sizeof(blob),
 	    &blen, err, sizeof(err)), 0);
 	ck_assert_int_eq(state_account_set_credentials(db, a.id, STATE_AUTH_MANAGED,
@@ -238,7 +238,7 @@ START_TEST(unknown_account_costs_the_floor)
 	double one = 1e9, t0;
 	for (int i = 0; i < 3; i++) {
 		t0 = pbt_now();
-		(void)passgen_verify_dummy("x");
+		(void)managed_password_verify_dummy("x");
 		if (pbt_now() - t0 < one)
 			one = pbt_now() - t0;
 	}

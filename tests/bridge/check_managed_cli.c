@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "bridge/managed.h"
-#include "bridge/passgen.h"
-#include "bridge/secret.h"
+#include "bridge/managed/login.h"
+#include "bridge/managed/password.h"
+#include "bridge/managed/secret.h"
 #include "state/state.h"
 #include "tests/bridge/bt.h"
 #include "tests/lib/testutil.h"
@@ -111,10 +111,10 @@ static void add_device(const char *account, const char *device, char pw[21])
 /* Log in as `serve` does; MANAGED_* and, on success, the device name. */
 static int login(const char *account, const char *password, char *device, size_t len)
 {
-	struct secret_key k;
+	struct managed_key k;
 	struct managed_login l;
 	char e[300];
-	ck_assert_msg(secret_key_load(key, &k, e, sizeof(e)) == 0, "%s", e);
+	ck_assert_msg(managed_key_load(key, &k, e, sizeof(e)) == 0, "%s", e);
 	struct state_db *db = state_open(state, e, sizeof(e));
 	ck_assert_msg(db != NULL, "%s", e);
 	int rc = managed_authenticate(db, k.bytes, account, password, &l, e, sizeof(e));
@@ -124,7 +124,7 @@ static int login(const char *account, const char *password, char *device, size_t
 		ck_assert_str_eq(l.upstream_password, UPSTREAM_PW);
 	managed_login_clear(&l);
 	state_close(db);
-	secret_key_clear(&k);
+	managed_key_clear(&k);
 	return rc;
 }
 
@@ -258,17 +258,17 @@ START_TEST(lifecycle)
 	/* set-password: devices keep their passwords, the new one is served */
 	ck_assert_int_eq(pb("Another-Pw\n", "account", "set-password", ACC, "--state", state,
 	    NULL), 0);
-	struct secret_key k;
+	struct managed_key k;
 	struct managed_login l;
 	char e[300];
-	ck_assert_int_eq(secret_key_load(key, &k, e, sizeof(e)), 0);
+	ck_assert_int_eq(managed_key_load(key, &k, e, sizeof(e)), 0);
 	struct state_db *db = state_open(state, e, sizeof(e));
 	ck_assert_int_eq(managed_authenticate(db, k.bytes, ACC, scanner, &l, e, sizeof(e)),
 	    MANAGED_OK);
 	ck_assert_str_eq(l.upstream_password, "Another-Pw");
 	managed_login_clear(&l);
 	state_close(db);
-	secret_key_clear(&k);
+	managed_key_clear(&k);
 
 	ck_assert_int_eq(pb(NULL, "account", "remove", ACC, "--state", state, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(out, "2 devices"));
@@ -369,14 +369,14 @@ START_TEST(wrong_key_file_refused)
 {
 	char other[600], *before, *after;
 	size_t blen, alen;
-	struct secret_key k;
+	struct managed_key k;
 	char e[300];
 	int created;
 
 	add_account(ACC, UPSTREAM_PW);
 	snprintf(other, sizeof(other), "%s/other.key", dir);
-	ck_assert_int_eq(secret_key_load_or_create(other, &k, &created, e, sizeof(e)), 0);
-	secret_key_clear(&k);
+	ck_assert_int_eq(managed_key_load_or_create(other, &k, &created, e, sizeof(e)), 0);
+	managed_key_clear(&k);
 	file_bytes(other, &before, &blen);
 
 	ck_assert_int_eq(pb("pw\n", "account", "add", "new@example.org", "--state", state,

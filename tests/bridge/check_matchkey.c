@@ -1,18 +1,18 @@
 /* tests/bridge/check_matchkey.c — unit tests of the match keys
- * (bridge/matchkey.h) and the passthrough user name (bridge/username.h). */
+ * (bridge/maildrop/matchkey.h) and the passthrough user name (bridge/base/username.h). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/matchkey.h"
-#include "bridge/username.h"
+#include "bridge/maildrop/matchkey.h"
+#include "bridge/base/username.h"
 #include "state/state.h"
 
-static struct matchkey keys(const char *h)
+static struct maildrop_matchkey keys(const char *h)
 {
-	struct matchkey k;
-	ck_assert_int_eq(matchkey_compute(h, strlen(h), &k), 0);
+	struct maildrop_matchkey k;
+	ck_assert_int_eq(maildrop_matchkey_compute(h, strlen(h), &k), 0);
 	return k;
 }
 
@@ -27,19 +27,19 @@ static const char base[] =
 
 START_TEST(t_keys_basic)
 {
-	struct matchkey k = keys(base);
+	struct maildrop_matchkey k = keys(base);
 	ck_assert_str_eq(k.msgid, "<abc@example.org>");
 	ck_assert_uint_eq(strlen(k.hash), MATCHKEY_HASH_LEN);
 	ck_assert(strncmp(k.hash, "s1-", 3) == 0);
 	/* deterministic */
-	struct matchkey k2 = keys(base);
+	struct maildrop_matchkey k2 = keys(base);
 	ck_assert_str_eq(k.hash, k2.hash);
 }
 END_TEST
 
 START_TEST(t_keys_normalised)
 {
-	struct matchkey k = keys(base);
+	struct maildrop_matchkey k = keys(base);
 	/* LF line ends, other fields, other order, folded values, name case,
 	 * extra spaces: the same keys. */
 	static const char other[] =
@@ -51,7 +51,7 @@ START_TEST(t_keys_normalised)
 		"DATE: Mon, 1 Jan 2024\n 10:00:00 +0000\n"
 		"message-id:<abc@example.org>\n"
 		"\n";
-	struct matchkey o = keys(other);
+	struct maildrop_matchkey o = keys(other);
 	ck_assert_str_eq(o.msgid, k.msgid);
 	ck_assert_str_eq(o.hash, k.hash);
 	/* Only the header counts (the blank line ends it). */
@@ -78,7 +78,7 @@ END_TEST
 
 START_TEST(t_keys_differ)
 {
-	struct matchkey k = keys(base);
+	struct maildrop_matchkey k = keys(base);
 	static const char subj[] =
 		"Message-ID: <abc@example.org>\r\n"
 		"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
@@ -87,8 +87,8 @@ START_TEST(t_keys_differ)
 		"Subject: Hello therE\r\n";
 	ck_assert_str_ne(keys(subj).hash, k.hash);
 	/* absent and empty differ */
-	struct matchkey a = keys("From: x\r\n");
-	struct matchkey b = keys("From: x\r\nSubject:\r\n");
+	struct maildrop_matchkey a = keys("From: x\r\n");
+	struct maildrop_matchkey b = keys("From: x\r\nSubject:\r\n");
 	ck_assert_str_ne(a.hash, b.hash);
 	ck_assert_str_eq(a.msgid, "");
 	/* a value moved into another field differs */
@@ -99,7 +99,7 @@ END_TEST
 START_TEST(t_keys_edges)
 {
 	/* empty block, no line end at all, continuation without a field */
-	struct matchkey e = keys("");
+	struct maildrop_matchkey e = keys("");
 	ck_assert_str_eq(e.msgid, "");
 	ck_assert_uint_eq(strlen(e.hash), MATCHKEY_HASH_LEN);
 	ck_assert_str_eq(keys("Message-ID: <x@y>").msgid, "<x@y>");
@@ -112,16 +112,16 @@ START_TEST(t_keys_edges)
 	size_t o = strlen(h);
 	memset(h + o, 'a', n);
 	strcpy(h + o + n, ">\r\n");
-	struct matchkey k;
-	ck_assert_int_eq(matchkey_compute(h, strlen(h), &k), 0);
+	struct maildrop_matchkey k;
+	ck_assert_int_eq(maildrop_matchkey_compute(h, strlen(h), &k), 0);
 	ck_assert_str_eq(k.msgid, "");
 	ck_assert_uint_eq(strlen(k.hash), MATCHKEY_HASH_LEN);
 	free(h);
 	/* NUL bytes and 8-bit octets are data, not terminators */
 	static const char bin[] = "Subject: a\0b\xff\r\n";
-	struct matchkey k1, k2;
-	ck_assert_int_eq(matchkey_compute(bin, sizeof(bin) - 1, &k1), 0);
-	ck_assert_int_eq(matchkey_compute(bin, 11, &k2), 0);
+	struct maildrop_matchkey k1, k2;
+	ck_assert_int_eq(maildrop_matchkey_compute(bin, sizeof(bin) - 1, &k1), 0);
+	ck_assert_int_eq(maildrop_matchkey_compute(bin, 11, &k2), 0);
 	ck_assert_str_ne(k1.hash, k2.hash);
 }
 END_TEST
@@ -131,27 +131,27 @@ START_TEST(t_username_split)
 	char acc[BRIDGE_USER_ACCOUNT_MAX + 1], dev[BRIDGE_USER_DEVICE_MAX + 1], err[128];
 	int has;
 
-	ck_assert_int_eq(bridge_username_split("alice@example.org", '#', acc, dev, &has, err,
+	ck_assert_int_eq(base_username_split("alice@example.org", '#', acc, dev, &has, err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(acc, "alice@example.org");
 	ck_assert_str_eq(dev, "default");
 	ck_assert_int_eq(has, 0);
-	ck_assert_int_eq(bridge_username_split("alice#scanner-2", '#', acc, dev, &has, err,
+	ck_assert_int_eq(base_username_split("alice#scanner-2", '#', acc, dev, &has, err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(acc, "alice");
 	ck_assert_str_eq(dev, "scanner-2");
 	ck_assert_int_eq(has, 1);
-	ck_assert_int_eq(bridge_username_split("a+b", '+', acc, dev, &has, err, sizeof(err)), 0);
+	ck_assert_int_eq(base_username_split("a+b", '+', acc, dev, &has, err, sizeof(err)), 0);
 	ck_assert_str_eq(dev, "b");
 	/* with separator 0 nothing splits */
-	ck_assert_int_eq(bridge_username_split("a#b", 0, acc, dev, &has, err, sizeof(err)), 0);
+	ck_assert_int_eq(base_username_split("a#b", 0, acc, dev, &has, err, sizeof(err)), 0);
 	ck_assert_str_eq(acc, "a#b");
 
 	static const char *const bad[] = { "", "#d", "a#", "a#b#c", "a b", "a#b c", "a\tb",
 		"a#\x7f", "a#\xc3\xa9", "\x01" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		ck_assert_int_eq(bridge_username_split(bad[i], '#', acc, dev, &has, err, sizeof(err)),
+		ck_assert_int_eq(base_username_split(bad[i], '#', acc, dev, &has, err, sizeof(err)),
 		    -1);
 		ck_assert_str_ne(err, "");
 		ck_assert_str_eq(acc, "");
@@ -159,17 +159,17 @@ START_TEST(t_username_split)
 	char longacc[300];
 	memset(longacc, 'x', 256);
 	longacc[256] = '\0';
-	ck_assert_int_eq(bridge_username_split(longacc, '#', acc, dev, &has, err, sizeof(err)), -1);
+	ck_assert_int_eq(base_username_split(longacc, '#', acc, dev, &has, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);   /* the one wording */
-	ck_assert_int_eq(bridge_username_split("#dev", '#', acc, dev, &has, err, sizeof(err)), -1);
+	ck_assert_int_eq(base_username_split("#dev", '#', acc, dev, &has, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
-	ck_assert_int_eq(bridge_username_split("a\tb", '#', acc, dev, &has, err, sizeof(err)), -1);
+	ck_assert_int_eq(base_username_split("a\tb", '#', acc, dev, &has, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	longacc[255] = '\0';
-	ck_assert_int_eq(bridge_username_split(longacc, '#', acc, dev, &has, err, sizeof(err)), 0);
-	ck_assert_int_eq(bridge_device_name_check("ok.name_1-2+x@y"), 0);
-	ck_assert_int_eq(bridge_device_name_check(""), -1);
-	ck_assert_int_eq(bridge_device_name_check("a/b"), -1);
+	ck_assert_int_eq(base_username_split(longacc, '#', acc, dev, &has, err, sizeof(err)), 0);
+	ck_assert_int_eq(base_device_name_check("ok.name_1-2+x@y"), 0);
+	ck_assert_int_eq(base_device_name_check(""), -1);
+	ck_assert_int_eq(base_device_name_check("a/b"), -1);
 }
 END_TEST
 

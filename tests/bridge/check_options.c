@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/cmdline.h"
-#include "bridge/options.h"
+#include "bridge/config/cmdline.h"
+#include "bridge/config/options.h"
 #include "state/state.h"
 #include "tests/bridge/bt.h"
 
@@ -15,7 +15,7 @@ static char err[PB_ERR_MAX];
 /* ---- values ------------------------------------------------------------------ */
 
 struct vcase {
-	enum pb_key key;
+	enum config_key key;
 	const char *value;
 	bool ok;
 };
@@ -156,88 +156,88 @@ static const struct vcase value_cases[] = {
 START_TEST(test_values)
 {
 	const struct vcase *c = &value_cases[_i];
-	struct pb_options o, before;
-	pb_options_init(&o);
+	struct config_options o, before;
+	config_options_init(&o);
 	err[0] = 0;
-	int rc = pb_options_set(&o, c->key, c->value, err, sizeof(err));
+	int rc = config_options_set(&o, c->key, c->value, err, sizeof(err));
 	if (c->ok) {
-		ck_assert_msg(rc == 0, "--%s '%s' refused: %s", pb_key_name(c->key),
+		ck_assert_msg(rc == 0, "--%s '%s' refused: %s", config_key_name(c->key),
 		    c->value ? c->value : "(none)", err);
 		ck_assert(o.set & PB_KEY_BIT(c->key));
 	} else {
-		ck_assert_msg(rc == -1, "--%s '%s' accepted", pb_key_name(c->key), c->value);
-		ck_assert_msg(err[0] != 0, "no message for --%s '%s'", pb_key_name(c->key),
+		ck_assert_msg(rc == -1, "--%s '%s' accepted", config_key_name(c->key), c->value);
+		ck_assert_msg(err[0] != 0, "no message for --%s '%s'", config_key_name(c->key),
 		    c->value);
 		ck_assert(strchr(err, '\n') == NULL);
 		/* A refused value changes nothing. */
-		pb_options_init(&before);
+		config_options_init(&before);
 		ck_assert_int_eq(memcmp(&o, &before, sizeof(o)), 0);
 	}
-	pb_options_free(&o);
+	config_options_free(&o);
 }
 END_TEST
 
 START_TEST(test_value_messages)
 {
-	struct pb_options o;
-	pb_options_init(&o);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_WINDOW, "x", err, sizeof(err)), -1);
+	struct config_options o;
+	config_options_init(&o);
+	ck_assert_int_eq(config_options_set(&o, PB_K_WINDOW, "x", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'x' is not a number from 0 to 1000000");
-	ck_assert_int_eq(pb_options_set(&o, PB_K_DELE, "nuke", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_options_set(&o, PB_K_DELE, "nuke", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'nuke' is not one of: hide, trash, archive, flag, expunge, last-device");
-	ck_assert_int_eq(pb_options_set(&o, PB_K_LISTEN, "::1:2110", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_options_set(&o, PB_K_LISTEN, "::1:2110", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'::1:2110': write an IPv6 address in brackets, e.g. [::1]:1110");
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM, "imaps://u@h", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM, "imaps://u@h", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'imaps://u@h': credentials do not belong in the URL");
 	/* An unprintable value is shown safely on one line. */
-	ck_assert_int_eq(pb_options_set(&o, PB_K_OFFER, "a\nb\x01", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_options_set(&o, PB_K_OFFER, "a\nb\x01", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'a?b?' is not one of: all, since-enrolment, unseen");
-	pb_options_free(&o);
+	config_options_free(&o);
 }
 END_TEST
 
 START_TEST(test_upstream_url)
 {
-	struct pb_endpoint ep;
-	enum pb_upstream_tls tls;
-	ck_assert_int_eq(pb_parse_upstream_url("imaps://imap.example.org", &ep, &tls, err,
+	struct config_endpoint ep;
+	enum config_upstream_tls tls;
+	ck_assert_int_eq(config_parse_upstream_url("imaps://imap.example.org", &ep, &tls, err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(ep.host, "imap.example.org");
 	ck_assert_int_eq(ep.port, 993);
 	ck_assert_int_eq(tls, PB_UTLS_IMPLICIT);
 	ck_assert(!ep.ipv6);
-	ck_assert_int_eq(pb_parse_upstream_url("imap://mail.example.org", &ep, &tls, err,
+	ck_assert_int_eq(config_parse_upstream_url("imap://mail.example.org", &ep, &tls, err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(ep.port, 143);
 	ck_assert_int_eq(tls, PB_UTLS_STARTTLS);
-	ck_assert_int_eq(pb_parse_upstream_url("imaps://[::1]:10993", &ep, &tls, err,
+	ck_assert_int_eq(config_parse_upstream_url("imaps://[::1]:10993", &ep, &tls, err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(ep.host, "::1");
 	ck_assert_int_eq(ep.port, 10993);
 	ck_assert(ep.ipv6);
-	ck_assert_int_eq(pb_parse_upstream_url("imap://127.0.0.1:1143", &ep, &tls, err,
+	ck_assert_int_eq(config_parse_upstream_url("imap://127.0.0.1:1143", &ep, &tls, err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(ep.host, "127.0.0.1");
 	char buf[300];
-	ck_assert_str_eq(pb_endpoint_format(&ep, buf, sizeof(buf)), "127.0.0.1:1143");
-	ck_assert_int_eq(pb_parse_listen("[2001:db8::1]:1995", &ep, err, sizeof(err)), 0);
-	ck_assert_str_eq(pb_endpoint_format(&ep, buf, sizeof(buf)), "[2001:db8::1]:1995");
+	ck_assert_str_eq(config_endpoint_format(&ep, buf, sizeof(buf)), "127.0.0.1:1143");
+	ck_assert_int_eq(config_parse_listen("[2001:db8::1]:1995", &ep, err, sizeof(err)), 0);
+	ck_assert_str_eq(config_endpoint_format(&ep, buf, sizeof(buf)), "[2001:db8::1]:1995");
 }
 END_TEST
 
 START_TEST(test_parse_uint)
 {
 	unsigned long n;
-	ck_assert_int_eq(pb_parse_uint("0", 0, 10, &n), 0);
+	ck_assert_int_eq(config_parse_uint("0", 0, 10, &n), 0);
 	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(pb_parse_uint("4294967295", 0, 4294967295ul, &n), 0);
+	ck_assert_int_eq(config_parse_uint("4294967295", 0, 4294967295ul, &n), 0);
 	ck_assert_uint_eq(n, 4294967295ul);
-	ck_assert_int_eq(pb_parse_uint("4294967296", 0, 4294967295ul, &n), -1);
-	ck_assert_int_eq(pb_parse_uint("18446744073709551616", 0, (unsigned long)-1, &n), -1);
-	ck_assert_int_eq(pb_parse_uint("", 0, 10, &n), -1);
-	ck_assert_int_eq(pb_parse_uint("0x10", 0, 100, &n), -1);
-	ck_assert_int_eq(pb_parse_uint("5", 6, 10, &n), -1);
-	ck_assert_int_eq(pb_parse_uint("007", 0, 10, &n), 0);
+	ck_assert_int_eq(config_parse_uint("4294967296", 0, 4294967295ul, &n), -1);
+	ck_assert_int_eq(config_parse_uint("18446744073709551616", 0, (unsigned long)-1, &n), -1);
+	ck_assert_int_eq(config_parse_uint("", 0, 10, &n), -1);
+	ck_assert_int_eq(config_parse_uint("0x10", 0, 100, &n), -1);
+	ck_assert_int_eq(config_parse_uint("5", 6, 10, &n), -1);
+	ck_assert_int_eq(config_parse_uint("007", 0, 10, &n), 0);
 	ck_assert_uint_eq(n, 7);
 }
 END_TEST
@@ -246,13 +246,13 @@ END_TEST
 
 START_TEST(test_defaults)
 {
-	struct pb_options o;
+	struct config_options o;
 	char buf[300];
-	pb_options_init(&o);
-	ck_assert_int_eq(pb_options_finish(&o, false, NULL, err, sizeof(err)), 0);
+	config_options_init(&o);
+	ck_assert_int_eq(config_options_finish(&o, false, NULL, err, sizeof(err)), 0);
 	ck_assert_uint_eq(o.upstream_timeout, 30);
 	ck_assert_uint_eq(o.n_listen, 1);
-	ck_assert_str_eq(pb_endpoint_format(&o.listen[0], buf, sizeof(buf)), "127.0.0.1:1110");
+	ck_assert_str_eq(config_endpoint_format(&o.listen[0], buf, sizeof(buf)), "127.0.0.1:1110");
 	ck_assert_uint_eq(o.n_listen_tls, 0);
 	ck_assert_int_eq(o.tls_min, PB_TLS_1_2);
 	ck_assert_int_eq(o.auth, PB_AUTH_PASSTHROUGH);
@@ -274,25 +274,25 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(o.key_file, "popbridge.db.key");
 	ck_assert_uint_eq(o.set, 0);
 	/* serve needs an upstream */
-	pb_options_init(&o);
-	ck_assert_int_eq(pb_options_finish(&o, true, NULL, err, sizeof(err)), -1);
+	config_options_init(&o);
+	ck_assert_int_eq(config_options_finish(&o, true, NULL, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "--upstream"));
 }
 END_TEST
 
-static void set_ok(struct pb_options *o, enum pb_key k, const char *v)
+static void set_ok(struct config_options *o, enum config_key k, const char *v)
 {
-	ck_assert_msg(pb_options_set(o, k, v, err, sizeof(err)) == 0, "%s=%s: %s",
-	    pb_key_name(k), v, err);
+	ck_assert_msg(config_options_set(o, k, v, err, sizeof(err)) == 0, "%s=%s: %s",
+	    config_key_name(k), v, err);
 }
 
 START_TEST(test_layering)
 {
-	struct pb_options eff, file, flags;
+	struct config_options eff, file, flags;
 	char buf[300];
-	pb_options_init(&eff);
-	pb_options_init(&file);
-	pb_options_init(&flags);
+	config_options_init(&eff);
+	config_options_init(&file);
+	config_options_init(&flags);
 	set_ok(&file, PB_K_DELE, "trash");
 	set_ok(&file, PB_K_WINDOW, "50");
 	set_ok(&file, PB_K_LISTEN, "127.0.0.1:2110");
@@ -301,37 +301,37 @@ START_TEST(test_layering)
 	set_ok(&flags, PB_K_DELE, "archive");
 	set_ok(&flags, PB_K_LISTEN, "[::1]:3110");
 	set_ok(&flags, PB_K_SYSLOG, NULL);
-	ck_assert_int_eq(pb_options_merge(&eff, &file, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_merge(&eff, &flags, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_finish(&eff, false, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_merge(&eff, &file, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_merge(&eff, &flags, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&eff, false, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(eff.dev.dele, PB_DELE_ARCHIVE);     /* flag beats file */
 	ck_assert_uint_eq(eff.dev.window, 50);               /* file beats default */
 	ck_assert_int_eq(eff.dev.seen_on, PB_SEEN_RETR);     /* default */
 	ck_assert_uint_eq(eff.n_listen, 1);                  /* flags replace the list */
-	ck_assert_str_eq(pb_endpoint_format(&eff.listen[0], buf, sizeof(buf)), "[::1]:3110");
+	ck_assert_str_eq(config_endpoint_format(&eff.listen[0], buf, sizeof(buf)), "[::1]:3110");
 	ck_assert(eff.syslog);
 	ck_assert_str_eq(eff.key_file, "/var/lib/pb.db.key");
-	pb_options_free(&eff);
-	pb_options_free(&file);
-	pb_options_free(&flags);
+	config_options_free(&eff);
+	config_options_free(&file);
+	config_options_free(&flags);
 }
 END_TEST
 
 START_TEST(test_listen_duplicates)
 {
-	struct pb_options o;
-	pb_options_init(&o);
+	struct config_options o;
+	config_options_init(&o);
 	set_ok(&o, PB_K_LISTEN, "127.0.0.1:2110");
-	ck_assert_int_eq(pb_options_set(&o, PB_K_LISTEN, "127.0.0.1:2110", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_options_set(&o, PB_K_LISTEN, "127.0.0.1:2110", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "127.0.0.1:2110 is given twice");
 	for (int i = 1; i < PB_LISTEN_MAX; i++) {
 		char a[40];
 		snprintf(a, sizeof(a), "127.0.0.1:%d", 3000 + i);
 		set_ok(&o, PB_K_LISTEN, a);
 	}
-	ck_assert_int_eq(pb_options_set(&o, PB_K_LISTEN, "127.0.0.1:4000", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_options_set(&o, PB_K_LISTEN, "127.0.0.1:4000", err, sizeof(err)), -1);
 	ck_assert_uint_eq(o.n_listen, PB_LISTEN_MAX);
-	pb_options_free(&o);
+	config_options_free(&o);
 }
 END_TEST
 
@@ -339,7 +339,7 @@ struct fcase {
 	const char *settings[4][2];   /* key name, value */
 	bool need_upstream;
 	const char *problem;          /* NULL: finish succeeds */
-	enum pb_key bad;
+	enum config_key bad;
 };
 
 static const struct fcase finish_cases[] = {
@@ -372,12 +372,12 @@ static const struct fcase finish_cases[] = {
 START_TEST(test_finish)
 {
 	const struct fcase *c = &finish_cases[_i];
-	struct pb_options o;
-	enum pb_key bad = PB_K_COUNT;
-	pb_options_init(&o);
+	struct config_options o;
+	enum config_key bad = PB_K_COUNT;
+	config_options_init(&o);
 	for (int i = 0; i < 4 && c->settings[i][0]; i++)
-		set_ok(&o, (enum pb_key)pb_key_lookup(c->settings[i][0]), c->settings[i][1]);
-	int rc = pb_options_finish(&o, c->need_upstream, &bad, err, sizeof(err));
+		set_ok(&o, (enum config_key)config_key_lookup(c->settings[i][0]), c->settings[i][1]);
+	int rc = config_options_finish(&o, c->need_upstream, &bad, err, sizeof(err));
 	if (!c->problem) {
 		ck_assert_msg(rc == 0, "case %d: %s", _i, err);
 	} else {
@@ -385,20 +385,20 @@ START_TEST(test_finish)
 		ck_assert_str_eq(err, c->problem);
 		ck_assert_int_eq(bad, c->bad);
 	}
-	pb_options_free(&o);
+	config_options_free(&o);
 }
 END_TEST
 
 START_TEST(test_tls_mode_from_url)
 {
-	struct pb_options o;
-	pb_options_init(&o);
+	struct config_options o;
+	config_options_init(&o);
 	set_ok(&o, PB_K_UPSTREAM, "imap://h");
-	ck_assert_int_eq(pb_options_finish(&o, true, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&o, true, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(o.upstream_tls, PB_UTLS_STARTTLS);
-	pb_options_init(&o);
+	config_options_init(&o);
 	set_ok(&o, PB_K_UPSTREAM, "imaps://h");
-	ck_assert_int_eq(pb_options_finish(&o, true, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&o, true, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(o.upstream_tls, PB_UTLS_IMPLICIT);
 }
 END_TEST
@@ -407,121 +407,121 @@ END_TEST
 
 START_TEST(test_device_overrides)
 {
-	struct pb_options eff, file, flags;
-	struct pb_device_settings d;
-	pb_options_init(&eff);
-	pb_options_init(&file);
-	pb_options_init(&flags);
+	struct config_options eff, file, flags;
+	struct config_device_settings d;
+	config_options_init(&eff);
+	config_options_init(&file);
+	config_options_init(&flags);
 	set_ok(&file, PB_K_FOLDER, "Shared");
 	set_ok(&file, PB_K_WINDOW, "10");
-	struct pb_device_section *s = pb_options_new_section(&file, "office@example.org",
+	struct config_device_section *s = config_options_new_section(&file, "office@example.org",
 	    "scanner", 7, err, sizeof(err));
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(pb_section_set(s, PB_K_DELE, "expunge", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_section_set(s, PB_K_OFFER, "unseen", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_section_set(s, PB_K_TRASH_FOLDER, "X", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_section_set(s, PB_K_DELE, "expunge", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(s, PB_K_OFFER, "unseen", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(s, PB_K_TRASH_FOLDER, "X", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "'trash-folder' cannot be set per device");
-	ck_assert_int_eq(pb_section_set(s, PB_K_WINDOW, "-1", err, sizeof(err)), -1);
-	s = pb_options_new_section(&file, "office@example.org", "pc", 9, err, sizeof(err));
+	ck_assert_int_eq(config_section_set(s, PB_K_WINDOW, "-1", err, sizeof(err)), -1);
+	s = config_options_new_section(&file, "office@example.org", "pc", 9, err, sizeof(err));
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(pb_section_set(s, PB_K_FOLDER, "PC", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_section_set(s, PB_K_SEEN_ON, "never", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_section_set(s, PB_K_WINDOW, "0", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(s, PB_K_FOLDER, "PC", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(s, PB_K_SEEN_ON, "never", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_section_set(s, PB_K_WINDOW, "0", err, sizeof(err)), 0);
 	/* an account name outside the rule: its one wording */
-	ck_assert_ptr_null(pb_options_new_section(&file, "", "pc", 10, err, sizeof(err)));
+	ck_assert_ptr_null(config_options_new_section(&file, "", "pc", 10, err, sizeof(err)));
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
-	ck_assert_ptr_null(pb_options_new_section(&file, "a\tb", "pc", 11, err, sizeof(err)));
+	ck_assert_ptr_null(config_options_new_section(&file, "a\tb", "pc", 11, err, sizeof(err)));
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	/* a second section for the same device, in another case */
-	ck_assert_ptr_null(pb_options_new_section(&file, "Office@Example.org", "PC", 12,
+	ck_assert_ptr_null(config_options_new_section(&file, "Office@Example.org", "PC", 12,
 	    err, sizeof(err)));
 	ck_assert_str_eq(err,
 	    "a second section for device 'PC' of account 'Office@Example.org' (first at line 9)");
 	set_ok(&flags, PB_K_DELE, "trash");
 	set_ok(&flags, PB_K_WINDOW, "20");
 
-	ck_assert_int_eq(pb_options_merge(&eff, &file, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_merge(&eff, &flags, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_finish(&eff, false, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_merge(&eff, &file, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_merge(&eff, &flags, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_finish(&eff, false, NULL, err, sizeof(err)), 0);
 	ck_assert_uint_eq(eff.n_devices, 2);
 
-	pb_options_device(&eff, "office@example.org", "scanner", &d);
+	config_options_device(&eff, "office@example.org", "scanner", &d);
 	ck_assert_str_eq(d.folder, "Shared");          /* file global */
 	ck_assert_int_eq(d.dele, PB_DELE_EXPUNGE);     /* section beats the flag */
 	ck_assert_int_eq(d.offer, PB_OFFER_UNSEEN);
 	ck_assert_uint_eq(d.window, 20);               /* flag beats file global */
 	ck_assert_int_eq(d.seen_on, PB_SEEN_RETR);     /* default */
 
-	pb_options_device(&eff, "OFFICE@example.org", "Pc", &d);  /* case-insensitive */
+	config_options_device(&eff, "OFFICE@example.org", "Pc", &d);  /* case-insensitive */
 	ck_assert_str_eq(d.folder, "PC");
 	ck_assert_int_eq(d.seen_on, PB_SEEN_NEVER);
 	ck_assert_uint_eq(d.window, 0);
 	ck_assert_int_eq(d.dele, PB_DELE_TRASH);
 
-	pb_options_device(&eff, "office@example.org", "default", &d);
+	config_options_device(&eff, "office@example.org", "default", &d);
 	ck_assert_str_eq(d.folder, "Shared");
 	ck_assert_int_eq(d.dele, PB_DELE_TRASH);
 	ck_assert_uint_eq(d.window, 20);
 	ck_assert_int_eq(d.offer, PB_OFFER_ALL);
 
-	pb_options_free(&eff);
-	pb_options_free(&file);
-	pb_options_free(&flags);
+	config_options_free(&eff);
+	config_options_free(&file);
+	config_options_free(&flags);
 }
 END_TEST
 
 START_TEST(test_device_separator_in_name)
 {
-	struct pb_options o;
-	pb_options_init(&o);
-	ck_assert_ptr_nonnull(pb_options_new_section(&o, "a", "b+c", 3, err, sizeof(err)));
-	ck_assert_int_eq(pb_options_finish(&o, false, NULL, err, sizeof(err)), 0);
+	struct config_options o;
+	config_options_init(&o);
+	ck_assert_ptr_nonnull(config_options_new_section(&o, "a", "b+c", 3, err, sizeof(err)));
+	ck_assert_int_eq(config_options_finish(&o, false, NULL, err, sizeof(err)), 0);
 	set_ok(&o, PB_K_DEVICE_SEPARATOR, "+");
-	enum pb_key bad;
-	ck_assert_int_eq(pb_options_finish(&o, false, &bad, err, sizeof(err)), -1);
+	enum config_key bad;
+	ck_assert_int_eq(config_options_finish(&o, false, &bad, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "device 'b+c' of account 'a': a name contains the device separator '+'");
 	ck_assert_int_eq(bad, PB_K_DEVICE_SEPARATOR);
-	ck_assert_ptr_null(pb_options_new_section(&o, "", "x", 4, err, sizeof(err)));
-	ck_assert_ptr_null(pb_options_new_section(&o, "a", "x\ny", 4, err, sizeof(err)));
-	pb_options_free(&o);
+	ck_assert_ptr_null(config_options_new_section(&o, "", "x", 4, err, sizeof(err)));
+	ck_assert_ptr_null(config_options_new_section(&o, "a", "x\ny", 4, err, sizeof(err)));
+	config_options_free(&o);
 }
 END_TEST
 
 START_TEST(test_many_sections)
 {
-	struct pb_options o, copy;
+	struct config_options o, copy;
 	char dev[32];
-	pb_options_init(&o);
+	config_options_init(&o);
 	for (int i = 0; i < PB_DEVICE_SECTIONS_MAX; i++) {
 		snprintf(dev, sizeof(dev), "d%d", i);
-		ck_assert_ptr_nonnull(pb_options_new_section(&o, "acct", dev, (unsigned)i + 1,
+		ck_assert_ptr_nonnull(config_options_new_section(&o, "acct", dev, (unsigned)i + 1,
 		    err, sizeof(err)));
 	}
-	ck_assert_ptr_null(pb_options_new_section(&o, "acct", "one-more", 1, err, sizeof(err)));
+	ck_assert_ptr_null(config_options_new_section(&o, "acct", "one-more", 1, err, sizeof(err)));
 	ck_assert_str_eq(err, "more than 10000 device sections");
-	pb_options_init(&copy);
-	ck_assert_int_eq(pb_options_merge(&copy, &o, err, sizeof(err)), 0);
+	config_options_init(&copy);
+	ck_assert_int_eq(config_options_merge(&copy, &o, err, sizeof(err)), 0);
 	ck_assert_uint_eq(copy.n_devices, PB_DEVICE_SECTIONS_MAX);
-	ck_assert_ptr_nonnull(pb_options_find_section(&copy, "ACCT", "d9999"));
-	ck_assert_uint_eq(pb_options_find_section(&copy, "acct", "d500")->line, 501);
-	pb_options_free(&o);
-	pb_options_free(&copy);
+	ck_assert_ptr_nonnull(config_options_find_section(&copy, "ACCT", "d9999"));
+	ck_assert_uint_eq(config_options_find_section(&copy, "acct", "d500")->line, 501);
+	config_options_free(&o);
+	config_options_free(&copy);
 }
 END_TEST
 
 /* ---- command line -------------------------------------------------------------- */
 
-static int parse(struct pb_cmdline *c, char **argv, uint64_t allowed)
+static int parse(struct config_cmdline *c, char **argv, uint64_t allowed)
 {
 	int argc = 0;
 	while (argv[argc])
 		argc++;
-	return pb_cmdline_parse(c, argc, argv, allowed, err, sizeof(err));
+	return config_cmdline_parse(c, argc, argv, allowed, err, sizeof(err));
 }
 
 START_TEST(test_cmdline)
 {
-	struct pb_cmdline c;
+	struct config_cmdline c;
 	const uint64_t all = PB_OPT_ALL;
 	char *a1[] = { "--config", "x.xml", "--dele=trash", "--window", "7", "--syslog",
 		"--listen", "127.0.0.1:2110", "--listen=[::1]:2110", "pos", "--", "--pos2", NULL };
@@ -535,7 +535,7 @@ START_TEST(test_cmdline)
 	ck_assert_str_eq(c.args[0], "pos");
 	ck_assert_str_eq(c.args[1], "--pos2");
 	ck_assert(!c.help);
-	pb_cmdline_free(&c);
+	config_cmdline_free(&c);
 
 	struct { char *argv[4]; uint64_t allowed; const char *msg; } bad[] = {
 		{ { "--bogus", NULL }, all, "unknown option '--bogus'" },
@@ -557,19 +557,19 @@ START_TEST(test_cmdline)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(parse(&c, bad[i].argv, bad[i].allowed), -1);
 		ck_assert_str_eq(err, bad[i].msg);
-		pb_cmdline_free(&c);
+		config_cmdline_free(&c);
 	}
 	char *a2[] = { "--help", NULL };
 	ck_assert_int_eq(parse(&c, a2, 0), 0);
 	ck_assert(c.help);
-	pb_cmdline_free(&c);
+	config_cmdline_free(&c);
 }
 END_TEST
 
 START_TEST(test_settings_build)
 {
-	struct pb_cmdline c;
-	struct pb_options eff;
+	struct config_cmdline c;
+	struct config_options eff;
 	const char *cfg = bt_write_file("build.xml",
 	    "<popbridge>\n"
 	    "  <upstream url=\"imap://127.0.0.1:1143\" tls=\"none\"/>\n"
@@ -579,7 +579,7 @@ START_TEST(test_settings_build)
 	    "</popbridge>\n");
 	char *argv[] = { "--config", (char *)cfg, "--dele", "archive", NULL };
 	ck_assert_int_eq(parse(&c, argv, PB_OPT_ALL), 0);
-	ck_assert_int_eq(pb_settings_build(&c, true, &eff, pb_config_report_print, stderr,
+	ck_assert_int_eq(config_settings_build(&c, true, &eff, config_report_print, stderr,
 	    err, sizeof(err)), 0);
 	ck_assert_str_eq(eff.upstream.host, "127.0.0.1");
 	ck_assert_int_eq(eff.upstream.port, 1143);
@@ -587,91 +587,91 @@ START_TEST(test_settings_build)
 	ck_assert_int_eq(eff.dev.dele, PB_DELE_ARCHIVE);
 	ck_assert_uint_eq(eff.dev.window, 3);
 	ck_assert_str_eq(eff.key_file, "/tmp/x.db.key");
-	struct pb_device_settings d;
-	pb_options_device(&eff, "a", "b", &d);
+	struct config_device_settings d;
+	config_options_device(&eff, "a", "b", &d);
 	ck_assert_int_eq(d.dele, PB_DELE_FLAG);
 	ck_assert_uint_eq(d.window, 3);
-	pb_options_free(&eff);
-	pb_cmdline_free(&c);
+	config_options_free(&eff);
+	config_cmdline_free(&c);
 
 	/* a flag that contradicts the file */
 	char *argv2[] = { "--config", (char *)cfg, "--upstream", "imaps://h", NULL };
 	ck_assert_int_eq(parse(&c, argv2, PB_OPT_ALL), 0);
-	ck_assert_int_eq(pb_settings_build(&c, true, &eff, pb_config_report_print, stderr,
+	ck_assert_int_eq(config_settings_build(&c, true, &eff, config_report_print, stderr,
 	    err, sizeof(err)), -1);
 	ck_assert_str_eq(err,
 	    "upstream-tls none contradicts the imaps:// URL (use imap://HOST for starttls or none)");
-	pb_options_free(&eff);
-	pb_cmdline_free(&c);
+	config_options_free(&eff);
+	config_cmdline_free(&c);
 }
 END_TEST
 
 START_TEST(test_serve_options)
 {
-	struct pb_options eff;
+	struct config_options eff;
 	int status = -1;
 	char *ok[] = { "--upstream", "imaps://[::1]:10993", "--window", "5", NULL };
-	ck_assert(pb_serve_options(4, ok, &eff, &status));
+	ck_assert(config_serve_options(4, ok, &eff, &status));
 	ck_assert_uint_eq(eff.dev.window, 5);
 	ck_assert_str_eq(eff.upstream.host, "::1");
-	pb_options_free(&eff);
+	config_options_free(&eff);
 	char *none[] = { NULL };
-	ck_assert(!pb_serve_options(0, none, &eff, &status));
+	ck_assert(!config_serve_options(0, none, &eff, &status));
 	ck_assert_int_eq(status, PB_EXIT_FAIL);
-	pb_options_free(&eff);
+	config_options_free(&eff);
 	char *bad[] = { "--window", "x", NULL };
-	ck_assert(!pb_serve_options(2, bad, &eff, &status));
+	ck_assert(!config_serve_options(2, bad, &eff, &status));
 	ck_assert_int_eq(status, PB_EXIT_USAGE);
-	pb_options_free(&eff);
+	config_options_free(&eff);
 	char *extra[] = { "--upstream", "imaps://h", "extra", NULL };
-	ck_assert(!pb_serve_options(3, extra, &eff, &status));
+	ck_assert(!config_serve_options(3, extra, &eff, &status));
 	ck_assert_int_eq(status, PB_EXIT_USAGE);
-	pb_options_free(&eff);
+	config_options_free(&eff);
 }
 END_TEST
 
 START_TEST(test_names_round_trip)
 {
-	/* every enum name parses back to itself through pb_options_set */
-	struct pb_options o;
+	/* every enum name parses back to itself through config_options_set */
+	struct config_options o;
 	for (int v = 0; v <= PB_DELE_LAST_DEVICE; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_DELE, pb_dele_name((enum pb_dele)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_DELE, config_dele_name((enum config_dele)v));
 		ck_assert_int_eq(o.dev.dele, v);
 	}
 	for (int v = 0; v <= PB_OFFER_UNSEEN; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_OFFER, pb_offer_name((enum pb_offer)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_OFFER, config_offer_name((enum config_offer)v));
 		ck_assert_int_eq(o.dev.offer, v);
 	}
 	for (int v = 0; v <= PB_SEEN_NEVER; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_SEEN_ON, pb_seen_on_name((enum pb_seen_on)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_SEEN_ON, config_seen_on_name((enum config_seen_on)v));
 		ck_assert_int_eq(o.dev.seen_on, v);
 	}
 	for (int v = 0; v <= PB_TLS_1_3; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_TLS_MIN, pb_tls_version_name((enum pb_tls_version)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_TLS_MIN, config_tls_version_name((enum config_tls_version)v));
 		ck_assert_int_eq(o.tls_min, v);
 	}
 	for (int v = 0; v <= PB_LOG_DEBUG; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_LOG_LEVEL, pb_log_level_name((enum pb_log_level)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_LOG_LEVEL, config_log_level_name((enum base_log_level)v));
 		ck_assert_int_eq(o.log_level, v);
 	}
 	for (int v = 0; v <= PB_UTLS_NONE; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_UPSTREAM_TLS, pb_upstream_tls_name((enum pb_upstream_tls)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_UPSTREAM_TLS, config_upstream_tls_name((enum config_upstream_tls)v));
 		ck_assert_int_eq(o.upstream_tls, v);
 	}
 	for (int v = 0; v <= PB_AUTH_MANAGED; v++) {
-		pb_options_init(&o);
-		set_ok(&o, PB_K_AUTH, pb_auth_name((enum pb_auth)v));
+		config_options_init(&o);
+		set_ok(&o, PB_K_AUTH, config_auth_name((enum config_auth)v));
 		ck_assert_int_eq(o.auth, v);
 	}
 	for (int k = 0; k < PB_K_COUNT; k++)
-		ck_assert_int_eq(pb_key_lookup(pb_key_name((enum pb_key)k)), k);
-	ck_assert_int_eq(pb_key_lookup("nope"), -1);
+		ck_assert_int_eq(config_key_lookup(config_key_name((enum config_key)k)), k);
+	ck_assert_int_eq(config_key_lookup("nope"), -1);
 }
 END_TEST
 

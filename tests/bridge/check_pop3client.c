@@ -17,9 +17,9 @@
 
 #include <openssl/evp.h>
 
-#include "bridge/matchkey.h"
-#include "bridge/pop3client.h"
-#include "bridge/pop3client_parse.h"
+#include "bridge/maildrop/matchkey.h"
+#include "bridge/migrate/pop3client.h"
+#include "bridge/migrate/pop3client_parse.h"
 #include "tests/lib/net.h"
 
 /* ---- parser transcripts -------------------------------------------------------- */
@@ -41,17 +41,17 @@ static void tr_add(struct tr *t, const char *s, size_t n)
 }
 
 /* Drain events into the transcript; set the expectation for each reply. */
-static void drain(struct pop3c_parser *p, struct tr *t)
+static void drain(struct migrate_pop3c_parser *p, struct tr *t)
 {
-	struct pop3c_event ev;
+	struct migrate_pop3c_event ev;
 	char line[512];
 
 	if (p->failed)
 		return; /* the error is in the transcript once */
 	for (;;) {
 		if (!p->in_data && t->next < t->nexp)
-			pop3c_parser_expect(p, t->expect[t->next]);
-		enum pop3c_ev k = pop3c_parser_next(p, &ev);
+			migrate_pop3c_parser_expect(p, t->expect[t->next]);
+		enum migrate_pop3c_ev k = migrate_pop3c_parser_next(p, &ev);
 		switch (k) {
 		case POP3C_EV_NEED_MORE:
 			return;
@@ -81,20 +81,20 @@ static void drain(struct pop3c_parser *p, struct tr *t)
 	}
 }
 
-static void feed(struct pop3c_parser *p, struct tr *t, const char *in, size_t len)
+static void feed(struct migrate_pop3c_parser *p, struct tr *t, const char *in, size_t len)
 {
 	while (len > 0 && !p->failed) {
 		size_t avail;
-		char *space = pop3c_parser_space(p, &avail);
+		char *space = migrate_pop3c_parser_space(p, &avail);
 		if (avail == 0) {
 			drain(p, t);
-			space = pop3c_parser_space(p, &avail);
+			space = migrate_pop3c_parser_space(p, &avail);
 			if (avail == 0)
 				break;
 		}
 		size_t n = len < avail ? len : avail;
 		memcpy(space, in, n);
-		pop3c_parser_added(p, n);
+		migrate_pop3c_parser_added(p, n);
 		in += n;
 		len -= n;
 		drain(p, t);
@@ -105,14 +105,14 @@ static void feed(struct pop3c_parser *p, struct tr *t, const char *in, size_t le
 static void run_split(const char *in, size_t len, const bool *expect, size_t nexp,
     const size_t *cuts, size_t ncuts, struct tr *t)
 {
-	struct pop3c_parser *p = malloc(sizeof(*p));
+	struct migrate_pop3c_parser *p = malloc(sizeof(*p));
 	size_t pos = 0;
 
 	ck_assert_ptr_nonnull(p);
 	memset(t, 0, sizeof(*t));
 	t->expect = expect;
 	t->nexp = nexp;
-	pop3c_parser_init(p);
+	migrate_pop3c_parser_init(p);
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t end = i < ncuts ? cuts[i] : len;
 		feed(p, t, in + pos, end - pos);
@@ -172,15 +172,15 @@ START_TEST(parse_continuation)
 	static const char in[] = "+ \r\n+\r\n+OK\r\n";
 	static const bool exp[] = { false, false, false };
 	check_splits(in, sizeof(in) - 1, exp, 3, "S+:\nS+:\nS+:\n");
-	struct pop3c_parser p;
-	struct pop3c_event ev;
+	struct migrate_pop3c_parser p;
+	struct migrate_pop3c_event ev;
 	size_t avail;
-	pop3c_parser_init(&p);
-	pop3c_parser_expect(&p, true);
-	char *sp = pop3c_parser_space(&p, &avail);
+	migrate_pop3c_parser_init(&p);
+	migrate_pop3c_parser_expect(&p, true);
+	char *sp = migrate_pop3c_parser_space(&p, &avail);
 	memcpy(sp, "+ abc\r\n", 7);
-	pop3c_parser_added(&p, 7);
-	ck_assert_int_eq(pop3c_parser_next(&p, &ev), POP3C_EV_STATUS);
+	migrate_pop3c_parser_added(&p, 7);
+	ck_assert_int_eq(migrate_pop3c_parser_next(&p, &ev), POP3C_EV_STATUS);
 	ck_assert(ev.cont && ev.ok);
 	ck_assert(!p.in_data);
 	ck_assert_str_eq(ev.text, "abc");
@@ -281,18 +281,18 @@ END_TEST
 /* After STLS's +OK anything buffered is thrown away. */
 START_TEST(parse_discard)
 {
-	struct pop3c_parser p;
-	struct pop3c_event ev;
+	struct migrate_pop3c_parser p;
+	struct migrate_pop3c_event ev;
 	size_t avail;
-	pop3c_parser_init(&p);
-	char *s = pop3c_parser_space(&p, &avail);
+	migrate_pop3c_parser_init(&p);
+	char *s = migrate_pop3c_parser_space(&p, &avail);
 	memcpy(s, "+OK begin TLS\r\n+OK injected\r\n", 30);
-	pop3c_parser_added(&p, 30);
-	ck_assert_int_eq(pop3c_parser_next(&p, &ev), POP3C_EV_STATUS);
-	ck_assert_uint_gt(pop3c_parser_buffered(&p), 0);
-	pop3c_parser_discard(&p);
-	ck_assert_uint_eq(pop3c_parser_buffered(&p), 0);
-	ck_assert_int_eq(pop3c_parser_next(&p, &ev), POP3C_EV_NEED_MORE);
+	migrate_pop3c_parser_added(&p, 30);
+	ck_assert_int_eq(migrate_pop3c_parser_next(&p, &ev), POP3C_EV_STATUS);
+	ck_assert_uint_gt(migrate_pop3c_parser_buffered(&p), 0);
+	migrate_pop3c_parser_discard(&p);
+	ck_assert_uint_eq(migrate_pop3c_parser_buffered(&p), 0);
+	ck_assert_int_eq(migrate_pop3c_parser_next(&p, &ev), POP3C_EV_NEED_MORE);
 }
 END_TEST
 
@@ -320,7 +320,7 @@ START_TEST(uidl_lines)
 	char uidl[POP3C_UIDL_MAX + 1];
 	uint32_t num;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		int rc = pop3c_parse_uidl(c[i].line, strlen(c[i].line), &num, uidl);
+		int rc = migrate_pop3c_parse_uidl(c[i].line, strlen(c[i].line), &num, uidl);
 		ck_assert_msg(rc == c[i].ok, "'%s': %d", c[i].line, rc);
 		if (rc == 0) {
 			ck_assert_uint_eq(num, c[i].num);
@@ -332,9 +332,9 @@ START_TEST(uidl_lines)
 	l70[72] = 0;
 	memset(l71 + 2, 'u', 71);
 	l71[73] = 0;
-	ck_assert_int_eq(pop3c_parse_uidl(l70, strlen(l70), &num, uidl), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_uidl(l70, strlen(l70), &num, uidl), 0);
 	ck_assert_uint_eq(strlen(uidl), 70);
-	ck_assert_int_eq(pop3c_parse_uidl(l71, strlen(l71), &num, uidl), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_uidl(l71, strlen(l71), &num, uidl), -1);
 }
 END_TEST
 
@@ -342,26 +342,26 @@ START_TEST(list_lines)
 {
 	uint32_t num;
 	uint64_t size;
-	ck_assert_int_eq(pop3c_parse_list("1 100", 5, &num, &size), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_list("1 100", 5, &num, &size), 0);
 	ck_assert_uint_eq(num, 1);
 	ck_assert_uint_eq(size, 100);
-	ck_assert_int_eq(pop3c_parse_list("2 0 extra", 9, &num, &size), 0);
-	ck_assert_int_eq(pop3c_parse_list("2 x", 3, &num, &size), -1);
-	ck_assert_int_eq(pop3c_parse_list("2 10x", 5, &num, &size), -1);
-	ck_assert_int_eq(pop3c_parse_list("2", 1, &num, &size), -1);
-	ck_assert_int_eq(pop3c_parse_list("0 5", 3, &num, &size), -1);
-	ck_assert_int_eq(pop3c_parse_list("3 99999999999999999999999", 25, &num, &size), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_list("2 0 extra", 9, &num, &size), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_list("2 x", 3, &num, &size), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_list("2 10x", 5, &num, &size), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_list("2", 1, &num, &size), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_list("0 5", 3, &num, &size), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_list("3 99999999999999999999999", 25, &num, &size), -1);
 }
 END_TEST
 
-static void feed_hdr(struct pop3c_hdr *h, const char *text)
+static void feed_hdr(struct migrate_pop3c_hdr *h, const char *text)
 {
 	const char *p = text;
-	pop3c_hdr_init(h);
+	migrate_pop3c_hdr_init(h);
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		pop3c_hdr_line(h, p, len);
+		migrate_pop3c_hdr_line(h, p, len);
 		p += len + (nl ? 1 : 0);
 	}
 }
@@ -381,25 +381,25 @@ START_TEST(header_filter_keys)
 	    "NoColonLine\r\n continuation of nothing\r\n"
 	    "\r\n"
 	    "Subject: in the body\r\n";
-	struct pop3c_hdr *h = malloc(sizeof(*h));
-	struct matchkey a, b;
+	struct migrate_pop3c_hdr *h = malloc(sizeof(*h));
+	struct maildrop_matchkey a, b;
 	char subj[128];
 
 	feed_hdr(h, hdr);
 	ck_assert(h->done);
 	ck_assert(!h->truncated);
-	ck_assert_int_eq(matchkey_compute(hdr, sizeof(hdr) - 1, &a), 0);
-	ck_assert_int_eq(matchkey_compute(h->buf, h->len, &b), 0);
+	ck_assert_int_eq(maildrop_matchkey_compute(hdr, sizeof(hdr) - 1, &a), 0);
+	ck_assert_int_eq(maildrop_matchkey_compute(h->buf, h->len, &b), 0);
 	ck_assert_str_eq(a.hash, b.hash);
 	ck_assert_str_eq(a.msgid, b.msgid);
 	ck_assert_str_eq(b.msgid, "<m1@example.org>");
 	ck_assert_ptr_null(memmem(h->buf, h->len, "Received", 8));
 	ck_assert_ptr_null(memmem(h->buf, h->len, "second", 6));
-	pop3c_hdr_field(h, "Subject", subj, sizeof(subj));
+	migrate_pop3c_hdr_field(h, "Subject", subj, sizeof(subj));
 	ck_assert_str_eq(subj, "Hello folded world");
-	pop3c_hdr_field(h, "To", subj, sizeof(subj));
+	migrate_pop3c_hdr_field(h, "To", subj, sizeof(subj));
 	ck_assert_str_eq(subj, "b@example.org, c@example.org");
-	pop3c_hdr_field(h, "Subject", subj, 6);
+	migrate_pop3c_hdr_field(h, "Subject", subj, 6);
 	ck_assert_str_eq(subj, "Hello");
 	free(h);
 }
@@ -407,14 +407,14 @@ END_TEST
 
 START_TEST(header_filter_truncated)
 {
-	struct pop3c_hdr *h = malloc(sizeof(*h));
+	struct migrate_pop3c_hdr *h = malloc(sizeof(*h));
 	char line[1000];
-	pop3c_hdr_init(h);
-	pop3c_hdr_line(h, "To: x@example.org,", 18);
+	migrate_pop3c_hdr_init(h);
+	migrate_pop3c_hdr_line(h, "To: x@example.org,", 18);
 	memset(line, 'a', sizeof(line));
 	line[0] = ' ';
 	for (int i = 0; i < 20; i++)
-		pop3c_hdr_line(h, line, sizeof(line));
+		migrate_pop3c_hdr_line(h, line, sizeof(line));
 	ck_assert(h->truncated);
 	ck_assert_uint_le(h->len, POP3C_HDR_MAX);
 	free(h);
@@ -622,14 +622,14 @@ static void fk_end(struct fake *f)
 	free(f);
 }
 
-static struct pop3c *connect_fake(struct fake *f)
+static struct migrate_pop3c *connect_fake(struct fake *f)
 {
-	struct pop3c *c = calloc(1, sizeof(*c));
-	struct pop3c_url u;
+	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c_url u;
 	char url[64], err[200];
 
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
-	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	fk_go(f);
 	return c;
 }
@@ -639,7 +639,7 @@ struct seen {
 	char subj[8][64];
 };
 
-static int on_hdr(void *arg, size_t idx, const struct pop3c_hdr *h, unsigned dropped,
+static int on_hdr(void *arg, size_t idx, const struct migrate_pop3c_hdr *h, unsigned dropped,
     const char *why)
 {
 	struct seen *s = arg;
@@ -648,29 +648,29 @@ static int on_hdr(void *arg, size_t idx, const struct pop3c_hdr *h, unsigned dro
 	if (h == NULL)
 		s->refused++;
 	else if (idx < 8)
-		pop3c_hdr_field(h, "Subject", s->subj[idx], sizeof(s->subj[idx]));
+		migrate_pop3c_hdr_field(h, "Subject", s->subj[idx], sizeof(s->subj[idx]));
 	s->n++;
 	return 0;
 }
 
 /* Connect, log in, list, read headers: the step that fails, or 0. */
-static int session(struct fake *f, struct pop3c *c, struct seen *s, struct pop3c_msg **msgs,
+static int session(struct fake *f, struct migrate_pop3c *c, struct seen *s, struct migrate_pop3c_msg **msgs,
     size_t *n)
 {
-	struct pop3c_url u;
+	struct migrate_pop3c_url u;
 	char url[64], err[200];
 
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
-	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
-	if (pop3c_connect(c, &u, NULL, 5) != 0)
+	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	if (migrate_pop3c_connect(c, &u, NULL, 5) != 0)
 		return 1;
-	if (pop3c_login(c, "user", "secret") != 0)
+	if (migrate_pop3c_login(c, "user", "secret") != 0)
 		return 2;
-	if (pop3c_listing(c, msgs, n) != 0)
+	if (migrate_pop3c_listing(c, msgs, n) != 0)
 		return 3;
-	if (pop3c_headers(c, *msgs, *n, on_hdr, s) != 0)
+	if (migrate_pop3c_headers(c, *msgs, *n, on_hdr, s) != 0)
 		return 4;
-	if (pop3c_quit(c) != 0)
+	if (migrate_pop3c_quit(c) != 0)
 		return 5;
 	return 0;
 }
@@ -679,16 +679,16 @@ static void client_run(enum fake_mode mode, bool pipelining, bool sasl, unsigned
     unsigned pipeline_min, int want_step, const char *want_err)
 {
 	struct fake *f = fk_start(mode, pipelining, sasl, nmsg);
-	struct pop3c *c;
+	struct migrate_pop3c *c;
 	struct seen s;
-	struct pop3c_msg *msgs = NULL;
+	struct migrate_pop3c_msg *msgs = NULL;
 	size_t n = 0;
 
 	memset(&s, 0, sizeof(s));
 	f->pipeline_min = pipeline_min;
 	c = connect_fake(f);
 	int step = session(f, c, &s, &msgs, &n);
-	pop3c_close(c);
+	migrate_pop3c_close(c);
 	ck_assert_msg(step == want_step, "failed at step %d (want %d): %s", step, want_step,
 	    c->err);
 	if (want_err != NULL)
@@ -737,15 +737,15 @@ END_TEST
 START_TEST(client_top_refused)
 {
 	struct fake *f = fk_start(FK_TOP_ERR, false, false, 3);
-	struct pop3c *c = connect_fake(f);
+	struct migrate_pop3c *c = connect_fake(f);
 	struct seen s;
-	struct pop3c_msg *msgs = NULL;
+	struct migrate_pop3c_msg *msgs = NULL;
 	size_t n = 0;
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(session(f, c, &s, &msgs, &n), 0);
 	ck_assert_uint_eq(s.n, 3);
 	ck_assert_uint_eq(s.refused, 1);
-	pop3c_close(c);
+	migrate_pop3c_close(c);
 	free(msgs);
 	free(c);
 	fk_end(f);
@@ -766,16 +766,16 @@ END_TEST
 START_TEST(client_wrong_password)
 {
 	struct fake *f = fk_start(FK_NORMAL, false, false, 1);
-	struct pop3c *c = connect_fake(f);
-	struct pop3c_url u;
+	struct migrate_pop3c *c = connect_fake(f);
+	struct migrate_pop3c_url u;
 	char url[64], err[200];
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
-	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
-	ck_assert_int_eq(pop3c_connect(c, &u, NULL, 5), 0);
-	ck_assert_int_eq(pop3c_login(c, "user", "wrong-pw"), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), 0);
+	ck_assert_int_eq(migrate_pop3c_login(c, "user", "wrong-pw"), -1);
 	ck_assert_ptr_nonnull(strstr(c->err, "refused the login"));
 	ck_assert_ptr_null(strstr(c->err, "wrong-pw"));
-	pop3c_close(c);
+	migrate_pop3c_close(c);
 	free(c);
 	fk_end(f);
 }
@@ -787,17 +787,17 @@ END_TEST
 START_TEST(client_auth_plain_long)
 {
 	struct fake *f = fk_start(FK_NORMAL, false, true, 1);
-	struct pop3c *c = connect_fake(f);
-	struct pop3c_url u;
+	struct migrate_pop3c *c = connect_fake(f);
+	struct migrate_pop3c_url u;
 	char url[64], err[200], pw[301];
 	memset(pw, 'p', 300);
 	pw[300] = 0;
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
-	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
-	ck_assert_int_eq(pop3c_connect(c, &u, NULL, 5), 0);
-	ck_assert_msg(pop3c_login(c, "user", pw) == 0, "%s", c->err);
-	ck_assert_int_eq(pop3c_quit(c), 0);
-	pop3c_close(c);
+	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), 0);
+	ck_assert_msg(migrate_pop3c_login(c, "user", pw) == 0, "%s", c->err);
+	ck_assert_int_eq(migrate_pop3c_quit(c), 0);
+	migrate_pop3c_close(c);
 	free(c);
 	ck_assert_ptr_null(strstr(f->log, "pppppppp"));
 	fk_end(f);
@@ -807,15 +807,15 @@ END_TEST
 START_TEST(client_requires_stls)
 {
 	struct fake *f = fk_start(FK_NORMAL, false, false, 1);
-	struct pop3c *c = calloc(1, sizeof(*c));
-	struct pop3c_url u;
+	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c_url u;
 	char url[64], err[200];
 	fk_go(f);
 	snprintf(url, sizeof(url), "pop3://localhost:%d", f->port);
-	ck_assert_int_eq(pop3c_parse_url(url, &u, err, sizeof(err)), 0);
-	ck_assert_int_eq(pop3c_connect(c, &u, NULL, 5), -1);
+	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), -1);
 	ck_assert_ptr_nonnull(strstr(c->err, "does not offer STLS"));
-	pop3c_close(c);
+	migrate_pop3c_close(c);
 	free(c);
 	pthread_join(f->th, NULL);
 	ck_assert_ptr_null(strstr(f->log, "USER"));
@@ -827,24 +827,24 @@ END_TEST
 
 START_TEST(urls)
 {
-	struct pop3c_url u;
+	struct migrate_pop3c_url u;
 	char err[200];
-	ck_assert_int_eq(pop3c_parse_url("pop3://mail.example.org", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("pop3://mail.example.org", &u, err, sizeof(err)), 0);
 	ck_assert_str_eq(u.host, "mail.example.org");
 	ck_assert_uint_eq(u.port, 110);
 	ck_assert(!u.implicit_tls);
-	ck_assert_int_eq(pop3c_parse_url("pop3s://127.0.0.1:1995/", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("pop3s://127.0.0.1:1995/", &u, err, sizeof(err)), 0);
 	ck_assert_uint_eq(u.port, 1995);
 	ck_assert(u.implicit_tls);
-	ck_assert_int_eq(pop3c_parse_url("pop3s://[::1]", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("pop3s://[::1]", &u, err, sizeof(err)), 0);
 	ck_assert_str_eq(u.host, "::1");
 	ck_assert_uint_eq(u.port, 995);
-	ck_assert_int_eq(pop3c_parse_url("POP3://[::1]:110", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("POP3://[::1]:110", &u, err, sizeof(err)), 0);
 	static const char *bad[] = { "imap://h", "pop3://", "pop3://h:0", "pop3://h:65536",
 		"pop3://h:x", "pop3://[::1", "pop3://h/path", "pop3://a b", "pop3://h:",
 		"pop3://user@h", "pop3://[zz]" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(pop3c_parse_url(bad[i], &u, err, sizeof(err)) == -1, "%s", bad[i]);
+		ck_assert_msg(migrate_pop3c_parse_url(bad[i], &u, err, sizeof(err)) == -1, "%s", bad[i]);
 }
 END_TEST
 

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/passgen.h"
-#include "bridge/secret.h"
+#include "bridge/managed/password.h"
+#include "bridge/managed/secret.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
 
@@ -48,27 +48,27 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	close(fd);
 }
 
-static void new_key(struct secret_key *k)
+static void new_key(struct managed_key *k)
 {
 	int created = 0;
-	ck_assert_msg(secret_key_load_or_create(keypath, k, &created, err, sizeof(err)) == 0,
+	ck_assert_msg(managed_key_load_or_create(keypath, k, &created, err, sizeof(err)) == 0,
 	    "%s", err);
 	ck_assert_int_eq(created, 1);
 }
 
 START_TEST(default_path)
 {
-	char *p = secret_default_key_path("/var/lib/popbridge/popbridge.db");
+	char *p = managed_key_default_path("/var/lib/popbridge/popbridge.db");
 	ck_assert_str_eq(p, "/var/lib/popbridge/popbridge.db.key");
 	free(p);
-	ck_assert_ptr_null(secret_default_key_path(""));
+	ck_assert_ptr_null(managed_key_default_path(""));
 }
 END_TEST
 
 START_TEST(key_created_0600_even_with_open_umask)
 {
 	mode_t old = umask(0);
-	struct secret_key k;
+	struct managed_key k;
 	new_key(&k);
 	umask(old);
 	struct stat st;
@@ -88,11 +88,11 @@ START_TEST(key_created_0600_even_with_open_umask)
 	ck_assert_int_eq(system(cmd), 0);
 
 	/* Loading it gives the same key back. */
-	struct secret_key k2;
-	ck_assert_msg(secret_key_load(keypath, &k2, err, sizeof(err)) == 0, "%s", err);
+	struct managed_key k2;
+	ck_assert_msg(managed_key_load(keypath, &k2, err, sizeof(err)) == 0, "%s", err);
 	ck_assert(memcmp(k.bytes, k2.bytes, SECRET_KEY_LEN) == 0);
 	int created = 1;
-	ck_assert_int_eq(secret_key_load_or_create(keypath, &k2, &created, err, sizeof(err)), 0);
+	ck_assert_int_eq(managed_key_load_or_create(keypath, &k2, &created, err, sizeof(err)), 0);
 	ck_assert_int_eq(created, 0);
 	ck_assert(memcmp(k.bytes, k2.bytes, SECRET_KEY_LEN) == 0);
 }
@@ -101,29 +101,29 @@ END_TEST
 START_TEST(key_umask_restrictive)
 {
 	mode_t old = umask(0777);
-	struct secret_key k;
+	struct managed_key k;
 	new_key(&k);
 	umask(old);
 	struct stat st;
 	ck_assert_int_eq(stat(keypath, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
-	ck_assert_int_eq(secret_key_load(keypath, &k, err, sizeof(err)), 0);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), 0);
 }
 END_TEST
 
 START_TEST(key_0644_refused)
 {
-	struct secret_key k;
+	struct managed_key k;
 	new_key(&k);
 	ck_assert_int_eq(chmod(keypath, 0644), 0);
 	unsigned char before[200], after[200];
 	size_t nb = read_file(keypath, before, sizeof(before));
-	ck_assert_int_eq(secret_key_load(keypath, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, keypath) != NULL && strstr(err, "0644") != NULL &&
 	    strstr(err, "group or others") != NULL && strstr(err, "chmod 600") != NULL,
 	    "unclear message: %s", err);
 	/* load_or_create refuses too, and never replaces the file. */
-	ck_assert_int_eq(secret_key_load_or_create(keypath, &k, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load_or_create(keypath, &k, NULL, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "0644"));
 	size_t na = read_file(keypath, after, sizeof(after));
 	ck_assert_uint_eq(na, nb);
@@ -133,70 +133,70 @@ START_TEST(key_0644_refused)
 	ck_assert_int_eq(st.st_mode & 07777, 0644);
 
 	ck_assert_int_eq(chmod(keypath, 0640), 0);
-	ck_assert_int_eq(secret_key_load(keypath, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "0640"));
 	ck_assert_int_eq(chmod(keypath, 0400), 0);
-	ck_assert_msg(secret_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(managed_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
 }
 END_TEST
 
 START_TEST(key_not_regular_refused)
 {
-	struct secret_key k;
-	ck_assert_int_eq(secret_key_load(dir, &k, err, sizeof(err)), -1);
+	struct managed_key k;
+	ck_assert_int_eq(managed_key_load(dir, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 
 	char fifo[600];
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-	ck_assert_int_eq(secret_key_load_or_create(fifo, &k, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load_or_create(fifo, &k, NULL, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 
 	new_key(&k);
 	char link[600];
 	snprintf(link, sizeof(link), "%s/link", dir);
 	ck_assert_int_eq(symlink(keypath, link), 0);
-	ck_assert_int_eq(secret_key_load(link, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(link, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "symbolic link") != NULL, "%s", err);
 
 	char missing[600];
 	snprintf(missing, sizeof(missing), "%s/nope/state.key", dir);
-	ck_assert_int_eq(secret_key_load(missing, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(missing, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "cannot open") != NULL, "%s", err);
-	ck_assert_int_eq(secret_key_load_or_create(missing, &k, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load_or_create(missing, &k, NULL, err, sizeof(err)), -1);
 }
 END_TEST
 
 START_TEST(key_bad_format_refused)
 {
-	struct secret_key k;
+	struct managed_key k;
 	static const char hex64[] =
 	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 	char text[300];
 
 	write_file(keypath, "", 0600);
-	ck_assert_int_eq(secret_key_load_or_create(keypath, &k, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load_or_create(keypath, &k, NULL, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "0 bytes") != NULL, "%s", err);
 
 	snprintf(text, sizeof(text), "popbridge-key-v1\n%s\nextra", hex64);
 	write_file(keypath, text, 0600);
-	ck_assert_int_eq(secret_key_load(keypath, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "expected 82") != NULL, "%s", err);
 
 	snprintf(text, sizeof(text), "popbridge-key-v2\n%s\n", hex64);
 	write_file(keypath, text, 0600);
-	ck_assert_int_eq(secret_key_load(keypath, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "not a popbridge key file") != NULL, "%s", err);
 
 	snprintf(text, sizeof(text), "popbridge-key-v1\n%s\n", hex64);
 	text[20] = 'G';
 	write_file(keypath, text, 0600);
-	ck_assert_int_eq(secret_key_load(keypath, &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "hex") != NULL, "%s", err);
 
 	snprintf(text, sizeof(text), "popbridge-key-v1\n%s\n", hex64);
 	write_file(keypath, text, 0600);
-	ck_assert_msg(secret_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(managed_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(k.bytes[0], 0x00);
 	ck_assert_uint_eq(k.bytes[1], 0x11);
 	ck_assert_uint_eq(k.bytes[31], 0xff);
@@ -205,13 +205,13 @@ END_TEST
 
 START_TEST(existing_key_never_overwritten)
 {
-	struct secret_key k1, k2;
+	struct managed_key k1, k2;
 	new_key(&k1);
 	unsigned char before[200], after[200];
 	size_t nb = read_file(keypath, before, sizeof(before));
 	for (int i = 0; i < 3; i++) {
 		int created = 1;
-		ck_assert_int_eq(secret_key_load_or_create(keypath, &k2, &created, err,
+		ck_assert_int_eq(managed_key_load_or_create(keypath, &k2, &created, err,
 		    sizeof(err)), 0);
 		ck_assert_int_eq(created, 0);
 		ck_assert(memcmp(k1.bytes, k2.bytes, SECRET_KEY_LEN) == 0);
@@ -224,23 +224,23 @@ END_TEST
 
 static const char *const PW = "Upstream-S3cret! with spaces";
 
-static size_t seal(const struct secret_key *k, const char *account, unsigned char *blob)
+static size_t seal(const struct managed_key *k, const char *account, unsigned char *blob)
 {
 	size_t blen = 0;
-	ck_assert_msg(secret_seal(k, account, (const unsigned char *)PW, strlen(PW), blob,
+	ck_assert_msg(managed_seal(k, account, (const unsigned char *)PW, strlen(PW), blob,
 	    SECRET_BLOB_MAX, &blen, err, sizeof(err)) == 0, "%s", err);
 	return blen;
 }
 
 START_TEST(round_trip)
 {
-	struct secret_key k;
+	struct managed_key k;
 	new_key(&k);
 	unsigned char blob[SECRET_BLOB_MAX], plain[SECRET_PLAINTEXT_MAX + 1];
 	size_t blen = seal(&k, "alice@example.org", blob), plen = 0;
 	ck_assert_uint_eq(blen, SECRET_BLOB_OVERHEAD + strlen(PW));
 	ck_assert_uint_eq(blob[0], SECRET_BLOB_VERSION);
-	ck_assert_msg(secret_open(&k, "alice@example.org", blob, blen, plain, sizeof(plain),
+	ck_assert_msg(managed_unseal(&k, "alice@example.org", blob, blen, plain, sizeof(plain),
 	    &plen, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(plen, strlen(PW));
 	ck_assert_str_eq((char *)plain, PW);
@@ -252,47 +252,47 @@ START_TEST(round_trip)
 	ck_assert(memcmp(blob, blob2, blen) != 0);
 
 	/* Empty and maximum-size secrets work; one byte more is refused. */
-	ck_assert_int_eq(secret_seal(&k, "a", (const unsigned char *)"", 0, blob,
+	ck_assert_int_eq(managed_seal(&k, "a", (const unsigned char *)"", 0, blob,
 	    sizeof(blob), &blen, err, sizeof(err)), 0);
-	ck_assert_int_eq(secret_open(&k, "a", blob, blen, plain, sizeof(plain), &plen, err,
+	ck_assert_int_eq(managed_unseal(&k, "a", blob, blen, plain, sizeof(plain), &plen, err,
 	    sizeof(err)), 0);
 	ck_assert_uint_eq(plen, 0);
 	unsigned char big[SECRET_PLAINTEXT_MAX + 1];
 	memset(big, 'x', sizeof(big));
-	ck_assert_int_eq(secret_seal(&k, "a", big, SECRET_PLAINTEXT_MAX, blob, sizeof(blob),
+	ck_assert_int_eq(managed_seal(&k, "a", big, SECRET_PLAINTEXT_MAX, blob, sizeof(blob),
 	    &blen, err, sizeof(err)), 0);
-	ck_assert_int_eq(secret_open(&k, "a", blob, blen, plain, sizeof(plain), &plen, err,
+	ck_assert_int_eq(managed_unseal(&k, "a", blob, blen, plain, sizeof(plain), &plen, err,
 	    sizeof(err)), 0);
 	ck_assert_uint_eq(plen, SECRET_PLAINTEXT_MAX);
-	ck_assert_int_eq(secret_seal(&k, "a", big, sizeof(big), blob, sizeof(blob), &blen,
+	ck_assert_int_eq(managed_seal(&k, "a", big, sizeof(big), blob, sizeof(blob), &blen,
 	    err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "too long"));
-	ck_assert_int_eq(secret_seal(&k, "", big, 1, blob, sizeof(blob), &blen, err,
+	ck_assert_int_eq(managed_seal(&k, "", big, 1, blob, sizeof(blob), &blen, err,
 	    sizeof(err)), -1);
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	/* the account bound is the state's: 255 octets seal, 256 do not */
 	char acc[STATE_ACCOUNT_MAX + 2];
 	memset(acc, 'a', sizeof(acc) - 1);
 	acc[sizeof(acc) - 1] = '\0';
-	ck_assert_int_eq(secret_seal(&k, acc, big, 1, blob, sizeof(blob), &blen, err,
+	ck_assert_int_eq(managed_seal(&k, acc, big, 1, blob, sizeof(blob), &blen, err,
 	    sizeof(err)), -1);
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	acc[STATE_ACCOUNT_MAX] = '\0';
-	ck_assert_int_eq(secret_seal(&k, acc, big, 1, blob, sizeof(blob), &blen, err,
+	ck_assert_int_eq(managed_seal(&k, acc, big, 1, blob, sizeof(blob), &blen, err,
 	    sizeof(err)), 0);
-	ck_assert_int_eq(secret_open(&k, acc, blob, blen, plain, sizeof(plain), &plen, err,
+	ck_assert_int_eq(managed_unseal(&k, acc, blob, blen, plain, sizeof(plain), &plen, err,
 	    sizeof(err)), 0);
 }
 END_TEST
 
-static void assert_open_fails(const struct secret_key *k, const char *account,
+static void assert_open_fails(const struct managed_key *k, const char *account,
                               const unsigned char *blob, size_t blen, const char *why)
 {
 	unsigned char plain[SECRET_PLAINTEXT_MAX + 1];
 	memset(plain, 'Z', sizeof(plain));
 	size_t plen = 12345;
 	err[0] = '\0';
-	ck_assert_int_eq(secret_open(k, account, blob, blen, plain, sizeof(plain), &plen, err,
+	ck_assert_int_eq(managed_unseal(k, account, blob, blen, plain, sizeof(plain), &plen, err,
 	    sizeof(err)), -1);
 	ck_assert_msg(strstr(err, why) != NULL, "expected '%s' in: %s", why, err);
 	ck_assert_uint_eq(plen, 12345);
@@ -303,14 +303,14 @@ static void assert_open_fails(const struct secret_key *k, const char *account,
 
 START_TEST(wrong_key_fails_cleanly)
 {
-	struct secret_key k, other;
+	struct managed_key k, other;
 	new_key(&k);
 	unsigned char blob[SECRET_BLOB_MAX];
 	size_t blen = seal(&k, "alice", blob);
 
 	char other_path[600];
 	snprintf(other_path, sizeof(other_path), "%s/other.key", dir);
-	ck_assert_int_eq(secret_key_load_or_create(other_path, &other, NULL, err,
+	ck_assert_int_eq(managed_key_load_or_create(other_path, &other, NULL, err,
 	    sizeof(err)), 0);
 	assert_open_fails(&other, "alice", blob, blen, "wrong key file");
 	/* The account is bound in: a blob moved to another account fails. */
@@ -320,7 +320,7 @@ END_TEST
 
 START_TEST(tampered_blob_fails)
 {
-	struct secret_key k;
+	struct managed_key k;
 	new_key(&k);
 	unsigned char blob[SECRET_BLOB_MAX];
 	size_t blen = seal(&k, "alice", blob);
@@ -342,7 +342,7 @@ END_TEST
 
 START_TEST(blob_hides_plaintext)
 {
-	struct secret_key k;
+	struct managed_key k;
 	new_key(&k);
 	unsigned char blob[SECRET_BLOB_MAX];
 	size_t blen = seal(&k, "alice", blob);
@@ -361,12 +361,12 @@ END_TEST
 START_TEST(generated_password_shape)
 {
 	char pw[PASSGEN_DIGITS + 1];
-	ck_assert_int_eq(passgen_generate(pw, sizeof(pw) - 1), -1);
+	ck_assert_int_eq(managed_password_new(pw, sizeof(pw) - 1), -1);
 	unsigned counts[10] = {0};
 	char first[PASSGEN_DIGITS + 1];
 	const int rounds = 500;
 	for (int r = 0; r < rounds; r++) {
-		ck_assert_int_eq(passgen_generate(pw, sizeof(pw)), 0);
+		ck_assert_int_eq(managed_password_new(pw, sizeof(pw)), 0);
 		ck_assert_uint_eq(strlen(pw), PASSGEN_DIGITS);
 		ck_assert_uint_eq(strspn(pw, "0123456789"), PASSGEN_DIGITS);
 		for (int i = 0; i < PASSGEN_DIGITS; i++)
@@ -394,32 +394,32 @@ END_TEST
 START_TEST(hash_verify)
 {
 	char pw[PASSGEN_DIGITS + 1], h1[PASSGEN_HASH_STR_MAX], h2[PASSGEN_HASH_STR_MAX];
-	ck_assert_int_eq(passgen_generate(pw, sizeof(pw)), 0);
-	ck_assert_int_eq(passgen_hash(pw, h1, sizeof(h1)), 0);
+	ck_assert_int_eq(managed_password_new(pw, sizeof(pw)), 0);
+	ck_assert_int_eq(managed_password_hash(pw, h1, sizeof(h1)), 0);
 	ck_assert_int_eq(strncmp(h1, "$scrypt$ln=15,r=8,p=1$", 22), 0);
 	ck_assert_uint_eq(strlen(h1), 22 + 32 + 1 + 64);
 	ck_assert_ptr_null(strstr(h1, pw));
-	ck_assert(passgen_verify(pw, h1));
+	ck_assert(managed_password_verify(pw, h1));
 
 	char wrong[PASSGEN_DIGITS + 1];
 	memcpy(wrong, pw, sizeof(pw));
 	wrong[PASSGEN_DIGITS - 1] = wrong[PASSGEN_DIGITS - 1] == '0' ? '1' : '0';
-	ck_assert(!passgen_verify(wrong, h1));
-	ck_assert(!passgen_verify("", h1));
+	ck_assert(!managed_password_verify(wrong, h1));
+	ck_assert(!managed_password_verify("", h1));
 	char longer[PASSGEN_DIGITS + 2];
 	snprintf(longer, sizeof(longer), "%s0", pw);
-	ck_assert(!passgen_verify(longer, h1));
+	ck_assert(!managed_password_verify(longer, h1));
 
 	/* Same password, different salt, different string; both verify. */
-	ck_assert_int_eq(passgen_hash(pw, h2, sizeof(h2)), 0);
+	ck_assert_int_eq(managed_password_hash(pw, h2, sizeof(h2)), 0);
 	ck_assert_str_ne(h1, h2);
 	ck_assert(memcmp(h1 + 22, h2 + 22, 32) != 0);
-	ck_assert(passgen_verify(pw, h2));
+	ck_assert(managed_password_verify(pw, h2));
 
 	/* A too-small output buffer is an error, not a truncated hash. */
 	char small[40];
-	ck_assert_int_eq(passgen_hash(pw, small, sizeof(small)), -1);
-	ck_assert(!passgen_verify_dummy(pw));
+	ck_assert_int_eq(managed_password_hash(pw, small, sizeof(small)), -1);
+	ck_assert(!managed_password_verify_dummy(pw));
 }
 END_TEST
 
@@ -446,8 +446,8 @@ START_TEST(hash_other_parameters_verify)
 	char stored[PASSGEN_HASH_STR_MAX];
 	snprintf(stored, sizeof(stored), "$scrypt$ln=10,r=4,p=1$000102030405060708090a0b0c0d0e0f$%s",
 	    hex);
-	ck_assert(passgen_verify("1234", stored));
-	ck_assert(!passgen_verify("1235", stored));
+	ck_assert(managed_password_verify("1234", stored));
+	ck_assert(!managed_password_verify("1235", stored));
 }
 END_TEST
 
@@ -464,13 +464,13 @@ START_TEST(dummy_costs_a_verification)
 	 * the same scrypt. Lower bound only: the dummy takes at least half the
 	 * CPU time of a real verification (best of three of each). */
 	char h[PASSGEN_HASH_STR_MAX];
-	ck_assert_int_eq(passgen_hash("12345678901234567890", h, sizeof(h)), 0);
+	ck_assert_int_eq(managed_password_hash("12345678901234567890", h, sizeof(h)), 0);
 	double best_real = 1e9, best_dummy = 1e9;
 	for (int i = 0; i < 3; i++) {
 		double t0 = cpu_seconds();
-		ck_assert(!passgen_verify("00000000000000000000", h));
+		ck_assert(!managed_password_verify("00000000000000000000", h));
 		double t1 = cpu_seconds();
-		ck_assert(!passgen_verify_dummy("00000000000000000000"));
+		ck_assert(!managed_password_verify_dummy("00000000000000000000"));
 		double t2 = cpu_seconds();
 		if (t1 - t0 < best_real)
 			best_real = t1 - t0;
@@ -484,9 +484,9 @@ START_TEST(dummy_costs_a_verification)
 	memset(huge, '1', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';
 	double t0 = cpu_seconds();
-	ck_assert(!passgen_verify(huge, h));
+	ck_assert(!managed_password_verify(huge, h));
 	ck_assert_msg(cpu_seconds() - t0 >= 0.5 * best_real, "long password answered early");
-	ck_assert_int_eq(passgen_hash(huge, h, sizeof(h)), -1);
+	ck_assert_int_eq(managed_password_hash(huge, h, sizeof(h)), -1);
 }
 END_TEST
 
@@ -508,7 +508,7 @@ START_TEST(hash_malformed_refused)
 		"$pbkdf2$ln=15,r=8,p=1$000102030405060708090a0b0c0d0e0f$00112233445566778899aabbccddeeff",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(!passgen_verify("1234", bad[i]), "accepted: %s", bad[i]);
+		ck_assert_msg(!managed_password_verify("1234", bad[i]), "accepted: %s", bad[i]);
 }
 END_TEST
 

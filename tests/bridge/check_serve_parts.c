@@ -1,6 +1,6 @@
 /* tests/bridge/check_serve_parts.c — the pieces `popbridge serve` is built
- * from: listening sockets (bridge/listen.h), the running-session registry
- * (bridge/serve_registry.h) and the sigwait thread (bridge/signals.h).
+ * from: listening sockets (bridge/serve/listen.h), the running-session registry
+ * (bridge/serve/registry.h) and the sigwait thread (bridge/serve/signals.h).
  * Real sockets on loopback; real signals sent to the test process (each
  * test runs in its own forked process). The whole daemon is tested from
  * the outside by tests/bridge/check_serve.c and tests/interop/. */
@@ -19,16 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/listen.h"
-#include "bridge/options.h"
-#include "bridge/serve_registry.h"
-#include "bridge/signals.h"
+#include "bridge/serve/listen.h"
+#include "bridge/config/options.h"
+#include "bridge/serve/registry.h"
+#include "bridge/serve/signals.h"
 #include "tests/lib/net.h"
 
-static void set(struct pb_options *o, enum pb_key k, const char *v)
+static void set(struct config_options *o, enum config_key k, const char *v)
 {
 	char err[PB_ERR_MAX];
-	ck_assert_msg(pb_options_set(o, k, v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(config_options_set(o, k, v, err, sizeof(err)) == 0, "%s", err);
 }
 
 static bool have_ipv6_loopback(void)
@@ -45,13 +45,13 @@ static bool have_ipv6_loopback(void)
 
 START_TEST(listen_v4_v6_and_tls_flag)
 {
-	struct pb_options o;
-	struct pb_listeners ls;
+	struct config_options o;
+	struct serve_listeners ls;
 	char err[PB_ERR_MAX], spec[64];
 	int p1 = pbt_free_port(), p2 = pbt_free_port();
 	bool v6 = have_ipv6_loopback();
 
-	pb_options_init(&o);
+	config_options_init(&o);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", p1);
 	set(&o, PB_K_LISTEN, spec);
 	if (v6) {
@@ -60,7 +60,7 @@ START_TEST(listen_v4_v6_and_tls_flag)
 	}
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", p2);
 	set(&o, PB_K_LISTEN_TLS, spec);
-	ck_assert_msg(pb_listeners_open(&ls, &o, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(serve_listeners_open(&ls, &o, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(ls.n, v6 ? 3 : 2);
 	ck_assert(!ls.l[0].implicit_tls);
 	ck_assert(ls.l[ls.n - 1].implicit_tls);
@@ -78,7 +78,7 @@ START_TEST(listen_v4_v6_and_tls_flag)
 	int a = accept(ls.l[0].fd, (struct sockaddr *)&ss, &len);
 	ck_assert_int_ge(a, 0);
 	char text[PB_ADDR_TEXT_MAX];
-	pb_addr_text(&ss, text, sizeof(text));
+	serve_addr_text(&ss, text, sizeof(text));
 	ck_assert_str_eq(text, "127.0.0.1");
 	close(a);
 	close(c);
@@ -90,22 +90,22 @@ START_TEST(listen_v4_v6_and_tls_flag)
 		len = sizeof(ss);
 		a = accept(ls.l[1].fd, (struct sockaddr *)&ss, &len);
 		ck_assert_int_ge(a, 0);
-		pb_addr_text(&ss, text, sizeof(text));
+		serve_addr_text(&ss, text, sizeof(text));
 		ck_assert_str_eq(text, "::1");
 		close(a);
 		close(c);
 	}
-	pb_listeners_close(&ls);
-	pb_listeners_close(&ls);  /* twice is harmless */
+	serve_listeners_close(&ls);
+	serve_listeners_close(&ls);  /* twice is harmless */
 	ck_assert_uint_eq(ls.n, 0);
-	pb_options_free(&o);
+	config_options_free(&o);
 }
 END_TEST
 
 START_TEST(listen_busy_port_fails_and_closes_all)
 {
-	struct pb_options o;
-	struct pb_listeners ls;
+	struct config_options o;
+	struct serve_listeners ls;
 	char err[PB_ERR_MAX], spec[64];
 	int p1 = pbt_free_port(), busy = pbt_free_port();
 
@@ -116,18 +116,18 @@ START_TEST(listen_busy_port_fails_and_closes_all)
 	ck_assert_int_eq(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(hold, 1), 0);
 
-	pb_options_init(&o);
+	config_options_init(&o);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", p1);
 	set(&o, PB_K_LISTEN, spec);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", busy);
 	set(&o, PB_K_LISTEN, spec);
-	ck_assert_int_eq(pb_listeners_open(&ls, &o, err, sizeof(err)), -1);
+	ck_assert_int_eq(serve_listeners_open(&ls, &o, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, spec) && strstr(err, "in use"), "message: %s", err);
 	ck_assert_uint_eq(ls.n, 0);
 	/* The first socket was closed again: nobody accepts on p1. */
 	ck_assert_int_lt(pbt_connect(NULL, p1), 0);
 	close(hold);
-	pb_options_free(&o);
+	config_options_free(&o);
 }
 END_TEST
 
@@ -140,13 +140,13 @@ START_TEST(addr_text_forms)
 	memset(&ss, 0, sizeof(ss));
 	s6->sin6_family = AF_INET6;
 	ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:192.0.2.7", &s6->sin6_addr), 1);
-	pb_addr_text(&ss, text, sizeof(text));
+	serve_addr_text(&ss, text, sizeof(text));
 	ck_assert_str_eq(text, "192.0.2.7");
 	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", &s6->sin6_addr), 1);
-	pb_addr_text(&ss, text, sizeof(text));
+	serve_addr_text(&ss, text, sizeof(text));
 	ck_assert_str_eq(text, "2001:db8::1");
 	ss.ss_family = AF_UNIX;
-	pb_addr_text(&ss, text, sizeof(text));
+	serve_addr_text(&ss, text, sizeof(text));
 	ck_assert_str_eq(text, "unknown");
 }
 END_TEST
@@ -155,8 +155,8 @@ END_TEST
 
 struct reader {
 	int fd;
-	struct pb_registry *reg;
-	struct pb_reg_entry *e;
+	struct serve_registry *reg;
+	struct serve_reg_entry *e;
 	atomic_int got;   /* recv's result + 100, once done */
 };
 
@@ -167,13 +167,13 @@ static void *reader_main(void *arg)
 	ssize_t n = recv(r->fd, &c, 1, 0);   /* blocks until shut down */
 	atomic_store(&r->got, (int)n + 100);
 	close(r->fd);
-	pb_registry_leave(r->reg, r->e);
+	serve_registry_leave(r->reg, r->e);
 	return NULL;
 }
 
 START_TEST(registry_shutdown_wakes_sessions)
 {
-	struct pb_registry *reg = pb_registry_new();
+	struct serve_registry *reg = serve_registry_new();
 	struct reader rd[3];
 	pthread_t t[3];
 	int peers[3];
@@ -186,48 +186,48 @@ START_TEST(registry_shutdown_wakes_sessions)
 		peers[i] = sv[1];
 		rd[i].reg = reg;
 		atomic_store(&rd[i].got, 0);
-		rd[i].e = pb_registry_add(reg, sv[0]);
+		rd[i].e = serve_registry_add(reg, sv[0]);
 		ck_assert_ptr_nonnull(rd[i].e);
 		ck_assert_int_eq(pthread_create(&t[i], NULL, reader_main, &rd[i]), 0);
 	}
-	ck_assert_uint_eq(pb_registry_count(reg), 3);
+	ck_assert_uint_eq(serve_registry_count(reg), 3);
 	/* Nobody ends by itself: the wait times out (and takes its time). */
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	ck_assert(!pb_registry_wait_empty(reg, 300));
+	ck_assert(!serve_registry_wait_empty(reg, 300));
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ck_assert_int_ge((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000, 290);
 
-	ck_assert_uint_eq(pb_registry_shutdown_all(reg), 3);
-	ck_assert(pb_registry_wait_empty(reg, 10000));
-	ck_assert_uint_eq(pb_registry_count(reg), 0);
+	ck_assert_uint_eq(serve_registry_shutdown_all(reg), 3);
+	ck_assert(serve_registry_wait_empty(reg, 10000));
+	ck_assert_uint_eq(serve_registry_count(reg), 0);
 	for (int i = 0; i < 3; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_int_eq(atomic_load(&rd[i].got), 100);  /* recv saw EOF */
 		close(peers[i]);
 	}
-	ck_assert(pb_registry_wait_empty(reg, 0));
-	pb_registry_free(reg);
+	ck_assert(serve_registry_wait_empty(reg, 0));
+	serve_registry_free(reg);
 }
 END_TEST
 
 START_TEST(registry_dup_outlives_session_close)
 {
-	struct pb_registry *reg = pb_registry_new();
+	struct serve_registry *reg = serve_registry_new();
 	int sv[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	struct pb_reg_entry *e = pb_registry_add(reg, sv[0]);
+	struct serve_reg_entry *e = serve_registry_add(reg, sv[0]);
 	ck_assert_ptr_nonnull(e);
 	close(sv[0]);        /* the session closes its socket ... */
 	/* ... and shutting it down through the registry still reaches the peer
 	 * without touching whatever now has the old descriptor number. */
-	ck_assert_uint_eq(pb_registry_shutdown_all(reg), 1);
+	ck_assert_uint_eq(serve_registry_shutdown_all(reg), 1);
 	char c;
 	ck_assert_int_eq(recv(sv[1], &c, 1, 0), 0);
-	pb_registry_leave(reg, e);
-	ck_assert_uint_eq(pb_registry_count(reg), 0);
+	serve_registry_leave(reg, e);
+	ck_assert_uint_eq(serve_registry_count(reg), 0);
 	close(sv[1]);
-	pb_registry_free(reg);
+	serve_registry_free(reg);
 }
 END_TEST
 
@@ -257,9 +257,9 @@ static void wait_for(atomic_int *v, int want)
 
 START_TEST(signals_hup_reloads_term_stops)
 {
-	struct pb_signal_handlers h = { t_stop, t_reload, NULL };
-	ck_assert_int_eq(pb_signals_block(), 0);
-	ck_assert_int_eq(pb_signals_start(&h), 0);
+	struct serve_signal_handlers h = { t_stop, t_reload, NULL };
+	ck_assert_int_eq(serve_signals_block(), 0);
+	ck_assert_int_eq(serve_signals_start(&h), 0);
 	kill(getpid(), SIGHUP);
 	wait_for(&reloads, 1);
 	kill(getpid(), SIGHUP);
@@ -280,7 +280,7 @@ START_TEST(signals_hup_reloads_term_stops)
 	kill(getpid(), SIGINT);
 	wait_for(&stops, 2);
 	ck_assert_int_eq(atomic_load(&stop_sig), SIGINT);
-	pb_signals_stop();   /* joins without calling on_stop */
+	serve_signals_stop();   /* joins without calling on_stop */
 	ck_assert_int_eq(atomic_load(&stops), 2);
 	ck_assert_int_eq(atomic_load(&reloads), 2);
 }
@@ -288,18 +288,18 @@ END_TEST
 
 START_TEST(signals_stop_without_signal)
 {
-	struct pb_signal_handlers h = { t_stop, t_reload, NULL };
-	ck_assert_int_eq(pb_signals_block(), 0);
-	ck_assert_int_eq(pb_signals_start(&h), 0);
-	pb_signals_stop();   /* no signal came: the thread ends, no callback */
+	struct serve_signal_handlers h = { t_stop, t_reload, NULL };
+	ck_assert_int_eq(serve_signals_block(), 0);
+	ck_assert_int_eq(serve_signals_start(&h), 0);
+	serve_signals_stop();   /* no signal came: the thread ends, no callback */
 	ck_assert_int_eq(atomic_load(&stops), 0);
 	ck_assert_int_eq(atomic_load(&reloads), 0);
 	/* Started again, it works as before. */
-	ck_assert_int_eq(pb_signals_start(&h), 0);
+	ck_assert_int_eq(serve_signals_start(&h), 0);
 	kill(getpid(), SIGINT);
 	wait_for(&stops, 1);
 	ck_assert_int_eq(atomic_load(&stop_sig), SIGINT);
-	pb_signals_stop();
+	serve_signals_stop();
 	/* Signals after the stop stay blocked and pending: nothing happens. */
 	kill(getpid(), SIGTERM);
 	poll(NULL, 0, 100);

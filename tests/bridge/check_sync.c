@@ -2,7 +2,7 @@
  * records exactly what a complete listing records.
  *
  * Two state files follow one Dovecot user: A is synced the way every
- * session does (bridge_sync_folder: incremental whenever it is trusted), B
+ * session does (maildrop_sync_folder: incremental whenever it is trusted), B
  * is forced through the complete listing every time (its stored
  * HIGHESTMODSEQ is cleared before each sync, which makes the next one
  * complete). After each change made upstream by another IMAP client, both
@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/log.h"
-#include "bridge/sync.h"
-#include "bridge/upstream.h"
-#include "bridge/version.h"
+#include "bridge/base/log.h"
+#include "bridge/maildrop/sync.h"
+#include "bridge/maildrop/upstream.h"
+#include "bridge/base/version.h"
 
 /* Dovecot 2.3's own list, less QRESYNC; less CONDSTORE and QRESYNC. */
 #define CAPS_COMMON "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+" \
@@ -49,8 +49,8 @@ static void start(enum server kind, const char *extra)
 	snprintf(path, sizeof(path), "%s/sync-test.log", dc->dir);
 	log_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	ck_assert_int_ge(log_fd, 0);
-	pb_log_set_fd(log_fd);
-	pb_log_setup(PB_LOG_DEBUG, false);
+	base_log_set_fd(log_fd);
+	base_log_setup(PB_LOG_DEBUG, false);
 }
 
 static void setup_qresync(void)
@@ -70,7 +70,7 @@ static void setup_plain(void)
 
 static void teardown(void)
 {
-	pb_log_set_fd(-1);
+	base_log_set_fd(-1);
 	close(log_fd);
 	log_fd = -1;
 	mdt_dc_teardown();
@@ -108,13 +108,13 @@ static void side_close(struct side *s)
  * it), sync INBOX into s; the caller frees *up. complete: clear the stored
  * HIGHESTMODSEQ first, so the sync cannot be incremental. */
 static void side_sync_up(struct mdt_env *e, struct side *s, bool complete,
-    struct bridge_upstream *up)
+    struct maildrop_upstream *up)
 {
 	char detail[512];
 	off_t from = lseek(log_fd, 0, SEEK_END);
 
 	memset(up, 0, sizeof(*up));
-	enum pop3_md_status st = bridge_upstream_login(up, &e->opt, e->user, MDT_PASS, detail,
+	enum pop3_md_status st = maildrop_upstream_login(up, &e->opt, e->user, MDT_PASS, detail,
 	    sizeof(detail));
 	ck_assert_msg(st == POP3_MD_OK, "login: %s", detail);
 	if (complete && s->mb.id != 0 && s->mb.uidvalidity != 0) {
@@ -125,7 +125,7 @@ static void side_sync_up(struct mdt_env *e, struct side *s, bool complete,
 		ck_assert_int_eq(state_messages_sync(s->db, s->mb.id, &clear, NULL, 0, false,
 		    time(NULL), NULL), STATE_OK);
 	}
-	st = bridge_sync_folder(up, s->db, s->account_id, "INBOX", e->opt.dele_keyword,
+	st = maildrop_sync_folder(up, s->db, s->account_id, "INBOX", e->opt.dele_keyword,
 	    time(NULL), &s->mb, detail, sizeof(detail));
 	ck_assert_msg(st == POP3_MD_OK, "sync: %s", detail);
 	ssize_t n = pread(log_fd, s->log, sizeof(s->log) - 1, from);
@@ -134,10 +134,10 @@ static void side_sync_up(struct mdt_env *e, struct side *s, bool complete,
 
 static void side_sync(struct mdt_env *e, struct side *s, bool complete)
 {
-	struct bridge_upstream up;
+	struct maildrop_upstream up;
 
 	side_sync_up(e, s, complete, &up);
-	bridge_upstream_free(&up);
+	maildrop_upstream_free(&up);
 }
 
 /* A's last sync was incremental (no complete listing), or, on a server
@@ -451,7 +451,7 @@ END_TEST
 START_TEST(t_expunge_during_session)
 {
 	struct scen c;
-	struct bridge_upstream up;
+	struct maildrop_upstream up;
 
 	scen_init(&c, "live", 5, 8700);
 	side_sync_up(&c.e, &c.a, false, &up);
@@ -463,7 +463,7 @@ START_TEST(t_expunge_during_session)
 	ck_assert_int_eq(imap_noop(up.imap), IMAP_OK);
 	ck_assert(imap_uidset_contains(&up.gone, uid));
 	ck_assert_uint_eq(imap_uidset_count(&up.gone), 1);
-	bridge_upstream_free(&up);
+	maildrop_upstream_free(&up);
 	scen_check(&c);
 	scen_free(&c);
 }

@@ -15,9 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bridge/options.h"
-#include "bridge/sync.h"
-#include "bridge/upstream.h"
+#include "bridge/config/options.h"
+#include "bridge/maildrop/sync.h"
+#include "bridge/maildrop/upstream.h"
 #include "imap/uidset.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
@@ -121,8 +121,8 @@ static int session(struct state_db *db, int64_t account_id, uint64_t modseq, boo
 	struct fake f = { .modseq = modseq, .seen2 = seen2, .select_bad = modseq == 0 };
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
-	struct pb_options o;
-	struct bridge_upstream up;
+	struct config_options o;
+	struct maildrop_upstream up;
 	char url[64], err[PB_ERR_MAX], detail[300];
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -133,21 +133,21 @@ static int session(struct state_db *db, int64_t account_id, uint64_t modseq, boo
 	f.port = ntohs(a.sin_port);
 	ck_assert_int_eq(pthread_create(&f.th, NULL, fake_main, &f), 0);
 
-	pb_options_init(&o);
+	config_options_init(&o);
 	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f.port);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
-	ck_assert_int_eq(pb_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
-	ck_assert_msg(pb_options_finish(&o, true, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
+	ck_assert_msg(config_options_finish(&o, true, NULL, err, sizeof(err)) == 0, "%s", err);
 	memset(&up, 0, sizeof(up));
-	ck_assert_msg(bridge_upstream_login(&up, &o, "u", "pw", detail, sizeof(detail)) ==
+	ck_assert_msg(maildrop_upstream_login(&up, &o, "u", "pw", detail, sizeof(detail)) ==
 	    POP3_MD_OK, "login: %s", detail);
-	ck_assert_msg(bridge_sync_folder(&up, db, account_id, "INBOX", o.dele_keyword, 1000, mb,
+	ck_assert_msg(maildrop_sync_folder(&up, db, account_id, "INBOX", o.dele_keyword, 1000, mb,
 	    detail, sizeof(detail)) == POP3_MD_OK, "sync: %s", detail);
-	bridge_upstream_free(&up);
+	maildrop_upstream_free(&up);
 	pthread_join(f.th, NULL);
 	close(f.lfd);
-	pb_options_free(&o);
+	config_options_free(&o);
 	return f.changedsince;
 }
 

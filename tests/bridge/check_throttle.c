@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/addrkey.h"
-#include "bridge/devlock.h"
-#include "bridge/sessions.h"
-#include "bridge/throttle.h"
+#include "bridge/base/addrkey.h"
+#include "bridge/maildrop/devlock.h"
+#include "bridge/serve/sessions.h"
+#include "bridge/maildrop/throttle.h"
 #include "tests/bridge/bt.h"
 
 static uint64_t fake_now;
@@ -26,133 +26,133 @@ static uint64_t fake_clock(void *arg)
 
 START_TEST(test_sequence)
 {
-	struct pb_throttle *t = pb_throttle_new(16, fake_clock, NULL);
+	struct maildrop_throttle *t = maildrop_throttle_new(16, fake_clock, NULL);
 	fake_now = 1000000;
 	const unsigned want[] = { 2000, 4000, 8000, 15000, 15000, 15000 };
 	for (int i = 0; i < 6; i++) {
-		ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.1"), want[i]);
+		ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.1"), want[i]);
 		fake_now += want[i];  /* the delay passes before the next try */
 	}
-	ck_assert_uint_eq(pb_throttle_failures(t, "192.0.2.1"), 6);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "192.0.2.1"), 6);
 	/* another address is not affected */
-	ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.2"), 2000);
-	ck_assert_uint_eq(pb_throttle_failures(t, "192.0.2.3"), 0);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.2"), 2000);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "192.0.2.3"), 0);
 	/* many more failures: still capped, no overflow */
 	for (int i = 0; i < 100; i++)
-		ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.1"), 15000);
-	pb_throttle_free(t);
+		ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.1"), 15000);
+	maildrop_throttle_free(t);
 }
 END_TEST
 
 START_TEST(test_success_resets)
 {
-	struct pb_throttle *t = pb_throttle_new(16, fake_clock, NULL);
+	struct maildrop_throttle *t = maildrop_throttle_new(16, fake_clock, NULL);
 	fake_now = 5000;
-	pb_throttle_failure(t, "192.0.2.1");
-	pb_throttle_failure(t, "192.0.2.1");
-	ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.1"), 8000);
-	pb_throttle_failure(t, "192.0.2.9");
-	pb_throttle_success(t, "192.0.2.1");
-	ck_assert_uint_eq(pb_throttle_failures(t, "192.0.2.1"), 0);
-	ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.1"), 2000);
+	maildrop_throttle_failure(t, "192.0.2.1");
+	maildrop_throttle_failure(t, "192.0.2.1");
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.1"), 8000);
+	maildrop_throttle_failure(t, "192.0.2.9");
+	maildrop_throttle_success(t, "192.0.2.1");
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "192.0.2.1"), 0);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.1"), 2000);
 	/* a success elsewhere resets nothing here */
-	ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.9"), 4000);
-	pb_throttle_free(t);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.9"), 4000);
+	maildrop_throttle_free(t);
 }
 END_TEST
 
 START_TEST(test_quiet_period_resets)
 {
-	struct pb_throttle *t = pb_throttle_new(16, fake_clock, NULL);
+	struct maildrop_throttle *t = maildrop_throttle_new(16, fake_clock, NULL);
 	fake_now = 10;
-	pb_throttle_failure(t, "198.51.100.4");
-	pb_throttle_failure(t, "198.51.100.4");
+	maildrop_throttle_failure(t, "198.51.100.4");
+	maildrop_throttle_failure(t, "198.51.100.4");
 	/* 15 minutes less 1 ms after the last failure: still counted */
 	fake_now += PB_THROTTLE_RESET_MS - 1;
-	ck_assert_uint_eq(pb_throttle_failure(t, "198.51.100.4"), 8000);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "198.51.100.4"), 8000);
 	/* failures keep it alive: measured from the last one */
 	fake_now += PB_THROTTLE_RESET_MS - 1;
-	ck_assert_uint_eq(pb_throttle_failures(t, "198.51.100.4"), 3);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "198.51.100.4"), 3);
 	/* exactly 15 minutes without a failure: starts over */
 	fake_now += 1;
-	ck_assert_uint_eq(pb_throttle_failures(t, "198.51.100.4"), 0);
-	ck_assert_uint_eq(pb_throttle_failure(t, "198.51.100.4"), 2000);
-	pb_throttle_free(t);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "198.51.100.4"), 0);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "198.51.100.4"), 2000);
+	maildrop_throttle_free(t);
 }
 END_TEST
 
 START_TEST(test_bounded_evicts_oldest)
 {
-	struct pb_throttle *t = pb_throttle_new(4, fake_clock, NULL);
+	struct maildrop_throttle *t = maildrop_throttle_new(4, fake_clock, NULL);
 	char addr[32];
 	fake_now = 100;
 	for (int i = 1; i <= 4; i++) {
 		snprintf(addr, sizeof(addr), "203.0.113.%d", i);
-		pb_throttle_failure(t, addr);
-		pb_throttle_failure(t, addr);
+		maildrop_throttle_failure(t, addr);
+		maildrop_throttle_failure(t, addr);
 		fake_now += 10;
 	}
-	pb_throttle_failure(t, "203.0.113.1");  /* .1 is now the most recent */
+	maildrop_throttle_failure(t, "203.0.113.1");  /* .1 is now the most recent */
 	fake_now += 10;
-	ck_assert_uint_eq(pb_throttle_size(t), 4);
-	pb_throttle_failure(t, "203.0.113.99");   /* evicts .2, the oldest */
-	ck_assert_uint_eq(pb_throttle_size(t), 4);
-	ck_assert_uint_eq(pb_throttle_failures(t, "203.0.113.2"), 0);
-	ck_assert_uint_eq(pb_throttle_failures(t, "203.0.113.1"), 3);
-	ck_assert_uint_eq(pb_throttle_failures(t, "203.0.113.3"), 2);
-	ck_assert_uint_eq(pb_throttle_failures(t, "203.0.113.99"), 1);
+	ck_assert_uint_eq(maildrop_throttle_size(t), 4);
+	maildrop_throttle_failure(t, "203.0.113.99");   /* evicts .2, the oldest */
+	ck_assert_uint_eq(maildrop_throttle_size(t), 4);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "203.0.113.2"), 0);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "203.0.113.1"), 3);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "203.0.113.3"), 2);
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "203.0.113.99"), 1);
 	/* expired entries make room before anything live is evicted */
 	fake_now += PB_THROTTLE_RESET_MS;
-	ck_assert_uint_eq(pb_throttle_size(t), 0);
-	pb_throttle_free(t);
+	ck_assert_uint_eq(maildrop_throttle_size(t), 0);
+	maildrop_throttle_free(t);
 }
 END_TEST
 
 START_TEST(test_ipv6_by_prefix)
 {
-	struct pb_throttle *t = pb_throttle_new(16, fake_clock, NULL);
+	struct maildrop_throttle *t = maildrop_throttle_new(16, fake_clock, NULL);
 	fake_now = 1;
-	ck_assert_uint_eq(pb_throttle_failure(t, "2001:db8:1:2::1"), 2000);
-	ck_assert_uint_eq(pb_throttle_failure(t, "2001:db8:1:2:ffff::7"), 4000);  /* same /64 */
-	ck_assert_uint_eq(pb_throttle_failure(t, "2001:db8:1:3::1"), 2000);       /* another */
-	ck_assert_uint_eq(pb_throttle_failure(t, "::ffff:192.0.2.5"), 2000);
-	ck_assert_uint_eq(pb_throttle_failure(t, "192.0.2.5"), 4000);             /* mapped */
-	pb_throttle_success(t, "2001:db8:1:2::abcd");
-	ck_assert_uint_eq(pb_throttle_failures(t, "2001:db8:1:2::1"), 0);
-	pb_throttle_free(t);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "2001:db8:1:2::1"), 2000);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "2001:db8:1:2:ffff::7"), 4000);  /* same /64 */
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "2001:db8:1:3::1"), 2000);       /* another */
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "::ffff:192.0.2.5"), 2000);
+	ck_assert_uint_eq(maildrop_throttle_failure(t, "192.0.2.5"), 4000);             /* mapped */
+	maildrop_throttle_success(t, "2001:db8:1:2::abcd");
+	ck_assert_uint_eq(maildrop_throttle_failures(t, "2001:db8:1:2::1"), 0);
+	maildrop_throttle_free(t);
 }
 END_TEST
 
 START_TEST(test_addrkey)
 {
-	struct pb_addrkey k;
-	pb_addrkey_make("192.0.2.1", &k);
+	struct base_addrkey k;
+	base_addrkey_make("192.0.2.1", &k);
 	ck_assert_str_eq(k.s, "192.0.2.1");
-	pb_addrkey_make("2001:db8:aa:bb:cc:dd:ee:ff", &k);
+	base_addrkey_make("2001:db8:aa:bb:cc:dd:ee:ff", &k);
 	ck_assert_str_eq(k.s, "2001:db8:aa:bb::/64");
-	pb_addrkey_make("::1", &k);
+	base_addrkey_make("::1", &k);
 	ck_assert_str_eq(k.s, "::/64");
-	pb_addrkey_make("::ffff:10.1.2.3", &k);
+	base_addrkey_make("::ffff:10.1.2.3", &k);
 	ck_assert_str_eq(k.s, "10.1.2.3");
-	pb_addrkey_make("unix-socket-peer", &k);
+	base_addrkey_make("unix-socket-peer", &k);
 	ck_assert_str_eq(k.s, "unix-socket-peer");
 	char longname[200];
 	memset(longname, 'z', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;
-	pb_addrkey_make(longname, &k);
+	base_addrkey_make(longname, &k);
 	ck_assert_uint_eq(strlen(k.s), PB_ADDRKEY_MAX - 1);
 }
 END_TEST
 
 #define TTHREADS 8
 
-static struct pb_throttle *shared_t;
+static struct maildrop_throttle *shared_t;
 
 static void *fail_many(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < 1000; i++)
-		pb_throttle_failure(shared_t, "192.0.2.200");
+		maildrop_throttle_failure(shared_t, "192.0.2.200");
 	return NULL;
 }
 
@@ -160,15 +160,15 @@ START_TEST(test_throttle_threads)
 {
 	pthread_t th[TTHREADS];
 	fake_now = 50;
-	shared_t = pb_throttle_new(8, fake_clock, NULL);
+	shared_t = maildrop_throttle_new(8, fake_clock, NULL);
 	for (int i = 0; i < TTHREADS; i++)
 		pthread_create(&th[i], NULL, fail_many, NULL);
 	for (int i = 0; i < TTHREADS; i++)
 		pthread_join(th[i], NULL);
 	/* the count saturates at 32; none lost below that */
-	ck_assert_uint_eq(pb_throttle_failures(shared_t, "192.0.2.200"), 32);
-	ck_assert_uint_eq(pb_throttle_size(shared_t), 1);
-	pb_throttle_free(shared_t);
+	ck_assert_uint_eq(maildrop_throttle_failures(shared_t, "192.0.2.200"), 32);
+	ck_assert_uint_eq(maildrop_throttle_size(shared_t), 1);
+	maildrop_throttle_free(shared_t);
 }
 END_TEST
 
@@ -176,50 +176,50 @@ END_TEST
 
 START_TEST(test_devlock_basic)
 {
-	struct pb_devlocks *t = pb_devlocks_new();
-	struct pb_devlock a, b, c, d;
-	ck_assert_int_eq(pb_devlock_acquire(t, "alice", "pc", &a), PB_DEVLOCK_OK);
-	ck_assert(pb_devlock_held(&a));
-	ck_assert_int_eq(pb_devlock_acquire(t, "alice", "pc", &b), PB_DEVLOCK_IN_USE);
-	ck_assert(!pb_devlock_held(&b));
-	ck_assert_int_eq(pb_devlock_acquire(t, "ALICE", "PC", &b), PB_DEVLOCK_IN_USE);
+	struct maildrop_devlocks *t = maildrop_devlocks_new();
+	struct maildrop_devlock a, b, c, d;
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "alice", "pc", &a), PB_DEVLOCK_OK);
+	ck_assert(maildrop_devlock_held(&a));
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "alice", "pc", &b), PB_DEVLOCK_IN_USE);
+	ck_assert(!maildrop_devlock_held(&b));
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "ALICE", "PC", &b), PB_DEVLOCK_IN_USE);
 	/* other devices of the account, and the same device name elsewhere */
-	ck_assert_int_eq(pb_devlock_acquire(t, "alice", "phone", &c), PB_DEVLOCK_OK);
-	ck_assert_int_eq(pb_devlock_acquire(t, "bob", "pc", &d), PB_DEVLOCK_OK);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "alice", "phone", &c), PB_DEVLOCK_OK);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "bob", "pc", &d), PB_DEVLOCK_OK);
 	/* "a" + "b\0c" must not collide with "a\0b" + "c": names hold no NUL,
 	 * and the key separates them */
-	struct pb_devlock e, f;
-	ck_assert_int_eq(pb_devlock_acquire(t, "ab", "c", &e), PB_DEVLOCK_OK);
-	ck_assert_int_eq(pb_devlock_acquire(t, "a", "bc", &f), PB_DEVLOCK_OK);
-	ck_assert_uint_eq(pb_devlocks_count(t), 5);
-	pb_devlock_release(&a);
-	ck_assert(!pb_devlock_held(&a));
-	pb_devlock_release(&a);   /* a second release does nothing */
-	pb_devlock_release(&b);   /* never held: nothing */
-	ck_assert_uint_eq(pb_devlocks_count(t), 4);
-	ck_assert_int_eq(pb_devlock_acquire(t, "alice", "pc", &a), PB_DEVLOCK_OK);
-	pb_devlock_release(&a);
-	pb_devlock_release(&c);
-	pb_devlock_release(&d);
-	pb_devlock_release(&e);
-	pb_devlock_release(&f);
-	ck_assert_uint_eq(pb_devlocks_count(t), 0);
+	struct maildrop_devlock e, f;
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "ab", "c", &e), PB_DEVLOCK_OK);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "a", "bc", &f), PB_DEVLOCK_OK);
+	ck_assert_uint_eq(maildrop_devlocks_count(t), 5);
+	maildrop_devlock_release(&a);
+	ck_assert(!maildrop_devlock_held(&a));
+	maildrop_devlock_release(&a);   /* a second release does nothing */
+	maildrop_devlock_release(&b);   /* never held: nothing */
+	ck_assert_uint_eq(maildrop_devlocks_count(t), 4);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "alice", "pc", &a), PB_DEVLOCK_OK);
+	maildrop_devlock_release(&a);
+	maildrop_devlock_release(&c);
+	maildrop_devlock_release(&d);
+	maildrop_devlock_release(&e);
+	maildrop_devlock_release(&f);
+	ck_assert_uint_eq(maildrop_devlocks_count(t), 0);
 	/* invalid names */
 	char big[PB_DEVLOCK_NAME_MAX + 2];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
-	ck_assert_int_eq(pb_devlock_acquire(t, "", "pc", &a), PB_DEVLOCK_INVALID);
-	ck_assert_int_eq(pb_devlock_acquire(t, "a", "", &a), PB_DEVLOCK_INVALID);
-	ck_assert_int_eq(pb_devlock_acquire(t, big, "pc", &a), PB_DEVLOCK_INVALID);
-	ck_assert(!pb_devlock_held(&a));
-	pb_devlocks_free(t);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "", "pc", &a), PB_DEVLOCK_INVALID);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, "a", "", &a), PB_DEVLOCK_INVALID);
+	ck_assert_int_eq(maildrop_devlock_acquire(t, big, "pc", &a), PB_DEVLOCK_INVALID);
+	ck_assert(!maildrop_devlock_held(&a));
+	maildrop_devlocks_free(t);
 }
 END_TEST
 
 #define DTHREADS 16
 #define DROUNDS 2000
 
-static struct pb_devlocks *shared_locks;
+static struct maildrop_devlocks *shared_locks;
 static atomic_int inside[3];       /* holders of each device right now */
 static atomic_int max_inside[3];
 static atomic_int acquired[3], refused[3];
@@ -230,8 +230,8 @@ static void *contend(void *arg)
 	const char *devices[3] = { "scanner", "pc", "phone" };
 	for (int r = 0; r < DROUNDS; r++) {
 		int dv = (int)((id + r) % 3);
-		struct pb_devlock h;
-		enum pb_devlock_result res = pb_devlock_acquire(shared_locks, "office",
+		struct maildrop_devlock h;
+		enum maildrop_devlock_result res = maildrop_devlock_acquire(shared_locks, "office",
 		    devices[dv], &h);
 		if (res == PB_DEVLOCK_IN_USE) {
 			atomic_fetch_add(&refused[dv], 1);
@@ -246,8 +246,8 @@ static void *contend(void *arg)
 		for (volatile int spin = 0; spin < 200; spin++)
 			;
 		atomic_fetch_sub(&inside[dv], 1);
-		pb_devlock_release(&h);
-		pb_devlock_release(&h);   /* harmless */
+		maildrop_devlock_release(&h);
+		maildrop_devlock_release(&h);   /* harmless */
 	}
 	return NULL;
 }
@@ -255,7 +255,7 @@ static void *contend(void *arg)
 START_TEST(test_devlock_contention)
 {
 	pthread_t th[DTHREADS];
-	shared_locks = pb_devlocks_new();
+	shared_locks = maildrop_devlocks_new();
 	for (long i = 0; i < DTHREADS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, contend, (void *)i), 0);
 	for (int i = 0; i < DTHREADS; i++)
@@ -267,8 +267,8 @@ START_TEST(test_devlock_contention)
 		total += atomic_load(&acquired[d]) + atomic_load(&refused[d]);
 	}
 	ck_assert_int_eq(total, DTHREADS * DROUNDS);
-	ck_assert_uint_eq(pb_devlocks_count(shared_locks), 0);  /* all released */
-	pb_devlocks_free(shared_locks);
+	ck_assert_uint_eq(maildrop_devlocks_count(shared_locks), 0);  /* all released */
+	maildrop_devlocks_free(shared_locks);
 }
 END_TEST
 
@@ -276,41 +276,41 @@ END_TEST
 
 START_TEST(test_sessions_limits)
 {
-	struct pb_sessions *s = pb_sessions_new(4, 2);
-	struct pb_session_slot sl[8];
-	ck_assert_int_eq(pb_sessions_enter(s, "192.0.2.1", &sl[0]), PB_ADMIT_OK);
-	ck_assert_int_eq(pb_sessions_enter(s, "192.0.2.1", &sl[1]), PB_ADMIT_OK);
-	ck_assert_int_eq(pb_sessions_enter(s, "192.0.2.1", &sl[2]), PB_ADMIT_IP_FULL);
-	ck_assert_int_eq(pb_sessions_enter(s, "2001:db8::1", &sl[3]), PB_ADMIT_OK);
-	ck_assert_int_eq(pb_sessions_enter(s, "2001:db8::2", &sl[4]), PB_ADMIT_OK);
-	ck_assert_int_eq(pb_sessions_enter(s, "2001:db8::3", &sl[5]), PB_ADMIT_FULL);
-	ck_assert_uint_eq(pb_sessions_total(s), 4);
-	ck_assert_uint_eq(pb_sessions_from(s, "192.0.2.1"), 2);
-	ck_assert_uint_eq(pb_sessions_from(s, "2001:db8::ffff"), 2);   /* same /64 */
-	pb_sessions_leave(&sl[0]);
-	pb_sessions_leave(&sl[0]);   /* twice: nothing */
-	pb_sessions_leave(&sl[2]);   /* refused slot: nothing */
-	ck_assert_uint_eq(pb_sessions_total(s), 3);
-	ck_assert_uint_eq(pb_sessions_from(s, "192.0.2.1"), 1);
-	ck_assert_int_eq(pb_sessions_enter(s, "198.51.100.1", &sl[6]), PB_ADMIT_OK);
+	struct serve_sessions *s = serve_sessions_new(4, 2);
+	struct serve_session_slot sl[8];
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[0]), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[1]), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter(s, "192.0.2.1", &sl[2]), PB_ADMIT_IP_FULL);
+	ck_assert_int_eq(serve_sessions_enter(s, "2001:db8::1", &sl[3]), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter(s, "2001:db8::2", &sl[4]), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter(s, "2001:db8::3", &sl[5]), PB_ADMIT_FULL);
+	ck_assert_uint_eq(serve_sessions_total(s), 4);
+	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 2);
+	ck_assert_uint_eq(serve_sessions_from(s, "2001:db8::ffff"), 2);   /* same /64 */
+	serve_sessions_leave(&sl[0]);
+	serve_sessions_leave(&sl[0]);   /* twice: nothing */
+	serve_sessions_leave(&sl[2]);   /* refused slot: nothing */
+	ck_assert_uint_eq(serve_sessions_total(s), 3);
+	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 1);
+	ck_assert_int_eq(serve_sessions_enter(s, "198.51.100.1", &sl[6]), PB_ADMIT_OK);
 	/* lower limits: nobody is cut, new sessions wait for room */
-	pb_sessions_set_limits(s, 2, 1);
-	ck_assert_uint_eq(pb_sessions_total(s), 4);
-	ck_assert_int_eq(pb_sessions_enter(s, "203.0.113.9", &sl[7]), PB_ADMIT_FULL);
-	pb_sessions_leave(&sl[1]);
-	pb_sessions_leave(&sl[3]);
-	pb_sessions_leave(&sl[4]);
-	ck_assert_int_eq(pb_sessions_enter(s, "198.51.100.1", &sl[7]), PB_ADMIT_IP_FULL);
-	ck_assert_int_eq(pb_sessions_enter(s, "203.0.113.9", &sl[7]), PB_ADMIT_OK);
-	pb_sessions_leave(&sl[6]);
-	pb_sessions_leave(&sl[7]);
-	ck_assert_uint_eq(pb_sessions_total(s), 0);
-	ck_assert_uint_eq(pb_sessions_from(s, "192.0.2.1"), 0);
-	pb_sessions_free(s);
+	serve_sessions_set_limits(s, 2, 1);
+	ck_assert_uint_eq(serve_sessions_total(s), 4);
+	ck_assert_int_eq(serve_sessions_enter(s, "203.0.113.9", &sl[7]), PB_ADMIT_FULL);
+	serve_sessions_leave(&sl[1]);
+	serve_sessions_leave(&sl[3]);
+	serve_sessions_leave(&sl[4]);
+	ck_assert_int_eq(serve_sessions_enter(s, "198.51.100.1", &sl[7]), PB_ADMIT_IP_FULL);
+	ck_assert_int_eq(serve_sessions_enter(s, "203.0.113.9", &sl[7]), PB_ADMIT_OK);
+	serve_sessions_leave(&sl[6]);
+	serve_sessions_leave(&sl[7]);
+	ck_assert_uint_eq(serve_sessions_total(s), 0);
+	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 0);
+	serve_sessions_free(s);
 }
 END_TEST
 
-static struct pb_sessions *shared_s;
+static struct serve_sessions *shared_s;
 static atomic_int admitted_now, admitted_max;
 
 static void *enter_leave(void *arg)
@@ -318,15 +318,15 @@ static void *enter_leave(void *arg)
 	char addr[32];
 	snprintf(addr, sizeof(addr), "192.0.2.%ld", (long)arg % 4);
 	for (int i = 0; i < 2000; i++) {
-		struct pb_session_slot slot;
-		if (pb_sessions_enter(shared_s, addr, &slot) != PB_ADMIT_OK)
+		struct serve_session_slot slot;
+		if (serve_sessions_enter(shared_s, addr, &slot) != PB_ADMIT_OK)
 			continue;
 		int now = atomic_fetch_add(&admitted_now, 1) + 1;
 		int m = atomic_load(&admitted_max);
 		while (now > m && !atomic_compare_exchange_weak(&admitted_max, &m, now))
 			;
 		atomic_fetch_sub(&admitted_now, 1);
-		pb_sessions_leave(&slot);
+		serve_sessions_leave(&slot);
 	}
 	return NULL;
 }
@@ -334,19 +334,19 @@ static void *enter_leave(void *arg)
 START_TEST(test_sessions_threads)
 {
 	pthread_t th[16];
-	shared_s = pb_sessions_new(5, 3);
+	shared_s = serve_sessions_new(5, 3);
 	for (long i = 0; i < 16; i++)
 		pthread_create(&th[i], NULL, enter_leave, (void *)i);
 	for (int i = 0; i < 16; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_int_le(atomic_load(&admitted_max), 5);
-	ck_assert_uint_eq(pb_sessions_total(shared_s), 0);
+	ck_assert_uint_eq(serve_sessions_total(shared_s), 0);
 	for (int i = 0; i < 4; i++) {
 		char addr[32];
 		snprintf(addr, sizeof(addr), "192.0.2.%d", i);
-		ck_assert_uint_eq(pb_sessions_from(shared_s, addr), 0);
+		ck_assert_uint_eq(serve_sessions_from(shared_s, addr), 0);
 	}
-	pb_sessions_free(shared_s);
+	serve_sessions_free(shared_s);
 }
 END_TEST
 

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_pop3client.c — libFuzzer target for the reply parser of
- * `popbridge import-uidls`' POP3 client (bridge/pop3client_parse.h), what
+ * `popbridge import-uidls`' POP3 client (bridge/migrate/pop3client_parse.h), what
  * an old POP3 server sends. The first octet says, bit by bit (cycled),
  * whether each reply is to a multi-line command; the next two choose a
  * split position; the rest is the server's bytes. The input is parsed
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/matchkey.h"
-#include "bridge/pop3client_parse.h"
+#include "bridge/maildrop/matchkey.h"
+#include "bridge/migrate/pop3client_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,7 +31,7 @@ static void mix(struct digest *d, const void *p, size_t n)
 }
 
 /* What the import tool does with a data line, with the contracts checked. */
-static void data_line(struct digest *d, struct pop3c_hdr *h, const char *line, size_t len)
+static void data_line(struct digest *d, struct migrate_pop3c_hdr *h, const char *line, size_t len)
 {
 	uint32_t num;
 	uint64_t size;
@@ -39,7 +39,7 @@ static void data_line(struct digest *d, struct pop3c_hdr *h, const char *line, s
 
 	if (memchr(line, '\0', len) != NULL || memchr(line, '\n', len) != NULL)
 		abort();  /* NUL lines are dropped, LF ends a line */
-	if (pop3c_parse_uidl(line, len, &num, uidl) == 0) {
+	if (migrate_pop3c_parse_uidl(line, len, &num, uidl) == 0) {
 		size_t n = strlen(uidl);
 		if (num == 0 || n == 0 || n > POP3C_UIDL_MAX)
 			abort();
@@ -49,26 +49,26 @@ static void data_line(struct digest *d, struct pop3c_hdr *h, const char *line, s
 		mix(d, &num, sizeof(num));
 		mix(d, uidl, n);
 	}
-	if (pop3c_parse_list(line, len, &num, &size) == 0) {
+	if (migrate_pop3c_parse_list(line, len, &num, &size) == 0) {
 		if (num == 0)
 			abort();
 		mix(d, &num, sizeof(num));
 		mix(d, &size, sizeof(size));
 	}
 	if (!h->done)
-		pop3c_hdr_line(h, line, len);
+		migrate_pop3c_hdr_line(h, line, len);
 	if (h->len > POP3C_HDR_MAX)
 		abort();
 }
 
 /* The end of a multi-line reply: the kept header's fields and keys. */
-static void reply_end(struct digest *d, struct pop3c_hdr *h)
+static void reply_end(struct digest *d, struct migrate_pop3c_hdr *h)
 {
 	char v[256];
-	struct matchkey k;
+	struct maildrop_matchkey k;
 
 	for (size_t i = 0; i < MATCHKEY_NFIELDS; i++) {
-		pop3c_hdr_field(h, matchkey_fields[i], v, sizeof(v));
+		migrate_pop3c_hdr_field(h, maildrop_matchkey_fields[i], v, sizeof(v));
 		size_t n = strlen(v);
 		if (n >= sizeof(v))
 			abort();
@@ -77,9 +77,9 @@ static void reply_end(struct digest *d, struct pop3c_hdr *h)
 				abort();
 		mix(d, v, n + 1);
 	}
-	if (matchkey_compute(h->buf, h->len, &k) == 0)
+	if (maildrop_matchkey_compute(h->buf, h->len, &k) == 0)
 		mix(d, k.hash, strlen(k.hash));
-	pop3c_hdr_init(h);
+	migrate_pop3c_hdr_init(h);
 }
 
 /* Parse data[0..size) fed in reads of at most what the parser has room for,
@@ -87,20 +87,20 @@ static void reply_end(struct digest *d, struct pop3c_hdr *h)
 static void run(const uint8_t *data, size_t size, size_t split, uint8_t pattern,
     struct digest *d)
 {
-	struct pop3c_parser *p = malloc(sizeof(*p));
-	struct pop3c_hdr *h = malloc(sizeof(*h));
-	struct pop3c_event ev;
+	struct migrate_pop3c_parser *p = malloc(sizeof(*p));
+	struct migrate_pop3c_hdr *h = malloc(sizeof(*h));
+	struct migrate_pop3c_event ev;
 	unsigned reply = 0;
 	size_t off = 0;
 
 	if (p == NULL || h == NULL)
 		abort();
-	pop3c_parser_init(p);
-	pop3c_hdr_init(h);
-	pop3c_parser_expect(p, pattern & 1);
+	migrate_pop3c_parser_init(p);
+	migrate_pop3c_hdr_init(h);
+	migrate_pop3c_parser_expect(p, pattern & 1);
 	for (;;) {
-		enum pop3c_ev e;
-		while ((e = pop3c_parser_next(p, &ev)) != POP3C_EV_NEED_MORE) {
+		enum migrate_pop3c_ev e;
+		while ((e = migrate_pop3c_parser_next(p, &ev)) != POP3C_EV_NEED_MORE) {
 			d->events++;
 			mix(d, &e, sizeof(e));
 			switch (e) {
@@ -112,7 +112,7 @@ static void run(const uint8_t *data, size_t size, size_t split, uint8_t pattern,
 				mix(d, ev.text, strlen(ev.text));
 				if (!p->in_data) {   /* the reply is whole: the next one */
 					reply++;
-					pop3c_parser_expect(p, (pattern >> (reply % 8)) & 1);
+					migrate_pop3c_parser_expect(p, (pattern >> (reply % 8)) & 1);
 				}
 				break;
 			case POP3C_EV_DATA:
@@ -122,14 +122,14 @@ static void run(const uint8_t *data, size_t size, size_t split, uint8_t pattern,
 			case POP3C_EV_END:
 				reply_end(d, h);
 				reply++;
-				pop3c_parser_expect(p, (pattern >> (reply % 8)) & 1);
+				migrate_pop3c_parser_expect(p, (pattern >> (reply % 8)) & 1);
 				break;
 			case POP3C_EV_DROPPED:
 				break;
 			case POP3C_EV_ERROR:
 				/* sticky: the connection is not usable any more */
 				mix(d, ev.text, strlen(ev.text));
-				if (pop3c_parser_next(p, &ev) != POP3C_EV_ERROR)
+				if (migrate_pop3c_parser_next(p, &ev) != POP3C_EV_ERROR)
 					abort();
 				goto out;
 			case POP3C_EV_NEED_MORE:
@@ -139,13 +139,13 @@ static void run(const uint8_t *data, size_t size, size_t split, uint8_t pattern,
 		if (off == size)
 			break;
 		size_t avail;
-		char *space = pop3c_parser_space(p, &avail);
+		char *space = migrate_pop3c_parser_space(p, &avail);
 		if (avail == 0)
 			abort();  /* no room and no event: the client would hang */
 		size_t end = off < split ? split : size;
 		size_t n = end - off < avail ? end - off : avail;
 		memcpy(space, data + off, n);
-		pop3c_parser_added(p, n);
+		migrate_pop3c_parser_added(p, n);
 		off += n;
 	}
 out:

@@ -2,7 +2,7 @@
 """kill -9 of `popbridge serve` inside the commit path, then a restart:
 the commit completes exactly once and no message is lost (SPEC §5).
 
-For each crash point of bridge/backend.h (POPBRIDGE_TEST_CRASH_AT =
+For each crash point of bridge/maildrop/backend.h (POPBRIDGE_TEST_CRASH_AT =
 after-journal | after-upstream-step | before-finish), with `--dele trash`
 so that "exactly once" is visible upstream (a repeated move would leave
 two copies in Trash, a lost one none):

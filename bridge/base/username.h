@@ -1,0 +1,41 @@
+/* bridge/base/username.h — the POP3 user name in passthrough mode (SPEC §2):
+ * ACCOUNT or ACCOUNT<sep>DEVICE.
+ *
+ * Contract:
+ *  - The name is split at the FIRST separator; without one the device is
+ *    "default". A device name never contains the separator (configuration
+ *    refuses such device sections, so a login can always name every device).
+ *  - ACCOUNT: 1..255 octets, none of them a control character (below 0x20
+ *    or 0x7F) or a space — it is an upstream IMAP login name and is passed
+ *    on as it is.
+ *  - DEVICE: 1..64 octets of A-Z a-z 0-9 and . _ - + @ — it appears in
+ *    logs, reports and administrator commands. Device names are
+ *    case-insensitive: the device comes back in lower case ("PC" and "pc"
+ *    are one device), as every entry point (POP3 login, `popbridge device`,
+ *    configuration sections) folds it with base_device_name_fold().
+ *  - The account keeps its case (the upstream login gets it as typed);
+ *    popbridge compares account names ASCII case-insensitively everywhere
+ *    else (state, device lock, configuration sections).
+ *  - On a bad name: -1, and err says what is wrong (never echoing the
+ *    name's bytes, which may be a mistyped password).
+ */
+#ifndef BRIDGE_BASE_USERNAME_H
+#define BRIDGE_BASE_USERNAME_H
+
+#include <stddef.h>
+
+#define BRIDGE_USER_ACCOUNT_MAX 255
+#define BRIDGE_USER_DEVICE_MAX  64
+#define BRIDGE_DEFAULT_DEVICE   "default"
+
+/* account: room for BRIDGE_USER_ACCOUNT_MAX + 1, device: room for
+ * BRIDGE_USER_DEVICE_MAX + 1. *has_device says whether a device was named. */
+int base_username_split(const char *user, char sep, char *account, char *device,
+    int *has_device, char *err, size_t errlen);
+
+/* The device-name rule alone (0 valid, -1 not). */
+int base_device_name_check(const char *device);
+/* Fold a device name to its one spelling: ASCII lower case, in place. */
+void base_device_name_fold(char *device);
+
+#endif

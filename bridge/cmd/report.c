@@ -1,0 +1,296 @@
+/* bridge/cmd/report.c — `popbridge report` (SPEC §7, §8): accounts and
+ * devices, as a table or as JSON (fields documented in docs/MIGRATION.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bridge/cmd/admin.h"
+#include "bridge/cmd/migrate_cli.h"
+
+#define NAME "report"
+#define STALE_DAYS 30
+#define DAY 86400
+
+static const char USAGE[] =
+"usage: popbridge report [--format table|json] [--state FILE] [--config FILE]\n"
+"\n"
+"Accounts and their devices: last login, last address, protocol, TLS\n"
+"version, messages retrieved, deleted and waiting (as of each device's last\n"
+"session), revoked. Devices not seen for 30 days, or never, are marked\n"
+"stale and listed again at the end of the table: the plan for finishing a\n"
+"migration. JSON fields are described in docs/MIGRATION.md.\n";
+
+struct rep {
+	struct cmd_table t;       /* table format */
+	struct cmd_table stale;   /* the stale devices */
+	FILE *out;                  /* json format: where it goes */
+	bool json;
+	int64_t now;
+	int64_t account_open;       /* json: id of the account being written */
+	bool first_account, first_device;
+};
+
+/* ---- JSON ---------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (0 if invalid). */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (n == 0 || s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+		return 0; /* overlong, surrogate */
+	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped,
+ * invalid UTF-8 replaced by U+FFFD. */
+static void json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			fputc('\\', f);
+			fputc(*p++, f);
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p++);
+			continue;
+		}
+		size_t n = utf8_len(p);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+			continue;
+		}
+		fwrite(p, 1, n, f);
+		p += n;
+	}
+	fputc('"', f);
+}
+
+static void json_str_or_null(FILE *f, const char *s, bool known)
+{
+	if (known)
+		json_str(f, s);
+	else
+		fputs("null", f);
+}
+
+static void json_time(FILE *f, int64_t t)
+{
+	char buf[32];
+	if (t == 0)
+		fputs("null", f);
+	else
+		fprintf(f, "\"%s\"", cmd_admin_time(t, "", buf, sizeof(buf)));
+}
+
+static bool is_stale(const struct rep *r, const struct state_device *d)
+{
+	return !d->revoked && (d->last_login == 0 || r->now - d->last_login > STALE_DAYS * DAY);
+}
+
+static void json_device(struct rep *r, const struct state_device *d)
+{
+	FILE *f = r->out;
+	bool seen = d->last_login != 0;
+
+	fprintf(f, "%s\n      {\"device\": ", r->first_device ? "" : ",");
+	r->first_device = false;
+	json_str(f, d->name);
+	fputs(", \"created\": ", f);
+	json_time(f, d->created);
+	fputs(", \"last_login\": ", f);
+	json_time(f, d->last_login);
+	fputs(", \"last_address\": ", f);
+	json_str_or_null(f, d->last_address, seen && d->last_address[0]);
+	fputs(", \"protocol\": ", f);
+	json_str_or_null(f, d->protocol, seen && d->protocol[0]);
+	fputs(", \"tls\": ", f);
+	json_str_or_null(f, d->tls[0] ? d->tls : "none", seen);
+	if (seen)
+		fprintf(f, ", \"retrieved\": %lld, \"deleted\": %lld, \"waiting\": %lld",
+		    (long long)d->retrieved, (long long)d->deleted, (long long)d->waiting);
+	else
+		fputs(", \"retrieved\": null, \"deleted\": null, \"waiting\": null", f);
+	fprintf(f, ", \"revoked\": %s, \"stale\": %s, \"days_since_login\": ",
+	    d->revoked ? "true" : "false", is_stale(r, d) ? "true" : "false");
+	if (seen)
+		fprintf(f, "%lld", (long long)((r->now - d->last_login) / DAY));
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
+static void json_close_account(struct rep *r)
+{
+	if (r->account_open != 0)
+		fputs(r->first_device ? "]}" : "\n    ]}", r->out);
+}
+
+static int json_cb(void *arg, const struct state_account *a, const struct state_device *d)
+{
+	struct rep *r = arg;
+	FILE *f = r->out;
+
+	if (a->id != r->account_open) {
+		json_close_account(r);
+		fprintf(f, "%s\n    {\"account\": ", r->first_account ? "" : ",");
+		r->first_account = false;
+		json_str(f, a->name);
+		fprintf(f, ", \"auth\": \"%s\", \"devices\": [",
+		    a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough");
+		r->account_open = a->id;
+		r->first_device = true;
+	}
+	if (d != NULL)
+		json_device(r, d);
+	return 0;
+}
+
+/* ---- table ----------------------------------------------------------------------- */
+
+/* Printable ASCII only in a table cell (names may hold anything). */
+static void cell(char *dst, size_t cap, const char *s)
+{
+	size_t o = 0;
+	for (size_t i = 0; s[i] && o + 1 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		dst[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	dst[o] = '\0';
+}
+
+static void status_text(const struct rep *r, const struct state_device *d, char *buf,
+    size_t len)
+{
+	if (d->revoked)
+		snprintf(buf, len, "revoked");
+	else if (d->last_login == 0)
+		snprintf(buf, len, "STALE: never seen");
+	else if (is_stale(r, d))
+		snprintf(buf, len, "STALE: %lld days", (long long)((r->now - d->last_login) / DAY));
+	else
+		snprintf(buf, len, "active");
+}
+
+static int table_cb(void *arg, const struct state_account *a, const struct state_device *d)
+{
+	struct rep *r = arg;
+	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], addr[STATE_ADDR_MAX + 1];
+	char login[32], rt[24], de[24], wa[24], st[48], tls[STATE_TLS_MAX + 1];
+	const char *auth = a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough";
+
+	cell(acc, sizeof(acc), a->name);
+	if (d == NULL) {
+		const char *row[] = { acc, auth, "(no devices)", "", "", "", "", "", "", "", "" };
+		cmd_table_row(&r->t, row);
+		return 0;
+	}
+	bool seen = d->last_login != 0;
+	cell(dev, sizeof(dev), d->name);
+	cell(addr, sizeof(addr), seen && d->last_address[0] ? d->last_address : "-");
+	cell(tls, sizeof(tls), !seen ? "-" : d->tls[0] ? d->tls : "none");
+	cmd_admin_time(d->last_login, "never", login, sizeof(login));
+	snprintf(rt, sizeof(rt), "%lld", (long long)d->retrieved);
+	snprintf(de, sizeof(de), "%lld", (long long)d->deleted);
+	snprintf(wa, sizeof(wa), "%lld", (long long)d->waiting);
+	status_text(r, d, st, sizeof(st));
+	const char *row[] = { acc, auth, dev, login, addr, seen && d->protocol[0] ?
+	    d->protocol : "-", tls, seen ? rt : "-", seen ? de : "-", seen ? wa : "-", st };
+	cmd_table_row(&r->t, row);
+	if (is_stale(r, d)) {
+		const char *srow[] = { acc, dev, login, st };
+		cmd_table_row(&r->stale, srow);
+	}
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const char *const names[] = { "format" };
+	const char *format = NULL;
+	struct cmd_admin ad;
+	struct rep r;
+	char err[PB_ERR_MAX], gen[32];
+	int status = PB_EXIT_FAIL;
+
+	memset(&r, 0, sizeof(r));
+	if (cmd_take_options(&argc, argv, names, &format, 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", NAME, err, NAME);
+		return PB_EXIT_USAGE;
+	}
+	if (cmd_admin_begin(&ad, NAME, argc, argv, PB_KEY_BIT(PB_K_STATE), 0, 0, USAGE,
+	    &status) != 0)
+		goto out;
+	if (format != NULL && strcmp(format, "json") != 0 && strcmp(format, "table") != 0) {
+		fprintf(stderr, "popbridge %s: --format: 'table' or 'json', not '%s'\n", NAME,
+		    format);
+		status = PB_EXIT_USAGE;
+		goto out;
+	}
+	status = PB_EXIT_FAIL;
+	struct stat st;
+	if (stat(ad.o.state, &st) != 0) {
+		cmd_admin_fail(&ad, "%s: %s (no state file to report on)", ad.o.state,
+		    strerror(errno));
+		goto out;
+	}
+	if (cmd_admin_open_state(&ad) != 0)
+		goto out;
+	r.json = format != NULL && strcmp(format, "json") == 0;
+	r.now = (int64_t)time(NULL);
+	r.out = stdout;
+	r.first_account = true;
+	int rc;
+	if (r.json) {
+		printf("{\"generated\": \"%s\", \"stale_days\": %d, \"accounts\": [",
+		    cmd_admin_time(r.now, "", gen, sizeof(gen)), STALE_DAYS);
+		rc = state_report(ad.db, json_cb, &r);
+		json_close_account(&r);
+		printf(r.first_account ? "]}\n" : "\n  ]}\n");
+	} else {
+		cmd_table_init(&r.t, 11);
+		cmd_table_init(&r.stale, 4);
+		const char *head[] = { "ACCOUNT", "AUTH", "DEVICE", "LAST LOGIN", "ADDRESS",
+		    "PROTO", "TLS", "RETR", "DELE", "WAIT", "STATUS" };
+		const char *shead[] = { "ACCOUNT", "DEVICE", "LAST LOGIN", "STATUS" };
+		cmd_table_row(&r.t, head);
+		cmd_table_row(&r.stale, shead);
+		rc = state_report(ad.db, table_cb, &r);
+		if (rc == STATE_OK) {
+			if (cmd_table_print(&r.t, stdout) != 0)
+				rc = STATE_ERROR;
+			printf("\nDevices not seen for %d days or never (not revoked): %zu\n",
+			    STALE_DAYS, r.stale.nrow - 1);
+			if (r.stale.nrow > 1 && cmd_table_print(&r.stale, stdout) != 0)
+				rc = STATE_ERROR;
+		}
+		cmd_table_free(&r.t);
+		cmd_table_free(&r.stale);
+	}
+	if (rc != STATE_OK) {
+		cmd_admin_state_fail(&ad, rc, "report");
+		goto out;
+	}
+	if (cmd_admin_stdout_flush(&ad, "the report") != 0)
+		goto out;
+	status = PB_EXIT_OK;
+out:
+	cmd_admin_end(&ad);
+	return status;
+}

@@ -1,0 +1,503 @@
+/* bridge/config/file.c — read, validate and apply the XML configuration file. */
+#include "bridge/config/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "bridge/config/schema.h"
+
+/* ---- collecting problems ---------------------------------------------------- */
+
+struct problem {
+	unsigned line;
+	unsigned seq;      /* order of discovery, for a stable sort */
+	bool from_schema;  /* libxml2 parser or RELAX NG message */
+	char text[PB_ERR_MAX + 80];
+};
+
+struct problems {
+	struct problem list[PB_CONFIG_PROBLEMS_MAX];
+	size_t n;
+	bool overflow;
+};
+
+static void add_problem(struct problems *p, unsigned line, bool from_schema,
+    const char *text)
+{
+	if (p->n >= PB_CONFIG_PROBLEMS_MAX) {
+		p->overflow = true;
+		return;
+	}
+	struct problem *e = &p->list[p->n];
+	e->line = line;
+	e->seq = (unsigned)p->n;
+	e->from_schema = from_schema;
+	/* One line of printable text: libxml2 messages end with a newline. */
+	size_t j = 0;
+	for (size_t i = 0; text[i] && j + 1 < sizeof(e->text); i++) {
+		unsigned char c = (unsigned char)text[i];
+		e->text[j++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	while (j > 0 && e->text[j - 1] == ' ')
+		j--;
+	e->text[j] = 0;
+	for (size_t i = 0; i < p->n; i++)  /* libxml2 may say the same thing twice */
+		if (p->list[i].line == line && strcmp(p->list[i].text, e->text) == 0)
+			return;
+	p->n++;
+}
+
+static void xml_error(void *arg, xmlErrorPtr err)
+{
+	if (!err || err->level < XML_ERR_ERROR)
+		return;  /* warnings do not make a file invalid */
+	long line = err->line;
+	if (line <= 0 && err->node)
+		line = xmlGetLineNo((xmlNodePtr)err->node);
+	add_problem(arg, line > 0 ? (unsigned)line : 0, true,
+	    err->message ? err->message : "XML error");
+}
+
+static int cmp_problem(const void *a, const void *b)
+{
+	const struct problem *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sort by line; a schema message on a line that has one of ours is dropped
+ * (ours says precisely what is wrong with the value). */
+static void report_all(struct problems *p, const char *path,
+    config_report_fn *report, void *arg)
+{
+	qsort(p->list, p->n, sizeof(p->list[0]), cmp_problem);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct problem *e = &p->list[i];
+		bool shadowed = false;
+		for (size_t j = 0; e->from_schema && e->line && j < p->n; j++)
+			if (!p->list[j].from_schema && p->list[j].line == e->line)
+				shadowed = true;
+		if (!shadowed)
+			report(arg, path, e->line, e->text);
+	}
+	if (p->overflow)
+		report(arg, path, 0, "too many problems; the rest are not shown");
+}
+
+void config_report_print(void *arg, const char *file, unsigned line,
+    const char *problem)
+{
+	FILE *f = arg ? arg : stderr;
+	if (line)
+		fprintf(f, "%s:%u: %s\n", file, line, problem);
+	else
+		fprintf(f, "%s: %s\n", file, problem);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+/* The whole file into a malloc'd buffer, bounded; NULL with a problem. */
+static char *read_bounded(const char *path, size_t *len, struct problems *p)
+{
+	char msg[PB_ERR_MAX];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "cannot open: %s", strerror(errno));
+		add_problem(p, 0, false, msg);
+		return NULL;
+	}
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		add_problem(p, 0, false, "not a regular file");
+		goto out;
+	}
+	buf = malloc(PB_CONFIG_MAX + 1);
+	if (!buf) {
+		add_problem(p, 0, false, "out of memory");
+		goto out;
+	}
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, PB_CONFIG_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "cannot read: %s", strerror(errno));
+			add_problem(p, 0, false, msg);
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > PB_CONFIG_MAX) {
+			snprintf(msg, sizeof(msg), "larger than %d bytes", PB_CONFIG_MAX);
+			add_problem(p, 0, false, msg);
+			goto fail;
+		}
+	}
+	*len = n;
+	goto out;
+fail:
+	free(buf);
+	buf = NULL;
+out:
+	close(fd);
+	return buf;
+}
+
+static unsigned doctype_line(const char *buf, size_t len)
+{
+	const char *d = memmem(buf, len, "<!DOCTYPE", 9);
+	unsigned line = 1;
+	for (const char *c = buf; d && c < d; c++)
+		line += *c == '\n';
+	return line;
+}
+
+/* ---- applying elements ------------------------------------------------------- */
+
+struct attrmap {
+	const char *attr;
+	enum config_key key;
+};
+
+struct elemdef {
+	const char *name;
+	const struct attrmap *attrs;  /* ends with attr == NULL */
+	const char *required[3];      /* attributes that must be there */
+	bool repeatable;
+};
+
+static const struct attrmap upstream_attrs[] = {
+	{ "url", PB_K_UPSTREAM }, { "tls", PB_K_UPSTREAM_TLS },
+	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT }, { NULL, 0 } };
+static const struct attrmap tls_attrs[] = {
+	{ "cert", PB_K_CERT }, { "key", PB_K_KEY }, { "min-version", PB_K_TLS_MIN },
+	{ NULL, 0 } };
+static const struct attrmap auth_attrs[] = {
+	{ "mode", PB_K_AUTH }, { "device-separator", PB_K_DEVICE_SEPARATOR },
+	{ "allow-plaintext", PB_K_ALLOW_PLAINTEXT_AUTH }, { NULL, 0 } };
+static const struct attrmap mailbox_attrs[] = {
+	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
+	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE },
+	{ "trash-folder", PB_K_TRASH_FOLDER }, { "archive-folder", PB_K_ARCHIVE_FOLDER },
+	{ "dele-keyword", PB_K_DELE_KEYWORD }, { NULL, 0 } };
+static const struct attrmap limits_attrs[] = {
+	{ "max-sessions", PB_K_MAX_SESSIONS },
+	{ "max-sessions-per-ip", PB_K_MAX_SESSIONS_PER_IP },
+	{ "idle-timeout", PB_K_IDLE_TIMEOUT }, { NULL, 0 } };
+static const struct attrmap log_attrs[] = {
+	{ "level", PB_K_LOG_LEVEL }, { "syslog", PB_K_SYSLOG }, { NULL, 0 } };
+static const struct attrmap state_attrs[] = {
+	{ "file", PB_K_STATE }, { "key-file", PB_K_KEY_FILE }, { NULL, 0 } };
+static const struct attrmap run_attrs[] = { { "user", PB_K_USER }, { NULL, 0 } };
+/* <listen> and <device> are applied by their own functions; the keys here
+ * only name the attributes they accept. */
+static const struct attrmap listen_attrs[] = {
+	{ "address", PB_K_LISTEN }, { "tls", PB_K_LISTEN_TLS }, { NULL, 0 } };
+static const struct attrmap device_attrs[] = {
+	{ "account", PB_K_COUNT }, { "name", PB_K_COUNT },
+	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
+	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { NULL, 0 } };
+
+static const struct elemdef elements[] = {
+	{ "upstream", upstream_attrs, { "url" }, false },
+	{ "listen", listen_attrs, { "address" }, true },
+	{ "tls", tls_attrs, { NULL }, false },
+	{ "auth", auth_attrs, { NULL }, false },
+	{ "mailbox", mailbox_attrs, { NULL }, false },
+	{ "limits", limits_attrs, { NULL }, false },
+	{ "log", log_attrs, { NULL }, false },
+	{ "state", state_attrs, { NULL }, false },
+	{ "run", run_attrs, { "user" }, false },
+	{ "device", device_attrs, { "account", "name" }, true },
+};
+#define N_ELEMENTS (sizeof(elements) / sizeof(elements[0]))
+
+static const struct attrmap *find_attr(const struct attrmap *m, const char *name)
+{
+	for (; m->attr; m++)
+		if (strcmp(m->attr, name) == 0)
+			return m;
+	return NULL;
+}
+
+struct walk {
+	struct config_options *layer;
+	struct problems *problems;
+	unsigned line_of[PB_K_COUNT];     /* element line where each key was set */
+	unsigned first_line[N_ELEMENTS];  /* where each element first appeared */
+};
+
+static void value_problem(struct walk *w, unsigned line, const char *elem,
+    const char *attr, const char *err)
+{
+	char msg[PB_ERR_MAX + 80];
+	snprintf(msg, sizeof(msg), "<%s %s=\"...\">: %s", elem, attr, err);
+	add_problem(w->problems, line, false, msg);
+}
+
+/* An attribute's value, malloc'd by libxml2 (xmlFree), or NULL. */
+static char *attr_value(xmlNodePtr node, const char *name)
+{
+	return (char *)xmlGetNoNsProp(node, (const xmlChar *)name);
+}
+
+static void problem_at(struct walk *w, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void problem_at(struct walk *w, unsigned line, const char *fmt, ...)
+{
+	char msg[PB_ERR_MAX + 80];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_problem(w->problems, line, false, msg);
+}
+
+/* What the schema also says, said precisely: a second copy of a single
+ * element, an unknown attribute, a missing one. false: do not apply it. */
+static bool check_element(struct walk *w, xmlNodePtr node, size_t idx)
+{
+	const struct elemdef *def = &elements[idx];
+	unsigned line = (unsigned)xmlGetLineNo(node);
+	bool ok = true;
+	if (!def->repeatable && w->first_line[idx]) {
+		problem_at(w, line, "<%s> is given twice (first at line %u)", def->name,
+		    w->first_line[idx]);
+		ok = false;
+	} else if (!w->first_line[idx]) {
+		w->first_line[idx] = line;
+	}
+	for (xmlAttrPtr a = node->properties; a; a = a->next) {
+		if (a->ns || !find_attr(def->attrs, (const char *)a->name)) {
+			problem_at(w, line, "<%s>: unknown attribute '%s'", def->name,
+			    (const char *)a->name);
+		}
+	}
+	for (size_t i = 0; i < 3 && def->required[i]; i++) {
+		if (!xmlHasNsProp(node, (const xmlChar *)def->required[i], NULL)) {
+			problem_at(w, line, "<%s>: the attribute '%s' is required", def->name,
+			    def->required[i]);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* Apply every known attribute of node: to the layer (section == NULL) or to
+ * a device section. */
+static void apply_attrs(struct walk *w, xmlNodePtr node, const struct elemdef *def,
+    struct config_device_section *section)
+{
+	unsigned line = (unsigned)xmlGetLineNo(node);
+	char err[PB_ERR_MAX];
+	for (xmlAttrPtr a = node->properties; a; a = a->next) {
+		const struct attrmap *m = a->ns ? NULL : find_attr(def->attrs, (const char *)a->name);
+		if (!m || m->key == PB_K_COUNT)
+			continue;  /* unknown: reported by check_element(); or a name */
+		char *v = attr_value(node, (const char *)a->name);
+		int rc = section ? config_section_set(section, m->key, v ? v : "", err, sizeof(err)) :
+		    config_options_set(w->layer, m->key, v ? v : "", err, sizeof(err));
+		if (rc != 0)
+			value_problem(w, line, def->name, m->attr, err);
+		else if (!section)
+			w->line_of[m->key] = line;
+		xmlFree(v);
+	}
+}
+
+static void apply_listen(struct walk *w, xmlNodePtr node)
+{
+	unsigned line = (unsigned)xmlGetLineNo(node);
+	char err[PB_ERR_MAX];
+	char *addr = attr_value(node, "address");
+	char *tls = attr_value(node, "tls");
+	enum config_key k = tls && strcmp(tls, "yes") == 0 ? PB_K_LISTEN_TLS : PB_K_LISTEN;
+	if (tls && strcmp(tls, "yes") != 0 && strcmp(tls, "no") != 0)
+		value_problem(w, line, "listen", "tls", "expected yes or no");
+	else if (config_options_set(w->layer, k, addr ? addr : "", err, sizeof(err)) != 0)
+		value_problem(w, line, "listen", "address", err);
+	else
+		w->line_of[k] = line;
+	xmlFree(addr);
+	xmlFree(tls);
+}
+
+static void apply_device(struct walk *w, xmlNodePtr node, const struct elemdef *def)
+{
+	unsigned line = (unsigned)xmlGetLineNo(node);
+	char err[PB_ERR_MAX];
+	char *account = attr_value(node, "account");
+	char *name = attr_value(node, "name");
+	struct config_device_section *s = NULL;
+	if (!account || !name)
+		snprintf(err, sizeof(err), "out of memory");
+	else
+		s = config_options_new_section(w->layer, account, name, line, err, sizeof(err));
+	if (!s)
+		problem_at(w, line, "<device>: %s", err);
+	xmlFree(account);
+	xmlFree(name);
+	if (s)
+		apply_attrs(w, node, def, s);
+}
+
+static void walk_document(struct walk *w, xmlDocPtr doc)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	if (!root || strcmp((const char *)root->name, "popbridge") != 0)
+		return;  /* the schema reports it */
+	for (xmlNodePtr n = root->children; n; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE || n->ns)
+			continue;
+		for (size_t i = 0; i < N_ELEMENTS; i++) {
+			if (strcmp((const char *)n->name, elements[i].name) != 0)
+				continue;  /* an unknown element: the schema reports it */
+			if (!check_element(w, n, i))
+				break;
+			if (elements[i].attrs == listen_attrs)
+				apply_listen(w, n);
+			else if (elements[i].attrs == device_attrs)
+				apply_device(w, n, &elements[i]);
+			else
+				apply_attrs(w, n, &elements[i], NULL);
+			break;
+		}
+	}
+}
+
+/* The file as a whole: what config_options_finish() would refuse, and device
+ * names that the file's own separator makes unreachable. */
+static void check_whole(struct walk *w, unsigned root_line)
+{
+	char err[PB_ERR_MAX];
+	struct config_options *l = w->layer;
+	char sep = (l->set & PB_KEY_BIT(PB_K_DEVICE_SEPARATOR)) ? l->device_separator : '#';
+	bool bad_device = false;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		if (config_section_check_separator(&l->devices[i], sep, err, sizeof(err)) != 0) {
+			add_problem(w->problems, l->devices[i].line, false, err);
+			bad_device = true;
+		}
+	}
+	if (bad_device || w->problems->n > 0)
+		return;
+
+	struct config_options eff;
+	enum config_key bad;
+	config_options_init(&eff);
+	if (config_options_merge(&eff, l, err, sizeof(err)) != 0) {
+		add_problem(w->problems, 0, false, err);
+	} else if (config_options_finish(&eff, false, &bad, err, sizeof(err)) != 0) {
+		unsigned line = w->line_of[bad] ? w->line_of[bad] : root_line;
+		add_problem(w->problems, line, false, err);
+	}
+	config_options_free(&eff);
+}
+
+/* ---- the schema and the whole load ----------------------------------------- */
+
+static void validate(xmlDocPtr doc, struct problems *p)
+{
+	xmlRelaxNGParserCtxtPtr pctxt = xmlRelaxNGNewMemParserCtxt(config_schema,
+	    (int)config_schema_len);
+	xmlRelaxNGPtr schema = NULL;
+	xmlRelaxNGValidCtxtPtr vctxt = NULL;
+	if (pctxt) {
+		xmlRelaxNGSetParserStructuredErrors(pctxt, xml_error, p);
+		schema = xmlRelaxNGParse(pctxt);
+	}
+	if (schema)
+		vctxt = xmlRelaxNGNewValidCtxt(schema);
+	if (!vctxt) {
+		add_problem(p, 0, false, "internal error: the built-in schema does not load");
+	} else {
+		xmlRelaxNGSetValidStructuredErrors(vctxt, xml_error, p);
+		if (xmlRelaxNGValidateDoc(vctxt, doc) != 0 && p->n == 0)
+			add_problem(p, 0, true, "does not match the configuration schema");
+	}
+	xmlRelaxNGFreeValidCtxt(vctxt);
+	xmlRelaxNGFree(schema);
+	xmlRelaxNGFreeParserCtxt(pctxt);
+}
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+static void xml_init(void) { xmlInitParser(); }
+
+int config_file_load(const char *path, struct config_options *layer,
+    config_report_fn *report, void *arg)
+{
+	struct problems *p = calloc(1, sizeof(*p));
+	struct walk w;
+	size_t len = 0;
+	char *buf;
+	xmlDocPtr doc = NULL;
+
+	config_options_init(layer);
+	if (!p) {
+		report(arg, path, 0, "out of memory");
+		return -1;
+	}
+	pthread_once(&xml_once, xml_init);
+	/* libxml2 keeps the structured error handler per thread: install ours
+	 * for the parse and put the previous one back. */
+	xmlStructuredErrorFunc saved_fn = xmlStructuredError;
+	void *saved_ctx = xmlStructuredErrorContext;
+	xmlSetStructuredErrorFunc(p, xml_error);
+
+	buf = read_bounded(path, &len, p);
+	if (buf) {
+		xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+		if (!ctxt)
+			add_problem(p, 0, false, "out of memory");
+		else
+			doc = xmlCtxtReadMemory(ctxt, buf, (int)len, path, NULL,
+			    XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+		if (ctxt && !ctxt->wellFormed && doc) {
+			xmlFreeDoc(doc);
+			doc = NULL;
+		}
+		if (ctxt && !doc && p->n == 0)
+			add_problem(p, 0, true, "not a well-formed XML document");
+		xmlFreeParserCtxt(ctxt);
+	}
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		add_problem(p, doctype_line(buf, len), false,
+		    "a DOCTYPE is not allowed in the configuration");
+	} else if (doc) {
+		validate(doc, p);
+		memset(&w, 0, sizeof(w));
+		w.layer = layer;
+		w.problems = p;
+		walk_document(&w, doc);
+		xmlNodePtr root = xmlDocGetRootElement(doc);
+		check_whole(&w, root ? (unsigned)xmlGetLineNo(root) : 0);
+	}
+	xmlFreeDoc(doc);
+	free(buf);
+	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+
+	int rc = p->n == 0 && !p->overflow ? 0 : -1;
+	if (rc != 0) {
+		report_all(p, path, report, arg);
+		config_options_free(layer);
+		config_options_init(layer);
+	}
+	free(p);
+	return rc;
+}

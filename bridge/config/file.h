@@ -1,0 +1,41 @@
+/* bridge/config/file.h — the XML configuration file (docs/CONFIG.md).
+ *
+ * config_file_load() reads FILE (a regular file of at most PB_CONFIG_MAX
+ * bytes) with libxml2 — no network (XML_PARSE_NONET), no entity
+ * substitution, no external DTD, and a document with a DOCTYPE is refused —
+ * validates it against the RELAX NG schema compiled into the binary
+ * (bridge/config/schema.c, the same text as contrib/popbridge.rng), then
+ * checks every value with config_options_set() and the file as a whole with
+ * config_options_finish() (upstream not required: flags may supply it).
+ *
+ * Every problem found is reported through `report` once, sorted by line:
+ * parse errors and schema errors with libxml2's line, value errors with the
+ * line of the element that holds the value (a schema message on a line that
+ * also has a value message is dropped as redundant). line 0 means the
+ * problem concerns the whole file (cannot open, too large).
+ *
+ * On success *layer holds exactly what the file sets (a layer for
+ * config_options_merge()) and 0 is returned; on failure -1, *layer is empty.
+ * The caller frees *layer with config_options_free() in both cases.
+ * Thread-safe (libxml2's per-thread error state is restored on return).
+ */
+#ifndef BRIDGE_CONFIG_FILE_H
+#define BRIDGE_CONFIG_FILE_H
+
+#include "bridge/config/options.h"
+
+#define PB_CONFIG_MAX (1024 * 1024)  /* a config is a page, never a megabyte */
+#define PB_CONFIG_PROBLEMS_MAX 50    /* then one "too many problems" line */
+
+typedef void config_report_fn(void *arg, const char *file, unsigned line,
+    const char *problem);
+
+int config_file_load(const char *path, struct config_options *layer,
+    config_report_fn *report, void *arg);
+
+/* A report function printing "FILE:LINE: problem" (or "FILE: problem" for
+ * line 0) on the FILE * given as arg (stderr when NULL). */
+void config_report_print(void *arg, const char *file, unsigned line,
+    const char *problem);
+
+#endif

@@ -1,0 +1,786 @@
+/* bridge/config/options.c — parsing, layering and resolution of settings. */
+#include "bridge/config/options.h"
+#include "bridge/base/username.h"
+#include "state/state.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- names ---------------------------------------------------------------- */
+
+static const char *const utls_names[] = { "implicit", "starttls", "none", NULL };
+static const char *const tls_names[] = { "1.0", "1.1", "1.2", "1.3", NULL };
+static const char *const auth_names[] = { "passthrough", "managed", NULL };
+static const char *const offer_names[] = { "all", "since-enrolment", "unseen", NULL };
+static const char *const seen_names[] = { "retr", "quit", "never", NULL };
+static const char *const dele_names[] = { "hide", "trash", "archive", "flag",
+	"expunge", "last-device", NULL };
+static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
+static const char *const bool_names[] = { "no", "yes", NULL };
+
+const char *config_upstream_tls_name(enum config_upstream_tls v) { return utls_names[v]; }
+const char *config_tls_version_name(enum config_tls_version v) { return tls_names[v]; }
+const char *config_auth_name(enum config_auth v) { return auth_names[v]; }
+const char *config_offer_name(enum config_offer v) { return offer_names[v]; }
+const char *config_seen_on_name(enum config_seen_on v) { return seen_names[v]; }
+const char *config_dele_name(enum config_dele v) { return dele_names[v]; }
+const char *config_log_level_name(enum base_log_level v) { return level_names[v]; }
+
+/* How each key's value is parsed. */
+enum vtype { V_URL, V_PATH, V_UINT, V_LISTEN, V_ENUM, V_FOLDER, V_KEYWORD,
+	V_BOOL, V_SEP, V_USER };
+
+struct keydef {
+	const char *name;
+	enum vtype type;
+	unsigned long min, max;       /* V_UINT */
+	const char *const *names;     /* V_ENUM */
+};
+
+static const struct keydef keys[PB_K_COUNT] = {
+	[PB_K_UPSTREAM]         = { "upstream", V_URL, 0, 0, NULL },
+	[PB_K_UPSTREAM_TLS]     = { "upstream-tls", V_ENUM, 0, 0, utls_names },
+	[PB_K_UPSTREAM_CA]      = { "upstream-ca", V_PATH, 0, 0, NULL },
+	[PB_K_UPSTREAM_TIMEOUT] = { "upstream-timeout", V_UINT, 1, 3600, NULL },
+	[PB_K_LISTEN]           = { "listen", V_LISTEN, 0, 0, NULL },
+	[PB_K_LISTEN_TLS]       = { "listen-tls", V_LISTEN, 0, 0, NULL },
+	[PB_K_CERT]             = { "cert", V_PATH, 0, 0, NULL },
+	[PB_K_KEY]              = { "key", V_PATH, 0, 0, NULL },
+	[PB_K_TLS_MIN]          = { "tls-min", V_ENUM, 0, 0, tls_names },
+	[PB_K_AUTH]             = { "auth", V_ENUM, 0, 0, auth_names },
+	[PB_K_DEVICE_SEPARATOR] = { "device-separator", V_SEP, 0, 0, NULL },
+	[PB_K_FOLDER]           = { "folder", V_FOLDER, 0, 0, NULL },
+	[PB_K_OFFER]            = { "offer", V_ENUM, 0, 0, offer_names },
+	[PB_K_WINDOW]           = { "window", V_UINT, 0, 1000000, NULL },
+	[PB_K_SEEN_ON]          = { "seen-on", V_ENUM, 0, 0, seen_names },
+	[PB_K_DELE]             = { "dele", V_ENUM, 0, 0, dele_names },
+	[PB_K_TRASH_FOLDER]     = { "trash-folder", V_FOLDER, 0, 0, NULL },
+	[PB_K_ARCHIVE_FOLDER]   = { "archive-folder", V_FOLDER, 0, 0, NULL },
+	[PB_K_DELE_KEYWORD]     = { "dele-keyword", V_KEYWORD, 0, 0, NULL },
+	[PB_K_ALLOW_PLAINTEXT_AUTH] = { "allow-plaintext-auth", V_BOOL, 0, 0, bool_names },
+	[PB_K_MAX_SESSIONS]     = { "max-sessions", V_UINT, 1, 100000, NULL },
+	[PB_K_MAX_SESSIONS_PER_IP] = { "max-sessions-per-ip", V_UINT, 1, 100000, NULL },
+	[PB_K_IDLE_TIMEOUT]     = { "idle-timeout", V_UINT, 1, 86400, NULL },
+	[PB_K_USER]             = { "user", V_USER, 0, 0, NULL },
+	[PB_K_SYSLOG]           = { "syslog", V_BOOL, 0, 0, bool_names },
+	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, level_names },
+	[PB_K_STATE]            = { "state", V_PATH, 0, 0, NULL },
+	[PB_K_KEY_FILE]         = { "key-file", V_PATH, 0, 0, NULL },
+};
+
+const char *config_key_name(enum config_key k) { return keys[k].name; }
+
+int config_key_lookup(const char *name)
+{
+	for (int k = 0; k < PB_K_COUNT; k++)
+		if (strcmp(keys[k].name, name) == 0)
+			return k;
+	return -1;
+}
+
+bool config_key_is_flag(enum config_key k) { return keys[k].type == V_BOOL; }
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A value quoted for an error message: at most 60 bytes, unprintable bytes
+ * shown as '?', so an error line stays one readable line. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; s[i] && i + 4 < len && i < 60; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = 0;
+	if (s[i])
+		strcpy(buf + i, "...");
+	return buf;
+}
+#define SHOWN(s) shown((s), (char[72]){0}, 72)
+
+/* ---- primitive parsers ------------------------------------------------------ */
+
+int config_parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	unsigned long n = 0;
+	if (!s || !*s)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (n > (max - (unsigned long)(*p - '0')) / 10)
+			return -1;  /* would exceed max */
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	if (n < min)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Valid UTF-8 with no control characters (C0, DEL). */
+static bool clean_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		int n = (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
+		    (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (n < 0 || (*p == 0xc0 || *p == 0xc1) || *p > 0xf4)
+			return false;
+		for (int i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+static int parse_port(const char *s, uint16_t *port, char *err, size_t errlen)
+{
+	unsigned long n;
+	if (config_parse_uint(s, 1, 65535, &n) != 0)
+		return fail(err, errlen, "port '%s' is not a number from 1 to 65535", SHOWN(s));
+	*port = (uint16_t)n;
+	return 0;
+}
+
+static bool is_hostname(const char *h)
+{
+	size_t len = strlen(h), label = 0;
+	bool all_numeric = true;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char c = h[i];
+		if (c == '.' || c == 0) {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum((unsigned char)c) || c == '-') || (label == 0 && c == '-'))
+			return false;
+		if (++label > 63)
+			return false;
+		if (!isdigit((unsigned char)c))
+			all_numeric = false;
+	}
+	if (all_numeric) {  /* digits and dots: it must be a real IPv4 address */
+		struct in_addr a;
+		return inet_pton(AF_INET, h, &a) == 1;
+	}
+	return true;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" (port_required) or without ":PORT". numeric:
+ * the host must be an IP address. */
+static int parse_hostport(const char *s, struct config_endpoint *ep, bool numeric,
+    bool port_required, char *err, size_t errlen)
+{
+	const char *port = NULL;
+	size_t hlen;
+	memset(ep, 0, sizeof(*ep));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close)
+			return fail(err, errlen, "'%s': '[' without ']'", SHOWN(s));
+		hlen = (size_t)(close - s - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != 0)
+			return fail(err, errlen, "'%s': expected ':PORT' after ']'", SHOWN(s));
+		if (hlen == 0 || hlen >= sizeof(ep->host))
+			return fail(err, errlen, "'%s': bad IPv6 address", SHOWN(s));
+		memcpy(ep->host, s + 1, hlen);
+		ep->host[hlen] = 0;
+		struct in6_addr a6;
+		if (inet_pton(AF_INET6, ep->host, &a6) != 1)
+			return fail(err, errlen, "'%s' is not an IPv6 address", SHOWN(ep->host));
+		ep->ipv6 = true;
+	} else {
+		const char *colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return fail(err, errlen,
+			    "'%s': write an IPv6 address in brackets, e.g. [::1]:1110", SHOWN(s));
+		hlen = colon ? (size_t)(colon - s) : strlen(s);
+		if (hlen == 0)
+			return fail(err, errlen, "'%s': no address before the port", SHOWN(s));
+		if (hlen >= sizeof(ep->host))
+			return fail(err, errlen, "'%s': host name too long", SHOWN(s));
+		memcpy(ep->host, s, hlen);
+		ep->host[hlen] = 0;
+		port = colon ? colon + 1 : NULL;
+		struct in_addr a4;
+		if (numeric) {
+			if (inet_pton(AF_INET, ep->host, &a4) != 1)
+				return fail(err, errlen,
+				    "'%s' is not a numeric IPv4 address or a bracketed IPv6 address",
+				    SHOWN(ep->host));
+		} else if (!is_hostname(ep->host)) {
+			return fail(err, errlen, "'%s' is not a valid host name or address",
+			    SHOWN(ep->host));
+		}
+	}
+	if (!port) {
+		if (port_required)
+			return fail(err, errlen, "'%s': expected ADDRESS:PORT", SHOWN(s));
+		return 0;
+	}
+	return parse_port(port, &ep->port, err, errlen);
+}
+
+int config_parse_listen(const char *s, struct config_endpoint *ep, char *err, size_t errlen)
+{
+	return parse_hostport(s, ep, true, true, err, errlen);
+}
+
+int config_parse_upstream_url(const char *s, struct config_endpoint *ep,
+    enum config_upstream_tls *tls, char *err, size_t errlen)
+{
+	char auth[PB_HOST_MAX + 16];
+	const char *rest;
+	if (strncasecmp(s, "imaps://", 8) == 0) {
+		*tls = PB_UTLS_IMPLICIT;
+		rest = s + 8;
+	} else if (strncasecmp(s, "imap://", 7) == 0) {
+		*tls = PB_UTLS_STARTTLS;
+		rest = s + 7;
+	} else {
+		return fail(err, errlen, "'%s' is not an imaps://HOST[:PORT] or imap://HOST[:PORT] URL",
+		    SHOWN(s));
+	}
+	size_t alen = strcspn(rest, "/");
+	if (rest[alen] == '/' && rest[alen + 1] != 0)
+		return fail(err, errlen, "'%s': a path, query or fragment has no meaning here",
+		    SHOWN(s));
+	if (memchr(rest, '@', alen))
+		return fail(err, errlen, "'%s': credentials do not belong in the URL", SHOWN(s));
+	if (alen == 0)
+		return fail(err, errlen, "'%s': no host", SHOWN(s));
+	if (alen >= sizeof(auth))
+		return fail(err, errlen, "'%s': host name too long", SHOWN(s));
+	memcpy(auth, rest, alen);
+	auth[alen] = 0;
+	if (parse_hostport(auth, ep, false, false, err, errlen) != 0)
+		return -1;
+	if (ep->port == 0)
+		ep->port = *tls == PB_UTLS_IMPLICIT ? 993 : 143;
+	return 0;
+}
+
+const char *config_endpoint_format(const struct config_endpoint *ep, char *buf, size_t len)
+{
+	snprintf(buf, len, ep->ipv6 ? "[%s]:%u" : "%s:%u", ep->host, (unsigned)ep->port);
+	return buf;
+}
+
+static int parse_enum(const char *s, const char *const *names, int *out,
+    char *err, size_t errlen)
+{
+	char list[160] = "";
+	for (int i = 0; names[i]; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+		size_t l = strlen(list);
+		snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", names[i]);
+	}
+	return fail(err, errlen, "'%s' is not one of: %s", SHOWN(s), list);
+}
+
+static int copy_text(char *dst, size_t dstlen, const char *s, const char *what,
+    char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	if (len == 0)
+		return fail(err, errlen, "empty %s", what);
+	if (len >= dstlen)
+		return fail(err, errlen, "%s longer than %zu bytes", what, dstlen - 1);
+	if (!clean_text(s))
+		return fail(err, errlen, "%s '%s' contains control characters or invalid UTF-8",
+		    what, SHOWN(s));
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+static int parse_keyword(const char *s, char *dst, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len >= PB_KEYWORD_MAX)
+		return fail(err, errlen, "a keyword has 1 to %d characters", PB_KEYWORD_MAX - 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+			return fail(err, errlen,
+			    "'%s' is not an IMAP keyword (printable ASCII without spaces or ( ) { %% * \" \\ ])",
+			    SHOWN(s));
+	}
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+static int parse_separator(const char *s, char *dst, char *err, size_t errlen)
+{
+	unsigned char c = (unsigned char)s[0];
+	if (c == 0 || s[1] != 0 || !ispunct(c) || strchr("@._-\"\\", c))
+		return fail(err, errlen,
+		    "'%s': the device separator is one punctuation character other than @ . _ - \" \\",
+		    SHOWN(s));
+	*dst = (char)c;
+	return 0;
+}
+
+static int parse_user(const char *s, char *dst, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	bool ok = len > 0 && len < PB_USERNAME_MAX &&
+	    (isalpha((unsigned char)s[0]) || s[0] == '_');
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("_.-", s[i]);
+	if (!ok)
+		return fail(err, errlen, "'%s' is not a system user name", SHOWN(s));
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out, char *err, size_t errlen)
+{
+	int v;
+	if (!s) {
+		*out = true;
+		return 0;
+	}
+	if (parse_enum(s, bool_names, &v, err, errlen) != 0)
+		return -1;
+	*out = v == 1;
+	return 0;
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static void device_defaults(struct config_device_settings *d)
+{
+	memset(d, 0, sizeof(*d));
+	strcpy(d->folder, "INBOX");
+	d->offer = PB_OFFER_ALL;
+	d->window = 0;
+	d->seen_on = PB_SEEN_RETR;
+	d->dele = PB_DELE_HIDE;
+}
+
+void config_options_init(struct config_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->upstream_scheme = PB_UTLS_IMPLICIT;
+	o->upstream_tls = PB_UTLS_IMPLICIT;
+	o->upstream_timeout = PB_DEFAULT_UPSTREAM_TIMEOUT;
+	o->tls_min = PB_TLS_1_2;
+	o->auth = PB_AUTH_PASSTHROUGH;
+	o->device_separator = '#';
+	device_defaults(&o->dev);
+	strcpy(o->trash_folder, "Trash");
+	strcpy(o->archive_folder, "Archive");
+	strcpy(o->dele_keyword, "$POP3Deleted");
+	o->max_sessions = PB_DEFAULT_MAX_SESSIONS;
+	o->max_sessions_per_ip = PB_DEFAULT_MAX_SESSIONS_PER_IP;
+	o->idle_timeout = PB_DEFAULT_IDLE_TIMEOUT;
+	o->log_level = PB_LOG_INFO;
+	strcpy(o->state, PB_DEFAULT_STATE);
+}
+
+void config_options_free(struct config_options *o)
+{
+	free(o->devices);
+	o->devices = NULL;
+	o->n_devices = 0;
+}
+
+static bool same_endpoint(const struct config_endpoint *a, const struct config_endpoint *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+static int add_listener(struct config_endpoint *list, size_t *n, bool replace,
+    const struct config_endpoint *ep, char *err, size_t errlen)
+{
+	char buf[PB_HOST_MAX + 10];
+	if (replace)
+		*n = 0;  /* nothing below fails when the list is empty */
+	for (size_t i = 0; i < *n; i++)
+		if (same_endpoint(&list[i], ep))
+			return fail(err, errlen, "%s is given twice",
+			    config_endpoint_format(ep, buf, sizeof(buf)));
+	if (*n >= PB_LISTEN_MAX)
+		return fail(err, errlen, "more than %d listeners of one kind", PB_LISTEN_MAX);
+	list[(*n)++] = *ep;
+	return 0;
+}
+
+/* Parse a device-level value (folder, offer, window, seen-on, dele) into d. */
+static int set_device_value(struct config_device_settings *d, enum config_key k,
+    const char *value, char *err, size_t errlen)
+{
+	unsigned long n;
+	int e;
+	switch (k) {
+	case PB_K_FOLDER:
+		return copy_text(d->folder, sizeof(d->folder), value, "folder name", err, errlen);
+	case PB_K_WINDOW:
+		if (config_parse_uint(value, keys[k].min, keys[k].max, &n) != 0)
+			return fail(err, errlen, "'%s' is not a number from %lu to %lu",
+			    SHOWN(value), keys[k].min, keys[k].max);
+		d->window = (uint32_t)n;
+		return 0;
+	case PB_K_OFFER:
+	case PB_K_SEEN_ON:
+	case PB_K_DELE:
+		if (parse_enum(value, keys[k].names, &e, err, errlen) != 0)
+			return -1;
+		if (k == PB_K_OFFER)
+			d->offer = (enum config_offer)e;
+		else if (k == PB_K_SEEN_ON)
+			d->seen_on = (enum config_seen_on)e;
+		else
+			d->dele = (enum config_dele)e;
+		return 0;
+	default:
+		return fail(err, errlen, "'%s' is not a per-device setting", keys[k].name);
+	}
+}
+
+int config_options_set(struct config_options *o, enum config_key k, const char *value,
+    char *err, size_t errlen)
+{
+	const struct keydef *kd = &keys[k];
+	struct config_endpoint ep;
+	enum config_upstream_tls scheme;
+	unsigned long n;
+	int e;
+	int rc = 0;
+
+	if (kd->type != V_BOOL && !value)
+		return fail(err, errlen, "a value is required");
+	if (PB_KEY_BIT(k) & PB_DEVICE_KEYS) {
+		rc = set_device_value(&o->dev, k, value, err, errlen);
+		goto done;
+	}
+	switch (kd->type) {
+	case V_URL:
+		if ((rc = config_parse_upstream_url(value, &ep, &scheme, err, errlen)) == 0) {
+			o->upstream = ep;
+			o->upstream_scheme = scheme;
+		}
+		break;
+	case V_LISTEN:
+		if ((rc = config_parse_listen(value, &ep, err, errlen)) != 0)
+			break;
+		if (k == PB_K_LISTEN)
+			rc = add_listener(o->listen, &o->n_listen,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else
+			rc = add_listener(o->listen_tls, &o->n_listen_tls,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		break;
+	case V_PATH: {
+		char *dst = k == PB_K_UPSTREAM_CA ? o->upstream_ca : k == PB_K_CERT ? o->cert :
+		    k == PB_K_KEY ? o->key : k == PB_K_STATE ? o->state : o->key_file;
+		rc = copy_text(dst, PB_PATH_MAX, value, "file name", err, errlen);
+		break;
+	}
+	case V_UINT:
+		if (config_parse_uint(value, kd->min, kd->max, &n) != 0) {
+			rc = fail(err, errlen, "'%s' is not a number from %lu to %lu",
+			    SHOWN(value), kd->min, kd->max);
+			break;
+		}
+		if (k == PB_K_UPSTREAM_TIMEOUT)
+			o->upstream_timeout = (unsigned)n;
+		else if (k == PB_K_MAX_SESSIONS)
+			o->max_sessions = (unsigned)n;
+		else if (k == PB_K_MAX_SESSIONS_PER_IP)
+			o->max_sessions_per_ip = (unsigned)n;
+		else
+			o->idle_timeout = (unsigned)n;
+		break;
+	case V_ENUM:
+		if ((rc = parse_enum(value, kd->names, &e, err, errlen)) != 0)
+			break;
+		if (k == PB_K_UPSTREAM_TLS)
+			o->upstream_tls = (enum config_upstream_tls)e;
+		else if (k == PB_K_TLS_MIN)
+			o->tls_min = (enum config_tls_version)e;
+		else if (k == PB_K_AUTH)
+			o->auth = (enum config_auth)e;
+		else
+			o->log_level = (enum base_log_level)e;
+		break;
+	case V_FOLDER:
+		rc = copy_text(k == PB_K_TRASH_FOLDER ? o->trash_folder : o->archive_folder,
+		    PB_FOLDER_MAX, value, "folder name", err, errlen);
+		break;
+	case V_KEYWORD:
+		rc = parse_keyword(value, o->dele_keyword, err, errlen);
+		break;
+	case V_SEP:
+		rc = parse_separator(value, &o->device_separator, err, errlen);
+		break;
+	case V_USER:
+		rc = parse_user(value, o->user, err, errlen);
+		break;
+	case V_BOOL:
+		rc = parse_bool(value, k == PB_K_SYSLOG ? &o->syslog : &o->allow_plaintext_auth,
+		    err, errlen);
+		break;
+	}
+done:
+	if (rc == 0)
+		o->set |= PB_KEY_BIT(k);
+	return rc;
+}
+
+static int copy_sections(struct config_options *dst, const struct config_options *src,
+    char *err, size_t errlen)
+{
+	struct config_device_section *copy = malloc(src->n_devices * sizeof(*copy));
+	if (!copy)
+		return fail(err, errlen, "out of memory");
+	memcpy(copy, src->devices, src->n_devices * sizeof(*copy));
+	free(dst->devices);
+	dst->devices = copy;
+	dst->n_devices = src->n_devices;
+	return 0;
+}
+
+int config_options_merge(struct config_options *dst, const struct config_options *src,
+    char *err, size_t errlen)
+{
+	for (int k = 0; k < PB_K_COUNT; k++) {
+		if (!(src->set & PB_KEY_BIT(k)))
+			continue;
+		switch ((enum config_key)k) {
+		case PB_K_UPSTREAM:
+			dst->upstream = src->upstream;
+			dst->upstream_scheme = src->upstream_scheme;
+			break;
+		case PB_K_UPSTREAM_TLS: dst->upstream_tls = src->upstream_tls; break;
+		case PB_K_UPSTREAM_CA: strcpy(dst->upstream_ca, src->upstream_ca); break;
+		case PB_K_UPSTREAM_TIMEOUT: dst->upstream_timeout = src->upstream_timeout; break;
+		case PB_K_LISTEN:
+			memcpy(dst->listen, src->listen, sizeof(dst->listen));
+			dst->n_listen = src->n_listen;
+			break;
+		case PB_K_LISTEN_TLS:
+			memcpy(dst->listen_tls, src->listen_tls, sizeof(dst->listen_tls));
+			dst->n_listen_tls = src->n_listen_tls;
+			break;
+		case PB_K_CERT: strcpy(dst->cert, src->cert); break;
+		case PB_K_KEY: strcpy(dst->key, src->key); break;
+		case PB_K_TLS_MIN: dst->tls_min = src->tls_min; break;
+		case PB_K_AUTH: dst->auth = src->auth; break;
+		case PB_K_DEVICE_SEPARATOR: dst->device_separator = src->device_separator; break;
+		case PB_K_FOLDER: strcpy(dst->dev.folder, src->dev.folder); break;
+		case PB_K_OFFER: dst->dev.offer = src->dev.offer; break;
+		case PB_K_WINDOW: dst->dev.window = src->dev.window; break;
+		case PB_K_SEEN_ON: dst->dev.seen_on = src->dev.seen_on; break;
+		case PB_K_DELE: dst->dev.dele = src->dev.dele; break;
+		case PB_K_TRASH_FOLDER: strcpy(dst->trash_folder, src->trash_folder); break;
+		case PB_K_ARCHIVE_FOLDER: strcpy(dst->archive_folder, src->archive_folder); break;
+		case PB_K_DELE_KEYWORD: strcpy(dst->dele_keyword, src->dele_keyword); break;
+		case PB_K_ALLOW_PLAINTEXT_AUTH:
+			dst->allow_plaintext_auth = src->allow_plaintext_auth;
+			break;
+		case PB_K_MAX_SESSIONS: dst->max_sessions = src->max_sessions; break;
+		case PB_K_MAX_SESSIONS_PER_IP:
+			dst->max_sessions_per_ip = src->max_sessions_per_ip;
+			break;
+		case PB_K_IDLE_TIMEOUT: dst->idle_timeout = src->idle_timeout; break;
+		case PB_K_USER: strcpy(dst->user, src->user); break;
+		case PB_K_SYSLOG: dst->syslog = src->syslog; break;
+		case PB_K_LOG_LEVEL: dst->log_level = src->log_level; break;
+		case PB_K_STATE: strcpy(dst->state, src->state); break;
+		case PB_K_KEY_FILE: strcpy(dst->key_file, src->key_file); break;
+		case PB_K_COUNT: break;
+		}
+		dst->set |= PB_KEY_BIT(k);
+	}
+	if (src->n_devices > 0 && copy_sections(dst, src, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+int config_options_finish(struct config_options *o, bool need_upstream, enum config_key *bad_key,
+    char *err, size_t errlen)
+{
+	char buf[PB_HOST_MAX + 10];
+	enum config_key bad;
+
+#define BAD(k, ...) do { bad = (k); fail(err, errlen, __VA_ARGS__); goto failed; } while (0)
+	if (o->upstream.host[0] == 0) {
+		if (need_upstream)
+			BAD(PB_K_UPSTREAM,
+			    "no upstream server: give --upstream URL or <upstream url=\"...\"/>");
+	} else if (!(o->set & PB_KEY_BIT(PB_K_UPSTREAM_TLS))) {
+		o->upstream_tls = o->upstream_scheme;
+	} else if (o->upstream_scheme == PB_UTLS_IMPLICIT && o->upstream_tls != PB_UTLS_IMPLICIT) {
+		BAD(PB_K_UPSTREAM_TLS, "upstream-tls %s contradicts the imaps:// URL "
+		    "(use imap://HOST for starttls or none)", config_upstream_tls_name(o->upstream_tls));
+	} else if (o->upstream_scheme == PB_UTLS_STARTTLS && o->upstream_tls == PB_UTLS_IMPLICIT) {
+		BAD(PB_K_UPSTREAM_TLS, "upstream-tls implicit needs an imaps:// URL");
+	}
+	if (o->upstream_ca[0] && o->upstream.host[0] && o->upstream_tls == PB_UTLS_NONE)
+		BAD(PB_K_UPSTREAM_CA, "upstream-ca is given but upstream-tls is none");
+
+	if (!o->cert[0] != !o->key[0])
+		BAD(o->cert[0] ? PB_K_CERT : PB_K_KEY,
+		    "cert and key go together: give both or neither");
+	if (o->n_listen_tls > 0 && !o->cert[0])
+		BAD(PB_K_LISTEN_TLS, "listen-tls needs a certificate (cert and key)");
+	for (size_t i = 0; i < o->n_listen; i++)
+		for (size_t j = 0; j < o->n_listen_tls; j++)
+			if (same_endpoint(&o->listen[i], &o->listen_tls[j]))
+				BAD(PB_K_LISTEN_TLS, "%s is both a listen and a listen-tls address",
+				    config_endpoint_format(&o->listen[i], buf, sizeof(buf)));
+	if (o->n_listen == 0 && o->n_listen_tls == 0) {
+		struct config_endpoint *ep = &o->listen[o->n_listen++];
+		memset(ep, 0, sizeof(*ep));
+		strcpy(ep->host, PB_DEFAULT_LISTEN_ADDR);
+		ep->port = PB_DEFAULT_LISTEN_PORT;
+	}
+
+	if (!o->key_file[0]) {
+		size_t sl = strlen(o->state);
+		if (sl + sizeof(".key") > sizeof(o->key_file))
+			BAD(PB_K_STATE, "state file name too long to derive the key file name");
+		memcpy(o->key_file, o->state, sl);
+		memcpy(o->key_file + sl, ".key", sizeof(".key"));
+	}
+	if (strcmp(o->key_file, o->state) == 0)
+		BAD(PB_K_KEY_FILE, "the key file and the state file must differ");
+
+	for (size_t i = 0; i < o->n_devices; i++) {
+		const struct config_device_section *s = &o->devices[i];
+		if (config_section_check_separator(s, o->device_separator, err, errlen) != 0) {
+			bad = PB_K_DEVICE_SEPARATOR;
+			goto failed;
+		}
+	}
+#undef BAD
+	return 0;
+failed:
+	if (bad_key)
+		*bad_key = bad;
+	return -1;
+}
+
+int config_section_check_separator(const struct config_device_section *s, char sep,
+    char *err, size_t errlen)
+{
+	if (strchr(s->device, sep) || strchr(s->account, sep))
+		return fail(err, errlen, "device '%s' of account '%s': a name contains "
+		    "the device separator '%c'", SHOWN(s->device), SHOWN(s->account), sep);
+	return 0;
+}
+
+/* ---- device sections ------------------------------------------------------- */
+
+const struct config_device_section *config_options_find_section(const struct config_options *o,
+    const char *account, const char *device)
+{
+	for (size_t i = 0; i < o->n_devices; i++)
+		if (strcasecmp(o->devices[i].account, account) == 0 &&
+		    strcasecmp(o->devices[i].device, device) == 0)
+			return &o->devices[i];
+	return NULL;
+}
+
+struct config_device_section *config_options_new_section(struct config_options *o,
+    const char *account, const char *device, unsigned line, char *err, size_t errlen)
+{
+	struct config_device_section s;
+	memset(&s, 0, sizeof(s));
+	if (!state_account_name_ok(account)) {
+		fail(err, errlen, "%s", STATE_ACCOUNT_RULE);
+		return NULL;
+	}
+	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||
+	    copy_text(s.device, sizeof(s.device), device, "device name", err, errlen) != 0)
+		return NULL;
+	base_device_name_fold(s.device);
+	const struct config_device_section *old = config_options_find_section(o, account, device);
+	if (old) {
+		fail(err, errlen, "a second section for device '%s' of account '%s' (first at line %u)",
+		    SHOWN(device), SHOWN(account), old->line);
+		return NULL;
+	}
+	if (o->n_devices >= PB_DEVICE_SECTIONS_MAX) {
+		fail(err, errlen, "more than %d device sections", PB_DEVICE_SECTIONS_MAX);
+		return NULL;
+	}
+	/* Grow in powers of two: n_devices is a power of two exactly when full. */
+	if ((o->n_devices & (o->n_devices - 1)) == 0) {
+		size_t cap = o->n_devices ? o->n_devices * 2 : 8;
+		struct config_device_section *d = realloc(o->devices, cap * sizeof(*d));
+		if (!d) {
+			fail(err, errlen, "out of memory");
+			return NULL;
+		}
+		o->devices = d;
+	}
+	device_defaults(&s.v);
+	s.line = line;
+	o->devices[o->n_devices] = s;
+	return &o->devices[o->n_devices++];
+}
+
+int config_section_set(struct config_device_section *s, enum config_key k, const char *value,
+    char *err, size_t errlen)
+{
+	if (!(PB_KEY_BIT(k) & PB_DEVICE_KEYS))
+		return fail(err, errlen, "'%s' cannot be set per device", keys[k].name);
+	if (!value)
+		return fail(err, errlen, "a value is required");
+	if (set_device_value(&s->v, k, value, err, errlen) != 0)
+		return -1;
+	s->set |= PB_KEY_BIT(k);
+	return 0;
+}
+
+void config_options_device(const struct config_options *o, const char *account,
+    const char *device, struct config_device_settings *out)
+{
+	*out = o->dev;
+	const struct config_device_section *s = config_options_find_section(o, account, device);
+	if (!s)
+		return;
+	if (s->set & PB_KEY_BIT(PB_K_FOLDER))
+		strcpy(out->folder, s->v.folder);
+	if (s->set & PB_KEY_BIT(PB_K_OFFER))
+		out->offer = s->v.offer;
+	if (s->set & PB_KEY_BIT(PB_K_WINDOW))
+		out->window = s->v.window;
+	if (s->set & PB_KEY_BIT(PB_K_SEEN_ON))
+		out->seen_on = s->v.seen_on;
+	if (s->set & PB_KEY_BIT(PB_K_DELE))
+		out->dele = s->v.dele;
+}

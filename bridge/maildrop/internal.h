@@ -1,0 +1,56 @@
+/* bridge/maildrop/internal.h — the maildrop handle shared by maildrop_open.c
+ * (open: login, lock, sync, view) and maildrop.c (everything after). Not
+ * for other modules: they use bridge/maildrop/backend.h.
+ */
+#ifndef BRIDGE_MAILDROP_INTERNAL_H
+#define BRIDGE_MAILDROP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/devlock.h"
+#include "bridge/config/options.h"
+#include "bridge/maildrop/upstream.h"
+#include "state/state.h"
+
+/* TOP reads the body in pieces: the first holds about top_lines lines of
+ * BRIDGE_TOP_LINE_GUESS octets (at least BRIDGE_TOP_PIECE_MIN), each next
+ * one twice the last, never more than BRIDGE_TOP_PIECE_MAX, until the
+ * engine has its lines or the text ends. So TOP n 0 on a 20 MB message
+ * reads the header only, and TOP of a few lines one small piece. */
+#define BRIDGE_TOP_LINE_GUESS  100u
+#define BRIDGE_TOP_PIECE_MIN   ((uint64_t)16 << 10)
+#define BRIDGE_TOP_PIECE_MAX   ((uint64_t)4 << 20)
+
+struct maildrop_md {
+	struct maildrop_conn *conn;
+	const struct config_options *opt;
+	struct state_db *db;
+	struct maildrop_upstream up;
+	struct maildrop_devlock lock;
+	int64_t account_id, device_id, mailbox_id;
+	/* the configuration's view of the device (global + its config
+	 * section): the defaults state's own per-device overrides fall back to */
+	struct config_device_settings cfgdev;
+	struct state_view_defaults def;  /* points into cfgdev */
+	/* effective settings: state's overrides (device set) over cfgdev */
+	struct config_device_settings eff;
+	struct state_view_msg *view;     /* the session's maildrop, ascending UID */
+	size_t n;
+	bool *retr_now;                  /* RETR completed in this session */
+};
+
+/* dst = a followed by b (either may be NULL), cut to fit cap, every byte
+ * outside printable ASCII replaced by '?': safe for a reply or log detail. */
+void maildrop_text(char *dst, size_t cap, const char *a, const char *b);
+
+/* Release everything md holds (lock exactly once, upstream LOGOUT, the
+ * database) and free it; NULL is a no-op. */
+void maildrop_md_free(struct maildrop_md *md);
+
+enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credentials *cred,
+    void **mdp, struct pop3_md_reply *reply);
+
+#endif

@@ -1,0 +1,393 @@
+/* bridge/maildrop/upstream.c — the session's upstream IMAP connection
+ * (bridge/maildrop/upstream.h). */
+#include "bridge/maildrop/upstream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/base/log.h"
+#include "bridge/base/version.h"
+
+/* Grow the sequence-number map to n entries (new ones unknown). */
+static void map_grow(struct maildrop_upstream *up, size_t n)
+{
+	if (!up->map_valid || n <= up->n_msn)
+		return;
+	if (n > up->cap_msn) {
+		size_t cap = up->cap_msn ? up->cap_msn : 64;
+		while (cap < n)
+			cap *= 2;
+		uint32_t *p = realloc(up->msn_uid, cap * sizeof(*p));
+		if (p == NULL) {
+			up->map_valid = false;
+			return;
+		}
+		up->msn_uid = p;
+		up->cap_msn = cap;
+	}
+	memset(up->msn_uid + up->n_msn, 0, (n - up->n_msn) * sizeof(uint32_t));
+	up->n_msn = n;
+}
+
+static void note_gone(struct maildrop_upstream *up, uint32_t uid)
+{
+	if (uid != 0)
+		(void)imap_uidset_add(&up->gone, uid);
+}
+
+static void on_expunge(struct maildrop_upstream *up, uint32_t msn)
+{
+	if (!up->map_valid || msn == 0 || msn > up->n_msn) {
+		up->map_valid = false;
+		return;
+	}
+	note_gone(up, up->msn_uid[msn - 1]);
+	memmove(up->msn_uid + msn - 1, up->msn_uid + msn,
+	    (up->n_msn - msn) * sizeof(uint32_t));
+	up->n_msn--;
+}
+
+static void on_vanished(struct maildrop_upstream *up, const struct imap_uidset *uids)
+{
+	size_t w = 0;
+
+	(void)imap_uidset_merge(&up->gone, uids);
+	if (!up->map_valid)
+		return;
+	for (size_t i = 0; i < up->n_msn; i++)
+		if (up->msn_uid[i] == 0 || !imap_uidset_contains(uids, up->msn_uid[i]))
+			up->msn_uid[w++] = up->msn_uid[i];
+	up->n_msn = w;
+}
+
+static void on_event(void *arg, const struct imap_event *ev)
+{
+	struct maildrop_upstream *up = arg;
+
+	switch (ev->type) {
+	case IMAP_EVENT_EXISTS:
+		if (up->selected[0])
+			map_grow(up, ev->number);
+		break;
+	case IMAP_EVENT_EXPUNGE:
+		if (up->selected[0])
+			on_expunge(up, ev->number);
+		break;
+	case IMAP_EVENT_VANISHED:
+		if (up->selected[0] && ev->uids != NULL)
+			on_vanished(up, ev->uids);
+		break;
+	case IMAP_EVENT_ALERT:
+		base_log(PB_LOG_WARN, "upstream-alert", "%s", ev->text ? ev->text : "");
+		break;
+	default:
+		break;
+	}
+}
+
+void maildrop_upstream_config(const struct config_options *opt, struct maildrop_upstream *up,
+    struct imap_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->host = opt->upstream.host;
+	cfg->port = opt->upstream.port;
+	switch (opt->upstream_tls) {
+	case PB_UTLS_IMPLICIT:
+		cfg->tls = IMAP_TLS_IMPLICIT;
+		break;
+	case PB_UTLS_STARTTLS:
+		cfg->tls = IMAP_TLS_STARTTLS;
+		break;
+	default:
+		cfg->tls = IMAP_TLS_NONE;
+		break;
+	}
+	cfg->ca_file = opt->upstream_ca[0] ? opt->upstream_ca : NULL;
+	cfg->tls_min = IMAP_TLS_DEFAULT;
+	cfg->timeout_s = opt->upstream_timeout;
+	cfg->on_event = on_event;
+	cfg->event_arg = up;
+}
+
+static const char *cause_text(enum imap_cause c)
+{
+	switch (c) {
+	case IMAP_CAUSE_RESOLVE: return "host name does not resolve";
+	case IMAP_CAUSE_CONNECT: return "connection refused";
+	case IMAP_CAUSE_TIMEOUT: return "timed out";
+	case IMAP_CAUSE_CLOSED: return "connection closed";
+	case IMAP_CAUSE_IO: return "connection error";
+	case IMAP_CAUSE_BYE: return "server said BYE";
+	case IMAP_CAUSE_TLS_VERIFY: return "certificate not trusted";
+	case IMAP_CAUSE_TLS: return "TLS failed";
+	case IMAP_CAUSE_NO_STARTTLS: return "STARTTLS not available";
+	case IMAP_CAUSE_PREAUTH: return "PREAUTH instead of STARTTLS";
+	default: return NULL;
+	}
+}
+
+void maildrop_upstream_describe(const struct maildrop_upstream *up, const char *what,
+    char *out, size_t len)
+{
+	if (len == 0)
+		return;
+	if (up->imap == NULL) {
+		snprintf(out, len, "%s: out of memory", what);
+		return;
+	}
+	const struct imap_status *st = imap_last(up->imap);
+	const char *cause = cause_text(st->cause);
+	if (cause != NULL && st->text[0] && st->cause == IMAP_CAUSE_BYE)
+		snprintf(out, len, "%s: %s", what, st->text);
+	else if (cause != NULL && st->text[0])
+		snprintf(out, len, "%s: %s (%s)", what, cause, st->text);
+	else if (cause != NULL)
+		snprintf(out, len, "%s: %s", what, cause);
+	else if (st->text[0])
+		snprintf(out, len, "%s: %s (%s)", what, imap_result_name(st->result), st->text);
+	else
+		snprintf(out, len, "%s: %s", what, imap_result_name(st->result));
+}
+
+bool maildrop_upstream_usable(const struct maildrop_upstream *up)
+{
+	return up->imap != NULL && imap_state(up->imap) != IMAP_STATE_DISCONNECTED;
+}
+
+/* Trouble that closed the connection ends the login; a refusal of an
+ * optional command (NO, BAD, not offered) does not. */
+static bool optional_failed(enum imap_result r)
+{
+	return r != IMAP_OK && r != IMAP_NO && r != IMAP_BAD && r != IMAP_EUNSUPPORTED;
+}
+
+/* RFC 2971 ID: tell the server's operators who is connecting. Only when
+ * offered, at most once per connection. */
+static enum imap_result send_id(struct maildrop_upstream *up)
+{
+	static const char *const kv[] = { "name", "popbridge", "version", POPBRIDGE_VERSION };
+
+	if (up->id_sent || !imap_has(up->imap, IMAP_CAP_ID))
+		return IMAP_OK;
+	up->id_sent = true;
+	return imap_id(up->imap, kv, sizeof(kv) / sizeof(kv[0]));
+}
+
+/* After login: ENABLE QRESYNC when offered (RFC 7162 §3.2.3; it enables
+ * CONDSTORE too), so expunges arrive as VANISHED with UIDs and an
+ * incremental sync learns what went since its mod-sequence. */
+static enum imap_result enable_qresync(struct maildrop_upstream *up)
+{
+	unsigned enabled = 0;
+
+	up->qresync = false;
+	if (!imap_has(up->imap, IMAP_CAP_QRESYNC) || !imap_has(up->imap, IMAP_CAP_ENABLE))
+		return IMAP_OK;
+	enum imap_result r = imap_enable(up->imap, IMAP_CAP_QRESYNC, &enabled);
+	if (r == IMAP_OK)
+		up->qresync = (enabled & IMAP_CAP_QRESYNC) != 0;
+	return r;
+}
+
+/* The steps after a good LOGIN. */
+static enum pop3_md_status after_login(struct maildrop_upstream *up, char *detail,
+    size_t detail_len)
+{
+	enum imap_result r = send_id(up);
+
+	if (!optional_failed(r))
+		r = enable_qresync(up);
+	if (optional_failed(r)) {
+		maildrop_upstream_describe(up, "upstream session setup", detail, detail_len);
+		return POP3_MD_TEMP;
+	}
+	return POP3_MD_OK;
+}
+
+enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
+    const struct config_options *opt, const char *user, const char *password,
+    char *detail, size_t detail_len)
+{
+	struct imap_config cfg;
+
+	imap_uidset_init(&up->gone);
+	up->id_sent = false;
+	up->qresync = false;
+	maildrop_upstream_config(opt, up, &cfg);
+	up->imap = imap_session_new(&cfg);
+	if (up->imap == NULL) {
+		snprintf(detail, detail_len, "upstream: out of memory");
+		return POP3_MD_TEMP;
+	}
+	enum imap_result r = imap_connect(up->imap);
+	if (r != IMAP_OK) {
+		maildrop_upstream_describe(up, "upstream connect", detail, detail_len);
+		return POP3_MD_TEMP;
+	}
+	if (imap_state(up->imap) == IMAP_STATE_AUTH) {
+		/* PREAUTH: the server vouches for the connection; there are no
+		 * credentials it would check, so nothing proves this user's. */
+		snprintf(detail, detail_len, "upstream login: server greeted with PREAUTH");
+		return POP3_MD_PERM;
+	}
+	if (optional_failed(send_id(up))) {
+		maildrop_upstream_describe(up, "upstream ID", detail, detail_len);
+		return POP3_MD_TEMP;
+	}
+	r = imap_login(up->imap, user, password);
+	switch (r) {
+	case IMAP_OK:
+		return after_login(up, detail, detail_len);
+	case IMAP_NO:
+		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
+		return imap_last_is_trouble(up->imap) ? POP3_MD_TEMP : POP3_MD_AUTH;
+	case IMAP_BAD:
+	case IMAP_EARG:
+		/* The server (or the formatter) could not take these
+		 * credentials at all: they cannot be right. */
+		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
+		return POP3_MD_AUTH;
+	case IMAP_EUNSUPPORTED:
+		snprintf(detail, detail_len,
+		    "upstream login: server refuses logins on this connection (LOGINDISABLED)");
+		return POP3_MD_PERM;
+	default:
+		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
+		return POP3_MD_TEMP;
+	}
+}
+
+static void map_reset(struct maildrop_upstream *up)
+{
+	up->n_msn = 0;
+	up->map_valid = true;
+	imap_uidset_clear(&up->gone);
+}
+
+enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const char *folder,
+    char *detail, size_t detail_len)
+{
+	size_t fl = strlen(folder);
+
+	if (fl >= sizeof(up->selected)) {
+		snprintf(detail, detail_len, "folder name too long");
+		return POP3_MD_PERM;
+	}
+	up->selected[0] = '\0';
+	map_reset(up);
+	memset(&up->info, 0, sizeof(up->info));
+	enum imap_result r = imap_select(up->imap, folder, IMAP_SELECT_CONDSTORE, &up->info);
+	if (r == IMAP_BAD && imap_has(up->imap, IMAP_CAP_CONDSTORE)) {
+		/* A server that announces CONDSTORE but refuses the SELECT
+		 * parameter still gets its sessions, without mod-sequences. */
+		base_log(PB_LOG_WARN, "upstream", "select %s (CONDSTORE): BAD (%s); selecting"
+		    " without", folder, imap_last(up->imap)->text);
+		memset(&up->info, 0, sizeof(up->info));
+		r = imap_select(up->imap, folder, 0, &up->info);
+	}
+	if (r != IMAP_OK) {
+		char what[PB_FOLDER_MAX + 32];
+		snprintf(what, sizeof(what), "select %s", folder);
+		maildrop_upstream_describe(up, what, detail, detail_len);
+		if ((r == IMAP_NO && !imap_last_is_trouble(up->imap)) || r == IMAP_BAD ||
+		    r == IMAP_ENOTFOUND || r == IMAP_EARG)
+			return POP3_MD_PERM;
+		return POP3_MD_TEMP;
+	}
+	if (!up->info.has_uidvalidity || up->info.uidvalidity == 0) {
+		snprintf(detail, detail_len, "select %s: the server gave no UIDVALIDITY", folder);
+		return POP3_MD_PERM;
+	}
+	memcpy(up->selected, folder, fl + 1);
+	map_grow(up, up->info.exists);
+	return POP3_MD_OK;
+}
+
+struct list_wrap {
+	struct maildrop_upstream *up;
+	imap_msg_fn *cb;
+	void *arg;
+};
+
+static int list_cb(void *arg, const struct imap_msg *m)
+{
+	struct list_wrap *w = arg;
+	struct maildrop_upstream *up = w->up;
+
+	if (up->map_valid) {
+		if (m->msn > up->n_msn)
+			map_grow(up, m->msn);
+		if (up->map_valid && m->msn >= 1)
+			up->msn_uid[m->msn - 1] = m->uid;
+	}
+	return w->cb(w->arg, m);
+}
+
+/* UID FETCH 1:* of the listing items; modseq > 0: only changes since
+ * (CHANGEDSINCE, and VANISHED into *vanished with QRESYNC). */
+static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
+{
+	struct imap_uidset all;
+	struct list_wrap w = { up, cb, arg };
+	unsigned opts = IMAP_FETCH_EMAILID | IMAP_FETCH_GMMSGID;
+	enum imap_result r;
+
+	imap_uidset_init(&all);
+	if (imap_uidset_add_range(&all, 1, UINT32_MAX) != 0)
+		return IMAP_EARG;
+	if (modseq == 0)
+		r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
+	else
+		r = imap_fetch_changed(up->imap, &all, opts, modseq,
+		    up->qresync ? vanished : NULL, list_cb, &w);
+	imap_uidset_free(&all);
+	return r;
+}
+
+enum imap_result maildrop_upstream_list(struct maildrop_upstream *up, imap_msg_fn *cb,
+    void *arg)
+{
+	return list_run(up, 0, NULL, cb, arg);
+}
+
+enum imap_result maildrop_upstream_list_changed(struct maildrop_upstream *up, uint64_t modseq,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
+{
+	if (modseq == 0)
+		return IMAP_EARG;
+	return list_run(up, modseq, vanished, cb, arg);
+}
+
+void maildrop_upstream_map_set(struct maildrop_upstream *up, const uint32_t *uids, size_t n)
+{
+	if (!up->map_valid)
+		return;
+	if (n != up->n_msn) {
+		up->map_valid = false;
+		return;
+	}
+	if (n > 0)
+		memcpy(up->msn_uid, uids, n * sizeof(*uids));
+}
+
+void maildrop_upstream_map_forget(struct maildrop_upstream *up)
+{
+	up->map_valid = false;
+}
+
+void maildrop_upstream_free(struct maildrop_upstream *up)
+{
+	if (up->imap != NULL) {
+		if (imap_state(up->imap) != IMAP_STATE_DISCONNECTED)
+			(void)imap_logout(up->imap);
+		imap_session_free(up->imap);
+		up->imap = NULL;
+	}
+	free(up->msn_uid);
+	up->msn_uid = NULL;
+	up->n_msn = up->cap_msn = 0;
+	imap_uidset_free(&up->gone);
+	up->selected[0] = '\0';
+}

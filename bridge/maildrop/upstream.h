@@ -1,0 +1,104 @@
+/* bridge/maildrop/upstream.h — one session's connection to the upstream IMAP server:
+ * connect and log in as the options say, turn IMAP outcomes into maildrop
+ * statuses, and follow the selected mailbox's untagged events.
+ *
+ * Contract:
+ *  - maildrop_upstream_login() connects (host, port, TLS mode, CA, timeout
+ *    from the options), sends ID (RFC 2971: name "popbridge" and its
+ *    version) when the server offers it — before LOGIN when the greeting's
+ *    capabilities have it, else after — logs in, and ENABLEs QRESYNC when
+ *    offered (`qresync` says whether the server confirmed it). A NO or BAD
+ *    to ID or ENABLE is not a failure; the session goes on without. Its status: POP3_MD_OK; POP3_MD_AUTH when
+ *    the server refused the credentials (the caller turns that into PERM in
+ *    managed mode); POP3_MD_TEMP for every kind of trouble (unreachable,
+ *    timeout, TLS, a refusal the server marks as temporary); POP3_MD_PERM
+ *    when the server forbids logging in at all (LOGINDISABLED). detail gets
+ *    a short reason without secrets in every failure case.
+ *  - While a mailbox is selected, EXPUNGE (by sequence number, mapped to the
+ *    UID through the listing) and VANISHED events add UIDs to `gone`: the
+ *    messages another client removed during the session. EXISTS growth is
+ *    followed so later sequence numbers stay right. A mapping that cannot be
+ *    kept (allocation) is dropped: `gone` then simply learns nothing more,
+ *    and fetches still answer GONE from the server's own reply.
+ *  - maildrop_upstream_select() forgets the previous mailbox's map and gone
+ *    set: flush them first. It asks for CONDSTORE (SELECT ... (CONDSTORE))
+ *    when offered, so info.highestmodseq is set where the server keeps
+ *    mod-sequences; a BAD to that parameter gives a warning and a plain
+ *    SELECT.
+ *  - maildrop_upstream_free() logs out (bounded by the timeout) when still
+ *    connected, and frees; safe on a zeroed struct and twice.
+ */
+#ifndef BRIDGE_MAILDROP_UPSTREAM_H
+#define BRIDGE_MAILDROP_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/config/options.h"
+#include "imap/imap.h"
+#include "pop3/maildrop.h"
+
+struct maildrop_upstream {
+	struct imap_session *imap;
+	char selected[PB_FOLDER_MAX];  /* "" = none */
+	struct imap_mailbox_info info; /* of the selected mailbox */
+	uint32_t *msn_uid;             /* msn - 1 → UID (0: not known yet) */
+	size_t n_msn, cap_msn;
+	bool map_valid;
+	struct imap_uidset gone;       /* UIDs expunged upstream meanwhile */
+	bool id_sent;                  /* ID was sent on this connection */
+	bool qresync;                  /* QRESYNC is enabled: expunges come as
+	                                  VANISHED, with UIDs */
+};
+
+/* Fill the IMAP client configuration from the options; on_event set to
+ * this module's handler with up as its argument. */
+void maildrop_upstream_config(const struct config_options *opt, struct maildrop_upstream *up,
+    struct imap_config *cfg);
+
+enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
+    const struct config_options *opt, const char *user, const char *password,
+    char *detail, size_t detail_len);
+
+/* SELECT folder. POP3_MD_OK; POP3_MD_PERM when the server says it does not
+ * exist or cannot be selected (an administrator must act); POP3_MD_TEMP on
+ * trouble. */
+enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const char *folder,
+    char *detail, size_t detail_len);
+
+/* UID FETCH 1:* of the selected mailbox (UID RFC822.SIZE FLAGS, EMAILID and
+ * X-GM-MSGID when offered) to cb, recording each message's sequence number
+ * for the event map. */
+enum imap_result maildrop_upstream_list(struct maildrop_upstream *up, imap_msg_fn *cb,
+    void *arg);
+
+/* The same listing, only of messages whose mod-sequence is above modseq
+ * (CHANGEDSINCE, RFC 7162): flag changes and new messages. With QRESYNC
+ * enabled, the UIDs expunged since modseq are added to *vanished (the
+ * caller initialised it); without, *vanished stays as it was and expunges
+ * are the caller's to find. IMAP_EUNSUPPORTED without CONDSTORE;
+ * IMAP_EARG for modseq 0. */
+enum imap_result maildrop_upstream_list_changed(struct maildrop_upstream *up, uint64_t modseq,
+    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg);
+
+/* The whole sequence-number map at once, from uids[0..n) — every UID of the
+ * selected mailbox, ascending (sequence number i + 1 is uids[i]) — when an
+ * incremental sync listed only some messages but knows them all. When n is
+ * not the number of messages the session has been told of, the map is
+ * dropped instead (no guess is ever kept). */
+void maildrop_upstream_map_set(struct maildrop_upstream *up, const uint32_t *uids, size_t n);
+/* Drop the map: expunges by sequence number then teach `gone` nothing (an
+ * incremental sync that cannot vouch for the order of every message). */
+void maildrop_upstream_map_forget(struct maildrop_upstream *up);
+
+/* A short description of the last IMAP outcome for a detail/reply text:
+ * "what: result (server text)". */
+void maildrop_upstream_describe(const struct maildrop_upstream *up, const char *what,
+    char *out, size_t len);
+
+bool maildrop_upstream_usable(const struct maildrop_upstream *up);
+
+void maildrop_upstream_free(struct maildrop_upstream *up);
+
+#endif

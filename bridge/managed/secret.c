@@ -1,0 +1,343 @@
+/* bridge/managed/secret.c — key file and AES-256-GCM sealing (see secret.h). */
+#include "bridge/managed/secret.h"
+#include "bridge/base/errbuf.h"
+#include "state/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+char *managed_key_default_path(const char *state_path)
+{
+	size_t n = strlen(state_path);
+	if (n == 0 || n > PATH_MAX - 5)
+		return NULL;
+	char *p = malloc(n + 5);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, state_path, n);
+	memcpy(p + n, ".key", 5);
+	return p;
+}
+
+void managed_key_clear(struct managed_key *key)
+{
+	OPENSSL_cleanse(key->bytes, sizeof(key->bytes));
+}
+
+/* ---- key file ---------------------------------------------------------- */
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Parse the exact key file form; buf holds len bytes. */
+static int parse_key_text(const char *path, const unsigned char *buf, size_t len,
+                          struct managed_key *key, char *err, size_t errlen)
+{
+	const size_t mlen = sizeof(SECRET_KEY_FILE_MAGIC) - 1;
+	if (len != SECRET_KEY_FILE_SIZE)
+		return base_errf(err, errlen,
+		    "key file %s is %zu bytes, expected %zu: it is not a popbridge key file "
+		    "(or it is damaged)", path, len, (size_t)SECRET_KEY_FILE_SIZE);
+	if (memcmp(buf, SECRET_KEY_FILE_MAGIC, mlen) != 0 || buf[mlen] != '\n')
+		return base_errf(err, errlen,
+		    "key file %s does not start with '%s': not a popbridge key file "
+		    "(or an unsupported version)", path, SECRET_KEY_FILE_MAGIC);
+	const unsigned char *hex = buf + mlen + 1;
+	if (hex[2 * SECRET_KEY_LEN] != '\n')
+		return base_errf(err, errlen, "key file %s: the key line must end with a newline", path);
+	for (size_t i = 0; i < SECRET_KEY_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			OPENSSL_cleanse(key->bytes, sizeof(key->bytes));
+			return base_errf(err, errlen,
+			    "key file %s: the key line must be %d lowercase hex digits",
+			    path, 2 * SECRET_KEY_LEN);
+		}
+		key->bytes[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int managed_key_load(const char *path, struct managed_key *key, char *err, size_t errlen)
+{
+	/* O_NONBLOCK: a FIFO must not hang the open; O_NOFOLLOW: a symlink is
+	 * not a regular file for our purpose. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return base_errf(err, errlen,
+			    "key file %s is a symbolic link; point --key-file at the file itself",
+			    path);
+		return base_errf(err, errlen, "cannot open key file %s: %s", path, strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return base_errf(err, errlen, "cannot stat key file %s: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return base_errf(err, errlen, "key file %s is not a regular file", path);
+	}
+	if ((st.st_mode & 0077) != 0) {
+		close(fd);
+		return base_errf(err, errlen,
+		    "key file %s has mode %04o: it must not be accessible to group or others; "
+		    "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+	}
+	unsigned char buf[SECRET_KEY_FILE_SIZE + 1];
+	size_t len = 0;
+	while (len < sizeof(buf)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			OPENSSL_cleanse(buf, sizeof(buf));
+			return base_errf(err, errlen, "cannot read key file %s: %s", path, strerror(e));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	int rc = parse_key_text(path, buf, len, key, err, errlen);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path, so the new name is durable. */
+static int sync_parent(const char *path)
+{
+	char copy[PATH_MAX];
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return -1;
+	int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	int rc = fsync(dfd);
+	close(dfd);
+	return rc;
+}
+
+/* Create path with a new random key. Returns 0, -1 on error, or 1 when path
+ * already exists (nothing was changed). */
+static int create_key_file(const char *path, struct managed_key *key, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
+		return base_errf(err, errlen, "key file path %s is too long", path);
+	if (RAND_bytes(key->bytes, SECRET_KEY_LEN) != 1)
+		return base_errf(err, errlen, "cannot create key file %s: no random bytes from OpenSSL",
+		    path);
+
+	static const char digits[] = "0123456789abcdef";
+	unsigned char text[SECRET_KEY_FILE_SIZE];
+	const size_t mlen = sizeof(SECRET_KEY_FILE_MAGIC) - 1;
+	memcpy(text, SECRET_KEY_FILE_MAGIC, mlen);
+	text[mlen] = '\n';
+	for (size_t i = 0; i < SECRET_KEY_LEN; i++) {
+		text[mlen + 1 + 2 * i] = (unsigned char)digits[key->bytes[i] >> 4];
+		text[mlen + 2 + 2 * i] = (unsigned char)digits[key->bytes[i] & 15];
+	}
+	text[SECRET_KEY_FILE_SIZE - 1] = '\n';
+
+	/* mkstemp opens with O_CREAT|O_EXCL and mode 0600 before the umask;
+	 * fchmod makes it exactly 0600 whatever the umask took away. */
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	int rc = -1;
+	if (fd < 0) {
+		base_errf(err, errlen, "cannot create key file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0600) != 0 || write_all(fd, text, sizeof(text)) != 0 || fsync(fd) != 0) {
+		base_errf(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		base_errf(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	/* link() never replaces an existing name. */
+	if (link(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		if (e == EEXIST) {
+			rc = 1;
+			goto out;
+		}
+		base_errf(err, errlen, "cannot create key file %s: %s", path, strerror(e));
+		goto out;
+	}
+	unlink(tmp);
+	if (sync_parent(path) != 0) {
+		base_errf(err, errlen, "cannot make key file %s durable (fsync of its directory): %s",
+		    path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(text, sizeof(text));
+	if (rc != 0)
+		managed_key_clear(key);
+	return rc;
+}
+
+int managed_key_load_or_create(const char *path, struct managed_key *key, int *created,
+                              char *err, size_t errlen)
+{
+	if (created != NULL)
+		*created = 0;
+	struct stat st;
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return managed_key_load(path, key, err, errlen);
+	int rc = create_key_file(path, key, err, errlen);
+	if (rc == 1) /* someone else created it meanwhile: use theirs */
+		return managed_key_load(path, key, err, errlen);
+	if (rc == 0 && created != NULL)
+		*created = 1;
+	return rc;
+}
+
+/* ---- sealing -------------------------------------------------------------- */
+
+_Static_assert(SECRET_ACCOUNT_MAX == STATE_ACCOUNT_MAX,
+    "a sealed password's account is a state account");
+
+static int check_account(const char *account, char *err, size_t errlen)
+{
+	size_t n = account != NULL ? strlen(account) : 0;
+	if (n == 0 || n > SECRET_ACCOUNT_MAX)
+		return base_errf(err, errlen, "%s", STATE_ACCOUNT_RULE);
+	return 0;
+}
+
+/* Feed the AAD (version byte, account name) to a context initialised for
+ * either direction (EVP_CipherUpdate follows the context's direction). */
+static int add_aad(EVP_CIPHER_CTX *ctx, const char *account)
+{
+	unsigned char version = SECRET_BLOB_VERSION;
+	int n;
+	return EVP_CipherUpdate(ctx, NULL, &n, &version, 1) == 1 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)account,
+	        (int)strlen(account)) == 1 ? 0 : -1;
+}
+
+int managed_seal(const struct managed_key *key, const char *account,
+                const unsigned char *plain, size_t plain_len,
+                unsigned char *blob, size_t blob_size, size_t *blob_len,
+                char *err, size_t errlen)
+{
+	if (check_account(account, err, errlen) != 0)
+		return -1;
+	if (plain_len > SECRET_PLAINTEXT_MAX)
+		return base_errf(err, errlen, "secret too long (at most %d bytes)", SECRET_PLAINTEXT_MAX);
+	if (blob_size < SECRET_BLOB_OVERHEAD + plain_len)
+		return base_errf(err, errlen, "internal error: blob buffer too small");
+
+	unsigned char *nonce = blob + 1, *ct = blob + 1 + SECRET_NONCE_LEN;
+	unsigned char *tag = ct + plain_len;
+	blob[0] = SECRET_BLOB_VERSION;
+	if (RAND_bytes(nonce, SECRET_NONCE_LEN) != 1)
+		return base_errf(err, errlen, "no random bytes from OpenSSL");
+
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, fin = 0, ok = ctx != NULL &&
+	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_LEN, NULL) == 1 &&
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, key->bytes, nonce) == 1 &&
+	    add_aad(ctx, account) == 0 &&
+	    EVP_EncryptUpdate(ctx, ct, &n, plain, (int)plain_len) == 1 &&
+	    EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1 &&
+	    (size_t)(n + fin) == plain_len &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SECRET_TAG_LEN, tag) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok) {
+		OPENSSL_cleanse(blob, blob_size);
+		return base_errf(err, errlen, "encryption failed (OpenSSL)");
+	}
+	*blob_len = SECRET_BLOB_OVERHEAD + plain_len;
+	return 0;
+}
+
+int managed_unseal(const struct managed_key *key, const char *account,
+                const unsigned char *blob, size_t blob_len,
+                unsigned char *plain, size_t plain_size, size_t *plain_len,
+                char *err, size_t errlen)
+{
+	if (check_account(account, err, errlen) != 0)
+		return -1;
+	if (blob_len < SECRET_BLOB_OVERHEAD || blob_len > SECRET_BLOB_MAX)
+		return base_errf(err, errlen, "stored secret has an impossible length (%zu bytes)",
+		    blob_len);
+	if (blob[0] != SECRET_BLOB_VERSION)
+		return base_errf(err, errlen, "stored secret has unknown format version %u",
+		    (unsigned)blob[0]);
+	size_t ct_len = blob_len - SECRET_BLOB_OVERHEAD;
+	if (plain_size < ct_len)
+		return base_errf(err, errlen, "internal error: plaintext buffer too small");
+
+	const unsigned char *nonce = blob + 1, *ct = blob + 1 + SECRET_NONCE_LEN;
+	unsigned char tag[SECRET_TAG_LEN];
+	memcpy(tag, ct + ct_len, SECRET_TAG_LEN);
+
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, fin = 0, setup = ctx != NULL &&
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_LEN, NULL) == 1 &&
+	    EVP_DecryptInit_ex(ctx, NULL, NULL, key->bytes, nonce) == 1 &&
+	    add_aad(ctx, account) == 0 &&
+	    EVP_DecryptUpdate(ctx, plain, &n, ct, (int)ct_len) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SECRET_TAG_LEN, tag) == 1;
+	int verified = setup && EVP_DecryptFinal_ex(ctx, plain + n, &fin) == 1 &&
+	    (size_t)(n + fin) == ct_len;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!verified) {
+		OPENSSL_cleanse(plain, plain_size);
+		if (!setup)
+			return base_errf(err, errlen, "decryption failed (OpenSSL)");
+		return base_errf(err, errlen,
+		    "stored secret for account %s does not authenticate: wrong key file, "
+		    "or the stored data was altered", account);
+	}
+	if (ct_len < plain_size)
+		plain[ct_len] = '\0';
+	*plain_len = ct_len;
+	return 0;
+}

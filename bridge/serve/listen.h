@@ -1,0 +1,45 @@
+/* bridge/serve/listen.h — the listening sockets of `popbridge serve` and small
+ * helpers for client addresses.
+ *
+ * Contract:
+ *  - serve_listeners_open() binds every --listen (POP3, STLS when a certificate
+ *    is set) and --listen-tls (implicit TLS) endpoint of the effective
+ *    options, IPv4 or IPv6 (an IPv6 socket is IPV6_V6ONLY, so [::]:N and
+ *    0.0.0.0:N may both be given). Sockets are non-blocking, close-on-exec,
+ *    SO_REUSEADDR. On any failure every socket opened so far is closed and
+ *    err names the address and the reason; nothing stays open.
+ *  - serve_listeners_close() closes them all; safe to call twice.
+ *  - Addresses are numeric text (no DNS), at most PB_ADDR_TEXT_MAX bytes.
+ */
+#ifndef BRIDGE_SERVE_LISTEN_H
+#define BRIDGE_SERVE_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "bridge/config/options.h"
+
+#define PB_ADDR_TEXT_MAX 64              /* an IPv6 address with scope fits */
+#define PB_LISTENERS_MAX (2 * PB_LISTEN_MAX)
+#define PB_LISTEN_BACKLOG 128            /* the kernel caps it at somaxconn */
+
+struct serve_listener {
+	int fd;                              /* -1 when closed */
+	bool implicit_tls;                   /* a --listen-tls socket */
+	char name[PB_HOST_MAX + 10];         /* "ADDR:PORT" as configured */
+};
+
+struct serve_listeners {
+	struct serve_listener l[PB_LISTENERS_MAX];
+	size_t n;
+};
+
+int serve_listeners_open(struct serve_listeners *ls, const struct config_options *o,
+    char *err, size_t errlen);
+void serve_listeners_close(struct serve_listeners *ls);
+
+/* Numeric text of a socket address (IPv4-mapped IPv6 shown as IPv4). */
+void serve_addr_text(const struct sockaddr_storage *sa, char *buf, size_t len);
+
+#endif

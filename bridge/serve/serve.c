@@ -1,0 +1,675 @@
+/* bridge/serve/serve.c — `popbridge serve`: listeners, session threads, signals,
+ * reload, privilege drop and the per-session log line (bridge/serve/serve.h). */
+#include "bridge/serve/serve.h"
+#include "bridge/base/errbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "bridge/maildrop/backend.h"
+#include "bridge/config/cmdline.h"
+#include "bridge/maildrop/devlock.h"
+#include "bridge/serve/listen.h"
+#include "bridge/base/log.h"
+#include "bridge/managed/secret.h"
+#include "bridge/serve/registry.h"
+#include "bridge/serve/sessions.h"
+#include "bridge/serve/signals.h"
+#include "bridge/maildrop/throttle.h"
+#include "bridge/base/version.h"
+#include "pop3/server.h"
+#include "state/state.h"
+
+#define ACCEPT_BURST 64              /* accepts per listener per poll round */
+#define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
+#define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+/* Descriptors one session may hold: the client socket and its duplicate
+ * (serve_registry.h), the upstream socket, the SQLite file with its -wal
+ * and -shm, and a spare. */
+#define FDS_PER_SESSION 8
+/* A start-up message names at most two paths plus a reason. */
+#define SERVE_ERR_MAX (2 * PB_PATH_MAX + PB_ERR_MAX)
+
+/* One generation of settings: what a session started with. */
+struct serve_gen {
+	atomic_uint refs;
+	struct config_options opt;
+	struct pop3_tls *tls;        /* one reference; NULL without a certificate */
+};
+
+struct serve {
+	int argc;
+	char **argv;
+
+	pthread_mutex_t lock;        /* guards cur */
+	struct serve_gen *cur;
+
+	struct serve_listeners ls;
+	int wake[2];                 /* signal thread -> listener */
+	atomic_bool stopping;
+
+	struct serve_registry *reg;
+	struct serve_sessions *limits;
+	struct maildrop_devlocks *devlocks;
+	struct maildrop_throttle *throttle;
+	struct maildrop_ctx ctx;
+	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
+};
+
+struct session_job {
+	struct serve *srv;
+	struct serve_gen *gen;
+	int fd;
+	bool implicit_tls;
+	char remote[PB_ADDR_TEXT_MAX];
+	struct serve_session_slot slot;
+	struct serve_reg_entry *reg;
+	struct timespec start;
+};
+
+/* ---- generations -------------------------------------------------------- */
+
+static struct serve_gen *gen_ref(struct serve_gen *g)
+{
+	atomic_fetch_add(&g->refs, 1);
+	return g;
+}
+
+static void gen_unref(struct serve_gen *g)
+{
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	pop3_tls_unref(g->tls);
+	config_options_free(&g->opt);
+	free(g);
+}
+
+static struct serve_gen *current_gen(struct serve *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	struct serve_gen *g = gen_ref(srv->cur);
+	pthread_mutex_unlock(&srv->lock);
+	return g;
+}
+
+/* The TLS context of the settings (NULL and 0 without a certificate). */
+static int load_tls(const struct config_options *o, struct pop3_tls **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (!o->cert[0])
+		return 0;
+	*out = pop3_tls_new(o->cert, o->key, (enum pop3_tls_version)(POP3_TLS_1_0 + o->tls_min),
+	    err, errlen);
+	return *out ? 0 : -1;
+}
+
+static struct serve_gen *gen_new(struct config_options *opt, char *err, size_t errlen)
+{
+	struct serve_gen *g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (load_tls(opt, &g->tls, err, errlen) != 0) {
+		free(g);
+		return NULL;
+	}
+	g->opt = *opt;               /* takes over what opt owns */
+	config_options_init(opt);
+	atomic_store(&g->refs, 1);
+	return g;
+}
+
+/* ---- the session thread ---------------------------------------------------- */
+
+static void session_trace(void *arg, const char *msg)
+{
+	const struct session_job *job = arg;
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_DEBUG, "pop3");
+	base_logline_str(&l, "remote", job->remote);
+	base_logline_str(&l, "msg", msg);
+	base_logline_emit(&l);
+}
+
+static uint64_t elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t ms = (int64_t)(now.tv_sec - start->tv_sec) * 1000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
+}
+
+/* The one line per session (SPEC §8), written by base_log_session. */
+static void session_log(const struct pop3_session_stats *st, const struct maildrop_conn *conn,
+    const struct timespec *start)
+{
+	struct base_session_log s = {
+		.user = st->user, .account = conn->account, .device = conn->device,
+		.remote = st->remote_addr, .tls = st->tls_version, .mech = st->mechanism,
+		.upstream_opened = conn->opened, .upstream_tls = conn->upstream_tls,
+		.messages = st->messages,
+		.retr = st->retr_count, .retr_bytes = st->retr_octets,
+		.top = st->top_count, .top_bytes = st->top_octets,
+		.dele = st->dele_count, .dele_bytes = conn->dele_octets,
+		.auth_failures = st->auth_failures,
+		.bytes_in = st->bytes_in, .bytes_out = st->bytes_out,
+		.duration_ms = elapsed_ms(start),
+		.result = pop3_result_name(st->result),
+		.pending = conn->commit_pending,
+		.reason = st->reason[0] ? st->reason : conn->detail,
+	};
+	base_log_session(&s);
+}
+
+static void *session_main(void *arg)
+{
+	struct session_job *job = arg;
+	struct serve *srv = job->srv;
+	const struct config_options *o = &job->gen->opt;
+	struct maildrop_conn *conn = calloc(1, sizeof(*conn));
+	struct pop3_session_stats st;
+
+	if (!conn) {
+		close(job->fd);
+		base_log(PB_LOG_ERROR, "session", "out of memory for a session from %s", job->remote);
+		goto out;
+	}
+	maildrop_conn_init(conn, &srv->ctx, job->remote, NULL);
+	conn->opt = o;
+	struct pop3_session_config cfg = {
+		.tls = job->gen->tls,
+		.implicit_tls = job->implicit_tls,
+		.offer_stls = job->gen->tls != NULL && !job->implicit_tls,
+		.plaintext_auth_allowed = conn->loopback || o->auth == PB_AUTH_MANAGED ||
+		    o->allow_plaintext_auth,
+		.idle_timeout_s = o->idle_timeout,
+		.implementation = "popbridge " POPBRIDGE_VERSION,
+		.expire = "NEVER",
+		.remote_addr = job->remote,
+		.trace = base_log_enabled(PB_LOG_DEBUG) ? session_trace : NULL,
+		.trace_arg = job,
+	};
+	pop3_session_run(job->fd, &cfg, &maildrop_ops, conn, &st);
+	/* The connection is closed: its slot is free before the line says so. */
+	serve_sessions_leave(&job->slot);
+	session_log(&st, conn, &job->start);
+	OPENSSL_cleanse(conn, sizeof(*conn));
+	free(conn);
+out:
+	gen_unref(job->gen);
+	serve_sessions_leave(&job->slot);   /* a second leave does nothing */
+	struct serve_registry *reg = srv->reg;
+	struct serve_reg_entry *e = job->reg;
+	free(job);
+	/* OpenSSL's per-thread state (error queue) would be freed only when the
+	 * thread exits, which may be after main() has returned: free it now. */
+	OPENSSL_thread_stop();
+	/* Last: once the registry is empty the main thread may free srv. */
+	serve_registry_leave(reg, e);
+	return NULL;
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
+{
+	/* A plaintext -ERR means nothing to a client expecting a TLS handshake:
+	 * an implicit-TLS connection is just closed. */
+	if (!implicit_tls) {
+		ssize_t w = send(fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+	}
+	close(fd);
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_WARN, "refused");
+	base_logline_str(&l, "remote", remote);
+	base_logline_str(&l, "reason", why);
+	base_logline_emit(&l);
+}
+
+static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
+    bool implicit_tls)
+{
+	struct session_job *job = calloc(1, sizeof(*job));
+	char remote[PB_ADDR_TEXT_MAX];
+	pthread_attr_t attr;
+	pthread_t t;
+
+	serve_addr_text(ss, remote, sizeof(remote));
+	if (!job) {
+		refuse(fd, implicit_tls, remote, "out of memory");
+		return;
+	}
+	enum serve_admit a = serve_sessions_enter(srv->limits, remote, &job->slot);
+	if (a != PB_ADMIT_OK) {
+		free(job);
+		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
+		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" : "out of memory");
+		return;
+	}
+	job->reg = serve_registry_add(srv->reg, fd);
+	if (!job->reg) {
+		serve_sessions_leave(&job->slot);
+		free(job);
+		refuse(fd, implicit_tls, remote, "out of resources");
+		return;
+	}
+	job->srv = srv;
+	job->fd = fd;
+	job->implicit_tls = implicit_tls;
+	memcpy(job->remote, remote, sizeof(remote));
+	clock_gettime(CLOCK_MONOTONIC, &job->start);
+	job->gen = current_gen(srv);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, session_main, job);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		gen_unref(job->gen);
+		serve_sessions_leave(&job->slot);
+		serve_registry_leave(srv->reg, job->reg);
+		free(job);
+		refuse(fd, implicit_tls, remote, "cannot start a thread");
+	}
+}
+
+static void accept_some(struct serve *srv, const struct serve_listener *l)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				base_log(PB_LOG_ERROR, "accept", "%s: %s", l->name, strerror(errno));
+				poll(NULL, 0, ACCEPT_ERROR_PAUSE_MS);
+			}
+			return;  /* EAGAIN, or a connection that went away */
+		}
+		start_session(srv, fd, &ss, l->implicit_tls);
+	}
+}
+
+/* Accept until stopping; -1 when poll() itself fails. */
+static int accept_loop(struct serve *srv)
+{
+	struct pollfd pfd[PB_LISTENERS_MAX + 1];
+	size_t n = srv->ls.n;
+
+	pfd[0].fd = srv->wake[0];
+	pfd[0].events = POLLIN;
+	for (size_t i = 0; i < n; i++) {
+		pfd[i + 1].fd = srv->ls.l[i].fd;
+		pfd[i + 1].events = POLLIN;
+	}
+	while (!atomic_load(&srv->stopping)) {
+		if (poll(pfd, n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			base_log(PB_LOG_ERROR, "accept", "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[0].revents)
+			continue;    /* only stopping writes to the pipe */
+		for (size_t i = 0; i < n; i++)
+			if (pfd[i + 1].revents & POLLIN)
+				accept_some(srv, &srv->ls.l[i]);
+	}
+	return 0;
+}
+
+/* ---- signals: stop and reload ---------------------------------------------- */
+
+/* The first SIGTERM/SIGINT stops accepting (drain() then waits for the
+ * sessions); a second one ends the wait at once: every session's socket is
+ * shut, so the sessions end without committing. */
+static void on_stop(void *arg, int sig)
+{
+	struct serve *srv = arg;
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	if (atomic_exchange(&srv->stopping, true)) {
+		size_t n = serve_registry_shutdown_all(srv->reg);
+		base_log(PB_LOG_WARN, "signal", "%s again: closed %zu session(s) now; they "
+		    "commit nothing", name, n);
+		return;
+	}
+	base_log(PB_LOG_INFO, "signal", "%s: stopping", name);
+	ssize_t w = write(srv->wake[1], "x", 1);
+	(void)w;
+}
+
+static void reload_report(void *arg, const char *file, unsigned line, const char *problem)
+{
+	(void)arg;
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_ERROR, "reload");
+	base_logline_str(&l, "file", file);
+	base_logline_u64(&l, "line", line);
+	base_logline_str(&l, "problem", problem);
+	base_logline_emit(&l);
+}
+
+static bool same_endpoints(const struct config_endpoint *a, size_t na,
+    const struct config_endpoint *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].port != b[i].port || strcmp(a[i].host, b[i].host) != 0)
+			return false;
+	return true;
+}
+
+/* Settings that only a restart changes: keep the running values, and say
+ * which ones the new configuration wanted changed. */
+static void keep_start_values(struct config_options *n, const struct config_options *old)
+{
+	char changed[200] = "";
+	size_t len = 0;
+#define KEEP(cond, name, stmt) do { if (cond) { \
+		len += (size_t)snprintf(changed + len, len < sizeof(changed) ? \
+		    sizeof(changed) - len : 0, "%s%s", len ? " " : "", name); \
+		stmt; } } while (0)
+	KEEP(!same_endpoints(n->listen, n->n_listen, old->listen, old->n_listen), "listen",
+	    (memcpy(n->listen, old->listen, sizeof(n->listen)), n->n_listen = old->n_listen));
+	KEEP(!same_endpoints(n->listen_tls, n->n_listen_tls, old->listen_tls, old->n_listen_tls),
+	    "listen-tls", (memcpy(n->listen_tls, old->listen_tls, sizeof(n->listen_tls)),
+	    n->n_listen_tls = old->n_listen_tls));
+	KEEP(strcmp(n->user, old->user) != 0, "user", memcpy(n->user, old->user, sizeof(n->user)));
+	KEEP(strcmp(n->state, old->state) != 0, "state",
+	    memcpy(n->state, old->state, sizeof(n->state)));
+	KEEP(strcmp(n->key_file, old->key_file) != 0, "key-file",
+	    memcpy(n->key_file, old->key_file, sizeof(n->key_file)));
+	KEEP(n->auth != old->auth, "auth", n->auth = old->auth);
+	KEEP(n->syslog != old->syslog, "syslog", n->syslog = old->syslog);
+#undef KEEP
+	if (len)
+		base_log(PB_LOG_WARN, "reload", "these settings need a restart and keep their "
+		    "running values: %s", changed);
+}
+
+static void on_reload(void *arg)
+{
+	struct serve *srv = arg;
+	struct config_cmdline c;
+	struct config_options opt;
+	char err[PB_ERR_MAX] = "";
+	struct serve_gen *g = NULL;
+
+	config_options_init(&opt);
+	if (config_cmdline_parse(&c, srv->argc, srv->argv, PB_OPT_ALL,
+	    err, sizeof(err)) != 0 ||
+	    config_settings_build(&c, true, &opt, reload_report, NULL, err, sizeof(err)) != 0) {
+		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded, keeping the "
+		    "running one: %s", err[0] ? err : "invalid configuration file");
+		goto out;
+	}
+	struct serve_gen *old = current_gen(srv);
+	keep_start_values(&opt, &old->opt);
+	gen_unref(old);
+	if (opt.n_listen_tls > 0 && !opt.cert[0]) {
+		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded: the running "
+		    "listen-tls addresses need a certificate");
+		goto out;
+	}
+	g = gen_new(&opt, err, sizeof(err));
+	if (!g) {
+		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded, keeping the "
+		    "running one: %s", err);
+		goto out;
+	}
+	base_log_setup(g->opt.log_level, g->opt.syslog);
+	serve_sessions_set_limits(srv->limits, g->opt.max_sessions, g->opt.max_sessions_per_ip);
+	pthread_mutex_lock(&srv->lock);
+	old = srv->cur;
+	srv->cur = g;
+	pthread_mutex_unlock(&srv->lock);
+	gen_unref(old);
+	base_log(PB_LOG_INFO, "reload", "configuration and certificates reloaded");
+out:
+	config_cmdline_free(&c);
+	config_options_free(&opt);
+}
+
+/* ---- start-up steps -------------------------------------------------------- */
+
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+	if (rc != 0 || !res)
+		return base_errf(err, errlen, "--user %s: no such user", user);
+	if (pw.pw_uid == 0)
+		return base_errf(err, errlen, "--user %s: must name an unprivileged user", user);
+	if (geteuid() != 0) {
+		if (geteuid() == pw.pw_uid && getuid() == pw.pw_uid)
+			return 0;
+		return base_errf(err, errlen, "--user %s: only root can change user", user);
+	}
+	if (setgroups(1, &pw.pw_gid) != 0 || setgid(pw.pw_gid) != 0 || setuid(pw.pw_uid) != 0)
+		return base_errf(err, errlen, "--user %s: cannot drop privileges: %s", user,
+		    strerror(errno));
+	if (setuid(0) == 0 || seteuid(0) == 0 || getuid() != pw.pw_uid ||
+	    geteuid() != pw.pw_uid || getgid() != pw.pw_gid || getegid() != pw.pw_gid)
+		return base_errf(err, errlen, "--user %s: privileges were not dropped completely",
+		    user);
+	return 0;
+}
+
+static int check_state(const struct config_options *o, char *err, size_t errlen)
+{
+	char why[PB_ERR_MAX];
+	struct state_db *db = state_open(o->state, why, sizeof(why));
+	if (!db) {
+		if (o->user[0])
+			snprintf(err, errlen, "%s (as user %s: the state file, its directory and "
+			    "its -wal and -shm files must be writable by that user)", why, o->user);
+		else
+			snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	state_close(db);
+	return 0;
+}
+
+static int load_managed_key(struct serve *srv, const struct config_options *o,
+    char *err, size_t errlen)
+{
+	struct managed_key key;
+	if (o->auth != PB_AUTH_MANAGED)
+		return 0;
+	if (managed_key_load(o->key_file, &key, err, errlen) != 0) {
+		if (access(o->key_file, F_OK) != 0 && errno == ENOENT)
+			snprintf(err, errlen, "--auth managed: no key file %s; it is created "
+			    "by the first 'popbridge account add' with this --state (or give "
+			    "--key-file)", o->key_file);
+		return -1;
+	}
+	memcpy(srv->ctx.managed_key, key.bytes, sizeof(srv->ctx.managed_key));
+	srv->ctx.has_managed_key = true;
+	managed_key_clear(&key);
+	return 0;
+}
+
+/* Take the whole descriptor allowance (the soft limit is often 1024, the
+ * hard one much higher) and say so when it cannot hold --max-sessions. */
+static void raise_fd_limit(unsigned max_sessions)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return;
+	}
+	rlim_t need = (rlim_t)max_sessions * FDS_PER_SESSION + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		base_log(PB_LOG_WARN, "start", "the descriptor limit (%llu) is below what "
+		    "--max-sessions %u may need (%llu); raise it (ulimit -n, LimitNOFILE=) or "
+		    "lower --max-sessions", (unsigned long long)rl.rlim_cur, max_sessions,
+		    (unsigned long long)need);
+}
+
+static void log_ready(const struct serve *srv, const struct config_options *o)
+{
+	char up[PB_HOST_MAX + 10];
+	for (size_t i = 0; i < srv->ls.n; i++) {
+		struct base_logline l;
+		base_logline_start(&l, PB_LOG_INFO, "listen");
+		base_logline_str(&l, "addr", srv->ls.l[i].name);
+		base_logline_str(&l, "tls", srv->ls.l[i].implicit_tls ? "implicit" :
+		    srv->cur->tls ? "stls" : "none");
+		base_logline_emit(&l);
+	}
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_INFO, "ready");
+	base_logline_str(&l, "version", POPBRIDGE_VERSION);
+	base_logline_str(&l, "upstream", config_endpoint_format(&o->upstream, up, sizeof(up)));
+	base_logline_str(&l, "upstream_tls", config_upstream_tls_name(o->upstream_tls));
+	base_logline_str(&l, "auth", config_auth_name(o->auth));
+	base_logline_str(&l, "state", o->state);
+	base_logline_emit(&l);
+}
+
+/* Stop accepting, let sessions end, then make them end. */
+static void drain(struct serve *srv, unsigned upstream_timeout)
+{
+	serve_listeners_close(&srv->ls);
+	size_t n = serve_registry_count(srv->reg);
+	if (n > 0) {
+		base_log(PB_LOG_INFO, "stop", "listeners closed; waiting up to %d s for %zu "
+		    "session(s)", PB_SERVE_DRAIN_S, n);
+		if (!serve_registry_wait_empty(srv->reg, PB_SERVE_DRAIN_S * 1000u)) {
+			n = serve_registry_shutdown_all(srv->reg);
+			base_log(PB_LOG_WARN, "stop", "closed %zu session(s) still running; "
+			    "they commit nothing", n);
+			if (!serve_registry_wait_empty(srv->reg,
+			    (upstream_timeout + PB_SERVE_DRAIN_S) * 1000u))
+				base_log(PB_LOG_ERROR, "stop", "%zu session(s) did not end; exiting "
+				    "anyway (an interrupted commit completes at the next login)",
+				    serve_registry_count(srv->reg));
+		}
+	}
+}
+
+static void serve_free(struct serve *srv)
+{
+	serve_listeners_close(&srv->ls);
+	maildrop_ctx_free(&srv->ctx);
+	gen_unref(srv->ctx_gen);
+	gen_unref(srv->cur);
+	maildrop_devlocks_free(srv->devlocks);
+	maildrop_throttle_free(srv->throttle);
+	serve_sessions_free(srv->limits);
+	serve_registry_free(srv->reg);
+	if (srv->wake[0] >= 0)
+		close(srv->wake[0]);
+	if (srv->wake[1] >= 0)
+		close(srv->wake[1]);
+	pthread_mutex_destroy(&srv->lock);
+}
+
+int serve_main(int argc, char **argv)
+{
+	struct serve srv;
+	struct config_options opt;
+	char err[SERVE_ERR_MAX];
+	int status = PB_EXIT_FAIL;
+	bool registry_busy = false;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.argc = argc;
+	srv.argv = argv;
+	srv.wake[0] = srv.wake[1] = -1;
+	pthread_mutex_init(&srv.lock, NULL);
+	maildrop_ctx_init(&srv.ctx);
+
+	if (!config_serve_options(argc, argv, &opt, &status)) {
+		config_options_free(&opt);
+		serve_free(&srv);
+		return status;
+	}
+	status = PB_EXIT_FAIL;
+	if (serve_signals_block() != 0) {
+		snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
+		goto fail_opt;
+	}
+	base_log_setup(opt.log_level, opt.syslog);
+	srv.cur = gen_new(&opt, err, sizeof(err));
+	if (!srv.cur)
+		goto fail_opt;
+	const struct config_options *o = &srv.cur->opt;
+	srv.ctx_gen = gen_ref(srv.cur);
+	srv.ctx.opt = o;
+
+	if (load_managed_key(&srv, o, err, sizeof(err)) != 0 ||
+	    serve_listeners_open(&srv.ls, o, err, sizeof(err)) != 0)
+		goto fail;
+	if (o->user[0] && drop_privileges(o->user, err, sizeof(err)) != 0)
+		goto fail;
+	if (check_state(o, err, sizeof(err)) != 0)
+		goto fail;
+
+	srv.reg = serve_registry_new();
+	srv.limits = serve_sessions_new(o->max_sessions, o->max_sessions_per_ip);
+	srv.devlocks = maildrop_devlocks_new();
+	srv.throttle = maildrop_throttle_new(PB_THROTTLE_CAPACITY, NULL, NULL);
+	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle ||
+	    pipe2(srv.wake, O_CLOEXEC) != 0) {
+		snprintf(err, sizeof(err), "out of memory or descriptors");
+		goto fail;
+	}
+	srv.ctx.devlocks = srv.devlocks;
+	srv.ctx.throttle = srv.throttle;
+
+	struct serve_signal_handlers h = { on_stop, on_reload, &srv };
+	if (serve_signals_start(&h) != 0) {
+		snprintf(err, sizeof(err), "cannot start the signal thread");
+		goto fail;
+	}
+	raise_fd_limit(o->max_sessions);
+	log_ready(&srv, o);
+	if (accept_loop(&srv) != 0)
+		status = PB_EXIT_FAIL;
+	else
+		status = PB_EXIT_OK;
+	atomic_store(&srv.stopping, true);   /* also when the loop failed */
+	drain(&srv, o->upstream_timeout);
+	serve_signals_stop();
+	registry_busy = serve_registry_count(srv.reg) > 0;
+	base_log(PB_LOG_INFO, "stop", "popbridge stopped");
+	if (registry_busy)
+		return status;   /* sessions still hold srv: leave it to exit() */
+	serve_free(&srv);
+	return status;
+
+fail_opt:
+	config_options_free(&opt);
+fail:
+	fprintf(stderr, "popbridge serve: %s\n", err);
+	if (opt.syslog || (srv.cur && srv.cur->opt.syslog))
+		base_log(PB_LOG_ERROR, "start", "%s", err);
+	serve_free(&srv);
+	return status;
+}

@@ -1,0 +1,104 @@
+/* bridge/serve/sessions.c — live session counts, in all and per address. */
+#include "bridge/serve/sessions.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/base/addrkey.h"
+#include "bridge/base/keycount.h"
+
+struct serve_sessions {
+	pthread_mutex_t lock;
+	unsigned max_total, max_per_ip;
+	unsigned total;
+	struct base_keycount *per_ip;
+};
+
+struct serve_sessions *serve_sessions_new(unsigned max_total, unsigned max_per_ip)
+{
+	struct serve_sessions *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->per_ip = base_keycount_new();
+	if (!s->per_ip) {
+		free(s);
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->max_total = max_total;
+	s->max_per_ip = max_per_ip;
+	return s;
+}
+
+void serve_sessions_free(struct serve_sessions *s)
+{
+	if (!s)
+		return;
+	base_keycount_free(s->per_ip);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void serve_sessions_set_limits(struct serve_sessions *s, unsigned max_total, unsigned max_per_ip)
+{
+	pthread_mutex_lock(&s->lock);
+	s->max_total = max_total;
+	s->max_per_ip = max_per_ip;
+	pthread_mutex_unlock(&s->lock);
+}
+
+enum serve_admit serve_sessions_enter(struct serve_sessions *s, const char *addr,
+    struct serve_session_slot *slot)
+{
+	struct base_addrkey key;
+	enum serve_admit r = PB_ADMIT_OK;
+	bool at_limit;
+	base_addrkey_make(addr, &key);
+	slot->table = s;
+	slot->node = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->total >= s->max_total) {
+		r = PB_ADMIT_FULL;
+	} else {
+		slot->node = base_keycount_take(s->per_ip, key.s, strlen(key.s),
+		    s->max_per_ip, &at_limit);
+		if (slot->node)
+			s->total++;
+		else
+			r = at_limit ? PB_ADMIT_IP_FULL : PB_ADMIT_NOMEM;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void serve_sessions_leave(struct serve_session_slot *slot)
+{
+	if (!slot->node)
+		return;
+	struct serve_sessions *s = slot->table;
+	pthread_mutex_lock(&s->lock);
+	base_keycount_give(s->per_ip, slot->node);
+	s->total--;
+	pthread_mutex_unlock(&s->lock);
+	slot->node = NULL;
+}
+
+unsigned serve_sessions_total(struct serve_sessions *s)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned n = s->total;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+unsigned serve_sessions_from(struct serve_sessions *s, const char *addr)
+{
+	struct base_addrkey key;
+	base_addrkey_make(addr, &key);
+	pthread_mutex_lock(&s->lock);
+	unsigned n = base_keycount_get(s->per_ip, key.s, strlen(key.s));
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
