@@ -43,12 +43,6 @@ static struct pbt_fake *srv_start(const struct pbt_step *steps)
 	return sv;
 }
 
-static void srv_finish(struct pbt_fake *sv)
-{
-	char err[700];
-	ck_assert_msg(pbt_fake_finish(sv, err, sizeof(err)) == 0, "server: %s", err);
-}
-
 /* FETCH responses for UIDs 1.., 30 every 200 ms (about 9 KB/s: twice the
  * floor of 4096 octets per T), arg of them (0: until the client goes away,
  * at most two minutes), then the tagged OK. */
@@ -184,7 +178,7 @@ START_TEST(test_trickle_greeting)
 	assert_cut_off(s, imap_connect(s), t0);
 	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "4096 octets"));
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 END_TEST
 
@@ -222,7 +216,7 @@ START_TEST(test_trickle_login_select_list)
 		assert_cut_off(s, cases[i].call(s), t0);
 		ck_assert(imap_last_is_trouble(s));
 		imap_session_free(s);
-		srv_finish(sv);
+		PBT_FAKE_FINISH(sv);
 	}
 }
 END_TEST
@@ -264,7 +258,7 @@ START_TEST(test_trickle_selected_commands)
 		assert_cut_off(s, r, t0);
 		imap_uidset_free(&out);
 		imap_session_free(s);
-		srv_finish(sv);
+		PBT_FAKE_FINISH(sv);
 	}
 	imap_uidset_free(&set);
 }
@@ -284,7 +278,7 @@ START_TEST(test_trickle_body)
 		if (i)
 			ck_assert_uint_ge(k.got, 11);
 		imap_session_free(s);
-		srv_finish(sv);
+		PBT_FAKE_FINISH(sv);
 	}
 }
 END_TEST
@@ -324,7 +318,7 @@ static unsigned listing(const struct pbt_step *run, enum imap_result want, doubl
 	}
 	imap_uidset_free(&all);
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 	return n;
 }
 
@@ -392,7 +386,7 @@ START_TEST(test_body_paced_by_sink)
 	ck_assert_double_ge(pbt_now() - t0, 5.0 * T);
 	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);  /* the script has ended */
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 END_TEST
 
@@ -421,7 +415,7 @@ START_TEST(test_slow_body_outlives_cap)
 	ck_assert_uint_eq(k.got, 2048 * 4 * (IMAP_COMMAND_TIMEOUTS + 3) * T);
 	ck_assert_double_ge(pbt_now() - t0, IMAP_COMMAND_TIMEOUTS * T);
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 END_TEST
 
@@ -466,7 +460,7 @@ static void connect_via(const char *host)
 	ck_assert_msg(imap_connect(s) == IMAP_OK, "%s: %s", host, imap_last(s)->text);
 	ck_assert_int_eq(imap_logout(s), IMAP_OK);
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 
 /* IP literals never reach the resolver; a name does, once. */

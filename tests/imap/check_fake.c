@@ -27,13 +27,6 @@ static struct pbt_fake *fk_start(const struct pbt_step *steps, bool v6)
 	return f;
 }
 
-/* Wait for the script to finish; it must have run without a mismatch. */
-static void fk_finish(struct pbt_fake *f)
-{
-	char err[700];
-	ck_assert_msg(pbt_fake_finish(f, err, sizeof(err)) == 0, "fake server: %s", err);
-}
-
 /* ---- client side helpers ------------------------------------------------- */
 
 static struct imap_session *client(struct pbt_fake *f, enum imap_tls_mode tls, unsigned timeout,
@@ -100,7 +93,7 @@ START_TEST(test_starttls_not_offered)
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -117,7 +110,7 @@ START_TEST(test_starttls_not_offered_after_capability)
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -134,7 +127,7 @@ START_TEST(test_starttls_refused)
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -149,7 +142,7 @@ START_TEST(test_preauth_plaintext)
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_PREAUTH);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -166,7 +159,7 @@ START_TEST(test_preauth_without_tls_cannot_login)
 	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EARG);
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -199,7 +192,7 @@ START_TEST(test_starttls_injection_discarded)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -223,7 +216,7 @@ START_TEST(test_disconnect_mid_literal)
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -248,7 +241,7 @@ START_TEST(test_bye_inside_literal)
 	ck_assert_uint_eq(b.len, 18);
 	ck_assert(memcmp(b.data, "* BYE going away\r\n", 18) == 0);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -268,7 +261,7 @@ START_TEST(test_stall_mid_literal)
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	ck_assert_uint_eq(b.len, 9);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -286,7 +279,7 @@ START_TEST(test_stall_times_out)
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -298,13 +291,13 @@ START_TEST(test_stall_greeting_and_tls)
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 	f = fk_start(steps, false);
 	s = client(f, IMAP_TLS_IMPLICIT, 1, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -339,7 +332,7 @@ START_TEST(test_greeting_bye)
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_BYE);
 	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "too busy"));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -358,7 +351,7 @@ START_TEST(test_bye_during_command)
 	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "shutting down"));
 	ck_assert_uint_eq(ev.bye, 1);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -377,7 +370,7 @@ static void hostile(const char *response)
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 
 START_TEST(test_hostile_responses)
@@ -484,7 +477,7 @@ START_TEST(test_untagged_during_fetch)
 	ck_assert_uint_eq(imap_exists(s), 1);
 	imap_uidset_free(&set);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -540,7 +533,7 @@ START_TEST(test_fetch_changed_vanished)
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_uidset_free(&vanished);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 
 	/* GREET announces neither CONDSTORE nor QRESYNC. */
 	static const struct pbt_step plain[] = {
@@ -555,7 +548,7 @@ START_TEST(test_fetch_changed_vanished)
 	OK(imap_noop(s));
 	imap_uidset_free(&all);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -592,7 +585,7 @@ START_TEST(test_header_fields)
 	ck_assert_str_eq(z.header, "");  /* the last one */
 	imap_uidset_free(&set);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -651,7 +644,7 @@ START_TEST(test_body_not_found_and_sink)
 	ck_assert_int_eq(imap_fetch_body(s, 0, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
 	    IMAP_ECONN);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -730,7 +723,7 @@ START_TEST(test_tails_pipelined)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -766,7 +759,7 @@ START_TEST(test_tails_gone_and_stop)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -790,7 +783,7 @@ START_TEST(test_tails_disconnect)
 	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
 	    IMAP_ECONN);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -809,7 +802,7 @@ START_TEST(test_tails_unknown_tag)
 	    IMAP_EPROTO);
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -854,7 +847,7 @@ START_TEST(test_tails_arguments_and_window)
 	imap_session_free(s);
 	ck_assert_uint_le(f->widest, IMAP_PIPELINE_MAX);
 	ck_assert_uint_gt(f->widest, 1);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -881,7 +874,7 @@ START_TEST(test_login_literal_sync)
 	OK(imap_login(s, "al ice", "pw\""));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -900,7 +893,7 @@ START_TEST(test_login_literal_plus)
 	OK(imap_connect(s));
 	OK(imap_login(s, "alice", "p\xc3\xa4"));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -926,7 +919,7 @@ START_TEST(test_authenticate_variants)
 	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_THROTTLED);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 
 	static const struct pbt_step none[] = {
 		PBT_SEND("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] ready\r\n"),
@@ -938,7 +931,7 @@ START_TEST(test_authenticate_variants)
 	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EUNSUPPORTED);
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -967,7 +960,7 @@ START_TEST(test_imap4rev2_only)
 	OK(imap_logout(s));
 	imap_uidset_free(&one);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -988,7 +981,7 @@ START_TEST(test_ipv6)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1038,7 +1031,7 @@ START_TEST(test_search_variants)
 	ck_assert_int_eq(imap_uid_search(s, &bad, &out), IMAP_EARG);
 	imap_uidset_free(&out);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1068,7 +1061,7 @@ START_TEST(test_search_plain)
 	ck_assert_int_eq(imap_uid_search(s, &all, &out), IMAP_EPROTO);
 	imap_uidset_free(&out);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1091,7 +1084,7 @@ START_TEST(test_move_fallback)
 	ck_assert_uint_eq(ev.expunge, 1);
 	imap_uidset_free(&one);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 
 	static const struct pbt_step bare[] = {
 		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
@@ -1109,7 +1102,7 @@ START_TEST(test_move_fallback)
 	ck_assert_uint_eq(f->commands, 1);  /* only LOGOUT reached the server */
 	imap_uidset_free(&one);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1135,7 +1128,7 @@ START_TEST(test_long_sets_are_split)
 	ck_assert_str_eq(f->cmd, "LOGOUT");
 	imap_uidset_free(&odd);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1168,7 +1161,7 @@ START_TEST(test_list_special_use)
 	    sizeof(name)), IMAP_EARG);
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 

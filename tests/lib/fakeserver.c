@@ -260,14 +260,17 @@ static int fk_command(struct pbt_fake *f)
 	if (pbt_fake_readline(f, f->line, sizeof(f->line)) < 0)
 		return -1;
 	f->cmd = f->line;
-	if (f->flags & PBT_FAKE_POP3)
-		return 0;
-	const char *sp = strchr(f->line, ' ');
-	size_t tl = sp ? (size_t)(sp - f->line) : strlen(f->line);
-	snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, f->line);
-	if (f->nhist < 9)
-		snprintf(f->hist[f->nhist++], sizeof(f->hist[0]), "%s", f->tag);
-	f->cmd = sp ? sp + 1 : "";
+	if (!(f->flags & PBT_FAKE_POP3)) {
+		const char *sp = strchr(f->line, ' ');
+		size_t tl = sp ? (size_t)(sp - f->line) : strlen(f->line);
+		snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, f->line);
+		if (f->nhist < 9)
+			snprintf(f->hist[f->nhist++], sizeof(f->hist[0]), "%s", f->tag);
+		f->cmd = sp ? sp + 1 : "";
+	}
+	size_t vl = strcspn(f->cmd, " ");
+	snprintf(f->verb, sizeof(f->verb), "%.*s", (int)vl, f->cmd);
+	f->args = f->cmd[vl] ? f->cmd + vl + 1 : "";
 	return 0;
 }
 

@@ -93,6 +93,8 @@ struct pbt_fake {
 	char cert[300];      /* PEM certificate (PBT_FAKE_TLS), a client's CA file */
 	char tag[64];        /* the last command's tag (IMAP) */
 	const char *cmd;     /* SERVE: the line after the tag (IMAP), the whole line (POP3) */
+	char verb[32];       /* cmd's first word ("UID", "LOGIN", "TOP") */
+	const char *args;    /* what follows it, past the space ("" for none) */
 	void *data;          /* the test's own, for CALL/SERVE functions */
 	int trickle_ms;      /* TRICKLE's interval (default 250) */
 	unsigned commands;   /* commands ANSWER_ALL, ANSWER_BATCH and SERVE read */
@@ -134,6 +136,12 @@ int pbt_fake_join(struct pbt_fake *f);
 void pbt_fake_free(struct pbt_fake *f);
 /* join + free; 0, or -1 with the problem copied into err. */
 int pbt_fake_finish(struct pbt_fake *f, char *err, size_t errlen);
+/* In a Check test: finish f; the script must have run without a problem. */
+#define PBT_FAKE_FINISH(f) do { \
+		char pbt_err_[700]; \
+		ck_assert_msg(pbt_fake_finish((f), pbt_err_, sizeof(pbt_err_)) == 0, \
+		    "fake server: %s", pbt_err_); \
+	} while (0)
 
 /* For CALL and SERVE functions. send: with "$T"/"$n" (IMAP); printf: the
  * formatted text as is; write: raw octets, not recorded in the log (bulk).
@@ -155,9 +163,9 @@ void pbt_msleep(long ms);
 
 /* The log's length now (an offset for pbt_fake_commands). */
 size_t pbt_fake_log_len(struct pbt_fake *f);
-/* The C: lines of the log from offset `from`, IMAP tags replaced by "T"
- * ("C: T SELECT INBOX\r\n"); malloc'd, the caller frees. Safe while the
- * thread runs. */
+/* The C: lines of the log from offset `from`; in IMAP the first word of a
+ * line, when it holds a digit (a tag), becomes "T": "C: T SELECT INBOX\r\n".
+ * malloc'd, the caller frees. Safe while the thread runs. */
 char *pbt_fake_commands(struct pbt_fake *f, size_t from);
 
 #endif
