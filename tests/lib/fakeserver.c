@@ -562,6 +562,8 @@ void pbt_fake_free(struct pbt_fake *f)
 {
 	if (f == NULL)
 		return;
+	if (f->started)
+		pbt_fake_stop(f);   /* not joined yet: end what waits, then join */
 	pbt_fake_join(f);
 	fk_hangup(f);
 	if (f->lfd >= 0)

@@ -20,8 +20,9 @@
  *
  * A mismatch, or a SEND step the client is no longer there for, ends the
  * script and is reported by pbt_fake_join(); the first problem wins. TRICKLE,
- * STALL and the test's functions end quietly when the client goes. The fake is a thread of the test process: start it and join
- * it in one test (a forked Check child).
+ * STALL and the test's functions end quietly when the client goes. The fake
+ * is a thread of the test process: start it and join it in one test (a
+ * forked Check child).
  */
 #ifndef PBT_FAKESERVER_H
 #define PBT_FAKESERVER_H
@@ -34,7 +35,8 @@
 
 struct pbt_fake;
 /* CALL: fn(f, step arg); SERVE: fn(f, line) for each line read (the tag in
- * f->tag, the rest in f->cmd). false ends the step (CALL: and the script). */
+ * f->tag, the rest in f->cmd, split into f->verb and f->args). false ends
+ * the step (CALL: and the script). */
 typedef bool (*pbt_fake_fn)(struct pbt_fake *f, const char *arg);
 
 enum pbt_fake_op {
@@ -133,6 +135,7 @@ void pbt_fake_stop(struct pbt_fake *f);
 /* Wait for the script to end: 0, or -1 with the first problem in f->err.
  * The fields stay readable until pbt_fake_free. */
 int pbt_fake_join(struct pbt_fake *f);
+/* Stop (when not joined yet), join, release everything. */
 void pbt_fake_free(struct pbt_fake *f);
 /* join + free; 0, or -1 with the problem copied into err. */
 int pbt_fake_finish(struct pbt_fake *f, char *err, size_t errlen);
