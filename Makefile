@@ -41,8 +41,15 @@ pop3_LIBS    := pop3
 imap_LIBS    := imap
 state_LIBS   := state
 bridge_LIBS  := bridge state imap pop3
+# Exported names: check-MODULE first checks that every external symbol of
+# libMODULE.a starts with one of MODULE_EXPORTS (tests/lib/check_exports.sh);
+# a module without MODULE_EXPORTS is not checked.
+pop3_EXPORTS  := pop3_
+imap_EXPORTS  := imap_
+state_EXPORTS := state_
+bridge_EXPORTS := base_ config_ guard_ managed_ maildrop_ serve_ migrate_ cmd_
 
-.PHONY: all check check-all sanitize demo fuzz bench install clean deps \
+.PHONY: all check check-all check-layout sanitize demo fuzz bench install clean deps \
         $(addprefix check-,$(SUITES) interop)
 
 all: popbridge
@@ -91,7 +98,8 @@ $(1)_TESTS := $$(patsubst tests/$(1)/%.c,$$(B)/tests/$(1)/%,$$(wildcard tests/$(
 $$(B)/tests/$(1)/check_%: $$(B)/tests/$(1)/check_%.o $$(B)/libtestlib.a $$(call MOD_LIBS,$$($(1)_LIBS))
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -pthread -o $$@ $$< $$(B)/libtestlib.a \
 		$$(call MOD_LIBS,$$($(1)_LIBS)) $$(CHECK_LIBS) $$(PKG_LIBS)
-check-$(1): $$($(1)_TESTS) $$(B)/popbridge
+check-$(1): $$($(1)_TESTS) $$(B)/popbridge $$(if $$($(1)_EXPORTS),$$(B)/lib$(1).a)
+	$$(if $$($(1)_EXPORTS),@sh tests/lib/check_exports.sh $$(B)/lib$(1).a $$($(1)_EXPORTS))
 	@set -e; for t in $$($(1)_TESTS); do \
 		echo "== $$$$t"; \
 		POPBRIDGE_BIN=$$(abspath $$(B)/popbridge) POPBRIDGE_SRC=$$(CURDIR) $$$$t; \
@@ -115,7 +123,12 @@ $(B)/tests/harness/pbtest: $(B)/tests/harness/pbtest.o $(B)/libtestlib.a
 # check_harness also runs tests/harness/test_pbtest.py against it.
 check-harness: $(B)/tests/harness/pbtest
 
-check-all: $(addprefix check-,$(SUITES)) check-interop
+# The layout rules of SPEC §1 and docs/DESIGN.md (rooms, one-way includes, no SQL
+# outside state/).
+check-layout:
+	@sh tests/lib/check_rooms.sh
+
+check-all: check-layout $(addprefix check-,$(SUITES)) check-interop
 	@echo "check: all suites passed"
 
 check: deps
@@ -158,6 +171,9 @@ $(FUZZ_B)/fuzz/fuzz_imap_parser: tests/fuzz/fuzz_imap_parser.c $(FUZZ_B)/libimap
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 $(FUZZ_B)/fuzz/fuzz_pop3client: tests/fuzz/fuzz_pop3client.c $(FUZZ_B)/libbridge.a \
 		$(FUZZ_B)/libpop3.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c $(FUZZ_B)/libbridge.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 

@@ -29,36 +29,36 @@ static enum imap_result auth_plain(struct imap_session *s, const char *user,
 	explicit_bzero(raw, sizeof(raw));
 	b64[n] = '\0';
 	if (imap_has(s, IMAP_CAP_SASL_IR)) {
-		cmd_begin(s, "AUTHENTICATE PLAIN");
+		imap_cmd_begin(s, "AUTHENTICATE PLAIN");
 		imap_cmd_raw(s->cmd, b64);
 	} else {
-		cmd_begin(s, "AUTHENTICATE PLAIN");
+		imap_cmd_begin(s, "AUTHENTICATE PLAIN");
 		imap_cmd_continuation(s->cmd, b64);
 	}
 	explicit_bzero(b64, sizeof(b64));
-	return cmd_run(s, NULL);
+	return imap_cmd_run(s, NULL);
 }
 
 enum imap_result imap_login(struct imap_session *s, const char *user, const char *password)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_NOT_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_NOT_AUTH);
 	if (r != IMAP_OK)
 		return r;
 	if (s->state != IMAP_STATE_NOT_AUTH)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "already authenticated");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "already authenticated");
 	if (!user || !password || !*user || strlen(user) > CRED_MAX ||
 	    strlen(password) > CRED_MAX || has_crlf(user) || has_crlf(password))
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
 		    "user name or password empty, too long, or with CR/LF");
 	if (imap_has(s, IMAP_CAP_AUTH_PLAIN)) {
 		r = auth_plain(s, user, password);
 	} else if (!imap_has(s, IMAP_CAP_LOGINDISABLED)) {
-		cmd_begin(s, "LOGIN");
+		imap_cmd_begin(s, "LOGIN");
 		imap_cmd_astring(s->cmd, user, strlen(user));
 		imap_cmd_astring(s->cmd, password, strlen(password));
-		r = cmd_run(s, NULL);
+		r = imap_cmd_run(s, NULL);
 	} else {
-		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
 		    "server offers neither AUTH=PLAIN nor LOGIN");
 	}
 	if (r != IMAP_OK)
@@ -77,14 +77,14 @@ enum imap_result imap_login(struct imap_session *s, const char *user, const char
 
 enum imap_result imap_id(struct imap_session *s, const char *const *kv, size_t n)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_NOT_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_NOT_AUTH);
 	if (r != IMAP_OK)
 		return r;
 	if (!imap_has(s, IMAP_CAP_ID))
-		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks ID");
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks ID");
 	if (n % 2 != 0)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "ID needs name/value pairs");
-	cmd_begin(s, "ID");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "ID needs name/value pairs");
+	imap_cmd_begin(s, "ID");
 	if (n == 0) {
 		imap_cmd_raw(s->cmd, "NIL");
 	} else {
@@ -93,7 +93,7 @@ enum imap_result imap_id(struct imap_session *s, const char *const *kv, size_t n
 			imap_cmd_string(s->cmd, kv[i], strlen(kv[i]));
 		imap_cmd_list_close(s->cmd);
 	}
-	return cmd_run(s, NULL);
+	return imap_cmd_run(s, NULL);
 }
 
 struct enable_ctx {
@@ -119,24 +119,24 @@ enum imap_result imap_enable(struct imap_session *s, unsigned caps, unsigned *en
 {
 	struct enable_ctx ctx = { 0 };
 	struct cmd_handler h = { .untagged = enable_untagged, .ctx = &ctx };
-	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);
 	if (enabled)
 		*enabled = 0;
 	if (r != IMAP_OK)
 		return r;
 	if (!imap_has(s, IMAP_CAP_ENABLE))
-		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks ENABLE");
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks ENABLE");
 	if ((caps & ~(unsigned)(IMAP_CAP_CONDSTORE | IMAP_CAP_QRESYNC)) != 0)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "only CONDSTORE and QRESYNC");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "only CONDSTORE and QRESYNC");
 	caps &= s->caps;
 	if (!(caps & (IMAP_CAP_CONDSTORE | IMAP_CAP_QRESYNC)))
-		return set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "nothing to enable");
-	cmd_begin(s, "ENABLE");
+		return imap_set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "nothing to enable");
+	imap_cmd_begin(s, "ENABLE");
 	if (caps & IMAP_CAP_QRESYNC)
 		imap_cmd_raw(s->cmd, "QRESYNC");
 	if (caps & IMAP_CAP_CONDSTORE)
 		imap_cmd_raw(s->cmd, "CONDSTORE");
-	r = cmd_run(s, &h);
+	r = imap_cmd_run(s, &h);
 	if (enabled)
 		*enabled = ctx.enabled;
 	return r;

@@ -11,7 +11,7 @@
  *    when the exchange's progress budget runs out (imap/limits.h: rate of
  *    IMAP_PROGRESS_OCTETS per timeout, reserve of IMAP_PROGRESS_RESERVE
  *    timeouts, hard cap of IMAP_COMMAND_TIMEOUTS timeouts unless uncapped),
- *    cause TIMEOUT. Without a budget (bridge/pop3client.c) nothing changes.
+ *    cause TIMEOUT. Without a budget (bridge/migrate/pop3client.c) nothing changes.
  *  - Host names are resolved in a detached thread that owns copies of its
  *    arguments; the caller waits at most until the deadline. IP literals
  *    never reach the resolver (AI_NUMERICHOST first).

@@ -10,14 +10,14 @@
 
 static int bad(struct imap_session *s, const char *what)
 {
-	set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed %s", what);
+	imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed %s", what);
 	return -1;
 }
 
 /* ---- parsing FETCH data ------------------------------------------------ */
 
-int parse_flag_list(struct imap_session *s, const struct imap_arg *list, unsigned *flags,
-    const char *const **keywords, size_t *nkeywords)
+int imap_parse_flag_list(struct imap_session *s, const struct imap_arg *list,
+    unsigned *flags, const char *const **keywords, size_t *nkeywords)
 {
 	static const struct {
 		const char *name;
@@ -56,7 +56,7 @@ int parse_flag_list(struct imap_session *s, const struct imap_arg *list, unsigne
 	return 0;
 }
 
-int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
+int imap_fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
     struct imap_msg *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -77,7 +77,7 @@ int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
 				return bad(s, "FETCH RFC822.SIZE");
 			m->has_size = true;
 		} else if (imap_arg_is_atom(k, "FLAGS")) {
-			if (parse_flag_list(s, v, &m->flags, &m->keywords, &m->nkeywords) < 0)
+			if (imap_parse_flag_list(s, v, &m->flags, &m->keywords, &m->nkeywords) < 0)
 				return bad(s, "FETCH FLAGS");
 			m->has_flags = true;
 		} else if (imap_arg_is_atom(k, "MODSEQ")) {
@@ -98,7 +98,7 @@ int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
 	return 0;
 }
 
-const struct imap_arg *fetch_item(const struct imap_response *r, const char *prefix)
+const struct imap_arg *imap_fetch_item(const struct imap_response *r, const char *prefix)
 {
 	const struct imap_arg *a = r->args[0].u.list;
 	size_t n = strlen(prefix);
@@ -168,12 +168,12 @@ static int info_untagged(struct imap_session *s, void *vctx, const struct imap_r
 		return info_vanished(s, ctx, r);
 	if (r->cond != IMAP_COND_NONE || strcmp(r->name, "FETCH") != 0)
 		return 0;
-	if (fetch_parse_msg(s, r, &m) < 0)
+	if (imap_fetch_parse_msg(s, r, &m) < 0)
 		return -1;
 	if (!m.uid || !m.has_size || !imap_uidset_contains(ctx->uids, m.uid))
 		return 0;  /* unsolicited: an event */
 	if (ctx->want_header) {
-		const struct imap_arg *h = fetch_item(r, "BODY[HEADER.FIELDS");
+		const struct imap_arg *h = imap_fetch_item(r, "BODY[HEADER.FIELDS");
 		if (!h)
 			return 0;
 		if (h->type == IMAP_ARG_STREAMED) {
@@ -226,16 +226,16 @@ static enum imap_result fetch_info_run(struct imap_session *s, const struct imap
 	struct info_ctx ctx = { .uids = uids, .cb = cb, .arg = arg, .vanished = vanished };
 	struct cmd_handler h = { .untagged = info_untagged, .stream = info_stream, .ctx = &ctx };
 	struct info_items it = { opts, header_item, modifiers };
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if (header_item[0]) {
 		ctx.want_header = true;
 		ctx.hdr = malloc(IMAP_HEADER_FIELDS_MAX);
 		if (!ctx.hdr)
-			return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "out of memory");
+			return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "out of memory");
 	}
-	r = cmd_uid_chunks(s, "UID FETCH", uids, info_items, &it, &h);
+	r = imap_cmd_uid_chunks(s, "UID FETCH", uids, info_items, &it, &h);
 	free(ctx.hdr);
 	return r;
 }
@@ -250,13 +250,14 @@ enum imap_result imap_fetch_changed(struct imap_session *s, const struct imap_ui
     unsigned opts, uint64_t modseq, struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
 {
 	char mod[64];
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if (modseq == 0 || modseq > INT64_MAX)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad CHANGEDSINCE mod-sequence");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+		    "bad CHANGEDSINCE mod-sequence");
 	if (!imap_has(s, IMAP_CAP_CONDSTORE) || (vanished && !imap_has(s, IMAP_CAP_QRESYNC)))
-		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks %s",
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE, "server lacks %s",
 		    imap_has(s, IMAP_CAP_CONDSTORE) ? "QRESYNC" : "CONDSTORE");
 	snprintf(mod, sizeof(mod), "(CHANGEDSINCE %llu%s)", (unsigned long long)modseq,
 	    vanished ? " VANISHED" : "");
@@ -269,14 +270,16 @@ enum imap_result imap_fetch_headers(struct imap_session *s, const struct imap_ui
 	char item[IMAP_CMD_MAX / 4];
 	size_t len;
 	if (nfields == 0)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "no header fields given");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "no header fields given");
 	len = (size_t)snprintf(item, sizeof(item), " BODY.PEEK[HEADER.FIELDS (");
 	for (size_t i = 0; i < nfields; i++) {
 		size_t n = strlen(fields[i]);
 		if (!imap_is_atom(fields[i], n) || strchr(fields[i], ':'))
-			return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad header field name");
+			return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+			    "bad header field name");
 		if (len + n + 4 >= sizeof(item))
-			return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "too many header fields");
+			return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+			    "too many header fields");
 		len += (size_t)snprintf(item + len, sizeof(item) - len, "%s%s", i ? " " : "",
 		    fields[i]);
 	}
@@ -333,9 +336,9 @@ static int body_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	struct imap_msg m;
 	if (r->cond != IMAP_COND_NONE || strcmp(r->name, "FETCH") != 0)
 		return 0;
-	if (fetch_parse_msg(s, r, &m) < 0)
+	if (imap_fetch_parse_msg(s, r, &m) < 0)
 		return -1;
-	const struct imap_arg *b = fetch_item(r, "BODY[");
+	const struct imap_arg *b = imap_fetch_item(r, "BODY[");
 	if (!b)
 		return 0;  /* a flag change: an event */
 	if (m.uid && m.uid != ctx->uid) {
@@ -373,28 +376,30 @@ enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
 	char items[96], partial[48] = "";
 	if (out)
 		memset(out, 0, sizeof(*out));
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if (uid == 0 || !sink || (unsigned)section > IMAP_SECTION_TEXT || offset > UINT32_MAX)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad body fetch request");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad body fetch request");
 	if (length > UINT32_MAX)
 		length = UINT32_MAX;
 	if (length > 0 || offset > 0)
 		snprintf(partial, sizeof(partial), "<%llu.%llu>", (unsigned long long)offset,
 		    (unsigned long long)(length ? length : UINT32_MAX));
 	snprintf(items, sizeof(items), "%u (UID BODY.PEEK[%s]%s)", uid, names[section], partial);
-	cmd_begin(s, "UID FETCH");
+	imap_cmd_begin(s, "UID FETCH");
 	imap_cmd_raw(s->cmd, items);
-	r = cmd_run(s, &h);
+	r = imap_cmd_run(s, &h);
 	if (out)
 		*out = ctx.res;
 	if (ctx.aborted) {
-		drop_connection(s);
-		return set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE, "the receiver stopped the transfer");
+		imap_drop_connection(s);
+		return imap_set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
+		    "the receiver stopped the transfer");
 	}
 	if (r == IMAP_OK && !ctx.found)
-		return set_last(s, IMAP_ENOTFOUND, IMAP_CAUSE_NONE, "no message with UID %u", uid);
+		return imap_set_last(s, IMAP_ENOTFOUND, IMAP_CAUSE_NONE,
+		    "no message with UID %u", uid);
 	if (r == IMAP_NO && !ctx.found && (s->last.code == IMAP_CODE_EXPUNGEISSUED ||
 	    s->last.code == IMAP_CODE_NONEXISTENT)) {
 		s->last.result = IMAP_ENOTFOUND;

@@ -102,9 +102,9 @@ static int tails_untagged(struct imap_session *s, void *vctx, const struct imap_
 
 	if (r->cond != IMAP_COND_NONE || strcmp(r->name, "FETCH") != 0)
 		return 0;
-	if (fetch_parse_msg(s, r, &m) < 0)
+	if (imap_fetch_parse_msg(s, r, &m) < 0)
 		return -1;
-	const struct imap_arg *b = fetch_item(r, "BODY[]");
+	const struct imap_arg *b = imap_fetch_item(r, "BODY[]");
 	struct tail_slot *sl = b && m.uid ? slot_by_uid(ctx, m.uid) : NULL;
 	if (!sl) {
 		ctx->captured = false;
@@ -112,7 +112,7 @@ static int tails_untagged(struct imap_session *s, void *vctx, const struct imap_
 	}
 	if (b->type == IMAP_ARG_STREAMED) {
 		if (!ctx->captured || ctx->cap_msn != r->number) {
-			set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed FETCH body");
+			imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed FETCH body");
 			return -1;
 		}
 		data = ctx->tail;
@@ -125,7 +125,7 @@ static int tails_untagged(struct imap_session *s, void *vctx, const struct imap_
 			len = ctx->tail_len;
 		}
 	} else if (b->type != IMAP_ARG_NIL) {
-		set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed FETCH body");
+		imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed FETCH body");
 		return -1;
 	}
 	ctx->captured = false;
@@ -145,14 +145,14 @@ static int build_one(struct imap_session *s, struct tails_ctx *ctx, struct tail_
 
 	snprintf(items, sizeof(items), "%u (UID BODY.PEEK[]<%llu.%llu>)", uid,
 	    (unsigned long long)(size - k), (unsigned long long)k);
-	cmd_begin(s, "UID FETCH");
+	imap_cmd_begin(s, "UID FETCH");
 	imap_cmd_raw(s->cmd, items);
 	if (imap_cmd_end(s->cmd) < 0) {
-		cmd_refused(s);
+		imap_cmd_refused(s);
 		return -1;
 	}
 	if (s->cmd->len > cap - *len) {
-		set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "command too long");
+		imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "command too long");
 		return -1;
 	}
 	memcpy(out + *len, s->cmd->buf, s->cmd->len);
@@ -171,10 +171,10 @@ static enum imap_result check_args(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, imap_tail_fn *cb)
 {
 	if (!cb || tail_len == 0 || tail_len > IMAP_TAIL_MAX || (n > 0 && (!uids || !sizes)))
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad tail fetch request");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad tail fetch request");
 	for (size_t i = 0; i < n; i++)
 		if (uids[i] == 0 || sizes[i] > UINT32_MAX)
-			return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+			return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
 			    "bad tail fetch request: UID %u, size %llu", uids[i],
 			    (unsigned long long)sizes[i]);
 	return IMAP_OK;
@@ -183,7 +183,7 @@ static enum imap_result check_args(struct imap_session *s, const uint32_t *uids,
 enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, imap_tail_fn *cb, void *arg)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if ((r = check_args(s, uids, sizes, n, tail_len, cb)) != IMAP_OK)
@@ -193,7 +193,7 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
 	if (!ctx || !batch) {
 		free(ctx);
 		free(batch);
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "out of memory");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "out of memory");
 	}
 	ctx->tail_len = tail_len;
 	ctx->cb = cb;
@@ -225,7 +225,7 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
 				next++;
 				ctx->in_flight++;
 			}
-			if (len > 0 && (r = cmd_send_raw(s, batch, len)) != IMAP_OK)
+			if (len > 0 && (r = imap_cmd_send_raw(s, batch, len)) != IMAP_OK)
 				goto out;
 			while (next < n && sizes[next] == 0)
 				next++;
@@ -235,17 +235,17 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
 		if (ctx->in_flight == 0)
 			break;
 		const struct imap_response *resp;
-		if ((r = cmd_next_tagged(s, &h, &resp)) != IMAP_OK)
+		if ((r = imap_cmd_next_tagged(s, &h, &resp)) != IMAP_OK)
 			goto out;
 		struct tail_slot *sl = slot_by_tag(ctx, resp->tag);
 		if (!sl) {
-			r = proto_failed(s, "tagged response for a command not sent");
+			r = imap_proto_failed(s, "tagged response for a command not sent");
 			goto out;
 		}
 		sl->used = false;
 		ctx->in_flight--;
 		any = true;
-		enum imap_result one = cmd_tagged_result(s, &h, resp);
+		enum imap_result one = imap_cmd_tagged_result(s, &h, resp);
 		bool gone = one == IMAP_NO && (s->last.code == IMAP_CODE_EXPUNGEISSUED ||
 		    s->last.code == IMAP_CODE_NONEXISTENT);
 		if (one != IMAP_OK && !gone && failed.result == IMAP_OK) {
@@ -257,9 +257,9 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
 		s->last = failed;
 		r = failed.result;
 	} else if (!any) {
-		r = set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "no messages given");
+		r = imap_set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "no messages given");
 	} else {
-		r = set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "tails fetched");
+		r = imap_set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "tails fetched");
 	}
 out:
 	free(ctx);

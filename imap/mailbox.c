@@ -9,7 +9,7 @@
 
 static int bad(struct imap_session *s, const char *what)
 {
-	set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed %s", what);
+	imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed %s", what);
 	return -1;
 }
 
@@ -41,7 +41,7 @@ static int select_untagged(struct imap_session *s, void *vctx, const struct imap
 		case IMAP_CODE_PERMANENTFLAGS: {
 			const char *const *kw;
 			size_t nkw;
-			if (!a || parse_flag_list(s, a, &mi->permanent_flags, &kw, &nkw) < 0)
+			if (!a || imap_parse_flag_list(s, a, &mi->permanent_flags, &kw, &nkw) < 0)
 				return bad(s, "PERMANENTFLAGS");
 			mi->has_permanent_flags = true;
 			return 1;
@@ -76,19 +76,19 @@ enum imap_result imap_select(struct imap_session *s, const char *mailbox, unsign
 {
 	struct imap_mailbox_info mi;
 	struct cmd_handler h = { .untagged = select_untagged, .tagged = select_tagged, .ctx = &mi };
-	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);
 	if (r != IMAP_OK)
 		return r;
 	memset(&mi, 0, sizeof(mi));
 	mi.read_only = (flags & IMAP_SELECT_READONLY) != 0;
-	cmd_begin(s, flags & IMAP_SELECT_READONLY ? "EXAMINE" : "SELECT");
+	imap_cmd_begin(s, flags & IMAP_SELECT_READONLY ? "EXAMINE" : "SELECT");
 	imap_cmd_astring(s->cmd, mailbox, strlen(mailbox));
 	if ((flags & IMAP_SELECT_CONDSTORE) && imap_has(s, IMAP_CAP_CONDSTORE))
 		imap_cmd_raw(s->cmd, "(CONDSTORE)");
 	/* A SELECT closes the current mailbox whatever its outcome. */
 	if (!s->cmd->error && s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;
-	r = cmd_run(s, &h);
+	r = imap_cmd_run(s, &h);
 	if (r == IMAP_OK) {
 		s->state = IMAP_STATE_SELECTED;
 		s->exists = mi.exists;
@@ -151,15 +151,15 @@ enum imap_result imap_list(struct imap_session *s, const char *reference, const 
 {
 	struct list_ctx ctx = { cb, arg };
 	struct cmd_handler h = { .untagged = list_untagged, .ctx = &ctx };
-	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);
 	if (r != IMAP_OK)
 		return r;
-	cmd_begin(s, "LIST");
+	imap_cmd_begin(s, "LIST");
 	imap_cmd_string(s->cmd, reference, strlen(reference));
 	imap_cmd_string(s->cmd, pattern, strlen(pattern));
 	if (imap_has(s, IMAP_CAP_SPECIAL_USE | IMAP_CAP_LIST_EXTENDED))
 		imap_cmd_raw(s->cmd, "RETURN (SPECIAL-USE)");
-	return cmd_run(s, &h);
+	return imap_cmd_run(s, &h);
 }
 
 struct special_ctx {
@@ -186,7 +186,7 @@ enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *n
 {
 	struct special_ctx ctx = { use, name, len, false, false };
 	if (len == 0 || use < IMAP_LIST_ALL || use > IMAP_LIST_TRASH || (use & (use - 1)))
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad special-use request");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad special-use request");
 	name[0] = '\0';
 	enum imap_result r = imap_list(s, "", "*", special_cb, &ctx);
 	if (r != IMAP_OK)
@@ -194,18 +194,18 @@ enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *n
 	if (ctx.found)
 		return IMAP_OK;
 	if (ctx.too_long)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "mailbox name too long");
-	return set_last(s, IMAP_ENOTFOUND, IMAP_CAUSE_NONE, "no mailbox has that special use");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "mailbox name too long");
+	return imap_set_last(s, IMAP_ENOTFOUND, IMAP_CAUSE_NONE, "no mailbox has that special use");
 }
 
 enum imap_result imap_create(struct imap_session *s, const char *mailbox)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);
 	if (r != IMAP_OK)
 		return r;
-	cmd_begin(s, "CREATE");
+	imap_cmd_begin(s, "CREATE");
 	imap_cmd_astring(s->cmd, mailbox, strlen(mailbox));
-	return cmd_run(s, NULL);
+	return imap_cmd_run(s, NULL);
 }
 
 /* ---- UID SEARCH -------------------------------------------------------- */
@@ -272,10 +272,10 @@ enum imap_result imap_uid_search(struct imap_session *s, const struct imap_searc
 	struct search_ctx ctx = { &found, false };
 	struct cmd_handler h = { .untagged = search_untagged, .ctx = &ctx };
 	bool any = false;
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
-	cmd_begin(s, "UID SEARCH");
+	imap_cmd_begin(s, "UID SEARCH");
 	if (imap_has(s, IMAP_CAP_ESEARCH))
 		imap_cmd_raw(s->cmd, "RETURN (ALL)");
 	if (has_8bit(q->header_value) || has_8bit(q->header_name))
@@ -311,13 +311,13 @@ enum imap_result imap_uid_search(struct imap_session *s, const struct imap_searc
 	if (!any)
 		imap_cmd_raw(s->cmd, "ALL");
 	imap_uidset_init(&found);
-	r = cmd_run(s, &h);
+	r = imap_cmd_run(s, &h);
 	if (r == IMAP_OK) {
 		/* "UID n:*" also matches the highest UID when it is below n. */
 		for (size_t i = 0; i < found.n; i++) {
 			uint32_t lo = found.r[i].lo < q->uid_min ? q->uid_min : found.r[i].lo;
 			if (lo <= found.r[i].hi && imap_uidset_add_range(out, lo, found.r[i].hi) < 0) {
-				r = proto_failed(s, "too many UID ranges in a search result");
+				r = imap_proto_failed(s, "too many UID ranges in a search result");
 				break;
 			}
 		}

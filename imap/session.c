@@ -14,8 +14,8 @@
 
 /* ---- outcomes ---------------------------------------------------------- */
 
-enum imap_result set_last(struct imap_session *s, enum imap_result r, enum imap_cause cause,
-    const char *fmt, ...)
+enum imap_result imap_set_last(struct imap_session *s, enum imap_result r,
+    enum imap_cause cause, const char *fmt, ...)
 {
 	char text[IMAP_TEXT_MAX + 1];
 	va_list ap;
@@ -29,7 +29,7 @@ enum imap_result set_last(struct imap_session *s, enum imap_result r, enum imap_
 	return r;
 }
 
-void drop_connection(struct imap_session *s)
+void imap_drop_connection(struct imap_session *s)
 {
 	imap_conn_close(&s->conn);
 	imap_parser_reset(s->parser);
@@ -44,23 +44,24 @@ static enum imap_result conn_failed(struct imap_session *s)
 	enum imap_cause cause = s->conn.cause;
 	enum imap_result r = (cause == IMAP_CAUSE_TLS || cause == IMAP_CAUSE_TLS_VERIFY) ?
 	    IMAP_ETLS : IMAP_ECONN;
-	drop_connection(s);
+	imap_drop_connection(s);
 	if (s->bye && cause == IMAP_CAUSE_CLOSED)
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_BYE, "server said BYE: %s", s->bye_text);
-	return set_last(s, r, cause, "%s", s->conn.err);
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_BYE,
+		    "server said BYE: %s", s->bye_text);
+	return imap_set_last(s, r, cause, "%s", s->conn.err);
 }
 
-enum imap_result proto_failed(struct imap_session *s, const char *why)
+enum imap_result imap_proto_failed(struct imap_session *s, const char *why)
 {
 	char text[IMAP_TEXT_MAX + 1];
 	snprintf(text, sizeof(text), "%s", why);
-	drop_connection(s);
-	return set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "protocol error: %s", text);
+	imap_drop_connection(s);
+	return imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "protocol error: %s", text);
 }
 
-enum imap_result cmd_refused(struct imap_session *s)
+enum imap_result imap_cmd_refused(struct imap_session *s)
 {
-	return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "argument refused: %s",
+	return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "argument refused: %s",
 	    s->cmd->error ? s->cmd->error : "invalid");
 }
 
@@ -299,7 +300,7 @@ static int handle_vanished(struct imap_session *s, const struct imap_response *r
 	}
 	if (i + 1 != r->nargs || r->args[i].type != IMAP_ARG_ATOM ||
 	    imap_uidset_parse(&set, r->args[i].u.str, r->args[i].len) < 0) {
-		set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed VANISHED");
+		imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "malformed VANISHED");
 		return -1;
 	}
 	if (!ev->earlier) {
@@ -345,8 +346,8 @@ static int handle_untagged(struct imap_session *s, const struct cmd_handler *h,
 		    strcmp(r->name, "FETCH") == 0 || strcmp(r->name, "RECENT") == 0) {
 			if (!r->has_number ||
 			    (strcmp(r->name, "EXPUNGE") == 0 && r->number == 0)) {
-				set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "%s without a valid number",
-				    r->name);
+				imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE,
+				    "%s without a valid number", r->name);
 				return -1;
 			}
 			if (strcmp(r->name, "EXISTS") == 0)
@@ -379,7 +380,7 @@ static int handle_untagged(struct imap_session *s, const struct cmd_handler *h,
 			return handle_vanished(s, r, &ev);
 		if (strcmp(r->name, "FETCH") == 0) {
 			struct imap_msg m;
-			if (fetch_parse_msg(s, r, &m) < 0)
+			if (imap_fetch_parse_msg(s, r, &m) < 0)
 				return -1;
 			ev.type = IMAP_EVENT_FETCH;
 			ev.number = r->number;
@@ -404,7 +405,7 @@ static enum imap_result next_event(struct imap_session *s, enum imap_parse_statu
 		*st = imap_parser_feed(s->parser, s->rbuf + s->roff, s->rlen - s->roff, &used, ev);
 		s->roff += used;
 		if (*st == IMAP_PARSE_ERROR)
-			return proto_failed(s, ev->error);
+			return imap_proto_failed(s, ev->error);
 		if (*st != IMAP_PARSE_NEED_MORE)
 			return IMAP_OK;
 		s->roff = s->rlen = 0;
@@ -415,21 +416,21 @@ static enum imap_result next_event(struct imap_session *s, enum imap_parse_statu
 	}
 }
 
-enum imap_result cmd_check(struct imap_session *s, enum imap_state need)
+enum imap_result imap_cmd_check(struct imap_session *s, enum imap_state need)
 {
 	if (s->pipelined) {
 		imap_conn_budget_end(&s->conn);
 		s->pipelined = false;
 	}
 	if (s->state == IMAP_STATE_DISCONNECTED)
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
 	if (s->state < need)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "%s",
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "%s",
 		    need == IMAP_STATE_SELECTED ? "no mailbox selected" : "not logged in");
 	return IMAP_OK;
 }
 
-void cmd_begin(struct imap_session *s, const char *words)
+void imap_cmd_begin(struct imap_session *s, const char *words)
 {
 	s->tagn = s->tagn >= 99999999 ? 1 : s->tagn + 1;
 	snprintf(s->tag, sizeof(s->tag), "A%04u", s->tagn);
@@ -507,18 +508,18 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 			int k = h && h->stream ? h->stream(s, h->ctx, st, &ev) : 0;
 			skip_since(s, t0);
 			if (k == -1) {
-				drop_connection(s);
-				return set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
+				imap_drop_connection(s);
+				return imap_set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
 				    "the receiver stopped the transfer");
 			}
 			if (k < 0)
-				return proto_failed(s, s->last.text);
+				return imap_proto_failed(s, s->last.text);
 			continue;
 		}
 		const struct imap_response *resp = ev.resp;
 		if (resp->type == IMAP_RESP_CONTINUATION) {
 			if (!waiting)
-				return proto_failed(s, "unexpected continuation request");
+				return imap_proto_failed(s, "unexpected continuation request");
 			*out = NULL;
 			return IMAP_OK;
 		}
@@ -527,7 +528,7 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 			int k = handle_untagged(s, h, resp);
 			skip_since(s, t0);
 			if (k < 0)
-				return proto_failed(s, s->last.text);
+				return imap_proto_failed(s, s->last.text);
 			continue;
 		}
 		*out = resp;
@@ -535,7 +536,7 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 	}
 }
 
-/* Send s->cmd and read to its tagged reply (see cmd_run). */
+/* Send s->cmd and read to its tagged reply (see imap_cmd_run). */
 static enum imap_result exchange(struct imap_session *s, const struct cmd_handler *h)
 {
 	struct imap_cmd *c = s->cmd;
@@ -565,17 +566,17 @@ static enum imap_result exchange(struct imap_session *s, const struct cmd_handle
 		}
 		explicit_bzero(c->buf, c->len);
 		if (strcmp(resp->tag, s->tag) != 0)
-			return proto_failed(s, "tagged response for a command not sent");
+			return imap_proto_failed(s, "tagged response for a command not sent");
 		return finish_tagged(s, h, resp);
 	}
 }
 
-enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
+enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *h)
 {
 	if (imap_cmd_end(s->cmd) < 0)
-		return cmd_refused(s);
+		return imap_cmd_refused(s);
 	if (s->state == IMAP_STATE_DISCONNECTED)
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
 	s->pipelined = false;
 	imap_conn_budget_begin(&s->conn);
 	enum imap_result r = exchange(s, h);
@@ -583,10 +584,10 @@ enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h)
 	return r;
 }
 
-enum imap_result cmd_send_raw(struct imap_session *s, const char *buf, size_t len)
+enum imap_result imap_cmd_send_raw(struct imap_session *s, const char *buf, size_t len)
 {
 	if (s->state == IMAP_STATE_DISCONNECTED)
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
 	if (!s->pipelined) {
 		imap_conn_budget_begin(&s->conn);
 		s->pipelined = true;
@@ -596,34 +597,34 @@ enum imap_result cmd_send_raw(struct imap_session *s, const char *buf, size_t le
 	return IMAP_OK;
 }
 
-enum imap_result cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,
+enum imap_result imap_cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,
     const struct imap_response **out)
 {
 	if (s->state == IMAP_STATE_DISCONNECTED)
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
 	return read_until(s, h, false, false, out);
 }
 
-enum imap_result cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
+enum imap_result imap_cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
     const struct imap_response *r)
 {
 	return finish_tagged(s, h, r);
 }
 
-enum imap_result cmd_uid_chunks(struct imap_session *s, const char *words,
+enum imap_result imap_cmd_uid_chunks(struct imap_session *s, const char *words,
     const struct imap_uidset *uids,
     void (*add_suffix)(struct imap_session *s, const void *arg), const void *arg,
     const struct cmd_handler *h)
 {
 	size_t pos = 0;
 	if (imap_uidset_empty(uids))
-		return set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "no messages given");
+		return imap_set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "no messages given");
 	while (pos < uids->n) {
-		cmd_begin(s, words);
+		imap_cmd_begin(s, words);
 		imap_cmd_uidset(s->cmd, uids, &pos, IMAP_CMD_SET_MAX);
 		if (add_suffix)
 			add_suffix(s, arg);
-		enum imap_result r = cmd_run(s, h);
+		enum imap_result r = imap_cmd_run(s, h);
 		if (r != IMAP_OK)
 			return r;
 	}
@@ -635,11 +636,11 @@ enum imap_result cmd_uid_chunks(struct imap_session *s, const char *words,
 /* A command without arguments or special responses, in any state. */
 static enum imap_result simple_cmd(struct imap_session *s, const char *words)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_NOT_AUTH);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_NOT_AUTH);
 	if (r != IMAP_OK)
 		return r;
-	cmd_begin(s, words);
-	return cmd_run(s, NULL);
+	imap_cmd_begin(s, words);
+	return imap_cmd_run(s, NULL);
 }
 
 enum imap_result imap_capability(struct imap_session *s)
@@ -669,15 +670,15 @@ static enum imap_result read_greeting(struct imap_session *s)
 	if (st != IMAP_PARSE_RESPONSE || ev.resp->type != IMAP_RESP_UNTAGGED ||
 	    (ev.resp->cond != IMAP_COND_OK && ev.resp->cond != IMAP_COND_PREAUTH &&
 	    ev.resp->cond != IMAP_COND_BYE))
-		return proto_failed(s, "the server's greeting is not OK, PREAUTH or BYE");
+		return imap_proto_failed(s, "the server's greeting is not OK, PREAUTH or BYE");
 	const struct imap_response *g = ev.resp;
 	if (g->code == IMAP_CODE_CAPABILITY)
 		caps_set(s, g->code_args, g->code_nargs);
 	if (g->cond == IMAP_COND_BYE) {
 		char text[IMAP_TEXT_MAX + 1];
 		snprintf(text, sizeof(text), "%s", g->text);
-		drop_connection(s);
-		return set_last(s, IMAP_ECONN, IMAP_CAUSE_BYE, "server said BYE: %s", text);
+		imap_drop_connection(s);
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_BYE, "server said BYE: %s", text);
 	}
 	if (g->code == IMAP_CODE_ALERT)
 		emit_alert(s, g);
@@ -693,8 +694,8 @@ static enum imap_result do_starttls(struct imap_session *s)
 {
 	enum imap_result r;
 	if (s->state == IMAP_STATE_AUTH) {
-		drop_connection(s);
-		return set_last(s, IMAP_ETLS, IMAP_CAUSE_PREAUTH,
+		imap_drop_connection(s);
+		return imap_set_last(s, IMAP_ETLS, IMAP_CAUSE_PREAUTH,
 		    "server greeted PREAUTH before STARTTLS; refusing to go on in plaintext");
 	}
 	if (!s->caps) {
@@ -703,18 +704,18 @@ static enum imap_result do_starttls(struct imap_session *s)
 			return r;
 	}
 	if (!imap_has(s, IMAP_CAP_STARTTLS)) {
-		drop_connection(s);
-		return set_last(s, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS,
+		imap_drop_connection(s);
+		return imap_set_last(s, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS,
 		    "server does not offer STARTTLS");
 	}
-	cmd_begin(s, "STARTTLS");
-	r = cmd_run(s, NULL);
+	imap_cmd_begin(s, "STARTTLS");
+	r = imap_cmd_run(s, NULL);
 	if (r != IMAP_OK) {
 		if (r == IMAP_NO || r == IMAP_BAD) {
 			char text[IMAP_TEXT_MAX + 1];
 			snprintf(text, sizeof(text), "%s", s->last.text);
-			drop_connection(s);
-			return set_last(s, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS,
+			imap_drop_connection(s);
+			return imap_set_last(s, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS,
 			    "server refused STARTTLS: %s", text);
 		}
 		return r;
@@ -735,7 +736,7 @@ enum imap_result imap_connect(struct imap_session *s)
 {
 	enum imap_result r;
 	if (s->state != IMAP_STATE_DISCONNECTED)
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "already connected");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "already connected");
 	imap_conn_close(&s->conn);
 	imap_parser_reset(s->parser);
 	s->roff = s->rlen = 0;
@@ -765,8 +766,8 @@ enum imap_result imap_logout(struct imap_session *s)
 {
 	enum imap_result r = simple_cmd(s, "LOGOUT");
 	if (r == IMAP_ECONN && s->last.cause == IMAP_CAUSE_BYE)
-		r = set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "logged out");
-	drop_connection(s);
+		r = imap_set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "logged out");
+	imap_drop_connection(s);
 	return r;
 }
 

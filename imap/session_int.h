@@ -1,21 +1,25 @@
 /* imap/session_int.h — the session object and the command engine shared by
- * the files that implement imap.h. Internal to imap/.
+ * the files that implement imap.h. Internal to imap/: its functions are
+ * external only so that those files can share them, and carry the imap_
+ * prefix because they are linked into libimap.a; they are not the API.
  *
- * The engine: cmd_begin() starts a command with a fresh tag; the caller
- * appends arguments to s->cmd; cmd_run() sends it (waiting for "+" at each
+ * The engine works on the session (format.h's imap_cmd_* build the
+ * struct imap_cmd it sends): imap_cmd_check() says whether a command may be
+ * sent now; imap_cmd_begin() starts one with a fresh tag; the caller appends
+ * arguments to s->cmd; imap_cmd_run() sends it (waiting for "+" at each
  * sync point), reads responses until the tagged one, and hands each
  * untagged response first to the session (capabilities, BYE), then to the
  * command's handler, then — when neither consumed it — to cfg.on_event.
  * Body-section streams go to the handler's stream function, or are dropped.
- * cmd_run() sets s->last and returns the result; on a connection or
+ * imap_cmd_run() sets s->last and returns the result; on a connection or
  * protocol failure it closes the connection.
  *
- * Deadlines (imap.h, limits.h): each cmd_run is one progress budget; a
- * pipelined exchange is one budget from its first cmd_send_raw to the next
- * cmd_check (the start of the next call). Time in the handler's callbacks
- * does not count. A command that asks for a message body section
- * (BODY.PEEK[], [HEADER] or [TEXT]: imap_fetch_body) has no hard cap while
- * such a section streams.
+ * Deadlines (imap.h, limits.h): each imap_cmd_run is one progress budget;
+ * a pipelined exchange is one budget from its first imap_cmd_send_raw to
+ * the next imap_cmd_check (the start of the next call). Time in the
+ * handler's callbacks does not count. A command that asks for a message
+ * body section (BODY.PEEK[], [HEADER] or [TEXT]: imap_fetch_body) has no
+ * hard cap while such a section streams.
  */
 #ifndef IMAP_SESSION_INT_H
 #define IMAP_SESSION_INT_H
@@ -63,44 +67,45 @@ struct cmd_handler {
 
 /* IMAP_OK when a command may be sent in the current state (need: the
  * minimum state), else IMAP_ECONN / IMAP_EARG with s->last set. */
-enum imap_result cmd_check(struct imap_session *s, enum imap_state need);
+enum imap_result imap_cmd_check(struct imap_session *s, enum imap_state need);
 /* Start s->cmd with a new tag and the given command words (raw). */
-void cmd_begin(struct imap_session *s, const char *words);
-enum imap_result cmd_run(struct imap_session *s, const struct cmd_handler *h);
-/* Pipelining (commands without sync points only): cmd_send_raw writes
- * finished commands as they are; cmd_next_tagged reads and dispatches
- * responses (untagged ones as cmd_run does) until a tagged one, which it
- * hands back in *out (valid until the next read) for the caller to match
- * against the tags it sent; cmd_tagged_result then sets s->last from it as
- * cmd_run would. Failures close the connection as in cmd_run. */
-enum imap_result cmd_send_raw(struct imap_session *s, const char *buf, size_t len);
-enum imap_result cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,
+void imap_cmd_begin(struct imap_session *s, const char *words);
+enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *h);
+/* Pipelining (commands without sync points only): imap_cmd_send_raw
+ * writes finished commands as they are; imap_cmd_next_tagged reads and
+ * dispatches responses (untagged ones as imap_cmd_run does) until a tagged
+ * one, which it hands back in *out (valid until the next read) for the
+ * caller to match against the tags it sent; imap_cmd_tagged_result then
+ * sets s->last from it as imap_cmd_run would. Failures close the
+ * connection as in imap_cmd_run. */
+enum imap_result imap_cmd_send_raw(struct imap_session *s, const char *buf, size_t len);
+enum imap_result imap_cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,
     const struct imap_response **out);
-enum imap_result cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
+enum imap_result imap_cmd_tagged_result(struct imap_session *s, const struct cmd_handler *h,
     const struct imap_response *r);
 /* Set s->last to a local outcome (no server reply) and return r. */
-enum imap_result set_last(struct imap_session *s, enum imap_result r, enum imap_cause cause,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum imap_result imap_set_last(struct imap_session *s, enum imap_result r,
+    enum imap_cause cause, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Close the connection; the session is DISCONNECTED. */
-void drop_connection(struct imap_session *s);
+void imap_drop_connection(struct imap_session *s);
 /* Close the connection after a protocol error: IMAP_EPROTO. */
-enum imap_result proto_failed(struct imap_session *s, const char *why);
+enum imap_result imap_proto_failed(struct imap_session *s, const char *why);
 /* The formatter refused an argument: IMAP_EARG with its reason. */
-enum imap_result cmd_refused(struct imap_session *s);
+enum imap_result imap_cmd_refused(struct imap_session *s);
 
 /* Fill m from the attribute list of an untagged FETCH. 0 or -1 (malformed;
  * s->last.text says why). */
-int fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
+int imap_fetch_parse_msg(struct imap_session *s, const struct imap_response *r,
     struct imap_msg *m);
 /* The value of the first item of an untagged FETCH whose name starts with
  * prefix (ASCII case-insensitive), or NULL. */
-const struct imap_arg *fetch_item(const struct imap_response *r, const char *prefix);
+const struct imap_arg *imap_fetch_item(const struct imap_response *r, const char *prefix);
 /* Parse a flag list into IMAP_FLAG_* bits and keywords (into s->kw). */
-int parse_flag_list(struct imap_session *s, const struct imap_arg *list, unsigned *flags,
-    const char *const **keywords, size_t *nkeywords);
+int imap_parse_flag_list(struct imap_session *s, const struct imap_arg *list,
+    unsigned *flags, const char *const **keywords, size_t *nkeywords);
 /* Run a UID command over uids in chunks: prefix words, the set, then a
  * suffix built by add_suffix (may be NULL). */
-enum imap_result cmd_uid_chunks(struct imap_session *s, const char *words,
+enum imap_result imap_cmd_uid_chunks(struct imap_session *s, const char *words,
     const struct imap_uidset *uids,
     void (*add_suffix)(struct imap_session *s, const void *arg), const void *arg,
     const struct cmd_handler *h);

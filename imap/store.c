@@ -37,26 +37,27 @@ enum imap_result imap_store_flags(struct imap_session *s, const struct imap_uids
 	const unsigned settable = IMAP_FLAG_SEEN | IMAP_FLAG_ANSWERED | IMAP_FLAG_FLAGGED |
 	    IMAP_FLAG_DELETED | IMAP_FLAG_DRAFT;
 	struct store_args a = { add, sysflags, keywords, nkeywords };
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if ((sysflags & ~settable) || (sysflags == 0 && nkeywords == 0))
-		return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "no valid flags to store");
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "no valid flags to store");
 	for (size_t i = 0; i < nkeywords; i++)
 		if (!imap_is_atom(keywords[i], strlen(keywords[i])))
-			return set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "keyword is not an atom");
-	return cmd_uid_chunks(s, "UID STORE", uids, store_suffix, &a, NULL);
+			return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+			    "keyword is not an atom");
+	return imap_cmd_uid_chunks(s, "UID STORE", uids, store_suffix, &a, NULL);
 }
 
 enum imap_result imap_uid_expunge(struct imap_session *s, const struct imap_uidset *uids)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if (!imap_has(s, IMAP_CAP_UIDPLUS))
-		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
 		    "server lacks UIDPLUS: UID EXPUNGE unavailable");
-	return cmd_uid_chunks(s, "UID EXPUNGE", uids, NULL, NULL, NULL);
+	return imap_cmd_uid_chunks(s, "UID EXPUNGE", uids, NULL, NULL, NULL);
 }
 
 static void mailbox_suffix(struct imap_session *s, const void *arg)
@@ -68,22 +69,22 @@ static void mailbox_suffix(struct imap_session *s, const void *arg)
 enum imap_result imap_uid_copy(struct imap_session *s, const struct imap_uidset *uids,
     const char *mailbox)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
-	return cmd_uid_chunks(s, "UID COPY", uids, mailbox_suffix, mailbox, NULL);
+	return imap_cmd_uid_chunks(s, "UID COPY", uids, mailbox_suffix, mailbox, NULL);
 }
 
 enum imap_result imap_uid_move(struct imap_session *s, const struct imap_uidset *uids,
     const char *mailbox)
 {
-	enum imap_result r = cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
 	if (imap_has(s, IMAP_CAP_MOVE))
-		return cmd_uid_chunks(s, "UID MOVE", uids, mailbox_suffix, mailbox, NULL);
+		return imap_cmd_uid_chunks(s, "UID MOVE", uids, mailbox_suffix, mailbox, NULL);
 	if (!imap_has(s, IMAP_CAP_UIDPLUS))
-		return set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
 		    "server lacks MOVE and UIDPLUS: cannot move only these messages");
 	r = imap_uid_copy(s, uids, mailbox);
 	if (r == IMAP_OK)

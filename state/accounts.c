@@ -21,17 +21,17 @@ static const char SQL_REMOVE[] =
 static const char SQL_NAME_TAKEN[] =
 	"SELECT name FROM accounts WHERE name = ?1 COLLATE NOCASE LIMIT 1";
 
-void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
+void state_db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
 {
 	const void *blob;
 	int n;
 
 	memset(a, 0, sizeof *a);
 	a->id = sqlite3_column_int64(st, c);
-	db_col_text(st, c + 1, a->name, sizeof a->name);
+	state_db_col_text(st, c + 1, a->name, sizeof a->name);
 	a->auth = sqlite3_column_int(st, c + 2) == 1 ? STATE_AUTH_MANAGED :
 	    STATE_AUTH_PASSTHROUGH;
-	db_col_text(st, c + 3, a->upstream_user, sizeof a->upstream_user);
+	state_db_col_text(st, c + 3, a->upstream_user, sizeof a->upstream_user);
 	blob = sqlite3_column_blob(st, c + 4);
 	n = sqlite3_column_bytes(st, c + 4);
 	if (blob != NULL && n > 0 && (size_t)n <= sizeof a->secret) {
@@ -44,11 +44,11 @@ void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
 /* Run a one-row account query; *out filled. */
 static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_account *out)
 {
-	int rc = db_step_row(db, st, "reading an account", "account");
+	int rc = state_db_step_row(db, st, "reading an account", "account");
 
 	if (rc == STATE_OK && out != NULL)
-		db_row_to_account(st, 0, out);
-	db_done(st);
+		state_db_row_to_account(st, 0, out);
+	state_db_done(st);
 	return rc;
 }
 
@@ -57,17 +57,17 @@ static int check_credentials(struct state_db *db, enum state_auth auth,
 {
 	if (auth == STATE_AUTH_PASSTHROUGH) {
 		if ((upstream_user != NULL && upstream_user[0] != '\0') || secret_len != 0)
-			return db_fail(db, STATE_INVALID,
+			return state_db_fail(db, STATE_INVALID,
 			    "a passthrough account stores no upstream credentials");
 		return STATE_OK;
 	}
 	if (auth != STATE_AUTH_MANAGED)
-		return db_fail(db, STATE_INVALID, "unknown auth mode %d", (int)auth);
-	if (!db_text_ok(upstream_user, STATE_USER_MAX, false))
-		return db_fail(db, STATE_INVALID,
+		return state_db_fail(db, STATE_INVALID, "unknown auth mode %d", (int)auth);
+	if (!state_db_text_ok(upstream_user, STATE_USER_MAX, false))
+		return state_db_fail(db, STATE_INVALID,
 		    "upstream user name must be 1..%d printable octets", STATE_USER_MAX);
 	if (secret == NULL || secret_len == 0 || secret_len > STATE_SECRET_MAX)
-		return db_fail(db, STATE_INVALID,
+		return state_db_fail(db, STATE_INVALID,
 		    "upstream secret must be 1..%d octets", STATE_SECRET_MAX);
 	return STATE_OK;
 }
@@ -86,7 +86,7 @@ static int bind_credentials(sqlite3_stmt *st, enum state_auth auth,
 
 bool state_account_name_ok(const char *name)
 {
-	return db_text_ok(name, STATE_ACCOUNT_MAX, false);
+	return state_db_text_ok(name, STATE_ACCOUNT_MAX, false);
 }
 
 int state_account_add(struct state_db *db, const char *name, enum state_auth auth,
@@ -98,27 +98,27 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 
 	DB_ENTER(db);
 	if (!state_account_name_ok(name))
-		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
+		return state_db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
 	/* Names compare ASCII case-insensitively: "Alice" is taken by "alice". */
-	st = db_stmt(db, SQL_NAME_TAKEN);
+	st = state_db_stmt(db, SQL_NAME_TAKEN);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = db_name_free(db, st, "account");
+	rc = state_db_name_free(db, st, "account");
 	if (rc != STATE_OK)
 		return rc;
-	st = db_stmt(db, SQL_INSERT);
+	st = state_db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	bind_credentials(st, auth, upstream_user, secret, secret_len);
 	sqlite3_bind_int64(st, 5, now);
-	rc = db_exec_stmt(db, st, "adding an account");
+	rc = state_db_exec_stmt(db, st, "adding an account");
 	if (rc == STATE_EXISTS)
-		return db_fail(db, STATE_EXISTS, "account '%s' already exists", name);
+		return state_db_fail(db, STATE_EXISTS, "account '%s' already exists", name);
 	if (rc != STATE_OK)
 		return rc;
 	if (id != NULL)
@@ -132,8 +132,8 @@ int state_account_get(struct state_db *db, const char *name, struct state_accoun
 
 	DB_ENTER(db);
 	if (!state_account_name_ok(name))
-		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
-	st = db_stmt(db, SQL_BY_NAME);
+		return state_db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
+	st = state_db_stmt(db, SQL_BY_NAME);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -145,7 +145,7 @@ int state_account_get_by_id(struct state_db *db, int64_t id, struct state_accoun
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_BY_ID);
+	st = state_db_stmt(db, SQL_BY_ID);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, id);
@@ -159,7 +159,7 @@ int state_account_ensure(struct state_db *db, const char *name, int64_t now,
 	int rc;
 
 	DB_ENTER(db);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = state_account_get(db, name, out);
 	if (rc == STATE_NOTFOUND) {
@@ -168,7 +168,7 @@ int state_account_ensure(struct state_db *db, const char *name, int64_t now,
 		if (rc == STATE_OK)
 			rc = state_account_get(db, name, out);
 	}
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }
 
 int state_account_set_credentials(struct state_db *db, int64_t account_id,
@@ -182,12 +182,12 @@ int state_account_set_credentials(struct state_db *db, int64_t account_id,
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
-	st = db_stmt(db, SQL_SET_CRED);
+	st = state_db_stmt(db, SQL_SET_CRED);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
 	bind_credentials(st, auth, upstream_user, secret, secret_len);
-	return db_exec_one(db, st, "setting account credentials", "account");
+	return state_db_exec_one(db, st, "setting account credentials", "account");
 }
 
 int state_account_remove(struct state_db *db, const char *name)
@@ -196,12 +196,12 @@ int state_account_remove(struct state_db *db, const char *name)
 
 	DB_ENTER(db);
 	if (!state_account_name_ok(name))
-		return db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
-	st = db_stmt(db, SQL_REMOVE);
+		return state_db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
+	st = state_db_stmt(db, SQL_REMOVE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	return db_exec_one(db, st, "removing an account", "account");
+	return state_db_exec_one(db, st, "removing an account", "account");
 }
 
 struct account_rows {
@@ -214,7 +214,7 @@ static int account_row(void *ctx, sqlite3_stmt *st)
 {
 	struct account_rows *r = ctx;
 
-	db_row_to_account(st, 0, &r->a);
+	state_db_row_to_account(st, 0, &r->a);
 	return r->cb(r->arg, &r->a);
 }
 
@@ -224,9 +224,9 @@ int state_account_list(struct state_db *db, state_account_cb *cb, void *arg)
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_LIST);
+	st = state_db_stmt(db, SQL_LIST);
 	if (st == NULL)
 		return STATE_ERROR;
-	return db_each_row(db, st, account_row, &r, "listing accounts");
+	return state_db_each_row(db, st, account_row, &r, "listing accounts");
 }
 

@@ -12,7 +12,7 @@
 #include "state/db_int.h"
 #include "state/state_test.h"
 
-int db_enter(struct state_db *db)
+int state_db_enter(struct state_db *db)
 {
 	if (db->in_cb > 0) {
 		snprintf(db->err, sizeof db->err,
@@ -23,7 +23,7 @@ int db_enter(struct state_db *db)
 	return 0;
 }
 
-int db_fail(struct state_db *db, int rc, const char *fmt, ...)
+int state_db_fail(struct state_db *db, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -33,12 +33,12 @@ int db_fail(struct state_db *db, int rc, const char *fmt, ...)
 	return rc;
 }
 
-int db_sqlerr(struct state_db *db, const char *what)
+int state_db_sqlerr(struct state_db *db, const char *what)
 {
-	return db_fail(db, STATE_ERROR, "%s: %s", what, sqlite3_errmsg(db->conn));
+	return state_db_fail(db, STATE_ERROR, "%s: %s", what, sqlite3_errmsg(db->conn));
 }
 
-sqlite3_stmt *db_stmt(struct state_db *db, const char *sql)
+sqlite3_stmt *state_db_stmt(struct state_db *db, const char *sql)
 {
 	size_t i;
 	sqlite3_stmt *st = NULL;
@@ -52,12 +52,12 @@ sqlite3_stmt *db_stmt(struct state_db *db, const char *sql)
 		}
 	}
 	if (db->n_cached == DB_STMT_CACHE) {
-		db_fail(db, STATE_ERROR, "state: statement cache full (%d)", DB_STMT_CACHE);
+		state_db_fail(db, STATE_ERROR, "state: statement cache full (%d)", DB_STMT_CACHE);
 		return NULL;
 	}
 	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
 	    NULL) != SQLITE_OK) {
-		db_sqlerr(db, "prepare");
+		state_db_sqlerr(db, "prepare");
 		sqlite3_finalize(st);
 		return NULL;
 	}
@@ -67,13 +67,13 @@ sqlite3_stmt *db_stmt(struct state_db *db, const char *sql)
 	return st;
 }
 
-void db_done(sqlite3_stmt *st)
+void state_db_done(sqlite3_stmt *st)
 {
 	if (st != NULL)
 		sqlite3_reset(st);
 }
 
-int db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
+int state_db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
     const char *what)
 {
 	int rc;
@@ -89,13 +89,13 @@ int db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx
 			break;
 		}
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, what);
+		return state_db_sqlerr(db, what);
 	return STATE_OK;
 }
 
-int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
+int state_db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
 {
 	int rc;
 
@@ -109,53 +109,53 @@ int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
 	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
 	    (sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_UNIQUE ||
 	    sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_PRIMARYKEY)) {
-		db_fail(db, STATE_EXISTS, "%s: already exists", what);
+		state_db_fail(db, STATE_EXISTS, "%s: already exists", what);
 		sqlite3_reset(st);
 		return STATE_EXISTS;
 	}
-	db_sqlerr(db, what);
+	state_db_sqlerr(db, what);
 	sqlite3_reset(st);
 	return STATE_ERROR;
 }
 
-int db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
+int state_db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
     const char *what_row)
 {
-	int rc = db_exec_stmt(db, st, what);
+	int rc = state_db_exec_stmt(db, st, what);
 
 	if (rc == STATE_OK && sqlite3_changes(db->conn) == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such %s", what_row);
+		return state_db_fail(db, STATE_NOTFOUND, "no such %s", what_row);
 	return rc;
 }
 
-int db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n)
+int state_db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n)
 {
-	int rc = db_exec_stmt(db, st, what);
+	int rc = state_db_exec_stmt(db, st, what);
 
 	if (rc == STATE_OK && n != NULL)
 		*n = (size_t)sqlite3_changes(db->conn);
 	return rc;
 }
 
-int db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
+int state_db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
     const char *what_row)
 {
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW)
 		return STATE_OK;
-	db_done(st);
+	state_db_done(st);
 	if (rc == SQLITE_DONE)
-		return db_fail(db, STATE_NOTFOUND, "no such %s", what_row);
-	return db_sqlerr(db, what);
+		return state_db_fail(db, STATE_NOTFOUND, "no such %s", what_row);
+	return state_db_sqlerr(db, what);
 }
 
-int db_exec(struct state_db *db, const char *sql, const char *what)
+int state_db_exec(struct state_db *db, const char *sql, const char *what)
 {
 	char *msg = NULL;
 
 	if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		db_fail(db, STATE_ERROR, "%s: %s", what,
+		state_db_fail(db, STATE_ERROR, "%s: %s", what,
 		    msg != NULL ? msg : sqlite3_errmsg(db->conn));
 		sqlite3_free(msg);
 		return STATE_ERROR;
@@ -163,31 +163,31 @@ int db_exec(struct state_db *db, const char *sql, const char *what)
 	return STATE_OK;
 }
 
-int db_tx_begin(struct state_db *db, struct db_tx *tx)
+int state_db_tx_begin(struct state_db *db, struct db_tx *tx)
 {
 	tx->open = false;
 	tx->outer = sqlite3_get_autocommit(db->conn) != 0;
-	if (db_exec(db, tx->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT state_sp",
+	if (state_db_exec(db, tx->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT state_sp",
 	    "begin transaction") != STATE_OK)
 		return STATE_ERROR;
 	tx->open = true;
 	return STATE_OK;
 }
 
-int db_tx_commit(struct state_db *db, struct db_tx *tx)
+int state_db_tx_commit(struct state_db *db, struct db_tx *tx)
 {
 	if (!tx->open)
-		return db_fail(db, STATE_ERROR, "state: commit without a transaction");
-	if (db_exec(db, tx->outer ? "COMMIT" : "RELEASE state_sp",
+		return state_db_fail(db, STATE_ERROR, "state: commit without a transaction");
+	if (state_db_exec(db, tx->outer ? "COMMIT" : "RELEASE state_sp",
 	    "commit") != STATE_OK) {
-		db_tx_rollback(db, tx);
+		state_db_tx_rollback(db, tx);
 		return STATE_ERROR;
 	}
 	tx->open = false;
 	return STATE_OK;
 }
 
-void db_tx_rollback(struct state_db *db, struct db_tx *tx)
+void state_db_tx_rollback(struct state_db *db, struct db_tx *tx)
 {
 	char saved[DB_ERR_MAX];
 
@@ -206,35 +206,35 @@ void db_tx_rollback(struct state_db *db, struct db_tx *tx)
 	memcpy(db->err, saved, sizeof saved);
 }
 
-int db_tx_end(struct state_db *db, struct db_tx *tx, int rc)
+int state_db_tx_end(struct state_db *db, struct db_tx *tx, int rc)
 {
 	if (rc != STATE_OK) {
-		db_tx_rollback(db, tx);
+		state_db_tx_rollback(db, tx);
 		return rc;
 	}
-	return db_tx_commit(db, tx);
+	return state_db_tx_commit(db, tx);
 }
 
-int db_tx_begin_read(struct state_db *db, struct db_tx *tx)
+int state_db_tx_begin_read(struct state_db *db, struct db_tx *tx)
 {
 	tx->outer = sqlite3_get_autocommit(db->conn) != 0;
 	tx->open = false;
 	if (tx->outer) {
-		if (db_exec(db, "BEGIN", "begin read transaction") != STATE_OK)
+		if (state_db_exec(db, "BEGIN", "begin read transaction") != STATE_OK)
 			return STATE_ERROR;
 		tx->open = true;
 	}
 	return STATE_OK;
 }
 
-void db_tx_end_read(struct state_db *db, struct db_tx *tx)
+void state_db_tx_end_read(struct state_db *db, struct db_tx *tx)
 {
 	if (tx->open && !sqlite3_get_autocommit(db->conn))
 		sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL);
 	tx->open = false;
 }
 
-bool db_text_ok(const char *s, size_t max, bool allow_empty)
+bool state_db_text_ok(const char *s, size_t max, bool allow_empty)
 {
 	size_t n;
 
@@ -249,7 +249,7 @@ bool db_text_ok(const char *s, size_t max, bool allow_empty)
 	return allow_empty || n > 0;
 }
 
-void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
+void state_db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	size_t n;
@@ -265,20 +265,20 @@ void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
-int db_name_free(struct state_db *db, sqlite3_stmt *st, const char *what)
+int state_db_name_free(struct state_db *db, sqlite3_stmt *st, const char *what)
 {
 	char taken[STATE_ACCOUNT_MAX + 1];
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW)
-		db_col_text(st, 0, taken, sizeof taken);
-	db_done(st);
+		state_db_col_text(st, 0, taken, sizeof taken);
+	state_db_done(st);
 	if (rc == SQLITE_ROW)
-		return db_fail(db, STATE_EXISTS, "%s '%s' already exists", what, taken);
-	return rc == SQLITE_DONE ? STATE_OK : db_sqlerr(db, what);
+		return state_db_fail(db, STATE_EXISTS, "%s '%s' already exists", what, taken);
+	return rc == SQLITE_DONE ? STATE_OK : state_db_sqlerr(db, what);
 }
 
-int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
+int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
 {
 	if (s == NULL || s[0] == '\0')
 		return sqlite3_bind_null(st, idx);
@@ -289,7 +289,7 @@ int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
  * passwords and mail metadata a state file holds are nobody else's
  * business, whatever the umask. SQLite gives the -wal and -shm files the
  * main file's mode. */
-int db_create_private(const char *path, bool must_be_new, char *err, size_t errlen)
+int state_db_create_private(const char *path, bool must_be_new, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -318,7 +318,7 @@ static struct state_db *open_conn(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "state: bad database path");
 		return NULL;
 	}
-	if (db_create_private(path, false, err, errlen) != 0)
+	if (state_db_create_private(path, false, err, errlen) != 0)
 		return NULL;
 	db = calloc(1, sizeof *db);
 	if (db == NULL) {
@@ -337,9 +337,9 @@ static struct state_db *open_conn(const char *path, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(db->conn, 1);
 	sqlite3_busy_timeout(db->conn, STATE_BUSY_TIMEOUT_MS);
-	if (db_exec(db, "PRAGMA journal_mode=WAL", "journal mode") != STATE_OK ||
-	    db_exec(db, "PRAGMA synchronous=FULL", "synchronous") != STATE_OK ||
-	    db_exec(db, "PRAGMA foreign_keys=ON", "foreign keys") != STATE_OK) {
+	if (state_db_exec(db, "PRAGMA journal_mode=WAL", "journal mode") != STATE_OK ||
+	    state_db_exec(db, "PRAGMA synchronous=FULL", "synchronous") != STATE_OK ||
+	    state_db_exec(db, "PRAGMA foreign_keys=ON", "foreign keys") != STATE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db->err);
 		state_close(db);
 		return NULL;
@@ -353,7 +353,7 @@ struct state_db *state_open_at(const char *path, int target, char *err, size_t e
 
 	if (db == NULL)
 		return NULL;
-	if (db_migrate(db, target) != STATE_OK) {
+	if (state_db_migrate(db, target) != STATE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db->err);
 		state_close(db);
 		return NULL;
@@ -387,16 +387,16 @@ int state_tx_begin(struct state_db *db)
 {
 	DB_ENTER(db);
 	if (!sqlite3_get_autocommit(db->conn))
-		return db_fail(db, STATE_INVALID, "state: a transaction is already open");
-	return db_exec(db, "BEGIN IMMEDIATE", "begin transaction");
+		return state_db_fail(db, STATE_INVALID, "state: a transaction is already open");
+	return state_db_exec(db, "BEGIN IMMEDIATE", "begin transaction");
 }
 
 int state_tx_commit(struct state_db *db)
 {
 	DB_ENTER(db);
 	if (sqlite3_get_autocommit(db->conn))
-		return db_fail(db, STATE_INVALID, "state: no transaction is open");
-	if (db_exec(db, "COMMIT", "commit") != STATE_OK) {
+		return state_db_fail(db, STATE_INVALID, "state: no transaction is open");
+	if (state_db_exec(db, "COMMIT", "commit") != STATE_OK) {
 		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
 		return STATE_ERROR;
 	}
@@ -407,6 +407,6 @@ int state_tx_rollback(struct state_db *db)
 {
 	DB_ENTER(db);
 	if (sqlite3_get_autocommit(db->conn))
-		return db_fail(db, STATE_INVALID, "state: no transaction is open");
-	return db_exec(db, "ROLLBACK", "rollback");
+		return state_db_fail(db, STATE_INVALID, "state: no transaction is open");
+	return state_db_exec(db, "ROLLBACK", "rollback");
 }

@@ -1,15 +1,19 @@
-/* state/db_int.h — internals shared by the state/ files (not for callers).
+/* state/db_int.h — internals shared by the state/ files (not for callers,
+ * who use state.h). The functions are external only so that the state/
+ * files can share them, and carry the state_ prefix because they are
+ * linked into libstate.a; most are state_db_*.
  *
  * One struct state_db per SQLite connection. Statements are prepared on
  * first use and cached by the address of their SQL text (every SQL text is a
  * static const array in exactly one file, so the address is its identity).
- * db_stmt() hands a statement out reset with cleared bindings; db_done()
- * resets it again so no read transaction outlives the call.
+ * state_db_stmt() hands a statement out reset with cleared bindings;
+ * state_db_done() resets it again so no read transaction outlives the call.
  *
- * Write transactions: db_tx_begin() opens BEGIN IMMEDIATE when the handle is
- * in autocommit mode (so a writer waits in the busy handler for the write
- * lock up front instead of failing with SQLITE_BUSY on a lock upgrade), or a
- * SAVEPOINT inside a transaction the caller opened with state_tx_begin().
+ * Write transactions: state_db_tx_begin() opens BEGIN IMMEDIATE when the
+ * handle is in autocommit mode (so a writer waits in the busy handler for
+ * the write lock up front instead of failing with SQLITE_BUSY on a lock
+ * upgrade), or a SAVEPOINT inside a transaction the caller opened with
+ * state_tx_begin().
  */
 #ifndef STATE_DB_INT_H
 #define STATE_DB_INT_H
@@ -43,75 +47,76 @@ struct db_tx {
 };
 
 /* Refuse calls from inside a callback; clear the error. 0 or -1. */
-int db_enter(struct state_db *db);
+int state_db_enter(struct state_db *db);
 #define DB_ENTER(db) \
 	do { \
-		if (db_enter(db) != 0) \
+		if (state_db_enter(db) != 0) \
 			return STATE_ERROR; \
 	} while (0)
 
-/* Set the error message; return rc (for `return db_fail(...)`). */
-int db_fail(struct state_db *db, int rc, const char *fmt, ...)
+/* Set the error message; return rc (for `return state_db_fail(...)`). */
+int state_db_fail(struct state_db *db, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* STATE_ERROR with "what: <sqlite message>". */
-int db_sqlerr(struct state_db *db, const char *what);
+int state_db_sqlerr(struct state_db *db, const char *what);
 
 /* A cached, reset statement for sql (a static const array), or NULL with
  * the error set. */
-sqlite3_stmt *db_stmt(struct state_db *db, const char *sql);
-void db_done(sqlite3_stmt *st);
+sqlite3_stmt *state_db_stmt(struct state_db *db, const char *sql);
+void state_db_done(sqlite3_stmt *st);
 /* Step a bound query and hand each row to row(), which converts it and
  * calls the caller's callback; in_cb is raised meanwhile, so that callback
  * cannot re-enter the handle. A non-zero return from row() stops early.
  * Resets st. STATE_OK, or STATE_ERROR with "<what>: <sqlite message>". */
 typedef int db_row_fn(void *ctx, sqlite3_stmt *st);
-int db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
+int state_db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
     const char *what);
 /* Step a statement that returns no row (or ignore rows): STATE_OK, or
  * STATE_EXISTS on a UNIQUE violation, else STATE_ERROR; resets it. */
-int db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what);
-/* db_exec_stmt for an UPDATE/DELETE of one row: STATE_NOTFOUND with
+int state_db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what);
+/* state_db_exec_stmt for an UPDATE/DELETE of one row: STATE_NOTFOUND with
  * "no such <what_row>" when it matched none. */
-int db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
+int state_db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
     const char *what_row);
-/* db_exec_stmt, then the number of rows changed into *n (may be NULL). */
-int db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n);
+/* state_db_exec_stmt, then the number of rows changed into *n (may be
+ * NULL). */
+int state_db_exec_count(struct state_db *db, sqlite3_stmt *st, const char *what, size_t *n);
 /* Step st, a bound query expected to return a row: STATE_OK with the row
- * current (the caller reads it, then db_done()); otherwise st is reset and
- * the result is STATE_NOTFOUND ("no such <what_row>") or STATE_ERROR
- * ("<what>: <sqlite message>"). */
-int db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
+ * current (the caller reads it, then state_db_done()); otherwise st is
+ * reset and the result is STATE_NOTFOUND ("no such <what_row>") or
+ * STATE_ERROR ("<what>: <sqlite message>"). */
+int state_db_step_row(struct state_db *db, sqlite3_stmt *st, const char *what,
     const char *what_row);
 /* Run SQL without a result (transaction control, pragmas, schema). */
-int db_exec(struct state_db *db, const char *sql, const char *what);
+int state_db_exec(struct state_db *db, const char *sql, const char *what);
 /* Create path as an empty file of mode 0600 (an empty file is an empty
  * SQLite database). An existing file is left exactly as it is: 0, unless
  * must_be_new (then -1). -1 with "path: cannot open: reason" in err. */
-int db_create_private(const char *path, bool must_be_new, char *err, size_t errlen);
+int state_db_create_private(const char *path, bool must_be_new, char *err, size_t errlen);
 
-int db_tx_begin(struct state_db *db, struct db_tx *tx);
-int db_tx_commit(struct state_db *db, struct db_tx *tx);
+int state_db_tx_begin(struct state_db *db, struct db_tx *tx);
+int state_db_tx_commit(struct state_db *db, struct db_tx *tx);
 /* Safe to call after a commit or on an unopened tx (no-op then). */
-void db_tx_rollback(struct state_db *db, struct db_tx *tx);
+void state_db_tx_rollback(struct state_db *db, struct db_tx *tx);
 /* End a write transaction by its outcome: commit when rc is STATE_OK,
  * else roll back and return rc. */
-int db_tx_end(struct state_db *db, struct db_tx *tx, int rc);
+int state_db_tx_end(struct state_db *db, struct db_tx *tx, int rc);
 
 /* A read transaction (one snapshot for several statements): BEGIN when in
  * autocommit mode, nothing inside the caller's transaction. */
-int db_tx_begin_read(struct state_db *db, struct db_tx *tx);
-void db_tx_end_read(struct state_db *db, struct db_tx *tx);
+int state_db_tx_begin_read(struct state_db *db, struct db_tx *tx);
+void state_db_tx_end_read(struct state_db *db, struct db_tx *tx);
 
 /* Validation: s non-NULL, at most max octets, no control characters, and
  * non-empty unless allow_empty. */
-bool db_text_ok(const char *s, size_t max, bool allow_empty);
+bool state_db_text_ok(const char *s, size_t max, bool allow_empty);
 /* Copy a (possibly NULL) column text into a buffer of cap octets. */
-void db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap);
+void state_db_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap);
 /* Step st, a bound query whose first column is a name that would clash:
  * STATE_OK when it has no row; STATE_EXISTS ("<what> '<name>' already
  * exists", the stored spelling) when it has; otherwise an error. Resets st. */
-int db_name_free(struct state_db *db, sqlite3_stmt *st, const char *what);
-int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
+int state_db_name_free(struct state_db *db, sqlite3_stmt *st, const char *what);
+int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 
 /* Row readers: the column lists (table aliases a = accounts, d = devices)
  * and the functions reading them from column c on. */
@@ -122,38 +127,21 @@ int db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
 	" d.seen_on, d.dele, d.password_hash, d.enrol_mailbox_id, d.enrol_seq," \
 	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting"
-#define DB_MESSAGE_COLS \
-	"m.id, m.mailbox_id, m.uidvalidity, m.uid, m.seq, COALESCE(m.old_uidl, m.uidl)," \
-	" m.old_uidl, m.rfc822_size, m.exact_size, m.flags, m.message_id, m.hdr_hash," \
-	" m.emailid, m.gm_msgid, m.first_seen, m.gone"
-void db_row_to_message(sqlite3_stmt *st, struct state_message *m);
-void db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a);
-void db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d);
+void state_db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a);
+void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d);
 
 /* Schema (schema.c): migrate the open connection to `target` (0 = the
  * latest). Refuses a newer file. */
-int db_migrate(struct state_db *db, int target);
-
-/* Effective view parameters of one device (view.c). */
-struct view_params {
-	int64_t device_id;
-	int64_t mailbox_id;   /* 0: the folder was never synced: empty view */
-	uint32_t uidvalidity;
-	int offer;            /* 0 all, 1 since-enrolment, 2 unseen */
-	int64_t enrol_seq;    /* INT64_MAX when the mark is unset */
-	int64_t window;       /* 0 = unlimited */
-};
-int view_params_get(struct state_db *db, int64_t device_id,
-    const struct state_view_defaults *def, struct view_params *vp);
+int state_db_migrate(struct state_db *db, int target);
 
 /* Per-device marks inside the caller's transaction (devmsg.c). */
-int devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,
+int state_devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,
     int64_t now);
-int devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_id,
+int state_devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_id,
     int64_t now);
 
 /* Word checks (devices.c). */
-bool db_offer_word(const char *w, int *code);
-bool db_dele_word(const char *w);
+bool state_db_offer_word(const char *w, int *code);
+bool state_db_dele_word(const char *w);
 
 #endif

@@ -65,7 +65,7 @@ static int word_index(const char *w, const char *const *words, size_t n)
 	return -1;
 }
 
-bool db_offer_word(const char *w, int *code)
+bool state_db_offer_word(const char *w, int *code)
 {
 	int i = word_index(w, OFFERS, sizeof OFFERS / sizeof OFFERS[0]);
 
@@ -81,31 +81,31 @@ static bool seen_on_word(const char *w)
 	return word_index(w, SEEN_ONS, sizeof SEEN_ONS / sizeof SEEN_ONS[0]) >= 0;
 }
 
-bool db_dele_word(const char *w)
+bool state_db_dele_word(const char *w)
 {
 	return word_index(w, DELES, sizeof DELES / sizeof DELES[0]) >= 0;
 }
 
-void db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
+void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 {
 	memset(d, 0, sizeof *d);
 	d->id = sqlite3_column_int64(st, c);
 	d->account_id = sqlite3_column_int64(st, c + 1);
-	db_col_text(st, c + 2, d->account, sizeof d->account);
-	db_col_text(st, c + 3, d->name, sizeof d->name);
+	state_db_col_text(st, c + 2, d->account, sizeof d->account);
+	state_db_col_text(st, c + 3, d->name, sizeof d->name);
 	d->created = sqlite3_column_int64(st, c + 4);
 	d->last_login = sqlite3_column_int64(st, c + 5);
-	db_col_text(st, c + 6, d->last_address, sizeof d->last_address);
-	db_col_text(st, c + 7, d->protocol, sizeof d->protocol);
-	db_col_text(st, c + 8, d->tls, sizeof d->tls);
+	state_db_col_text(st, c + 6, d->last_address, sizeof d->last_address);
+	state_db_col_text(st, c + 7, d->protocol, sizeof d->protocol);
+	state_db_col_text(st, c + 8, d->tls, sizeof d->tls);
 	d->revoked = sqlite3_column_int(st, c + 9) != 0;
-	db_col_text(st, c + 10, d->settings.folder, sizeof d->settings.folder);
-	db_col_text(st, c + 11, d->settings.offer, sizeof d->settings.offer);
+	state_db_col_text(st, c + 10, d->settings.folder, sizeof d->settings.folder);
+	state_db_col_text(st, c + 11, d->settings.offer, sizeof d->settings.offer);
 	d->settings.window = sqlite3_column_type(st, c + 12) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int64(st, c + 12);
-	db_col_text(st, c + 13, d->settings.seen_on, sizeof d->settings.seen_on);
-	db_col_text(st, c + 14, d->settings.dele, sizeof d->settings.dele);
-	db_col_text(st, c + 15, d->password_hash, sizeof d->password_hash);
+	state_db_col_text(st, c + 13, d->settings.seen_on, sizeof d->settings.seen_on);
+	state_db_col_text(st, c + 14, d->settings.dele, sizeof d->settings.dele);
+	state_db_col_text(st, c + 15, d->password_hash, sizeof d->password_hash);
 	d->enrol_mailbox_id = sqlite3_column_int64(st, c + 16);
 	d->enrol_seq = sqlite3_column_int64(st, c + 17);
 	d->enrol_time = sqlite3_column_int64(st, c + 18);
@@ -118,19 +118,19 @@ void db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 static int check_settings(struct state_db *db, const struct state_device_settings *s,
     unsigned mask)
 {
-	if ((mask & STATE_SET_FOLDER) && !db_text_ok(s->folder, STATE_FOLDER_MAX, true))
-		return db_fail(db, STATE_INVALID, "folder must be at most %d printable octets",
-		    STATE_FOLDER_MAX);
-	if ((mask & STATE_SET_OFFER) && s->offer[0] != '\0' && !db_offer_word(s->offer, NULL))
-		return db_fail(db, STATE_INVALID,
+	if ((mask & STATE_SET_FOLDER) && !state_db_text_ok(s->folder, STATE_FOLDER_MAX, true))
+		return state_db_fail(db, STATE_INVALID,
+		    "folder must be at most %d printable octets", STATE_FOLDER_MAX);
+	if ((mask & STATE_SET_OFFER) && s->offer[0] != '\0' && !state_db_offer_word(s->offer, NULL))
+		return state_db_fail(db, STATE_INVALID,
 		    "offer must be all, since-enrolment or unseen");
 	if ((mask & STATE_SET_WINDOW) && s->window < -1)
-		return db_fail(db, STATE_INVALID, "window must be 0 (unlimited) or more");
+		return state_db_fail(db, STATE_INVALID, "window must be 0 (unlimited) or more");
 	if ((mask & STATE_SET_SEEN_ON) && s->seen_on[0] != '\0' &&
 	    !seen_on_word(s->seen_on))
-		return db_fail(db, STATE_INVALID, "seen_on must be retr, quit or never");
-	if ((mask & STATE_SET_DELE) && s->dele[0] != '\0' && !db_dele_word(s->dele))
-		return db_fail(db, STATE_INVALID,
+		return state_db_fail(db, STATE_INVALID, "seen_on must be retr, quit or never");
+	if ((mask & STATE_SET_DELE) && s->dele[0] != '\0' && !state_db_dele_word(s->dele))
+		return state_db_fail(db, STATE_INVALID,
 		    "dele must be hide, trash, archive, flag, expunge or last-device");
 	return STATE_OK;
 }
@@ -145,17 +145,17 @@ static void bind_window(sqlite3_stmt *st, int idx, int64_t window)
 
 static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_device *out)
 {
-	int rc = db_step_row(db, st, "reading a device", "device");
+	int rc = state_db_step_row(db, st, "reading a device", "device");
 
 	if (rc == STATE_OK && out != NULL)
-		db_row_to_device(st, 0, out);
-	db_done(st);
+		state_db_row_to_device(st, 0, out);
+	state_db_done(st);
 	return rc;
 }
 
 static int device_by_id(struct state_db *db, int64_t id, struct state_device *out)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_BY_ID);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_BY_ID);
 
 	if (st == NULL)
 		return STATE_ERROR;
@@ -168,7 +168,7 @@ static int device_by_id(struct state_db *db, int64_t id, struct state_device *ou
 static int enrol(struct state_db *db, int64_t device_id, int64_t mailbox_id,
     int64_t seq_base, uint32_t uidnext, int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_ENROL);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_ENROL);
 
 	if (st == NULL)
 		return STATE_ERROR;
@@ -176,7 +176,7 @@ static int enrol(struct state_db *db, int64_t device_id, int64_t mailbox_id,
 	sqlite3_bind_int64(st, 2, mailbox_id);
 	sqlite3_bind_int64(st, 3, seq_base + (int64_t)uidnext);
 	sqlite3_bind_int64(st, 4, now);
-	return db_exec_stmt(db, st, "setting the enrolment mark");
+	return state_db_exec_stmt(db, st, "setting the enrolment mark");
 }
 
 /* Enrol a new device at the last known status of its folder, if synced. */
@@ -189,33 +189,38 @@ static int enrol_at_creation(struct state_db *db, int64_t account_id, int64_t de
 
 	if (folder == NULL || folder[0] == '\0')
 		return STATE_OK;
-	st = db_stmt(db, SQL_MAILBOX_BY_FOLDER);
+	st = state_db_stmt(db, SQL_MAILBOX_BY_FOLDER);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		db_done(st);
-		return rc == SQLITE_DONE ? STATE_OK : db_sqlerr(db, "finding the folder");
+		state_db_done(st);
+		return rc == SQLITE_DONE ? STATE_OK : state_db_sqlerr(db, "finding the folder");
 	}
 	mb = sqlite3_column_int64(st, 0);
-	db_done(st);
-	st = db_stmt(db, SQL_MAILBOX);
+	state_db_done(st);
+	st = state_db_stmt(db, SQL_MAILBOX);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mb);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_done(st);
-		return db_sqlerr(db, "reading the folder");
+		state_db_done(st);
+		return state_db_sqlerr(db, "reading the folder");
 	}
 	{
 		uint32_t uidnext = (uint32_t)sqlite3_column_int64(st, 2);
 		int64_t base = sqlite3_column_int64(st, 3);
 
-		db_done(st);
+		state_db_done(st);
 		return enrol(db, device_id, mb, base, uidnext, now);
 	}
+}
+
+bool state_device_name_ok(const char *name)
+{
+	return state_db_text_ok(name, STATE_DEVICE_MAX, false);
 }
 
 int state_device_add(struct state_db *db, int64_t account_id, const char *name,
@@ -230,61 +235,60 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 	int rc;
 
 	DB_ENTER(db);
-	if (!db_text_ok(name, STATE_DEVICE_MAX, false))
-		return db_fail(db, STATE_INVALID,
-		    "device name must be 1..%d printable octets", STATE_DEVICE_MAX);
+	if (!state_device_name_ok(name))
+		return state_db_fail(db, STATE_INVALID, "%s", STATE_DEVICE_RULE);
 	rc = check_settings(db, s, STATE_SET_ALL);
 	if (rc != STATE_OK)
 		return rc;
-	if (password_hash != NULL && !db_text_ok(password_hash, STATE_HASH_MAX, true))
-		return db_fail(db, STATE_INVALID, "password hash too long or not printable");
-	if (default_folder != NULL && !db_text_ok(default_folder, STATE_FOLDER_MAX, true))
-		return db_fail(db, STATE_INVALID, "bad default folder");
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (password_hash != NULL && !state_db_text_ok(password_hash, STATE_HASH_MAX, true))
+		return state_db_fail(db, STATE_INVALID, "password hash too long or not printable");
+	if (default_folder != NULL && !state_db_text_ok(default_folder, STATE_FOLDER_MAX, true))
+		return state_db_fail(db, STATE_INVALID, "bad default folder");
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_ACCOUNT_EXISTS);
+	st = state_db_stmt(db, SQL_ACCOUNT_EXISTS);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, account_id);
-	rc = db_step_row(db, st, "finding the account", "account");
-	db_done(st);
+	rc = state_db_step_row(db, st, "finding the account", "account");
+	state_db_done(st);
 	if (rc != STATE_OK)
-		return db_tx_end(db, &tx, rc);
+		return state_db_tx_end(db, &tx, rc);
 	/* Names compare ASCII case-insensitively: "PC" is taken by "pc". */
-	st = db_stmt(db, SQL_NAME_TAKEN);
+	st = state_db_stmt(db, SQL_NAME_TAKEN);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-	rc = db_name_free(db, st, "device");
+	rc = state_db_name_free(db, st, "device");
 	if (rc != STATE_OK)
-		return db_tx_end(db, &tx, rc);
-	st = db_stmt(db, SQL_INSERT);
+		return state_db_tx_end(db, &tx, rc);
+	st = state_db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, now);
-	db_bind_text_or_null(st, 4, s->folder);
-	db_bind_text_or_null(st, 5, s->offer);
+	state_db_bind_text_or_null(st, 4, s->folder);
+	state_db_bind_text_or_null(st, 5, s->offer);
 	bind_window(st, 6, s->window);
-	db_bind_text_or_null(st, 7, s->seen_on);
-	db_bind_text_or_null(st, 8, s->dele);
-	db_bind_text_or_null(st, 9, password_hash);
-	rc = db_exec_stmt(db, st, "adding a device");
+	state_db_bind_text_or_null(st, 7, s->seen_on);
+	state_db_bind_text_or_null(st, 8, s->dele);
+	state_db_bind_text_or_null(st, 9, password_hash);
+	rc = state_db_exec_stmt(db, st, "adding a device");
 	if (rc == STATE_EXISTS)
-		db_fail(db, STATE_EXISTS, "device '%s' already exists", name);
+		state_db_fail(db, STATE_EXISTS, "device '%s' already exists", name);
 	if (rc != STATE_OK)
-		return db_tx_end(db, &tx, rc);
+		return state_db_tx_end(db, &tx, rc);
 	id = sqlite3_last_insert_rowid(db->conn);
 	if (enrol_at_creation(db, account_id, id,
 	    s->folder[0] != '\0' ? s->folder : default_folder, now) != STATE_OK)
 		goto fail;
 	if (out != NULL && device_by_id(db, id, out) != STATE_OK)
 		goto fail;
-	return db_tx_commit(db, &tx);
+	return state_db_tx_commit(db, &tx);
 fail:
-	db_tx_rollback(db, &tx);
+	state_db_tx_rollback(db, &tx);
 	return STATE_ERROR;
 }
 
@@ -297,7 +301,7 @@ int state_device_ensure(struct state_db *db, int64_t account_id, const char *nam
 	DB_ENTER(db);
 	if (created != NULL)
 		*created = false;
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = state_device_get(db, account_id, name, out);
 	if (rc == STATE_NOTFOUND) {
@@ -305,7 +309,7 @@ int state_device_ensure(struct state_db *db, int64_t account_id, const char *nam
 		if (rc == STATE_OK && created != NULL)
 			*created = true;
 	}
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }
 
 int state_device_get(struct state_db *db, int64_t account_id, const char *name,
@@ -314,9 +318,9 @@ int state_device_get(struct state_db *db, int64_t account_id, const char *name,
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (!db_text_ok(name, STATE_DEVICE_MAX, false))
-		return db_fail(db, STATE_INVALID, "bad device name");
-	st = db_stmt(db, SQL_BY_NAME);
+	if (!state_device_name_ok(name))
+		return state_db_fail(db, STATE_INVALID, "bad device name");
+	st = state_db_stmt(db, SQL_BY_NAME);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
@@ -340,7 +344,7 @@ static int device_row(void *ctx, sqlite3_stmt *st)
 {
 	struct device_rows *r = ctx;
 
-	db_row_to_device(st, 0, &r->d);
+	state_db_row_to_device(st, 0, &r->d);
 	return r->cb(r->arg, &r->d);
 }
 
@@ -351,17 +355,17 @@ int state_device_list(struct state_db *db, int64_t account_id, state_device_cb *
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_LIST);
+	st = state_db_stmt(db, SQL_LIST);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
-	return db_each_row(db, st, device_row, &r, "listing devices");
+	return state_db_each_row(db, st, device_row, &r, "listing devices");
 }
 
 /* Run an UPDATE/DELETE on one device row; NOTFOUND when it matched none. */
 static int device_write(struct state_db *db, sqlite3_stmt *st, const char *what)
 {
-	return db_exec_one(db, st, what, "device");
+	return state_db_exec_one(db, st, what, "device");
 }
 
 int state_device_set(struct state_db *db, int64_t device_id,
@@ -372,24 +376,24 @@ int state_device_set(struct state_db *db, int64_t device_id,
 
 	DB_ENTER(db);
 	if (s == NULL || (mask & ~(unsigned)STATE_SET_ALL) != 0)
-		return db_fail(db, STATE_INVALID, "bad device settings");
+		return state_db_fail(db, STATE_INVALID, "bad device settings");
 	rc = check_settings(db, s, mask);
 	if (rc != STATE_OK)
 		return rc;
-	st = db_stmt(db, SQL_SET);
+	st = state_db_stmt(db, SQL_SET);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int(st, 2, (mask & STATE_SET_FOLDER) != 0);
-	db_bind_text_or_null(st, 3, s->folder);
+	state_db_bind_text_or_null(st, 3, s->folder);
 	sqlite3_bind_int(st, 4, (mask & STATE_SET_OFFER) != 0);
-	db_bind_text_or_null(st, 5, s->offer);
+	state_db_bind_text_or_null(st, 5, s->offer);
 	sqlite3_bind_int(st, 6, (mask & STATE_SET_WINDOW) != 0);
 	bind_window(st, 7, s->window);
 	sqlite3_bind_int(st, 8, (mask & STATE_SET_SEEN_ON) != 0);
-	db_bind_text_or_null(st, 9, s->seen_on);
+	state_db_bind_text_or_null(st, 9, s->seen_on);
 	sqlite3_bind_int(st, 10, (mask & STATE_SET_DELE) != 0);
-	db_bind_text_or_null(st, 11, s->dele);
+	state_db_bind_text_or_null(st, 11, s->dele);
 	return device_write(db, st, "changing device settings");
 }
 
@@ -399,13 +403,13 @@ int state_device_set_password(struct state_db *db, int64_t device_id,
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (password_hash != NULL && !db_text_ok(password_hash, STATE_HASH_MAX, true))
-		return db_fail(db, STATE_INVALID, "password hash too long or not printable");
-	st = db_stmt(db, SQL_SET_PASSWORD);
+	if (password_hash != NULL && !state_db_text_ok(password_hash, STATE_HASH_MAX, true))
+		return state_db_fail(db, STATE_INVALID, "password hash too long or not printable");
+	st = state_db_stmt(db, SQL_SET_PASSWORD);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
-	db_bind_text_or_null(st, 2, password_hash);
+	state_db_bind_text_or_null(st, 2, password_hash);
 	return device_write(db, st, "setting a device password");
 }
 
@@ -414,7 +418,7 @@ int state_device_revoke(struct state_db *db, int64_t device_id, bool revoked)
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_REVOKE);
+	st = state_db_stmt(db, SQL_REVOKE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
@@ -429,23 +433,23 @@ int state_device_reset(struct state_db *db, int64_t device_id)
 	int rc;
 
 	DB_ENTER(db);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_RESET_COUNTERS);
+	st = state_db_stmt(db, SQL_RESET_COUNTERS);
 	if (st == NULL)
-		return db_tx_end(db, &tx, STATE_ERROR);
+		return state_db_tx_end(db, &tx, STATE_ERROR);
 	sqlite3_bind_int64(st, 1, device_id);
 	rc = device_write(db, st, "resetting a device");
 	if (rc == STATE_OK) {
-		st = db_stmt(db, SQL_RESET_STATE);
+		st = state_db_stmt(db, SQL_RESET_STATE);
 		if (st == NULL)
 			rc = STATE_ERROR;
 		else {
 			sqlite3_bind_int64(st, 1, device_id);
-			rc = db_exec_stmt(db, st, "forgetting per-message state");
+			rc = state_db_exec_stmt(db, st, "forgetting per-message state");
 		}
 	}
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }
 
 int state_device_remove(struct state_db *db, int64_t device_id)
@@ -453,7 +457,7 @@ int state_device_remove(struct state_db *db, int64_t device_id)
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_REMOVE);
+	st = state_db_stmt(db, SQL_REMOVE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
@@ -466,18 +470,18 @@ int state_device_login(struct state_db *db, int64_t device_id, int64_t now,
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (!db_text_ok(address, STATE_ADDR_MAX, false) ||
-	    !db_text_ok(protocol, STATE_PROTO_MAX, false) ||
-	    (tls != NULL && !db_text_ok(tls, STATE_TLS_MAX, true)))
-		return db_fail(db, STATE_INVALID, "bad login record (address/protocol/tls)");
-	st = db_stmt(db, SQL_LOGIN);
+	if (!state_db_text_ok(address, STATE_ADDR_MAX, false) ||
+	    !state_db_text_ok(protocol, STATE_PROTO_MAX, false) ||
+	    (tls != NULL && !state_db_text_ok(tls, STATE_TLS_MAX, true)))
+		return state_db_fail(db, STATE_INVALID, "bad login record (address/protocol/tls)");
+	st = state_db_stmt(db, SQL_LOGIN);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_text(st, 3, address, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, protocol, -1, SQLITE_TRANSIENT);
-	db_bind_text_or_null(st, 5, tls);
+	state_db_bind_text_or_null(st, 5, tls);
 	return device_write(db, st, "recording a login");
 }
 
@@ -490,24 +494,24 @@ int state_device_enrol(struct state_db *db, int64_t device_id, int64_t mailbox_i
 	int rc;
 
 	DB_ENTER(db);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = device_by_id(db, device_id, &d);
 	if (rc != STATE_OK)
 		goto out;
-	st = db_stmt(db, SQL_MAILBOX);
+	st = state_db_stmt(db, SQL_MAILBOX);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	rc = db_step_row(db, st, "reading a mailbox", "mailbox");
+	rc = state_db_step_row(db, st, "reading a mailbox", "mailbox");
 	if (rc != STATE_OK)
 		goto out;
 	if (sqlite3_column_int64(st, 0) != d.account_id ||
 	    (uint32_t)sqlite3_column_int64(st, 1) != uidvalidity || uidvalidity == 0) {
-		db_done(st);
-		rc = db_fail(db, STATE_INVALID,
+		state_db_done(st);
+		rc = state_db_fail(db, STATE_INVALID,
 		    "enrolment: mailbox of another account, or UIDVALIDITY %u is not the"
 		    " synced one (sync first)", (unsigned)uidvalidity);
 		goto out;
@@ -515,9 +519,9 @@ int state_device_enrol(struct state_db *db, int64_t device_id, int64_t mailbox_i
 	{
 		int64_t base = sqlite3_column_int64(st, 3);
 
-		db_done(st);
+		state_db_done(st);
 		rc = enrol(db, device_id, mailbox_id, base, uidnext, now);
 	}
 out:
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }

@@ -28,7 +28,7 @@ int state_devmsg_get(struct state_db *db, int64_t device_id, int64_t message_id,
 
 	DB_ENTER(db);
 	memset(out, 0, sizeof *out);
-	st = db_stmt(db, SQL_GET);
+	st = state_db_stmt(db, SQL_GET);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
@@ -39,9 +39,9 @@ int state_devmsg_get(struct state_db *db, int64_t device_id, int64_t message_id,
 		out->retrieved = sqlite3_column_int64(st, 1);
 		out->deleted = sqlite3_column_int64(st, 2);
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_sqlerr(db, "reading per-device state");
+		return state_db_sqlerr(db, "reading per-device state");
 	return STATE_OK;
 }
 
@@ -49,7 +49,7 @@ int state_devmsg_get(struct state_db *db, int64_t device_id, int64_t message_id,
 static int devmsg_mark(struct state_db *db, const char *sql, int64_t device_id,
     int64_t message_id, int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	sqlite3_stmt *st = state_db_stmt(db, sql);
 	int rc;
 
 	if (st == NULL)
@@ -57,10 +57,10 @@ static int devmsg_mark(struct state_db *db, const char *sql, int64_t device_id,
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, message_id);
 	sqlite3_bind_int64(st, 3, now);
-	rc = db_exec_stmt(db, st, "recording per-device state");
+	rc = state_db_exec_stmt(db, st, "recording per-device state");
 	if (rc == STATE_ERROR &&
 	    sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return db_fail(db, STATE_NOTFOUND, "no such device or message (%lld)",
+		return state_db_fail(db, STATE_NOTFOUND, "no such device or message (%lld)",
 		    (long long)message_id);
 	return rc;
 }
@@ -74,21 +74,21 @@ static int mark_batch(struct state_db *db, const char *sql, int64_t device_id,
 
 	DB_ENTER(db);
 	if (n > 0 && ids == NULL)
-		return db_fail(db, STATE_INVALID, "no message ids");
-	if (db_tx_begin(db, &tx) != STATE_OK)
+		return state_db_fail(db, STATE_INVALID, "no message ids");
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	for (i = 0; rc == STATE_OK && i < n; i++)
 		rc = devmsg_mark(db, sql, device_id, ids[i], now);
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }
 
-int devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,
+int state_devmsg_mark_offered(struct state_db *db, int64_t device_id, int64_t message_id,
     int64_t now)
 {
 	return devmsg_mark(db, SQL_OFFERED, device_id, message_id, now);
 }
 
-int devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_id,
+int state_devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t message_id,
     int64_t now)
 {
 	return devmsg_mark(db, SQL_DELETED, device_id, message_id, now);

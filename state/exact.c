@@ -24,7 +24,7 @@ int state_messages_inexact(struct state_db *db, int64_t mailbox_id,
 	DB_ENTER(db);
 	*out = NULL;
 	*n = 0;
-	st = db_stmt(db, SQL_INEXACT);
+	st = state_db_stmt(db, SQL_INEXACT);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -33,9 +33,10 @@ int state_messages_inexact(struct state_db *db, int64_t mailbox_id,
 			size_t ncap = cap ? cap * 2 : 64;
 			struct state_uid_size *p = realloc(v, ncap * sizeof(*p));
 			if (p == NULL) {
-				db_done(st);
+				state_db_done(st);
 				free(v);
-				return db_fail(db, STATE_ERROR, "inexact sizes: out of memory");
+				return state_db_fail(db, STATE_ERROR,
+				    "inexact sizes: out of memory");
 			}
 			v = p;
 			cap = ncap;
@@ -44,10 +45,10 @@ int state_messages_inexact(struct state_db *db, int64_t mailbox_id,
 		v[k].size = (uint64_t)sqlite3_column_int64(st, 1);
 		k++;
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE) {
 		free(v);
-		return db_sqlerr(db, "listing messages without an exact size");
+		return state_db_sqlerr(db, "listing messages without an exact size");
 	}
 	*out = v;
 	*n = k;
@@ -64,16 +65,16 @@ int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
 
 	DB_ENTER(db);
 	if (n > 0 && items == NULL)
-		return db_fail(db, STATE_INVALID, "exact sizes: no items");
+		return state_db_fail(db, STATE_INVALID, "exact sizes: no items");
 	for (i = 0; i < n; i++)
 		if (items[i].size > INT64_MAX)
-			return db_fail(db, STATE_INVALID, "exact sizes: UID %u: size out of range",
-			    (unsigned)items[i].uid);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+			return state_db_fail(db, STATE_INVALID,
+			    "exact sizes: UID %u: size out of range", (unsigned)items[i].uid);
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	rc = mailbox_read(db, mailbox_id, &mb, NULL);
+	rc = state_mailbox_read(db, mailbox_id, &mb, NULL);
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		sqlite3_stmt *st = db_stmt(db, SQL_SET);
+		sqlite3_stmt *st = state_db_stmt(db, SQL_SET);
 
 		if (st == NULL) {
 			rc = STATE_ERROR;
@@ -83,7 +84,7 @@ int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
 		sqlite3_bind_int64(st, 2, mb.uidvalidity);
 		sqlite3_bind_int64(st, 3, items[i].uid);
 		sqlite3_bind_int64(st, 4, (int64_t)items[i].size);
-		rc = db_exec_stmt(db, st, "storing an exact size");
+		rc = state_db_exec_stmt(db, st, "storing an exact size");
 	}
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }

@@ -35,11 +35,11 @@ int state_match_candidates(struct state_db *db, int64_t mailbox_id,
 	DB_ENTER(db);
 	*n = 0;
 	if (q == NULL || (cap > 0 && ids == NULL))
-		return db_fail(db, STATE_INVALID, "match: no query");
+		return state_db_fail(db, STATE_INVALID, "match: no query");
 	if (q->size_max > INT64_MAX || q->size_min > q->size_max ||
 	    (q->message_id != NULL && strlen(q->message_id) > STATE_MSGID_MAX) ||
 	    (q->hdr_hash != NULL && strlen(q->hdr_hash) > STATE_HHASH_MAX))
-		return db_fail(db, STATE_INVALID, "match: bad size range or key");
+		return state_db_fail(db, STATE_INVALID, "match: bad size range or key");
 	if (q->message_id != NULL && q->message_id[0] != '\0')
 		sql = SQL_BY_MSGID;
 	else if (q->hdr_hash != NULL && q->hdr_hash[0] != '\0')
@@ -47,13 +47,13 @@ int state_match_candidates(struct state_db *db, int64_t mailbox_id,
 	else if (q->size_max != 0)
 		sql = SQL_BY_SIZE;
 	else
-		return db_fail(db, STATE_INVALID, "match: give a key or a size range");
-	st = db_stmt(db, sql);
+		return state_db_fail(db, STATE_INVALID, "match: give a key or a size range");
+	st = state_db_stmt(db, sql);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	db_bind_text_or_null(st, 2, q->message_id);
-	db_bind_text_or_null(st, 3, q->hdr_hash);
+	state_db_bind_text_or_null(st, 2, q->message_id);
+	state_db_bind_text_or_null(st, 3, q->hdr_hash);
 	sqlite3_bind_int64(st, 4, (int64_t)q->size_min);
 	sqlite3_bind_int64(st, 5, (int64_t)q->size_max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -61,9 +61,9 @@ int state_match_candidates(struct state_db *db, int64_t mailbox_id,
 			ids[k] = sqlite3_column_int64(st, 0);
 		k++;
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, "match: finding candidates");
+		return state_db_sqlerr(db, "match: finding candidates");
 	*n = k;
 	return STATE_OK;
 }
@@ -85,7 +85,7 @@ static bool uidl_ok(const char *u)
 static int message_row(struct state_db *db, int64_t message_id, int64_t *mailbox_id,
     char cur[STATE_UIDL_MAX + 1])
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_MESSAGE);
 	int rc;
 
 	if (st == NULL)
@@ -93,13 +93,15 @@ static int message_row(struct state_db *db, int64_t message_id, int64_t *mailbox
 	sqlite3_bind_int64(st, 1, message_id);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		db_done(st);
-		return rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "import: no message %lld",
-		    (long long)message_id) : db_sqlerr(db, "import: reading a message");
+		state_db_done(st);
+		if (rc == SQLITE_DONE)
+			return state_db_fail(db, STATE_NOTFOUND, "import: no message %lld",
+			    (long long)message_id);
+		return state_db_sqlerr(db, "import: reading a message");
 	}
 	*mailbox_id = sqlite3_column_int64(st, 0);
-	db_col_text(st, 1, cur, STATE_UIDL_MAX + 1);
-	db_done(st);
+	state_db_col_text(st, 1, cur, STATE_UIDL_MAX + 1);
+	state_db_done(st);
 	return STATE_OK;
 }
 
@@ -114,12 +116,12 @@ static int import_one(struct state_db *db, const struct state_uidl_import *it,
 
 	if (rc != STATE_OK || strcmp(cur, it->old_uidl) == 0)
 		return rc;
-	sqlite3_stmt *st = db_stmt(db, SQL_SET);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_SET);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, it->message_id);
 	sqlite3_bind_text(st, 2, it->old_uidl, -1, SQLITE_TRANSIENT);
-	rc = db_exec_stmt(db, st, "import: storing a UIDL");
+	rc = state_db_exec_stmt(db, st, "import: storing a UIDL");
 	if (rc == STATE_OK)
 		(*changed)++;
 	return rc;
@@ -137,19 +139,19 @@ static int check_unique(struct state_db *db, const struct state_uidl_import *it)
 
 	if (rc != STATE_OK)
 		return rc;
-	sqlite3_stmt *st = db_stmt(db, SQL_TAKEN);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_TAKEN);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_text(st, 2, it->old_uidl, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, it->message_id);
 	rc = sqlite3_step(st);
-	db_done(st);
+	state_db_done(st);
 	if (rc == SQLITE_ROW)
-		return db_fail(db, STATE_EXISTS, "import: UIDL '%s' is already another message's",
-		    it->old_uidl);
+		return state_db_fail(db, STATE_EXISTS,
+		    "import: UIDL '%s' is already another message's", it->old_uidl);
 	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, "import: checking a UIDL");
+		return state_db_sqlerr(db, "import: checking a UIDL");
 	return STATE_OK;
 }
 
@@ -164,18 +166,18 @@ int state_import_uidls(struct state_db *db, const struct state_uidl_import *item
 	if (changed != NULL)
 		*changed = 0;
 	if (n > 0 && items == NULL)
-		return db_fail(db, STATE_INVALID, "import: no items");
+		return state_db_fail(db, STATE_INVALID, "import: no items");
 	for (i = 0; i < n; i++)
 		if (!uidl_ok(items[i].old_uidl))
-			return db_fail(db, STATE_INVALID,
+			return state_db_fail(db, STATE_INVALID,
 			    "import: item %zu: a UIDL is 1..70 octets 0x21..0x7E", i);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	for (i = 0; rc == STATE_OK && i < n; i++)
 		rc = import_one(db, &items[i], &k);
 	for (i = 0; rc == STATE_OK && i < n; i++)
 		rc = check_unique(db, &items[i]);
-	rc = db_tx_end(db, &tx, rc);
+	rc = state_db_tx_end(db, &tx, rc);
 	if (rc == STATE_OK && changed != NULL)
 		*changed = k;
 	return rc;

@@ -41,11 +41,11 @@ static const char SQL_PURGE[] =
 	"DELETE FROM journal WHERE state = 2 AND created < ?1";
 
 /* Step a one-row query with ?1 = id; STATE_NOTFOUND when no row. The row
- * stays current (caller reads it, then db_done). */
+ * stays current (caller reads it, then state_db_done). */
 static int one_row(struct state_db *db, sqlite3_stmt *st, int64_t id, const char *what)
 {
 	sqlite3_bind_int64(st, 1, id);
-	return db_step_row(db, st, what, what);
+	return state_db_step_row(db, st, what, what);
 }
 
 static int add_items(struct state_db *db, int64_t jid, int64_t mailbox_id,
@@ -55,7 +55,7 @@ static int add_items(struct state_db *db, int64_t jid, int64_t mailbox_id,
 	int rc = STATE_OK;
 
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		sqlite3_stmt *st = db_stmt(db, SQL_MESSAGE);
+		sqlite3_stmt *st = state_db_stmt(db, SQL_MESSAGE);
 		int64_t uidvalidity, uid;
 
 		if (st == NULL)
@@ -64,15 +64,15 @@ static int add_items(struct state_db *db, int64_t jid, int64_t mailbox_id,
 		if (rc != STATE_OK)
 			return rc;
 		if (sqlite3_column_int64(st, 0) != mailbox_id) {
-			db_done(st);
-			return db_fail(db, STATE_INVALID,
+			state_db_done(st);
+			return state_db_fail(db, STATE_INVALID,
 			    "journal: message %lld is not in the entry's mailbox",
 			    (long long)ids[i]);
 		}
 		uidvalidity = sqlite3_column_int64(st, 1);
 		uid = sqlite3_column_int64(st, 2);
-		db_done(st);
-		st = db_stmt(db, SQL_ITEM);
+		state_db_done(st);
+		st = state_db_stmt(db, SQL_ITEM);
 		if (st == NULL)
 			return STATE_ERROR;
 		sqlite3_bind_int64(st, 1, jid);
@@ -80,9 +80,9 @@ static int add_items(struct state_db *db, int64_t jid, int64_t mailbox_id,
 		sqlite3_bind_int64(st, 3, uidvalidity);
 		sqlite3_bind_int64(st, 4, uid);
 		sqlite3_bind_int(st, 5, (int)action);
-		rc = db_exec_stmt(db, st, "journal: writing an item");
+		rc = state_db_exec_stmt(db, st, "journal: writing an item");
 		if (rc == STATE_OK && action == STATE_JA_DELETE)
-			rc = devmsg_mark_deleted(db, device_id, ids[i], now);
+			rc = state_devmsg_mark_deleted(db, device_id, ids[i], now);
 	}
 	return rc;
 }
@@ -98,34 +98,34 @@ int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_
 	int rc;
 
 	DB_ENTER(db);
-	if (!db_dele_word(policy))
-		return db_fail(db, STATE_INVALID, "journal: unknown policy");
+	if (!state_db_dele_word(policy))
+		return state_db_fail(db, STATE_INVALID, "journal: unknown policy");
 	if ((n_delete > 0 && delete_ids == NULL) || (n_seen > 0 && seen_ids == NULL))
-		return db_fail(db, STATE_INVALID, "journal: no message ids");
-	if (db_tx_begin(db, &tx) != STATE_OK)
+		return state_db_fail(db, STATE_INVALID, "journal: no message ids");
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_DEVICE_ACCOUNT);
+	st = state_db_stmt(db, SQL_DEVICE_ACCOUNT);
 	if (st == NULL)
 		goto fail;
 	rc = one_row(db, st, device_id, "device");
 	if (rc != STATE_OK)
 		goto out;
 	account_id = sqlite3_column_int64(st, 0);
-	db_done(st);
-	st = db_stmt(db, SQL_MAILBOX);
+	state_db_done(st);
+	st = state_db_stmt(db, SQL_MAILBOX);
 	if (st == NULL)
 		goto fail;
 	rc = one_row(db, st, mailbox_id, "mailbox");
 	if (rc != STATE_OK)
 		goto out;
 	if (sqlite3_column_int64(st, 0) != account_id) {
-		db_done(st);
-		rc = db_fail(db, STATE_INVALID, "journal: mailbox of another account");
+		state_db_done(st);
+		rc = state_db_fail(db, STATE_INVALID, "journal: mailbox of another account");
 		goto out;
 	}
-	db_col_text(st, 1, folder, sizeof folder);
-	db_done(st);
-	st = db_stmt(db, SQL_INSERT);
+	state_db_col_text(st, 1, folder, sizeof folder);
+	state_db_done(st);
+	st = state_db_stmt(db, SQL_INSERT);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, account_id);
@@ -134,7 +134,7 @@ int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_
 	sqlite3_bind_text(st, 4, folder, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 5, policy, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 6, now);
-	rc = db_exec_stmt(db, st, "journal: writing the entry");
+	rc = state_db_exec_stmt(db, st, "journal: writing the entry");
 	if (rc != STATE_OK)
 		goto out;
 	jid = sqlite3_last_insert_rowid(db->conn);
@@ -145,14 +145,14 @@ int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_
 		    now);
 	if (rc != STATE_OK)
 		goto out;
-	rc = db_tx_commit(db, &tx);
+	rc = state_db_tx_commit(db, &tx);
 	if (rc == STATE_OK && id != NULL)
 		*id = jid;
 	return rc;
 fail:
 	rc = STATE_ERROR;
 out:
-	db_tx_rollback(db, &tx);
+	state_db_tx_rollback(db, &tx);
 	return rc;
 }
 
@@ -163,15 +163,15 @@ static void row_to_entry(sqlite3_stmt *st, struct state_journal *e)
 	e->account_id = sqlite3_column_int64(st, 1);
 	e->device_id = sqlite3_column_int64(st, 2);
 	e->mailbox_id = sqlite3_column_int64(st, 3);
-	db_col_text(st, 4, e->folder, sizeof e->folder);
-	db_col_text(st, 5, e->policy, sizeof e->policy);
+	state_db_col_text(st, 4, e->folder, sizeof e->folder);
+	state_db_col_text(st, 5, e->policy, sizeof e->policy);
 	e->state = (enum state_journal_state)sqlite3_column_int(st, 6);
 	e->created = sqlite3_column_int64(st, 7);
 }
 
 static int load_items(struct state_db *db, struct state_journal *e)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_ITEMS);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_ITEMS);
 	size_t cap = 0;
 	int rc;
 
@@ -186,8 +186,8 @@ static int load_items(struct state_db *db, struct state_journal *e)
 			struct state_journal_item *n = realloc(e->items, ncap * sizeof *n);
 
 			if (n == NULL) {
-				db_done(st);
-				return db_fail(db, STATE_ERROR, "journal: out of memory");
+				state_db_done(st);
+				return state_db_fail(db, STATE_ERROR, "journal: out of memory");
 			}
 			e->items = n;
 			cap = ncap;
@@ -199,9 +199,9 @@ static int load_items(struct state_db *db, struct state_journal *e)
 		it->actions = (unsigned)sqlite3_column_int(st, 3);
 		it->done = sqlite3_column_int(st, 4) != 0;
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE)
-		return db_sqlerr(db, "journal: reading items");
+		return state_db_sqlerr(db, "journal: reading items");
 	return STATE_OK;
 }
 
@@ -230,19 +230,19 @@ static int load_entries(struct state_db *db, sqlite3_stmt *st, struct state_jour
 			struct state_journal *nv = realloc(v, ncap * sizeof *nv);
 
 			if (nv == NULL) {
-				db_done(st);
+				state_db_done(st);
 				state_journal_free(v, k);
-				return db_fail(db, STATE_ERROR, "journal: out of memory");
+				return state_db_fail(db, STATE_ERROR, "journal: out of memory");
 			}
 			v = nv;
 			cap = ncap;
 		}
 		row_to_entry(st, &v[k++]);
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE) {
 		state_journal_free(v, k);
-		return db_sqlerr(db, "journal: reading entries");
+		return state_db_sqlerr(db, "journal: reading entries");
 	}
 	for (i = 0; i < k; i++) {
 		rc = load_items(db, &v[i]);
@@ -266,16 +266,16 @@ int state_journal_pending(struct state_db *db, int64_t account_id,
 	DB_ENTER(db);
 	*out = NULL;
 	*n = 0;
-	if (db_tx_begin_read(db, &tx) != STATE_OK)
+	if (state_db_tx_begin_read(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_PENDING);
+	st = state_db_stmt(db, SQL_PENDING);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 	} else {
 		sqlite3_bind_int64(st, 1, account_id);
 		rc = load_entries(db, st, out, n);
 	}
-	db_tx_end_read(db, &tx);
+	state_db_tx_end_read(db, &tx);
 	return rc;
 }
 
@@ -288,18 +288,18 @@ int state_journal_get(struct state_db *db, int64_t journal_id, struct state_jour
 
 	DB_ENTER(db);
 	*out = NULL;
-	if (db_tx_begin_read(db, &tx) != STATE_OK)
+	if (state_db_tx_begin_read(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_ENTRY);
+	st = state_db_stmt(db, SQL_ENTRY);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 	} else {
 		sqlite3_bind_int64(st, 1, journal_id);
 		rc = load_entries(db, st, out, &n);
 	}
-	db_tx_end_read(db, &tx);
+	state_db_tx_end_read(db, &tx);
 	if (rc == STATE_OK && n == 0)
-		return db_fail(db, STATE_NOTFOUND, "no such journal entry");
+		return state_db_fail(db, STATE_NOTFOUND, "no such journal entry");
 	return rc;
 }
 
@@ -307,13 +307,13 @@ int state_journal_get(struct state_db *db, int64_t journal_id, struct state_jour
 static int item_update(struct state_db *db, const char *sql, int64_t journal_id,
     int64_t message_id, const char *what)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	sqlite3_stmt *st = state_db_stmt(db, sql);
 
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, journal_id);
 	sqlite3_bind_int64(st, 2, message_id);
-	return db_exec_one(db, st, what, "journal item");
+	return state_db_exec_one(db, st, what, "journal item");
 }
 
 int state_journal_item_done(struct state_db *db, int64_t journal_id, int64_t message_id)
@@ -341,10 +341,10 @@ static int advance(struct state_db *db, int64_t jid, enum state_journal_state to
 	int cur, rc;
 
 	if (to < STATE_JOURNAL_PENDING || to > STATE_JOURNAL_DONE)
-		return db_fail(db, STATE_INVALID, "journal: bad state %d", (int)to);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+		return state_db_fail(db, STATE_INVALID, "journal: bad state %d", (int)to);
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_STATE);
+	st = state_db_stmt(db, SQL_STATE);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 		goto out;
@@ -353,27 +353,27 @@ static int advance(struct state_db *db, int64_t jid, enum state_journal_state to
 	if (rc != STATE_OK)
 		goto out;
 	cur = sqlite3_column_int(st, 0);
-	db_done(st);
+	state_db_done(st);
 	if ((int)to < cur) {
-		rc = db_fail(db, STATE_INVALID, "journal: entry %lld is past state %d",
+		rc = state_db_fail(db, STATE_INVALID, "journal: entry %lld is past state %d",
 		    (long long)jid, (int)to);
 		goto out;
 	}
 	if ((int)to == cur)
 		goto out; /* idempotent */
 	if (to == STATE_JOURNAL_DONE && items_gone) {
-		st = db_stmt(db, SQL_ITEMS_GONE);
+		st = state_db_stmt(db, SQL_ITEMS_GONE);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 			goto out;
 		}
 		sqlite3_bind_int64(st, 1, jid);
 		sqlite3_bind_int64(st, 2, now);
-		rc = db_exec_stmt(db, st, "journal: marking messages gone");
+		rc = state_db_exec_stmt(db, st, "journal: marking messages gone");
 		if (rc != STATE_OK)
 			goto out;
 	}
-	st = db_stmt(db, SQL_SET_STATE);
+	st = state_db_stmt(db, SQL_SET_STATE);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 		goto out;
@@ -382,9 +382,9 @@ static int advance(struct state_db *db, int64_t jid, enum state_journal_state to
 	sqlite3_bind_int(st, 2, (int)to);
 	if (to == STATE_JOURNAL_DONE)
 		sqlite3_bind_int64(st, 3, now);
-	rc = db_exec_stmt(db, st, "journal: changing state");
+	rc = state_db_exec_stmt(db, st, "journal: changing state");
 out:
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }
 
 int state_journal_set_state(struct state_db *db, int64_t journal_id,
@@ -392,7 +392,8 @@ int state_journal_set_state(struct state_db *db, int64_t journal_id,
 {
 	DB_ENTER(db);
 	if (st == STATE_JOURNAL_DONE)
-		return db_fail(db, STATE_INVALID, "journal: use state_journal_finish for DONE");
+		return state_db_fail(db, STATE_INVALID,
+		    "journal: use state_journal_finish for DONE");
 	return advance(db, journal_id, st, false, 0);
 }
 
@@ -408,9 +409,9 @@ int state_journal_purge(struct state_db *db, int64_t before, size_t *removed)
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_PURGE);
+	st = state_db_stmt(db, SQL_PURGE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, before);
-	return db_exec_count(db, st, "journal: purging", removed);
+	return state_db_exec_count(db, st, "journal: purging", removed);
 }

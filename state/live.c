@@ -19,14 +19,14 @@ int state_messages_live_count(struct state_db *db, int64_t mailbox_id, size_t *n
 
 	DB_ENTER(db);
 	*n = 0;
-	st = db_stmt(db, SQL_COUNT);
+	st = state_db_stmt(db, SQL_COUNT);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	rc = db_step_row(db, st, "counting live messages", "mailbox");
+	rc = state_db_step_row(db, st, "counting live messages", "mailbox");
 	if (rc == STATE_OK) {
 		*n = (size_t)sqlite3_column_int64(st, 0);
-		db_done(st);
+		state_db_done(st);
 	}
 	return rc;
 }
@@ -42,7 +42,7 @@ int state_messages_live_uids(struct state_db *db, int64_t mailbox_id, uint32_t *
 	DB_ENTER(db);
 	*out = NULL;
 	*n = 0;
-	st = db_stmt(db, SQL_UIDS);
+	st = state_db_stmt(db, SQL_UIDS);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -51,19 +51,19 @@ int state_messages_live_uids(struct state_db *db, int64_t mailbox_id, uint32_t *
 			size_t ncap = cap ? cap * 2 : 256;
 			uint32_t *p = realloc(v, ncap * sizeof(*p));
 			if (p == NULL) {
-				db_done(st);
+				state_db_done(st);
 				free(v);
-				return db_fail(db, STATE_ERROR, "live UIDs: out of memory");
+				return state_db_fail(db, STATE_ERROR, "live UIDs: out of memory");
 			}
 			v = p;
 			cap = ncap;
 		}
 		v[k++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE) {
 		free(v);
-		return db_sqlerr(db, "listing live UIDs");
+		return state_db_sqlerr(db, "listing live UIDs");
 	}
 	*out = v;
 	*n = k;

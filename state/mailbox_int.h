@@ -6,20 +6,20 @@
 #include "state/db_int.h"
 
 /* The mailbox row and its listing generation (bumped by every sync). */
-int mailbox_read(struct state_db *db, int64_t mailbox_id, struct state_mailbox *out,
+int state_mailbox_read(struct state_db *db, int64_t mailbox_id, struct state_mailbox *out,
     int64_t *list_gen);
-int mailbox_store(struct state_db *db, const struct state_mailbox *m, int64_t list_gen);
+int state_mailbox_store(struct state_db *db, const struct state_mailbox *m, int64_t list_gen);
 
 /* Check a listing: UIDs non-zero and distinct, keys within bounds. */
-int listing_check(struct state_db *db, const struct state_listing *items, size_t n);
+int state_listing_check(struct state_db *db, const struct state_listing *items, size_t n);
 /* Insert items[i] as a new message, or refresh the known row with its
  * (uidvalidity, uid): flags, size, known keys; marks it live and listed in
  * generation gen. New rows get seq = seq_base + uid and the default UIDL. */
-int message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
+int state_message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
     int64_t seq_base, const struct state_listing *it, int64_t gen, int64_t now);
 /* Mark gone every live message of the mailbox not listed in generation gen;
  * *n how many. */
-int messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
+int state_messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
     int64_t now, size_t *n);
 
 #endif

@@ -21,7 +21,7 @@ static const char SQL_STORE[] =
 static int read_one(struct state_db *db, sqlite3_stmt *st, struct state_mailbox *out,
     int64_t *list_gen)
 {
-	int rc = db_step_row(db, st, "reading a mailbox", "mailbox");
+	int rc = state_db_step_row(db, st, "reading a mailbox", "mailbox");
 
 	if (rc != STATE_OK)
 		return rc;
@@ -29,7 +29,7 @@ static int read_one(struct state_db *db, sqlite3_stmt *st, struct state_mailbox 
 		memset(out, 0, sizeof *out);
 		out->id = sqlite3_column_int64(st, 0);
 		out->account_id = sqlite3_column_int64(st, 1);
-		db_col_text(st, 2, out->folder, sizeof out->folder);
+		state_db_col_text(st, 2, out->folder, sizeof out->folder);
 		out->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
 		out->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
 		out->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
@@ -37,14 +37,14 @@ static int read_one(struct state_db *db, sqlite3_stmt *st, struct state_mailbox 
 	}
 	if (list_gen != NULL)
 		*list_gen = sqlite3_column_int64(st, 7);
-	db_done(st);
+	state_db_done(st);
 	return STATE_OK;
 }
 
-int mailbox_read(struct state_db *db, int64_t mailbox_id, struct state_mailbox *out,
+int state_mailbox_read(struct state_db *db, int64_t mailbox_id, struct state_mailbox *out,
     int64_t *list_gen)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_BY_ID);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_BY_ID);
 
 	if (st == NULL)
 		return STATE_ERROR;
@@ -52,9 +52,9 @@ int mailbox_read(struct state_db *db, int64_t mailbox_id, struct state_mailbox *
 	return read_one(db, st, out, list_gen);
 }
 
-int mailbox_store(struct state_db *db, const struct state_mailbox *m, int64_t list_gen)
+int state_mailbox_store(struct state_db *db, const struct state_mailbox *m, int64_t list_gen)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_STORE);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_STORE);
 
 	if (st == NULL)
 		return STATE_ERROR;
@@ -64,7 +64,7 @@ int mailbox_store(struct state_db *db, const struct state_mailbox *m, int64_t li
 	sqlite3_bind_int64(st, 4, (int64_t)m->highestmodseq);
 	sqlite3_bind_int64(st, 5, m->seq_base);
 	sqlite3_bind_int64(st, 6, list_gen);
-	return db_exec_stmt(db, st, "storing the mailbox status");
+	return state_db_exec_stmt(db, st, "storing the mailbox status");
 }
 
 int state_mailbox_get(struct state_db *db, int64_t account_id, const char *folder,
@@ -73,10 +73,10 @@ int state_mailbox_get(struct state_db *db, int64_t account_id, const char *folde
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	if (!db_text_ok(folder, STATE_FOLDER_MAX, false))
-		return db_fail(db, STATE_INVALID,
+	if (!state_db_text_ok(folder, STATE_FOLDER_MAX, false))
+		return state_db_fail(db, STATE_INVALID,
 		    "folder must be 1..%d printable octets", STATE_FOLDER_MAX);
-	st = db_stmt(db, SQL_BY_FOLDER);
+	st = state_db_stmt(db, SQL_BY_FOLDER);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
@@ -88,7 +88,7 @@ int state_mailbox_get_by_id(struct state_db *db, int64_t mailbox_id,
     struct state_mailbox *out)
 {
 	DB_ENTER(db);
-	return mailbox_read(db, mailbox_id, out, NULL);
+	return state_mailbox_read(db, mailbox_id, out, NULL);
 }
 
 int state_mailbox_ensure(struct state_db *db, int64_t account_id, const char *folder,
@@ -99,23 +99,23 @@ int state_mailbox_ensure(struct state_db *db, int64_t account_id, const char *fo
 	int rc;
 
 	DB_ENTER(db);
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = state_mailbox_get(db, account_id, folder, out);
 	if (rc == STATE_NOTFOUND) {
-		st = db_stmt(db, SQL_INSERT);
+		st = state_db_stmt(db, SQL_INSERT);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 		} else {
 			sqlite3_bind_int64(st, 1, account_id);
 			sqlite3_bind_text(st, 2, folder, -1, SQLITE_TRANSIENT);
-			rc = db_exec_stmt(db, st, "adding a mailbox");
+			rc = state_db_exec_stmt(db, st, "adding a mailbox");
 			if (rc == STATE_ERROR &&
 			    sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_FOREIGNKEY)
-				rc = db_fail(db, STATE_NOTFOUND, "no such account");
+				rc = state_db_fail(db, STATE_NOTFOUND, "no such account");
 		}
 		if (rc == STATE_OK)
 			rc = state_mailbox_get(db, account_id, folder, out);
 	}
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }

@@ -5,6 +5,12 @@
 
 #include "state/mailbox_int.h"
 
+/* The columns db_row_to_message reads (table alias m = messages). */
+#define DB_MESSAGE_COLS \
+	"m.id, m.mailbox_id, m.uidvalidity, m.uid, m.seq, COALESCE(m.old_uidl, m.uidl)," \
+	" m.old_uidl, m.rfc822_size, m.exact_size, m.flags, m.message_id, m.hdr_hash," \
+	" m.emailid, m.gm_msgid, m.first_seen, m.gone"
+
 static const char SQL_UPSERT[] =
 	"INSERT INTO messages(mailbox_id, uidvalidity, uid, seq, uidl, rfc822_size,"
 	" flags, message_id, hdr_hash, emailid, gm_msgid, first_seen, list_gen)"
@@ -44,7 +50,7 @@ static const char SQL_PURGE[] =
 	" AND NOT EXISTS (SELECT 1 FROM journal_items i JOIN journal j ON j.id = i.journal_id"
 	" WHERE i.message_id = messages.id AND j.state <> 2)";
 
-void db_row_to_message(sqlite3_stmt *st, struct state_message *m)
+static void db_row_to_message(sqlite3_stmt *st, struct state_message *m)
 {
 	memset(m, 0, sizeof *m);
 	m->id = sqlite3_column_int64(st, 0);
@@ -52,15 +58,15 @@ void db_row_to_message(sqlite3_stmt *st, struct state_message *m)
 	m->uidvalidity = (uint32_t)sqlite3_column_int64(st, 2);
 	m->uid = (uint32_t)sqlite3_column_int64(st, 3);
 	m->seq = sqlite3_column_int64(st, 4);
-	db_col_text(st, 5, m->uidl, sizeof m->uidl);
-	db_col_text(st, 6, m->old_uidl, sizeof m->old_uidl);
+	state_db_col_text(st, 5, m->uidl, sizeof m->uidl);
+	state_db_col_text(st, 6, m->old_uidl, sizeof m->old_uidl);
 	m->rfc822_size = (uint64_t)sqlite3_column_int64(st, 7);
 	m->size_exact = sqlite3_column_type(st, 8) != SQLITE_NULL;
 	m->exact_size = (uint64_t)sqlite3_column_int64(st, 8);
 	m->flags = (unsigned)sqlite3_column_int(st, 9);
-	db_col_text(st, 10, m->message_id, sizeof m->message_id);
-	db_col_text(st, 11, m->hdr_hash, sizeof m->hdr_hash);
-	db_col_text(st, 12, m->emailid, sizeof m->emailid);
+	state_db_col_text(st, 10, m->message_id, sizeof m->message_id);
+	state_db_col_text(st, 11, m->hdr_hash, sizeof m->hdr_hash);
+	state_db_col_text(st, 12, m->emailid, sizeof m->emailid);
 	m->gm_msgid = (uint64_t)sqlite3_column_int64(st, 13);
 	m->first_seen = sqlite3_column_int64(st, 14);
 	m->gone = sqlite3_column_int64(st, 15);
@@ -78,31 +84,31 @@ static bool key_ok(const char *s, size_t max)
 	return s == NULL || strlen(s) <= max;
 }
 
-int listing_check(struct state_db *db, const struct state_listing *items, size_t n)
+int state_listing_check(struct state_db *db, const struct state_listing *items, size_t n)
 {
 	uint32_t *uids;
 	size_t i;
 
 	if (n > 0 && items == NULL)
-		return db_fail(db, STATE_INVALID, "listing: no items");
+		return state_db_fail(db, STATE_INVALID, "listing: no items");
 	for (i = 0; i < n; i++) {
 		const struct state_listing *it = &items[i];
 
 		if (it->uid == 0)
-			return db_fail(db, STATE_INVALID, "listing: UID 0");
+			return state_db_fail(db, STATE_INVALID, "listing: UID 0");
 		if (it->size > INT64_MAX)
-			return db_fail(db, STATE_INVALID, "listing: size out of range");
+			return state_db_fail(db, STATE_INVALID, "listing: size out of range");
 		if (!key_ok(it->message_id, STATE_MSGID_MAX) ||
 		    !key_ok(it->hdr_hash, STATE_HHASH_MAX) ||
 		    !key_ok(it->emailid, STATE_EMAILID_MAX))
-			return db_fail(db, STATE_INVALID, "listing: UID %u: match key too long",
-			    (unsigned)it->uid);
+			return state_db_fail(db, STATE_INVALID,
+			    "listing: UID %u: match key too long", (unsigned)it->uid);
 	}
 	if (n < 2)
 		return STATE_OK;
 	uids = malloc(n * sizeof *uids);
 	if (uids == NULL)
-		return db_fail(db, STATE_ERROR, "listing: out of memory");
+		return state_db_fail(db, STATE_ERROR, "listing: out of memory");
 	for (i = 0; i < n; i++)
 		uids[i] = items[i].uid;
 	qsort(uids, n, sizeof *uids, cmp_u32);
@@ -111,17 +117,18 @@ int listing_check(struct state_db *db, const struct state_listing *items, size_t
 			unsigned dup = uids[i];
 
 			free(uids);
-			return db_fail(db, STATE_INVALID, "listing: UID %u listed twice", dup);
+			return state_db_fail(db, STATE_INVALID,
+			    "listing: UID %u listed twice", dup);
 		}
 	}
 	free(uids);
 	return STATE_OK;
 }
 
-int message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
+int state_message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
     int64_t seq_base, const struct state_listing *it, int64_t gen, int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_UPSERT);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_UPSERT);
 
 	if (st == NULL)
 		return STATE_ERROR;
@@ -131,45 +138,45 @@ int message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity
 	sqlite3_bind_int64(st, 4, seq_base);
 	sqlite3_bind_int64(st, 5, (int64_t)it->size);
 	sqlite3_bind_int(st, 6, (int)it->flags);
-	db_bind_text_or_null(st, 7, it->message_id);
-	db_bind_text_or_null(st, 8, it->hdr_hash);
-	db_bind_text_or_null(st, 9, it->emailid);
+	state_db_bind_text_or_null(st, 7, it->message_id);
+	state_db_bind_text_or_null(st, 8, it->hdr_hash);
+	state_db_bind_text_or_null(st, 9, it->emailid);
 	if (it->gm_msgid != 0)
 		sqlite3_bind_int64(st, 10, (int64_t)it->gm_msgid);
 	sqlite3_bind_int64(st, 11, now);
 	sqlite3_bind_int64(st, 12, gen);
-	return db_exec_stmt(db, st, "recording a message");
+	return state_db_exec_stmt(db, st, "recording a message");
 }
 
-int messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
+int state_messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
     int64_t now, size_t *n)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_GONE_UNLISTED);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_GONE_UNLISTED);
 
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, gen);
 	sqlite3_bind_int64(st, 3, now);
-	return db_exec_count(db, st, "marking unlisted messages gone", n);
+	return state_db_exec_count(db, st, "marking unlisted messages gone", n);
 }
 
 /* Rows of the mailbox with this UIDVALIDITY (live or gone). */
 static int messages_count(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidity,
     int64_t *n)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_COUNT);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_COUNT);
 
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uidvalidity);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_done(st);
-		return db_sqlerr(db, "counting messages");
+		state_db_done(st);
+		return state_db_sqlerr(db, "counting messages");
 	}
 	*n = sqlite3_column_int64(st, 0);
-	db_done(st);
+	state_db_done(st);
 	return STATE_OK;
 }
 
@@ -187,38 +194,39 @@ int state_messages_sync(struct state_db *db, int64_t mailbox_id,
 	if (res != NULL)
 		memset(res, 0, sizeof *res);
 	if (st == NULL || st->uidvalidity == 0 || st->highestmodseq > INT64_MAX)
-		return db_fail(db, STATE_INVALID, "sync: bad mailbox status (UIDVALIDITY 0)");
-	rc = listing_check(db, items, n);
+		return state_db_fail(db, STATE_INVALID, "sync: bad mailbox status (UIDVALIDITY 0)");
+	rc = state_listing_check(db, items, n);
 	if (rc != STATE_OK)
 		return rc;
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	rc = mailbox_read(db, mailbox_id, &mb, &gen);
+	rc = state_mailbox_read(db, mailbox_id, &mb, &gen);
 	if (rc != STATE_OK)
 		goto fail;
 	if (mb.uidvalidity != 0 && mb.uidvalidity != st->uidvalidity) {
-		rc = db_fail(db, STATE_UIDVALIDITY, "UIDVALIDITY of '%s' changed from %u to %u",
+		rc = state_db_fail(db, STATE_UIDVALIDITY,
+		    "UIDVALIDITY of '%s' changed from %u to %u",
 		    mb.folder, (unsigned)mb.uidvalidity, (unsigned)st->uidvalidity);
 		goto fail;
 	}
 	gen++;
 	rc = messages_count(db, mailbox_id, st->uidvalidity, &before);
 	for (i = 0; rc == STATE_OK && i < n; i++)
-		rc = message_upsert(db, mailbox_id, st->uidvalidity, mb.seq_base, &items[i], gen,
-		    now);
+		rc = state_message_upsert(db, mailbox_id, st->uidvalidity, mb.seq_base, &items[i],
+		    gen, now);
 	if (rc == STATE_OK)
 		rc = messages_count(db, mailbox_id, st->uidvalidity, &after);
 	if (rc == STATE_OK && complete)
-		rc = messages_gone_unlisted(db, mailbox_id, gen, now, &gone);
+		rc = state_messages_gone_unlisted(db, mailbox_id, gen, now, &gone);
 	if (rc != STATE_OK)
 		goto fail;
 	mb.uidvalidity = st->uidvalidity;
 	mb.uidnext = st->uidnext;
 	mb.highestmodseq = st->highestmodseq;
-	rc = mailbox_store(db, &mb, gen);
+	rc = state_mailbox_store(db, &mb, gen);
 	if (rc != STATE_OK)
 		goto fail;
-	rc = db_tx_commit(db, &tx);
+	rc = state_db_tx_commit(db, &tx);
 	if (rc == STATE_OK && res != NULL) {
 		res->added = (size_t)(after - before);
 		res->updated = n - res->added;
@@ -226,7 +234,7 @@ int state_messages_sync(struct state_db *db, int64_t mailbox_id,
 	}
 	return rc;
 fail:
-	db_tx_rollback(db, &tx);
+	state_db_tx_rollback(db, &tx);
 	return rc;
 }
 
@@ -242,12 +250,12 @@ int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
 	DB_ENTER(db);
 	*n_missing = 0;
 	if (n > 0 && (uids == NULL || missing == NULL))
-		return db_fail(db, STATE_INVALID, "unknown: no arrays");
-	if (db_tx_begin_read(db, &tx) != STATE_OK)
+		return state_db_fail(db, STATE_INVALID, "unknown: no arrays");
+	if (state_db_tx_begin_read(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	rc = mailbox_read(db, mailbox_id, &mb, NULL);
+	rc = state_mailbox_read(db, mailbox_id, &mb, NULL);
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		st = db_stmt(db, SQL_KNOWN);
+		st = state_db_stmt(db, SQL_KNOWN);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 			break;
@@ -256,13 +264,13 @@ int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
 		sqlite3_bind_int64(st, 2, mb.uidvalidity);
 		sqlite3_bind_int64(st, 3, uids[i]);
 		rc = sqlite3_step(st);
-		db_done(st);
+		state_db_done(st);
 		if (rc == SQLITE_DONE)
 			missing[k++] = uids[i];
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STATE_OK :
-		    db_sqlerr(db, "looking up a UID");
+		    state_db_sqlerr(db, "looking up a UID");
 	}
-	db_tx_end_read(db, &tx);
+	state_db_tx_end_read(db, &tx);
 	if (rc == STATE_OK)
 		*n_missing = k;
 	return rc;
@@ -270,11 +278,11 @@ int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
 
 static int get_one(struct state_db *db, sqlite3_stmt *st, struct state_message *out)
 {
-	int rc = db_step_row(db, st, "reading a message", "message");
+	int rc = state_db_step_row(db, st, "reading a message", "message");
 
 	if (rc == STATE_OK && out != NULL)
 		db_row_to_message(st, out);
-	db_done(st);
+	state_db_done(st);
 	return rc;
 }
 
@@ -283,7 +291,7 @@ int state_message_get(struct state_db *db, int64_t message_id, struct state_mess
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_GET);
+	st = state_db_stmt(db, SQL_GET);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, message_id);
@@ -296,7 +304,7 @@ int state_message_by_uid(struct state_db *db, int64_t mailbox_id, uint32_t uid,
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_BY_UID);
+	st = state_db_stmt(db, SQL_BY_UID);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -328,14 +336,14 @@ int state_messages_list(struct state_db *db, int64_t mailbox_id, state_message_c
 	DB_ENTER(db);
 	r.m = malloc(sizeof *r.m);
 	if (r.m == NULL)
-		return db_fail(db, STATE_ERROR, "listing messages: out of memory");
-	st = db_stmt(db, SQL_LIST);
+		return state_db_fail(db, STATE_ERROR, "listing messages: out of memory");
+	st = state_db_stmt(db, SQL_LIST);
 	if (st == NULL) {
 		free(r.m);
 		return STATE_ERROR;
 	}
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	rc = db_each_row(db, st, message_row, &r, "listing messages");
+	rc = state_db_each_row(db, st, message_row, &r, "listing messages");
 	free(r.m);
 	return rc;
 }
@@ -351,12 +359,12 @@ int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t 
 
 	DB_ENTER(db);
 	if (n > 0 && uids == NULL)
-		return db_fail(db, STATE_INVALID, "gone: no UIDs");
-	if (db_tx_begin(db, &tx) != STATE_OK)
+		return state_db_fail(db, STATE_INVALID, "gone: no UIDs");
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	rc = mailbox_read(db, mailbox_id, &mb, NULL);
+	rc = state_mailbox_read(db, mailbox_id, &mb, NULL);
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		st = db_stmt(db, SQL_GONE);
+		st = state_db_stmt(db, SQL_GONE);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 			break;
@@ -365,9 +373,9 @@ int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t 
 		sqlite3_bind_int64(st, 2, mb.uidvalidity);
 		sqlite3_bind_int64(st, 3, uids[i]);
 		sqlite3_bind_int64(st, 4, now);
-		rc = db_exec_stmt(db, st, "marking a message gone");
+		rc = state_db_exec_stmt(db, st, "marking a message gone");
 	}
-	return db_tx_end(db, &tx, rc);
+	return state_db_tx_end(db, &tx, rc);
 }
 
 int state_message_set_exact_size(struct state_db *db, int64_t message_id, uint64_t size)
@@ -376,13 +384,13 @@ int state_message_set_exact_size(struct state_db *db, int64_t message_id, uint64
 
 	DB_ENTER(db);
 	if (size > INT64_MAX)
-		return db_fail(db, STATE_INVALID, "size out of range");
-	st = db_stmt(db, SQL_EXACT);
+		return state_db_fail(db, STATE_INVALID, "size out of range");
+	st = state_db_stmt(db, SQL_EXACT);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, message_id);
 	sqlite3_bind_int64(st, 2, (int64_t)size);
-	return db_exec_one(db, st, "storing the exact size", "message");
+	return state_db_exec_one(db, st, "storing the exact size", "message");
 }
 
 int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before,
@@ -391,10 +399,10 @@ int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before
 	sqlite3_stmt *st;
 
 	DB_ENTER(db);
-	st = db_stmt(db, SQL_PURGE);
+	st = state_db_stmt(db, SQL_PURGE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, before);
-	return db_exec_count(db, st, "purging gone messages", removed);
+	return state_db_exec_count(db, st, "purging gone messages", removed);
 }

@@ -46,9 +46,9 @@ static int find(struct state_db *db, sqlite3_stmt *st, int64_t mailbox_id,
 	sqlite3_bind_int64(st, 3, uidvalidity);
 	rc = sqlite3_step(st);
 	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_sqlerr(db, "re-matching a message");
+		return state_db_sqlerr(db, "re-matching a message");
 	return STATE_OK;
 }
 
@@ -60,7 +60,7 @@ static int match_one(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidi
 
 	*id = 0;
 	if (it->emailid != NULL && it->emailid[0] != '\0') {
-		st = db_stmt(db, SQL_BY_EMAILID);
+		st = state_db_stmt(db, SQL_BY_EMAILID);
 		if (st == NULL)
 			return STATE_ERROR;
 		sqlite3_bind_text(st, 2, it->emailid, -1, SQLITE_TRANSIENT);
@@ -69,7 +69,7 @@ static int match_one(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidi
 			return rc;
 	}
 	if (it->gm_msgid != 0) {
-		st = db_stmt(db, SQL_BY_GMID);
+		st = state_db_stmt(db, SQL_BY_GMID);
 		if (st == NULL)
 			return STATE_ERROR;
 		sqlite3_bind_int64(st, 2, (int64_t)it->gm_msgid);
@@ -79,11 +79,11 @@ static int match_one(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidi
 	}
 	if (it->hdr_hash == NULL || it->hdr_hash[0] == '\0')
 		return STATE_OK;
-	st = db_stmt(db, SQL_BY_KEYS);
+	st = state_db_stmt(db, SQL_BY_KEYS);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_text(st, 2, it->hdr_hash, -1, SQLITE_TRANSIENT);
-	db_bind_text_or_null(st, 4, it->message_id);
+	state_db_bind_text_or_null(st, 4, it->message_id);
 	sqlite3_bind_int64(st, 5, (int64_t)it->size);
 	return find(db, st, mailbox_id, uidvalidity, id);
 }
@@ -91,7 +91,7 @@ static int match_one(struct state_db *db, int64_t mailbox_id, uint32_t uidvalidi
 static int reattach(struct state_db *db, int64_t id, uint32_t uidvalidity,
     const struct state_listing *it, int64_t gen)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_REATTACH);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_REATTACH);
 
 	if (st == NULL)
 		return STATE_ERROR;
@@ -100,13 +100,13 @@ static int reattach(struct state_db *db, int64_t id, uint32_t uidvalidity,
 	sqlite3_bind_int64(st, 3, it->uid);
 	sqlite3_bind_int64(st, 4, (int64_t)it->size);
 	sqlite3_bind_int(st, 5, (int)it->flags);
-	db_bind_text_or_null(st, 6, it->message_id);
-	db_bind_text_or_null(st, 7, it->hdr_hash);
-	db_bind_text_or_null(st, 8, it->emailid);
+	state_db_bind_text_or_null(st, 6, it->message_id);
+	state_db_bind_text_or_null(st, 7, it->hdr_hash);
+	state_db_bind_text_or_null(st, 8, it->emailid);
 	if (it->gm_msgid != 0)
 		sqlite3_bind_int64(st, 9, (int64_t)it->gm_msgid);
 	sqlite3_bind_int64(st, 10, gen);
-	return db_exec_stmt(db, st, "re-attaching a message");
+	return state_db_exec_stmt(db, st, "re-attaching a message");
 }
 
 /* Indexes of items in ascending UID order (malloc'd), or NULL. A bottom-up
@@ -178,52 +178,53 @@ int state_messages_rematch(struct state_db *db, int64_t mailbox_id,
 	if (res != NULL)
 		memset(res, 0, sizeof *res);
 	if (st == NULL || st->uidvalidity == 0 || st->highestmodseq > INT64_MAX)
-		return db_fail(db, STATE_INVALID, "rematch: bad mailbox status (UIDVALIDITY 0)");
-	rc = listing_check(db, items, n);
+		return state_db_fail(db, STATE_INVALID,
+		    "rematch: bad mailbox status (UIDVALIDITY 0)");
+	rc = state_listing_check(db, items, n);
 	if (rc != STATE_OK)
 		return rc;
-	rc = mailbox_read(db, mailbox_id, &mb, &gen);
+	rc = state_mailbox_read(db, mailbox_id, &mb, &gen);
 	if (rc != STATE_OK)
 		return rc;
 	if (mb.uidvalidity == 0 || mb.uidvalidity == st->uidvalidity)
 		return map_sync(db, mailbox_id, st, items, n, now, res);
 	order = uid_order(items, n);
 	if (order == NULL)
-		return db_fail(db, STATE_ERROR, "rematch: out of memory");
-	if (db_tx_begin(db, &tx) != STATE_OK) {
+		return state_db_fail(db, STATE_ERROR, "rematch: out of memory");
+	if (state_db_tx_begin(db, &tx) != STATE_OK) {
 		free(order);
 		return STATE_ERROR;
 	}
 	/* re-read inside the transaction: another handle may have synced */
-	rc = mailbox_read(db, mailbox_id, &mb, &gen);
+	rc = state_mailbox_read(db, mailbox_id, &mb, &gen);
 	if (rc != STATE_OK)
 		goto out;
 	gen++;
-	q = db_stmt(db, SQL_MAX_SEQ);
+	q = state_db_stmt(db, SQL_MAX_SEQ);
 	if (q == NULL) {
 		rc = STATE_ERROR;
 		goto out;
 	}
 	sqlite3_bind_int64(q, 1, mailbox_id);
 	if (sqlite3_step(q) != SQLITE_ROW) {
-		db_done(q);
-		rc = db_sqlerr(db, "rematch: reading seq");
+		state_db_done(q);
+		rc = state_db_sqlerr(db, "rematch: reading seq");
 		goto out;
 	}
 	max_seq = sqlite3_column_int64(q, 0);
-	db_done(q);
+	state_db_done(q);
 	/* every seq from now on exceeds every earlier one */
 	base = mb.seq_base + (int64_t)mb.uidnext;
 	if (base < max_seq)
 		base = max_seq;
-	q = db_stmt(db, SQL_ASIDE);
+	q = state_db_stmt(db, SQL_ASIDE);
 	if (q == NULL) {
 		rc = STATE_ERROR;
 		goto out;
 	}
 	sqlite3_bind_int64(q, 1, mailbox_id);
 	sqlite3_bind_int64(q, 2, st->uidvalidity);
-	rc = db_exec_stmt(db, q, "rematch: moving old rows aside");
+	rc = state_db_exec_stmt(db, q, "rematch: moving old rows aside");
 	for (i = 0; rc == STATE_OK && i < n; i++) {
 		const struct state_listing *it = &items[order[i]];
 		int64_t id;
@@ -235,22 +236,23 @@ int state_messages_rematch(struct state_db *db, int64_t mailbox_id,
 			rc = reattach(db, id, st->uidvalidity, it, gen);
 			r.matched++;
 		} else {
-			rc = message_upsert(db, mailbox_id, st->uidvalidity, base, it, gen, now);
+			rc = state_message_upsert(db, mailbox_id, st->uidvalidity, base, it, gen,
+			    now);
 			r.added++;
 		}
 	}
 	if (rc == STATE_OK)
-		rc = messages_gone_unlisted(db, mailbox_id, gen, now, &r.lost);
+		rc = state_messages_gone_unlisted(db, mailbox_id, gen, now, &r.lost);
 	if (rc == STATE_OK) {
 		mb.uidvalidity = st->uidvalidity;
 		mb.uidnext = st->uidnext;
 		mb.highestmodseq = st->highestmodseq;
 		mb.seq_base = base;
-		rc = mailbox_store(db, &mb, gen);
+		rc = state_mailbox_store(db, &mb, gen);
 	}
 out:
 	free(order);
-	rc = db_tx_end(db, &tx, rc);
+	rc = state_db_tx_end(db, &tx, rc);
 	if (rc == STATE_OK && res != NULL)
 		*res = r;
 	return rc;

@@ -22,22 +22,22 @@ int state_report(struct state_db *db, state_report_cb *cb, void *arg)
 	if (a == NULL || d == NULL) {
 		free(a);
 		free(d);
-		return db_fail(db, STATE_ERROR, "report: out of memory");
+		return state_db_fail(db, STATE_ERROR, "report: out of memory");
 	}
-	if (db_tx_begin_read(db, &tx) != STATE_OK) {
+	if (state_db_tx_begin_read(db, &tx) != STATE_OK) {
 		free(a);
 		free(d);
 		return STATE_ERROR;
 	}
-	st = db_stmt(db, SQL_REPORT);
+	st = state_db_stmt(db, SQL_REPORT);
 	rc = st == NULL ? SQLITE_ERROR : SQLITE_DONE;
 	while (st != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		bool has_device = sqlite3_column_type(st, DB_ACCOUNT_NCOLS) != SQLITE_NULL;
 		int stop;
 
-		db_row_to_account(st, 0, a);
+		state_db_row_to_account(st, 0, a);
 		if (has_device)
-			db_row_to_device(st, DB_ACCOUNT_NCOLS, d);
+			state_db_row_to_device(st, DB_ACCOUNT_NCOLS, d);
 		db->in_cb++;
 		stop = cb(arg, a, has_device ? d : NULL);
 		db->in_cb--;
@@ -46,11 +46,11 @@ int state_report(struct state_db *db, state_report_cb *cb, void *arg)
 			break;
 		}
 	}
-	db_done(st);
-	db_tx_end_read(db, &tx);
+	state_db_done(st);
+	state_db_tx_end_read(db, &tx);
 	free(a);
 	free(d);
 	if (rc != SQLITE_DONE)
-		return st == NULL ? STATE_ERROR : db_sqlerr(db, "report");
+		return st == NULL ? STATE_ERROR : state_db_sqlerr(db, "report");
 	return STATE_OK;
 }

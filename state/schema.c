@@ -127,7 +127,7 @@ static int file_version(struct state_db *db)
 	    "SELECT count(*), sum(name = 'schema_version') FROM sqlite_master"
 	    " WHERE type = 'table'", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		db_sqlerr(db, "reading the schema");
+		state_db_sqlerr(db, "reading the schema");
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -137,18 +137,19 @@ static int file_version(struct state_db *db)
 	if (n_tables == 0)
 		return 0;
 	if (!has_table) {
-		db_fail(db, STATE_ERROR, "not a popbridge state database (no schema_version table)");
+		state_db_fail(db, STATE_ERROR,
+		    "not a popbridge state database (no schema_version table)");
 		return -1;
 	}
 	st = NULL;
 	if (sqlite3_prepare_v2(db->conn, "SELECT max(version), count(*) FROM schema_version",
 	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		db_sqlerr(db, "reading the schema version");
+		state_db_sqlerr(db, "reading the schema version");
 		sqlite3_finalize(st);
 		return -1;
 	}
 	if (sqlite3_column_int(st, 1) != 1)
-		db_fail(db, STATE_ERROR, "schema_version table is damaged");
+		state_db_fail(db, STATE_ERROR, "schema_version table is damaged");
 	else
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -160,23 +161,23 @@ static int set_version(struct state_db *db, int version)
 	char sql[64];
 
 	snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", version);
-	return db_exec(db, sql, "recording the schema version");
+	return state_db_exec(db, sql, "recording the schema version");
 }
 
-int db_migrate(struct state_db *db, int target)
+int state_db_migrate(struct state_db *db, int target)
 {
 	struct db_tx tx;
 	int v, i;
 
 	if (target <= 0 || target > N_STEPS)
 		target = N_STEPS;
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	v = file_version(db);
 	if (v < 0)
 		goto fail;
 	if (v > N_STEPS) {
-		db_fail(db, STATE_ERROR,
+		state_db_fail(db, STATE_ERROR,
 		    "schema version %d is newer than this popbridge supports (%d);"
 		    " use a newer popbridge", v, N_STEPS);
 		goto fail;
@@ -185,12 +186,13 @@ int db_migrate(struct state_db *db, int target)
 		char what[48];
 
 		snprintf(what, sizeof what, "schema migration to version %d", i + 1);
-		if (db_exec(db, STEPS[i], what) != STATE_OK || set_version(db, i + 1) != STATE_OK)
+		if (state_db_exec(db, STEPS[i], what) != STATE_OK ||
+		    set_version(db, i + 1) != STATE_OK)
 			goto fail;
 	}
-	return db_tx_commit(db, &tx);
+	return state_db_tx_commit(db, &tx);
 fail:
-	db_tx_rollback(db, &tx);
+	state_db_tx_rollback(db, &tx);
 	return STATE_ERROR;
 }
 

@@ -113,7 +113,7 @@ int state_snapshot(const char *src, const char *dst, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: path too long", src);
 		return -1;
 	}
-	if (db_create_private(dst, true, err, errlen) != 0)
+	if (state_db_create_private(dst, true, err, errlen) != 0)
 		return -1;
 	/* Nobody has the file open (no -wal): the main file is the whole
 	 * database, read without locks so nothing is created beside it. The

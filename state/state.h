@@ -63,6 +63,14 @@
 	" octets, none of them a control character"
 /* Whether name follows STATE_ACCOUNT_RULE (what state_account_add accepts). */
 bool state_account_name_ok(const char *name);
+/* The device-name rule, likewise the one message for every place that
+ * refuses a device name (state/, the configuration's device sections,
+ * `popbridge device`); a POP3 login narrows the characters further
+ * (bridge/base/username.h). */
+#define STATE_DEVICE_RULE "a device name is 1 to " STATE_STR(STATE_DEVICE_MAX) \
+	" octets, none of them a control character"
+/* Whether name follows STATE_DEVICE_RULE (what state_device_add accepts). */
+bool state_device_name_ok(const char *name);
 #define STATE_BUSY_TIMEOUT_MS 10000
 
 enum state_rc {

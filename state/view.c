@@ -47,14 +47,24 @@ static const char SQL_SET_COUNTERS[] =
 
 static int check_defaults(struct state_db *db, const struct state_view_defaults *def)
 {
-	if (def == NULL || !db_text_ok(def->folder, STATE_FOLDER_MAX, false) ||
-	    !db_offer_word(def->offer, NULL) || def->window < 0)
-		return db_fail(db, STATE_INVALID,
+	if (def == NULL || !state_db_text_ok(def->folder, STATE_FOLDER_MAX, false) ||
+	    !state_db_offer_word(def->offer, NULL) || def->window < 0)
+		return state_db_fail(db, STATE_INVALID,
 		    "view defaults: folder, offer (all|since-enrolment|unseen), window >= 0");
 	return STATE_OK;
 }
 
-int view_params_get(struct state_db *db, int64_t device_id,
+/* Effective view parameters of one device. */
+struct view_params {
+	int64_t device_id;
+	int64_t mailbox_id;   /* 0: the folder was never synced: empty view */
+	uint32_t uidvalidity;
+	int offer;            /* 0 all, 1 since-enrolment, 2 unseen */
+	int64_t enrol_seq;    /* INT64_MAX when the mark is unset */
+	int64_t window;       /* 0 = unlimited */
+};
+
+static int view_params_get(struct state_db *db, int64_t device_id,
     const struct state_view_defaults *def, struct view_params *vp)
 {
 	char folder[STATE_FOLDER_MAX + 1], offer[STATE_WORD_MAX + 1];
@@ -64,28 +74,28 @@ int view_params_get(struct state_db *db, int64_t device_id,
 
 	memset(vp, 0, sizeof *vp);
 	vp->device_id = device_id;
-	st = db_stmt(db, SQL_DEVICE);
+	st = state_db_stmt(db, SQL_DEVICE);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		db_done(st);
-		return rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "no such device") :
-		    db_sqlerr(db, "reading a device");
+		state_db_done(st);
+		return rc == SQLITE_DONE ? state_db_fail(db, STATE_NOTFOUND, "no such device") :
+		    state_db_sqlerr(db, "reading a device");
 	}
 	account_id = sqlite3_column_int64(st, 0);
-	db_col_text(st, 1, folder, sizeof folder);
-	db_col_text(st, 2, offer, sizeof offer);
+	state_db_col_text(st, 1, folder, sizeof folder);
+	state_db_col_text(st, 2, offer, sizeof offer);
 	vp->window = sqlite3_column_type(st, 3) == SQLITE_NULL ? def->window :
 	    sqlite3_column_int64(st, 3);
 	enrol_mb = sqlite3_column_int64(st, 4);
 	enrol_seq = sqlite3_column_int64(st, 5);
-	db_done(st);
-	if (!db_offer_word(offer[0] != '\0' ? offer : def->offer, &vp->offer))
-		return db_fail(db, STATE_ERROR, "device %lld: bad offer '%s'",
+	state_db_done(st);
+	if (!state_db_offer_word(offer[0] != '\0' ? offer : def->offer, &vp->offer))
+		return state_db_fail(db, STATE_ERROR, "device %lld: bad offer '%s'",
 		    (long long)device_id, offer);
-	st = db_stmt(db, SQL_MAILBOX);
+	st = state_db_stmt(db, SQL_MAILBOX);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
@@ -97,9 +107,9 @@ int view_params_get(struct state_db *db, int64_t device_id,
 		if (vp->uidvalidity != 0)
 			vp->mailbox_id = sqlite3_column_int64(st, 0);
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_sqlerr(db, "finding the device's folder");
+		return state_db_sqlerr(db, "finding the device's folder");
 	vp->enrol_seq = enrol_mb != 0 && enrol_mb == vp->mailbox_id ? enrol_seq : INT64_MAX;
 	return STATE_OK;
 }
@@ -129,7 +139,7 @@ static int collect(struct state_db *db, const struct view_params *vp,
 	*n = 0;
 	if (vp->mailbox_id == 0)
 		return STATE_OK;
-	st = db_stmt(db, SQL_VIEW);
+	st = state_db_stmt(db, SQL_VIEW);
 	if (st == NULL)
 		return STATE_ERROR;
 	bind_view(st, vp);
@@ -145,10 +155,10 @@ static int collect(struct state_db *db, const struct view_params *vp,
 			if (nv != NULL)
 				v = nv;
 			if (nfo == NULL) {
-				db_done(st);
+				state_db_done(st);
 				free(v);
 				free(fo);
-				return db_fail(db, STATE_ERROR, "view: out of memory");
+				return state_db_fail(db, STATE_ERROR, "view: out of memory");
 			}
 			fo = nfo;
 			cap = ncap;
@@ -162,14 +172,14 @@ static int collect(struct state_db *db, const struct view_params *vp,
 		m->flags = (unsigned)sqlite3_column_int(st, 4);
 		m->retrieved = sqlite3_column_int(st, 5) != 0;
 		fo[k] = sqlite3_column_int(st, 6) != 0;
-		db_col_text(st, 7, m->uidl, sizeof m->uidl);
+		state_db_col_text(st, 7, m->uidl, sizeof m->uidl);
 		k++;
 	}
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_DONE) {
 		free(v);
 		free(fo);
-		return db_sqlerr(db, "building the view");
+		return state_db_sqlerr(db, "building the view");
 	}
 	*out = v;
 	*first_offer = fo;
@@ -194,20 +204,20 @@ int state_view_build(struct state_db *db, int64_t device_id,
 	rc = check_defaults(db, def);
 	if (rc != STATE_OK)
 		return rc;
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = view_params_get(db, device_id, def, &vp);
 	if (rc == STATE_OK)
 		rc = collect(db, &vp, &v, &fo, &k);
 	for (i = 0; rc == STATE_OK && i < k; i++) {
 		if (fo[i])
-			rc = devmsg_mark_offered(db, device_id, v[i].id, now);
+			rc = state_devmsg_mark_offered(db, device_id, v[i].id, now);
 	}
 	free(fo);
 	if (rc == STATE_OK)
-		rc = db_tx_commit(db, &tx);
+		rc = state_db_tx_commit(db, &tx);
 	else
-		db_tx_rollback(db, &tx);
+		state_db_tx_rollback(db, &tx);
 	if (rc != STATE_OK) {
 		free(v);
 		return rc;
@@ -233,7 +243,7 @@ void state_view_free(struct state_view_msg *v)
 static int in_view(struct state_db *db, const struct view_params *vp, int64_t message_id,
     bool *yes)
 {
-	sqlite3_stmt *st = db_stmt(db, SQL_IN_VIEW);
+	sqlite3_stmt *st = state_db_stmt(db, SQL_IN_VIEW);
 	int64_t uid, above;
 	int rc;
 
@@ -244,14 +254,14 @@ static int in_view(struct state_db *db, const struct view_params *vp, int64_t me
 	sqlite3_bind_int64(st, 6, message_id);
 	rc = sqlite3_step(st);
 	uid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STATE_OK : db_sqlerr(db, "testing the view");
+		return rc == SQLITE_DONE ? STATE_OK : state_db_sqlerr(db, "testing the view");
 	if (vp->window <= 0) {
 		*yes = true;
 		return STATE_OK;
 	}
-	st = db_stmt(db, SQL_ABOVE);
+	st = state_db_stmt(db, SQL_ABOVE);
 	if (st == NULL)
 		return STATE_ERROR;
 	bind_view(st, vp);
@@ -259,9 +269,9 @@ static int in_view(struct state_db *db, const struct view_params *vp, int64_t me
 	sqlite3_bind_int64(st, 7, vp->window);
 	rc = sqlite3_step(st);
 	above = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	db_done(st);
+	state_db_done(st);
 	if (rc != SQLITE_ROW)
-		return db_sqlerr(db, "testing the window");
+		return state_db_sqlerr(db, "testing the window");
 	*yes = above < vp->window;
 	return STATE_OK;
 }
@@ -281,7 +291,7 @@ static int holder_defaults_get(struct state_db *db, const struct holder_defaults
 		return STATE_OK;
 	}
 	if (hd->fn(hd->arg, account, device, out) != 0)
-		return db_fail(db, STATE_ERROR, "no settings for device %s of %s", device,
+		return state_db_fail(db, STATE_ERROR, "no settings for device %s of %s", device,
 		    account);
 	return check_defaults(db, out);
 }
@@ -296,9 +306,9 @@ static int holders_count(struct state_db *db, int64_t message_id,
 	int rc;
 
 	*count = 0;
-	if (db_tx_begin_read(db, &tx) != STATE_OK)
+	if (state_db_tx_begin_read(db, &tx) != STATE_OK)
 		return STATE_ERROR;
-	st = db_stmt(db, SQL_MESSAGE_ACCOUNT);
+	st = state_db_stmt(db, SQL_MESSAGE_ACCOUNT);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 		goto out;
@@ -306,16 +316,16 @@ static int holders_count(struct state_db *db, int64_t message_id,
 	sqlite3_bind_int64(st, 1, message_id);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		db_done(st);
-		rc = rc == SQLITE_DONE ? db_fail(db, STATE_NOTFOUND, "no such message") :
-		    db_sqlerr(db, "reading a message");
+		state_db_done(st);
+		rc = rc == SQLITE_DONE ? state_db_fail(db, STATE_NOTFOUND, "no such message") :
+		    state_db_sqlerr(db, "reading a message");
 		goto out;
 	}
 	account_id = sqlite3_column_int64(st, 0);
 	mailbox_id = sqlite3_column_int64(st, 1);
-	db_col_text(st, 2, account, sizeof account);
-	db_done(st);
-	dev = db_stmt(db, SQL_HOLDER_DEVICES);
+	state_db_col_text(st, 2, account, sizeof account);
+	state_db_done(st);
+	dev = state_db_stmt(db, SQL_HOLDER_DEVICES);
 	if (dev == NULL) {
 		rc = STATE_ERROR;
 		goto out;
@@ -332,10 +342,10 @@ static int holders_count(struct state_db *db, int64_t message_id,
 		if (step == SQLITE_DONE)
 			break;
 		if (step != SQLITE_ROW) {
-			rc = db_sqlerr(db, "listing holders");
+			rc = state_db_sqlerr(db, "listing holders");
 			break;
 		}
-		db_col_text(dev, 1, device, sizeof device);
+		state_db_col_text(dev, 1, device, sizeof device);
 		rc = holder_defaults_get(db, hd, account, device, &def);
 		if (rc == STATE_OK)
 			rc = view_params_get(db, sqlite3_column_int64(dev, 0), &def, &vp);
@@ -345,9 +355,9 @@ static int holders_count(struct state_db *db, int64_t message_id,
 		if (rc == STATE_OK && yes)
 			holders++;
 	}
-	db_done(dev);
+	state_db_done(dev);
 out:
-	db_tx_end_read(db, &tx);
+	state_db_tx_end_read(db, &tx);
 	if (rc == STATE_OK)
 		*count = holders;
 	return rc;
@@ -375,7 +385,7 @@ int state_message_holders_by(struct state_db *db, int64_t message_id,
 	DB_ENTER(db);
 	*count = 0;
 	if (fn == NULL)
-		return db_fail(db, STATE_INVALID, "holders: no settings function");
+		return state_db_fail(db, STATE_INVALID, "holders: no settings function");
 	return holders_count(db, message_id, &hd, count);
 }
 
@@ -392,12 +402,12 @@ int state_device_update_counters(struct state_db *db, int64_t device_id,
 	rc = check_defaults(db, def);
 	if (rc != STATE_OK)
 		return rc;
-	if (db_tx_begin(db, &tx) != STATE_OK)
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = view_params_get(db, device_id, def, &vp);
 	if (rc != STATE_OK)
 		goto out;
-	st = db_stmt(db, SQL_TALLY);
+	st = state_db_stmt(db, SQL_TALLY);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 		goto out;
@@ -407,9 +417,9 @@ int state_device_update_counters(struct state_db *db, int64_t device_id,
 		retrieved = sqlite3_column_int64(st, 0);
 		deleted = sqlite3_column_int64(st, 1);
 	}
-	db_done(st);
+	state_db_done(st);
 	if (vp.mailbox_id != 0) {
-		st = db_stmt(db, SQL_WAITING);
+		st = state_db_stmt(db, SQL_WAITING);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 			goto out;
@@ -418,12 +428,12 @@ int state_device_update_counters(struct state_db *db, int64_t device_id,
 		sqlite3_bind_int64(st, 6, vp.window > 0 ? vp.window : -1);
 		rc = sqlite3_step(st);
 		waiting = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		db_done(st);
-		rc = rc == SQLITE_ROW ? STATE_OK : db_sqlerr(db, "counting waiting messages");
+		state_db_done(st);
+		rc = rc == SQLITE_ROW ? STATE_OK : state_db_sqlerr(db, "counting waiting messages");
 		if (rc != STATE_OK)
 			goto out;
 	}
-	st = db_stmt(db, SQL_SET_COUNTERS);
+	st = state_db_stmt(db, SQL_SET_COUNTERS);
 	if (st == NULL) {
 		rc = STATE_ERROR;
 		goto out;
@@ -432,13 +442,13 @@ int state_device_update_counters(struct state_db *db, int64_t device_id,
 	sqlite3_bind_int64(st, 2, retrieved);
 	sqlite3_bind_int64(st, 3, deleted);
 	sqlite3_bind_int64(st, 4, waiting);
-	rc = db_exec_stmt(db, st, "storing device counters");
+	rc = state_db_exec_stmt(db, st, "storing device counters");
 out:
 	if (rc != STATE_OK) {
-		db_tx_rollback(db, &tx);
+		state_db_tx_rollback(db, &tx);
 		return rc;
 	}
-	rc = db_tx_commit(db, &tx);
+	rc = state_db_tx_commit(db, &tx);
 	if (rc == STATE_OK && out != NULL)
 		rc = state_device_get_by_id(db, device_id, out);
 	return rc;

@@ -1,12 +1,8 @@
 /* bridge/base/username.c — ACCOUNT[<sep>DEVICE] (bridge/base/username.h). */
 #include "bridge/base/username.h"
-#include "state/state.h"
 
 #include <stdio.h>
 #include <string.h>
-
-_Static_assert(BRIDGE_USER_ACCOUNT_MAX == STATE_ACCOUNT_MAX,
-    "a POP3 account name is a state account name");
 
 static int device_char(unsigned char c)
 {
@@ -18,7 +14,7 @@ int base_device_name_check(const char *device)
 {
 	size_t n = strlen(device);
 
-	if (n == 0 || n > BRIDGE_USER_DEVICE_MAX)
+	if (n == 0 || n > STATE_DEVICE_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!device_char((unsigned char)device[i]))
@@ -41,7 +37,7 @@ int base_username_split(const char *user, char sep, char *account, char *device,
 
 	*has_device = 0;
 	account[0] = device[0] = '\0';
-	if (alen == 0 || alen > BRIDGE_USER_ACCOUNT_MAX) {
+	if (alen == 0 || alen > STATE_ACCOUNT_MAX) {
 		snprintf(err, errlen, "%s", STATE_ACCOUNT_RULE);
 		return -1;
 	}
@@ -65,7 +61,7 @@ int base_username_split(const char *user, char sep, char *account, char *device,
 		}
 		if (base_device_name_check(d) != 0) {
 			snprintf(err, errlen, "device name must be 1 to %d of A-Z a-z 0-9 . _ - + @",
-			    BRIDGE_USER_DEVICE_MAX);
+			    STATE_DEVICE_MAX);
 			return -1;
 		}
 		strcpy(device, d);

@@ -5,10 +5,11 @@
  *  - The name is split at the FIRST separator; without one the device is
  *    "default". A device name never contains the separator (configuration
  *    refuses such device sections, so a login can always name every device).
- *  - ACCOUNT: 1..255 octets, none of them a control character (below 0x20
- *    or 0x7F) or a space — it is an upstream IMAP login name and is passed
- *    on as it is.
- *  - DEVICE: 1..64 octets of A-Z a-z 0-9 and . _ - + @ — it appears in
+ *  - ACCOUNT: state's account-name rule (STATE_ACCOUNT_RULE: 1 to
+ *    STATE_ACCOUNT_MAX octets, none of them a control character) and no
+ *    space — it is an upstream IMAP login name and is passed on as it is.
+ *  - DEVICE: state's device-name rule (1 to STATE_DEVICE_MAX octets)
+ *    narrowed to A-Z a-z 0-9 and . _ - + @ — it appears in
  *    logs, reports and administrator commands. Device names are
  *    case-insensitive: the device comes back in lower case ("PC" and "pc"
  *    are one device), as every entry point (POP3 login, `popbridge device`,
@@ -24,12 +25,12 @@
 
 #include <stddef.h>
 
-#define BRIDGE_USER_ACCOUNT_MAX 255
-#define BRIDGE_USER_DEVICE_MAX  64
+#include "state/state.h"  /* the name rules: STATE_ACCOUNT_MAX, STATE_DEVICE_MAX */
+
 #define BRIDGE_DEFAULT_DEVICE   "default"
 
-/* account: room for BRIDGE_USER_ACCOUNT_MAX + 1, device: room for
- * BRIDGE_USER_DEVICE_MAX + 1. *has_device says whether a device was named. */
+/* account: room for STATE_ACCOUNT_MAX + 1, device: room for
+ * STATE_DEVICE_MAX + 1. *has_device says whether a device was named. */
 int base_username_split(const char *user, char sep, char *account, char *device,
     int *has_device, char *err, size_t errlen);
 

@@ -13,75 +13,6 @@
 /* The longest upstream password whose sealed form fits the state column. */
 #define UPSTREAM_PASSWORD_MAX (STATE_SECRET_MAX - SECRET_BLOB_OVERHEAD)
 
-#define STATE_KEYS (PB_KEY_BIT(PB_K_STATE))
-#define SECRET_KEYS (PB_KEY_BIT(PB_K_STATE) | PB_KEY_BIT(PB_K_KEY_FILE))
-
-static const char USAGE[] =
-	"usage: popbridge account add ACCOUNT [--upstream-user USER]\n"
-	"       popbridge account list\n"
-	"       popbridge account remove ACCOUNT\n"
-	"       popbridge account set-password ACCOUNT [--upstream-user USER]\n"
-	"common options: --state FILE  --config FILE  --help\n"
-	"add and set-password also take --key-file FILE\n";
-
-static const char USAGE_ADD[] =
-	"usage: popbridge account add ACCOUNT [--upstream-user USER] [--state FILE]\n"
-	"                             [--key-file FILE] [--config FILE]\n"
-	"\n"
-	"Register ACCOUNT for managed mode. The upstream IMAP password is read from\n"
-	"standard input (the first line; it is never taken from the command line)\n"
-	"and stored encrypted (AES-256-GCM) with the key file. USER is the upstream\n"
-	"IMAP login name (default: ACCOUNT). Devices then get their own passwords\n"
-	"with 'popbridge device add'.\n"
-	"\n"
-	"  --state FILE     state database (default popbridge.db, or the config's)\n"
-	"  --key-file FILE  key file (default: the state file's name + .key); created\n"
-	"                   with mode 0600 when no managed account exists yet;\n"
-	"                   refused when group or others may read it\n"
-	"  --config FILE    read --state and --key-file from this configuration\n";
-
-static const char USAGE_LIST[] =
-	"usage: popbridge account list [--state FILE] [--config FILE]\n"
-	"\n"
-	"One line per account: name, mode (managed or passthrough), upstream user,\n"
-	"number of devices (revoked ones counted apart) and creation time (UTC).\n";
-
-static const char USAGE_REMOVE[] =
-	"usage: popbridge account remove ACCOUNT [--state FILE] [--config FILE]\n"
-	"\n"
-	"Remove ACCOUNT with its devices, their passwords and every per-device\n"
-	"state. Mail upstream is not touched. Do it while no session of the\n"
-	"account runs.\n";
-
-static const char USAGE_SET_PASSWORD[] =
-	"usage: popbridge account set-password ACCOUNT [--upstream-user USER]\n"
-	"                             [--state FILE] [--key-file FILE] [--config FILE]\n"
-	"\n"
-	"Replace the stored upstream password of ACCOUNT with the first line of\n"
-	"standard input (and the upstream user with USER when given). An account\n"
-	"created by a passthrough login becomes a managed account. Device\n"
-	"passwords stay valid.\n";
-
-/* Take --upstream-user out of argv; -1 on a usage error (status set). */
-static int take_upstream_user(const char *name, int *argc, char **argv,
-    const char **user, int *status)
-{
-	char err[PB_ERR_MAX];
-	*user = NULL;
-	if (cmd_admin_take_option(argc, argv, "upstream-user", user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "popbridge %s: %s\n", name, err);
-		*status = PB_EXIT_USAGE;
-		return -1;
-	}
-	if (*user && (!**user || strlen(*user) > STATE_USER_MAX)) {
-		fprintf(stderr, "popbridge %s: --upstream-user must be 1 to %d octets\n", name,
-		    STATE_USER_MAX);
-		*status = PB_EXIT_USAGE;
-		return -1;
-	}
-	return 0;
-}
-
 /* Seal password for account into blob; -1 after printing. */
 static int seal(struct cmd_admin *ad, const struct managed_key *key, const char *account,
     const char *password, unsigned char *blob, size_t size, size_t *blen)
@@ -103,27 +34,21 @@ static void say_key_created(const struct cmd_admin *ad)
 }
 
 /* add and set-password: read the password, load the key, seal, store. */
-static int store_credentials(int argc, char **argv, bool add)
+static int store_credentials(struct config_cmdline *c, bool add)
 {
-	const char *name = add ? "account add" : "account set-password";
 	struct cmd_admin ad;
 	struct managed_key key;
 	char password[UPSTREAM_PASSWORD_MAX + 1];
 	unsigned char blob[STATE_SECRET_MAX];
 	size_t blen = 0;
-	const char *user = NULL;
+	const char *user = c->arg[CMD_O_UPSTREAM_USER].text;
 	bool created = false, have_key = false;
 	int status = PB_EXIT_FAIL, rc;
 
-	memset(&ad, 0, sizeof(ad));
 	password[0] = '\0';
-	if (take_upstream_user(name, &argc, argv, &user, &status) != 0)
-		return status;
-	if (cmd_admin_begin(&ad, name, argc, argv, SECRET_KEYS, 1, 1,
-	    add ? USAGE_ADD : USAGE_SET_PASSWORD, &status) != 0)
+	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	status = PB_EXIT_FAIL;
-	const char *account = ad.c.args[0];
+	const char *account = c->args[0];
 	if (!state_account_name_ok(account)) {
 		cmd_admin_fail(&ad, "%s", STATE_ACCOUNT_RULE);
 		goto out;
@@ -249,18 +174,16 @@ static int count_device(void *arg, const struct state_device *d)
 	return 0;
 }
 
-static int account_list(int argc, char **argv)
+static int account_list(struct config_cmdline *c)
 {
 	struct cmd_admin ad;
 	struct acc_rows rows = { 0 };
 	struct cmd_table t;
-	int status, rc;
+	int status = PB_EXIT_FAIL, rc;
 
 	cmd_table_init(&t, 5);
-	if (cmd_admin_begin(&ad, "account list", argc, argv, STATE_KEYS, 0, 0, USAGE_LIST,
-	    &status) != 0)
+	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	status = PB_EXIT_FAIL;
 	if (cmd_admin_open_state(&ad) != 0)
 		goto out;
 	rc = state_account_list(ad.db, collect_account, &rows);
@@ -305,18 +228,16 @@ out:
 	return status;
 }
 
-static int account_remove(int argc, char **argv)
+static int account_remove(struct config_cmdline *c)
 {
 	struct cmd_admin ad;
 	struct state_account a;
 	size_t n = 0;
-	int status, rc;
+	int status = PB_EXIT_FAIL, rc;
 
-	if (cmd_admin_begin(&ad, "account remove", argc, argv, STATE_KEYS, 1, 1, USAGE_REMOVE,
-	    &status) != 0)
+	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	status = PB_EXIT_FAIL;
-	const char *account = ad.c.args[0];
+	const char *account = c->args[0];
 	if (cmd_admin_open_state(&ad) != 0 || cmd_admin_find_account(&ad, account, &a) != 0)
 		goto out;
 	rc = cmd_admin_count_devices(&ad, a.id, &n);
@@ -335,25 +256,75 @@ out:
 	return status;
 }
 
-int cmd_account(int argc, char **argv)
-{
-	if (argc < 1) {
-		fputs(USAGE, stderr);
-		return PB_EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (strcmp(sub, "add") == 0)
-		return store_credentials(argc - 1, argv + 1, true);
-	if (strcmp(sub, "set-password") == 0)
-		return store_credentials(argc - 1, argv + 1, false);
-	if (strcmp(sub, "list") == 0)
-		return account_list(argc - 1, argv + 1);
-	if (strcmp(sub, "remove") == 0)
-		return account_remove(argc - 1, argv + 1);
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(USAGE, stdout);
-		return PB_EXIT_OK;
-	}
-	fprintf(stderr, "popbridge account: unknown subcommand '%s'\n%s", sub, USAGE);
-	return PB_EXIT_USAGE;
-}
+static int account_add(struct config_cmdline *c) { return store_credentials(c, true); }
+static int account_set_password(struct config_cmdline *c) { return store_credentials(c, false); }
+
+static const struct config_cmd_opt opts_secret[] = {
+	{ CMD_O_UPSTREAM_USER, 0, NULL },
+	{ PB_K_STATE, 0, NULL },
+	{ PB_K_KEY_FILE, 0, "key file; created (mode 0600) while no managed account exists" },
+	{ CMD_O_CONFIG, 0, "read --state and --key-file from this configuration" },
+};
+static const struct config_cmd_opt opts_state[] = {
+	{ PB_K_STATE, 0, NULL },
+	{ CMD_O_CONFIG, 0, "read --state from this configuration" },
+};
+
+static const struct config_command account_add_cmd = {
+	.name = "account add",
+	.summary = "register a managed account and its upstream password",
+	.args = "ACCOUNT", .min_args = 1, .max_args = 1,
+	.text =
+	    "Register ACCOUNT for managed mode. The upstream IMAP password is read from\n"
+	    "standard input (the first line; it is never taken from the command line)\n"
+	    "and stored encrypted (AES-256-GCM) with the key file, which is refused\n"
+	    "when group or others may read it. Devices then get their own passwords\n"
+	    "with 'popbridge device add'.\n",
+	.table = cmd_options, .opts = opts_secret, .n_opts = CONFIG_N(opts_secret),
+	.run = account_add,
+};
+
+static const struct config_command account_list_cmd = {
+	.name = "account list",
+	.summary = "list the accounts",
+	.text =
+	    "One line per account: name, mode (managed or passthrough), upstream user,\n"
+	    "number of devices (revoked ones counted apart) and creation time (UTC).\n",
+	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
+	.run = account_list,
+};
+
+static const struct config_command account_remove_cmd = {
+	.name = "account remove",
+	.summary = "remove an account with its devices and their state",
+	.args = "ACCOUNT", .min_args = 1, .max_args = 1,
+	.text =
+	    "Remove ACCOUNT with its devices, their passwords and every per-device\n"
+	    "state. Mail upstream is not touched. Do it while no session of the\n"
+	    "account runs.\n",
+	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
+	.run = account_remove,
+};
+
+static const struct config_command account_set_password_cmd = {
+	.name = "account set-password",
+	.summary = "replace an account's stored upstream password",
+	.args = "ACCOUNT", .min_args = 1, .max_args = 1,
+	.text =
+	    "Replace the stored upstream password of ACCOUNT with the first line of\n"
+	    "standard input (and the upstream user with USER when given). An account\n"
+	    "created by a passthrough login becomes a managed account. Device\n"
+	    "passwords stay valid.\n",
+	.table = cmd_options, .opts = opts_secret, .n_opts = CONFIG_N(opts_secret),
+	.run = account_set_password,
+};
+
+static const struct config_command *const subs[] = {
+	&account_add_cmd, &account_list_cmd, &account_remove_cmd, &account_set_password_cmd,
+};
+
+const struct config_command cmd_account = {
+	.name = "account",
+	.summary = "managed accounts: add, list, remove, set-password",
+	.subs = subs, .n_subs = CONFIG_N(subs),
+};

@@ -1,7 +1,7 @@
 /* bridge/cmd/admin.c — what the account and device commands share (see
- * cmd_admin.h): settings, state and key file, secrets from stdin, output. */
+ * admin.h): settings, state and key file, secrets from stdin, output. */
 #include "bridge/cmd/admin.h"
-#include "bridge/base/errbuf.h"
+#include "bridge/managed/login.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,37 +32,16 @@ int cmd_admin_state_fail(const struct cmd_admin *ad, int rc, const char *what)
 	return cmd_admin_fail(ad, "%s: %s", what, state_errmsg(ad->db));
 }
 
-int cmd_admin_begin(struct cmd_admin *ad, const char *name, int argc, char **argv,
-    uint64_t allowed, size_t min_args, size_t max_args, const char *usage,
-    int *status)
+int cmd_admin_begin(struct cmd_admin *ad, const struct config_cmdline *c)
 {
 	char err[PB_ERR_MAX];
 
 	memset(ad, 0, sizeof(*ad));
-	ad->name = name;
-	config_options_init(&ad->o);
-	/* every admin command builds its settings from the configuration file */
-	if (config_cmdline_parse(&ad->c, argc, argv, allowed | PB_OPT_CONFIG, err,
-	    sizeof(err)) != 0) {
-		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", name, err, name);
-		*status = PB_EXIT_USAGE;
-		return -1;
-	}
-	if (ad->c.help) {
-		fputs(usage, stdout);
-		*status = PB_EXIT_OK;
-		return -1;
-	}
-	if (ad->c.n_args < min_args || ad->c.n_args > max_args) {
-		fprintf(stderr, "popbridge %s: %s\n%s", name,
-		    ad->c.n_args < min_args ? "missing argument" : "too many arguments", usage);
-		*status = PB_EXIT_USAGE;
-		return -1;
-	}
-	if (config_settings_build(&ad->c, false, &ad->o, config_report_print, stderr,
+	ad->name = c->cmd->name;
+	ad->c = c;
+	if (config_settings_build(c, false, &ad->o, config_report_print, stderr,
 	    err, sizeof(err)) != 0) {
-		fprintf(stderr, "popbridge %s: %s\n", name, err);
-		*status = PB_EXIT_FAIL;
+		fprintf(stderr, "popbridge %s: %s\n", ad->name, err);
 		return -1;
 	}
 	return 0;
@@ -135,11 +114,9 @@ static int find_managed(void *arg, const struct state_account *a)
 static int key_opens(const struct cmd_admin *ad, const struct managed_key *key,
     const struct state_account *a)
 {
-	unsigned char plain[SECRET_PLAINTEXT_MAX + 1];
+	char user[STATE_USER_MAX + 1], plain[SECRET_PLAINTEXT_MAX + 1];
 	char err[PB_ERR_MAX];
-	size_t n = 0;
-	int rc = managed_unseal(key, a->name, a->secret, a->secret_len, plain, sizeof(plain),
-	    &n, err, sizeof(err));
+	int rc = managed_upstream_unseal(key, a, user, plain, err, sizeof(err));
 	OPENSSL_cleanse(plain, sizeof(plain));
 	if (rc != 0)
 		cmd_admin_fail(ad, "key file %s does not open the upstream password stored for "
@@ -207,7 +184,6 @@ void cmd_admin_end(struct cmd_admin *ad)
 {
 	state_close(ad->db);
 	ad->db = NULL;
-	config_cmdline_free(&ad->c);
 	config_options_free(&ad->o);
 }
 
@@ -353,44 +329,4 @@ void cmd_table_free(struct cmd_table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
-}
-
-/* Index of the first --NAME / --NAME=... in argv before any "--", or -1. */
-static int find_option(int argc, char **argv, const char *name, bool *inline_value)
-{
-	size_t nl = strlen(name);
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0)
-			return -1;
-		if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, nl) == 0 &&
-		    (a[2 + nl] == '\0' || a[2 + nl] == '=')) {
-			*inline_value = a[2 + nl] == '=';
-			return i;
-		}
-	}
-	return -1;
-}
-
-int cmd_admin_take_option(int *argc, char **argv, const char *name, const char **value,
-    char *err, size_t errlen)
-{
-	bool inl = false;
-	int i = find_option(*argc, argv, name, &inl);
-	if (i < 0)
-		return 0;
-	int take = 1;
-	if (inl) {
-		*value = strchr(argv[i], '=') + 1;
-	} else {
-		if (i + 1 >= *argc)
-			return base_errf(err, errlen, "--%s needs a value", name);
-		*value = argv[i + 1];
-		take = 2;
-	}
-	memmove(argv + i, argv + i + take, (size_t)(*argc - i - take) * sizeof(*argv));
-	*argc -= take;
-	if (find_option(*argc, argv, name, &inl) >= 0)
-		return base_errf(err, errlen, "--%s is given twice", name);
-	return 1;
 }

@@ -1,11 +1,11 @@
-/* bridge/cmd/admin.h — the administration commands `popbridge account` and
- * `popbridge device` (SPEC §8), and what they share.
+/* bridge/cmd/admin.h — what the commands that read the settings and the
+ * state file share: `popbridge account` and `popbridge device` (SPEC §8),
+ * import-uidls, report, autoconfig.
  *
  * Contract:
- *  - cmd_account() and cmd_device() take the arguments after the command
- *    name (argv[0] is the subcommand: add, list, ...) and return the exit
- *    status: 0 done, 1 the command failed (message on stderr), 2 the command
- *    line cannot be understood.
+ *  - the commands' run functions (cmd.h) return the exit status: 0 done,
+ *    1 the command failed (message on stderr), 2 the command line cannot
+ *    be understood.
  *  - Settings: --config FILE, then --state / --key-file on the command line
  *    (defaults: popbridge.db, and the state file's name + ".key").
  *  - Secrets: the upstream password is read from standard input (first
@@ -24,35 +24,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bridge/config/cmdline.h"
+#include "bridge/cmd/cmd.h"
 #include "bridge/managed/secret.h"
 #include "state/state.h"
-
-int cmd_account(int argc, char **argv);
-int cmd_device(int argc, char **argv);
 
 /* One run of an admin subcommand. */
 struct cmd_admin {
 	const char *name;       /* "account add", for messages */
-	struct config_cmdline c;    /* parsed arguments (c.args: positionals) */
+	const struct config_cmdline *c; /* parsed arguments (c->args: positionals) */
 	struct config_options o;    /* effective settings (config + flags) */
 	struct state_db *db;    /* after cmd_admin_open_state() */
 };
 
-/* Parse argv (after the subcommand) with the given allowed PB_KEY_BIT()s
- * (and --config, which every admin command reads) and build the settings. Positional arguments must number min_args..max_args.
- * 0 to go on; -1 when the caller should return *status (0 after --help,
- * which printed usage on stdout; 1 bad configuration; 2 bad command line).
+/* Start a run of c's command: build the settings (--config, then the
+ * flags). 0 to go on; -1 after printing the problem (exit PB_EXIT_FAIL).
  * cmd_admin_end() is needed in both cases. */
-int cmd_admin_begin(struct cmd_admin *ad, const char *name, int argc, char **argv,
-    uint64_t allowed, size_t min_args, size_t max_args, const char *usage,
-    int *status);
-/* Take `--NAME VALUE` or `--NAME=VALUE` out of argv[0..*argc) (options
- * before a `--` only), for options config_cmdline_parse does not know. 1 and
- * *value when found (removed from argv), 0 when absent, -1 with a message in
- * err when it lacks a value or is given twice. */
-int cmd_admin_take_option(int *argc, char **argv, const char *name, const char **value,
-    char *err, size_t errlen);
+int cmd_admin_begin(struct cmd_admin *ad, const struct config_cmdline *c);
 /* Open (create/migrate) the state file; -1 after printing the problem. */
 int cmd_admin_open_state(struct cmd_admin *ad);
 /* Look the account up in the open state file: 0, or non-zero after

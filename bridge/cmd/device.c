@@ -10,129 +10,58 @@
 #include "bridge/cmd/admin.h"
 #include "bridge/managed/login.h"
 #include "bridge/managed/password.h"
+#include "bridge/maildrop/settings.h"
 #include "bridge/base/username.h"
 
-#define STATE_KEYS (PB_KEY_BIT(PB_K_STATE))
-
-static const char USAGE[] =
-	"usage: popbridge device add ACCOUNT DEVICE [settings]\n"
-	"       popbridge device list [ACCOUNT]\n"
-	"       popbridge device revoke ACCOUNT DEVICE\n"
-	"       popbridge device reset ACCOUNT DEVICE\n"
-	"       popbridge device set ACCOUNT DEVICE settings\n"
-	"settings: --folder F --offer all|since-enrolment|unseen --window N\n"
-	"          --seen-on retr|quit|never\n"
-	"          --dele hide|trash|archive|flag|expunge|last-device\n"
-	"common options: --state FILE  --config FILE  --help\n";
-
-static const char USAGE_ADD[] =
-	"usage: popbridge device add ACCOUNT DEVICE [--folder F] [--offer O] [--window N]\n"
-	"                            [--seen-on S] [--dele D] [--state FILE] [--config FILE]\n"
-	"\n"
-	"Give a device of the managed account ACCOUNT its own password. The device\n"
-	"logs in over POP3 with the user name ACCOUNT and that password; it never\n"
-	"holds the upstream password. The password (20 digits, easy to type on a\n"
-	"keypad) is printed alone on the last line, once: only a salted scrypt hash\n"
-	"is stored. The settings override the global ones for this device only.\n";
-
-static const char USAGE_LIST[] =
-	"usage: popbridge device list [ACCOUNT] [--state FILE] [--config FILE]\n"
-	"\n"
-	"One line per device (of ACCOUNT, or of every account): creation time, last\n"
-	"login (UTC), last remote address, TLS version of the last session (none:\n"
-	"plaintext), messages retrieved and deleted and waiting as of its last\n"
-	"session ('-' before its first login), whether it is revoked, and its\n"
-	"effective settings; a '*' marks a setting made for this device ('device\n"
-	"add' or 'device set').\n";
-
-static const char USAGE_REVOKE[] =
-	"usage: popbridge device revoke ACCOUNT DEVICE [--state FILE] [--config FILE]\n"
-	"\n"
-	"The device's password no longer logs in (POP3 answers -ERR [AUTH]), and the\n"
-	"device no longer counts for 'dele last-device'. Its state is kept.\n";
-
-static const char USAGE_RESET[] =
-	"usage: popbridge device reset ACCOUNT DEVICE [--state FILE] [--config FILE]\n"
-	"\n"
-	"Forget what the device has downloaded and deleted: at its next session it\n"
-	"is offered every message of its view again. Settings and password stay.\n";
-
-static const char USAGE_SET[] =
-	"usage: popbridge device set ACCOUNT DEVICE [--folder F] [--offer O] [--window N]\n"
-	"                            [--seen-on S] [--dele D] [--state FILE] [--config FILE]\n"
-	"\n"
-	"Change the device's own settings; the value 'default' removes an override\n"
-	"(e.g. --offer default). At least one setting is needed. The change applies\n"
-	"from the device's next session.\n";
-
-static const enum config_key DEVICE_KEYS[] = {
-	PB_K_FOLDER, PB_K_OFFER, PB_K_WINDOW, PB_K_SEEN_ON, PB_K_DELE
+static const enum cmd_opt DEVICE_OPTS[] = {
+	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE
 };
 static const unsigned STATE_MASKS[] = {
 	STATE_SET_FOLDER, STATE_SET_OFFER, STATE_SET_WINDOW, STATE_SET_SEEN_ON, STATE_SET_DELE
 };
-#define N_DEVICE_KEYS (sizeof(DEVICE_KEYS) / sizeof(DEVICE_KEYS[0]))
 
-/* Take the settings options out of argv, parsed by options.h into a state
- * settings record; *mask says which were given. With allow_default, the
- * value "default" clears the override. -1 on a usage error (printed). */
-static int take_settings(const char *name, int *argc, char **argv, bool allow_default,
-    struct state_device_settings *s, unsigned *mask)
+/* The settings options (parsed into c->values by the option table) as a
+ * state settings record; *mask says which were given. The word `default`
+ * (device set) clears the override. -1 on a usage error (printed). */
+static int take_settings(const struct config_cmdline *c, struct state_device_settings *s,
+    unsigned *mask)
 {
-	struct config_options layer;
-	char err[PB_ERR_MAX], verr[PB_ERR_MAX];
-	int rc = 0;
+	const struct config_device_settings *v = &c->values.dev;
 
 	memset(s, 0, sizeof(*s));
 	s->window = -1;
 	*mask = 0;
-	config_options_init(&layer);
-	for (size_t i = 0; i < N_DEVICE_KEYS && rc == 0; i++) {
-		enum config_key k = DEVICE_KEYS[i];
-		const char *value = NULL;
-		int found = cmd_admin_take_option(argc, argv, config_key_name(k), &value, err,
-		    sizeof(err));
-		if (found < 0) {
-			fprintf(stderr, "popbridge %s: %s\n", name, err);
-			rc = -1;
-			break;
-		}
-		if (found == 0)
+	for (size_t i = 0; i < CONFIG_N(DEVICE_OPTS); i++) {
+		const struct config_argval *a = &c->arg[DEVICE_OPTS[i]];
+		if (!a->text)
 			continue;
 		*mask |= STATE_MASKS[i];
-		if (allow_default && strcmp(value, "default") == 0)
+		if (a->is_default)
 			continue;       /* "" / -1: the override is cleared */
-		if (config_options_set(&layer, k, value, verr, sizeof(verr)) != 0) {
-			fprintf(stderr, "popbridge %s: --%s: %s\n", name, config_key_name(k), verr);
-			rc = -1;
-			break;
-		}
-		switch (k) {
-		case PB_K_FOLDER:
-			if (strlen(layer.dev.folder) > STATE_FOLDER_MAX) {
-				fprintf(stderr, "popbridge %s: --folder: at most %d octets\n", name,
-				    STATE_FOLDER_MAX);
-				rc = -1;
+		switch (DEVICE_OPTS[i]) {
+		case CMD_O_DEV_FOLDER:
+			if (strlen(v->folder) > STATE_FOLDER_MAX) {
+				fprintf(stderr, "popbridge %s: --folder: at most %d octets\n",
+				    c->cmd->name, STATE_FOLDER_MAX);
+				return -1;
 			}
-			snprintf(s->folder, sizeof(s->folder), "%s", layer.dev.folder);
+			snprintf(s->folder, sizeof(s->folder), "%s", v->folder);
 			break;
-		case PB_K_OFFER:
-			snprintf(s->offer, sizeof(s->offer), "%s", config_offer_name(layer.dev.offer));
+		case CMD_O_DEV_OFFER:
+			snprintf(s->offer, sizeof(s->offer), "%s", config_offer_name(v->offer));
 			break;
-		case PB_K_WINDOW:
-			s->window = layer.dev.window;
+		case CMD_O_DEV_WINDOW:
+			s->window = v->window;
 			break;
-		case PB_K_SEEN_ON:
-			snprintf(s->seen_on, sizeof(s->seen_on), "%s",
-			    config_seen_on_name(layer.dev.seen_on));
+		case CMD_O_DEV_SEEN_ON:
+			snprintf(s->seen_on, sizeof(s->seen_on), "%s", config_seen_on_name(v->seen_on));
 			break;
 		default:
-			snprintf(s->dele, sizeof(s->dele), "%s", config_dele_name(layer.dev.dele));
+			snprintf(s->dele, sizeof(s->dele), "%s", config_dele_name(v->dele));
 			break;
 		}
 	}
-	config_options_free(&layer);
-	return rc;
+	return 0;
 }
 
 /* The account (which must exist) and, when device is not NULL, its device. */
@@ -161,26 +90,21 @@ static int find(struct cmd_admin *ad, const char *account, const char *device,
 static void format_settings(const struct config_options *o, const struct state_device *d,
     char *buf, size_t len)
 {
-	struct config_device_settings e;
-	const struct state_device_settings *s = &d->settings;
-	char win[24];
+	struct maildrop_settings s;
 
-	config_options_device(o, d->account, d->name, &e);
-	if (s->window >= 0)
-		snprintf(win, sizeof(win), "%lld", (long long)s->window);
-	else
-		snprintf(win, sizeof(win), "%lu", (unsigned long)e.window);
-	const char *folder = s->folder[0] ? s->folder : e.folder;
-	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%s%s seen-on=%s%s dele=%s%s",
-	    strchr(folder, ' ') ? "\"" : "", folder, strchr(folder, ' ') ? "\"" : "",
-	    s->folder[0] ? "*" : "",
-	    s->offer[0] ? s->offer : config_offer_name(e.offer), s->offer[0] ? "*" : "",
-	    win, s->window >= 0 ? "*" : "",
-	    s->seen_on[0] ? s->seen_on : config_seen_on_name(e.seen_on), s->seen_on[0] ? "*" : "",
-	    s->dele[0] ? s->dele : config_dele_name(e.dele), s->dele[0] ? "*" : "");
+	maildrop_settings_get(o, d->account, d->name, &d->settings, &s);
+	const struct config_device_settings *e = &s.eff;
+#define STORED(bit) (s.stored & (bit) ? "*" : "")
+	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%lu%s seen-on=%s%s dele=%s%s",
+	    strchr(e->folder, ' ') ? "\"" : "", e->folder, strchr(e->folder, ' ') ? "\"" : "",
+	    STORED(STATE_SET_FOLDER), config_offer_name(e->offer), STORED(STATE_SET_OFFER),
+	    (unsigned long)e->window, STORED(STATE_SET_WINDOW),
+	    config_seen_on_name(e->seen_on), STORED(STATE_SET_SEEN_ON),
+	    config_dele_name(e->dele), STORED(STATE_SET_DELE));
+#undef STORED
 }
 
-static int device_add(int argc, char **argv)
+static int device_add(struct config_cmdline *c)
 {
 	struct cmd_admin ad;
 	struct state_device_settings s;
@@ -190,23 +114,20 @@ static int device_add(int argc, char **argv)
 	char password[PASSGEN_DIGITS + 1] = "";
 	char hash[PASSGEN_HASH_STR_MAX] = "";
 	size_t n = 0;
-	int status = PB_EXIT_USAGE, rc;
+	int status = PB_EXIT_FAIL, rc;
 
-	memset(&ad, 0, sizeof(ad));
-	if (take_settings("device add", &argc, argv, false, &s, &mask) != 0)
+	if (take_settings(c, &s, &mask) != 0)
 		return PB_EXIT_USAGE;
-	if (cmd_admin_begin(&ad, "device add", argc, argv, STATE_KEYS, 2, 2, USAGE_ADD,
-	    &status) != 0)
+	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	status = PB_EXIT_FAIL;
-	const char *account = ad.c.args[0];
+	const char *account = c->args[0];
 	char device[STATE_DEVICE_MAX + 1];
-	if (!*ad.c.args[1] || strlen(ad.c.args[1]) > STATE_DEVICE_MAX) {
-		cmd_admin_fail(&ad, "a device name is 1 to %d octets", STATE_DEVICE_MAX);
+	if (!state_device_name_ok(c->args[1])) {
+		cmd_admin_fail(&ad, "%s", STATE_DEVICE_RULE);
 		goto out;
 	}
 	/* Device names are case-insensitive; stored in lower case. */
-	snprintf(device, sizeof(device), "%s", ad.c.args[1]);
+	snprintf(device, sizeof(device), "%s", c->args[1]);
 	base_device_name_fold(device);
 	if (strchr(device, ad.o.device_separator)) {
 		cmd_admin_fail(&ad, "a device name may not contain the device separator '%c'",
@@ -237,10 +158,10 @@ static int device_add(int argc, char **argv)
 		    "failed)");
 		goto out;
 	}
-	struct config_device_settings eff;
-	config_options_device(&ad.o, account, device, &eff);
-	rc = state_device_add(ad.db, a.id, device, &s, hash,
-	    s.folder[0] ? s.folder : eff.folder, (int64_t)time(NULL), &d);
+	struct maildrop_settings eff;
+	maildrop_settings_get(&ad.o, account, device, &s, &eff);
+	rc = state_device_add(ad.db, a.id, device, &s, hash, eff.eff.folder, (int64_t)time(NULL),
+	    &d);
 	if (rc == STATE_EXISTS) {
 		cmd_admin_fail(&ad, "account '%s' has a device '%s' already; revoke it and add the "
 		    "device under another name to issue a new password", account, device);
@@ -292,30 +213,28 @@ static int list_row(void *arg, const struct state_device *d)
 	return 0;
 }
 
-static int device_list(int argc, char **argv)
+static int device_list(struct config_cmdline *c)
 {
 	struct cmd_admin ad;
 	struct cmd_table t;
 	struct state_account a;
-	int status, rc;
+	int status = PB_EXIT_FAIL, rc;
 
 	cmd_table_init(&t, 11);
-	if (cmd_admin_begin(&ad, "device list", argc, argv, STATE_KEYS, 0, 1, USAGE_LIST,
-	    &status) != 0)
+	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	status = PB_EXIT_FAIL;
 	if (cmd_admin_open_state(&ad) != 0)
 		goto out;
 	a.id = 0;
-	if (ad.c.n_args == 1 && find(&ad, ad.c.args[0], NULL, &a, NULL) != 0)
+	if (c->n_args == 1 && find(&ad, c->args[0], NULL, &a, NULL) != 0)
 		goto out;
 	static const char *const head[] = {
 		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "TLS",
 		"RETRIEVED", "DELETED", "WAITING", "REVOKED", "SETTINGS"
 	};
 	cmd_table_row(&t, head);
-	struct list_ctx c = { &ad.o, &t };
-	rc = state_device_list(ad.db, a.id, list_row, &c);
+	struct list_ctx lc = { &ad.o, &t };
+	rc = state_device_list(ad.db, a.id, list_row, &lc);
 	if (rc != STATE_OK) {
 		cmd_admin_state_fail(&ad, rc, "listing devices");
 		goto out;
@@ -336,31 +255,25 @@ out:
 enum device_action { ACT_REVOKE, ACT_RESET, ACT_SET };
 
 /* revoke, reset and set: one device, one change. */
-static int device_change(int argc, char **argv, enum device_action act)
+static int device_change(struct config_cmdline *c, enum device_action act)
 {
-	static const char *const names[] = { "device revoke", "device reset", "device set" };
-	static const char *const usages[] = { USAGE_REVOKE, USAGE_RESET, USAGE_SET };
-	const char *name = names[act];
 	struct cmd_admin ad;
 	struct state_device_settings s;
 	struct state_account a;
 	struct state_device d;
 	unsigned mask = 0;
-	int status, rc;
+	int status = PB_EXIT_FAIL, rc;
 
-	memset(&ad, 0, sizeof(ad));
-	if (act == ACT_SET && take_settings(name, &argc, argv, true, &s, &mask) != 0)
+	if (act == ACT_SET && take_settings(c, &s, &mask) != 0)
 		return PB_EXIT_USAGE;
-	if (cmd_admin_begin(&ad, name, argc, argv, STATE_KEYS, 2, 2, usages[act], &status) != 0)
-		goto out;
 	if (act == ACT_SET && mask == 0) {
-		fprintf(stderr, "popbridge %s: give at least one setting to change\n%s", name,
-		    USAGE_SET);
-		status = PB_EXIT_USAGE;
-		goto out;
+		fprintf(stderr, "popbridge %s: give at least one setting to change (see "
+		    "'popbridge %s --help')\n", c->cmd->name, c->cmd->name);
+		return PB_EXIT_USAGE;
 	}
-	status = PB_EXIT_FAIL;
-	const char *account = ad.c.args[0], *device = ad.c.args[1];
+	if (cmd_admin_begin(&ad, c) != 0)
+		goto out;
+	const char *account = c->args[0], *device = c->args[1];
 	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, device, &a, &d) != 0)
 		goto out;
 	switch (act) {
@@ -406,27 +319,97 @@ out:
 	return status;
 }
 
-int cmd_device(int argc, char **argv)
-{
-	if (argc < 1) {
-		fputs(USAGE, stderr);
-		return PB_EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (strcmp(sub, "add") == 0)
-		return device_add(argc - 1, argv + 1);
-	if (strcmp(sub, "list") == 0)
-		return device_list(argc - 1, argv + 1);
-	if (strcmp(sub, "revoke") == 0)
-		return device_change(argc - 1, argv + 1, ACT_REVOKE);
-	if (strcmp(sub, "reset") == 0)
-		return device_change(argc - 1, argv + 1, ACT_RESET);
-	if (strcmp(sub, "set") == 0)
-		return device_change(argc - 1, argv + 1, ACT_SET);
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(USAGE, stdout);
-		return PB_EXIT_OK;
-	}
-	fprintf(stderr, "popbridge device: unknown subcommand '%s'\n%s", sub, USAGE);
-	return PB_EXIT_USAGE;
-}
+static int device_revoke(struct config_cmdline *c) { return device_change(c, ACT_REVOKE); }
+static int device_reset(struct config_cmdline *c) { return device_change(c, ACT_RESET); }
+static int device_set(struct config_cmdline *c) { return device_change(c, ACT_SET); }
+
+#define COMMON { PB_K_STATE, 0, NULL }, \
+	{ CMD_O_CONFIG, 0, "read --state (and device sections) from this configuration" }
+static const struct config_cmd_opt opts_add[] = {
+	{ CMD_O_DEV_FOLDER, 0, NULL }, { CMD_O_DEV_OFFER, 0, NULL },
+	{ CMD_O_DEV_WINDOW, 0, NULL }, { CMD_O_DEV_SEEN_ON, 0, NULL },
+	{ CMD_O_DEV_DELE, 0, NULL }, COMMON,
+};
+static const struct config_cmd_opt opts_set[] = {
+	{ CMD_O_DEV_FOLDER, CONFIG_DEFAULT_WORD, NULL },
+	{ CMD_O_DEV_OFFER, CONFIG_DEFAULT_WORD, NULL },
+	{ CMD_O_DEV_WINDOW, CONFIG_DEFAULT_WORD, NULL },
+	{ CMD_O_DEV_SEEN_ON, CONFIG_DEFAULT_WORD, NULL },
+	{ CMD_O_DEV_DELE, CONFIG_DEFAULT_WORD, NULL }, COMMON,
+};
+static const struct config_cmd_opt opts_state[] = { COMMON };
+#undef COMMON
+
+static const struct config_command device_add_cmd = {
+	.name = "device add",
+	.summary = "give a device of a managed account its own password",
+	.args = "ACCOUNT DEVICE", .min_args = 2, .max_args = 2,
+	.text =
+	    "Give a device of the managed account ACCOUNT its own password. The device\n"
+	    "logs in over POP3 with the user name ACCOUNT and that password; it never\n"
+	    "holds the upstream password. The password (20 digits, easy to type on a\n"
+	    "keypad) is printed alone on the last line, once: only a salted scrypt hash\n"
+	    "is stored. The settings override the global ones for this device only.\n",
+	.table = cmd_options, .opts = opts_add, .n_opts = CONFIG_N(opts_add),
+	.run = device_add,
+};
+
+static const struct config_command device_list_cmd = {
+	.name = "device list",
+	.summary = "list the devices (of one account)",
+	.args = "[ACCOUNT]", .min_args = 0, .max_args = 1,
+	.text =
+	    "One line per device (of ACCOUNT, or of every account): creation time, last\n"
+	    "login (UTC), last remote address, TLS version of the last session (none:\n"
+	    "plaintext), messages retrieved and deleted and waiting as of its last\n"
+	    "session ('-' before its first login), whether it is revoked, and its\n"
+	    "effective settings; a '*' marks a setting made for this device ('device\n"
+	    "add' or 'device set').\n",
+	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
+	.run = device_list,
+};
+
+static const struct config_command device_revoke_cmd = {
+	.name = "device revoke",
+	.summary = "the device's password no longer logs in",
+	.args = "ACCOUNT DEVICE", .min_args = 2, .max_args = 2,
+	.text =
+	    "The device's password no longer logs in (POP3 answers -ERR [AUTH]), and the\n"
+	    "device no longer counts for 'dele last-device'. Its state is kept.\n",
+	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
+	.run = device_revoke,
+};
+
+static const struct config_command device_reset_cmd = {
+	.name = "device reset",
+	.summary = "forget what the device downloaded and deleted",
+	.args = "ACCOUNT DEVICE", .min_args = 2, .max_args = 2,
+	.text =
+	    "Forget what the device has downloaded and deleted: at its next session it\n"
+	    "is offered every message of its view again. Settings and password stay.\n",
+	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
+	.run = device_reset,
+};
+
+static const struct config_command device_set_cmd = {
+	.name = "device set",
+	.summary = "change the device's own settings",
+	.args = "ACCOUNT DEVICE", .min_args = 2, .max_args = 2,
+	.text =
+	    "Change the device's own settings; the value 'default' removes an override\n"
+	    "(e.g. --offer default). At least one setting is needed. The change applies\n"
+	    "from the device's next session.\n",
+	.table = cmd_options, .opts = opts_set, .n_opts = CONFIG_N(opts_set),
+	.run = device_set,
+};
+
+static const struct config_command *const subs[] = {
+	&device_add_cmd, &device_list_cmd, &device_revoke_cmd, &device_reset_cmd,
+	&device_set_cmd,
+};
+
+const struct config_command cmd_device = {
+	.name = "device",
+	.summary = "devices: add, list, revoke, reset, set",
+	.subs = subs, .n_subs = CONFIG_N(subs),
+};

@@ -15,7 +15,7 @@
 #include "bridge/maildrop/backend.h"
 #include "bridge/cmd/admin.h"
 #include "bridge/migrate/import_match.h"
-#include "bridge/cmd/migrate_cli.h"
+#include "bridge/managed/login.h"
 #include "bridge/migrate/pop3client.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/maildrop/upstream.h"
@@ -23,44 +23,11 @@
 #define NAME "import-uidls"
 #define LIST_MSGID_MAX 200   /* Message-ID shown in the list of the rest */
 
-static const char USAGE[] =
-"usage: popbridge import-uidls --account ACCOUNT --from pop3://HOST[:PORT]|pop3s://HOST[:PORT]\n"
-"           --from-user USER [--from-password-file F] [--from-ca FILE] [--dry-run]\n"
-"           [--upstream URL --upstream-tls MODE --upstream-ca FILE\n"
-"            --upstream-password-file F --upstream-timeout SECS] [--folder F]\n"
-"           [--auth MODE] [--state FILE] [--key-file FILE] [--dele-keyword WORD]\n"
-"           [--config FILE]\n"
-"\n"
-"Log in to the old POP3 server (read only: LIST, UIDL, TOP n 0, QUIT; never\n"
-"DELE), read the upstream folder (default INBOX) into the state file as a\n"
-"session would, match every old message to an upstream one by Message-ID,\n"
-"Date, From, To, Subject and size, and store its old UIDL, so every device\n"
-"of ACCOUNT sees the UIDLs it knew. Prints how many matched and lists the\n"
-"rest. Running it again changes nothing more.\n"
-"\n"
-"  --from URL              pop3:// uses STLS (required unless the host is a\n"
-"                          loopback address); pop3s:// is implicit TLS\n"
-"  --from-ca FILE          PEM certificates to trust for the old server\n"
-"  --dry-run               match and report; the state file is not changed\n"
-"  --upstream-password-file F  the upstream password (passthrough mode; the\n"
-"                          upstream user is ACCOUNT). In managed mode the\n"
-"                          account's stored credentials are used.\n"
-"  --upstream-timeout SECS network timeout, old server and upstream, 1..3600 [30]\n"
-"  --auth MODE             passthrough | managed; managed uses ACCOUNT's stored\n"
-"                          credentials (so does an account stored as managed)\n"
-"                          [passthrough]\n"
-"  --key-file FILE         key of the stored managed passwords  [STATE.key]\n"
-"  --dele-keyword WORD     keyword of messages deleted through POP3, read with\n"
-"                          the upstream folder  [$POP3Deleted]\n"
-"Passwords not given in files are read from standard input: the first line\n"
-"is the old server's, the next the upstream's.\n"
-"Exit status: 0 when the import ran (whatever matched), 1 on failure, 2 for\n"
-"a bad command line.\n";
-
 enum { O_ACCOUNT, O_FROM, O_FROM_USER, O_FROM_PW, O_FROM_CA, O_UP_PW, O_N };
-static const char *const OPT_NAMES[O_N] = {
-	"account", "from", "from-user", "from-password-file", "from-ca",
-	"upstream-password-file",
+/* Where each is in the option table. */
+static const enum cmd_opt OPT_IDS[O_N] = {
+	CMD_O_ACCOUNT, CMD_O_FROM, CMD_O_FROM_USER, CMD_O_FROM_PASSWORD_FILE, CMD_O_FROM_CA,
+	CMD_O_UPSTREAM_PASSWORD_FILE,
 };
 
 struct run {
@@ -177,16 +144,12 @@ static int upstream_credentials(struct run *r)
 		goto out;
 	}
 	char err[PB_ERR_MAX];
-	size_t n = 0;
-	s = managed_unseal(&key, account, a->secret, a->secret_len, (unsigned char *)r->up_pw,
-	    sizeof(r->up_pw) - 1, &n, err, sizeof(err));
+	s = managed_upstream_unseal(&key, a, r->up_user, r->up_pw, err, sizeof(err));
 	managed_key_clear(&key);
 	if (s != 0) {
 		cmd_admin_fail(&r->ad, "the stored upstream password of %s: %s", account, err);
 		goto out;
 	}
-	r->up_pw[n] = '\0';
-	snprintf(r->up_user, sizeof(r->up_user), "%s", a->upstream_user);
 	rc = 0;
 out:
 	OPENSSL_cleanse(a, sizeof(*a));
@@ -490,18 +453,12 @@ static void print_report(struct run *r)
 
 /* ---- the command -------------------------------------------------------------------- */
 
+/* What the option table cannot check: the account name, the old server's URL. */
 static int check_args(struct run *r)
 {
 	char err[PB_ERR_MAX];
-	const char *acc = r->opt[O_ACCOUNT];
 
-	for (int i = O_ACCOUNT; i <= O_FROM_USER; i++)
-		if (r->opt[i] == NULL || r->opt[i][0] == '\0') {
-			fprintf(stderr, "popbridge %s: --%s is required (see 'popbridge %s --help')\n",
-			    NAME, OPT_NAMES[i], NAME);
-			return -1;
-		}
-	if (!state_account_name_ok(acc)) {
+	if (!state_account_name_ok(r->opt[O_ACCOUNT])) {
 		fprintf(stderr, "popbridge %s: --account: %s\n", NAME, STATE_ACCOUNT_RULE);
 		return -1;
 	}
@@ -512,32 +469,24 @@ static int check_args(struct run *r)
 	return 0;
 }
 
-int cmd_import_uidls(int argc, char **argv)
+static int run_import(struct config_cmdline *c)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	char err[PB_ERR_MAX];
-	int status = PB_EXIT_FAIL;
+	int status = PB_EXIT_USAGE;
 
 	if (r == NULL) {
 		fprintf(stderr, "popbridge %s: out of memory\n", NAME);
 		return PB_EXIT_FAIL;
 	}
-	if (cmd_take_options(&argc, argv, OPT_NAMES, r->opt, O_N, err, sizeof(err)) != 0 ||
-	    cmd_take_flag(&argc, argv, "dry-run", &r->dry_run, err, sizeof(err)) != 0) {
-		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", NAME, err, NAME);
-		free(r);
-		return PB_EXIT_USAGE;
-	}
-	uint64_t allowed = PB_KEY_BIT(PB_K_UPSTREAM) | PB_KEY_BIT(PB_K_UPSTREAM_TLS) |
-	    PB_KEY_BIT(PB_K_UPSTREAM_CA) | PB_KEY_BIT(PB_K_UPSTREAM_TIMEOUT) |
-	    PB_KEY_BIT(PB_K_STATE) | PB_KEY_BIT(PB_K_FOLDER) | PB_KEY_BIT(PB_K_AUTH) |
-	    PB_KEY_BIT(PB_K_KEY_FILE) | PB_KEY_BIT(PB_K_DELE_KEYWORD);
-	if (cmd_admin_begin(&r->ad, NAME, argc, argv, allowed, 0, 0, USAGE, &status) != 0)
-		goto out;
-	status = PB_EXIT_USAGE;
+	for (int i = 0; i < O_N; i++)
+		r->opt[i] = c->arg[OPT_IDS[i]].text;
+	r->dry_run = c->arg[CMD_O_DRY_RUN].text != NULL;
 	if (check_args(r) != 0)
 		goto out;
 	status = PB_EXIT_FAIL;
+	if (cmd_admin_begin(&r->ad, c) != 0)
+		goto out;
 	if (r->ad.o.upstream.host[0] == '\0') {
 		cmd_admin_fail(&r->ad, "no upstream server: give --upstream URL (or --config)");
 		goto out;
@@ -569,3 +518,45 @@ out:
 	free(r);
 	return status;
 }
+
+static const struct config_cmd_opt opts[] = {
+	{ CMD_O_ACCOUNT, CONFIG_REQUIRED, NULL },
+	{ CMD_O_FROM, CONFIG_REQUIRED, NULL },
+	{ CMD_O_FROM_USER, CONFIG_REQUIRED, NULL },
+	{ CMD_O_FROM_PASSWORD_FILE, 0, NULL },
+	{ CMD_O_FROM_CA, 0, NULL },
+	{ CMD_O_DRY_RUN, 0, NULL },
+	{ PB_K_UPSTREAM, 0, "the IMAP server: imaps://HOST[:993] or imap://HOST[:143]" },
+	{ PB_K_UPSTREAM_TLS, 0, NULL },
+	{ PB_K_UPSTREAM_CA, 0, NULL },
+	{ CMD_O_UPSTREAM_PASSWORD_FILE, 0, NULL },
+	{ PB_K_UPSTREAM_TIMEOUT, 0, "network timeout, old server and upstream" },
+	{ PB_K_FOLDER, 0, "the upstream folder matched" },
+	{ PB_K_AUTH, 0, "managed: ACCOUNT's stored credentials (also when stored as managed)" },
+	{ PB_K_STATE, 0, NULL },
+	{ PB_K_KEY_FILE, 0, NULL },
+	{ PB_K_DELE_KEYWORD, 0, "keyword of messages deleted through POP3 (read upstream)" },
+	{ CMD_O_CONFIG, 0, NULL },
+};
+
+const struct config_command cmd_import_uidls = {
+	.name = NAME,
+	.summary = "copy the UIDLs of an old POP3 server (migration)",
+	.text =
+	    "Log in to the old POP3 server (read only: LIST, UIDL, TOP n 0, QUIT; never\n"
+	    "DELE), read the upstream folder (default INBOX) into the state file as a\n"
+	    "session would, match every old message to an upstream one by Message-ID,\n"
+	    "Date, From, To, Subject and size, and store its old UIDL, so every device\n"
+	    "of ACCOUNT sees the UIDLs it knew. Prints how many matched and lists the\n"
+	    "rest. Running it again changes nothing more.\n"
+	    "\n"
+	    "--from pop3:// uses STLS (required unless the host is a loopback address);\n"
+	    "pop3s:// is implicit TLS. Upstream, in passthrough mode the user is ACCOUNT\n"
+	    "and the password is read; in managed mode the account's stored credentials\n"
+	    "are used. Passwords not given in files are read from standard input: the\n"
+	    "first line is the old server's, the next the upstream's.\n"
+	    "Exit status: 0 when the import ran (whatever matched), 1 on failure, 2 for\n"
+	    "a bad command line.\n",
+	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
+	.run = run_import,
+};

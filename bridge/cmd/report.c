@@ -8,20 +8,10 @@
 #include <time.h>
 
 #include "bridge/cmd/admin.h"
-#include "bridge/cmd/migrate_cli.h"
 
 #define NAME "report"
 #define STALE_DAYS 30
 #define DAY 86400
-
-static const char USAGE[] =
-"usage: popbridge report [--format table|json] [--state FILE] [--config FILE]\n"
-"\n"
-"Accounts and their devices: last login, last address, protocol, TLS\n"
-"version, messages retrieved, deleted and waiting (as of each device's last\n"
-"session), revoked. Devices not seen for 30 days, or never, are marked\n"
-"stale and listed again at the end of the table: the plan for finishing a\n"
-"migration. JSON fields are described in docs/MIGRATION.md.\n";
 
 struct rep {
 	struct cmd_table t;       /* table format */
@@ -220,30 +210,16 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	return 0;
 }
 
-int cmd_report(int argc, char **argv)
+static int run(struct config_cmdline *c)
 {
-	static const char *const names[] = { "format" };
-	const char *format = NULL;
 	struct cmd_admin ad;
 	struct rep r;
-	char err[PB_ERR_MAX], gen[32];
+	char gen[32];
 	int status = PB_EXIT_FAIL;
 
 	memset(&r, 0, sizeof(r));
-	if (cmd_take_options(&argc, argv, names, &format, 1, err, sizeof(err)) != 0) {
-		fprintf(stderr, "popbridge %s: %s (see 'popbridge %s --help')\n", NAME, err, NAME);
-		return PB_EXIT_USAGE;
-	}
-	if (cmd_admin_begin(&ad, NAME, argc, argv, PB_KEY_BIT(PB_K_STATE), 0, 0, USAGE,
-	    &status) != 0)
+	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	if (format != NULL && strcmp(format, "json") != 0 && strcmp(format, "table") != 0) {
-		fprintf(stderr, "popbridge %s: --format: 'table' or 'json', not '%s'\n", NAME,
-		    format);
-		status = PB_EXIT_USAGE;
-		goto out;
-	}
-	status = PB_EXIT_FAIL;
 	struct stat st;
 	if (stat(ad.o.state, &st) != 0) {
 		cmd_admin_fail(&ad, "%s: %s (no state file to report on)", ad.o.state,
@@ -252,7 +228,7 @@ int cmd_report(int argc, char **argv)
 	}
 	if (cmd_admin_open_state(&ad) != 0)
 		goto out;
-	r.json = format != NULL && strcmp(format, "json") == 0;
+	r.json = c->arg[CMD_O_REPORT_FORMAT].num == CMD_REPORT_JSON;
 	r.now = (int64_t)time(NULL);
 	r.out = stdout;
 	r.first_account = true;
@@ -294,3 +270,22 @@ out:
 	cmd_admin_end(&ad);
 	return status;
 }
+
+static const struct config_cmd_opt opts[] = {
+	{ CMD_O_REPORT_FORMAT, 0, NULL },
+	{ PB_K_STATE, 0, NULL },
+	{ CMD_O_CONFIG, 0, "read --state from this configuration" },
+};
+
+const struct config_command cmd_report = {
+	.name = NAME,
+	.summary = "accounts and devices: who still uses POP3 (table, json)",
+	.text =
+	    "Accounts and their devices: last login, last address, protocol, TLS\n"
+	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
+	    "session), revoked. Devices not seen for 30 days, or never, are marked\n"
+	    "stale and listed again at the end of the table: the plan for finishing a\n"
+	    "migration. JSON fields are described in docs/MIGRATION.md.\n",
+	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
+	.run = run,
+};

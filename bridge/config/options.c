@@ -13,23 +13,100 @@
 
 /* ---- names ---------------------------------------------------------------- */
 
-static const char *const utls_names[] = { "implicit", "starttls", "none", NULL };
-static const char *const tls_names[] = { "1.0", "1.1", "1.2", "1.3", NULL };
-static const char *const auth_names[] = { "passthrough", "managed", NULL };
-static const char *const offer_names[] = { "all", "since-enrolment", "unseen", NULL };
-static const char *const seen_names[] = { "retr", "quit", "never", NULL };
-static const char *const dele_names[] = { "hide", "trash", "archive", "flag",
-	"expunge", "last-device", NULL };
-static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
-static const char *const bool_names[] = { "no", "yes", NULL };
+static const struct config_word utls_words[] = {
+	{ "implicit", PB_UTLS_IMPLICIT }, { "starttls", PB_UTLS_STARTTLS }, { "none", PB_UTLS_NONE },
+};
+static const struct config_word tls_words[] = {
+	{ "1.0", PB_TLS_1_0 }, { "1.1", PB_TLS_1_1 }, { "1.2", PB_TLS_1_2 }, { "1.3", PB_TLS_1_3 },
+};
+static const struct config_word auth_words[] = {
+	{ "passthrough", PB_AUTH_PASSTHROUGH }, { "managed", PB_AUTH_MANAGED },
+};
+static const struct config_word offer_words[] = {
+	{ "all", PB_OFFER_ALL }, { "since-enrolment", PB_OFFER_SINCE_ENROLMENT },
+	{ "unseen", PB_OFFER_UNSEEN },
+};
+static const struct config_word seen_words[] = {
+	{ "retr", PB_SEEN_RETR }, { "quit", PB_SEEN_QUIT }, { "never", PB_SEEN_NEVER },
+};
+static const struct config_word dele_words[] = {
+	{ "hide", PB_DELE_HIDE }, { "trash", PB_DELE_TRASH }, { "archive", PB_DELE_ARCHIVE },
+	{ "flag", PB_DELE_FLAG }, { "expunge", PB_DELE_EXPUNGE },
+	{ "last-device", PB_DELE_LAST_DEVICE },
+};
+static const struct config_word level_words[] = {
+	{ "error", PB_LOG_ERROR }, { "warn", PB_LOG_WARN }, { "info", PB_LOG_INFO },
+	{ "debug", PB_LOG_DEBUG },
+};
+static const struct config_word bool_words[] = { { "no", 0 }, { "yes", 1 } };
 
-const char *config_upstream_tls_name(enum config_upstream_tls v) { return utls_names[v]; }
-const char *config_tls_version_name(enum config_tls_version v) { return tls_names[v]; }
-const char *config_auth_name(enum config_auth v) { return auth_names[v]; }
-const char *config_offer_name(enum config_offer v) { return offer_names[v]; }
-const char *config_seen_on_name(enum config_seen_on v) { return seen_names[v]; }
-const char *config_dele_name(enum config_dele v) { return dele_names[v]; }
-const char *config_log_level_name(enum base_log_level v) { return level_names[v]; }
+const struct config_words config_words_upstream_tls = CONFIG_WORDS(utls_words);
+const struct config_words config_words_tls_min = CONFIG_WORDS(tls_words);
+const struct config_words config_words_auth = CONFIG_WORDS(auth_words);
+const struct config_words config_words_offer = CONFIG_WORDS(offer_words);
+const struct config_words config_words_seen_on = CONFIG_WORDS(seen_words);
+const struct config_words config_words_dele = CONFIG_WORDS(dele_words);
+const struct config_words config_words_log_level = CONFIG_WORDS(level_words);
+static const struct config_words bool_names = CONFIG_WORDS(bool_words);
+
+int config_word_value(const struct config_words *t, const char *word)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(word, t->w[i].word) == 0)
+			return t->w[i].value;
+	return -1;
+}
+
+const char *config_word_name(const struct config_words *t, int value)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->w[i].value == value)
+			return t->w[i].word;
+	return "?";
+}
+
+const char *config_words_join(const struct config_words *t, const char *sep, char *buf,
+    size_t len)
+{
+	size_t used = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < t->n && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? sep : "", t->w[i].word);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+const char *config_upstream_tls_name(enum config_upstream_tls v)
+{
+	return config_word_name(&config_words_upstream_tls, (int)v);
+}
+const char *config_tls_version_name(enum config_tls_version v)
+{
+	return config_word_name(&config_words_tls_min, (int)v);
+}
+const char *config_auth_name(enum config_auth v)
+{
+	return config_word_name(&config_words_auth, (int)v);
+}
+const char *config_offer_name(enum config_offer v)
+{
+	return config_word_name(&config_words_offer, (int)v);
+}
+const char *config_seen_on_name(enum config_seen_on v)
+{
+	return config_word_name(&config_words_seen_on, (int)v);
+}
+const char *config_dele_name(enum config_dele v)
+{
+	return config_word_name(&config_words_dele, (int)v);
+}
+const char *config_log_level_name(enum base_log_level v)
+{
+	return config_word_name(&config_words_log_level, (int)v);
+}
 
 /* How each key's value is parsed. */
 enum vtype { V_URL, V_PATH, V_UINT, V_LISTEN, V_ENUM, V_FOLDER, V_KEYWORD,
@@ -39,36 +116,36 @@ struct keydef {
 	const char *name;
 	enum vtype type;
 	unsigned long min, max;       /* V_UINT */
-	const char *const *names;     /* V_ENUM */
+	const struct config_words *names; /* V_ENUM, V_BOOL */
 };
 
 static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_UPSTREAM]         = { "upstream", V_URL, 0, 0, NULL },
-	[PB_K_UPSTREAM_TLS]     = { "upstream-tls", V_ENUM, 0, 0, utls_names },
+	[PB_K_UPSTREAM_TLS]     = { "upstream-tls", V_ENUM, 0, 0, &config_words_upstream_tls },
 	[PB_K_UPSTREAM_CA]      = { "upstream-ca", V_PATH, 0, 0, NULL },
 	[PB_K_UPSTREAM_TIMEOUT] = { "upstream-timeout", V_UINT, 1, 3600, NULL },
 	[PB_K_LISTEN]           = { "listen", V_LISTEN, 0, 0, NULL },
 	[PB_K_LISTEN_TLS]       = { "listen-tls", V_LISTEN, 0, 0, NULL },
 	[PB_K_CERT]             = { "cert", V_PATH, 0, 0, NULL },
 	[PB_K_KEY]              = { "key", V_PATH, 0, 0, NULL },
-	[PB_K_TLS_MIN]          = { "tls-min", V_ENUM, 0, 0, tls_names },
-	[PB_K_AUTH]             = { "auth", V_ENUM, 0, 0, auth_names },
+	[PB_K_TLS_MIN]          = { "tls-min", V_ENUM, 0, 0, &config_words_tls_min },
+	[PB_K_AUTH]             = { "auth", V_ENUM, 0, 0, &config_words_auth },
 	[PB_K_DEVICE_SEPARATOR] = { "device-separator", V_SEP, 0, 0, NULL },
 	[PB_K_FOLDER]           = { "folder", V_FOLDER, 0, 0, NULL },
-	[PB_K_OFFER]            = { "offer", V_ENUM, 0, 0, offer_names },
+	[PB_K_OFFER]            = { "offer", V_ENUM, 0, 0, &config_words_offer },
 	[PB_K_WINDOW]           = { "window", V_UINT, 0, 1000000, NULL },
-	[PB_K_SEEN_ON]          = { "seen-on", V_ENUM, 0, 0, seen_names },
-	[PB_K_DELE]             = { "dele", V_ENUM, 0, 0, dele_names },
+	[PB_K_SEEN_ON]          = { "seen-on", V_ENUM, 0, 0, &config_words_seen_on },
+	[PB_K_DELE]             = { "dele", V_ENUM, 0, 0, &config_words_dele },
 	[PB_K_TRASH_FOLDER]     = { "trash-folder", V_FOLDER, 0, 0, NULL },
 	[PB_K_ARCHIVE_FOLDER]   = { "archive-folder", V_FOLDER, 0, 0, NULL },
 	[PB_K_DELE_KEYWORD]     = { "dele-keyword", V_KEYWORD, 0, 0, NULL },
-	[PB_K_ALLOW_PLAINTEXT_AUTH] = { "allow-plaintext-auth", V_BOOL, 0, 0, bool_names },
+	[PB_K_ALLOW_PLAINTEXT_AUTH] = { "allow-plaintext-auth", V_BOOL, 0, 0, &bool_names },
 	[PB_K_MAX_SESSIONS]     = { "max-sessions", V_UINT, 1, 100000, NULL },
 	[PB_K_MAX_SESSIONS_PER_IP] = { "max-sessions-per-ip", V_UINT, 1, 100000, NULL },
 	[PB_K_IDLE_TIMEOUT]     = { "idle-timeout", V_UINT, 1, 86400, NULL },
 	[PB_K_USER]             = { "user", V_USER, 0, 0, NULL },
-	[PB_K_SYSLOG]           = { "syslog", V_BOOL, 0, 0, bool_names },
-	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, level_names },
+	[PB_K_SYSLOG]           = { "syslog", V_BOOL, 0, 0, &bool_names },
+	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, &config_words_log_level },
 	[PB_K_STATE]            = { "state", V_PATH, 0, 0, NULL },
 	[PB_K_KEY_FILE]         = { "key-file", V_PATH, 0, 0, NULL },
 };
@@ -83,7 +160,26 @@ int config_key_lookup(const char *name)
 	return -1;
 }
 
-bool config_key_is_flag(enum config_key k) { return keys[k].type == V_BOOL; }
+enum config_key_kind config_key_kind(enum config_key k)
+{
+	switch (keys[k].type) {
+	case V_BOOL: return CONFIG_KEY_FLAG;
+	case V_UINT: return CONFIG_KEY_UINT;
+	case V_ENUM: return CONFIG_KEY_WORD;
+	default: return CONFIG_KEY_TEXT;
+	}
+}
+
+void config_key_range(enum config_key k, unsigned long *min, unsigned long *max)
+{
+	*min = keys[k].min;
+	*max = keys[k].max;
+}
+
+const struct config_words *config_key_words(enum config_key k)
+{
+	return keys[k].type == V_ENUM ? keys[k].names : NULL;
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -129,6 +225,14 @@ int config_parse_uint(const char *s, unsigned long min, unsigned long max,
 	if (n < min)
 		return -1;
 	*out = n;
+	return 0;
+}
+
+int config_parse_number(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out, char *err, size_t errlen)
+{
+	if (config_parse_uint(s, min, max, out) != 0)
+		return fail(err, errlen, "'%s' is not a number from %lu to %lu", SHOWN(s), min, max);
 	return 0;
 }
 
@@ -294,19 +398,17 @@ const char *config_endpoint_format(const struct config_endpoint *ep, char *buf, 
 	return buf;
 }
 
-static int parse_enum(const char *s, const char *const *names, int *out,
+int config_word_parse(const struct config_words *t, const char *s, int *out,
     char *err, size_t errlen)
 {
-	char list[160] = "";
-	for (int i = 0; names[i]; i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-		size_t l = strlen(list);
-		snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", names[i]);
+	char list[160];
+	int v = config_word_value(t, s);
+	if (v >= 0) {
+		*out = v;
+		return 0;
 	}
-	return fail(err, errlen, "'%s' is not one of: %s", SHOWN(s), list);
+	return fail(err, errlen, "'%s' is not one of: %s", SHOWN(s),
+	    config_words_join(t, ", ", list, sizeof(list)));
 }
 
 static int copy_text(char *dst, size_t dstlen, const char *s, const char *what,
@@ -371,7 +473,7 @@ static int parse_bool(const char *s, bool *out, char *err, size_t errlen)
 		*out = true;
 		return 0;
 	}
-	if (parse_enum(s, bool_names, &v, err, errlen) != 0)
+	if (config_word_parse(&bool_names, s, &v, err, errlen) != 0)
 		return -1;
 	*out = v == 1;
 	return 0;
@@ -447,15 +549,14 @@ static int set_device_value(struct config_device_settings *d, enum config_key k,
 	case PB_K_FOLDER:
 		return copy_text(d->folder, sizeof(d->folder), value, "folder name", err, errlen);
 	case PB_K_WINDOW:
-		if (config_parse_uint(value, keys[k].min, keys[k].max, &n) != 0)
-			return fail(err, errlen, "'%s' is not a number from %lu to %lu",
-			    SHOWN(value), keys[k].min, keys[k].max);
+		if (config_parse_number(value, keys[k].min, keys[k].max, &n, err, errlen) != 0)
+			return -1;
 		d->window = (uint32_t)n;
 		return 0;
 	case PB_K_OFFER:
 	case PB_K_SEEN_ON:
 	case PB_K_DELE:
-		if (parse_enum(value, keys[k].names, &e, err, errlen) != 0)
+		if (config_word_parse(keys[k].names, value, &e, err, errlen) != 0)
 			return -1;
 		if (k == PB_K_OFFER)
 			d->offer = (enum config_offer)e;
@@ -509,11 +610,8 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 		break;
 	}
 	case V_UINT:
-		if (config_parse_uint(value, kd->min, kd->max, &n) != 0) {
-			rc = fail(err, errlen, "'%s' is not a number from %lu to %lu",
-			    SHOWN(value), kd->min, kd->max);
+		if ((rc = config_parse_number(value, kd->min, kd->max, &n, err, errlen)) != 0)
 			break;
-		}
 		if (k == PB_K_UPSTREAM_TIMEOUT)
 			o->upstream_timeout = (unsigned)n;
 		else if (k == PB_K_MAX_SESSIONS)
@@ -524,7 +622,7 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 			o->idle_timeout = (unsigned)n;
 		break;
 	case V_ENUM:
-		if ((rc = parse_enum(value, kd->names, &e, err, errlen)) != 0)
+		if ((rc = config_word_parse(kd->names, value, &e, err, errlen)) != 0)
 			break;
 		if (k == PB_K_UPSTREAM_TLS)
 			o->upstream_tls = (enum config_upstream_tls)e;
@@ -723,6 +821,10 @@ struct config_device_section *config_options_new_section(struct config_options *
 		fail(err, errlen, "%s", STATE_ACCOUNT_RULE);
 		return NULL;
 	}
+	if (!state_device_name_ok(device)) {
+		fail(err, errlen, "%s", STATE_DEVICE_RULE);
+		return NULL;
+	}
 	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||
 	    copy_text(s.device, sizeof(s.device), device, "device name", err, errlen) != 0)
 		return NULL;
@@ -783,4 +885,66 @@ void config_options_device(const struct config_options *o, const char *account,
 		out->seen_on = s->v.seen_on;
 	if (s->set & PB_KEY_BIT(PB_K_DELE))
 		out->dele = s->v.dele;
+}
+
+const char *config_options_format(const struct config_options *o, enum config_key k,
+    char *buf, size_t len)
+{
+	const char *s = "";
+	unsigned long n = 0;
+	bool number = false;
+
+	switch (k) {
+	case PB_K_UPSTREAM:
+		if (o->upstream.host[0])
+			snprintf(buf, len, "%s://%s%s%s:%u",
+			    o->upstream_scheme == PB_UTLS_IMPLICIT ? "imaps" : "imap",
+			    o->upstream.ipv6 ? "[" : "", o->upstream.host, o->upstream.ipv6 ? "]" : "",
+			    (unsigned)o->upstream.port);
+		else
+			snprintf(buf, len, "%s", "");
+		return buf;
+	case PB_K_LISTEN:
+	case PB_K_LISTEN_TLS: {
+		const struct config_endpoint *l = k == PB_K_LISTEN ? o->listen : o->listen_tls;
+		size_t nl = k == PB_K_LISTEN ? o->n_listen : o->n_listen_tls;
+		if (nl > 0)
+			return config_endpoint_format(&l[0], buf, len);
+		break;
+	}
+	case PB_K_UPSTREAM_TLS: s = config_upstream_tls_name(o->upstream_tls); break;
+	case PB_K_UPSTREAM_CA: s = o->upstream_ca; break;
+	case PB_K_UPSTREAM_TIMEOUT: n = o->upstream_timeout; number = true; break;
+	case PB_K_CERT: s = o->cert; break;
+	case PB_K_KEY: s = o->key; break;
+	case PB_K_TLS_MIN: s = config_tls_version_name(o->tls_min); break;
+	case PB_K_AUTH: s = config_auth_name(o->auth); break;
+	case PB_K_DEVICE_SEPARATOR:
+		snprintf(buf, len, "%c", o->device_separator);
+		return buf;
+	case PB_K_FOLDER: s = o->dev.folder; break;
+	case PB_K_OFFER: s = config_offer_name(o->dev.offer); break;
+	case PB_K_WINDOW: n = o->dev.window; number = true; break;
+	case PB_K_SEEN_ON: s = config_seen_on_name(o->dev.seen_on); break;
+	case PB_K_DELE: s = config_dele_name(o->dev.dele); break;
+	case PB_K_TRASH_FOLDER: s = o->trash_folder; break;
+	case PB_K_ARCHIVE_FOLDER: s = o->archive_folder; break;
+	case PB_K_DELE_KEYWORD: s = o->dele_keyword; break;
+	case PB_K_MAX_SESSIONS: n = o->max_sessions; number = true; break;
+	case PB_K_MAX_SESSIONS_PER_IP: n = o->max_sessions_per_ip; number = true; break;
+	case PB_K_IDLE_TIMEOUT: n = o->idle_timeout; number = true; break;
+	case PB_K_USER: s = o->user; break;
+	case PB_K_LOG_LEVEL: s = config_log_level_name(o->log_level); break;
+	case PB_K_STATE: s = o->state; break;
+	case PB_K_KEY_FILE: s = o->key_file; break;
+	case PB_K_ALLOW_PLAINTEXT_AUTH:
+	case PB_K_SYSLOG:
+	case PB_K_COUNT:
+		break;
+	}
+	if (number)
+		snprintf(buf, len, "%lu", n);
+	else
+		snprintf(buf, len, "%s", s);
+	return buf;
 }

@@ -30,14 +30,14 @@
 #include <stdint.h>
 
 #include "bridge/base/log.h"
+#include "bridge/base/username.h"  /* state's name and folder bounds */
 
 /* Bounds, with their reasons. */
-#define PB_HOST_MAX      254   /* a DNS name is at most 253 octets */
+#define PB_HOST_MAX      254   /* a DNS name (at most 253 octets) + NUL */
 #define PB_PATH_MAX      1024  /* generous for file names in a config */
-#define PB_FOLDER_MAX    256   /* IMAP mailbox names; servers cap lower */
+#define PB_FOLDER_MAX    (STATE_FOLDER_MAX + 1) /* an IMAP mailbox name + NUL */
 #define PB_KEYWORD_MAX   64    /* an IMAP keyword (atom) */
 #define PB_USERNAME_MAX  33    /* a system user name (32) + NUL */
-#define PB_NAME_MAX      256   /* account and device names in config */
 #define PB_LISTEN_MAX    16    /* listeners per kind (plain / TLS) */
 #define PB_DEVICE_SECTIONS_MAX 10000
 #define PB_ERR_MAX       300   /* size of error buffers */
@@ -85,8 +85,8 @@ struct config_device_settings {
 
 /* A <device> section of the configuration file. */
 struct config_device_section {
-	char account[PB_NAME_MAX];
-	char device[PB_NAME_MAX];
+	char account[STATE_ACCOUNT_MAX + 1];
+	char device[STATE_DEVICE_MAX + 1];
 	uint64_t set;            /* PB_KEY_BIT()s of the fields it overrides */
 	struct config_device_settings v;
 	unsigned line;           /* where it was defined (0: not from a file) */
@@ -148,8 +148,6 @@ void config_options_free(struct config_options *o);
 const char *config_key_name(enum config_key k);
 /* The key whose name is `name` (without dashes); -1 if none. */
 int config_key_lookup(const char *name);
-/* True for --syslog and --allow-plaintext-auth, which take no value. */
-bool config_key_is_flag(enum config_key k);
 
 /* Parse `value` for key k and store it in o, marking k as set. A boolean key
  * takes NULL (meaning yes) or "yes"/"no". PB_K_LISTEN and PB_K_LISTEN_TLS
@@ -200,9 +198,57 @@ int config_parse_listen(const char *s, struct config_endpoint *ep, char *err, si
 /* Decimal digits only, no sign or spaces, min <= n <= max. */
 int config_parse_uint(const char *s, unsigned long min, unsigned long max,
     unsigned long *out);
+/* The same, or -1 with "'S' is not a number from MIN to MAX" in err. */
+int config_parse_number(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out, char *err, size_t errlen);
 
 /* "ADDR:PORT" with brackets around IPv6, into buf. */
 const char *config_endpoint_format(const struct config_endpoint *ep, char *buf, size_t len);
+
+/* Word tables: the words of each word-valued setting, as written in flags
+ * and config, with their enum values. One table each is used for parsing,
+ * --help, the name functions below and the messages listing allowed words. */
+struct config_word {
+	const char *word;
+	int value;
+};
+struct config_words {
+	const struct config_word *w;
+	size_t n;
+};
+#define CONFIG_WORDS(a) { (a), sizeof(a) / sizeof((a)[0]) }
+extern const struct config_words config_words_upstream_tls;
+extern const struct config_words config_words_tls_min;
+extern const struct config_words config_words_auth;
+extern const struct config_words config_words_offer;
+extern const struct config_words config_words_seen_on;
+extern const struct config_words config_words_dele;
+extern const struct config_words config_words_log_level;
+
+/* The value of word in t, or -1. */
+int config_word_value(const struct config_words *t, const char *word);
+/* The word of value in t, or "?". */
+const char *config_word_name(const struct config_words *t, int value);
+/* config_word_value(), or -1 with "'WORD' is not one of: a, b, c" in err. */
+int config_word_parse(const struct config_words *t, const char *word, int *out,
+    char *err, size_t errlen);
+/* The words joined by sep ("a | b | c") into buf. */
+const char *config_words_join(const struct config_words *t, const char *sep, char *buf,
+    size_t len);
+
+/* What the command line needs to know of a key: how its value is written
+ * (CONFIG_KEY_FLAG: no value), its range (numbers) or words. */
+enum config_key_kind { CONFIG_KEY_TEXT, CONFIG_KEY_UINT, CONFIG_KEY_WORD, CONFIG_KEY_FLAG };
+enum config_key_kind config_key_kind(enum config_key k);
+/* CONFIG_KEY_UINT: the range. */
+void config_key_range(enum config_key k, unsigned long *min, unsigned long *max);
+/* CONFIG_KEY_WORD: the words; NULL otherwise. */
+const struct config_words *config_key_words(enum config_key k);
+/* Key k's value in o as it would be written (for --help's defaults: o is
+ * fresh from config_options_init()); "" when it has none (no upstream, an
+ * empty file name, a flag). */
+const char *config_options_format(const struct config_options *o, enum config_key k,
+    char *buf, size_t len);
 
 /* Names of enum values, as written in flags and config. */
 const char *config_upstream_tls_name(enum config_upstream_tls v);

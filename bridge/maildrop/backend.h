@@ -7,7 +7,7 @@
  *    serve fills it once (maildrop_ctx_init, then the pointers below) before
  *    the first session and frees it (maildrop_ctx_free) after the last one.
  *    Sessions only read it; the device-lock and throttle tables it points to
- *    are thread-safe on their own (bridge/maildrop/devlock.h, bridge/maildrop/throttle.h).
+ *    are thread-safe on their own (bridge/maildrop/devlock.h, bridge/guard/throttle.h).
  *  - struct maildrop_conn is one POP3 connection. serve fills the inputs
  *    (maildrop_conn_init) and passes it as the `backend` argument of
  *    pop3_session_run(); open() fills the outputs, which serve reads for its
@@ -33,17 +33,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/base/addrkey.h"
 #include "pop3/maildrop.h"
+#include "state/state.h"
 
 struct config_options;
 struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
-struct maildrop_throttle;        /* bridge/maildrop/throttle.h */
+struct guard_throttle;           /* bridge/guard/throttle.h */
+struct guard_gate;               /* bridge/guard/gate.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
-#define BRIDGE_ADDR_MAX    64   /* numeric client address + NUL */
 #define BRIDGE_TLSVER_MAX  16   /* "TLSv1.3" + NUL */
-#define BRIDGE_ACCOUNT_MAX 256  /* STATE_ACCOUNT_MAX + NUL */
-#define BRIDGE_DEVICE_MAX  65   /* STATE_DEVICE_MAX + NUL */
 #define BRIDGE_DETAIL_MAX  160  /* a short failure detail for the log line */
 /* How long state keeps a message gone upstream, and a finished commit
  * (docs/DESIGN.md, "State growth"): long enough for an interrupted commit
@@ -67,8 +67,10 @@ enum maildrop_crash_point {
 struct maildrop_ctx {
 	const struct config_options *opt;      /* effective options (serve owns) */
 	struct maildrop_devlocks *devlocks;      /* one session per device (serve owns) */
-	struct maildrop_throttle *throttle;      /* failed-login delay per address
+	struct guard_throttle *throttle;         /* failed-login delay per address
 	                                      (serve owns) */
+	struct guard_gate *hash_gate;            /* bounds concurrent password
+	                                      checks (serve owns) */
 	unsigned char managed_key[BRIDGE_KEY_LEN]; /* loaded by serve in managed
 	                                      mode; cleansed by maildrop_ctx_free */
 	bool has_managed_key;
@@ -79,15 +81,27 @@ struct maildrop_conn {
 	/* inputs, set by serve (maildrop_conn_init) */
 	struct maildrop_ctx *ctx;
 	const struct config_options *opt;      /* this session's snapshot; NULL: ctx->opt */
-	char remote_addr[BRIDGE_ADDR_MAX]; /* numeric */
+	char remote_addr[PB_ADDR_TEXT_MAX]; /* numeric */
 	bool loopback;                     /* remote_addr is 127.0.0.0/8 or ::1 */
+	uint64_t login_deadline_ms;        /* CLOCK_MONOTONIC ms (base_clock_ms)
+	                                      by which the login must be done; 0
+	                                      = none */
+	void (*logged_in)(void *arg);      /* called once when open() succeeds
+	                                      (serve moves the session out of the
+	                                      pre-login share); NULL: none */
+	void *logged_in_arg;
 	char tls_version[BRIDGE_TLSVER_MAX]; /* client side; "" = none */
 
 	/* outputs, filled by open() (and commit()) for serve's log line */
-	char account[BRIDGE_ACCOUNT_MAX];  /* "" until the user name parsed */
-	char device[BRIDGE_DEVICE_MAX];
+	char account[STATE_ACCOUNT_MAX + 1]; /* "" until the user name parsed */
+	char device[STATE_DEVICE_MAX + 1];
 	char upstream_tls[BRIDGE_TLSVER_MAX]; /* "" = plaintext upstream */
 	char detail[BRIDGE_DETAIL_MAX];    /* why open/fetch/commit failed; "" */
+	bool identified;                   /* the credentials were good: the
+	                                      user, account and device names may
+	                                      be logged (before, the "user" may
+	                                      be a password typed in the wrong
+	                                      field) */
 	bool opened;                       /* an open() succeeded */
 	uint64_t dele_octets;              /* octets of the committed DELE set */
 	bool commit_pending;               /* the commit is durable, but some
@@ -100,7 +114,7 @@ struct maildrop_conn {
 extern const struct pop3_maildrop_ops maildrop_ops;
 
 /* Zero ctx and read the crash-test hook from the environment. serve then
- * sets opt, devlocks, throttle and (managed mode) the key. */
+ * sets opt, devlocks, throttle, hash_gate and (managed mode) the key. */
 void maildrop_ctx_init(struct maildrop_ctx *ctx);
 /* Cleanse the key; the pointed-to tables and options stay serve's. */
 void maildrop_ctx_free(struct maildrop_ctx *ctx);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bridge/base/log.h"
+#include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
 
 void maildrop_crash_point(enum maildrop_crash_point crash_at, enum maildrop_crash_point point)
@@ -39,12 +40,11 @@ struct run {
 
 static int parse_policy(const char *word, enum config_dele *out)
 {
-	for (int v = PB_DELE_HIDE; v <= PB_DELE_LAST_DEVICE; v++)
-		if (strcmp(word, config_dele_name((enum config_dele)v)) == 0) {
-			*out = (enum config_dele)v;
-			return 0;
-		}
-	return -1;
+	int v = config_word_value(&config_words_dele, word);
+	if (v < 0)
+		return -1;
+	*out = (enum config_dele)v;
+	return 0;
 }
 
 static int db_fail(struct run *r, const char *what)
@@ -304,11 +304,11 @@ static int step_expunge(struct run *r, bool *removed)
 	return 0;
 }
 
-/* A holder's defaults: the global options with its configuration section
- * (config_options_device); state applies its stored overrides on top. */
+/* A holder's defaults: its settings as the configuration sees them
+ * (bridge/maildrop/settings.h); state applies its stored overrides on top. */
 struct holder_settings {
 	const struct config_options *opt;
-	struct config_device_settings dev;
+	struct maildrop_settings s;
 };
 
 static int holder_defaults(void *arg, const char *account, const char *device,
@@ -316,10 +316,8 @@ static int holder_defaults(void *arg, const char *account, const char *device,
 {
 	struct holder_settings *h = arg;
 
-	config_options_device(h->opt, account, device, &h->dev);
-	out->folder = h->dev.folder;
-	out->offer = config_offer_name(h->dev.offer);
-	out->window = h->dev.window;
+	maildrop_settings_get(h->opt, account, device, NULL, &h->s);
+	maildrop_settings_view_defaults(&h->s.cfg, out);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bridge/base/keycount.h"
+#include "state/state.h"
 
 struct maildrop_devlocks {
 	pthread_mutex_t lock;
@@ -39,7 +40,7 @@ void maildrop_devlocks_free(struct maildrop_devlocks *t)
 static size_t make_key(char *key, const char *account, const char *device)
 {
 	size_t al = strlen(account), dl = strlen(device);
-	if (al == 0 || dl == 0 || al > PB_DEVLOCK_NAME_MAX || dl > PB_DEVLOCK_NAME_MAX)
+	if (al == 0 || dl == 0 || al > STATE_ACCOUNT_MAX || dl > STATE_DEVICE_MAX)
 		return 0;
 	for (size_t i = 0; i < al; i++)
 		key[i] = (account[i] >= 'A' && account[i] <= 'Z') ? account[i] + 32 : account[i];
@@ -52,7 +53,7 @@ static size_t make_key(char *key, const char *account, const char *device)
 enum maildrop_devlock_result maildrop_devlock_acquire(struct maildrop_devlocks *t, const char *account,
     const char *device, struct maildrop_devlock *hold)
 {
-	char key[2 * PB_DEVLOCK_NAME_MAX + 1];
+	char key[STATE_ACCOUNT_MAX + 1 + STATE_DEVICE_MAX + 1];
 	bool at_limit;
 	hold->table = t;
 	hold->node = NULL;

@@ -17,13 +17,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PB_DEVLOCK_NAME_MAX 512  /* bytes of an account or device name */
-
 enum maildrop_devlock_result {
 	PB_DEVLOCK_OK,
 	PB_DEVLOCK_IN_USE,
 	PB_DEVLOCK_NOMEM,
-	PB_DEVLOCK_INVALID,   /* a name is empty or longer than the maximum */
+	PB_DEVLOCK_INVALID,   /* a name is empty or longer than state's
+	                         STATE_ACCOUNT_MAX / STATE_DEVICE_MAX */
 };
 
 struct maildrop_devlocks;

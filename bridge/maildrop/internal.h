@@ -31,11 +31,11 @@ struct maildrop_md {
 	struct maildrop_upstream up;
 	struct maildrop_devlock lock;
 	int64_t account_id, device_id, mailbox_id;
-	/* the configuration's view of the device (global + its config
-	 * section): the defaults state's own per-device overrides fall back to */
+	/* the device's settings (bridge/maildrop/settings.h): cfgdev is the
+	 * configuration's view, the defaults state's stored overrides fall back
+	 * to; eff the effective ones, the stored overrides over cfgdev */
 	struct config_device_settings cfgdev;
 	struct state_view_defaults def;  /* points into cfgdev */
-	/* effective settings: state's overrides (device set) over cfgdev */
 	struct config_device_settings eff;
 	struct state_view_msg *view;     /* the session's maildrop, ascending UID */
 	size_t n;

@@ -9,12 +9,14 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/guard/gate.h"
+#include "bridge/guard/throttle.h"
 #include "bridge/maildrop/commit.h"
 #include "bridge/base/log.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/managed/login.h"
+#include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
-#include "bridge/maildrop/throttle.h"
 #include "bridge/base/username.h"
 
 #define TEXT_BAD_LOGIN "Invalid user name or password."
@@ -30,12 +32,14 @@ static void set_detail(struct maildrop_conn *conn, const char *detail)
 	maildrop_text(conn->detail, sizeof(conn->detail), detail, NULL);
 }
 
-/* A failed login: counted for the address's slowdown (SPEC §6). */
+/* A failed login: counted for the slowdown of its address and account
+ * (SPEC §6, §13). */
 static enum pop3_md_status auth_failed(struct maildrop_conn *conn, struct pop3_md_reply *reply,
     const char *text, const char *detail)
 {
 	if (conn->ctx->throttle != NULL)
-		reply->delay_ms = maildrop_throttle_failure(conn->ctx->throttle, conn->remote_addr);
+		reply->delay_ms = guard_throttle_failure(conn->ctx->throttle, conn->remote_addr,
+		    conn->account);
 	set_text(reply, NULL, text);
 	set_detail(conn, detail);
 	return POP3_MD_AUTH;
@@ -52,41 +56,16 @@ static enum pop3_md_status temp_failed(struct maildrop_conn *conn, struct pop3_m
 	return st;
 }
 
-static int word_index(const char *word, const char *(*name)(int), int count)
-{
-	for (int v = 0; v < count; v++)
-		if (strcmp(word, name(v)) == 0)
-			return v;
-	return -1;
-}
-
-static const char *offer_name(int v) { return config_offer_name((enum config_offer)v); }
-static const char *seen_name(int v) { return config_seen_on_name((enum config_seen_on)v); }
-static const char *dele_name(int v) { return config_dele_name((enum config_dele)v); }
-
-/* Effective settings: the configuration (global + device section), then
- * the overrides stored for the device (popbridge device add/set), which are
- * the most specific source. */
+/* Effective settings (bridge/maildrop/settings.h): the configuration's
+ * view of the device, then its stored overrides. */
 static void effective_settings(struct maildrop_md *md, const struct state_device *d)
 {
-	const struct state_device_settings *s = &d->settings;
-	int v;
+	struct maildrop_settings s;
 
-	config_options_device(md->opt, d->account, d->name, &md->cfgdev);
-	md->def.folder = md->cfgdev.folder;
-	md->def.offer = config_offer_name(md->cfgdev.offer);
-	md->def.window = md->cfgdev.window;
-	md->eff = md->cfgdev;
-	if (s->folder[0] && strlen(s->folder) < sizeof(md->eff.folder))
-		strcpy(md->eff.folder, s->folder);
-	if (s->offer[0] && (v = word_index(s->offer, offer_name, 3)) >= 0)
-		md->eff.offer = (enum config_offer)v;
-	if (s->window >= 0 && s->window <= UINT32_MAX)
-		md->eff.window = (uint32_t)s->window;
-	if (s->seen_on[0] && (v = word_index(s->seen_on, seen_name, 3)) >= 0)
-		md->eff.seen_on = (enum config_seen_on)v;
-	if (s->dele[0] && (v = word_index(s->dele, dele_name, 6)) >= 0)
-		md->eff.dele = (enum config_dele)v;
+	maildrop_settings_get(md->opt, d->account, d->name, &d->settings, &s);
+	md->cfgdev = s.cfg;
+	md->eff = s.eff;
+	maildrop_settings_view_defaults(&md->cfgdev, &md->def);
 }
 
 static enum pop3_md_status db_failed(struct maildrop_md *md, struct pop3_md_reply *reply,
@@ -142,8 +121,15 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	if (st != POP3_MD_OK)
 		return st;
 	memset(&ml, 0, sizeof(ml));
+	/* At most as many password checks at once as CPUs (SPEC §13): each
+	 * costs max(D, 4) scrypt runs of 32 MiB. */
+	if (conn->ctx->hash_gate != NULL &&
+	    guard_gate_enter(conn->ctx->hash_gate, conn->login_deadline_ms) != 0)
+		return temp_failed(conn, reply, POP3_MD_TEMP, "password checks busy until the login deadline");
 	int rc = managed_authenticate(md->db, conn->ctx->managed_key, account,
 	    cred->password, &ml, err, sizeof(err));
+	if (conn->ctx->hash_gate != NULL)
+		guard_gate_leave(conn->ctx->hash_gate);
 	if (rc == MANAGED_AUTH || (rc == MANAGED_OK && has_device &&
 	    strcasecmp(device, ml.device) != 0)) {
 		managed_login_clear(&ml);
@@ -157,7 +143,7 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	}
 	md->account_id = ml.account_id;
 	md->device_id = ml.device_id;
-	snprintf(device, BRIDGE_USER_DEVICE_MAX + 1, "%s", ml.device);
+	snprintf(device, STATE_DEVICE_MAX + 1, "%s", ml.device);
 	char detail[BRIDGE_DETAIL_MAX];
 	st = maildrop_upstream_login(&md->up, md->opt, ml.upstream_user, ml.upstream_password,
 	    detail, sizeof(detail));
@@ -192,16 +178,34 @@ static enum pop3_md_status load_device(struct maildrop_md *md, const char *accou
 	if (st != POP3_MD_OK)
 		return st;
 	struct state_account a;
-	struct config_device_settings cfg;
+	struct maildrop_settings s;
 	int rc = state_account_ensure(md->db, account, now, &a);
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "account");
-	config_options_device(md->opt, account, device, &cfg);
-	rc = state_device_ensure(md->db, a.id, device, cfg.folder, now, d, NULL);
+	maildrop_settings_get(md->opt, account, device, NULL, &s);
+	rc = state_device_ensure(md->db, a.id, device, s.cfg.folder, now, d, NULL);
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "device");
 	md->account_id = a.id;
 	md->device_id = d->id;
+	return POP3_MD_OK;
+}
+
+/* Before any credential check: wait out the delay that earlier failures of
+ * this address and account earned (SPEC §13), or refuse without a check
+ * when the queue is longer than the longest delay. */
+static enum pop3_md_status admit(struct maildrop_conn *conn, struct pop3_md_reply *reply)
+{
+	if (conn->ctx->throttle == NULL)
+		return POP3_MD_OK;
+	unsigned wait = guard_throttle_admit(conn->ctx->throttle, conn->remote_addr, conn->account);
+	if (wait > GUARD_THROTTLE_MAX_MS) {
+		set_text(reply, NULL, TEXT_BAD_LOGIN);
+		set_detail(conn, "too many failed logins: refused without a check");
+		reply->delay_ms = GUARD_THROTTLE_MAX_MS;
+		return POP3_MD_AUTH;
+	}
+	guard_throttle_sleep(conn->ctx->throttle, wait);
 	return POP3_MD_OK;
 }
 
@@ -210,7 +214,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 {
 	struct maildrop_conn *conn = backend;
 	const struct config_options *opt = conn->opt ? conn->opt : conn->ctx->opt;
-	char account[BRIDGE_USER_ACCOUNT_MAX + 1], device[BRIDGE_USER_DEVICE_MAX + 1];
+	char account[STATE_ACCOUNT_MAX + 1], device[STATE_DEVICE_MAX + 1];
 	char err[BRIDGE_DETAIL_MAX];
 	int has_device = 0;
 	int64_t now = (int64_t)time(NULL);
@@ -219,6 +223,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 
 	*mdp = NULL;
 	conn->account[0] = conn->device[0] = conn->detail[0] = conn->upstream_tls[0] = '\0';
+	conn->identified = false;
 	snprintf(conn->tls_version, sizeof(conn->tls_version), "%s",
 	    cred->tls_version ? cred->tls_version : "");
 	if (base_username_split(cred->user, opt->device_separator, account, device,
@@ -230,6 +235,9 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 	maildrop_text(conn->account, sizeof(conn->account), account, NULL);
 	if (opt->auth != PB_AUTH_MANAGED || has_device)
 		snprintf(conn->device, sizeof(conn->device), "%s", device);
+	st = admit(conn, reply);
+	if (st != POP3_MD_OK)
+		return st;
 
 	struct maildrop_md *md = calloc(1, sizeof(*md));
 	if (md == NULL)
@@ -245,7 +253,8 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		goto fail;
 	snprintf(conn->device, sizeof(conn->device), "%s", device);
 	if (conn->ctx->throttle != NULL)
-		maildrop_throttle_success(conn->ctx->throttle, conn->remote_addr);
+		guard_throttle_success(conn->ctx->throttle, conn->remote_addr, conn->account);
+	conn->identified = true;
 	const char *utls = imap_tls_version(md->up.imap);
 	snprintf(conn->upstream_tls, sizeof(conn->upstream_tls), "%s", utls ? utls : "");
 
@@ -315,6 +324,8 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		goto fail;
 	}
 	conn->opened = true;
+	if (conn->logged_in != NULL)
+		conn->logged_in(conn->logged_in_arg);
 	*mdp = md;
 	return POP3_MD_OK;
 fail:

@@ -56,6 +56,30 @@ void managed_login_clear(struct managed_login *l)
 	OPENSSL_cleanse(l, sizeof(*l));
 }
 
+int managed_upstream_unseal(const struct managed_key *key, const struct state_account *a,
+    char user[STATE_USER_MAX + 1], char password[SECRET_PLAINTEXT_MAX + 1],
+    char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	user[0] = password[0] = '\0';
+	if (a->auth != STATE_AUTH_MANAGED || a->secret_len == 0) {
+		snprintf(err, errlen, "no upstream password is stored");
+		return -1;
+	}
+	if (managed_unseal(key, a->name, a->secret, a->secret_len, (unsigned char *)password,
+	    SECRET_PLAINTEXT_MAX + 1, &n, err, errlen) != 0)
+		return -1;
+	if (n > SECRET_PLAINTEXT_MAX || memchr(password, '\0', n) != NULL) {
+		OPENSSL_cleanse(password, SECRET_PLAINTEXT_MAX + 1);
+		snprintf(err, errlen, "not a text password");
+		return -1;
+	}
+	password[n] = '\0';
+	snprintf(user, STATE_USER_MAX + 1, "%s", a->upstream_user[0] ? a->upstream_user : a->name);
+	return 0;
+}
+
 int managed_authenticate(struct state_db *db, const unsigned char key[32],
     const char *account, const char *password, struct managed_login *out,
     char *err, size_t errlen)
@@ -116,24 +140,17 @@ int managed_authenticate(struct state_db *db, const unsigned char key[32],
 
 	struct managed_key k;
 	char serr[200];
-	size_t plen = 0;
 	memcpy(k.bytes, key, SECRET_KEY_LEN);
-	rc = managed_unseal(&k, a.name, a.secret, a.secret_len,
-	    (unsigned char *)out->upstream_password, sizeof(out->upstream_password), &plen,
+	rc = managed_upstream_unseal(&k, &a, out->upstream_user, out->upstream_password,
 	    serr, sizeof(serr));
 	managed_key_clear(&k);
-	if (rc != 0 || plen >= sizeof(out->upstream_password) ||
-	    memchr(out->upstream_password, '\0', plen) != NULL) {
+	if (rc != 0) {
 		OPENSSL_cleanse(&a, sizeof(a));
-		return fail(out, 0, err, errlen, rc != 0 ? "upstream password" :
-		    "upstream password: not a text password", rc != 0 ? serr : NULL);
+		return fail(out, 0, err, errlen, "upstream password", serr);
 	}
-	out->upstream_password[plen] = '\0';
 	out->account_id = a.id;
 	out->device_id = list->c[match].id;
 	snprintf(out->device, sizeof(out->device), "%s", list->c[match].name);
-	snprintf(out->upstream_user, sizeof(out->upstream_user), "%s",
-	    a.upstream_user[0] ? a.upstream_user : a.name);
 	OPENSSL_cleanse(&a, sizeof(a));
 	if (errlen)
 		err[0] = '\0';

@@ -66,4 +66,16 @@ int managed_authenticate(struct state_db *db, const unsigned char key[32],
 /* Wipe the whole struct (the upstream password included). */
 void managed_login_clear(struct managed_login *l);
 
+/* The upstream credential stored for the managed account a, opened with key:
+ * the one place it is unsealed (a login, import-uidls, the admin commands'
+ * key check). user gets a's upstream user (its name when none is stored),
+ * password the password as a C string. The blob is sealed for a->name, the
+ * account's stored spelling. 0, or -1 with err saying why (no credential
+ * stored, the blob does not open: wrong key file or tampered, or it holds no
+ * text password), never a secret; on failure user and password hold nothing
+ * of it. The caller cleanses password (OPENSSL_cleanse) once used. */
+int managed_upstream_unseal(const struct managed_key *key, const struct state_account *a,
+    char user[STATE_USER_MAX + 1], char password[SECRET_PLAINTEXT_MAX + 1],
+    char *err, size_t errlen);
+
 #endif

@@ -237,13 +237,10 @@ int managed_key_load_or_create(const char *path, struct managed_key *key, int *c
 
 /* ---- sealing -------------------------------------------------------------- */
 
-_Static_assert(SECRET_ACCOUNT_MAX == STATE_ACCOUNT_MAX,
-    "a sealed password's account is a state account");
-
+/* The AAD's account name follows state's account-name rule. */
 static int check_account(const char *account, char *err, size_t errlen)
 {
-	size_t n = account != NULL ? strlen(account) : 0;
-	if (n == 0 || n > SECRET_ACCOUNT_MAX)
+	if (account == NULL || !state_account_name_ok(account))
 		return base_errf(err, errlen, "%s", STATE_ACCOUNT_RULE);
 	return 0;
 }

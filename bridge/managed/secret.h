@@ -31,7 +31,6 @@
 #define SECRET_NONCE_LEN      12
 #define SECRET_TAG_LEN        16
 #define SECRET_PLAINTEXT_MAX  1024  /* an upstream password; 1 KiB is plenty */
-#define SECRET_ACCOUNT_MAX    255   /* AAD: the account name (STATE_ACCOUNT_MAX) */
 #define SECRET_BLOB_OVERHEAD  (1 + SECRET_NONCE_LEN + SECRET_TAG_LEN)
 #define SECRET_BLOB_MAX       (SECRET_BLOB_OVERHEAD + SECRET_PLAINTEXT_MAX)
 #define SECRET_KEY_FILE_MAGIC "popbridge-key-v1"

@@ -2,6 +2,7 @@
  * documents, built with libxml2's tree API (see autoconfig.h). */
 #include "bridge/migrate/autoconfig.h"
 #include "bridge/base/errbuf.h"
+#include "bridge/config/options.h"  /* PB_HOST_MAX */
 
 #include <stdbool.h>
 #include <string.h>
@@ -24,21 +25,23 @@ void migrate_autoconfig_params_init(struct migrate_autoconfig_params *p)
 	p->smtp_tls = AUTOCONFIG_TLS_STARTTLS;
 }
 
+static const struct config_word format_words[] = {
+	{ "thunderbird", AUTOCONFIG_THUNDERBIRD },
+	{ "autodiscover", AUTOCONFIG_AUTODISCOVER },
+	{ "mobileconfig", AUTOCONFIG_MOBILECONFIG },
+};
+const struct config_words migrate_autoconfig_formats = CONFIG_WORDS(format_words);
+
 int migrate_autoconfig_parse_format(const char *name, enum migrate_autoconfig_format *fmt,
                             char *err, size_t errlen)
 {
-	static const struct { const char *name; enum migrate_autoconfig_format fmt; } t[] = {
-		{ "thunderbird", AUTOCONFIG_THUNDERBIRD },
-		{ "autodiscover", AUTOCONFIG_AUTODISCOVER },
-		{ "mobileconfig", AUTOCONFIG_MOBILECONFIG },
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(name, t[i].name) == 0) {
-			*fmt = t[i].fmt;
-			return 0;
-		}
-	return base_errf(err, errlen,
-	    "unknown format '%.40s': expected thunderbird, autodiscover or mobileconfig", name);
+	char list[100];
+	int v = config_word_value(&migrate_autoconfig_formats, name);
+	if (v < 0)
+		return base_errf(err, errlen, "unknown format '%.40s': expected %s", name,
+		    config_words_join(&migrate_autoconfig_formats, ", ", list, sizeof(list)));
+	*fmt = (enum migrate_autoconfig_format)v;
+	return 0;
 }
 
 /* ---- validation ------------------------------------------------------------ */
@@ -57,7 +60,7 @@ static bool is_atext(char c)
 /* A DNS host name: labels of letters, digits and inner hyphens, 1..63 each. */
 static bool valid_dns_name(const char *s, size_t n)
 {
-	if (n == 0 || n > AUTOCONFIG_HOST_MAX)
+	if (n == 0 || n >= PB_HOST_MAX)
 		return false;
 	size_t label = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -36,9 +36,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "bridge/config/options.h"
+
 #define AUTOCONFIG_EMAIL_MAX   254
 #define AUTOCONFIG_LOCAL_MAX   64
-#define AUTOCONFIG_HOST_MAX    253
 #define AUTOCONFIG_NAME_MAX    256
 #define AUTOCONFIG_SMTP_PORT   587
 
@@ -69,7 +70,10 @@ struct migrate_autoconfig_params {
 /* Defaults: everything NULL/0, tls and smtp_tls STARTTLS. */
 void migrate_autoconfig_params_init(struct migrate_autoconfig_params *p);
 
-/* "thunderbird" | "autodiscover" | "mobileconfig" → format. */
+/* The words of the formats: "thunderbird" | "autodiscover" | "mobileconfig". */
+extern const struct config_words migrate_autoconfig_formats;
+
+/* A word of migrate_autoconfig_formats → format. */
 int migrate_autoconfig_parse_format(const char *name, enum migrate_autoconfig_format *fmt,
                             char *err, size_t errlen);
 

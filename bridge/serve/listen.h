@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "bridge/base/addrkey.h"     /* PB_ADDR_TEXT_MAX */
 #include "bridge/config/options.h"
 
-#define PB_ADDR_TEXT_MAX 64              /* an IPv6 address with scope fits */
 #define PB_LISTENERS_MAX (2 * PB_LISTEN_MAX)
 #define PB_LISTEN_BACKLOG 128            /* the kernel caps it at somaxconn */
 

@@ -30,7 +30,9 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
-#include "bridge/maildrop/throttle.h"
+#include "bridge/base/clock.h"
+#include "bridge/guard/gate.h"
+#include "bridge/guard/throttle.h"
 #include "bridge/base/version.h"
 #include "pop3/server.h"
 #include "state/state.h"
@@ -53,8 +55,7 @@ struct serve_gen {
 };
 
 struct serve {
-	int argc;
-	char **argv;
+	const struct config_cmdline *cmdline;  /* re-read at SIGHUP: the same flags */
 
 	pthread_mutex_t lock;        /* guards cur */
 	struct serve_gen *cur;
@@ -66,7 +67,8 @@ struct serve {
 	struct serve_registry *reg;
 	struct serve_sessions *limits;
 	struct maildrop_devlocks *devlocks;
-	struct maildrop_throttle *throttle;
+	struct guard_throttle *throttle;
+	struct guard_gate *hash_gate;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
 };
@@ -161,7 +163,11 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
     const struct timespec *start)
 {
 	struct base_session_log s = {
-		.user = st->user, .account = conn->account, .device = conn->device,
+		/* Names only from a good login: a failed one's "user" may be a
+		 * password typed into the wrong field (they log as "-"). */
+		.user = conn->identified ? st->user : "",
+		.account = conn->identified ? conn->account : "",
+		.device = conn->identified ? conn->device : "",
 		.remote = st->remote_addr, .tls = st->tls_version, .mech = st->mechanism,
 		.upstream_opened = conn->opened, .upstream_tls = conn->upstream_tls,
 		.messages = st->messages,
@@ -176,6 +182,13 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
 		.reason = st->reason[0] ? st->reason : conn->detail,
 	};
 	base_log_session(&s);
+}
+
+/* The session logged in: its slot leaves the pre-login share. */
+static void session_logged_in(void *arg)
+{
+	struct session_job *job = arg;
+	serve_sessions_logged_in(&job->slot);
 }
 
 static void *session_main(void *arg)
@@ -193,6 +206,8 @@ static void *session_main(void *arg)
 	}
 	maildrop_conn_init(conn, &srv->ctx, job->remote, NULL);
 	conn->opt = o;
+	conn->logged_in = session_logged_in;
+	conn->logged_in_arg = job;
 	struct pop3_session_config cfg = {
 		.tls = job->gen->tls,
 		.implicit_tls = job->implicit_tls,
@@ -228,6 +243,14 @@ out:
 
 /* ---- accepting ----------------------------------------------------------- */
 
+/* Refusals are logged at most once per REFUSED_LOG_MS: a flood of
+ * connections must not become a flood of log lines. The lines left out
+ * are counted, and the next line says how many (suppressed=N). */
+#define REFUSED_LOG_MS 10000u
+static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t refused_last_ms;
+static unsigned long refused_suppressed;
+
 static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
 {
 	/* A plaintext -ERR means nothing to a client expecting a TLS handshake:
@@ -237,10 +260,27 @@ static void refuse(int fd, bool implicit_tls, const char *remote, const char *wh
 		(void)w;
 	}
 	close(fd);
+
+	uint64_t now = base_clock_ms(NULL);
+	unsigned long suppressed;
+	pthread_mutex_lock(&refused_lock);
+	bool quiet = refused_last_ms != 0 && now - refused_last_ms < REFUSED_LOG_MS;
+	if (quiet) {
+		refused_suppressed++;
+	} else {
+		refused_last_ms = now;
+		suppressed = refused_suppressed;
+		refused_suppressed = 0;
+	}
+	pthread_mutex_unlock(&refused_lock);
+	if (quiet)
+		return;
 	struct base_logline l;
 	base_logline_start(&l, PB_LOG_WARN, "refused");
 	base_logline_str(&l, "remote", remote);
 	base_logline_str(&l, "reason", why);
+	if (suppressed > 0)
+		base_logline_u64(&l, "suppressed", suppressed);
 	base_logline_emit(&l);
 }
 
@@ -261,7 +301,8 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (a != PB_ADMIT_OK) {
 		free(job);
 		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
-		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" : "out of memory");
+		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" :
+		    a == PB_ADMIT_PRELOGIN_FULL ? "pre-login-share" : "out of memory");
 		return;
 	}
 	job->reg = serve_registry_add(srv->reg, fd);
@@ -410,15 +451,12 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 static void on_reload(void *arg)
 {
 	struct serve *srv = arg;
-	struct config_cmdline c;
 	struct config_options opt;
 	char err[PB_ERR_MAX] = "";
 	struct serve_gen *g = NULL;
 
-	config_options_init(&opt);
-	if (config_cmdline_parse(&c, srv->argc, srv->argv, PB_OPT_ALL,
-	    err, sizeof(err)) != 0 ||
-	    config_settings_build(&c, true, &opt, reload_report, NULL, err, sizeof(err)) != 0) {
+	if (config_settings_build(srv->cmdline, true, &opt, reload_report, NULL, err,
+	    sizeof(err)) != 0) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded, keeping the "
 		    "running one: %s", err[0] ? err : "invalid configuration file");
 		goto out;
@@ -446,7 +484,6 @@ static void on_reload(void *arg)
 	gen_unref(old);
 	base_log(PB_LOG_INFO, "reload", "configuration and certificates reloaded");
 out:
-	config_cmdline_free(&c);
 	config_options_free(&opt);
 }
 
@@ -580,7 +617,8 @@ static void serve_free(struct serve *srv)
 	gen_unref(srv->ctx_gen);
 	gen_unref(srv->cur);
 	maildrop_devlocks_free(srv->devlocks);
-	maildrop_throttle_free(srv->throttle);
+	guard_throttle_free(srv->throttle);
+	guard_gate_free(srv->hash_gate);
 	serve_sessions_free(srv->limits);
 	serve_registry_free(srv->reg);
 	if (srv->wake[0] >= 0)
@@ -590,27 +628,20 @@ static void serve_free(struct serve *srv)
 	pthread_mutex_destroy(&srv->lock);
 }
 
-int serve_main(int argc, char **argv)
+int serve_run(const struct config_cmdline *c, struct config_options *settings)
 {
 	struct serve srv;
-	struct config_options opt;
+	struct config_options opt = *settings;   /* taken over */
 	char err[SERVE_ERR_MAX];
 	int status = PB_EXIT_FAIL;
 	bool registry_busy = false;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.argc = argc;
-	srv.argv = argv;
+	config_options_init(settings);
+	srv.cmdline = c;
 	srv.wake[0] = srv.wake[1] = -1;
 	pthread_mutex_init(&srv.lock, NULL);
 	maildrop_ctx_init(&srv.ctx);
-
-	if (!config_serve_options(argc, argv, &opt, &status)) {
-		config_options_free(&opt);
-		serve_free(&srv);
-		return status;
-	}
-	status = PB_EXIT_FAIL;
 	if (serve_signals_block() != 0) {
 		snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
 		goto fail_opt;
@@ -634,14 +665,16 @@ int serve_main(int argc, char **argv)
 	srv.reg = serve_registry_new();
 	srv.limits = serve_sessions_new(o->max_sessions, o->max_sessions_per_ip);
 	srv.devlocks = maildrop_devlocks_new();
-	srv.throttle = maildrop_throttle_new(PB_THROTTLE_CAPACITY, NULL, NULL);
-	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle ||
+	srv.throttle = guard_throttle_new(0, NULL, NULL, NULL);
+	srv.hash_gate = guard_gate_new(0);
+	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle || !srv.hash_gate ||
 	    pipe2(srv.wake, O_CLOEXEC) != 0) {
 		snprintf(err, sizeof(err), "out of memory or descriptors");
 		goto fail;
 	}
 	srv.ctx.devlocks = srv.devlocks;
 	srv.ctx.throttle = srv.throttle;
+	srv.ctx.hash_gate = srv.hash_gate;
 
 	struct serve_signal_handlers h = { on_stop, on_reload, &srv };
 	if (serve_signals_start(&h) != 0) {

@@ -1,9 +1,11 @@
 /* bridge/serve/serve.h — `popbridge serve`: the POP3 service in the foreground.
  *
- * serve_main() is the whole command (argv: the arguments after "serve"):
+ * serve_run() is the whole service, after `popbridge serve` (bridge/cmd/serve.c)
+ * has parsed its command line and built the settings:
  *
- *  1. settings: flags over --config over defaults (bridge/config/cmdline.h); a bad
- *     command line exits 2, invalid settings exit 1, each with a message;
+ *  1. settings: flags over --config over defaults (bridge/config/cmdline.h),
+ *     given as *settings (serve_run() takes them over); c is kept to
+ *     rebuild them at SIGHUP;
  *  2. the TLS context when a certificate is set (--cert/--key, --tls-min),
  *     and in managed mode the key file (refused when missing or when others
  *     may read it);
@@ -42,6 +44,8 @@
 
 #define PB_SERVE_DRAIN_S 30   /* grace for running sessions at SIGTERM */
 
-int serve_main(int argc, char **argv);
+#include "bridge/config/cmdline.h"
+
+int serve_run(const struct config_cmdline *c, struct config_options *settings);
 
 #endif

@@ -13,6 +13,7 @@ struct serve_sessions {
 	pthread_mutex_t lock;
 	unsigned max_total, max_per_ip;
 	unsigned total;
+	unsigned pre_login;      /* of total: not logged in yet */
 	struct base_keycount *per_ip;
 };
 
@@ -58,19 +59,38 @@ enum serve_admit serve_sessions_enter(struct serve_sessions *s, const char *addr
 	base_addrkey_make(addr, &key);
 	slot->table = s;
 	slot->node = NULL;
+	slot->pre_login = false;
 	pthread_mutex_lock(&s->lock);
+	unsigned pre_max = s->max_total / 2 > 0 ? s->max_total / 2 : 1;
 	if (s->total >= s->max_total) {
 		r = PB_ADMIT_FULL;
+	} else if (s->pre_login >= pre_max) {
+		r = PB_ADMIT_PRELOGIN_FULL;
 	} else {
 		slot->node = base_keycount_take(s->per_ip, key.s, strlen(key.s),
 		    s->max_per_ip, &at_limit);
-		if (slot->node)
+		if (slot->node) {
 			s->total++;
-		else
+			s->pre_login++;
+			slot->pre_login = true;
+		} else
 			r = at_limit ? PB_ADMIT_IP_FULL : PB_ADMIT_NOMEM;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+void serve_sessions_logged_in(struct serve_session_slot *slot)
+{
+	if (!slot->node)
+		return;
+	struct serve_sessions *s = slot->table;
+	pthread_mutex_lock(&s->lock);
+	if (slot->pre_login) {
+		slot->pre_login = false;
+		s->pre_login--;
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 void serve_sessions_leave(struct serve_session_slot *slot)
@@ -81,6 +101,10 @@ void serve_sessions_leave(struct serve_session_slot *slot)
 	pthread_mutex_lock(&s->lock);
 	base_keycount_give(s->per_ip, slot->node);
 	s->total--;
+	if (slot->pre_login) {
+		slot->pre_login = false;
+		s->pre_login--;
+	}
 	pthread_mutex_unlock(&s->lock);
 	slot->node = NULL;
 }
@@ -89,6 +113,14 @@ unsigned serve_sessions_total(struct serve_sessions *s)
 {
 	pthread_mutex_lock(&s->lock);
 	unsigned n = s->total;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+unsigned serve_sessions_pre_login(struct serve_sessions *s)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned n = s->pre_login;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }

@@ -3,9 +3,13 @@
  * The listener calls serve_sessions_enter() for each accepted connection: it
  * admits it unless --max-sessions sessions are running, or
  * --max-sessions-per-ip from that address (IPv6 counted by /64, as
- * bridge/base/addrkey.h says). An admitted session holds a slot that
- * serve_sessions_leave() gives back; leaving twice with the same slot does
- * nothing. serve_sessions_set_limits() changes the limits (SIGHUP): running
+ * bridge/base/addrkey.h says), or half of --max-sessions (at least one) are
+ * connections that have not logged in yet (SPEC §13: whoever holds
+ * connections open without logging in can take at most half the slots, so
+ * logged-in devices always find room). An admitted session holds a slot
+ * that starts "before login"; serve_sessions_logged_in() moves it to the
+ * logged-in half (once; later calls do nothing), and serve_sessions_leave()
+ * gives it back; leaving twice with the same slot does nothing. serve_sessions_set_limits() changes the limits (SIGHUP): running
  * sessions are never cut, new ones are measured against the new limits.
  *
  * Thread-safe (one mutex). Freed only when no slot is held.
@@ -13,12 +17,14 @@
 #ifndef BRIDGE_SERVE_SESSIONS_H
 #define BRIDGE_SERVE_SESSIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum serve_admit {
 	PB_ADMIT_OK,
 	PB_ADMIT_FULL,      /* max-sessions reached */
 	PB_ADMIT_IP_FULL,   /* max-sessions-per-ip reached for this address */
+	PB_ADMIT_PRELOGIN_FULL, /* half the slots are held before login */
 	PB_ADMIT_NOMEM,
 };
 
@@ -28,6 +34,7 @@ struct base_keycount_node;
 struct serve_session_slot {
 	struct serve_sessions *table;
 	struct base_keycount_node *node;   /* NULL: nothing held */
+	bool pre_login;                    /* counted among those not logged in */
 };
 
 struct serve_sessions *serve_sessions_new(unsigned max_total, unsigned max_per_ip);
@@ -36,9 +43,12 @@ void serve_sessions_set_limits(struct serve_sessions *s, unsigned max_total, uns
 
 enum serve_admit serve_sessions_enter(struct serve_sessions *s, const char *addr,
     struct serve_session_slot *slot);
+void serve_sessions_logged_in(struct serve_session_slot *slot);
 void serve_sessions_leave(struct serve_session_slot *slot);
 
 unsigned serve_sessions_total(struct serve_sessions *s);
+/* Sessions that have not logged in yet. */
+unsigned serve_sessions_pre_login(struct serve_sessions *s);
 unsigned serve_sessions_from(struct serve_sessions *s, const char *addr);
 
 #endif

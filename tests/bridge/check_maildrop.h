@@ -26,7 +26,7 @@
 #include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/devlock.h"
 #include "bridge/config/options.h"
-#include "bridge/maildrop/throttle.h"
+#include "bridge/guard/throttle.h"
 #include "imap/imap.h"
 #include "pop3/dotstuff.h"
 #include "state/state.h"
@@ -75,7 +75,18 @@ struct mdt_env {
 	struct maildrop_ctx ctx;
 	char user[64];
 	char db[512];
+	uint64_t fake_ms;        /* the failed-login delay's clock */
 };
+
+static __attribute__((unused)) uint64_t mdt_clock(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+static __attribute__((unused)) void mdt_sleep(void *arg, unsigned ms)
+{
+	*(uint64_t *)arg += ms;
+}
 
 /* Options for user: upstream = the test Dovecot in plaintext, a state file
  * of its own, upstream timeout 5 s, then the "key", "value" pairs (NULL
@@ -86,6 +97,7 @@ static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *
 	va_list ap;
 
 	memset(e, 0, sizeof(*e));
+	e->fake_ms = 1000000;
 	snprintf(e->user, sizeof(e->user), "%s", user);
 	snprintf(e->db, sizeof(e->db), "%s/state-%s.db", dc->dir, user);
 	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", dc->imap_port);
@@ -110,7 +122,9 @@ static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *
 	maildrop_ctx_init(&e->ctx);
 	e->ctx.opt = &e->opt;
 	e->ctx.devlocks = maildrop_devlocks_new();
-	e->ctx.throttle = maildrop_throttle_new(64, NULL, NULL);
+	/* The failed-login delay runs on a clock of its own that its sleeps
+	 * advance: tests see every delay and never wait for one. */
+	e->ctx.throttle = guard_throttle_new(64, mdt_clock, mdt_sleep, &e->fake_ms);
 	ck_assert_ptr_nonnull(e->ctx.devlocks);
 	ck_assert_ptr_nonnull(e->ctx.throttle);
 	ck_assert_int_eq(pbt_dovecot_add_user(dc, user, MDT_PASS), 0);
@@ -120,7 +134,7 @@ static __attribute__((unused)) void mdt_env_free(struct mdt_env *e)
 {
 	ck_assert_uint_eq(maildrop_devlocks_count(e->ctx.devlocks), 0);
 	maildrop_devlocks_free(e->ctx.devlocks);
-	maildrop_throttle_free(e->ctx.throttle);
+	guard_throttle_free(e->ctx.throttle);
 	maildrop_ctx_free(&e->ctx);
 	config_options_free(&e->opt);
 }

@@ -25,16 +25,27 @@ START_TEST(t_wrong_password_and_delay)
 	strcpy(text, s.reply.text);
 	ck_assert_int_eq(mdt_open_as(&e, &s, "wrongpw#pc", "not-it"), POP3_MD_AUTH);
 	ck_assert_uint_eq(s.reply.delay_ms, 4000);
-	/* An unknown user looks the same. */
+	/* An unknown user looks the same; failures count per address and
+	 * account name (SPEC §13), so its own delay starts at 2 s. */
 	ck_assert_int_eq(mdt_open_as(&e, &s, "nosuchuser", "not-it"), POP3_MD_AUTH);
-	ck_assert_uint_eq(s.reply.delay_ms, 8000);
+	ck_assert_uint_eq(s.reply.delay_ms, 2000);
 	ck_assert_str_eq(s.reply.text, text);
 	ck_assert_int_eq(mdt_open_as(&e, &s, "nosuchuser", "x"), POP3_MD_AUTH);
-	ck_assert_uint_eq(s.reply.delay_ms, 15000);
-	/* A good login resets the delay. */
+	ck_assert_uint_eq(s.reply.delay_ms, 4000);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "wrongpw"), 2);
+	ck_assert_uint_eq(guard_throttle_addr_failures(e.ctx.throttle, "127.0.0.1"), 4);
+	/* The checks waited for the delays the earlier failures earned:
+	 * 2 s before the second try of wrongpw, 2 s before nosuchuser's. */
+	uint64_t before = e.fake_ms;
+	ck_assert_int_eq(mdt_open_as(&e, &s, "nosuchuser", "y"), POP3_MD_AUTH);
+	ck_assert_uint_eq(s.reply.delay_ms, 8000);
+	ck_assert_uint_eq(e.fake_ms - before, 4000);
+	/* A good login resets the delay of its own address and account only. */
 	mdt_open(&e, &s, NULL);
 	mdt_close(&s);
-	ck_assert_uint_eq(maildrop_throttle_failures(e.ctx.throttle, "127.0.0.1"), 0);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "wrongpw"), 0);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "nosuchuser"), 3);
+	ck_assert_uint_eq(guard_throttle_addr_failures(e.ctx.throttle, "127.0.0.1"), 5);
 	ck_assert_int_eq(mdt_open_as(&e, &s, "wrongpw", "not-it"), POP3_MD_AUTH);
 	ck_assert_uint_eq(s.reply.delay_ms, 2000);
 	/* Nothing was created for the failed logins. */
@@ -99,7 +110,7 @@ START_TEST(t_in_use)
 	/* Not a failed login; names compare case-insensitively. */
 	ck_assert_uint_eq(a2.reply.delay_ms, 0);
 	ck_assert_int_eq(mdt_open_as(&e, &a2, "inuse#PC", MDT_PASS), POP3_MD_IN_USE);
-	ck_assert_uint_eq(maildrop_throttle_failures(e.ctx.throttle, "127.0.0.1"), 0);
+	ck_assert_uint_eq(guard_throttle_addr_failures(e.ctx.throttle, "127.0.0.1"), 0);
 	/* Another device of the account runs in parallel. */
 	mdt_open(&e, &b, "phone");
 	mdt_close(&b);

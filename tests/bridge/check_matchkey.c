@@ -128,7 +128,7 @@ END_TEST
 
 START_TEST(t_username_split)
 {
-	char acc[BRIDGE_USER_ACCOUNT_MAX + 1], dev[BRIDGE_USER_DEVICE_MAX + 1], err[128];
+	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], err[128];
 	int has;
 
 	ck_assert_int_eq(base_username_split("alice@example.org", '#', acc, dev, &has, err,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/cmd/cmd.h"
 #include "bridge/config/cmdline.h"
 #include "bridge/config/options.h"
 #include "state/state.h"
@@ -511,18 +512,32 @@ END_TEST
 
 /* ---- command line -------------------------------------------------------------- */
 
-static int parse(struct config_cmdline *c, char **argv, uint64_t allowed)
+static int parse(struct config_cmdline *c, char **argv, const struct config_command *cmd)
 {
 	int argc = 0;
 	while (argv[argc])
 		argc++;
-	return config_cmdline_parse(c, argc, argv, allowed, err, sizeof(err));
+	return config_cmdline_parse(c, cmd, argc, argv, err, sizeof(err));
 }
+
+/* Commands taking: every setting and --config (serve); only --folder; every
+ * setting but no --config; nothing. */
+static const struct config_command *const all = &cmd_serve;
+static const struct config_cmd_opt folder_only_opts[] = { { PB_K_FOLDER, 0, NULL } };
+static const struct config_command folder_only = {
+	.name = "t", .table = cmd_options, .opts = folder_only_opts, .n_opts = 1,
+};
+static struct config_cmd_opt keys_only_opts[PB_K_COUNT];
+static struct config_command keys_only = {
+	.name = "t", .table = cmd_options, .opts = keys_only_opts, .n_opts = PB_K_COUNT,
+};
+static const struct config_command nothing = { .name = "t", .table = cmd_options };
 
 START_TEST(test_cmdline)
 {
 	struct config_cmdline c;
-	const uint64_t all = PB_OPT_ALL;
+	for (unsigned k = 0; k < PB_K_COUNT; k++)
+		keys_only_opts[k].id = k;
 	char *a1[] = { "--config", "x.xml", "--dele=trash", "--window", "7", "--syslog",
 		"--listen", "127.0.0.1:2110", "--listen=[::1]:2110", "pos", "--", "--pos2", NULL };
 	ck_assert_int_eq(parse(&c, a1, all), 0);
@@ -537,7 +552,7 @@ START_TEST(test_cmdline)
 	ck_assert(!c.help);
 	config_cmdline_free(&c);
 
-	struct { char *argv[4]; uint64_t allowed; const char *msg; } bad[] = {
+	struct { char *argv[4]; const struct config_command *cmd; const char *msg; } bad[] = {
 		{ { "--bogus", NULL }, all, "unknown option '--bogus'" },
 		{ { "-x", NULL }, all, "unknown option '-x'" },
 		{ { "--window", NULL }, all, "--window needs a value" },
@@ -546,21 +561,21 @@ START_TEST(test_cmdline)
 		{ { "--dele", "hide", "--dele=trash", NULL }, all, "--dele is given twice" },
 		{ { "--config", "a", "--config=b", NULL }, all, "--config is given twice" },
 		{ { "--config=", NULL }, all, "--config needs a file name" },
-		{ { "--dele=hide", NULL }, PB_KEY_BIT(PB_K_FOLDER), "unknown option '--dele'" },
-		{ { "--config", "x.xml", NULL }, PB_KEY_BIT(PB_K_FOLDER),
+		{ { "--dele=hide", NULL }, &folder_only, "unknown option '--dele'" },
+		{ { "--config", "x.xml", NULL }, &folder_only,
 			"unknown option '--config'" },
-		{ { "--config=x.xml", NULL }, PB_KEY_BIT(PB_K_COUNT) - 1,
+		{ { "--config=x.xml", NULL }, &keys_only,
 			"unknown option '--config'" },
 		{ { "--=x", NULL }, all, "unknown option '--=x'" },
 		{ { "--help=1", NULL }, all, "unknown option '--help'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(parse(&c, bad[i].argv, bad[i].allowed), -1);
+		ck_assert_int_eq(parse(&c, bad[i].argv, bad[i].cmd), -1);
 		ck_assert_str_eq(err, bad[i].msg);
 		config_cmdline_free(&c);
 	}
 	char *a2[] = { "--help", NULL };
-	ck_assert_int_eq(parse(&c, a2, 0), 0);
+	ck_assert_int_eq(parse(&c, a2, &nothing), 0);
 	ck_assert(c.help);
 	config_cmdline_free(&c);
 }
@@ -578,7 +593,7 @@ START_TEST(test_settings_build)
 	    "  <device account=\"a\" name=\"b\" dele=\"flag\"/>\n"
 	    "</popbridge>\n");
 	char *argv[] = { "--config", (char *)cfg, "--dele", "archive", NULL };
-	ck_assert_int_eq(parse(&c, argv, PB_OPT_ALL), 0);
+	ck_assert_int_eq(parse(&c, argv, &cmd_serve), 0);
 	ck_assert_int_eq(config_settings_build(&c, true, &eff, config_report_print, stderr,
 	    err, sizeof(err)), 0);
 	ck_assert_str_eq(eff.upstream.host, "127.0.0.1");
@@ -596,7 +611,7 @@ START_TEST(test_settings_build)
 
 	/* a flag that contradicts the file */
 	char *argv2[] = { "--config", (char *)cfg, "--upstream", "imaps://h", NULL };
-	ck_assert_int_eq(parse(&c, argv2, PB_OPT_ALL), 0);
+	ck_assert_int_eq(parse(&c, argv2, &cmd_serve), 0);
 	ck_assert_int_eq(config_settings_build(&c, true, &eff, config_report_print, stderr,
 	    err, sizeof(err)), -1);
 	ck_assert_str_eq(err,
@@ -606,27 +621,36 @@ START_TEST(test_settings_build)
 }
 END_TEST
 
+/* serve's command line: settings built (exit 1 when they are invalid), a
+ * bad value or an extra argument refused (exit 2). */
 START_TEST(test_serve_options)
 {
+	struct config_cmdline c;
 	struct config_options eff;
-	int status = -1;
 	char *ok[] = { "--upstream", "imaps://[::1]:10993", "--window", "5", NULL };
-	ck_assert(config_serve_options(4, ok, &eff, &status));
+	ck_assert_int_eq(parse(&c, ok, &cmd_serve), 0);
+	ck_assert_int_eq(config_cmdline_check(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_settings_build(&c, true, &eff, config_report_print, stderr,
+	    err, sizeof(err)), 0);
 	ck_assert_uint_eq(eff.dev.window, 5);
 	ck_assert_str_eq(eff.upstream.host, "::1");
 	config_options_free(&eff);
+	config_cmdline_free(&c);
 	char *none[] = { NULL };
-	ck_assert(!config_serve_options(0, none, &eff, &status));
-	ck_assert_int_eq(status, PB_EXIT_FAIL);
+	ck_assert_int_eq(parse(&c, none, &cmd_serve), 0);
+	ck_assert_int_eq(config_settings_build(&c, true, &eff, config_report_print, stderr,
+	    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no upstream server"));
 	config_options_free(&eff);
+	config_cmdline_free(&c);
 	char *bad[] = { "--window", "x", NULL };
-	ck_assert(!config_serve_options(2, bad, &eff, &status));
-	ck_assert_int_eq(status, PB_EXIT_USAGE);
-	config_options_free(&eff);
+	ck_assert_int_eq(parse(&c, bad, &cmd_serve), -1);
+	config_cmdline_free(&c);
 	char *extra[] = { "--upstream", "imaps://h", "extra", NULL };
-	ck_assert(!config_serve_options(3, extra, &eff, &status));
-	ck_assert_int_eq(status, PB_EXIT_USAGE);
-	config_options_free(&eff);
+	ck_assert_int_eq(parse(&c, extra, &cmd_serve), 0);
+	ck_assert_int_eq(config_cmdline_check(&c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "unexpected argument 'extra'");
+	config_cmdline_free(&c);
 }
 END_TEST
 

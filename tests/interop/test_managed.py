@@ -13,16 +13,20 @@ POP3 on loopback.
 - `device list` shows the last login, address, TLS (none), counters;
 - repeated failed logins from one address are answered ever more slowly
   (lower bounds only: 2 s, then 4 s);
+- 24 failing logins at once raise the peak memory by at most one scrypt run
+  per CPU (the password checks are gated);
 - the state file holds neither the upstream password nor a device password;
 - a key file readable by others stops `serve` with a clear message; with
   a wrong key file a device gets -ERR [SYS/PERM] and nothing changes.
 """
 import os
 import poplib
+import socket
 import subprocess
+import threading
 import time
 
-from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, normalise, popbridge_bin,
+from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, fail, normalise, popbridge_bin,
                        report, upstream_messages)
 
 ACC = "office@example.org"
@@ -69,6 +73,31 @@ def refused(pb, user, password):
         except (poplib.error_proto, OSError, EOFError):
             pass
     raise AssertionError("login of %s with that password was accepted" % user)
+
+
+def vm_hwm_kib(pid):
+    """The process's peak resident set size (VmHWM), in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    fail("no VmHWM for %d" % pid)
+
+
+def failing_login(port, i, errs):
+    """USER/PASS with an unknown account from 127.0.0.(10+i): -ERR [AUTH]."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=120,
+                                      source_address=("127.0.0.%d" % (10 + i), 0)) as s:
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"USER ghost%d@example.org\r\nPASS 12345678901234567890\r\n" % i)
+            f.readline()
+            line = f.readline()
+            if not line.startswith(b"-ERR [AUTH]"):
+                errs.append(line)
+    except OSError as e:
+        errs.append(str(e))
 
 
 def retr_all(p):
@@ -178,6 +207,28 @@ def main():
             check(delays[0] >= 1.9 and delays[1] >= 3.9,
                   "failed logins answered after %.2f s and %.2f s" % tuple(delays))
             report("repeated failed logins are slowed (%.1f s, %.1f s)" % tuple(delays))
+
+            # 24 failing logins at once, from 24 addresses, each costing
+            # 4 scrypt runs of 32 MiB: at most as many run at once as the
+            # process has CPUs, so the peak memory grows by at most that
+            # many runs (SPEC §13; before the gate: about +750 MB).
+            hwm0 = vm_hwm_kib(pb.proc.pid)
+            slots = len(os.sched_getaffinity(pb.proc.pid))
+            errs = []
+            threads = [threading.Thread(target=failing_login, args=(pb.port, i, errs))
+                       for i in range(24)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            check(not errs, "parallel failing logins: %s" % errs[:3])
+            grew = vm_hwm_kib(pb.proc.pid) - hwm0
+            if not os.environ.get("POPBRIDGE_SANITIZE"):
+                check(grew <= slots * 33 * 1024,
+                      "24 parallel failing logins raised the peak by %d KiB (%d CPUs)"
+                      % (grew, slots))
+            report("24 parallel failing logins: peak memory +%d MiB with %d checks at once"
+                   % (grew // 1024, slots))
             rc = pb.stop()
             log = "\n".join(pb.log_lines())
             check(rc == 0 and "Sanitizer" not in log,
