@@ -15,22 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Dovecot 2.3's own list, less MOVE; less MOVE and UIDPLUS. */
-#define CAPS_BASE "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+" \
-	" NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS I18NLEVEL=1 CONDSTORE" \
-	" QRESYNC ESEARCH SEARCHRES WITHIN SPECIAL-USE BINARY"
-#define CAPS_NO_MOVE CAPS_BASE " UIDPLUS"
-#define CAPS_BARE    CAPS_BASE
-
 static bool has_uidplus;
 
 static void start_with(const char *caps, bool uidplus)
 {
-	char conf[1024];
-
-	snprintf(conf, sizeof(conf), "imap_capability = %s\n", caps);
-	dc = pbt_dovecot_start_with(conf);
-	ck_assert_ptr_nonnull(dc);
+	mdt_dc_setup_caps(caps);
 	has_uidplus = uidplus;
 }
 

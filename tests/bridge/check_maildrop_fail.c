@@ -5,10 +5,9 @@
  * abandoned without QUIT, a commit whose upstream steps fail, and kill -9 at
  * each named point of the commit path followed by recovery. */
 #include "tests/bridge/check_maildrop.h"
+#include "tests/lib/fakeserver.h"
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,20 +153,15 @@ START_TEST(t_upstream_silent)
 {
 	/* A server that accepts and never says a word: TEMP once the upstream
 	 * timeout (1 s here) has passed, never a hang. */
+	static const struct pbt_step silent[] = { PBT_STALL, PBT_END };
 	struct mdt_env e;
 	struct mdt_sess s;
 	char url[64], err[PB_ERR_MAX];
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
+	struct pbt_fake *f = pbt_fake_start(silent, 0);
 
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(lfd, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(lfd, 4), 0);
-	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	ck_assert_ptr_nonnull(f);
 	mdt_env_init(&e, "silent", "upstream-timeout", "1", NULL);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", ntohs(sa.sin_port));
+	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f->port);
 	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
 	struct timespec t0, t1;
@@ -176,7 +170,7 @@ START_TEST(t_upstream_silent)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 900);
 	ck_assert_ptr_nonnull(strstr(s.conn.detail, "timed out"));
-	close(lfd);
+	PBT_FAKE_FINISH(f);
 	mdt_env_free(&e);
 }
 END_TEST

@@ -24,6 +24,8 @@ static ssize_t memio_read(struct pop3_transport *t, void *buf, size_t len, int t
 	if (m->max_read > 0 && n > m->max_read)
 		n = m->max_read;
 	memcpy(buf, m->in + m->in_pos, n);
+	for (size_t i = 0; m->out_at != NULL && i < n; i++)
+		m->out_at[m->in_pos + i] = m->out_len;
 	m->in_pos += n;
 	return (ssize_t)n;
 }

@@ -31,6 +31,9 @@ struct memio {
 	char *out;                /* NUL-terminated */
 	size_t out_len, out_cap;
 	int closes;
+	size_t *out_at;           /* when set (in_len + 1 entries): out_len at the
+	                             moment each input octet was read, which tells
+	                             what the engine wrote before reading a line */
 };
 
 /* memio_init takes the whole input (not copied); memio_packet marks a
