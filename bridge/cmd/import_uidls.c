@@ -13,13 +13,13 @@
 #include <openssl/crypto.h>
 
 #include "bridge/base/text.h"
-#include "bridge/maildrop/backend.h"
 #include "bridge/cmd/admin.h"
-#include "bridge/migrate/import_match.h"
-#include "bridge/managed/login.h"
-#include "bridge/migrate/pop3client.h"
+#include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/maildrop/upstream.h"
+#include "bridge/managed/login.h"
+#include "bridge/migrate/import_match.h"
+#include "bridge/migrate/pop3client.h"
 
 #define NAME "import-uidls"
 #define LIST_MSGID_MAX 200   /* Message-ID shown in the list of the rest */

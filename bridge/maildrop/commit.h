@@ -37,8 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bridge/maildrop/backend.h"
 #include "bridge/config/options.h"
+#include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 

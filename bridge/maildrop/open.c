@@ -9,15 +9,15 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/base/log.h"
+#include "bridge/base/username.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/commit.h"
-#include "bridge/base/log.h"
 #include "bridge/maildrop/internal.h"
-#include "bridge/managed/login.h"
 #include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
-#include "bridge/base/username.h"
+#include "bridge/managed/login.h"
 
 #define TEXT_BAD_LOGIN "Invalid user name or password."
 #define TEXT_TEMP      "Mail server unavailable, try again later"

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "bridge/maildrop/commit.h"
 #include "bridge/base/log.h"
 #include "bridge/base/text.h"
+#include "bridge/maildrop/commit.h"
 #include "bridge/maildrop/internal.h"
 
 static int64_t now_s(void)

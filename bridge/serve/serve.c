@@ -21,19 +21,19 @@
 
 #include <openssl/crypto.h>
 
-#include "bridge/maildrop/backend.h"
-#include "bridge/config/cmdline.h"
-#include "bridge/maildrop/devlock.h"
-#include "bridge/serve/listen.h"
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/base/version.h"
+#include "bridge/config/cmdline.h"
+#include "bridge/guard/gate.h"
+#include "bridge/guard/throttle.h"
+#include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/devlock.h"
 #include "bridge/managed/secret.h"
+#include "bridge/serve/listen.h"
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
-#include "bridge/base/clock.h"
-#include "bridge/guard/gate.h"
-#include "bridge/guard/throttle.h"
-#include "bridge/base/version.h"
 #include "pop3/server.h"
 #include "state/state.h"
 
