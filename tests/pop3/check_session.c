@@ -408,6 +408,42 @@ START_TEST(auth_login)
 }
 END_TEST
 
+/* An initial response lives in the line buffer that the next read reuses:
+ * the password line and a pipelined CAPA, sent in one write after the
+ * challenge, must both be read intact (issue 12: the late wipe of the
+ * initial response ran over them, "-ERR NUL octet in line"). */
+START_TEST(auth_login_initial_then_pipelined)
+{
+	static const char in[] = "AUTH LOGIN dXNlcg==\r\nYQ==\r\nCAPA\r\nQUIT\r\n";
+	static const char want[] = HELLO "+ UGFzc3dvcmQ6\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "USER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+	    "+OK Bye.\r\n";
+	size_t first = strlen("AUTH LOGIN dXNlcg==\r\n");
+	struct run r;
+
+	for (int mode = 0; mode < 3; mode++) {
+		setup(&r);
+		r.cfg.expire = NULL;
+		r.cfg.implementation = NULL;
+		go(&r, in, sizeof(in) - 1);
+		if (mode == 0) {        /* the AUTH line, then the rest in one write */
+			memio_packet(&r.m, first);
+		} else if (mode == 1) { /* one octet per read */
+			r.m.max_read = 1;
+		}                       /* mode 2: everything at once */
+		start(&r);
+		expect_out(&r, want);
+		ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+		ck_assert_str_eq(r.f.last_user, "user");
+		ck_assert_uint_eq(r.f.last_pass_len, 1);
+		finish(&r);
+	}
+}
+END_TEST
+
 /* Continuation lines: longer than a command line is fine (up to the line
  * buffer), longer than that or holding NUL is refused. */
 START_TEST(sasl_bad_lines)
@@ -1078,6 +1114,7 @@ int main(void)
 	tcase_add_test(tc, auth_plain);
 	tcase_add_test(tc, auth_plain_errors);
 	tcase_add_test(tc, auth_login);
+	tcase_add_test(tc, auth_login_initial_then_pipelined);
 	tcase_add_test(tc, sasl_bad_lines);
 	tcase_add_test(tc, auth_dropped);
 	tcase_add_test(tc, transaction_commands);
