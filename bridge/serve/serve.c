@@ -39,6 +39,10 @@
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+/* Refused connections get one log line per this many seconds; the others
+ * are counted into the next line (a flood of connections beyond the limits
+ * must not flood the log). */
+#define REFUSED_LOG_INTERVAL_S 60
 /* Descriptors one session may hold: the client socket and its duplicate
  * (serve_registry.h), the upstream socket, the SQLite file with its -wal
  * and -shm, and a spare. */
@@ -70,6 +74,10 @@ struct serve {
 	struct maildrop_throttle *throttle;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
+
+	/* refused connections (the accepting thread only) */
+	struct timespec refused_logged; /* when the last line was written */
+	unsigned long refused_quiet;    /* refused since, not logged */
 };
 
 struct session_job {
@@ -233,7 +241,8 @@ out:
 
 /* ---- accepting ----------------------------------------------------------- */
 
-static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
+static void refuse(struct serve *srv, int fd, bool implicit_tls, const char *remote,
+    const char *why)
 {
 	/* A plaintext -ERR means nothing to a client expecting a TLS handshake:
 	 * an implicit-TLS connection is just closed. */
@@ -242,11 +251,21 @@ static void refuse(int fd, bool implicit_tls, const char *remote, const char *wh
 		(void)w;
 	}
 	close(fd);
+	if (srv->refused_logged.tv_sec != 0 || srv->refused_logged.tv_nsec != 0) {
+		if (elapsed_ms(&srv->refused_logged) < REFUSED_LOG_INTERVAL_S * 1000) {
+			srv->refused_quiet++;
+			return;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &srv->refused_logged);
 	struct base_logline l;
 	base_logline_start(&l, PB_LOG_WARN, "refused");
 	base_logline_str(&l, "remote", remote);
 	base_logline_str(&l, "reason", why);
+	if (srv->refused_quiet > 0)
+		base_logline_u64(&l, "refused_since", srv->refused_quiet);
 	base_logline_emit(&l);
+	srv->refused_quiet = 0;
 }
 
 static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
@@ -259,13 +278,13 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 
 	serve_addr_text(ss, remote, sizeof(remote));
 	if (!job) {
-		refuse(fd, implicit_tls, remote, "out of memory");
+		refuse(srv, fd, implicit_tls, remote, "out of memory");
 		return;
 	}
 	enum serve_admit a = serve_sessions_enter(srv->limits, remote, &job->slot);
 	if (a != PB_ADMIT_OK) {
 		free(job);
-		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
+		refuse(srv, fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
 		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" : "out of memory");
 		return;
 	}
@@ -273,7 +292,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (!job->reg) {
 		serve_sessions_leave(&job->slot);
 		free(job);
-		refuse(fd, implicit_tls, remote, "out of resources");
+		refuse(srv, fd, implicit_tls, remote, "out of resources");
 		return;
 	}
 	job->srv = srv;
@@ -292,7 +311,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 		serve_sessions_leave(&job->slot);
 		serve_registry_leave(srv->reg, job->reg);
 		free(job);
-		refuse(fd, implicit_tls, remote, "cannot start a thread");
+		refuse(srv, fd, implicit_tls, remote, "cannot start a thread");
 	}
 }
 
