@@ -293,7 +293,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 	/* Crash recovery (SPEC §5): the account's unfinished commits first. */
 	struct maildrop_commit_env env = {
 		.up = &md->up, .db = md->db, .opt = opt, .crash_at = BRIDGE_CRASH_NONE,
-		.now = now,
+		.now = now, .devlocks = conn->ctx->devlocks, .device_id = md->device_id,
 	};
 	int left = maildrop_commit_replay(&env, md->account_id, err, sizeof(err));
 	if (left != 0)

@@ -17,7 +17,9 @@
  *  - While a mailbox is selected, EXPUNGE (by sequence number, mapped to the
  *    UID through the listing) and VANISHED events add UIDs to `gone`: the
  *    messages another client removed during the session. EXISTS growth is
- *    followed so later sequence numbers stay right. A mapping that cannot be
+ *    followed so later sequence numbers stay right. Memory follows what the
+ *    server actually sent (listed entries), never a count it announced, and
+ *    each EXPUNGE costs O(log n). A mapping that cannot be
  *    kept (allocation) is dropped: `gone` then simply learns nothing more,
  *    and fetches still answer GONE from the server's own reply.
  *  - maildrop_upstream_select() forgets the previous mailbox's map and gone
@@ -43,8 +45,14 @@ struct maildrop_upstream {
 	struct imap_session *imap;
 	char selected[PB_FOLDER_MAX];  /* "" = none */
 	struct imap_mailbox_info info; /* of the selected mailbox */
-	uint32_t *msn_uid;             /* msn - 1 → UID (0: not known yet) */
-	size_t n_msn, cap_msn;
+	/* the sequence-number map (upstream.c says how): */
+	size_t n_msn;                  /* messages the server announced */
+	uint32_t *msn_uid;             /* slot - 1 → UID (0: not known yet) */
+	uint32_t *msn_fw;              /* Fenwick tree of live slots, 1-based */
+	size_t len_msn, alive_msn, cap_msn; /* slots, live ones, room */
+	size_t listed_msn;             /* entries listed: what slots may grow to */
+	size_t map_moved;              /* slots moved by compaction (tests hold
+	                                  it to O(n)) */
 	bool map_valid;
 	struct imap_uidset gone;       /* UIDs expunged upstream meanwhile */
 	bool id_sent;                  /* ID was sent on this connection */

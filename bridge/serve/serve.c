@@ -34,6 +34,7 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
+#include "pop3/limits.h"
 #include "pop3/server.h"
 #include "state/state.h"
 
@@ -215,6 +216,10 @@ static void *session_main(void *arg)
 		.plaintext_auth_allowed = conn->loopback || o->auth == PB_AUTH_MANAGED ||
 		    o->allow_plaintext_auth,
 		.idle_timeout_s = o->idle_timeout,
+		/* SPEC §13's defaults until --login-timeout and
+		 * --max-auth-failures are options */
+		.login_timeout_s = POP3_LOGIN_TIMEOUT_DEFAULT_S,
+		.max_auth_failures = POP3_MAX_AUTH_FAILURES_DEFAULT,
 		.implementation = "popbridge " POPBRIDGE_VERSION,
 		.expire = "NEVER",
 		.remote_addr = job->remote,

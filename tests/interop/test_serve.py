@@ -217,6 +217,11 @@ def test_limits(dc, tmp):
         check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "over max-sessions: %r" % g)
         check(f.read() == b"", "the refused connection stayed open")
         s.close()
+        # a flood of refused connections: one log line, not one each
+        for _ in range(30):
+            s, f, g = raw_greeting(pb.port)
+            check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "flood: %r" % g)
+            s.close()
         for s, f, _ in held:
             s.sendall(b"QUIT\r\n")
             f.readline()
@@ -225,6 +230,9 @@ def test_limits(dc, tmp):
         s, f, g = raw_greeting(pb.port)
         check(g.startswith("+OK"), "after sessions ended: %r" % g)
         s.close()
+        pb.wait_log("event=refused")
+        n = sum(" event=refused " in l for l in pb.log_lines())
+        check(n == 1, "31 refused connections logged %d lines" % n)
         pb.stop()
         # One line for the two refusals within 10 s, the second counted.
         refused = [l for l in pb.log_lines() if "event=refused" in l]

@@ -579,6 +579,42 @@ START_TEST(auth_login)
 }
 END_TEST
 
+/* An initial response lives in the line buffer that the next read reuses:
+ * the password line and a pipelined CAPA, sent in one write after the
+ * challenge, must both be read intact (issue 12: the late wipe of the
+ * initial response ran over them, "-ERR NUL octet in line"). */
+START_TEST(auth_login_initial_then_pipelined)
+{
+	static const char in[] = "AUTH LOGIN dXNlcg==\r\nYQ==\r\nCAPA\r\nQUIT\r\n";
+	static const char want[] = HELLO "+ UGFzc3dvcmQ6\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "USER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+	    "+OK Bye.\r\n";
+	size_t first = strlen("AUTH LOGIN dXNlcg==\r\n");
+	struct run r;
+
+	for (int mode = 0; mode < 3; mode++) {
+		setup(&r);
+		r.cfg.expire = NULL;
+		r.cfg.implementation = NULL;
+		go(&r, in, sizeof(in) - 1);
+		if (mode == 0) {        /* the AUTH line, then the rest in one write */
+			memio_packet(&r.m, first);
+		} else if (mode == 1) { /* one octet per read */
+			r.m.max_read = 1;
+		}                       /* mode 2: everything at once */
+		start(&r);
+		expect_out(&r, want);
+		ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+		ck_assert_str_eq(r.f.last_user, "user");
+		ck_assert_uint_eq(r.f.last_pass_len, 1);
+		finish(&r);
+	}
+}
+END_TEST
+
 /* Continuation lines: longer than a command line is fine (up to the line
  * buffer), longer than that or holding NUL is refused. */
 START_TEST(sasl_bad_lines)
@@ -1149,25 +1185,27 @@ START_TEST(twenty_bad_commands)
 	char in[4096] = "", want[8192] = HELLO;
 	struct run r;
 
-	/* 19 bad, one good, 19 bad: still alive */
+	/* logged in: 19 bad, one good, 19 bad: still alive (before login
+	 * they count in all: pre_login_bad_commands) */
+	strcpy(in, LOGIN);
+	strcpy(want, HELLO LOGGED);
 	for (int i = 0; i < 19; i++) {
 		strcat(in, "XYZZY\r\n");
 		strcat(want, "-ERR Unknown command.\r\n");
 	}
-	strcat(in, "CAPA\r\n");
-	strcat(want, "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-	    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n");
+	strcat(in, "NOOP\r\n");
+	strcat(want, "+OK Nothing to do.\r\n");
 	for (int i = 0; i < 19; i++) {
-		strcat(in, "STAT\r\n");
+		strcat(in, "USER alice\r\n");
 		strcat(want, "-ERR Command not valid in this state.\r\n");
 	}
 	strcat(in, "QUIT\r\n");
-	strcat(want, "+OK Bye.\r\n");
+	strcat(want, "+OK Logging out.\r\n");
 	setup(&r);
 	r.cfg.expire = NULL;
 	r.cfg.implementation = NULL;
 	transcript(&r, in, want);
-	ck_assert_int_eq(r.r, POP3_RESULT_QUIT);
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	finish(&r);
 
 	/* the 20th in a row closes; what follows is never read */
@@ -1183,6 +1221,164 @@ START_TEST(twenty_bad_commands)
 	transcript(&r, in, want);
 	ck_assert_int_eq(r.r, POP3_RESULT_TOO_MANY_ERRORS);
 	ck_assert_int_eq(r.f.commits, 0);
+	finish(&r);
+}
+END_TEST
+
+/* Before login no command resets the bad-command count (issue 12: CAPA
+ * and USER did, so a connection could stay forever). */
+START_TEST(pre_login_bad_commands)
+{
+	char in[4096] = "", want[8192] = HELLO;
+	struct run r;
+
+	for (int i = 0; i < 19; i++) {
+		strcat(in, i % 2 ? "STAT\r\nCAPA\r\n" : "XYZZY\r\nUSER alice\r\n");
+		strcat(want, i % 2 ? "-ERR Command not valid in this state.\r\n"
+		    "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+		    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+		    : "-ERR Unknown command.\r\n+OK Send the password.\r\n");
+	}
+	strcat(in, "NOOP\r\n" LOGIN "QUIT\r\n");
+	strcat(want, "-ERR Command not valid in this state.\r\n"
+	    "-ERR Too many bad commands, closing.\r\n");
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, in, want);
+	ck_assert_int_eq(r.r, POP3_RESULT_TOO_MANY_ERRORS);
+	ck_assert_int_eq(r.f.opens, 0);
+	finish(&r);
+}
+END_TEST
+
+/* --max-auth-failures (SPEC §13): the N-th failed login is answered, then
+ * the connection closes; USER, CAPA or a good command between do not
+ * reset the count, and every mechanism counts. */
+START_TEST(max_auth_failures)
+{
+	struct run r;
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, "USER alice\r\nPASS a\r\nCAPA\r\nUSER alice\r\n"
+	    "AUTH PLAIN AGFsaWNlAHdyb25n\r\nUSER bob\r\nPASS c\r\n"
+	    LOGIN "QUIT\r\n", HELLO
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+	    "+OK Send the password.\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	ck_assert_uint_eq(r.st.auth_failures, 3);
+	ck_assert_int_eq(r.f.opens, 3);
+	ck_assert_int_eq(r.f.open_ok, 0);
+	finish(&r);
+
+	/* a refused authorization identity counts too; N = 2 */
+	setup(&r);
+	r.cfg.max_auth_failures = 2;
+	transcript(&r, "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\nUSER alice\r\nPASS x\r\n"
+	    LOGIN "QUIT\r\n", HELLO
+	    "-ERR [AUTH] Authorization identity not allowed.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	ck_assert_int_eq(r.f.opens, 1);
+	finish(&r);
+
+	/* below the limit, a good login still works */
+	setup(&r);
+	transcript(&r, "USER alice\r\nPASS a\r\nUSER alice\r\nPASS b\r\n" LOGIN "QUIT\r\n",
+	    HELLO "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    LOGGED "+OK Logging out.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	finish(&r);
+}
+END_TEST
+
+/* The fake clock of the login-deadline tests. */
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* One session on the fake clock: packets at the given offsets, each read
+ * moving the clock on by step_ms. */
+static void timed(struct run *r, const char *in, const size_t *cuts, size_t ncuts,
+    uint64_t step_ms, int at_end)
+{
+	fake_now = 1000000;
+	r->cfg.clock_ms = fake_clock;
+	go(r, in, strlen(in));
+	for (size_t i = 0; i < ncuts; i++)
+		memio_packet(&r->m, cuts[i]);
+	r->m.clock = &fake_now;
+	r->m.clock_step_ms = step_ms;
+	r->m.at_end = at_end;
+	start(r);
+}
+
+#define CAPA_AUTH "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n" \
+	"AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+
+/* --login-timeout (SPEC §13): counted from the start, not per command;
+ * every wait before login ends at the deadline; after login only the idle
+ * timeout counts. */
+START_TEST(login_deadline)
+{
+	struct run r;
+
+	/* commands every 25 s: none of them moves the deadline */
+	static const char slow[] = "CAPA\r\nCAPA\r\nUSER alice\r\nPASS secret\r\nQUIT\r\n";
+	const size_t slow_cuts[] = { 6, 12, 24, 37 };
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	timed(&r, slow, slow_cuts, 4, 25000, 0);
+	expect_out(&r, HELLO CAPA_AUTH CAPA_AUTH "+OK Send the password.\r\n"
+	    "-ERR Login timeout, closing.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
+	ck_assert_str_eq(r.st.reason, "login timeout");
+	ck_assert_int_eq(r.f.opens, 0);
+	ck_assert_int_eq(r.m.first_timeout_ms, 60000);
+	ck_assert_int_eq(r.m.last_timeout_ms, 10000);
+	finish(&r);
+
+	/* a burst read before the deadline runs only until it */
+	setup(&r);
+	timed(&r, LOGIN "QUIT\r\n", NULL, 0, 61000, 0);
+	expect_out(&r, HELLO "+OK Send the password.\r\n-ERR Login timeout, closing.\r\n");
+	ck_assert_int_eq(r.f.opens, 0);
+	finish(&r);
+
+	/* a silent client: the wait ends at the deadline, not the idle timeout */
+	setup(&r);
+	r.cfg.login_timeout_s = 30;
+	timed(&r, "CAPA\r\n", NULL, 0, 1000, POP3_IO_TIMEOUT);
+	r.cfg.expire = NULL;
+	ck_assert_int_eq(r.m.first_timeout_ms, 30000);
+	ck_assert_int_eq(r.m.last_timeout_ms, 29000);
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
+	ck_assert(strstr(r.m.out, "-ERR Login timeout, closing.\r\n") != NULL);
+	finish(&r);
+
+	/* an idle timeout shorter than the login timeout still says idle */
+	setup(&r);
+	r.cfg.idle_timeout_s = 10;
+	timed(&r, "", NULL, 0, 0, POP3_IO_TIMEOUT);
+	expect_out(&r, HELLO "-ERR Disconnected for inactivity.\r\n");
+	ck_assert_int_eq(r.m.first_timeout_ms, 10000);
+	finish(&r);
+
+	/* logged in: the deadline no longer applies, the idle timeout does */
+	setup(&r);
+	timed(&r, LOGIN "STAT\r\n", NULL, 0, 59000, POP3_IO_TIMEOUT);
+	expect_out(&r, HELLO LOGGED "+OK 3 85\r\n-ERR Disconnected for inactivity.\r\n");
+	ck_assert_int_eq(r.m.last_timeout_ms, 600000);
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
 	finish(&r);
 }
 END_TEST
@@ -1418,6 +1614,7 @@ int main(void)
 	tcase_add_test(tc, auth_plain);
 	tcase_add_test(tc, auth_plain_errors);
 	tcase_add_test(tc, auth_login);
+	tcase_add_test(tc, auth_login_initial_then_pipelined);
 	tcase_add_test(tc, sasl_bad_lines);
 	tcase_add_test(tc, auth_dropped);
 	tcase_add_test(tc, transaction_commands);
@@ -1432,6 +1629,9 @@ int main(void)
 	tcase_add_test(tc, pipelined_burst);
 	tcase_add_test(tc, case_and_spacing);
 	tcase_add_test(tc, twenty_bad_commands);
+	tcase_add_test(tc, pre_login_bad_commands);
+	tcase_add_test(tc, max_auth_failures);
+	tcase_add_test(tc, login_deadline);
 	tcase_add_test(tc, line_limits);
 	tcase_add_test(tc, line_hard_cap);
 	tcase_add_test(tc, binary_lines);
