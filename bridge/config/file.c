@@ -190,7 +190,8 @@ struct elemdef {
 
 static const struct attrmap upstream_attrs[] = {
 	{ "url", PB_K_UPSTREAM }, { "tls", PB_K_UPSTREAM_TLS },
-	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT }, { NULL, 0 } };
+	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT },
+	{ "forward-client-ip", PB_K_UPSTREAM_FORWARD_CLIENT_IP }, { NULL, 0 } };
 static const struct attrmap tls_attrs[] = {
 	{ "cert", PB_K_CERT }, { "key", PB_K_KEY }, { "min-version", PB_K_TLS_MIN },
 	{ NULL, 0 } };
@@ -205,7 +206,13 @@ static const struct attrmap mailbox_attrs[] = {
 static const struct attrmap limits_attrs[] = {
 	{ "max-sessions", PB_K_MAX_SESSIONS },
 	{ "max-sessions-per-ip", PB_K_MAX_SESSIONS_PER_IP },
-	{ "idle-timeout", PB_K_IDLE_TIMEOUT }, { NULL, 0 } };
+	{ "idle-timeout", PB_K_IDLE_TIMEOUT }, { "login-timeout", PB_K_LOGIN_TIMEOUT },
+	{ "max-auth-failures", PB_K_MAX_AUTH_FAILURES },
+	{ "max-devices-per-account", PB_K_MAX_DEVICES_PER_ACCOUNT }, { NULL, 0 } };
+static const struct attrmap proxy_attrs[] = {
+	{ "protocol", PB_K_PROXY_PROTOCOL }, { NULL, 0 } };
+static const struct attrmap trusted_proxy_attrs[] = {
+	{ "cidr", PB_K_TRUSTED_PROXY }, { NULL, 0 } };
 static const struct attrmap log_attrs[] = {
 	{ "level", PB_K_LOG_LEVEL }, { "syslog", PB_K_SYSLOG }, { NULL, 0 } };
 static const struct attrmap state_attrs[] = {
@@ -226,6 +233,8 @@ static const struct elemdef elements[] = {
 	{ "auth", auth_attrs, false },
 	{ "mailbox", mailbox_attrs, false },
 	{ "limits", limits_attrs, false },
+	{ "proxy", proxy_attrs, false },
+	{ "trusted-proxy", trusted_proxy_attrs, true },
 	{ "log", log_attrs, false },
 	{ "state", state_attrs, false },
 	{ "run", run_attrs, false },
@@ -528,43 +537,27 @@ static void validate(xmlDocPtr doc, struct problems *p)
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 static void xml_init(void) { xmlInitParser(); }
 
-int config_file_load(const char *path, struct config_options *layer,
-    config_report_fn *report, void *arg)
+/* Parse buf[0..len) as the configuration named name into layer, noting
+ * problems in p. */
+static void parse_into(const char *name, const char *buf, size_t len,
+    struct config_options *layer, struct problems *p)
 {
-	struct problems *p = calloc(1, sizeof(*p));
 	struct walk w;
-	size_t len = 0;
-	char *buf;
 	xmlDocPtr doc = NULL;
+	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
 
-	config_options_init(layer);
-	if (!p) {
-		report(arg, path, 0, "out of memory");
-		return -1;
+	if (!ctxt)
+		add_problem(p, 0, false, "out of memory");
+	else
+		doc = xmlCtxtReadMemory(ctxt, buf, (int)len, name, NULL,
+		    XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+	if (ctxt && !ctxt->wellFormed && doc) {
+		xmlFreeDoc(doc);
+		doc = NULL;
 	}
-	pthread_once(&xml_once, xml_init);
-	/* libxml2 keeps the structured error handler per thread: install ours
-	 * for the parse and put the previous one back. */
-	xmlStructuredErrorFunc saved_fn = xmlStructuredError;
-	void *saved_ctx = xmlStructuredErrorContext;
-	xmlSetStructuredErrorFunc(p, xml_error);
-
-	buf = read_bounded(path, &len, p);
-	if (buf) {
-		xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-		if (!ctxt)
-			add_problem(p, 0, false, "out of memory");
-		else
-			doc = xmlCtxtReadMemory(ctxt, buf, (int)len, path, NULL,
-			    XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
-		if (ctxt && !ctxt->wellFormed && doc) {
-			xmlFreeDoc(doc);
-			doc = NULL;
-		}
-		if (ctxt && !doc && p->n == 0)
-			add_problem(p, 0, true, "not a well-formed XML document");
-		xmlFreeParserCtxt(ctxt);
-	}
+	if (ctxt && !doc && p->n == 0)
+		add_problem(p, 0, true, "not a well-formed XML document");
+	xmlFreeParserCtxt(ctxt);
 	if (doc && (doc->intSubset || doc->extSubset)) {
 		add_problem(p, doctype_line(buf, len), false,
 		    "a DOCTYPE is not allowed in the configuration");
@@ -583,6 +576,36 @@ int config_file_load(const char *path, struct config_options *layer,
 		check_whole(&w, root ? (unsigned)xmlGetLineNo(root) : 0);
 	}
 	xmlFreeDoc(doc);
+}
+
+/* Load from a file (path) or from memory (buf, len); see file.h. */
+static int load(const char *path, const char *mem, size_t memlen,
+    struct config_options *layer, config_report_fn *report, void *arg)
+{
+	struct problems *p = calloc(1, sizeof(*p));
+	size_t len = 0;
+	char *buf = NULL;
+
+	config_options_init(layer);
+	if (!p) {
+		report(arg, path, 0, "out of memory");
+		return -1;
+	}
+	pthread_once(&xml_once, xml_init);
+	/* libxml2 keeps the structured error handler per thread: install ours
+	 * for the parse and put the previous one back. */
+	xmlStructuredErrorFunc saved_fn = xmlStructuredError;
+	void *saved_ctx = xmlStructuredErrorContext;
+	xmlSetStructuredErrorFunc(p, xml_error);
+
+	if (mem == NULL)
+		buf = read_bounded(path, &len, p);
+	else if (memlen > PB_CONFIG_MAX)
+		add_problem(p, 0, false, "larger than the most a configuration may be");
+	if (buf != NULL)
+		parse_into(path, buf, len, layer, p);
+	else if (mem != NULL && memlen <= PB_CONFIG_MAX)
+		parse_into(path, mem, memlen, layer, p);
 	free(buf);
 	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
 
@@ -594,4 +617,16 @@ int config_file_load(const char *path, struct config_options *layer,
 	}
 	free(p);
 	return rc;
+}
+
+int config_file_load(const char *path, struct config_options *layer,
+    config_report_fn *report, void *arg)
+{
+	return load(path, NULL, 0, layer, report, arg);
+}
+
+int config_buffer_load(const char *name, const char *buf, size_t len,
+    struct config_options *layer, config_report_fn *report, void *arg)
+{
+	return load(name, buf, len, layer, report, arg);
 }

@@ -183,7 +183,14 @@ static enum pop3_md_status load_device(struct maildrop_md *md, const char *accou
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "account");
 	maildrop_settings_get(md->opt, account, device, NULL, &s);
-	rc = state_device_ensure(md->db, a.id, device, s.cfg.folder, now, d, NULL);
+	rc = state_device_ensure(md->db, a.id, device, s.cfg.folder, now,
+	    md->opt->max_devices_per_account, d, NULL);
+	if (rc == STATE_LIMIT) {
+		/* Good credentials, so not a failed login for the delay. */
+		set_detail(md->conn, "max-devices-per-account reached");
+		set_text(reply, NULL, "Too many devices for this account");
+		return POP3_MD_AUTH;
+	}
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "device");
 	md->account_id = a.id;
@@ -244,6 +251,10 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		return temp_failed(conn, reply, POP3_MD_TEMP, "out of memory");
 	md->conn = conn;
 	md->opt = opt;
+	if (opt->upstream_forward_client_ip) {
+		md->up.forward_addr = conn->remote_addr;
+		md->up.forward_port = conn->remote_port;
+	}
 
 	if (opt->auth == PB_AUTH_MANAGED)
 		st = login_managed(md, cred, account, device, has_device, reply);

@@ -282,12 +282,23 @@ static bool optional_failed(enum imap_result r)
  * offered, at most once per connection. */
 static enum imap_result send_id(struct maildrop_upstream *up)
 {
-	static const char *const kv[] = { "name", "popbridge", "version", POPBRIDGE_VERSION };
+	char port[8];
+	const char *kv[8] = { "name", "popbridge", "version", POPBRIDGE_VERSION };
+	size_t n = 4;
 
 	if (up->id_sent || !imap_has(up->imap, IMAP_CAP_ID))
 		return IMAP_OK;
 	up->id_sent = true;
-	return imap_id(up->imap, kv, sizeof(kv) / sizeof(kv[0]));
+	if (up->forward_addr != NULL && up->forward_addr[0]) {
+		kv[n++] = "x-originating-ip";
+		kv[n++] = up->forward_addr;
+		if (up->forward_port > 0 && up->forward_port <= 65535) {
+			snprintf(port, sizeof(port), "%u", up->forward_port);
+			kv[n++] = "x-originating-port";
+			kv[n++] = port;
+		}
+	}
+	return imap_id(up->imap, kv, n);
 }
 
 /* After login: ENABLE QRESYNC when offered (RFC 7162 §3.2.3; it enables

@@ -5,7 +5,8 @@
  * Contract:
  *  - maildrop_upstream_login() connects (host, port, TLS mode, CA, timeout
  *    from the options), sends ID (RFC 2971: name "popbridge" and its
- *    version) when the server offers it — before LOGIN when the greeting's
+ *    version, and x-originating-ip/-port when forward_addr is set) when the
+ *    server offers it — before LOGIN when the greeting's
  *    capabilities have it, else after — logs in, and ENABLEs QRESYNC when
  *    offered (`qresync` says whether the server confirmed it). A NO or BAD
  *    to ID or ENABLE is not a failure; the session goes on without. Its status: POP3_MD_OK; POP3_MD_AUTH when
@@ -56,6 +57,11 @@ struct maildrop_upstream {
 	bool map_valid;
 	struct imap_uidset gone;       /* UIDs expunged upstream meanwhile */
 	bool id_sent;                  /* ID was sent on this connection */
+	const char *forward_addr;      /* set before login: the client's address,
+	                                  sent in ID as x-originating-ip
+	                                  (--upstream-forward-client-ip); NULL:
+	                                  none */
+	unsigned forward_port;         /* x-originating-port; 0: not sent */
 	bool qresync;                  /* QRESYNC is enabled: expunges come as
 	                                  VANISHED, with UIDs */
 };

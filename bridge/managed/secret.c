@@ -87,6 +87,14 @@ int managed_key_load(const char *path, struct managed_key *key, char *err, size_
 		close(fd);
 		return base_errf(err, errlen, "key file %s is not a regular file", path);
 	}
+	/* Its owner can read and replace it whatever its mode: only root or
+	 * the user popbridge runs as may own it. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		close(fd);
+		return base_errf(err, errlen,
+		    "key file %s is owned by uid %u: only root or the user popbridge runs as "
+		    "(uid %u) may own it", path, (unsigned)st.st_uid, (unsigned)geteuid());
+	}
 	if ((st.st_mode & 0077) != 0) {
 		close(fd);
 		return base_errf(err, errlen,

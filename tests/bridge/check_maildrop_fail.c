@@ -305,6 +305,38 @@ START_TEST(t_revoked_device)
 }
 END_TEST
 
+/* Passthrough creates at most --max-devices-per-account devices (SPEC §13):
+ * the next new device gets -ERR [AUTH], nothing is created, the login is
+ * not counted as failed, and the existing devices keep working. */
+START_TEST(t_max_devices)
+{
+	struct mdt_env e;
+	struct mdt_sess a;
+	char err[200];
+
+	mdt_env_init(&e, "manydev", "max-devices-per-account", "2", NULL);
+	mdt_open(&e, &a, "one");
+	mdt_close(&a);
+	mdt_open(&e, &a, "two");
+	mdt_close(&a);
+	ck_assert_int_eq(mdt_open_as(&e, &a, "manydev#three", MDT_PASS), POP3_MD_AUTH);
+	ck_assert_ptr_null(a.md);
+	ck_assert_str_eq(a.reply.text, "Too many devices for this account");
+	ck_assert_uint_eq(a.reply.delay_ms, 0);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "manydev"), 0);
+	struct state_db *db = state_open(e.db, err, sizeof(err));
+	struct state_account acc;
+	struct state_device dev;
+	ck_assert_int_eq(state_account_get(db, "manydev", &acc), STATE_OK);
+	ck_assert_int_eq(state_device_get(db, acc.id, "three", &dev), STATE_NOTFOUND);
+	state_close(db);
+	mdt_open(&e, &a, "one");
+	mdt_close(&a);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
+	mdt_env_free(&e);
+}
+END_TEST
+
 /* No unfinished journal entry for the account. */
 static void assert_no_pending(struct mdt_env *e)
 {
@@ -546,6 +578,7 @@ static Suite *fail_suite(void)
 	tcase_add_test(tc, t_client_gone_mid_retr);
 	tcase_add_test(tc, t_abandon_commits_nothing);
 	tcase_add_test(tc, t_revoked_device);
+	tcase_add_test(tc, t_max_devices);
 	tcase_add_test(tc, t_commit_pending_when_upstream_fails);
 	tcase_add_test(tc, t_journal_write_fails);
 	tcase_add_loop_test(tc, t_crash, 0, (int)(sizeof(crashes) / sizeof(crashes[0])));
