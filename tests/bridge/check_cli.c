@@ -153,8 +153,8 @@ START_TEST(parser_help)
 		"\n  --name NAME               a text (required)\n",
 		"\n  --count N                 a number; 2..10  [4]\n",
 		"\n  --colour C                a word; red | green | blue  [green]\n",
-		"\n  --offer O                 a value parsed as a setting\n"
-		"                              all | since-enrolment | unseen | default\n",
+		("\n  --offer O                 a value parsed as a setting\n"
+		 "                              all | since-enrolment | unseen | default\n"),
 		"\n  --help                    this text\n",
 	};
 	for (size_t i = 0; i < CONFIG_N(lines); i++)
