@@ -523,6 +523,12 @@ int pbt_courier_renumber(struct pbt_imapd *d, const char *user, const char *fold
 		return -1;
 	if (pbt_dc_path(path, sizeof(path), "%s/courierimapuiddb", dir) < 0)
 		return -1;
+	/* A new UIDVALIDITY is the time of the next SELECT: never the second
+	 * the old one was made in (at most the file's mtime). */
+	struct stat st;
+	if (stat(path, &st) == 0)
+		while (time(NULL) <= st.st_mtime)
+			sleep_ms(50);
 	if (unlink(path) < 0 && errno != ENOENT) {
 		fprintf(stderr, "pbt_imapd: %s: %s\n", path, strerror(errno));
 		return -1;
