@@ -6,10 +6,15 @@ set -eu
 
 # build: compiler, pkg-config and the four libraries named in README.md
 # test:  Dovecot as the real IMAP (and old POP3) server, real POP3 clients,
-#        openssl for test certificates, clang for fuzzing and sanitizer runs
+#        openssl for test certificates, clang for fuzzing and sanitizer runs;
+#        the shared libraries of Cyrus IMAP and Courier IMAP, which
+#        contrib/test-servers.sh unpacks privately (they conflict with Dovecot)
 PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit-dev
       openssl ca-certificates dovecot-imapd dovecot-pop3d
-      fetchmail mpop curl python3 clang libclang-rt-14-dev libxml2-utils procps"
+      fetchmail mpop curl python3 clang libclang-rt-14-dev libxml2-utils procps
+      util-linux mount libsasl2-2 libsasl2-modules-db libdb5.3 libgdbm6 libglib2.0-0
+      libgnutls30 libicu72 libidn12 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3
+      libpq5 libwrap0 libsqlite3-0 libssl3 libxml2 libuuid1 zlib1g libstdc++6"
 
 missing=""
 for p in $PKGS; do
@@ -17,7 +22,10 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+here=$(dirname "$0")
+if [ -z "$missing" ]; then
+	exec sh "$here/test-servers.sh"
+fi
 
 echo "deps: installing:$missing"
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,3 +36,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+exec sh "$here/test-servers.sh"

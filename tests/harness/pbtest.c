@@ -16,6 +16,16 @@
  *       Words are separated by spaces, so names and passwords contain none.
  *       EOF on stdin, "quit", SIGTERM, SIGINT or SIGHUP stop the instance and
  *       remove its directory (the harness's watchdog covers SIGKILL).
+ *   pbtest imapd SERVER [--hide "CAPS"] [--user NAME:PASSWORD]...
+ *       The same for any server of tests/lib/imapd.h (SERVER: dovecot, cyrus,
+ *       courier; --hide: capabilities it must not announce). Prints
+ *         KIND=... DIR=... IMAP_PORT=... PREFIX=... SEP=...
+ *       (PREFIX: the personal namespace, e.g. INBOX.) and answers
+ *         add-user U P | create-folder U F | add U F KIND SEED [SIZE] [FLAGS]
+ *         add-file U F PATH [FLAGS] | renumber U F | folder F | quit
+ *       with folder names bare ("Trash"); "folder F" answers the IMAP name.
+ *       "pbtest imapd SERVER --check" exits 0 when SERVER can run here, else
+ *       77 with the reason.
  *   pbtest gen KIND SEED [SIZE]
  *       Write a generated message to stdout.
  */
@@ -28,6 +38,8 @@
 #include <unistd.h>
 
 #include "tests/lib/dovecot.h"
+#include "tests/lib/imapd.h"
+#include "tests/lib/testutil.h"
 #include "tests/lib/msggen.h"
 
 #define LINE_MAX_LEN 4096
@@ -48,6 +60,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 	    "usage: pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...\n"
+	    "       pbtest imapd dovecot|cyrus|courier [--hide CAPS] [--user NAME:PASSWORD]...\n"
 	    "       pbtest gen KIND SEED [SIZE]\n"
 	    "KIND: plain multipart 8bit dots long-lines bare-lf no-final-eol large"
 	    " (--fill also: awkward)\n");
@@ -400,8 +413,151 @@ static int cmd_dovecot(int argc, char **argv)
 	return rc;
 }
 
+/* One command for `pbtest imapd`; as run_command. */
+static enum cmd_result run_imapd_command(struct pbt_imapd *d, char *line)
+{
+	char *w[MAX_WORDS + 1] = { 0 };
+	int n = 0;
+	for (char *p = strtok(line, " \t\r"); p; p = strtok(NULL, " \t\r")) {
+		if (n == MAX_WORDS) {
+			reply(0, "too many words");
+			return CMD_REPLIED;
+		}
+		w[n++] = p;
+	}
+	const char *c = n ? w[0] : "";
+	int r;
+	if (strcmp(c, "quit") == 0 && n == 1) {
+		reply(1, NULL);
+		return CMD_QUIT;
+	} else if (strcmp(c, "add-user") == 0 && n == 3) {
+		r = pbt_imapd_add_user(d, w[1], w[2]);
+	} else if (strcmp(c, "create-folder") == 0 && n == 3) {
+		r = pbt_imapd_create_folder(d, w[1], w[2]);
+	} else if (strcmp(c, "add") == 0 && n >= 5 && n <= 7) {
+		struct pbt_msgspec spec;
+		const char *why;
+		int i = 5;
+		const char *size = (n > i && all_digits(w[i])) ? w[i++] : NULL;
+		const char *flags = n > i ? w[i++] : "";
+		if (i != n) {
+			reply(0, "usage: add U F KIND SEED [SIZE] [FLAGS]");
+			return CMD_REPLIED;
+		}
+		if (make_spec(w[3], w[4], size, &spec, &why) < 0) {
+			reply(0, why);
+			return CMD_REPLIED;
+		}
+		r = pbt_imapd_add_generated(d, w[1], w[2], &spec, flags);
+	} else if (strcmp(c, "add-file") == 0 && (n == 4 || n == 5)) {
+		size_t len;
+		char *data = pbt_read_file(w[3], (size_t)1 << 30, &len);
+		r = data ? pbt_imapd_add_message(d, w[1], w[2], data, len, n == 5 ? w[4] : "")
+			 : -1;
+		if (data == NULL)
+			fprintf(stderr, "pbtest: cannot read %s\n", w[3]);
+		free(data);
+	} else if (strcmp(c, "renumber") == 0 && n == 3) {
+		r = pbt_imapd_renumber(d, w[1], w[2]);
+	} else if (strcmp(c, "folder") == 0 && n == 2) {
+		char name[300];
+		const char *f = pbt_imapd_folder(d, w[1], name, sizeof(name));
+		reply(f != NULL, f ? f : "bad folder name");
+		return CMD_REPLIED;
+	} else {
+		reply(0, "unknown command or wrong number of words");
+		return CMD_REPLIED;
+	}
+	return r == 0 ? CMD_OK : CMD_FAILED;
+}
+
+static int cmd_imapd(int argc, char **argv)
+{
+	int kind = argc >= 3 ? pbt_imapd_kind_parse(argv[2]) : -1;
+	if (kind < 0)
+		return usage();
+	if (argc == 4 && strcmp(argv[3], "--check") == 0) {
+		char why[400];
+		if (pbt_imapd_available((enum pbt_imapd_kind)kind, why, sizeof(why)))
+			return 0;
+		printf("%s\n", why);
+		return 77;
+	}
+	const char *hide = NULL;
+	for (int i = 3; i < argc; i += 2) {
+		if ((strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--hide") != 0) ||
+		    i + 1 == argc)
+			return usage();
+		if (strcmp(argv[i], "--hide") == 0)
+			hide = argv[i + 1];
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct pbt_imapd *d = pbt_imapd_start((enum pbt_imapd_kind)kind, hide);
+	if (d == NULL)
+		return 1;
+	int rc = 0;
+	for (int i = 3; i < argc && rc == 0; i += 2) {
+		if (strcmp(argv[i], "--user") != 0)
+			continue;
+		char user[128];
+		const char *colon = strchr(argv[i + 1], ':');
+		if (colon == NULL || (size_t)(colon - argv[i + 1]) >= sizeof(user)) {
+			fprintf(stderr, "pbtest: --user wants NAME:PASSWORD\n");
+			rc = 2;
+			break;
+		}
+		snprintf(user, sizeof(user), "%.*s", (int)(colon - argv[i + 1]), argv[i + 1]);
+		if (pbt_imapd_add_user(d, user, colon + 1) < 0)
+			rc = 1;
+	}
+	if (rc == 0) {
+		char sep[2] = { d->sep, 0 };
+		assign("KIND", pbt_imapd_kind_name(d->kind), 0);
+		assign("DIR", d->dir, 0);
+		assign_int("IMAP_PORT", d->imap_port, 0);
+		assign("PREFIX", d->prefix, 0);
+		assign("SEP", sep, 1);
+		fflush(stdout);
+		static char buf[LINE_MAX_LEN];
+		size_t have = 0;
+		for (;;) {
+			int r = read_line(buf, sizeof(buf), &have);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				reply(0, "line too long");
+				break;
+			}
+			size_t used = strlen(buf) + 1;
+			int saved, captured = capture_begin(&saved) == 0;
+			enum cmd_result res = run_imapd_command(d, buf);
+			if (captured)
+				capture_end(saved);
+			if (res == CMD_OK)
+				reply(1, NULL);
+			else if (res == CMD_FAILED)
+				reply(0, g_reason[0] ? g_reason : "failed");
+			memmove(buf, buf + used, have - used);
+			have -= used;
+			if (res == CMD_QUIT || g_stop)
+				break;
+		}
+	}
+	pbt_imapd_stop(d);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "imapd") == 0)
+		return cmd_imapd(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "gen") == 0)
 		return cmd_gen(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "dovecot") == 0)

@@ -140,3 +140,41 @@ class Dovecot:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class Imapd(Dovecot):
+    """A private server of any kind of tests/lib/imapd.h ("dovecot", "cyrus",
+    "courier"): imap_port (plaintext LOGIN), prefix (the personal namespace,
+    "INBOX." on Cyrus and Courier), folder(bare) for a folder's IMAP name.
+    add/add_file/create_folder/renumber take bare folder names."""
+
+    def __init__(self, kind, users=None, hide=None, pbtest=None):
+        args = [pbtest_path(pbtest), "imapd", kind]
+        if hide:
+            args += ["--hide", hide]
+        for name, password in (users or {}).items():
+            args += ["--user", "%s:%s" % (name, password)]
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True,
+                                      bufsize=1)
+        line = self._proc.stdout.readline()
+        if not line:
+            self._proc.wait(timeout=START_TIMEOUT)
+            raise PbtestError("pbtest imapd %s failed to start (see stderr)" % kind)
+        self.env = dict(w.split("=", 1) for w in shlex.split(line))
+        self.kind = self.env["KIND"]
+        self.dir = self.env["DIR"]
+        self.imap_port = int(self.env["IMAP_PORT"])
+        self.prefix = self.env["PREFIX"]
+        self.sep = self.env["SEP"]
+        self.ca_file = self.imaps_port = self.pop3_port = self.pop3s_port = None
+
+    @staticmethod
+    def available(kind, pbtest=None):
+        """None when kind can run here, else the reason."""
+        r = subprocess.run([pbtest_path(pbtest), "imapd", kind, "--check"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        return None if r.returncode == 0 else (r.stdout.strip() or "cannot run")
+
+    def folder(self, bare):
+        return self.command("folder", bare)
