@@ -7,9 +7,10 @@
  *       messages (KIND is a generator kind, or "awkward" for a mix of every
  *       kind but large; seeds count up from 1 per instance). For load tests
  *       (tests/load/), --process-limit N sets Dovecot's default_process_limit
- *       (the harness's default is 500: at most 500 IMAP sessions) and
- *       --client-limit N lets one imap process serve N sessions (service imap
- *       client_limit, vsz_limit 1G) and runs imap-login in Dovecot's
+ *       and imap's process_limit (the harness's default is 500, Dovecot's for
+ *       imap 1024: at most that many IMAP sessions) and --client-limit N lets
+ *       one imap process serve N sessions (service imap service_count 0,
+ *       client_limit N, vsz_limit 1G) and runs imap-login in Dovecot's
  *       "high-performance" shape (service_count 0, one process per CPU), so
  *       thousands of sessions need tens of processes, not thousands; neither
  *       changes anything for the tests that do not give them. Print one line of
@@ -339,12 +340,16 @@ static void load_config(char *buf, size_t len, uint64_t process_limit, uint64_t 
 {
 	size_t used = 0;
 	buf[0] = '\0';
+	/* Dovecot's own configuration gives imap process_limit 1024 and
+	 * service_count 1 (one process per session, client_limit unused). */
 	if (process_limit > 0)
 		used += (size_t)snprintf(buf + used, len - used,
-		    "default_process_limit = %llu\n", (unsigned long long)process_limit);
+		    "default_process_limit = %llu\nservice imap {\n  process_limit = %llu\n}\n",
+		    (unsigned long long)process_limit, (unsigned long long)process_limit);
 	if (client_limit > 0 && used < len)
 		snprintf(buf + used, len - used,
-		    "service imap {\n  client_limit = %llu\n  vsz_limit = 1G\n}\n"
+		    "service imap {\n  service_count = 0\n  client_limit = %llu\n"
+		    "  vsz_limit = 1G\n}\n"
 		    "service imap-login {\n  service_count = 0\n  process_min_avail = 2\n"
 		    "  client_limit = 4000\n}\n", (unsigned long long)client_limit);
 }
