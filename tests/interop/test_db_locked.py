@@ -21,13 +21,13 @@ and nothing changes.
 """
 import os
 import poplib
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 
-from pbinterop import PW, Dovecot, Popbridge, TempDir, check, report, upstream_messages
+from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, pop3_login, pop3_uidls,
+                       report, state_integrity_check, upstream_messages)
 
 BUSY_S = 10          # state/state.h STATE_BUSY_TIMEOUT_MS / 1000
 LONG_S = BUSY_S + 3  # held past the busy timeout
@@ -57,27 +57,6 @@ class Lock:
 
     def wait(self):
         check(self.proc.wait(60) == 0, "the locker failed")
-
-
-def login(pb, user):
-    p = poplib.POP3("127.0.0.1", pb.port, timeout=90)
-    p.user(user)
-    p.pass_(PW)
-    return p
-
-
-def uidls(p):
-    _, lines, _ = p.uidl()
-    return [l.split()[1].decode() for l in lines]
-
-
-def integrity(path):
-    c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
-    try:
-        r = c.execute("PRAGMA integrity_check").fetchall()
-    finally:
-        c.close()
-    check(r == [("ok",)], "integrity_check: %r" % r)
 
 
 def timed(fn):
@@ -111,6 +90,22 @@ def new_device_login(pb, user):
     return go
 
 
+def under_lock(pb, state, seconds, device, new_device):
+    """device DELEs messages 1 and 2; the state file is locked for `seconds`;
+    meanwhile device QUITs and new_device logs in for the first time. The
+    two timed threads, finished."""
+    p = pop3_login(pb, device)
+    p.dele(1)
+    p.dele(2)
+    lock = Lock(state, seconds)
+    q = timed(p.quit)
+    b = timed(new_device_login(pb, new_device))
+    q.join(120)
+    b.join(120)
+    lock.wait()
+    return q, b
+
+
 def main():
     user = "locked"
     with TempDir() as tmp, Dovecot(users={user: PW}) as dc:
@@ -119,21 +114,13 @@ def main():
         dc.create_folder(user, "Trash")
         state = os.path.join(tmp, "state.db")
         with Popbridge(dc, tmp=tmp, state=state, args=["--dele", "trash"]) as pb:
-            p = login(pb, user + "#a")
-            first = uidls(p)
+            p = pop3_login(pb, user + "#a")
+            first = pop3_uidls(p)
             p.quit()
             check(len(first) == N, "%d messages offered" % len(first))
 
             # 1. locked longer than the busy timeout
-            p = login(pb, user + "#a")
-            p.dele(1)
-            p.dele(2)
-            lock = Lock(state, LONG_S)
-            q = timed(p.quit)
-            b = timed(new_device_login(pb, user + "#b"))
-            q.join(120)
-            b.join(120)
-            lock.wait()
+            q, b = under_lock(pb, state, LONG_S, user + "#a", user + "#b")
             for what, t in (("QUIT with 2 DELEs", q), ("first login of a new device", b)):
                 secs, ans = t.result
                 check("[SYS/TEMP]" in ans and ans.startswith("error: -ERR"),
@@ -141,11 +128,11 @@ def main():
                       % (what, LONG_S, ans, secs))
                 check(secs >= BUSY_S - 1,
                       "%s: answered after %.1f s, before the busy timeout" % (what, secs))
-            integrity(state)
+            state_integrity_check(state)
             check(pb.proc.poll() is None, "popbridge exited")
-            p = login(pb, user + "#a")
-            check(uidls(p) == first, "after the failed QUIT the device sees %r, want %r"
-                  % (uidls(p), first))
+            p = pop3_login(pb, user + "#a")
+            check(pop3_uidls(p) == first, "after the failed QUIT the device sees %r, want %r"
+                  % (pop3_uidls(p), first))
             check(len(upstream_messages(dc, user, PW)) == N, "INBOX changed upstream")
             check(not upstream_messages(dc, user, PW, "Trash"), "Trash is not empty")
             p.quit()
@@ -154,37 +141,29 @@ def main():
                    "integrity ok" % (LONG_S, q.result[0], b.result[0]))
 
             # 2. locked for less than the busy timeout
-            p = login(pb, user + "#a")
-            p.dele(1)
-            p.dele(2)
-            lock = Lock(state, SHORT_S)
-            q = timed(p.quit)
-            b = timed(new_device_login(pb, user + "#c"))
-            q.join(120)
-            b.join(120)
-            lock.wait()
+            q, b = under_lock(pb, state, SHORT_S, user + "#a", user + "#c")
             for what, t in (("QUIT with 2 DELEs", q), ("first login of a new device", b)):
                 secs, ans = t.result
                 check(ans.startswith("+OK"), "%s under a %d s lock: %r after %.1f s"
                       % (what, SHORT_S, ans, secs))
             check(q.result[0] >= SHORT_S - 1.5,
                   "QUIT answered after %.1f s: the lock did not hold it" % q.result[0])
-            integrity(state)
-            p = login(pb, user + "#a")
-            check(uidls(p) == first[2:], "after the QUIT the device sees %r, want %r"
-                  % (uidls(p), first[2:]))
+            state_integrity_check(state)
+            p = pop3_login(pb, user + "#a")
+            check(pop3_uidls(p) == first[2:], "after the QUIT the device sees %r, want %r"
+                  % (pop3_uidls(p), first[2:]))
             p.quit()
             check(len(upstream_messages(dc, user, PW, "Trash")) == 2,
                   "the 2 DELEs are not in Trash")
             check(len(upstream_messages(dc, user, PW)) == N - 2, "INBOX upstream")
-            p = login(pb, user + "#b")
-            check(len(uidls(p)) == N - 2, "device b after the commit")
+            p = pop3_login(pb, user + "#b")
+            check(len(pop3_uidls(p)) == N - 2, "device b after the commit")
             p.quit()
             check(pb.stop() == 0, "popbridge exit status")
             report("state locked %d s (< busy timeout): QUIT and a new device's login "
                    "waited %.1f/%.1f s and completed, DELEs committed" %
                    (SHORT_S, q.result[0], b.result[0]))
-        integrity(state)
+        state_integrity_check(state)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ With the disk full (`--dele trash`, so a committed DELE is visible upstream):
 import errno
 import os
 import poplib
-import sqlite3
 import subprocess
 import sys
 
-from pbinterop import PW, Dovecot, Popbridge, TempDir, check, report, upstream_messages
+from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, pop3_login, pop3_uidls,
+                       report, state_integrity_check, upstream_messages)
 
 N = 6
 SIZE = "4m"
@@ -72,18 +72,6 @@ def fill(directory):
     return path
 
 
-def login(pb, user):
-    p = poplib.POP3("127.0.0.1", pb.port, timeout=60)
-    p.user(user)
-    p.pass_(PW)
-    return p
-
-
-def uidls(p):
-    _, lines, _ = p.uidl()
-    return [l.split()[1].decode() for l in lines]
-
-
 def err_text(fn):
     """fn's -ERR answer as text (fails when it answers +OK)."""
     try:
@@ -92,15 +80,6 @@ def err_text(fn):
         a = e.args[0]
         return a.decode(errors="replace") if isinstance(a, bytes) else str(a)
     return "+OK? %r" % ans
-
-
-def integrity(path):
-    c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
-    try:
-        r = c.execute("PRAGMA integrity_check").fetchall()
-    finally:
-        c.close()
-    check(r == [("ok",)], "integrity_check: %r" % r)
 
 
 def main():
@@ -130,17 +109,17 @@ def run(fs, user, tmp):
             dc.add(user, "INBOX", "plain", 400 + i)
         dc.create_folder(user, "Trash")
         with Popbridge(dc, tmp=tmp, state=state, args=["--dele", "trash"]) as pb:
-            p = login(pb, user + "#a")
-            first = uidls(p)
+            p = pop3_login(pb, user + "#a")
+            first = pop3_uidls(p)
             p.quit()
             check(len(first) == N, "%d messages offered" % len(first))
-            q = login(pb, user + "#idle")
+            q = pop3_login(pb, user + "#idle")
             q.quit()
 
-            p = login(pb, user + "#a")
+            p = pop3_login(pb, user + "#a")
             p.dele(1)
             p.dele(2)
-            q = login(pb, user + "#idle")   # logged in before the disk fills
+            q = pop3_login(pb, user + "#idle")   # logged in before the disk fills
             filler = fill(fs)
 
             ans = err_text(p.quit)
@@ -165,26 +144,26 @@ def run(fs, user, tmp):
                    "running" % (ans, ans_b))
 
             os.unlink(filler)
-            integrity(state)
+            state_integrity_check(state)
             check(len(upstream_messages(dc, user, PW)) == N, "INBOX changed upstream")
             check(not upstream_messages(dc, user, PW, "Trash"), "Trash is not empty")
-            p = login(pb, user + "#a")
-            check(uidls(p) == first, "after the failed QUIT the device sees %r, want %r"
-                  % (uidls(p), first))
+            p = pop3_login(pb, user + "#a")
+            check(pop3_uidls(p) == first, "after the failed QUIT the device sees %r, want %r"
+                  % (pop3_uidls(p), first))
             p.dele(1)
             p.dele(2)
             ans = p.quit()
             check(ans.startswith(b"+OK"), "QUIT once space is back: %r" % ans)
             check(len(upstream_messages(dc, user, PW, "Trash")) == 2,
                   "the 2 DELEs are not in Trash")
-            p = login(pb, user + "#a")
-            check(uidls(p) == first[2:], "after the commit the device sees %r" % uidls(p))
+            p = pop3_login(pb, user + "#a")
+            check(pop3_uidls(p) == first[2:], "after the commit the device sees %r" % pop3_uidls(p))
             p.quit()
-            p = login(pb, user + "#b")
-            check(len(uidls(p)) == N - 2, "the new device sees %d messages" % len(uidls(p)))
+            p = pop3_login(pb, user + "#b")
+            check(len(pop3_uidls(p)) == N - 2, "the new device sees %d messages" % len(pop3_uidls(p)))
             p.quit()
             check(pb.stop() == 0, "popbridge exit status")
-        integrity(state)
+        state_integrity_check(state)
         report("disk full, then space back: nothing committed meanwhile, integrity ok, "
                "the same DELEs committed and the new device created")
 

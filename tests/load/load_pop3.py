@@ -419,8 +419,9 @@ def phase_idle(dc, opts, args, n, summary, variant):
         (", ".join("%s +%d" % kv for kv in sorted(delta.items())) or "no listen-queue drops"))
     if res["failed"]:
         log("  (a connection with no greeting at all was lost in the kernel's accept queue:"
-            " popbridge listens with a backlog of 128, a burst overflows it and, with"
-            " SYN cookies, a client that never sends is never told)")
+            " a burst beyond popbridge's listen backlog (PB_LISTEN_BACKLOG, capped by"
+            " net.core.somaxconn) overflows it and, with SYN cookies, a client that"
+            " never sends is never told)")
     log("  popbridge VmRSS: %d KiB before; %d KiB with the flood open, %d KiB after %.0f s; "
         "peak VmRSS %d KiB, VmHWM %d KiB, peak threads %d" %
         (base_rss, res["st_open"].get("VmRSS", 0), res["st_hold"].get("VmRSS", 0), HOLD_S,
@@ -482,11 +483,13 @@ def main():
     signal.signal(signal.SIGALRM, overtime)
     signal.alarm(args.time_limit)
 
-    nofile = raise_nofile(2 * (n + idle) + 4096)
+    nofile = raise_nofile(max(n, idle) * 6 + 4096)
     opts = serve_options()
     t0 = time.perf_counter()
-    log("load: %d CPUs, RLIMIT_NOFILE %d, popbridge %s; login timeout option %s" %
-        (os.cpu_count(), nofile, popbridge_bin(),
+    log("load: %d CPUs, RLIMIT_NOFILE %d, net.core.somaxconn %s, popbridge %s; "
+        "login timeout option %s" %
+        (os.cpu_count(), nofile, open("/proc/sys/net/core/somaxconn").read().strip(),
+         popbridge_bin(),
          "present" if "--login-timeout" in opts else "absent"))
     users = {"load%02d" % (i + 1): PW for i in range(args.accounts)}
     fill = ["%s:INBOX:plain:%d" % (u, MESSAGES_PER_ACCOUNT) for u in users]
