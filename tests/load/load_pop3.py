@@ -46,6 +46,7 @@ got in within the target; 1 otherwise (the summary says which figure failed).
 import argparse
 import asyncio
 import os
+import re
 import resource
 import signal
 import statistics
@@ -224,8 +225,10 @@ async def open_from(port, src):
                                          limit=1 << 20)
 
 
-async def pop3_session(port, src, user, retr):
-    """One whole session; (login latency, total time) or raises."""
+async def pop3_session(port, src, user, retr, logged_in=None):
+    """One whole session; (login latency, total time) or raises. After the
+    login it awaits logged_in() when given (the barrier of the sessions
+    phase: the time spent there is not part of the session time)."""
     t0 = time.perf_counter()
     r, w = await open_from(port, src)
     try:
@@ -233,6 +236,10 @@ async def pop3_session(port, src, user, retr):
         await command(r, w, "USER " + user)
         await command(r, w, "PASS " + PW, "PASS")
         t_login = time.perf_counter() - t0
+        if logged_in is not None:
+            t_wait = time.perf_counter()
+            await logged_in()
+            t0 += time.perf_counter() - t_wait
         line = await command(r, w, "STAT")
         count = int(line.split()[1])
         if count < 1:
@@ -261,31 +268,59 @@ async def pop3_session(port, src, user, retr):
 
 # ---- phase 1: many sessions ----------------------------------------------------
 
-async def run_sessions(port, n, accounts, addresses):
+async def run_sessions(port, n, accounts, addresses, ramp):
+    """n sessions; connect i starts at i/n * ramp seconds (0: all at once).
+    Every session, once logged in, waits until all n have logged in or
+    failed, so that all of them are open together; then STAT and the rest."""
     start = asyncio.Event()
+    all_in = asyncio.Event()
     logins, totals, errors = [], [], []
+    live = {"now": 0, "peak": 0, "settled": 0}
+
+    def settle():
+        live["settled"] += 1
+        if live["settled"] == n:
+            all_in.set()
+
+    async def logged_in():
+        live["now"] += 1
+        live["peak"] = max(live["peak"], live["now"])
+        settle()
+        await all_in.wait()
 
     async def one(i):
         acct = "load%02d" % (i % accounts + 1)
         user = "%s#d%04d" % (acct, i // accounts)
         src = src_address(1, i % addresses)
         await start.wait()
+        if ramp:
+            await asyncio.sleep(ramp * i / n)
+        state = {"in": False}
+
+        async def barrier():
+            state["in"] = True
+            await logged_in()
         try:
             t_login, t_total = await asyncio.wait_for(
-                pop3_session(port, src, user, RETR_PER_SESSION), SESSION_TIMEOUT_S)
+                pop3_session(port, src, user, RETR_PER_SESSION, barrier),
+                SESSION_TIMEOUT_S + ramp)
             logins.append(t_login)
             totals.append(t_total)
         except asyncio.TimeoutError:
             errors.append("%s from %s: no end within %ss" % (user, src, SESSION_TIMEOUT_S))
         except (Pop3Error, OSError, ValueError, IndexError) as e:
             errors.append("%s from %s: %s" % (user, src, e))
+        if state["in"]:
+            live["now"] -= 1
+        else:
+            settle()
 
     tasks = [asyncio.ensure_future(one(i)) for i in range(n)]
     await asyncio.sleep(0.2)   # every task parked at the start line
     t0 = time.perf_counter()
     start.set()
     await asyncio.gather(*tasks)
-    return logins, totals, errors, time.perf_counter() - t0
+    return logins, totals, errors, time.perf_counter() - t0, live["peak"]
 
 
 def phase_sessions(dc, opts, args, n, summary):
@@ -296,18 +331,19 @@ def phase_sessions(dc, opts, args, n, summary):
              "--log-level", "info"]
     if "--max-devices-per-account" in opts:
         extra += ["--max-devices-per-account", str(-(-n // accounts) + 16)]
-    log("== sessions: %d at once, %d accounts, %d source addresses (127.1.x.y), "
-        "popbridge %s" % (n, accounts, addresses, " ".join(extra)))
+    log("== sessions: %d, connects %s, %d accounts, %d source addresses (127.1.x.y), "
+        "popbridge %s" % (n, "spread over %g s" % args.ramp if args.ramp else "all at once",
+                          accounts, addresses, " ".join(extra)))
     with Popbridge(dc, args=extra) as pb:
         with Sampler(pb.proc.pid) as sm:
-            logins, totals, errors, wall = asyncio.run(
-                run_sessions(pb.port, n, accounts, addresses))
+            logins, totals, errors, wall, peak = asyncio.run(
+                run_sessions(pb.port, n, accounts, addresses, args.ramp))
         alive = pb.proc.poll() is None
         rc = pb.stop()
     ok = not errors and alive and rc == 0 and len(logins) == n
     ms = lambda x: "%.0f ms" % (x * 1000)  # noqa: E731
-    log("sessions: %d ok, %d errors, total %.1f s (%.0f sessions/s)" %
-        (len(logins), len(errors), wall, n / wall if wall else 0))
+    log("sessions: %d ok, %d errors, total %.1f s (%.0f sessions/s); %d logged in at "
+        "the same time" % (len(logins), len(errors), wall, n / wall if wall else 0, peak))
     if logins:
         log("  login latency (connect to +OK of PASS): p50 %s  p90 %s  p99 %s  max %s" %
             (ms(statistics.median(logins)), ms(percentile(logins, 90)),
@@ -316,10 +352,15 @@ def phase_sessions(dc, opts, args, n, summary):
             (ms(statistics.median(totals)), ms(percentile(totals, 99)), ms(max(totals))))
     log("  popbridge: peak VmRSS %d KiB, VmHWM %d KiB, peak threads %d; exit status %s" %
         (sm.peak_rss, sm.hwm, sm.peak_threads, rc))
-    for e in errors[:10]:
-        log("  error: " + e)
-    if len(errors) > 10:
-        log("  ... %d more errors" % (len(errors) - 10))
+    kinds = {}
+    for e in errors:
+        k = e.split(": ", 1)[1] if ": " in e else e
+        k = re.sub(r"/\S*/state\.db", "STATE", k.split(" (")[0])[:110]
+        kinds[k] = kinds.get(k, 0) + 1
+    for k, c in sorted(kinds.items(), key=lambda kv: -kv[1])[:8]:
+        log("  error x%d: %s" % (c, k))
+    for e in errors[:3]:
+        log("  e.g. " + e)
     summary.append(("sessions: %d sessions, 0 errors" % n, ok,
                     "%d errors; login p50 %s p99 %s; total %.1f s" %
                     (len(errors), ms(statistics.median(logins)) if logins else "-",
@@ -383,7 +424,18 @@ async def idle_run(pb, n, addresses, sm, legit_user):
                 closed_meanwhile=closed, t_after=t_after, after_err=after_err)
 
 
-def phase_idle(dc, opts, args, n, summary, variant):
+def phase_idle(dc, opts, args, n, summary, variant, nofile):
+    if variant == "sized":
+        # popbridge holds two descriptors per session (bridge/serve/registry.c
+        # keeps a duplicate for the shutdown); beyond its RLIMIT_NOFILE it
+        # stops accepting and connections wait in the kernel's queue, the
+        # legitimate device's too. Cap the flood to what the limit holds.
+        fit = (nofile - 256) // 2 - 64
+        if n > fit:
+            log("== idle (sized): RLIMIT_NOFILE %d (the hard limit here; raising it needs "
+                "CAP_SYS_RESOURCE) holds %d sessions of 2 descriptors: the flood is %d "
+                "connections, not %d" % (nofile, fit, fit, n))
+            n = fit
     addresses = max(1, -(-n // IDLE_PER_ADDRESS))
     if variant == "sized":
         extra = ["--max-sessions", str(2 * n + 128),
@@ -464,6 +516,8 @@ def main():
     ap.add_argument("--accounts", type=int, default=20)
     ap.add_argument("--addresses", type=int, default=250,
                     help="source addresses of the sessions phase")
+    ap.add_argument("--ramp", type=float, default=0,
+                    help="seconds over which the sessions' connects are spread (0: at once)")
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--phase", choices=("all", "sessions", "idle"), default="all")
     ap.add_argument("--time-limit", type=int, default=900,
@@ -499,8 +553,8 @@ def main():
         if args.phase in ("all", "sessions"):
             phase_sessions(dc, opts, args, n, summary)
         if args.phase in ("all", "idle"):
-            phase_idle(dc, opts, args, idle, summary, "sized")
-            phase_idle(dc, opts, args, idle, summary, "defaults")
+            phase_idle(dc, opts, args, idle, summary, "sized", nofile)
+            phase_idle(dc, opts, args, idle, summary, "defaults", nofile)
     signal.alarm(0)
     log("== summary (%.0f s in all, %d CPUs)" % (time.perf_counter() - t0, os.cpu_count()))
     for name, ok, figures in summary:
