@@ -42,9 +42,11 @@ def enter_mount_namespace():
         return False
     env = dict(os.environ)
     env[NS_MARK] = "1"
+    unshare = ["unshare", "--mount", "--propagation", "private"]
     try:
-        r = subprocess.run(["unshare", "--mount", "--propagation", "private",
-                            sys.executable, os.path.abspath(__file__)], env=env)
+        if subprocess.run(unshare + ["true"], stderr=subprocess.DEVNULL).returncode != 0:
+            return False
+        r = subprocess.run(unshare + [sys.executable, os.path.abspath(__file__)], env=env)
     except OSError:
         return False
     if r.returncode == 97:   # unshare or mount refused inside: skipped there
