@@ -1,6 +1,12 @@
-/* imap/conn.h — the byte transport under an IMAP session: a TCP connection
- * (host name, IPv4 or IPv6) with an optional OpenSSL 3 client TLS layer.
- * Internal to imap/.
+/* imap/conn.h — a client byte transport: a TCP connection (host name, IPv4
+ * or IPv6) with an optional OpenSSL 3 client TLS layer and deadlines.
+ *
+ * A public interface of imap/: the IMAP session runs on it, and so may any
+ * other line protocol client that needs the same TCP + TLS + deadline rules
+ * (bridge/migrate/pop3client.c, a POP3 client; an SMTP client next). It knows
+ * nothing of IMAP beyond the optional progress budget below. Its users keep
+ * struct imap_conn inside their own opaque objects, so their callers need
+ * not include this header.
  *
  * Contract:
  *  - Every operation has a deadline of timeout_ms from its start: opening
@@ -11,7 +17,7 @@
  *    when the exchange's progress budget runs out (imap/limits.h: rate of
  *    IMAP_PROGRESS_OCTETS per timeout, reserve of IMAP_PROGRESS_RESERVE
  *    timeouts, hard cap of IMAP_COMMAND_TIMEOUTS timeouts unless uncapped),
- *    cause TIMEOUT. Without a budget (bridge/migrate/pop3client.c) nothing changes.
+ *    cause TIMEOUT. Without a budget (the POP3 client) nothing changes.
  *  - Host names are resolved in a detached thread that owns copies of its
  *    arguments; the caller waits at most until the deadline. IP literals
  *    never reach the resolver (AI_NUMERICHOST first).

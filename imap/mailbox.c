@@ -2,6 +2,7 @@
 #include "imap/session_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -221,15 +222,26 @@ static int search_untagged(struct imap_session *s, void *vctx, const struct imap
 	if (r->cond != IMAP_COND_NONE)
 		return 0;
 	if (strcmp(r->name, "SEARCH") == 0) {
+		/* In whatever order the server lists them: sorted once. */
+		struct imap_range *v = malloc((r->nargs ? r->nargs : 1) * sizeof(*v));
+		size_t n = 0;
+		if (v == NULL)
+			return bad(s, "SEARCH result (out of memory)");
 		for (size_t i = 0; i < r->nargs; i++) {
 			uint32_t uid;
 			if (r->args[i].type == IMAP_ARG_LIST)
 				continue;  /* (MODSEQ n) with CONDSTORE */
-			if (imap_arg_number32(&r->args[i], &uid) < 0 || uid == 0)
+			if (imap_arg_number32(&r->args[i], &uid) < 0 || uid == 0) {
+				free(v);
 				return bad(s, "SEARCH result");
-			if (imap_uidset_add(ctx->found, uid) < 0)
-				return bad(s, "SEARCH result (too many ranges)");
+			}
+			v[n].lo = v[n].hi = uid;
+			n++;
 		}
+		int rc = imap_uidset_add_ranges(ctx->found, v, n);
+		free(v);
+		if (rc < 0)
+			return bad(s, "SEARCH result (too many ranges)");
 		return 1;
 	}
 	if (strcmp(r->name, "ESEARCH") != 0)

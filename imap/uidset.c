@@ -15,7 +15,8 @@ void imap_uidset_init(struct imap_uidset *set)
 
 void imap_uidset_free(struct imap_uidset *set)
 {
-	free(set->r);
+	if (set->r != NULL)
+		free(set->r - set->head);
 	imap_uidset_init(set);
 }
 
@@ -35,11 +36,52 @@ static int reserve(struct imap_uidset *set, size_t need)
 		cap *= 2;
 	if (cap > IMAP_UIDSET_RANGES_MAX)
 		cap = IMAP_UIDSET_RANGES_MAX;
-	struct imap_range *r = realloc(set->r, cap * sizeof(*r));
-	if (!r)
+	struct imap_range *base = realloc(set->r != NULL ? set->r - set->head : NULL,
+	    (set->head + cap) * sizeof(*base));
+	if (!base)
 		return -1;
-	set->r = r;
+	set->r = base + set->head;
 	set->cap = cap;
+	return 0;
+}
+
+/* Room for one range before r[0]: descending additions cost O(1)
+ * amortised too. The free slots at the front double like those behind. */
+static int reserve_front(struct imap_uidset *set)
+{
+	if (set->head > 0)
+		return 0;
+	if (set->n + 1 > IMAP_UIDSET_RANGES_MAX)
+		return -1;
+	size_t front = set->n > 16 ? set->n : 16;
+	size_t cap = set->cap > set->n ? set->cap : set->n;
+	struct imap_range *base = malloc((front + cap) * sizeof(*base));
+	if (!base)
+		return -1;
+	if (set->n > 0)
+		memcpy(base + front, set->r, set->n * sizeof(*base));
+	set->moved += set->n;
+	free(set->r);
+	set->r = base + front;
+	set->head = front;
+	set->cap = cap;
+	return 0;
+}
+
+/* Append [lo, hi] (lo not below the last range's lo), merging with the
+ * last range when they touch. */
+static int append(struct imap_uidset *set, uint32_t lo, uint32_t hi)
+{
+	if (set->n && (uint64_t)set->r[set->n - 1].hi + 1 >= lo) {
+		if (hi > set->r[set->n - 1].hi)
+			set->r[set->n - 1].hi = hi;
+		return 0;
+	}
+	if (reserve(set, set->n + 1) < 0)
+		return -1;
+	set->r[set->n].lo = lo;
+	set->r[set->n].hi = hi;
+	set->n++;
 	return 0;
 }
 
@@ -72,6 +114,18 @@ int imap_uidset_add_range(struct imap_uidset *set, uint32_t lo, uint32_t hi)
 			set->r[set->n - 1].hi = hi;
 		return 0;
 	}
+	/* Fast path: descending additions, before the first range. */
+	if (set->n && (uint64_t)hi + 1 < set->r[0].lo) {
+		if (reserve_front(set) < 0)
+			return -1;
+		set->r--;
+		set->head--;
+		set->cap++;
+		set->r[0].lo = lo;
+		set->r[0].hi = hi;
+		set->n++;
+		return 0;
+	}
 	size_t i = lower_bound(set, lo);
 	/* Ranges [i, j) touch or overlap [lo, hi]. */
 	size_t j = i;
@@ -81,6 +135,7 @@ int imap_uidset_add_range(struct imap_uidset *set, uint32_t lo, uint32_t hi)
 		if (reserve(set, set->n + 1) < 0)
 			return -1;
 		memmove(set->r + i + 1, set->r + i, (set->n - i) * sizeof(*set->r));
+		set->moved += set->n - i;
 		set->r[i].lo = lo;
 		set->r[i].hi = hi;
 		set->n++;
@@ -92,8 +147,11 @@ int imap_uidset_add_range(struct imap_uidset *set, uint32_t lo, uint32_t hi)
 		hi = set->r[j - 1].hi;
 	set->r[i].lo = lo;
 	set->r[i].hi = hi;
-	memmove(set->r + i + 1, set->r + j, (set->n - j) * sizeof(*set->r));
-	set->n -= j - i - 1;
+	if (j > i + 1) {
+		memmove(set->r + i + 1, set->r + j, (set->n - j) * sizeof(*set->r));
+		set->moved += set->n - j;
+		set->n -= j - i - 1;
+	}
 	return 0;
 }
 
@@ -102,22 +160,66 @@ int imap_uidset_add(struct imap_uidset *set, uint32_t uid)
 	return imap_uidset_add_range(set, uid, uid);
 }
 
+/* One pass over both sorted sets: linear whatever the order of their
+ * ranges. */
 int imap_uidset_merge(struct imap_uidset *set, const struct imap_uidset *other)
 {
 	struct imap_uidset tmp;
+	size_t i = 0, j = 0, need = set->n + other->n;
+
+	if (other->n == 0)
+		return 0;
 	imap_uidset_init(&tmp);
-	if (reserve(&tmp, set->n + other->n ? set->n + other->n : 1) < 0)
+	if (reserve(&tmp, need < IMAP_UIDSET_RANGES_MAX ? need : IMAP_UIDSET_RANGES_MAX) < 0)
 		return -1;
-	for (size_t i = 0; i < set->n; i++)
-		tmp.r[tmp.n++] = set->r[i];
-	for (size_t i = 0; i < other->n; i++)
-		if (imap_uidset_add_range(&tmp, other->r[i].lo, other->r[i].hi) < 0) {
+	while (i < set->n || j < other->n) {
+		const struct imap_range *a = i < set->n ? &set->r[i] : NULL;
+		const struct imap_range *b = j < other->n ? &other->r[j] : NULL;
+		const struct imap_range *next = a == NULL || (b != NULL && b->lo < a->lo) ? b : a;
+		if (next == a)
+			i++;
+		else
+			j++;
+		if (append(&tmp, next->lo, next->hi) < 0) {
 			imap_uidset_free(&tmp);
 			return -1;
 		}
-	free(set->r);
+	}
+	tmp.moved = set->moved + need;
+	imap_uidset_free(set);
 	*set = tmp;
 	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct imap_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+int imap_uidset_add_ranges(struct imap_uidset *set, struct imap_range *ranges, size_t n)
+{
+	struct imap_uidset tmp;
+
+	for (size_t k = 0; k < n; k++) {
+		if (ranges[k].lo > ranges[k].hi) {
+			uint32_t t = ranges[k].lo;
+			ranges[k].lo = ranges[k].hi;
+			ranges[k].hi = t;
+		}
+		if (ranges[k].lo == 0)
+			return -1;
+	}
+	qsort(ranges, n, sizeof(*ranges), range_cmp);
+	imap_uidset_init(&tmp);
+	for (size_t k = 0; k < n; k++)
+		if (append(&tmp, ranges[k].lo, ranges[k].hi) < 0) {
+			imap_uidset_free(&tmp);
+			return -1;
+		}
+	int rc = imap_uidset_merge(set, &tmp);
+	imap_uidset_free(&tmp);
+	return rc;
 }
 
 bool imap_uidset_contains(const struct imap_uidset *set, uint32_t uid)
@@ -150,11 +252,13 @@ static int parse_uid(const char *s, size_t len, uint32_t *out)
 	return 0;
 }
 
+/* The ranges are gathered as they come and sorted once: a long set in any
+ * order (VANISHED of a whole mailbox, descending) costs n log n. */
 int imap_uidset_parse(struct imap_uidset *set, const char *str, size_t len)
 {
-	struct imap_uidset tmp;
+	struct imap_range *v = NULL;
+	size_t nv = 0, capv = 0;
 	size_t i = 0;
-	imap_uidset_init(&tmp);
 	if (len == 0)
 		return -1;
 	while (i < len) {
@@ -173,18 +277,28 @@ int imap_uidset_parse(struct imap_uidset *set, const char *str, size_t len)
 				goto bad;
 			hi = lo;
 		}
-		if (imap_uidset_add_range(&tmp, lo, hi) < 0)
-			goto bad;
+		if (nv == capv) {
+			/* a range takes at least 2 octets of str: bounded by it */
+			size_t c = capv ? capv * 2 : 16;
+			struct imap_range *p = realloc(v, c * sizeof(*p));
+			if (!p)
+				goto bad;
+			v = p;
+			capv = c;
+		}
+		v[nv].lo = lo;
+		v[nv].hi = hi;
+		nv++;
 		if (j < len && j + 1 == len)
 			goto bad;  /* trailing comma */
 		i = j + 1;
 	}
-	if (imap_uidset_merge(set, &tmp) < 0)
+	if (imap_uidset_add_ranges(set, v, nv) < 0)
 		goto bad;
-	imap_uidset_free(&tmp);
+	free(v);
 	return 0;
 bad:
-	imap_uidset_free(&tmp);
+	free(v);
 	return -1;
 }
 

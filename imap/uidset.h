@@ -5,8 +5,10 @@
  * Contract:
  *  - A zero-initialised struct (or imap_uidset_init) is an empty set; the set
  *    owns its array; imap_uidset_free releases it and leaves an empty set.
- *  - Adding keeps the ranges sorted and merged; adding in ascending order is
- *    O(1) amortised. UID 0 is refused. At most IMAP_UIDSET_RANGES_MAX ranges;
+ *  - Adding keeps the ranges sorted and merged; adding in ascending or in
+ *    descending order is O(1) amortised (one range elsewhere costs a shift
+ *    of the ranges after it). Sets from the server (parse, merge,
+ *    add_ranges) cost n log n in any order. UID 0 is refused. At most IMAP_UIDSET_RANGES_MAX ranges;
  *    functions that would exceed it (or fail to allocate) return -1 and leave
  *    the set as it was.
  *  - imap_uidset_parse reads an IMAP sequence-set of UIDs as servers send it
@@ -29,7 +31,10 @@ struct imap_range {
 struct imap_uidset {
 	struct imap_range *r;
 	size_t n;    /* ranges in use */
-	size_t cap;
+	size_t cap;  /* slots from r on */
+	size_t head; /* free slots before r (the allocation starts at r - head) */
+	size_t moved; /* ranges moved so far to make room: the work done, which
+	                 tests hold to O(n) */
 };
 
 void imap_uidset_init(struct imap_uidset *set);
@@ -37,8 +42,12 @@ void imap_uidset_free(struct imap_uidset *set);
 void imap_uidset_clear(struct imap_uidset *set);  /* empty, keeps memory */
 int imap_uidset_add(struct imap_uidset *set, uint32_t uid);
 int imap_uidset_add_range(struct imap_uidset *set, uint32_t lo, uint32_t hi);
-/* Add every range of other. */
+/* Add every range of other: linear in both sizes. */
 int imap_uidset_merge(struct imap_uidset *set, const struct imap_uidset *other);
+/* Add n ranges in any order (lo > hi is swapped; ranges is sorted in
+ * place): n log n plus a merge. -1 (set unchanged) for UID 0, too many
+ * ranges or no memory. */
+int imap_uidset_add_ranges(struct imap_uidset *set, struct imap_range *ranges, size_t n);
 bool imap_uidset_contains(const struct imap_uidset *set, uint32_t uid);
 uint64_t imap_uidset_count(const struct imap_uidset *set);
 bool imap_uidset_empty(const struct imap_uidset *set);

@@ -110,18 +110,23 @@ enum pop3_cmd_rc pop3_cmd_pass(struct pop3_session *s, char *args)
  * "+ challenge". Decoded into out (NUL-terminated); its length, or -1 after
  * -ERR was sent (cancelled or malformed), or -2 when the session ends. */
 static long sasl_response(struct pop3_session *s, const char *challenge,
-    const char *initial, char *out, size_t cap)
+    char *initial, char *out, size_t cap)
 {
 	char *line;
 	size_t len;
 	long n;
 
 	if (initial != NULL) {
+		/* The initial response lives in the line reader's buffer, which
+		 * the next read reuses: decode and wipe it now, before any. */
+		size_t ilen = strlen(initial);
 		if (strcmp(initial, "=") == 0) {
 			out[0] = '\0';
-			return 0;
+			n = 0;
+		} else {
+			n = pop3_base64_decode(initial, ilen, out, cap);
 		}
-		n = pop3_base64_decode(initial, strlen(initial), out, cap);
+		explicit_bzero(initial, ilen);
 	} else {
 		pop3_out_line(&s->out, "+ %s", challenge);
 		int r = pop3_read_line(s, &line, &len);
@@ -144,7 +149,7 @@ static long sasl_response(struct pop3_session *s, const char *challenge,
 }
 
 /* RFC 4616: [authzid] NUL authcid NUL passwd. */
-static enum pop3_cmd_rc auth_plain(struct pop3_session *s, const char *initial)
+static enum pop3_cmd_rc auth_plain(struct pop3_session *s, char *initial)
 {
 	char buf[SASL_DECODED_MAX + 1];
 	enum pop3_cmd_rc rc = POP3_CMD_ERR;
@@ -174,7 +179,7 @@ static enum pop3_cmd_rc auth_plain(struct pop3_session *s, const char *initial)
 
 /* The LOGIN mechanism: "Username:" then "Password:", each base64. An
  * initial response is taken as the user name. */
-static enum pop3_cmd_rc auth_login(struct pop3_session *s, const char *initial)
+static enum pop3_cmd_rc auth_login(struct pop3_session *s, char *initial)
 {
 	char user[SASL_DECODED_MAX + 1];
 	char pass[SASL_DECODED_MAX + 1];
@@ -223,15 +228,17 @@ enum pop3_cmd_rc pop3_cmd_auth(struct pop3_session *s, char *args)
 		*sp = '\0';
 		initial = sp + 1;
 	}
+	/* The mechanisms wipe the initial response before they read on (the
+	 * line buffer is then reused); the refusals read nothing. */
 	if (strcasecmp(args, "PLAIN") != 0 && strcasecmp(args, "LOGIN") != 0) {
 		pop3_out_err(&s->out, NULL, "Unsupported authentication mechanism.");
 		rc = POP3_CMD_ERR;
 	} else if (!pop3_plaintext_ok(s)) {
 		rc = refuse_plaintext(s);
 	} else if (strcasecmp(args, "PLAIN") == 0) {
-		rc = auth_plain(s, initial);
+		return auth_plain(s, initial);
 	} else {
-		rc = auth_login(s, initial);
+		return auth_login(s, initial);
 	}
 	if (initial != NULL)
 		explicit_bzero(initial, strlen(initial));

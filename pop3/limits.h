@@ -25,13 +25,24 @@
  * drops a client; also the bound on waiting for a client to read. */
 #define POP3_IDLE_TIMEOUT_DEFAULT_S 600
 
+/* SPEC §13 --login-timeout: a connection that has not logged in this many
+ * seconds after it was accepted is answered -ERR and closed, whatever it
+ * does meanwhile, so pre-login connections cannot hold session slots. Also
+ * bounds every wait before login (reads, writes, TLS handshakes). */
+#define POP3_LOGIN_TIMEOUT_DEFAULT_S 60
+
+/* SPEC §13 --max-auth-failures: failed logins on one connection before it
+ * is closed (the last failure is answered first). */
+#define POP3_MAX_AUTH_FAILURES_DEFAULT 3
+
 /* Time for a TLS handshake (STLS or implicit) to complete. Old devices are
  * slow, but a minute is more than any of them needs. */
 #define POP3_TLS_HANDSHAKE_TIMEOUT_S 60
 
 /* Bad commands in a row (unknown, wrong state, bad syntax or arguments,
  * failed login, overlong line) before the session is closed: enough for a
- * confused client to recover, too few for a scan to get far. */
+ * confused client to recover, too few for a scan to get far. Before login
+ * they are counted in all, not in a row: no command resets the count. */
 #define POP3_MAX_BAD_COMMANDS 20
 
 /* Longest user name passed to the maildrop (after SASL decoding): mail

@@ -8,6 +8,8 @@
  *  - It reaches mail only through the maildrop ops (pop3/maildrop.h): open()
  *    at the first login attempt that reaches it, close() exactly once per
  *    successful open(), commit() only for QUIT in TRANSACTION state.
+ *  - A connection not logged in by the login timeout, or after
+ *    max_auth_failures failed logins, is closed.
  *  - A dropped connection, an idle timeout, too many bad commands, a TLS
  *    failure or a mid-stream RETR/TOP failure commits nothing (close() only).
  *  - Every read and write is bounded by poll() with the idle timeout; the
@@ -91,6 +93,17 @@ struct pop3_session_config {
 	/* Seconds of client silence (or of a client not reading) before the
 	 * session ends; 0 means POP3_IDLE_TIMEOUT_DEFAULT_S (600, RFC 1939). */
 	unsigned idle_timeout_s;
+	/* Seconds from the start of pop3_session_run() (the caller runs it
+	 * right after accept) until a connection must have logged in; then it
+	 * is answered "-ERR Login timeout, closing." and closed. Every wait
+	 * before login ends by then. 0 means POP3_LOGIN_TIMEOUT_DEFAULT_S. */
+	unsigned login_timeout_s;
+	/* Failed logins on one connection after which it is closed, the last
+	 * one answered first; 0 means POP3_MAX_AUTH_FAILURES_DEFAULT. */
+	unsigned max_auth_failures;
+	/* Monotonic clock in milliseconds for the login deadline; NULL means
+	 * CLOCK_MONOTONIC (tests pass a fake one). */
+	uint64_t (*clock_ms)(void);
 	/* CAPA IMPLEMENTATION value (printable ASCII, no CR/LF); NULL omits. */
 	const char *implementation;
 	/* CAPA EXPIRE value: "NEVER" for popbridge, or days as decimal; NULL
@@ -115,11 +128,13 @@ enum pop3_result {
 	POP3_RESULT_QUIT = 0,      /* QUIT in AUTHORIZATION state */
 	POP3_RESULT_COMMITTED,     /* QUIT in TRANSACTION, commit succeeded */
 	POP3_RESULT_COMMIT_FAILED, /* QUIT in TRANSACTION, commit failed */
-	POP3_RESULT_AUTH_FAILED,   /* ended (QUIT, drop or timeout) without a
+	POP3_RESULT_AUTH_FAILED,   /* ended (QUIT, drop, timeout or the
+	                              max_auth_failures-th failure) without a
 	                              login after at least one failed attempt */
 	POP3_RESULT_DROPPED,       /* the client closed or reset the connection */
-	POP3_RESULT_TIMEOUT,       /* idle timeout */
-	POP3_RESULT_TOO_MANY_ERRORS, /* POP3_MAX_BAD_COMMANDS bad commands in a row */
+	POP3_RESULT_TIMEOUT,       /* idle timeout, or the login timeout */
+	POP3_RESULT_TOO_MANY_ERRORS, /* POP3_MAX_BAD_COMMANDS bad commands in a
+	                                row (before login: in all) */
 	POP3_RESULT_LINE_TOO_LONG, /* a line passed POP3_LINE_HARD_MAX */
 	POP3_RESULT_TLS_FAILED,    /* TLS handshake (implicit or STLS) failed */
 	POP3_RESULT_FETCH_FAILED,  /* RETR/TOP failed after +OK was sent: the

@@ -162,6 +162,49 @@ int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,
 	return pop3_out_err(&s->out, code, "%s", text);
 }
 
+static uint64_t now_ms(const struct pop3_session *s)
+{
+	struct timespec ts;
+
+	if (s->cfg->clock_ms != NULL)
+		return s->cfg->clock_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* How long the next wait on the client may take: the idle timeout, and
+ * before login no later than the login deadline; 0 once that has passed.
+ * The output's write timeout follows. */
+static int wait_ms(struct pop3_session *s)
+{
+	int w = s->idle_ms;
+
+	if (s->state == POP3_AUTHORIZATION) {
+		uint64_t now = now_ms(s);
+		uint64_t left = now < s->login_deadline_ms ? s->login_deadline_ms - now : 0;
+		if (left < (uint64_t)w)
+			w = (int)left;
+	}
+	s->out.timeout_ms = w;
+	return w;
+}
+
+/* The login deadline has passed: say so and end the session. */
+static void login_timeout(struct pop3_session *s)
+{
+	pop3_out_err(&s->out, NULL, "Login timeout, closing.");
+	pop3_out_flush(&s->out);
+	pop3_set_reason(s, "login timeout");
+	s->result = POP3_RESULT_TIMEOUT;
+}
+
+/* A TLS handshake's time: its own bound, and the login deadline. */
+static int handshake_ms(struct pop3_session *s)
+{
+	int w = wait_ms(s);
+	return w < POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000 ? w : POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+}
+
 bool pop3_plaintext_ok(const struct pop3_session *s)
 {
 	return s->tls_active || s->cfg->plaintext_auth_allowed;
@@ -229,7 +272,7 @@ enum pop3_cmd_rc pop3_cmd_stls(struct pop3_session *s, char *args)
 		    pop3_lr_buffered(&s->lr));
 	pop3_lr_discard(&s->lr);
 	s->have_user = false;
-	if (s->t->ops->start_tls(s->t, POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000) != 0) {
+	if (s->t->ops->start_tls(s->t, handshake_ms(s)) != 0) {
 		const char *e = s->t->ops->last_error ? s->t->ops->last_error(s->t) : NULL;
 		pop3_set_reason(s, e != NULL ? e : "TLS handshake failed");
 		s->result = POP3_RESULT_TLS_FAILED;
@@ -278,20 +321,27 @@ static int fill(struct pop3_session *s)
 {
 	size_t avail;
 	char *space;
+	int w = wait_ms(s);
 
+	if (w == 0 && s->state == POP3_AUTHORIZATION) {
+		login_timeout(s);
+		return 0;
+	}
 	if (pop3_out_flush(&s->out) != 0) {
 		s->result = s->out.error == POP3_IO_TIMEOUT ? POP3_RESULT_TIMEOUT
 		    : POP3_RESULT_DROPPED;
 		return 0;
 	}
 	space = pop3_lr_space(&s->lr, &avail);
-	ssize_t n = s->t->ops->read(s->t, space, avail, s->idle_ms);
+	ssize_t n = s->t->ops->read(s->t, space, avail, w);
 	if (n > 0) {
 		pop3_lr_added(&s->lr, (size_t)n);
 		s->stats->bytes_in += (uint64_t)n;
 		return 1;
 	}
-	if (n == POP3_IO_TIMEOUT) {
+	if (n == POP3_IO_TIMEOUT && s->state == POP3_AUTHORIZATION && wait_ms(s) == 0) {
+		login_timeout(s);
+	} else if (n == POP3_IO_TIMEOUT) {
 		pop3_out_err(&s->out, NULL, "Disconnected for inactivity.");
 		pop3_out_flush(&s->out);
 		s->result = POP3_RESULT_TIMEOUT;
@@ -333,6 +383,11 @@ static bool step(struct pop3_session *s)
 	size_t len;
 	enum pop3_cmd_rc rc;
 
+	/* Before login, commands pipelined past the deadline are not run. */
+	if (wait_ms(s) == 0 && s->state == POP3_AUTHORIZATION) {
+		login_timeout(s);
+		return false;
+	}
 	int r = pop3_read_line(s, &line, &len);
 	if (r == 0)
 		return false;
@@ -347,9 +402,15 @@ static bool step(struct pop3_session *s)
 			    ? POP3_RESULT_TIMEOUT : POP3_RESULT_DROPPED;
 		return false;
 	}
+	if (s->state == POP3_AUTHORIZATION && s->stats->auth_failures >= s->max_auth_failures) {
+		s->result = POP3_RESULT_AUTH_FAILED; /* the failure is answered */
+		return false;
+	}
 	switch (rc) {
 	case POP3_CMD_OK:
-		s->bad_in_row = 0;
+		/* Before login nothing a client does undoes its mistakes. */
+		if (s->state != POP3_AUTHORIZATION)
+			s->bad_in_row = 0;
 		return true;
 	case POP3_CMD_FAIL:
 		return true;
@@ -390,6 +451,11 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	unsigned idle_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
 	    : POP3_IDLE_TIMEOUT_DEFAULT_S;
 	s->idle_ms = idle_s > INT_MAX / 1000 ? INT_MAX : (int)idle_s * 1000;
+	unsigned login_s = cfg->login_timeout_s > 0 ? cfg->login_timeout_s
+	    : POP3_LOGIN_TIMEOUT_DEFAULT_S;
+	s->login_deadline_ms = now_ms(s) + (uint64_t)login_s * 1000;
+	s->max_auth_failures = cfg->max_auth_failures > 0 ? cfg->max_auth_failures
+	    : POP3_MAX_AUTH_FAILURES_DEFAULT;
 	s->result = POP3_RESULT_DROPPED;
 	pop3_lr_init(&s->lr);
 	pop3_out_init(&s->out, t, s->idle_ms);
@@ -397,7 +463,7 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	bool go = true;
 	if (cfg->implicit_tls) {
 		if (cfg->tls == NULL ||
-		    t->ops->start_tls(t, POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000) != 0) {
+		    t->ops->start_tls(t, handshake_ms(s)) != 0) {
 			const char *e = t->ops->last_error ? t->ops->last_error(t) : NULL;
 			pop3_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
 			s->result = POP3_RESULT_TLS_FAILED;

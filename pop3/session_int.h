@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pop3/limits.h"
 #include "pop3/linereader.h"
@@ -41,7 +42,9 @@ struct pop3_session {
 	enum pop3_state state;
 	bool tls_active;
 	int idle_ms;
-	unsigned bad_in_row;
+	uint64_t login_deadline_ms; /* on the clock_ms() clock */
+	unsigned max_auth_failures;
+	unsigned bad_in_row;        /* before login: bad commands in all */
 	enum pop3_result result; /* why the session ends, once it does */
 
 	/* AUTHORIZATION: the name given by USER, waiting for PASS */

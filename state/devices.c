@@ -9,6 +9,8 @@ static const char SQL_INSERT[] =
 	" dele, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_ACCOUNT_EXISTS[] =
 	"SELECT 1 FROM accounts WHERE id = ?1";
+static const char SQL_COUNT[] =
+	"SELECT COUNT(*) FROM devices WHERE account_id = ?1";
 static const char SQL_NAME_TAKEN[] =
 	"SELECT name FROM devices WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE LIMIT 1";
 static const char SQL_BY_NAME[] =
@@ -292,10 +294,26 @@ fail:
 	return STATE_ERROR;
 }
 
+/* How many devices account_id has. */
+static int count_devices(struct state_db *db, int64_t account_id, size_t *n)
+{
+	sqlite3_stmt *st = state_db_stmt(db, SQL_COUNT);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = state_db_step_row(db, st, "counting devices", "count");
+	if (rc == STATE_OK)
+		*n = (size_t)sqlite3_column_int64(st, 0);
+	state_db_done(st);
+	return rc;
+}
+
 int state_device_ensure(struct state_db *db, int64_t account_id, const char *name,
-    const char *default_folder, int64_t now, struct state_device *out, bool *created)
+    const char *default_folder, int64_t now, size_t max_devices, struct state_device *out,
+    bool *created)
 {
 	struct db_tx tx;
+	size_t n = 0;
 	int rc;
 
 	DB_ENTER(db);
@@ -304,6 +322,14 @@ int state_device_ensure(struct state_db *db, int64_t account_id, const char *nam
 	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = state_device_get(db, account_id, name, out);
+	if (rc == STATE_NOTFOUND && max_devices > 0) {
+		rc = count_devices(db, account_id, &n);
+		if (rc == STATE_OK && n >= max_devices)
+			rc = state_db_fail(db, STATE_LIMIT, "the account has %zu devices, the most "
+			    "allowed", n);
+		else if (rc == STATE_OK)
+			rc = STATE_NOTFOUND;
+	}
 	if (rc == STATE_NOTFOUND) {
 		rc = state_device_add(db, account_id, name, NULL, NULL, default_folder, now, out);
 		if (rc == STATE_OK && created != NULL)

@@ -171,6 +171,19 @@ int state_db_migrate(struct state_db *db, int target)
 
 	if (target <= 0 || target > N_STEPS)
 		target = N_STEPS;
+	/* A file that needs nothing is only read: opening the state file (every
+	 * login does) never waits for, or takes, the write lock. Two reads in
+	 * separate transactions are consistent enough here: a version only
+	 * grows, and a migration re-reads it under the lock. */
+	v = file_version(db);
+	if (v < 0)
+		return STATE_ERROR;
+	if (v > N_STEPS)
+		return state_db_fail(db, STATE_ERROR,
+		    "schema version %d is newer than this popbridge supports (%d);"
+		    " use a newer popbridge", v, N_STEPS);
+	if (v >= target)
+		return STATE_OK;
 	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	v = file_version(db);

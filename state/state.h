@@ -80,6 +80,8 @@ enum state_rc {
 	STATE_UIDVALIDITY = 3, /* state_messages_sync: the mailbox's UIDVALIDITY
 	                          changed; nothing was written — call
 	                          state_messages_rematch with match keys */
+	STATE_LIMIT = 4,       /* state_device_ensure: the account has its
+	                          maximum of devices; nothing was created */
 	STATE_ERROR = -1,      /* database/IO error; state_errmsg() */
 	STATE_INVALID = -2,    /* bad argument (too long, bad word, ...) */
 };
@@ -229,9 +231,12 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
     const struct state_device_settings *settings, const char *password_hash,
     const char *default_folder, int64_t now, struct state_device *out);
 /* Get-or-create with default settings (passthrough first login); *created
- * says which (may be NULL). */
+ * says which (may be NULL). max_devices > 0: an account that already has
+ * that many devices gets no new one (STATE_LIMIT; the count and the insert
+ * are one transaction, so parallel first logins cannot overshoot). */
 int state_device_ensure(struct state_db *db, int64_t account_id, const char *name,
-    const char *default_folder, int64_t now, struct state_device *out, bool *created);
+    const char *default_folder, int64_t now, size_t max_devices, struct state_device *out,
+    bool *created);
 int state_device_get(struct state_db *db, int64_t account_id, const char *name,
     struct state_device *out);
 int state_device_get_by_id(struct state_db *db, int64_t device_id, struct state_device *out);

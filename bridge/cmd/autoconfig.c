@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/migrate/autoconfig.h"
 #include "bridge/cmd/admin.h"
+#include "bridge/migrate/autoconfig.h"
 
 #define NAME "autoconfig"
 

@@ -7,11 +7,11 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/base/username.h"
 #include "bridge/cmd/admin.h"
+#include "bridge/maildrop/settings.h"
 #include "bridge/managed/login.h"
 #include "bridge/managed/password.h"
-#include "bridge/maildrop/settings.h"
-#include "bridge/base/username.h"
 
 static const enum cmd_opt DEVICE_OPTS[] = {
 	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE

@@ -12,13 +12,14 @@
 
 #include <openssl/crypto.h>
 
-#include "bridge/maildrop/backend.h"
+#include "bridge/base/text.h"
 #include "bridge/cmd/admin.h"
-#include "bridge/migrate/import_match.h"
-#include "bridge/managed/login.h"
-#include "bridge/migrate/pop3client.h"
+#include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/maildrop/upstream.h"
+#include "bridge/managed/login.h"
+#include "bridge/migrate/import_match.h"
+#include "bridge/migrate/pop3client.h"
 
 #define NAME "import-uidls"
 #define LIST_MSGID_MAX 200   /* Message-ID shown in the list of the rest */
@@ -185,7 +186,7 @@ static int on_header(void *arg, size_t idx, const struct migrate_pop3c_hdr *h, u
 
 static int read_old_server(struct run *r)
 {
-	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c *c = migrate_pop3c_new();
 	struct migrate_pop3c_msg *msgs = NULL;
 	size_t n = 0;
 	int rc = -1;
@@ -215,7 +216,7 @@ static int read_old_server(struct run *r)
 		if (x.nomem)
 			cmd_admin_fail(&r->ad, "out of memory");
 		else
-			cmd_admin_fail(&r->ad, "%s", c->err);
+			cmd_admin_fail(&r->ad, "%s", migrate_pop3c_error(c));
 		goto out;
 	}
 	if (migrate_pop3c_quit(c) != 0)
@@ -223,11 +224,10 @@ static int read_old_server(struct run *r)
 	rc = 0;
 	goto out;
 fail:
-	cmd_admin_fail(&r->ad, "%s", c->err);
+	cmd_admin_fail(&r->ad, "%s", migrate_pop3c_error(c));
 out:
 	OPENSSL_cleanse(r->old_pw, sizeof(r->old_pw));
-	migrate_pop3c_close(c);
-	free(c);
+	migrate_pop3c_free(c);
 	free(msgs);
 	return rc;
 }
@@ -402,7 +402,7 @@ static void print_clean(const char *s, size_t max)
 {
 	for (size_t i = 0; s[i] && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
-		putchar(c >= 0x20 && c <= 0x7e && c != '"' ? c : '?');
+		putchar(c == '"' ? '?' : base_text_printable_byte(c));  /* '"' ends the quoted text */
 	}
 }
 

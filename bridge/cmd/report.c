@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bridge/base/text.h"
 #include "bridge/cmd/admin.h"
 
 #define NAME "report"
@@ -157,12 +158,7 @@ static int json_cb(void *arg, const struct state_account *a, const struct state_
 /* Printable ASCII only in a table cell (names may hold anything). */
 static void cell(char *dst, size_t cap, const char *s)
 {
-	size_t o = 0;
-	for (size_t i = 0; s[i] && o + 1 < cap; i++) {
-		unsigned char c = (unsigned char)s[i];
-		dst[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	dst[o] = '\0';
+	base_text_printable_str(dst, cap, s);
 }
 
 static void status_text(const struct rep *r, const struct state_device *d, char *buf,

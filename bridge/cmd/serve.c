@@ -32,7 +32,10 @@ static const struct config_cmd_opt opts[] = {
 	{ PB_K_DELE, 0, NULL }, { PB_K_TRASH_FOLDER, 0, NULL }, { PB_K_ARCHIVE_FOLDER, 0, NULL },
 	{ PB_K_DELE_KEYWORD, 0, NULL }, { PB_K_ALLOW_PLAINTEXT_AUTH, 0, NULL },
 	{ PB_K_MAX_SESSIONS, 0, NULL }, { PB_K_MAX_SESSIONS_PER_IP, 0, NULL },
-	{ PB_K_IDLE_TIMEOUT, 0, NULL }, { PB_K_USER, 0, NULL }, { PB_K_SYSLOG, 0, NULL },
+	{ PB_K_IDLE_TIMEOUT, 0, NULL }, { PB_K_LOGIN_TIMEOUT, 0, NULL },
+	{ PB_K_MAX_AUTH_FAILURES, 0, NULL }, { PB_K_MAX_DEVICES_PER_ACCOUNT, 0, NULL },
+	{ PB_K_PROXY_PROTOCOL, 0, NULL }, { PB_K_TRUSTED_PROXY, 0, NULL },
+	{ PB_K_UPSTREAM_FORWARD_CLIENT_IP, 0, NULL }, { PB_K_USER, 0, NULL }, { PB_K_SYSLOG, 0, NULL },
 	{ PB_K_LOG_LEVEL, 0, NULL }, { PB_K_STATE, 0, NULL }, { PB_K_KEY_FILE, 0, NULL },
 };
 _Static_assert(sizeof(opts) / sizeof(opts[0]) == PB_K_COUNT + 1, "serve takes every setting");
@@ -43,8 +46,8 @@ const struct config_command cmd_serve = {
 	.text =
 	    "Run the POP3 service in the foreground. Options override the\n"
 	    "configuration file; defaults in brackets. --upstream is required, here\n"
-	    "or in the file. An option given twice is an error, except --listen and\n"
-	    "--listen-tls.\n",
+	    "or in the file. An option given twice is an error, except --listen,\n"
+	    "--listen-tls and --trusted-proxy.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

@@ -56,8 +56,7 @@ static int set_value(struct config_cmdline *c, const struct config_cmd_opt *co,
 	int w;
 
 	if (o->kind == CONFIG_OPT_SETTING) {
-		if ((c->flags.set & PB_KEY_BIT(o->key)) && o->key != PB_K_LISTEN &&
-		    o->key != PB_K_LISTEN_TLS)
+		if ((c->flags.set & PB_KEY_BIT(o->key)) && !config_key_repeatable(o->key))
 			return base_errf(err, errlen, "--%s is given twice", name);
 		if (config_options_set(&c->flags, o->key, value, verr, sizeof(verr)) != 0)
 			return base_errf(err, errlen, "--%s: %s", name, verr);

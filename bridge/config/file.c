@@ -175,16 +175,23 @@ struct attrmap {
 	enum config_key key;
 };
 
+/* Where each element's attributes go. Which elements and attributes exist,
+ * which are required and which values are allowed is the schema's to say
+ * (contrib/popbridge.rng); this table only maps attributes to option keys. */
 struct elemdef {
 	const char *name;
 	const struct attrmap *attrs;  /* ends with attr == NULL */
-	const char *required[3];      /* attributes that must be there */
+	/* More than one allowed. Not left to the schema: RELAX NG says "once,
+	 * in any order" only with <interleave>, and libxml2 then reports a
+	 * second copy as "Extra element X in interleave" without the line of
+	 * the first, and stops checking the other elements. */
 	bool repeatable;
 };
 
 static const struct attrmap upstream_attrs[] = {
 	{ "url", PB_K_UPSTREAM }, { "tls", PB_K_UPSTREAM_TLS },
-	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT }, { NULL, 0 } };
+	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT },
+	{ "forward-client-ip", PB_K_UPSTREAM_FORWARD_CLIENT_IP }, { NULL, 0 } };
 static const struct attrmap tls_attrs[] = {
 	{ "cert", PB_K_CERT }, { "key", PB_K_KEY }, { "min-version", PB_K_TLS_MIN },
 	{ NULL, 0 } };
@@ -199,32 +206,39 @@ static const struct attrmap mailbox_attrs[] = {
 static const struct attrmap limits_attrs[] = {
 	{ "max-sessions", PB_K_MAX_SESSIONS },
 	{ "max-sessions-per-ip", PB_K_MAX_SESSIONS_PER_IP },
-	{ "idle-timeout", PB_K_IDLE_TIMEOUT }, { NULL, 0 } };
+	{ "idle-timeout", PB_K_IDLE_TIMEOUT }, { "login-timeout", PB_K_LOGIN_TIMEOUT },
+	{ "max-auth-failures", PB_K_MAX_AUTH_FAILURES },
+	{ "max-devices-per-account", PB_K_MAX_DEVICES_PER_ACCOUNT }, { NULL, 0 } };
+static const struct attrmap proxy_attrs[] = {
+	{ "protocol", PB_K_PROXY_PROTOCOL }, { NULL, 0 } };
+static const struct attrmap trusted_proxy_attrs[] = {
+	{ "cidr", PB_K_TRUSTED_PROXY }, { NULL, 0 } };
 static const struct attrmap log_attrs[] = {
 	{ "level", PB_K_LOG_LEVEL }, { "syslog", PB_K_SYSLOG }, { NULL, 0 } };
 static const struct attrmap state_attrs[] = {
 	{ "file", PB_K_STATE }, { "key-file", PB_K_KEY_FILE }, { NULL, 0 } };
 static const struct attrmap run_attrs[] = { { "user", PB_K_USER }, { NULL, 0 } };
-/* <listen> and <device> are applied by their own functions; the keys here
- * only name the attributes they accept. */
-static const struct attrmap listen_attrs[] = {
-	{ "address", PB_K_LISTEN }, { "tls", PB_K_LISTEN_TLS }, { NULL, 0 } };
+/* <listen> and <device> are applied by their own functions (listen: its
+ * address goes to listen or listen-tls; device: account and name open a
+ * section). */
+static const struct attrmap listen_attrs[] = { { NULL, 0 } };
 static const struct attrmap device_attrs[] = {
-	{ "account", PB_K_COUNT }, { "name", PB_K_COUNT },
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
 	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { NULL, 0 } };
 
 static const struct elemdef elements[] = {
-	{ "upstream", upstream_attrs, { "url" }, false },
-	{ "listen", listen_attrs, { "address" }, true },
-	{ "tls", tls_attrs, { NULL }, false },
-	{ "auth", auth_attrs, { NULL }, false },
-	{ "mailbox", mailbox_attrs, { NULL }, false },
-	{ "limits", limits_attrs, { NULL }, false },
-	{ "log", log_attrs, { NULL }, false },
-	{ "state", state_attrs, { NULL }, false },
-	{ "run", run_attrs, { "user" }, false },
-	{ "device", device_attrs, { "account", "name" }, true },
+	{ "upstream", upstream_attrs, false },
+	{ "listen", listen_attrs, true },
+	{ "tls", tls_attrs, false },
+	{ "auth", auth_attrs, false },
+	{ "mailbox", mailbox_attrs, false },
+	{ "limits", limits_attrs, false },
+	{ "proxy", proxy_attrs, false },
+	{ "trusted-proxy", trusted_proxy_attrs, true },
+	{ "log", log_attrs, false },
+	{ "state", state_attrs, false },
+	{ "run", run_attrs, false },
+	{ "device", device_attrs, true },
 };
 #define N_ELEMENTS (sizeof(elements) / sizeof(elements[0]))
 
@@ -239,6 +253,7 @@ static const struct attrmap *find_attr(const struct attrmap *m, const char *name
 struct walk {
 	struct config_options *layer;
 	struct problems *problems;
+	xmlDocPtr schema;                 /* contrib/popbridge.rng, read as XML */
 	unsigned line_of[PB_K_COUNT];     /* element line where each key was set */
 	unsigned first_line[N_ELEMENTS];  /* where each element first appeared */
 };
@@ -269,8 +284,74 @@ static void problem_at(struct walk *w, unsigned line, const char *fmt, ...)
 	add_problem(w->problems, line, false, msg);
 }
 
+static bool rng_is(xmlNodePtr n, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+static bool rng_named(xmlNodePtr n, const char *name)
+{
+	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)"name");
+	bool same = v && strcmp((const char *)v, name) == 0;
+	xmlFree(v);
+	return same;
+}
+
+/* The schema's <element name="name"> pattern, or its <define name="name">
+ * (for a <ref>); NULL when there is none. */
+static xmlNodePtr rng_find(xmlDocPtr schema, const char *kind, const char *name)
+{
+	xmlNodePtr root = schema ? xmlDocGetRootElement(schema) : NULL;
+	for (xmlNodePtr d = root ? root->children : NULL; d; d = d->next) {
+		if (!rng_is(d, "define"))
+			continue;
+		if (strcmp(kind, "define") == 0 && rng_named(d, name))
+			return d;
+		for (xmlNodePtr e = d->children; e; e = e->next)
+			if (strcmp(kind, "element") == 0 && rng_is(e, "element") && rng_named(e, name))
+				return e;
+	}
+	return NULL;
+}
+
+/* The attributes the schema's pattern allows, through <ref>s; required:
+ * not inside <optional> (or <zeroOrMore>, <choice>). */
+struct rng_attr {
+	xmlChar *name;
+	bool required;
+};
+#define RNG_ATTRS_MAX 16
+
+static size_t rng_attrs(xmlDocPtr schema, xmlNodePtr pattern, bool optional, int depth,
+    struct rng_attr *out, size_t n)
+{
+	for (xmlNodePtr c = pattern->children; c && depth < 4; c = c->next) {
+		if (rng_is(c, "attribute") && n < RNG_ATTRS_MAX) {
+			out[n].name = xmlGetNoNsProp(c, (const xmlChar *)"name");
+			out[n].required = !optional;
+			n += out[n].name != NULL;
+		} else if (rng_is(c, "ref")) {
+			xmlChar *name = xmlGetNoNsProp(c, (const xmlChar *)"name");
+			xmlNodePtr d = name ? rng_find(schema, "define", (const char *)name) : NULL;
+			xmlFree(name);
+			if (d)
+				n = rng_attrs(schema, d, optional, depth + 1, out, n);
+		} else if (rng_is(c, "optional") || rng_is(c, "zeroOrMore") || rng_is(c, "choice")) {
+			n = rng_attrs(schema, c, true, depth + 1, out, n);
+		} else if (rng_is(c, "group")) {
+			n = rng_attrs(schema, c, optional, depth + 1, out, n);
+		}
+	}
+	return n;
+}
+
 /* What the schema also says, said precisely: a second copy of a single
- * element, an unknown attribute, a missing one. false: do not apply it. */
+ * element (see struct elemdef), an unknown attribute, a missing one. The
+ * attributes come from the schema itself (rng_attrs), not from a second
+ * list: libxml2 reports only the first unknown attribute of an element and
+ * does not name a missing one ("Element run failed to validate
+ * attributes"); ours, on the same line, take the place of its messages.
+ * Unknown elements are the schema's alone. false: do not apply it. */
 static bool check_element(struct walk *w, xmlNodePtr node, size_t idx)
 {
 	const struct elemdef *def = &elements[idx];
@@ -283,24 +364,34 @@ static bool check_element(struct walk *w, xmlNodePtr node, size_t idx)
 	} else if (!w->first_line[idx]) {
 		w->first_line[idx] = line;
 	}
+	xmlNodePtr pattern = rng_find(w->schema, "element", def->name);
+	if (!pattern)
+		return ok;
+	struct rng_attr allowed[RNG_ATTRS_MAX];
+	size_t n = rng_attrs(w->schema, pattern, false, 0, allowed, 0);
 	for (xmlAttrPtr a = node->properties; a; a = a->next) {
-		if (a->ns || !find_attr(def->attrs, (const char *)a->name)) {
+		size_t i = 0;
+		while (i < n && (a->ns || !xmlStrEqual(a->name, allowed[i].name)))
+			i++;
+		if (i == n)
 			problem_at(w, line, "<%s>: unknown attribute '%s'", def->name,
 			    (const char *)a->name);
-		}
 	}
-	for (size_t i = 0; i < 3 && def->required[i]; i++) {
-		if (!xmlHasNsProp(node, (const xmlChar *)def->required[i], NULL)) {
+	for (size_t i = 0; i < n; i++) {
+		if (allowed[i].required && !xmlHasNsProp(node, allowed[i].name, NULL)) {
 			problem_at(w, line, "<%s>: the attribute '%s' is required", def->name,
-			    def->required[i]);
+			    (const char *)allowed[i].name);
 			ok = false;
 		}
+		xmlFree(allowed[i].name);
 	}
 	return ok;
 }
 
 /* Apply every known attribute of node: to the layer (section == NULL) or to
- * a device section. */
+ * a device section. The values are checked by the option table
+ * (config_options_set: ranges, names, addresses), which says what is
+ * allowed; the schema only says "a number". */
 static void apply_attrs(struct walk *w, xmlNodePtr node, const struct elemdef *def,
     struct config_device_section *section)
 {
@@ -308,8 +399,8 @@ static void apply_attrs(struct walk *w, xmlNodePtr node, const struct elemdef *d
 	char err[PB_ERR_MAX];
 	for (xmlAttrPtr a = node->properties; a; a = a->next) {
 		const struct attrmap *m = a->ns ? NULL : find_attr(def->attrs, (const char *)a->name);
-		if (!m || m->key == PB_K_COUNT)
-			continue;  /* unknown: reported by check_element(); or a name */
+		if (!m)
+			continue;  /* unknown: the schema reports it; or applied elsewhere */
 		char *v = attr_value(node, (const char *)a->name);
 		int rc = section ? config_section_set(section, m->key, v ? v : "", err, sizeof(err)) :
 		    config_options_set(w->layer, m->key, v ? v : "", err, sizeof(err));
@@ -328,6 +419,8 @@ static void apply_listen(struct walk *w, xmlNodePtr node)
 	char *addr = attr_value(node, "address");
 	char *tls = attr_value(node, "tls");
 	enum config_key k = tls && strcmp(tls, "yes") == 0 ? PB_K_LISTEN_TLS : PB_K_LISTEN;
+	/* The schema allows yes and no too, but its message ("Invalid attribute
+	 * tls for element listen") does not say what is expected. */
 	if (tls && strcmp(tls, "yes") != 0 && strcmp(tls, "no") != 0)
 		value_problem(w, line, "listen", "tls", "expected yes or no");
 	else if (config_options_set(w->layer, k, addr ? addr : "", err, sizeof(err)) != 0)
@@ -338,6 +431,9 @@ static void apply_listen(struct walk *w, xmlNodePtr node)
 	xmlFree(tls);
 }
 
+/* A second section for the same device is refused here (by
+ * config_options_new_section): names compare case-folded, which no schema
+ * can say. */
 static void apply_device(struct walk *w, xmlNodePtr node, const struct elemdef *def)
 {
 	unsigned line = (unsigned)xmlGetLineNo(node);
@@ -382,7 +478,9 @@ static void walk_document(struct walk *w, xmlDocPtr doc)
 }
 
 /* The file as a whole: what config_options_finish() would refuse, and device
- * names that the file's own separator makes unreachable. */
+ * names that the file's own separator makes unreachable. Rules across
+ * fields (cert needs key, the URL's scheme against upstream tls): a schema
+ * checks each attribute on its own. */
 static void check_whole(struct walk *w, unsigned root_line)
 {
 	char err[PB_ERR_MAX];
@@ -439,14 +537,54 @@ static void validate(xmlDocPtr doc, struct problems *p)
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 static void xml_init(void) { xmlInitParser(); }
 
-int config_file_load(const char *path, struct config_options *layer,
-    config_report_fn *report, void *arg)
+/* Parse buf[0..len) as the configuration named name into layer, noting
+ * problems in p. */
+static void parse_into(const char *name, const char *buf, size_t len,
+    struct config_options *layer, struct problems *p)
+{
+	struct walk w;
+	xmlDocPtr doc = NULL;
+	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+
+	if (!ctxt)
+		add_problem(p, 0, false, "out of memory");
+	else
+		doc = xmlCtxtReadMemory(ctxt, buf, (int)len, name, NULL,
+		    XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+	if (ctxt && !ctxt->wellFormed && doc) {
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	if (ctxt && !doc && p->n == 0)
+		add_problem(p, 0, true, "not a well-formed XML document");
+	xmlFreeParserCtxt(ctxt);
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		add_problem(p, doctype_line(buf, len), false,
+		    "a DOCTYPE is not allowed in the configuration");
+	} else if (doc) {
+		validate(doc, p);
+		memset(&w, 0, sizeof(w));
+		w.layer = layer;
+		w.problems = p;
+		w.schema = xmlReadMemory(config_schema, (int)config_schema_len, "popbridge.rng",
+		    NULL, XML_PARSE_NONET);
+		if (!w.schema)
+			add_problem(p, 0, false, "internal error: the built-in schema does not load");
+		walk_document(&w, doc);
+		xmlFreeDoc(w.schema);
+		xmlNodePtr root = xmlDocGetRootElement(doc);
+		check_whole(&w, root ? (unsigned)xmlGetLineNo(root) : 0);
+	}
+	xmlFreeDoc(doc);
+}
+
+/* Load from a file (path) or from memory (buf, len); see file.h. */
+static int load(const char *path, const char *mem, size_t memlen,
+    struct config_options *layer, config_report_fn *report, void *arg)
 {
 	struct problems *p = calloc(1, sizeof(*p));
-	struct walk w;
 	size_t len = 0;
-	char *buf;
-	xmlDocPtr doc = NULL;
+	char *buf = NULL;
 
 	config_options_init(layer);
 	if (!p) {
@@ -460,35 +598,14 @@ int config_file_load(const char *path, struct config_options *layer,
 	void *saved_ctx = xmlStructuredErrorContext;
 	xmlSetStructuredErrorFunc(p, xml_error);
 
-	buf = read_bounded(path, &len, p);
-	if (buf) {
-		xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-		if (!ctxt)
-			add_problem(p, 0, false, "out of memory");
-		else
-			doc = xmlCtxtReadMemory(ctxt, buf, (int)len, path, NULL,
-			    XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
-		if (ctxt && !ctxt->wellFormed && doc) {
-			xmlFreeDoc(doc);
-			doc = NULL;
-		}
-		if (ctxt && !doc && p->n == 0)
-			add_problem(p, 0, true, "not a well-formed XML document");
-		xmlFreeParserCtxt(ctxt);
-	}
-	if (doc && (doc->intSubset || doc->extSubset)) {
-		add_problem(p, doctype_line(buf, len), false,
-		    "a DOCTYPE is not allowed in the configuration");
-	} else if (doc) {
-		validate(doc, p);
-		memset(&w, 0, sizeof(w));
-		w.layer = layer;
-		w.problems = p;
-		walk_document(&w, doc);
-		xmlNodePtr root = xmlDocGetRootElement(doc);
-		check_whole(&w, root ? (unsigned)xmlGetLineNo(root) : 0);
-	}
-	xmlFreeDoc(doc);
+	if (mem == NULL)
+		buf = read_bounded(path, &len, p);
+	else if (memlen > PB_CONFIG_MAX)
+		add_problem(p, 0, false, "larger than the most a configuration may be");
+	if (buf != NULL)
+		parse_into(path, buf, len, layer, p);
+	else if (mem != NULL && memlen <= PB_CONFIG_MAX)
+		parse_into(path, mem, memlen, layer, p);
 	free(buf);
 	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
 
@@ -500,4 +617,16 @@ int config_file_load(const char *path, struct config_options *layer,
 	}
 	free(p);
 	return rc;
+}
+
+int config_file_load(const char *path, struct config_options *layer,
+    config_report_fn *report, void *arg)
+{
+	return load(path, NULL, 0, layer, report, arg);
+}
+
+int config_buffer_load(const char *name, const char *buf, size_t len,
+    struct config_options *layer, config_report_fn *report, void *arg)
+{
+	return load(name, buf, len, layer, report, arg);
 }

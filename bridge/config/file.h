@@ -32,6 +32,11 @@ typedef void config_report_fn(void *arg, const char *file, unsigned line,
 
 int config_file_load(const char *path, struct config_options *layer,
     config_report_fn *report, void *arg);
+/* The same for a configuration in memory (buf[0..len), at most
+ * PB_CONFIG_MAX octets, no NUL needed); name stands for the file in
+ * reports. For tests and the fuzz target. */
+int config_buffer_load(const char *name, const char *buf, size_t len,
+    struct config_options *layer, config_report_fn *report, void *arg);
 
 /* A report function printing "FILE:LINE: problem" (or "FILE: problem" for
  * line 0) on the FILE * given as arg (stderr when NULL). */

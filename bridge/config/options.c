@@ -1,9 +1,9 @@
 /* bridge/config/options.c — parsing, layering and resolution of settings. */
 #include "bridge/config/options.h"
+#include "bridge/base/text.h"
 #include "bridge/base/username.h"
 #include "state/state.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,7 +110,7 @@ const char *config_log_level_name(enum base_log_level v)
 
 /* How each key's value is parsed. */
 enum vtype { V_URL, V_PATH, V_UINT, V_LISTEN, V_ENUM, V_FOLDER, V_KEYWORD,
-	V_BOOL, V_SEP, V_USER };
+	V_BOOL, V_SEP, V_USER, V_CIDR };
 
 struct keydef {
 	const char *name;
@@ -143,6 +143,13 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_MAX_SESSIONS]     = { "max-sessions", V_UINT, 1, 100000, NULL },
 	[PB_K_MAX_SESSIONS_PER_IP] = { "max-sessions-per-ip", V_UINT, 1, 100000, NULL },
 	[PB_K_IDLE_TIMEOUT]     = { "idle-timeout", V_UINT, 1, 86400, NULL },
+	[PB_K_LOGIN_TIMEOUT]    = { "login-timeout", V_UINT, 1, 3600, NULL },
+	[PB_K_MAX_AUTH_FAILURES] = { "max-auth-failures", V_UINT, 1, 100, NULL },
+	[PB_K_MAX_DEVICES_PER_ACCOUNT] = { "max-devices-per-account", V_UINT, 1, 100000, NULL },
+	[PB_K_PROXY_PROTOCOL]   = { "proxy-protocol", V_BOOL, 0, 0, &bool_names },
+	[PB_K_TRUSTED_PROXY]    = { "trusted-proxy", V_CIDR, 0, 0, NULL },
+	[PB_K_UPSTREAM_FORWARD_CLIENT_IP] = { "upstream-forward-client-ip", V_BOOL, 0, 0,
+		&bool_names },
 	[PB_K_USER]             = { "user", V_USER, 0, 0, NULL },
 	[PB_K_SYSLOG]           = { "syslog", V_BOOL, 0, 0, &bool_names },
 	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, &config_words_log_level },
@@ -158,6 +165,11 @@ int config_key_lookup(const char *name)
 		if (strcmp(keys[k].name, name) == 0)
 			return k;
 	return -1;
+}
+
+bool config_key_repeatable(enum config_key k)
+{
+	return keys[k].type == V_LISTEN || keys[k].type == V_CIDR;
 }
 
 enum config_key_kind config_key_kind(enum config_key k)
@@ -193,19 +205,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* A value quoted for an error message: at most 60 bytes, unprintable bytes
- * shown as '?', so an error line stays one readable line. */
-static const char *shown(const char *s, char *buf, size_t len)
-{
-	size_t i = 0;
-	for (; s[i] && i + 4 < len && i < 60; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = 0;
-	if (s[i])
-		strcpy(buf + i, "...");
-	return buf;
-}
-#define SHOWN(s) shown((s), (char[72]){0}, 72)
+#define SHOWN(s) BASE_SHOWN(s)
 
 /* ---- primitive parsers ------------------------------------------------------ */
 
@@ -257,145 +257,6 @@ static bool clean_text(const char *s)
 		p += n + 1;
 	}
 	return true;
-}
-
-static int parse_port(const char *s, uint16_t *port, char *err, size_t errlen)
-{
-	unsigned long n;
-	if (config_parse_uint(s, 1, 65535, &n) != 0)
-		return fail(err, errlen, "port '%s' is not a number from 1 to 65535", SHOWN(s));
-	*port = (uint16_t)n;
-	return 0;
-}
-
-static bool is_hostname(const char *h)
-{
-	size_t len = strlen(h), label = 0;
-	bool all_numeric = true;
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		char c = h[i];
-		if (c == '.' || c == 0) {
-			if (label == 0 || h[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!(isalnum((unsigned char)c) || c == '-') || (label == 0 && c == '-'))
-			return false;
-		if (++label > 63)
-			return false;
-		if (!isdigit((unsigned char)c))
-			all_numeric = false;
-	}
-	if (all_numeric) {  /* digits and dots: it must be a real IPv4 address */
-		struct in_addr a;
-		return inet_pton(AF_INET, h, &a) == 1;
-	}
-	return true;
-}
-
-/* "HOST:PORT" or "[V6]:PORT" (port_required) or without ":PORT". numeric:
- * the host must be an IP address. */
-static int parse_hostport(const char *s, struct config_endpoint *ep, bool numeric,
-    bool port_required, char *err, size_t errlen)
-{
-	const char *port = NULL;
-	size_t hlen;
-	memset(ep, 0, sizeof(*ep));
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close)
-			return fail(err, errlen, "'%s': '[' without ']'", SHOWN(s));
-		hlen = (size_t)(close - s - 1);
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != 0)
-			return fail(err, errlen, "'%s': expected ':PORT' after ']'", SHOWN(s));
-		if (hlen == 0 || hlen >= sizeof(ep->host))
-			return fail(err, errlen, "'%s': bad IPv6 address", SHOWN(s));
-		memcpy(ep->host, s + 1, hlen);
-		ep->host[hlen] = 0;
-		struct in6_addr a6;
-		if (inet_pton(AF_INET6, ep->host, &a6) != 1)
-			return fail(err, errlen, "'%s' is not an IPv6 address", SHOWN(ep->host));
-		ep->ipv6 = true;
-	} else {
-		const char *colon = strchr(s, ':');
-		if (colon && strchr(colon + 1, ':'))
-			return fail(err, errlen,
-			    "'%s': write an IPv6 address in brackets, e.g. [::1]:1110", SHOWN(s));
-		hlen = colon ? (size_t)(colon - s) : strlen(s);
-		if (hlen == 0)
-			return fail(err, errlen, "'%s': no address before the port", SHOWN(s));
-		if (hlen >= sizeof(ep->host))
-			return fail(err, errlen, "'%s': host name too long", SHOWN(s));
-		memcpy(ep->host, s, hlen);
-		ep->host[hlen] = 0;
-		port = colon ? colon + 1 : NULL;
-		struct in_addr a4;
-		if (numeric) {
-			if (inet_pton(AF_INET, ep->host, &a4) != 1)
-				return fail(err, errlen,
-				    "'%s' is not a numeric IPv4 address or a bracketed IPv6 address",
-				    SHOWN(ep->host));
-		} else if (!is_hostname(ep->host)) {
-			return fail(err, errlen, "'%s' is not a valid host name or address",
-			    SHOWN(ep->host));
-		}
-	}
-	if (!port) {
-		if (port_required)
-			return fail(err, errlen, "'%s': expected ADDRESS:PORT", SHOWN(s));
-		return 0;
-	}
-	return parse_port(port, &ep->port, err, errlen);
-}
-
-int config_parse_listen(const char *s, struct config_endpoint *ep, char *err, size_t errlen)
-{
-	return parse_hostport(s, ep, true, true, err, errlen);
-}
-
-int config_parse_upstream_url(const char *s, struct config_endpoint *ep,
-    enum config_upstream_tls *tls, char *err, size_t errlen)
-{
-	char auth[PB_HOST_MAX + 16];
-	const char *rest;
-	if (strncasecmp(s, "imaps://", 8) == 0) {
-		*tls = PB_UTLS_IMPLICIT;
-		rest = s + 8;
-	} else if (strncasecmp(s, "imap://", 7) == 0) {
-		*tls = PB_UTLS_STARTTLS;
-		rest = s + 7;
-	} else {
-		return fail(err, errlen, "'%s' is not an imaps://HOST[:PORT] or imap://HOST[:PORT] URL",
-		    SHOWN(s));
-	}
-	size_t alen = strcspn(rest, "/");
-	if (rest[alen] == '/' && rest[alen + 1] != 0)
-		return fail(err, errlen, "'%s': a path, query or fragment has no meaning here",
-		    SHOWN(s));
-	if (memchr(rest, '@', alen))
-		return fail(err, errlen, "'%s': credentials do not belong in the URL", SHOWN(s));
-	if (alen == 0)
-		return fail(err, errlen, "'%s': no host", SHOWN(s));
-	if (alen >= sizeof(auth))
-		return fail(err, errlen, "'%s': host name too long", SHOWN(s));
-	memcpy(auth, rest, alen);
-	auth[alen] = 0;
-	if (parse_hostport(auth, ep, false, false, err, errlen) != 0)
-		return -1;
-	if (ep->port == 0)
-		ep->port = *tls == PB_UTLS_IMPLICIT ? 993 : 143;
-	return 0;
-}
-
-const char *config_endpoint_format(const struct config_endpoint *ep, char *buf, size_t len)
-{
-	snprintf(buf, len, ep->ipv6 ? "[%s]:%u" : "%s:%u", ep->host, (unsigned)ep->port);
-	return buf;
 }
 
 int config_word_parse(const struct config_words *t, const char *s, int *out,
@@ -507,6 +368,9 @@ void config_options_init(struct config_options *o)
 	o->max_sessions = PB_DEFAULT_MAX_SESSIONS;
 	o->max_sessions_per_ip = PB_DEFAULT_MAX_SESSIONS_PER_IP;
 	o->idle_timeout = PB_DEFAULT_IDLE_TIMEOUT;
+	o->login_timeout = PB_DEFAULT_LOGIN_TIMEOUT;
+	o->max_auth_failures = PB_DEFAULT_MAX_AUTH_FAILURES;
+	o->max_devices_per_account = PB_DEFAULT_MAX_DEVICES_PER_ACCOUNT;
 	o->log_level = PB_LOG_INFO;
 	strcpy(o->state, PB_DEFAULT_STATE);
 }
@@ -536,6 +400,26 @@ static int add_listener(struct config_endpoint *list, size_t *n, bool replace,
 	if (*n >= PB_LISTEN_MAX)
 		return fail(err, errlen, "more than %d listeners of one kind", PB_LISTEN_MAX);
 	list[(*n)++] = *ep;
+	return 0;
+}
+
+/* Another --trusted-proxy range; the first of a layer replaces the list. */
+static int add_trusted_proxy(struct config_options *o, bool replace, const char *value,
+    char *err, size_t errlen)
+{
+	struct base_cidr c;
+	char a[64], b[64];
+	if (base_cidr_parse(value, &c, err, errlen) != 0)
+		return -1;
+	if (replace)
+		o->n_trusted_proxy = 0;
+	for (size_t i = 0; i < o->n_trusted_proxy; i++)
+		if (strcmp(base_cidr_format(&o->trusted_proxy[i], a, sizeof(a)),
+		    base_cidr_format(&c, b, sizeof(b))) == 0)
+			return fail(err, errlen, "%s is given twice", b);
+	if (o->n_trusted_proxy >= PB_TRUSTED_PROXY_MAX)
+		return fail(err, errlen, "more than %d trusted proxy ranges", PB_TRUSTED_PROXY_MAX);
+	o->trusted_proxy[o->n_trusted_proxy++] = c;
 	return 0;
 }
 
@@ -618,6 +502,12 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 			o->max_sessions = (unsigned)n;
 		else if (k == PB_K_MAX_SESSIONS_PER_IP)
 			o->max_sessions_per_ip = (unsigned)n;
+		else if (k == PB_K_LOGIN_TIMEOUT)
+			o->login_timeout = (unsigned)n;
+		else if (k == PB_K_MAX_AUTH_FAILURES)
+			o->max_auth_failures = (unsigned)n;
+		else if (k == PB_K_MAX_DEVICES_PER_ACCOUNT)
+			o->max_devices_per_account = (unsigned)n;
 		else
 			o->idle_timeout = (unsigned)n;
 		break;
@@ -647,8 +537,13 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 		rc = parse_user(value, o->user, err, errlen);
 		break;
 	case V_BOOL:
-		rc = parse_bool(value, k == PB_K_SYSLOG ? &o->syslog : &o->allow_plaintext_auth,
-		    err, errlen);
+		rc = parse_bool(value, k == PB_K_SYSLOG ? &o->syslog :
+		    k == PB_K_PROXY_PROTOCOL ? &o->proxy_protocol :
+		    k == PB_K_UPSTREAM_FORWARD_CLIENT_IP ? &o->upstream_forward_client_ip :
+		    &o->allow_plaintext_auth, err, errlen);
+		break;
+	case V_CIDR:
+		rc = add_trusted_proxy(o, !(o->set & PB_KEY_BIT(k)), value, err, errlen);
 		break;
 	}
 done:
@@ -713,6 +608,19 @@ int config_options_merge(struct config_options *dst, const struct config_options
 			dst->max_sessions_per_ip = src->max_sessions_per_ip;
 			break;
 		case PB_K_IDLE_TIMEOUT: dst->idle_timeout = src->idle_timeout; break;
+		case PB_K_LOGIN_TIMEOUT: dst->login_timeout = src->login_timeout; break;
+		case PB_K_MAX_AUTH_FAILURES: dst->max_auth_failures = src->max_auth_failures; break;
+		case PB_K_MAX_DEVICES_PER_ACCOUNT:
+			dst->max_devices_per_account = src->max_devices_per_account;
+			break;
+		case PB_K_PROXY_PROTOCOL: dst->proxy_protocol = src->proxy_protocol; break;
+		case PB_K_TRUSTED_PROXY:
+			memcpy(dst->trusted_proxy, src->trusted_proxy, sizeof(dst->trusted_proxy));
+			dst->n_trusted_proxy = src->n_trusted_proxy;
+			break;
+		case PB_K_UPSTREAM_FORWARD_CLIENT_IP:
+			dst->upstream_forward_client_ip = src->upstream_forward_client_ip;
+			break;
 		case PB_K_USER: strcpy(dst->user, src->user); break;
 		case PB_K_SYSLOG: dst->syslog = src->syslog; break;
 		case PB_K_LOG_LEVEL: dst->log_level = src->log_level; break;
@@ -759,6 +667,11 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 			if (same_endpoint(&o->listen[i], &o->listen_tls[j]))
 				BAD(PB_K_LISTEN_TLS, "%s is both a listen and a listen-tls address",
 				    config_endpoint_format(&o->listen[i], buf, sizeof(buf)));
+	if (o->proxy_protocol && o->n_trusted_proxy == 0)
+		BAD(PB_K_PROXY_PROTOCOL, "proxy-protocol needs at least one trusted-proxy range "
+		    "(headers are read from those addresses only)");
+	if (!o->proxy_protocol && o->n_trusted_proxy > 0)
+		BAD(PB_K_TRUSTED_PROXY, "trusted-proxy has no effect without proxy-protocol");
 	if (o->n_listen == 0 && o->n_listen_tls == 0) {
 		struct config_endpoint *ep = &o->listen[o->n_listen++];
 		memset(ep, 0, sizeof(*ep));
@@ -933,12 +846,21 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_MAX_SESSIONS: n = o->max_sessions; number = true; break;
 	case PB_K_MAX_SESSIONS_PER_IP: n = o->max_sessions_per_ip; number = true; break;
 	case PB_K_IDLE_TIMEOUT: n = o->idle_timeout; number = true; break;
+	case PB_K_LOGIN_TIMEOUT: n = o->login_timeout; number = true; break;
+	case PB_K_MAX_AUTH_FAILURES: n = o->max_auth_failures; number = true; break;
+	case PB_K_MAX_DEVICES_PER_ACCOUNT: n = o->max_devices_per_account; number = true; break;
+	case PB_K_TRUSTED_PROXY:
+		if (o->n_trusted_proxy > 0)
+			return base_cidr_format(&o->trusted_proxy[0], buf, len);
+		break;
 	case PB_K_USER: s = o->user; break;
 	case PB_K_LOG_LEVEL: s = config_log_level_name(o->log_level); break;
 	case PB_K_STATE: s = o->state; break;
 	case PB_K_KEY_FILE: s = o->key_file; break;
 	case PB_K_ALLOW_PLAINTEXT_AUTH:
 	case PB_K_SYSLOG:
+	case PB_K_PROXY_PROTOCOL:
+	case PB_K_UPSTREAM_FORWARD_CLIENT_IP:
 	case PB_K_COUNT:
 		break;
 	}

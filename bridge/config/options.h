@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/base/cidr.h"
 #include "bridge/base/log.h"
 #include "bridge/base/username.h"  /* state's name and folder bounds */
 
@@ -39,6 +40,7 @@
 #define PB_KEYWORD_MAX   64    /* an IMAP keyword (atom) */
 #define PB_USERNAME_MAX  33    /* a system user name (32) + NUL */
 #define PB_LISTEN_MAX    16    /* listeners per kind (plain / TLS) */
+#define PB_TRUSTED_PROXY_MAX 64 /* --trusted-proxy ranges */
 #define PB_DEVICE_SECTIONS_MAX 10000
 #define PB_ERR_MAX       300   /* size of error buffers */
 
@@ -49,7 +51,10 @@ enum config_key {
 	PB_K_FOLDER, PB_K_OFFER, PB_K_WINDOW, PB_K_SEEN_ON, PB_K_DELE,
 	PB_K_TRASH_FOLDER, PB_K_ARCHIVE_FOLDER, PB_K_DELE_KEYWORD,
 	PB_K_ALLOW_PLAINTEXT_AUTH, PB_K_MAX_SESSIONS, PB_K_MAX_SESSIONS_PER_IP,
-	PB_K_IDLE_TIMEOUT, PB_K_USER, PB_K_SYSLOG, PB_K_LOG_LEVEL,
+	PB_K_IDLE_TIMEOUT, PB_K_LOGIN_TIMEOUT, PB_K_MAX_AUTH_FAILURES,
+	PB_K_MAX_DEVICES_PER_ACCOUNT, PB_K_PROXY_PROTOCOL, PB_K_TRUSTED_PROXY,
+	PB_K_UPSTREAM_FORWARD_CLIENT_IP,
+	PB_K_USER, PB_K_SYSLOG, PB_K_LOG_LEVEL,
 	PB_K_STATE, PB_K_KEY_FILE,
 	PB_K_COUNT
 };
@@ -120,6 +125,13 @@ struct config_options {
 	unsigned max_sessions;
 	unsigned max_sessions_per_ip;
 	unsigned idle_timeout;         /* seconds */
+	unsigned login_timeout;        /* seconds from accept to a good login */
+	unsigned max_auth_failures;    /* failed logins that close a connection */
+	unsigned max_devices_per_account; /* passthrough devices created, at most */
+	bool proxy_protocol;           /* read PROXY headers from trusted proxies */
+	struct base_cidr trusted_proxy[PB_TRUSTED_PROXY_MAX];
+	size_t n_trusted_proxy;
+	bool upstream_forward_client_ip; /* the client address upstream in ID */
 	char user[PB_USERNAME_MAX];    /* "" = keep the current user */
 	bool syslog;
 	enum base_log_level log_level;
@@ -137,6 +149,9 @@ struct config_options {
 #define PB_DEFAULT_MAX_SESSIONS 500
 #define PB_DEFAULT_MAX_SESSIONS_PER_IP 50
 #define PB_DEFAULT_IDLE_TIMEOUT 600
+#define PB_DEFAULT_LOGIN_TIMEOUT 60
+#define PB_DEFAULT_MAX_AUTH_FAILURES 3
+#define PB_DEFAULT_MAX_DEVICES_PER_ACCOUNT 64
 #define PB_DEFAULT_STATE "popbridge.db"
 
 /* Fill o with the built-in defaults; nothing marked as set. */
@@ -240,6 +255,9 @@ const char *config_words_join(const struct config_words *t, const char *sep, cha
  * (CONFIG_KEY_FLAG: no value), its range (numbers) or words. */
 enum config_key_kind { CONFIG_KEY_TEXT, CONFIG_KEY_UINT, CONFIG_KEY_WORD, CONFIG_KEY_FLAG };
 enum config_key_kind config_key_kind(enum config_key k);
+/* Whether the key may be given more than once (a list: listen, listen-tls,
+ * trusted-proxy). */
+bool config_key_repeatable(enum config_key k);
 /* CONFIG_KEY_UINT: the range. */
 void config_key_range(enum config_key k, unsigned long *min, unsigned long *max);
 /* CONFIG_KEY_WORD: the words; NULL otherwise. */

@@ -82,6 +82,7 @@ struct maildrop_conn {
 	struct maildrop_ctx *ctx;
 	const struct config_options *opt;      /* this session's snapshot; NULL: ctx->opt */
 	char remote_addr[PB_ADDR_TEXT_MAX]; /* numeric */
+	unsigned remote_port;              /* 0: not known */
 	bool loopback;                     /* remote_addr is 127.0.0.0/8 or ::1 */
 	uint64_t login_deadline_ms;        /* CLOCK_MONOTONIC ms (base_clock_ms)
 	                                      by which the login must be done; 0

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bridge/base/log.h"
+#include "bridge/maildrop/devlock.h"
 #include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
 
@@ -513,6 +514,41 @@ out:
 	return ret;
 }
 
+enum lock_result {
+	LOCK_HELD,    /* *hold and *fresh set: run *fresh */
+	LOCK_BUSY,    /* the device is in a session: leave the entry to it */
+	LOCK_DONE,    /* finished meanwhile: nothing to do */
+	LOCK_FAILED,  /* database trouble */
+};
+
+/* Take the lock of e's device without waiting; then re-read e (a session
+ * that held the lock until now may have finished it). A device no longer
+ * in state, or a lock table out of memory, runs the entry as before. */
+static enum lock_result lock_device(const struct maildrop_commit_env *env,
+    const struct state_journal *e, struct maildrop_devlock *hold,
+    struct state_journal **fresh)
+{
+	struct state_device d;
+
+	if (state_device_get_by_id(env->db, e->device_id, &d) == STATE_OK &&
+	    maildrop_devlock_acquire(env->devlocks, d.account, d.name, hold) == PB_DEVLOCK_IN_USE) {
+		base_log(PB_LOG_DEBUG, "journal", "entry %lld: device %s is in a session; "
+		    "left to it", (long long)e->id, d.name);
+		return LOCK_BUSY;
+	}
+	if (state_journal_get(env->db, e->id, fresh) != STATE_OK) {
+		maildrop_devlock_release(hold);
+		return LOCK_FAILED;
+	}
+	if ((*fresh)->state == STATE_JOURNAL_DONE) {
+		state_journal_free(*fresh, 1);
+		*fresh = NULL;
+		maildrop_devlock_release(hold);
+		return LOCK_DONE;
+	}
+	return LOCK_HELD;
+}
+
 int maildrop_commit_replay(const struct maildrop_commit_env *env, int64_t account_id,
     char *detail, size_t detail_len)
 {
@@ -528,17 +564,34 @@ int maildrop_commit_replay(const struct maildrop_commit_env *env, int64_t accoun
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
+		struct maildrop_devlock hold = { 0 };
+		struct state_journal *fresh = NULL;
+		const struct state_journal *e = &v[i];
+
 		if (!maildrop_upstream_usable(env->up)) {
 			left++;
 			continue;
 		}
-		if (maildrop_commit_run(env, &v[i], true, why, sizeof(why)) == 0) {
-			base_log(PB_LOG_INFO, "journal", "entry %lld of device %lld finished (%s)",
-			    (long long)v[i].id, (long long)v[i].device_id, v[i].policy);
-			continue;
+		if (env->devlocks != NULL && e->device_id != env->device_id) {
+			enum lock_result lr = lock_device(env, e, &hold, &fresh);
+			if (lr == LOCK_BUSY || lr == LOCK_DONE)
+				continue;
+			if (lr == LOCK_FAILED) {
+				if (left++ == 0)
+					snprintf(detail, detail_len, "entry %lld: %s", (long long)e->id,
+					    state_errmsg(env->db));
+				continue;
+			}
+			e = fresh;
 		}
-		if (left++ == 0)
+		if (maildrop_commit_run(env, e, true, why, sizeof(why)) == 0) {
+			base_log(PB_LOG_INFO, "journal", "entry %lld of device %lld finished (%s)",
+			    (long long)e->id, (long long)e->device_id, e->policy);
+		} else if (left++ == 0) {
 			snprintf(detail, detail_len, "%s", why);
+		}
+		state_journal_free(fresh, 1);
+		maildrop_devlock_release(&hold);
 	}
 	state_journal_free(v, n);
 	return left;

@@ -37,8 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bridge/maildrop/backend.h"
 #include "bridge/config/options.h"
+#include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 
@@ -50,6 +50,10 @@ struct maildrop_commit_env {
 	                                  (last-device holders) */
 	enum maildrop_crash_point crash_at;
 	int64_t now;
+	/* Replay only: the device locks (NULL: none are taken) and the
+	 * session's own device, whose lock the session holds already. */
+	struct maildrop_devlocks *devlocks;
+	int64_t device_id;
 };
 
 /* Run entry e. sync_first: select and sync e->folder before acting (replay);
@@ -57,9 +61,15 @@ struct maildrop_commit_env {
 int maildrop_commit_run(const struct maildrop_commit_env *env, const struct state_journal *e,
     bool sync_first, char *detail, size_t detail_len);
 
-/* Run every entry of the account that is not DONE, oldest first. Returns how
- * many remain pending (0: all finished), or -1 when the pending entries
- * could not even be read; detail says why the first one failed. */
+/* Run every entry of the account that is not DONE, oldest first. An entry
+ * of another device is run only under that device's lock (env->devlocks,
+ * taken without waiting, as fresh from the database once held): when the
+ * device is in a session, that session may be running the entry at its
+ * QUIT right now, and two runs at once would both UID COPY (without MOVE)
+ * — a duplicate in Trash. Such an entry is left to its session and not
+ * counted. Returns how many remain pending (0: all finished), or -1 when
+ * the pending entries could not even be read; detail says why the first
+ * one failed. */
 int maildrop_commit_replay(const struct maildrop_commit_env *env, int64_t account_id,
     char *detail, size_t detail_len);
 

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/config/options.h"
 #include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/devlock.h"
-#include "bridge/config/options.h"
 #include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 

@@ -1,6 +1,7 @@
 /* bridge/maildrop/matchkey.c — Message-ID and header hash of a header block
  * (bridge/maildrop/matchkey.h). */
 #include "bridge/maildrop/matchkey.h"
+#include "bridge/base/hex.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -140,13 +141,9 @@ int maildrop_matchkey_compute(const char *hdr, size_t len, struct maildrop_match
 	}
 	if (EVP_DigestFinal_ex(md, dig, &dlen) != 1 || dlen != 32)
 		goto done;
-	static const char hex[] = "0123456789abcdef";
 	memcpy(out->hash, "s1-", 3);
-	for (unsigned k = 0; k < dlen; k++) {
-		out->hash[3 + 2 * k] = hex[dig[k] >> 4];
-		out->hash[4 + 2 * k] = hex[dig[k] & 15];
-	}
-	out->hash[3 + 2 * dlen] = '\0';
+	if (base_hex_encode(out->hash + 3, sizeof(out->hash) - 3, dig, dlen) != 0)
+		goto done;
 	rc = 0;
 done:
 	EVP_MD_CTX_free(md);

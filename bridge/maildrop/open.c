@@ -9,15 +9,15 @@
 
 #include <openssl/crypto.h>
 
+#include "bridge/base/log.h"
+#include "bridge/base/username.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/commit.h"
-#include "bridge/base/log.h"
 #include "bridge/maildrop/internal.h"
-#include "bridge/managed/login.h"
 #include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
-#include "bridge/base/username.h"
+#include "bridge/managed/login.h"
 
 #define TEXT_BAD_LOGIN "Invalid user name or password."
 #define TEXT_TEMP      "Mail server unavailable, try again later"
@@ -183,7 +183,14 @@ static enum pop3_md_status load_device(struct maildrop_md *md, const char *accou
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "account");
 	maildrop_settings_get(md->opt, account, device, NULL, &s);
-	rc = state_device_ensure(md->db, a.id, device, s.cfg.folder, now, d, NULL);
+	rc = state_device_ensure(md->db, a.id, device, s.cfg.folder, now,
+	    md->opt->max_devices_per_account, d, NULL);
+	if (rc == STATE_LIMIT) {
+		/* Good credentials, so not a failed login for the delay. */
+		set_detail(md->conn, "max-devices-per-account reached");
+		set_text(reply, NULL, "Too many devices for this account");
+		return POP3_MD_AUTH;
+	}
 	if (rc != STATE_OK)
 		return db_failed(md, reply, "device");
 	md->account_id = a.id;
@@ -244,6 +251,10 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		return temp_failed(conn, reply, POP3_MD_TEMP, "out of memory");
 	md->conn = conn;
 	md->opt = opt;
+	if (opt->upstream_forward_client_ip) {
+		md->up.forward_addr = conn->remote_addr;
+		md->up.forward_port = conn->remote_port;
+	}
 
 	if (opt->auth == PB_AUTH_MANAGED)
 		st = login_managed(md, cred, account, device, has_device, reply);
@@ -293,7 +304,7 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 	/* Crash recovery (SPEC §5): the account's unfinished commits first. */
 	struct maildrop_commit_env env = {
 		.up = &md->up, .db = md->db, .opt = opt, .crash_at = BRIDGE_CRASH_NONE,
-		.now = now,
+		.now = now, .devlocks = conn->ctx->devlocks, .device_id = md->device_id,
 	};
 	int left = maildrop_commit_replay(&env, md->account_id, err, sizeof(err));
 	if (left != 0)

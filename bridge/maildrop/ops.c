@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "bridge/maildrop/commit.h"
 #include "bridge/base/log.h"
+#include "bridge/base/text.h"
+#include "bridge/maildrop/commit.h"
 #include "bridge/maildrop/internal.h"
 
 static int64_t now_s(void)
@@ -31,15 +32,10 @@ void maildrop_md_free(struct maildrop_md *md)
 
 void maildrop_text(char *dst, size_t cap, const char *a, const char *b)
 {
-	size_t o = 0;
-	const char *parts[2] = { a, b };
+	size_t o = base_text_printable_str(dst, cap, a);
 
-	if (cap == 0)
-		return;
-	for (int k = 0; k < 2; k++)
-		for (const char *q = parts[k]; q != NULL && *q && o + 1 < cap; q++)
-			dst[o++] = ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e) ? '?' : *q;
-	dst[o] = '\0';
+	if (cap > 0)
+		base_text_printable_str(dst + o, cap - o, b);
 }
 
 static size_t md_count(void *p)

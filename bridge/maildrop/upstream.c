@@ -9,25 +9,141 @@
 #include "bridge/base/log.h"
 #include "bridge/base/version.h"
 
-/* Grow the sequence-number map to n entries (new ones unknown). */
+/* ---- the sequence-number map ----------------------------------------------
+ *
+ * Slots 1..len_msn hold the UIDs of the first messages in server order, as
+ * far as a listing or map_set() told them (0: not known); a slot whose
+ * message was expunged is dead. msn_fw is a Fenwick tree over the live
+ * slots: the slot of sequence number k is found in O(log n), so an EXPUNGE
+ * costs O(log n) whatever its number (shifting the array cost O(n) each:
+ * "* 1 EXPUNGE" for every message of a big folder was quadratic). Dead slots
+ * are compacted away once they outnumber the live ones.
+ *
+ * Messages the server announced (EXISTS) but never listed take no memory:
+ * sequence numbers above the live slots are unknown UIDs, n_msn counts
+ * them. Slots are added only for entries actually listed, at most twice as
+ * many as were listed (issue 12: "* 4294967295 EXISTS" or a FETCH of that
+ * sequence number asked for 16 GiB). */
+
+/* Slots beyond the listed entries a listing may open (a server's FETCH
+ * responses out of order within a window). */
+#define MAP_SLACK 1024
+
+static size_t fw_low(size_t i)
+{
+	return i & (~i + 1);
+}
+
+static void fw_add(struct maildrop_upstream *up, size_t slot, uint32_t delta)
+{
+	for (size_t i = slot; i <= up->len_msn; i += fw_low(i))
+		up->msn_fw[i] += delta;   /* unsigned wrap-around subtracts */
+}
+
+/* The slot (1-based) of the k-th live slot; 1 <= k <= alive_msn. */
+static size_t fw_find(const struct maildrop_upstream *up, size_t k)
+{
+	size_t pos = 0, step = 1;
+
+	while (step * 2 <= up->len_msn)
+		step *= 2;
+	for (; step > 0; step /= 2)
+		if (pos + step <= up->len_msn && up->msn_fw[pos + step] < k) {
+			pos += step;
+			k -= up->msn_fw[pos];
+		}
+	return pos + 1;
+}
+
+/* Every slot live: the tree in O(n). */
+static void fw_build(struct maildrop_upstream *up)
+{
+	for (size_t i = 1; i <= up->len_msn; i++)
+		up->msn_fw[i] = 1;
+	for (size_t i = 1; i <= up->len_msn; i++)
+		if (i + fw_low(i) <= up->len_msn)
+			up->msn_fw[i + fw_low(i)] += up->msn_fw[i];
+	up->alive_msn = up->len_msn;
+}
+
+static bool map_reserve(struct maildrop_upstream *up, size_t n)
+{
+	if (n <= up->cap_msn)
+		return true;
+	size_t cap = up->cap_msn ? up->cap_msn : 64;
+	while (cap < n)
+		cap *= 2;
+	uint32_t *u = realloc(up->msn_uid, cap * sizeof(*u));
+	if (u != NULL)
+		up->msn_uid = u;
+	uint32_t *f = u != NULL ? realloc(up->msn_fw, (cap + 1) * sizeof(*f)) : NULL;
+	if (f == NULL) {
+		up->map_valid = false;
+		return false;
+	}
+	up->msn_fw = f;
+	up->cap_msn = cap;
+	return true;
+}
+
+/* Keep the live slots (and of them only those whose UID is not in drop),
+ * in order; returns how many live slots were dropped. O(n). */
+static size_t map_compact(struct maildrop_upstream *up, const struct imap_uidset *drop)
+{
+	size_t w = 0, dropped = 0;
+
+	/* the tree back into its point values (1 live, 0 dead) */
+	for (size_t i = up->len_msn; i >= 1; i--)
+		if (i + fw_low(i) <= up->len_msn)
+			up->msn_fw[i + fw_low(i)] -= up->msn_fw[i];
+	for (size_t i = 0; i < up->len_msn; i++) {
+		if (up->msn_fw[i + 1] == 0)
+			continue;
+		uint32_t uid = up->msn_uid[i];
+		if (drop != NULL && uid != 0 && imap_uidset_contains(drop, uid)) {
+			dropped++;
+			continue;
+		}
+		if (w != i)
+			up->map_moved++;
+		up->msn_uid[w++] = uid;
+	}
+	up->len_msn = w;
+	fw_build(up);
+	return dropped;
+}
+
+/* The server has announced n messages (new ones unknown). */
 static void map_grow(struct maildrop_upstream *up, size_t n)
 {
-	if (!up->map_valid || n <= up->n_msn)
+	if (up->map_valid && n > up->n_msn)
+		up->n_msn = n;
+}
+
+/* A listing says sequence number msn is uid. */
+static void map_listed(struct maildrop_upstream *up, size_t msn, uint32_t uid)
+{
+	if (!up->map_valid || msn == 0)
 		return;
-	if (n > up->cap_msn) {
-		size_t cap = up->cap_msn ? up->cap_msn : 64;
-		while (cap < n)
-			cap *= 2;
-		uint32_t *p = realloc(up->msn_uid, cap * sizeof(*p));
-		if (p == NULL) {
-			up->map_valid = false;
-			return;
-		}
-		up->msn_uid = p;
-		up->cap_msn = cap;
+	map_grow(up, msn);
+	up->listed_msn++;
+	if (msn <= up->alive_msn) {
+		up->msn_uid[fw_find(up, msn) - 1] = uid;
+		return;
 	}
-	memset(up->msn_uid + up->n_msn, 0, (n - up->n_msn) * sizeof(uint32_t));
-	up->n_msn = n;
+	/* new slots up to msn: only as many as the listing has earned */
+	size_t add = msn - up->alive_msn;
+	if (msn > 2 * up->listed_msn + MAP_SLACK || !map_reserve(up, up->len_msn + add))
+		return;  /* stays unknown */
+	for (size_t k = 0; k < add; k++) {
+		size_t i = ++up->len_msn;
+		up->msn_uid[i - 1] = 0;
+		up->msn_fw[i] = 1;
+		for (size_t j = 1; j < fw_low(i); j *= 2)
+			up->msn_fw[i] += up->msn_fw[i - j];
+	}
+	up->alive_msn = msn;
+	up->msn_uid[up->len_msn - 1] = uid;
 }
 
 static void note_gone(struct maildrop_upstream *up, uint32_t uid)
@@ -42,23 +158,23 @@ static void on_expunge(struct maildrop_upstream *up, uint32_t msn)
 		up->map_valid = false;
 		return;
 	}
-	note_gone(up, up->msn_uid[msn - 1]);
-	memmove(up->msn_uid + msn - 1, up->msn_uid + msn,
-	    (up->n_msn - msn) * sizeof(uint32_t));
 	up->n_msn--;
+	if (msn > up->alive_msn)
+		return;  /* an unknown UID */
+	size_t slot = fw_find(up, msn);
+	note_gone(up, up->msn_uid[slot - 1]);
+	fw_add(up, slot, (uint32_t)-1);
+	up->alive_msn--;
+	if (up->len_msn - up->alive_msn > up->alive_msn + 64)
+		(void)map_compact(up, NULL);
 }
 
 static void on_vanished(struct maildrop_upstream *up, const struct imap_uidset *uids)
 {
-	size_t w = 0;
-
 	(void)imap_uidset_merge(&up->gone, uids);
 	if (!up->map_valid)
 		return;
-	for (size_t i = 0; i < up->n_msn; i++)
-		if (up->msn_uid[i] == 0 || !imap_uidset_contains(uids, up->msn_uid[i]))
-			up->msn_uid[w++] = up->msn_uid[i];
-	up->n_msn = w;
+	up->n_msn -= map_compact(up, uids);
 }
 
 static void on_event(void *arg, const struct imap_event *ev)
@@ -166,12 +282,23 @@ static bool optional_failed(enum imap_result r)
  * offered, at most once per connection. */
 static enum imap_result send_id(struct maildrop_upstream *up)
 {
-	static const char *const kv[] = { "name", "popbridge", "version", POPBRIDGE_VERSION };
+	char port[8];
+	const char *kv[8] = { "name", "popbridge", "version", POPBRIDGE_VERSION };
+	size_t n = 4;
 
 	if (up->id_sent || !imap_has(up->imap, IMAP_CAP_ID))
 		return IMAP_OK;
 	up->id_sent = true;
-	return imap_id(up->imap, kv, sizeof(kv) / sizeof(kv[0]));
+	if (up->forward_addr != NULL && up->forward_addr[0]) {
+		kv[n++] = "x-originating-ip";
+		kv[n++] = up->forward_addr;
+		if (up->forward_port > 0 && up->forward_port <= 65535) {
+			snprintf(port, sizeof(port), "%u", up->forward_port);
+			kv[n++] = "x-originating-port";
+			kv[n++] = port;
+		}
+	}
+	return imap_id(up->imap, kv, n);
 }
 
 /* After login: ENABLE QRESYNC when offered (RFC 7162 §3.2.3; it enables
@@ -261,6 +388,7 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 static void map_reset(struct maildrop_upstream *up)
 {
 	up->n_msn = 0;
+	up->len_msn = up->alive_msn = up->listed_msn = 0;
 	up->map_valid = true;
 	imap_uidset_clear(&up->gone);
 }
@@ -315,12 +443,7 @@ static int list_cb(void *arg, const struct imap_msg *m)
 	struct list_wrap *w = arg;
 	struct maildrop_upstream *up = w->up;
 
-	if (up->map_valid) {
-		if (m->msn > up->n_msn)
-			map_grow(up, m->msn);
-		if (up->map_valid && m->msn >= 1)
-			up->msn_uid[m->msn - 1] = m->uid;
-	}
+	map_listed(up, m->msn, m->uid);
 	return w->cb(w->arg, m);
 }
 
@@ -368,8 +491,14 @@ void maildrop_upstream_map_set(struct maildrop_upstream *up, const uint32_t *uid
 		up->map_valid = false;
 		return;
 	}
+	/* n UIDs the caller holds: memory for what it has, not for a count */
+	if (!map_reserve(up, n))
+		return;
 	if (n > 0)
 		memcpy(up->msn_uid, uids, n * sizeof(*uids));
+	up->len_msn = n;
+	up->listed_msn = n;
+	fw_build(up);
 }
 
 void maildrop_upstream_map_forget(struct maildrop_upstream *up)
@@ -386,8 +515,10 @@ void maildrop_upstream_free(struct maildrop_upstream *up)
 		up->imap = NULL;
 	}
 	free(up->msn_uid);
+	free(up->msn_fw);
 	up->msn_uid = NULL;
-	up->n_msn = up->cap_msn = 0;
+	up->msn_fw = NULL;
+	up->n_msn = up->cap_msn = up->len_msn = up->alive_msn = up->listed_msn = 0;
 	imap_uidset_free(&up->gone);
 	up->selected[0] = '\0';
 }

@@ -5,7 +5,8 @@
  * Contract:
  *  - maildrop_upstream_login() connects (host, port, TLS mode, CA, timeout
  *    from the options), sends ID (RFC 2971: name "popbridge" and its
- *    version) when the server offers it — before LOGIN when the greeting's
+ *    version, and x-originating-ip/-port when forward_addr is set) when the
+ *    server offers it — before LOGIN when the greeting's
  *    capabilities have it, else after — logs in, and ENABLEs QRESYNC when
  *    offered (`qresync` says whether the server confirmed it). A NO or BAD
  *    to ID or ENABLE is not a failure; the session goes on without. Its status: POP3_MD_OK; POP3_MD_AUTH when
@@ -17,7 +18,9 @@
  *  - While a mailbox is selected, EXPUNGE (by sequence number, mapped to the
  *    UID through the listing) and VANISHED events add UIDs to `gone`: the
  *    messages another client removed during the session. EXISTS growth is
- *    followed so later sequence numbers stay right. A mapping that cannot be
+ *    followed so later sequence numbers stay right. Memory follows what the
+ *    server actually sent (listed entries), never a count it announced, and
+ *    each EXPUNGE costs O(log n). A mapping that cannot be
  *    kept (allocation) is dropped: `gone` then simply learns nothing more,
  *    and fetches still answer GONE from the server's own reply.
  *  - maildrop_upstream_select() forgets the previous mailbox's map and gone
@@ -43,11 +46,22 @@ struct maildrop_upstream {
 	struct imap_session *imap;
 	char selected[PB_FOLDER_MAX];  /* "" = none */
 	struct imap_mailbox_info info; /* of the selected mailbox */
-	uint32_t *msn_uid;             /* msn - 1 → UID (0: not known yet) */
-	size_t n_msn, cap_msn;
+	/* the sequence-number map (upstream.c says how): */
+	size_t n_msn;                  /* messages the server announced */
+	uint32_t *msn_uid;             /* slot - 1 → UID (0: not known yet) */
+	uint32_t *msn_fw;              /* Fenwick tree of live slots, 1-based */
+	size_t len_msn, alive_msn, cap_msn; /* slots, live ones, room */
+	size_t listed_msn;             /* entries listed: what slots may grow to */
+	size_t map_moved;              /* slots moved by compaction (tests hold
+	                                  it to O(n)) */
 	bool map_valid;
 	struct imap_uidset gone;       /* UIDs expunged upstream meanwhile */
 	bool id_sent;                  /* ID was sent on this connection */
+	const char *forward_addr;      /* set before login: the client's address,
+	                                  sent in ID as x-originating-ip
+	                                  (--upstream-forward-client-ip); NULL:
+	                                  none */
+	unsigned forward_port;         /* x-originating-port; 0: not sent */
 	bool qresync;                  /* QRESYNC is enabled: expunges come as
 	                                  VANISHED, with UIDs */
 };

@@ -1,5 +1,6 @@
 /* bridge/managed/password.c — device passwords and their scrypt hashes (see passgen.h). */
 #include "bridge/managed/password.h"
+#include "bridge/base/hex.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -47,16 +48,6 @@ static int run_scrypt(const char *password, size_t pw_len, const struct scrypt_p
 	    PASSGEN_MAXMEM, out, out_len) == 1 ? 0 : -1;
 }
 
-static void put_hex(char *dst, const unsigned char *src, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		dst[2 * i] = digits[src[i] >> 4];
-		dst[2 * i + 1] = digits[src[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 int managed_password_hash(const char *password, char *out, size_t out_size)
 {
 	size_t pw_len = strlen(password);
@@ -70,8 +61,11 @@ int managed_password_hash(const char *password, char *out, size_t out_size)
 	    run_scrypt(password, pw_len, &sp, sp.hash, sp.hash_len) != 0)
 		return -1;
 	char salt_hex[2 * PASSGEN_SALT_LEN + 1], hash_hex[2 * PASSGEN_HASH_LEN + 1];
-	put_hex(salt_hex, sp.salt, sp.salt_len);
-	put_hex(hash_hex, sp.hash, sp.hash_len);
+	if (base_hex_encode(salt_hex, sizeof(salt_hex), sp.salt, sp.salt_len) != 0 ||
+	    base_hex_encode(hash_hex, sizeof(hash_hex), sp.hash, sp.hash_len) != 0) {
+		OPENSSL_cleanse(&sp, sizeof(sp));
+		return -1;
+	}
 	int n = snprintf(out, out_size, "$scrypt$ln=%u,r=%u,p=%u$%s$%s",
 	    sp.ln, sp.r, sp.p, salt_hex, hash_hex);
 	OPENSSL_cleanse(&sp, sizeof(sp));
@@ -104,24 +98,10 @@ static int parse_param(const char **s, const char *name, unsigned lo, unsigned h
 /* Parse lowercase hex up to '$' or NUL into dst (lo..hi bytes). */
 static int parse_hex(const char **s, unsigned char *dst, size_t lo, size_t hi, size_t *len)
 {
-	const char *p = *s;
-	size_t n = 0;
-	for (;;) {
-		char c1 = p[0];
-		if (c1 == '$' || c1 == '\0')
-			break;
-		char c2 = p[1];
-		int a = c1 >= '0' && c1 <= '9' ? c1 - '0' : c1 >= 'a' && c1 <= 'f' ? c1 - 'a' + 10 : -1;
-		int b = c2 >= '0' && c2 <= '9' ? c2 - '0' : c2 >= 'a' && c2 <= 'f' ? c2 - 'a' + 10 : -1;
-		if (a < 0 || b < 0 || n >= hi)
-			return -1;
-		dst[n++] = (unsigned char)(a << 4 | b);
-		p += 2;
-	}
-	if (n < lo)
+	size_t digits = strcspn(*s, "$");
+	if (base_hex_decode(dst, hi, len, *s, digits) != 0 || *len < lo)
 		return -1;
-	*len = n;
-	*s = p;
+	*s += digits;
 	return 0;
 }
 

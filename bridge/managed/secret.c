@@ -1,6 +1,7 @@
 /* bridge/managed/secret.c — key file and AES-256-GCM sealing (see secret.h). */
 #include "bridge/managed/secret.h"
 #include "bridge/base/errbuf.h"
+#include "bridge/base/hex.h"
 #include "state/state.h"
 
 #include <errno.h>
@@ -37,15 +38,6 @@ void managed_key_clear(struct managed_key *key)
 
 /* ---- key file ---------------------------------------------------------- */
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Parse the exact key file form; buf holds len bytes. */
 static int parse_key_text(const char *path, const unsigned char *buf, size_t len,
                           struct managed_key *key, char *err, size_t errlen)
@@ -62,15 +54,13 @@ static int parse_key_text(const char *path, const unsigned char *buf, size_t len
 	const unsigned char *hex = buf + mlen + 1;
 	if (hex[2 * SECRET_KEY_LEN] != '\n')
 		return base_errf(err, errlen, "key file %s: the key line must end with a newline", path);
-	for (size_t i = 0; i < SECRET_KEY_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			OPENSSL_cleanse(key->bytes, sizeof(key->bytes));
-			return base_errf(err, errlen,
-			    "key file %s: the key line must be %d lowercase hex digits",
-			    path, 2 * SECRET_KEY_LEN);
-		}
-		key->bytes[i] = (unsigned char)(hi << 4 | lo);
+	size_t n;
+	if (base_hex_decode(key->bytes, sizeof(key->bytes), &n, (const char *)hex,
+	    2 * SECRET_KEY_LEN) != 0 || n != SECRET_KEY_LEN) {
+		OPENSSL_cleanse(key->bytes, sizeof(key->bytes));
+		return base_errf(err, errlen,
+		    "key file %s: the key line must be %d lowercase hex digits",
+		    path, 2 * SECRET_KEY_LEN);
 	}
 	return 0;
 }
@@ -96,6 +86,14 @@ int managed_key_load(const char *path, struct managed_key *key, char *err, size_
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return base_errf(err, errlen, "key file %s is not a regular file", path);
+	}
+	/* Its owner can read and replace it whatever its mode: only root or
+	 * the user popbridge runs as may own it. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		close(fd);
+		return base_errf(err, errlen,
+		    "key file %s is owned by uid %u: only root or the user popbridge runs as "
+		    "(uid %u) may own it", path, (unsigned)st.st_uid, (unsigned)geteuid());
 	}
 	if ((st.st_mode & 0077) != 0) {
 		close(fd);
@@ -164,15 +162,15 @@ static int create_key_file(const char *path, struct managed_key *key, char *err,
 		return base_errf(err, errlen, "cannot create key file %s: no random bytes from OpenSSL",
 		    path);
 
-	static const char digits[] = "0123456789abcdef";
 	unsigned char text[SECRET_KEY_FILE_SIZE];
+	char hex[2 * SECRET_KEY_LEN + 1];
 	const size_t mlen = sizeof(SECRET_KEY_FILE_MAGIC) - 1;
 	memcpy(text, SECRET_KEY_FILE_MAGIC, mlen);
 	text[mlen] = '\n';
-	for (size_t i = 0; i < SECRET_KEY_LEN; i++) {
-		text[mlen + 1 + 2 * i] = (unsigned char)digits[key->bytes[i] >> 4];
-		text[mlen + 2 + 2 * i] = (unsigned char)digits[key->bytes[i] & 15];
-	}
+	if (base_hex_encode(hex, sizeof(hex), key->bytes, SECRET_KEY_LEN) != 0)
+		return base_errf(err, errlen, "cannot create key file %s: internal error", path);
+	memcpy(text + mlen + 1, hex, 2 * SECRET_KEY_LEN);
+	OPENSSL_cleanse(hex, sizeof(hex));
 	text[SECRET_KEY_FILE_SIZE - 1] = '\n';
 
 	/* mkstemp opens with O_CREAT|O_EXCL and mode 0600 before the umask;

@@ -9,6 +9,7 @@
 
 #include <libxml/tree.h>
 #include <libxml/xmlstring.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #define NS_AUTODISCOVER "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
@@ -328,15 +329,17 @@ static int uuid_v4(char out[37])
 		return -1;
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (size_t i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
+	/* 8-4-4-4-12 digits; OpenSSL writes upper case. */
+	static const size_t cut[] = { 0, 4, 6, 8, 10, 16 };
+	size_t o = 0, len;
+	for (size_t k = 0; k + 1 < sizeof(cut) / sizeof(cut[0]); k++) {
+		if (k > 0)
 			out[o++] = '-';
-		out[o++] = hex[r[i] >> 4];
-		out[o++] = hex[r[i] & 15];
+		if (OPENSSL_buf2hexstr_ex(out + o, 37 - o, &len, r + cut[k], cut[k + 1] - cut[k],
+		    '\0') != 1)
+			return -1;
+		o += len - 1;  /* len counts the NUL */
 	}
-	out[o] = '\0';
 	return 0;
 }
 

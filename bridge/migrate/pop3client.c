@@ -12,8 +12,34 @@
 
 #include "bridge/base/addrkey.h"
 #include "bridge/base/errbuf.h"
+#include "bridge/config/url.h"
+#include "imap/conn.h"
 
 #define POP3C_DEFAULT_TIMEOUT_S 30
+
+struct migrate_pop3c {
+	struct imap_conn conn;
+	struct migrate_pop3c_parser p;
+	bool tls;
+	bool cap_pipelining, cap_stls, cap_sasl_plain;
+	char err[POP3C_ERR_MAX];
+};
+
+struct migrate_pop3c *migrate_pop3c_new(void)
+{
+	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+
+	if (c != NULL) {
+		migrate_pop3c_parser_init(&c->p);
+		imap_conn_init(&c->conn, POP3C_DEFAULT_TIMEOUT_S);
+	}
+	return c;
+}
+
+const char *migrate_pop3c_error(const struct migrate_pop3c *c)
+{
+	return c->err;
+}
 
 static int cerr(struct migrate_pop3c *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int cerr(struct migrate_pop3c *c, const char *fmt, ...)
@@ -26,62 +52,24 @@ static int cerr(struct migrate_pop3c *c, const char *fmt, ...)
 	return -1;
 }
 
+static const struct config_url_scheme pop3_schemes[] = {
+	{ "pop3", 110, false },    /* STLS as described in pop3client.h */
+	{ "pop3s", 995, true },    /* RFC 8314 */
+};
+
 int migrate_pop3c_parse_url(const char *s, struct migrate_pop3c_url *u, char *err, size_t errlen)
 {
-	const char *h;
-	size_t hl;
-	const char *rest;
+	const struct config_url_scheme *sc;
+	struct config_endpoint ep;
+	char why[PB_ERR_MAX];
 
 	memset(u, 0, sizeof(*u));
-	if (strncasecmp(s, "pop3://", 7) == 0) {
-		h = s + 7;
-		u->port = 110;
-	} else if (strncasecmp(s, "pop3s://", 8) == 0) {
-		h = s + 8;
-		u->port = 995;
-		u->implicit_tls = true;
-	} else {
-		return base_errf(err, errlen,
-		    "--from: want pop3://HOST[:PORT] or pop3s://HOST[:PORT]");
-	}
-	if (h[0] == '[') {
-		const char *close = strchr(h, ']');
-		if (close == NULL)
-			return base_errf(err, errlen, "--from: missing ']' after an IPv6 address");
-		h++;
-		hl = (size_t)(close - h);
-		rest = close + 1;
-		for (size_t i = 0; i < hl; i++)
-			if (!strchr("0123456789abcdefABCDEF:.", h[i]))
-				return base_errf(err, errlen, "--from: bad IPv6 address");
-	} else {
-		hl = strcspn(h, ":/");
-		rest = h + hl;
-		for (size_t i = 0; i < hl; i++)
-			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789-.", h[i]))
-				return base_errf(err, errlen, "--from: bad host name");
-	}
-	if (hl == 0 || hl >= sizeof(u->host))
-		return base_errf(err, errlen, "--from: missing or too long host");
-	memcpy(u->host, h, hl);
-	u->host[hl] = '\0';
-	if (rest[0] == ':') {
-		unsigned long port;
-		const char *p = rest + 1;
-		size_t pl = strcspn(p, "/");
-		char buf[8];
-		if (pl == 0 || pl >= sizeof(buf))
-			return base_errf(err, errlen, "--from: bad port");
-		memcpy(buf, p, pl);
-		buf[pl] = '\0';
-		if (config_parse_uint(buf, 1, 65535, &port) != 0)
-			return base_errf(err, errlen, "--from: bad port '%s'", buf);
-		u->port = (uint16_t)port;
-		rest = p + pl;
-	}
-	if (strcmp(rest, "") != 0 && strcmp(rest, "/") != 0)
-		return base_errf(err, errlen, "--from: unexpected text after the host and port");
+	if (config_url_parse(s, pop3_schemes, sizeof(pop3_schemes) / sizeof(pop3_schemes[0]), &sc,
+	    &ep, why, sizeof(why)) != 0)
+		return base_errf(err, errlen, "--from: %s", why);
+	memcpy(u->host, ep.host, sizeof(u->host));
+	u->port = ep.port;
+	u->implicit_tls = sc->implicit_tls;
 	return 0;
 }
 
@@ -522,6 +510,14 @@ int migrate_pop3c_quit(struct migrate_pop3c *c)
 void migrate_pop3c_close(struct migrate_pop3c *c)
 {
 	imap_conn_close(&c->conn);
+}
+
+void migrate_pop3c_free(struct migrate_pop3c *c)
+{
+	if (c == NULL)
+		return;
+	migrate_pop3c_close(c);
+	free(c);
 }
 
 const char *migrate_pop3c_tls_version(const struct migrate_pop3c *c)

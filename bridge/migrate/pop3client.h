@@ -21,9 +21,10 @@
  *  - Limits: reply lines as in bridge/migrate/pop3client_parse.h; at most
  *    POP3C_MSGS_MAX messages; LIST and UIDL must name the same messages,
  *    UIDLs must be unique (else an error: a listing we cannot trust).
- *  - Every function returns 0, or -1 with a one-line reason in c->err
- *    (printable ASCII; server text sanitised). After -1 only migrate_pop3c_close()
- *    remains useful.
+ *  - struct migrate_pop3c is opaque: migrate_pop3c_new(), migrate_pop3c_free().
+ *  - Every function returns 0, or -1 with a one-line reason in
+ *    migrate_pop3c_error() (printable ASCII; server text sanitised). After -1
+ *    only migrate_pop3c_close() and migrate_pop3c_free() remain useful.
  */
 #ifndef BRIDGE_MIGRATE_POP3CLIENT_H
 #define BRIDGE_MIGRATE_POP3CLIENT_H
@@ -34,7 +35,6 @@
 
 #include "bridge/config/options.h"
 #include "bridge/migrate/pop3client_parse.h"
-#include "imap/conn.h"
 
 #define POP3C_WINDOW    32        /* TOP commands in flight with PIPELINING */
 #define POP3C_MSGS_MAX  2000000   /* messages in one maildrop */
@@ -48,22 +48,22 @@ struct migrate_pop3c_url {
 	bool implicit_tls;        /* pop3s:// */
 };
 
-/* pop3://HOST[:PORT] or pop3s://HOST[:PORT] (IPv6 as [ADDR]); 0 or -1. */
+/* pop3://HOST[:PORT] or pop3s://HOST[:PORT] (IPv6 as [ADDR]), by the rules of
+ * bridge/config/url.h; 0, or -1 with "--from: why" in err. */
 int migrate_pop3c_parse_url(const char *s, struct migrate_pop3c_url *u, char *err, size_t errlen);
 
-struct migrate_pop3c {
-	struct imap_conn conn;
-	struct migrate_pop3c_parser p;
-	bool tls;
-	bool cap_pipelining, cap_stls, cap_sasl_plain;
-	char err[POP3C_ERR_MAX];
-};
+struct migrate_pop3c;
 
 struct migrate_pop3c_msg {
 	uint32_t num;                  /* message number in the session */
 	uint64_t size;                 /* LIST size */
 	char uidl[POP3C_UIDL_MAX + 1];
 };
+
+/* A new, unconnected client; NULL when out of memory. */
+struct migrate_pop3c *migrate_pop3c_new(void);
+/* The reason for the last -1 ("" before any). */
+const char *migrate_pop3c_error(const struct migrate_pop3c *c);
 
 /* Connect, read the greeting, CAPA, STLS as described. timeout_s 0: 30 s. */
 int migrate_pop3c_connect(struct migrate_pop3c *c, const struct migrate_pop3c_url *u, const char *ca_file,
@@ -84,6 +84,8 @@ int migrate_pop3c_headers(struct migrate_pop3c *c, const struct migrate_pop3c_ms
 /* QUIT (nothing was marked deleted, so nothing is removed). */
 int migrate_pop3c_quit(struct migrate_pop3c *c);
 void migrate_pop3c_close(struct migrate_pop3c *c);
+/* Close and free; NULL is fine. */
+void migrate_pop3c_free(struct migrate_pop3c *c);
 /* "TLSv1.3", or NULL without TLS. */
 const char *migrate_pop3c_tls_version(const struct migrate_pop3c *c);
 

@@ -5,16 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-static void sanitise(char *dst, size_t cap, const char *src, size_t len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && o + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[o++] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
-	}
-	dst[o] = '\0';
-}
+#include "bridge/base/text.h"
 
 void migrate_pop3c_parser_init(struct migrate_pop3c_parser *p)
 {
@@ -79,7 +70,7 @@ static enum migrate_pop3c_ev status_line(struct migrate_pop3c_parser *p, struct 
 		return fail(p, ev, "the server sent a reply that is neither +OK nor -ERR");
 	while (skip < len && line[skip] == ' ')
 		skip++;
-	sanitise(ev->text, sizeof(ev->text), line + skip, len - skip);
+	base_text_printable(ev->text, sizeof(ev->text), line + skip, len - skip);
 	p->in_data = ev->ok && !ev->cont && p->multi_next;
 	p->multi_next = false;
 	return POP3C_EV_STATUS;
@@ -295,7 +286,7 @@ void migrate_pop3c_hdr_field(const struct migrate_pop3c_hdr *h, const char *name
 			if (space && o + 2 < cap)
 				out[o++] = ' ';
 			space = false;
-			out[o++] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
+			out[o++] = base_text_printable_byte(c);
 		}
 		space = o > 0;
 		pos = eol + 1;

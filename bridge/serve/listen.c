@@ -98,6 +98,15 @@ static const unsigned char *mapped_v4(const struct sockaddr_in6 *s6)
 	return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? s6->sin6_addr.s6_addr + 12 : NULL;
 }
 
+unsigned serve_addr_port(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
 void serve_addr_text(const struct sockaddr_storage *sa, char *buf, size_t len)
 {
 	const void *a = NULL;

@@ -45,5 +45,7 @@ void serve_listeners_close(struct serve_listeners *ls);
 
 /* Numeric text of a socket address (IPv4-mapped IPv6 shown as IPv4). */
 void serve_addr_text(const struct sockaddr_storage *sa, char *buf, size_t len);
+/* Its port (0 when it has none). */
+unsigned serve_addr_port(const struct sockaddr_storage *sa);
 
 #endif

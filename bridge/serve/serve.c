@@ -21,19 +21,21 @@
 
 #include <openssl/crypto.h>
 
-#include "bridge/maildrop/backend.h"
-#include "bridge/config/cmdline.h"
-#include "bridge/maildrop/devlock.h"
-#include "bridge/serve/listen.h"
+#include "bridge/base/cidr.h"
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/base/version.h"
+#include "bridge/config/cmdline.h"
+#include "bridge/guard/gate.h"
+#include "bridge/guard/throttle.h"
+#include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/devlock.h"
 #include "bridge/managed/secret.h"
+#include "bridge/serve/listen.h"
+#include "bridge/serve/proxied.h"
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
-#include "bridge/base/clock.h"
-#include "bridge/guard/gate.h"
-#include "bridge/guard/throttle.h"
-#include "bridge/base/version.h"
 #include "pop3/server.h"
 #include "state/state.h"
 
@@ -78,7 +80,9 @@ struct session_job {
 	struct serve_gen *gen;
 	int fd;
 	bool implicit_tls;
+	bool proxied;                /* from a trusted proxy: a PROXY header first */
 	char remote[PB_ADDR_TEXT_MAX];
+	unsigned remote_port;
 	struct serve_session_slot slot;
 	struct serve_reg_entry *reg;
 	struct timespec start;
@@ -191,20 +195,71 @@ static void session_logged_in(void *arg)
 	serve_sessions_logged_in(&job->slot);
 }
 
+/* Whether remote is a --trusted-proxy address (with --proxy-protocol). */
+static bool proxy_trusted(const struct config_options *o, const char *remote)
+{
+	if (!o->proxy_protocol)
+		return false;
+	for (size_t i = 0; i < o->n_trusted_proxy; i++)
+		if (base_cidr_match(&o->trusted_proxy[i], remote))
+			return true;
+	return false;
+}
+
+/* A trusted proxy's connection: read its PROXY header, and count the session
+ * under the client's address from then on. -1: the connection is to be
+ * closed without a greeting (logged). */
+static int proxy_header(struct session_job *job, uint64_t deadline_ms)
+{
+	struct guard_proxy_hdr h;
+	char err[PB_ERR_MAX];
+	const char *why = NULL;
+
+	if (serve_proxied_read(job->fd, deadline_ms, &h, err, sizeof(err)) != 0) {
+		why = err;
+	} else if (!h.local) {
+		snprintf(job->remote, sizeof(job->remote), "%s", h.addr);
+		job->remote_port = h.port;
+	}
+	if (why == NULL && serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
+		if (!job->implicit_tls) {
+			ssize_t w = send(job->fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_NOSIGNAL);
+			(void)w;
+		}
+		why = "max-sessions-per-ip";
+	}
+	if (why == NULL)
+		return 0;
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_WARN, "refused");
+	base_logline_str(&l, "remote", job->remote);
+	base_logline_str(&l, "reason", why);
+	base_logline_emit(&l);
+	return -1;
+}
+
 static void *session_main(void *arg)
 {
 	struct session_job *job = arg;
 	struct serve *srv = job->srv;
 	const struct config_options *o = &job->gen->opt;
-	struct maildrop_conn *conn = calloc(1, sizeof(*conn));
+	struct maildrop_conn *conn = NULL;
 	struct pop3_session_stats st;
+	uint64_t deadline_ms = base_clock_ms(NULL) + (uint64_t)o->login_timeout * 1000u;
 
+	if (job->proxied && proxy_header(job, deadline_ms) != 0) {
+		close(job->fd);
+		goto out;
+	}
+	conn = calloc(1, sizeof(*conn));
 	if (!conn) {
 		close(job->fd);
 		base_log(PB_LOG_ERROR, "session", "out of memory for a session from %s", job->remote);
 		goto out;
 	}
 	maildrop_conn_init(conn, &srv->ctx, job->remote, NULL);
+	conn->remote_port = job->remote_port;
+	conn->login_deadline_ms = deadline_ms;
 	conn->opt = o;
 	conn->logged_in = session_logged_in;
 	conn->logged_in_arg = job;
@@ -215,6 +270,8 @@ static void *session_main(void *arg)
 		.plaintext_auth_allowed = conn->loopback || o->auth == PB_AUTH_MANAGED ||
 		    o->allow_plaintext_auth,
 		.idle_timeout_s = o->idle_timeout,
+		.login_timeout_s = o->login_timeout,
+		.max_auth_failures = o->max_auth_failures,
 		.implementation = "popbridge " POPBRIDGE_VERSION,
 		.expire = "NEVER",
 		.remote_addr = job->remote,
@@ -297,7 +354,13 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 		refuse(fd, implicit_tls, remote, "out of memory");
 		return;
 	}
-	enum serve_admit a = serve_sessions_enter(srv->limits, remote, &job->slot);
+	/* A trusted proxy's connection counts under its client's address, read
+	 * from its PROXY header in the session thread (SPEC §13). */
+	struct serve_gen *g = current_gen(srv);
+	job->proxied = proxy_trusted(&g->opt, remote);
+	gen_unref(g);
+	enum serve_admit a = job->proxied ? serve_sessions_enter_proxied(srv->limits, &job->slot)
+	                                  : serve_sessions_enter(srv->limits, remote, &job->slot);
 	if (a != PB_ADMIT_OK) {
 		free(job);
 		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
@@ -316,6 +379,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	job->fd = fd;
 	job->implicit_tls = implicit_tls;
 	memcpy(job->remote, remote, sizeof(remote));
+	job->remote_port = serve_addr_port(ss);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
 	job->gen = current_gen(srv);
 
@@ -692,8 +756,14 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	serve_signals_stop();
 	registry_busy = serve_registry_count(srv.reg) > 0;
 	base_log(PB_LOG_INFO, "stop", "popbridge stopped");
-	if (registry_busy)
-		return status;   /* sessions still hold srv: leave it to exit() */
+	if (registry_busy) {
+		/* Sessions still run and hold srv, OpenSSL and SQLite: returning
+		 * would run exit()'s clean-up under them. End the process here;
+		 * an interrupted commit completes at the account's next session
+		 * (SPEC §5), as after a crash. */
+		fflush(NULL);
+		_exit(status);
+	}
 	serve_free(&srv);
 	return status;
 

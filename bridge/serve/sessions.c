@@ -50,39 +50,91 @@ void serve_sessions_set_limits(struct serve_sessions *s, unsigned max_total, uns
 	pthread_mutex_unlock(&s->lock);
 }
 
-enum serve_admit serve_sessions_enter(struct serve_sessions *s, const char *addr,
+/* Count a slot in the total and before login, unless either is full. Under
+ * the lock. */
+static enum serve_admit take_total(struct serve_sessions *s, struct serve_session_slot *slot)
+{
+	unsigned pre_max = s->max_total / 2 > 0 ? s->max_total / 2 : 1;
+	if (s->total >= s->max_total)
+		return PB_ADMIT_FULL;
+	if (s->pre_login >= pre_max)
+		return PB_ADMIT_PRELOGIN_FULL;
+	s->total++;
+	s->pre_login++;
+	slot->held = true;
+	slot->pre_login = true;
+	return PB_ADMIT_OK;
+}
+
+/* Count a held slot under addr. Under the lock. */
+static enum serve_admit take_addr(struct serve_sessions *s, const char *addr,
     struct serve_session_slot *slot)
 {
 	struct base_addrkey key;
-	enum serve_admit r = PB_ADMIT_OK;
 	bool at_limit;
 	base_addrkey_make(addr, &key);
+	slot->node = base_keycount_take(s->per_ip, key.s, strlen(key.s), s->max_per_ip, &at_limit);
+	if (slot->node != NULL)
+		return PB_ADMIT_OK;
+	return at_limit ? PB_ADMIT_IP_FULL : PB_ADMIT_NOMEM;
+}
+
+/* Give back what the slot holds. Under the lock. */
+static void give(struct serve_sessions *s, struct serve_session_slot *slot)
+{
+	if (slot->node != NULL)
+		base_keycount_give(s->per_ip, slot->node);
+	if (slot->held)
+		s->total--;
+	if (slot->pre_login)
+		s->pre_login--;
+	slot->node = NULL;
+	slot->held = slot->pre_login = false;
+}
+
+static void slot_init(struct serve_sessions *s, struct serve_session_slot *slot)
+{
 	slot->table = s;
 	slot->node = NULL;
-	slot->pre_login = false;
+	slot->held = slot->pre_login = false;
+}
+
+enum serve_admit serve_sessions_enter(struct serve_sessions *s, const char *addr,
+    struct serve_session_slot *slot)
+{
+	slot_init(s, slot);
 	pthread_mutex_lock(&s->lock);
-	unsigned pre_max = s->max_total / 2 > 0 ? s->max_total / 2 : 1;
-	if (s->total >= s->max_total) {
-		r = PB_ADMIT_FULL;
-	} else if (s->pre_login >= pre_max) {
-		r = PB_ADMIT_PRELOGIN_FULL;
-	} else {
-		slot->node = base_keycount_take(s->per_ip, key.s, strlen(key.s),
-		    s->max_per_ip, &at_limit);
-		if (slot->node) {
-			s->total++;
-			s->pre_login++;
-			slot->pre_login = true;
-		} else
-			r = at_limit ? PB_ADMIT_IP_FULL : PB_ADMIT_NOMEM;
-	}
+	enum serve_admit r = take_total(s, slot);
+	if (r == PB_ADMIT_OK && (r = take_addr(s, addr, slot)) != PB_ADMIT_OK)
+		give(s, slot);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+enum serve_admit serve_sessions_enter_proxied(struct serve_sessions *s,
+    struct serve_session_slot *slot)
+{
+	slot_init(s, slot);
+	pthread_mutex_lock(&s->lock);
+	enum serve_admit r = take_total(s, slot);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+enum serve_admit serve_sessions_set_addr(struct serve_session_slot *slot, const char *addr)
+{
+	struct serve_sessions *s = slot->table;
+	if (!slot->held || slot->node != NULL)
+		return PB_ADMIT_OK;     /* not admitted, or counted already */
+	pthread_mutex_lock(&s->lock);
+	enum serve_admit r = take_addr(s, addr, slot);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
 void serve_sessions_logged_in(struct serve_session_slot *slot)
 {
-	if (!slot->node)
+	if (!slot->held)
 		return;
 	struct serve_sessions *s = slot->table;
 	pthread_mutex_lock(&s->lock);
@@ -95,18 +147,12 @@ void serve_sessions_logged_in(struct serve_session_slot *slot)
 
 void serve_sessions_leave(struct serve_session_slot *slot)
 {
-	if (!slot->node)
+	if (!slot->held)
 		return;
 	struct serve_sessions *s = slot->table;
 	pthread_mutex_lock(&s->lock);
-	base_keycount_give(s->per_ip, slot->node);
-	s->total--;
-	if (slot->pre_login) {
-		slot->pre_login = false;
-		s->pre_login--;
-	}
+	give(s, slot);
 	pthread_mutex_unlock(&s->lock);
-	slot->node = NULL;
 }
 
 unsigned serve_sessions_total(struct serve_sessions *s)

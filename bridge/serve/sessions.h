@@ -9,7 +9,13 @@
  * logged-in devices always find room). An admitted session holds a slot
  * that starts "before login"; serve_sessions_logged_in() moves it to the
  * logged-in half (once; later calls do nothing), and serve_sessions_leave()
- * gives it back; leaving twice with the same slot does nothing. serve_sessions_set_limits() changes the limits (SIGHUP): running
+ * gives it back; leaving twice with the same slot does nothing.
+ *
+ * A connection from a trusted proxy (SPEC §13) is admitted with
+ * serve_sessions_enter_proxied(): counted in all and before login, but not
+ * yet per address — the address it counts under is the client's, known
+ * once the PROXY header is read; serve_sessions_set_addr() then takes it
+ * (PB_ADMIT_IP_FULL when that address has its --max-sessions-per-ip). serve_sessions_set_limits() changes the limits (SIGHUP): running
  * sessions are never cut, new ones are measured against the new limits.
  *
  * Thread-safe (one mutex). Freed only when no slot is held.
@@ -33,7 +39,8 @@ struct base_keycount_node;
 
 struct serve_session_slot {
 	struct serve_sessions *table;
-	struct base_keycount_node *node;   /* NULL: nothing held */
+	struct base_keycount_node *node;   /* the per-address count; NULL: none */
+	bool held;                         /* counted in the total */
 	bool pre_login;                    /* counted among those not logged in */
 };
 
@@ -43,6 +50,9 @@ void serve_sessions_set_limits(struct serve_sessions *s, unsigned max_total, uns
 
 enum serve_admit serve_sessions_enter(struct serve_sessions *s, const char *addr,
     struct serve_session_slot *slot);
+enum serve_admit serve_sessions_enter_proxied(struct serve_sessions *s,
+    struct serve_session_slot *slot);
+enum serve_admit serve_sessions_set_addr(struct serve_session_slot *slot, const char *addr);
 void serve_sessions_logged_in(struct serve_session_slot *slot);
 void serve_sessions_leave(struct serve_session_slot *slot);
 

@@ -49,7 +49,7 @@ START_TEST(usage_errors)
 		{ { "--account", "a", "--from", "pop3://h", NULL }, 2, "--from-user is required" },
 		{ { "--account", "a", "--from", "imap://h", "--from-user", "u", NULL }, 2, "--from:" },
 		{ { "--account", "a", "--from", "pop3://h:99999", "--from-user", "u", NULL }, 2,
-		    "bad port" },
+		    "--from: port '99999' is not a number from 1 to 65535" },
 		{ { "--account", "a", "--from", "pop3://h", "--from-user", "u", "--dry-run=yes",
 		    NULL }, 2, "takes no value" },
 		{ { "--account", "a", "--account", "b", "--from", "pop3://h", "--from-user", "u",

@@ -1,30 +1,24 @@
 /* tests/bridge/check_import_emailid.c — UIDLs survive a UIDVALIDITY change
  * through RFC 8474 OBJECTID (EMAILID) or Gmail's X-GM-MSGID (SPEC §4,
- * issue 7). Dovecot 2.3 offers neither, so a scripted fake IMAP server on
- * loopback does: session 1 lists three messages under UIDVALIDITY 100; session
+ * issue 7). Dovecot 2.3 offers neither, so the scripted fake server of
+ * tests/lib/fakeserver.h does: session 1 lists three messages under UIDVALIDITY 100; session
  * 2 renumbers them (UIDVALIDITY 200, other order, every header changed so
  * the header match cannot pair them) and adds one. maildrop_sync_folder must
  * ask for EMAILID / X-GM-MSGID, store it, and re-attach the messages by it
  * so their UIDLs stay; without either capability they are new messages. */
 #include <check.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "bridge/config/options.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
-#include "tests/lib/net.h"
+#include "tests/lib/fakeserver.h"
 
 enum idcap { CAP_OBJECTID, CAP_GMEXT, CAP_NONE };
 
@@ -34,32 +28,14 @@ struct fmsg {
 	const char *subject;
 };
 
+/* The scripted server's state (tests/lib/fakeserver.h: pbt_fake.data). */
 struct fake {
-	int lfd, port;
 	enum idcap cap;
 	uint32_t uidvalidity;
 	const struct fmsg *msgs;
 	size_t n;
 	bool asked_id;       /* a listing FETCH asked for EMAILID / X-GM-MSGID */
-	pthread_t th;
 };
-
-static int freadline(int fd, char *buf, size_t cap)
-{
-	size_t n = 0;
-	while (n + 1 < cap) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		char c;
-		if (poll(&pf, 1, 10000) <= 0 || read(fd, &c, 1) != 1)
-			return -1;
-		if (c == '\n')
-			break;
-		if (c != '\r')
-			buf[n++] = c;
-	}
-	buf[n] = 0;
-	return (int)n;
-}
 
 static const char *caps(const struct fake *f)
 {
@@ -94,9 +70,10 @@ static void header_text(const struct fmsg *m, char *buf, size_t cap)
 	    m->subject);
 }
 
-static void fetch(struct fake *f, int fd, const char *tag, const char *args)
+static void fetch(struct pbt_fake *pf, const char *args)
 {
-	char set[512], out[2048], hdr[512], section[256] = "";
+	struct fake *f = pf->data;
+	char set[512], hdr[512], section[256] = "";
 	const char *sp = strchr(args, ' ');
 	bool want_id = strstr(args, "EMAILID") || strstr(args, "X-GM-MSGID");
 	const char *b = strstr(args, "BODY.PEEK[");
@@ -119,88 +96,64 @@ static void fetch(struct fake *f, int fd, const char *tag, const char *args)
 			snprintf(idpart, sizeof(idpart), " X-GM-MSGID %s", m->id);
 		header_text(m, hdr, sizeof(hdr));
 		if (b != NULL)
-			snprintf(out, sizeof(out), "* %zu FETCH (UID %u RFC822.SIZE %zu FLAGS ()%s "
+			pbt_fake_printf(pf, "* %zu FETCH (UID %u RFC822.SIZE %zu FLAGS ()%s "
 			    "%s {%zu}\r\n%s)\r\n", i + 1, m->uid, 500 + strlen(m->subject), idpart,
 			    section, strlen(hdr), hdr);
 		else
-			snprintf(out, sizeof(out), "* %zu FETCH (UID %u RFC822.SIZE %zu FLAGS ()%s)\r\n",
+			pbt_fake_printf(pf, "* %zu FETCH (UID %u RFC822.SIZE %zu FLAGS ()%s)\r\n",
 			    i + 1, m->uid, 500 + strlen(m->subject), idpart);
-		pbt_sendstr(fd, out);
 	}
-	snprintf(out, sizeof(out), "%s OK FETCH done\r\n", tag);
-	pbt_sendstr(fd, out);
+	pbt_fake_send(pf, "$T OK FETCH done\r\n");
 }
 
-static void *fake_main(void *arg)
+static bool greet(struct pbt_fake *pf, const char *arg)
 {
-	struct fake *f = arg;
-	char line[2048], out[1024], tag[32], cmd[32];
-	int fd = accept(f->lfd, NULL, NULL);
-
-	if (fd < 0)
-		return NULL;
-	snprintf(out, sizeof(out), "* OK [CAPABILITY %s] fake ready\r\n", caps(f));
-	pbt_sendstr(fd, out);
-	while (freadline(fd, line, sizeof(line)) >= 0) {
-		int off = 0;
-		if (sscanf(line, "%31s %31s %n", tag, cmd, &off) < 2)
-			break;
-		const char *rest = line + off;
-		if (strcasecmp(cmd, "CAPABILITY") == 0) {
-			snprintf(out, sizeof(out), "* CAPABILITY %s\r\n%s OK done\r\n", caps(f), tag);
-		} else if (strcasecmp(cmd, "LOGIN") == 0) {
-			snprintf(out, sizeof(out), "%s OK [CAPABILITY %s] logged in\r\n", tag, caps(f));
-		} else if (strcasecmp(cmd, "SELECT") == 0 || strcasecmp(cmd, "EXAMINE") == 0) {
-			uint32_t next = f->n ? f->msgs[f->n - 1].uid + 1 : 1;
-			for (size_t i = 0; i < f->n; i++)
-				if (f->msgs[i].uid >= next)
-					next = f->msgs[i].uid + 1;
-			snprintf(out, sizeof(out), "* FLAGS (\\Seen \\Deleted)\r\n* %zu EXISTS\r\n"
-			    "* OK [UIDVALIDITY %u] ok\r\n* OK [UIDNEXT %u] ok\r\n"
-			    "%s OK [READ-WRITE] selected\r\n", f->n, f->uidvalidity, next, tag);
-		} else if (strcasecmp(cmd, "UID") == 0 && strncasecmp(rest, "FETCH ", 6) == 0) {
-			fetch(f, fd, tag, rest + 6);
-			continue;
-		} else if (strcasecmp(cmd, "LOGOUT") == 0) {
-			snprintf(out, sizeof(out), "* BYE bye\r\n%s OK done\r\n", tag);
-			pbt_sendstr(fd, out);
-			break;
-		} else {
-			snprintf(out, sizeof(out), "%s OK fine\r\n", tag);
-		}
-		pbt_sendstr(fd, out);
-	}
-	close(fd);
-	return NULL;
+	(void)arg;
+	pbt_fake_printf(pf, "* OK [CAPABILITY %s] fake ready\r\n", caps(pf->data));
+	return true;
 }
 
-static struct fake *fake_start(enum idcap cap, uint32_t uidvalidity, const struct fmsg *m,
-    size_t n)
+/* One command (after its tag in pf->cmd); false after LOGOUT. */
+static bool answer(struct pbt_fake *pf, const char *line)
 {
-	struct fake *f = calloc(1, sizeof(*f));
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
+	struct fake *f = pf->data;
+	const char *cmd = pf->verb, *rest = pf->args;
+
+	(void)line;
+	if (strcasecmp(cmd, "CAPABILITY") == 0) {
+		pbt_fake_printf(pf, "* CAPABILITY %s\r\n%s OK done\r\n", caps(f), pf->tag);
+	} else if (strcasecmp(cmd, "LOGIN") == 0) {
+		pbt_fake_printf(pf, "%s OK [CAPABILITY %s] logged in\r\n", pf->tag, caps(f));
+	} else if (strcasecmp(cmd, "SELECT") == 0 || strcasecmp(cmd, "EXAMINE") == 0) {
+		uint32_t next = f->n ? f->msgs[f->n - 1].uid + 1 : 1;
+		for (size_t i = 0; i < f->n; i++)
+			if (f->msgs[i].uid >= next)
+				next = f->msgs[i].uid + 1;
+		pbt_fake_printf(pf, "* FLAGS (\\Seen \\Deleted)\r\n* %zu EXISTS\r\n"
+		    "* OK [UIDVALIDITY %u] ok\r\n* OK [UIDNEXT %u] ok\r\n"
+		    "%s OK [READ-WRITE] selected\r\n", f->n, f->uidvalidity, next, pf->tag);
+	} else if (strcasecmp(cmd, "UID") == 0 && strncasecmp(rest, "FETCH ", 6) == 0) {
+		fetch(pf, rest + 6);
+	} else if (strcasecmp(cmd, "LOGOUT") == 0) {
+		pbt_fake_send(pf, "* BYE bye\r\n$T OK done\r\n");
+		return false;
+	} else {
+		pbt_fake_send(pf, "$T OK fine\r\n");
+	}
+	return true;
+}
+
+static const struct pbt_step script[] = { PBT_CALL(greet, NULL), PBT_SERVE(answer), PBT_END };
+
+static struct pbt_fake *fake_start(struct fake *f)
+{
+	struct pbt_fake *pf;
 
 	signal(SIGPIPE, SIG_IGN);
-	f->cap = cap;
-	f->uidvalidity = uidvalidity;
-	f->msgs = m;
-	f->n = n;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(f->lfd, 1), 0);
-	ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
-	f->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
-	return f;
-}
-
-static void fake_end(struct fake *f)
-{
-	pthread_join(f->th, NULL);
-	close(f->lfd);
-	free(f);
+	pf = pbt_fake_start(script, 0);
+	ck_assert_ptr_nonnull(pf);
+	pf->data = f;
+	return pf;
 }
 
 static char dir[256];
@@ -209,14 +162,15 @@ static char dir[256];
 static bool session(struct state_db *db, int64_t account_id, enum idcap cap,
     uint32_t uidvalidity, const struct fmsg *m, size_t n)
 {
-	struct fake *f = fake_start(cap, uidvalidity, m, n);
+	struct fake f = { .cap = cap, .uidvalidity = uidvalidity, .msgs = m, .n = n };
+	struct pbt_fake *pf = fake_start(&f);
 	struct config_options o;
 	struct maildrop_upstream up;
 	struct state_mailbox mb;
 	char url[64], err[PB_ERR_MAX], detail[200];
 
 	config_options_init(&o);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f->port);
+	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", pf->port);
 	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
@@ -228,8 +182,8 @@ static bool session(struct state_db *db, int64_t account_id, enum idcap cap,
 	    &mb, detail, sizeof(detail)) == POP3_MD_OK, "sync: %s", detail);
 	ck_assert_uint_eq(mb.uidvalidity, uidvalidity);
 	maildrop_upstream_free(&up);
-	bool asked = f->asked_id;
-	fake_end(f);
+	PBT_FAKE_FINISH(pf);
+	bool asked = f.asked_id;
 	config_options_free(&o);
 	return asked;
 }

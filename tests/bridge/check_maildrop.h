@@ -44,6 +44,24 @@ static __attribute__((unused)) void mdt_dc_setup(void)
 	ck_assert_ptr_nonnull(dc);
 }
 
+/* Dovecot 2.3's own list, less MOVE; less MOVE and UIDPLUS. */
+#define CAPS_BASE "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+" \
+	" NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS I18NLEVEL=1 CONDSTORE" \
+	" QRESYNC ESEARCH SEARCHRES WITHIN SPECIAL-USE BINARY"
+#define CAPS_NO_MOVE CAPS_BASE " UIDPLUS"
+#define CAPS_BARE    CAPS_BASE
+
+/* The harness Dovecot announcing caps (imap_capability) instead of its own
+ * list: the bridge goes by what is announced. */
+static __attribute__((unused)) void mdt_dc_setup_caps(const char *caps)
+{
+	char conf[1024];
+
+	snprintf(conf, sizeof(conf), "imap_capability = %s\n", caps);
+	dc = pbt_dovecot_start_with(conf);
+	ck_assert_ptr_nonnull(dc);
+}
+
 static __attribute__((unused)) void mdt_dc_teardown(void)
 {
 	pbt_dovecot_stop(dc);

@@ -10,27 +10,18 @@
  * COPY and the removal of the originals is replayed without a second copy.
  */
 #include "tests/bridge/check_maildrop.h"
+#include "bridge/maildrop/commit.h"
+#include "bridge/maildrop/internal.h"
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Dovecot 2.3's own list, less MOVE; less MOVE and UIDPLUS. */
-#define CAPS_BASE "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+" \
-	" NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS I18NLEVEL=1 CONDSTORE" \
-	" QRESYNC ESEARCH SEARCHRES WITHIN SPECIAL-USE BINARY"
-#define CAPS_NO_MOVE CAPS_BASE " UIDPLUS"
-#define CAPS_BARE    CAPS_BASE
-
 static bool has_uidplus;
 
 static void start_with(const char *caps, bool uidplus)
 {
-	char conf[1024];
-
-	snprintf(conf, sizeof(conf), "imap_capability = %s\n", caps);
-	dc = pbt_dovecot_start_with(conf);
-	ck_assert_ptr_nonnull(dc);
+	mdt_dc_setup_caps(caps);
 	has_uidplus = uidplus;
 }
 
@@ -179,6 +170,84 @@ START_TEST(t_crash_after_copy)
 }
 END_TEST
 
+/* Device a is at its QUIT: the intent is durable, its upstream steps are
+ * yet to run, its session holds the device's lock. Returns the entry as a's
+ * commit loaded it. */
+static struct state_journal *quit_begun(struct mdt_sess *a, size_t index)
+{
+	struct maildrop_md *md = a->md;
+	int64_t del = md->view[index].id, jid = 0;
+	struct state_journal *ea = NULL;
+
+	ck_assert_int_eq(state_journal_begin(md->db, md->device_id, md->mailbox_id, "trash",
+	    &del, 1, NULL, 0, 1000, &jid), STATE_OK);
+	ck_assert_int_eq(state_journal_get(md->db, jid, &ea), STATE_OK);
+	return ea;
+}
+
+static enum state_journal_state entry_state(struct mdt_sess *s, int64_t id)
+{
+	struct state_journal *e = NULL;
+	ck_assert_int_eq(state_journal_get(((struct maildrop_md *)s->md)->db, id, &e), STATE_OK);
+	enum state_journal_state st = e->state;
+	state_journal_free(e, 1);
+	return st;
+}
+
+/* Issue 12: the replay at the start of b's session ran a's entry while a's
+ * session was running it at its QUIT; without MOVE both UID COPY, a
+ * duplicate in Trash. The replay leaves an entry whose device is in a
+ * session to that session, and runs it once the session is gone. */
+START_TEST(t_replay_leaves_busy_device)
+{
+	struct mdt_env e;
+	struct mdt_sess a, b;
+	char ids[3][128], d[BRIDGE_DETAIL_MAX];
+
+	mdt_env_init(&e, "race", "dele", "trash", NULL);
+	mdt_three(e.user, ids, 3200);
+	mdt_open(&e, &a, "a");
+	struct state_journal *ea = quit_begun(&a, 0);
+
+	/* b starts meanwhile: a's entry is not touched */
+	mdt_open(&e, &b, "b");
+	ck_assert_int_eq(entry_state(&b, ea->id), STATE_JOURNAL_PENDING);
+	struct imap_session *adm = adm_open(e.user);
+	ck_assert_int_le(adm_count(adm, "Trash"), 0);
+	adm_close(adm);
+	mdt_close(&b);
+
+	/* a's commit goes on and finishes it */
+	struct maildrop_md *md = a.md;
+	struct maildrop_commit_env env = {
+		.up = &md->up, .db = md->db, .opt = md->opt, .now = 1000,
+	};
+	ck_assert_msg(maildrop_commit_run(&env, ea, false, d, sizeof(d)) == 0, "%s", d);
+	state_journal_free(ea, 1);
+	mdt_close(&a);
+
+	/* a session that ends with its entry unfinished (the lock goes with
+	 * it): the next session of the account replays the entry */
+	mdt_open(&e, &a, "a");
+	ea = quit_begun(&a, 0);
+	mdt_close(&a);
+	mdt_open(&e, &b, "b");
+	ck_assert_int_eq(entry_state(&b, ea->id), STATE_JOURNAL_DONE);
+	state_journal_free(ea, 1);
+	mdt_close(&b);
+
+	adm = adm_open(e.user);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(adm_find(adm, "Trash", ids[i], NULL), 1);   /* one copy */
+		ck_assert_uint_eq(adm_find(adm, "INBOX", ids[i], NULL), 0);
+	}
+	ck_assert_int_eq(adm_count(adm, "Trash"), 2);
+	ck_assert_uint_eq(adm_find(adm, "INBOX", ids[2], NULL), 1);
+	adm_close(adm);
+	mdt_env_free(&e);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
 	tcase_set_timeout(tc, 120);
@@ -191,6 +260,7 @@ static Suite *caps_suite(void)
 	Suite *s = suite_create("maildrop-caps");
 	TCase *no_move = tcase_create("no-move");
 	tcase_add_unchecked_fixture(no_move, setup_no_move, mdt_dc_teardown);
+	tcase_add_test(no_move, t_replay_leaves_busy_device);
 	add_tests(no_move);
 	suite_add_tcase(s, no_move);
 	TCase *bare = tcase_create("no-move-no-uidplus");

@@ -5,10 +5,9 @@
  * abandoned without QUIT, a commit whose upstream steps fail, and kill -9 at
  * each named point of the commit path followed by recovery. */
 #include "tests/bridge/check_maildrop.h"
+#include "tests/lib/fakeserver.h"
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,20 +153,15 @@ START_TEST(t_upstream_silent)
 {
 	/* A server that accepts and never says a word: TEMP once the upstream
 	 * timeout (1 s here) has passed, never a hang. */
+	static const struct pbt_step silent[] = { PBT_STALL, PBT_END };
 	struct mdt_env e;
 	struct mdt_sess s;
 	char url[64], err[PB_ERR_MAX];
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
+	struct pbt_fake *f = pbt_fake_start(silent, 0);
 
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(lfd, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(lfd, 4), 0);
-	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	ck_assert_ptr_nonnull(f);
 	mdt_env_init(&e, "silent", "upstream-timeout", "1", NULL);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", ntohs(sa.sin_port));
+	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f->port);
 	ck_assert_int_eq(config_options_set(&e.opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_finish(&e.opt, true, NULL, err, sizeof(err)), 0);
 	struct timespec t0, t1;
@@ -176,7 +170,7 @@ START_TEST(t_upstream_silent)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 900);
 	ck_assert_ptr_nonnull(strstr(s.conn.detail, "timed out"));
-	close(lfd);
+	PBT_FAKE_FINISH(f);
 	mdt_env_free(&e);
 }
 END_TEST
@@ -307,6 +301,38 @@ START_TEST(t_revoked_device)
 	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	mdt_open(&e, &a, "new");
 	mdt_close(&a);
+	mdt_env_free(&e);
+}
+END_TEST
+
+/* Passthrough creates at most --max-devices-per-account devices (SPEC §13):
+ * the next new device gets -ERR [AUTH], nothing is created, the login is
+ * not counted as failed, and the existing devices keep working. */
+START_TEST(t_max_devices)
+{
+	struct mdt_env e;
+	struct mdt_sess a;
+	char err[200];
+
+	mdt_env_init(&e, "manydev", "max-devices-per-account", "2", NULL);
+	mdt_open(&e, &a, "one");
+	mdt_close(&a);
+	mdt_open(&e, &a, "two");
+	mdt_close(&a);
+	ck_assert_int_eq(mdt_open_as(&e, &a, "manydev#three", MDT_PASS), POP3_MD_AUTH);
+	ck_assert_ptr_null(a.md);
+	ck_assert_str_eq(a.reply.text, "Too many devices for this account");
+	ck_assert_uint_eq(a.reply.delay_ms, 0);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "manydev"), 0);
+	struct state_db *db = state_open(e.db, err, sizeof(err));
+	struct state_account acc;
+	struct state_device dev;
+	ck_assert_int_eq(state_account_get(db, "manydev", &acc), STATE_OK);
+	ck_assert_int_eq(state_device_get(db, acc.id, "three", &dev), STATE_NOTFOUND);
+	state_close(db);
+	mdt_open(&e, &a, "one");
+	mdt_close(&a);
+	ck_assert_uint_eq(maildrop_devlocks_count(e.ctx.devlocks), 0);
 	mdt_env_free(&e);
 }
 END_TEST
@@ -552,6 +578,7 @@ static Suite *fail_suite(void)
 	tcase_add_test(tc, t_client_gone_mid_retr);
 	tcase_add_test(tc, t_abandon_commits_nothing);
 	tcase_add_test(tc, t_revoked_device);
+	tcase_add_test(tc, t_max_devices);
 	tcase_add_test(tc, t_commit_pending_when_upstream_fails);
 	tcase_add_test(tc, t_journal_write_fails);
 	tcase_add_loop_test(tc, t_crash, 0, (int)(sizeof(crashes) / sizeof(crashes[0])));

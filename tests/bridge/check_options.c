@@ -8,6 +8,7 @@
 #include "bridge/cmd/cmd.h"
 #include "bridge/config/cmdline.h"
 #include "bridge/config/options.h"
+#include "bridge/config/url.h"
 #include "state/state.h"
 #include "tests/bridge/bt.h"
 
@@ -223,6 +224,86 @@ START_TEST(test_upstream_url)
 	ck_assert_str_eq(config_endpoint_format(&ep, buf, sizeof(buf)), "127.0.0.1:1143");
 	ck_assert_int_eq(config_parse_listen("[2001:db8::1]:1995", &ep, err, sizeof(err)), 0);
 	ck_assert_str_eq(config_endpoint_format(&ep, buf, sizeof(buf)), "[2001:db8::1]:1995");
+}
+END_TEST
+
+/* The one address parser (bridge/config/url.h): HOST:PORT and URLs. */
+START_TEST(test_hostport)
+{
+	struct config_endpoint ep;
+	const unsigned both = CONFIG_HOSTPORT_NUMERIC | CONFIG_HOSTPORT_PORT;
+	ck_assert_int_eq(config_hostport_parse("[::1]:110", both, &ep, err, sizeof(err)), 0);
+	ck_assert_str_eq(ep.host, "::1");
+	ck_assert_uint_eq(ep.port, 110);
+	ck_assert(ep.ipv6);
+	ck_assert_int_eq(config_hostport_parse("[::ffff:192.0.2.1]:1", both, &ep, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_hostport_parse("192.0.2.1:65535", both, &ep, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ep.port, 65535);
+	ck_assert(!ep.ipv6);
+	ck_assert_int_eq(config_hostport_parse("mail.example.org", 0, &ep, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ep.port, 0);   /* no port, none required */
+	static const struct { const char *s; unsigned flags; const char *err; } bad[] = {
+		{ "192.0.2.1", both, "'192.0.2.1': expected ADDRESS:PORT" },
+		{ "[::1]", both, "'[::1]': expected ADDRESS:PORT" },
+		{ "[::1", 0, "'[::1': '[' without ']'" },
+		{ "[::1]x", 0, "'[::1]x': expected ':PORT' after ']'" },
+		{ "[]:1", 0, "'[]:1': bad IPv6 address" },
+		{ "[zz]:1", 0, "'zz' is not an IPv6 address" },
+		{ "::1:110", 0, "'::1:110': write an IPv6 address in brackets, e.g. [::1]:1110" },
+		{ ":110", 0, "':110': no address before the port" },
+		{ "h:0", 0, "port '0' is not a number from 1 to 65535" },
+		{ "h:65536", 0, "port '65536' is not a number from 1 to 65535" },
+		{ "h:", 0, "port '' is not a number from 1 to 65535" },
+		{ "h:+1", 0, "port '+1' is not a number from 1 to 65535" },
+		{ "h: 1", 0, "port ' 1' is not a number from 1 to 65535" },
+		{ "mail.example.org:1", both,
+		  "'mail.example.org' is not a numeric IPv4 address or a bracketed IPv6 address" },
+		{ "a b", 0, "'a b' is not a valid host name or address" },
+		{ "-a.example", 0, "'-a.example' is not a valid host name or address" },
+		{ "a..b", 0, "'a..b' is not a valid host name or address" },
+		{ "999.1.1.1", 0, "'999.1.1.1' is not a valid host name or address" },
+		{ "h\x01", 0, "'h?' is not a valid host name or address" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(config_hostport_parse(bad[i].s, bad[i].flags, &ep, err, sizeof(err)) == -1,
+		    "%s", bad[i].s);
+		ck_assert_str_eq(err, bad[i].err);
+	}
+}
+END_TEST
+
+START_TEST(test_url_table)
+{
+	static const struct config_url_scheme t[] = {
+		{ "pop3", 110, false }, { "pop3s", 995, true }, { "x-test", 7, false } };
+	const struct config_url_scheme *sc;
+	struct config_endpoint ep;
+	ck_assert_int_eq(config_url_parse("POP3S://[2001:db8::1]/", t, 3, &sc, &ep, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(sc, &t[1]);
+	ck_assert_str_eq(ep.host, "2001:db8::1");
+	ck_assert_uint_eq(ep.port, 995);
+	ck_assert_int_eq(config_url_parse("x-test://h:8", t, 3, &sc, &ep, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(sc, &t[2]);
+	ck_assert_uint_eq(ep.port, 8);
+	static const struct { const char *s, *err; } bad[] = {
+		{ "imap://h", "'imap://h' is not a pop3://HOST[:PORT], pop3s://HOST[:PORT] or "
+		  "x-test://HOST[:PORT] URL" },
+		{ "pop3:/h", "'pop3:/h' is not a pop3://HOST[:PORT], pop3s://HOST[:PORT] or "
+		  "x-test://HOST[:PORT] URL" },
+		{ "pop3://", "'pop3://': no host" },
+		{ "pop3:///", "'pop3:///': no host" },
+		{ "pop3://h/path", "'pop3://h/path': a path, query or fragment has no meaning here" },
+		{ "pop3://u:p@h", "'pop3://u:p@h': credentials do not belong in the URL" },
+		{ "pop3://h:0", "port '0' is not a number from 1 to 65535" },
+		{ "pop3://h:65536", "port '65536' is not a number from 1 to 65535" },
+		{ "pop3://h?x", "'h?x' is not a valid host name or address" },
+		{ "pop3://[::1", "'[::1': '[' without ']'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(config_url_parse(bad[i].s, t, 3, &sc, &ep, err, sizeof(err)) == -1, "%s",
+		    bad[i].s);
+		ck_assert_str_eq(err, bad[i].err);
+	}
 }
 END_TEST
 
@@ -707,6 +788,8 @@ int main(void)
 	tcase_add_test(tc, test_value_messages);
 	tcase_add_test(tc, test_upstream_url);
 	tcase_add_test(tc, test_parse_uint);
+	tcase_add_test(tc, test_hostport);
+	tcase_add_test(tc, test_url_table);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_layering);
 	tcase_add_test(tc, test_listen_duplicates);

@@ -1,26 +1,20 @@
 /* tests/bridge/check_pop3client.c — the import-uidls POP3 client: the reply
  * parser on buffers (every split offset, hostile lines), the UIDL/LIST line
  * syntax, the header filter against matchkey, and the client against a
- * scripted fake POP3 server on loopback (pipelined TOP, AUTH PLAIN vs
+ * scripted fake server of tests/lib/fakeserver.h (pipelined TOP, AUTH PLAIN vs
  * USER/PASS, never DELE, broken listings, a reply cut short). */
 #include <check.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "bridge/maildrop/matchkey.h"
 #include "bridge/migrate/pop3client.h"
 #include "bridge/migrate/pop3client_parse.h"
-#include "tests/lib/net.h"
+#include "tests/lib/fakeserver.h"
 
 /* ---- parser transcripts -------------------------------------------------------- */
 
@@ -434,203 +428,171 @@ enum fake_mode {
 	FK_UIDL_UNKNOWN,    /* UIDL names a message LIST did not */
 };
 
+/* The scripted server (tests/lib/fakeserver.h) and its state. */
 struct fake {
-	int lfd, port;
+	struct pbt_fake *pf;
+	int port;
 	enum fake_mode mode;
 	bool pipelining, sasl;
 	unsigned nmsg;
 	unsigned pipeline_min;  /* TOPs that must arrive before any answer */
-	char log[65536];        /* commands received, one per line */
-	size_t loglen;
 	bool pipelined_ok;      /* the wanted TOPs arrived before answering */
-	pthread_t th;
+	unsigned pending[64];
+	size_t npend;
 };
 
-static int fk_readline(int fd, char *buf, size_t cap, int timeout_ms)
+/* Did the client send a line containing s? */
+static bool fk_sent(struct fake *f, const char *s)
 {
-	size_t n = 0;
-	while (n + 1 < cap) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		if (poll(&pf, 1, timeout_ms) <= 0)
-			return -1;
-		char c;
-		if (read(fd, &c, 1) != 1)
-			return -1;
-		buf[n++] = c;
-		if (c == '\n')
-			break;
-	}
-	buf[n] = 0;
-	return (int)n;
+	char *cmds = pbt_fake_commands(f->pf, 0);
+	bool r = strstr(cmds, s) != NULL;
+	free(cmds);
+	return r;
 }
 
-static void fk_log(struct fake *f, const char *line)
+static void fk_top(struct fake *f, unsigned n)
 {
-	size_t n = strlen(line);
-	if (f->loglen + n < sizeof(f->log)) {
-		memcpy(f->log + f->loglen, line, n);
-		f->loglen += n;
-		f->log[f->loglen] = 0;
-	}
-}
-
-static void fk_top(struct fake *f, int fd, unsigned n)
-{
-	char buf[512];
 	if (f->mode == FK_TOP_ERR && n == 2) {
-		pbt_sendstr(fd, "-ERR cannot read that one\r\n");
+		pbt_fake_send(f->pf, "-ERR cannot read that one\r\n");
 		return;
 	}
-	snprintf(buf, sizeof(buf), "+OK\r\nReceived: by fake\r\nSubject: message %u\r\n"
+	pbt_fake_printf(f->pf, "+OK\r\nReceived: by fake\r\nSubject: message %u\r\n"
 	    "Message-ID: <%u@fake>\r\n..Dotted: header\r\n\r\n.\r\n", n, n);
-	pbt_sendstr(fd, buf);
 }
 
-static void *fk_main(void *arg)
+static bool fk_greet(struct pbt_fake *pf, const char *arg)
 {
-	struct fake *f = arg;
-	char line[1024], buf[4096];
-	int fd = accept(f->lfd, NULL, NULL);
-	unsigned pending[64];
-	size_t npend = 0;
+	struct fake *f = pf->data;
 
-	if (fd < 0)
-		return NULL;
+	(void)arg;
 	if (f->mode == FK_GREETING_ERR) {
-		pbt_sendstr(fd, "-ERR go away\r\n");
-		goto out;
+		pbt_fake_send(pf, "-ERR go away\r\n");
+		return false;
 	}
 	if (f->mode == FK_LONG_STATUS) {
 		char *big = malloc(3100);
 		memset(big, 'g', 3000);
 		memcpy(big, "+OK ", 4);
 		memcpy(big + 3000, "\r\n", 3);
-		pbt_sendstr(fd, big);
+		pbt_fake_send(pf, big);
 		free(big);
 	} else {
-		pbt_sendstr(fd, "+OK fake POP3\r\n");
+		pbt_fake_send(pf, "+OK fake POP3\r\n");
 	}
-	while (fk_readline(fd, line, sizeof(line), 5000) > 0) {
-		fk_log(f, line);
-		if (strncmp(line, "CAPA", 4) == 0) {
-			snprintf(buf, sizeof(buf), "+OK\r\nTOP\r\nUIDL\r\nUSER\r\n%s%s.\r\n",
-			    f->pipelining ? "PIPELINING\r\n" : "", f->sasl ? "SASL LOGIN PLAIN\r\n" : "");
-			pbt_sendstr(fd, buf);
-		} else if (strncmp(line, "USER ", 5) == 0 || strncmp(line, "PASS ", 5) == 0) {
-			pbt_sendstr(fd, strncmp(line, "PASS secret", 11) == 0 || line[0] == 'U' ?
-			    "+OK\r\n" : "-ERR [AUTH] bad\r\n");
-		} else if (strcmp(line, "AUTH PLAIN\r\n") == 0) {
-			/* continuation: the response is "\0user\0" + 300 'p' */
-			char want[512];
-			unsigned char raw[320];
-			raw[0] = 0;
-			memcpy(raw + 1, "user", 4);
-			raw[5] = 0;
-			memset(raw + 6, 'p', 300);
-			EVP_EncodeBlock((unsigned char *)want, raw, 306);
-			pbt_sendstr(fd, "+ \r\n");
-			if (fk_readline(fd, line, sizeof(line), 5000) <= 0)
-				break;
-			fk_log(f, "(auth response)\n");
-			pbt_sendstr(fd, strncmp(line, want, strlen(want)) == 0 ? "+OK\r\n" :
-			    "-ERR [AUTH] bad\r\n");
-		} else if (strncmp(line, "AUTH PLAIN ", 11) == 0) {
-			/* base64 of "\0user\0secret" */
-			pbt_sendstr(fd, strncmp(line + 11, "AHVzZXIAc2VjcmV0", 16) == 0 ? "+OK\r\n" :
-			    "-ERR [AUTH] bad\r\n");
-		} else if (strncmp(line, "LIST", 4) == 0) {
-			pbt_sendstr(fd, "+OK\r\n");
-			for (unsigned i = 1; i <= f->nmsg; i++) {
-				snprintf(buf, sizeof(buf), "%u %u\r\n", i, 100 + i);
-				pbt_sendstr(fd, buf);
-			}
-			pbt_sendstr(fd, ".\r\n");
-		} else if (strncmp(line, "UIDL", 4) == 0) {
-			pbt_sendstr(fd, "+OK\r\n");
-			for (unsigned i = 1; i <= f->nmsg; i++) {
-				if (f->mode == FK_BAD_UIDL && i == 2)
-					snprintf(buf, sizeof(buf), "2 %071d\r\n", 0);
-				else if (f->mode == FK_DUP_UIDL && i == 2)
-					snprintf(buf, sizeof(buf), "2 uidl-1\r\n");
-				else if (f->mode == FK_UIDL_UNKNOWN && i == 2)
-					snprintf(buf, sizeof(buf), "%u uidl-x\r\n", f->nmsg + 5);
-				else
-					snprintf(buf, sizeof(buf), "%u uidl-%u\r\n", i, i);
-				pbt_sendstr(fd, buf);
-				if (f->mode == FK_UIDL_CUT && i == 1)
-					goto out;
-			}
-			pbt_sendstr(fd, ".\r\n");
-		} else if (strncmp(line, "TOP ", 4) == 0) {
-			unsigned n = (unsigned)atoi(line + 4);
-			if (f->pipeline_min > 0 && npend < f->pipeline_min &&
-			    npend < sizeof(pending) / sizeof(pending[0])) {
-				pending[npend++] = n;
-				if (npend < f->pipeline_min)
-					continue;
-				f->pipelined_ok = true;
-				for (size_t i = 0; i < npend; i++)
-					fk_top(f, fd, pending[i]);
-				f->pipeline_min = 0;
-				continue;
-			}
-			fk_top(f, fd, n);
-		} else if (strncmp(line, "QUIT", 4) == 0) {
-			pbt_sendstr(fd, "+OK bye\r\n");
-			break;
-		} else {
-			pbt_sendstr(fd, "-ERR unknown\r\n");
-		}
-	}
-out:
-	close(fd);
-	return NULL;
+	return true;
 }
+
+/* One command; false ends the session (QUIT, or a listing cut short). */
+static bool fk_answer(struct pbt_fake *pf, const char *line)
+{
+	struct fake *f = pf->data;
+	char buf[1024];
+
+	if (strncmp(line, "CAPA", 4) == 0) {
+		pbt_fake_printf(pf, "+OK\r\nTOP\r\nUIDL\r\nUSER\r\n%s%s.\r\n",
+		    f->pipelining ? "PIPELINING\r\n" : "", f->sasl ? "SASL LOGIN PLAIN\r\n" : "");
+	} else if (strncmp(line, "USER ", 5) == 0 || strncmp(line, "PASS ", 5) == 0) {
+		pbt_fake_send(pf, strcmp(line, "PASS secret") == 0 || line[0] == 'U' ?
+		    "+OK\r\n" : "-ERR [AUTH] bad\r\n");
+	} else if (strcmp(line, "AUTH PLAIN") == 0) {
+		/* continuation: the response is "\0user\0" + 300 'p' */
+		char want[512];
+		unsigned char raw[320];
+		raw[0] = 0;
+		memcpy(raw + 1, "user", 4);
+		raw[5] = 0;
+		memset(raw + 6, 'p', 300);
+		EVP_EncodeBlock((unsigned char *)want, raw, 306);
+		pbt_fake_send(pf, "+ \r\n");
+		if (pbt_fake_readline(pf, buf, sizeof(buf)) < 0)
+			return false;
+		pbt_fake_send(pf, strcmp(buf, want) == 0 ? "+OK\r\n" : "-ERR [AUTH] bad\r\n");
+	} else if (strncmp(line, "AUTH PLAIN ", 11) == 0) {
+		/* base64 of "\0user\0secret" */
+		pbt_fake_send(pf, strncmp(line + 11, "AHVzZXIAc2VjcmV0", 16) == 0 ? "+OK\r\n" :
+		    "-ERR [AUTH] bad\r\n");
+	} else if (strncmp(line, "LIST", 4) == 0) {
+		pbt_fake_send(pf, "+OK\r\n");
+		for (unsigned i = 1; i <= f->nmsg; i++)
+			pbt_fake_printf(pf, "%u %u\r\n", i, 100 + i);
+		pbt_fake_send(pf, ".\r\n");
+	} else if (strncmp(line, "UIDL", 4) == 0) {
+		pbt_fake_send(pf, "+OK\r\n");
+		for (unsigned i = 1; i <= f->nmsg; i++) {
+			if (f->mode == FK_BAD_UIDL && i == 2)
+				pbt_fake_printf(pf, "2 %071d\r\n", 0);
+			else if (f->mode == FK_DUP_UIDL && i == 2)
+				pbt_fake_send(pf, "2 uidl-1\r\n");
+			else if (f->mode == FK_UIDL_UNKNOWN && i == 2)
+				pbt_fake_printf(pf, "%u uidl-x\r\n", f->nmsg + 5);
+			else
+				pbt_fake_printf(pf, "%u uidl-%u\r\n", i, i);
+			if (f->mode == FK_UIDL_CUT && i == 1)
+				return false;
+		}
+		pbt_fake_send(pf, ".\r\n");
+	} else if (strncmp(line, "TOP ", 4) == 0) {
+		unsigned n = (unsigned)atoi(line + 4);
+		if (f->pipeline_min > 0 && f->npend < f->pipeline_min &&
+		    f->npend < sizeof(f->pending) / sizeof(f->pending[0])) {
+			f->pending[f->npend++] = n;
+			if (f->npend < f->pipeline_min)
+				return true;
+			f->pipelined_ok = true;
+			for (size_t i = 0; i < f->npend; i++)
+				fk_top(f, f->pending[i]);
+			f->pipeline_min = 0;
+			return true;
+		}
+		fk_top(f, n);
+	} else if (strncmp(line, "QUIT", 4) == 0) {
+		pbt_fake_send(pf, "+OK bye\r\n");
+		return false;
+	} else {
+		pbt_fake_send(pf, "-ERR unknown\r\n");
+	}
+	return true;
+}
+
+static const struct pbt_step fk_script[] = {
+	PBT_CALL(fk_greet, NULL), PBT_SERVE(fk_answer), PBT_END,
+};
 
 static struct fake *fk_start(enum fake_mode mode, bool pipelining, bool sasl, unsigned nmsg)
 {
 	struct fake *f = calloc(1, sizeof(*f));
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
 
+	ck_assert_ptr_nonnull(f);
 	signal(SIGPIPE, SIG_IGN);
 	f->mode = mode;
 	f->pipelining = pipelining;
 	f->sasl = sasl;
 	f->nmsg = nmsg;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(f->lfd, 0);
-	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(f->lfd, 1), 0);
-	ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
-	f->port = ntohs(a.sin_port);
+	f->pf = pbt_fake_start(fk_script, PBT_FAKE_POP3);
+	ck_assert_ptr_nonnull(f->pf);
+	f->pf->data = f;
+	f->port = f->pf->port;
 	return f;
 }
 
-static void fk_go(struct fake *f)
-{
-	ck_assert_int_eq(pthread_create(&f->th, NULL, fk_main, f), 0);
-}
-
+/* The script has ended well; nothing was ever deleted. */
 static void fk_end(struct fake *f)
 {
-	pthread_join(f->th, NULL);
-	close(f->lfd);
-	ck_assert_ptr_null(strstr(f->log, "DELE"));
-	ck_assert_ptr_null(strstr(f->log, "RSET"));
+	ck_assert_int_eq(pbt_fake_join(f->pf), 0);
+	ck_assert(!fk_sent(f, "DELE"));
+	ck_assert(!fk_sent(f, "RSET"));
+	PBT_FAKE_FINISH(f->pf);
 	free(f);
 }
 
 static struct migrate_pop3c *connect_fake(struct fake *f)
 {
-	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c *c = migrate_pop3c_new();
 	struct migrate_pop3c_url u;
 	char url[64], err[200];
 
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
-	fk_go(f);
 	return c;
 }
 
@@ -690,10 +652,10 @@ static void client_run(enum fake_mode mode, bool pipelining, bool sasl, unsigned
 	int step = session(f, c, &s, &msgs, &n);
 	migrate_pop3c_close(c);
 	ck_assert_msg(step == want_step, "failed at step %d (want %d): %s", step, want_step,
-	    c->err);
+	    migrate_pop3c_error(c));
 	if (want_err != NULL)
-		ck_assert_msg(strstr(c->err, want_err) != NULL, "error '%s' lacks '%s'", c->err,
-		    want_err);
+		ck_assert_msg(strstr(migrate_pop3c_error(c), want_err) != NULL, "error '%s' lacks '%s'",
+		    migrate_pop3c_error(c), want_err);
 	if (want_step == 0) {
 		ck_assert_uint_eq(n, nmsg);
 		ck_assert_uint_eq(s.n, nmsg);
@@ -707,11 +669,11 @@ static void client_run(enum fake_mode mode, bool pipelining, bool sasl, unsigned
 			ck_assert_str_eq(s.subj[0], "message 1");
 		if (pipeline_min)
 			ck_assert(f->pipelined_ok);
-		ck_assert_ptr_nonnull(strstr(f->log, sasl ? "AUTH PLAIN" : "USER user"));
+		ck_assert(fk_sent(f, sasl ? "AUTH PLAIN" : "USER user"));
 	}
-	ck_assert_ptr_null(strstr(c->err, "secret"));
+	ck_assert_ptr_null(strstr(migrate_pop3c_error(c), "secret"));
 	free(msgs);
-	free(c);
+	migrate_pop3c_free(c);
 	fk_end(f);
 }
 
@@ -747,7 +709,7 @@ START_TEST(client_top_refused)
 	ck_assert_uint_eq(s.refused, 1);
 	migrate_pop3c_close(c);
 	free(msgs);
-	free(c);
+	migrate_pop3c_free(c);
 	fk_end(f);
 }
 END_TEST
@@ -773,10 +735,9 @@ START_TEST(client_wrong_password)
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), 0);
 	ck_assert_int_eq(migrate_pop3c_login(c, "user", "wrong-pw"), -1);
-	ck_assert_ptr_nonnull(strstr(c->err, "refused the login"));
-	ck_assert_ptr_null(strstr(c->err, "wrong-pw"));
-	migrate_pop3c_close(c);
-	free(c);
+	ck_assert_ptr_nonnull(strstr(migrate_pop3c_error(c), "refused the login"));
+	ck_assert_ptr_null(strstr(migrate_pop3c_error(c), "wrong-pw"));
+	migrate_pop3c_free(c);
 	fk_end(f);
 }
 END_TEST
@@ -795,11 +756,10 @@ START_TEST(client_auth_plain_long)
 	snprintf(url, sizeof(url), "pop3://127.0.0.1:%d", f->port);
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), 0);
-	ck_assert_msg(migrate_pop3c_login(c, "user", pw) == 0, "%s", c->err);
+	ck_assert_msg(migrate_pop3c_login(c, "user", pw) == 0, "%s", migrate_pop3c_error(c));
 	ck_assert_int_eq(migrate_pop3c_quit(c), 0);
-	migrate_pop3c_close(c);
-	free(c);
-	ck_assert_ptr_null(strstr(f->log, "pppppppp"));
+	migrate_pop3c_free(c);
+	ck_assert(!fk_sent(f, "pppppppp"));
 	fk_end(f);
 }
 END_TEST
@@ -807,21 +767,18 @@ END_TEST
 START_TEST(client_requires_stls)
 {
 	struct fake *f = fk_start(FK_NORMAL, false, false, 1);
-	struct migrate_pop3c *c = calloc(1, sizeof(*c));
+	struct migrate_pop3c *c = migrate_pop3c_new();
 	struct migrate_pop3c_url u;
 	char url[64], err[200];
-	fk_go(f);
 	snprintf(url, sizeof(url), "pop3://localhost:%d", f->port);
 	ck_assert_int_eq(migrate_pop3c_parse_url(url, &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(migrate_pop3c_connect(c, &u, NULL, 5), -1);
-	ck_assert_ptr_nonnull(strstr(c->err, "does not offer STLS"));
-	migrate_pop3c_close(c);
-	free(c);
-	pthread_join(f->th, NULL);
-	ck_assert_ptr_null(strstr(f->log, "USER"));
-	ck_assert_ptr_null(strstr(f->log, "AUTH"));
-	close(f->lfd);
-	free(f);
+	ck_assert_ptr_nonnull(strstr(migrate_pop3c_error(c), "does not offer STLS"));
+	migrate_pop3c_free(c);
+	ck_assert_int_eq(pbt_fake_join(f->pf), 0);
+	ck_assert(!fk_sent(f, "USER"));
+	ck_assert(!fk_sent(f, "AUTH"));
+	fk_end(f);
 }
 END_TEST
 
@@ -840,9 +797,14 @@ START_TEST(urls)
 	ck_assert_str_eq(u.host, "::1");
 	ck_assert_uint_eq(u.port, 995);
 	ck_assert_int_eq(migrate_pop3c_parse_url("POP3://[::1]:110", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(migrate_pop3c_parse_url("pop3://h:x", &u, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--from: port 'x' is not a number from 1 to 65535");
+	ck_assert_int_eq(migrate_pop3c_parse_url("imap://h", &u, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--from: 'imap://h' is not a pop3://HOST[:PORT] or pop3s://HOST[:PORT] URL");
 	static const char *bad[] = { "imap://h", "pop3://", "pop3://h:0", "pop3://h:65536",
 		"pop3://h:x", "pop3://[::1", "pop3://h/path", "pop3://a b", "pop3://h:",
-		"pop3://user@h", "pop3://[zz]" };
+		"pop3://user@h", "pop3://[zz]", "pop3://h:110/x", "pop3://[::1]x", "pop3://::1",
+		"pop3s://h:", "pop3://h?x" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(migrate_pop3c_parse_url(bad[i], &u, err, sizeof(err)) == -1, "%s", bad[i]);
 }

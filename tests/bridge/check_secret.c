@@ -140,6 +140,26 @@ START_TEST(key_0644_refused)
 }
 END_TEST
 
+/* Only root or the user popbridge runs as may own the key file: its owner
+ * can read and replace it whatever its mode (issue 12). As root the test
+ * hands the file to nobody; as another user it can only check that its own
+ * file loads. */
+START_TEST(key_foreign_owner_refused)
+{
+	struct managed_key k;
+	new_key(&k);
+	ck_assert_msg(managed_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
+	if (geteuid() != 0)
+		return;
+	ck_assert_int_eq(chown(keypath, 65534, 65534), 0);
+	ck_assert_int_eq(managed_key_load(keypath, &k, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "owned by uid 65534") != NULL && strstr(err, keypath) != NULL,
+	    "unclear message: %s", err);
+	ck_assert_int_eq(chown(keypath, 0, 0), 0);
+	ck_assert_msg(managed_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
 START_TEST(key_not_regular_refused)
 {
 	struct managed_key k;
@@ -521,6 +541,7 @@ int main(void)
 	tcase_add_test(tk, key_created_0600_even_with_open_umask);
 	tcase_add_test(tk, key_umask_restrictive);
 	tcase_add_test(tk, key_0644_refused);
+	tcase_add_test(tk, key_foreign_owner_refused);
 	tcase_add_test(tk, key_not_regular_refused);
 	tcase_add_test(tk, key_bad_format_refused);
 	tcase_add_test(tk, existing_key_never_overwritten);

@@ -1,19 +1,14 @@
 /* tests/bridge/check_sync_refused.c — a server that announces CONDSTORE but
- * answers BAD to CHANGEDSINCE, or to SELECT ... (CONDSTORE) (a scripted IMAP
- * server on loopback: Dovecot does not misbehave so). The incremental sync
- * is refused: the bridge lists the whole folder instead, the login
- * succeeds, and state gets the flag change the listing shows; a refused
- * SELECT parameter gives a plain SELECT. */
+ * answers BAD to CHANGEDSINCE, or to SELECT ... (CONDSTORE) (the scripted
+ * server of tests/lib/fakeserver.h: Dovecot does not misbehave so). The
+ * incremental sync is refused: the bridge lists the whole folder instead,
+ * the login succeeds, and state gets the flag change the listing shows; a
+ * refused SELECT parameter gives a plain SELECT. */
 #include <check.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "bridge/config/options.h"
 #include "bridge/maildrop/sync.h"
@@ -21,26 +16,25 @@
 #include "imap/uidset.h"
 #include "state/state.h"
 #include "tests/lib/cert.h"
-#include "tests/lib/net.h"
+#include "tests/lib/fakeserver.h"
 
 #define CAPS "IMAP4rev1 UIDPLUS CONDSTORE ESEARCH"
 #define SIZE 100
 
+/* The scripted server's state (tests/lib/fakeserver.h: pbt_fake.data). */
 struct fake {
-	int lfd, port;
 	uint64_t modseq;       /* HIGHESTMODSEQ this session's SELECT reports */
 	bool seen2;            /* UID 2 carries \Seen */
 	bool select_bad;       /* BAD to SELECT ... (CONDSTORE) */
 	int changedsince;      /* CHANGEDSINCE fetches received (all refused) */
-	pthread_t th;
 };
 
 /* UIDs 1 and 2 of the set the command names ("UID FETCH set (...)"). */
-static void fetch(struct fake *f, int fd, const char *tag, const char *args)
+static void fetch(struct pbt_fake *pf, const char *args)
 {
+	struct fake *f = pf->data;
 	struct imap_uidset set;
 	const char *sp = strchr(args, ' ');
-	char out[512];
 
 	imap_uidset_init(&set);
 	ck_assert_ptr_nonnull(sp);
@@ -49,69 +43,59 @@ static void fetch(struct fake *f, int fd, const char *tag, const char *args)
 		if (!imap_uidset_contains(&set, uid))
 			continue;
 		if (strstr(args, "BODY.PEEK[]<")) {      /* the last octets */
-			snprintf(out, sizeof(out), "* %u FETCH (UID %u BODY[]<%d> {2}\r\n\r\n)\r\n",
-			    uid, uid, SIZE - 2);
+			pbt_fake_printf(pf, "* %u FETCH (UID %u BODY[]<%d> {2}\r\n\r\n)\r\n", uid, uid,
+			    SIZE - 2);
 		} else if (strstr(args, "HEADER.FIELDS")) {
 			char hdr[64];
 			snprintf(hdr, sizeof(hdr), "Message-ID: <%u@fake>\r\n\r\n", uid);
-			snprintf(out, sizeof(out), "* %u FETCH (UID %u RFC822.SIZE %d FLAGS () "
+			pbt_fake_printf(pf, "* %u FETCH (UID %u RFC822.SIZE %d FLAGS () "
 			    "BODY[HEADER.FIELDS (MESSAGE-ID)] {%zu}\r\n%s)\r\n", uid, uid, SIZE,
 			    strlen(hdr), hdr);
 		} else {
-			snprintf(out, sizeof(out), "* %u FETCH (UID %u RFC822.SIZE %d FLAGS (%s))\r\n",
-			    uid, uid, SIZE, uid == 2 && f->seen2 ? "\\Seen" : "");
+			pbt_fake_printf(pf, "* %u FETCH (UID %u RFC822.SIZE %d FLAGS (%s))\r\n", uid, uid,
+			    SIZE, uid == 2 && f->seen2 ? "\\Seen" : "");
 		}
-		pbt_sendstr(fd, out);
 	}
 	imap_uidset_free(&set);
-	snprintf(out, sizeof(out), "%s OK fetched\r\n", tag);
-	pbt_sendstr(fd, out);
+	pbt_fake_send(pf, "$T OK fetched\r\n");
 }
 
-static void *fake_main(void *arg)
+/* One command (after its tag in pf->cmd); false after LOGOUT. */
+static bool answer(struct pbt_fake *pf, const char *line)
 {
-	struct fake *f = arg;
-	char line[2048], out[512], tag[32], cmd[32];
-	int fd = accept(f->lfd, NULL, NULL);
+	struct fake *f = pf->data;
+	const char *cmd = pf->verb, *rest = pf->args;
 
-	if (fd < 0)
-		return NULL;
-	pbt_sendstr(fd, "* OK [CAPABILITY " CAPS "] fake ready\r\n");
-	while (pbt_readline(fd, line, sizeof(line), 10000) > 0) {
-		int off = 0;
-		if (sscanf(line, "%31s %31s %n", tag, cmd, &off) < 2)
-			break;
-		const char *rest = line + off;
-		if (strcmp(cmd, "LOGIN") == 0) {
-			snprintf(out, sizeof(out), "%s OK [CAPABILITY " CAPS "] in\r\n", tag);
-		} else if (strcmp(cmd, "SELECT") == 0 && f->select_bad && strstr(rest, "CONDSTORE")) {
-			snprintf(out, sizeof(out), "%s BAD no parameters here\r\n", tag);
-		} else if (strcmp(cmd, "SELECT") == 0 && f->select_bad) {
-			snprintf(out, sizeof(out), "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
-			    "* OK [UIDNEXT 3] n\r\n%s OK [READ-WRITE] selected\r\n", tag);
-		} else if (strcmp(cmd, "SELECT") == 0) {
-			snprintf(out, sizeof(out), "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
-			    "* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ %llu] h\r\n"
-			    "%s OK [READ-WRITE] selected\r\n", (unsigned long long)f->modseq, tag);
-		} else if (strcmp(cmd, "UID") == 0 && strncmp(rest, "FETCH ", 6) == 0 &&
-		    strstr(rest, "CHANGEDSINCE")) {
-			f->changedsince++;
-			snprintf(out, sizeof(out), "%s BAD no CHANGEDSINCE here\r\n", tag);
-		} else if (strcmp(cmd, "UID") == 0 && strncmp(rest, "FETCH ", 6) == 0) {
-			fetch(f, fd, tag, rest + 6);
-			continue;
-		} else if (strcmp(cmd, "LOGOUT") == 0) {
-			snprintf(out, sizeof(out), "* BYE bye\r\n%s OK done\r\n", tag);
-			pbt_sendstr(fd, out);
-			break;
-		} else {
-			snprintf(out, sizeof(out), "%s OK fine\r\n", tag);
-		}
-		pbt_sendstr(fd, out);
+	(void)line;
+	if (strcmp(cmd, "LOGIN") == 0) {
+		pbt_fake_send(pf, "$T OK [CAPABILITY " CAPS "] in\r\n");
+	} else if (strcmp(cmd, "SELECT") == 0 && f->select_bad && strstr(rest, "CONDSTORE")) {
+		pbt_fake_send(pf, "$T BAD no parameters here\r\n");
+	} else if (strcmp(cmd, "SELECT") == 0 && f->select_bad) {
+		pbt_fake_send(pf, "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+		    "* OK [UIDNEXT 3] n\r\n$T OK [READ-WRITE] selected\r\n");
+	} else if (strcmp(cmd, "SELECT") == 0) {
+		pbt_fake_printf(pf, "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+		    "* OK [UIDNEXT 3] n\r\n* OK [HIGHESTMODSEQ %llu] h\r\n"
+		    "%s OK [READ-WRITE] selected\r\n", (unsigned long long)f->modseq, pf->tag);
+	} else if (strcmp(cmd, "UID") == 0 && strncmp(rest, "FETCH ", 6) == 0 &&
+	    strstr(rest, "CHANGEDSINCE")) {
+		f->changedsince++;
+		pbt_fake_send(pf, "$T BAD no CHANGEDSINCE here\r\n");
+	} else if (strcmp(cmd, "UID") == 0 && strncmp(rest, "FETCH ", 6) == 0) {
+		fetch(pf, rest + 6);
+	} else if (strcmp(cmd, "LOGOUT") == 0) {
+		pbt_fake_send(pf, "* BYE bye\r\n$T OK done\r\n");
+		return false;
+	} else {
+		pbt_fake_send(pf, "$T OK fine\r\n");
 	}
-	close(fd);
-	return NULL;
+	return true;
 }
+
+static const struct pbt_step script[] = {
+	PBT_SEND("* OK [CAPABILITY " CAPS "] fake ready\r\n"), PBT_SERVE(answer), PBT_END,
+};
 
 /* One session against a fresh fake: log in, sync INBOX; the fake's count
  * of CHANGEDSINCE fetches. */
@@ -119,22 +103,15 @@ static int session(struct state_db *db, int64_t account_id, uint64_t modseq, boo
     struct state_mailbox *mb)
 {
 	struct fake f = { .modseq = modseq, .seen2 = seen2, .select_bad = modseq == 0 };
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
+	struct pbt_fake *pf = pbt_fake_start(script, 0);
 	struct config_options o;
 	struct maildrop_upstream up;
 	char url[64], err[PB_ERR_MAX], detail[300];
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(f.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(f.lfd, 1), 0);
-	ck_assert_int_eq(getsockname(f.lfd, (struct sockaddr *)&a, &al), 0);
-	f.port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&f.th, NULL, fake_main, &f), 0);
-
+	ck_assert_ptr_nonnull(pf);
+	pf->data = &f;
 	config_options_init(&o);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", f.port);
+	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", pf->port);
 	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&o, PB_K_UPSTREAM_TIMEOUT, "10", err, sizeof(err)), 0);
@@ -145,8 +122,7 @@ static int session(struct state_db *db, int64_t account_id, uint64_t modseq, boo
 	ck_assert_msg(maildrop_sync_folder(&up, db, account_id, "INBOX", o.dele_keyword, 1000, mb,
 	    detail, sizeof(detail)) == POP3_MD_OK, "sync: %s", detail);
 	maildrop_upstream_free(&up);
-	pthread_join(f.th, NULL);
-	close(f.lfd);
+	PBT_FAKE_FINISH(pf);
 	config_options_free(&o);
 	return f.changedsince;
 }

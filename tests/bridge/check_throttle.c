@@ -436,6 +436,33 @@ START_TEST(test_pre_login)
 }
 END_TEST
 
+/* A trusted proxy's connection counts in all at once, and under the client's
+ * address once its PROXY header names it. */
+START_TEST(test_proxied)
+{
+	struct serve_sessions *s = serve_sessions_new(10, 1);
+	struct serve_session_slot a, b, c;
+	ck_assert_int_eq(serve_sessions_enter_proxied(s, &a), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter_proxied(s, &b), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_enter_proxied(s, &c), PB_ADMIT_OK);
+	ck_assert_uint_eq(serve_sessions_total(s), 3);
+	ck_assert_uint_eq(serve_sessions_from(s, "10.0.0.1"), 0);   /* the proxy */
+	ck_assert_int_eq(serve_sessions_set_addr(&a, "192.0.2.1"), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_set_addr(&a, "192.0.2.9"), PB_ADMIT_OK); /* once */
+	ck_assert_int_eq(serve_sessions_set_addr(&b, "192.0.2.2"), PB_ADMIT_OK);
+	ck_assert_int_eq(serve_sessions_set_addr(&c, "192.0.2.1"), PB_ADMIT_IP_FULL);
+	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 1);
+	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.9"), 0);
+	serve_sessions_leave(&c);
+	serve_sessions_leave(&a);
+	serve_sessions_leave(&b);
+	ck_assert_uint_eq(serve_sessions_total(s), 0);
+	ck_assert_uint_eq(serve_sessions_pre_login(s), 0);
+	ck_assert_uint_eq(serve_sessions_from(s, "192.0.2.1"), 0);
+	serve_sessions_free(s);
+}
+END_TEST
+
 static struct serve_sessions *shared_s;
 static atomic_int admitted_now, admitted_max;
 
@@ -496,6 +523,7 @@ int main(void)
 	tcase_add_test(tc, test_sessions_limits);
 	tcase_add_test(tc, test_sessions_threads);
 	tcase_add_test(tc, test_pre_login);
+	tcase_add_test(tc, test_proxied);
 	suite_add_tcase(s, tc);
 	return bt_run_suite(s);
 }

@@ -1,7 +1,7 @@
 /* tests/imap/check_deadline.c — the whole-command deadline and bounded name
- * resolution (imap.h contract, imap/limits.h): against a scripted server
- * thread on loopback that does what no real server does on purpose —
- * trickles a response one octet every T/4 for ever, keeps a listing going
+ * resolution (imap.h contract, imap/limits.h): against the scripted server
+ * of tests/lib/fakeserver.h on loopback, doing what no real server does on
+ * purpose — trickles a response one octet every T/4 for ever, keeps a listing going
  * at a genuine rate without end — and one that is slow but genuine; a body
  * stream paced by a slow sink; and host-name lookups through a resolver
  * the test controls (a hang cannot be produced on loopback without
@@ -11,112 +11,44 @@
  * Times: T is 1 s throughout. Only lower bounds on elapsed time are
  * asserted; that a call ends at all is guarded by the Check timeouts.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "imap/conn.h"
 #include "imap/imap.h"
-#include "tests/lib/net.h"
+#include "tests/lib/fakeserver.h"
 #include "tests/lib/testutil.h"
 
 #define T 1            /* cfg.timeout_s of every session here */
 #define TRICKLE_MS 250 /* T/4 */
 
-/* ---- the scripted server ------------------------------------------------- */
+/* ---- the scripted server (tests/lib/fakeserver.h) ------------------------ */
 
-struct srv {
-	int lfd, fd, port;
-	pthread_t th;
-	void (*run)(struct srv *);
-	char tag[32];
-	char err[300];
-	unsigned long sent;   /* octets of the endless parts */
-};
+#define PREAUTH "* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] ready\r\n"
+/* The greeting, then SELECT INBOX answered. */
+#define SELECTED PBT_SEND(PREAUTH), PBT_EXPECT("SELECT INBOX"), \
+	PBT_SEND("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n$T OK [READ-WRITE] selected\r\n")
 
-static void ms_sleep(long ms)
+static struct pbt_fake *srv_start(const struct pbt_step *steps)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-static void srv_fail(struct srv *sv, const char *what, const char *got)
-{
-	if (!sv->err[0])
-		snprintf(sv->err, sizeof(sv->err), "%s (got '%.200s')", what, got);
-}
-
-/* Read a command; it must start with want after the tag. */
-static bool srv_cmd(struct srv *sv, const char *want)
-{
-	char line[8192];
-	if (pbt_readline(sv->fd, line, sizeof(line), 10000) < 0) {
-		srv_fail(sv, want, "EOF");
-		return false;
-	}
-	const char *sp = strchr(line, ' ');
-	snprintf(sv->tag, sizeof(sv->tag), "%.*s", sp ? (int)(sp - line) : 0, line);
-	if (!sp || strncmp(sp + 1, want, strlen(want)) != 0) {
-		srv_fail(sv, want, line);
-		return false;
-	}
-	return true;
-}
-
-/* Send; false once the client has gone (no failure: that is the point). */
-static bool srv_put(struct srv *sv, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t r = send(sv->fd, buf, len, MSG_NOSIGNAL);
-		if (r <= 0)
-			return false;
-		buf += r;
-		len -= (size_t)r;
-	}
-	return true;
-}
-
-static bool srv_say(struct srv *sv, const char *text)
-{
-	return srv_put(sv, text, strlen(text));
-}
-
-/* Say "<tag> text". */
-static bool srv_tagged(struct srv *sv, const char *text)
-{
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%s %s", sv->tag, text);
-	return srv_put(sv, line, (size_t)n);
-}
-
-/* prefix, then one octet of fill every T/4 until the client goes away
- * (at most a minute: the Check timeout fires long before). */
-static void srv_trickle(struct srv *sv, const char *prefix, char fill)
-{
-	if (!srv_say(sv, prefix))
-		return;
-	for (int i = 0; i < 60000 / TRICKLE_MS; i++) {
-		ms_sleep(TRICKLE_MS);
-		if (!srv_put(sv, &fill, 1))
-			return;
-		sv->sent++;
-	}
+	struct pbt_fake *sv = pbt_fake_start(steps, 0);
+	ck_assert_ptr_nonnull(sv);
+	sv->trickle_ms = TRICKLE_MS;
+	return sv;
 }
 
 /* FETCH responses for UIDs 1.., 30 every 200 ms (about 9 KB/s: twice the
- * floor of 4096 octets per T), n of them (0: until the client goes away,
+ * floor of 4096 octets per T), arg of them (0: until the client goes away,
  * at most two minutes), then the tagged OK. */
-static void srv_listing(struct srv *sv, unsigned n)
+static bool srv_listing(struct pbt_fake *sv, const char *arg)
 {
+	unsigned n = (unsigned)atoi(arg);
 	char burst[30 * 160];
 	unsigned uid = 1;
 	for (int round = 0; round < 600 && (n == 0 || uid <= n); round++) {
@@ -125,65 +57,16 @@ static void srv_listing(struct srv *sv, unsigned n)
 			len += (size_t)snprintf(burst + len, sizeof(burst) - len,
 			    "* %u FETCH (UID %u RFC822.SIZE %u FLAGS (\\Seen $Label1) "
 			    "EMAILID (M%08x%08x))\r\n", uid, uid, 1000 + uid, uid, ~uid);
-		if (!srv_put(sv, burst, len))
-			return;
-		sv->sent += len;
-		ms_sleep(200);
+		if (pbt_fake_write(sv, burst, len) < 0)
+			return false;
+		pbt_msleep(200);
 	}
 	if (n)
-		srv_tagged(sv, "OK listed\r\n");
+		pbt_fake_send(sv, "$T OK listed\r\n");
+	return true;
 }
 
-#define PREAUTH "* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] ready\r\n"
-
-/* The greeting, then SELECT INBOX answered. */
-static bool srv_selected(struct srv *sv)
-{
-	return srv_say(sv, PREAUTH) && srv_cmd(sv, "SELECT INBOX") &&
-	    srv_say(sv, "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n") &&
-	    srv_tagged(sv, "OK [READ-WRITE] selected\r\n");
-}
-
-static void *srv_main(void *arg)
-{
-	struct srv *sv = arg;
-	sv->fd = accept(sv->lfd, NULL, NULL);
-	if (sv->fd < 0) {
-		srv_fail(sv, "accept", "");
-		return NULL;
-	}
-	sv->run(sv);
-	close(sv->fd);
-	return NULL;
-}
-
-static struct srv *srv_start(void (*run)(struct srv *))
-{
-	struct srv *sv = calloc(1, sizeof(*sv));
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(a);
-	ck_assert_ptr_nonnull(sv);
-	sv->run = run;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(sv->lfd, 0);
-	ck_assert_int_eq(bind(sv->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(sv->lfd, 4), 0);
-	getsockname(sv->lfd, (struct sockaddr *)&a, &sl);
-	sv->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&sv->th, NULL, srv_main, sv), 0);
-	return sv;
-}
-
-static void srv_finish(struct srv *sv)
-{
-	pthread_join(sv->th, NULL);
-	close(sv->lfd);
-	ck_assert_msg(!sv->err[0], "server: %s", sv->err);
-	free(sv);
-}
-
-static struct imap_session *client_at(struct srv *sv, const char *host)
+static struct imap_session *client_at(struct pbt_fake *sv, const char *host)
 {
 	struct imap_config cfg = {
 		.host = host, .port = (unsigned)sv->port, .tls = IMAP_TLS_NONE, .timeout_s = T,
@@ -194,7 +77,7 @@ static struct imap_session *client_at(struct srv *sv, const char *host)
 }
 
 /* Connected (PREAUTH) and INBOX selected. */
-static struct imap_session *selected(struct srv *sv)
+static struct imap_session *selected(struct pbt_fake *sv)
 {
 	struct imap_session *s = client_at(sv, "127.0.0.1");
 	ck_assert_int_eq(imap_connect(s), IMAP_OK);
@@ -246,7 +129,7 @@ static int sink_fn(void *arg, const char *buf, size_t len)
 	(void)buf;
 	if (k->slow_calls > 0) {
 		k->slow_calls--;
-		ms_sleep(k->slow_ms);
+		pbt_msleep(k->slow_ms);
 	}
 	k->got += len;
 	return 0;
@@ -254,59 +137,48 @@ static int sink_fn(void *arg, const char *buf, size_t len)
 
 /* ---- a trickle ends every kind of command ------------------------------- */
 
-static void run_trickle_greeting(struct srv *sv)
-{
-	srv_trickle(sv, "* OK ", 'x');
-}
+/* Each trickles, after what comes first, one octet every T/4 until the
+ * client goes away. */
+static const struct pbt_step run_trickle_greeting[] = { PBT_TRICKLE("* OK ", 'x'), PBT_END };
 
-static void run_trickle_login(struct srv *sv)
-{
-	if (srv_say(sv, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n") &&
-	    srv_cmd(sv, "AUTHENTICATE PLAIN "))
-		srv_trickle(sv, "* OK ", 'x');
-}
+static const struct pbt_step run_trickle_login[] = {
+	PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n"),
+	PBT_EXPECT("AUTHENTICATE PLAIN "), PBT_TRICKLE("* OK ", 'x'), PBT_END,
+};
 
-static void run_trickle_select(struct srv *sv)
-{
-	if (srv_say(sv, PREAUTH) && srv_cmd(sv, "SELECT INBOX"))
-		srv_trickle(sv, "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] ", 'v');
-}
+static const struct pbt_step run_trickle_select[] = {
+	PBT_SEND(PREAUTH), PBT_EXPECT("SELECT INBOX"),
+	PBT_TRICKLE("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] ", 'v'), PBT_END,
+};
 
-static void run_trickle_list(struct srv *sv)
-{
-	if (srv_say(sv, PREAUTH) && srv_cmd(sv, "LIST"))
-		srv_trickle(sv, "* LIST () \"/\" ", 'a');
-}
+static const struct pbt_step run_trickle_list[] = {
+	PBT_SEND(PREAUTH), PBT_EXPECT("LIST"), PBT_TRICKLE("* LIST () \"/\" ", 'a'), PBT_END,
+};
 
-static void run_trickle_command(struct srv *sv)
-{
-	/* after SELECT: SEARCH, FETCH of sizes, STORE, EXPUNGE alike */
-	char line[256];
-	if (srv_selected(sv) && pbt_readline(sv->fd, line, sizeof(line), 10000) > 0)
-		srv_trickle(sv, "* 1 FETCH (FLAGS (", 'x');
-}
+/* after SELECT: SEARCH, FETCH of sizes, STORE, EXPUNGE alike */
+static const struct pbt_step run_trickle_command[] = {
+	SELECTED, PBT_EXPECT(""), PBT_TRICKLE("* 1 FETCH (FLAGS (", 'x'), PBT_END,
+};
 
-static void run_trickle_body_prefix(struct srv *sv)
-{
-	if (srv_selected(sv) && srv_cmd(sv, "UID FETCH 5 (UID BODY.PEEK[])"))
-		srv_trickle(sv, "* 2 FETCH (UID 5 ", ' ');
-}
+static const struct pbt_step run_trickle_body_prefix[] = {
+	SELECTED, PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+	PBT_TRICKLE("* 2 FETCH (UID 5 ", ' '), PBT_END,
+};
 
-static void run_trickle_in_body(struct srv *sv)
-{
-	if (srv_selected(sv) && srv_cmd(sv, "UID FETCH 5 (UID BODY.PEEK[])"))
-		srv_trickle(sv, "* 2 FETCH (UID 5 BODY[] {100000}\r\nFrom: a\r\n\r\n", 'x');
-}
+static const struct pbt_step run_trickle_in_body[] = {
+	SELECTED, PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+	PBT_TRICKLE("* 2 FETCH (UID 5 BODY[] {100000}\r\nFrom: a\r\n\r\n", 'x'), PBT_END,
+};
 
 START_TEST(test_trickle_greeting)
 {
-	struct srv *sv = srv_start(run_trickle_greeting);
+	struct pbt_fake *sv = srv_start(run_trickle_greeting);
 	struct imap_session *s = client_at(sv, "127.0.0.1");
 	double t0 = pbt_now();
 	assert_cut_off(s, imap_connect(s), t0);
 	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "4096 octets"));
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 END_TEST
 
@@ -329,7 +201,7 @@ static enum imap_result do_list(struct imap_session *s)
 START_TEST(test_trickle_login_select_list)
 {
 	static const struct {
-		void (*run)(struct srv *);
+		const struct pbt_step *run;
 		enum imap_result (*call)(struct imap_session *);
 	} cases[] = {
 		{ run_trickle_login, do_login },
@@ -337,14 +209,14 @@ START_TEST(test_trickle_login_select_list)
 		{ run_trickle_list, do_list },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct srv *sv = srv_start(cases[i].run);
+		struct pbt_fake *sv = srv_start(cases[i].run);
 		struct imap_session *s = client_at(sv, "127.0.0.1");
 		ck_assert_int_eq(imap_connect(s), IMAP_OK);
 		double t0 = pbt_now();
 		assert_cut_off(s, cases[i].call(s), t0);
 		ck_assert(imap_last_is_trouble(s));
 		imap_session_free(s);
-		srv_finish(sv);
+		PBT_FAKE_FINISH(sv);
 	}
 }
 END_TEST
@@ -356,7 +228,7 @@ START_TEST(test_trickle_selected_commands)
 	imap_uidset_init(&set);
 	imap_uidset_add_range(&set, 1, 3);
 	for (int i = 0; i < 5; i++) {
-		struct srv *sv = srv_start(run_trickle_command);
+		struct pbt_fake *sv = srv_start(run_trickle_command);
 		struct imap_session *s = selected(sv);
 		struct imap_search q = { .unseen = true };
 		struct imap_uidset out;
@@ -386,7 +258,7 @@ START_TEST(test_trickle_selected_commands)
 		assert_cut_off(s, r, t0);
 		imap_uidset_free(&out);
 		imap_session_free(s);
-		srv_finish(sv);
+		PBT_FAKE_FINISH(sv);
 	}
 	imap_uidset_free(&set);
 }
@@ -397,7 +269,7 @@ END_TEST
 START_TEST(test_trickle_body)
 {
 	for (int i = 0; i < 2; i++) {
-		struct srv *sv = srv_start(i ? run_trickle_in_body : run_trickle_body_prefix);
+		struct pbt_fake *sv = srv_start(i ? run_trickle_in_body : run_trickle_body_prefix);
 		struct imap_session *s = selected(sv);
 		struct sink k = { 0 };
 		double t0 = pbt_now();
@@ -406,33 +278,31 @@ START_TEST(test_trickle_body)
 		if (i)
 			ck_assert_uint_ge(k.got, 11);
 		imap_session_free(s);
-		srv_finish(sv);
+		PBT_FAKE_FINISH(sv);
 	}
 }
 END_TEST
 
 /* ---- genuine slow work completes; endless work does not -------------------- */
 
-static void run_slow_listing(struct srv *sv)
-{
-	if (srv_selected(sv) && srv_cmd(sv, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS"))
-		srv_listing(sv, 450);
-}
+static const struct pbt_step run_slow_listing[] = {
+	SELECTED, PBT_EXPECT("UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS"),
+	PBT_CALL(srv_listing, "450"), PBT_END,
+};
 
-static void run_endless_listing(struct srv *sv)
-{
-	if (srv_selected(sv) && srv_cmd(sv, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS"))
-		srv_listing(sv, 0);
-}
+static const struct pbt_step run_endless_listing[] = {
+	SELECTED, PBT_EXPECT("UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS"),
+	PBT_CALL(srv_listing, "0"), PBT_END,
+};
 
 /* UID FETCH 1:* of sizes and flags, as the bridge lists a mailbox, against
  * the server run: it must end with want, after at least min_secs, and when
  * cut off by the deadline with text_has in its text. The messages
  * reported. */
-static unsigned listing(void (*run)(struct srv *), enum imap_result want, double min_secs,
+static unsigned listing(const struct pbt_step *run, enum imap_result want, double min_secs,
     const char *text_has)
 {
-	struct srv *sv = srv_start(run);
+	struct pbt_fake *sv = srv_start(run);
 	struct imap_session *s = selected(sv);
 	struct imap_uidset all;
 	unsigned n = 0;
@@ -448,7 +318,7 @@ static unsigned listing(void (*run)(struct srv *), enum imap_result want, double
 	}
 	imap_uidset_free(&all);
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 	return n;
 }
 
@@ -470,29 +340,41 @@ END_TEST
 
 #define BODY_SIZE (256u << 10)
 
-static void run_big_body(struct srv *sv)
+/* The literal of a body of size octets of fill, a chunk every pause_ms. */
+static bool srv_body(struct pbt_fake *sv, const char *section, unsigned size, char fill,
+    size_t chunk_len, long pause_ms)
 {
-	char head[96];
-	static char chunk[16384];
-	memset(chunk, 'm', sizeof(chunk));
-	if (!srv_selected(sv) || !srv_cmd(sv, "UID FETCH 5 (UID BODY.PEEK[])"))
-		return;
-	snprintf(head, sizeof(head), "* 2 FETCH (UID 5 BODY[] {%u}\r\n", BODY_SIZE);
-	if (!srv_say(sv, head))
-		return;
-	for (unsigned sent = 0; sent < BODY_SIZE; sent += sizeof(chunk))
-		if (!srv_put(sv, chunk, sizeof(chunk)))
-			return;
-	if (srv_say(sv, ")\r\n"))
-		srv_tagged(sv, "OK fetched\r\n");
+	char chunk[16384];
+	memset(chunk, fill, chunk_len);
+	if (pbt_fake_printf(sv, "* 2 FETCH (UID 5 %s {%u}\r\n", section, size) < 0)
+		return false;
+	for (unsigned sent = 0; sent < size; sent += chunk_len) {
+		if (pbt_fake_write(sv, chunk, chunk_len) < 0)
+			return false;
+		if (pause_ms)
+			pbt_msleep(pause_ms);
+	}
+	pbt_fake_send(sv, ")\r\n$T OK fetched\r\n");
+	return true;
 }
+
+static bool srv_big_body(struct pbt_fake *sv, const char *arg)
+{
+	(void)arg;
+	return srv_body(sv, "BODY[]", BODY_SIZE, 'm', 16384, 0);
+}
+
+static const struct pbt_step run_big_body[] = {
+	SELECTED, PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"), PBT_CALL(srv_big_body, NULL),
+	PBT_END,
+};
 
 /* The sink (the POP3 client's pace) takes 2.5 T on each of its first two
  * chunks: each longer than the most reserve (IMAP_PROGRESS_RESERVE × T);
  * the server is waiting on us, not we on it, so the body arrives whole. */
 START_TEST(test_body_paced_by_sink)
 {
-	struct srv *sv = srv_start(run_big_body);
+	struct pbt_fake *sv = srv_start(run_big_body);
 	struct imap_session *s = selected(sv);
 	struct sink k = { .slow_calls = 2, .slow_ms = 2500 * T };
 	struct imap_body_result res;
@@ -504,35 +386,27 @@ START_TEST(test_body_paced_by_sink)
 	ck_assert_double_ge(pbt_now() - t0, 5.0 * T);
 	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);  /* the script has ended */
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 END_TEST
 
-static void run_slow_body(struct srv *sv)
+static bool srv_slow_body(struct pbt_fake *sv, const char *arg)
 {
-	static char chunk[2048];
-	unsigned size = 2048 * 4 * (IMAP_COMMAND_TIMEOUTS + 3) * T;
-	char head[96];
-	memset(chunk, 'b', sizeof(chunk));
-	if (!srv_selected(sv) || !srv_cmd(sv, "UID FETCH 5 (UID BODY.PEEK[TEXT])"))
-		return;
-	snprintf(head, sizeof(head), "* 2 FETCH (UID 5 BODY[TEXT] {%u}\r\n", size);
-	if (!srv_say(sv, head))
-		return;
-	for (unsigned sent = 0; sent < size; sent += sizeof(chunk)) {
-		if (!srv_put(sv, chunk, sizeof(chunk)))
-			return;
-		ms_sleep(TRICKLE_MS);
-	}
-	if (srv_say(sv, ")\r\n"))
-		srv_tagged(sv, "OK fetched\r\n");
+	(void)arg;
+	return srv_body(sv, "BODY[TEXT]", 2048 * 4 * (IMAP_COMMAND_TIMEOUTS + 3) * T, 'b', 2048,
+	    TRICKLE_MS);
 }
+
+static const struct pbt_step run_slow_body[] = {
+	SELECTED, PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[TEXT])"), PBT_CALL(srv_slow_body, NULL),
+	PBT_END,
+};
 
 /* A body streaming at a genuine rate (8 KiB per T) for longer than the hard
  * cap of a command: a message body has none. */
 START_TEST(test_slow_body_outlives_cap)
 {
-	struct srv *sv = srv_start(run_slow_body);
+	struct pbt_fake *sv = srv_start(run_slow_body);
 	struct imap_session *s = selected(sv);
 	struct sink k = { 0 };
 	double t0 = pbt_now();
@@ -541,7 +415,7 @@ START_TEST(test_slow_body_outlives_cap)
 	ck_assert_uint_eq(k.got, 2048 * 4 * (IMAP_COMMAND_TIMEOUTS + 3) * T);
 	ck_assert_double_ge(pbt_now() - t0, IMAP_COMMAND_TIMEOUTS * T);
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 END_TEST
 
@@ -563,15 +437,13 @@ static int counting_resolver(const char *host, const char *port,
 static int hanging_resolver(const char *host, const char *port,
     const struct addrinfo *hints, struct addrinfo **res)
 {
-	ms_sleep(3000 * T);
+	pbt_msleep(3000 * T);
 	return counting_resolver(host, port, hints, res);
 }
 
-static void run_greet_logout(struct srv *sv)
-{
-	if (srv_say(sv, PREAUTH) && srv_cmd(sv, "LOGOUT") && srv_say(sv, "* BYE bye\r\n"))
-		srv_tagged(sv, "OK done\r\n");
-}
+static const struct pbt_step run_greet_logout[] = {
+	PBT_SEND(PREAUTH), PBT_EXPECT("LOGOUT"), PBT_SEND("* BYE bye\r\n$T OK done\r\n"), PBT_END,
+};
 
 static unsigned lookups_now(void)
 {
@@ -583,12 +455,12 @@ static unsigned lookups_now(void)
 
 static void connect_via(const char *host)
 {
-	struct srv *sv = srv_start(run_greet_logout);
+	struct pbt_fake *sv = srv_start(run_greet_logout);
 	struct imap_session *s = client_at(sv, host);
 	ck_assert_msg(imap_connect(s) == IMAP_OK, "%s: %s", host, imap_last(s)->text);
 	ck_assert_int_eq(imap_logout(s), IMAP_OK);
 	imap_session_free(s);
-	srv_finish(sv);
+	PBT_FAKE_FINISH(sv);
 }
 
 /* IP literals never reach the resolver; a name does, once. */
@@ -628,7 +500,7 @@ START_TEST(test_hung_resolver)
 	ck_assert_uint_eq(imap_conn_resolves_stuck(), 1);
 	imap_session_free(s);
 	while (imap_conn_resolves_stuck() > 0)
-		ms_sleep(50);
+		pbt_msleep(50);
 	ck_assert_uint_eq(lookups_now(), 1);  /* it did run to its end */
 	imap_conn_set_resolver(NULL);
 }

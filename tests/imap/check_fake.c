@@ -1,352 +1,39 @@
-/* tests/imap/check_fake.c — the IMAP client against a scripted fake server
- * (a thread on a loopback port), for what a real server will not do:
- * STARTTLS not offered, PREAUTH in plaintext, bytes injected after the
+/* tests/imap/check_fake.c — the IMAP client against the scripted fake server
+ * of tests/lib/fakeserver.h (a thread on a loopback port), for what a real
+ * server will not do: STARTTLS not offered, PREAUTH in plaintext, bytes injected after the
  * STARTTLS OK, a disconnect in the middle of a literal, a server that stalls,
  * hostile and odd responses, the LOGIN/AUTHENTICATE variants, untagged data
  * during commands, command splitting, and pipelined tail fetches.
  */
-#include <arpa/inet.h>
 #include <check.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "imap/imap.h"
 #include "tests/imap/events.h"
 #include "tests/lib/cert.h"
+#include "tests/lib/fakeserver.h"
 #include "tests/lib/testutil.h"
 
-/* ---- the scripted server ------------------------------------------------- */
+/* ---- the scripted server (tests/lib/fakeserver.h) ------------------------ */
 
-enum op {
-	SEND,        /* send arg, "$T" replaced by the last command's tag */
-	EXPECT,      /* read a command line; it must start with arg after the tag */
-	EXPECT_RAW,  /* read a line (literal data, SASL response): starts with arg */
-	TLS,         /* server side of a TLS handshake */
-	STALL,       /* say nothing until the client goes away */
-	CLOSE,       /* close the connection */
-	ANSWER_ALL,  /* answer "$T OK" to every command until LOGOUT or EOF */
-	MARK,        /* forget the tags of earlier commands: "$1" is the next */
-	ANSWER_BATCH,/* read every command that arrives within 300 ms of the
-	                first, answer them all "OK", until LOGOUT or EOF */
-	END
-};
-
-struct step {
-	enum op op;
-	const char *arg;
-};
-
-struct fake {
-	int lfd, fd, port;
-	bool v6;
-	pthread_t th;
-	const struct step *steps;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	char dir[256], cert[300], key[300];
-	char tag[64];
-	char hist[9][64];   /* "$1".."$9": tags of the commands since MARK */
-	unsigned nhist;
-	unsigned widest;    /* ANSWER_BATCH: most commands read at once */
-	char rbuf[65536];
-	size_t rlen;
-	bool failed;
-	char err[700];
-	/* ANSWER_ALL statistics */
-	unsigned commands;
-	size_t longest;
-	char last_cmd[256];
-};
-
-static void fk_fail(struct fake *f, const char *fmt, const char *a)
+static struct pbt_fake *fk_start(const struct pbt_step *steps, bool v6)
 {
-	if (!f->failed) {
-		f->failed = true;
-		snprintf(f->err, sizeof(f->err), fmt, a);
-	}
-}
-
-static ssize_t fk_read(struct fake *f, char *buf, size_t cap)
-{
-	if (f->ssl) {
-		int r = SSL_read(f->ssl, buf, (int)cap);
-		return r > 0 ? r : -1;
-	}
-	ssize_t r = recv(f->fd, buf, cap, 0);
-	return r > 0 ? r : -1;
-}
-
-static int fk_write(struct fake *f, const char *buf, size_t len)
-{
-	if (f->ssl)
-		return SSL_write(f->ssl, buf, (int)len) == (int)len ? 0 : -1;
-	while (len) {
-		ssize_t r = send(f->fd, buf, len, MSG_NOSIGNAL);
-		if (r <= 0)
-			return -1;
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-/* One line without CRLF into out; -1 on EOF. */
-static int fk_line(struct fake *f, char *out, size_t cap)
-{
-	for (;;) {
-		char *nl = memchr(f->rbuf, '\n', f->rlen);
-		if (nl) {
-			size_t n = (size_t)(nl - f->rbuf);
-			size_t k = n > 0 && f->rbuf[n - 1] == '\r' ? n - 1 : n;
-			if (k >= cap)
-				k = cap - 1;
-			memcpy(out, f->rbuf, k);
-			out[k] = '\0';
-			memmove(f->rbuf, nl + 1, f->rlen - n - 1);
-			f->rlen -= n + 1;
-			if (n + 1 > f->longest)
-				f->longest = n + 1;
-			return 0;
-		}
-		if (f->rlen == sizeof(f->rbuf))
-			return -1;
-		ssize_t r = fk_read(f, f->rbuf + f->rlen, sizeof(f->rbuf) - f->rlen);
-		if (r <= 0)
-			return -1;
-		f->rlen += (size_t)r;
-	}
-}
-
-static void fk_send(struct fake *f, const char *text)
-{
-	size_t cap = strlen(text) * (sizeof(f->tag) / 2) + 1, n = 0;
-	char *out = malloc(cap);
-	for (const char *p = text; *p; p++) {
-		if (p[0] == '$' && p[1] == 'T') {
-			n += (size_t)snprintf(out + n, cap - n, "%s", f->tag);
-			p++;
-		} else if (p[0] == '$' && p[1] >= '1' && p[1] <= '9') {
-			n += (size_t)snprintf(out + n, cap - n, "%s", f->hist[p[1] - '1']);
-			p++;
-		} else {
-			out[n++] = *p;
-		}
-	}
-	if (fk_write(f, out, n) < 0)
-		fk_fail(f, "send failed: %.200s", text);
-	free(out);
-}
-
-static void fk_expect(struct fake *f, const char *want, bool raw)
-{
-	char line[65536];
-	if (fk_line(f, line, sizeof(line)) < 0) {
-		fk_fail(f, "EOF while expecting %s", want);
-		return;
-	}
-	const char *rest = line;
-	if (!raw) {
-		const char *sp = strchr(line, ' ');
-		size_t tl = sp ? (size_t)(sp - line) : strlen(line);
-		snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, line);
-		if (f->nhist < 9)
-			snprintf(f->hist[f->nhist++], sizeof(f->hist[0]), "%s", f->tag);
-		rest = sp ? sp + 1 : "";
-	}
-	if (strncmp(rest, want, strlen(want)) != 0) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "expected '%s', got '%.300s'", want, rest);
-		fk_fail(f, "%s", msg);
-	}
-}
-
-static void fk_answer_all(struct fake *f)
-{
-	char line[65536];
-	while (fk_line(f, line, sizeof(line)) == 0) {
-		const char *sp = strchr(line, ' ');
-		size_t tl = sp ? (size_t)(sp - line) : strlen(line);
-		snprintf(f->tag, sizeof(f->tag), "%.*s", (int)tl, line);
-		snprintf(f->last_cmd, sizeof(f->last_cmd), "%.200s", sp ? sp + 1 : "");
-		f->commands++;
-		if (strncmp(f->last_cmd, "LOGOUT", 6) == 0) {
-			fk_send(f, "* BYE bye\r\n$T OK done\r\n");
-			return;
-		}
-		fk_send(f, "$T OK done\r\n");
-	}
-}
-
-static void fk_answer_batch(struct fake *f)
-{
-	char line[65536];
-	for (;;) {
-		char *answers = NULL;
-		size_t alen = 0;
-		unsigned k = 0;
-		bool logout = false;
-		FILE *m = open_memstream(&answers, &alen);
-		do {
-			if (fk_line(f, line, sizeof(line)) < 0)
-				break;
-			const char *sp = strchr(line, ' ');
-			int tl = sp ? (int)(sp - line) : (int)strlen(line);
-			f->commands++;
-			k++;
-			if (sp && strncmp(sp + 1, "LOGOUT", 6) == 0) {
-				fprintf(m, "* BYE bye\r\n");
-				logout = true;
-			}
-			fprintf(m, "%.*s OK done\r\n", tl, line);
-			struct pollfd q = { .fd = f->fd, .events = POLLIN };
-			if (!memchr(f->rbuf, '\n', f->rlen) && poll(&q, 1, 300) != 1)
-				break;
-		} while (!logout);
-		fclose(m);
-		if (k > f->widest)
-			f->widest = k;
-		if (alen && fk_write(f, answers, alen) < 0)
-			k = 0;
-		free(answers);
-		if (k == 0 || logout)
-			return;
-	}
-}
-
-static void *fk_main(void *arg)
-{
-	struct fake *f = arg;
-	struct pollfd p = { .fd = f->lfd, .events = POLLIN };
-	if (poll(&p, 1, 10000) != 1) {
-		fk_fail(f, "%s", "no client connected");
-		return NULL;
-	}
-	f->fd = accept(f->lfd, NULL, NULL);
-	if (f->fd < 0) {
-		fk_fail(f, "%s", "accept failed");
-		return NULL;
-	}
-	struct timeval tv = { 10, 0 };
-	setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	for (const struct step *s = f->steps; s->op != END && !f->failed; s++) {
-		switch (s->op) {
-		case SEND:
-			fk_send(f, s->arg);
-			break;
-		case EXPECT:
-		case EXPECT_RAW:
-			fk_expect(f, s->arg, s->op == EXPECT_RAW);
-			break;
-		case TLS:
-			f->ssl = SSL_new(f->ctx);
-			SSL_set_fd(f->ssl, f->fd);
-			if (SSL_accept(f->ssl) != 1)
-				fk_fail(f, "%s", "TLS accept failed");
-			break;
-		case STALL: {
-			struct pollfd q = { .fd = f->fd, .events = POLLIN };
-			char junk[256];
-			while (poll(&q, 1, 30000) == 1 && recv(f->fd, junk, sizeof(junk), 0) > 0)
-				;
-			break;
-		}
-		case CLOSE:
-			goto out;
-		case ANSWER_ALL:
-			fk_answer_all(f);
-			break;
-		case ANSWER_BATCH:
-			fk_answer_batch(f);
-			break;
-		case MARK:
-			f->nhist = 0;
-			break;
-		case END:
-			break;
-		}
-	}
-out:
-	if (f->ssl) {
-		SSL_shutdown(f->ssl);
-		SSL_free(f->ssl);
-		f->ssl = NULL;
-	}
-	close(f->fd);
-	f->fd = -1;
-	return NULL;
-}
-
-static struct fake *fk_start(const struct step *steps, bool v6)
-{
-	struct fake *f = calloc(1, sizeof(*f));
+	struct pbt_fake *f = pbt_fake_start(steps, PBT_FAKE_TLS | (v6 ? PBT_FAKE_V6 : 0));
 	ck_assert_ptr_nonnull(f);
-	f->steps = steps;
-	f->fd = -1;
-	f->v6 = v6;
-	ck_assert_int_eq(pbt_mkdtemp("imapfake", f->dir, sizeof(f->dir)), 0);
-	ck_assert_int_eq(pbt_make_cert(f->dir, "srv", f->cert, sizeof(f->cert), f->key,
-	    sizeof(f->key)), 0);
-	f->ctx = SSL_CTX_new(TLS_server_method());
-	ck_assert_ptr_nonnull(f->ctx);
-	ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(f->ctx, f->cert), 1);
-	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(f->ctx, f->key, SSL_FILETYPE_PEM), 1);
-	if (v6) {
-		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = in6addr_loopback };
-		f->lfd = socket(AF_INET6, SOCK_STREAM, 0);
-		if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
-			if (f->lfd >= 0)
-				close(f->lfd);
-			f->lfd = -1;
-			return f;  /* no IPv6 loopback here */
-		}
-		socklen_t sl = sizeof(a6);
-		getsockname(f->lfd, (struct sockaddr *)&a6, &sl);
-		f->port = ntohs(a6.sin6_port);
-	} else {
-		struct sockaddr_in a = { .sin_family = AF_INET };
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_ge(f->lfd, 0);
-		ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-		socklen_t sl = sizeof(a);
-		getsockname(f->lfd, (struct sockaddr *)&a, &sl);
-		f->port = ntohs(a.sin_port);
-	}
-	ck_assert_int_eq(listen(f->lfd, 4), 0);
-	ck_assert_int_eq(pthread_create(&f->th, NULL, fk_main, f), 0);
 	return f;
-}
-
-/* Wait for the script to finish; it must have run without a mismatch. */
-static void fk_finish(struct fake *f)
-{
-	pthread_join(f->th, NULL);
-	close(f->lfd);
-	SSL_CTX_free(f->ctx);
-	pbt_rmtree(f->dir);
-	ck_assert_msg(!f->failed, "fake server: %s", f->err);
-	free(f);
 }
 
 /* ---- client side helpers ------------------------------------------------- */
 
-static struct imap_session *client(struct fake *f, enum imap_tls_mode tls, unsigned timeout,
+static struct imap_session *client(struct pbt_fake *f, enum imap_tls_mode tls, unsigned timeout,
     struct events *ev)
 {
 	struct imap_config cfg = {
-		.host = f->v6 ? "::1" : "127.0.0.1",
+		.host = (f->flags & PBT_FAKE_V6) ? "::1" : "127.0.0.1",
 		.port = (unsigned)f->port,
 		.tls = tls,
 		.ca_file = f->cert,
@@ -361,14 +48,14 @@ static struct imap_session *client(struct fake *f, enum imap_tls_mode tls, unsig
 }
 
 #define GREET "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS] ready\r\n"
-#define LOGIN_OK { EXPECT, "AUTHENTICATE PLAIN " }, { SEND, "$T OK logged in\r\n" }, \
-	{ EXPECT, "CAPABILITY" }, \
-	{ SEND, "* CAPABILITY IMAP4rev1 UIDPLUS\r\n$T OK caps\r\n" }
-#define SELECT_OK { EXPECT, "SELECT INBOX" }, \
-	{ SEND, "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 10] n\r\n" \
-	    "$T OK [READ-WRITE] selected\r\n" }
+#define LOGIN_OK PBT_EXPECT("AUTHENTICATE PLAIN "), PBT_SEND("$T OK logged in\r\n"), \
+	PBT_EXPECT("CAPABILITY"), \
+	PBT_SEND("* CAPABILITY IMAP4rev1 UIDPLUS\r\n$T OK caps\r\n")
+#define SELECT_OK PBT_EXPECT("SELECT INBOX"), \
+	PBT_SEND("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 10] n\r\n" \
+	    "$T OK [READ-WRITE] selected\r\n")
 
-static struct imap_session *ready(struct fake *f, struct events *ev, unsigned timeout)
+static struct imap_session *ready(struct pbt_fake *f, struct events *ev, unsigned timeout)
 {
 	struct imap_session *s = client(f, IMAP_TLS_NONE, timeout, ev);
 	OK(imap_connect(s));
@@ -396,104 +83,104 @@ static int body_sink(void *arg, const char *buf, size_t len)
 
 START_TEST(test_starttls_not_offered)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no tls here\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no tls here\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_starttls_not_offered_after_capability)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK hello\r\n" },
-		{ EXPECT, "CAPABILITY" },
-		{ SEND, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK hello\r\n"),
+		PBT_EXPECT("CAPABILITY"),
+		PBT_SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_starttls_refused)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n" },
-		{ EXPECT, "STARTTLS" },
-		{ SEND, "$T BAD not now\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n"),
+		PBT_EXPECT("STARTTLS"),
+		PBT_SEND("$T BAD not now\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_preauth_plaintext)
 {
-	static const struct step steps[] = {
-		{ SEND, "* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_PREAUTH);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_preauth_without_tls_cannot_login)
 {
-	static const struct step steps[] = {
-		{ SEND, "* PREAUTH [CAPABILITY IMAP4rev1] welcome\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* PREAUTH [CAPABILITY IMAP4rev1] welcome\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	OK(imap_connect(s));
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_AUTH);
 	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EARG);
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_starttls_injection_discarded)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n" },
-		{ EXPECT, "STARTTLS" },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n"),
+		PBT_EXPECT("STARTTLS"),
 		/* One write: the OK and, behind it, plaintext an attacker injected. */
-		{ SEND, "$T OK Begin TLS\r\n* CAPABILITY IMAP4rev1 X-INJECTED AUTH=PLAIN\r\n"
-		    "A0002 OK [CAPABILITY IMAP4rev1 X-INJECTED] done\r\n" },
-		{ TLS, NULL },
-		{ EXPECT, "CAPABILITY" },
-		{ SEND, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK caps\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN" },
-		{ SEND, "+ \r\n" },
-		{ EXPECT_RAW, "AGFsaWNlAHB3" },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] in\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		PBT_SEND("$T OK Begin TLS\r\n* CAPABILITY IMAP4rev1 X-INJECTED AUTH=PLAIN\r\n"
+		    "A0002 OK [CAPABILITY IMAP4rev1 X-INJECTED] done\r\n"),
+		PBT_TLS,
+		PBT_EXPECT("CAPABILITY"),
+		PBT_SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK caps\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN"),
+		PBT_SEND("+ \r\n"),
+		PBT_EXPECT_RAW("AGFsaWNlAHB3"),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] in\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
 	OK(imap_connect(s));
 	ck_assert_uint_gt(imap_starttls_discarded(s), 0);
@@ -505,7 +192,7 @@ START_TEST(test_starttls_injection_discarded)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -513,13 +200,13 @@ END_TEST
 
 START_TEST(test_disconnect_mid_literal)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "* 2 FETCH (UID 5 BODY[] {1000}\r\n0123456789" },
-		{ CLOSE, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 5 BODY[] {1000}\r\n0123456789"),
+		PBT_CLOSE, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct body b = { .ret = 0 };
 	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
@@ -529,7 +216,7 @@ START_TEST(test_disconnect_mid_literal)
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -537,13 +224,13 @@ END_TEST
  * and the disconnect that follows is a plain loss of the connection. */
 START_TEST(test_bye_inside_literal)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "* 2 FETCH (UID 5 BODY[] {100}\r\n* BYE going away\r\n" },
-		{ CLOSE, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 5 BODY[] {100}\r\n* BYE going away\r\n"),
+		PBT_CLOSE, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	struct body b = { .ret = 0 };
@@ -554,19 +241,19 @@ START_TEST(test_bye_inside_literal)
 	ck_assert_uint_eq(b.len, 18);
 	ck_assert(memcmp(b.data, "* BYE going away\r\n", 18) == 0);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_stall_mid_literal)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "* 2 FETCH (UID 5 BODY[] {100}\r\nonly this" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 5 BODY[] {100}\r\nonly this"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 1);
 	struct body b = { .ret = 0 };
 	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
@@ -574,16 +261,16 @@ START_TEST(test_stall_mid_literal)
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	ck_assert_uint_eq(b.len, 9);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_stall_times_out)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, { EXPECT, "NOOP" }, { STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), PBT_EXPECT("NOOP"), PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 1, NULL);
 	OK(imap_connect(s));
 	double t0 = pbt_now();
@@ -592,38 +279,33 @@ START_TEST(test_stall_times_out)
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_stall_greeting_and_tls)
 {
-	static const struct step steps[] = { { STALL, NULL }, { END, NULL } };
-	struct fake *f = fk_start(steps, false);
+	static const struct pbt_step steps[] = { PBT_STALL, PBT_END };
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 1, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 	f = fk_start(steps, false);
 	s = client(f, IMAP_TLS_IMPLICIT, 1, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_connect_refused)
 {
-	struct fake *f = calloc(1, sizeof(*f));
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	socklen_t sl = sizeof(a);
-	getsockname(fd, (struct sockaddr *)&a, &sl);
-	f->port = ntohs(a.sin_port);
+	struct pbt_fake *f = calloc(1, sizeof(*f));
+	int fd = pbt_listen(false, &f->port);
+	ck_assert_int_ge(fd, 0);
 	close(fd);  /* nobody listens there now */
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 2, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
@@ -641,26 +323,26 @@ END_TEST
 
 START_TEST(test_greeting_bye)
 {
-	static const struct step steps[] = {
-		{ SEND, "* BYE [UNAVAILABLE] too busy\r\n" }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* BYE [UNAVAILABLE] too busy\r\n"), PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
 	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_BYE);
 	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "too busy"));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_bye_during_command)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, { EXPECT, "NOOP" },
-		{ SEND, "* BYE server shutting down\r\n" }, { CLOSE, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), PBT_EXPECT("NOOP"),
+		PBT_SEND("* BYE server shutting down\r\n"), PBT_CLOSE, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, &ev);
 	OK(imap_connect(s));
@@ -669,18 +351,18 @@ START_TEST(test_bye_during_command)
 	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "shutting down"));
 	ck_assert_uint_eq(ev.bye, 1);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 /* A response the parser must refuse ends the session with EPROTO. */
 static void hostile(const char *response)
 {
-	struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID FETCH 5" }, { SEND, response }, { STALL, NULL }, { END, NULL },
+	struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 5"), PBT_SEND(response), PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct body b = { .ret = 0 };
 	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
@@ -688,7 +370,7 @@ static void hostile(const char *response)
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 
 START_TEST(test_hostile_responses)
@@ -748,14 +430,14 @@ static int info_cb(void *arg, const struct imap_msg *m)
 
 START_TEST(test_untagged_during_fetch)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS OBJECTID "
-		    "QRESYNC] ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN " },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1 UIDPLUS OBJECTID QRESYNC] in\r\n" },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS OBJECTID "
+		    "QRESYNC] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 UIDPLUS OBJECTID QRESYNC] in\r\n"),
 		SELECT_OK,
-		{ EXPECT, "UID FETCH 4:6 (UID RFC822.SIZE FLAGS EMAILID)" },
-		{ SEND, "* 1 FETCH (UID 4 RFC822.SIZE 100 FLAGS (\\Seen) EMAILID (Mabc))\r\n"
+		PBT_EXPECT("UID FETCH 4:6 (UID RFC822.SIZE FLAGS EMAILID)"),
+		PBT_SEND("* 1 FETCH (UID 4 RFC822.SIZE 100 FLAGS (\\Seen) EMAILID (Mabc))\r\n"
 		    "* 4 EXISTS\r\n"
 		    "* 1 FETCH (FLAGS (\\Seen \\Flagged))\r\n"
 		    "* OK [ALERT] Mailbox almost full\r\n"
@@ -765,10 +447,10 @@ START_TEST(test_untagged_during_fetch)
 		    "* 2 FETCH (UID 77 RFC822.SIZE 5 FLAGS ())\r\n"
 		    "* NO [ALERT] second alert\r\n"
 		    "* STATUS INBOX (MESSAGES 3)\r\n"
-		    "$T OK fetched\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		    "$T OK fetched\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	ck_assert_uint_eq(imap_exists(s), 3);
@@ -795,7 +477,7 @@ START_TEST(test_untagged_during_fetch)
 	ck_assert_uint_eq(imap_exists(s), 1);
 	imap_uidset_free(&set);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -812,23 +494,23 @@ static int count_msgs(void *arg, const struct imap_msg *m)
  * CONDSTORE or QRESYNC announced nothing is sent. */
 START_TEST(test_fetch_changed_vanished)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS QRESYNC] ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN " },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1 UIDPLUS QRESYNC] in\r\n" },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS QRESYNC] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 UIDPLUS QRESYNC] in\r\n"),
 		SELECT_OK,
-		{ EXPECT, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 17 VANISHED)" },
-		{ SEND, "* VANISHED (EARLIER) 1:3,9\r\n"
+		PBT_EXPECT("UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 17 VANISHED)"),
+		PBT_SEND("* VANISHED (EARLIER) 1:3,9\r\n"
 		    "* VANISHED (EARLIER) 12\r\n"
 		    "* VANISHED 8\r\n"
 		    "* 2 FETCH (UID 5 RFC822.SIZE 10 FLAGS (\\Seen) MODSEQ (20))\r\n"
-		    "$T OK changes\r\n" },
-		{ EXPECT, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 20)" },
-		{ SEND, "$T OK none\r\n" },
-		{ EXPECT, "UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 20 VANISHED)" },
-		{ SEND, "* VANISHED (EARLIER) 5:x\r\n" }, { STALL, NULL }, { END, NULL },
+		    "$T OK changes\r\n"),
+		PBT_EXPECT("UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 20)"),
+		PBT_SEND("$T OK none\r\n"),
+		PBT_EXPECT("UID FETCH 1:4294967295 (UID RFC822.SIZE FLAGS) (CHANGEDSINCE 20 VANISHED)"),
+		PBT_SEND("* VANISHED (EARLIER) 5:x\r\n"), PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	struct imap_uidset all, vanished;
@@ -851,11 +533,11 @@ START_TEST(test_fetch_changed_vanished)
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_uidset_free(&vanished);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 
 	/* GREET announces neither CONDSTORE nor QRESYNC. */
-	static const struct step plain[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK, { ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step plain[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_ANSWER_ALL, PBT_END,
 	};
 	f = fk_start(plain, false);
 	s = ready(f, NULL, 0);
@@ -866,7 +548,7 @@ START_TEST(test_fetch_changed_vanished)
 	OK(imap_noop(s));
 	imap_uidset_free(&all);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -879,18 +561,18 @@ END_TEST
 
 START_TEST(test_header_fields)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID FETCH 4,6 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS "
-		    "(MESSAGE-ID SUBJECT)])" },
-		{ SEND, "* 1 FETCH (UID 4 RFC822.SIZE 10 FLAGS () BODY[HEADER.FIELDS "
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 4,6 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS "
+		    "(MESSAGE-ID SUBJECT)])"),
+		PBT_SEND("* 1 FETCH (UID 4 RFC822.SIZE 10 FLAGS () BODY[HEADER.FIELDS "
 		    "(MESSAGE-ID SUBJECT)] {19}\r\nSubject: hi there\r\n)\r\n"
 		    "* 3 FETCH (UID 6 RFC822.SIZE 11 FLAGS () BODY[HEADER.FIELDS "
 		    "(MESSAGE-ID SUBJECT)] \"\")\r\n"
-		    "$T OK fetched\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		    "$T OK fetched\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct imap_uidset set;
 	struct infos z = { 0 };
@@ -903,32 +585,32 @@ START_TEST(test_header_fields)
 	ck_assert_str_eq(z.header, "");  /* the last one */
 	imap_uidset_free(&set);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_body_not_found_and_sink)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" }, { SEND, "$T OK nothing\r\n" },
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "$T NO [EXPUNGEISSUED] gone\r\n" },
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "$T NO [SERVERBUG] oops\r\n" },
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[TEXT]<10.20>)" },
-		{ SEND, "* 1 FETCH (FLAGS (\\Seen))\r\n"
-		    "* 1 FETCH (UID 5 BODY[TEXT]<10> \"quoted body\")\r\n$T OK\r\n" },
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[HEADER]<7.4294967295>)" },
-		{ SEND, "* 1 FETCH (UID 5 BODY[HEADER]<7> {12}\r\nHello World!)\r\n$T OK\r\n" },
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "* 1 FETCH (UID 5 BODY[] {12}\r\nHello World!)\r\n$T OK\r\n" },
-		{ EXPECT, "NOOP" }, { SEND, "$T OK\r\n" },
-		{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[])" },
-		{ SEND, "* 1 FETCH (UID 5 BODY[] {12}\r\nHello World!)\r\n$T OK\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"), PBT_SEND("$T OK nothing\r\n"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("$T NO [EXPUNGEISSUED] gone\r\n"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("$T NO [SERVERBUG] oops\r\n"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[TEXT]<10.20>)"),
+		PBT_SEND("* 1 FETCH (FLAGS (\\Seen))\r\n"
+		    "* 1 FETCH (UID 5 BODY[TEXT]<10> \"quoted body\")\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[HEADER]<7.4294967295>)"),
+		PBT_SEND("* 1 FETCH (UID 5 BODY[HEADER]<7> {12}\r\nHello World!)\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 1 FETCH (UID 5 BODY[] {12}\r\nHello World!)\r\n$T OK\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 1 FETCH (UID 5 BODY[] {12}\r\nHello World!)\r\n$T OK\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	struct body b = { .ret = 0 };
@@ -962,7 +644,7 @@ START_TEST(test_body_not_found_and_sink)
 	ck_assert_int_eq(imap_fetch_body(s, 0, IMAP_SECTION_ALL, 0, 0, body_sink, &b, &br),
 	    IMAP_ECONN);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -988,11 +670,11 @@ static int tails_cb(void *arg, uint32_t uid, const char *tail, size_t len)
 	return t->stop_after && t->n >= t->stop_after;
 }
 
-#define TAILS4 { MARK, NULL }, \
-	{ EXPECT, "UID FETCH 4 (UID BODY.PEEK[]<98.2>)" }, \
-	{ EXPECT, "UID FETCH 5 (UID BODY.PEEK[]<0.1>)" }, \
-	{ EXPECT, "UID FETCH 6 (UID BODY.PEEK[]<8.2>)" }, \
-	{ EXPECT, "UID FETCH 7 (UID BODY.PEEK[]<3.2>)" }
+#define TAILS4 PBT_MARK, \
+	PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[]<98.2>)"), \
+	PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[]<0.1>)"), \
+	PBT_EXPECT("UID FETCH 6 (UID BODY.PEEK[]<8.2>)"), \
+	PBT_EXPECT("UID FETCH 7 (UID BODY.PEEK[]<3.2>)")
 
 static const uint32_t tails_uids[] = { 4, 5, 8, 6, 7 };
 static const uint64_t tails_sizes[] = { 100, 1, 0, 10, 5 };
@@ -1003,9 +685,9 @@ static const uint64_t tails_sizes[] = { 100, 1, 0, 10, 5 };
  * command: the other tails arrive, the call says NO, the session goes on. */
 START_TEST(test_tails_pipelined)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
-		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\n\r\n)\r\n"
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, TAILS4,
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\n\r\n)\r\n"
 		    "* 4 EXISTS\r\n"
 		    "* 1 FETCH (FLAGS (\\Seen))\r\n"
 		    "* 3 FETCH (BODY[]<8> {2}\r\nx\r UID 6)\r\n"
@@ -1016,11 +698,11 @@ START_TEST(test_tails_pipelined)
 		    "$1 OK done\r\n"
 		    "$4 NO [SERVERBUG] cannot\r\n"
 		    "* OK [ALERT] hello\r\n"
-		    "$2 OK done\r\n" },
-		{ EXPECT, "NOOP" }, { SEND, "$T OK\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		    "$2 OK done\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	struct tails t = { 0 };
@@ -1041,7 +723,7 @@ START_TEST(test_tails_pipelined)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1050,21 +732,21 @@ END_TEST
  * streamed section beside BODY[]<...> does not disturb its tail. */
 START_TEST(test_tails_gone_and_stop)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
-		{ SEND, "$2 NO [EXPUNGEISSUED] gone\r\n"
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, TAILS4,
+		PBT_SEND("$2 NO [EXPUNGEISSUED] gone\r\n"
 		    "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
-		    "$3 OK nothing\r\n$4 OK nothing\r\n" },
+		    "$3 OK nothing\r\n$4 OK nothing\r\n"),
 		TAILS4,
-		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab BODY[HEADER] {3}\r\nxyz)\r\n"
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab BODY[HEADER] {3}\r\nxyz)\r\n"
 		    "$1 OK\r\n"
 		    "* 2 FETCH (UID 5 BODY[]<0> {1}\r\nb)\r\n$2 OK\r\n"
 		    "* 3 FETCH (UID 6 BODY[]<8> \"\")\r\n$3 OK\r\n"
-		    "* 4 FETCH (UID 7 BODY[]<3> NIL)\r\n$4 OK\r\n" },
-		{ EXPECT, "NOOP" }, { SEND, "$T OK\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		    "* 4 FETCH (UID 7 BODY[]<3> NIL)\r\n$4 OK\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct tails t = { 0 };
 	OK(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t));
@@ -1077,7 +759,7 @@ START_TEST(test_tails_gone_and_stop)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1085,13 +767,13 @@ END_TEST
  * literal: IMAP_ECONN, the tails before it were reported. */
 START_TEST(test_tails_disconnect)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
-		{ SEND, "* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
-		    "* 2 FETCH (UID 5 BODY[]<0> {1}\r\n" },
-		{ CLOSE, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, TAILS4,
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n$1 OK\r\n"
+		    "* 2 FETCH (UID 5 BODY[]<0> {1}\r\n"),
+		PBT_CLOSE, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct tails t = { 0 };
 	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
@@ -1101,26 +783,26 @@ START_TEST(test_tails_disconnect)
 	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
 	    IMAP_ECONN);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 /* A tagged reply to no command in flight is a protocol error. */
 START_TEST(test_tails_unknown_tag)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK, TAILS4,
-		{ SEND, "$1 OK\r\nZ0001 OK not yours\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, TAILS4,
+		PBT_SEND("$1 OK\r\nZ0001 OK not yours\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct tails t = { 0 };
 	ck_assert_int_eq(imap_fetch_tails(s, tails_uids, tails_sizes, 5, 2, tails_cb, &t),
 	    IMAP_EPROTO);
 	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1128,10 +810,10 @@ END_TEST
  * most IMAP_PIPELINE_MAX commands in flight, and every one is sent. */
 START_TEST(test_tails_arguments_and_window)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK, { ANSWER_BATCH, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_ANSWER_BATCH, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	struct tails t = { 0 };
 	const uint32_t zero_uid[] = { 0 };
@@ -1165,7 +847,7 @@ START_TEST(test_tails_arguments_and_window)
 	imap_session_free(s);
 	ck_assert_uint_le(f->widest, IMAP_PIPELINE_MAX);
 	ck_assert_uint_gt(f->widest, 1);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1173,17 +855,17 @@ END_TEST
 
 START_TEST(test_login_literal_sync)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n" },
-		{ EXPECT, "LOGIN alice {8}" },
-		{ SEND, "+ go on\r\n" },
-		{ EXPECT_RAW, "p\xc3\xa4ss\"\\x" },
-		{ SEND, "$T NO [UNAVAILABLE] backend down\r\n" },
-		{ EXPECT, "LOGIN \"al ice\" \"pw\\\"\"" },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1] in\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		PBT_EXPECT("LOGIN alice {8}"),
+		PBT_SEND("+ go on\r\n"),
+		PBT_EXPECT_RAW("p\xc3\xa4ss\"\\x"),
+		PBT_SEND("$T NO [UNAVAILABLE] backend down\r\n"),
+		PBT_EXPECT("LOGIN \"al ice\" \"pw\\\"\""),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1] in\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	OK(imap_connect(s));
 	ck_assert_int_eq(imap_login(s, "alice", "p\xc3\xa4ss\"\\x"), IMAP_NO);
@@ -1192,42 +874,42 @@ START_TEST(test_login_literal_sync)
 	OK(imap_login(s, "al ice", "pw\""));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_login_literal_plus)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n" },
-		{ EXPECT, "LOGIN alice {3+}" },
-		{ EXPECT_RAW, "p\xc3\xa4" },
-		{ SEND, "$T OK in\r\n" },
-		{ EXPECT, "CAPABILITY" }, { SEND, "* CAPABILITY IMAP4rev1\r\n$T OK\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+		PBT_EXPECT("LOGIN alice {3+}"),
+		PBT_EXPECT_RAW("p\xc3\xa4"),
+		PBT_SEND("$T OK in\r\n"),
+		PBT_EXPECT("CAPABILITY"), PBT_SEND("* CAPABILITY IMAP4rev1\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	OK(imap_connect(s));
 	OK(imap_login(s, "alice", "p\xc3\xa4"));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_authenticate_variants)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LOGINDISABLED] ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN" },
-		{ SEND, "+ \r\n" },
-		{ EXPECT_RAW, "AGFsaWNlAHdyb25n" },
-		{ SEND, "$T NO [AUTHENTICATIONFAILED] Authentication failed.\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN" },
-		{ SEND, "$T NO [THROTTLED] slow down\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LOGINDISABLED] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN"),
+		PBT_SEND("+ \r\n"),
+		PBT_EXPECT_RAW("AGFsaWNlAHdyb25n"),
+		PBT_SEND("$T NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN"),
+		PBT_SEND("$T NO [THROTTLED] slow down\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	OK(imap_connect(s));
 	ck_assert_int_eq(imap_login(s, "alice", "wrong"), IMAP_NO);
@@ -1237,11 +919,11 @@ START_TEST(test_authenticate_variants)
 	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_THROTTLED);
 	ck_assert(imap_last_is_trouble(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 
-	static const struct step none[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] ready\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step none[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] ready\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
 	f = fk_start(none, false);
 	s = client(f, IMAP_TLS_NONE, 0, NULL);
@@ -1249,21 +931,21 @@ START_TEST(test_authenticate_variants)
 	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EUNSUPPORTED);
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_imap4rev2_only)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev2 AUTH=PLAIN] rev2\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN AGFsaWNlAHB3" },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev2] in\r\n" },
-		{ EXPECT, "SELECT INBOX" }, { SEND, "* 1 EXISTS\r\n$T OK selected\r\n" },
-		{ EXPECT, "UID MOVE 4 Trash" }, { SEND, "* 1 EXPUNGE\r\n$T OK moved\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev2 AUTH=PLAIN] rev2\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev2] in\r\n"),
+		PBT_EXPECT("SELECT INBOX"), PBT_SEND("* 1 EXISTS\r\n$T OK selected\r\n"),
+		PBT_EXPECT("UID MOVE 4 Trash"), PBT_SEND("* 1 EXPUNGE\r\n$T OK moved\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	OK(imap_connect(s));
 	ck_assert(imap_has(s, IMAP_CAP_SASL_IR | IMAP_CAP_ESEARCH));
@@ -1278,22 +960,20 @@ START_TEST(test_imap4rev2_only)
 	OK(imap_logout(s));
 	imap_uidset_free(&one);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_ipv6)
 {
-	static const struct step tls_first[] = {
-		{ TLS, NULL }, { SEND, "* OK [CAPABILITY IMAP4rev1] v6\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step tls_first[] = {
+		PBT_TLS, PBT_SEND("* OK [CAPABILITY IMAP4rev1] v6\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(tls_first, true);
-	if (f->lfd < 0) {
+	struct pbt_fake *f = fk_start(tls_first, true);
+	if (f->port == 0) {
 		printf("no IPv6 loopback: test_ipv6 skipped\n");
-		pbt_rmtree(f->dir);
-		SSL_CTX_free(f->ctx);
-		free(f);
+		pbt_fake_free(f);
 		return;
 	}
 	struct imap_session *s = client(f, IMAP_TLS_IMPLICIT, 0, NULL);
@@ -1301,7 +981,7 @@ START_TEST(test_ipv6)
 	OK(imap_noop(s));
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
@@ -1309,25 +989,25 @@ END_TEST
 
 START_TEST(test_search_variants)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR ESEARCH] ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN " },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1 ESEARCH] in\r\n" },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR ESEARCH] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 ESEARCH] in\r\n"),
 		SELECT_OK,
-		{ EXPECT, "UID SEARCH RETURN (ALL) UID 5:* UNSEEN KEYWORD $Junk" },
-		{ SEND, "* ESEARCH (TAG \"other\") UID ALL 100:200\r\n"
-		    "* ESEARCH (TAG \"$T\") UID ALL 3,5:7,9\r\n$T OK\r\n" },
-		{ EXPECT, "UID SEARCH RETURN (ALL) HEADER Message-ID \"<a b@c>\"" },
-		{ SEND, "* ESEARCH (TAG \"$T\") UID\r\n$T OK\r\n" },
-		{ EXPECT, "UID SEARCH RETURN (ALL) CHARSET UTF-8 HEADER Subject {5}" },
-		{ SEND, "+ ok\r\n" },
-		{ EXPECT_RAW, "caf\xc3\xa9" },
-		{ SEND, "* ESEARCH (TAG \"$T\") UID ALL 2\r\n$T OK\r\n" },
-		{ EXPECT, "UID SEARCH RETURN (ALL) ALL" },
-		{ SEND, "* ESEARCH (TAG \"$T\") UID ALL 1:4294967295\r\n$T OK\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		PBT_EXPECT("UID SEARCH RETURN (ALL) UID 5:* UNSEEN KEYWORD $Junk"),
+		PBT_SEND("* ESEARCH (TAG \"other\") UID ALL 100:200\r\n"
+		    "* ESEARCH (TAG \"$T\") UID ALL 3,5:7,9\r\n$T OK\r\n"),
+		PBT_EXPECT("UID SEARCH RETURN (ALL) HEADER Message-ID \"<a b@c>\""),
+		PBT_SEND("* ESEARCH (TAG \"$T\") UID\r\n$T OK\r\n"),
+		PBT_EXPECT("UID SEARCH RETURN (ALL) CHARSET UTF-8 HEADER Subject {5}"),
+		PBT_SEND("+ ok\r\n"),
+		PBT_EXPECT_RAW("caf\xc3\xa9"),
+		PBT_SEND("* ESEARCH (TAG \"$T\") UID ALL 2\r\n$T OK\r\n"),
+		PBT_EXPECT("UID SEARCH RETURN (ALL) ALL"),
+		PBT_SEND("* ESEARCH (TAG \"$T\") UID ALL 1:4294967295\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	struct imap_uidset out;
@@ -1351,23 +1031,23 @@ START_TEST(test_search_variants)
 	ck_assert_int_eq(imap_uid_search(s, &bad, &out), IMAP_EARG);
 	imap_uidset_free(&out);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_search_plain)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID SEARCH UID 10:*" },
-		{ SEND, "* SEARCH 9\r\n$T OK\r\n" },
-		{ EXPECT, "UID SEARCH ALL" },
-		{ SEND, "* SEARCH 1 2 3\r\n* SEARCH 7 4294967295\r\n$T OK\r\n" },
-		{ EXPECT, "UID SEARCH ALL" },
-		{ SEND, "* SEARCH 1 x\r\n" },
-		{ STALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID SEARCH UID 10:*"),
+		PBT_SEND("* SEARCH 9\r\n$T OK\r\n"),
+		PBT_EXPECT("UID SEARCH ALL"),
+		PBT_SEND("* SEARCH 1 2 3\r\n* SEARCH 7 4294967295\r\n$T OK\r\n"),
+		PBT_EXPECT("UID SEARCH ALL"),
+		PBT_SEND("* SEARCH 1 x\r\n"),
+		PBT_STALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct imap_uidset out;
 	imap_uidset_init(&out);
@@ -1381,20 +1061,20 @@ START_TEST(test_search_plain)
 	ck_assert_int_eq(imap_uid_search(s, &all, &out), IMAP_EPROTO);
 	imap_uidset_free(&out);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_move_fallback)
 {
-	static const struct step steps[] = {
-		{ SEND, GREET }, LOGIN_OK, SELECT_OK,
-		{ EXPECT, "UID COPY 4 Trash" }, { SEND, "$T OK [COPYUID 9 4 1] copied\r\n" },
-		{ EXPECT, "UID STORE 4 +FLAGS.SILENT (\\Deleted)" }, { SEND, "$T OK\r\n" },
-		{ EXPECT, "UID EXPUNGE 4" }, { SEND, "* 1 EXPUNGE\r\n$T OK\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID COPY 4 Trash"), PBT_SEND("$T OK [COPYUID 9 4 1] copied\r\n"),
+		PBT_EXPECT("UID STORE 4 +FLAGS.SILENT (\\Deleted)"), PBT_SEND("$T OK\r\n"),
+		PBT_EXPECT("UID EXPUNGE 4"), PBT_SEND("* 1 EXPUNGE\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
 	struct imap_session *s = ready(f, &ev, 0);
 	struct imap_uidset one;
@@ -1404,13 +1084,13 @@ START_TEST(test_move_fallback)
 	ck_assert_uint_eq(ev.expunge, 1);
 	imap_uidset_free(&one);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 
-	static const struct step bare[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN " },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1] in\r\n" },
-		SELECT_OK, { ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step bare[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1] in\r\n"),
+		SELECT_OK, PBT_ANSWER_ALL, PBT_END,
 	};
 	f = fk_start(bare, false);
 	s = ready(f, NULL, 0);
@@ -1422,19 +1102,19 @@ START_TEST(test_move_fallback)
 	ck_assert_uint_eq(f->commands, 1);  /* only LOGOUT reached the server */
 	imap_uidset_free(&one);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_long_sets_are_split)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE] ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN " },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE] in\r\n" },
-		SELECT_OK, { ANSWER_ALL, NULL }, { END, NULL },
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE] in\r\n"),
+		SELECT_OK, PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = ready(f, NULL, 0);
 	struct imap_uidset odd;
 	imap_uidset_init(&odd);
@@ -1445,30 +1125,30 @@ START_TEST(test_long_sets_are_split)
 	OK(imap_logout(s));
 	ck_assert_uint_gt(f->commands, 5);
 	ck_assert_uint_le(f->longest, 8192);
-	ck_assert_str_eq(f->last_cmd, "LOGOUT");
+	ck_assert_str_eq(f->cmd, "LOGOUT");
 	imap_uidset_free(&odd);
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_list_special_use)
 {
-	static const struct step steps[] = {
-		{ SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR SPECIAL-USE LIST-EXTENDED] "
-		    "ready\r\n" },
-		{ EXPECT, "AUTHENTICATE PLAIN " },
-		{ SEND, "$T OK [CAPABILITY IMAP4rev1 SPECIAL-USE LIST-EXTENDED] in\r\n" },
-		{ EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)" },
-		{ SEND, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR SPECIAL-USE LIST-EXTENDED] "
+		    "ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 SPECIAL-USE LIST-EXTENDED] in\r\n"),
+		PBT_EXPECT("LIST \"\" \"*\" RETURN (SPECIAL-USE)"),
+		PBT_SEND("* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
 		    "* LIST (\\HasNoChildren \\Trash) \"/\" {13}\r\nDeleted Items\r\n"
 		    "* LIST (\\Archive \\NonExistent) NIL Gone\r\n"
-		    "* LIST (\\Archive) \"/\" \"Old \\\"Mail\\\"\"\r\n$T OK\r\n" },
-		{ EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)" },
-		{ SEND, "* LIST (\\HasNoChildren \\Trash) \"/\" {12}\r\nDeleted Item\r\n$T OK\r\n" },
-		{ ANSWER_ALL, NULL }, { END, NULL },
+		    "* LIST (\\Archive) \"/\" \"Old \\\"Mail\\\"\"\r\n$T OK\r\n"),
+		PBT_EXPECT("LIST \"\" \"*\" RETURN (SPECIAL-USE)"),
+		PBT_SEND("* LIST (\\HasNoChildren \\Trash) \"/\" {12}\r\nDeleted Item\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
 	};
-	struct fake *f = fk_start(steps, false);
+	struct pbt_fake *f = fk_start(steps, false);
 	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
 	char name[64];
 	OK(imap_connect(s));
@@ -1481,7 +1161,7 @@ START_TEST(test_list_special_use)
 	    sizeof(name)), IMAP_EARG);
 	OK(imap_logout(s));
 	imap_session_free(s);
-	fk_finish(f);
+	PBT_FAKE_FINISH(f);
 }
 END_TEST
 

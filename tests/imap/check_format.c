@@ -212,6 +212,131 @@ START_TEST(test_uidset)
 }
 END_TEST
 
+/* The ranges are sorted, disjoint and not adjacent. */
+static void assert_normal(const struct imap_uidset *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		ck_assert_uint_le(s->r[i].lo, s->r[i].hi);
+		if (i > 0)
+			ck_assert_uint_gt(s->r[i].lo, (uint64_t)s->r[i - 1].hi + 1);
+	}
+}
+
+/* Issue 12: a hostile server's long sets in descending (or any) order cost
+ * linear or n log n work, not a shift of the whole array per UID. The work
+ * is counted (ranges moved), never timed. */
+#define BIG 600000
+START_TEST(test_uidset_order_costs)
+{
+	struct imap_uidset s, p, q;
+
+	/* 600k descending additions, none adjacent: 600k ranges */
+	imap_uidset_init(&s);
+	for (uint32_t k = 0; k < BIG; k++)
+		ck_assert_int_eq(imap_uidset_add(&s, 2 * (BIG - k)), 0);
+	ck_assert_uint_eq(s.n, BIG);
+	ck_assert_uint_eq(s.r[0].lo, 2);
+	ck_assert_uint_eq(s.r[BIG - 1].hi, 2 * BIG);
+	ck_assert_uint_eq(imap_uidset_count(&s), BIG);
+	ck_assert(imap_uidset_contains(&s, 2 * 1234) && !imap_uidset_contains(&s, 2 * 1234 + 1));
+	assert_normal(&s);
+	ck_assert_uint_le(s.moved, 2 * BIG);   /* a shift per add: BIG * BIG / 2 */
+
+	/* the same as a descending VANISHED / ESEARCH text: parsed in n log n */
+	size_t cap = (size_t)BIG * 8 + 1, len = 0;
+	char *text = malloc(cap);
+	ck_assert_ptr_nonnull(text);
+	for (uint32_t k = 0; k < BIG; k++)
+		len += (size_t)snprintf(text + len, cap - len, "%s%u", k ? "," : "",
+		    2 * (BIG - k) + 1);
+	imap_uidset_init(&p);
+	ck_assert_int_eq(imap_uidset_parse(&p, text, len), 0);
+	ck_assert_uint_eq(p.n, BIG);
+	ck_assert_uint_eq(p.r[0].lo, 3);
+	assert_normal(&p);
+	ck_assert_uint_le(p.moved, 2 * BIG);
+	free(text);
+
+	/* merging the interleaved sets (even and odd UIDs): linear; they join
+	 * into one range 2..2*BIG+1 */
+	ck_assert_int_eq(imap_uidset_merge(&s, &p), 0);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_uint_eq(s.r[0].lo, 2);
+	ck_assert_uint_eq(s.r[0].hi, 2 * BIG + 1);
+	ck_assert_uint_le(s.moved, 2 * BIG + 2 * BIG);
+
+	/* a SEARCH-like list in scrambled order through add_ranges */
+	struct imap_range *v = malloc(BIG * sizeof(*v));
+	ck_assert_ptr_nonnull(v);
+	for (uint32_t k = 0; k < BIG; k++) {
+		uint32_t u = (uint32_t)(((uint64_t)k * 7919u) % BIG); /* a permutation */
+		v[k].lo = v[k].hi = 3 * u + 1;
+	}
+	imap_uidset_init(&q);
+	ck_assert_int_eq(imap_uidset_add_ranges(&q, v, BIG), 0);
+	ck_assert_uint_eq(q.n, BIG);
+	ck_assert_uint_eq(imap_uidset_count(&q), BIG);
+	assert_normal(&q);
+	ck_assert_uint_le(q.moved, 2 * BIG);
+	free(v);
+	imap_uidset_free(&s);
+	imap_uidset_free(&p);
+	imap_uidset_free(&q);
+}
+END_TEST
+
+/* The work grows linearly: n and 2n descending additions. */
+static size_t descending_moves(uint32_t n)
+{
+	struct imap_uidset s;
+	imap_uidset_init(&s);
+	for (uint32_t k = 0; k < n; k++)
+		ck_assert_int_eq(imap_uidset_add(&s, 3 * (n - k)), 0);
+	ck_assert_uint_eq(s.n, n);
+	size_t m = s.moved;
+	imap_uidset_free(&s);
+	return m;
+}
+
+START_TEST(test_uidset_linear)
+{
+	size_t a = descending_moves(20000), b = descending_moves(40000);
+	ck_assert_uint_le(b, 2 * a + 64);   /* quadratic would be 4 * a */
+	ck_assert_uint_le(a, 2 * 20000);
+}
+END_TEST
+
+/* Additions in every position against a plain bitmap: the set stays
+ * exact whichever path (front, back, middle, merges) an addition takes. */
+START_TEST(test_uidset_against_bitmap)
+{
+	enum { N = 4000 };
+	static bool bit[N + 2];
+	struct imap_uidset s;
+	uint32_t x = 12345;
+
+	memset(bit, 0, sizeof(bit));
+	imap_uidset_init(&s);
+	for (int k = 0; k < 3000; k++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t lo = 1 + (x >> 8) % N, hi = lo + (k % 3 == 0 ? (x >> 4) % 5 : 0);
+		if (hi > N)
+			hi = N;
+		if (k % 5 == 0)      /* descending runs */
+			lo = hi = N - (uint32_t)k % N;
+		ck_assert_int_eq(imap_uidset_add_range(&s, lo, hi), 0);
+		for (uint32_t u = lo; u <= hi; u++)
+			bit[u] = true;
+		if (k % 500 == 0)
+			assert_normal(&s);
+	}
+	assert_normal(&s);
+	for (uint32_t u = 1; u <= N; u++)
+		ck_assert_int_eq(imap_uidset_contains(&s, u), bit[u]);
+	imap_uidset_free(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("imap-format");
@@ -220,6 +345,9 @@ int main(void)
 	tcase_add_test(tc, test_long_string_is_literal);
 	tcase_add_test(tc, test_atoms_flags_lists);
 	tcase_add_test(tc, test_uidset);
+	tcase_add_test(tc, test_uidset_order_costs);
+	tcase_add_test(tc, test_uidset_linear);
+	tcase_add_test(tc, test_uidset_against_bitmap);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -190,24 +190,54 @@ def raw_greeting(port):
     return s, f, f.readline().decode()
 
 
+def login_raw(s, f, user="alice"):
+    s.sendall(b"USER " + user.encode() + b"\r\nPASS " + PW.encode() + b"\r\n")
+    f.readline()
+    line = f.readline()
+    check(line.startswith(b"+OK"), "login: %r" % line)
+
+
 def test_limits(dc, tmp):
     with Popbridge(dc, args=["--max-sessions", "2"]) as pb:
-        held = [raw_greeting(pb.port) for _ in range(2)]
-        check(all(g.startswith("+OK") for _, _, g in held), "greetings: %r" % held)
+        # Half the slots (here one) may be held before login...
+        held = [raw_greeting(pb.port)]
+        check(held[0][2].startswith("+OK"), "greeting: %r" % (held[0][2],))
+        s, f, g = raw_greeting(pb.port)
+        check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "over the pre-login share: %r" % g)
+        check(f.read() == b"", "the refused connection stayed open")
+        s.close()
+        pb.wait_log("reason=pre-login-share")
+        # ...a session that logs in leaves room for one more...
+        login_raw(held[0][0], held[0][1], "alice#one")
+        held.append(raw_greeting(pb.port))
+        check(held[1][2].startswith("+OK"), "after a login: %r" % (held[1][2],))
+        login_raw(held[1][0], held[1][1], "alice#two")
+        # ...and max-sessions holds for all.
         s, f, g = raw_greeting(pb.port)
         check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "over max-sessions: %r" % g)
         check(f.read() == b"", "the refused connection stayed open")
         s.close()
+        # a flood of refused connections: one log line, not one each
+        for _ in range(30):
+            s, f, g = raw_greeting(pb.port)
+            check(g == "-ERR [SYS/TEMP] too many sessions\r\n", "flood: %r" % g)
+            s.close()
         for s, f, _ in held:
             s.sendall(b"QUIT\r\n")
             f.readline()
             s.close()
-        pb.wait_log("result=quit", count=2)
+        pb.wait_log("result=committed", count=2)
         s, f, g = raw_greeting(pb.port)
         check(g.startswith("+OK"), "after sessions ended: %r" % g)
         s.close()
         pb.wait_log("event=refused")
+        n = sum(" event=refused " in l for l in pb.log_lines())
+        check(n == 1, "31 refused connections logged %d lines" % n)
         pb.stop()
+        # One line for the two refusals within 10 s, the second counted.
+        refused = [l for l in pb.log_lines() if "event=refused" in l]
+        check(len(refused) == 1 and "reason=pre-login-share" in refused[0],
+              "refusal lines: %r" % refused)
     with Popbridge(dc, args=["--max-sessions-per-ip", "1"]) as pb:
         s1, f1, g1 = raw_greeting(pb.port)
         s2, f2, g2 = raw_greeting(pb.port)
@@ -217,7 +247,8 @@ def test_limits(dc, tmp):
         s2.close()
         pb.wait_log("reason=max-sessions-per-ip")
         pb.stop()
-    report("--max-sessions and --max-sessions-per-ip: -ERR [SYS/TEMP] too many sessions")
+    report("--max-sessions, its pre-login half and --max-sessions-per-ip: "
+           "-ERR [SYS/TEMP] too many sessions; one refusal line per 10 s")
 
 
 CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
@@ -451,6 +482,42 @@ def test_idle_timeout(dc, tmp):
     report("--idle-timeout: an idle client is disconnected after the timeout")
 
 
+def test_login_limits(dc, tmp):
+    with Popbridge(dc, args=["--login-timeout", "3", "--max-auth-failures", "2"]) as pb:
+        # CAPA every second keeps the idle timer alive, not the login clock.
+        s, f, g = raw_greeting(pb.port)
+        t0 = time.monotonic()
+        lines = []
+        while not lines or lines[-1].startswith(b"+OK"):
+            try:
+                s.sendall(b"CAPA\r\n")
+            except OSError:
+                break
+            lines.append(f.readline())
+            if lines[-1].startswith(b"+OK"):
+                while f.readline() not in (b".\r\n", b""):
+                    pass                 # the capability listing
+                time.sleep(1)
+        took = time.monotonic() - t0
+        check(took >= 2.9 and took < 30, "login deadline after %.1f s (want 3)" % took)
+        check(lines and lines[-1].startswith(b"-ERR") and b"ogin timeout" in lines[-1],
+              "login timeout answer: %r" % lines)
+        s.close()
+        pb.wait_log("result=timeout")
+        # The second failed login closes the connection, answered first.
+        s, f, g = raw_greeting(pb.port)
+        s.sendall(b"USER alice#lf\r\nPASS wrong\r\nUSER alice#lf\r\nPASS wrong\r\n"
+                  b"USER alice#lf\r\n")
+        answers = [f.readline() for _ in range(5)]
+        check(answers[1].startswith(b"-ERR [AUTH]") and answers[3].startswith(b"-ERR [AUTH]")
+              and answers[4] == b"", "max-auth-failures 2: %r" % answers)
+        s.close()
+        pb.wait_log("auth_failures=2")
+        pb.stop()
+    report("--login-timeout closes a connection not logged in (CAPA does not extend it); "
+           "--max-auth-failures closes after the N-th failure")
+
+
 def test_hostile_user_and_debug(dc, tmp):
     cert, key = make_cert(tmp, "t13")
     tls_port = free_port()
@@ -489,8 +556,83 @@ def test_hostile_user_and_debug(dc, tmp):
         p = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=30, context=tls_ctx(cert))
         p.quit()
         pb.stop()
-    report("a hostile user name is escaped in the log line (no new keys); the debug trace "
+    report("a failed login logs no user name (it may be a password); the debug trace "
            "holds no password; --tls-min 1.3 refuses a TLS 1.2 client")
+
+
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxied(port, header, source="127.0.0.1"):
+    """A connection that starts with header; its first line (b"" if closed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30,
+                                 source_address=(source, 0))
+    s.sendall(header)
+    f = s.makefile("rb")
+    try:
+        return s, f, f.readline()
+    except ConnectionResetError:   # closed with our bytes unread
+        return s, f, b""
+
+
+def test_proxy_protocol(dc, tmp):
+    with Popbridge(dc, args=["--proxy-protocol", "--trusted-proxy", "127.0.0.1",
+                             "--max-sessions-per-ip", "1"]) as pb:
+        # v1: the client is 192.0.2.7, not loopback: a plaintext login is
+        # refused, as it would be for that client connecting directly.
+        s, f, g = proxied(pb.port, b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 110\r\n")
+        check(g.startswith(b"+OK"), "v1 greeting: %r" % g)
+        s.sendall(b"USER alice#px\r\n")
+        line = f.readline()
+        check(line.startswith(b"-ERR [AUTH]") and b"laintext" in line,
+              "plaintext from a proxied remote client: %r" % line)
+        # Per-address limits count the client, not the proxy: a second
+        # connection of 192.0.2.7 is over --max-sessions-per-ip 1...
+        s2, f2, g2 = proxied(pb.port, b"PROXY TCP4 192.0.2.7 127.0.0.1 40002 110\r\n")
+        check(g2 == b"-ERR [SYS/TEMP] too many sessions\r\n", "per-ip behind a proxy: %r" % g2)
+        s2.close()
+        # ...another client's is not (v2 header, IPv6).
+        body = bytes.fromhex("20010db8000000000000000000000009") + bytes(15) + b"\x01" + \
+            b"\x9c\x41\x00\x6e"
+        s3, f3, g3 = proxied(pb.port, V2_SIG + b"\x21\x21\x00\x24" + body)
+        check(g3.startswith(b"+OK"), "v2 greeting: %r" % g3)
+        s3.sendall(b"QUIT\r\n")
+        f3.readline()
+        s3.close()
+        s.sendall(b"QUIT\r\n")
+        f.readline()
+        s.close()
+        line = pb.wait_log("remote=2001:db8::9")
+        check("result=quit" in line, "v2 session line: %s" % line)
+        line = pb.wait_log("remote=192.0.2.7 ")
+        check("event=session" in line or "event=refused" in line, "v1 line: %s" % line)
+        # A health check (v2 LOCAL) keeps the proxy's own address: loopback,
+        # so the plaintext login works.
+        s, f, g = proxied(pb.port, V2_SIG + b"\x20\x00\x00\x00")
+        check(g.startswith(b"+OK"), "LOCAL greeting: %r" % g)
+        s.sendall(b"USER alice#local\r\nPASS " + PW.encode() + b"\r\nQUIT\r\n")
+        answers = [f.readline() for _ in range(3)]
+        check(all(a.startswith(b"+OK") for a in answers), "LOCAL login: %r" % answers)
+        s.close()
+        pb.wait_log("device=local")
+        # A trusted address without a valid header: closed without a greeting.
+        s, f, g = proxied(pb.port, b"USER alice\r\n")
+        check(g == b"", "garbage from a trusted proxy got %r" % g)
+        s.close()
+        pb.wait_log("not a valid PROXY protocol header")
+        # Any other address is served directly: its PROXY line is a command.
+        s, f, g = proxied(pb.port, b"", source="127.0.0.2")
+        check(g.startswith(b"+OK"), "direct greeting: %r" % g)
+        s.sendall(b"PROXY TCP4 192.0.2.99 127.0.0.1 1 110\r\nQUIT\r\n")
+        line = f.readline()
+        check(line.startswith(b"-ERR"), "PROXY from an untrusted address: %r" % line)
+        s.close()
+        line = pb.wait_log("remote=127.0.0.2")
+        check("192.0.2.99" not in "".join(pb.log_lines()), "an untrusted header was believed")
+        pb.stop()
+    report("--proxy-protocol: v1 and v2 headers from --trusted-proxy give the client's address "
+           "(plaintext rule, per-address limits, log); LOCAL keeps the proxy's; garbage is "
+           "closed unanswered; other addresses' PROXY lines are plain commands")
 
 
 def main():
@@ -503,7 +645,9 @@ def main():
         test_in_use_auth_down(dc, tmp)
         test_many_devices(dc, tmp)
         test_limits(dc, tmp)
+        test_proxy_protocol(dc, tmp)
         test_idle_timeout(dc, tmp)
+        test_login_limits(dc, tmp)
         test_hostile_user_and_debug(dc, tmp)
         test_reload(dc, tmp)
         test_sigterm(dc, tmp)

@@ -1,6 +1,8 @@
 /* tests/pop3/check_session.c — exact POP3 wire transcripts: the engine over
  * the memory transport against the in-memory maildrop, every command in
- * every state, errors, pipelining, limits, UPDATE semantics.
+ * every state, errors, pipelining, limits, UPDATE semantics. Sessions read
+ * as interleaved C:/S: lines (dialog()); the few whose input is generated
+ * or holds raw octets compare the two directions whole (transcript()).
  */
 #include <check.h>
 #include <stdio.h>
@@ -17,6 +19,15 @@
 #define HELLO "+OK popbridge ready.\r\n"
 #define LOGIN "USER alice\r\nPASS secret\r\n"
 #define LOGGED "+OK Send the password.\r\n+OK Logged in.\r\n"
+/* The same as dialog lines (below). */
+#define S_HELLO "S: " HELLO
+#define CS_LOGIN "C: USER alice\r\nS: +OK Send the password.\r\n" \
+	"C: PASS secret\r\nS: +OK Logged in.\r\n"
+/* RETR 1 of the standard setup's MSG1. */
+#define S_RETR1 "S: +OK 23 octets\r\nS: Subject: one\r\nS: \r\nS: Hello\r\nS: .\r\n"
+/* What every CAPA answer starts with. */
+#define S_CAPA "S: +OK Capability list follows\r\nS: TOP\r\nS: UIDL\r\nS: RESP-CODES\r\n" \
+	"S: AUTH-RESP-CODE\r\nS: PIPELINING\r\n"
 
 static const char MSG1[] = "Subject: one\r\n\r\nHello\r\n";         /* 23 */
 static const char MSG2[] = "Subject: two\n\n.dot\nline2\n";          /* 29 */
@@ -133,10 +144,63 @@ static void expect_out(struct run *r, const char *want)
 	}
 }
 
+/* ---- dialogs: interleaved C:/S: lines --------------------------------------- */
+
+/* A dialog is a session written as RFC 1939 writes one: "S: " before each
+ * line the server sends, "C: " before each line the client sends, every
+ * line through its LF (a last client line may stop short: a half command).
+ * Each C: line stands after the S: lines the engine wrote before reading
+ * it; with pipelining the client's lines stand together. */
+static void dialog_split(const char *text, struct pbt_buf *in, struct pbt_buf *want)
+{
+	pbt_buf_adds(in, "");
+	pbt_buf_adds(want, "");
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		ck_assert_msg(n > 3 && (p[0] == 'C' || p[0] == 'S') && p[1] == ':' && p[2] == ' ',
+		    "dialog line without C: or S: at '%.40s'", p);
+		pbt_buf_add(p[0] == 'C' ? in : want, p + 3, n - 3);
+		p += n;
+	}
+}
+
+static void dialog_add(struct pbt_buf *b, const char *who, const char *s, size_t len)
+{
+	while (len > 0) {
+		const char *nl = memchr(s, '\n', len);
+		size_t n = nl ? (size_t)(nl - s) + 1 : len;
+		pbt_buf_adds(b, who);
+		pbt_buf_add(b, s, n);
+		s += n;
+		len -= n;
+	}
+}
+
+/* A run with the input trickled (m->out_at filled) as a dialog; malloc'd. */
+static char *dialog_of(const struct memio *m)
+{
+	struct pbt_buf b = { 0 };
+	size_t out = 0, pos = 0;
+
+	pbt_buf_adds(&b, "");
+	while (pos < m->in_pos) {
+		const char *nl = memchr(m->in + pos, '\n', m->in_pos - pos);
+		size_t end = nl ? (size_t)(nl - m->in) + 1 : m->in_pos;
+		dialog_add(&b, "S: ", m->out + out, m->out_at[pos] - out);
+		out = m->out_at[pos];
+		dialog_add(&b, "C: ", m->in + pos, end - pos);
+		pos = end;
+	}
+	dialog_add(&b, "S: ", m->out + out, m->out_len - out);
+	return b.p;
+}
+
 /* Run one whole session (input in one packet) and compare the transcript;
  * then again with the input trickled one octet per read, which must give
- * the same bytes. Leaves the first run's results in r. */
-static void transcript(struct run *r, const char *in, const char *want)
+ * the same bytes, and, given a dialog, read as that dialog. Leaves the
+ * first run's results in r. */
+static void run_transcript(struct run *r, const char *in, const char *want, const char *text)
 {
 	struct run again;
 
@@ -147,12 +211,40 @@ static void transcript(struct run *r, const char *in, const char *want)
 
 	go(&again, in, strlen(in));
 	again.m.max_read = 1;
+	again.m.out_at = calloc(strlen(in) + 1, sizeof(size_t));
+	ck_assert_ptr_nonnull(again.m.out_at);
 	again.trace = NULL;
 	again.trace_len = 0;
 	start(&again);
 	expect_out(&again, want);
 	ck_assert_int_eq(again.r, r->r);
+	if (text != NULL) {
+		char *got = dialog_of(&again.m);
+		if (strcmp(got, text) != 0) {
+			char *g = visible(got, strlen(got)), *w = visible(text, strlen(text));
+			ck_abort_msg("dialog differs\n--- got:\n%s\n--- want:\n%s", g, w);
+		}
+		free(got);
+	}
+	free(again.m.out_at);
 	finish(&again);
+}
+
+/* A session's exact bytes: input, and the output it must give. */
+static void transcript(struct run *r, const char *in, const char *want)
+{
+	run_transcript(r, in, want, NULL);
+}
+
+/* A session as a dialog (above). */
+static void dialog(struct run *r, const char *text)
+{
+	struct pbt_buf in = { 0 }, want = { 0 };
+
+	dialog_split(text, &in, &want);
+	run_transcript(r, in.p, want.p, text);
+	free(in.p);
+	free(want.p);
 }
 
 /* ---- AUTHORIZATION ---------------------------------------------------------- */
@@ -161,7 +253,10 @@ START_TEST(quit_before_login)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, "QUIT\r\n", HELLO "+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_QUIT);
 	ck_assert_int_eq(r.f.opens, 0);
 	ck_assert_str_eq(r.st.remote_addr, "127.0.0.1");
@@ -173,21 +268,24 @@ END_TEST
 
 START_TEST(capa_authorization)
 {
+#define CAPA_LIST S_CAPA "S: EXPIRE NEVER\r\n" \
+	"S: LOGIN-DELAY 300\r\nS: USER\r\nS: SASL PLAIN LOGIN\r\n" \
+	"S: IMPLEMENTATION popbridge-test\r\nS: .\r\n"
 	struct run r;
 	setup(&r);
 	r.cfg.login_delay_s = 300;
-	transcript(&r, "CAPA\r\ncapa\r\nCAPA x\r\nQUIT\r\n", HELLO
-	    "+OK Capability list follows\r\n"
-	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-	    "EXPIRE NEVER\r\nLOGIN-DELAY 300\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
-	    "IMPLEMENTATION popbridge-test\r\n.\r\n"
-	    "+OK Capability list follows\r\n"
-	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-	    "EXPIRE NEVER\r\nLOGIN-DELAY 300\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
-	    "IMPLEMENTATION popbridge-test\r\n.\r\n"
-	    "-ERR CAPA takes no arguments.\r\n"
-	    "+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: CAPA\r\n"
+	    CAPA_LIST
+	    "C: capa\r\n"
+	    CAPA_LIST
+	    "C: CAPA x\r\n"
+	    "S: -ERR CAPA takes no arguments.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	finish(&r);
+#undef CAPA_LIST
 }
 END_TEST
 
@@ -200,15 +298,23 @@ START_TEST(capa_no_plaintext_with_stls)
 	r.cfg.offer_stls = true;
 	r.cfg.expire = NULL;
 	r.cfg.implementation = NULL;
-	transcript(&r, "CAPA\r\nUSER alice\r\nPASS secret\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
-	    "AUTH\r\nQUIT\r\n", HELLO
-	    "+OK Capability list follows\r\n"
-	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSTLS\r\n.\r\n"
-	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
-	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
-	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
-	    "+OK Supported mechanisms follow\r\n.\r\n"
-	    "+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: CAPA\r\n"
+	    S_CAPA
+	    "S: STLS\r\n"
+	    "S: .\r\n"
+	    "C: USER alice\r\n"
+	    "S: -ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
+	    "C: PASS secret\r\n"
+	    "S: -ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
+	    "C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	    "S: -ERR [AUTH] Plaintext authentication disallowed on non-secure connection.\r\n"
+	    "C: AUTH\r\n"
+	    "S: +OK Supported mechanisms follow\r\n"
+	    "S: .\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	ck_assert_int_eq(r.f.opens, 0);
 	finish(&r);
 }
@@ -218,28 +324,40 @@ START_TEST(user_pass_errors)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r,
-	    "PASS secret\r\n"          /* no USER */
-	    "USER\r\n"                 /* no name */
-	    "USER alice\r\nPASS wrong\r\n"
-	    "PASS secret\r\n"          /* USER is forgotten after a failure */
-	    "USER alice\r\nPASS\r\n"   /* empty password: the maildrop says no */
-	    "STAT\r\nLIST\r\nRETR 1\r\nDELE 1\r\nNOOP\r\nRSET\r\nUIDL\r\nTOP 1 1\r\n"
-	    "QUIT\r\n", HELLO
-	    "-ERR Send USER first.\r\n"
-	    "-ERR USER needs a user name.\r\n"
-	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
-	    "-ERR Send USER first.\r\n"
-	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "-ERR Command not valid in this state.\r\n"
-	    "+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: PASS secret\r\n"                        /* no USER */
+	    "S: -ERR Send USER first.\r\n"
+	    "C: USER\r\n"                               /* no name */
+	    "S: -ERR USER needs a user name.\r\n"
+	    "C: USER alice\r\n"
+	    "S: +OK Send the password.\r\n"
+	    "C: PASS wrong\r\n"
+	    "S: -ERR [AUTH] Authentication failed.\r\n"
+	    "C: PASS secret\r\n"                        /* USER is forgotten after a failure */
+	    "S: -ERR Send USER first.\r\n"
+	    "C: USER alice\r\n"
+	    "S: +OK Send the password.\r\n"
+	    "C: PASS\r\n"                               /* empty password: the maildrop says no */
+	    "S: -ERR [AUTH] Authentication failed.\r\n"
+	    "C: STAT\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: LIST\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: RETR 1\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: DELE 1\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: NOOP\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: RSET\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: UIDL\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: TOP 1 1\r\n"
+	    "S: -ERR Command not valid in this state.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
 	ck_assert_uint_eq(r.st.auth_failures, 2);
 	ck_assert_int_eq(r.f.opens, 2);
@@ -258,8 +376,14 @@ START_TEST(password_with_spaces)
 	struct run r;
 	setup(&r);
 	r.f.pass = " se cret ";
-	transcript(&r, "USER alice\r\nPASS  se cret \r\nQUIT\r\n", HELLO LOGGED
-	    "+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: USER alice\r\n"
+	    "S: +OK Send the password.\r\n"
+	    "C: PASS  se cret \r\n"
+	    "S: +OK Logged in.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	ck_assert_str_eq(r.f.last_addr, "127.0.0.1");
 	ck_assert_str_eq(r.f.last_tls, "");
@@ -326,15 +450,25 @@ START_TEST(auth_plain)
 	struct run r;
 	/* "\0alice\0secret" and "alice\0alice\0secret" */
 	setup(&r);
-	transcript(&r, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nQUIT\r\n",
-	    HELLO "+OK Logged in.\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	    "S: +OK Logged in.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_str_eq(r.f.last_mech, "PLAIN");
 	ck_assert_str_eq(r.st.mechanism, "PLAIN");
 	finish(&r);
 
 	setup(&r);
-	transcript(&r, "auth plain\r\nYWxpY2UAYWxpY2UAc2VjcmV0\r\nQUIT\r\n",
-	    HELLO "+ \r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: auth plain\r\n"
+	    "S: + \r\n"
+	    "C: YWxpY2UAYWxpY2UAc2VjcmV0\r\n"
+	    "S: +OK Logged in.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	finish(&r);
 }
 END_TEST
@@ -343,35 +477,43 @@ START_TEST(auth_plain_errors)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r,
-	    "AUTH PLAIN\r\n*\r\n"                   /* cancelled */
-	    "AUTH PLAIN =\r\n"                      /* empty response */
-	    "AUTH PLAIN AGFsaWNlAHNlY3JldA\r\n"     /* bad padding */
-	    "AUTH PLAIN AGFsaWNl AHNlY3JldA==\r\n"  /* space inside */
-	    "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA=\r\n" /* bad length */
-	    "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n" /* authzid bob */
-	    "AUTH PLAIN YWxpY2VzZWNyZXQ=\r\n"       /* no NULs */
-	    "AUTH PLAIN AAA=\r\n"                   /* \0\0: empty authcid */
-	    "AUTH PLAIN AGFsaWNlAHNlAGNyZXQ=\r\n"   /* a third NUL */
-	    "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"       /* wrong password */
-	    "AUTH CRAM-MD5\r\n"
-	    "AUTH\r\n"
-	    "APOP alice 0123456789abcdef0123456789abcdef\r\n"
-	    "QUIT\r\n", HELLO
-	    "+ \r\n-ERR Authentication cancelled.\r\n"
-	    "-ERR Malformed PLAIN response.\r\n"
-	    "-ERR Invalid base64 data.\r\n"
-	    "-ERR Invalid base64 data.\r\n"
-	    "+ \r\n-ERR Invalid base64 data.\r\n"
-	    "-ERR [AUTH] Authorization identity not allowed.\r\n"
-	    "-ERR Malformed PLAIN response.\r\n"
-	    "-ERR Malformed PLAIN response.\r\n"
-	    "-ERR Malformed PLAIN response.\r\n"
-	    "-ERR [AUTH] Authentication failed.\r\n"
-	    "-ERR Unsupported authentication mechanism.\r\n"
-	    "+OK Supported mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
-	    "-ERR Unknown command.\r\n"
-	    "+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: AUTH PLAIN\r\n"
+	    "S: + \r\n"
+	    "C: *\r\n"                                  /* cancelled */
+	    "S: -ERR Authentication cancelled.\r\n"
+	    "C: AUTH PLAIN =\r\n"                       /* empty response */
+	    "S: -ERR Malformed PLAIN response.\r\n"
+	    "C: AUTH PLAIN AGFsaWNlAHNlY3JldA\r\n"      /* bad padding */
+	    "S: -ERR Invalid base64 data.\r\n"
+	    "C: AUTH PLAIN AGFsaWNl AHNlY3JldA==\r\n"   /* space inside */
+	    "S: -ERR Invalid base64 data.\r\n"
+	    "C: AUTH PLAIN\r\n"
+	    "S: + \r\n"
+	    "C: AGFsaWNlAHNlY3JldA=\r\n"                /* bad length */
+	    "S: -ERR Invalid base64 data.\r\n"
+	    "C: AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n" /* authzid bob */
+	    "S: -ERR [AUTH] Authorization identity not allowed.\r\n"
+	    "C: AUTH PLAIN YWxpY2VzZWNyZXQ=\r\n"        /* no NULs */
+	    "S: -ERR Malformed PLAIN response.\r\n"
+	    "C: AUTH PLAIN AAA=\r\n"                    /* \0\0: empty authcid */
+	    "S: -ERR Malformed PLAIN response.\r\n"
+	    "C: AUTH PLAIN AGFsaWNlAHNlAGNyZXQ=\r\n"    /* a third NUL */
+	    "S: -ERR Malformed PLAIN response.\r\n"
+	    "C: AUTH PLAIN AGFsaWNlAHdyb25n\r\n"        /* wrong password */
+	    "S: -ERR [AUTH] Authentication failed.\r\n"
+	    "C: AUTH CRAM-MD5\r\n"
+	    "S: -ERR Unsupported authentication mechanism.\r\n"
+	    "C: AUTH\r\n"
+	    "S: +OK Supported mechanisms follow\r\n"
+	    "S: PLAIN\r\n"
+	    "S: LOGIN\r\n"
+	    "S: .\r\n"
+	    "C: APOP alice 0123456789abcdef0123456789abcdef\r\n"
+	    "S: -ERR Unknown command.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	ck_assert_int_eq(r.f.opens, 1);
 	ck_assert_uint_eq(r.st.auth_failures, 2);
 	finish(&r);
@@ -383,28 +525,93 @@ START_TEST(auth_login)
 	struct run r;
 	/* YWxpY2U= alice, c2VjcmV0 secret */
 	setup(&r);
-	transcript(&r, "AUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nQUIT\r\n", HELLO
-	    "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: AUTH LOGIN\r\n"
+	    "S: + VXNlcm5hbWU6\r\n"
+	    "C: YWxpY2U=\r\n"
+	    "S: + UGFzc3dvcmQ6\r\n"
+	    "C: c2VjcmV0\r\n"
+	    "S: +OK Logged in.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_str_eq(r.f.last_mech, "LOGIN");
 	finish(&r);
 
 	setup(&r);
-	transcript(&r, "AUTH LOGIN YWxpY2U=\r\nc2VjcmV0\r\nQUIT\r\n", HELLO
-	    "+ UGFzc3dvcmQ6\r\n+OK Logged in.\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: AUTH LOGIN YWxpY2U=\r\n"
+	    "S: + UGFzc3dvcmQ6\r\n"
+	    "C: c2VjcmV0\r\n"
+	    "S: +OK Logged in.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	finish(&r);
 
 	setup(&r);
-	transcript(&r, "AUTH LOGIN\r\n*\r\nAUTH LOGIN YWxpY2U=\r\n*\r\n"
-	    "AUTH LOGIN =\r\nAUTH LOGIN\r\nYWxp\r\n=\r\n"
-	    "AUTH LOGIN YWxpY2U=\r\nbm9wZQ==\r\nQUIT\r\n", HELLO
-	    "+ VXNlcm5hbWU6\r\n-ERR Authentication cancelled.\r\n"
-	    "+ UGFzc3dvcmQ6\r\n-ERR Authentication cancelled.\r\n"
-	    "-ERR Malformed LOGIN user name.\r\n"
-	    "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n-ERR Invalid base64 data.\r\n"
-	    "+ UGFzc3dvcmQ6\r\n-ERR [AUTH] Authentication failed.\r\n"
-	    "+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: AUTH LOGIN\r\n"
+	    "S: + VXNlcm5hbWU6\r\n"
+	    "C: *\r\n"
+	    "S: -ERR Authentication cancelled.\r\n"
+	    "C: AUTH LOGIN YWxpY2U=\r\n"
+	    "S: + UGFzc3dvcmQ6\r\n"
+	    "C: *\r\n"
+	    "S: -ERR Authentication cancelled.\r\n"
+	    "C: AUTH LOGIN =\r\n"
+	    "S: -ERR Malformed LOGIN user name.\r\n"
+	    "C: AUTH LOGIN\r\n"
+	    "S: + VXNlcm5hbWU6\r\n"
+	    "C: YWxp\r\n"
+	    "S: + UGFzc3dvcmQ6\r\n"
+	    "C: =\r\n"
+	    "S: -ERR Invalid base64 data.\r\n"
+	    "C: AUTH LOGIN YWxpY2U=\r\n"
+	    "S: + UGFzc3dvcmQ6\r\n"
+	    "C: bm9wZQ==\r\n"
+	    "S: -ERR [AUTH] Authentication failed.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	ck_assert_int_eq(r.f.opens, 1);
 	finish(&r);
+}
+END_TEST
+
+/* An initial response lives in the line buffer that the next read reuses:
+ * the password line and a pipelined CAPA, sent in one write after the
+ * challenge, must both be read intact (issue 12: the late wipe of the
+ * initial response ran over them, "-ERR NUL octet in line"). */
+START_TEST(auth_login_initial_then_pipelined)
+{
+	static const char in[] = "AUTH LOGIN dXNlcg==\r\nYQ==\r\nCAPA\r\nQUIT\r\n";
+	static const char want[] = HELLO "+ UGFzc3dvcmQ6\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "USER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+	    "+OK Bye.\r\n";
+	size_t first = strlen("AUTH LOGIN dXNlcg==\r\n");
+	struct run r;
+
+	for (int mode = 0; mode < 3; mode++) {
+		setup(&r);
+		r.cfg.expire = NULL;
+		r.cfg.implementation = NULL;
+		go(&r, in, sizeof(in) - 1);
+		if (mode == 0) {        /* the AUTH line, then the rest in one write */
+			memio_packet(&r.m, first);
+		} else if (mode == 1) { /* one octet per read */
+			r.m.max_read = 1;
+		}                       /* mode 2: everything at once */
+		start(&r);
+		expect_out(&r, want);
+		ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+		ck_assert_str_eq(r.f.last_user, "user");
+		ck_assert_uint_eq(r.f.last_pass_len, 1);
+		finish(&r);
+	}
 }
 END_TEST
 
@@ -457,7 +664,12 @@ START_TEST(auth_dropped)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, "AUTH LOGIN\r\nYWxpY2U=\r\n", HELLO "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: AUTH LOGIN\r\n"
+	    "S: + VXNlcm5hbWU6\r\n"
+	    "C: YWxpY2U=\r\n"
+	    "S: + UGFzc3dvcmQ6\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_DROPPED);
 	ck_assert_int_eq(r.f.opens, 0);
 	finish(&r);
@@ -470,28 +682,67 @@ START_TEST(transaction_commands)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, LOGIN
-	    "STAT\r\nLIST\r\nLIST 2\r\nUIDL\r\nUIDL 3\r\nNOOP\r\n"
-	    "RETR 1\r\nRETR 2\r\nRETR 3\r\n"
-	    "TOP 1 0\r\nTOP 2 1\r\nTOP 3 100\r\n"
-	    "CAPA\r\n"
-	    "QUIT\r\n", HELLO LOGGED
-	    "+OK 3 85\r\n"
-	    "+OK 3 messages (85 octets)\r\n1 23\r\n2 29\r\n3 33\r\n.\r\n"
-	    "+OK 2 29\r\n"
-	    "+OK Unique-ID listing follows\r\n1 uid-1\r\n2 uid-2\r\n3 uid-3\r\n.\r\n"
-	    "+OK 3 uid-3\r\n"
-	    "+OK Nothing to do.\r\n"
-	    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
-	    "+OK 29 octets\r\nSubject: two\r\n\r\n..dot\r\nline2\r\n.\r\n"
-	    "+OK 33 octets\r\nSubject: three\r\n\r\nno final crlf\r\n.\r\n"
-	    "+OK Top of message follows\r\nSubject: one\r\n\r\n.\r\n"
-	    "+OK Top of message follows\r\nSubject: two\r\n\r\n..dot\r\n.\r\n"
-	    "+OK Top of message follows\r\nSubject: three\r\n\r\nno final crlf\r\n.\r\n"
-	    "+OK Capability list follows\r\n"
-	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-	    "EXPIRE NEVER\r\nIMPLEMENTATION popbridge-test\r\n.\r\n"
-	    "+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: STAT\r\n"
+	    "S: +OK 3 85\r\n"
+	    "C: LIST\r\n"
+	    "S: +OK 3 messages (85 octets)\r\n"
+	    "S: 1 23\r\n"
+	    "S: 2 29\r\n"
+	    "S: 3 33\r\n"
+	    "S: .\r\n"
+	    "C: LIST 2\r\n"
+	    "S: +OK 2 29\r\n"
+	    "C: UIDL\r\n"
+	    "S: +OK Unique-ID listing follows\r\n"
+	    "S: 1 uid-1\r\n"
+	    "S: 2 uid-2\r\n"
+	    "S: 3 uid-3\r\n"
+	    "S: .\r\n"
+	    "C: UIDL 3\r\n"
+	    "S: +OK 3 uid-3\r\n"
+	    "C: NOOP\r\n"
+	    "S: +OK Nothing to do.\r\n"
+	    "C: RETR 1\r\n"
+	    S_RETR1
+	    "C: RETR 2\r\n"
+	    "S: +OK 29 octets\r\n"
+	    "S: Subject: two\r\n"
+	    "S: \r\n"
+	    "S: ..dot\r\n"
+	    "S: line2\r\n"
+	    "S: .\r\n"
+	    "C: RETR 3\r\n"
+	    "S: +OK 33 octets\r\n"
+	    "S: Subject: three\r\n"
+	    "S: \r\n"
+	    "S: no final crlf\r\n"
+	    "S: .\r\n"
+	    "C: TOP 1 0\r\n"
+	    "S: +OK Top of message follows\r\n"
+	    "S: Subject: one\r\n"
+	    "S: \r\n"
+	    "S: .\r\n"
+	    "C: TOP 2 1\r\n"
+	    "S: +OK Top of message follows\r\n"
+	    "S: Subject: two\r\n"
+	    "S: \r\n"
+	    "S: ..dot\r\n"
+	    "S: .\r\n"
+	    "C: TOP 3 100\r\n"
+	    "S: +OK Top of message follows\r\n"
+	    "S: Subject: three\r\n"
+	    "S: \r\n"
+	    "S: no final crlf\r\n"
+	    "S: .\r\n"
+	    "C: CAPA\r\n"
+	    S_CAPA
+	    "S: EXPIRE NEVER\r\n"
+	    "S: IMPLEMENTATION popbridge-test\r\n"
+	    "S: .\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	ck_assert_int_eq(r.f.commits, 1);
 	ck_assert_uint_eq(r.f.ncommitted, 0);
@@ -521,41 +772,75 @@ START_TEST(message_numbers)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, LOGIN
-	    "RETR 0\r\nRETR 4\r\nRETR -1\r\nRETR +1\r\nRETR 1x\r\nRETR x\r\n"
-	    "RETR 18446744073709551617\r\nRETR 18446744073709551615\r\n"
-	    "RETR 123456789012345678901\r\nRETR\r\nRETR 1 2\r\nRETR 0x1\r\n"
-	    "LIST 4\r\nLIST 1 2\r\nUIDL 0\r\nDELE 9\r\nDELE\r\n"
-	    "QUIT\r\n", HELLO LOGGED
-	    "-ERR No such message.\r\n-ERR No such message.\r\n"
-	    "-ERR Invalid message number.\r\n-ERR Invalid message number.\r\n"
-	    "-ERR Invalid message number.\r\n-ERR Invalid message number.\r\n"
-	    "-ERR Invalid message number.\r\n-ERR No such message.\r\n"
-	    "-ERR Invalid message number.\r\n-ERR RETR needs one message number.\r\n"
-	    "-ERR RETR needs one message number.\r\n-ERR Invalid message number.\r\n"
-	    "-ERR No such message.\r\n-ERR Too many arguments.\r\n"
-	    "-ERR No such message.\r\n-ERR No such message.\r\n"
-	    "-ERR DELE needs one message number.\r\n"
-	    "+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: RETR 0\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: RETR 4\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: RETR -1\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: RETR +1\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: RETR 1x\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: RETR x\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: RETR 18446744073709551617\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: RETR 18446744073709551615\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: RETR 123456789012345678901\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: RETR\r\n"
+	    "S: -ERR RETR needs one message number.\r\n"
+	    "C: RETR 1 2\r\n"
+	    "S: -ERR RETR needs one message number.\r\n"
+	    "C: RETR 0x1\r\n"
+	    "S: -ERR Invalid message number.\r\n"
+	    "C: LIST 4\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: LIST 1 2\r\n"
+	    "S: -ERR Too many arguments.\r\n"
+	    "C: UIDL 0\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: DELE 9\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: DELE\r\n"
+	    "S: -ERR DELE needs one message number.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	finish(&r);
 
 	setup(&r);
-	transcript(&r, LOGIN
-	    "TOP 1\r\nTOP 1 -1\r\nTOP 1 x\r\nTOP 4 1\r\nTOP 1 1 1\r\n"
-	    "TOP 1 18446744073709551616\r\n"
-	    "STAT x\r\nNOOP x\r\nRSET x\r\nQUIT x\r\n"
-	    "RETR 001\r\nLIST  2 \r\n"
-	    "QUIT\r\n", HELLO LOGGED
-	    "-ERR TOP needs a message number and a line count.\r\n"
-	    "-ERR Invalid line count.\r\n-ERR Invalid line count.\r\n"
-	    "-ERR No such message.\r\n"
-	    "-ERR TOP needs a message number and a line count.\r\n"
-	    "-ERR Invalid line count.\r\n"
-	    "-ERR No arguments expected.\r\n-ERR No arguments expected.\r\n"
-	    "-ERR No arguments expected.\r\n-ERR No arguments expected.\r\n"
-	    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
-	    "+OK 2 29\r\n"
-	    "+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: TOP 1\r\n"
+	    "S: -ERR TOP needs a message number and a line count.\r\n"
+	    "C: TOP 1 -1\r\n"
+	    "S: -ERR Invalid line count.\r\n"
+	    "C: TOP 1 x\r\n"
+	    "S: -ERR Invalid line count.\r\n"
+	    "C: TOP 4 1\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: TOP 1 1 1\r\n"
+	    "S: -ERR TOP needs a message number and a line count.\r\n"
+	    "C: TOP 1 18446744073709551616\r\n"
+	    "S: -ERR Invalid line count.\r\n"
+	    "C: STAT x\r\n"
+	    "S: -ERR No arguments expected.\r\n"
+	    "C: NOOP x\r\n"
+	    "S: -ERR No arguments expected.\r\n"
+	    "C: RSET x\r\n"
+	    "S: -ERR No arguments expected.\r\n"
+	    "C: QUIT x\r\n"
+	    "S: -ERR No arguments expected.\r\n"
+	    "C: RETR 001\r\n"
+	    S_RETR1
+	    "C: LIST  2 \r\n"
+	    "S: +OK 2 29\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	finish(&r);
 }
 END_TEST
@@ -564,19 +849,44 @@ START_TEST(dele_rset_quit)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, LOGIN
-	    "DELE 2\r\nDELE 2\r\nRETR 2\r\nTOP 2 0\r\nLIST 2\r\nUIDL 2\r\n"
-	    "STAT\r\nLIST\r\nUIDL\r\n"
-	    "RSET\r\nSTAT\r\nDELE 1\r\nDELE 3\r\nSTAT\r\nQUIT\r\n", HELLO LOGGED
-	    "+OK Marked to be deleted.\r\n-ERR Message is deleted.\r\n"
-	    "-ERR Message is deleted.\r\n-ERR Message is deleted.\r\n"
-	    "-ERR Message is deleted.\r\n-ERR Message is deleted.\r\n"
-	    "+OK 2 56\r\n"
-	    "+OK 2 messages (56 octets)\r\n1 23\r\n3 33\r\n.\r\n"
-	    "+OK Unique-ID listing follows\r\n1 uid-1\r\n3 uid-3\r\n.\r\n"
-	    "+OK Maildrop has 3 messages (85 octets).\r\n+OK 3 85\r\n"
-	    "+OK Marked to be deleted.\r\n+OK Marked to be deleted.\r\n"
-	    "+OK 1 29\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: DELE 2\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: DELE 2\r\n"
+	    "S: -ERR Message is deleted.\r\n"
+	    "C: RETR 2\r\n"
+	    "S: -ERR Message is deleted.\r\n"
+	    "C: TOP 2 0\r\n"
+	    "S: -ERR Message is deleted.\r\n"
+	    "C: LIST 2\r\n"
+	    "S: -ERR Message is deleted.\r\n"
+	    "C: UIDL 2\r\n"
+	    "S: -ERR Message is deleted.\r\n"
+	    "C: STAT\r\n"
+	    "S: +OK 2 56\r\n"
+	    "C: LIST\r\n"
+	    "S: +OK 2 messages (56 octets)\r\n"
+	    "S: 1 23\r\n"
+	    "S: 3 33\r\n"
+	    "S: .\r\n"
+	    "C: UIDL\r\n"
+	    "S: +OK Unique-ID listing follows\r\n"
+	    "S: 1 uid-1\r\n"
+	    "S: 3 uid-3\r\n"
+	    "S: .\r\n"
+	    "C: RSET\r\n"
+	    "S: +OK Maildrop has 3 messages (85 octets).\r\n"
+	    "C: STAT\r\n"
+	    "S: +OK 3 85\r\n"
+	    "C: DELE 1\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: DELE 3\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: STAT\r\n"
+	    "S: +OK 1 29\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	ck_assert_int_eq(r.f.commits, 1);
 	ck_assert_uint_eq(r.f.ncommitted, 2);
@@ -592,8 +902,12 @@ START_TEST(no_quit_no_commit)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, LOGIN "DELE 1\r\nDELE 2\r\n", HELLO LOGGED
-	    "+OK Marked to be deleted.\r\n+OK Marked to be deleted.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: DELE 1\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: DELE 2\r\n"
+	    "S: +OK Marked to be deleted.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_DROPPED);
 	ck_assert_int_eq(r.f.commits, 0);
 	ck_assert_int_eq(r.f.closes, 1);
@@ -612,7 +926,11 @@ START_TEST(no_quit_no_commit)
 
 	/* a half command line, then the end */
 	setup(&r);
-	transcript(&r, LOGIN "DELE 1\r\nQUI", HELLO LOGGED "+OK Marked to be deleted.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: DELE 1\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: QUI");
 	ck_assert_int_eq(r.f.commits, 0);
 	finish(&r);
 }
@@ -623,9 +941,12 @@ START_TEST(commit_failure)
 	struct run r;
 	setup(&r);
 	r.f.commit_status = POP3_MD_TEMP;
-	transcript(&r, LOGIN "DELE 1\r\nQUIT\r\nNOOP\r\n", HELLO LOGGED
-	    "+OK Marked to be deleted.\r\n"
-	    "-ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: DELE 1\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: QUIT\r\n"
+	    "S: -ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMIT_FAILED);
 	ck_assert_int_eq(r.f.commits, 1);
 	ck_assert_int_eq(r.f.closes, 1);
@@ -635,16 +956,20 @@ START_TEST(commit_failure)
 	setup(&r);
 	r.f.commit_status = POP3_MD_PERM;
 	r.f.commit_text = "Upstream refused the account.";
-	transcript(&r, LOGIN "QUIT\r\n", HELLO LOGGED
-	    "-ERR [SYS/PERM] Upstream refused the account.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: QUIT\r\n"
+	    "S: -ERR [SYS/PERM] Upstream refused the account.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMIT_FAILED);
 	ck_assert_str_eq(r.st.reason, "[SYS/PERM] Upstream refused the account.");
 	finish(&r);
 
 	setup(&r);
 	r.f.commit_status = POP3_MD_GONE;
-	transcript(&r, LOGIN "QUIT\r\n", HELLO LOGGED
-	    "-ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: QUIT\r\n"
+	    "S: -ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
 	finish(&r);
 }
 END_TEST
@@ -655,13 +980,20 @@ START_TEST(fetch_gone_and_failures)
 	setup(&r);
 	r.f.msgs[1].fetch_status = POP3_MD_GONE;
 	r.f.msgs[2].fetch_status = POP3_MD_TEMP;
-	transcript(&r, LOGIN "RETR 2\r\nTOP 2 0\r\nRETR 3\r\nRETR 1\r\nDELE 2\r\nQUIT\r\n",
-	    HELLO LOGGED
-	    "-ERR fake failure\r\n"
-	    "-ERR fake failure\r\n"
-	    "-ERR [SYS/TEMP] fake failure\r\n"
-	    "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
-	    "+OK Marked to be deleted.\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: RETR 2\r\n"
+	    "S: -ERR fake failure\r\n"
+	    "C: TOP 2 0\r\n"
+	    "S: -ERR fake failure\r\n"
+	    "C: RETR 3\r\n"
+	    "S: -ERR [SYS/TEMP] fake failure\r\n"
+	    "C: RETR 1\r\n"
+	    S_RETR1
+	    "C: DELE 2\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_uint_eq(r.f.nretrieved, 1);
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	finish(&r);
@@ -671,9 +1003,13 @@ START_TEST(fetch_gone_and_failures)
 	setup(&r);
 	r.f.msgs[0].fetch_status = POP3_MD_TEMP;
 	r.f.msgs[0].fail_after = 10;
-	transcript(&r, LOGIN "DELE 2\r\nRETR 1\r\nQUIT\r\n", HELLO LOGGED
-	    "+OK Marked to be deleted.\r\n"
-	    "+OK 23 octets\r\nSubject: o");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: DELE 2\r\n"
+	    "S: +OK Marked to be deleted.\r\n"
+	    "C: RETR 1\r\n"
+	    "S: +OK 23 octets\r\n"
+	    "S: Subject: o");
 	ck_assert_int_eq(r.r, POP3_RESULT_FETCH_FAILED);
 	ck_assert_int_eq(r.f.commits, 0);
 	ck_assert_uint_eq(r.f.nretrieved, 0);
@@ -687,10 +1023,22 @@ START_TEST(empty_maildrop)
 	struct run r;
 	setup(&r);
 	r.f.nmsgs = 0;
-	transcript(&r, LOGIN "STAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nRSET\r\nQUIT\r\n", HELLO LOGGED
-	    "+OK 0 0\r\n+OK 0 messages (0 octets)\r\n.\r\n"
-	    "+OK Unique-ID listing follows\r\n.\r\n-ERR No such message.\r\n"
-	    "+OK Maildrop has 0 messages (0 octets).\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: STAT\r\n"
+	    "S: +OK 0 0\r\n"
+	    "C: LIST\r\n"
+	    "S: +OK 0 messages (0 octets)\r\n"
+	    "S: .\r\n"
+	    "C: UIDL\r\n"
+	    "S: +OK Unique-ID listing follows\r\n"
+	    "S: .\r\n"
+	    "C: RETR 1\r\n"
+	    "S: -ERR No such message.\r\n"
+	    "C: RSET\r\n"
+	    "S: +OK Maildrop has 0 messages (0 octets).\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
 	ck_assert_int_eq(r.f.commits, 1);
 	ck_assert_uint_eq(r.f.ncommitted, 0);
 	finish(&r);
@@ -800,11 +1148,34 @@ START_TEST(case_and_spacing)
 {
 	struct run r;
 	setup(&r);
-	transcript(&r, "user alice\r\npAsS secret\r\nstat\r\nRetr 3\r\nlist 1\r\n"
-	    " STAT\r\nSTAT \r\nSTATX\r\nST\r\n\r\nquit\r\n", HELLO LOGGED
-	    "+OK 3 85\r\n+OK 33 octets\r\nSubject: three\r\n\r\nno final crlf\r\n.\r\n"
-	    "+OK 1 23\r\n-ERR Unknown command.\r\n+OK 3 85\r\n-ERR Unknown command.\r\n"
-	    "-ERR Unknown command.\r\n-ERR Unknown command.\r\n+OK Logging out.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: user alice\r\n"
+	    "S: +OK Send the password.\r\n"
+	    "C: pAsS secret\r\n"
+	    "S: +OK Logged in.\r\n"
+	    "C: stat\r\n"
+	    "S: +OK 3 85\r\n"
+	    "C: Retr 3\r\n"
+	    "S: +OK 33 octets\r\n"
+	    "S: Subject: three\r\n"
+	    "S: \r\n"
+	    "S: no final crlf\r\n"
+	    "S: .\r\n"
+	    "C: list 1\r\n"
+	    "S: +OK 1 23\r\n"
+	    "C:  STAT\r\n"
+	    "S: -ERR Unknown command.\r\n"
+	    "C: STAT \r\n"
+	    "S: +OK 3 85\r\n"
+	    "C: STATX\r\n"
+	    "S: -ERR Unknown command.\r\n"
+	    "C: ST\r\n"
+	    "S: -ERR Unknown command.\r\n"
+	    "C: \r\n"
+	    "S: -ERR Unknown command.\r\n"
+	    "C: quit\r\n"
+	    "S: +OK Logging out.\r\n");
 	finish(&r);
 }
 END_TEST
@@ -814,25 +1185,27 @@ START_TEST(twenty_bad_commands)
 	char in[4096] = "", want[8192] = HELLO;
 	struct run r;
 
-	/* 19 bad, one good, 19 bad: still alive */
+	/* logged in: 19 bad, one good, 19 bad: still alive (before login
+	 * they count in all: pre_login_bad_commands) */
+	strcpy(in, LOGIN);
+	strcpy(want, HELLO LOGGED);
 	for (int i = 0; i < 19; i++) {
 		strcat(in, "XYZZY\r\n");
 		strcat(want, "-ERR Unknown command.\r\n");
 	}
-	strcat(in, "CAPA\r\n");
-	strcat(want, "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-	    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n");
+	strcat(in, "NOOP\r\n");
+	strcat(want, "+OK Nothing to do.\r\n");
 	for (int i = 0; i < 19; i++) {
-		strcat(in, "STAT\r\n");
+		strcat(in, "USER alice\r\n");
 		strcat(want, "-ERR Command not valid in this state.\r\n");
 	}
 	strcat(in, "QUIT\r\n");
-	strcat(want, "+OK Bye.\r\n");
+	strcat(want, "+OK Logging out.\r\n");
 	setup(&r);
 	r.cfg.expire = NULL;
 	r.cfg.implementation = NULL;
 	transcript(&r, in, want);
-	ck_assert_int_eq(r.r, POP3_RESULT_QUIT);
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	finish(&r);
 
 	/* the 20th in a row closes; what follows is never read */
@@ -848,6 +1221,164 @@ START_TEST(twenty_bad_commands)
 	transcript(&r, in, want);
 	ck_assert_int_eq(r.r, POP3_RESULT_TOO_MANY_ERRORS);
 	ck_assert_int_eq(r.f.commits, 0);
+	finish(&r);
+}
+END_TEST
+
+/* Before login no command resets the bad-command count (issue 12: CAPA
+ * and USER did, so a connection could stay forever). */
+START_TEST(pre_login_bad_commands)
+{
+	char in[4096] = "", want[8192] = HELLO;
+	struct run r;
+
+	for (int i = 0; i < 19; i++) {
+		strcat(in, i % 2 ? "STAT\r\nCAPA\r\n" : "XYZZY\r\nUSER alice\r\n");
+		strcat(want, i % 2 ? "-ERR Command not valid in this state.\r\n"
+		    "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+		    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+		    : "-ERR Unknown command.\r\n+OK Send the password.\r\n");
+	}
+	strcat(in, "NOOP\r\n" LOGIN "QUIT\r\n");
+	strcat(want, "-ERR Command not valid in this state.\r\n"
+	    "-ERR Too many bad commands, closing.\r\n");
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, in, want);
+	ck_assert_int_eq(r.r, POP3_RESULT_TOO_MANY_ERRORS);
+	ck_assert_int_eq(r.f.opens, 0);
+	finish(&r);
+}
+END_TEST
+
+/* --max-auth-failures (SPEC §13): the N-th failed login is answered, then
+ * the connection closes; USER, CAPA or a good command between do not
+ * reset the count, and every mechanism counts. */
+START_TEST(max_auth_failures)
+{
+	struct run r;
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	transcript(&r, "USER alice\r\nPASS a\r\nCAPA\r\nUSER alice\r\n"
+	    "AUTH PLAIN AGFsaWNlAHdyb25n\r\nUSER bob\r\nPASS c\r\n"
+	    LOGIN "QUIT\r\n", HELLO
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	    "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+	    "+OK Send the password.\r\n"
+	    "-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	ck_assert_uint_eq(r.st.auth_failures, 3);
+	ck_assert_int_eq(r.f.opens, 3);
+	ck_assert_int_eq(r.f.open_ok, 0);
+	finish(&r);
+
+	/* a refused authorization identity counts too; N = 2 */
+	setup(&r);
+	r.cfg.max_auth_failures = 2;
+	transcript(&r, "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\nUSER alice\r\nPASS x\r\n"
+	    LOGIN "QUIT\r\n", HELLO
+	    "-ERR [AUTH] Authorization identity not allowed.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_AUTH_FAILED);
+	ck_assert_int_eq(r.f.opens, 1);
+	finish(&r);
+
+	/* below the limit, a good login still works */
+	setup(&r);
+	transcript(&r, "USER alice\r\nPASS a\r\nUSER alice\r\nPASS b\r\n" LOGIN "QUIT\r\n",
+	    HELLO "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Send the password.\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    LOGGED "+OK Logging out.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	finish(&r);
+}
+END_TEST
+
+/* The fake clock of the login-deadline tests. */
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* One session on the fake clock: packets at the given offsets, each read
+ * moving the clock on by step_ms. */
+static void timed(struct run *r, const char *in, const size_t *cuts, size_t ncuts,
+    uint64_t step_ms, int at_end)
+{
+	fake_now = 1000000;
+	r->cfg.clock_ms = fake_clock;
+	go(r, in, strlen(in));
+	for (size_t i = 0; i < ncuts; i++)
+		memio_packet(&r->m, cuts[i]);
+	r->m.clock = &fake_now;
+	r->m.clock_step_ms = step_ms;
+	r->m.at_end = at_end;
+	start(r);
+}
+
+#define CAPA_AUTH "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n" \
+	"AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
+
+/* --login-timeout (SPEC §13): counted from the start, not per command;
+ * every wait before login ends at the deadline; after login only the idle
+ * timeout counts. */
+START_TEST(login_deadline)
+{
+	struct run r;
+
+	/* commands every 25 s: none of them moves the deadline */
+	static const char slow[] = "CAPA\r\nCAPA\r\nUSER alice\r\nPASS secret\r\nQUIT\r\n";
+	const size_t slow_cuts[] = { 6, 12, 24, 37 };
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	timed(&r, slow, slow_cuts, 4, 25000, 0);
+	expect_out(&r, HELLO CAPA_AUTH CAPA_AUTH "+OK Send the password.\r\n"
+	    "-ERR Login timeout, closing.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
+	ck_assert_str_eq(r.st.reason, "login timeout");
+	ck_assert_int_eq(r.f.opens, 0);
+	ck_assert_int_eq(r.m.first_timeout_ms, 60000);
+	ck_assert_int_eq(r.m.last_timeout_ms, 10000);
+	finish(&r);
+
+	/* a burst read before the deadline runs only until it */
+	setup(&r);
+	timed(&r, LOGIN "QUIT\r\n", NULL, 0, 61000, 0);
+	expect_out(&r, HELLO "+OK Send the password.\r\n-ERR Login timeout, closing.\r\n");
+	ck_assert_int_eq(r.f.opens, 0);
+	finish(&r);
+
+	/* a silent client: the wait ends at the deadline, not the idle timeout */
+	setup(&r);
+	r.cfg.login_timeout_s = 30;
+	timed(&r, "CAPA\r\n", NULL, 0, 1000, POP3_IO_TIMEOUT);
+	r.cfg.expire = NULL;
+	ck_assert_int_eq(r.m.first_timeout_ms, 30000);
+	ck_assert_int_eq(r.m.last_timeout_ms, 29000);
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
+	ck_assert(strstr(r.m.out, "-ERR Login timeout, closing.\r\n") != NULL);
+	finish(&r);
+
+	/* an idle timeout shorter than the login timeout still says idle */
+	setup(&r);
+	r.cfg.idle_timeout_s = 10;
+	timed(&r, "", NULL, 0, 0, POP3_IO_TIMEOUT);
+	expect_out(&r, HELLO "-ERR Disconnected for inactivity.\r\n");
+	ck_assert_int_eq(r.m.first_timeout_ms, 10000);
+	finish(&r);
+
+	/* logged in: the deadline no longer applies, the idle timeout does */
+	setup(&r);
+	timed(&r, LOGIN "STAT\r\n", NULL, 0, 59000, POP3_IO_TIMEOUT);
+	expect_out(&r, HELLO LOGGED "+OK 3 85\r\n-ERR Disconnected for inactivity.\r\n");
+	ck_assert_int_eq(r.m.last_timeout_ms, 600000);
+	ck_assert_int_eq(r.r, POP3_RESULT_TIMEOUT);
 	finish(&r);
 }
 END_TEST
@@ -957,7 +1488,12 @@ START_TEST(stls_errors)
 
 	/* not offered without a certificate */
 	setup(&r);
-	transcript(&r, "STLS\r\nQUIT\r\n", HELLO "-ERR STLS is not available.\r\n+OK Bye.\r\n");
+	dialog(&r,
+	    S_HELLO
+	    "C: STLS\r\n"
+	    "S: -ERR STLS is not available.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
 	finish(&r);
 
 	/* twice; with an argument; after login */
@@ -1078,6 +1614,7 @@ int main(void)
 	tcase_add_test(tc, auth_plain);
 	tcase_add_test(tc, auth_plain_errors);
 	tcase_add_test(tc, auth_login);
+	tcase_add_test(tc, auth_login_initial_then_pipelined);
 	tcase_add_test(tc, sasl_bad_lines);
 	tcase_add_test(tc, auth_dropped);
 	tcase_add_test(tc, transaction_commands);
@@ -1092,6 +1629,9 @@ int main(void)
 	tcase_add_test(tc, pipelined_burst);
 	tcase_add_test(tc, case_and_spacing);
 	tcase_add_test(tc, twenty_bad_commands);
+	tcase_add_test(tc, pre_login_bad_commands);
+	tcase_add_test(tc, max_auth_failures);
+	tcase_add_test(tc, login_deadline);
 	tcase_add_test(tc, line_limits);
 	tcase_add_test(tc, line_hard_cap);
 	tcase_add_test(tc, binary_lines);

@@ -9,9 +9,16 @@ static ssize_t memio_read(struct pop3_transport *t, void *buf, size_t len, int t
 	struct memio *m = (struct memio *)t;
 	size_t end = m->in_len;
 
-	(void)timeout_ms;
-	if (m->in_pos >= m->in_len)
+	if (m->reads++ == 0)
+		m->first_timeout_ms = timeout_ms;
+	m->last_timeout_ms = timeout_ms;
+	if (m->in_pos >= m->in_len) {
+		if (m->clock != NULL && m->at_end == POP3_IO_TIMEOUT)
+			*m->clock += (uint64_t)timeout_ms;
 		return m->at_end;
+	}
+	if (m->clock != NULL)
+		*m->clock += m->clock_step_ms;
 	for (size_t i = 0; i < m->npackets; i++) {
 		if (m->ends[i] > m->in_pos) {
 			end = m->ends[i];
@@ -24,6 +31,8 @@ static ssize_t memio_read(struct pop3_transport *t, void *buf, size_t len, int t
 	if (m->max_read > 0 && n > m->max_read)
 		n = m->max_read;
 	memcpy(buf, m->in + m->in_pos, n);
+	for (size_t i = 0; m->out_at != NULL && i < n; i++)
+		m->out_at[m->in_pos + i] = m->out_len;
 	m->in_pos += n;
 	return (ssize_t)n;
 }

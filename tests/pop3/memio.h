@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pop3/transport.h"
 
@@ -31,6 +32,16 @@ struct memio {
 	char *out;                /* NUL-terminated */
 	size_t out_len, out_cap;
 	int closes;
+	size_t *out_at;           /* when set (in_len + 1 entries): out_len at the
+	                             moment each input octet was read, which tells
+	                             what the engine wrote before reading a line */
+	/* A fake clock (optional): each read that returns data moves *clock
+	 * on by clock_step_ms; one that times out at the end, by its
+	 * timeout. The timeouts asked for are recorded. */
+	uint64_t *clock;
+	uint64_t clock_step_ms;
+	int first_timeout_ms, last_timeout_ms;
+	size_t reads;
 };
 
 /* memio_init takes the whole input (not copied); memio_packet marks a

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "state/state.h"
@@ -33,6 +34,30 @@ START_TEST(create_and_reopen)
 	OK(state_account_get(db, "alice", &a));
 	ck_assert_int_eq(a.id, id);
 	ck_assert_int_eq(a.created, 1000);
+}
+END_TEST
+
+/* Opening a state file that needs no migration only reads it: it neither
+ * takes nor waits for the write lock (every login opens it; a login must
+ * not queue behind another session's commit, issue 12). Another connection
+ * holds the write lock; the open must not hit the busy timeout (10 s) — it
+ * is measured against half of it, far above any read. */
+START_TEST(open_takes_no_write_lock)
+{
+	char err[300];
+	st_account("alice");
+	OK(state_tx_begin(db));                       /* BEGIN IMMEDIATE */
+	st_account("bob");                            /* a write under the lock */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct state_db *other = state_open(st_path, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_msg(other != NULL, "%s", err);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, STATE_BUSY_TIMEOUT_MS / 2000);
+	struct state_account a;
+	OK(state_account_get(other, "alice", &a));    /* reads go on meanwhile */
+	state_close(other);
+	OK(state_tx_rollback(db));
 }
 END_TEST
 
@@ -306,7 +331,7 @@ static void *writer_main(void *arg)
 		w->failures++;
 		return NULL;
 	}
-	if (state_device_ensure(h, w->account_id, w->device, "INBOX", 1, &d, NULL) != STATE_OK ||
+	if (state_device_ensure(h, w->account_id, w->device, "INBOX", 1, 0, &d, NULL) != STATE_OK ||
 	    state_mailbox_ensure(h, w->account_id, "INBOX", &mb) != STATE_OK) {
 		snprintf(w->err, sizeof w->err, "%s", state_errmsg(h));
 		w->failures++;
@@ -387,6 +412,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fresh_file_is_private);
 	tcase_add_test(tc, snapshot_reads_only);
 	tcase_add_test(tc, migrate_from_version_1);
+	tcase_add_test(tc, open_takes_no_write_lock);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, not_a_database);
 	tcase_add_test(tc, transactions_group_and_nest);

@@ -195,10 +195,10 @@ START_TEST(devices_lifecycle)
 	RC(state_device_get(db, acc, "bad", &e), STATE_NOTFOUND);
 
 	/* ensure */
-	OK(state_device_ensure(db, acc, "scanner", "INBOX", 9, &e, &created));
+	OK(state_device_ensure(db, acc, "scanner", "INBOX", 9, 0, &e, &created));
 	ck_assert(!created);
 	ck_assert_int_eq(e.id, d.id);
-	OK(state_device_ensure(db, acc, "default", "INBOX", 9, &e, &created));
+	OK(state_device_ensure(db, acc, "default", "INBOX", 9, 0, &e, &created));
 	ck_assert(created);
 	ck_assert_int_eq(e.created, 9);
 	ck_assert_int_eq(e.settings.window, -1);
@@ -340,10 +340,10 @@ START_TEST(names_case_insensitive)
 	OK(state_account_ensure(db, "aLICE@example.ORG", 2, &a));
 	ck_assert_int_eq(a.id, acc);
 
-	OK(state_device_ensure(db, acc, "pc", "INBOX", 3, &d, &created));
+	OK(state_device_ensure(db, acc, "pc", "INBOX", 3, 0, &d, &created));
 	ck_assert(created);
 	int64_t dev = d.id;
-	OK(state_device_ensure(db, acc, "PC", "INBOX", 4, &d, &created));
+	OK(state_device_ensure(db, acc, "PC", "INBOX", 4, 0, &d, &created));
 	ck_assert(!created);
 	ck_assert_int_eq(d.id, dev);
 	ck_assert_str_eq(d.name, "pc");
