@@ -6,6 +6,7 @@
 #   make demo            a throw-away Dovecot with sample mail (and popbridge)
 #   make fuzz            run the fuzz targets for a bounded time (clang)
 #   make bench           benchmarks, printed as ratios against a reference
+#   make load            load: 2,000 sessions, 10,000 idle connections (not in check)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check-MODULE    one suite: harness pop3 imap state bridge interop
 #
@@ -50,7 +51,7 @@ state_EXPORTS := state_
 bridge_EXPORTS := base_ config_ guard_ managed_ maildrop_ serve_ migrate_ cmd_
 
 .PHONY: all check check-all check-layout sanitize demo fuzz bench install clean deps \
-        $(addprefix check-,$(SUITES) interop)
+        $(addprefix check-,$(SUITES) interop) load
 
 all: popbridge
 
@@ -187,6 +188,13 @@ bench: popbridge $(B)/tests/harness/pbtest
 		POPBRIDGE_BIN=$(abspath $(B)/popbridge) POPBRIDGE_SRC=$(CURDIR) \
 		PBTEST=$(abspath $(B)/tests/harness/pbtest) $$t; \
 	done
+
+# Load (tests/load/load_pop3.py, docs/HACKING.md): thousands of sessions and
+# idle connections; minutes of both CPUs, so not part of check. LOAD_ARGS are
+# passed on, e.g. LOAD_ARGS="--scale 0.1" or "--phase idle".
+load: $(B)/popbridge $(B)/tests/harness/pbtest
+	@POPBRIDGE_BIN=$(abspath $(B)/popbridge) POPBRIDGE_SRC=$(CURDIR) \
+		PBTEST=$(abspath $(B)/tests/harness/pbtest) python3 tests/load/load_pop3.py $(LOAD_ARGS)
 
 # The binary carries its configuration schema; the schema, the example
 # configuration and the systemd unit are installed for the administrator.

@@ -2,9 +2,18 @@
  * Python tests and `make demo`.
  *
  *   pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...
+ *                  [--process-limit N] [--client-limit N]
  *       Start a private Dovecot, add the users, fill folders with N generated
  *       messages (KIND is a generator kind, or "awkward" for a mix of every
- *       kind but large; seeds count up from 1 per instance). Print one line of
+ *       kind but large; seeds count up from 1 per instance). For load tests
+ *       (tests/load/), --process-limit N sets Dovecot's default_process_limit
+ *       and imap's process_limit (the harness's default is 500, Dovecot's for
+ *       imap 1024: at most that many IMAP sessions) and --client-limit N lets
+ *       one imap process serve N sessions (service imap service_count 0,
+ *       client_limit N, vsz_limit 1G) and runs imap-login in Dovecot's
+ *       "high-performance" shape (service_count 0, one process per CPU), so
+ *       thousands of sessions need tens of processes, not thousands; neither
+ *       changes anything for the tests that do not give them. Print one line of
  *       shell assignments:
  *         DIR=... CA_FILE=... IMAP_PORT=... IMAPS_PORT=... POP3_PORT=... POP3S_PORT=...
  *       then read commands on stdin, one per line, answering "ok [VALUE]" or
@@ -60,6 +69,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 	    "usage: pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...\n"
+	    "                      [--process-limit N] [--client-limit N]\n"
 	    "       pbtest imapd dovecot|cyrus|courier [--hide CAPS] [--user NAME:PASSWORD]...\n"
 	    "       pbtest gen KIND SEED [SIZE]\n"
 	    "KIND: plain multipart 8bit dots long-lines bare-lf no-final-eol large"
@@ -338,14 +348,44 @@ static void capture_end(int saved)
 	g_capture = NULL;
 }
 
+/* Dovecot settings for --process-limit / --client-limit (0: not given). */
+static void load_config(char *buf, size_t len, uint64_t process_limit, uint64_t client_limit)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	/* Dovecot's own configuration gives imap process_limit 1024 and
+	 * service_count 1 (one process per session, client_limit unused). */
+	if (process_limit > 0)
+		used += (size_t)snprintf(buf + used, len - used,
+		    "default_process_limit = %llu\nservice imap {\n  process_limit = %llu\n}\n",
+		    (unsigned long long)process_limit, (unsigned long long)process_limit);
+	if (client_limit > 0 && used < len)
+		snprintf(buf + used, len - used,
+		    "service imap {\n  service_count = 0\n  client_limit = %llu\n"
+		    "  vsz_limit = 1G\n}\n"
+		    "service imap-login {\n  service_count = 0\n  process_min_avail = 2\n"
+		    "  client_limit = 4000\n}\n", (unsigned long long)client_limit);
+}
+
 static int cmd_dovecot(int argc, char **argv)
 {
-	/* options come in pairs: --user X or --fill X */
+	uint64_t process_limit = 0, client_limit = 0;
+	char extra[512];
+	/* options come in pairs: --user X, --fill X, --process-limit N, --client-limit N */
 	for (int i = 2; i < argc; i += 2) {
-		if ((strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--fill") != 0) ||
-		    i + 1 == argc)
+		if (i + 1 == argc)
 			return usage();
+		if (strcmp(argv[i], "--process-limit") == 0) {
+			if (parse_u64(argv[i + 1], 100000, &process_limit) < 0 || process_limit == 0)
+				return usage();
+		} else if (strcmp(argv[i], "--client-limit") == 0) {
+			if (parse_u64(argv[i + 1], 10000, &client_limit) < 0 || client_limit == 0)
+				return usage();
+		} else if (strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--fill") != 0) {
+			return usage();
+		}
 	}
+	load_config(extra, sizeof(extra), process_limit, client_limit);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;  /* no SA_RESTART: a read returns EINTR */
@@ -354,13 +394,16 @@ static int cmd_dovecot(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct pbt_dovecot *d = pbt_dovecot_start();
+	struct pbt_dovecot *d = pbt_dovecot_start_with(extra[0] ? extra : NULL);
 	if (d == NULL)
 		return 1;
 	int rc = 0;
 	uint32_t seed = 1;
 	for (int i = 2; i < argc && rc == 0; i += 2) {
-		if (strcmp(argv[i], "--user") == 0) {
+		if (strcmp(argv[i], "--process-limit") == 0 ||
+		    strcmp(argv[i], "--client-limit") == 0) {
+			continue;
+		} else if (strcmp(argv[i], "--user") == 0) {
 			char user[128];
 			const char *colon = strchr(argv[i + 1], ':');
 			if (colon == NULL || (size_t)(colon - argv[i + 1]) >= sizeof(user)) {

@@ -275,3 +275,29 @@ def run(argv, timeout=120, **kw):
 
 def report(name):
     print("ok %s" % name, flush=True)
+
+
+def pop3_login(pb, user, password=PW, timeout=60):
+    """A poplib session of user logged in to popbridge pb."""
+    import poplib
+    p = poplib.POP3("127.0.0.1", pb.port, timeout=timeout)
+    p.user(user)
+    p.pass_(password)
+    return p
+
+
+def pop3_uidls(p):
+    """The UIDLs a poplib session is offered, in message order."""
+    _, lines, _ = p.uidl()
+    return [l.split()[1].decode() for l in lines]
+
+
+def state_integrity_check(path):
+    """PRAGMA integrity_check of a state file (read-only); fails unless ok."""
+    import sqlite3
+    c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
+    try:
+        r = c.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        c.close()
+    check(r == [("ok",)], "%s: integrity_check: %r" % (path, r))

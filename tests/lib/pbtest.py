@@ -51,8 +51,14 @@ def generate(kind, seed, size=None, pbtest=None):
 class Dovecot:
     """A private Dovecot instance (see tests/lib/dovecot.h)."""
 
-    def __init__(self, users=None, fill=(), pbtest=None):
+    def __init__(self, users=None, fill=(), pbtest=None, process_limit=None,
+                 client_limit=None):
+        """process_limit, client_limit: see `pbtest dovecot` (load tests only)."""
         args = [pbtest_path(pbtest), "dovecot"]
+        if process_limit:
+            args += ["--process-limit", str(process_limit)]
+        if client_limit:
+            args += ["--client-limit", str(client_limit)]
         for name, password in (users or {}).items():
             args += ["--user", "%s:%s" % (name, password)]
         for spec in fill:
