@@ -2,11 +2,13 @@
  * transactions. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "state/db_int.h"
@@ -163,12 +165,61 @@ int state_db_exec(struct state_db *db, const char *sql, const char *what)
 	return STATE_OK;
 }
 
+/* The writers of this process take turns here before SQLite's write lock.
+ * SQLite's busy handler retries by sleeping (up to 100 ms a try): hundreds
+ * of sessions racing for the lock waste it between tries and starve each
+ * other (issue 12's load run: about 105 new-device logins a second, some
+ * waiting past the busy timeout); a mutex hands the turn on at once.
+ * Recursive, for a thread with transactions on two files; waited for at
+ * most STATE_WRITER_WAIT_MS. Other processes (the admin commands) still meet
+ * SQLite's own lock and busy timeout. */
+static pthread_mutex_t writers = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+static int writer_take(struct state_db *db)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STATE_WRITER_WAIT_MS / 1000;
+	until.tv_nsec += (long)(STATE_WRITER_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	int e = pthread_mutex_timedlock(&writers, &until);
+	if (e != 0)
+		return state_db_fail(db, STATE_ERROR, "begin transaction: database is locked "
+		    "(waited %d ms for the other writers of this process)", STATE_WRITER_WAIT_MS);
+	db->writer = true;
+	return STATE_OK;
+}
+
+static void writer_give(struct state_db *db)
+{
+	if (db->writer) {
+		db->writer = false;
+		pthread_mutex_unlock(&writers);
+	}
+}
+
+/* BEGIN IMMEDIATE with the writer turn; the turn is given back when it fails. */
+static int begin_write(struct state_db *db)
+{
+	if (writer_take(db) != STATE_OK)
+		return STATE_ERROR;
+	if (state_db_exec(db, "BEGIN IMMEDIATE", "begin transaction") != STATE_OK) {
+		writer_give(db);
+		return STATE_ERROR;
+	}
+	return STATE_OK;
+}
+
 int state_db_tx_begin(struct state_db *db, struct db_tx *tx)
 {
 	tx->open = false;
 	tx->outer = sqlite3_get_autocommit(db->conn) != 0;
-	if (state_db_exec(db, tx->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT state_sp",
-	    "begin transaction") != STATE_OK)
+	if (tx->outer ? begin_write(db) != STATE_OK
+	              : state_db_exec(db, "SAVEPOINT state_sp", "begin transaction") != STATE_OK)
 		return STATE_ERROR;
 	tx->open = true;
 	return STATE_OK;
@@ -184,6 +235,8 @@ int state_db_tx_commit(struct state_db *db, struct db_tx *tx)
 		return STATE_ERROR;
 	}
 	tx->open = false;
+	if (tx->outer)
+		writer_give(db);
 	return STATE_OK;
 }
 
@@ -199,6 +252,7 @@ void state_db_tx_rollback(struct state_db *db, struct db_tx *tx)
 	if (tx->outer) {
 		if (!sqlite3_get_autocommit(db->conn))
 			sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		writer_give(db);
 	} else {
 		sqlite3_exec(db->conn, "ROLLBACK TO state_sp; RELEASE state_sp", NULL,
 		    NULL, NULL);
@@ -374,7 +428,8 @@ void state_close(struct state_db *db)
 		return;
 	for (i = 0; i < db->n_cached; i++)
 		sqlite3_finalize(db->cache[i].st);
-	sqlite3_close(db->conn);
+	sqlite3_close(db->conn);      /* rolls back a transaction left open */
+	writer_give(db);
 	free(db);
 }
 
@@ -388,25 +443,31 @@ int state_tx_begin(struct state_db *db)
 	DB_ENTER(db);
 	if (!sqlite3_get_autocommit(db->conn))
 		return state_db_fail(db, STATE_INVALID, "state: a transaction is already open");
-	return state_db_exec(db, "BEGIN IMMEDIATE", "begin transaction");
+	return begin_write(db);
 }
 
 int state_tx_commit(struct state_db *db)
 {
 	DB_ENTER(db);
-	if (sqlite3_get_autocommit(db->conn))
+	if (sqlite3_get_autocommit(db->conn)) {
+		writer_give(db);      /* SQLite may have rolled it back itself */
 		return state_db_fail(db, STATE_INVALID, "state: no transaction is open");
-	if (state_db_exec(db, "COMMIT", "commit") != STATE_OK) {
-		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
-		return STATE_ERROR;
 	}
-	return STATE_OK;
+	int rc = state_db_exec(db, "COMMIT", "commit");
+	if (rc != STATE_OK)
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	writer_give(db);
+	return rc;
 }
 
 int state_tx_rollback(struct state_db *db)
 {
 	DB_ENTER(db);
-	if (sqlite3_get_autocommit(db->conn))
+	if (sqlite3_get_autocommit(db->conn)) {
+		writer_give(db);      /* SQLite may have rolled it back itself */
 		return state_db_fail(db, STATE_INVALID, "state: no transaction is open");
-	return state_db_exec(db, "ROLLBACK", "rollback");
+	}
+	int rc = state_db_exec(db, "ROLLBACK", "rollback");
+	writer_give(db);
+	return rc;
 }

@@ -36,6 +36,7 @@ struct state_db {
 	sqlite3 *conn;
 	char path[512];
 	int in_cb;              /* > 0 while a caller's callback runs */
+	bool writer;            /* holds the process's writer turn (db.c) */
 	size_t n_cached;
 	struct db_cached cache[DB_STMT_CACHE];
 	char err[DB_ERR_MAX];

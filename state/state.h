@@ -72,6 +72,10 @@ bool state_account_name_ok(const char *name);
 /* Whether name follows STATE_DEVICE_RULE (what state_device_add accepts). */
 bool state_device_name_ok(const char *name);
 #define STATE_BUSY_TIMEOUT_MS 10000
+/* How long a writer of this process waits for the others before it (they
+ * take turns, state/db.c): a burst of first logins queues, rather than
+ * failing after the busy timeout (the login deadline's default). */
+#define STATE_WRITER_WAIT_MS 60000
 
 enum state_rc {
 	STATE_OK = 0,

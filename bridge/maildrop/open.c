@@ -75,7 +75,11 @@ static enum pop3_md_status db_failed(struct maildrop_md *md, struct pop3_md_repl
 
 	snprintf(w, sizeof(w), "state database: %s: ", what);
 	maildrop_text(d, sizeof(d), w, md->db ? state_errmsg(md->db) : "not open");
-	return temp_failed(md->conn, reply, POP3_MD_TEMP, d);
+	/* The log line has the detail; the client learns nothing of the state
+	 * file (its path, SQLite's words). */
+	set_detail(md->conn, d);
+	set_text(reply, NULL, TEXT_TEMP ".");
+	return POP3_MD_TEMP;
 }
 
 static enum pop3_md_status open_db(struct maildrop_md *md, struct pop3_md_reply *reply)

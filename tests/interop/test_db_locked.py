@@ -6,8 +6,11 @@ lock; readers go on) holds the state file while devices log in and QUIT with
 DELEs (`--dele trash`, so a committed DELE is visible upstream):
 
   longer than the busy timeout (state/state.h STATE_BUSY_TIMEOUT_MS, 10 s; the
-  lock is held 10 s + 3 s): a QUIT with two DELEs and the first login of a new
-  device both wait the busy timeout and are answered `-ERR [SYS/TEMP]`;
+  lock is held 10 s + 3 s, once for the QUIT and once for the login: the
+  writers of one popbridge take turns (state/db.c), so side by side the second
+  would wait for the first's turn and then its own): a QUIT with two DELEs and
+  the first login of a new device each wait the busy timeout and are answered
+  `-ERR [SYS/TEMP]`;
   nothing is committed (the device is offered the same messages with the same
   UIDLs afterwards, INBOX upstream untouched), `PRAGMA integrity_check` is ok,
   popbridge keeps serving, and once the lock is gone the same QUIT commits and
@@ -90,15 +93,20 @@ def new_device_login(pb, user):
     return go
 
 
-def under_lock(pb, state, seconds, device, new_device):
+def under_lock(pb, state, seconds, device, new_device, apart=False):
     """device DELEs messages 1 and 2; the state file is locked for `seconds`;
-    meanwhile device QUITs and new_device logs in for the first time. The
-    two timed threads, finished."""
+    meanwhile device QUITs and new_device logs in for the first time (side
+    by side, or with apart each under a lock of its own). The two timed
+    threads, finished."""
     p = pop3_login(pb, device)
     p.dele(1)
     p.dele(2)
     lock = Lock(state, seconds)
     q = timed(p.quit)
+    if apart:
+        q.join(120)
+        lock.wait()
+        lock = Lock(state, seconds)
     b = timed(new_device_login(pb, new_device))
     q.join(120)
     b.join(120)
@@ -120,7 +128,7 @@ def main():
             check(len(first) == N, "%d messages offered" % len(first))
 
             # 1. locked longer than the busy timeout
-            q, b = under_lock(pb, state, LONG_S, user + "#a", user + "#b")
+            q, b = under_lock(pb, state, LONG_S, user + "#a", user + "#b", apart=True)
             for what, t in (("QUIT with 2 DELEs", q), ("first login of a new device", b)):
                 secs, ans = t.result
                 check("[SYS/TEMP]" in ans and ans.startswith("error: -ERR"),
