@@ -340,6 +340,14 @@ enum imap_result imap_list(struct imap_session *s, const char *reference,
  * IMAP_EARG when a name does not fit in len. */
 enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *name,
     size_t len);
+/* NAMESPACE (RFC 2342): the first personal namespace's prefix into prefix
+ * (NUL-terminated, e.g. "INBOX." on Cyrus and Courier as Debian ships them;
+ * "" when the server has none, answers NIL or sends no NAMESPACE data) and
+ * its hierarchy delimiter into *delim (0 for NIL). IMAP_EUNSUPPORTED
+ * without the NAMESPACE capability (nothing sent); IMAP_EARG when the
+ * prefix does not fit in len or holds a NUL. A malformed NAMESPACE
+ * response is a protocol error. */
+enum imap_result imap_namespace(struct imap_session *s, char *prefix, size_t len, char *delim);
 /* CREATE; an existing mailbox gives IMAP_NO with code ALREADYEXISTS. */
 enum imap_result imap_create(struct imap_session *s, const char *mailbox);
 
