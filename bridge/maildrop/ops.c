@@ -237,6 +237,10 @@ static enum pop3_md_status md_commit(void *p, const size_t *deleted, size_t n,
 		maildrop_text(conn->detail, sizeof(conn->detail), "commit pending: ", d);
 		base_log(PB_LOG_WARN, "journal", "account %s device %s: commit %lld pending: %s",
 		    conn->account, conn->device, (long long)jid, d);
+		maildrop_commit_failed(md->db, jid, conn->account, conn->device, d);
+		/* +OK all the same (SPEC §5: the commit is durable), but honest. */
+		reply_text(reply, "Logging out. Deletions saved; the mail server has not"
+		    " applied them yet, retried at the next login.");
 	}
 out:
 	free(del);
