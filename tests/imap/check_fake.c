@@ -1240,6 +1240,60 @@ START_TEST(test_namespace_not_offered)
 }
 END_TEST
 
+static bool only_size_5(void *arg, uint64_t size)
+{
+	(*(int *)arg)++;
+	return size == 5;
+}
+
+/* imap_fetch_body_checked: the size is judged before any octet reaches the
+ * sink; a refused body is read and dropped, the session stays usable. */
+START_TEST(test_fetch_body_checked)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] {22}\r\nMessage unavailable.\r\n)\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] \"short\")\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] {5}\r\nhello)\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] \"quoted too long\")\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct body b = { .ret = 0 };
+	struct imap_body_result res;
+	int asked = 0;
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(res.refused);
+	ck_assert_uint_eq(res.size, 22);
+	ck_assert_uint_eq(res.delivered, 0);
+	ck_assert_uint_eq(b.len, 0);
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(!res.refused);
+	ck_assert_uint_eq(b.len, 5);
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(!res.refused);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert(memcmp(b.data, "shorthello", 10) == 0);
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(res.refused);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_int_eq(asked, 4);
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1284,6 +1338,7 @@ int main(void)
 	tcase_add_test(tc, test_fetch_changed_vanished);
 	tcase_add_test(tc, test_namespace);
 	tcase_add_test(tc, test_namespace_not_offered);
+	tcase_add_test(tc, test_fetch_body_checked);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
