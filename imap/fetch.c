@@ -291,6 +291,8 @@ enum imap_result imap_fetch_headers(struct imap_session *s, const struct imap_ui
 
 struct body_ctx {
 	uint32_t uid;
+	imap_size_fn *accept;
+	void *accept_arg;
 	imap_sink_fn *sink;
 	void *arg;
 	bool found;
@@ -312,6 +314,8 @@ static int body_stream(struct imap_session *s, void *vctx, enum imap_parse_statu
 			ctx->found = true;
 			ctx->msn = ev->msn;
 			ctx->res.size = ev->size;
+			if (ctx->accept && !ctx->accept(ctx->accept_arg, ev->size))
+				ctx->res.refused = ctx->res.stopped = true;
 		}
 		return 0;
 	}
@@ -349,6 +353,10 @@ static int body_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	if (b->type == IMAP_ARG_STRING && !ctx->found) {
 		ctx->found = true;
 		ctx->res.size = b->len;
+		if (ctx->accept && !ctx->accept(ctx->accept_arg, b->len)) {
+			ctx->res.refused = ctx->res.stopped = true;
+			return 1;
+		}
 		if (b->len) {
 			int k = ctx->sink(ctx->arg, b->u.str, b->len);
 			if (k < 0) {
@@ -367,11 +375,21 @@ enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length,
     imap_sink_fn *sink, void *sink_arg, struct imap_body_result *out)
 {
+	return imap_fetch_body_checked(s, uid, section, offset, length, NULL, NULL, sink,
+	    sink_arg, out);
+}
+
+enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
+    enum imap_section section, uint64_t offset, uint64_t length,
+    imap_size_fn *accept, void *accept_arg, imap_sink_fn *sink, void *sink_arg,
+    struct imap_body_result *out)
+{
 	static const char *const names[] = {
 		[IMAP_SECTION_ALL] = "", [IMAP_SECTION_HEADER] = "HEADER",
 		[IMAP_SECTION_TEXT] = "TEXT",
 	};
-	struct body_ctx ctx = { .uid = uid, .sink = sink, .arg = sink_arg };
+	struct body_ctx ctx = { .uid = uid, .accept = accept, .accept_arg = accept_arg,
+		.sink = sink, .arg = sink_arg };
 	struct cmd_handler h = { .untagged = body_untagged, .stream = body_stream, .ctx = &ctx };
 	char items[96], partial[48] = "";
 	if (out)

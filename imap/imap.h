@@ -242,6 +242,11 @@ const struct imap_status *imap_last(const struct imap_session *s);
 /* The last result was server or network trouble rather than a refusal of
  * the credentials or command (see the contract above). */
 bool imap_last_is_trouble(const struct imap_session *s);
+/* The last result was a throttling NO: code THROTTLED, or Microsoft 365's
+ * text "Request is throttled. Suggested Backoff Time: N milliseconds"
+ * (no code). *backoff_ms (may be NULL) gets N (at most 3,600,000), 0 when
+ * the server suggested none. Throttling is trouble (imap_last_is_trouble). */
+bool imap_last_throttled(const struct imap_session *s, unsigned *backoff_ms);
 enum imap_state imap_state(const struct imap_session *s);
 /* Negotiated TLS version ("TLSv1.3"), or NULL without TLS. */
 const char *imap_tls_version(const struct imap_session *s);
@@ -340,6 +345,14 @@ enum imap_result imap_list(struct imap_session *s, const char *reference,
  * IMAP_EARG when a name does not fit in len. */
 enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *name,
     size_t len);
+/* NAMESPACE (RFC 2342): the first personal namespace's prefix into prefix
+ * (NUL-terminated, e.g. "INBOX." on Cyrus and Courier as Debian ships them;
+ * "" when the server has none, answers NIL or sends no NAMESPACE data) and
+ * its hierarchy delimiter into *delim (0 for NIL). IMAP_EUNSUPPORTED
+ * without the NAMESPACE capability (nothing sent); IMAP_EARG when the
+ * prefix does not fit in len or holds a NUL. A malformed NAMESPACE
+ * response is a protocol error. */
+enum imap_result imap_namespace(struct imap_session *s, char *prefix, size_t len, char *delim);
 /* CREATE; an existing mailbox gives IMAP_NO with code ALREADYEXISTS. */
 enum imap_result imap_create(struct imap_session *s, const char *mailbox);
 
@@ -416,7 +429,9 @@ typedef int imap_sink_fn(void *arg, const char *buf, size_t len);
 struct imap_body_result {
 	uint64_t size;       /* octets the server announced for the section */
 	uint64_t delivered;  /* octets handed to the sink */
-	bool stopped;        /* the sink returned 1 */
+	bool stopped;        /* the sink returned 1 (or refused) */
+	bool refused;        /* imap_fetch_body_checked: the size was refused,
+	                        nothing went to the sink */
 };
 
 /* UID FETCH uid section, optionally partial: length > 0 fetches
@@ -428,6 +443,19 @@ struct imap_body_result {
 enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length,
     imap_sink_fn *sink, void *sink_arg, struct imap_body_result *out);
+
+/* Asked with the octet count the server announces for the body ({n} of
+ * its literal) before any octet of it reaches the sink: true to take it. */
+typedef bool imap_size_fn(void *arg, uint64_t size);
+/* imap_fetch_body, where accept (may be NULL: take any) judges the size
+ * first. Refused: the sink is never called, the body is read and dropped,
+ * the session stays usable, the call returns IMAP_OK with out->refused and
+ * out->size set (e.g. a stand-in text Courier sends for a message another
+ * session expunged, whose size disagrees with the listing). */
+enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
+    enum imap_section section, uint64_t offset, uint64_t length,
+    imap_size_fn *accept, void *accept_arg, imap_sink_fn *sink, void *sink_arg,
+    struct imap_body_result *out);
 
 /* The last octets of each message, pipelined: for every i with
  * sizes[i] > 0, UID FETCH uids[i] (UID BODY.PEEK[]<sizes[i]-k.k>) where

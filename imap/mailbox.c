@@ -199,6 +199,76 @@ enum imap_result imap_find_special(struct imap_session *s, unsigned use, char *n
 	return imap_set_last(s, IMAP_ENOTFOUND, IMAP_CAUSE_NONE, "no mailbox has that special use");
 }
 
+/* ---- NAMESPACE (RFC 2342) ---------------------------------------------- */
+
+struct ns_ctx {
+	char *prefix;
+	size_t len;
+	char delim;
+	bool seen, too_long;
+};
+
+/* * NAMESPACE personal other shared: each NIL or a list of
+ * ("prefix" "delimiter" [extensions...]); only the first personal one is
+ * kept. The tree is the parser's, bounded by its limits. */
+static int ns_untagged(struct imap_session *s, void *vctx, const struct imap_response *r)
+{
+	struct ns_ctx *ctx = vctx;
+	if (r->cond != IMAP_COND_NONE || strcmp(r->name, "NAMESPACE") != 0)
+		return 0;
+	if (r->nargs < 1)
+		return bad(s, "NAMESPACE");
+	ctx->seen = true;
+	const struct imap_arg *personal = &r->args[0];
+	if (personal->type == IMAP_ARG_NIL)
+		return 1;
+	if (personal->type != IMAP_ARG_LIST || personal->len < 1 ||
+	    personal->u.list[0].type != IMAP_ARG_LIST || personal->u.list[0].len < 2)
+		return bad(s, "NAMESPACE personal");
+	const struct imap_arg *first = personal->u.list[0].u.list;
+	const char *prefix = imap_arg_string(&first[0]);
+	if (prefix == NULL)
+		return bad(s, "NAMESPACE prefix");
+	if (first[1].type == IMAP_ARG_STRING && first[1].len == 1)
+		ctx->delim = first[1].u.str[0];
+	else if (first[1].type != IMAP_ARG_NIL)
+		return bad(s, "NAMESPACE delimiter");
+	if (first[0].len >= ctx->len || strlen(prefix) != first[0].len) {
+		ctx->too_long = true;
+		return 1;
+	}
+	memcpy(ctx->prefix, prefix, first[0].len + 1);
+	return 1;
+}
+
+enum imap_result imap_namespace(struct imap_session *s, char *prefix, size_t len, char *delim)
+{
+	struct ns_ctx ctx = { prefix, len, 0, false, false };
+	struct cmd_handler h = { .untagged = ns_untagged, .ctx = &ctx };
+	if (prefix == NULL || len == 0 || delim == NULL)
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad namespace request");
+	prefix[0] = '\0';
+	*delim = 0;
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);
+	if (r != IMAP_OK)
+		return r;
+	if (!imap_has(s, IMAP_CAP_NAMESPACE))
+		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
+		    "the server does not offer NAMESPACE");
+	imap_cmd_begin(s, "NAMESPACE");
+	r = imap_cmd_run(s, &h);
+	if (r != IMAP_OK) {
+		prefix[0] = '\0';
+		return r;
+	}
+	if (ctx.too_long) {
+		prefix[0] = '\0';
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "namespace prefix too long");
+	}
+	*delim = ctx.delim;
+	return IMAP_OK;
+}
+
 enum imap_result imap_create(struct imap_session *s, const char *mailbox)
 {
 	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);

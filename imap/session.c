@@ -84,8 +84,39 @@ const struct imap_status *imap_last(const struct imap_session *s)
 	return &s->last;
 }
 
+/* Microsoft 365 throttles with a NO and no response code: "Request is
+ * throttled. Suggested Backoff Time: 190 milliseconds" (as Exchange Online
+ * answers IMAP clients over its limits; the text is what its users report).
+ * The tagged text is sanitised, so the comparison is on printable ASCII. */
+static const char THROTTLE_TEXT[] = "Request is throttled";
+static const char BACKOFF_TEXT[] = "Suggested Backoff Time:";
+
+bool imap_last_throttled(const struct imap_session *s, unsigned *backoff_ms)
+{
+	if (backoff_ms)
+		*backoff_ms = 0;
+	if (s->last.result != IMAP_NO)
+		return false;
+	bool coded = s->last.code == IMAP_CODE_THROTTLED;
+	if (!coded && strncasecmp(s->last.text, THROTTLE_TEXT, sizeof(THROTTLE_TEXT) - 1) != 0)
+		return false;
+	const char *p = strcasestr(s->last.text, BACKOFF_TEXT);
+	if (p != NULL && backoff_ms) {
+		p += sizeof(BACKOFF_TEXT) - 1;
+		while (*p == ' ')
+			p++;
+		unsigned long ms = 0;
+		for (; *p >= '0' && *p <= '9' && ms <= 3600000ul; p++)
+			ms = ms * 10 + (unsigned long)(*p - '0');
+		*backoff_ms = ms > 3600000ul ? 3600000u : (unsigned)ms;
+	}
+	return true;
+}
+
 bool imap_last_is_trouble(const struct imap_session *s)
 {
+	if (imap_last_throttled(s, NULL))
+		return true;
 	switch (s->last.result) {
 	case IMAP_ECONN:
 	case IMAP_ETLS:

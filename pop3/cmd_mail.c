@@ -355,7 +355,9 @@ enum pop3_cmd_rc pop3_cmd_quit(struct pop3_session *s, char *args)
 		s->result = POP3_RESULT_COMMIT_FAILED;
 		return POP3_CMD_CLOSE;
 	}
-	pop3_out_ok(&s->out, "Logging out.");
+	/* The maildrop may say more (a commit recorded but not yet applied
+	 * upstream): its text replaces the default. */
+	pop3_out_ok(&s->out, "%s", reply.text[0] ? reply.text : "Logging out.");
 	s->result = POP3_RESULT_COMMITTED;
 	return POP3_CMD_CLOSE;
 }

@@ -20,7 +20,7 @@ static const char SQL_BY_ID[] =
 	"SELECT " DB_DEVICE_COLS " FROM devices d JOIN accounts a ON a.id = d.account_id"
 	" WHERE d.id = ?1";
 static const char SQL_LIST[] =
-	"SELECT " DB_DEVICE_COLS " FROM devices d JOIN accounts a ON a.id = d.account_id"
+	"SELECT " DB_DEVICE_COMMIT_COLS " FROM devices d JOIN accounts a ON a.id = d.account_id"
 	" WHERE ?1 = 0 OR d.account_id = ?1 ORDER BY a.name, d.name";
 static const char SQL_SET[] =
 	"UPDATE devices SET"
@@ -114,6 +114,10 @@ void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 	d->retrieved = sqlite3_column_int64(st, c + 19);
 	d->deleted = sqlite3_column_int64(st, c + 20);
 	d->waiting = sqlite3_column_int64(st, c + 21);
+	if (sqlite3_column_count(st) > c + 23) {
+		d->commits_pending = sqlite3_column_int64(st, c + 22);
+		d->commits_stuck = sqlite3_column_int64(st, c + 23);
+	}
 }
 
 /* Check the fields of s selected by mask. */

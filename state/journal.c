@@ -37,6 +37,11 @@ static const char SQL_SET_STATE[] =
 static const char SQL_ITEMS_GONE[] =
 	"UPDATE messages SET gone = COALESCE(gone, ?2) WHERE id IN"
 	" (SELECT message_id FROM journal_items WHERE journal_id = ?1 AND (actions & 1) <> 0)";
+static const char SQL_FAILED[] =
+	"UPDATE journal SET failures = failures + 1, last_error = ?2"
+	" WHERE id = ?1 AND state <> 2";
+static const char SQL_FAILURES[] =
+	"SELECT failures FROM journal WHERE id = ?1";
 static const char SQL_PURGE[] =
 	"DELETE FROM journal WHERE state = 2 AND created < ?1";
 
@@ -414,4 +419,42 @@ int state_journal_purge(struct state_db *db, int64_t before, size_t *removed)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, before);
 	return state_db_exec_count(db, st, "journal: purging", removed);
+}
+
+int state_journal_failed(struct state_db *db, int64_t journal_id, const char *error,
+    int64_t *failures)
+{
+	struct db_tx tx;
+	sqlite3_stmt *st;
+	size_t len = error ? strnlen(error, STATE_ERROR_TEXT_MAX) : 0;
+	int rc;
+
+	DB_ENTER(db);
+	if (failures)
+		*failures = 0;
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
+		return STATE_ERROR;
+	st = state_db_stmt(db, SQL_FAILED);
+	if (st == NULL) {
+		rc = STATE_ERROR;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, journal_id);
+	sqlite3_bind_text(st, 2, error ? error : "", (int)len, SQLITE_TRANSIENT);
+	rc = state_db_exec_one(db, st, "journal: counting a failure", "unfinished journal entry");
+	if (rc != STATE_OK)
+		goto out;
+	st = state_db_stmt(db, SQL_FAILURES);
+	if (st == NULL) {
+		rc = STATE_ERROR;
+		goto out;
+	}
+	rc = one_row(db, st, journal_id, "journal entry");
+	if (rc != STATE_OK)
+		goto out;
+	if (failures)
+		*failures = sqlite3_column_int64(st, 0);
+	state_db_done(st);
+out:
+	return state_db_tx_end(db, &tx, rc);
 }

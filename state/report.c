@@ -4,7 +4,7 @@
 #include "state/db_int.h"
 
 static const char SQL_REPORT[] =
-	"SELECT " DB_ACCOUNT_COLS ", " DB_DEVICE_COLS
+	"SELECT " DB_ACCOUNT_COLS ", " DB_DEVICE_COMMIT_COLS
 	" FROM accounts a LEFT JOIN devices d ON d.account_id = a.id"
 	" ORDER BY a.name, d.name";
 

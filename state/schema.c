@@ -108,7 +108,14 @@ static const char STEP2[] =
 	" WHERE gm_msgid IS NOT NULL;"
 	"CREATE INDEX messages_uidl ON messages(mailbox_id, COALESCE(old_uidl, uidl));";
 
-static const char *const STEPS[] = { STEP1, STEP2 };
+/* Version 3: how often a journal entry's upstream steps have failed, and
+ * the last failure, so a commit that keeps failing is seen (report,
+ * device list, an error log line) instead of retried in silence. */
+static const char STEP3[] =
+	"ALTER TABLE journal ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE journal ADD COLUMN last_error TEXT;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)

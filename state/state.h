@@ -223,6 +223,11 @@ struct state_device {
 	int64_t retrieved;  /* messages this device has retrieved (RETR) */
 	int64_t deleted;    /* messages this device has deleted (hidden) */
 	int64_t waiting;    /* messages in its view it has not retrieved */
+	/* now (state_device_list, state_report only; 0 elsewhere): its journal
+	 * entries not finished, and of those the ones whose
+	 * upstream steps have failed STATE_JOURNAL_STUCK times or more */
+	int64_t commits_pending;
+	int64_t commits_stuck;
 };
 
 /* Create; STATE_EXISTS if (account, name) exists. settings NULL = all
@@ -589,6 +594,21 @@ int state_journal_set_state(struct state_db *db, int64_t journal_id,
  * expunged with state_messages_gone and passes false. Idempotent. */
 int state_journal_finish(struct state_db *db, int64_t journal_id, bool items_gone,
     int64_t now);
+/* A run of the entry's upstream steps failed with `error` (the step and the
+ * server's answer; cut to STATE_ERROR_TEXT_MAX octets): count it and keep
+ * the text. *failures (may be NULL) receives the count so far. A DONE
+ * entry is left alone (STATE_NOTFOUND). */
+#define STATE_ERROR_TEXT_MAX 300
+int state_journal_failed(struct state_db *db, int64_t journal_id, const char *error,
+    int64_t *failures);
+/* The number of failed runs after which an entry counts as stuck (report,
+ * device list) and each further failure is logged as an error: 3, so a
+ * passing outage (a server restart, a timeout, a dropped connection) that
+ * heals by the next session or the one after stays a warning, while a
+ * refusal that will never heal by itself (a NO to UID MOVE, a missing
+ * folder that cannot be created) is an error by the third session of the
+ * account — minutes after the first, for a device that polls. */
+#define STATE_JOURNAL_STUCK 3
 /* Delete DONE entries created before `before`. *removed may be NULL. */
 int state_journal_purge(struct state_db *db, int64_t before, size_t *removed);
 

@@ -118,6 +118,8 @@ static void json_device(struct rep *r, const struct state_device *d)
 		    (long long)d->retrieved, (long long)d->deleted, (long long)d->waiting);
 	else
 		fputs(", \"retrieved\": null, \"deleted\": null, \"waiting\": null", f);
+	fprintf(f, ", \"pending_commits\": %lld, \"stuck_commits\": %lld",
+	    (long long)d->commits_pending, (long long)d->commits_stuck);
 	fprintf(f, ", \"revoked\": %s, \"stale\": %s, \"days_since_login\": ",
 	    d->revoked ? "true" : "false", is_stale(r, d) ? "true" : "false");
 	if (seen)
@@ -172,13 +174,21 @@ static void status_text(const struct rep *r, const struct state_device *d, char 
 		snprintf(buf, len, "STALE: %lld days", (long long)((r->now - d->last_login) / DAY));
 	else
 		snprintf(buf, len, "active");
+	/* a commit not yet applied upstream; stuck: failed STATE_JOURNAL_STUCK
+	 * times or more (the log has an error line for it) */
+	size_t o = strlen(buf);
+	if (d->commits_stuck > 0 && o < len)
+		snprintf(buf + o, len - o, "; %lld commit(s) STUCK", (long long)d->commits_stuck);
+	else if (d->commits_pending > 0 && o < len)
+		snprintf(buf + o, len - o, "; %lld commit(s) pending",
+		    (long long)d->commits_pending);
 }
 
 static int table_cb(void *arg, const struct state_account *a, const struct state_device *d)
 {
 	struct rep *r = arg;
 	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], addr[STATE_ADDR_MAX + 1];
-	char login[32], rt[24], de[24], wa[24], st[48], tls[STATE_TLS_MAX + 1];
+	char login[32], rt[24], de[24], wa[24], st[96], tls[STATE_TLS_MAX + 1];
 	const char *auth = a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough";
 
 	cell(acc, sizeof(acc), a->name);
@@ -279,7 +289,9 @@ const struct config_command cmd_report = {
 	.text =
 	    "Accounts and their devices: last login, last address, protocol, TLS\n"
 	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
-	    "session), revoked. Devices not seen for 30 days, or never, are marked\n"
+	    "session), revoked, and commits not yet applied upstream ('N commit(s)\n"
+	    "pending'; STUCK once one has failed 3 times: see the error log). Devices\n"
+	    "not seen for 30 days, or never, are marked\n"
 	    "stale and listed again at the end of the table: the plan for finishing a\n"
 	    "migration. JSON fields are described in docs/MIGRATION.md.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),

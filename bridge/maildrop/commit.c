@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "bridge/base/log.h"
@@ -147,7 +148,70 @@ nomem:
 	return -1;
 }
 
-/* The folder a trash/archive move goes to: SPECIAL-USE, else configured. */
+/* An optional command's outcome: the server answered or lacks it. */
+static bool answered(enum imap_result ir)
+{
+	return ir == IMAP_OK || ir == IMAP_ENOTFOUND || ir == IMAP_EARG || ir == IMAP_NO ||
+	    ir == IMAP_BAD || ir == IMAP_EUNSUPPORTED;
+}
+
+struct exists_ctx {
+	const char *name;
+	bool found;
+};
+
+static void exists_cb(void *arg, const struct imap_list_entry *e)
+{
+	struct exists_ctx *c = arg;
+
+	if (strcmp(e->name, c->name) == 0 &&
+	    !(e->attrs & (IMAP_LIST_NONEXISTENT | IMAP_LIST_NOSELECT)))
+		c->found = true;
+}
+
+/* The configured name on a server whose personal namespace has a prefix
+ * (RFC 2342; Cyrus and Courier as Debian ships them: "INBOX." with "."),
+ * where a bare "Trash" cannot be created (Cyrus: NO Permission denied, no
+ * [TRYCREATE]): a name already under the prefix, INBOX itself, or a folder
+ * that exists as given (an administrator's explicit choice) is kept;
+ * otherwise the prefix goes in front, joined by the namespace's hierarchy
+ * delimiter ("Trash" -> "INBOX.Trash"). No NAMESPACE, or an empty prefix
+ * (Dovecot, Gmail): the name as configured. */
+static int namespaced(struct run *r, const char *configured, char *out, size_t len)
+{
+	struct imap_session *imap = r->env->up->imap;
+	char prefix[PB_FOLDER_MAX], delim = 0;
+	size_t pl;
+	enum imap_result ir;
+
+	snprintf(out, len, "%s", configured);
+	ir = imap_namespace(imap, prefix, sizeof(prefix), &delim);
+	if (!answered(ir))
+		return up_fail(r, "asking for the personal namespace");
+	if (ir != IMAP_OK || prefix[0] == '\0' || strcasecmp(configured, "INBOX") == 0)
+		return 0;
+	pl = strlen(prefix);
+	if (strncmp(configured, prefix, pl) == 0 ||
+	    (strncasecmp(prefix, "INBOX", 5) == 0 && strncasecmp(configured, prefix, pl) == 0))
+		return 0;
+	struct exists_ctx ex = { configured, false };
+	ir = imap_list(imap, "", configured, exists_cb, &ex);
+	if (!answered(ir))
+		return up_fail(r, "looking for the configured folder");
+	if (ex.found)
+		return 0;
+	bool join = delim != 0 && prefix[pl - 1] != delim;
+	if (pl + (join ? 1 : 0) + strlen(configured) >= len) {
+		snprintf(r->detail, r->detail_len, "commit: folder name %s%s%s too long", prefix,
+		    join ? (char[2]){ delim, 0 } : "", configured);
+		return -1;
+	}
+	snprintf(out, len, "%s%s%s", prefix, join ? (char[2]){ delim, 0 } : "", configured);
+	return 0;
+}
+
+/* The folder a trash/archive move goes to: SPECIAL-USE, else configured,
+ * under the personal namespace. */
 static int target_folder(struct run *r, unsigned use, const char *configured,
     char *out, size_t len)
 {
@@ -155,11 +219,9 @@ static int target_folder(struct run *r, unsigned use, const char *configured,
 
 	if (ir == IMAP_OK)
 		return 0;
-	if (ir != IMAP_ENOTFOUND && ir != IMAP_EARG && ir != IMAP_NO && ir != IMAP_BAD &&
-	    ir != IMAP_EUNSUPPORTED)
+	if (!answered(ir))
 		return up_fail(r, "looking for the special-use folder");
-	snprintf(out, len, "%s", configured);
-	return 0;
+	return namespaced(r, configured, out, len);
 }
 
 static bool move_refused_for_missing(struct maildrop_upstream *up, enum imap_result ir)
@@ -514,6 +576,21 @@ out:
 	return ret;
 }
 
+void maildrop_commit_failed(struct state_db *db, int64_t journal_id, const char *account,
+    const char *device, const char *detail)
+{
+	int64_t failures = 0;
+
+	if (state_journal_failed(db, journal_id, detail, &failures) != STATE_OK) {
+		base_log(PB_LOG_WARN, "state", "counting a failed commit: %s", state_errmsg(db));
+		return;
+	}
+	if (failures >= STATE_JOURNAL_STUCK)
+		base_log(PB_LOG_ERROR, "journal", "account %s device %s: commit %lld has failed"
+		    " %lld times, still pending (an administrator should look): %s", account,
+		    device, (long long)journal_id, (long long)failures, detail);
+}
+
 enum lock_result {
 	LOCK_HELD,    /* *hold and *fresh set: run *fresh */
 	LOCK_BUSY,    /* the device is in a session: leave the entry to it */
@@ -587,8 +664,13 @@ int maildrop_commit_replay(const struct maildrop_commit_env *env, int64_t accoun
 		if (maildrop_commit_run(env, e, true, why, sizeof(why)) == 0) {
 			base_log(PB_LOG_INFO, "journal", "entry %lld of device %lld finished (%s)",
 			    (long long)e->id, (long long)e->device_id, e->policy);
-		} else if (left++ == 0) {
-			snprintf(detail, detail_len, "%s", why);
+		} else {
+			struct state_device d;
+			bool named = state_device_get_by_id(env->db, e->device_id, &d) == STATE_OK;
+			maildrop_commit_failed(env->db, e->id, named ? d.account : "?",
+			    named ? d.name : "?", why);
+			if (left++ == 0)
+				snprintf(detail, detail_len, "%s", why);
 		}
 		state_journal_free(fresh, 1);
 		maildrop_devlock_release(&hold);

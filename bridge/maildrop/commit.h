@@ -73,6 +73,13 @@ int maildrop_commit_run(const struct maildrop_commit_env *env, const struct stat
 int maildrop_commit_replay(const struct maildrop_commit_env *env, int64_t account_id,
     char *detail, size_t detail_len);
 
+/* A run of entry journal_id (of device `device` of `account`) failed with
+ * detail (the step and the server's answer): counted in state
+ * (state_journal_failed); from the STATE_JOURNAL_STUCK-th failure on, each
+ * one is an error log line naming account, device, entry, the count and
+ * detail (before that, the caller's warning is the record). */
+void maildrop_commit_failed(struct state_db *db, int64_t journal_id, const char *account,
+    const char *device, const char *detail);
 /* Kill the process (SIGKILL) when env->crash_at is `point`. */
 void maildrop_crash_point(enum maildrop_crash_point crash_at, enum maildrop_crash_point point);
 

@@ -117,6 +117,52 @@ static enum pop3_md_status fetch_top(struct maildrop_md *md, uint32_t uid, uint6
 	}
 }
 
+/* SPEC §4: LIST announced `listed` octets, what RETR sends once line ends
+ * are CRLF and a final one is added. A body literal of n octets gives at
+ * least n and, when the server sends CRLF line ends (as IMAP servers do),
+ * at most n + 2: anything else is not the message LIST described. */
+static bool size_agrees(void *arg, uint64_t n)
+{
+	uint64_t listed = *(const uint64_t *)arg;
+
+	return n <= listed && n + 2 >= listed;
+}
+
+/* RETR. The body's literal size is judged before an octet reaches the
+ * client. One that disagrees with the listing (a literal is read and
+ * dropped, nothing is sent) is either a message the server replaced by a
+ * stand-in because another session expunged it (Courier: a short "message
+ * unavailable" text), or the message itself on a server whose RFC822.SIZE
+ * is not the octets it sends (Microsoft 365). NOOP lets the server report
+ * the expunge: gone, -ERR. Otherwise the message is fetched again and sent
+ * as it comes, and retrieved() learns its exact size for every later LIST.
+ * Cost: one NOOP and a second download, once per message whose size the
+ * listing had wrong. */
+static enum pop3_md_status fetch_whole(struct maildrop_md *md, uint32_t uid, uint64_t listed,
+    pop3_sink_fn *sink, void *arg, struct pop3_md_reply *reply)
+{
+	struct imap_body_result res;
+	enum imap_result r = imap_fetch_body_checked(md->up.imap, uid, IMAP_SECTION_ALL, 0, 0,
+	    size_agrees, &listed, sink, arg, &res);
+
+	if (r != IMAP_OK)
+		return fetch_failed(md, r, uid, reply);
+	if (!res.refused)
+		return POP3_MD_OK;
+	base_log(PB_LOG_INFO, "fetch", "UID %u: the server sends %llu octets, the listing said"
+	    " %llu; checking that it still exists", uid, (unsigned long long)res.size,
+	    (unsigned long long)listed);
+	r = imap_noop(md->up.imap);
+	if (r != IMAP_OK && r != IMAP_NO && r != IMAP_BAD)
+		return fetch_failed(md, r, uid, reply);
+	if (imap_uidset_contains(&md->up.gone, uid))
+		return gone(md, uid, reply);
+	r = imap_fetch_body(md->up.imap, uid, IMAP_SECTION_ALL, 0, 0, sink, arg, NULL);
+	if (r != IMAP_OK)
+		return fetch_failed(md, r, uid, reply);
+	return POP3_MD_OK;
+}
+
 static enum pop3_md_status md_fetch(void *p, size_t idx, enum pop3_fetch_what what,
     uint64_t top_lines, pop3_sink_fn *sink, void *sink_arg, struct pop3_md_reply *reply)
 {
@@ -136,11 +182,7 @@ static enum pop3_md_status md_fetch(void *p, size_t idx, enum pop3_fetch_what wh
 	}
 	if (what == POP3_FETCH_TOP)
 		return fetch_top(md, uid, top_lines, sink, sink_arg, reply);
-	enum imap_result r = imap_fetch_body(md->up.imap, uid, IMAP_SECTION_ALL, 0, 0, sink,
-	    sink_arg, NULL);
-	if (r != IMAP_OK)
-		return fetch_failed(md, r, uid, reply);
-	return POP3_MD_OK;
+	return fetch_whole(md, uid, md->view[idx].size, sink, sink_arg, reply);
 }
 
 static void md_retrieved(void *p, size_t idx, uint64_t octets)
@@ -237,6 +279,10 @@ static enum pop3_md_status md_commit(void *p, const size_t *deleted, size_t n,
 		maildrop_text(conn->detail, sizeof(conn->detail), "commit pending: ", d);
 		base_log(PB_LOG_WARN, "journal", "account %s device %s: commit %lld pending: %s",
 		    conn->account, conn->device, (long long)jid, d);
+		maildrop_commit_failed(md->db, jid, conn->account, conn->device, d);
+		/* +OK all the same (SPEC §5: the commit is durable), but honest. */
+		reply_text(reply, "Logging out. Deletions saved; the mail server has not"
+		    " applied them yet, retried at the next login.");
 	}
 out:
 	free(del);

@@ -2,9 +2,11 @@
  * (bridge/maildrop/upstream.h). */
 #include "bridge/maildrop/upstream.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge/base/log.h"
 #include "bridge/base/version.h"
@@ -266,6 +268,29 @@ void maildrop_upstream_describe(const struct maildrop_upstream *up, const char *
 		snprintf(out, len, "%s: %s", what, imap_result_name(st->result));
 }
 
+/* After a throttling NO, wait as suggested and say "ask again" — when the
+ * wait fits in what is left of the session's back-off budget. */
+static bool backoff(struct maildrop_upstream *up, enum imap_result r)
+{
+	unsigned ms = 0;
+
+	if (r != IMAP_NO || !imap_last_throttled(up->imap, &ms))
+		return false;
+	if (ms == 0)
+		ms = 1000;
+	if (ms > up->backoff_left_ms) {
+		base_log(PB_LOG_INFO, "upstream", "throttled: a back-off of %u ms does not fit"
+		    " in the %u ms left", ms, up->backoff_left_ms);
+		return false;
+	}
+	up->backoff_left_ms -= ms;
+	base_log(PB_LOG_INFO, "upstream", "throttled: waiting %u ms as the server suggests", ms);
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return true;
+}
+
 bool maildrop_upstream_usable(const struct maildrop_upstream *up)
 {
 	return up->imap != NULL && imap_state(up->imap) != IMAP_STATE_DISCONNECTED;
@@ -342,6 +367,8 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 	up->id_sent = false;
 	up->qresync = false;
 	maildrop_upstream_config(opt, up, &cfg);
+	up->backoff_left_ms = (opt->upstream_timeout ? opt->upstream_timeout :
+	    IMAP_DEFAULT_TIMEOUT_S) * 1000u;
 	up->imap = imap_session_new(&cfg);
 	if (up->imap == NULL) {
 		snprintf(detail, detail_len, "upstream: out of memory");
@@ -362,7 +389,9 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 		maildrop_upstream_describe(up, "upstream ID", detail, detail_len);
 		return POP3_MD_TEMP;
 	}
-	r = imap_login(up->imap, user, password);
+	do
+		r = imap_login(up->imap, user, password);
+	while (backoff(up, r));
 	switch (r) {
 	case IMAP_OK:
 		return after_login(up, detail, detail_len);
@@ -405,7 +434,10 @@ enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const
 	up->selected[0] = '\0';
 	map_reset(up);
 	memset(&up->info, 0, sizeof(up->info));
-	enum imap_result r = imap_select(up->imap, folder, IMAP_SELECT_CONDSTORE, &up->info);
+	enum imap_result r;
+	do
+		r = imap_select(up->imap, folder, IMAP_SELECT_CONDSTORE, &up->info);
+	while (backoff(up, r));
 	if (r == IMAP_BAD && imap_has(up->imap, IMAP_CAP_CONDSTORE)) {
 		/* A server that announces CONDSTORE but refuses the SELECT
 		 * parameter still gets its sessions, without mod-sequences. */
@@ -436,6 +468,7 @@ struct list_wrap {
 	struct maildrop_upstream *up;
 	imap_msg_fn *cb;
 	void *arg;
+	size_t calls;   /* a listing that gave anything is not asked again */
 };
 
 static int list_cb(void *arg, const struct imap_msg *m)
@@ -444,6 +477,7 @@ static int list_cb(void *arg, const struct imap_msg *m)
 	struct maildrop_upstream *up = w->up;
 
 	map_listed(up, m->msn, m->uid);
+	w->calls++;
 	return w->cb(w->arg, m);
 }
 
@@ -453,18 +487,20 @@ static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
     struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
 {
 	struct imap_uidset all;
-	struct list_wrap w = { up, cb, arg };
+	struct list_wrap w = { up, cb, arg, 0 };
 	unsigned opts = IMAP_FETCH_EMAILID | IMAP_FETCH_GMMSGID;
 	enum imap_result r;
 
 	imap_uidset_init(&all);
 	if (imap_uidset_add_range(&all, 1, UINT32_MAX) != 0)
 		return IMAP_EARG;
-	if (modseq == 0)
-		r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
-	else
-		r = imap_fetch_changed(up->imap, &all, opts, modseq,
-		    up->qresync ? vanished : NULL, list_cb, &w);
+	do
+		if (modseq == 0)
+			r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
+		else
+			r = imap_fetch_changed(up->imap, &all, opts, modseq,
+			    up->qresync ? vanished : NULL, list_cb, &w);
+	while (w.calls == 0 && backoff(up, r));
 	imap_uidset_free(&all);
 	return r;
 }

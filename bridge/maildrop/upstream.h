@@ -64,6 +64,8 @@ struct maildrop_upstream {
 	unsigned forward_port;         /* x-originating-port; 0: not sent */
 	bool qresync;                  /* QRESYNC is enabled: expunges come as
 	                                  VANISHED, with UIDs */
+	unsigned backoff_left_ms;      /* throttling: what login, select and
+	                                  listing may still wait (set at login) */
 };
 
 /* Fill the IMAP client configuration from the options; on_event set to
@@ -74,6 +76,14 @@ void maildrop_upstream_config(const struct config_options *opt, struct maildrop_
 enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
     const struct config_options *opt, const char *user, const char *password,
     char *detail, size_t detail_len);
+
+/* Throttling (imap_last_throttled: Microsoft 365's "NO Request is
+ * throttled. Suggested Backoff Time: N milliseconds"): login, select and the
+ * listings wait the suggested time (1 s when none) and ask again, as long
+ * as the waits of the session together stay within the upstream timeout
+ * (backoff_left_ms); a wait that would not fit is not started, and the
+ * answer is POP3_MD_TEMP (-ERR [SYS/TEMP]) at once. So a throttled login
+ * ends within twice the upstream timeout at most, never hangs. */
 
 /* SELECT folder. POP3_MD_OK; POP3_MD_PERM when the server says it does not
  * exist or cannot be selected (an administrator must act); POP3_MD_TEMP on

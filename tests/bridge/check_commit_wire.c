@@ -23,10 +23,10 @@ static const char *const policies[] = {
 
 /* The steps, as the commands read on the wire. SEEN: seen_on quit's step
  * for the retrieved UID 3, always first. TO(cmd, folder): the folder found
- * by SPECIAL-USE (none here), cmd refused with [TRYCREATE], the folder
+ * by SPECIAL-USE (none here), NAMESPACE (Dovecot: no prefix), cmd refused with [TRYCREATE], the folder
  * created, cmd again. */
 #define SEEN "C: T UID STORE 3 +FLAGS.SILENT (\\Seen)\r\n"
-#define TO(cmd, folder) "C: T LIST \"\" \"*\" RETURN (SPECIAL-USE)\r\n" \
+#define TO(cmd, folder) "C: T LIST \"\" \"*\" RETURN (SPECIAL-USE)\r\nC: T NAMESPACE\r\n" \
 	"C: T UID " cmd " 1:2 " folder "\r\nC: T CREATE " folder "\r\n" \
 	"C: T UID " cmd " 1:2 " folder "\r\n"
 #define EXPUNGE "C: T UID STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\nC: T UID EXPUNGE 1:2\r\n"

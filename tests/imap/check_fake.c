@@ -1165,6 +1165,135 @@ START_TEST(test_list_special_use)
 }
 END_TEST
 
+/* NAMESPACE (RFC 2342): the first personal prefix and its delimiter, as
+ * Cyrus and Courier as Debian ships them answer, as Gmail does (""), NIL,
+ * a literal prefix; a prefix too long is EARG; a malformed answer ends
+ * the connection; without the capability nothing is sent. */
+START_TEST(test_namespace)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR NAMESPACE] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE PLAIN "),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 NAMESPACE] in\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))\r\n"
+		    "$T OK done\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n$T OK\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("* NAMESPACE NIL NIL ((\"#shared/\" \"/\"))\r\n$T OK\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("* NAMESPACE (({6}\r\nMail/x NIL \"X-EXT\" (\"a\"))(\"Other/\" \"/\")) NIL NIL\r\n"
+		    "$T OK\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("* NAMESPACE ((\"0123456789abcdef\" \".\")) NIL NIL\r\n$T OK\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("$T OK no data\r\n"),
+		PBT_EXPECT("NAMESPACE"),
+		PBT_SEND("* NAMESPACE ((\"INBOX.\" \"..\")) NIL NIL\r\n$T OK\r\n"),
+		PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	char prefix[16], d = 'x';
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	OK(imap_namespace(s, prefix, sizeof(prefix), &d));
+	ck_assert_str_eq(prefix, "INBOX.");
+	ck_assert_int_eq(d, '.');
+	OK(imap_namespace(s, prefix, sizeof(prefix), &d));
+	ck_assert_str_eq(prefix, "");
+	ck_assert_int_eq(d, '/');
+	OK(imap_namespace(s, prefix, sizeof(prefix), &d));
+	ck_assert_str_eq(prefix, "");
+	ck_assert_int_eq(d, 0);
+	OK(imap_namespace(s, prefix, sizeof(prefix), &d));
+	ck_assert_str_eq(prefix, "Mail/x");
+	ck_assert_int_eq(d, 0);
+	ck_assert_int_eq(imap_namespace(s, prefix, sizeof(prefix), &d), IMAP_EARG);
+	ck_assert_str_eq(prefix, "");
+	OK(imap_namespace(s, prefix, sizeof(prefix), &d));
+	ck_assert_str_eq(prefix, "");
+	ck_assert_int_eq(imap_namespace(s, prefix, sizeof(prefix), &d), IMAP_EPROTO);
+	ck_assert_str_eq(prefix, "");
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+START_TEST(test_namespace_not_offered)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, PBT_EXPECT("LOGOUT"), PBT_SEND("* BYE\r\n$T OK\r\n"),
+		PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	char prefix[16], d;
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	ck_assert_int_eq(imap_namespace(s, prefix, sizeof(prefix), &d), IMAP_EUNSUPPORTED);
+	ck_assert_str_eq(prefix, "");
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+static bool only_size_5(void *arg, uint64_t size)
+{
+	(*(int *)arg)++;
+	return size == 5;
+}
+
+/* imap_fetch_body_checked: the size is judged before any octet reaches the
+ * sink; a refused body is read and dropped, the session stays usable. */
+START_TEST(test_fetch_body_checked)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] {22}\r\nMessage unavailable.\r\n)\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] \"short\")\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] {5}\r\nhello)\r\n$T OK\r\n"),
+		PBT_EXPECT("UID FETCH 2 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (UID 2 BODY[] \"quoted too long\")\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct body b = { .ret = 0 };
+	struct imap_body_result res;
+	int asked = 0;
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(res.refused);
+	ck_assert_uint_eq(res.size, 22);
+	ck_assert_uint_eq(res.delivered, 0);
+	ck_assert_uint_eq(b.len, 0);
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(!res.refused);
+	ck_assert_uint_eq(b.len, 5);
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(!res.refused);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert(memcmp(b.data, "shorthello", 10) == 0);
+	OK(imap_fetch_body_checked(s, 2, IMAP_SECTION_ALL, 0, 0, only_size_5, &asked, body_sink,
+	    &b, &res));
+	ck_assert(res.refused);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_int_eq(asked, 4);
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1207,6 +1336,9 @@ int main(void)
 	tcase_add_test(tc, test_long_sets_are_split);
 	tcase_add_test(tc, test_list_special_use);
 	tcase_add_test(tc, test_fetch_changed_vanished);
+	tcase_add_test(tc, test_namespace);
+	tcase_add_test(tc, test_namespace_not_offered);
+	tcase_add_test(tc, test_fetch_body_checked);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

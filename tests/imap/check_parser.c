@@ -196,6 +196,14 @@ static const struct pcase cases[] = {
 	  "* 5 FETCH (ENVELOPE (\"date!\" NIL))\n"),
 	T("* ID (\"name\" \"Dove\\\"cot\" \"x\\\\y\" NIL)\r\n",
 	  "* ID (\"name\" \"Dove\"cot\" \"x\\y\" NIL)\n"),
+	/* NAMESPACE (RFC 2342): Cyrus/Courier as Debian ships them, NIL, a
+	 * literal prefix and extension data */
+	T("* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n",
+	  "* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\n"),
+	T("* NAMESPACE ((\"\" \"/\")) ((\"#users/\" \"/\")) NIL\r\n",
+	  "* NAMESPACE ((\"\" \"/\")) ((\"#users/\" \"/\")) NIL\n"),
+	T("* NAMESPACE (({6}\r\nINBOX. NIL \"X\" (\"a\" \"b\"))) NIL NIL\r\n",
+	  "* NAMESPACE ((\"INBOX.\" NIL \"X\" (\"a\" \"b\"))) NIL NIL\n"),
 	T("* ESEARCH (TAG \"A5\") UID ALL 1:3,5\r\n", "* ESEARCH (TAG \"A5\") UID ALL 1:3,5\n"),
 	T("* SEARCH\r\n* SEARCH 2 84 882\r\n", "* SEARCH\n* SEARCH 2 84 882\n"),
 	T("* VANISHED (EARLIER) 41,43:116\r\n", "* VANISHED (EARLIER) 41,43:116\n"),
@@ -277,6 +285,10 @@ static const struct pcase cases[] = {
 	TS("* X 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\r\n", "ERR\n"),
 	TS("* X {16}\r\n0123456789abcdef {16}\r\n0123456789abcdef {16}\r\n0123456789abcdef"
 	   " {16}\r\n0123456789abcdef {16}\r\n0123456789abcdef {16}\r\n0123456789abcdef\r\n",
+	   "ERR\n"),
+	/* a NAMESPACE nested past the depth limit, or longer than a line */
+	TS("* NAMESPACE (((((\"INBOX.\" \".\"))))) NIL NIL\r\n", "ERR\n"),
+	TS("* NAMESPACE ((\"0123456789012345678901234567890123456789012345678901\" \".\"))\r\n",
 	   "ERR\n"),
 	TS("* 1 FETCH (BODY[] {1025}\r\n", "ERR\n"),
 	TS("* 1 FETCH (BODY[] {1024}\r\n", "S(1,0,BODY[],1024)"),

@@ -971,6 +971,16 @@ START_TEST(commit_failure)
 	    "C: QUIT\r\n"
 	    "S: -ERR [SYS/TEMP] Some deleted messages not removed.\r\n");
 	finish(&r);
+
+	/* durable but not yet applied upstream: +OK, with the maildrop's words */
+	setup(&r);
+	r.f.commit_text = "Logging out. Deletions saved, applied later.";
+	dialog(&r,
+	    S_HELLO CS_LOGIN
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out. Deletions saved, applied later.\r\n");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	finish(&r);
 }
 END_TEST
 

@@ -133,6 +133,8 @@ static enum pop3_md_status fake_commit(void *md, const size_t *del, size_t n,
 	}
 	memcpy(f->committed, del, n * sizeof(*del));
 	f->ncommitted = n;
+	if (f->commit_text != NULL)
+		snprintf(reply->text, sizeof(reply->text), "%s", f->commit_text);
 	return POP3_MD_OK;
 }
 
