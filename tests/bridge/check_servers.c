@@ -4,11 +4,11 @@
  * listing with exact sizes, RETR bytes equal to BODY[], UIDLs, every `dele`
  * policy with its effect checked over IMAP, `seen-on`, an upstream expunge
  * during a session, [IN-USE], a UIDVALIDITY change (the server renumbers),
- * the incremental sync where the server offers CONDSTORE.
+ * the incremental sync where the server offers CONDSTORE. Default Trash and
+ * Archive names land under the server's personal namespace (Cyrus and
+ * Courier: INBOX.), and Courier's stand-in for an expunged message is never
+ * sent as the message.
  *
- * Where the bridge still needs a fix for a server, the test prints
- * "XFAIL SERVER: WHAT (needs: FIX)" and checks what it does today instead
- * of failing; "XPASS" means the fix arrived and the expectation must go.
  * A server that cannot run here (not root, packages not unpacked) fails its
  * TCase with the reason, unless PBT_SERVERS_SKIP=1 (then it is skipped).
  */
@@ -88,12 +88,6 @@ static const char *K(void)
 }
 
 /* A known failure, or the sign that its fix arrived. */
-static void xfail(bool still_failing, const char *what, const char *fix)
-{
-	fprintf(stderr, "%s %s: %s (needs: %s)\n", still_failing ? "XFAIL" : "XPASS", K(), what,
-	    fix);
-}
-
 /* The server's IMAP name of a bare folder name (static rotating buffer). */
 static const char *F(const char *bare)
 {
@@ -243,10 +237,10 @@ END_TEST
 
 /* ---- dele policies ------------------------------------------------------------------ */
 
-/* dele trash/archive: the message moves to expect (a bare name), INBOX
- * keeps the other two. pending: the fix it needs on this server, or NULL. */
+/* dele trash/archive: the message moves to expect (a bare name, under the
+ * server's personal namespace), INBOX keeps the other two. */
 static void move_case(const char *user, const char *policy, const char *key, const char *value,
-    const char *expect, const char *pending)
+    const char *expect)
 {
 	struct mdt_env e;
 	struct mdt_sess a;
@@ -269,32 +263,20 @@ static void move_case(const char *user, const char *policy, const char *key, con
 	long in_target = adm_count(adm, F(expect));
 	bool moved = in_inbox == 2 && in_target == 1 &&
 	    adm_find(adm, F(expect), ids[1], NULL) == 1;
-	if (pending) {
-		xfail(!moved, policy, pending);
-		if (!moved) {
-			/* today: the message stays in INBOX, the commit stays pending */
-			ck_assert_int_eq(in_inbox, 3);
-			ck_assert(was_pending);
-		}
-	} else {
-		ck_assert_msg(moved, "%s: dele %s: INBOX %ld, %s %ld", K(), policy, in_inbox,
-		    F(expect), in_target);
-		ck_assert(!was_pending);
-		ck_assert_uint_eq(adm_find(adm, "INBOX", ids[1], NULL), 0);
-	}
+	ck_assert_msg(moved, "%s: dele %s: INBOX %ld, %s %ld", K(), policy, in_inbox,
+	    F(expect), in_target);
+	ck_assert(!was_pending);
+	ck_assert_uint_eq(adm_find(adm, "INBOX", ids[1], NULL), 0);
 	adm_close(adm);
 	/* the device never lists it again either way */
 	mdt_expect_count(&e, "pc1", 2);
 	mdt_env_free(&e);
 }
 
-#define NAMESPACE_FIX "NAMESPACE-aware Trash/Archive names (branch quirks)"
-
 START_TEST(t_dele_trash)
 {
 	NEED_SERVER();
-	move_case("trash1", "trash", NULL, NULL, "Trash",
-	    kind == PBT_IMAPD_DOVECOT ? NULL : NAMESPACE_FIX);
+	move_case("trash1", "trash", NULL, NULL, "Trash");
 }
 END_TEST
 
@@ -302,22 +284,21 @@ START_TEST(t_dele_trash_named)
 {
 	/* The server's own name for it, configured: works everywhere today. */
 	NEED_SERVER();
-	move_case("trash2", "trash", "trash-folder", F("Trash"), "Trash", NULL);
+	move_case("trash2", "trash", "trash-folder", F("Trash"), "Trash");
 }
 END_TEST
 
 START_TEST(t_dele_archive)
 {
 	NEED_SERVER();
-	move_case("arch1", "archive", NULL, NULL, "Archive",
-	    kind == PBT_IMAPD_DOVECOT ? NULL : NAMESPACE_FIX);
+	move_case("arch1", "archive", NULL, NULL, "Archive");
 }
 END_TEST
 
 START_TEST(t_dele_archive_named)
 {
 	NEED_SERVER();
-	move_case("arch2", "archive", "archive-folder", F("Archive"), "Archive", NULL);
+	move_case("arch2", "archive", "archive-folder", F("Archive"), "Archive");
 }
 END_TEST
 
@@ -449,23 +430,16 @@ START_TEST(t_upstream_expunge)
 	sv_three(e.user, ids, 800);
 	mdt_open(&e, &a, NULL);
 	ck_assert_uint_eq(mdt_count(&a), 3);
-	uint64_t listed = mdt_info(&a, 1).size;
 	sv_expunge(e.user, ids[1]);
 
 	mdt_retr(&a, 0, NULL);
 	mdt_sink_init(&k, false, 0, false);
 	enum pop3_md_status st = maildrop_ops.fetch(a.md, 1, POP3_FETCH_WHOLE, 0, mdt_sink_fn, &k,
 	    &r);
-	if (kind == PBT_IMAPD_COURIER) {
-		/* Courier answers the FETCH with a short stand-in literal */
-		xfail(st == POP3_MD_OK, "RETR of a message expunged mid-session",
-		    "a literal whose size disagrees with LIST is not sent as the message (branch quirks)");
-		if (st == POP3_MD_OK)
-			ck_assert_uint_ne(k.ds.octets, listed);
-	} else {
-		ck_assert_msg(st == POP3_MD_GONE, "%s: status %d", K(), (int)st);
-		ck_assert_uint_eq(k.raw, 0);
-	}
+	/* Courier answers the FETCH with a short stand-in literal: its size
+	 * disagrees with LIST, so it is not sent as the message either. */
+	ck_assert_msg(st == POP3_MD_GONE, "%s: status %d", K(), (int)st);
+	ck_assert_uint_eq(k.raw, 0);
 	mdt_sink_free(&k);
 	mdt_retr(&a, 2, NULL);
 	ck_assert_uint_eq(mdt_count(&a), 3);
