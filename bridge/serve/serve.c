@@ -195,6 +195,59 @@ static void session_logged_in(void *arg)
 	serve_sessions_logged_in(&job->slot);
 }
 
+/* Refusals are logged at most once per REFUSED_LOG_MS: a flood of
+ * connections must not become a flood of log lines. The lines left out
+ * are counted, and the next line says how many (suppressed=N). */
+#define REFUSED_LOG_MS 10000u
+static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t refused_last_ms;
+static unsigned long refused_suppressed;
+
+/* limited: a refusal by the limits, counted into the one line per
+ * REFUSED_LOG_MS; otherwise always logged (a trusted proxy that sends no
+ * valid header is misconfigured: its administrator must see each). */
+static void log_refused(const char *remote, const char *why, bool limited)
+{
+	uint64_t now = base_clock_ms(NULL);
+	unsigned long suppressed = 0;
+	pthread_mutex_lock(&refused_lock);
+	bool quiet = limited && refused_last_ms != 0 && now - refused_last_ms < REFUSED_LOG_MS;
+	if (quiet) {
+		refused_suppressed++;
+	} else if (limited) {
+		refused_last_ms = now;
+		suppressed = refused_suppressed;
+		refused_suppressed = 0;
+	}
+	pthread_mutex_unlock(&refused_lock);
+	if (quiet)
+		return;
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_WARN, "refused");
+	base_logline_str(&l, "remote", remote);
+	base_logline_str(&l, "reason", why);
+	if (suppressed > 0)
+		base_logline_u64(&l, "suppressed", suppressed);
+	base_logline_emit(&l);
+}
+
+/* Answer "too many sessions" (a plaintext -ERR means nothing to a client
+ * expecting a TLS handshake: an implicit-TLS connection is just closed). */
+static void too_many(int fd, bool implicit_tls)
+{
+	if (!implicit_tls) {
+		ssize_t w = send(fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+	}
+}
+
+static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
+{
+	too_many(fd, implicit_tls);
+	close(fd);
+	log_refused(remote, why, true);
+}
+
 /* Whether remote is a --trusted-proxy address (with --proxy-protocol). */
 static bool proxy_trusted(const struct config_options *o, const char *remote)
 {
@@ -213,29 +266,21 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 {
 	struct guard_proxy_hdr h;
 	char err[PB_ERR_MAX];
-	const char *why = NULL;
 
 	if (serve_proxied_read(job->fd, deadline_ms, &h, err, sizeof(err)) != 0) {
-		why = err;
-	} else if (!h.local) {
+		log_refused(job->remote, err, false);
+		return -1;
+	}
+	if (!h.local) {
 		snprintf(job->remote, sizeof(job->remote), "%s", h.addr);
 		job->remote_port = h.port;
 	}
-	if (why == NULL && serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
-		if (!job->implicit_tls) {
-			ssize_t w = send(job->fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_NOSIGNAL);
-			(void)w;
-		}
-		why = "max-sessions-per-ip";
+	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
+		too_many(job->fd, job->implicit_tls);
+		log_refused(job->remote, "max-sessions-per-ip", true);
+		return -1;
 	}
-	if (why == NULL)
-		return 0;
-	struct base_logline l;
-	base_logline_start(&l, PB_LOG_WARN, "refused");
-	base_logline_str(&l, "remote", job->remote);
-	base_logline_str(&l, "reason", why);
-	base_logline_emit(&l);
-	return -1;
+	return 0;
 }
 
 static void *session_main(void *arg)
@@ -299,47 +344,6 @@ out:
 }
 
 /* ---- accepting ----------------------------------------------------------- */
-
-/* Refusals are logged at most once per REFUSED_LOG_MS: a flood of
- * connections must not become a flood of log lines. The lines left out
- * are counted, and the next line says how many (suppressed=N). */
-#define REFUSED_LOG_MS 10000u
-static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t refused_last_ms;
-static unsigned long refused_suppressed;
-
-static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
-{
-	/* A plaintext -ERR means nothing to a client expecting a TLS handshake:
-	 * an implicit-TLS connection is just closed. */
-	if (!implicit_tls) {
-		ssize_t w = send(fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-		(void)w;
-	}
-	close(fd);
-
-	uint64_t now = base_clock_ms(NULL);
-	unsigned long suppressed;
-	pthread_mutex_lock(&refused_lock);
-	bool quiet = refused_last_ms != 0 && now - refused_last_ms < REFUSED_LOG_MS;
-	if (quiet) {
-		refused_suppressed++;
-	} else {
-		refused_last_ms = now;
-		suppressed = refused_suppressed;
-		refused_suppressed = 0;
-	}
-	pthread_mutex_unlock(&refused_lock);
-	if (quiet)
-		return;
-	struct base_logline l;
-	base_logline_start(&l, PB_LOG_WARN, "refused");
-	base_logline_str(&l, "remote", remote);
-	base_logline_str(&l, "reason", why);
-	if (suppressed > 0)
-		base_logline_u64(&l, "suppressed", suppressed);
-	base_logline_emit(&l);
-}
 
 static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
     bool implicit_tls)
