@@ -110,10 +110,13 @@ def retr_all(p):
 
 
 def device_row(state, device):
-    for line in cli(state, "device", "list", ACC).splitlines():
+    """device's row of `device list`, by its header's column names."""
+    lines = cli(state, "device", "list", ACC).splitlines()
+    head = lines[0].split()
+    for line in lines[1:]:
         f = line.split()
         if len(f) > 2 and f[0] == ACC and f[1] == device:
-            return f
+            return dict(zip(head, f))
     raise AssertionError("no row for %s in device list" % device)
 
 
@@ -181,12 +184,13 @@ def main():
             check(p.stat()[0] == 0, "after deleting, scanner still sees %d" % p.stat()[0])
             p.quit()
             row = device_row(state, "scanner")
-            # ACCOUNT DEVICE CREATED LAST-LOGIN LAST-ADDRESS TLS RETRIEVED DELETED ...
-            check(row[3] != "never" and row[4] == "127.0.0.1" and row[5] == "none",
-                  "device list row after sessions: %r" % row)
-            check(row[6] == str(len(up)) and row[7] == str(len(up)),
+            check(row["LAST-LOGIN"] != "never" and row["LAST-ADDRESS"] == "127.0.0.1" and
+                  row["TLS"] == "none", "device list row after sessions: %r" % row)
+            check(row["RETRIEVED"] == str(len(up)) and row["DELETED"] == str(len(up)),
                   "retrieved/deleted in device list: %r" % row)
-            check(row[9] == "no" and device_row(state, "pc")[9] == "yes",
+            check(row["PENDING"] == "0" and row["STUCK"] == "0",
+                  "pending/stuck commits in device list: %r" % row)
+            check(row["REVOKED"] == "no" and device_row(state, "pc")["REVOKED"] == "yes",
                   "revoked column: %r" % row)
             cli(state, "device", "reset", ACC, "scanner")
             p = pop_login(pb, ACC, scanner)
