@@ -2,10 +2,17 @@
  * imap_fetch_ahead, imap_store_ahead and imap_fetch_body's use of it (see
  * imap.h, "read-ahead").
  *
- * Answers are read strictly in the order the commands were sent, one
- * command (one progress budget) at a time. While command k is read, a body
- * for a UID that a later command in flight asked for is dropped and that
- * command marked spoiled; nothing is ever held in memory for later.
+ * Servers run pipelined commands side by side: Dovecot sends the bodies of
+ * several FETCHes before the first one's tagged OK. So answers are not read
+ * command by command. Tagged replies are matched by tag, whatever their
+ * order; bodies go, in the order they come, to the oldest fetch in flight
+ * asking for that UID and section that has had none yet. Waiting for one
+ * fetch reads until its body has come whole (then stops: what follows may
+ * be the next fetch's body, left in the socket for the next call) or its
+ * tagged reply came. A body for a fetch after the one waited for (only
+ * when that one has none: a message gone) is dropped and its fetch no
+ * longer matches; nothing is ever held in memory for later. An entry
+ * leaves the queue once answered and nobody waits for it.
  */
 #include "imap/session_int.h"
 
@@ -69,7 +76,7 @@ long imap_ahead_find(const struct imap_session *s, const struct imap_ahead_info 
 {
 	for (size_t i = 0; i < imap_ahead_count(s); i++) {
 		const struct imap_ahead_entry *e = at(s, i);
-		if (e->info.fetch && !e->spoiled && e->info.uid == want->uid &&
+		if (e->info.fetch && !e->abandoned && !e->body_seen && e->info.uid == want->uid &&
 		    e->info.section == want->section && e->info.offset == want->offset &&
 		    e->info.length == want->length)
 			return (long)i;
@@ -94,17 +101,14 @@ void imap_ahead_lost(struct imap_session *s)
 	s->ahead->octets = 0;
 }
 
-/* Reading command `cur` of the queue on the way to `target` (the one whose
- * body goes to the handler inner). A server may answer pipelined commands
- * out of order (Dovecot runs a STORE and a FETCH side by side), so bodies
- * are routed by UID: the current command's are discarded (or the target's
- * when cur is the target), the target's go to inner even while an earlier
- * command is read, and one for a later command is dropped and that
- * command spoiled. */
+/* A read on behalf of one waiting fetch (or of none: draining). */
 struct wrap_ctx {
 	const struct cmd_handler *inner;  /* the target's handler, or NULL */
-	size_t cur, target;
-	bool passing;                     /* the stream now goes to inner */
+	struct imap_ahead_entry *target;  /* NULL: draining */
+	struct imap_ahead_entry *streaming; /* the entry the current stream
+	                                       was routed to */
+	bool passing;                     /* the current stream goes to inner */
+	bool stop;                        /* the target's body has come whole */
 };
 
 /* The section a body item names ("BODY[]", "BODY[HEADER]", "BODY[TEXT]",
@@ -120,43 +124,39 @@ static int section_of(const char *name)
 	return -1;
 }
 
-static bool answers(const struct imap_ahead_entry *e, uint32_t uid, int section)
+/* The entry a body for uid / section belongs to (uid 0: not known yet, the
+ * oldest fetch without one), marked as having had it; NULL: not ours. */
+static struct imap_ahead_entry *route(struct imap_session *s, struct wrap_ctx *w,
+    uint32_t uid, int section)
 {
-	return e->info.fetch && e->info.uid == uid && (int)e->info.section == section;
-}
-
-/* Where a body goes: 1 to inner, 0 discarded, -1 not ours. A body whose
- * UID is not known yet (it comes after the body) is the current
- * command's. */
-static int route(struct imap_session *s, struct wrap_ctx *w, uint32_t uid, int section)
-{
-	const struct imap_ahead_entry *cur = at(s, w->cur);
-	bool to_inner = w->inner && w->cur == w->target;
-	if (uid == 0 || answers(cur, uid, section))
-		return to_inner ? 1 : 0;
-	if (w->inner && w->cur < w->target && answers(at(s, w->target), uid, section))
-		return 1;
-	for (size_t i = w->cur + 1; i < s->ahead->n; i++) {
+	bool after_target = false;
+	for (size_t i = 0; i < s->ahead->n; i++) {
 		struct imap_ahead_entry *e = at(s, i);
-		if (!e->spoiled && answers(e, uid, section)) {
-			if (i != w->target)
-				e->spoiled = true;
-			return 0;
+		if (!e->info.fetch || e->body_seen || e->answered ||
+		    (uid != 0 && (e->info.uid != uid || (int)e->info.section != section))) {
+			after_target = after_target || e == w->target;
+			continue;
 		}
+		e->body_seen = true;
+		if (after_target)
+			e->abandoned = true;  /* came before its turn: dropped */
+		return e;
 	}
-	if (cur->info.fetch && cur->info.uid == uid)
-		return to_inner ? 1 : 0;  /* a section it did not ask for */
-	return -1;
+	return NULL;
 }
 
 static int wrap_stream(struct imap_session *s, void *vctx, enum imap_parse_status st,
     const struct imap_parse_event *ev)
 {
 	struct wrap_ctx *w = vctx;
-	if (st == IMAP_PARSE_STREAM_BEGIN)
-		w->passing = w->inner && w->inner->stream && route(s, w, ev->uid, section_of(ev->section)) == 1;
+	if (st == IMAP_PARSE_STREAM_BEGIN) {
+		int section = section_of(ev->section);
+		w->streaming = section < 0 ? NULL : route(s, w, ev->uid, section);
+		w->passing = w->streaming && w->streaming == w->target && w->inner &&
+		    w->inner->stream;
+	}
 	if (!w->passing)
-		return 0;  /* a body being discarded */
+		return 0;  /* a body being dropped */
 	if (st == IMAP_PARSE_STREAM_END)
 		w->passing = false;
 	return w->inner->stream(s, w->inner->ctx, st, ev);
@@ -166,37 +166,57 @@ static int wrap_untagged(struct imap_session *s, void *vctx, const struct imap_r
 {
 	struct wrap_ctx *w = vctx;
 	bool fetch = r->cond == IMAP_COND_NONE && strcmp(r->name, "FETCH") == 0;
-	int section = !fetch ? -1 : imap_fetch_item(r, "BODY[]") ? IMAP_SECTION_ALL
-	    : imap_fetch_item(r, "BODY[HEADER]") ? IMAP_SECTION_HEADER
-	    : imap_fetch_item(r, "BODY[TEXT]") ? IMAP_SECTION_TEXT : -1;
-	if (!fetch || !imap_fetch_item(r, "BODY["))
+	const struct imap_arg *b = fetch ? imap_fetch_item(r, "BODY[") : NULL;
+	if (!b)
 		return w->inner && w->inner->untagged ? w->inner->untagged(s, w->inner->ctx, r) : 0;
 	struct imap_msg m;
 	if (imap_fetch_parse_msg(s, r, &m) < 0)
 		return -1;
-	int k = route(s, w, m.uid, section);
-	if (k == 1 && w->inner->untagged)
-		return w->inner->untagged(s, w->inner->ctx, r);
-	return k >= 0 ? 1 : 0;
+	struct imap_ahead_entry *e;
+	if (b->type == IMAP_ARG_STREAMED) {
+		e = w->streaming;  /* routed when its stream began */
+		w->streaming = NULL;
+	} else {
+		int section = imap_fetch_item(r, "BODY[]") ? IMAP_SECTION_ALL
+		    : imap_fetch_item(r, "BODY[HEADER]") ? IMAP_SECTION_HEADER
+		    : imap_fetch_item(r, "BODY[TEXT]") ? IMAP_SECTION_TEXT : -1;
+		e = section < 0 ? NULL : route(s, w, m.uid, section);
+	}
+	if (!e)
+		return 0;  /* not ours: an event */
+	if (e != w->target)
+		return 1;  /* dropped */
+	w->stop = true;
+	return w->inner && w->inner->untagged ? (w->inner->untagged(s, w->inner->ctx, r), 1) : 1;
 }
 
-static void wrap_tagged(struct imap_session *s, void *vctx, const struct imap_response *r)
+/* Take answered entries nobody waits for off the head of the queue. */
+static void pop_done(struct imap_session *s)
 {
-	struct wrap_ctx *w = vctx;
-	if (w->inner && w->inner->tagged && w->cur == w->target)
-		w->inner->tagged(s, w->inner->ctx, r);
+	while (s->ahead->n > 0 && at(s, 0)->answered &&
+	    (!at(s, 0)->info.fetch || at(s, 0)->abandoned))
+		pop(s);
 }
 
-/* A tagged reply for a later command in flight: keep its outcome until it
- * is the oldest (a store's failure is reported now). */
-static enum imap_result answered_early(struct imap_session *s, const struct cmd_handler *h,
-    const struct imap_response *resp)
+/* Read up to the next tagged reply (noting it) or until the target's body
+ * has come whole. */
+static enum imap_result pump(struct imap_session *s, struct wrap_ctx *w)
 {
-	for (size_t i = 1; i < s->ahead->n; i++) {
+	struct cmd_handler h = {
+		.untagged = wrap_untagged, .stream = wrap_stream, .ctx = w, .stop = &w->stop,
+	};
+	const struct imap_response *resp;
+
+	imap_conn_budget_begin(&s->conn);
+	enum imap_result r = imap_cmd_read_tagged(s, &h, true, &resp);
+	imap_conn_budget_end(&s->conn);
+	if (r != IMAP_OK || resp == NULL)
+		return r;  /* a failure closed the connection (the queue is gone) */
+	for (size_t i = 0; i < s->ahead->n; i++) {
 		struct imap_ahead_entry *e = at(s, i);
 		if (e->answered || strcmp(e->tag, resp->tag) != 0)
 			continue;
-		enum imap_result r = imap_cmd_tagged_result(s, h, resp);
+		r = imap_cmd_tagged_result(s, e == w->target ? w->inner : NULL, resp);
 		e->answered = true;
 		e->status = s->last;
 		if (!e->info.fetch && r != IMAP_OK && e->done) {
@@ -204,77 +224,45 @@ static enum imap_result answered_early(struct imap_session *s, const struct cmd_
 			e->done = NULL;
 			done(e->done_arg, e->info.uid, &e->status);
 		}
+		pop_done(s);
 		return IMAP_OK;
 	}
 	return imap_proto_failed(s, "tagged response for a command not sent");
 }
 
-/* Read the answer of the oldest command and take it off the queue; its
- * tagged result. target: how many commands later the one whose body goes
- * to inner is (inner NULL: none). */
-static enum imap_result read_oldest(struct imap_session *s, const struct cmd_handler *inner,
-    size_t target)
-{
-	struct wrap_ctx w = { .inner = inner, .cur = 0, .target = target };
-	struct cmd_handler h = {
-		.untagged = wrap_untagged, .stream = wrap_stream, .tagged = wrap_tagged, .ctx = &w,
-	};
-	const struct imap_response *resp;
-	struct imap_ahead_entry e = *at(s, 0);
-	enum imap_result r;
-
-	if (e.answered) {
-		pop(s);
-		s->last = e.status;
-		return e.status.result;
-	}
-	imap_conn_budget_begin(&s->conn);
-	for (;;) {
-		r = imap_cmd_read_tagged(s, &h, e.info.fetch || inner, &resp);
-		if (r != IMAP_OK || strcmp(resp->tag, e.tag) == 0)
-			break;
-		/* Not the oldest's: the other's handler is not inner's. */
-		if ((r = answered_early(s, NULL, resp)) != IMAP_OK)
-			break;
-	}
-	imap_conn_budget_end(&s->conn);
-	if (r != IMAP_OK)
-		return r;  /* the connection is closed: the queue is gone too */
-	pop(s);
-	/* stores answered early are done with (their failure was told) */
-	while (s->ahead->n > 0 && at(s, 0)->answered && !at(s, 0)->info.fetch)
-		pop(s);
-	r = imap_cmd_tagged_result(s, &h, resp);
-	if (!e.info.fetch && r != IMAP_OK && e.done) {
-		struct imap_status st = s->last;
-		e.done(e.done_arg, e.info.uid, &st);
-	}
-	return r;
-}
-
-/* A command's own failure (NO, BAD) leaves the session usable; only a
- * connection or protocol failure stops the draining. */
-static bool fatal(enum imap_result r)
-{
-	return r != IMAP_OK && r != IMAP_NO && r != IMAP_BAD;
-}
-
 enum imap_result imap_ahead_run(struct imap_session *s, size_t pos, const struct cmd_handler *h)
 {
-	for (size_t i = 0; i < pos; i++) {
-		enum imap_result r = read_oldest(s, h, pos - i);
-		if (fatal(r))
+	struct wrap_ctx w = { .inner = h, .target = at(s, pos) };
+	enum imap_result r = IMAP_OK;
+
+	for (size_t i = 0; i < pos; i++)
+		at(s, i)->abandoned = true;
+	pop_done(s);
+	while (!w.target->answered && !w.stop)
+		if ((r = pump(s, &w)) != IMAP_OK)
 			return r;
+	if (w.target->answered) {
+		s->last = w.target->status;
+		r = s->last.result;
+	} else {
+		r = imap_set_last(s, IMAP_OK, IMAP_CAUSE_NONE, "body fetched");
 	}
-	return read_oldest(s, h, 0);
+	w.target->abandoned = true;
+	pop_done(s);
+	return r;
 }
 
 enum imap_result imap_ahead_drain(struct imap_session *s)
 {
 	struct imap_status keep = s->last;
+	struct wrap_ctx w = { .inner = NULL };
+
+	for (size_t i = 0; i < imap_ahead_count(s); i++)
+		at(s, i)->abandoned = true;
+	pop_done(s);
 	while (imap_ahead_count(s) > 0) {
-		enum imap_result r = read_oldest(s, NULL, 0);
-		if (fatal(r))
+		enum imap_result r = pump(s, &w);
+		if (r != IMAP_OK)
 			return r;
 	}
 	s->last = keep;

@@ -540,6 +540,10 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 			skip_since(s, t0);
 			if (k < 0)
 				return imap_proto_failed(s, s->last.text);
+			if (h && h->stop && *h->stop) {
+				*out = NULL;
+				return IMAP_OK;
+			}
 			continue;
 		}
 		*out = resp;

@@ -58,11 +58,11 @@ struct imap_session {
 struct imap_ahead_entry {
 	char tag[IMAP_TAG_MAX + 1];
 	struct imap_ahead_info info;
-	bool spoiled;              /* its body came while another command was
-	                              read, and was dropped: not usable */
-	bool answered;             /* its tagged reply came before an earlier
-	                              command's (servers may run pipelined
-	                              commands side by side): status holds it */
+	bool body_seen;            /* a body was routed to it (to a caller's
+	                              sink, or dropped) */
+	bool abandoned;            /* nobody waits for it any more: its body
+	                              is dropped, it goes once answered */
+	bool answered;             /* its tagged reply came: status holds it */
 	struct imap_status status;
 	imap_done_fn *done;        /* a store's outcome, when not OK */
 	void *done_arg;
@@ -86,6 +86,9 @@ struct cmd_handler {
 	/* The tagged reply, before the result is set. */
 	void (*tagged)(struct imap_session *s, void *ctx, const struct imap_response *r);
 	void *ctx;
+	/* imap_cmd_read_tagged only: when *stop is true after an untagged
+	 * response, it returns IMAP_OK with *out NULL (may be NULL). */
+	const bool *stop;
 };
 
 /* IMAP_OK when a command may be sent in the current state (need: the
@@ -107,8 +110,9 @@ void imap_ahead_push(struct imap_session *s, const struct imap_ahead_info *info,
 /* The position of a usable fetch equal to want (uid, section, offset,
  * length), or -1. */
 long imap_ahead_find(const struct imap_session *s, const struct imap_ahead_info *want);
-/* Read the answers of the pos oldest commands (discarding their bodies),
- * then the answer of command pos with h: its tagged result. */
+/* The commands before pos are abandoned (their bodies dropped); command
+ * pos's body goes to h. Reads until that body has come whole (IMAP_OK; its
+ * tagged reply is read later) or its tagged reply came (its result). */
 enum imap_result imap_ahead_run(struct imap_session *s, size_t pos, const struct cmd_handler *h);
 /* Start s->cmd as UID FETCH of a body section (imap_fetch_body's words),
  * or as UID STORE uid +/-FLAGS.SILENT (sysflags); IMAP_EARG (s->last set)

@@ -14,12 +14,17 @@ served. Correctness only; no timing is judged.
   second message: the next session of the device works and gets intact
   mail, and no message after the ones popbridge finished writing is \\Seen.
 - mpop (pipelining) and fetchmail (sequential) get every message intact.
+- A server that answers NO to the \\Seen store (a proxy in front of Dovecot
+  refuses it): the mail is delivered, each failure is logged with the
+  server's text, nothing is lost silently.
 """
 import imaplib
 import os
+import re
 import socket
 import stat
 import sys
+import threading
 import time
 
 SRC = os.environ.get("POPBRIDGE_SRC", ".")
@@ -98,6 +103,13 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+def unstuff(reply):
+    """The message of a RETR reply: after the +OK line, before ".CRLF",
+    dot-stuffing undone."""
+    body = reply[reply.index(b"\r\n") + 2:-3]
+    return re.sub(rb"(^|\r\n)\.", rb"\1", body)
 
 
 def imap(dc, user):
@@ -188,8 +200,7 @@ def test_disconnect(dc, pb):
     for n in (1, 2, len(up)):
         c.send("RETR %d" % n)
         got = c.reply("RETR %d" % n)
-        body = got[got.index(b"\r\n") + 2:-3]
-        check(body == normalise(up[n - 1][1]), "next session: RETR %d not intact" % n)
+        check(unstuff(got) == normalise(up[n - 1][1]), "next session: RETR %d not intact" % n)
     c.send("QUIT")
     c.line()
     c.close()
@@ -227,16 +238,125 @@ def test_clients(dc, pb, tmp):
            "the relay" % len(up))
 
 
+class RefusingProxy:
+    """Forwards IMAP to Dovecot, but answers every UID STORE of \\Seen itself
+    with a tagged NO (whole responses only, so the NO can come before the
+    answers of commands sent earlier, as a real server's may)."""
+
+    STORE = re.compile(rb"^(\S+) UID STORE \d+ \+FLAGS\.SILENT \(\\Seen\)\r\n$")
+
+    def __init__(self, port):
+        self.target = port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.refused = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            lock = threading.Lock()
+            threading.Thread(target=self._up, args=(c, u, lock), daemon=True).start()
+            threading.Thread(target=self._down, args=(c, u, lock), daemon=True).start()
+
+    def _up(self, c, u, lock):
+        f = c.makefile("rb")
+        try:
+            for line in f:
+                m = self.STORE.match(line)
+                if m:
+                    self.refused += 1
+                    with lock:
+                        c.sendall(m.group(1) + b" NO [SERVERBUG] refused by the test proxy\r\n")
+                else:
+                    u.sendall(line)
+        except OSError:
+            pass
+        for sock in (u, c):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _down(self, c, u, lock):
+        buf, pos = b"", 0
+        lit = re.compile(rb"\{(\d+)\+?\}\r\n$")
+        try:
+            while True:
+                d = u.recv(1 << 16)
+                if not d:
+                    break
+                buf += d
+                while True:
+                    eol = buf.find(b"\r\n", pos)
+                    if eol < 0:
+                        break
+                    m = lit.search(buf, pos, eol + 2)
+                    if m and m.end() == eol + 2:
+                        need = eol + 2 + int(m.group(1))
+                        if len(buf) < need:
+                            break
+                        pos = need
+                        continue
+                    with lock:
+                        c.sendall(buf[:eol + 2])
+                    buf, pos = buf[eol + 2:], 0
+        except OSError:
+            pass
+        try:
+            c.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.lsock.close()
+
+
+def test_seen_refused(dc):
+    user = "u5"
+    up = upstream_messages(dc, user, PW)
+    proxy = RefusingProxy(dc.imap_port)
+    with Popbridge(_Upstream(proxy.port)) as pb:
+        c = Client(pb.port, user + "#t")
+        c.send("\r\n".join("RETR %d" % i for i in range(1, len(up) + 1)))
+        for i in range(1, len(up) + 1):
+            got = c.reply("RETR %d" % i)
+            check(unstuff(got) == normalise(up[i - 1][1]),
+                  "RETR %d not intact behind the refusing server" % i)
+        c.send("QUIT")
+        check(c.line().startswith(b"+OK"), "QUIT")
+        c.close()
+        pb.wait_log("event=session", 30)
+        warn = [ln for ln in pb.log_lines() if "event=seen" in ln and "level=warn" in ln]
+    proxy.close()
+    check(proxy.refused == len(up), "the proxy refused %d stores, want %d" % (proxy.refused,
+                                                                            len(up)))
+    check(len(warn) == len(up) and all("refused by the test proxy" in w for w in warn),
+          "want one warning per refused store, got: %s" % warn)
+    m = imap(dc, user)
+    check(not seen_uids(m), "messages \\Seen although every store was refused")
+    m.logout()
+    report("a \\Seen store refused by the server: mail delivered, %d failures logged"
+           % len(warn))
+
+
 def main():
-    users = {"u1": PW, "u2": PW, "u3": PW, "u4": PW}
+    users = {"u1": PW, "u2": PW, "u3": PW, "u4": PW, "u5": PW}
     fill = ["u1:INBOX:awkward:8", "u3:INBOX:large:12:200000",
-            "u4:INBOX:awkward:12", "u4:INBOX:large:30:30000"]
+            "u4:INBOX:awkward:12", "u4:INBOX:large:30:30000", "u5:INBOX:awkward:5"]
     with TempDir() as tmp, Dovecot(users=users, fill=fill) as dc, \
             Relay(dc.imap_port, 10) as relay, \
             Popbridge(_Upstream(relay.port), args=["--log-level", "debug"]) as pb:
         test_transcripts(dc, pb)
         test_disconnect(dc, pb)
         test_clients(dc, pb, tmp)
+        test_seen_refused(dc)
         check(pb.proc.poll() is None, "popbridge exited")
         # only the session cut off by its client may leave a store unconfirmed
         warn = [ln for ln in pb.log_lines() if "level=warn" in ln and "seen" in ln and
