@@ -88,6 +88,8 @@ async def _serve(target_port, delay):
         try:
             await asyncio.gather(_pump(creader, uwriter, delay),
                                  _pump(ureader, cwriter, delay))
+        except asyncio.CancelledError:
+            pass  # the relay is stopping
         finally:
             conns[0] -= 1
             for w in (cwriter, uwriter):
