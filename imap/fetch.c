@@ -371,6 +371,27 @@ static int body_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	return 1;
 }
 
+enum imap_result imap_body_cmd(struct imap_session *s, uint32_t uid,
+    enum imap_section section, uint64_t offset, uint64_t length)
+{
+	static const char *const names[] = {
+		[IMAP_SECTION_ALL] = "", [IMAP_SECTION_HEADER] = "HEADER",
+		[IMAP_SECTION_TEXT] = "TEXT",
+	};
+	char items[96], partial[48] = "";
+	if (uid == 0 || (unsigned)section > IMAP_SECTION_TEXT || offset > UINT32_MAX)
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad body fetch request");
+	if (length > UINT32_MAX)
+		length = UINT32_MAX;
+	if (length > 0 || offset > 0)
+		snprintf(partial, sizeof(partial), "<%llu.%llu>", (unsigned long long)offset,
+		    (unsigned long long)(length ? length : UINT32_MAX));
+	snprintf(items, sizeof(items), "%u (UID BODY.PEEK[%s]%s)", uid, names[section], partial);
+	imap_cmd_begin(s, "UID FETCH");
+	imap_cmd_raw(s->cmd, items);
+	return IMAP_OK;
+}
+
 enum imap_result imap_fetch_body(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length,
     imap_sink_fn *sink, void *sink_arg, struct imap_body_result *out)
@@ -384,30 +405,31 @@ enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
     imap_size_fn *accept, void *accept_arg, imap_sink_fn *sink, void *sink_arg,
     struct imap_body_result *out)
 {
-	static const char *const names[] = {
-		[IMAP_SECTION_ALL] = "", [IMAP_SECTION_HEADER] = "HEADER",
-		[IMAP_SECTION_TEXT] = "TEXT",
-	};
 	struct body_ctx ctx = { .uid = uid, .accept = accept, .accept_arg = accept_arg,
 		.sink = sink, .arg = sink_arg };
 	struct cmd_handler h = { .untagged = body_untagged, .stream = body_stream, .ctx = &ctx };
-	char items[96], partial[48] = "";
+	struct imap_ahead_info want = {
+		.fetch = true, .uid = uid, .section = section, .offset = offset,
+		.length = length > UINT32_MAX ? UINT32_MAX : length,
+	};
 	if (out)
 		memset(out, 0, sizeof(*out));
-	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
+	enum imap_result r = imap_cmd_check_keep(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
 		return r;
-	if (uid == 0 || !sink || (unsigned)section > IMAP_SECTION_TEXT || offset > UINT32_MAX)
+	if (!sink)
 		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "bad body fetch request");
-	if (length > UINT32_MAX)
-		length = UINT32_MAX;
-	if (length > 0 || offset > 0)
-		snprintf(partial, sizeof(partial), "<%llu.%llu>", (unsigned long long)offset,
-		    (unsigned long long)(length ? length : UINT32_MAX));
-	snprintf(items, sizeof(items), "%u (UID BODY.PEEK[%s]%s)", uid, names[section], partial);
-	imap_cmd_begin(s, "UID FETCH");
-	imap_cmd_raw(s->cmd, items);
-	r = imap_cmd_run(s, &h);
+	long pos = imap_ahead_find(s, &want);
+	if (pos >= 0) {
+		/* Sent ahead: what is before it is read and dropped. */
+		r = imap_ahead_run(s, (size_t)pos, &h);
+	} else {
+		if (imap_ahead_count(s) > 0 && (r = imap_ahead_drain(s)) != IMAP_OK)
+			return r;
+		if ((r = imap_body_cmd(s, uid, section, offset, length)) != IMAP_OK)
+			return r;
+		r = imap_cmd_run(s, &h);
+	}
 	if (out)
 		*out = ctx.res;
 	if (ctx.aborted) {

@@ -485,6 +485,56 @@ typedef int imap_tail_fn(void *arg, uint32_t uid, const char *tail, size_t len);
 enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, imap_tail_fn *cb, void *arg);
 
+/* ---- read-ahead: commands sent before their answers are read ----------- */
+
+/* The session keeps a queue of up to IMAP_AHEAD_MAX commands sent ahead
+ * (SPEC §9: a client's pipelined RETRs, a sequential client's next
+ * messages). Their answers stay in the socket buffers until read, never in
+ * memory. Contract:
+ *  - imap_fetch_body of a fetch equal to one in flight (same uid, section,
+ *    offset and length) reads and discards the answers of the commands
+ *    before it, then streams that answer to the sink: no round trip.
+ *  - Any other command (imap_fetch_body of something not in flight
+ *    included) first reads every command in flight to its end, discarding
+ *    bodies and reporting stores (imap_ahead_drain): nothing sent ahead is
+ *    ever seen by another command, and a session whose queue is empty is in
+ *    the same state as one that never read ahead.
+ *  - Untagged data other than the bodies goes to on_event as usual.
+ *  - A body that arrives while an earlier command is read (a server that
+ *    answers out of order) is dropped and its command no longer matches:
+ *    its imap_fetch_body then drains and asks again.
+ *  - If the connection fails, everything in flight is lost: each store's
+ *    done is called (never silently lost).
+ * Requires a selected mailbox; IMAP_EARG when the queue is full. */
+struct imap_ahead_info {
+	bool fetch;                /* a body fetch; else a store */
+	uint32_t uid;
+	enum imap_section section; /* fetch: as imap_fetch_body */
+	uint64_t offset, length;
+	uint64_t expect;           /* fetch: octets the caller expects */
+};
+
+/* UID FETCH uid (UID BODY.PEEK[section]<partial>) sent now (arguments as
+ * imap_fetch_body); expect counts in imap_ahead_octets. */
+enum imap_result imap_fetch_ahead(struct imap_session *s, uint32_t uid,
+    enum imap_section section, uint64_t offset, uint64_t length, uint64_t expect);
+/* A store sent ahead did not answer OK: st says how (a NO or BAD, or
+ * IMAP_ECONN when the connection ended before its answer: then it may or
+ * may not have been done). Must not call into the session. */
+typedef void imap_done_fn(void *arg, uint32_t uid, const struct imap_status *st);
+/* UID STORE uid +FLAGS.SILENT / -FLAGS.SILENT (sysflags) sent now; its
+ * answer is read with the next command's; done (may be NULL) hears a
+ * failure. */
+enum imap_result imap_store_ahead(struct imap_session *s, uint32_t uid, bool add,
+    unsigned sysflags, imap_done_fn *done, void *done_arg);
+/* Commands in flight; octets of the fetches' expect; the i-th oldest. */
+size_t imap_ahead_count(const struct imap_session *s);
+uint64_t imap_ahead_octets(const struct imap_session *s);
+bool imap_ahead_get(const struct imap_session *s, size_t i, struct imap_ahead_info *out);
+/* Read every command in flight to its end (bodies discarded). IMAP_OK, or
+ * the connection failure. */
+enum imap_result imap_ahead_drain(struct imap_session *s);
+
 /* ---- changes ----------------------------------------------------------- */
 
 /* UID STORE uids +FLAGS.SILENT / -FLAGS.SILENT (flags, keywords...):

@@ -95,6 +95,12 @@
  * write once half of it has been answered. */
 #define IMAP_PIPELINE_MAX 64
 
+/* Commands a session keeps sent ahead of their answers (imap_fetch_ahead,
+ * imap_store_ahead; SPEC §9: at most 64 in flight). The same reasoning as
+ * IMAP_PIPELINE_MAX: the commands are a few KB, their answers wait in the
+ * socket buffers (the caller bounds their octets). */
+#define IMAP_AHEAD_MAX 64
+
 /* The most octets imap_fetch_tails fetches from the end of one message. */
 #define IMAP_TAIL_MAX 16
 

@@ -31,6 +31,7 @@ enum imap_result imap_set_last(struct imap_session *s, enum imap_result r,
 
 void imap_drop_connection(struct imap_session *s)
 {
+	imap_ahead_lost(s);
 	imap_conn_close(&s->conn);
 	imap_parser_reset(s->parser);
 	s->roff = s->rlen = 0;
@@ -208,6 +209,8 @@ void imap_session_free(struct imap_session *s)
 {
 	if (!s)
 		return;
+	imap_ahead_lost(s);
+	free(s->ahead);
 	imap_conn_close(&s->conn);
 	imap_parser_free(s->parser);
 	if (s->cmd)
@@ -449,6 +452,14 @@ static enum imap_result next_event(struct imap_session *s, enum imap_parse_statu
 
 enum imap_result imap_cmd_check(struct imap_session *s, enum imap_state need)
 {
+	enum imap_result r = imap_cmd_check_keep(s, need);
+	if (r == IMAP_OK && s->ahead && s->ahead->n > 0)
+		r = imap_ahead_drain(s);
+	return r;
+}
+
+enum imap_result imap_cmd_check_keep(struct imap_session *s, enum imap_state need)
+{
 	if (s->pipelined) {
 		imap_conn_budget_end(&s->conn);
 		s->pipelined = false;
@@ -560,6 +571,10 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 			skip_since(s, t0);
 			if (k < 0)
 				return imap_proto_failed(s, s->last.text);
+			if (h && h->stop && *h->stop) {
+				*out = NULL;
+				return IMAP_OK;
+			}
 			continue;
 		}
 		*out = resp;
@@ -626,6 +641,28 @@ enum imap_result imap_cmd_send_raw(struct imap_session *s, const char *buf, size
 	if (len > 0 && imap_conn_write(&s->conn, buf, len) < 0)
 		return conn_failed(s);
 	return IMAP_OK;
+}
+
+enum imap_result imap_cmd_send_now(struct imap_session *s)
+{
+	if (imap_cmd_end(s->cmd) < 0)
+		return imap_cmd_refused(s);
+	if (s->state == IMAP_STATE_DISCONNECTED)
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	imap_conn_budget_begin(&s->conn);
+	int k = imap_conn_write(&s->conn, s->cmd->buf, s->cmd->len);
+	imap_conn_budget_end(&s->conn);
+	if (k < 0)
+		return conn_failed(s);
+	return IMAP_OK;
+}
+
+enum imap_result imap_cmd_read_tagged(struct imap_session *s, const struct cmd_handler *h,
+    bool body, const struct imap_response **out)
+{
+	if (s->state == IMAP_STATE_DISCONNECTED)
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	return read_until(s, h, false, body, out);
 }
 
 enum imap_result imap_cmd_next_tagged(struct imap_session *s, const struct cmd_handler *h,

@@ -50,6 +50,29 @@ struct imap_session {
 	bool pipelined;            /* a pipelined exchange's budget is running */
 	const char **kw;           /* keyword scratch for struct imap_msg */
 	size_t kwcap;
+	struct imap_ahead *ahead;  /* commands sent ahead, answers unread
+	                              (ahead.c); NULL until the first */
+};
+
+/* One command sent ahead of its answer (imap_fetch_ahead, imap_store_ahead). */
+struct imap_ahead_entry {
+	char tag[IMAP_TAG_MAX + 1];
+	struct imap_ahead_info info;
+	bool body_seen;            /* a body was routed to it (to a caller's
+	                              sink, or dropped) */
+	bool abandoned;            /* nobody waits for it any more: its body
+	                              is dropped, it goes once answered */
+	bool answered;             /* its tagged reply came: status holds it */
+	struct imap_status status;
+	imap_done_fn *done;        /* a store's outcome, when not OK */
+	void *done_arg;
+};
+
+/* A ring of at most IMAP_AHEAD_MAX entries, oldest first. */
+struct imap_ahead {
+	struct imap_ahead_entry e[IMAP_AHEAD_MAX];
+	size_t head, n;
+	uint64_t octets;           /* sum of info.expect of the fetches */
 };
 
 struct cmd_handler {
@@ -63,11 +86,44 @@ struct cmd_handler {
 	/* The tagged reply, before the result is set. */
 	void (*tagged)(struct imap_session *s, void *ctx, const struct imap_response *r);
 	void *ctx;
+	/* imap_cmd_read_tagged only: when *stop is true after an untagged
+	 * response, it returns IMAP_OK with *out NULL (may be NULL). */
+	const bool *stop;
 };
 
 /* IMAP_OK when a command may be sent in the current state (need: the
- * minimum state), else IMAP_ECONN / IMAP_EARG with s->last set. */
+ * minimum state), else IMAP_ECONN / IMAP_EARG with s->last set. Commands
+ * sent ahead are read to their end first (imap_ahead_drain): a command
+ * that is not itself part of the read-ahead never finds answers of others
+ * before its own. imap_cmd_check_keep leaves them in flight. */
 enum imap_result imap_cmd_check(struct imap_session *s, enum imap_state need);
+enum imap_result imap_cmd_check_keep(struct imap_session *s, enum imap_state need);
+/* Send the finished s->cmd (no sync points) without reading anything. */
+enum imap_result imap_cmd_send_now(struct imap_session *s);
+/* Read and dispatch up to the next tagged response (as imap_cmd_next_tagged;
+ * body: a body section may stream, no hard cap while it does). */
+enum imap_result imap_cmd_read_tagged(struct imap_session *s, const struct cmd_handler *h,
+    bool body, const struct imap_response **out);
+/* ahead.c: s->cmd, just sent, joins the queue (the caller checked room). */
+void imap_ahead_push(struct imap_session *s, const struct imap_ahead_info *info,
+    imap_done_fn *done, void *done_arg);
+/* The position of a usable fetch equal to want (uid, section, offset,
+ * length), or -1. */
+long imap_ahead_find(const struct imap_session *s, const struct imap_ahead_info *want);
+/* The commands before pos are abandoned (their bodies dropped); command
+ * pos's body goes to h. Reads until that body has come whole (IMAP_OK; its
+ * tagged reply is read later) or its tagged reply came (its result). */
+enum imap_result imap_ahead_run(struct imap_session *s, size_t pos, const struct cmd_handler *h);
+/* Start s->cmd as UID FETCH of a body section (imap_fetch_body's words),
+ * or as UID STORE uid +/-FLAGS.SILENT (sysflags); IMAP_EARG (s->last set)
+ * for arguments imap_fetch_body / imap_store_flags would refuse. */
+enum imap_result imap_body_cmd(struct imap_session *s, uint32_t uid,
+    enum imap_section section, uint64_t offset, uint64_t length);
+enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, bool add,
+    unsigned sysflags);
+/* The connection is gone: every command in flight is lost (a store's done
+ * is told); the queue is emptied. */
+void imap_ahead_lost(struct imap_session *s);
 /* Start s->cmd with a new tag and the given command words (raw). */
 void imap_cmd_begin(struct imap_session *s, const char *words);
 enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *h);

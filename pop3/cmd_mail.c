@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pop3/dotstuff.h"
 #include "pop3/session_int.h"
@@ -187,6 +188,79 @@ static int sink(void *arg, const char *buf, size_t len)
 	return pop3_ds_feed(&m->ds, buf, len);
 }
 
+/* The look-ahead for the maildrop's hint(): the RETR and TOP commands
+ * buffered behind the current one, as the session would run them. Stops at
+ * anything that could change what they mean (RSET, QUIT, an unknown or
+ * malformed command); DELE n drops a later RETR n (it will be refused). */
+struct lookahead {
+	struct pop3_session *s;
+	struct pop3_md_next next[POP3_HINT_MAX];
+	size_t n;
+	size_t dele[POP3_HINT_MAX];
+	size_t ndele;
+};
+
+static bool ahead_deleted(const struct lookahead *la, size_t idx)
+{
+	if (la->s->deleted[idx])
+		return true;
+	for (size_t i = 0; i < la->ndele; i++)
+		if (la->dele[i] == idx)
+			return true;
+	return false;
+}
+
+static int lookahead_line(void *arg, const char *line, size_t len)
+{
+	struct lookahead *la = arg;
+	char buf[64], *w[3];
+	uint64_t num, lines = 0;
+
+	if (len >= sizeof(buf) || la->n == POP3_HINT_MAX)
+		return 1;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	size_t nw = split_args(buf, w, 3);
+	if (nw == 0 || nw > 3)
+		return 1;
+	bool retr = strcasecmp(w[0], "RETR") == 0 && nw == 2;
+	bool top = strcasecmp(w[0], "TOP") == 0 && nw == 3;
+	bool dele = strcasecmp(w[0], "DELE") == 0 && nw == 2;
+	if (!retr && !top && !dele) {
+		static const char *const harmless[] = { "LIST", "UIDL", "STAT", "NOOP" };
+		for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++)
+			if (strcasecmp(w[0], harmless[i]) == 0)
+				return 0;
+		return 1;
+	}
+	if (!parse_u64(w[1], &num) || num == 0 || num > la->s->count ||
+	    (top && !parse_u64(w[2], &lines)))
+		return 1;
+	size_t idx = (size_t)(num - 1);
+	if (dele) {
+		if (la->ndele == POP3_HINT_MAX)
+			return 1;
+		la->dele[la->ndele++] = idx;
+		return 0;
+	}
+	if (ahead_deleted(la, idx))
+		return 0;
+	la->next[la->n++] = (struct pop3_md_next){
+		.idx = idx, .what = top ? POP3_FETCH_TOP : POP3_FETCH_WHOLE, .top_lines = lines,
+	};
+	return 0;
+}
+
+static void hint_next(struct pop3_session *s)
+{
+	struct lookahead la = { .s = s };
+
+	if (s->ops->hint == NULL)
+		return;
+	pop3_lr_peek(&s->lr, lookahead_line, &la);
+	s->ops->hint(s->md, la.next, la.n);
+}
+
 /* RETR and TOP: stream message idx. */
 static enum pop3_cmd_rc send_message(struct pop3_session *s, size_t idx, bool top,
     uint64_t lines)
@@ -201,6 +275,7 @@ static enum pop3_cmd_rc send_message(struct pop3_session *s, size_t idx, bool to
 	else
 		snprintf(m.ok, sizeof(m.ok), "%" PRIu64 " octets", info.size);
 	pop3_ds_init(&m.ds, top, lines, pop3_out_write, &s->out);
+	hint_next(s);
 	enum pop3_md_status st = s->ops->fetch(s->md, idx,
 	    top ? POP3_FETCH_TOP : POP3_FETCH_WHOLE, lines, sink, &m, &reply);
 	pop3_md_delay(&reply);

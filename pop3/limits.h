@@ -61,4 +61,9 @@
  * full, before the engine waits for input, and after each RETR. */
 #define POP3_OUT_BUF 16384
 
+/* Pipelined RETR/TOP commands the engine reports to the maildrop's hint()
+ * before a fetch (SPEC §9 keeps at most 64 upstream commands in flight; one
+ * is the fetch itself). Only lines already buffered are looked at. */
+#define POP3_HINT_MAX 63
+
 #endif

@@ -32,6 +32,26 @@ size_t pop3_lr_buffered(const struct pop3_linereader *lr)
 	return lr->len;
 }
 
+void pop3_lr_peek(const struct pop3_linereader *lr,
+    int (*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+	const char *p = lr->buf + lr->start, *end = p + lr->len;
+
+	if (lr->discarding)
+		return;
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (lf == NULL)
+			return;
+		size_t n = (size_t)(lf - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (fn(arg, p, n) != 0)
+			return;
+		p = lf + 1;
+	}
+}
+
 void pop3_lr_discard(struct pop3_linereader *lr)
 {
 	pop3_lr_init(lr);

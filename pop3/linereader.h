@@ -45,6 +45,12 @@ char *pop3_lr_space(struct pop3_linereader *lr, size_t *avail);
 /* n octets were read into the space. */
 void pop3_lr_added(struct pop3_linereader *lr, size_t n);
 enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t *len);
+/* Call fn for each complete line buffered and not yet returned, in order,
+ * without consuming anything (the line without its terminator, not
+ * NUL-terminated), until fn returns non-zero. A line that is part of a too
+ * long one being discarded is not shown. */
+void pop3_lr_peek(const struct pop3_linereader *lr,
+    int (*fn)(void *arg, const char *line, size_t len), void *arg);
 /* Octets buffered that are not yet returned as a line. */
 size_t pop3_lr_buffered(const struct pop3_linereader *lr);
 /* Forget everything buffered (STLS: input pipelined behind it is never

@@ -71,6 +71,14 @@ enum pop3_fetch_what {
 	                       fetch the body in pieces) */
 };
 
+/* A RETR or TOP the client has already sent (pipelined) behind the one
+ * being served. */
+struct pop3_md_next {
+	size_t idx;
+	enum pop3_fetch_what what;
+	uint64_t top_lines;
+};
+
 struct pop3_maildrop_ops {
 	/* Authenticate and build the device's maildrop. On POP3_MD_OK *md is a
 	 * handle owned by the implementation until close(). */
@@ -83,6 +91,14 @@ struct pop3_maildrop_ops {
 	enum pop3_md_status (*fetch)(void *md, size_t idx, enum pop3_fetch_what what,
 	    uint64_t top_lines, pop3_sink_fn *sink, void *sink_arg,
 	    struct pop3_md_reply *reply);
+	/* Optional (NULL: never called). Just before each fetch(), the RETR
+	 * and TOP commands the client has pipelined behind it, in order, as far
+	 * as the engine has them buffered (at most POP3_HINT_MAX; n may be 0):
+	 * the implementation may start fetching them now (SPEC §9). Only a
+	 * hint: a later fetch() may ask for something else (a DELE, RSET or
+	 * an invalid command in between), and must then get exactly what it
+	 * would have got without the hint. */
+	void (*hint)(void *md, const struct pop3_md_next *next, size_t n);
 	/* A RETR of idx was sent completely to the client; octets is the count
 	 * the engine produced (same definition as pop3_msg_info.size), so the
 	 * implementation can learn exact sizes. */

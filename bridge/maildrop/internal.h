@@ -13,6 +13,8 @@
 #include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/devlock.h"
 #include "bridge/maildrop/upstream.h"
+#include "pop3/limits.h"
+#include "pop3/maildrop.h"
 #include "state/state.h"
 
 /* TOP reads the body in pieces: the first holds about top_lines lines of
@@ -23,6 +25,16 @@
 #define BRIDGE_TOP_LINE_GUESS  100u
 #define BRIDGE_TOP_PIECE_MIN   ((uint64_t)16 << 10)
 #define BRIDGE_TOP_PIECE_MAX   ((uint64_t)4 << 20)
+
+/* Read-ahead (bridge/maildrop/ahead.c, SPEC §9): at most
+ * BRIDGE_AHEAD_OCTETS of announced message size in flight (the answers wait
+ * in the socket buffers, never in memory); a sequential client's read-ahead
+ * starts BRIDGE_AHEAD_FIRST messages deep and doubles while the pattern
+ * holds; BRIDGE_AHEAD_STORE_ROOM of the IMAP_AHEAD_MAX commands are left to
+ * the stores of seen_on retr. */
+#define BRIDGE_AHEAD_OCTETS     ((uint64_t)4 << 20)
+#define BRIDGE_AHEAD_FIRST      4u
+#define BRIDGE_AHEAD_STORE_ROOM 8u
 
 struct maildrop_md {
 	struct maildrop_conn *conn;
@@ -40,7 +52,27 @@ struct maildrop_md {
 	struct state_view_msg *view;     /* the session's maildrop, ascending UID */
 	size_t n;
 	bool *retr_now;                  /* RETR completed in this session */
+	/* read-ahead (ahead.c) */
+	struct pop3_md_next hint[POP3_HINT_MAX]; /* the engine's look-ahead */
+	size_t nhint;                    /* 0: none for the coming fetch */
+	size_t seq_next;                 /* the index a sequential client asks
+	                                    for next (SIZE_MAX: none) */
+	unsigned seq_depth;              /* its read-ahead depth now */
 };
+
+/* The first TEXT piece fetch_top asks for, for TOP's line count. */
+uint64_t maildrop_top_piece(uint64_t lines);
+/* hint() of pop3/maildrop.h: keep the engine's look-ahead for the next
+ * fetch. */
+void maildrop_ahead_hint(void *md, const struct pop3_md_next *next, size_t n);
+/* Before fetching idx: send ahead what the client is about to ask for
+ * (the hint, or the sequential pattern), within the bounds. */
+void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_what what,
+    uint64_t top_lines);
+/* seen_on retr: UID STORE +FLAGS.SILENT (\Seen) without waiting for its
+ * answer; a failure is logged when the answer comes (or the connection
+ * goes). */
+void maildrop_ahead_seen(struct maildrop_md *md, uint32_t uid);
 
 /* dst = a followed by b (either may be NULL), cut to fit cap, every byte
  * outside printable ASCII replaced by '?': safe for a reply or log detail. */

@@ -86,6 +86,13 @@ static enum pop3_md_status fetch_failed(struct maildrop_md *md, enum imap_result
 	return POP3_MD_TEMP;
 }
 
+uint64_t maildrop_top_piece(uint64_t lines)
+{
+	uint64_t piece = lines > BRIDGE_TOP_PIECE_MAX / BRIDGE_TOP_LINE_GUESS
+	    ? BRIDGE_TOP_PIECE_MAX : lines * BRIDGE_TOP_LINE_GUESS;
+	return piece < BRIDGE_TOP_PIECE_MIN ? BRIDGE_TOP_PIECE_MIN : piece;
+}
+
 /* TOP: the header, then the text in growing partial pieces until the
  * sink has its lines or the text ends. */
 static enum pop3_md_status fetch_top(struct maildrop_md *md, uint32_t uid, uint64_t lines,
@@ -99,10 +106,7 @@ static enum pop3_md_status fetch_top(struct maildrop_md *md, uint32_t uid, uint6
 		return fetch_failed(md, r, uid, reply);
 	if (res.stopped)
 		return POP3_MD_OK;
-	uint64_t piece = lines > BRIDGE_TOP_PIECE_MAX / BRIDGE_TOP_LINE_GUESS
-	    ? BRIDGE_TOP_PIECE_MAX : lines * BRIDGE_TOP_LINE_GUESS;
-	if (piece < BRIDGE_TOP_PIECE_MIN)
-		piece = BRIDGE_TOP_PIECE_MIN;
+	uint64_t piece = maildrop_top_piece(lines);
 	uint64_t off = 0;
 	for (;;) {
 		r = imap_fetch_body(md->up.imap, uid, IMAP_SECTION_TEXT, off, piece, sink, arg,
@@ -180,6 +184,7 @@ static enum pop3_md_status md_fetch(void *p, size_t idx, enum pop3_fetch_what wh
 		reply_text(reply, "Mail server connection lost, try again later");
 		return POP3_MD_TEMP;
 	}
+	maildrop_ahead_send(md, idx, what, top_lines);
 	if (what == POP3_FETCH_TOP)
 		return fetch_top(md, uid, top_lines, sink, sink_arg, reply);
 	return fetch_whole(md, uid, md->view[idx].size, sink, sink_arg, reply);
@@ -201,18 +206,8 @@ static void md_retrieved(void *p, size_t idx, uint64_t octets)
 		base_log(PB_LOG_WARN, "state", "recording an exact size: %s", state_errmsg(md->db));
 	if (md->eff.seen_on != PB_SEEN_RETR || (v->flags & STATE_MF_SEEN))
 		return;
-	struct imap_uidset one;
-	imap_uidset_init(&one);
-	if (imap_uidset_add(&one, v->uid) == 0) {
-		enum imap_result r = imap_store_flags(md->up.imap, &one, true, IMAP_FLAG_SEEN,
-		    NULL, 0);
-		if (r != IMAP_OK && r != IMAP_ENOTFOUND) {
-			char d[BRIDGE_DETAIL_MAX];
-			maildrop_upstream_describe(&md->up, "setting \\Seen", d, sizeof(d));
-			base_log(PB_LOG_WARN, "seen", "%s", d);
-		}
-	}
-	imap_uidset_free(&one);
+	/* SPEC §9: no round trip; its answer comes with the next command's. */
+	maildrop_ahead_seen(md, v->uid);
 }
 
 static enum pop3_md_status md_commit(void *p, const size_t *deleted, size_t n,
@@ -343,6 +338,7 @@ const struct pop3_maildrop_ops maildrop_ops = {
 	.count = md_count,
 	.info = md_info,
 	.fetch = md_fetch,
+	.hint = maildrop_ahead_hint,
 	.retrieved = md_retrieved,
 	.commit = md_commit,
 	.close = md_close,

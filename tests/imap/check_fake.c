@@ -79,6 +79,139 @@ static int body_sink(void *arg, const char *buf, size_t len)
 	return b->ret;
 }
 
+/* ---- read-ahead (imap_fetch_ahead, imap_store_ahead) ---------------------- */
+
+struct done_log {
+	unsigned n;
+	uint32_t uid;
+	struct imap_status st;
+};
+
+static void done_cb(void *arg, uint32_t uid, const struct imap_status *st)
+{
+	struct done_log *d = arg;
+	d->n++;
+	d->uid = uid;
+	d->st = *st;
+}
+
+#define AHEAD3 PBT_MARK, \
+	PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"), \
+	PBT_EXPECT("UID STORE 4 +FLAGS.SILENT (\\Seen)"), \
+	PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[HEADER])")
+
+/* Three commands go out before any answer is read; the server answers
+ * them out of order (the store's NO first, both bodies before the first
+ * tagged reply, as Dovecot does): each body reaches the fetch that asked
+ * for it, the store's failure reaches its done callback, and a later
+ * command finds the session clean. */
+START_TEST(test_ahead_out_of_order)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, AHEAD3,
+		PBT_SEND("$2 NO [SERVERBUG] cannot store\r\n"
+		    "* 1 FETCH (UID 4 BODY[] {5}\r\nhello)\r\n"
+		    "* 2 FETCH (UID 5 BODY[HEADER] {3}\r\nhdr)\r\n"
+		    "$1 OK\r\n$3 OK\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct done_log d = { 0 };
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 5));
+	OK(imap_store_ahead(s, 4, true, IMAP_FLAG_SEEN, done_cb, &d));
+	OK(imap_fetch_ahead(s, 5, IMAP_SECTION_HEADER, 0, 0, 3));
+	ck_assert_uint_eq(imap_ahead_count(s), 3);
+	ck_assert_uint_eq(imap_ahead_octets(s), 8);
+	struct body b = { .ret = 0 };
+	OK(imap_fetch_body(s, 4, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL));
+	ck_assert(b.len == 5 && memcmp(b.data, "hello", 5) == 0);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_uint_eq(d.uid, 4);
+	ck_assert_int_eq(d.st.result, IMAP_NO);
+	ck_assert_int_eq(d.st.code, IMAP_CODE_SERVERBUG);
+	/* reading stopped at the end of that body: the next one is still
+	 * there for its fetch, the tagged replies come with it */
+	ck_assert_uint_eq(imap_ahead_count(s), 3);
+	struct body h = { .ret = 0 };
+	OK(imap_fetch_body(s, 5, IMAP_SECTION_HEADER, 0, 0, body_sink, &h, NULL));
+	ck_assert(h.len == 3 && memcmp(h.data, "hdr", 3) == 0);
+	OK(imap_noop(s));
+	ck_assert_uint_eq(imap_ahead_count(s), 0);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+/* A fetch the caller asks for that is not the oldest in flight: the ones
+ * before it are read and their bodies dropped; one not in flight at all
+ * drains everything first, then goes out alone; a message gone upstream
+ * is IMAP_ENOTFOUND as without read-ahead. */
+START_TEST(test_ahead_skip_and_drain)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID FETCH 6 (UID BODY.PEEK[TEXT]<0.100>)"),
+		PBT_SEND("* 1 FETCH (UID 4 BODY[] {4}\r\nfour)\r\n$1 OK\r\n"
+		    "* 2 FETCH (UID 5 BODY[] {4}\r\nfive)\r\n$2 OK\r\n"
+		    "$3 OK nothing\r\n"),
+		PBT_EXPECT("UID FETCH 9 (UID BODY.PEEK[])"),
+		PBT_SEND("* 3 FETCH (UID 9 BODY[] {4}\r\nnine)\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 4));
+	OK(imap_fetch_ahead(s, 5, IMAP_SECTION_ALL, 0, 0, 4));
+	OK(imap_fetch_ahead(s, 6, IMAP_SECTION_TEXT, 0, 100, 100));
+	struct body b = { .ret = 0 };
+	OK(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL));
+	ck_assert(b.len == 4 && memcmp(b.data, "five", 4) == 0);
+	struct body g = { .ret = 0 };
+	ck_assert_int_eq(imap_fetch_body(s, 6, IMAP_SECTION_TEXT, 0, 100, body_sink, &g, NULL),
+	    IMAP_ENOTFOUND);
+	ck_assert_uint_eq(g.len, 0);
+	struct body n = { .ret = 0 };
+	OK(imap_fetch_body(s, 9, IMAP_SECTION_ALL, 0, 0, body_sink, &n, NULL));
+	ck_assert(n.len == 4 && memcmp(n.data, "nine", 4) == 0);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+/* The connection ends with a store in flight: its done hears IMAP_ECONN
+ * (it may or may not have been done), never nothing. */
+START_TEST(test_ahead_lost)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID STORE 3 +FLAGS.SILENT (\\Seen)"),
+		PBT_SEND("* 1 FETCH (UID 4 BODY[] {40}\r\nonly part"),
+		PBT_CLOSE, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct done_log d = { 0 };
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 40));
+	OK(imap_store_ahead(s, 3, true, IMAP_FLAG_SEEN, done_cb, &d));
+	struct body b = { .ret = 0 };
+	ck_assert_int_eq(imap_fetch_body(s, 4, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
+	    IMAP_ECONN);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_uint_eq(d.uid, 3);
+	ck_assert_int_eq(d.st.result, IMAP_ECONN);
+	ck_assert_uint_eq(imap_ahead_count(s), 0);
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 /* ---- STARTTLS -------------------------------------------------------------- */
 
 START_TEST(test_starttls_not_offered)
@@ -1339,6 +1472,9 @@ int main(void)
 	tcase_add_test(tc, test_namespace);
 	tcase_add_test(tc, test_namespace_not_offered);
 	tcase_add_test(tc, test_fetch_body_checked);
+	tcase_add_test(tc, test_ahead_out_of_order);
+	tcase_add_test(tc, test_ahead_skip_and_drain);
+	tcase_add_test(tc, test_ahead_lost);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1154,6 +1154,31 @@ START_TEST(pipelined_burst)
 }
 END_TEST
 
+/* Before each fetch the maildrop hears the RETR and TOP commands pipelined
+ * behind it (SPEC §9): in order, without a RETR of a message a DELE before
+ * it marks, up to an RSET; the replies are those of the unpipelined
+ * session. */
+START_TEST(pipelined_hints)
+{
+	struct run r;
+	setup(&r);
+	r.cfg.expire = NULL;
+	r.cfg.implementation = NULL;
+	static const char in[] = LOGIN "RETR 3\r\nRETR 1\r\nTOP 2 0\r\nDELE 1\r\nRETR 1\r\n"
+	    "LIST\r\nRETR 2\r\nRSET\r\nTOP 3 2\r\nQUIT\r\n";
+	go(&r, in, strlen(in));
+	start(&r);
+	ck_assert_uint_eq(r.f.nhints, 5);
+	ck_assert_str_eq(r.f.hints[0], "0:W 1:T0 1:W");
+	ck_assert_str_eq(r.f.hints[1], "1:T0 1:W");
+	ck_assert_str_eq(r.f.hints[2], "1:W");
+	ck_assert_str_eq(r.f.hints[3], "");
+	ck_assert_str_eq(r.f.hints[4], "");
+	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
+	finish(&r);
+}
+END_TEST
+
 START_TEST(case_and_spacing)
 {
 	struct run r;
@@ -1637,6 +1662,7 @@ int main(void)
 	tcase_add_test(tc, odd_messages);
 	tcase_add_test(tc, big_message);
 	tcase_add_test(tc, pipelined_burst);
+	tcase_add_test(tc, pipelined_hints);
 	tcase_add_test(tc, case_and_spacing);
 	tcase_add_test(tc, twenty_bad_commands);
 	tcase_add_test(tc, pre_login_bad_commands);

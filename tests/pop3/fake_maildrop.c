@@ -145,7 +145,22 @@ static void fake_close(void *md)
 	f->is_open = false;
 }
 
+static void fake_hint(void *md, const struct pop3_md_next *next, size_t n)
+{
+	struct fake_maildrop *f = md;
+	if (f->nhints >= sizeof(f->hints) / sizeof(f->hints[0]))
+		return;
+	char *h = f->hints[f->nhints++];
+	size_t len = 0;
+	h[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof(f->hints[0]); i++)
+		len += (size_t)snprintf(h + len, sizeof(f->hints[0]) - len, "%s%zu:%c%s", i ? " " : "",
+		    next[i].idx, next[i].what == POP3_FETCH_TOP ? 'T' : 'W',
+		    next[i].what == POP3_FETCH_TOP ? (next[i].top_lines ? "n" : "0") : "");
+}
+
 const struct pop3_maildrop_ops fake_ops = {
+	.hint = fake_hint,
 	.open = fake_open,
 	.count = fake_count,
 	.info = fake_info,

@@ -44,6 +44,9 @@ struct fake_maildrop {
 	size_t retrieved_idx[FAKE_MAX_MSGS * 4];
 	uint64_t retrieved_octets[FAKE_MAX_MSGS * 4];
 	int sink_stops;                   /* times the sink returned 1 */
+	char hints[16][96];               /* each hint() call: "idx:W" / "idx:Tn"
+	                                     words, 0-based, space-separated */
+	size_t nhints;
 	uint64_t last_top_lines;
 };
 
