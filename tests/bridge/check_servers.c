@@ -502,12 +502,19 @@ START_TEST(t_uidvalidity_change)
 	    before.uidvalidity);
 	ck_assert_uint_eq(after.exists, 3);
 
-	/* the same messages keep their UIDLs: nothing is downloaded again */
+	/* The same messages keep their UIDLs: nothing is downloaded again. The
+	 * server may give them new UIDs in another order (Courier numbers a
+	 * message moved to cur/ by \Seen after the others), so the maildrop's
+	 * order may change: compare the sets. */
 	mdt_open(&e, &a, NULL);
 	ck_assert_uint_eq(mdt_count(&a), 3);
-	for (size_t i = 0; i < 3; i++)
-		ck_assert_msg(strcmp(mdt_info(&a, i).uidl, uidls[i]) == 0,
-		    "%s: message %zu: UIDL %s became %s", K(), i + 1, uidls[i], mdt_info(&a, i).uidl);
+	for (size_t i = 0; i < 3; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < 3; j++)
+			kept = kept || strcmp(mdt_info(&a, j).uidl, uidls[i]) == 0;
+		ck_assert_msg(kept, "%s: UIDL %s is gone after the renumbering (now %s %s %s)", K(),
+		    uidls[i], mdt_info(&a, 0).uidl, mdt_info(&a, 1).uidl, mdt_info(&a, 2).uidl);
+	}
 	mdt_close(&a);
 	mdt_env_free(&e);
 }
