@@ -161,7 +161,8 @@ fuzz: deps
 		mkdir -p $(FUZZ_B)/corpus/$$t; \
 		echo "== $$t ($(FUZZ_SECONDS)s)"; \
 		$(FUZZ_B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
-			$(FUZZ_B)/corpus/$$t tests/fuzz/seeds/$$t; \
+			$(FUZZ_B)/corpus/$$t tests/fuzz/seeds/$$t \
+			$$(test -d tests/fuzz/corpus/$$t && echo tests/fuzz/corpus/$$t); \
 	done
 
 $(FUZZ_B)/fuzz/fuzz_pop3: tests/fuzz/fuzz_pop3.c $(FUZZ_B)/libpop3.a
