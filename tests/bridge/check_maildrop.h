@@ -88,25 +88,24 @@ static __attribute__((unused)) void mdt_sleep(void *arg, unsigned ms)
 	*(uint64_t *)arg += ms;
 }
 
-/* Options for user: upstream = the test Dovecot in plaintext, a state file
- * of its own, upstream timeout 5 s, then the "key", "value" pairs (NULL
- * ends), e.g. "dele", "trash". Adds the Dovecot user. */
-static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *user, ...)
+/* The process context for user against the IMAP server on 127.0.0.1:port
+ * in plaintext: a state file of its own in dir, upstream timeout 5 s, then
+ * the "key", "value" pairs of ap (NULL ends), e.g. "dele", "trash". */
+static __attribute__((unused)) void mdt_env_setv(struct mdt_env *e, const char *user,
+    const char *dir, int port, va_list ap)
 {
 	char err[PB_ERR_MAX], url[64];
-	va_list ap;
 
 	memset(e, 0, sizeof(*e));
 	e->fake_ms = 1000000;
 	snprintf(e->user, sizeof(e->user), "%s", user);
-	snprintf(e->db, sizeof(e->db), "%s/state-%s.db", dc->dir, user);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", dc->imap_port);
+	snprintf(e->db, sizeof(e->db), "%s/state-%s.db", dir, user);
+	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", port);
 	config_options_init(&e->opt);
 	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TIMEOUT, "5", err, sizeof(err)), 0);
 	ck_assert_int_eq(config_options_set(&e->opt, PB_K_STATE, e->db, err, sizeof(err)), 0);
-	va_start(ap, user);
 	for (;;) {
 		const char *k = va_arg(ap, const char *);
 		if (k == NULL)
@@ -117,7 +116,6 @@ static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *
 		ck_assert_msg(config_options_set(&e->opt, (enum config_key)key, v, err, sizeof(err)) == 0,
 		    "%s", err);
 	}
-	va_end(ap);
 	ck_assert_msg(config_options_finish(&e->opt, true, NULL, err, sizeof(err)) == 0, "%s", err);
 	maildrop_ctx_init(&e->ctx);
 	e->ctx.opt = &e->opt;
@@ -127,6 +125,16 @@ static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *
 	e->ctx.throttle = guard_throttle_new(64, mdt_clock, mdt_sleep, &e->fake_ms);
 	ck_assert_ptr_nonnull(e->ctx.devlocks);
 	ck_assert_ptr_nonnull(e->ctx.throttle);
+}
+
+/* mdt_env_setv against the test Dovecot; adds the Dovecot user. */
+static __attribute__((unused)) void mdt_env_init(struct mdt_env *e, const char *user, ...)
+{
+	va_list ap;
+
+	va_start(ap, user);
+	mdt_env_setv(e, user, dc->dir, dc->imap_port, ap);
+	va_end(ap);
 	ck_assert_int_eq(pbt_dovecot_add_user(dc, user, MDT_PASS), 0);
 }
 

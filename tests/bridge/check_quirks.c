@@ -374,7 +374,6 @@ struct quirk {
  * "key", "value" pairs (NULL ends). */
 static void quirk_start(struct quirk *q, int sessions, ...)
 {
-	char err[PB_ERR_MAX], url[64];
 	va_list ap;
 	int n = 0;
 
@@ -390,35 +389,10 @@ static void quirk_start(struct quirk *q, int sessions, ...)
 	ck_assert_ptr_nonnull(q->pf);
 	q->pf->data = &q->srv;
 
-	struct mdt_env *e = &q->e;
-	memset(e, 0, sizeof(*e));
-	e->fake_ms = 1000000;
-	snprintf(e->user, sizeof(e->user), "quirk");
 	ck_assert_int_eq(pbt_mkdtemp("pb-quirks", q->dir, sizeof(q->dir)), 0);
-	snprintf(e->db, sizeof(e->db), "%s/state.db", q->dir);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", q->pf->port);
-	config_options_init(&e->opt);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TIMEOUT, "5", err, sizeof(err)), 0);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_STATE, e->db, err, sizeof(err)), 0);
 	va_start(ap, sessions);
-	for (;;) {
-		const char *k = va_arg(ap, const char *);
-		if (k == NULL)
-			break;
-		const char *v = va_arg(ap, const char *);
-		int key = config_key_lookup(k);
-		ck_assert_int_ge(key, 0);
-		ck_assert_msg(config_options_set(&e->opt, (enum config_key)key, v, err, sizeof(err)) == 0,
-		    "%s", err);
-	}
+	mdt_env_setv(&q->e, "quirk", q->dir, q->pf->port, ap);
 	va_end(ap);
-	ck_assert_msg(config_options_finish(&e->opt, true, NULL, err, sizeof(err)) == 0, "%s", err);
-	maildrop_ctx_init(&e->ctx);
-	e->ctx.opt = &e->opt;
-	e->ctx.devlocks = maildrop_devlocks_new();
-	e->ctx.throttle = guard_throttle_new(64, mdt_clock, mdt_sleep, &e->fake_ms);
 }
 
 static void quirk_finish(struct quirk *q)

@@ -101,38 +101,11 @@ static const char *F(const char *bare)
 /* mdt_env_init for the server of this TCase. */
 static void sv_env(struct mdt_env *e, const char *user, ...)
 {
-	char err[PB_ERR_MAX], url[64];
 	va_list ap;
 
-	memset(e, 0, sizeof(*e));
-	e->fake_ms = 1000000;
-	snprintf(e->user, sizeof(e->user), "%s", user);
-	snprintf(e->db, sizeof(e->db), "%s/state-%s.db", srv->dir, user);
-	snprintf(url, sizeof(url), "imap://127.0.0.1:%d", srv->imap_port);
-	config_options_init(&e->opt);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM, url, err, sizeof(err)), 0);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TLS, "none", err, sizeof(err)), 0);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_UPSTREAM_TIMEOUT, "5", err, sizeof(err)), 0);
-	ck_assert_int_eq(config_options_set(&e->opt, PB_K_STATE, e->db, err, sizeof(err)), 0);
 	va_start(ap, user);
-	for (;;) {
-		const char *k = va_arg(ap, const char *);
-		if (k == NULL)
-			break;
-		const char *v = va_arg(ap, const char *);
-		int key = config_key_lookup(k);
-		ck_assert_int_ge(key, 0);
-		ck_assert_msg(config_options_set(&e->opt, (enum config_key)key, v, err, sizeof(err)) == 0,
-		    "%s", err);
-	}
+	mdt_env_setv(e, user, srv->dir, srv->imap_port, ap);
 	va_end(ap);
-	ck_assert_msg(config_options_finish(&e->opt, true, NULL, err, sizeof(err)) == 0, "%s", err);
-	maildrop_ctx_init(&e->ctx);
-	e->ctx.opt = &e->opt;
-	e->ctx.devlocks = maildrop_devlocks_new();
-	e->ctx.throttle = guard_throttle_new(64, mdt_clock, mdt_sleep, &e->fake_ms);
-	ck_assert_ptr_nonnull(e->ctx.devlocks);
-	ck_assert_ptr_nonnull(e->ctx.throttle);
 	ck_assert_int_eq(pbt_imapd_add_user(srv, user, MDT_PASS), 0);
 }
 
