@@ -1,11 +1,12 @@
 /* bridge/config/options.c — parsing, layering and resolution of settings. */
 #include "bridge/config/options.h"
+
+#include "bridge/base/errbuf.h"
 #include "bridge/base/text.h"
 #include "bridge/base/username.h"
 #include "state/state.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,18 +194,6 @@ const struct config_words *config_key_words(enum config_key k)
 	return keys[k].type == V_ENUM ? keys[k].names : NULL;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 #define SHOWN(s) BASE_SHOWN(s)
 
 /* ---- primitive parsers ------------------------------------------------------ */
@@ -232,7 +221,7 @@ int config_parse_number(const char *s, unsigned long min, unsigned long max,
     unsigned long *out, char *err, size_t errlen)
 {
 	if (config_parse_uint(s, min, max, out) != 0)
-		return fail(err, errlen, "'%s' is not a number from %lu to %lu", SHOWN(s), min, max);
+		return base_errf(err, errlen, "'%s' is not a number from %lu to %lu", SHOWN(s), min, max);
 	return 0;
 }
 
@@ -268,7 +257,7 @@ int config_word_parse(const struct config_words *t, const char *s, int *out,
 		*out = v;
 		return 0;
 	}
-	return fail(err, errlen, "'%s' is not one of: %s", SHOWN(s),
+	return base_errf(err, errlen, "'%s' is not one of: %s", SHOWN(s),
 	    config_words_join(t, ", ", list, sizeof(list)));
 }
 
@@ -277,11 +266,11 @@ static int copy_text(char *dst, size_t dstlen, const char *s, const char *what,
 {
 	size_t len = strlen(s);
 	if (len == 0)
-		return fail(err, errlen, "empty %s", what);
+		return base_errf(err, errlen, "empty %s", what);
 	if (len >= dstlen)
-		return fail(err, errlen, "%s longer than %zu bytes", what, dstlen - 1);
+		return base_errf(err, errlen, "%s longer than %zu bytes", what, dstlen - 1);
 	if (!clean_text(s))
-		return fail(err, errlen, "%s '%s' contains control characters or invalid UTF-8",
+		return base_errf(err, errlen, "%s '%s' contains control characters or invalid UTF-8",
 		    what, SHOWN(s));
 	memcpy(dst, s, len + 1);
 	return 0;
@@ -291,11 +280,11 @@ static int parse_keyword(const char *s, char *dst, char *err, size_t errlen)
 {
 	size_t len = strlen(s);
 	if (len == 0 || len >= PB_KEYWORD_MAX)
-		return fail(err, errlen, "a keyword has 1 to %d characters", PB_KEYWORD_MAX - 1);
+		return base_errf(err, errlen, "a keyword has 1 to %d characters", PB_KEYWORD_MAX - 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
-			return fail(err, errlen,
+			return base_errf(err, errlen,
 			    "'%s' is not an IMAP keyword (printable ASCII without spaces or ( ) { %% * \" \\ ])",
 			    SHOWN(s));
 	}
@@ -307,7 +296,7 @@ static int parse_separator(const char *s, char *dst, char *err, size_t errlen)
 {
 	unsigned char c = (unsigned char)s[0];
 	if (c == 0 || s[1] != 0 || !ispunct(c) || strchr("@._-\"\\", c))
-		return fail(err, errlen,
+		return base_errf(err, errlen,
 		    "'%s': the device separator is one punctuation character other than @ . _ - \" \\",
 		    SHOWN(s));
 	*dst = (char)c;
@@ -322,7 +311,7 @@ static int parse_user(const char *s, char *dst, char *err, size_t errlen)
 	for (size_t i = 0; ok && i < len; i++)
 		ok = isalnum((unsigned char)s[i]) || strchr("_.-", s[i]);
 	if (!ok)
-		return fail(err, errlen, "'%s' is not a system user name", SHOWN(s));
+		return base_errf(err, errlen, "'%s' is not a system user name", SHOWN(s));
 	memcpy(dst, s, len + 1);
 	return 0;
 }
@@ -395,10 +384,10 @@ static int add_listener(struct config_endpoint *list, size_t *n, bool replace,
 		*n = 0;  /* nothing below fails when the list is empty */
 	for (size_t i = 0; i < *n; i++)
 		if (same_endpoint(&list[i], ep))
-			return fail(err, errlen, "%s is given twice",
+			return base_errf(err, errlen, "%s is given twice",
 			    config_endpoint_format(ep, buf, sizeof(buf)));
 	if (*n >= PB_LISTEN_MAX)
-		return fail(err, errlen, "more than %d listeners of one kind", PB_LISTEN_MAX);
+		return base_errf(err, errlen, "more than %d listeners of one kind", PB_LISTEN_MAX);
 	list[(*n)++] = *ep;
 	return 0;
 }
@@ -416,9 +405,9 @@ static int add_trusted_proxy(struct config_options *o, bool replace, const char 
 	for (size_t i = 0; i < o->n_trusted_proxy; i++)
 		if (strcmp(base_cidr_format(&o->trusted_proxy[i], a, sizeof(a)),
 		    base_cidr_format(&c, b, sizeof(b))) == 0)
-			return fail(err, errlen, "%s is given twice", b);
+			return base_errf(err, errlen, "%s is given twice", b);
 	if (o->n_trusted_proxy >= PB_TRUSTED_PROXY_MAX)
-		return fail(err, errlen, "more than %d trusted proxy ranges", PB_TRUSTED_PROXY_MAX);
+		return base_errf(err, errlen, "more than %d trusted proxy ranges", PB_TRUSTED_PROXY_MAX);
 	o->trusted_proxy[o->n_trusted_proxy++] = c;
 	return 0;
 }
@@ -450,7 +439,7 @@ static int set_device_value(struct config_device_settings *d, enum config_key k,
 			d->dele = (enum config_dele)e;
 		return 0;
 	default:
-		return fail(err, errlen, "'%s' is not a per-device setting", keys[k].name);
+		return base_errf(err, errlen, "'%s' is not a per-device setting", keys[k].name);
 	}
 }
 
@@ -465,7 +454,7 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 	int rc = 0;
 
 	if (kd->type != V_BOOL && !value)
-		return fail(err, errlen, "a value is required");
+		return base_errf(err, errlen, "a value is required");
 	if (PB_KEY_BIT(k) & PB_DEVICE_KEYS) {
 		rc = set_device_value(&o->dev, k, value, err, errlen);
 		goto done;
@@ -557,7 +546,7 @@ static int copy_sections(struct config_options *dst, const struct config_options
 {
 	struct config_device_section *copy = malloc(src->n_devices * sizeof(*copy));
 	if (!copy)
-		return fail(err, errlen, "out of memory");
+		return base_errf(err, errlen, "out of memory");
 	memcpy(copy, src->devices, src->n_devices * sizeof(*copy));
 	free(dst->devices);
 	dst->devices = copy;
@@ -641,7 +630,7 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 	char buf[PB_HOST_MAX + 10];
 	enum config_key bad;
 
-#define BAD(k, ...) do { bad = (k); fail(err, errlen, __VA_ARGS__); goto failed; } while (0)
+#define BAD(k, ...) do { bad = (k); base_errf(err, errlen, __VA_ARGS__); goto failed; } while (0)
 	if (o->upstream.host[0] == 0) {
 		if (need_upstream)
 			BAD(PB_K_UPSTREAM,
@@ -708,7 +697,7 @@ int config_section_check_separator(const struct config_device_section *s, char s
     char *err, size_t errlen)
 {
 	if (strchr(s->device, sep) || strchr(s->account, sep))
-		return fail(err, errlen, "device '%s' of account '%s': a name contains "
+		return base_errf(err, errlen, "device '%s' of account '%s': a name contains "
 		    "the device separator '%c'", SHOWN(s->device), SHOWN(s->account), sep);
 	return 0;
 }
@@ -731,11 +720,11 @@ struct config_device_section *config_options_new_section(struct config_options *
 	struct config_device_section s;
 	memset(&s, 0, sizeof(s));
 	if (!state_account_name_ok(account)) {
-		fail(err, errlen, "%s", STATE_ACCOUNT_RULE);
+		base_errf(err, errlen, "%s", STATE_ACCOUNT_RULE);
 		return NULL;
 	}
 	if (!state_device_name_ok(device)) {
-		fail(err, errlen, "%s", STATE_DEVICE_RULE);
+		base_errf(err, errlen, "%s", STATE_DEVICE_RULE);
 		return NULL;
 	}
 	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||
@@ -744,12 +733,12 @@ struct config_device_section *config_options_new_section(struct config_options *
 	base_device_name_fold(s.device);
 	const struct config_device_section *old = config_options_find_section(o, account, device);
 	if (old) {
-		fail(err, errlen, "a second section for device '%s' of account '%s' (first at line %u)",
+		base_errf(err, errlen, "a second section for device '%s' of account '%s' (first at line %u)",
 		    SHOWN(device), SHOWN(account), old->line);
 		return NULL;
 	}
 	if (o->n_devices >= PB_DEVICE_SECTIONS_MAX) {
-		fail(err, errlen, "more than %d device sections", PB_DEVICE_SECTIONS_MAX);
+		base_errf(err, errlen, "more than %d device sections", PB_DEVICE_SECTIONS_MAX);
 		return NULL;
 	}
 	/* Grow in powers of two: n_devices is a power of two exactly when full. */
@@ -757,7 +746,7 @@ struct config_device_section *config_options_new_section(struct config_options *
 		size_t cap = o->n_devices ? o->n_devices * 2 : 8;
 		struct config_device_section *d = realloc(o->devices, cap * sizeof(*d));
 		if (!d) {
-			fail(err, errlen, "out of memory");
+			base_errf(err, errlen, "out of memory");
 			return NULL;
 		}
 		o->devices = d;
@@ -772,9 +761,9 @@ int config_section_set(struct config_device_section *s, enum config_key k, const
     char *err, size_t errlen)
 {
 	if (!(PB_KEY_BIT(k) & PB_DEVICE_KEYS))
-		return fail(err, errlen, "'%s' cannot be set per device", keys[k].name);
+		return base_errf(err, errlen, "'%s' cannot be set per device", keys[k].name);
 	if (!value)
-		return fail(err, errlen, "a value is required");
+		return base_errf(err, errlen, "a value is required");
 	if (set_device_value(&s->v, k, value, err, errlen) != 0)
 		return -1;
 	s->set |= PB_KEY_BIT(k);
