@@ -310,6 +310,11 @@ static enum cmd_result run_command(struct pbt_dovecot *d, char *line)
 	return r == 0 ? CMD_OK : CMD_FAILED;
 }
 
+static enum cmd_result dovecot_command(void *arg, char *line)
+{
+	return run_command(arg, line);
+}
+
 /* While a command runs, stderr goes to a temporary file; afterwards it is
  * copied to the real stderr and its first line becomes the "err" reason. */
 static int capture_begin(int *saved)
@@ -347,6 +352,42 @@ static void capture_end(int saved)
 	fclose(g_capture);
 	g_capture = NULL;
 }
+
+/* The stdin command loop of `pbtest dovecot` and `pbtest imapd`: each line
+ * to run(arg, line), answered "ok" or "err REASON", until EOF, "quit" or
+ * a stop signal. */
+typedef enum cmd_result command_fn(void *arg, char *line);
+
+static void command_loop(command_fn *run, void *arg)
+{
+	static char buf[LINE_MAX_LEN];
+	size_t have = 0;
+
+	fflush(stdout);
+	for (;;) {
+		int r = read_line(buf, sizeof(buf), &have);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			reply(0, "line too long");
+			break;
+		}
+		size_t used = strlen(buf) + 1;
+		int saved, captured = capture_begin(&saved) == 0;
+		enum cmd_result res = run(arg, buf);
+		if (captured)
+			capture_end(saved);
+		if (res == CMD_OK)
+			reply(1, NULL);
+		else if (res == CMD_FAILED)
+			reply(0, g_reason[0] ? g_reason : "failed");
+		memmove(buf, buf + used, have - used);
+		have -= used;
+		if (res == CMD_QUIT || g_stop)
+			break;
+	}
+}
+
 
 /* Dovecot settings for --process-limit / --client-limit (0: not given). */
 static void load_config(char *buf, size_t len, uint64_t process_limit, uint64_t client_limit)
@@ -425,32 +466,7 @@ static int cmd_dovecot(int argc, char **argv)
 		assign_int("IMAPS_PORT", d->imaps_port, 0);
 		assign_int("POP3_PORT", d->pop3_port, 0);
 		assign_int("POP3S_PORT", d->pop3s_port, 1);
-		fflush(stdout);
-		static char buf[LINE_MAX_LEN];
-		size_t have = 0;
-		for (;;) {
-			int r = read_line(buf, sizeof(buf), &have);
-			if (r == 0)
-				break;
-			if (r < 0) {
-				reply(0, "line too long");
-				break;
-			}
-			size_t used = strlen(buf) + 1;
-			int saved, captured = capture_begin(&saved) == 0;
-			enum cmd_result res = run_command(d, buf);
-			if (captured)
-				capture_end(saved);
-			if (res == CMD_OK)
-				reply(1, NULL);
-			else if (res == CMD_FAILED)
-				reply(0, g_reason[0] ? g_reason : "failed");
-			int quit = res == CMD_QUIT;
-			memmove(buf, buf + used, have - used);
-			have -= used;
-			if (quit || g_stop)
-				break;
-		}
+		command_loop(dovecot_command, d);
 	}
 	pbt_dovecot_stop(d);
 	return rc;
@@ -514,6 +530,11 @@ static enum cmd_result run_imapd_command(struct pbt_imapd *d, char *line)
 	return r == 0 ? CMD_OK : CMD_FAILED;
 }
 
+static enum cmd_result imapd_command(void *arg, char *line)
+{
+	return run_imapd_command(arg, line);
+}
+
 static int cmd_imapd(int argc, char **argv)
 {
 	int kind = argc >= 3 ? pbt_imapd_kind_parse(argv[2]) : -1;
@@ -567,31 +588,7 @@ static int cmd_imapd(int argc, char **argv)
 		assign_int("IMAP_PORT", d->imap_port, 0);
 		assign("PREFIX", d->prefix, 0);
 		assign("SEP", sep, 1);
-		fflush(stdout);
-		static char buf[LINE_MAX_LEN];
-		size_t have = 0;
-		for (;;) {
-			int r = read_line(buf, sizeof(buf), &have);
-			if (r == 0)
-				break;
-			if (r < 0) {
-				reply(0, "line too long");
-				break;
-			}
-			size_t used = strlen(buf) + 1;
-			int saved, captured = capture_begin(&saved) == 0;
-			enum cmd_result res = run_imapd_command(d, buf);
-			if (captured)
-				capture_end(saved);
-			if (res == CMD_OK)
-				reply(1, NULL);
-			else if (res == CMD_FAILED)
-				reply(0, g_reason[0] ? g_reason : "failed");
-			memmove(buf, buf + used, have - used);
-			have -= used;
-			if (res == CMD_QUIT || g_stop)
-				break;
-		}
+		command_loop(imapd_command, d);
 	}
 	pbt_imapd_stop(d);
 	return rc;
