@@ -48,7 +48,7 @@ bridge_LIBS  := bridge state imap pop3
 pop3_EXPORTS  := pop3_
 imap_EXPORTS  := imap_
 state_EXPORTS := state_
-bridge_EXPORTS := base_ config_ guard_ managed_ maildrop_ serve_ migrate_ cmd_
+bridge_EXPORTS := base_ config_ guard_ managed_ oauth2_ pool_ maildrop_ submit_ front_ serve_ migrate_ route_ cmd_
 
 .PHONY: all check check-all check-layout sanitize demo fuzz bench install clean deps \
         $(addprefix check-,$(SUITES) interop) load

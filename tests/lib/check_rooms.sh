@@ -12,7 +12,7 @@ set -eu
 cd "${1:-.}"
 
 # Rooms in dependency order: a room may include the rooms before it.
-ORDER="base config guard managed maildrop serve migrate cmd"
+ORDER="base config guard managed oauth2 pool maildrop submit front serve migrate route cmd"
 bad=0
 fail() { echo "check_rooms: $*" >&2; bad=1; }
 
