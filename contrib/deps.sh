@@ -16,6 +16,9 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
       libgnutls30 libicu72 libidn12 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3
       libpq5 libwrap0 libsqlite3-0 libssl3 libxml2 libuuid1 zlib1g libstdc++6"
 
+# route and the metrics endpoints (SPEC §14): HTTP through libmicrohttpd, never by hand
+PKGS="$PKGS libmicrohttpd-dev"
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

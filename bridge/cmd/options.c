@@ -4,6 +4,7 @@
  * default from config_options_init(). */
 #include "bridge/cmd/cmd.h"
 #include "bridge/migrate/autoconfig.h"
+#include "bridge/route/route.h"
 #include "state/state.h"
 
 #define STR_(x) #x
@@ -111,4 +112,23 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	[CMD_O_SMTP_TLS] = { .kind = CONFIG_OPT_WORD, .name = "smtp-tls", .metavar = "MODE",
 	    .words = &config_words_upstream_tls, .dflt = "starttls",
 	    .help = "TLS to the outgoing server" },
+
+	/* route */
+	[CMD_O_ROUTE_LISTEN] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_LISTEN,
+	    .metavar = "ADDR:PORT", .help = "serve nginx's auth_http and /metrics here" },
+	[CMD_O_NODE] = { .kind = CONFIG_OPT_TEXT, .name = "node",
+	    .metavar = "NAME=IP:PORT[,imap=PORT][,smtp=PORT]", .min = 3, .max = 200,
+	    .help = "a node and its listeners; repeatable" },
+	[CMD_O_CHECK_INTERVAL] = { .kind = CONFIG_OPT_UINT, .name = "check-interval",
+	    .metavar = "SECS", .min = 1, .max = 3600, .dflt = STR(ROUTE_DEFAULT_CHECK_INTERVAL_S),
+	    .help = "health check of every node this often" },
+	[CMD_O_ROUTE_SEPARATOR] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_DEVICE_SEPARATOR,
+	    .metavar = "C", .dflt = "#", .help = "the nodes' device separator" },
+	[CMD_O_PLAN] = { .kind = CONFIG_OPT_FLAG, .name = "plan",
+	    .help = "print ACCOUNT FROM TO for each account the --node list would move" },
+	[CMD_O_ROUTE_STATE] = { .kind = CONFIG_OPT_TEXT, .name = "state", .metavar = "NAME=FILE",
+	    .min = 3, .max = PB_PATH_MAX + ROUTE_NAME_MAX,
+	    .help = "--plan: node NAME's state file; repeatable" },
+	[CMD_O_ROUTE_LOG_LEVEL] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_LOG_LEVEL,
+	    .metavar = "LEVEL", .dflt = "info", .help = "least important lines logged" },
 };
