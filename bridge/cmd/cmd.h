@@ -23,6 +23,7 @@ enum cmd_opt {
 	CMD_O_CONFIG = PB_K_COUNT,  /* --config FILE */
 	/* device add / set: the device's own settings */
 	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE,
+	CMD_O_DEV_LOGIN_DELAY,
 	CMD_O_UPSTREAM_USER,        /* account add / set-password */
 	/* import-uidls */
 	CMD_O_ACCOUNT, CMD_O_FROM, CMD_O_FROM_USER, CMD_O_FROM_PASSWORD_FILE, CMD_O_FROM_CA,

@@ -60,6 +60,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	SETTING(PB_K_LOG_LEVEL, "LEVEL", NULL, "least important lines logged"),
 	SETTING(PB_K_STATE, "FILE", NULL, "the state database"),
 	SETTING(PB_K_KEY_FILE, "FILE", "STATE.key", "key of the stored upstream passwords"),
+	SETTING(PB_K_LOGIN_DELAY, "SECS", NULL,
+	    "least time between two logins of a device (0: any time)"),
 
 	[CMD_O_CONFIG] = { .kind = CONFIG_OPT_CONFIG, .name = "config", .metavar = "FILE",
 	    .help = "XML configuration (docs/CONFIG.md)" },
@@ -69,6 +71,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	VALUE(CMD_O_DEV_WINDOW, PB_K_WINDOW, "N", "this device sees the newest N only"),
 	VALUE(CMD_O_DEV_SEEN_ON, PB_K_SEEN_ON, "WHEN", "when this device's RETR flags \\Seen"),
 	VALUE(CMD_O_DEV_DELE, PB_K_DELE, "MODE", "what this device's DELE does upstream"),
+	VALUE(CMD_O_DEV_LOGIN_DELAY, PB_K_LOGIN_DELAY, "SECS",
+	    "least time between two logins of this device"),
 
 	[CMD_O_UPSTREAM_USER] = { .kind = CONFIG_OPT_TEXT, .name = "upstream-user",
 	    .metavar = "USER", .min = 1, .max = STATE_USER_MAX, .dflt = "ACCOUNT",

@@ -92,6 +92,28 @@ static enum pop3_md_status open_db(struct maildrop_md *md, struct pop3_md_reply 
 	return POP3_MD_OK;
 }
 
+/* LOGIN-DELAY (SPEC §14, RFC 2449): a device that logged in successfully
+ * less than its login delay ago is refused — after a good login (the
+ * password is never confirmed to a guesser) and before this login is
+ * recorded, so an early poll does not push the next one further out. Per
+ * device: the other devices of the account have their own last login. */
+static enum pop3_md_status login_delay(struct maildrop_md *md, const struct state_device *d,
+    int64_t now, struct pop3_md_reply *reply)
+{
+	int64_t delay = md->eff.login_delay;
+	if (delay == 0 || d->last_login == 0 || d->last_login > now ||
+	    now - d->last_login >= delay)
+		return POP3_MD_OK;
+	char detail[BRIDGE_DETAIL_MAX], text[sizeof(reply->text)];
+	snprintf(detail, sizeof(detail), "login delay: last login %llds ago, login-delay %llds",
+	    (long long)(now - d->last_login), (long long)delay);
+	set_detail(md->conn, detail);
+	snprintf(text, sizeof(text), "This device may log in once every %lld seconds.",
+	    (long long)delay);
+	set_text(reply, NULL, text);
+	return POP3_MD_LOGIN_DELAY;
+}
+
 /* Passthrough: the POP3 password is the upstream password. */
 static enum pop3_md_status login_passthrough(struct maildrop_md *md,
     const struct pop3_credentials *cred, const char *account,
@@ -112,7 +134,7 @@ static enum pop3_md_status login_passthrough(struct maildrop_md *md,
  * credentials log in. Their refusal is the administrator's problem. */
 static enum pop3_md_status login_managed(struct maildrop_md *md,
     const struct pop3_credentials *cred, const char *account, char *device,
-    int has_device, struct pop3_md_reply *reply)
+    int has_device, int64_t now, struct pop3_md_reply *reply)
 {
 	struct maildrop_conn *conn = md->conn;
 	struct managed_login ml;
@@ -148,6 +170,17 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	md->account_id = ml.account_id;
 	md->device_id = ml.device_id;
 	snprintf(device, STATE_DEVICE_MAX + 1, "%s", ml.device);
+	/* The device is known from its password: an early poll is refused
+	 * before any upstream login (open() checks again, as for passthrough). */
+	struct state_device d;
+	if (state_device_get_by_id(md->db, md->device_id, &d) == STATE_OK) {
+		effective_settings(md, &d);
+		st = login_delay(md, &d, now, reply);
+		if (st != POP3_MD_OK) {
+			managed_login_clear(&ml);
+			return st;
+		}
+	}
 	char detail[BRIDGE_DETAIL_MAX];
 	st = maildrop_upstream_login(&md->up, md->opt, ml.upstream_user, ml.upstream_password,
 	    detail, sizeof(detail));
@@ -261,15 +294,18 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 	}
 
 	if (opt->auth == PB_AUTH_MANAGED)
-		st = login_managed(md, cred, account, device, has_device, reply);
+		st = login_managed(md, cred, account, device, has_device, now, reply);
 	else
 		st = login_passthrough(md, cred, account, reply);
-	if (st != POP3_MD_OK)
+	if (st != POP3_MD_OK && st != POP3_MD_LOGIN_DELAY)
 		goto fail;
+	/* a good password (an early poll's too) */
 	snprintf(conn->device, sizeof(conn->device), "%s", device);
 	if (conn->ctx->throttle != NULL)
 		guard_throttle_success(conn->ctx->throttle, conn->remote_addr, conn->account);
 	conn->identified = true;
+	if (st != POP3_MD_OK)
+		goto fail;
 	const char *utls = imap_tls_version(md->up.imap);
 	snprintf(conn->upstream_tls, sizeof(conn->upstream_tls), "%s", utls ? utls : "");
 
@@ -299,6 +335,9 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		goto fail;
 	}
 	effective_settings(md, &d);
+	st = login_delay(md, &d, now, reply);
+	if (st != POP3_MD_OK)
+		goto fail;
 	if (state_device_login(md->db, md->device_id, now, conn->remote_addr, "pop3",
 	    conn->tls_version) != STATE_OK) {
 		st = db_failed(md, reply, "login record");

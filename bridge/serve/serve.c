@@ -324,6 +324,8 @@ static void *session_main(void *arg)
 		.idle_timeout_s = o->idle_timeout,
 		.login_timeout_s = o->login_timeout,
 		.max_auth_failures = o->max_auth_failures,
+		.login_delay_s = o->dev.login_delay,
+		.login_delay_per_user = o->dev.login_delay > 0,
 		.implementation = "popbridge " POPBRIDGE_VERSION,
 		.expire = "NEVER",
 		.remote_addr = job->remote,
