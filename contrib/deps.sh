@@ -18,6 +18,10 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
 
 # route and the metrics endpoints (SPEC §14): HTTP through libmicrohttpd, never by hand
 PKGS="$PKGS libmicrohttpd-dev"
+# the fleet test (tests/interop/test_fleet.py) runs a private nginx mail proxy; the
+# package starts a system nginx on port 80, which is stopped and disabled below
+NGINX_PKGS="nginx-light libnginx-mod-mail"
+PKGS="$PKGS $NGINX_PKGS"
 
 missing=""
 for p in $PKGS; do
@@ -39,4 +43,17 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+# nginx was installed here for the tests only: no system nginx stays running or
+# starts at boot (tests run their own, `nginx -p PREFIX -c CONF`)
+case " $missing " in
+*" nginx-light "*)
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now nginx.service >/dev/null 2>&1 || true
+	else
+		invoke-rc.d nginx stop >/dev/null 2>&1 || true
+		update-rc.d nginx disable >/dev/null 2>&1 || true
+	fi
+	echo "deps: nginx installed for the tests; the system nginx service is stopped and disabled"
+	;;
+esac
 exec sh "$here/test-servers.sh"
