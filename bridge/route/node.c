@@ -82,7 +82,8 @@ int route_node_parse(const char *spec, struct route_node *out, char *err, size_t
 	if (route_name_check(buf) != 0)
 		return base_errf(err, errlen, "--node '%s': a node name is 1 to %d of A-Z a-z "
 		    "0-9 . _ -", BASE_SHOWN(spec), ROUTE_NAME_MAX);
-	snprintf(out->name, sizeof(out->name), "%s", buf);
+	size_t nl = strlen(buf);   /* at most ROUTE_NAME_MAX: checked above */
+	memcpy(out->name, buf, nl < sizeof(out->name) ? nl : sizeof(out->name) - 1);
 	char *rest = eq + 1;
 	char *comma = strchr(rest, ',');
 	if (comma)
