@@ -16,6 +16,13 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
       libgnutls30 libicu72 libidn12 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3
       libpq5 libwrap0 libsqlite3-0 libssl3 libxml2 libuuid1 zlib1g libstdc++6"
 
+# route and the metrics endpoints (SPEC §14): HTTP through libmicrohttpd, never by hand
+PKGS="$PKGS libmicrohttpd-dev"
+# the fleet test (tests/interop/test_fleet.py) runs a private nginx mail proxy; the
+# package starts a system nginx on port 80, which is stopped and disabled below
+NGINX_PKGS="nginx-light libnginx-mod-mail"
+PKGS="$PKGS $NGINX_PKGS"
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -36,4 +43,17 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+# nginx was installed here for the tests only: no system nginx stays running or
+# starts at boot (tests run their own, `nginx -p PREFIX -c CONF`)
+case " $missing " in
+*" nginx-light "*)
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now nginx.service >/dev/null 2>&1 || true
+	else
+		invoke-rc.d nginx stop >/dev/null 2>&1 || true
+		update-rc.d nginx disable >/dev/null 2>&1 || true
+	fi
+	echo "deps: nginx installed for the tests; the system nginx service is stopped and disabled"
+	;;
+esac
 exec sh "$here/test-servers.sh"

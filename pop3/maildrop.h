@@ -109,6 +109,11 @@ struct pop3_maildrop_ops {
 	    struct pop3_md_reply *reply);
 	/* End of session, committed or not: release the device lock and free. */
 	void (*close)(void *md);
+	/* Optional (NULL: the configuration's login_delay_s is shown). The
+	 * device's own LOGIN-DELAY in seconds, for CAPA in the TRANSACTION
+	 * state (RFC 2449 §6.5: the value for this user); 0 omits the tag.
+	 * The implementation enforces it in open() (POP3_MD_LOGIN_DELAY). */
+	unsigned (*login_delay)(void *md);
 };
 
 #endif

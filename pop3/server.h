@@ -109,8 +109,12 @@ struct pop3_session_config {
 	/* CAPA EXPIRE value: "NEVER" for popbridge, or days as decimal; NULL
 	 * omits the tag. */
 	const char *expire;
-	/* CAPA LOGIN-DELAY value in seconds; 0 omits the tag. */
+	/* CAPA LOGIN-DELAY value in seconds; 0 omits the tag. In TRANSACTION
+	 * the maildrop's login_delay() decides when it has one. */
 	unsigned login_delay_s;
+	/* Before login, follow the value with "USER" (RFC 2449 §6.5: the delay
+	 * may differ per user; CAPA after login tells this user's). */
+	bool login_delay_per_user;
 	/* Numeric address of the client: passed to open() in the credentials
 	 * and copied into the stats. Not owned; NULL is taken as "". */
 	const char *remote_addr;

@@ -115,7 +115,12 @@ static const char STEP3[] =
 	"ALTER TABLE journal ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE journal ADD COLUMN last_error TEXT;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3 };
+/* Version 4: a device's own LOGIN-DELAY (SPEC §14), seconds; NULL = the
+ * configuration's. */
+static const char STEP4[] =
+	"ALTER TABLE devices ADD COLUMN login_delay INTEGER;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)
@@ -226,4 +231,12 @@ int state_test_set_version(struct state_db *db, int version)
 {
 	DB_ENTER(db);
 	return set_version(db, version);
+}
+
+int64_t state_test_exec(struct state_db *db, const char *sql)
+{
+	DB_ENTER(db);
+	if (state_db_exec(db, sql, "a test's SQL") != STATE_OK)
+		return -1;
+	return sqlite3_last_insert_rowid(db->conn);
 }

@@ -172,7 +172,8 @@ int state_account_list(struct state_db *db, state_account_cb *cb, void *arg);
  * overrides are the words of
  * SPEC §3 as text ("" = use the global default) and window (-1 = default);
  * the words are validated here: offer all|since-enrolment|unseen, seen_on
- * retr|quit|never, dele hide|trash|archive|flag|expunge|last-device.
+ * retr|quit|never, dele hide|trash|archive|flag|expunge|last-device; and
+ * login_delay (SPEC §14) as decimal text ("" = default), 0..86400.
  *
  * Enrolment mark (offer since-enrolment): the mailbox UIDNEXT when the
  * device was created, kept across UIDVALIDITY changes. Every message has a
@@ -191,7 +192,10 @@ struct state_device_settings {
 	int64_t window;                    /* -1 = default; 0 = unlimited */
 	char seen_on[STATE_WORD_MAX + 1];  /* "" = default */
 	char dele[STATE_WORD_MAX + 1];     /* "" = default */
+	char login_delay[STATE_WORD_MAX + 1]; /* "" = default; else decimal seconds,
+	                                         0..STATE_LOGIN_DELAY_MAX (SPEC §14) */
 };
+#define STATE_LOGIN_DELAY_MAX 86400
 
 /* Which fields state_device_set changes. */
 enum {
@@ -200,7 +204,8 @@ enum {
 	STATE_SET_WINDOW  = 1 << 2,
 	STATE_SET_SEEN_ON = 1 << 3,
 	STATE_SET_DELE    = 1 << 4,
-	STATE_SET_ALL     = 0x1f,
+	STATE_SET_LOGIN_DELAY = 1 << 5,
+	STATE_SET_ALL     = 0x3f,
 };
 
 struct state_device {

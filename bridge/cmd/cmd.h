@@ -23,6 +23,7 @@ enum cmd_opt {
 	CMD_O_CONFIG = PB_K_COUNT,  /* --config FILE */
 	/* device add / set: the device's own settings */
 	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE,
+	CMD_O_DEV_LOGIN_DELAY,
 	CMD_O_UPSTREAM_USER,        /* account add / set-password */
 	/* import-uidls */
 	CMD_O_ACCOUNT, CMD_O_FROM, CMD_O_FROM_USER, CMD_O_FROM_PASSWORD_FILE, CMD_O_FROM_CA,
@@ -31,6 +32,9 @@ enum cmd_opt {
 	/* autoconfig */
 	CMD_O_AUTOCONFIG_FORMAT, CMD_O_EMAIL, CMD_O_LOGIN, CMD_O_DISPLAY_NAME, CMD_O_SMTP_HOST,
 	CMD_O_SMTP_PORT, CMD_O_SMTP_TLS,
+	/* route (SPEC §14) */
+	CMD_O_ROUTE_LISTEN, CMD_O_NODE, CMD_O_CHECK_INTERVAL, CMD_O_ROUTE_SEPARATOR, CMD_O_PLAN,
+	CMD_O_ROUTE_STATE, CMD_O_ROUTE_LOG_LEVEL,
 	CMD_O_COUNT
 };
 _Static_assert(CMD_O_COUNT <= CONFIG_OPTS_MAX, "the option table fits struct config_cmdline");
@@ -46,6 +50,7 @@ extern const struct config_command cmd_account;   /* add, list, remove, set-pass
 extern const struct config_command cmd_device;    /* add, list, revoke, reset, set */
 extern const struct config_command cmd_import_uidls;
 extern const struct config_command cmd_report;
+extern const struct config_command cmd_route;
 extern const struct config_command cmd_autoconfig;
 extern const struct config_command cmd_check_config;
 extern const struct config_command cmd_version;

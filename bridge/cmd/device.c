@@ -14,10 +14,12 @@
 #include "bridge/managed/password.h"
 
 static const enum cmd_opt DEVICE_OPTS[] = {
-	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE
+	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE,
+	CMD_O_DEV_LOGIN_DELAY,
 };
 static const unsigned STATE_MASKS[] = {
-	STATE_SET_FOLDER, STATE_SET_OFFER, STATE_SET_WINDOW, STATE_SET_SEEN_ON, STATE_SET_DELE
+	STATE_SET_FOLDER, STATE_SET_OFFER, STATE_SET_WINDOW, STATE_SET_SEEN_ON, STATE_SET_DELE,
+	STATE_SET_LOGIN_DELAY,
 };
 
 /* The settings options (parsed into c->values by the option table) as a
@@ -56,6 +58,10 @@ static int take_settings(const struct config_cmdline *c, struct state_device_set
 		case CMD_O_DEV_SEEN_ON:
 			snprintf(s->seen_on, sizeof(s->seen_on), "%s", config_seen_on_name(v->seen_on));
 			break;
+		case CMD_O_DEV_LOGIN_DELAY:
+			snprintf(s->login_delay, sizeof(s->login_delay), "%lu",
+			    (unsigned long)v->login_delay);
+			break;
 		default:
 			snprintf(s->dele, sizeof(s->dele), "%s", config_dele_name(v->dele));
 			break;
@@ -85,8 +91,9 @@ static int find(struct cmd_admin *ad, const char *account, const char *device,
 	return 0;
 }
 
-/* "folder=INBOX offer=unseen* window=0 seen-on=retr dele=hide": the
- * effective settings, '*' after those the device overrides. */
+/* "folder=INBOX offer=unseen* window=0 seen-on=retr dele=hide
+ * login-delay=0": the effective settings, '*' after those the device
+ * overrides. */
 static void format_settings(const struct config_options *o, const struct state_device *d,
     char *buf, size_t len)
 {
@@ -95,12 +102,14 @@ static void format_settings(const struct config_options *o, const struct state_d
 	maildrop_settings_get(o, d->account, d->name, &d->settings, &s);
 	const struct config_device_settings *e = &s.eff;
 #define STORED(bit) (s.stored & (bit) ? "*" : "")
-	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%lu%s seen-on=%s%s dele=%s%s",
+	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%lu%s seen-on=%s%s dele=%s%s "
+	    "login-delay=%lu%s",
 	    strchr(e->folder, ' ') ? "\"" : "", e->folder, strchr(e->folder, ' ') ? "\"" : "",
 	    STORED(STATE_SET_FOLDER), config_offer_name(e->offer), STORED(STATE_SET_OFFER),
 	    (unsigned long)e->window, STORED(STATE_SET_WINDOW),
 	    config_seen_on_name(e->seen_on), STORED(STATE_SET_SEEN_ON),
-	    config_dele_name(e->dele), STORED(STATE_SET_DELE));
+	    config_dele_name(e->dele), STORED(STATE_SET_DELE),
+	    (unsigned long)e->login_delay, STORED(STATE_SET_LOGIN_DELAY));
 #undef STORED
 }
 
@@ -330,14 +339,15 @@ static int device_set(struct config_cmdline *c) { return device_change(c, ACT_SE
 static const struct config_cmd_opt opts_add[] = {
 	{ CMD_O_DEV_FOLDER, 0, NULL }, { CMD_O_DEV_OFFER, 0, NULL },
 	{ CMD_O_DEV_WINDOW, 0, NULL }, { CMD_O_DEV_SEEN_ON, 0, NULL },
-	{ CMD_O_DEV_DELE, 0, NULL }, COMMON,
+	{ CMD_O_DEV_DELE, 0, NULL }, { CMD_O_DEV_LOGIN_DELAY, 0, NULL }, COMMON,
 };
 static const struct config_cmd_opt opts_set[] = {
 	{ CMD_O_DEV_FOLDER, CONFIG_DEFAULT_WORD, NULL },
 	{ CMD_O_DEV_OFFER, CONFIG_DEFAULT_WORD, NULL },
 	{ CMD_O_DEV_WINDOW, CONFIG_DEFAULT_WORD, NULL },
 	{ CMD_O_DEV_SEEN_ON, CONFIG_DEFAULT_WORD, NULL },
-	{ CMD_O_DEV_DELE, CONFIG_DEFAULT_WORD, NULL }, COMMON,
+	{ CMD_O_DEV_DELE, CONFIG_DEFAULT_WORD, NULL },
+	{ CMD_O_DEV_LOGIN_DELAY, CONFIG_DEFAULT_WORD, NULL }, COMMON,
 };
 static const struct config_cmd_opt opts_state[] = { COMMON };
 #undef COMMON

@@ -4,6 +4,7 @@
  * default from config_options_init(). */
 #include "bridge/cmd/cmd.h"
 #include "bridge/migrate/autoconfig.h"
+#include "bridge/route/route.h"
 #include "state/state.h"
 
 #define STR_(x) #x
@@ -59,6 +60,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	SETTING(PB_K_LOG_LEVEL, "LEVEL", NULL, "least important lines logged"),
 	SETTING(PB_K_STATE, "FILE", NULL, "the state database"),
 	SETTING(PB_K_KEY_FILE, "FILE", "STATE.key", "key of the stored upstream passwords"),
+	SETTING(PB_K_LOGIN_DELAY, "SECS", NULL,
+	    "least time between two logins of a device (0: any time)"),
 
 	[CMD_O_CONFIG] = { .kind = CONFIG_OPT_CONFIG, .name = "config", .metavar = "FILE",
 	    .help = "XML configuration (docs/CONFIG.md)" },
@@ -68,6 +71,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	VALUE(CMD_O_DEV_WINDOW, PB_K_WINDOW, "N", "this device sees the newest N only"),
 	VALUE(CMD_O_DEV_SEEN_ON, PB_K_SEEN_ON, "WHEN", "when this device's RETR flags \\Seen"),
 	VALUE(CMD_O_DEV_DELE, PB_K_DELE, "MODE", "what this device's DELE does upstream"),
+	VALUE(CMD_O_DEV_LOGIN_DELAY, PB_K_LOGIN_DELAY, "SECS",
+	    "least time between two logins of this device"),
 
 	[CMD_O_UPSTREAM_USER] = { .kind = CONFIG_OPT_TEXT, .name = "upstream-user",
 	    .metavar = "USER", .min = 1, .max = STATE_USER_MAX, .dflt = "ACCOUNT",
@@ -111,4 +116,23 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	[CMD_O_SMTP_TLS] = { .kind = CONFIG_OPT_WORD, .name = "smtp-tls", .metavar = "MODE",
 	    .words = &config_words_upstream_tls, .dflt = "starttls",
 	    .help = "TLS to the outgoing server" },
+
+	/* route */
+	[CMD_O_ROUTE_LISTEN] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_LISTEN,
+	    .metavar = "ADDR:PORT", .help = "serve nginx's auth_http and /metrics here" },
+	[CMD_O_NODE] = { .kind = CONFIG_OPT_TEXT, .name = "node",
+	    .metavar = "NAME=IP:PORT[,imap=PORT][,smtp=PORT]", .min = 3, .max = 200,
+	    .help = "a node and its listeners; repeatable" },
+	[CMD_O_CHECK_INTERVAL] = { .kind = CONFIG_OPT_UINT, .name = "check-interval",
+	    .metavar = "SECS", .min = 1, .max = 3600, .dflt = STR(ROUTE_DEFAULT_CHECK_INTERVAL_S),
+	    .help = "health check of every node this often" },
+	[CMD_O_ROUTE_SEPARATOR] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_DEVICE_SEPARATOR,
+	    .metavar = "C", .dflt = "#", .help = "the nodes' device separator" },
+	[CMD_O_PLAN] = { .kind = CONFIG_OPT_FLAG, .name = "plan",
+	    .help = "print ACCOUNT FROM TO for each account the --node list would move" },
+	[CMD_O_ROUTE_STATE] = { .kind = CONFIG_OPT_TEXT, .name = "state", .metavar = "NAME=FILE",
+	    .min = 3, .max = PB_PATH_MAX + ROUTE_NAME_MAX,
+	    .help = "--plan: node NAME's state file; repeatable" },
+	[CMD_O_ROUTE_LOG_LEVEL] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_LOG_LEVEL,
+	    .metavar = "LEVEL", .dflt = "info", .help = "least important lines logged" },
 };

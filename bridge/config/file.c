@@ -200,7 +200,7 @@ static const struct attrmap auth_attrs[] = {
 	{ "allow-plaintext", PB_K_ALLOW_PLAINTEXT_AUTH }, { NULL, 0 } };
 static const struct attrmap mailbox_attrs[] = {
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
-	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE },
+	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { "login-delay", PB_K_LOGIN_DELAY },
 	{ "trash-folder", PB_K_TRASH_FOLDER }, { "archive-folder", PB_K_ARCHIVE_FOLDER },
 	{ "dele-keyword", PB_K_DELE_KEYWORD }, { NULL, 0 } };
 static const struct attrmap limits_attrs[] = {
@@ -224,7 +224,8 @@ static const struct attrmap run_attrs[] = { { "user", PB_K_USER }, { NULL, 0 } }
 static const struct attrmap listen_attrs[] = { { NULL, 0 } };
 static const struct attrmap device_attrs[] = {
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
-	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { NULL, 0 } };
+	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { "login-delay", PB_K_LOGIN_DELAY },
+	{ NULL, 0 } };
 
 static const struct elemdef elements[] = {
 	{ "upstream", upstream_attrs, false },

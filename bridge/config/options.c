@@ -156,6 +156,7 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, &config_words_log_level },
 	[PB_K_STATE]            = { "state", V_PATH, 0, 0, NULL },
 	[PB_K_KEY_FILE]         = { "key-file", V_PATH, 0, 0, NULL },
+	[PB_K_LOGIN_DELAY]      = { "login-delay", V_UINT, 0, 86400, NULL },
 };
 
 const char *config_key_name(enum config_key k) { return keys[k].name; }
@@ -412,7 +413,8 @@ static int add_trusted_proxy(struct config_options *o, bool replace, const char 
 	return 0;
 }
 
-/* Parse a device-level value (folder, offer, window, seen-on, dele) into d. */
+/* Parse a device-level value (folder, offer, window, seen-on, dele,
+ * login-delay) into d. */
 static int set_device_value(struct config_device_settings *d, enum config_key k,
     const char *value, char *err, size_t errlen)
 {
@@ -422,9 +424,13 @@ static int set_device_value(struct config_device_settings *d, enum config_key k,
 	case PB_K_FOLDER:
 		return copy_text(d->folder, sizeof(d->folder), value, "folder name", err, errlen);
 	case PB_K_WINDOW:
+	case PB_K_LOGIN_DELAY:
 		if (config_parse_number(value, keys[k].min, keys[k].max, &n, err, errlen) != 0)
 			return -1;
-		d->window = (uint32_t)n;
+		if (k == PB_K_WINDOW)
+			d->window = (uint32_t)n;
+		else
+			d->login_delay = (uint32_t)n;
 		return 0;
 	case PB_K_OFFER:
 	case PB_K_SEEN_ON:
@@ -584,6 +590,7 @@ int config_options_merge(struct config_options *dst, const struct config_options
 		case PB_K_FOLDER: strcpy(dst->dev.folder, src->dev.folder); break;
 		case PB_K_OFFER: dst->dev.offer = src->dev.offer; break;
 		case PB_K_WINDOW: dst->dev.window = src->dev.window; break;
+		case PB_K_LOGIN_DELAY: dst->dev.login_delay = src->dev.login_delay; break;
 		case PB_K_SEEN_ON: dst->dev.seen_on = src->dev.seen_on; break;
 		case PB_K_DELE: dst->dev.dele = src->dev.dele; break;
 		case PB_K_TRASH_FOLDER: strcpy(dst->trash_folder, src->trash_folder); break;
@@ -787,6 +794,8 @@ void config_options_device(const struct config_options *o, const char *account,
 		out->seen_on = s->v.seen_on;
 	if (s->set & PB_KEY_BIT(PB_K_DELE))
 		out->dele = s->v.dele;
+	if (s->set & PB_KEY_BIT(PB_K_LOGIN_DELAY))
+		out->login_delay = s->v.login_delay;
 }
 
 const char *config_options_format(const struct config_options *o, enum config_key k,
@@ -827,6 +836,7 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_FOLDER: s = o->dev.folder; break;
 	case PB_K_OFFER: s = config_offer_name(o->dev.offer); break;
 	case PB_K_WINDOW: n = o->dev.window; number = true; break;
+	case PB_K_LOGIN_DELAY: n = o->dev.login_delay; number = true; break;
 	case PB_K_SEEN_ON: s = config_seen_on_name(o->dev.seen_on); break;
 	case PB_K_DELE: s = config_dele_name(o->dev.dele); break;
 	case PB_K_TRASH_FOLDER: s = o->trash_folder; break;

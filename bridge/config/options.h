@@ -56,12 +56,14 @@ enum config_key {
 	PB_K_UPSTREAM_FORWARD_CLIENT_IP,
 	PB_K_USER, PB_K_SYSLOG, PB_K_LOG_LEVEL,
 	PB_K_STATE, PB_K_KEY_FILE,
+	PB_K_LOGIN_DELAY,
 	PB_K_COUNT
 };
 #define PB_KEY_BIT(k) ((uint64_t)1 << (k))
 /* The keys a device section may override. */
 #define PB_DEVICE_KEYS (PB_KEY_BIT(PB_K_FOLDER) | PB_KEY_BIT(PB_K_OFFER) | \
-	PB_KEY_BIT(PB_K_WINDOW) | PB_KEY_BIT(PB_K_SEEN_ON) | PB_KEY_BIT(PB_K_DELE))
+	PB_KEY_BIT(PB_K_WINDOW) | PB_KEY_BIT(PB_K_SEEN_ON) | PB_KEY_BIT(PB_K_DELE) | \
+	PB_KEY_BIT(PB_K_LOGIN_DELAY))
 
 enum config_upstream_tls { PB_UTLS_IMPLICIT, PB_UTLS_STARTTLS, PB_UTLS_NONE };
 enum config_tls_version { PB_TLS_1_0, PB_TLS_1_1, PB_TLS_1_2, PB_TLS_1_3 };
@@ -79,13 +81,14 @@ struct config_endpoint {
 	bool ipv6;
 };
 
-/* What one device sees (SPEC §3). */
+/* What one device sees (SPEC §3), and how often it may log in (§14). */
 struct config_device_settings {
 	char folder[PB_FOLDER_MAX];
 	enum config_offer offer;
 	uint32_t window;         /* 0 = unlimited */
 	enum config_seen_on seen_on;
 	enum config_dele dele;
+	uint32_t login_delay;    /* SPEC §14: seconds between logins; 0 = off */
 };
 
 /* A <device> section of the configuration file. */

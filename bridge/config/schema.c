@@ -91,6 +91,8 @@ const char config_schema[] =
 	"        <value>flag</value><value>expunge</value><value>last-device</value>\n"
 	"      </choice>\n"
 	"    </attribute></optional>\n"
+	"    <!-- SPEC §14: seconds a device waits between logins (0: no wait) -->\n"
+	"    <optional><attribute name=\"login-delay\"><ref name=\"number\"/></attribute></optional>\n"
 	"  </define>\n"
 	"\n"
 	"  <define name=\"mailbox\">\n"

@@ -333,6 +333,13 @@ static void md_close(void *p)
 	maildrop_md_free(md);
 }
 
+/* The device's own LOGIN-DELAY (SPEC §14), for CAPA after login. */
+static unsigned md_login_delay(void *mdp)
+{
+	const struct maildrop_md *md = mdp;
+	return md->eff.login_delay;
+}
+
 const struct pop3_maildrop_ops maildrop_ops = {
 	.open = maildrop_md_open,
 	.count = md_count,
@@ -342,4 +349,5 @@ const struct pop3_maildrop_ops maildrop_ops = {
 	.retrieved = md_retrieved,
 	.commit = md_commit,
 	.close = md_close,
+	.login_delay = md_login_delay,
 };

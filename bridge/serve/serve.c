@@ -81,6 +81,7 @@ struct session_job {
 	int fd;
 	bool implicit_tls;
 	bool proxied;                /* from a trusted proxy: a PROXY header first */
+	bool proxy_local;            /* its header was LOCAL (a health check) */
 	char remote[PB_ADDR_TEXT_MAX];
 	unsigned remote_port;
 	struct serve_session_slot slot;
@@ -164,7 +165,7 @@ static uint64_t elapsed_ms(const struct timespec *start)
 
 /* The one line per session (SPEC §8), written by base_log_session. */
 static void session_log(const struct pop3_session_stats *st, const struct maildrop_conn *conn,
-    const struct timespec *start)
+    const struct session_job *job)
 {
 	struct base_session_log s = {
 		/* Names only from a good login: a failed one's "user" may be a
@@ -180,10 +181,12 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
 		.dele = st->dele_count, .dele_bytes = conn->dele_octets,
 		.auth_failures = st->auth_failures,
 		.bytes_in = st->bytes_in, .bytes_out = st->bytes_out,
-		.duration_ms = elapsed_ms(start),
+		.duration_ms = elapsed_ms(&job->start),
 		.result = pop3_result_name(st->result),
 		.pending = conn->commit_pending,
 		.reason = st->reason[0] ? st->reason : conn->detail,
+		.health_check = job->proxy_local && st->result == POP3_RESULT_QUIT &&
+		    st->auth_failures == 0,
 	};
 	base_log_session(&s);
 }
@@ -275,6 +278,7 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 		snprintf(job->remote, sizeof(job->remote), "%s", h.addr);
 		job->remote_port = h.port;
 	}
+	job->proxy_local = h.local;
 	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
 		too_many(job->fd, job->implicit_tls);
 		log_refused(job->remote, "max-sessions-per-ip", true);
@@ -312,11 +316,16 @@ static void *session_main(void *arg)
 		.tls = job->gen->tls,
 		.implicit_tls = job->implicit_tls,
 		.offer_stls = job->gen->tls != NULL && !job->implicit_tls,
+		/* A trusted proxy is exempt (SPEC §14): nginx ends TLS and always
+		 * speaks plaintext to the node; the TLS policy towards devices is
+		 * the proxy's. */
 		.plaintext_auth_allowed = conn->loopback || o->auth == PB_AUTH_MANAGED ||
-		    o->allow_plaintext_auth,
+		    o->allow_plaintext_auth || job->proxied,
 		.idle_timeout_s = o->idle_timeout,
 		.login_timeout_s = o->login_timeout,
 		.max_auth_failures = o->max_auth_failures,
+		.login_delay_s = o->dev.login_delay,
+		.login_delay_per_user = o->dev.login_delay > 0,
 		.implementation = "popbridge " POPBRIDGE_VERSION,
 		.expire = "NEVER",
 		.remote_addr = job->remote,
@@ -326,7 +335,7 @@ static void *session_main(void *arg)
 	pop3_session_run(job->fd, &cfg, &maildrop_ops, conn, &st);
 	/* The connection is closed: its slot is free before the line says so. */
 	serve_sessions_leave(&job->slot);
-	session_log(&st, conn, &job->start);
+	session_log(&st, conn, job);
 	OPENSSL_cleanse(conn, sizeof(*conn));
 	free(conn);
 out:

@@ -199,7 +199,12 @@ START_TEST(migrate_from_version_1)
 	ck_assert_msg(db != NULL, "%s", err);
 	ck_assert_int_eq(state_db_version(db), 1);
 	acc = st_account("alice");
-	dev = st_device(acc, "phone");
+	/* a device as version 1 wrote it (state.h speaks the current schema) */
+	char sql[200];
+	snprintf(sql, sizeof sql, "INSERT INTO devices(account_id, name, created) VALUES "
+	    "(%lld, 'phone', 1000)", (long long)acc);
+	dev = state_test_exec(db, sql);
+	ck_assert_int_gt(dev, 0);
 	mb = st_mailbox(acc, "INBOX");
 	/* version 1 has no journal table yet */
 	ck_assert_int_eq(state_journal_begin(db, dev, mb, "hide", NULL, 0, NULL, 0, 5, NULL),

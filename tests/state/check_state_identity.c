@@ -221,6 +221,33 @@ START_TEST(devices_lifecycle)
 	ck_assert_str_eq(e.settings.folder, "");
 	snprintf(s.dele, sizeof s.dele, "nope");
 	RC(state_device_set(db, d.id, &s, STATE_SET_DELE), STATE_INVALID);
+	s.dele[0] = '\0';
+	/* login delay (SPEC §14): decimal seconds, "" the default */
+	ck_assert_str_eq(e.settings.login_delay, "");
+	snprintf(s.login_delay, sizeof s.login_delay, "900");
+	OK(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.login_delay, "900");
+	ck_assert_str_eq(e.settings.seen_on, "quit");   /* the others unchanged */
+	snprintf(s.login_delay, sizeof s.login_delay, "0");
+	OK(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.login_delay, "0");
+	static const char *const bad_delays[] = { "86401", "-1", "09", "1e3", " 5", "123456" };
+	for (size_t i = 0; i < sizeof bad_delays / sizeof bad_delays[0]; i++) {
+		snprintf(s.login_delay, sizeof s.login_delay, "%s", bad_delays[i]);
+		RC(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY), STATE_INVALID);
+		RC(state_device_add(db, acc, "bad", &s, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	}
+	s.login_delay[0] = '\0';
+	OK(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.login_delay, "");
+	memset(&s, 0, sizeof s);
+	s.window = -1;
+	snprintf(s.login_delay, sizeof s.login_delay, "86400");
+	OK(state_device_add(db, acc, "slow", &s, NULL, "INBOX", 1, &e));
+	ck_assert_str_eq(e.settings.login_delay, "86400");
 	RC(state_device_set(db, 999, &s, STATE_SET_FOLDER), STATE_NOTFOUND);
 
 	/* password, login record, revoke */
