@@ -14,6 +14,7 @@
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/commit.h"
+#include "bridge/maildrop/credential.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/maildrop/settings.h"
 #include "bridge/maildrop/sync.h"
@@ -149,9 +150,21 @@ static enum pop3_md_status login_managed(struct maildrop_md *md,
 	md->device_id = ml.device_id;
 	snprintf(device, STATE_DEVICE_MAX + 1, "%s", ml.device);
 	char detail[BRIDGE_DETAIL_MAX];
-	st = maildrop_upstream_login(&md->up, md->opt, ml.upstream_user, ml.upstream_password,
-	    detail, sizeof(detail));
+	struct managed_key key;
+	bool oauth2 = ml.oauth2;
+	memcpy(key.bytes, conn->ctx->managed_key, sizeof(key.bytes));
+	st = maildrop_upstream_login_stored(&md->up, md->opt, md->db, &key, ml.account_id,
+	    ml.account, ml.upstream_user, oauth2 ? NULL : ml.upstream_password, detail,
+	    sizeof(detail));
+	managed_key_clear(&key);
 	managed_login_clear(&ml);
+	if (oauth2 && st == POP3_MD_PERM) {
+		/* logged with the command that mends it (credential.h) */
+		maildrop_text(err, sizeof(err), "OAuth2 grant: ", detail);
+		set_detail(conn, err);
+		set_text(reply, NULL, "Mailbox not available: the administrator must renew its credentials");
+		return POP3_MD_PERM;
+	}
 	if (st == POP3_MD_AUTH) {
 		base_log(PB_LOG_ERROR, "managed-upstream-refused",
 		    "upstream refused the stored credentials of account %s (%s); "
