@@ -50,49 +50,12 @@ struct run {
 	struct migrate_import_counts counts;
 };
 
-/* The first line of a password file: no NUL, 1..max octets. */
-static int read_password_file(struct run *r, const char *path, char *buf, size_t size)
-{
-	char tmp[SECRET_PLAINTEXT_MAX + 3];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return cmd_admin_fail(&r->ad, "%s: %s", path, strerror(errno)), -1;
-	while (len < sizeof(tmp) && (n = read(fd, tmp + len, sizeof(tmp) - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			OPENSSL_cleanse(tmp, sizeof(tmp));
-			return cmd_admin_fail(&r->ad, "%s: %s", path, strerror(errno)), -1;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	size_t l = 0;
-	while (l < len && tmp[l] != '\n')
-		l++;
-	if (l > 0 && tmp[l - 1] == '\r')
-		l--;
-	int bad = l == 0 || l >= size || l > SECRET_PLAINTEXT_MAX || memchr(tmp, '\0', l);
-	if (!bad) {
-		memcpy(buf, tmp, l);
-		buf[l] = '\0';
-	}
-	OPENSSL_cleanse(tmp, sizeof(tmp));
-	if (bad)
-		return cmd_admin_fail(&r->ad, "%s: the first line must hold the password "
-		    "(1..%d octets, no NUL)", path, SECRET_PLAINTEXT_MAX), -1;
-	return 0;
-}
-
 static int get_password(struct run *r, const char *file, const char *prompt, char *buf,
     size_t size)
 {
 	if (file != NULL)
-		return read_password_file(r, file, buf, size);
+		return cmd_admin_read_secret_file(&r->ad, file, buf, size, SECRET_PLAINTEXT_MAX,
+		    "the password");
 	return cmd_admin_read_secret(&r->ad, prompt, buf, size, size - 1);
 }
 

@@ -35,7 +35,7 @@
 #include "bridge/config/options.h"
 
 #define PB_ARGS_MAX 64   /* positional arguments a subcommand may take */
-#define CONFIG_OPTS_MAX 64  /* rows of an option table */
+#define CONFIG_OPTS_MAX 96  /* rows of an option table */
 
 /* Exit statuses of every subcommand. */
 #define PB_EXIT_OK     0
