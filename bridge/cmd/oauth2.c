@@ -18,6 +18,7 @@ struct o2run {
 	struct cmd_admin ad;
 	struct oauth2_grant *g;
 	struct oauth2_tokens *t;
+	struct state_oauth2 *row;   /* g sealed, for state */
 	struct managed_key key;
 	bool have_key, key_created;
 	const char *account;
@@ -42,8 +43,11 @@ static void end(struct o2run *r)
 		oauth2_grant_clear(r->g);
 	if (r->t != NULL)
 		oauth2_tokens_clear(r->t);
+	if (r->row != NULL)
+		OPENSSL_cleanse(r->row, sizeof(*r->row));
 	free(r->g);
 	free(r->t);
+	free(r->row);
 	if (r->have_key)
 		managed_key_clear(&r->key);
 	cmd_admin_end(&r->ad);
@@ -167,6 +171,16 @@ static int settings(struct o2run *r, struct config_cmdline *c)
 	return 0;
 }
 
+/* r->g sealed into r->row; -1 after printing the problem. */
+static int seal(struct o2run *r)
+{
+	char err[PB_ERR_MAX];
+	r->row = malloc(sizeof(*r->row));
+	if (r->row == NULL || oauth2_grant_seal(&r->key, r->g, r->row, err, sizeof(err)) != 0)
+		return cmd_admin_fail(&r->ad, "%s", r->row ? err : "out of memory"), -1;
+	return 0;
+}
+
 static void say_key_created(const struct o2run *r)
 {
 	if (r->key_created)
@@ -186,7 +200,6 @@ static void say_tokens(const struct o2run *r)
 int cmd_account_add_oauth2(struct config_cmdline *c)
 {
 	struct o2run r;
-	struct state_oauth2 *row = NULL;
 	int status = PB_EXIT_FAIL;
 
 	if (begin(&r, c) != 0)
@@ -221,17 +234,12 @@ int cmd_account_add_oauth2(struct config_cmdline *c)
 		OPENSSL_cleanse(&a, sizeof(a));
 		goto out;
 	}
-	if (obtain(&r) != 0)
+	if (obtain(&r) != 0 || seal(&r) != 0)
 		goto out;
-	row = malloc(sizeof(*row));
-	char err[PB_ERR_MAX];
-	if (row == NULL || oauth2_grant_seal(&r.key, r.g, row, err, sizeof(err)) != 0) {
-		cmd_admin_fail(&r.ad, "%s", row ? err : "out of memory");
-		goto out;
-	}
 	if (r.ad.db == NULL && cmd_admin_open_state(&r.ad) != 0)
 		goto out;
-	int rc = state_oauth2_account_add(r.ad.db, account, user, row, (int64_t)time(NULL), NULL);
+	int rc = state_oauth2_account_add(r.ad.db, account, user, r.row, (int64_t)time(NULL),
+	    NULL);
 	if (rc != STATE_OK) {
 		cmd_admin_state_fail(&r.ad, rc, account);
 		goto out;
@@ -243,14 +251,9 @@ int cmd_account_add_oauth2(struct config_cmdline *c)
 	say_tokens(&r);
 	printf("now give each device its password with 'popbridge device add %s DEVICE'\n",
 	    account);
-	if (cmd_admin_stdout_flush(&r.ad, "the result") != 0)
-		goto out;
-	status = PB_EXIT_OK;
+	if (cmd_admin_stdout_flush(&r.ad, "the result") == 0)
+		status = PB_EXIT_OK;
 out:
-	if (row != NULL) {
-		OPENSSL_cleanse(row, sizeof(*row));
-		free(row);
-	}
 	end(&r);
 	return status;
 }
@@ -258,7 +261,6 @@ out:
 static int oauth2_login(struct config_cmdline *c)
 {
 	struct o2run r;
-	struct state_oauth2 *row = NULL;
 	struct state_account a;
 	char err[PB_ERR_MAX];
 	int status = PB_EXIT_FAIL;
@@ -295,14 +297,9 @@ static int oauth2_login(struct config_cmdline *c)
 		goto out;
 	if (refresh_file != NULL && read_file(&r, refresh_file, r.g->refresh, "the refresh token") != 0)
 		goto out;
-	if (obtain(&r) != 0)
+	if (obtain(&r) != 0 || seal(&r) != 0)
 		goto out;
-	row = malloc(sizeof(*row));
-	if (row == NULL || oauth2_grant_seal(&r.key, r.g, row, err, sizeof(err)) != 0) {
-		cmd_admin_fail(&r.ad, "%s", row ? err : "out of memory");
-		goto out;
-	}
-	int rc = state_oauth2_replace(r.ad.db, a.id, row, (int64_t)time(NULL));
+	int rc = state_oauth2_replace(r.ad.db, a.id, r.row, (int64_t)time(NULL));
 	if (rc != STATE_OK) {
 		cmd_admin_state_fail(&r.ad, rc, a.name);
 		goto out;
@@ -310,14 +307,9 @@ static int oauth2_login(struct config_cmdline *c)
 	printf("stored the new OAuth2 tokens of %s (grant %s); its devices log in with "
 	    "them from now on\n", a.name, config_word_name(&oauth2_grants, (int)r.g->grant));
 	say_tokens(&r);
-	if (cmd_admin_stdout_flush(&r.ad, "the result") != 0)
-		goto out;
-	status = PB_EXIT_OK;
+	if (cmd_admin_stdout_flush(&r.ad, "the result") == 0)
+		status = PB_EXIT_OK;
 out:
-	if (row != NULL) {
-		OPENSSL_cleanse(row, sizeof(*row));
-		free(row);
-	}
 	OPENSSL_cleanse(&a, sizeof(a));
 	end(&r);
 	return status;

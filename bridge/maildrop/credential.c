@@ -55,10 +55,17 @@ static enum pop3_md_status login_oauth2(struct maildrop_upstream *up,
 	}
 	st = maildrop_upstream_login(up, opt, user, token, detail, detail_len);
 	if (st == POP3_MD_AUTH) {
-		base_log(PB_LOG_ERROR, "managed-upstream-refused", "upstream refused a new OAuth2 "
-		    "access token of account %s for user %s (%s); check the grant's scope and "
-		    "the upstream user, then run: popbridge account oauth2-login %s", account,
-		    user, detail, account);
+		char cmd[STATE_ACCOUNT_MAX + 40];
+		struct base_logline l;
+		snprintf(cmd, sizeof(cmd), "popbridge account oauth2-login %s", account);
+		base_logline_start(&l, PB_LOG_ERROR, "managed-upstream-refused");
+		base_logline_str(&l, "account", account);
+		base_logline_str(&l, "run", cmd);
+		base_logline_str(&l, "msg", "the upstream refuses a new OAuth2 access token: "
+		    "check the grant's scope and the upstream user, then authorise again");
+		base_logline_str(&l, "upstream_user", user);
+		base_logline_str(&l, "detail", detail);
+		base_logline_emit(&l);
 		st = POP3_MD_PERM;
 		(void)state_account_credential_result(db, account_id, false);
 	}

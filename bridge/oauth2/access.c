@@ -53,6 +53,22 @@ static void log_refresh(enum base_log_level level, const struct oauth2_grant *g,
 	base_logline_emit(&l);
 }
 
+/* The error line an administrator must act on: what is wrong, and the
+ * command that mends it (short values: none is cut). */
+static void grant_refused(const char *account, const char *what, const char *detail)
+{
+	char cmd[STATE_ACCOUNT_MAX + 40];
+	struct base_logline l;
+
+	snprintf(cmd, sizeof(cmd), "popbridge account oauth2-login %s", account);
+	base_logline_start(&l, PB_LOG_ERROR, "oauth2-grant-refused");
+	base_logline_str(&l, "account", account);
+	base_logline_str(&l, "run", cmd);
+	base_logline_str(&l, "msg", what);
+	base_logline_str(&l, "detail", detail);
+	base_logline_emit(&l);
+}
+
 /* Store what the token endpoint gave (the lease holder's part). 0 or -1. */
 static int store(struct state_db *db, const struct managed_key *key,
     const struct oauth2_grant *g, int64_t owner, const struct oauth2_tokens *t, int64_t now,
@@ -125,15 +141,10 @@ static enum oauth2_outcome refresh(struct state_db *db, const struct managed_key
 	}
 	(void)state_account_credential_result(db, g->account_id, false);
 	log_refresh(PB_LOG_ERROR, g, "refused", -1, -1, t->detail);
-	if (t->invalid_grant && g->grant != OAUTH2_GRANT_CLIENT_CREDENTIALS)
-		base_log(PB_LOG_ERROR, "oauth2-grant-refused", "the OAuth2 grant of account %s is "
-		    "revoked or expired (%s); authorise it again with: popbridge account "
-		    "oauth2-login %s", g->account, t->detail, g->account);
-	else
-		base_log(PB_LOG_ERROR, "oauth2-grant-refused", "the token endpoint refuses the "
-		    "OAuth2 client of account %s (%s); check its client id, secret, scope and "
-		    "tenant, then run: popbridge account oauth2-login %s", g->account, t->detail,
-		    g->account);
+	grant_refused(g->account, t->invalid_grant && g->grant != OAUTH2_GRANT_CLIENT_CREDENTIALS ?
+	    "the grant is revoked or expired: authorise it again" :
+	    "the token endpoint refuses the client: check its id, secret, scope and tenant, "
+	    "then authorise again", t->detail);
 	return OAUTH2_PERM;
 }
 
@@ -160,8 +171,7 @@ enum oauth2_outcome oauth2_access_token(struct state_db *db, const struct manage
 			snprintf(detail, detail_len, "OAuth2 grant: %s", err);
 			r = o == -2 ? OAUTH2_TEMP : OAUTH2_PERM;
 			if (r == OAUTH2_PERM)
-				base_log(PB_LOG_ERROR, "oauth2-grant-refused", "account %s: %s",
-				    account, detail);
+				grant_refused(account, "the stored grant cannot be opened", err);
 			goto out;
 		}
 		int64_t now = (int64_t)time(NULL);
@@ -170,8 +180,8 @@ enum oauth2_outcome oauth2_access_token(struct state_db *db, const struct manage
 		    (refused == NULL || strcmp(g->access, refused) != 0))
 			break;
 		if (g->grant != OAUTH2_GRANT_CLIENT_CREDENTIALS && g->refresh[0] == '\0') {
-			snprintf(detail, detail_len, "no refresh token is stored; run: popbridge "
-			    "account oauth2-login %s", account);
+			snprintf(detail, detail_len, "no refresh token is stored");
+			grant_refused(account, "no refresh token is stored", NULL);
 			r = OAUTH2_PERM;
 			goto out;
 		}

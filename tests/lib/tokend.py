@@ -23,7 +23,9 @@ What the test talks to (plain HTTP, POST /control with a JSON object, answer JSO
       new refresh token and kills the old one; delay: seconds each /token call
       takes; outage: /token and /device answer 503
   {"op": "stats"}  -> {"grants": {grant_type: count}, "introspections": n,
-      "refresh_tokens_used": [...], "access_tokens": [...], "refresh_tokens": [...]}
+      "refresh_tokens_used": [...] (in the order used), "refresh_tokens_issued": [...]
+      (in the order issued), "access_tokens_issued": [...], "access_tokens": [...] (live),
+      "refresh_tokens": [...] (live)}
 
 Run as a program it prints one line
     HTTPS_PORT=N HTTP_PORT=N CA_FILE=PATH
@@ -81,6 +83,8 @@ class State:
         self.grants = {}         # grant_type -> count
         self.introspections = 0
         self.refresh_used = []
+        self.refresh_issued = []
+        self.access_issued = []
         self.access_ttl = 3600
         self.rotate = False
         self.delay = 0.0
@@ -92,6 +96,7 @@ class State:
 
     def new_access(self, user, client_id, scope):
         tok = "at-" + secrets.token_urlsafe(24)
+        self.access_issued.append(tok)
         self.access[tok] = {"user": user, "client_id": client_id, "scope": scope,
                             "exp": time.time() + self.access_ttl}
         return tok
@@ -99,6 +104,7 @@ class State:
     def new_refresh(self, user, client_id, scope):
         tok = "rt-" + secrets.token_urlsafe(24)
         self.refresh[tok] = {"user": user, "client_id": client_id, "scope": scope}
+        self.refresh_issued.append(tok)
         return tok
 
     def token_answer(self, user, client_id, scope, refresh=None):
@@ -306,6 +312,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, {"grants": dict(st.grants),
                                          "introspections": st.introspections,
                                          "refresh_tokens_used": list(st.refresh_used),
+                                         "refresh_tokens_issued": list(st.refresh_issued),
+                                         "access_tokens_issued": list(st.access_issued),
                                          "access_tokens": list(st.access),
                                          "refresh_tokens": list(st.refresh)})
         self.answer(400, {"error": "unknown op %r" % op})
