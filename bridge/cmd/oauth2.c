@@ -91,6 +91,10 @@ static int obtain(struct o2run *r)
 	if (o != OAUTH2_OK) {
 		cmd_admin_fail(&r->ad, "no token: %s%s", r->t->detail, o == OAUTH2_TEMP ?
 		    " (a temporary failure: try again later)" : "");
+		if (g->provider == OAUTH2_GOOGLE && g->grant == OAUTH2_GRANT_DEVICE_CODE)
+			cmd_admin_fail(&r->ad, "Google's device flow does not grant the mail scope: "
+			    "get a refresh token in a browser and give it with --refresh-token-file "
+			    "(README, OAuth2 accounts: Google)");
 		return -1;
 	}
 	if (g->grant == OAUTH2_GRANT_DEVICE_CODE && r->t->refresh[0] == '\0') {
