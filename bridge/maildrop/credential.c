@@ -45,7 +45,7 @@ static enum pop3_md_status login_oauth2(struct maildrop_upstream *up,
 	base_log(PB_LOG_INFO, "oauth2-refused-upstream", "account %s: the upstream refused "
 	    "the access token (%s%s%s); asking for a new one", account, detail,
 	    imap_last_challenge(up->imap)[0] ? " " : "", imap_last_challenge(up->imap));
-	memcpy(refused, token, OAUTH2_TOKEN_MAX + 1);
+	memcpy(refused, token, strlen(token) + 1);
 	maildrop_upstream_free(up);
 	r = oauth2_access_token(db, key, account_id, account, ca, timeout, refused, token,
 	    OAUTH2_TOKEN_MAX + 1, detail, detail_len);

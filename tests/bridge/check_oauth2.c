@@ -602,6 +602,11 @@ END_TEST
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* everything is on loopback: no proxy of the environment in between */
+	static const char *const proxies[] = { "http_proxy", "https_proxy", "all_proxy",
+	    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY" };
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		unsetenv(proxies[i]);
 	base_log_setup(PB_LOG_ERROR, false);
 	tokend_start();
 	Suite *s = suite_create("oauth2");

@@ -148,6 +148,10 @@ def device_code_run(state, ts, args, user, approve=True):
 
 
 def main():
+    # everything is on loopback: no proxy of the environment in between
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                "ALL_PROXY"):
+        os.environ.pop(var, None)
     with TokenService() as ts, TempDir("pboauth2.") as tmp:
         ts.control(op="client", client_id="cid", secret=SECRET)
         ts.control(op="client", client_id="public", secret=None)
