@@ -20,7 +20,8 @@ the token endpoint is verified like the upstream) driven by Python's poplib.
 - the token endpoint in an outage: -ERR [SYS/TEMP], then recovery;
 - the device-code flow of `account add` and of `oauth2-login` end to end (URL
   and code printed, the code approved or denied at the server);
-- the client-credentials grant;
+- the client-credentials grant; set-password turns the account back to a
+  password;
 - a server offering only XOAUTH2 gets AUTHENTICATE XOAUTH2;
 - import-uidls logs in with an OAuth2 account's token;
 - no token or client secret in plaintext in the state file (and its WAL), the
@@ -51,7 +52,13 @@ def cli(state, *args, expect=0, stdin_text=""):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     check(r.returncode == expect, "popbridge %s: exit %d (wanted %d)\nstdout:%s\nstderr:%s"
           % (" ".join(args), r.returncode, expect, r.stdout, r.stderr))
+    no_sanitizer_report(r.stderr)
     return r
+
+
+def no_sanitizer_report(stderr):
+    check("Sanitizer" not in stderr and "runtime error:" not in stderr,
+          "sanitizer report:\n%s" % stderr)
 
 
 def device_add(state, account, device):
@@ -144,6 +151,7 @@ def device_code_run(state, ts, args, user, approve=True):
     else:
         ts.control(op="deny", user_code=code)
     rest, err = p.communicate(timeout=60)
+    no_sanitizer_report(err)
     return p.returncode, "".join(out) + rest, err
 
 
@@ -326,6 +334,18 @@ def main():
                 p.quit()
                 check(grants(ts, "client_credentials") == before + 1, "client credentials")
                 report("the client-credentials grant")
+
+                # a password replaces the grant
+                cli(state, "account", "set-password", erin, stdin_text="Pw-erin\n")
+                row = account_row(state, erin)
+                check(row["CREDENTIAL"] == "password" and row["WORKS"] == "-",
+                      "after set-password: %r" % row)
+                login(pb, erin, epw).quit()
+                check(account_row(state, erin)["WORKS"] == "yes", "erin's password works")
+                check(dovecot_logins(dc, "erin") == ["OAUTHBEARER"],
+                      "erin logs in with her password now: %r" % dovecot_logins(dc, "erin"))
+                report("set-password replaces an OAuth2 grant with a password")
+                check(pb.stop() == 0, "popbridge serve exit status")
             log = "\n".join(pb.log_lines())
 
             # import-uidls with the OAuth2 account's token (Dovecot's POP3 as old server)
@@ -357,6 +377,7 @@ def main():
                 p = login(pb2, "frank@example.org", fpw)
                 check(p.stat()[0] == 1, "frank's device sees his message")
                 p.quit()
+                check(pb2.stop() == 0, "popbridge serve exit status")
                 log += "\n" + "\n".join(pb2.log_lines())
             check(dovecot_logins(dc2, "frank") == ["XOAUTH2"],
                   "upstream mechanisms: %r" % dovecot_logins(dc2, "frank"))
