@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "bridge/base/text.h"
 #include "bridge/base/version.h"
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -134,7 +135,7 @@ int oauth2_http_post(const char *url, const char *ca_file, unsigned timeout_s,
 			snprintf(res->why, sizeof(res->why), "answer larger than %u octets",
 			    OAUTH2_HTTP_BODY_MAX);
 		else
-			snprintf(res->why, sizeof(res->why), "%s",
+			base_text_printable_str(res->why, sizeof(res->why),
 			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
