@@ -4,7 +4,7 @@
 # Usage: contrib/deps.sh            (called by `make deps`)
 set -eu
 
-# build: compiler, pkg-config and the four libraries named in README.md
+# build: compiler, pkg-config and the libraries named in README.md
 # test:  Dovecot as the real IMAP (and old POP3) server, real POP3 clients,
 #        openssl for test certificates, clang for fuzzing and sanitizer runs;
 #        the shared libraries of Cyrus IMAP and Courier IMAP, which
@@ -15,6 +15,9 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
       util-linux mount libsasl2-2 libsasl2-modules-db libdb5.3 libgdbm6 libglib2.0-0
       libgnutls30 libicu72 libidn12 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3
       libpq5 libwrap0 libsqlite3-0 libssl3 libxml2 libuuid1 zlib1g libstdc++6"
+# OAuth2 accounts (SPEC §10): HTTPS to the token endpoints (libcurl) and their
+# JSON answers (jansson)
+PKGS="$PKGS libcurl4-openssl-dev libjansson-dev"
 
 # route and the metrics endpoints (SPEC §14): HTTP through libmicrohttpd, never by hand
 PKGS="$PKGS libmicrohttpd-dev"

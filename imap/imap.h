@@ -277,6 +277,27 @@ enum imap_result imap_capability(struct imap_session *s);
  * no credentials to check). Capabilities are read again on success. */
 enum imap_result imap_login(struct imap_session *s, const char *user,
     const char *password);
+/* OAuth2 (SPEC §10): AUTHENTICATE OAUTHBEARER (RFC 7628, with a=USER, which
+ * Dovecot requires, and host and port) when the server offers
+ * AUTH=OAUTHBEARER, else AUTHENTICATE XOAUTH2 when it offers AUTH=XOAUTH2,
+ * else IMAP_EUNSUPPORTED. token is the access token (RFC 6750 b64token, at
+ * most IMAP_BEARER_MAX octets; anything else IMAP_EARG). The initial
+ * response goes on the command line with SASL-IR, else after the server's
+ * "+". A refusal that comes as a challenge (a base64 JSON status) is
+ * answered once as the mechanism requires (OAUTHBEARER: ^A; XOAUTH2: an
+ * empty line) before the tagged NO, which is the result (IMAP_NO: the token
+ * is refused, as for imap_login); imap_last_challenge() then holds the
+ * challenge's decoded text. Only in NOT_AUTH state; capabilities are read
+ * again on success. */
+enum imap_result imap_login_oauth2(struct imap_session *s, const char *user,
+    const char *token);
+/* The mechanism of the last successful login: "PLAIN", "LOGIN",
+ * "OAUTHBEARER" or "XOAUTH2"; NULL before one. */
+const char *imap_login_mechanism(const struct imap_session *s);
+/* The decoded, sanitised text of the challenge with which the server refused
+ * the last imap_login_oauth2 (e.g. {"status":"invalid_token"}); "" when
+ * none. */
+const char *imap_last_challenge(const struct imap_session *s);
 /* ID with name/value pairs (kv[2i], kv[2i+1]); IMAP_EUNSUPPORTED without
  * the ID capability. The server's answer goes to on_event (OTHER). */
 enum imap_result imap_id(struct imap_session *s, const char *const *kv, size_t n);

@@ -64,6 +64,13 @@
 /* Synchronising literals (or SASL continuations) in one command. LOGIN has
  * two; nothing popbridge sends has more. */
 #define IMAP_CMD_SYNC_MAX 4
+/* An OAuth2 access token (AUTHENTICATE OAUTHBEARER / XOAUTH2): Google's are
+ * a few hundred octets, Microsoft's JWTs a few KiB; with the user name and
+ * the framing its base64 form stays inside IMAP_CMD_MAX. */
+#define IMAP_BEARER_MAX 8192
+/* Our answer to a SASL challenge after the initial response: OAUTHBEARER's
+ * "AQ==" (a ^A) or XOAUTH2's empty line (RFC 7628 §3.2.3). */
+#define IMAP_CHALLENGE_REPLY_MAX 16
 /* A string argument longer than this, or with 8-bit octets, is sent as a
  * literal rather than a quoted string. */
 #define IMAP_QUOTED_MAX 1024

@@ -525,10 +525,31 @@ static void skip_since(struct imap_session *s, long long t0)
 	imap_conn_budget_skip(&s->conn, imap_conn_now_ms() - t0);
 }
 
+/* A continuation request the command has no more data for: the handler's
+ * challenge() answers it (a SASL mechanism's error exchange). */
+static enum imap_result answer_challenge(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response *resp)
+{
+	const char *line = h && h->challenge ? h->challenge(s, h->ctx, resp) : NULL;
+	if (line == NULL)
+		return imap_proto_failed(s, "unexpected continuation request");
+	size_t n = strlen(line);
+	for (size_t i = 0; i < n; i++)
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			return imap_proto_failed(s, "challenge answer not printable");
+	if (n > IMAP_CHALLENGE_REPLY_MAX)
+		return imap_proto_failed(s, "challenge answer too long");
+	if ((n > 0 && imap_conn_write(&s->conn, line, n) < 0) ||
+	    imap_conn_write(&s->conn, "\r\n", 2) < 0)
+		return conn_failed(s);
+	return IMAP_OK;
+}
+
 /* Read and dispatch until a continuation request (only when waiting for
- * one) or a tagged response: IMAP_OK with *out set (NULL for a
- * continuation), or a failure with the connection closed. body: the
- * command asked for a body section (no hard cap while one streams). */
+ * one; else the handler's challenge() answers it) or a tagged response:
+ * IMAP_OK with *out set (NULL for a continuation), or a failure with the
+ * connection closed. body: the command asked for a body section (no hard
+ * cap while one streams). */
 static enum imap_result read_until(struct imap_session *s, const struct cmd_handler *h,
     bool waiting, bool body, const struct imap_response **out)
 {
@@ -560,8 +581,12 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 		}
 		const struct imap_response *resp = ev.resp;
 		if (resp->type == IMAP_RESP_CONTINUATION) {
-			if (!waiting)
-				return imap_proto_failed(s, "unexpected continuation request");
+			if (!waiting) {
+				r = answer_challenge(s, h, resp);
+				if (r != IMAP_OK)
+					return r;
+				continue;
+			}
 			*out = NULL;
 			return IMAP_OK;
 		}

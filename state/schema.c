@@ -120,7 +120,36 @@ static const char STEP3[] =
 static const char STEP4[] =
 	"ALTER TABLE devices ADD COLUMN login_delay INTEGER;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4 };
+/* Version 5: OAuth2 upstream credentials (SPEC §10). An account's
+ * credential kind (0 password, 1 OAuth2: its grant in oauth2, no secret in
+ * accounts) and whether its last upstream login worked (NULL: not known);
+ * the grant's settings, its sealed secrets (client secret, refresh and
+ * access token: opaque blobs, bridge/ seals) and the refresh lease that
+ * lets one process refresh at a time. */
+static const char STEP5[] =
+	"ALTER TABLE accounts ADD COLUMN credential INTEGER NOT NULL DEFAULT 0"
+	" CHECK (credential IN (0, 1));"
+	"ALTER TABLE accounts ADD COLUMN credential_ok INTEGER;"
+	"CREATE TABLE oauth2("
+	" account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+	" provider TEXT NOT NULL,"
+	" grant_type TEXT NOT NULL,"
+	" token_url TEXT NOT NULL,"
+	" device_url TEXT,"
+	" scope TEXT,"
+	" client_id TEXT NOT NULL,"
+	" tenant TEXT,"
+	" client_secret BLOB,"
+	" refresh_token BLOB,"
+	" access_token BLOB,"
+	" access_expires INTEGER NOT NULL DEFAULT 0,"
+	" generation INTEGER NOT NULL DEFAULT 0,"
+	" lease_owner INTEGER NOT NULL DEFAULT 0,"
+	" lease_until INTEGER NOT NULL DEFAULT 0,"
+	" refreshed INTEGER,"
+	" last_error TEXT);";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)

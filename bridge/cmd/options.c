@@ -5,6 +5,7 @@
 #include "bridge/cmd/cmd.h"
 #include "bridge/migrate/autoconfig.h"
 #include "bridge/route/route.h"
+#include "bridge/oauth2/provider.h"
 #include "state/state.h"
 
 #define STR_(x) #x
@@ -77,6 +78,35 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	[CMD_O_UPSTREAM_USER] = { .kind = CONFIG_OPT_TEXT, .name = "upstream-user",
 	    .metavar = "USER", .min = 1, .max = STATE_USER_MAX, .dflt = "ACCOUNT",
 	    .help = "the IMAP login name" },
+
+	[CMD_O_OAUTH2] = { .kind = CONFIG_OPT_WORD, .name = "oauth2", .metavar = "PROVIDER",
+	    .words = &oauth2_providers,
+	    .help = "the upstream credential is an OAuth2 grant of this provider" },
+	[CMD_O_OAUTH2_CLIENT_ID] = { .kind = CONFIG_OPT_TEXT, .name = "oauth2-client-id",
+	    .metavar = "ID", .min = 1, .max = STATE_CLIENT_ID_MAX,
+	    .help = "the client id of popbridge's registration with the provider" },
+	[CMD_O_OAUTH2_CLIENT_SECRET_FILE] = { .kind = CONFIG_OPT_TEXT,
+	    .name = "oauth2-client-secret-file", .metavar = "FILE", .min = 1, .max = PB_PATH_MAX,
+	    .dflt = "none (a public client)", .help = "the client secret: FILE's first line" },
+	[CMD_O_OAUTH2_TENANT] = { .kind = CONFIG_OPT_TEXT, .name = "oauth2-tenant",
+	    .metavar = "T", .min = 1, .max = STATE_TENANT_MAX, .dflt = OAUTH2_MS_TENANT_DEFAULT,
+	    .help = "microsoft: the directory (a domain or id)" },
+	[CMD_O_OAUTH2_TOKEN_URL] = { .kind = CONFIG_OPT_TEXT, .name = "oauth2-token-url",
+	    .metavar = "URL", .min = 1, .max = STATE_URL_MAX, .dflt = "the provider's",
+	    .help = "the token endpoint (https://)" },
+	[CMD_O_OAUTH2_DEVICE_URL] = { .kind = CONFIG_OPT_TEXT, .name = "oauth2-device-url",
+	    .metavar = "URL", .min = 1, .max = STATE_URL_MAX, .dflt = "the provider's",
+	    .help = "the device authorization endpoint (https://)" },
+	[CMD_O_OAUTH2_SCOPE] = { .kind = CONFIG_OPT_TEXT, .name = "oauth2-scope",
+	    .metavar = "SCOPE", .min = 1, .max = STATE_SCOPE_MAX, .dflt = "the provider's",
+	    .help = "the scope asked for (space-separated)" },
+	[CMD_O_OAUTH2_GRANT] = { .kind = CONFIG_OPT_WORD, .name = "oauth2-grant",
+	    .metavar = "GRANT", .words = &oauth2_grants,
+	    .dflt = "device-code; refresh-token with --refresh-token-file",
+	    .help = "how popbridge gets its tokens" },
+	[CMD_O_REFRESH_TOKEN_FILE] = { .kind = CONFIG_OPT_TEXT, .name = "refresh-token-file",
+	    .metavar = "FILE", .min = 1, .max = PB_PATH_MAX,
+	    .help = "an existing refresh token: FILE's first line" },
 
 	[CMD_O_ACCOUNT] = { .kind = CONFIG_OPT_TEXT, .name = "account", .metavar = "ACCOUNT",
 	    .help = "whose UIDLs are imported" },

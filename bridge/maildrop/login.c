@@ -9,6 +9,7 @@
 #include "bridge/base/username.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
+#include "bridge/maildrop/credential.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/maildrop/login.h"
 #include "bridge/maildrop/settings.h"
@@ -179,9 +180,21 @@ static enum maildrop_login_status login_managed(struct maildrop_login *l,
 		return st;
 	}
 	char detail[BRIDGE_DETAIL_MAX];
-	st = from_md(maildrop_upstream_login(l->up, l->opt, ml.upstream_user,
-	    ml.upstream_password, detail, sizeof(detail)));
+	struct managed_key key;
+	bool oauth2 = ml.oauth2;
+	memcpy(key.bytes, l->ctx->managed_key, sizeof(key.bytes));
+	st = from_md(maildrop_upstream_login_stored(l->up, l->opt, l->db, &key, ml.account_id,
+	    ml.account, ml.upstream_user, oauth2 ? NULL : ml.upstream_password, detail,
+	    sizeof(detail)));
+	managed_key_clear(&key);
 	managed_login_clear(&ml);
+	if (oauth2 && st == MAILDROP_LOGIN_PERM) {
+		/* logged with the command that mends it (credential.h) */
+		maildrop_text(err, sizeof(err), "OAuth2 grant: ", detail);
+		set_detail(l, err);
+		set_text(l, NULL, "Mailbox not available: the administrator must renew its credentials");
+		return MAILDROP_LOGIN_PERM;
+	}
 	if (st == MAILDROP_LOGIN_AUTH) {
 		base_log(PB_LOG_ERROR, "managed-upstream-refused",
 		    "upstream refused the stored credentials of account %s (%s); "

@@ -390,7 +390,8 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 		return POP3_MD_TEMP;
 	}
 	do
-		r = imap_login(up->imap, user, password);
+		r = up->oauth2 ? imap_login_oauth2(up->imap, user, password) :
+		    imap_login(up->imap, user, password);
 	while (backoff(up, r));
 	switch (r) {
 	case IMAP_OK:
@@ -405,8 +406,11 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
 		return POP3_MD_AUTH;
 	case IMAP_EUNSUPPORTED:
-		snprintf(detail, detail_len,
-		    "upstream login: server refuses logins on this connection (LOGINDISABLED)");
+		if (up->oauth2)
+			maildrop_upstream_describe(up, "upstream login", detail, detail_len);
+		else
+			snprintf(detail, detail_len, "upstream login: server refuses logins on "
+			    "this connection (LOGINDISABLED)");
 		return POP3_MD_PERM;
 	default:
 		maildrop_upstream_describe(up, "upstream login", detail, detail_len);

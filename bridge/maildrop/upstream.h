@@ -62,6 +62,9 @@ struct maildrop_upstream {
 	                                  (--upstream-forward-client-ip); NULL:
 	                                  none */
 	unsigned forward_port;         /* x-originating-port; 0: not sent */
+	bool oauth2;                   /* set before login: the password is an
+	                                  OAuth2 access token (AUTHENTICATE
+	                                  OAUTHBEARER or XOAUTH2, SPEC §10) */
 	bool qresync;                  /* QRESYNC is enabled: expunges come as
 	                                  VANISHED, with UIDs */
 	unsigned backoff_left_ms;      /* throttling: what login, select and

@@ -99,10 +99,12 @@ class TempDir:
 
 class Popbridge:
     """`popbridge serve` in front of Dovecot dc: plaintext IMAP on loopback, or
-    upstream_tls "starttls" / "implicit" verified with Dovecot's certificate."""
+    upstream_tls "starttls" / "implicit" verified with Dovecot's certificate
+    (or with the PEM bundle upstream_ca)."""
 
     def __init__(self, dc, args=(), tmp=None, env=None, port=None, tls_port=None,
-                 state=None, wait_ready=True, extra_listen=(), upstream_tls="none"):
+                 state=None, wait_ready=True, extra_listen=(), upstream_tls="none",
+                 upstream_ca=None):
         self.dc = dc
         self._own_tmp = None
         if tmp is None:
@@ -118,7 +120,7 @@ class Popbridge:
             up = ["--upstream", "imap://127.0.0.1:%d" % dc.imap_port,
                   "--upstream-tls", upstream_tls]
         if upstream_tls != "none":
-            up += ["--upstream-ca", dc.ca_file]
+            up += ["--upstream-ca", upstream_ca or dc.ca_file]
         self.argv = [popbridge_bin(), "serve"] + up + [
                      "--listen", "127.0.0.1:%d" % self.port,
                      "--state", self.state]

@@ -1,5 +1,5 @@
 /* tests/state/check_state_identity.c — accounts, devices (settings,
- * login record, revoke, reset, remove) and the report query. */
+ * login record, revoke, reset, remove), OAuth2 grants and the report query. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +384,118 @@ START_TEST(names_case_insensitive)
 }
 END_TEST
 
+/* OAuth2 grants (SPEC §10): an account whose credential is a grant, its
+ * tokens, the refresh lease, the credential's outcome, and a password
+ * replacing the grant. */
+START_TEST(oauth2_grants)
+{
+	struct state_oauth2 *g = calloc(1, sizeof(*g)), *r = calloc(1, sizeof(*r));
+	struct state_account a;
+	int64_t id;
+
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_nonnull(r);
+	snprintf(g->provider, sizeof(g->provider), "microsoft");
+	snprintf(g->grant, sizeof(g->grant), "device-code");
+	snprintf(g->token_url, sizeof(g->token_url), "https://login.example/token");
+	snprintf(g->device_url, sizeof(g->device_url), "https://login.example/devicecode");
+	snprintf(g->client_id, sizeof(g->client_id), "cid");
+	snprintf(g->tenant, sizeof(g->tenant), "contoso.example");
+	memcpy(g->refresh, "R1", 2);
+	g->refresh_len = 2;
+	memcpy(g->access, "A1", 2);
+	g->access_len = 2;
+	g->access_expires = 5000;
+	OK(state_oauth2_account_add(db, "carol@example.org", "carol", g, 100, &id));
+	RC(state_oauth2_account_add(db, "Carol@example.org", "carol", g, 100, NULL), STATE_EXISTS);
+	OK(state_account_get(db, "carol@example.org", &a));
+	ck_assert_int_eq(a.auth, STATE_AUTH_MANAGED);
+	ck_assert_int_eq(a.credential, STATE_CRED_OAUTH2);
+	ck_assert_int_eq(a.credential_ok, -1);
+	ck_assert_uint_eq(a.secret_len, 0);
+	ck_assert_str_eq(a.upstream_user, "carol");
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_str_eq(r->provider, "microsoft");
+	ck_assert_str_eq(r->tenant, "contoso.example");
+	ck_assert_str_eq(r->scope, "");
+	ck_assert_uint_eq(r->client_secret_len, 0);
+	ck_assert_uint_eq(r->refresh_len, 2);
+	ck_assert_int_eq(r->access_expires, 5000);
+	ck_assert_int_eq(r->refreshed, 100);
+	int64_t gen = r->generation;
+
+	/* the credential's outcome is written when it changes */
+	OK(state_account_credential_result(db, id, true));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential_ok, 1);
+	OK(state_account_credential_result(db, id, false));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential_ok, 0);
+	RC(state_account_credential_result(db, 999, true), STATE_NOTFOUND);
+
+	/* one lease at a time, only for the generation read */
+	OK(state_oauth2_lease(db, id, gen, 7, 1000, 1030));
+	RC(state_oauth2_lease(db, id, gen, 8, 1001, 1031), STATE_EXISTS);
+	RC(state_oauth2_lease(db, id, gen + 1, 8, 1001, 1031), STATE_EXISTS);
+	/* store: a rotated refresh token and the access token; the lease ends */
+	OK(state_oauth2_store(db, id, 7, "A2", 2, 6000, "R2", 2, 1002));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_int_eq(r->generation, gen + 1);
+	ck_assert_mem_eq(r->refresh, "R2", 2);
+	ck_assert_mem_eq(r->access, "A2", 2);
+	ck_assert_int_eq(r->access_expires, 6000);
+	RC(state_oauth2_lease(db, id, gen, 8, 1003, 1033), STATE_EXISTS);
+	OK(state_oauth2_lease(db, id, gen + 1, 8, 1003, 1033));
+	/* a lease that ran out can be taken over */
+	OK(state_oauth2_lease(db, id, gen + 1, 9, 1034, 1064));
+	OK(state_oauth2_release(db, id, 8, "not the holder"));
+	RC(state_oauth2_lease(db, id, gen + 1, 8, 1035, 1065), STATE_EXISTS);
+	/* no refresh token given: the stored one stays */
+	OK(state_oauth2_store(db, id, 9, "A3", 2, 7000, NULL, 0, 1036));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_mem_eq(r->refresh, "R2", 2);
+	ck_assert_mem_eq(r->access, "A3", 2);
+	ck_assert_str_eq(r->last_error, "");
+	OK(state_oauth2_lease(db, id, r->generation, 9, 1037, 1067));
+	OK(state_oauth2_release(db, id, 9, "invalid_grant: revoked\n"));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_str_eq(r->last_error, "invalid_grant: revoked?");
+	OK(state_oauth2_lease(db, id, r->generation, 10, 1038, 1068));
+	RC(state_oauth2_lease(db, id, r->generation, 0, 1038, 1068), STATE_INVALID);
+
+	/* oauth2-login replaces the grant: generation up, lease and error gone */
+	g->refresh_len = 0;
+	OK(state_oauth2_replace(db, id, g, 1040));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_uint_eq(r->refresh_len, 0);
+	ck_assert_str_eq(r->last_error, "");
+	OK(state_oauth2_lease(db, id, r->generation, 11, 1041, 1071));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential_ok, -1);
+
+	/* bad input */
+	snprintf(g->token_url, sizeof(g->token_url), "https://x/\n");
+	RC(state_oauth2_replace(db, id, g, 1), STATE_INVALID);
+	RC(state_oauth2_account_add(db, "dave", "dave", g, 1, NULL), STATE_INVALID);
+	RC(state_oauth2_store(db, id, 11, NULL, 0, 1, NULL, 0, 1), STATE_INVALID);
+	RC(state_oauth2_get(db, 999, r), STATE_NOTFOUND);
+
+	/* a password replaces the grant */
+	OK(state_account_set_credentials(db, id, STATE_AUTH_MANAGED, "carol", "S", 1));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential, STATE_CRED_PASSWORD);
+	RC(state_oauth2_get(db, id, r), STATE_NOTFOUND);
+	/* removing an account removes its grant */
+	snprintf(g->token_url, sizeof(g->token_url), "https://login.example/token");
+	OK(state_oauth2_account_add(db, "erin", "erin", g, 1, &id));
+	OK(state_oauth2_get(db, id, r));
+	OK(state_account_remove(db, "erin"));
+	RC(state_oauth2_get(db, id, r), STATE_NOTFOUND);
+	free(g);
+	free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("state-identity");
@@ -395,6 +507,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, devices_lifecycle);
 	tcase_add_test(tc, report_rows);
 	tcase_add_test(tc, names_case_insensitive);
+	tcase_add_test(tc, oauth2_grants);
 	suite_add_tcase(s, tc);
 	return s;
 }
