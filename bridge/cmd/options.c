@@ -59,6 +59,10 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	SETTING(PB_K_LOG_LEVEL, "LEVEL", NULL, "least important lines logged"),
 	SETTING(PB_K_STATE, "FILE", NULL, "the state database"),
 	SETTING(PB_K_KEY_FILE, "FILE", "STATE.key", "key of the stored upstream passwords"),
+	SETTING(PB_K_IMAP_LISTEN, "ADDR:PORT", NULL,
+	    "the IMAP front, STARTTLS with a certificate; repeatable"),
+	SETTING(PB_K_IMAP_LISTEN_TLS, "ADDR:PORT", NULL,
+	    "the IMAP front over implicit TLS; repeatable"),
 
 	[CMD_O_CONFIG] = { .kind = CONFIG_OPT_CONFIG, .name = "config", .metavar = "FILE",
 	    .help = "XML configuration (docs/CONFIG.md)" },
