@@ -31,6 +31,7 @@ enum cmd_opt {
 	/* autoconfig */
 	CMD_O_AUTOCONFIG_FORMAT, CMD_O_EMAIL, CMD_O_LOGIN, CMD_O_DISPLAY_NAME, CMD_O_SMTP_HOST,
 	CMD_O_SMTP_PORT, CMD_O_SMTP_TLS,
+	CMD_O_FRONT,                /* autoconfig --front HOST (the IMAP front) */
 	CMD_O_COUNT
 };
 _Static_assert(CMD_O_COUNT <= CONFIG_OPTS_MAX, "the option table fits struct config_cmdline");

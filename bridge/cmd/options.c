@@ -115,4 +115,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	[CMD_O_SMTP_TLS] = { .kind = CONFIG_OPT_WORD, .name = "smtp-tls", .metavar = "MODE",
 	    .words = &config_words_upstream_tls, .dflt = "starttls",
 	    .help = "TLS to the outgoing server" },
+	[CMD_O_FRONT] = { .kind = CONFIG_OPT_TEXT, .name = "front", .metavar = "HOST",
+	    .min = 1, .max = PB_HOST_MAX - 1,
+	    .help = "popbridge's IMAP front at HOST instead of the upstream (port and TLS "
+	    "from its --imap-listen-tls or --imap-listen)" },
 };
