@@ -17,6 +17,12 @@ struct dir {
 	char *buf;
 	size_t off, len;            /* unsent: buf[off, len) */
 	short rd_want, wr_want;     /* what the last would-block asked for */
+	bool rd_ready, wr_ready;    /* a read / write may make progress: false
+	                               after a would-block or a short plaintext
+	                               read or write (the socket is drained or
+	                               full), true again when poll() reports the
+	                               descriptor; saves a failing syscall per
+	                               copy */
 	bool eof;                   /* src has closed */
 	uint64_t *count;
 	const char *src_name;
@@ -27,28 +33,36 @@ struct dir {
 static int pump(struct dir *d, struct front_relay *r)
 {
 	int progress = 0;
-	if (!d->eof && d->len < FRONT_RELAY_BUF) {
-		ssize_t n = imap_conn_read_some(d->src, d->buf + d->len, FRONT_RELAY_BUF - d->len,
-		    &d->rd_want);
+	if (!d->eof && d->len < FRONT_RELAY_BUF && d->rd_ready) {
+		size_t room = FRONT_RELAY_BUF - d->len;
+		ssize_t n = imap_conn_read_some(d->src, d->buf + d->len, room, &d->rd_want);
 		if (n > 0) {
 			d->len += (size_t)n;
 			*d->count += (uint64_t)n;
 			progress = 1;
-		} else if (n < 0) {
+			/* TLS hands out a record at a time: only a plaintext short
+			 * read says the socket is drained. */
+			if ((size_t)n < room && !d->src->ssl)
+				d->rd_ready = false;
+		} else if (n == 0) {
+			d->rd_ready = false;
+		} else {
 			d->eof = true;
 			if (d->src->cause != IMAP_CAUSE_CLOSED)
 				snprintf(r->reason, sizeof(r->reason), "%s: %.120s", d->src_name, d->src->err);
 			progress = 1;
 		}
 	}
-	if (d->off < d->len) {
-		ssize_t n = imap_conn_write_some(d->dst, d->buf + d->off, d->len - d->off,
-		    &d->wr_want);
+	if (d->off < d->len && d->wr_ready) {
+		size_t want = d->len - d->off;
+		ssize_t n = imap_conn_write_some(d->dst, d->buf + d->off, want, &d->wr_want);
 		if (n < 0) {
 			snprintf(r->reason, sizeof(r->reason), "writing to the %s: %.120s",
 			    d->src_name[0] == 'c' ? "server" : "client", d->dst->err);
 			return -1;
 		}
+		if (n == 0 || ((size_t)n < want && !d->dst->ssl))
+			d->wr_ready = false;
 		if (n > 0) {
 			d->off += (size_t)n;
 			if (d->off == d->len)
@@ -88,9 +102,11 @@ enum front_relay_end front_relay_run(struct front_relay *r)
 {
 	enum front_relay_end end = FRONT_RELAY_ERROR;
 	struct dir cu = { .src = r->client, .dst = r->upstream, .rd_want = POLLIN,
-	    .wr_want = POLLOUT, .count = &r->bytes_in, .src_name = "client" };
+	    .wr_want = POLLOUT, .rd_ready = true, .wr_ready = true, .count = &r->bytes_in,
+	    .src_name = "client" };
 	struct dir uc = { .src = r->upstream, .dst = r->client, .rd_want = POLLIN,
-	    .wr_want = POLLOUT, .count = &r->bytes_out, .src_name = "server" };
+	    .wr_want = POLLOUT, .rd_ready = true, .wr_ready = true, .count = &r->bytes_out,
+	    .src_name = "server" };
 
 	r->reason[0] = '\0';
 	if (write_first(r->upstream, r->client_first, r->client_first_len, &r->bytes_in, r,
@@ -141,9 +157,14 @@ enum front_relay_end front_relay_run(struct front_relay *r)
 			}
 		}
 		/* TLS may hold decrypted octets poll() cannot see. */
-		if ((!cu.eof && cu.len < FRONT_RELAY_BUF && imap_conn_pending(cu.src)) ||
-		    (!uc.eof && uc.len < FRONT_RELAY_BUF && imap_conn_pending(uc.src)))
+		if (!cu.eof && cu.len < FRONT_RELAY_BUF && imap_conn_pending(cu.src)) {
+			cu.rd_ready = true;
 			continue;
+		}
+		if (!uc.eof && uc.len < FRONT_RELAY_BUF && imap_conn_pending(uc.src)) {
+			uc.rd_ready = true;
+			continue;
+		}
 		uint64_t wait = active + r->idle_ms - now;
 		if (r->check && next_check - now < wait)
 			wait = next_check - now;
@@ -155,6 +176,10 @@ enum front_relay_end front_relay_run(struct front_relay *r)
 			snprintf(r->reason, sizeof(r->reason), "poll: %s", strerror(errno));
 			goto out;
 		}
+		if (p[0].revents)
+			cu.rd_ready = uc.wr_ready = true;
+		if (p[1].revents)
+			uc.rd_ready = cu.wr_ready = true;
 	}
 out:
 	free(cu.buf);

@@ -8,26 +8,32 @@ One timed run: connect, LOGIN, SELECT, UID FETCH 1 BODY.PEEK[] read in
 the tagged OK, LOGOUT. Each side gets one untimed warm-up session, then
 3 x REPEATS timed runs, alternating sides. Ratio = through popbridge /
 direct. Target (issue 15, docs/BENCHMARKS.md): <= 1.1 — after login the
-front adds nothing per byte but a copy through its buffers.
+front adds nothing per byte but a copy through its buffers. A second line
+does the same over implicit TLS to the client on both sides (the front's
+--imap-listen-tls against Dovecot's IMAPS; popbridge's upstream stays
+plaintext on loopback), where the front's TLS replaces Dovecot's.
 """
 import os
 import socket
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (PW, REPEATS, Dovecot, Popbridge, check, fail, fmt_mbs, fmt_s,  # noqa: E402
                       line, median, note, timed)
-from pbinterop import free_port  # noqa: E402
+from pbinterop import TempDir, free_port, make_cert  # noqa: E402
 
 BIG_SIZE = 50 * 1024 * 1024
 TARGET = 1.1
 CHUNK = 1 << 16
 
 
-def fetch(port, user):
+def fetch(port, user, tls=None):
     """The octets of the FETCH response (literal included) read until the
-    tagged OK."""
+    tagged OK; tls: an SSL context for implicit TLS."""
     s = socket.create_connection(("127.0.0.1", port), timeout=120)
+    if tls:
+        s = tls.wrap_socket(s, server_hostname="localhost")
     f = s.makefile("rb", buffering=0)
 
     def until(tag):
@@ -67,24 +73,37 @@ def fetch(port, user):
     return octets
 
 
+def measure(name, front, direct, tls=None):
+    """front, direct: (port, user); alternating timed runs after a warm-up."""
+    for port, user in (front, direct):
+        check(fetch(port, user, tls) > BIG_SIZE, "warm-up: short FETCH")
+    times = {front: [], direct: []}
+    for _ in range(3 * REPEATS):
+        for side in (front, direct):
+            t, got = timed(lambda: fetch(side[0], side[1], tls))
+            check(got > BIG_SIZE, "short FETCH (%d octets)" % got)
+            times[side].append(t)
+    a, b = median(times[front]), median(times[direct])
+    line(name, fmt_s(a), fmt_s(b), a / b, "time <= %.1fx" % TARGET, a / b <= TARGET)
+    note("through the front %s, direct %s" % (fmt_mbs(BIG_SIZE, a), fmt_mbs(BIG_SIZE, b)))
+
+
 def main():
-    front = free_port()
-    with Dovecot(users={"big": PW}, fill=["big:INBOX:large:1:%d" % BIG_SIZE]) as dc, \
-            Popbridge(dc, args=["--imap-listen", "127.0.0.1:%d" % front]) as pb:
-        sides = ((front, "big#bench"), (dc.imap_port, "big"))
-        for port, user in sides:   # warm-up
-            check(fetch(port, user) > BIG_SIZE, "warm-up: short FETCH")
-        times = {front: [], dc.imap_port: []}
-        for _ in range(3 * REPEATS):
-            for port, user in sides:
-                t, got = timed(lambda: fetch(port, user))
-                check(got > BIG_SIZE, "short FETCH (%d octets)" % got)
-                times[port].append(t)
-        a, b = median(times[front]), median(times[dc.imap_port])
-        line("imap front fetch 1 x 50MiB", fmt_s(a), fmt_s(b), a / b,
-             "time <= %.1fx" % TARGET, a / b <= TARGET)
-        note("through the front %s, direct %s" % (fmt_mbs(BIG_SIZE, a), fmt_mbs(BIG_SIZE, b)))
-        check(pb.proc.poll() is None, "popbridge exited during the benchmark")
+    front, front_tls = free_port(), free_port()
+    with TempDir("pbbench.") as tmp, \
+            Dovecot(users={"big": PW}, fill=["big:INBOX:large:1:%d" % BIG_SIZE]) as dc:
+        cert, key = make_cert(tmp)
+        with Popbridge(dc, tmp=tmp, args=["--imap-listen", "127.0.0.1:%d" % front,
+                                          "--imap-listen-tls", "127.0.0.1:%d" % front_tls,
+                                          "--cert", cert, "--key", key]) as pb:
+            measure("imap front fetch 1 x 50MiB", (front, "big#bench"), (dc.imap_port, "big"))
+            # Implicit TLS to the client on both sides (Dovecot's IMAPS with its
+            # own certificate): the front's TLS against Dovecot's.
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.load_verify_locations(dc.ca_file)
+            measure("imap front fetch 1 x 50MiB, TLS", (front_tls, "big#bench"),
+                    (dc.imaps_port, "big"), ctx)
+            check(pb.proc.poll() is None, "popbridge exited during the benchmark")
 
 
 if __name__ == "__main__":
