@@ -15,6 +15,8 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
       util-linux mount libsasl2-2 libsasl2-modules-db libdb5.3 libgdbm6 libglib2.0-0
       libgnutls30 libicu72 libidn12 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3
       libpq5 libwrap0 libsqlite3-0 libssl3 libxml2 libuuid1 zlib1g libstdc++6"
+# the IMAP front's interop test (issue 15): mbsync as a real IMAP client
+PKGS="$PKGS isync"
 
 missing=""
 for p in $PKGS; do
