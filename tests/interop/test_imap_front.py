@@ -20,6 +20,10 @@ Passthrough (one popbridge with a certificate, --imap-listen and
 - report (json) shows protocol imap for the IMAP devices, with no POP3
   counts, and pop3 for the POP3 device; each IMAP session logged one
   event=session protocol=imap line with bytes_in and bytes_out.
+Limits (a popbridge with --max-sessions 2 --login-timeout 3): IMAP and POP3
+connections share the pre-login half of the sessions (one beyond it gets
+`* BYE [UNAVAILABLE]` or `-ERR [SYS/TEMP]` at once), and an IMAP connection
+that does not log in is closed with `* BYE` at its login deadline.
 Managed (a second popbridge, --auth managed):
 - a device's own password opens the mailbox; the upstream password, another
   device's password and an unknown password are refused alike;
@@ -332,6 +336,40 @@ def passthrough(dc, tmp, cert, key, up):
         check(pb.stop() == 0, "popbridge exit status")
 
 
+def limits(dc, tmp):
+    port = free_port()
+    with Popbridge(dc, tmp=tmp, state=os.path.join(tmp, "limits.db"),
+                   args=["--imap-listen", "127.0.0.1:%d" % port, "--max-sessions", "2",
+                         "--login-timeout", "3"]) as pb:
+        a = Raw(port)
+        check(a.line().startswith(b"* OK [CAPABILITY "), "first IMAP connection's greeting")
+        with socket.create_connection(("127.0.0.1", pb.port), timeout=30) as p:
+            ln = p.makefile("rb").readline()
+        check(ln.startswith(b"-ERR [SYS/TEMP]"), "POP3 beyond the pre-login share: %r" % ln)
+        b = Raw(port)
+        ln = b.line()
+        check(ln == b"* BYE [UNAVAILABLE] Too many sessions, try again later.",
+              "IMAP beyond the pre-login share: %r" % ln)
+        b.close()
+        ln = a.line(timeout=15)
+        check(ln == b"* BYE Login timeout.", "at the login deadline: %r" % ln)
+        check(a.line() is None, "connection still open after the login timeout")
+        a.close()
+        pb.wait_log("result=timeout")
+        end = time.monotonic() + 5
+        while True:
+            c = Raw(port)
+            ln = c.line()
+            c.close()
+            if ln.startswith(b"* OK") or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        check(ln.startswith(b"* OK"), "a new connection after the timeout: %r" % ln)
+        check(pb.stop() == 0, "popbridge exit status")
+    report("limits: IMAP and POP3 share the pre-login half of --max-sessions (* BYE "
+           "[UNAVAILABLE]); the login deadline closes an IMAP connection with * BYE")
+
+
 def idle_until_closed(port, user, password, out):
     """Log in, IDLE, and note when the server closes the connection."""
     try:
@@ -428,6 +466,7 @@ def main():
         cert, key = make_cert(tmp)
         up = upstream_messages(dc, "office", PW)
         passthrough(dc, tmp, cert, key, up)
+        limits(dc, tmp)
         managed(dc, tmp, up)
 
 
