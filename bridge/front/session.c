@@ -274,7 +274,7 @@ static void relay(struct fs *s, struct maildrop_login *l, struct maildrop_upstre
 		.check_ms = FRONT_REVOKE_CHECK_S * 1000u, .check = revoked, .check_arg = &rc,
 	};
 	enum front_relay_end e = front_relay_run(&r);
-	s->st->bytes_in += r.bytes_in;
+	s->st->bytes_in += r.bytes_in - pipelined;   /* those were counted as read */
 	s->st->bytes_out += r.bytes_out;
 	imap_conn_close(&uc);
 	switch (e) {
