@@ -20,10 +20,11 @@ Passthrough (one popbridge with a certificate, --imap-listen and
 - report (json) shows protocol imap for the IMAP devices, with no POP3
   counts, and pop3 for the POP3 device; each IMAP session logged one
   event=session protocol=imap line with bytes_in and bytes_out.
-Limits (a popbridge with --max-sessions 2 --login-timeout 3): IMAP and POP3
-connections share the pre-login half of the sessions (one beyond it gets
-`* BYE [UNAVAILABLE]` or `-ERR [SYS/TEMP]` at once), and an IMAP connection
-that does not log in is closed with `* BYE` at its login deadline.
+Limits (a popbridge with --max-sessions 2 --login-timeout 3
+--max-auth-failures 1): IMAP and POP3 connections share the pre-login half of
+the sessions (one beyond it gets `* BYE [UNAVAILABLE]` or `-ERR [SYS/TEMP]` at
+once); an IMAP connection that does not log in is closed with `* BYE` at its
+login deadline, and one with a failed login after answering it.
 Managed (a second popbridge, --auth managed):
 - a device's own password opens the mailbox; the upstream password, another
   device's password and an unknown password are refused alike;
@@ -276,15 +277,19 @@ def passthrough(dc, tmp, cert, key, up):
         check(res.stdout == up[0][1], "curl's message differs from the upstream's")
         report("curl imap:// fetches a message through the front")
 
-        # A wrong password.
+        # A wrong password: answered after the failed-login delay (2 s).
         m = IMAP4From(port, "127.0.0.21")
+        t0 = time.monotonic()
         try:
             m.login("office#phone", "wrong-" + PW)
             check(False, "a wrong password was accepted")
         except imaplib.IMAP4.error as e:
             check("AUTHENTICATIONFAILED" in str(e), "wrong password: %s" % e)
+        took = time.monotonic() - t0
+        check(took >= 1.9, "a wrong password answered after %.1f s" % took)
         m.logout()
-        report("a wrong password: NO [AUTHENTICATIONFAILED]")
+        report("a wrong password: NO [AUTHENTICATIONFAILED] after the failed-login delay "
+               "(%.1f s)" % took)
 
         # The POP3 device's view and counters did not move.
         check(pop3_view(pb, "office#pc") == view, "POP3 view changed by IMAP sessions")
@@ -340,7 +345,7 @@ def limits(dc, tmp):
     port = free_port()
     with Popbridge(dc, tmp=tmp, state=os.path.join(tmp, "limits.db"),
                    args=["--imap-listen", "127.0.0.1:%d" % port, "--max-sessions", "2",
-                         "--login-timeout", "3"]) as pb:
+                         "--login-timeout", "3", "--max-auth-failures", "1"]) as pb:
         a = Raw(port)
         check(a.line().startswith(b"* OK [CAPABILITY "), "first IMAP connection's greeting")
         with socket.create_connection(("127.0.0.1", pb.port), timeout=30) as p:
@@ -356,18 +361,28 @@ def limits(dc, tmp):
         check(a.line() is None, "connection still open after the login timeout")
         a.close()
         pb.wait_log("result=timeout")
+        # --max-auth-failures 1: the first failure is answered, then BYE.
+        # (A new connection may race the slot the timed-out one frees.)
         end = time.monotonic() + 5
         while True:
-            c = Raw(port)
-            ln = c.line()
-            c.close()
+            d = Raw(port)
+            ln = d.line()
             if ln.startswith(b"* OK") or time.monotonic() > end:
                 break
+            d.close()
             time.sleep(0.1)
         check(ln.startswith(b"* OK"), "a new connection after the timeout: %r" % ln)
+        d.send(b"f1 LOGIN office#cap wrong-password\r\n")
+        ln = d.line(timeout=30)
+        check(ln.startswith(b"f1 NO [AUTHENTICATIONFAILED]"), "failed login: %r" % ln)
+        check(d.line() == b"* BYE Too many failed logins.", "no BYE after the last failure")
+        check(d.line() is None, "connection still open after --max-auth-failures")
+        d.close()
+        pb.wait_log("result=auth-failed")
         check(pb.stop() == 0, "popbridge exit status")
     report("limits: IMAP and POP3 share the pre-login half of --max-sessions (* BYE "
-           "[UNAVAILABLE]); the login deadline closes an IMAP connection with * BYE")
+           "[UNAVAILABLE]); the login deadline and --max-auth-failures close an IMAP "
+           "connection with * BYE")
 
 
 def idle_until_closed(port, user, password, out):
