@@ -178,6 +178,9 @@ $(FUZZ_B)/fuzz/fuzz_pop3client: tests/fuzz/fuzz_pop3client.c $(FUZZ_B)/libbridge
 $(FUZZ_B)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c $(FUZZ_B)/libbridge.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_front_parse: tests/fuzz/fuzz_front_parse.c $(FUZZ_B)/libbridge.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 $(FUZZ_B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_B)/libbridge.a \
 		$(FUZZ_B)/libstate.a
 	@mkdir -p $(@D)

@@ -25,6 +25,8 @@ PKGS="$PKGS libmicrohttpd-dev"
 # package starts a system nginx on port 80, which is stopped and disabled below
 NGINX_PKGS="nginx-light libnginx-mod-mail"
 PKGS="$PKGS $NGINX_PKGS"
+# the IMAP front's interop test (issue 15): mbsync as a real IMAP client
+PKGS="$PKGS isync"
 
 missing=""
 for p in $PKGS; do

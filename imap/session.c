@@ -225,6 +225,22 @@ void imap_session_free(struct imap_session *s)
 	free(s);
 }
 
+int imap_session_detach(struct imap_session *s, struct imap_conn *out, const char **rest,
+    size_t *rest_len)
+{
+	if (s->conn.fd < 0 || s->pipelined || (s->ahead && s->ahead->n > 0))
+		return -1;
+	*out = s->conn;
+	out->budget.on = false;
+	*rest = s->rbuf + s->roff;
+	*rest_len = s->rlen - s->roff;
+	/* The session forgets the connection without closing it. */
+	imap_conn_init(&s->conn, (unsigned)(s->conn.timeout_ms / 1000));
+	imap_parser_reset(s->parser);
+	s->state = IMAP_STATE_DISCONNECTED;
+	return 0;
+}
+
 /* ---- capabilities ------------------------------------------------------ */
 
 static const struct {

@@ -70,6 +70,11 @@ struct pop3_tls *pop3_tls_new(const char *cert_file, const char *key_file,
 struct pop3_tls *pop3_tls_ref(struct pop3_tls *t);
 /* Drop one reference; the last one frees the context. NULL is ignored. */
 void pop3_tls_unref(struct pop3_tls *t);
+/* Its OpenSSL SSL_CTX, valid while a reference is held: the other front
+ * ends of `serve` (the IMAP front) serve TLS with the same certificate and
+ * settings. */
+struct ssl_ctx_st;
+struct ssl_ctx_st *pop3_tls_ssl_ctx(const struct pop3_tls *t);
 
 /* ---- per-session configuration -------------------------------------------- */
 

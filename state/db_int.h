@@ -128,7 +128,7 @@ int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 	"d.id, d.account_id, a.name, d.name, d.created, d.last_login," \
 	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
 	" d.seen_on, d.dele, d.password_hash, d.enrol_mailbox_id, d.enrol_seq," \
-	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting, d.login_delay"
+	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting, d.login_delay, d.pop3_login"
 /* DB_DEVICE_COLS plus the commit counts (listings for report and device
  * list only: state_db_row_to_device reads them when the row has them). */
 #define DB_DEVICE_COMMIT_COLS DB_DEVICE_COLS "," \

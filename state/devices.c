@@ -42,7 +42,8 @@ static const char SQL_RESET_COUNTERS[] =
 static const char SQL_REMOVE[] =
 	"DELETE FROM devices WHERE id = ?1";
 static const char SQL_LOGIN[] =
-	"UPDATE devices SET last_login = ?2, last_address = ?3, protocol = ?4, tls = ?5"
+	"UPDATE devices SET last_login = ?2, last_address = ?3, protocol = ?4, tls = ?5,"
+	" pop3_login = CASE WHEN ?4 = 'pop3' THEN ?2 ELSE pop3_login END"
 	" WHERE id = ?1";
 static const char SQL_MAILBOX[] =
 	"SELECT account_id, uidvalidity, uidnext, seq_base FROM mailboxes WHERE id = ?1";
@@ -116,9 +117,10 @@ void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 	d->deleted = sqlite3_column_int64(st, c + 20);
 	d->waiting = sqlite3_column_int64(st, c + 21);
 	state_db_col_text(st, c + 22, d->settings.login_delay, sizeof d->settings.login_delay);
-	if (sqlite3_column_count(st) > c + 24) {
-		d->commits_pending = sqlite3_column_int64(st, c + 23);
-		d->commits_stuck = sqlite3_column_int64(st, c + 24);
+	d->pop3_login = sqlite3_column_int64(st, c + 23);
+	if (sqlite3_column_count(st) > c + 25) {
+		d->commits_pending = sqlite3_column_int64(st, c + 24);
+		d->commits_stuck = sqlite3_column_int64(st, c + 25);
 	}
 }
 

@@ -149,7 +149,14 @@ static const char STEP5[] =
 	" refreshed INTEGER,"
 	" last_error TEXT);";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5 };
+/* Version 6: when a device last logged in over POP3 (the IMAP front records
+ * logins with protocol imap, SPEC §12): its POP3 counts mean something only
+ * once it has. Every login before this version was a POP3 one. */
+static const char STEP6[] =
+	"ALTER TABLE devices ADD COLUMN pop3_login INTEGER;"
+	"UPDATE devices SET pop3_login = last_login WHERE last_login IS NOT NULL;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)

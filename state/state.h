@@ -316,6 +316,9 @@ struct state_device {
 	int64_t retrieved;  /* messages this device has retrieved (RETR) */
 	int64_t deleted;    /* messages this device has deleted (hidden) */
 	int64_t waiting;    /* messages in its view it has not retrieved */
+	int64_t pop3_login; /* its last login over POP3; 0 = never (the counts
+	                       above mean nothing then: an IMAP front login
+	                       builds no POP3 view) */
 	/* now (state_device_list, state_report only; 0 elsewhere): its journal
 	 * entries not finished, and of those the ones whose
 	 * upstream steps have failed STATE_JOURNAL_STUCK times or more */
@@ -363,8 +366,9 @@ int state_device_reset(struct state_db *db, int64_t device_id);
 /* Removes the device and its per-message state (journal entries of the
  * device are removed too: remove only when no session of it runs). */
 int state_device_remove(struct state_db *db, int64_t device_id);
-/* Record a successful login: time, numeric address, protocol ("pop3"), TLS
- * version ("" or NULL = none). */
+/* Record a successful login: time, numeric address, protocol ("pop3",
+ * "imap"), TLS version ("" or NULL = none); a "pop3" one also sets
+ * pop3_login. */
 int state_device_login(struct state_db *db, int64_t device_id, int64_t now,
     const char *address, const char *protocol, const char *tls);
 /* Set the enrolment mark to the mailbox's (uidvalidity, uidnext) if the

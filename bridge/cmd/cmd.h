@@ -39,6 +39,7 @@ enum cmd_opt {
 	/* route (SPEC §14) */
 	CMD_O_ROUTE_LISTEN, CMD_O_NODE, CMD_O_CHECK_INTERVAL, CMD_O_ROUTE_SEPARATOR, CMD_O_PLAN,
 	CMD_O_ROUTE_STATE, CMD_O_ROUTE_LOG_LEVEL,
+	CMD_O_FRONT,                /* autoconfig --front HOST (the IMAP front) */
 	CMD_O_COUNT
 };
 _Static_assert(CMD_O_COUNT <= CONFIG_OPTS_MAX, "the option table fits struct config_cmdline");

@@ -206,8 +206,9 @@ static int list_row(void *arg, const struct state_device *d)
 	char settings[3 * STATE_FOLDER_MAX];
 
 	format_settings(c->o, d, settings, sizeof(settings));
-	/* the counters are as of the last session: none before the first login */
-	bool seen = d->last_login != 0;
+	/* the counters are as of the last POP3 session: none before the first
+	 * (an IMAP front login builds no POP3 view) */
+	bool seen = d->pop3_login != 0;
 	snprintf(ret, sizeof(ret), seen ? "%lld" : "-", (long long)d->retrieved);
 	snprintf(del, sizeof(del), seen ? "%lld" : "-", (long long)d->deleted);
 	snprintf(wait, sizeof(wait), seen ? "%lld" : "-", (long long)d->waiting);
@@ -217,6 +218,7 @@ static int list_row(void *arg, const struct state_device *d)
 		d->account, d->name, cmd_admin_time(d->created, "-", created, sizeof(created)),
 		cmd_admin_time(d->last_login, "never", login, sizeof(login)),
 		d->last_address[0] ? d->last_address : "-",
+		d->last_login && d->protocol[0] ? d->protocol : "-",
 		d->tls[0] ? d->tls : d->last_login ? "none" : "-",
 		ret, del, wait, pend, stuck, d->revoked ? "yes" : "no", settings,
 	};
@@ -231,7 +233,7 @@ static int device_list(struct config_cmdline *c)
 	struct state_account a;
 	int status = PB_EXIT_FAIL, rc;
 
-	cmd_table_init(&t, 13);
+	cmd_table_init(&t, 14);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	if (cmd_admin_open_state(&ad) != 0)
@@ -240,7 +242,7 @@ static int device_list(struct config_cmdline *c)
 	if (c->n_args == 1 && find(&ad, c->args[0], NULL, &a, NULL) != 0)
 		goto out;
 	static const char *const head[] = {
-		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "TLS",
+		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "PROTOCOL", "TLS",
 		"RETRIEVED", "DELETED", "WAITING", "PENDING", "STUCK", "REVOKED", "SETTINGS"
 	};
 	cmd_table_row(&t, head);
@@ -372,9 +374,9 @@ static const struct config_command device_list_cmd = {
 	.args = "[ACCOUNT]", .min_args = 0, .max_args = 1,
 	.text =
 	    "One line per device (of ACCOUNT, or of every account): creation time, last\n"
-	    "login (UTC), last remote address, TLS version of the last session (none:\n"
-	    "plaintext), messages retrieved and deleted and waiting as of its last\n"
-	    "session ('-' before its first login), its commits not yet applied upstream\n"
+	    "login (UTC), last remote address, its protocol (pop3, imap), TLS version of\n"
+	    "the last session (none: plaintext), messages retrieved and deleted and\n"
+	    "waiting as of its last POP3 session ('-' before its first), its commits not yet applied upstream\n"
 	    "(PENDING) and of those the ones that failed 3 times or more (STUCK: the\n"
 	    "error log names the step and the server's answer), whether it is revoked, and its\n"
 	    "effective settings; a '*' marks a setting made for this device ('device\n"

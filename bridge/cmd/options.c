@@ -63,6 +63,10 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	SETTING(PB_K_KEY_FILE, "FILE", "STATE.key", "key of the stored upstream passwords"),
 	SETTING(PB_K_LOGIN_DELAY, "SECS", NULL,
 	    "least time between two logins of a device (0: any time)"),
+	SETTING(PB_K_IMAP_LISTEN, "ADDR:PORT", NULL,
+	    "the IMAP front, STARTTLS with a certificate; repeatable"),
+	SETTING(PB_K_IMAP_LISTEN_TLS, "ADDR:PORT", NULL,
+	    "the IMAP front over implicit TLS; repeatable"),
 
 	[CMD_O_CONFIG] = { .kind = CONFIG_OPT_CONFIG, .name = "config", .metavar = "FILE",
 	    .help = "XML configuration (docs/CONFIG.md)" },
@@ -165,4 +169,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	    .help = "--plan: node NAME's state file; repeatable" },
 	[CMD_O_ROUTE_LOG_LEVEL] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_LOG_LEVEL,
 	    .metavar = "LEVEL", .dflt = "info", .help = "least important lines logged" },
+	[CMD_O_FRONT] = { .kind = CONFIG_OPT_TEXT, .name = "front", .metavar = "HOST",
+	    .min = 1, .max = PB_HOST_MAX - 1,
+	    .help = "popbridge's IMAP front at HOST instead of the upstream (port and TLS "
+	    "from its --imap-listen-tls or --imap-listen)" },
 };

@@ -113,7 +113,7 @@ static void json_device(struct rep *r, const struct state_device *d)
 	json_str_or_null(f, d->protocol, seen && d->protocol[0]);
 	fputs(", \"tls\": ", f);
 	json_str_or_null(f, d->tls[0] ? d->tls : "none", seen);
-	if (seen)
+	if (d->pop3_login != 0)   /* an IMAP front login builds no POP3 view */
 		fprintf(f, ", \"retrieved\": %lld, \"deleted\": %lld, \"waiting\": %lld",
 		    (long long)d->retrieved, (long long)d->deleted, (long long)d->waiting);
 	else
@@ -216,7 +216,8 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	snprintf(wa, sizeof(wa), "%lld", (long long)d->waiting);
 	status_text(r, d, st, sizeof(st));
 	const char *row[] = { acc, auth, cred, dev, login, addr, seen && d->protocol[0] ?
-	    d->protocol : "-", tls, seen ? rt : "-", seen ? de : "-", seen ? wa : "-", st };
+	    d->protocol : "-", tls, d->pop3_login ? rt : "-", d->pop3_login ? de : "-",
+	    d->pop3_login ? wa : "-", st };
 	cmd_table_row(&r->t, row);
 	if (is_stale(r, d)) {
 		const char *srow[] = { acc, dev, login, st };

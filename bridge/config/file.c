@@ -419,17 +419,23 @@ static void apply_listen(struct walk *w, xmlNodePtr node)
 	char err[PB_ERR_MAX];
 	char *addr = attr_value(node, "address");
 	char *tls = attr_value(node, "tls");
-	enum config_key k = tls && strcmp(tls, "yes") == 0 ? PB_K_LISTEN_TLS : PB_K_LISTEN;
+	char *proto = attr_value(node, "protocol");
+	bool imap = proto && strcmp(proto, "imap") == 0;
+	enum config_key k = tls && strcmp(tls, "yes") == 0 ?
+	    (imap ? PB_K_IMAP_LISTEN_TLS : PB_K_LISTEN_TLS) : (imap ? PB_K_IMAP_LISTEN : PB_K_LISTEN);
 	/* The schema allows yes and no too, but its message ("Invalid attribute
 	 * tls for element listen") does not say what is expected. */
 	if (tls && strcmp(tls, "yes") != 0 && strcmp(tls, "no") != 0)
 		value_problem(w, line, "listen", "tls", "expected yes or no");
+	else if (proto && !imap && strcmp(proto, "pop3") != 0)
+		value_problem(w, line, "listen", "protocol", "expected pop3 or imap");
 	else if (config_options_set(w->layer, k, addr ? addr : "", err, sizeof(err)) != 0)
 		value_problem(w, line, "listen", "address", err);
 	else
 		w->line_of[k] = line;
 	xmlFree(addr);
 	xmlFree(tls);
+	xmlFree(proto);
 }
 
 /* A second section for the same device is refused here (by

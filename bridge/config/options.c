@@ -157,6 +157,8 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_STATE]            = { "state", V_PATH, 0, 0, NULL },
 	[PB_K_KEY_FILE]         = { "key-file", V_PATH, 0, 0, NULL },
 	[PB_K_LOGIN_DELAY]      = { "login-delay", V_UINT, 0, 86400, NULL },
+	[PB_K_IMAP_LISTEN]      = { "imap-listen", V_LISTEN, 0, 0, NULL },
+	[PB_K_IMAP_LISTEN_TLS]  = { "imap-listen-tls", V_LISTEN, 0, 0, NULL },
 };
 
 const char *config_key_name(enum config_key k) { return keys[k].name; }
@@ -478,6 +480,12 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 		if (k == PB_K_LISTEN)
 			rc = add_listener(o->listen, &o->n_listen,
 			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else if (k == PB_K_IMAP_LISTEN)
+			rc = add_listener(o->imap_listen, &o->n_imap_listen,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else if (k == PB_K_IMAP_LISTEN_TLS)
+			rc = add_listener(o->imap_listen_tls, &o->n_imap_listen_tls,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
 		else
 			rc = add_listener(o->listen_tls, &o->n_listen_tls,
 			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
@@ -582,6 +590,14 @@ int config_options_merge(struct config_options *dst, const struct config_options
 			memcpy(dst->listen_tls, src->listen_tls, sizeof(dst->listen_tls));
 			dst->n_listen_tls = src->n_listen_tls;
 			break;
+		case PB_K_IMAP_LISTEN:
+			memcpy(dst->imap_listen, src->imap_listen, sizeof(dst->imap_listen));
+			dst->n_imap_listen = src->n_imap_listen;
+			break;
+		case PB_K_IMAP_LISTEN_TLS:
+			memcpy(dst->imap_listen_tls, src->imap_listen_tls, sizeof(dst->imap_listen_tls));
+			dst->n_imap_listen_tls = src->n_imap_listen_tls;
+			break;
 		case PB_K_CERT: strcpy(dst->cert, src->cert); break;
 		case PB_K_KEY: strcpy(dst->key, src->key); break;
 		case PB_K_TLS_MIN: dst->tls_min = src->tls_min; break;
@@ -663,6 +679,24 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 			if (same_endpoint(&o->listen[i], &o->listen_tls[j]))
 				BAD(PB_K_LISTEN_TLS, "%s is both a listen and a listen-tls address",
 				    config_endpoint_format(&o->listen[i], buf, sizeof(buf)));
+	if (o->n_imap_listen_tls > 0 && !o->cert[0])
+		BAD(PB_K_IMAP_LISTEN_TLS, "imap-listen-tls needs a certificate (cert and key)");
+	/* One address, one protocol: the IMAP front's addresses are none of
+	 * the POP3 ones, nor each other's. */
+	const struct { enum config_key k; const struct config_endpoint *l; size_t n; } kinds[] = {
+		{ PB_K_LISTEN, o->listen, o->n_listen },
+		{ PB_K_LISTEN_TLS, o->listen_tls, o->n_listen_tls },
+		{ PB_K_IMAP_LISTEN, o->imap_listen, o->n_imap_listen },
+		{ PB_K_IMAP_LISTEN_TLS, o->imap_listen_tls, o->n_imap_listen_tls },
+	};
+	for (size_t a = 2; a < 4; a++)
+		for (size_t b = 0; b < a; b++)
+			for (size_t i = 0; i < kinds[a].n; i++)
+				for (size_t j = 0; j < kinds[b].n; j++)
+					if (same_endpoint(&kinds[a].l[i], &kinds[b].l[j]))
+						BAD(kinds[a].k, "%s is given as %s and as %s",
+						    config_endpoint_format(&kinds[a].l[i], buf, sizeof(buf)),
+						    keys[kinds[b].k].name, keys[kinds[a].k].name);
 	if (o->proxy_protocol && o->n_trusted_proxy == 0)
 		BAD(PB_K_PROXY_PROTOCOL, "proxy-protocol needs at least one trusted-proxy range "
 		    "(headers are read from those addresses only)");
@@ -816,9 +850,14 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 			snprintf(buf, len, "%s", "");
 		return buf;
 	case PB_K_LISTEN:
-	case PB_K_LISTEN_TLS: {
-		const struct config_endpoint *l = k == PB_K_LISTEN ? o->listen : o->listen_tls;
-		size_t nl = k == PB_K_LISTEN ? o->n_listen : o->n_listen_tls;
+	case PB_K_LISTEN_TLS:
+	case PB_K_IMAP_LISTEN:
+	case PB_K_IMAP_LISTEN_TLS: {
+		const struct config_endpoint *l = k == PB_K_LISTEN ? o->listen :
+		    k == PB_K_LISTEN_TLS ? o->listen_tls :
+		    k == PB_K_IMAP_LISTEN ? o->imap_listen : o->imap_listen_tls;
+		size_t nl = k == PB_K_LISTEN ? o->n_listen : k == PB_K_LISTEN_TLS ? o->n_listen_tls :
+		    k == PB_K_IMAP_LISTEN ? o->n_imap_listen : o->n_imap_listen_tls;
 		if (nl > 0)
 			return config_endpoint_format(&l[0], buf, len);
 		break;

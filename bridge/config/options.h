@@ -57,6 +57,7 @@ enum config_key {
 	PB_K_USER, PB_K_SYSLOG, PB_K_LOG_LEVEL,
 	PB_K_STATE, PB_K_KEY_FILE,
 	PB_K_LOGIN_DELAY,
+	PB_K_IMAP_LISTEN, PB_K_IMAP_LISTEN_TLS,
 	PB_K_COUNT
 };
 #define PB_KEY_BIT(k) ((uint64_t)1 << (k))
@@ -113,6 +114,10 @@ struct config_options {
 	size_t n_listen;
 	struct config_endpoint listen_tls[PB_LISTEN_MAX];
 	size_t n_listen_tls;
+	struct config_endpoint imap_listen[PB_LISTEN_MAX];     /* the IMAP front (SPEC §12) */
+	size_t n_imap_listen;
+	struct config_endpoint imap_listen_tls[PB_LISTEN_MAX];
+	size_t n_imap_listen_tls;
 	char cert[PB_PATH_MAX];
 	char key[PB_PATH_MAX];
 	enum config_tls_version tls_min;

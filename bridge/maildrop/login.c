@@ -103,12 +103,12 @@ static enum maildrop_login_status login_delay(struct maildrop_login *l,
 		return MAILDROP_LOGIN_OK;
 	maildrop_settings_get(l->opt, d->account, d->name, &d->settings, &s);
 	int64_t delay = s.eff.login_delay;
-	if (delay == 0 || d->last_login == 0 || d->last_login > now ||
-	    now - d->last_login >= delay)
+	if (delay == 0 || d->pop3_login == 0 || d->pop3_login > now ||
+	    now - d->pop3_login >= delay)
 		return MAILDROP_LOGIN_OK;
 	char detail[BRIDGE_DETAIL_MAX], text[sizeof(l->text)];
 	snprintf(detail, sizeof(detail), "login delay: last login %llds ago, login-delay %llds",
-	    (long long)(now - d->last_login), (long long)delay);
+	    (long long)(now - d->pop3_login), (long long)delay);
 	set_detail(l, detail);
 	snprintf(text, sizeof(text), "This device may log in once every %lld seconds.",
 	    (long long)delay);

@@ -348,7 +348,7 @@ static enum pop3_md_status after_login(struct maildrop_upstream *up, char *detai
 {
 	enum imap_result r = send_id(up);
 
-	if (!optional_failed(r))
+	if (!optional_failed(r) && !up->relay)
 		r = enable_qresync(up);
 	if (optional_failed(r)) {
 		maildrop_upstream_describe(up, "upstream session setup", detail, detail_len);

@@ -8,7 +8,7 @@
  *    version, and x-originating-ip/-port when forward_addr is set) when the
  *    server offers it — before LOGIN when the greeting's
  *    capabilities have it, else after — logs in, and ENABLEs QRESYNC when
- *    offered (`qresync` says whether the server confirmed it). A NO or BAD
+ *    offered (`qresync` says whether the server confirmed it) unless `relay`. A NO or BAD
  *    to ID or ENABLE is not a failure; the session goes on without. Its status: POP3_MD_OK; POP3_MD_AUTH when
  *    the server refused the credentials (the caller turns that into PERM in
  *    managed mode); POP3_MD_TEMP for every kind of trouble (unreachable,
@@ -65,6 +65,9 @@ struct maildrop_upstream {
 	bool oauth2;                   /* set before login: the password is an
 	                                  OAuth2 access token (AUTHENTICATE
 	                                  OAUTHBEARER or XOAUTH2, SPEC §10) */
+	bool relay;                    /* set before login: the connection goes to
+	                                  an IMAP client as it is (the IMAP front,
+	                                  SPEC §12), so nothing is ENABLEd */
 	bool qresync;                  /* QRESYNC is enabled: expunges come as
 	                                  VANISHED, with UIDs */
 	unsigned backoff_left_ms;      /* throttling: what login, select and

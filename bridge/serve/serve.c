@@ -26,6 +26,7 @@
 #include "bridge/base/log.h"
 #include "bridge/base/version.h"
 #include "bridge/config/cmdline.h"
+#include "bridge/front/front.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/backend.h"
@@ -42,6 +43,7 @@
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+#define TOO_MANY_IMAP "* BYE [UNAVAILABLE] Too many sessions, try again later.\r\n"
 /* Descriptors one session may hold: the client socket and its duplicate
  * (serve_registry.h), the upstream socket, the SQLite file with its -wal
  * and -shm, and a spare. */
@@ -80,6 +82,7 @@ struct session_job {
 	struct serve_gen *gen;
 	int fd;
 	bool implicit_tls;
+	bool imap;                   /* the IMAP front (bridge/front/) */
 	bool proxied;                /* from a trusted proxy: a PROXY header first */
 	bool proxy_local;            /* its header was LOCAL (a health check) */
 	char remote[PB_ADDR_TEXT_MAX];
@@ -234,19 +237,21 @@ static void log_refused(const char *remote, const char *why, bool limited)
 	base_logline_emit(&l);
 }
 
-/* Answer "too many sessions" (a plaintext -ERR means nothing to a client
- * expecting a TLS handshake: an implicit-TLS connection is just closed). */
-static void too_many(int fd, bool implicit_tls)
+/* Answer "too many sessions" (a plaintext -ERR or BYE means nothing to a
+ * client expecting a TLS handshake: an implicit-TLS connection is just
+ * closed). */
+static void too_many(int fd, bool implicit_tls, bool imap)
 {
 	if (!implicit_tls) {
-		ssize_t w = send(fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		const char *m = imap ? TOO_MANY_IMAP : TOO_MANY;
+		ssize_t w = send(fd, m, strlen(m), MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 	}
 }
 
-static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
+static void refuse(int fd, bool implicit_tls, bool imap, const char *remote, const char *why)
 {
-	too_many(fd, implicit_tls);
+	too_many(fd, implicit_tls, imap);
 	close(fd);
 	log_refused(remote, why, true);
 }
@@ -280,11 +285,42 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 	}
 	job->proxy_local = h.local;
 	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
-		too_many(job->fd, job->implicit_tls);
+		too_many(job->fd, job->implicit_tls, job->imap);
 		log_refused(job->remote, "max-sessions-per-ip", true);
 		return -1;
 	}
 	return 0;
+}
+
+/* The plaintext-login rule, one for every front end (SPEC §6, §14): a
+ * login without TLS is allowed from loopback, in managed mode, with
+ * --allow-plaintext-auth, and from a trusted proxy (nginx ends TLS and
+ * always speaks plaintext to the node; the TLS policy towards devices is
+ * the proxy's). */
+static bool plaintext_allowed(const struct session_job *job, const struct config_options *o)
+{
+	return base_addr_is_loopback(job->remote) || o->auth == PB_AUTH_MANAGED ||
+	    o->allow_plaintext_auth || job->proxied;
+}
+
+/* The IMAP front's session (bridge/front/front.h). */
+static void imap_session(struct session_job *job, uint64_t deadline_ms)
+{
+	const struct config_options *o = &job->gen->opt;
+	struct front_stats st;
+	struct front_config cfg = {
+		.ctx = &job->srv->ctx, .opt = o,
+		.tls_ctx = job->gen->tls ? pop3_tls_ssl_ctx(job->gen->tls) : NULL,
+		.implicit_tls = job->implicit_tls,
+		.plaintext_auth_allowed = plaintext_allowed(job, o),
+		.remote_addr = job->remote, .remote_port = job->remote_port,
+		.login_deadline_ms = deadline_ms,
+		.logged_in = session_logged_in, .logged_in_arg = job,
+	};
+	front_session_run(job->fd, &cfg, &st);
+	serve_sessions_leave(&job->slot);
+	front_session_log(&st, job->remote, elapsed_ms(&job->start));
+	OPENSSL_cleanse(&st, sizeof(st));
 }
 
 static void *session_main(void *arg)
@@ -298,6 +334,10 @@ static void *session_main(void *arg)
 
 	if (job->proxied && proxy_header(job, deadline_ms) != 0) {
 		close(job->fd);
+		goto out;
+	}
+	if (job->imap) {
+		imap_session(job, deadline_ms);
 		goto out;
 	}
 	conn = calloc(1, sizeof(*conn));
@@ -316,11 +356,7 @@ static void *session_main(void *arg)
 		.tls = job->gen->tls,
 		.implicit_tls = job->implicit_tls,
 		.offer_stls = job->gen->tls != NULL && !job->implicit_tls,
-		/* A trusted proxy is exempt (SPEC §14): nginx ends TLS and always
-		 * speaks plaintext to the node; the TLS policy towards devices is
-		 * the proxy's. */
-		.plaintext_auth_allowed = conn->loopback || o->auth == PB_AUTH_MANAGED ||
-		    o->allow_plaintext_auth || job->proxied,
+		.plaintext_auth_allowed = plaintext_allowed(job, o),
 		.idle_timeout_s = o->idle_timeout,
 		.login_timeout_s = o->login_timeout,
 		.max_auth_failures = o->max_auth_failures,
@@ -355,7 +391,7 @@ out:
 /* ---- accepting ----------------------------------------------------------- */
 
 static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
-    bool implicit_tls)
+    bool implicit_tls, bool imap)
 {
 	struct session_job *job = calloc(1, sizeof(*job));
 	char remote[PB_ADDR_TEXT_MAX];
@@ -364,7 +400,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 
 	serve_addr_text(ss, remote, sizeof(remote));
 	if (!job) {
-		refuse(fd, implicit_tls, remote, "out of memory");
+		refuse(fd, implicit_tls, imap, remote, "out of memory");
 		return;
 	}
 	/* A trusted proxy's connection counts under its client's address, read
@@ -376,7 +412,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	                                  : serve_sessions_enter(srv->limits, remote, &job->slot);
 	if (a != PB_ADMIT_OK) {
 		free(job);
-		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
+		refuse(fd, implicit_tls, imap, remote, a == PB_ADMIT_FULL ? "max-sessions" :
 		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" :
 		    a == PB_ADMIT_PRELOGIN_FULL ? "pre-login-share" : "out of memory");
 		return;
@@ -385,12 +421,13 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (!job->reg) {
 		serve_sessions_leave(&job->slot);
 		free(job);
-		refuse(fd, implicit_tls, remote, "out of resources");
+		refuse(fd, implicit_tls, imap, remote, "out of resources");
 		return;
 	}
 	job->srv = srv;
 	job->fd = fd;
 	job->implicit_tls = implicit_tls;
+	job->imap = imap;
 	memcpy(job->remote, remote, sizeof(remote));
 	job->remote_port = serve_addr_port(ss);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
@@ -405,7 +442,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 		serve_sessions_leave(&job->slot);
 		serve_registry_leave(srv->reg, job->reg);
 		free(job);
-		refuse(fd, implicit_tls, remote, "cannot start a thread");
+		refuse(fd, implicit_tls, imap, remote, "cannot start a thread");
 	}
 }
 
@@ -423,7 +460,7 @@ static void accept_some(struct serve *srv, const struct serve_listener *l)
 			}
 			return;  /* EAGAIN, or a connection that went away */
 		}
-		start_session(srv, fd, &ss, l->implicit_tls);
+		start_session(srv, fd, &ss, l->implicit_tls, l->imap);
 	}
 }
 
@@ -512,6 +549,13 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 	KEEP(!same_endpoints(n->listen_tls, n->n_listen_tls, old->listen_tls, old->n_listen_tls),
 	    "listen-tls", (memcpy(n->listen_tls, old->listen_tls, sizeof(n->listen_tls)),
 	    n->n_listen_tls = old->n_listen_tls));
+	KEEP(!same_endpoints(n->imap_listen, n->n_imap_listen, old->imap_listen,
+	    old->n_imap_listen), "imap-listen", (memcpy(n->imap_listen, old->imap_listen,
+	    sizeof(n->imap_listen)), n->n_imap_listen = old->n_imap_listen));
+	KEEP(!same_endpoints(n->imap_listen_tls, n->n_imap_listen_tls, old->imap_listen_tls,
+	    old->n_imap_listen_tls), "imap-listen-tls", (memcpy(n->imap_listen_tls,
+	    old->imap_listen_tls, sizeof(n->imap_listen_tls)),
+	    n->n_imap_listen_tls = old->n_imap_listen_tls));
 	KEEP(strcmp(n->user, old->user) != 0, "user", memcpy(n->user, old->user, sizeof(n->user)));
 	KEEP(strcmp(n->state, old->state) != 0, "state",
 	    memcpy(n->state, old->state, sizeof(n->state)));
@@ -541,7 +585,7 @@ static void on_reload(void *arg)
 	struct serve_gen *old = current_gen(srv);
 	keep_start_values(&opt, &old->opt);
 	gen_unref(old);
-	if (opt.n_listen_tls > 0 && !opt.cert[0]) {
+	if ((opt.n_listen_tls > 0 || opt.n_imap_listen_tls > 0) && !opt.cert[0]) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded: the running "
 		    "listen-tls addresses need a certificate");
 		goto out;
@@ -652,8 +696,10 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 		struct base_logline l;
 		base_logline_start(&l, PB_LOG_INFO, "listen");
 		base_logline_str(&l, "addr", srv->ls.l[i].name);
+		if (srv->ls.l[i].imap)
+			base_logline_str(&l, "protocol", "imap");
 		base_logline_str(&l, "tls", srv->ls.l[i].implicit_tls ? "implicit" :
-		    srv->cur->tls ? "stls" : "none");
+		    !srv->cur->tls ? "none" : srv->ls.l[i].imap ? "starttls" : "stls");
 		base_logline_emit(&l);
 	}
 	struct base_logline l;

@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "state/state_test.h"
 #include "tests/state/st_util.h"
 
 START_TEST(accounts_lifecycle)
@@ -347,6 +352,76 @@ START_TEST(report_rows)
 }
 END_TEST
 
+/* The listed row of one device. */
+struct named_row {
+	const char *name;
+	struct state_device d;
+	bool found;
+};
+
+static int keep_named(void *arg, const struct state_device *d)
+{
+	struct named_row *w = arg;
+	if (strcmp(d->name, w->name) == 0) {
+		w->d = *d;
+		w->found = true;
+	}
+	return 0;
+}
+
+static struct state_device listed(int64_t acc, const char *name)
+{
+	struct named_row w = { .name = name };
+	OK(state_device_list(db, acc, keep_named, &w));
+	ck_assert_msg(w.found, "no row for %s", name);
+	return w.d;
+}
+
+/* Schema 6: pop3_login follows POP3 logins only (an IMAP front login leaves
+ * it), and the migration from version 3 takes last_login for it (every
+ * earlier login was a POP3 one). */
+START_TEST(pop3_login_by_protocol)
+{
+	char err[512];
+	int64_t acc, pc, phone;
+
+	state_close(db);
+	unlink(st_path);
+	db = state_open_at(st_path, 3, err, sizeof err);
+	ck_assert_msg(db != NULL, "%s", err);
+	state_close(db);
+	/* Rows as a version-3 popbridge wrote them (the API writes the current
+	 * schema), one with a login. */
+	sqlite3 *raw;
+	ck_assert_int_eq(sqlite3_open(st_path, &raw), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(raw, "INSERT INTO accounts(name, auth, created)"
+	    " VALUES ('ann', 0, 1);"
+	    "INSERT INTO devices(account_id, name, created) VALUES (1, 'pc', 1), (1, 'phone', 1);"
+	    "UPDATE devices SET last_login = 100, protocol = 'pop3' WHERE name = 'pc'",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	db = st_open();
+	acc = 1;
+	pc = listed(acc, "pc").id;
+	phone = listed(acc, "phone").id;
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	ck_assert_int_eq(listed(acc, "pc").pop3_login, 100);
+	ck_assert_int_eq(listed(acc, "phone").pop3_login, 0);
+
+	OK(state_device_login(db, phone, 200, "192.0.2.2", "imap", "TLSv1.3"));
+	OK(state_device_login(db, pc, 300, "192.0.2.1", "imap", ""));
+	struct state_device d = listed(acc, "phone");
+	ck_assert_int_eq(d.last_login, 200);
+	ck_assert_str_eq(d.protocol, "imap");
+	ck_assert_int_eq(d.pop3_login, 0);                 /* never used POP3 */
+	d = listed(acc, "pc");
+	ck_assert_int_eq(d.last_login, 300);
+	ck_assert_int_eq(d.pop3_login, 100);               /* an IMAP login leaves it */
+	OK(state_device_login(db, phone, 400, "192.0.2.2", "pop3", ""));
+	ck_assert_int_eq(listed(acc, "phone").pop3_login, 400);
+}
+END_TEST
+
 START_TEST(names_case_insensitive)
 {
 	/* Account and device names compare ASCII case-insensitively: stored as
@@ -508,6 +583,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, report_rows);
 	tcase_add_test(tc, names_case_insensitive);
 	tcase_add_test(tc, oauth2_grants);
+	tcase_add_test(tc, pop3_login_by_protocol);
 	suite_add_tcase(s, tc);
 	return s;
 }
