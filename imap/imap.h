@@ -253,6 +253,15 @@ const char *imap_tls_version(const struct imap_session *s);
 /* Bytes dropped because they arrived between STARTTLS's OK and the end of
  * the TLS handshake (a sign of an injection attempt; worth a log line). */
 size_t imap_starttls_discarded(const struct imap_session *s);
+/* Where untagged events go from now on (cfg.on_event / event_arg), for a
+ * session handed from one owner to another (connection reuse, SPEC §9);
+ * fn NULL drops them. */
+void imap_set_events(struct imap_session *s, imap_event_fn *fn, void *arg);
+/* The session can be handed on as it is: logged in (AUTH or SELECTED), no
+ * BYE received, no command in flight (the read-ahead queue empty: see
+ * imap_ahead_drain) and the parser between responses (no half-read
+ * literal). A session that failed is DISCONNECTED, so never reusable. */
+bool imap_reusable(const struct imap_session *s);
 const char *imap_result_name(enum imap_result r);
 
 /* ---- capabilities ------------------------------------------------------ */

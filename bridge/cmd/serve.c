@@ -35,7 +35,8 @@ static const struct config_cmd_opt opts[] = {
 	{ PB_K_IDLE_TIMEOUT, 0, NULL }, { PB_K_LOGIN_TIMEOUT, 0, NULL },
 	{ PB_K_MAX_AUTH_FAILURES, 0, NULL }, { PB_K_MAX_DEVICES_PER_ACCOUNT, 0, NULL },
 	{ PB_K_PROXY_PROTOCOL, 0, NULL }, { PB_K_TRUSTED_PROXY, 0, NULL },
-	{ PB_K_UPSTREAM_FORWARD_CLIENT_IP, 0, NULL }, { PB_K_USER, 0, NULL }, { PB_K_SYSLOG, 0, NULL },
+	{ PB_K_UPSTREAM_FORWARD_CLIENT_IP, 0, NULL },
+	{ PB_K_UPSTREAM_REUSE, 0, NULL }, { PB_K_UPSTREAM_MAX_PER_ACCOUNT, 0, NULL }, { PB_K_USER, 0, NULL }, { PB_K_SYSLOG, 0, NULL },
 	{ PB_K_LOG_LEVEL, 0, NULL }, { PB_K_STATE, 0, NULL }, { PB_K_KEY_FILE, 0, NULL },
 };
 _Static_assert(sizeof(opts) / sizeof(opts[0]) == PB_K_COUNT + 1, "serve takes every setting");

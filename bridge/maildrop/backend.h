@@ -41,6 +41,7 @@ struct config_options;
 struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
 struct guard_throttle;           /* bridge/guard/throttle.h */
 struct guard_gate;               /* bridge/guard/gate.h */
+struct pool;                     /* bridge/pool/pool.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
 #define BRIDGE_TLSVER_MAX  16   /* "TLSv1.3" + NUL */
@@ -71,6 +72,9 @@ struct maildrop_ctx {
 	                                      (serve owns) */
 	struct guard_gate *hash_gate;            /* bounds concurrent password
 	                                      checks (serve owns) */
+	struct pool *pool;                 /* upstream connections kept between
+	                                      sessions, the per-account cap
+	                                      (serve owns); NULL: neither */
 	unsigned char managed_key[BRIDGE_KEY_LEN]; /* loaded by serve in managed
 	                                      mode; cleansed by maildrop_ctx_free */
 	bool has_managed_key;

@@ -259,6 +259,8 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		md->up.forward_addr = conn->remote_addr;
 		md->up.forward_port = conn->remote_port;
 	}
+	md->up.pool = conn->ctx->pool;
+	md->up.pool_deadline_ms = conn->login_deadline_ms;
 
 	if (opt->auth == PB_AUTH_MANAGED)
 		st = login_managed(md, cred, account, device, has_device, reply);
