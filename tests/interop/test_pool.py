@@ -197,34 +197,23 @@ def test_readahead_and_pipeline(dc):
            "unpipelined transcript (%d octets)" % len(plain))
 
 
-class CountingRelay:
+class CountingRelay(tp.LoopbackProxy):
     """Forwards each connection to Dovecot and counts connections open at
     once (the most) and in all."""
 
     def __init__(self, port):
-        self.target = port
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(64)
-        self.port = self.lsock.getsockname()[1]
         self.lock = threading.Lock()
         self.now = self.most = self.total = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.target))
-            with self.lock:
-                self.now += 1
-                self.total += 1
-                self.most = max(self.most, self.now)
-            done = [2]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b, c, u, done), daemon=True).start()
+    def serve(self, c, u):
+        with self.lock:
+            self.now += 1
+            self.total += 1
+            self.most = max(self.most, self.now)
+        done = [2]
+        for a, b in ((c, u), (u, c)):
+            threading.Thread(target=self._pipe, args=(a, b, c, u, done), daemon=True).start()
 
     def _pipe(self, a, b, c, u, done):
         try:
@@ -235,20 +224,16 @@ class CountingRelay:
                 b.sendall(d)
         except OSError:
             pass
-        for s in (b,):
-            try:
-                s.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         with self.lock:
             done[0] -= 1
             if done[0] == 0:
                 self.now -= 1
                 c.close()
                 u.close()
-
-    def close(self):
-        self.lsock.close()
 
 
 def test_cap(dc):
