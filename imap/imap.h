@@ -470,15 +470,18 @@ enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
  * sizes[i] > 0, UID FETCH uids[i] (UID BODY.PEEK[]<sizes[i]-k.k>) where
  * k = min(tail_len, sizes[i]) and sizes[i] is the message's RFC822.SIZE (or
  * any size the caller believes). Up to IMAP_PIPELINE_MAX commands are in
- * flight at once: one round trip per IMAP_PIPELINE_MAX / 2 messages rather
- * than one per message (IMAP has no single command for this: a partial
- * fetch's origin is the same for every message of the set).
+ * flight at once: one round trip per IMAP_PIPELINE_MAX / 2 commands rather
+ * than one per message. A partial fetch's origin is the same for every
+ * message of a command's set, so messages of equal size share one command
+ * (UID FETCH set (UID BODY.PEEK[]<size-k.k>)); commands go out in the order
+ * of their first message in uids.
  *  - cb(arg, uid, tail, len) once per message the server returned the
- *    section for, in the server's order, with its last octets: len <= k,
- *    less when the message is shorter than its size said (an origin beyond
- *    the end gives an empty string). A message that is no longer there
+ *    section for, in the server's order, with its last octets: len = k
+ *    when the message is as long as its size said; fewer (maybe none)
+ *    when it is shorter (its real last octets) or, in a group of
+ *    imap_fetch_tails_grouped, longer. A message that is no longer there
  *    (no data, or NO [EXPUNGEISSUED] / [NONEXISTENT]) simply gets no call;
- *    a UID given twice is asked and reported twice.
+ *    a UID given twice is asked and reported once (with the first size).
  *    Responses are attributed by UID; FETCH data for UIDs not in flight and
  *    all other untagged data go to on_event as usual. cb returning non-zero
  *    means "no more": nothing more is sent or reported, the commands in
@@ -493,6 +496,18 @@ enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
 typedef int imap_tail_fn(void *arg, uint32_t uid, const char *tail, size_t len);
 enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, imap_tail_fn *cb, void *arg);
+/* The same, with messages whose sizes lie within spread octets of the
+ * smallest of a group in one command: UID FETCH set (UID
+ * BODY.PEEK[]<o.L>), o = smallest - tail_len (or 0), L reaching the largest
+ * one's end. The server returns each member from o to its end, so one
+ * command serves many messages (for a first listing of 20,000 messages, a
+ * few dozen commands instead of 20,000), at the price of up to spread +
+ * tail_len octets of transfer each. A set longer than about 1 KB of text
+ * is cut into several commands. spread 0 is imap_fetch_tails; over
+ * IMAP_TAIL_SPREAD_MAX: IMAP_EARG. */
+enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t *uids,
+    const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
+    void *arg);
 
 /* ---- read-ahead: commands sent before their answers are read ----------- */
 
