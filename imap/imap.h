@@ -532,7 +532,8 @@ enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t
  * Requires a selected mailbox; IMAP_EARG when the queue is full. */
 struct imap_ahead_info {
 	bool fetch;                /* a body fetch; else a store */
-	uint32_t uid;
+	uint32_t uid;              /* a store: the first of its UIDs */
+	uint32_t uid_last;         /* a store: the last (uid..uid_last) */
 	enum imap_section section; /* fetch: as imap_fetch_body */
 	uint64_t offset, length;
 	uint64_t expect;           /* fetch: octets the caller expects */
@@ -544,13 +545,19 @@ enum imap_result imap_fetch_ahead(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length, uint64_t expect);
 /* A store sent ahead did not answer OK: st says how (a NO or BAD, or
  * IMAP_ECONN when the connection ended before its answer: then it may or
- * may not have been done). Must not call into the session. */
-typedef void imap_done_fn(void *arg, uint32_t uid, const struct imap_status *st);
+ * may not have been done); what names the store (uid..uid_last). Must not
+ * call into the session. */
+typedef void imap_done_fn(void *arg, const struct imap_ahead_info *what,
+    const struct imap_status *st);
 /* UID STORE uid +FLAGS.SILENT / -FLAGS.SILENT (sysflags) sent now; its
  * answer is read with the next command's; done (may be NULL) hears a
  * failure. */
 enum imap_result imap_store_ahead(struct imap_session *s, uint32_t uid, bool add,
     unsigned sysflags, imap_done_fn *done, void *done_arg);
+/* The same for the UIDs uid..uid_last (UID STORE uid:uid_last ...): one
+ * command for a run of messages. */
+enum imap_result imap_store_ahead_range(struct imap_session *s, uint32_t uid,
+    uint32_t uid_last, bool add, unsigned sysflags, imap_done_fn *done, void *done_arg);
 /* Commands in flight; octets of the fetches' expect; the i-th oldest. */
 size_t imap_ahead_count(const struct imap_session *s);
 uint64_t imap_ahead_octets(const struct imap_session *s);

@@ -24,6 +24,7 @@ void maildrop_md_free(struct maildrop_md *md)
 	 * client has its answer, and LOGOUT below may take a while. */
 	maildrop_devlock_release(&md->lock);
 	maildrop_upstream_free(&md->up);
+	imap_uidset_free(&md->seen_wait);
 	state_view_free(md->view);
 	free(md->retr_now);
 	state_close(md->db);
@@ -221,6 +222,7 @@ static enum pop3_md_status md_commit(void *p, const size_t *deleted, size_t n,
 	enum pop3_md_status ret = POP3_MD_OK;
 	int64_t now = now_s();
 
+	maildrop_ahead_seen_flush(md);  /* the RETRs' \Seen before the DELEs' steps */
 	if (del == NULL || seen == NULL) {
 		reply_text(reply, "Out of memory, nothing deleted.");
 		ret = POP3_MD_TEMP;
@@ -312,6 +314,7 @@ static void md_close(void *p)
 
 	if (md == NULL)
 		return;
+	maildrop_ahead_seen_flush(md);
 	/* Messages other clients removed during the session: state learns it
 	 * now rather than at the next sync (only the view's, so it is bounded). */
 	if (!imap_uidset_empty(&md->up.gone) && md->mailbox_id != 0 &&

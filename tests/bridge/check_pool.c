@@ -280,6 +280,46 @@ START_TEST(t_readahead_drained)
 }
 END_TEST
 
+/* seen_on retr with read-ahead deep in flight: at most
+ * BRIDGE_AHEAD_STORE_ROOM stores wait for answers; the UIDs retrieved
+ * meanwhile go as one store per run (UID STORE a:b), and every retrieved
+ * message is \Seen when the session has ended. */
+START_TEST(t_seen_runs)
+{
+	struct ptest t;
+	struct mdt_sess s;
+	enum { N = 40 };
+
+	pt_init(&t, true, "pool10", NULL);
+	for (uint32_t i = 0; i < N; i++)
+		mdt_deliver(t.e.user, 10000 + i, PBT_MSG_PLAIN, "", NULL);
+	pt_session(&t, "first", NULL, N);   /* the first sync; nothing \Seen */
+	free(pt_since(&t));
+	mdt_open(&t.e, &s, "seq");
+	for (size_t i = 0; i < N; i++)
+		mdt_retr(&s, i, NULL);
+	mdt_close(&s);
+	char *got = pt_since(&t);
+	unsigned stores = count_of(got, "C: T UID STORE "), runs = 0;
+	for (const char *p = got; (p = strstr(p, "C: T UID STORE ")) != NULL; p++)
+		runs += strcspn(p + 15, " :") < strcspn(p + 15, " ");
+	ck_assert_msg(stores >= 2 && stores < N && runs >= 1 &&
+	    count_of(got, "+FLAGS.SILENT (\\Seen)") == stores,
+	    "want a few stores, some of runs:\n%s", got);
+	free(got);
+	struct imap_session *adm = adm_open(t.e.user);
+	struct imap_search q = { .seen = true };
+	struct imap_uidset seen;
+	imap_uidset_init(&seen);
+	ck_assert_int_eq(imap_select(adm, "INBOX", IMAP_SELECT_READONLY, NULL), IMAP_OK);
+	ck_assert_int_eq(imap_uid_search(adm, &q, &seen), IMAP_OK);
+	ck_assert_uint_eq(imap_uidset_count(&seen), N);
+	imap_uidset_free(&seen);
+	adm_close(adm);
+	pt_free(&t);
+}
+END_TEST
+
 START_TEST(t_client_gone_mid_body)
 {
 	struct ptest t;
@@ -474,6 +514,7 @@ int main(void)
 	tcase_add_test(tc, t_reuse_off);
 	tcase_add_test(tc, t_wrong_password);
 	tcase_add_test(tc, t_readahead_drained);
+	tcase_add_test(tc, t_seen_runs);
 	tcase_add_test(tc, t_client_gone_mid_body);
 	tcase_add_test(tc, t_bye_on_kept);
 	tcase_add_test(tc, t_cap);

@@ -87,11 +87,12 @@ struct done_log {
 	struct imap_status st;
 };
 
-static void done_cb(void *arg, uint32_t uid, const struct imap_status *st)
+static void done_cb(void *arg, const struct imap_ahead_info *what,
+    const struct imap_status *st)
 {
 	struct done_log *d = arg;
 	d->n++;
-	d->uid = uid;
+	d->uid = what->uid;
 	d->st = *st;
 }
 
