@@ -104,6 +104,7 @@ def test_repeat_poll(dc):
         wait_for(lambda: logins(dc, "u1"), 1, "upstream logins for 4 polls with reuse")
         check(len([ln for ln in pb.log_lines() if "a kept connection reused" in ln]) == 3,
               "want 3 reuses logged")
+        check(pb.stop() == 0, "popbridge did not exit 0 (kept connections at shutdown)")
     with Popbridge(dc, args=["--upstream-reuse", "0"]) as pb:
         poll(pb.port, "u1#a")
         poll(pb.port, "u1#b")
@@ -128,6 +129,7 @@ def test_wrong_password(dc):
         wait_for(lambda: logins(dc, "u2"), before + 1, "the good password after them")
         check(not any(bad in ln for ln in pb.log_lines() for bad in ("wrong-", PW)),
               "a password in the log")
+        check(pb.stop() == 0, "popbridge did not exit 0")
     report("a wrong passthrough password never reuses a kept connection: -ERR [AUTH], "
            "checked by the server; the kept one serves the right password")
 
@@ -146,6 +148,7 @@ def test_kick(dc):
         wait_for(lambda: logins(dc, "u3"), before + 2, "a fresh login after the kick")
         check(any("failed its check" in ln and "BYE" in ln for ln in pb.log_lines()),
               "the BYE is logged")
+        check(pb.stop() == 0, "popbridge did not exit 0")
     report("an upstream BYE on a kept connection (doveadm kick): a fresh login, +OK "
            "for the client")
 
@@ -185,6 +188,7 @@ def test_readahead_and_pipeline(dc):
         piped = tp.transcript(dc, pb, "u6", True)
         check(len([ln for ln in pb.log_lines() if "a kept connection reused" in ln]) ==
               reused + 1, "the pipelined session did not reuse")
+        check(pb.stop() == 0, "popbridge did not exit 0")
     with Relay(dc.imap_port, 10) as relay, \
             Popbridge(_Upstream(relay.port), args=["--upstream-reuse", "0"]) as pb:
         plain = tp.transcript(dc, pb, "u5", False)
@@ -265,6 +269,7 @@ def test_cap(dc):
               % relay.most)
         check(relay.total <= 8, "%d upstream connections in all for 20 polls" % relay.total)
         most, total = relay.most, relay.total
+        check(pb.stop() == 0, "popbridge did not exit 0")
     with Popbridge(_Upstream(relay.port), args=["--upstream-timeout", "2"]) as pb:
         held = []
         for i in range(4):
@@ -282,6 +287,7 @@ def test_cap(dc):
         check(poll(pb.port, "u7#fifth") == 6, "after a session ended")
         for p in held:
             p.quit()
+        check(pb.stop() == 0, "popbridge did not exit 0")
     relay.close()
     report("the per-account cap: 20 devices polling at once used at most %d upstream "
            "connections (%d in all); over the cap -ERR [SYS/TEMP] after the upstream "
