@@ -12,7 +12,8 @@
  *    (maildrop_conn_init) and passes it as the `backend` argument of
  *    pop3_session_run(); open() fills the outputs, which serve reads for its
  *    one log line after pop3_session_run() returns. The conn must outlive
- *    the session (the maildrop handle keeps a pointer to it until close()).
+ *    the session (the maildrop handle keeps a pointer to it until close()
+ *    and release()).
  *  - Options: a session uses conn->opt when set (the reference-counted
  *    snapshot serve took for this session, so a SIGHUP reload never changes
  *    a running session), else ctx->opt. Either must stay valid and unchanged

@@ -306,8 +306,10 @@ static void purge_old(struct maildrop_md *md)
 		    "message(s) older than %d days", entries, msgs, BRIDGE_PURGE_AGE_S / 86400);
 }
 
-/* End of session: the device's counters, old state purged, then everything
- * is released. */
+/* End of session: the device's counters, old state purged, the device
+ * released; the upstream connection is left to md_release (after the
+ * client's last answer: it may wait for the answers to commands sent
+ * ahead before the connection is kept). */
 static void md_close(void *p)
 {
 	struct maildrop_md *md = p;
@@ -333,7 +335,14 @@ static void md_close(void *p)
 	if (state_device_update_counters(md->db, md->device_id, &md->def, NULL) != STATE_OK)
 		base_log(PB_LOG_WARN, "state", "device counters: %s", state_errmsg(md->db));
 	purge_old(md);
-	maildrop_md_free(md);
+	maildrop_devlock_release(&md->lock);
+	state_close(md->db);
+	md->db = NULL;
+}
+
+static void md_release(void *p)
+{
+	maildrop_md_free(p);
 }
 
 const struct pop3_maildrop_ops maildrop_ops = {
@@ -345,4 +354,5 @@ const struct pop3_maildrop_ops maildrop_ops = {
 	.retrieved = md_retrieved,
 	.commit = md_commit,
 	.close = md_close,
+	.release = md_release,
 };
