@@ -397,7 +397,6 @@ static bool from_pool(struct maildrop_upstream *up, const struct config_options 
 		imap_set_events(imap, on_event, up);
 		up->id_sent = (bits & KEPT_ID_SENT) != 0;
 		up->qresync = (bits & KEPT_QRESYNC) != 0;
-		up->reused = true;
 		base_log(PB_LOG_DEBUG, "upstream", "a kept connection reused");
 		*st = POP3_MD_OK;
 		return true;

@@ -88,7 +88,6 @@ struct maildrop_upstream {
 	                                  upstream timeout */
 	struct pool_lease lease;       /* the cap's slot this connection holds */
 	unsigned keep_s;               /* --upstream-reuse, set at login */
-	bool reused;                   /* the connection was a kept one */
 };
 
 /* Fill the IMAP client configuration from the options; on_event set to
