@@ -157,6 +157,18 @@ size_t imap_starttls_discarded(const struct imap_session *s)
 	return s->starttls_discarded;
 }
 
+void imap_set_events(struct imap_session *s, imap_event_fn *fn, void *arg)
+{
+	s->cfg.on_event = fn;
+	s->cfg.event_arg = arg;
+}
+
+bool imap_reusable(const struct imap_session *s)
+{
+	return (s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED) && !s->bye &&
+	    imap_ahead_count(s) == 0 && imap_parser_between(s->parser);
+}
+
 uint32_t imap_exists(const struct imap_session *s)
 {
 	return s->exists;

@@ -125,12 +125,13 @@ long imap_ahead_find(const struct imap_session *s, const struct imap_ahead_info 
  * tagged reply is read later) or its tagged reply came (its result). */
 enum imap_result imap_ahead_run(struct imap_session *s, size_t pos, const struct cmd_handler *h);
 /* Start s->cmd as UID FETCH of a body section (imap_fetch_body's words),
- * or as UID STORE uid +/-FLAGS.SILENT (sysflags); IMAP_EARG (s->last set)
- * for arguments imap_fetch_body / imap_store_flags would refuse. */
+ * or as UID STORE uid[:uid_last] +/-FLAGS.SILENT (sysflags); IMAP_EARG
+ * (s->last set) for arguments imap_fetch_body / imap_store_flags would
+ * refuse. */
 enum imap_result imap_body_cmd(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length);
-enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, bool add,
-    unsigned sysflags);
+enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, uint32_t uid_last,
+    bool add, unsigned sysflags);
 /* The connection is gone: every command in flight is lost (a store's done
  * is told); the queue is emptied. */
 void imap_ahead_lost(struct imap_session *s);

@@ -483,8 +483,12 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	while (go && step(s))
 		;
 	pop3_out_flush(&s->out);
-	if (s->md != NULL)
+	if (s->md != NULL) {
 		ops->close(s->md); /* no QUIT: nothing is committed */
+		s->closed_md = s->md;
+	}
+	if (s->closed_md != NULL && ops->release != NULL)
+		ops->release(s->closed_md);  /* the client has its answers */
 	free(s->deleted);
 	stats->bytes_out = s->out.bytes;
 	stats->result = s->result;

@@ -191,7 +191,9 @@ struct elemdef {
 static const struct attrmap upstream_attrs[] = {
 	{ "url", PB_K_UPSTREAM }, { "tls", PB_K_UPSTREAM_TLS },
 	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT },
-	{ "forward-client-ip", PB_K_UPSTREAM_FORWARD_CLIENT_IP }, { NULL, 0 } };
+	{ "forward-client-ip", PB_K_UPSTREAM_FORWARD_CLIENT_IP },
+	{ "reuse", PB_K_UPSTREAM_REUSE }, { "max-per-account", PB_K_UPSTREAM_MAX_PER_ACCOUNT },
+	{ NULL, 0 } };
 static const struct attrmap tls_attrs[] = {
 	{ "cert", PB_K_CERT }, { "key", PB_K_KEY }, { "min-version", PB_K_TLS_MIN },
 	{ NULL, 0 } };

@@ -151,6 +151,8 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_TRUSTED_PROXY]    = { "trusted-proxy", V_CIDR, 0, 0, NULL },
 	[PB_K_UPSTREAM_FORWARD_CLIENT_IP] = { "upstream-forward-client-ip", V_BOOL, 0, 0,
 		&bool_names },
+	[PB_K_UPSTREAM_REUSE]   = { "upstream-reuse", V_UINT, 0, 3600, NULL },
+	[PB_K_UPSTREAM_MAX_PER_ACCOUNT] = { "upstream-max-per-account", V_UINT, 1, 1000, NULL },
 	[PB_K_USER]             = { "user", V_USER, 0, 0, NULL },
 	[PB_K_SYSLOG]           = { "syslog", V_BOOL, 0, 0, &bool_names },
 	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, &config_words_log_level },
@@ -363,6 +365,8 @@ void config_options_init(struct config_options *o)
 	o->login_timeout = PB_DEFAULT_LOGIN_TIMEOUT;
 	o->max_auth_failures = PB_DEFAULT_MAX_AUTH_FAILURES;
 	o->max_devices_per_account = PB_DEFAULT_MAX_DEVICES_PER_ACCOUNT;
+	o->upstream_reuse = PB_DEFAULT_UPSTREAM_REUSE;
+	o->upstream_max_per_account = PB_DEFAULT_UPSTREAM_MAX_PER_ACCOUNT;
 	o->log_level = PB_LOG_INFO;
 	strcpy(o->state, PB_DEFAULT_STATE);
 }
@@ -511,6 +515,10 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 			o->max_auth_failures = (unsigned)n;
 		else if (k == PB_K_MAX_DEVICES_PER_ACCOUNT)
 			o->max_devices_per_account = (unsigned)n;
+		else if (k == PB_K_UPSTREAM_REUSE)
+			o->upstream_reuse = (unsigned)n;
+		else if (k == PB_K_UPSTREAM_MAX_PER_ACCOUNT)
+			o->upstream_max_per_account = (unsigned)n;
 		else
 			o->idle_timeout = (unsigned)n;
 		break;
@@ -632,6 +640,10 @@ int config_options_merge(struct config_options *dst, const struct config_options
 			break;
 		case PB_K_UPSTREAM_FORWARD_CLIENT_IP:
 			dst->upstream_forward_client_ip = src->upstream_forward_client_ip;
+			break;
+		case PB_K_UPSTREAM_REUSE: dst->upstream_reuse = src->upstream_reuse; break;
+		case PB_K_UPSTREAM_MAX_PER_ACCOUNT:
+			dst->upstream_max_per_account = src->upstream_max_per_account;
 			break;
 		case PB_K_USER: strcpy(dst->user, src->user); break;
 		case PB_K_SYSLOG: dst->syslog = src->syslog; break;
@@ -887,6 +899,8 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_LOGIN_TIMEOUT: n = o->login_timeout; number = true; break;
 	case PB_K_MAX_AUTH_FAILURES: n = o->max_auth_failures; number = true; break;
 	case PB_K_MAX_DEVICES_PER_ACCOUNT: n = o->max_devices_per_account; number = true; break;
+	case PB_K_UPSTREAM_REUSE: n = o->upstream_reuse; number = true; break;
+	case PB_K_UPSTREAM_MAX_PER_ACCOUNT: n = o->upstream_max_per_account; number = true; break;
 	case PB_K_TRUSTED_PROXY:
 		if (o->n_trusted_proxy > 0)
 			return base_cidr_format(&o->trusted_proxy[0], buf, len);

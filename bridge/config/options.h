@@ -54,6 +54,7 @@ enum config_key {
 	PB_K_IDLE_TIMEOUT, PB_K_LOGIN_TIMEOUT, PB_K_MAX_AUTH_FAILURES,
 	PB_K_MAX_DEVICES_PER_ACCOUNT, PB_K_PROXY_PROTOCOL, PB_K_TRUSTED_PROXY,
 	PB_K_UPSTREAM_FORWARD_CLIENT_IP,
+	PB_K_UPSTREAM_REUSE, PB_K_UPSTREAM_MAX_PER_ACCOUNT,
 	PB_K_USER, PB_K_SYSLOG, PB_K_LOG_LEVEL,
 	PB_K_STATE, PB_K_KEY_FILE,
 	PB_K_LOGIN_DELAY,
@@ -140,6 +141,10 @@ struct config_options {
 	struct base_cidr trusted_proxy[PB_TRUSTED_PROXY_MAX];
 	size_t n_trusted_proxy;
 	bool upstream_forward_client_ip; /* the client address upstream in ID */
+	unsigned upstream_reuse;       /* seconds a connection is kept after its
+	                                  session (SPEC §9); 0: never */
+	unsigned upstream_max_per_account; /* upstream connections per account,
+	                                  kept or in use */
 	char user[PB_USERNAME_MAX];    /* "" = keep the current user */
 	bool syslog;
 	enum base_log_level log_level;
@@ -160,6 +165,8 @@ struct config_options {
 #define PB_DEFAULT_LOGIN_TIMEOUT 60
 #define PB_DEFAULT_MAX_AUTH_FAILURES 3
 #define PB_DEFAULT_MAX_DEVICES_PER_ACCOUNT 64
+#define PB_DEFAULT_UPSTREAM_REUSE 60
+#define PB_DEFAULT_UPSTREAM_MAX_PER_ACCOUNT 4
 #define PB_DEFAULT_STATE "popbridge.db"
 
 /* Fill o with the built-in defaults; nothing marked as set. */

@@ -42,6 +42,8 @@ const char config_schema[] =
 	"      <optional><attribute name=\"ca\"><text/></attribute></optional>\n"
 	"      <optional><attribute name=\"timeout\"><ref name=\"number\"/></attribute></optional>\n"
 	"      <optional><attribute name=\"forward-client-ip\"><ref name=\"yesno\"/></attribute></optional>\n"
+	"      <optional><attribute name=\"reuse\"><ref name=\"number\"/></attribute></optional>\n"
+	"      <optional><attribute name=\"max-per-account\"><ref name=\"number\"/></attribute></optional>\n"
 	"      <empty/>\n"
 	"    </element>\n"
 	"  </define>\n"

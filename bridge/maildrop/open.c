@@ -95,6 +95,8 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		return temp_failed(conn, reply, POP3_MD_TEMP, "out of memory");
 	md->conn = conn;
 	md->opt = opt;
+	md->up.pool = conn->ctx->pool;  /* a kept connection may serve (SPEC §9) */
+	md->up.pool_deadline_ms = conn->login_deadline_ms;
 	maildrop_login_init(&l, conn->ctx, opt, "pop3", conn->remote_addr, conn->remote_port,
 	    conn->tls_version, conn->login_deadline_ms, &md->up);
 	l.check_login_delay = true;

@@ -32,6 +32,7 @@
 #include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/devlock.h"
 #include "bridge/managed/secret.h"
+#include "bridge/pool/pool.h"
 #include "bridge/serve/listen.h"
 #include "bridge/serve/proxied.h"
 #include "bridge/serve/registry.h"
@@ -73,6 +74,7 @@ struct serve {
 	struct maildrop_devlocks *devlocks;
 	struct guard_throttle *throttle;
 	struct guard_gate *hash_gate;
+	struct pool *pool;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
 };
@@ -681,7 +683,8 @@ static void raise_fd_limit(unsigned max_sessions)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
 			return;
 	}
-	rlim_t need = (rlim_t)max_sessions * FDS_PER_SESSION + 64;
+	/* + the kept upstream connections (one descriptor each) */
+	rlim_t need = (rlim_t)max_sessions * FDS_PER_SESSION + POOL_KEPT_MAX + 64;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
 		base_log(PB_LOG_WARN, "start", "the descriptor limit (%llu) is below what "
 		    "--max-sessions %u may need (%llu); raise it (ulimit -n, LimitNOFILE=) or "
@@ -742,6 +745,7 @@ static void serve_free(struct serve *srv)
 	maildrop_devlocks_free(srv->devlocks);
 	guard_throttle_free(srv->throttle);
 	guard_gate_free(srv->hash_gate);
+	pool_free(srv->pool);
 	serve_sessions_free(srv->limits);
 	serve_registry_free(srv->reg);
 	if (srv->wake[0] >= 0)
@@ -790,14 +794,16 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.devlocks = maildrop_devlocks_new();
 	srv.throttle = guard_throttle_new(0, NULL, NULL, NULL);
 	srv.hash_gate = guard_gate_new(0);
+	srv.pool = pool_new();
 	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle || !srv.hash_gate ||
-	    pipe2(srv.wake, O_CLOEXEC) != 0) {
+	    !srv.pool || pipe2(srv.wake, O_CLOEXEC) != 0) {
 		snprintf(err, sizeof(err), "out of memory or descriptors");
 		goto fail;
 	}
 	srv.ctx.devlocks = srv.devlocks;
 	srv.ctx.throttle = srv.throttle;
 	srv.ctx.hash_gate = srv.hash_gate;
+	srv.ctx.pool = srv.pool;
 
 	struct serve_signal_handlers h = { on_stop, on_reload, &srv };
 	if (serve_signals_start(&h) != 0) {

@@ -89,11 +89,12 @@ struct done_log {
 	struct imap_status st;
 };
 
-static void done_cb(void *arg, uint32_t uid, const struct imap_status *st)
+static void done_cb(void *arg, const struct imap_ahead_info *what,
+    const struct imap_status *st)
 {
 	struct done_log *d = arg;
 	d->n++;
-	d->uid = uid;
+	d->uid = what->uid;
 	d->st = *st;
 }
 
@@ -862,6 +863,45 @@ START_TEST(test_tails_pipelined)
 }
 END_TEST
 
+/* Grouped by size (spread 10): UIDs 4, 5 and 7 (sizes 100, 101, 100) share
+ * one partial fetch from 98, UID 6 (600) has its own; each answer is judged
+ * by its member's size: as long as said (the last octets), longer (nothing:
+ * octets past the size the caller believes), shorter (its real end). */
+START_TEST(test_tails_grouped)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4:5,7 (UID BODY.PEEK[]<98.3>)"),
+		PBT_EXPECT("UID FETCH 6 (UID BODY.PEEK[]<598.2>)"),
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n"
+		    "* 4 FETCH (UID 7 BODY[]<98> {3}\r\npqr)\r\n"
+		    "* 2 FETCH (BODY[]<98> \"xyz\" UID 5)\r\n"
+		    "$1 OK done\r\n"
+		    "* 3 FETCH (UID 6 BODY[]<598> {1}\r\nq)\r\n"
+		    "$2 OK done\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	static const uint32_t uids[] = { 4, 5, 6, 7 };
+	static const uint64_t sizes[] = { 100, 101, 600, 100 };
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	OK(imap_fetch_tails_grouped(s, uids, sizes, 4, 2, 10, tails_cb, &t));
+	ck_assert_uint_eq(t.n, 4);
+	ck_assert(t.uid[0] == 4 && t.len[0] == 2 && memcmp(t.tail[0], "ab", 2) == 0);
+	ck_assert(t.uid[1] == 7 && t.len[1] == 0);
+	ck_assert(t.uid[2] == 5 && t.len[2] == 2 && memcmp(t.tail[2], "yz", 2) == 0);
+	ck_assert(t.uid[3] == 6 && t.len[3] == 1 && t.tail[3][0] == 'q');
+	ck_assert_int_eq(imap_fetch_tails_grouped(s, uids, sizes, 4, 2, IMAP_TAIL_SPREAD_MAX + 1,
+	    tails_cb, &t), IMAP_EARG);
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 /* A message gone ([EXPUNGEISSUED], or no data at all) is no failure; a
  * callback that has enough hears no more, and the rest is read; another
  * streamed section beside BODY[]<...> does not disturb its tail. */
@@ -1581,6 +1621,7 @@ int main(void)
 	tcase_add_test(tc, test_header_fields);
 	tcase_add_test(tc, test_body_not_found_and_sink);
 	tcase_add_test(tc, test_tails_pipelined);
+	tcase_add_test(tc, test_tails_grouped);
 	tcase_add_test(tc, test_tails_gone_and_stop);
 	tcase_add_test(tc, test_tails_disconnect);
 	tcase_add_test(tc, test_tails_unknown_tag);

@@ -186,8 +186,10 @@ def main():
             up = upstream_messages(dc, "carol", users["carol"])
             check(len(up) == 3, "upstream has %d messages" % len(up))
 
-            with Popbridge(dc, args=["--auth", "managed"], tmp=tmp, state=state,
-                           upstream_tls="starttls", upstream_ca=bundle) as pb:
+            # every login here must reach the upstream with a token (the
+            # refresh counts below): no kept connection (SPEC §9) stands in
+            with Popbridge(dc, args=["--auth", "managed", "--upstream-reuse", "0"], tmp=tmp,
+                           state=state, upstream_tls="starttls", upstream_ca=bundle) as pb:
                 p = login(pb, CAROL, pc)
                 count, _ = p.stat()
                 check(count == 3, "the device sees %d of 3" % count)

@@ -156,7 +156,9 @@ def test_in_use_auth_down(dc, tmp):
 
 def test_many_devices(dc, tmp):
     n = 20
-    with Popbridge(dc) as pb:
+    # all 20 hold their upstream connection at once (the barrier): over the
+    # default --upstream-max-per-account 4 (test_pool.py tests the cap)
+    with Popbridge(dc, args=["--upstream-max-per-account", str(n)]) as pb:
         barrier = threading.Barrier(n, timeout=120)
         results = [None] * n
 

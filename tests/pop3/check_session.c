@@ -1002,6 +1002,42 @@ START_TEST(no_quit_no_commit)
 }
 END_TEST
 
+/* A maildrop with release() (pop3/maildrop.h): called exactly once after
+ * close(), once the client has had QUIT's +OK (the output holds it), and
+ * also after a session that ended without QUIT. */
+static struct run *release_run;
+static int releases;
+static bool released_after_ok;
+
+static void rec_release(void *md)
+{
+	(void)md;
+	releases++;
+	ck_assert_int_eq(release_run->f.closes, 1);
+	released_after_ok = strstr(release_run->m.out, "+OK Logging out.\r\n") != NULL;
+}
+
+START_TEST(release_after_answer)
+{
+	struct run r;
+	struct pop3_maildrop_ops ops = fake_ops;
+	ops.release = rec_release;
+	const char *in[] = { LOGIN "STAT\r\nQUIT\r\n", LOGIN "STAT\r\n" };
+	for (int i = 0; i < 2; i++) {
+		setup(&r);
+		release_run = &r;
+		releases = 0;
+		released_after_ok = false;
+		go(&r, in[i], strlen(in[i]));
+		r.r = pop3_session_run_transport(&r.m.base, &r.cfg, &ops, &r.f, &r.st);
+		ck_assert_int_eq(r.f.closes, 1);
+		ck_assert_int_eq(releases, 1);
+		ck_assert(released_after_ok == (i == 0));
+		finish(&r);
+	}
+}
+END_TEST
+
 START_TEST(commit_failure)
 {
 	struct run r;
@@ -1723,6 +1759,7 @@ int main(void)
 	tcase_add_test(tc, message_numbers);
 	tcase_add_test(tc, dele_rset_quit);
 	tcase_add_test(tc, no_quit_no_commit);
+	tcase_add_test(tc, release_after_answer);
 	tcase_add_test(tc, commit_failure);
 	tcase_add_test(tc, fetch_gone_and_failures);
 	tcase_add_test(tc, empty_maildrop);
