@@ -149,7 +149,14 @@ static const char STEP5[] =
 	" refreshed INTEGER,"
 	" last_error TEXT);";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5 };
+/* Version 6: an account moved to another node (SPEC §14, `popbridge account
+ * export`): when it was exported; NULL = served here. Its rows stay, frozen,
+ * until it is imported back or removed; logins and new commits of it are
+ * refused meanwhile. */
+static const char STEP6[] =
+	"ALTER TABLE accounts ADD COLUMN moved INTEGER;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)
