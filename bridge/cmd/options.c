@@ -165,4 +165,12 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	    .help = "--plan: node NAME's state file; repeatable" },
 	[CMD_O_ROUTE_LOG_LEVEL] = { .kind = CONFIG_OPT_VALUE, .key = PB_K_LOG_LEVEL,
 	    .metavar = "LEVEL", .dflt = "info", .help = "least important lines logged" },
+
+	/* account export / import */
+	[CMD_O_OUT] = { .kind = CONFIG_OPT_TEXT, .name = "out", .metavar = "FILE", .min = 1,
+	    .max = PB_PATH_MAX, .help = "the account file to write (never overwritten)" },
+	[CMD_O_PASSPHRASE_FILE] = { .kind = CONFIG_OPT_TEXT, .name = "passphrase-file",
+	    .metavar = "FILE", .min = 1, .max = PB_PATH_MAX,
+	    .dflt = "none: the secrets in the clear",
+	    .help = "seal the file's secrets with FILE's first line (scrypt)" },
 };
