@@ -211,11 +211,15 @@ static int account_import(struct config_cmdline *c)
 		goto out;
 	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		cmd_admin_fail(&ad, "%s: %s", file, fd < 0 || errno ? strerror(errno) :
-		    "not a regular file");
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		cmd_admin_fail(&ad, "%s: %s", file, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		cmd_admin_fail(&ad, "%s: not a regular file", file);
+		close(fd);
 		goto out;
 	}
 	f = fdopen(fd, "r");
