@@ -17,6 +17,7 @@
 #include "bridge/base/hex.h"
 #include "bridge/base/text.h"
 #include "bridge/base/version.h"
+#include "bridge/config/options.h"
 #include "bridge/oauth2/grant.h"
 #include "bridge/oauth2/token.h"
 
@@ -574,10 +575,13 @@ static int rfail(struct reader *r, const char *fmt, ...)
 	char msg[PB_ERR_MAX];
 	va_list ap;
 
+	char shown[PB_ERR_MAX];
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return base_errf(r->err, r->errlen, "line %zu: %s", r->lineno, msg);
+	/* one printable line, whatever the file held (jansson quotes it) */
+	base_text_printable_str(shown, sizeof(shown), msg);
+	return base_errf(r->err, r->errlen, "line %zu: %s", r->lineno, shown);
 }
 
 /* The next line, LF included: 1; 0 at the end of the file; -1 (err). */
