@@ -356,7 +356,8 @@ static const struct config_command account_remove_cmd = {
 	.text =
 	    "Remove ACCOUNT with its devices, their passwords and every per-device\n"
 	    "state. Mail upstream is not touched. Do it while no session of the\n"
-	    "account runs.\n",
+	    "account runs. An account moved to another node ('account export')\n"
+	    "keeps its rows here until this removes them.\n",
 	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
 	.run = account_remove,
 };
