@@ -572,10 +572,9 @@ struct reader {
 static int rfail(struct reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int rfail(struct reader *r, const char *fmt, ...)
 {
-	char msg[PB_ERR_MAX];
+	char msg[PB_ERR_MAX], shown[PB_ERR_MAX];
 	va_list ap;
 
-	char shown[PB_ERR_MAX];
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
