@@ -285,10 +285,9 @@ static const struct config_cmd_opt opts_export[] = {
 	{ CMD_O_CONFIG, 0, "read --state and --key-file from this configuration" },
 };
 static const struct config_cmd_opt opts_import[] = {
-	{ CMD_O_PASSPHRASE_FILE, 0, "the passphrase the file was exported with: FILE's first line" },
+	{ CMD_O_PASSPHRASE_FILE, 0, "the export's passphrase: FILE's first line" },
 	{ PB_K_STATE, 0, NULL },
-	{ PB_K_KEY_FILE, 0, "key file that seals the secrets here; created (mode 0600) while "
-	    "no managed account exists" },
+	{ PB_K_KEY_FILE, 0, "key file; created (mode 0600) while no managed account exists" },
 	{ CMD_O_CONFIG, 0, "read --state and --key-file from this configuration" },
 };
 
