@@ -188,6 +188,10 @@ $(FUZZ_B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_B)/libbridge.a \
 $(FUZZ_B)/fuzz/fuzz_oauth2_token: tests/fuzz/fuzz_oauth2_token.c $(FUZZ_B)/libbridge.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_account_file: tests/fuzz/fuzz_account_file.c $(FUZZ_B)/libbridge.a \
+		$(FUZZ_B)/libstate.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 
 bench: popbridge $(B)/tests/harness/pbtest
 	@set -e; for t in $(wildcard tests/bench/bench_*.sh tests/bench/bench_*.py); do \

@@ -29,6 +29,12 @@ static const char SQL_SET_CRED_OK[] =
 static const char SQL_REMOVE[] =
 	"DELETE FROM accounts WHERE id = (SELECT id FROM accounts"
 	" WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1)";
+static const char SQL_SET_MOVED[] =
+	"UPDATE accounts SET moved = COALESCE(moved, ?2) WHERE id = ?1";
+static const char SQL_MOVED[] =
+	"SELECT moved FROM accounts WHERE id = ?1";
+static const char SQL_CLEAR_MOVED[] =
+	"UPDATE accounts SET moved = NULL WHERE id = ?1 AND moved = ?2";
 static const char SQL_NAME_TAKEN[] =
 	"SELECT name FROM accounts WHERE name = ?1 COLLATE NOCASE LIMIT 1";
 
@@ -54,6 +60,7 @@ void state_db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
 	    STATE_CRED_PASSWORD;
 	a->credential_ok = sqlite3_column_type(st, c + 7) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int(st, c + 7) != 0;
+	a->moved = sqlite3_column_int64(st, c + 8);
 }
 
 /* Run a one-row account query; *out filled. */
@@ -306,3 +313,48 @@ int state_account_list(struct state_db *db, state_account_cb *cb, void *arg)
 	return state_db_each_row(db, st, account_row, &r, "listing accounts");
 }
 
+
+int state_account_set_moved(struct state_db *db, int64_t account_id, int64_t now,
+    int64_t *moved)
+{
+	struct db_tx tx;
+	sqlite3_stmt *st;
+	int rc;
+
+	DB_ENTER(db);
+	if (now <= 0)
+		return state_db_fail(db, STATE_INVALID, "a move is marked with a time");
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
+		return STATE_ERROR;
+	st = state_db_stmt(db, SQL_SET_MOVED);
+	if (st == NULL)
+		return state_db_tx_end(db, &tx, STATE_ERROR);
+	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = state_db_exec_one(db, st, "marking an account moved", "account");
+	if (rc == STATE_OK && (st = state_db_stmt(db, SQL_MOVED)) == NULL)
+		rc = STATE_ERROR;
+	if (rc == STATE_OK) {
+		sqlite3_bind_int64(st, 1, account_id);
+		rc = state_db_step_row(db, st, "reading an account", "account");
+		if (rc == STATE_OK) {
+			if (moved != NULL)
+				*moved = sqlite3_column_int64(st, 0);
+			state_db_done(st);
+		}
+	}
+	return state_db_tx_end(db, &tx, rc);
+}
+
+int state_account_clear_moved(struct state_db *db, int64_t account_id, int64_t moved)
+{
+	sqlite3_stmt *st;
+
+	DB_ENTER(db);
+	st = state_db_stmt(db, SQL_CLEAR_MOVED);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_int64(st, 2, moved);
+	return state_db_exec_stmt(db, st, "clearing an account's move");
+}

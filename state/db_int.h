@@ -122,8 +122,8 @@ int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 /* Row readers: the column lists (table aliases a = accounts, d = devices)
  * and the functions reading them from column c on. */
 #define DB_ACCOUNT_COLS "a.id, a.name, a.auth, a.upstream_user, a.secret, a.created," \
-	" a.credential, a.credential_ok"
-#define DB_ACCOUNT_NCOLS 8
+	" a.credential, a.credential_ok, a.moved"
+#define DB_ACCOUNT_NCOLS 9
 #define DB_DEVICE_COLS \
 	"d.id, d.account_id, a.name, d.name, d.created, d.last_login," \
 	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
@@ -161,5 +161,6 @@ int state_devmsg_mark_deleted(struct state_db *db, int64_t device_id, int64_t me
 /* Word checks (devices.c). */
 bool state_db_offer_word(const char *w, int *code);
 bool state_db_dele_word(const char *w);
+bool state_db_seen_on_word(const char *w);
 
 #endif

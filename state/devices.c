@@ -80,7 +80,7 @@ bool state_db_offer_word(const char *w, int *code)
 	return true;
 }
 
-static bool seen_on_word(const char *w)
+bool state_db_seen_on_word(const char *w)
 {
 	return word_index(w, SEEN_ONS, sizeof SEEN_ONS / sizeof SEEN_ONS[0]) >= 0;
 }
@@ -153,7 +153,7 @@ static int check_settings(struct state_db *db, const struct state_device_setting
 	if ((mask & STATE_SET_WINDOW) && s->window < -1)
 		return state_db_fail(db, STATE_INVALID, "window must be 0 (unlimited) or more");
 	if ((mask & STATE_SET_SEEN_ON) && s->seen_on[0] != '\0' &&
-	    !seen_on_word(s->seen_on))
+	    !state_db_seen_on_word(s->seen_on))
 		return state_db_fail(db, STATE_INVALID, "seen_on must be retr, quit or never");
 	if ((mask & STATE_SET_DELE) && s->dele[0] != '\0' && !state_db_dele_word(s->dele))
 		return state_db_fail(db, STATE_INVALID,

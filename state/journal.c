@@ -9,6 +9,8 @@ static const char SQL_DEVICE_ACCOUNT[] =
 	"SELECT account_id FROM devices WHERE id = ?1";
 static const char SQL_MAILBOX[] =
 	"SELECT account_id, folder FROM mailboxes WHERE id = ?1";
+static const char SQL_MOVED[] =
+	"SELECT moved IS NOT NULL FROM accounts WHERE id = ?1";
 static const char SQL_INSERT[] =
 	"INSERT INTO journal(account_id, device_id, mailbox_id, folder, policy, state,"
 	" created) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)";
@@ -150,6 +152,22 @@ int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_
 		    now);
 	if (rc != STATE_OK)
 		goto out;
+	/* Read under the write lock the entry holds: an export that marked the
+	 * account moved has committed before, or marks it after this entry
+	 * (and then exports it). */
+	st = state_db_stmt(db, SQL_MOVED);
+	if (st == NULL)
+		goto fail;
+	rc = one_row(db, st, account_id, "account");
+	if (rc != STATE_OK)
+		goto out;
+	bool moved = sqlite3_column_int(st, 0) != 0;
+	state_db_done(st);
+	if (moved) {
+		rc = state_db_fail(db, STATE_MOVED,
+		    "journal: the account was moved to another node (exported)");
+		goto out;
+	}
 	rc = state_db_tx_commit(db, &tx);
 	if (rc == STATE_OK && id != NULL)
 		*id = jid;

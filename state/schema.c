@@ -156,7 +156,14 @@ static const char STEP6[] =
 	"ALTER TABLE devices ADD COLUMN pop3_login INTEGER;"
 	"UPDATE devices SET pop3_login = last_login WHERE last_login IS NOT NULL;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6 };
+/* Version 7: an account moved to another node (SPEC §14, `popbridge account
+ * export`): when it was exported; NULL = served here. Its rows stay, frozen,
+ * until it is imported back or removed; logins and new commits of it are
+ * refused meanwhile. */
+static const char STEP7[] =
+	"ALTER TABLE accounts ADD COLUMN moved INTEGER;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)

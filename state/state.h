@@ -86,6 +86,8 @@ enum state_rc {
 	                          state_messages_rematch with match keys */
 	STATE_LIMIT = 4,       /* state_device_ensure: the account has its
 	                          maximum of devices; nothing was created */
+	STATE_MOVED = 5,       /* state_journal_begin: the account was moved to
+	                          another node (exported); nothing was written */
 	STATE_ERROR = -1,      /* database/IO error; state_errmsg() */
 	STATE_INVALID = -2,    /* bad argument (too long, bad word, ...) */
 };
@@ -152,6 +154,8 @@ struct state_account {
 	enum state_credential credential;       /* PASSWORD in passthrough */
 	int credential_ok;  /* the last upstream login with the stored credential:
 	                       1 worked, 0 was refused, -1 not known */
+	int64_t moved;      /* when it was exported to another node (SPEC §14:
+	                       refused here, rows kept frozen); 0 = served here */
 };
 
 /* Create; STATE_EXISTS if the name is taken. Managed requires upstream_user
@@ -175,7 +179,18 @@ int state_account_set_credentials(struct state_db *db, int64_t account_id,
 /* Record whether the stored credential worked upstream (credential_ok);
  * writes only when that changes it. */
 int state_account_credential_result(struct state_db *db, int64_t account_id, bool ok);
+/* Removing a moved account (its frozen rows) is allowed. */
 int state_account_remove(struct state_db *db, const char *name);
+/* Mark the account moved to another node at `now` (SPEC §14, `account
+ * export`), in one transaction: from then on state_journal_begin refuses its
+ * commits (STATE_MOVED) and bridge/ refuses its logins. An account already
+ * marked keeps its first mark. *moved (may be NULL) receives the mark in
+ * force. */
+int state_account_set_moved(struct state_db *db, int64_t account_id, int64_t now,
+    int64_t *moved);
+/* Undo a mark that is exactly `moved` (an export that failed after marking):
+ * STATE_OK, also when the mark is another one or none (left alone). */
+int state_account_clear_moved(struct state_db *db, int64_t account_id, int64_t moved);
 typedef int state_account_cb(void *arg, const struct state_account *a);
 /* In name order. */
 int state_account_list(struct state_db *db, state_account_cb *cb, void *arg);
@@ -664,7 +679,10 @@ struct state_journal {
  * orders last-device correctly: this device no longer holds the message when
  * the bridge counts holders. Messages must be in the entry's mailbox (else
  * STATE_INVALID; gone ones are accepted). policy: the dele word. No ids at
- * all is valid (an entry with no items). *id may be NULL. */
+ * all is valid (an entry with no items). *id may be NULL. An account moved
+ * to another node (state_account_set_moved) takes no new intent:
+ * STATE_MOVED, nothing written (the export has its state already; the
+ * device does its deletions again on the new node). */
 int state_journal_begin(struct state_db *db, int64_t device_id, int64_t mailbox_id,
     const char *policy, const int64_t *delete_ids, size_t n_delete,
     const int64_t *seen_ids, size_t n_seen, int64_t now, int64_t *id);
@@ -738,6 +756,110 @@ struct state_uidl_import {
  * messages got a new value. */
 int state_import_uidls(struct state_db *db, const struct state_uidl_import *items,
     size_t n, size_t *changed);
+
+/* ---- moving an account to another node (SPEC §14) ----------------------------
+ * `account export` reads every row of one account (state_move_dump) and
+ * `account import` writes them into another state file (state_move_load_*),
+ * as generic rows of the tables state_move_tables() lists, in that order
+ * (rows that refer to others come after them): what belongs to an account,
+ * column by column, is said here once, and both sides follow it. Every
+ * column of every table of the schema is either moved or named as not
+ * moved (the account's own id and move mark, the implicit account_id, an
+ * OAuth2 refresh lease); state_move_schema_check refuses a schema with a
+ * column nobody placed, so a new table or column cannot be left behind by a
+ * move.
+ *
+ * Ids: a table's own id (STATE_MC_ID, its first column) is the exporting
+ * file's; a reference (STATE_MC_REF) names a row of an earlier table by
+ * that id. Import renumbers both: rows get new ids, and references follow.
+ * Sealed secrets (STATE_MC_SEALED) are blobs sealed with a node's key file:
+ * bridge/ opens them for the file and seals them again on import. */
+enum state_move_type { STATE_MT_INT = 1, STATE_MT_TEXT = 2, STATE_MT_BLOB = 3 };
+enum {
+	STATE_MC_ID     = 1 << 0, /* the row's own id (first column) */
+	STATE_MC_REF    = 1 << 1, /* the id of a row of table `ref` (earlier) */
+	STATE_MC_NULL   = 1 << 2, /* may be NULL */
+	STATE_MC_SEALED = 1 << 3, /* a blob sealed with the node's key file */
+};
+/* The form a TEXT column's value must have (beyond its length). */
+enum state_move_form {
+	STATE_FORM_ANY = 0, /* any octets but NUL (header values) */
+	STATE_FORM_NAME,    /* no control characters, not empty */
+	STATE_FORM_PRINT,   /* no control characters, may be empty */
+	STATE_FORM_UIDL,    /* 1..70 octets 0x21..0x7E */
+	STATE_FORM_OFFER,   /* a word of SPEC §3 */
+	STATE_FORM_SEEN_ON,
+	STATE_FORM_DELE,
+};
+struct state_move_col {
+	const char *name;
+	enum state_move_type type;
+	unsigned flags;            /* STATE_MC_* */
+	int ref;                   /* STATE_MC_REF: the table's index */
+	int64_t min, max;          /* INT: the range; TEXT, BLOB: octets */
+	enum state_move_form form; /* TEXT */
+};
+struct state_move_table {
+	const char *name;          /* as in the schema, and in the file */
+	const struct state_move_col *cols;
+	size_t ncol;
+	bool at_most_one;          /* one row per account at most */
+};
+/* The tables of an account in dump and load order (index 0 is accounts,
+ * exactly one row); *n receives the count. */
+const struct state_move_table *state_move_tables(size_t *n);
+#define STATE_MOVE_COLS_MAX 32
+
+/* One value of a row: null, or by the column's type i (INT) or p/len
+ * (TEXT: also NUL-terminated at p[len]; BLOB). */
+struct state_move_value {
+	bool null;
+	int64_t i;
+	const unsigned char *p;
+	size_t len;
+};
+
+/* Whether v (t->ncol values) is a valid row of t: types, NULLs, ranges,
+ * lengths, forms and the rules between the columns of one row (an account's
+ * mode and credentials). Needs no database (the import file's reader checks
+ * every row before anything is written). 0, or -1 with the column and the
+ * rule in err. */
+int state_move_row_check(const struct state_move_table *t, const struct state_move_value *v,
+    char *err, size_t errlen);
+
+/* STATE_OK when every column of the schema is placed (moved or named as not
+ * moved); STATE_ERROR naming the first that is not. Dump and load check it. */
+int state_move_schema_check(struct state_db *db);
+
+/* Every row of the account, table by table in state_move_tables() order,
+ * each table's rows by ascending id (devmsg and journal items by their
+ * references), all in one read transaction: cb(arg, table, values) per row
+ * (the values are valid during the call). */
+typedef int state_move_row_cb(void *arg, const struct state_move_table *t,
+    const struct state_move_value *v);
+int state_move_dump(struct state_db *db, int64_t account_id, state_move_row_cb *cb,
+    void *arg);
+
+/* Loading one account, all or nothing: state_move_load_begin opens the
+ * write transaction (held until commit or abort) and refuses an account of
+ * that name (case-insensitively) with STATE_EXISTS — unless it is marked
+ * moved away (an account coming back): its frozen rows are removed in the
+ * same transaction and *replaced (may be NULL) gets its mark. Rows come in
+ * dump order: the accounts row first (its name exactly `account`), each
+ * table's ids ascending, references to rows already loaded; any other
+ * order, a reference to no row, a duplicate or an invalid row is
+ * STATE_INVALID naming the table, the row and the column. commit checks
+ * that the rows make an account (its OAuth2 grant with an OAuth2
+ * credential) and commits; abort rolls everything back. Both free ld. */
+struct state_move_load;
+int state_move_load_begin(struct state_db *db, const char *account, int64_t *replaced,
+    struct state_move_load **out);
+int state_move_load_row(struct state_move_load *ld, const struct state_move_table *t,
+    const struct state_move_value *v);
+/* How many rows of table index t were loaded so far. */
+size_t state_move_load_count(const struct state_move_load *ld, size_t t);
+int state_move_load_commit(struct state_move_load *ld);
+void state_move_load_abort(struct state_move_load *ld);
 
 /* ---- report (SPEC §7, §8) ------------------------------------------------------
  * Every account in name order with each of its devices in name order: one

@@ -63,7 +63,8 @@ static int store_credentials(struct config_cmdline *c, bool add)
 	struct state_account a;
 	if (!add) {
 		/* set-password: the account must exist before anything else. */
-		if (cmd_admin_open_state(&ad) != 0 || cmd_admin_find_account(&ad, account, &a) != 0)
+		if (cmd_admin_open_state(&ad) != 0 || cmd_admin_find_account(&ad, account, &a) != 0 ||
+		    cmd_admin_refuse_moved(&ad, &a) != 0)
 			goto out;
 	}
 
@@ -133,6 +134,7 @@ struct acc_row {
 	size_t devices, revoked;
 	enum state_credential credential;
 	int credential_ok;
+	int64_t moved;
 };
 
 struct acc_rows {
@@ -163,6 +165,7 @@ static int collect_account(void *arg, const struct state_account *a)
 	row->created = a->created;
 	row->credential = a->credential;
 	row->credential_ok = a->auth == STATE_AUTH_MANAGED ? a->credential_ok : -1;
+	row->moved = a->moved;
 	return 0;
 }
 
@@ -185,7 +188,7 @@ static int account_list(struct config_cmdline *c)
 	struct cmd_table t;
 	int status = PB_EXIT_FAIL, rc;
 
-	cmd_table_init(&t, 7);
+	cmd_table_init(&t, 8);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	if (cmd_admin_open_state(&ad) != 0)
@@ -201,12 +204,13 @@ static int account_list(struct config_cmdline *c)
 		goto out;
 	}
 	static const char *const head[] = {
-		"ACCOUNT", "MODE", "UPSTREAM-USER", "DEVICES", "CREATED", "CREDENTIAL", "WORKS"
+		"ACCOUNT", "MODE", "UPSTREAM-USER", "DEVICES", "CREATED", "CREDENTIAL", "WORKS",
+		"MOVED"
 	};
 	cmd_table_row(&t, head);
 	for (size_t i = 0; i < rows.n; i++) {
 		const struct acc_row *r = &rows.v[i];
-		char devs[64], created[32];
+		char devs[64], created[32], moved[32];
 		if (r->revoked)
 			snprintf(devs, sizeof(devs), "%zu (%zu revoked)", r->devices, r->revoked);
 		else
@@ -217,6 +221,7 @@ static int account_list(struct config_cmdline *c)
 			cmd_admin_time(r->created, "-", created, sizeof(created)),
 			r->credential == STATE_CRED_OAUTH2 ? "oauth2" : "password",
 			r->credential_ok < 0 ? "-" : r->credential_ok ? "yes" : "no",
+			cmd_admin_time(r->moved, "-", moved, sizeof(moved)),
 		};
 		cmd_table_row(&t, cells);
 	}
@@ -337,7 +342,9 @@ static const struct config_command account_list_cmd = {
 	    "number of devices (revoked ones counted apart), creation time (UTC), the\n"
 	    "upstream credential (password or oauth2) and whether it works: yes or no as\n"
 	    "the last upstream login with the stored credential went, - when not known\n"
-	    "(no login yet; passthrough accounts store none).\n",
+	    "(no login yet; passthrough accounts store none), and when it was moved to\n"
+	    "another node ('account export': refused here since, its rows kept), - when\n"
+	    "it is served here.\n",
 	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
 	.run = account_list,
 };
@@ -349,7 +356,8 @@ static const struct config_command account_remove_cmd = {
 	.text =
 	    "Remove ACCOUNT with its devices, their passwords and every per-device\n"
 	    "state. Mail upstream is not touched. Do it while no session of the\n"
-	    "account runs.\n",
+	    "account runs. An account moved to another node ('account export')\n"
+	    "keeps its rows here until this removes them.\n",
 	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
 	.run = account_remove,
 };
@@ -369,11 +377,11 @@ static const struct config_command account_set_password_cmd = {
 
 static const struct config_command *const subs[] = {
 	&account_add_cmd, &account_list_cmd, &account_remove_cmd, &account_set_password_cmd,
-	&cmd_account_oauth2_login,
+	&cmd_account_oauth2_login, &cmd_account_export, &cmd_account_import,
 };
 
 const struct config_command cmd_account = {
 	.name = "account",
-	.summary = "managed accounts: add, list, remove, set-password, oauth2-login",
+	.summary = "accounts: add, list, remove, set-password, oauth2-login, export, import",
 	.subs = subs, .n_subs = CONFIG_N(subs),
 };

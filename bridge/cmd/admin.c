@@ -80,6 +80,18 @@ int cmd_admin_find_account(struct cmd_admin *ad, const char *account, struct sta
 	return 0;
 }
 
+int cmd_admin_refuse_moved(const struct cmd_admin *ad, const struct state_account *a)
+{
+	char when[32];
+
+	if (a->moved == 0)
+		return 0;
+	return cmd_admin_fail(ad, "account '%s' was moved to another node (exported %s): it is "
+	    "changed there now, and nothing was changed here ('popbridge account import' of "
+	    "its file on this node brings it back)", a->name,
+	    cmd_admin_time(a->moved, "?", when, sizeof(when)));
+}
+
 static int count_one(void *arg, const struct state_device *d)
 {
 	(void)d;

@@ -45,6 +45,10 @@ int cmd_admin_open_state(struct cmd_admin *ad);
 /* Look the account up in the open state file: 0, or non-zero after
  * printing "no account '...'" (or the state error). */
 int cmd_admin_find_account(struct cmd_admin *ad, const char *account, struct state_account *a);
+/* An account moved to another node (SPEC §14: exported, its rows frozen
+ * here) is changed there, not here: 0 when a is served here, else non-zero
+ * after printing so. */
+int cmd_admin_refuse_moved(const struct cmd_admin *ad, const struct state_account *a);
 /* How many devices account_id has, into *n: a state result code. */
 int cmd_admin_count_devices(struct cmd_admin *ad, int64_t account_id, size_t *n);
 /* Load the key file; with may_create, create it when it does not exist and

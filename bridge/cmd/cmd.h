@@ -40,6 +40,8 @@ enum cmd_opt {
 	CMD_O_ROUTE_LISTEN, CMD_O_NODE, CMD_O_CHECK_INTERVAL, CMD_O_ROUTE_SEPARATOR, CMD_O_PLAN,
 	CMD_O_ROUTE_STATE, CMD_O_ROUTE_LOG_LEVEL,
 	CMD_O_FRONT,                /* autoconfig --front HOST (the IMAP front) */
+	/* account export / import (SPEC §14) */
+	CMD_O_OUT, CMD_O_PASSPHRASE_FILE,
 	CMD_O_COUNT
 };
 _Static_assert(CMD_O_COUNT <= CONFIG_OPTS_MAX, "the option table fits struct config_cmdline");
@@ -57,6 +59,9 @@ extern const struct config_command cmd_account;   /* add, list, remove, set-pass
  * hands over to; `account oauth2-login`. */
 int cmd_account_add_oauth2(struct config_cmdline *c);
 extern const struct config_command cmd_account_oauth2_login;
+/* account export, account import (bridge/cmd/move.c; SPEC §14) */
+extern const struct config_command cmd_account_export;
+extern const struct config_command cmd_account_import;
 extern const struct config_command cmd_device;    /* add, list, revoke, reset, set */
 extern const struct config_command cmd_import_uidls;
 extern const struct config_command cmd_report;

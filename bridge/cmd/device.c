@@ -143,7 +143,8 @@ static int device_add(struct config_cmdline *c)
 		    ad.o.device_separator);
 		goto out;
 	}
-	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, NULL, &a, NULL) != 0)
+	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, NULL, &a, NULL) != 0 ||
+	    cmd_admin_refuse_moved(&ad, &a) != 0)
 		goto out;
 	if (a.auth != STATE_AUTH_MANAGED) {
 		cmd_admin_fail(&ad, "account '%s' is in passthrough mode (its devices log in with "
@@ -287,7 +288,8 @@ static int device_change(struct config_cmdline *c, enum device_action act)
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	const char *account = c->args[0], *device = c->args[1];
-	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, device, &a, &d) != 0)
+	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, device, &a, &d) != 0 ||
+	    cmd_admin_refuse_moved(&ad, &a) != 0)
 		goto out;
 	switch (act) {
 	case ACT_REVOKE:

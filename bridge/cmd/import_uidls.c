@@ -85,6 +85,8 @@ static int upstream_credentials(struct run *r)
 			cmd_admin_state_fail(&r->ad, s, "reading the account");
 			goto out;
 		}
+		if (s == STATE_OK && cmd_admin_refuse_moved(&r->ad, a) != 0)
+			goto out;
 		managed = s == STATE_OK && a->auth == STATE_AUTH_MANAGED;
 	}
 	if (!managed) {
@@ -111,6 +113,10 @@ static int upstream_credentials(struct run *r)
 		managed_key_clear(&key);
 		cmd_admin_fail(&r->ad, "%s is not a managed account in %s (popbridge account add)",
 		    account, r->ad.o.state);
+		goto out;
+	}
+	if (cmd_admin_refuse_moved(&r->ad, a) != 0) {
+		managed_key_clear(&key);
 		goto out;
 	}
 	char err[PB_ERR_MAX];

@@ -177,4 +177,12 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	    .min = 1, .max = PB_HOST_MAX - 1,
 	    .help = "popbridge's IMAP front at HOST instead of the upstream (port and TLS "
 	    "from its --imap-listen-tls or --imap-listen)" },
+
+	/* account export / import */
+	[CMD_O_OUT] = { .kind = CONFIG_OPT_TEXT, .name = "out", .metavar = "FILE", .min = 1,
+	    .max = PB_PATH_MAX, .help = "the account file to write (never overwritten)" },
+	[CMD_O_PASSPHRASE_FILE] = { .kind = CONFIG_OPT_TEXT, .name = "passphrase-file",
+	    .metavar = "FILE", .min = 1, .max = PB_PATH_MAX,
+	    .dflt = "none: the secrets in the clear",
+	    .help = "seal the file's secrets with FILE's first line (scrypt)" },
 };

@@ -21,6 +21,7 @@ struct rep {
 	bool json;
 	int64_t now;
 	int64_t account_open;       /* json: id of the account being written */
+	int64_t moved;              /* the account's move mark (SPEC §14); 0: here */
 	bool first_account, first_device;
 };
 
@@ -90,9 +91,11 @@ static void json_time(FILE *f, int64_t t)
 		fprintf(f, "\"%s\"", cmd_admin_time(t, "", buf, sizeof(buf)));
 }
 
+/* (A device of an account moved to another node is that node's business.) */
 static bool is_stale(const struct rep *r, const struct state_device *d)
 {
-	return !d->revoked && (d->last_login == 0 || r->now - d->last_login > STALE_DAYS * DAY);
+	return !d->revoked && r->moved == 0 &&
+	    (d->last_login == 0 || r->now - d->last_login > STALE_DAYS * DAY);
 }
 
 static void json_device(struct rep *r, const struct state_device *d)
@@ -140,16 +143,20 @@ static int json_cb(void *arg, const struct state_account *a, const struct state_
 	struct rep *r = arg;
 	FILE *f = r->out;
 
+	r->moved = a->moved;
 	if (a->id != r->account_open) {
 		json_close_account(r);
 		fprintf(f, "%s\n    {\"account\": ", r->first_account ? "" : ",");
 		r->first_account = false;
 		json_str(f, a->name);
-		fprintf(f, ", \"auth\": \"%s\", \"credential\": \"%s\", \"credential_ok\": %s,"
-		    " \"devices\": [", a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough",
+		fprintf(f, ", \"auth\": \"%s\", \"credential\": \"%s\", \"credential_ok\": %s",
+		    a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough",
 		    a->credential == STATE_CRED_OAUTH2 ? "oauth2" : "password",
 		    a->auth != STATE_AUTH_MANAGED || a->credential_ok < 0 ? "null" :
 		    a->credential_ok ? "true" : "false");
+		fputs(", \"moved\": ", f);
+		json_time(f, a->moved);
+		fputs(", \"devices\": [", f);
 		r->account_open = a->id;
 		r->first_device = true;
 	}
@@ -169,7 +176,12 @@ static void cell(char *dst, size_t cap, const char *s)
 static void status_text(const struct rep *r, const struct state_device *d, char *buf,
     size_t len)
 {
-	if (d->revoked)
+	char when[32];
+
+	if (r->moved != 0)
+		snprintf(buf, len, "MOVED away %s", cmd_admin_time(r->moved, "?", when,
+		    sizeof(when)));
+	else if (d->revoked)
 		snprintf(buf, len, "revoked");
 	else if (d->last_login == 0)
 		snprintf(buf, len, "STALE: never seen");
@@ -191,6 +203,7 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 {
 	struct rep *r = arg;
 	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], addr[STATE_ADDR_MAX + 1];
+	char moved[48] = "";
 	char login[32], rt[24], de[24], wa[24], st[96], tls[STATE_TLS_MAX + 1];
 	const char *auth = a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough";
 	char cred[32];
@@ -200,9 +213,14 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	    "password", a->auth != STATE_AUTH_MANAGED || a->credential_ok < 0 ? "" :
 	    a->credential_ok ? " ok" : " REFUSED");
 	cell(acc, sizeof(acc), a->name);
+	r->moved = a->moved;
 	if (d == NULL) {
+		char when[32];
+		if (a->moved != 0)
+			snprintf(moved, sizeof(moved), "MOVED away %s", cmd_admin_time(a->moved, "?",
+			    when, sizeof(when)));
 		const char *row[] = { acc, auth, cred, "(no devices)", "", "", "", "", "", "", "",
-		    "" };
+		    moved };
 		cmd_table_row(&r->t, row);
 		return 0;
 	}
@@ -303,7 +321,8 @@ const struct config_command cmd_report = {
 	    "last address, protocol, TLS\n"
 	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
 	    "session), revoked, and commits not yet applied upstream ('N commit(s)\n"
-	    "pending'; STUCK once one has failed 3 times: see the error log). Devices\n"
+	    "pending'; STUCK once one has failed 3 times: see the error log); 'MOVED\n"
+	    "away' with the time for an account exported to another node. Devices\n"
 	    "not seen for 30 days, or never, are marked\n"
 	    "stale and listed again at the end of the table: the plan for finishing a\n"
 	    "migration. JSON fields are described in docs/MIGRATION.md.\n",

@@ -55,6 +55,7 @@ struct plan {
 	const struct route_config *cfg;
 	const char *from;          /* the state file's node */
 	size_t accounts, moving;
+	size_t away;               /* exported to another node already (SPEC §14) */
 	bool failed;
 };
 
@@ -65,6 +66,11 @@ static int plan_account(void *arg, const struct state_account *a)
 	char shown[STATE_ACCOUNT_MAX + 1];
 	size_t to;
 
+	if (a->moved != 0) {
+		/* its frozen rows: the node it went to holds it now */
+		p->away++;
+		return 0;
+	}
 	p->accounts++;
 	size_t klen = route_account_key(a->name, strlen(a->name), 0, key, sizeof(key));
 	if (route_pick(p->cfg->nodes, p->cfg->n_nodes, key, klen, &to) != 0) {
@@ -80,7 +86,7 @@ static int plan_account(void *arg, const struct state_account *a)
 }
 
 static int plan_one(const struct route_config *cfg, const char *spec, size_t *accounts,
-    size_t *moving)
+    size_t *moving, size_t *away)
 {
 	char node[ROUTE_NAME_MAX + 1], err[PB_ERR_MAX + PB_PATH_MAX];
 	const char *eq = strchr(spec, '=');
@@ -111,6 +117,7 @@ static int plan_one(const struct route_config *cfg, const char *spec, size_t *ac
 		return fail("hashing failed (out of memory)");
 	*accounts += p.accounts;
 	*moving += p.moving;
+	*away += p.away;
 	return 0;
 }
 
@@ -118,7 +125,7 @@ static int plan(const struct config_cmdline *c, const struct route_config *cfg)
 {
 	const char *spec[PLAN_STATES_MAX];
 	size_t n = config_cmdline_values(c, CMD_O_ROUTE_STATE, spec, PLAN_STATES_MAX);
-	size_t accounts = 0, moving = 0;
+	size_t accounts = 0, moving = 0, away = 0;
 
 	if (n == 0)
 		return fail("--plan needs at least one --state NAME=FILE");
@@ -131,12 +138,15 @@ static int plan(const struct config_cmdline *c, const struct route_config *cfg)
 				return fail("--state names node '%.*s' twice", (int)li, spec[i]);
 		}
 	for (size_t i = 0; i < n; i++)
-		if (plan_one(cfg, spec[i], &accounts, &moving) != 0)
+		if (plan_one(cfg, spec[i], &accounts, &moving, &away) != 0)
 			return PB_EXIT_FAIL;
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return fail("writing the plan failed: %s", strerror(errno));
 	fprintf(stderr, "popbridge " NAME ": %zu of %zu account(s) in %zu state file(s) would "
-	    "move\n", moving, accounts, n);
+	    "move", moving, accounts, n);
+	if (away > 0)
+		fprintf(stderr, "; %zu exported to another node already (not counted)", away);
+	fputc('\n', stderr);
 	return PB_EXIT_OK;
 }
 
@@ -196,7 +206,8 @@ const struct config_command cmd_route = {
 	    "\n"
 	    "With --plan, nothing is served: for the --node list given and the accounts\n"
 	    "in each --state NAME=FILE (node NAME's state file), one line 'ACCOUNT FROM\n"
-	    "TO' per account that would move to another node.\n",
+	    "TO' per account that would move to another node. Accounts exported from a\n"
+	    "node ('account export') are not counted there.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

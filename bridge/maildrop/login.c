@@ -116,6 +116,26 @@ static enum maildrop_login_status login_delay(struct maildrop_login *l,
 	return MAILDROP_LOGIN_DELAY;
 }
 
+/* An account exported to another node (SPEC §14, `popbridge account
+ * export`): refused after its credentials were checked (only a good login
+ * learns it), a temporary failure (route sends the device to the new node
+ * once the move is finished), not a failed login. Every front end answers
+ * with this text: POP3 "-ERR [SYS/TEMP] account moved". */
+static enum maildrop_login_status moved_away(struct maildrop_login *l, int64_t moved)
+{
+	char detail[BRIDGE_DETAIL_MAX], when[32] = "?";
+	struct tm tm;
+	time_t t = (time_t)moved;
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(detail, sizeof(detail), "account moved to another node (exported %s); "
+	    "'popbridge account import' of its file brings it back here", when);
+	set_detail(l, detail);
+	set_text(l, NULL, MAILDROP_LOGIN_MOVED_TEXT);
+	return MAILDROP_LOGIN_TEMP;
+}
+
 /* Passthrough: the client's password is the upstream password. */
 static enum maildrop_login_status login_passthrough(struct maildrop_login *l,
     const char *password)
@@ -166,6 +186,11 @@ static enum maildrop_login_status login_managed(struct maildrop_login *l,
 		st = ml.error_temporary ? MAILDROP_LOGIN_TEMP : MAILDROP_LOGIN_PERM;
 		managed_login_clear(&ml);
 		return temp_failed(l, st, err);
+	}
+	if (ml.moved != 0) {
+		int64_t moved = ml.moved;
+		managed_login_clear(&ml);
+		return moved_away(l, moved);
 	}
 	l->account_id = ml.account_id;
 	l->device_id = ml.device_id;
@@ -302,6 +327,8 @@ static enum maildrop_login_status load_device(struct maildrop_login *l, int64_t 
 	int rc = state_account_ensure(l->db, l->account, now, &a);
 	if (rc != STATE_OK)
 		return db_failed(l, "account");
+	if (a.moved != 0)
+		return moved_away(l, a.moved);
 	maildrop_settings_get(l->opt, l->account, l->device, NULL, &s);
 	rc = state_device_ensure(l->db, a.id, l->device, s.cfg.folder, now,
 	    l->opt->max_devices_per_account, &l->dev, NULL);

@@ -32,6 +32,10 @@
  *    credentials: identified, the failed-login delay reset; nothing
  *    recorded): managed, from authenticate before the upstream login;
  *    passthrough, from record before the login record.
+ *  - An account exported to another node (SPEC §14) is refused after its
+ *    credentials were checked (managed: at authenticate, before any upstream
+ *    login; passthrough: at record): TEMP with MAILDROP_LOGIN_MOVED_TEXT,
+ *    not a failed login, nothing recorded.
  *  - maildrop_device_login(): both.
  *  - Status: OK; AUTH (wait delay_ms, then refuse: the failed-login delay,
  *    already counted); TEMP (try later: upstream or state trouble); PERM (an
@@ -63,6 +67,9 @@ enum maildrop_login_status {
 };
 
 #define MAILDROP_LOGIN_TEXT_MAX 160
+/* The text of a login refused because the account was moved to another
+ * node (SPEC §14): TEMP, after good credentials. */
+#define MAILDROP_LOGIN_MOVED_TEXT "account moved"
 
 struct maildrop_login {
 	/* inputs (maildrop_login_init) */

@@ -10,6 +10,7 @@
 #include "bridge/base/text.h"
 #include "bridge/maildrop/commit.h"
 #include "bridge/maildrop/internal.h"
+#include "bridge/maildrop/login.h"
 
 static int64_t now_s(void)
 {
@@ -246,10 +247,14 @@ static enum pop3_md_status md_commit(void *p, const size_t *deleted, size_t n,
 
 	/* The intent, durable before anything changes upstream. */
 	int64_t jid = 0;
-	if (state_journal_begin(md->db, md->device_id, md->mailbox_id,
-	    config_dele_name(md->eff.dele), del, n_del, seen, n_seen, now, &jid) != STATE_OK) {
+	int jrc = state_journal_begin(md->db, md->device_id, md->mailbox_id,
+	    config_dele_name(md->eff.dele), del, n_del, seen, n_seen, now, &jid);
+	if (jrc != STATE_OK) {
 		maildrop_text(conn->detail, sizeof(conn->detail), "journal: ", state_errmsg(md->db));
-		reply_text(reply, "Could not record the deletions; nothing deleted.");
+		/* exported during this session (SPEC §14): the new node has the
+		 * state as it was; the device deletes again there */
+		reply_text(reply, jrc == STATE_MOVED ? MAILDROP_LOGIN_MOVED_TEXT "; nothing deleted."
+		    : "Could not record the deletions; nothing deleted.");
 		ret = POP3_MD_TEMP;
 		goto out;
 	}

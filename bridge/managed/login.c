@@ -144,7 +144,11 @@ int managed_authenticate(struct state_db *db, const unsigned char key[32],
 
 	struct managed_key k;
 	char serr[200];
-	if (a.credential == STATE_CRED_OAUTH2) {
+	if (a.moved != 0) {
+		/* exported (SPEC §14): the caller refuses it; nothing to open */
+		out->moved = a.moved;
+		rc = 0;
+	} else if (a.credential == STATE_CRED_OAUTH2) {
 		/* the token is bridge/oauth2/'s to get */
 		out->oauth2 = 1;
 		snprintf(out->upstream_user, sizeof(out->upstream_user), "%s",

@@ -63,6 +63,9 @@ struct managed_login {
 	                        (bridge/oauth2/ gets the token; no password here) */
 	char account[STATE_ACCOUNT_MAX + 1]; /* its stored spelling (secrets are
 	                        sealed for it) */
+	int64_t moved;       /* the account was moved to another node then
+	                        (SPEC §14): the device is known, its upstream
+	                        credential not opened; 0 = served here */
 };
 
 int managed_authenticate(struct state_db *db, const unsigned char key[32],

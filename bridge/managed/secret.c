@@ -1,12 +1,12 @@
 /* bridge/managed/secret.c — key file and AES-256-GCM sealing (see secret.h). */
 #include "bridge/managed/secret.h"
 #include "bridge/base/errbuf.h"
+#include "bridge/base/fsync.h"
 #include "bridge/base/hex.h"
 #include "state/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,20 +137,6 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* fsync the directory holding path, so the new name is durable. */
-static int sync_parent(const char *path)
-{
-	char copy[PATH_MAX];
-	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
-		return -1;
-	int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
-	int rc = fsync(dfd);
-	close(dfd);
-	return rc;
-}
-
 /* Create path with a new random key. Returns 0, -1 on error, or 1 when path
  * already exists (nothing was changed). */
 static int create_key_file(const char *path, struct managed_key *key, char *err, size_t errlen)
@@ -204,7 +190,7 @@ static int create_key_file(const char *path, struct managed_key *key, char *err,
 		goto out;
 	}
 	unlink(tmp);
-	if (sync_parent(path) != 0) {
+	if (base_fsync_parent(path) != 0) {
 		base_errf(err, errlen, "cannot make key file %s durable (fsync of its directory): %s",
 		    path, strerror(errno));
 		goto out;

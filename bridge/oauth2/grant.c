@@ -10,9 +10,9 @@
 
 #include "bridge/base/errbuf.h"
 
-#define LABEL_CLIENT_SECRET "oauth2-client-secret"
-#define LABEL_REFRESH       "oauth2-refresh-token"
-#define LABEL_ACCESS        "oauth2-access-token"
+#define LABEL_CLIENT_SECRET OAUTH2_LABEL_CLIENT_SECRET
+#define LABEL_REFRESH       OAUTH2_LABEL_REFRESH
+#define LABEL_ACCESS        OAUTH2_LABEL_ACCESS
 
 void oauth2_grant_clear(struct oauth2_grant *g)
 {

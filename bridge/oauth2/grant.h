@@ -29,6 +29,11 @@
 #include "bridge/oauth2/token.h"
 #include "state/state.h"
 
+/* The labels the three secrets are sealed under (managed_seal_labelled). */
+#define OAUTH2_LABEL_CLIENT_SECRET "oauth2-client-secret"
+#define OAUTH2_LABEL_REFRESH       "oauth2-refresh-token"
+#define OAUTH2_LABEL_ACCESS        "oauth2-access-token"
+
 struct oauth2_grant {
 	int64_t account_id;
 	char account[STATE_ACCOUNT_MAX + 1];      /* the name secrets are sealed for */

@@ -35,6 +35,11 @@ static void json_init(void)
 	json_set_alloc_funcs(malloc, cleansing_free);
 }
 
+void oauth2_json_init(void)
+{
+	pthread_once(&g_once, json_init);
+}
+
 /* ---- answers -------------------------------------------------------------------- */
 
 bool oauth2_is_b64token(const char *s)

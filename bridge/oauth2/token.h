@@ -105,5 +105,9 @@ enum oauth2_outcome oauth2_token_parse(long status, const char *body, size_t len
 /* An RFC 6750 b64token: what may follow "Bearer ". */
 bool oauth2_is_b64token(const char *s);
 void oauth2_tokens_clear(struct oauth2_tokens *t);
+/* Set jansson up, once per process, to cleanse what it frees (the token
+ * answers above hold secrets; so may other JSON popbridge reads or writes:
+ * call it before the first jansson call). */
+void oauth2_json_init(void);
 
 #endif

@@ -18,8 +18,14 @@ poplib, imaplib and smtplib, and mpop.
 - a node stopped: its accounts get `-ERR [SYS/TEMP] ...` through nginx,
   verbatim (`[UNAVAILABLE]` over IMAP, `451 4.3.0` over SMTP), nothing else
   changes; restarted, they work with the same UIDLs;
-- a third node added: `route --plan` lists exactly the accounts that then land
-  on it, and no other account moves.
+- a third node added as docs/FLEET.md says (plan, export, import, switch):
+  `route --plan` lists exactly the accounts that then land on it; each is
+  exported from its old node (with a passphrase) and imported on the new one;
+  between the export and the switch the old node answers `-ERR [SYS/TEMP]
+  account moved` through nginx; after the switch those accounts log in on the
+  new node with the same UIDLs, mpop downloads nothing again, `report` on the
+  new node has the devices' counts of the old, `route --plan` has nothing
+  left to move, and no other account moves.
 """
 import atexit
 import concurrent.futures
@@ -44,6 +50,10 @@ CLIENT = "127.0.0.2"          # the devices' address, as the nodes must see it
 DELAY = 2                     # the nodes' --login-delay
 USERS = ["u%02d@example.net" % i for i in range(1, 13)]
 TEMP = "-ERR [SYS/TEMP] Mailbox temporarily unavailable, try again later"
+MOVED = "-ERR [SYS/TEMP] account moved"
+# mpop's account: one the third node takes, so that mpop's second run proves
+# the move re-downloads nothing
+MPOP_USER = next(u for u in USERS if route_owner(["n1", "n2", "n3"], u) == "n3")
 
 poplib._MAXLINE = 1 << 20
 
@@ -237,24 +247,31 @@ def test_routing(fl):
     return first
 
 
+def mpop_run(fl):
+    """mpop through nginx (keep on, its UIDL file): the messages in its maildir."""
+    r = run(["mpop", "-C", fl.mpop_cfg, "fleet"])
+    check(r.returncode == 0, "mpop through nginx: %s%s" % (r.stdout, r.stderr))
+    md = fl.mpop_md
+    return os.listdir(os.path.join(md, "new")) + os.listdir(os.path.join(md, "cur"))
+
+
 def test_mpop(fl):
-    md = os.path.join(fl.tmp, "mpop-maildir")
+    md = fl.mpop_md = os.path.join(fl.tmp, "mpop-maildir")
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(md, sub))
-    cfg = os.path.join(fl.tmp, "mpoprc")
+    cfg = fl.mpop_cfg = os.path.join(fl.tmp, "mpoprc")
     with open(cfg, "w") as f:
         f.write("defaults\nauth user\ntimeout 60\n\naccount fleet\nhost 127.0.0.1\nport %d\n"
                 "user %s#mpop\npassword %s\ntls on\ntls_starttls off\ntls_trust_file %s\n"
                 "keep on\nuidls_file %s\ndelivery maildir %s\nsource_ip %s\n" %
-                (fl.nginx.port[995], USERS[0], PW, fl.cert, os.path.join(fl.tmp, "mpop-uidls"),
+                (fl.nginx.port[995], MPOP_USER, PW, fl.cert, os.path.join(fl.tmp, "mpop-uidls"),
                  md, CLIENT))
     os.chmod(cfg, 0o600)
-    r = run(["mpop", "-C", cfg, "fleet"])
-    check(r.returncode == 0, "mpop through nginx: %s%s" % (r.stdout, r.stderr))
-    got = os.listdir(os.path.join(md, "new")) + os.listdir(os.path.join(md, "cur"))
+    got = mpop_run(fl)
     check(len(got) == 2, "mpop delivered %d messages" % len(got))
-    fl.wait_session(USERS[0], "mpop")
-    check(fl.node_of(USERS[0], "mpop") == [route_owner(["n1", "n2"], USERS[0])], "mpop's node")
+    fl.wait_session(MPOP_USER, "mpop")
+    check(fl.node_of(MPOP_USER, "mpop") == [route_owner(["n1", "n2"], MPOP_USER)],
+          "mpop's node")
     report("mpop over TLS through nginx: both messages, on the account's node")
 
 
@@ -320,27 +337,117 @@ def test_node_down(fl, uidls):
     report("n1 restarted: its accounts log in through nginx with the same UIDLs")
 
 
-def test_add_node(fl):
-    old, new = ["n1", "n2"], ["n1", "n2", "n3"]
-    fl.start_node("n3")
-    nodes = sum((["--node", "%s=127.0.0.1:%d" % (n, fl.ports[n][0])] for n in new), [])
-    r = run([popbridge_bin(), "route", "--plan"] + nodes + ["--state", "n1=" + fl.state("n1"),
-            "--state", "n2=" + fl.state("n2")])
+def devices_of(fl, node, account):
+    """({device: (retrieved, deleted, waiting)}, moved) of an account in a node's report."""
+    r = run([popbridge_bin(), "report", "--format", "json", "--state", fl.state(node)])
+    check(r.returncode == 0, r.stderr)
+    for a in json.loads(r.stdout)["accounts"]:
+        if a["account"] == account:
+            return {d["device"]: (d["retrieved"], d["deleted"], d["waiting"])
+                    for d in a["devices"]}, a["moved"]
+    fail("%s has no account %s" % (node, account))
+
+
+def plan(fl, names, states):
+    nodes = sum((["--node", "%s=127.0.0.1:%d" % (n, fl.ports[n][0])] for n in names), [])
+    r = run([popbridge_bin(), "route", "--plan"] + nodes +
+            sum((["--state", "%s=%s" % (n, fl.state(n))] for n in states), []))
     check(r.returncode == 0, "plan: %s" % r.stderr)
-    planned = sorted(r.stdout.splitlines())
+    return sorted(r.stdout.splitlines()), r.stderr
+
+
+def test_add_node(fl, uidls):
+    """docs/FLEET.md, "Adding a node": plan, export, import, switch."""
+    old, new = ["n1", "n2"], ["n1", "n2", "n3"]
+    # 1. the new node, serving nothing yet; the plan
+    fl.start_node("n3")
+    planned, _ = plan(fl, new, old)
     want = sorted("%s %s n3" % (u, route_owner(old, u)) for u in USERS
                   if route_owner(new, u) == "n3")
     check(planned == want, "plan:\n%s\nwanted:\n%s" % ("\n".join(planned), "\n".join(want)))
     check(planned, "n3 wins no account of %d: pick other names" % len(USERS))
+    check(MPOP_USER in [l.split()[0] for l in planned], "mpop's account moves")
+    # state that only the move can carry: each moving account's pc deletes its
+    # first message (hidden for pc alone: dele hide); a fresh node would offer it again
+    # (pc last logged in at the end of test_node_down: its LOGIN-DELAY first)
+    time.sleep(DELAY + 0.2)
+    for line in planned:
+        u = line.split()[0]
+        p = fl.pop(u + "#pc")
+        check(not isinstance(p, str), "%s#pc: %r" % (u, p))
+        p.dele(1)
+        p.quit()
+        uidls[u] = uidls[u][1:]
+    fl.pc_time = time.monotonic()
+    before = {u: devices_of(fl, route_owner(old, u), u)[0] for u in USERS}
+    # a session that runs while its account is exported commits nothing
+    busy = planned[0].split()[0]
+    running = fl.pop(busy + "#tablet")
+    check(not isinstance(running, str), "%s#tablet: %r" % (busy, running))
+    running.dele(2)
+    # 2. export from the old node (it keeps serving the others), 3. import on n3
+    passfile = os.path.join(fl.tmp, "move.pass")
+    with open(passfile, "w") as f:
+        f.write("a passphrase for the fleet test\n")
+    t0 = time.monotonic()
+    for line in planned:
+        account, frm, to = line.split()
+        out = os.path.join(fl.tmp, "%s.account" % account)
+        r = run([popbridge_bin(), "account", "export", account, "--out", out,
+                 "--passphrase-file", passfile, "--state", fl.state(frm)])
+        check(r.returncode == 0, "export %s: %s" % (account, r.stderr))
+        check(os.stat(out).st_mode & 0o777 == 0o600, "%s: mode" % out)
+        r = run([popbridge_bin(), "account", "import", out, "--passphrase-file", passfile,
+                 "--state", fl.state(to)])
+        check(r.returncode == 0, "import %s: %s" % (account, r.stderr))
+    took = time.monotonic() - t0
+    try:
+        running.quit()
+        fail("the QUIT of a session of an exported account committed")
+    except poplib.error_proto as e:
+        check(e.args[0] == b"-ERR [SYS/TEMP] account moved; nothing deleted.", "QUIT: %r" % e)
+    # between the export and the switch the old node refuses them, through nginx
+    time.sleep(max(0, fl.pc_time + DELAY + 0.2 - time.monotonic()))
+    for line in planned:
+        got = fl.pop(line.split()[0] + "#pc")
+        check(got == MOVED, "%s before the switch: %r" % (line, got))
+    # 4. switch
     fl.start_route(new)
+    time.sleep(max(0, fl.pc_time + DELAY + 0.2 - time.monotonic()))
     logins_land_on_their_node(fl, new, "after")
     moved = sorted(u for u in USERS if fl.node_of(u, "after") == ["n3"])
     check(moved == sorted(l.split()[0] for l in planned), "moved %r" % moved)
     for u in USERS:
         if u not in moved:
             check(fl.node_of(u, "after") == [route_owner(old, u)], "%s moved" % u)
-    report("a third node: route --plan listed %d of %d accounts, exactly those that now land "
-           "on it; no other account moved" % (len(planned), len(USERS)))
+    # the moved devices: their state came along
+    for u in moved:
+        devs, mark = devices_of(fl, "n3", u)
+        check(mark is None, "%s is marked moved on n3" % u)
+        for d, counts in before[u].items():
+            check(devs.get(d) == counts, "%s#%s on n3: %r, on %s: %r" %
+                  (u, d, devs.get(d), route_owner(old, u), counts))
+        _, mark = devices_of(fl, route_owner(old, u), u)
+        check(mark is not None, "%s is not marked moved on its old node" % u)
+        check(fl.uidls(u + "#pc") == uidls[u], "%s#pc: other UIDLs on n3" % u)
+    check(len(fl.uidls(busy + "#tablet")) == 2, "the running session's DELE was committed")
+    got = mpop_run(fl)
+    check(len(got) == 2, "mpop after the move: %d messages in its maildir" % len(got))
+    fl.wait_session(MPOP_USER, "mpop")
+    lines = [l for l in fl.nodes["n3"].session_lines()
+             if "account=%s device=mpop " % MPOP_USER in l]
+    check(lines and " retr=0 " in lines[-1], "mpop on n3: %s" % lines[-1:])
+    # nothing left to move; the old nodes' frozen rows are not counted
+    left, summary = plan(fl, new, new)
+    check(left == [], "after the move, the plan still moves %r" % left)
+    check("%d exported to another node already" % len(planned) in summary, summary)
+    report("a third node (docs/FLEET.md: plan, export, import, switch): route --plan listed "
+           "%d of %d accounts; exported with a passphrase and imported in %.1f s; meanwhile "
+           "their old node answered '%s' through nginx, and a session running during the "
+           "export got its QUIT refused with nothing deleted; after the switch exactly those "
+           "land on n3 with the same UIDLs (pc's deleted message stays hidden) and per-device "
+           "counts, mpop downloads nothing again, and no other account moved" %
+           (len(planned), len(USERS), took, MOVED))
 
 
 def main():
@@ -360,7 +467,7 @@ def main():
             test_mpop(fl)
             test_login_delay(fl)
             test_node_down(fl, uidls)
-            test_add_node(fl)
+            test_add_node(fl, uidls)
             fl.nginx.stop()
             check(fl.route.stop() == 0, "route: exit status")
             for pb in fl.nodes.values():

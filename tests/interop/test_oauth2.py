@@ -24,6 +24,11 @@ the token endpoint is verified like the upstream) driven by Python's poplib.
   password;
 - a server offering only XOAUTH2 gets AUTHENTICATE XOAUTH2;
 - import-uidls logs in with an OAuth2 account's token;
+- an OAuth2 account moved to another node (`account export` with a passphrase,
+  `account import` into another state file with its own key file): the old
+  node answers -ERR [SYS/TEMP] account moved, the new one logs the device in
+  with the moved grant (a refresh at tokend with the moved refresh token) and
+  shows the same UIDLs;
 - no token or client secret in plaintext in the state file (and its WAL), the
   key file or popbridge's log.
 """
@@ -347,8 +352,41 @@ def main():
                 check(dovecot_logins(dc, "erin") == ["OAUTHBEARER"],
                       "erin logs in with her password now: %r" % dovecot_logins(dc, "erin"))
                 report("set-password replaces an OAuth2 grant with a password")
+
+                # the OAuth2 account moves to another node (SPEC §14)
+                p = login(pb, dave, dpw)
+                dave_uidls = [l.split()[1] for l in p.uidl()[1]]
+                p.quit()
+                node2 = os.path.join(tmp, "node2.db")
+                moved_file = os.path.join(tmp, "dave.account")
+                with open(os.path.join(tmp, "move.pass"), "w") as f:
+                    f.write("a passphrase to move dave\n")
+                out = cli(state, "account", "export", dave, "--out", moved_file,
+                          "--passphrase-file", os.path.join(tmp, "move.pass")).stdout
+                check("its OAuth2 grant (tokens, client secret) sealed with the passphrase" in out,
+                      "export: %s" % out)
+                t = refusal(pb, dave, dpw)
+                check(t == "-ERR [SYS/TEMP] account moved", "the old node after the export: %r"
+                      % t)
+                cli(node2, "account", "import", moved_file, "--passphrase-file",
+                    os.path.join(tmp, "move.pass"))
+                ts.control(op="expire_access")
+                before = grants(ts)
+                with Popbridge(dc, args=["--auth", "managed"], tmp=tmp, state=node2,
+                               upstream_tls="starttls", upstream_ca=bundle) as pb2:
+                    p = login(pb2, dave, dpw)
+                    check([l.split()[1] for l in p.uidl()[1]] == dave_uidls,
+                          "dave's UIDLs on the new node")
+                    p.quit()
+                    check(pb2.stop() == 0, "the new node's exit status")
+                    moved_log = pb2.log_lines()
+                check(grants(ts) == before + 1, "the new node refreshed once with the moved "
+                      "grant: %d" % (grants(ts) - before))
+                report("an OAuth2 account moved to another node (passphrase): the old node "
+                       "answers [SYS/TEMP] account moved, the new one logs its device in with "
+                       "the moved grant, same UIDLs")
                 check(pb.stop() == 0, "popbridge serve exit status")
-            log = "\n".join(pb.log_lines())
+            log = "\n".join(pb.log_lines() + moved_log)
 
             # import-uidls with the OAuth2 account's token (Dovecot's POP3 as old server)
             n_oauth = len(dovecot_logins(dc, "carol"))
@@ -389,14 +427,17 @@ def main():
         st = ts.control(op="stats")
         secrets = st["access_tokens_issued"] + st["refresh_tokens_issued"] + [SECRET]
         check(len(secrets) > 20, "tokens issued: %d" % len(secrets))
-        files = [state, state + "-wal", state + ".key", st2, st2 + "-wal", st2 + ".key"]
+        node2 = os.path.join(tmp, "node2.db")
+        files = [state, state + "-wal", state + ".key", st2, st2 + "-wal", st2 + ".key",
+                 node2, node2 + "-wal", node2 + ".key", os.path.join(tmp, "dave.account")]
         blobs = [(f, open(f, "rb").read()) for f in files if os.path.exists(f)]
         check(len(blobs) >= 4, "state and key files: %r" % [f for f, _ in blobs])
         for s in secrets:
             for f, data in blobs:
                 check(s.encode() not in data, "a token in plaintext in %s" % f)
             check(s not in log, "a token in popbridge's log")
-        report("no token or client secret in plaintext in the state file, key file or log")
+        report("no token or client secret in plaintext in the state file, key file, log or "
+               "account file")
 
 
 if __name__ == "__main__":
