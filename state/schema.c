@@ -156,7 +156,14 @@ static const char STEP6[] =
 	"ALTER TABLE devices ADD COLUMN pop3_login INTEGER;"
 	"UPDATE devices SET pop3_login = last_login WHERE last_login IS NOT NULL;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6 };
+/* Version 7: the unfinished journal entries of every account, counted at
+ * each metrics scrape (SPEC §14, popbridge_journal_pending): a partial
+ * index holds only them, so the count costs what is unfinished, not the
+ * 30 days of finished entries the table keeps. */
+static const char STEP7[] =
+	"CREATE INDEX journal_unfinished ON journal(failures) WHERE state <> 2;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)
