@@ -764,7 +764,9 @@ static int journal_stuck(struct state_db *db, uint64_t *value)
 }
 
 /* Gauges read from the state file at a scrape (at most every
- * SERVE_METRICS_CACHE_S seconds). */
+ * SERVE_METRICS_CACHE_S seconds). SMTP submission adds its Sent copies
+ * owed here (popbridge_sent_copies_pending, SPEC §14), left out until then
+ * rather than reported as 0. */
 static const struct serve_metrics_gauge state_gauges[] = {
 	{ "popbridge_journal_pending", "commits not finished upstream yet (journal entries, "
 	  "every account): each is replayed at its account's next session", journal_pending },
@@ -782,6 +784,7 @@ static int start_metrics(struct serve *srv, const struct config_options *o, char
 	struct serve_metrics_config mc = {
 		.addr = o->metrics_listen.host, .port = o->metrics_listen.port,
 		.state = o->state,
+		/* SMTP submission adds 1u << BASE_PROTO_SMTP */
 		.protocols = 1u << BASE_PROTO_POP3 | 1u << BASE_PROTO_IMAP,
 		.gauges = state_gauges, .n_gauges = sizeof(state_gauges) / sizeof(state_gauges[0]),
 		.now = metrics_now, .now_arg = srv,
