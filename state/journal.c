@@ -46,6 +46,9 @@ static const char SQL_FAILURES[] =
 	"SELECT failures FROM journal WHERE id = ?1";
 static const char SQL_PURGE[] =
 	"DELETE FROM journal WHERE state = 2 AND created < ?1";
+static const char SQL_UNFINISHED[] =
+	"SELECT count(*), coalesce(sum(failures >= ?1), 0) FROM journal"
+	" INDEXED BY journal_unfinished WHERE state <> 2";
 
 /* Step a one-row query with ?1 = id; STATE_NOTFOUND when no row. The row
  * stays current (caller reads it, then state_db_done). */
@@ -437,6 +440,27 @@ int state_journal_purge(struct state_db *db, int64_t before, size_t *removed)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, before);
 	return state_db_exec_count(db, st, "journal: purging", removed);
+}
+
+int state_journal_unfinished(struct state_db *db, int64_t *pending, int64_t *stuck)
+{
+	sqlite3_stmt *st;
+
+	DB_ENTER(db);
+	st = state_db_stmt(db, SQL_UNFINISHED);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int(st, 1, STATE_JOURNAL_STUCK);
+	int rc = state_db_step_row(db, st, "journal: counting unfinished entries",
+	    "journal count");
+	if (rc != STATE_OK)
+		return rc;
+	if (pending)
+		*pending = sqlite3_column_int64(st, 0);
+	if (stuck)
+		*stuck = sqlite3_column_int64(st, 1);
+	state_db_done(st);
+	return STATE_OK;
 }
 
 int state_journal_failed(struct state_db *db, int64_t journal_id, const char *error,

@@ -163,7 +163,14 @@ static const char STEP6[] =
 static const char STEP7[] =
 	"ALTER TABLE accounts ADD COLUMN moved INTEGER;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7 };
+/* Version 8: the unfinished journal entries of every account, counted at
+ * each metrics scrape (SPEC §14, popbridge_journal_pending): a partial
+ * index holds only them, so the count costs what is unfinished, not the
+ * 30 days of finished entries the table keeps. */
+static const char STEP8[] =
+	"CREATE INDEX journal_unfinished ON journal(failures) WHERE state <> 2;";
+
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7, STEP8 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)

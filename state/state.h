@@ -726,6 +726,11 @@ int state_journal_failed(struct state_db *db, int64_t journal_id, const char *er
 #define STATE_JOURNAL_STUCK 3
 /* Delete DONE entries created before `before`. *removed may be NULL. */
 int state_journal_purge(struct state_db *db, int64_t before, size_t *removed);
+/* Every account's entries not DONE, and of those the stuck ones (failed
+ * STATE_JOURNAL_STUCK times or more), for the metrics (SPEC §14). Reads a
+ * partial index of the unfinished entries only (schema 7): its cost follows
+ * what is unfinished, not the table. Either pointer may be NULL. */
+int state_journal_unfinished(struct state_db *db, int64_t *pending, int64_t *stuck);
 
 /* ---- UIDL import (SPEC §7, issue 7) ------------------------------------------
  * Candidates for an old POP3 message: live messages of the mailbox whose

@@ -2,6 +2,7 @@
 #include "bridge/base/metrics.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 void base_metrics_family(struct base_http_text *t, const char *name, const char *type,
@@ -25,8 +26,8 @@ static void label_value(struct base_http_text *t, const char *value)
 	}
 }
 
-void base_metrics_u64(struct base_http_text *t, const char *name, const char *const *labels,
-    unsigned n_labels, uint64_t value)
+void base_metrics_text(struct base_http_text *t, const char *name, const char *const *labels,
+    unsigned n_labels, const char *value)
 {
 	base_http_text_add(t, "%s", name);
 	for (unsigned i = 0; i < n_labels; i++) {
@@ -34,5 +35,27 @@ void base_metrics_u64(struct base_http_text *t, const char *name, const char *co
 		label_value(t, labels[2 * i + 1]);
 		base_http_text_add(t, "\"");
 	}
-	base_http_text_add(t, "%s %" PRIu64 "\n", n_labels ? "}" : "", value);
+	base_http_text_add(t, "%s %s\n", n_labels ? "}" : "", value);
+}
+
+void base_metrics_u64(struct base_http_text *t, const char *name, const char *const *labels,
+    unsigned n_labels, uint64_t value)
+{
+	char v[BASE_METRICS_NUM_MAX];
+	snprintf(v, sizeof(v), "%" PRIu64, value);
+	base_metrics_text(t, name, labels, n_labels, v);
+}
+
+const char *base_metrics_ms_as_s(uint64_t ms, char *buf)
+{
+	unsigned frac = (unsigned)(ms % 1000);
+	int n = snprintf(buf, BASE_METRICS_NUM_MAX, "%" PRIu64, ms / 1000);
+	if (frac != 0 && n > 0) {
+		char *p = buf + n;
+		snprintf(p, (size_t)(BASE_METRICS_NUM_MAX - n), ".%03u", frac);
+		size_t len = strlen(p);
+		while (len > 1 && p[len - 1] == '0')
+			p[--len] = '\0';
+	}
+	return buf;
 }

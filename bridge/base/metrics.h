@@ -26,5 +26,14 @@ void base_metrics_family(struct base_http_text *t, const char *name, const char 
 /* One sample line. labels: n_labels pairs of name and value. */
 void base_metrics_u64(struct base_http_text *t, const char *name, const char *const *labels,
     unsigned n_labels, uint64_t value);
+/* The same with the value as text (a decimal number the caller wrote, or
+ * "+Inf"). */
+void base_metrics_text(struct base_http_text *t, const char *name, const char *const *labels,
+    unsigned n_labels, const char *value);
+/* ms as seconds in decimal without trailing zeros ("0.005", "2.5", "30"):
+ * a histogram's le label, a sum of durations. buf: at least
+ * BASE_METRICS_NUM_MAX octets. */
+#define BASE_METRICS_NUM_MAX 32
+const char *base_metrics_ms_as_s(uint64_t ms, char *buf);
 
 #endif

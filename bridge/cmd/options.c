@@ -71,6 +71,8 @@ const struct config_opt cmd_options[CMD_O_COUNT] = {
 	    "the IMAP front, STARTTLS with a certificate; repeatable"),
 	SETTING(PB_K_IMAP_LISTEN_TLS, "ADDR:PORT", NULL,
 	    "the IMAP front over implicit TLS; repeatable"),
+	SETTING(PB_K_METRICS_LISTEN, "ADDR:PORT", NULL,
+	    "Prometheus metrics at /metrics; no authentication: a private address"),
 
 	[CMD_O_CONFIG] = { .kind = CONFIG_OPT_CONFIG, .name = "config", .metavar = "FILE",
 	    .help = "XML configuration (docs/CONFIG.md)" },

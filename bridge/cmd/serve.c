@@ -40,6 +40,7 @@ static const struct config_cmd_opt opts[] = {
 	{ PB_K_LOG_LEVEL, 0, NULL }, { PB_K_STATE, 0, NULL }, { PB_K_KEY_FILE, 0, NULL },
 	{ PB_K_LOGIN_DELAY, 0, NULL },
 	{ PB_K_IMAP_LISTEN, 0, NULL }, { PB_K_IMAP_LISTEN_TLS, 0, NULL },
+	{ PB_K_METRICS_LISTEN, 0, NULL },
 };
 _Static_assert(sizeof(opts) / sizeof(opts[0]) == PB_K_COUNT + 1, "serve takes every setting");
 

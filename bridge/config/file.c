@@ -220,6 +220,8 @@ static const struct attrmap log_attrs[] = {
 static const struct attrmap state_attrs[] = {
 	{ "file", PB_K_STATE }, { "key-file", PB_K_KEY_FILE }, { NULL, 0 } };
 static const struct attrmap run_attrs[] = { { "user", PB_K_USER }, { NULL, 0 } };
+static const struct attrmap metrics_attrs[] = {
+	{ "listen", PB_K_METRICS_LISTEN }, { NULL, 0 } };
 /* <listen> and <device> are applied by their own functions (listen: its
  * address goes to listen or listen-tls; device: account and name open a
  * section). */
@@ -242,6 +244,7 @@ static const struct elemdef elements[] = {
 	{ "state", state_attrs, false },
 	{ "run", run_attrs, false },
 	{ "device", device_attrs, true },
+	{ "metrics", metrics_attrs, false },
 };
 #define N_ELEMENTS (sizeof(elements) / sizeof(elements[0]))
 

@@ -111,7 +111,7 @@ const char *config_log_level_name(enum base_log_level v)
 
 /* How each key's value is parsed. */
 enum vtype { V_URL, V_PATH, V_UINT, V_LISTEN, V_ENUM, V_FOLDER, V_KEYWORD,
-	V_BOOL, V_SEP, V_USER, V_CIDR };
+	V_BOOL, V_SEP, V_USER, V_CIDR, V_ENDPOINT };
 
 struct keydef {
 	const char *name;
@@ -161,6 +161,7 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_LOGIN_DELAY]      = { "login-delay", V_UINT, 0, 86400, NULL },
 	[PB_K_IMAP_LISTEN]      = { "imap-listen", V_LISTEN, 0, 0, NULL },
 	[PB_K_IMAP_LISTEN_TLS]  = { "imap-listen-tls", V_LISTEN, 0, 0, NULL },
+	[PB_K_METRICS_LISTEN]   = { "metrics-listen", V_ENDPOINT, 0, 0, NULL },
 };
 
 const char *config_key_name(enum config_key k) { return keys[k].name; }
@@ -556,6 +557,10 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 	case V_CIDR:
 		rc = add_trusted_proxy(o, !(o->set & PB_KEY_BIT(k)), value, err, errlen);
 		break;
+	case V_ENDPOINT:
+		if ((rc = config_parse_listen(value, &ep, err, errlen)) == 0)
+			o->metrics_listen = ep;
+		break;
 	}
 done:
 	if (rc == 0)
@@ -650,6 +655,7 @@ int config_options_merge(struct config_options *dst, const struct config_options
 		case PB_K_LOG_LEVEL: dst->log_level = src->log_level; break;
 		case PB_K_STATE: strcpy(dst->state, src->state); break;
 		case PB_K_KEY_FILE: strcpy(dst->key_file, src->key_file); break;
+		case PB_K_METRICS_LISTEN: dst->metrics_listen = src->metrics_listen; break;
 		case PB_K_COUNT: break;
 		}
 		dst->set |= PB_KEY_BIT(k);
@@ -709,6 +715,12 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 						BAD(kinds[a].k, "%s is given as %s and as %s",
 						    config_endpoint_format(&kinds[a].l[i], buf, sizeof(buf)),
 						    keys[kinds[b].k].name, keys[kinds[a].k].name);
+	for (size_t a = 0; a < 4 && o->metrics_listen.host[0]; a++)
+		for (size_t i = 0; i < kinds[a].n; i++)
+			if (same_endpoint(&o->metrics_listen, &kinds[a].l[i]))
+				BAD(PB_K_METRICS_LISTEN, "%s is given as %s and as metrics-listen",
+				    config_endpoint_format(&o->metrics_listen, buf, sizeof(buf)),
+				    keys[kinds[a].k].name);
 	if (o->proxy_protocol && o->n_trusted_proxy == 0)
 		BAD(PB_K_PROXY_PROTOCOL, "proxy-protocol needs at least one trusted-proxy range "
 		    "(headers are read from those addresses only)");
@@ -904,6 +916,10 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_TRUSTED_PROXY:
 		if (o->n_trusted_proxy > 0)
 			return base_cidr_format(&o->trusted_proxy[0], buf, len);
+		break;
+	case PB_K_METRICS_LISTEN:
+		if (o->metrics_listen.host[0])
+			return config_endpoint_format(&o->metrics_listen, buf, len);
 		break;
 	case PB_K_USER: s = o->user; break;
 	case PB_K_LOG_LEVEL: s = config_log_level_name(o->log_level); break;

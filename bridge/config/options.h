@@ -59,6 +59,7 @@ enum config_key {
 	PB_K_STATE, PB_K_KEY_FILE,
 	PB_K_LOGIN_DELAY,
 	PB_K_IMAP_LISTEN, PB_K_IMAP_LISTEN_TLS,
+	PB_K_METRICS_LISTEN,
 	PB_K_COUNT
 };
 #define PB_KEY_BIT(k) ((uint64_t)1 << (k))
@@ -119,6 +120,8 @@ struct config_options {
 	size_t n_imap_listen;
 	struct config_endpoint imap_listen_tls[PB_LISTEN_MAX];
 	size_t n_imap_listen_tls;
+	struct config_endpoint metrics_listen; /* SPEC §14: Prometheus at /metrics;
+	                                          host[0] == 0: none */
 	char cert[PB_PATH_MAX];
 	char key[PB_PATH_MAX];
 	enum config_tls_version tls_min;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "bridge/base/log.h"
+#include "bridge/base/stats.h"
 #include "bridge/base/username.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
@@ -113,6 +114,7 @@ static enum maildrop_login_status login_delay(struct maildrop_login *l,
 	snprintf(text, sizeof(text), "This device may log in once every %lld seconds.",
 	    (long long)delay);
 	set_text(l, NULL, text);
+	base_stats_login_delay_refused();
 	return MAILDROP_LOGIN_DELAY;
 }
 

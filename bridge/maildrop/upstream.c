@@ -10,6 +10,7 @@
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/base/stats.h"
 #include "bridge/base/version.h"
 
 /* ---- the sequence-number map ----------------------------------------------
@@ -414,22 +415,12 @@ static bool from_pool(struct maildrop_upstream *up, const struct config_options 
 	}
 }
 
-enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
-    const struct config_options *opt, const char *user, const char *password,
-    char *detail, size_t detail_len)
+/* A new connection: connect, greeting, ID, LOGIN, ENABLE. */
+static enum pop3_md_status connect_login(struct maildrop_upstream *up,
+    const struct imap_config *cfg, const char *user, const char *password, char *detail,
+    size_t detail_len)
 {
-	struct imap_config cfg;
-	enum pop3_md_status st;
-
-	imap_uidset_init(&up->gone);
-	up->id_sent = false;
-	up->qresync = false;
-	maildrop_upstream_config(opt, up, &cfg);
-	up->backoff_left_ms = (opt->upstream_timeout ? opt->upstream_timeout :
-	    IMAP_DEFAULT_TIMEOUT_S) * 1000u;
-	if (from_pool(up, opt, user, password, &st, detail, detail_len))
-		return st;
-	up->imap = imap_session_new(&cfg);
+	up->imap = imap_session_new(cfg);
 	if (up->imap == NULL) {
 		snprintf(detail, detail_len, "upstream: out of memory");
 		return POP3_MD_TEMP;
@@ -476,6 +467,35 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
 		return POP3_MD_TEMP;
 	}
+}
+
+enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
+    const struct config_options *opt, const char *user, const char *password,
+    char *detail, size_t detail_len)
+{
+	struct imap_config cfg;
+	enum pop3_md_status st;
+
+	imap_uidset_init(&up->gone);
+	up->id_sent = false;
+	up->qresync = false;
+	maildrop_upstream_config(opt, up, &cfg);
+	up->backoff_left_ms = (opt->upstream_timeout ? opt->upstream_timeout :
+	    IMAP_DEFAULT_TIMEOUT_S) * 1000u;
+	if (from_pool(up, opt, user, password, &st, detail, detail_len)) {
+		base_stats_upstream_login(st == POP3_MD_OK ? BASE_UP_REUSED : BASE_UP_FAILED, 0);
+		return st;
+	}
+	/* The metrics' busy connections: the pool counts those it leased. */
+	if (up->lease.slot == NULL && !up->unpooled) {
+		up->unpooled = true;
+		base_stats_upstream_unpooled(1);
+	}
+	uint64_t t0 = base_clock_ms(NULL);
+	st = connect_login(up, &cfg, user, password, detail, detail_len);
+	base_stats_upstream_login(st == POP3_MD_OK ? BASE_UP_NEW : st == POP3_MD_AUTH ?
+	    BASE_UP_REFUSED : BASE_UP_FAILED, base_clock_ms(NULL) - t0);
+	return st;
 }
 
 static void map_reset(struct maildrop_upstream *up)
@@ -630,6 +650,10 @@ void maildrop_upstream_free(struct maildrop_upstream *up)
 		up->imap = NULL;
 	}
 	pool_release(&up->lease);
+	if (up->unpooled) {
+		up->unpooled = false;
+		base_stats_upstream_unpooled(-1);
+	}
 	free(up->msn_uid);
 	free(up->msn_fw);
 	up->msn_uid = NULL;

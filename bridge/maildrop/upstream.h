@@ -93,6 +93,8 @@ struct maildrop_upstream {
 	                                  (base_clock_ms); 0: none but the
 	                                  upstream timeout */
 	struct pool_lease lease;       /* the cap's slot this connection holds */
+	bool unpooled;                 /* counted in base_stats' upstream_unpooled
+	                                  (a connection without a lease) */
 	unsigned keep_s;               /* --upstream-reuse, set at login */
 };
 

@@ -13,6 +13,7 @@
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/base/stats.h"
 #include "bridge/oauth2/grant.h"
 
 /* Polling the state file while another holds the lease: from the first
@@ -128,17 +129,21 @@ static enum oauth2_outcome refresh(struct state_db *db, const struct managed_key
 			 * the next refresh may need oauth2-login */
 			base_log(PB_LOG_ERROR, "oauth2-refresh", "account %s: %s", g->account, detail);
 			(void)state_oauth2_release(db, g->account_id, owner, detail);
+			base_stats_oauth2_refresh(BASE_OAUTH2_TEMPORARY);
 			return OAUTH2_TEMP;
 		}
+		base_stats_oauth2_refresh(BASE_OAUTH2_OK);
 		log_refresh(PB_LOG_INFO, g, "ok", rotated, t->expires_in, NULL);
 		return OAUTH2_OK;
 	}
 	snprintf(detail, dlen, "%s", t->detail);
 	(void)state_oauth2_release(db, g->account_id, owner, t->detail);
 	if (r != OAUTH2_PERM) {
+		base_stats_oauth2_refresh(BASE_OAUTH2_TEMPORARY);
 		log_refresh(PB_LOG_WARN, g, "temporary-failure", -1, -1, t->detail);
 		return OAUTH2_TEMP;
 	}
+	base_stats_oauth2_refresh(BASE_OAUTH2_REFUSED);
 	(void)state_account_credential_result(db, g->account_id, false);
 	log_refresh(PB_LOG_ERROR, g, "refused", -1, -1, t->detail);
 	grant_refused(g->account, t->invalid_grant && g->grant != OAUTH2_GRANT_CLIENT_CREDENTIALS ?

@@ -24,6 +24,7 @@
 #include "bridge/base/cidr.h"
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/base/stats.h"
 #include "bridge/base/version.h"
 #include "bridge/config/cmdline.h"
 #include "bridge/front/front.h"
@@ -34,6 +35,7 @@
 #include "bridge/managed/secret.h"
 #include "bridge/pool/pool.h"
 #include "bridge/serve/listen.h"
+#include "bridge/serve/metrics.h"
 #include "bridge/serve/proxied.h"
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
@@ -77,6 +79,9 @@ struct serve {
 	struct pool *pool;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
+
+	struct serve_metrics *metrics;   /* --metrics-listen; NULL: none */
+	atomic_bool metrics_ready;   /* limits and pool are set (release/acquire) */
 };
 
 struct session_job {
@@ -87,6 +92,8 @@ struct session_job {
 	bool imap;                   /* the IMAP front (bridge/front/) */
 	bool proxied;                /* from a trusted proxy: a PROXY header first */
 	bool proxy_local;            /* its header was LOCAL (a health check) */
+	enum base_proto proto;       /* for the metrics */
+	bool logged_in;              /* counted among the open sessions */
 	char remote[PB_ADDR_TEXT_MAX];
 	unsigned remote_port;
 	struct serve_session_slot slot;
@@ -168,6 +175,12 @@ static uint64_t elapsed_ms(const struct timespec *start)
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
+/* A trusted proxy's PROXY LOCAL connection that only quit: route's check. */
+static bool health_check(const struct session_job *job, const struct pop3_session_stats *st)
+{
+	return job->proxy_local && st->result == POP3_RESULT_QUIT && st->auth_failures == 0;
+}
+
 /* The one line per session (SPEC §8), written by base_log_session. */
 static void session_log(const struct pop3_session_stats *st, const struct maildrop_conn *conn,
     const struct session_job *job)
@@ -190,17 +203,110 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
 		.result = pop3_result_name(st->result),
 		.pending = conn->commit_pending,
 		.reason = st->reason[0] ? st->reason : conn->detail,
-		.health_check = job->proxy_local && st->result == POP3_RESULT_QUIT &&
-		    st->auth_failures == 0,
+		.health_check = health_check(job, st),
 	};
 	base_log_session(&s);
 }
 
-/* The session logged in: its slot leaves the pre-login share. */
+/* The session logged in: its slot leaves the pre-login share, and it is
+ * an open session of its protocol for the metrics until count_end(). */
 static void session_logged_in(void *arg)
 {
 	struct session_job *job = arg;
 	serve_sessions_logged_in(&job->slot);
+	if (!job->logged_in) {
+		job->logged_in = true;
+		base_stats_session_open(job->proto);
+	}
+}
+
+/* The metrics' share of a connection's end (bridge/base/stats.h), counted
+ * before its log line: a session that logged in by how it ended (se), a
+ * connection that never did by its own result (ce); both their failed
+ * logins and the octets they sent. */
+static void count_end(const struct session_job *job, enum base_session_end se,
+    enum base_conn_end ce, unsigned auth_failures, uint64_t bytes_out)
+{
+	if (job->logged_in)
+		base_stats_session_end(job->proto, se);
+	else
+		base_stats_connection_end(ce);
+	base_stats_logins_failed(job->proto, auth_failures);
+	base_stats_bytes_sent(job->proto, bytes_out);
+}
+
+static void count_pop3(const struct session_job *job, const struct pop3_session_stats *st)
+{
+	enum base_session_end se = BASE_END_FAILED;
+	enum base_conn_end ce = BASE_CONN_FAILED;
+
+	switch (st->result) {
+	case POP3_RESULT_QUIT:
+	case POP3_RESULT_COMMITTED:
+		se = BASE_END_OK;
+		ce = health_check(job, st) ? BASE_CONN_HEALTH_CHECK : BASE_CONN_QUIT;
+		break;
+	case POP3_RESULT_AUTH_FAILED:
+		ce = BASE_CONN_AUTH_FAILED;
+		break;
+	case POP3_RESULT_DROPPED:
+		se = BASE_END_DROPPED;
+		ce = BASE_CONN_DROPPED;
+		break;
+	case POP3_RESULT_TIMEOUT:
+		se = BASE_END_TIMEOUT;
+		ce = BASE_CONN_TIMEOUT;
+		break;
+	case POP3_RESULT_TOO_MANY_ERRORS:
+	case POP3_RESULT_LINE_TOO_LONG:
+	case POP3_RESULT_TLS_FAILED:
+		se = BASE_END_CLIENT_ERROR;
+		ce = BASE_CONN_CLIENT_ERROR;
+		break;
+	case POP3_RESULT_COMMIT_FAILED:
+	case POP3_RESULT_FETCH_FAILED:
+	case POP3_RESULT_ERROR:
+		break;
+	}
+	count_end(job, se, ce, st->auth_failures, st->bytes_out);
+	base_stats_messages(st->retr_count,
+	    st->result == POP3_RESULT_COMMITTED ? st->dele_count : 0);
+}
+
+/* The IMAP front's result words (bridge/front/session.c). Before login a
+ * connection with a failed login and no good one is auth_failed, as POP3
+ * counts it. After login nothing is parsed: either side closing is ok. */
+static void count_imap(const struct session_job *job, const struct front_stats *st)
+{
+	static const struct {
+		const char *word;
+		enum base_session_end se;
+		enum base_conn_end ce;
+	} ends[] = {
+		{ "client-closed", BASE_END_OK, BASE_CONN_DROPPED },
+		{ "server-closed", BASE_END_OK, BASE_CONN_FAILED },
+		{ "logout", BASE_END_OK, BASE_CONN_QUIT },
+		{ "idle", BASE_END_TIMEOUT, BASE_CONN_TIMEOUT },
+		{ "revoked", BASE_END_REVOKED, BASE_CONN_FAILED },
+		{ "auth-failed", BASE_END_FAILED, BASE_CONN_AUTH_FAILED },
+		{ "dropped", BASE_END_DROPPED, BASE_CONN_DROPPED },
+		{ "timeout", BASE_END_TIMEOUT, BASE_CONN_TIMEOUT },
+		{ "too-many-errors", BASE_END_CLIENT_ERROR, BASE_CONN_CLIENT_ERROR },
+		{ "line-too-long", BASE_END_CLIENT_ERROR, BASE_CONN_CLIENT_ERROR },
+		{ "tls-failed", BASE_END_CLIENT_ERROR, BASE_CONN_CLIENT_ERROR },
+	};
+	enum base_session_end se = BASE_END_FAILED;
+	enum base_conn_end ce = BASE_CONN_FAILED;
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (st->result != NULL && strcmp(st->result, ends[i].word) == 0) {
+			se = ends[i].se;
+			ce = ends[i].ce;
+		}
+	if (st->auth_failures > 0 && (ce == BASE_CONN_QUIT || ce == BASE_CONN_DROPPED ||
+	    ce == BASE_CONN_TIMEOUT))
+		ce = BASE_CONN_AUTH_FAILED;
+	count_end(job, se, ce, st->auth_failures, st->bytes_out);
 }
 
 /* Refusals are logged at most once per REFUSED_LOG_MS: a flood of
@@ -253,6 +359,7 @@ static void too_many(int fd, bool implicit_tls, bool imap)
 
 static void refuse(int fd, bool implicit_tls, bool imap, const char *remote, const char *why)
 {
+	base_stats_connection_end(BASE_CONN_REFUSED);
 	too_many(fd, implicit_tls, imap);
 	close(fd);
 	log_refused(remote, why, true);
@@ -278,6 +385,7 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 	char err[PB_ERR_MAX];
 
 	if (serve_proxied_read(job->fd, deadline_ms, &h, err, sizeof(err)) != 0) {
+		base_stats_connection_end(BASE_CONN_PROXY_ERROR);
 		log_refused(job->remote, err, false);
 		return -1;
 	}
@@ -287,6 +395,7 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 	}
 	job->proxy_local = h.local;
 	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
+		base_stats_connection_end(BASE_CONN_REFUSED);
 		too_many(job->fd, job->implicit_tls, job->imap);
 		log_refused(job->remote, "max-sessions-per-ip", true);
 		return -1;
@@ -321,6 +430,7 @@ static void imap_session(struct session_job *job, uint64_t deadline_ms)
 	};
 	front_session_run(job->fd, &cfg, &st);
 	serve_sessions_leave(&job->slot);
+	count_imap(job, &st);
 	front_session_log(&st, job->remote, elapsed_ms(&job->start));
 	OPENSSL_cleanse(&st, sizeof(st));
 }
@@ -344,6 +454,7 @@ static void *session_main(void *arg)
 	}
 	conn = calloc(1, sizeof(*conn));
 	if (!conn) {
+		base_stats_connection_end(BASE_CONN_FAILED);
 		close(job->fd);
 		base_log(PB_LOG_ERROR, "session", "out of memory for a session from %s", job->remote);
 		goto out;
@@ -371,8 +482,10 @@ static void *session_main(void *arg)
 		.trace_arg = job,
 	};
 	pop3_session_run(job->fd, &cfg, &maildrop_ops, conn, &st);
-	/* The connection is closed: its slot is free before the line says so. */
+	/* The connection is closed: its slot is free, and it is counted,
+	 * before the line says so. */
 	serve_sessions_leave(&job->slot);
+	count_pop3(job, &st);
 	session_log(&st, conn, job);
 	OPENSSL_cleanse(conn, sizeof(*conn));
 	free(conn);
@@ -430,6 +543,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	job->fd = fd;
 	job->implicit_tls = implicit_tls;
 	job->imap = imap;
+	job->proto = imap ? BASE_PROTO_IMAP : BASE_PROTO_POP3;
 	memcpy(job->remote, remote, sizeof(remote));
 	job->remote_port = serve_addr_port(ss);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
@@ -565,6 +679,8 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 	    memcpy(n->key_file, old->key_file, sizeof(n->key_file)));
 	KEEP(n->auth != old->auth, "auth", n->auth = old->auth);
 	KEEP(n->syslog != old->syslog, "syslog", n->syslog = old->syslog);
+	KEEP(!same_endpoints(&n->metrics_listen, 1, &old->metrics_listen, 1), "metrics-listen",
+	    n->metrics_listen = old->metrics_listen);
 #undef KEEP
 	if (len)
 		base_log(PB_LOG_WARN, "reload", "these settings need a restart and keep their "
@@ -608,6 +724,76 @@ static void on_reload(void *arg)
 	base_log(PB_LOG_INFO, "reload", "configuration and certificates reloaded");
 out:
 	config_options_free(&opt);
+}
+
+/* ---- the metrics endpoint (--metrics-listen, SPEC §14) ------------------------ */
+
+static void metrics_now(void *arg, struct serve_metrics_now *now)
+{
+	struct serve *srv = arg;
+	unsigned pre, max;
+	size_t kept, busy;
+
+	if (!atomic_load_explicit(&srv->metrics_ready, memory_order_acquire))
+		return;
+	serve_sessions_gauges(srv->limits, &pre, &max);
+	pool_counts(srv->pool, &kept, &busy);
+	now->ready = true;
+	now->prelogin = pre;
+	now->sessions_max = max;
+	now->pool_busy = busy;
+	now->pool_kept = kept;
+}
+
+static int journal_pending(struct state_db *db, uint64_t *value)
+{
+	int64_t n;
+	if (state_journal_unfinished(db, &n, NULL) != STATE_OK)
+		return -1;
+	*value = (uint64_t)n;
+	return 0;
+}
+
+static int journal_stuck(struct state_db *db, uint64_t *value)
+{
+	int64_t n;
+	if (state_journal_unfinished(db, NULL, &n) != STATE_OK)
+		return -1;
+	*value = (uint64_t)n;
+	return 0;
+}
+
+/* Gauges read from the state file at a scrape (at most every
+ * SERVE_METRICS_CACHE_S seconds). SMTP submission adds its Sent copies
+ * owed here (popbridge_sent_copies_pending, SPEC §14), left out until then
+ * rather than reported as 0. */
+static const struct serve_metrics_gauge state_gauges[] = {
+	{ "popbridge_journal_pending", "commits not finished upstream yet (journal entries, "
+	  "every account): each is replayed at its account's next session", journal_pending },
+	{ "popbridge_journal_stuck", "of those, the ones whose upstream steps have failed "
+	  "3 times or more: see report or device list", journal_stuck },
+};
+
+/* Bound before the privilege drop, as the listeners are; serves the state
+ * gauges and the service's gauges once metrics_ready is set. */
+static int start_metrics(struct serve *srv, const struct config_options *o, char *err,
+    size_t errlen)
+{
+	if (!o->metrics_listen.host[0])
+		return 0;
+	struct serve_metrics_config mc = {
+		.addr = o->metrics_listen.host, .port = o->metrics_listen.port,
+		.state = o->state,
+		/* SMTP submission adds 1u << BASE_PROTO_SMTP */
+		.protocols = 1u << BASE_PROTO_POP3 | 1u << BASE_PROTO_IMAP,
+		.gauges = state_gauges, .n_gauges = sizeof(state_gauges) / sizeof(state_gauges[0]),
+		.now = metrics_now, .now_arg = srv,
+	};
+	char why[PB_ERR_MAX];
+	srv->metrics = serve_metrics_start(&mc, why, sizeof(why));
+	if (srv->metrics == NULL)
+		return base_errf(err, errlen, "--metrics-listen: %s", why);
+	return 0;
 }
 
 /* ---- start-up steps -------------------------------------------------------- */
@@ -705,6 +891,16 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 		    !srv->cur->tls ? "none" : srv->ls.l[i].imap ? "starttls" : "stls");
 		base_logline_emit(&l);
 	}
+	if (srv->metrics != NULL) {
+		struct base_logline l;
+		struct config_endpoint ep = o->metrics_listen;
+		ep.port = serve_metrics_port(srv->metrics);
+		base_logline_start(&l, PB_LOG_INFO, "listen");
+		base_logline_str(&l, "addr", config_endpoint_format(&ep, up, sizeof(up)));
+		base_logline_str(&l, "protocol", "metrics");
+		base_logline_str(&l, "tls", "none");
+		base_logline_emit(&l);
+	}
 	struct base_logline l;
 	base_logline_start(&l, PB_LOG_INFO, "ready");
 	base_logline_str(&l, "version", POPBRIDGE_VERSION);
@@ -738,6 +934,7 @@ static void drain(struct serve *srv, unsigned upstream_timeout)
 
 static void serve_free(struct serve *srv)
 {
+	serve_metrics_stop(srv->metrics);   /* first: it reads what follows */
 	serve_listeners_close(&srv->ls);
 	maildrop_ctx_free(&srv->ctx);
 	gen_unref(srv->ctx_gen);
@@ -782,7 +979,8 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.ctx.opt = o;
 
 	if (load_managed_key(&srv, o, err, sizeof(err)) != 0 ||
-	    serve_listeners_open(&srv.ls, o, err, sizeof(err)) != 0)
+	    serve_listeners_open(&srv.ls, o, err, sizeof(err)) != 0 ||
+	    start_metrics(&srv, o, err, sizeof(err)) != 0)
 		goto fail;
 	if (o->user[0] && drop_privileges(o->user, err, sizeof(err)) != 0)
 		goto fail;
@@ -811,6 +1009,7 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 		goto fail;
 	}
 	raise_fd_limit(o->max_sessions);
+	atomic_store_explicit(&srv.metrics_ready, true, memory_order_release);
 	log_ready(&srv, o);
 	if (accept_loop(&srv) != 0)
 		status = PB_EXIT_FAIL;

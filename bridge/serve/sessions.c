@@ -180,3 +180,11 @@ unsigned serve_sessions_from(struct serve_sessions *s, const char *addr)
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
+
+void serve_sessions_gauges(struct serve_sessions *s, unsigned *pre_login, unsigned *max_total)
+{
+	pthread_mutex_lock(&s->lock);
+	*pre_login = s->pre_login;
+	*max_total = s->max_total;
+	pthread_mutex_unlock(&s->lock);
+}

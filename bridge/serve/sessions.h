@@ -60,5 +60,8 @@ unsigned serve_sessions_total(struct serve_sessions *s);
 /* Sessions that have not logged in yet. */
 unsigned serve_sessions_pre_login(struct serve_sessions *s);
 unsigned serve_sessions_from(struct serve_sessions *s, const char *addr);
+/* For the metrics, under one lock: sessions before login and the
+ * --max-sessions in force. */
+void serve_sessions_gauges(struct serve_sessions *s, unsigned *pre_login, unsigned *max_total);
 
 #endif

@@ -98,6 +98,9 @@ START_TEST(test_doc_example_validates)
 	ck_assert_int_eq(config_file_load(bt_write_file("doc.xml", start), &l,
 	    config_report_print, stderr), 0);
 	ck_assert_uint_eq(l.n_listen_tls, 2);   /* 0.0.0.0 and [::]: IPv6 is V6ONLY */
+	ck_assert_str_eq(l.metrics_listen.host, "10.0.1.11");   /* <metrics listen> */
+	ck_assert_uint_eq(l.metrics_listen.port, 9110);
+	ck_assert(l.set & PB_KEY_BIT(PB_K_METRICS_LISTEN));
 	config_options_free(&l);
 	free(doc);
 }

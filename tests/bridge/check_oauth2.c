@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "bridge/base/log.h"
+#include "bridge/base/stats.h"
 #include "bridge/oauth2/access.h"
 #include "bridge/oauth2/grant.h"
 #include "bridge/oauth2/http.h"
@@ -467,6 +468,8 @@ START_TEST(expiry_rotation_refused)
 	int64_t now = (int64_t)time(NULL);
 	make_account(&e, rt, now + 3600);
 	int before = grants("refresh_token");
+	struct base_stats s0, s1;
+	base_stats_read(&s0);
 	/* a token with an hour left is used as it is */
 	ck_assert_int_eq(token(&e, NULL, tok, sizeof(tok), d, sizeof(d)), OAUTH2_OK);
 	ck_assert_str_eq(tok, "at-stale");
@@ -516,6 +519,13 @@ START_TEST(expiry_rotation_refused)
 	free(log);
 	stored(&e, s, sizeof(s), &ok);
 	ck_assert_int_eq(ok, 0);
+	/* the metrics (SPEC §14): one count per request to the endpoint */
+	base_stats_read(&s1);
+	ck_assert_uint_eq(s1.oauth2_refresh[BASE_OAUTH2_OK] - s0.oauth2_refresh[BASE_OAUTH2_OK], 3);
+	ck_assert_uint_eq(s1.oauth2_refresh[BASE_OAUTH2_TEMPORARY] -
+	    s0.oauth2_refresh[BASE_OAUTH2_TEMPORARY], 1);
+	ck_assert_uint_eq(s1.oauth2_refresh[BASE_OAUTH2_REFUSED] -
+	    s0.oauth2_refresh[BASE_OAUTH2_REFUSED], 1);
 	pbt_rmtree(e.dir);
 }
 END_TEST
@@ -551,6 +561,8 @@ START_TEST(single_flight)
 	issue("alice", rt, sizeof(rt));
 	make_account(&e, rt, (int64_t)time(NULL) + 10);
 	int before = grants("refresh_token");
+	struct base_stats s0, s1;
+	base_stats_read(&s0);
 	pthread_barrier_init(&bar, NULL, N);
 	for (int i = 0; i < N; i++) {
 		x[i].e = &e;
@@ -562,6 +574,8 @@ START_TEST(single_flight)
 	pthread_barrier_destroy(&bar);
 	ctl("{\"op\": \"set\", \"delay\": 0}");
 	ck_assert_int_eq(grants("refresh_token"), before + 1);
+	base_stats_read(&s1);   /* one request, one count */
+	ck_assert_uint_eq(s1.oauth2_refresh[BASE_OAUTH2_OK] - s0.oauth2_refresh[BASE_OAUTH2_OK], 1);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(x[i].r, OAUTH2_OK);
 		ck_assert_str_eq(x[i].tok, x[0].tok);

@@ -453,6 +453,11 @@ static const struct fcase finish_cases[] = {
 	{ { { "listen-tls", "127.0.0.1:1995" }, { "cert", "c" }, { "key", "k" } }, false, NULL, 0 },
 	{ { { "state", "x.db" }, { "key-file", "x.db" } }, false,
 	  "the key file and the state file must differ", PB_K_KEY_FILE },
+	/* SPEC §14: the metrics address is none of the listeners' */
+	{ { { "imap-listen", "[::1]:1143" }, { "metrics-listen", "[::1]:1143" } }, false,
+	  "[::1]:1143 is given as imap-listen and as metrics-listen", PB_K_METRICS_LISTEN },
+	{ { { "listen", "127.0.0.1:1110" }, { "metrics-listen", "127.0.0.1:9110" } }, false,
+	  NULL, 0 },
 };
 
 START_TEST(test_finish)

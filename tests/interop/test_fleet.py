@@ -26,9 +26,14 @@ poplib, imaplib and smtplib, and mpop.
   new node with the same UIDLs, mpop downloads nothing again, `report` on the
   new node has the devices' counts of the old, `route --plan` has nothing
   left to move, and no other account moves.
+- each node's metrics (`serve --metrics-listen`, SPEC §14) count the sessions
+  run on it: the POP3 logins that landed there, the LOGIN-DELAY refusal on
+  the node that refused it, route's health checks as health_check
+  connections, nothing open once the clients are gone.
 """
 import atexit
 import concurrent.futures
+import http.client
 import json
 import os
 import poplib
@@ -153,6 +158,7 @@ class Fleet:
         self.ctx = ssl.create_default_context(cafile=self.cert)
         self.nodes = {}       # name -> Popbridge
         self.ports = {}       # name -> (pop3, imap, smtp)
+        self.mports = {}      # name -> --metrics-listen port
         self.route_port = free_port()
         self.route = None
         self.nginx = None
@@ -163,10 +169,25 @@ class Fleet:
     def start_node(self, name):
         if name not in self.ports:
             self.ports[name] = (free_port(), free_port(), free_port())
+            self.mports[name] = free_port()
         self.nodes[name] = Popbridge(self.dc, tmp=self.tmp, state=self.state(name),
                                      port=self.ports[name][0], args=[
                                          "--proxy-protocol", "--trusted-proxy", "127.0.0.1/32",
-                                         "--login-delay", str(DELAY)])
+                                         "--login-delay", str(DELAY),
+                                         "--metrics-listen", "127.0.0.1:%d" % self.mports[name]])
+
+    def metrics(self, name):
+        """{'name{labels}': value} of a node's GET /metrics."""
+        c = http.client.HTTPConnection("127.0.0.1", self.mports[name], timeout=30)
+        try:
+            c.request("GET", "/metrics")
+            r = c.getresponse()
+            check(r.status == 200, "%s /metrics: %d" % (name, r.status))
+            body = r.read().decode()
+        finally:
+            c.close()
+        return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
+                for l in body.splitlines() if l and not l.startswith("#")}
 
     def start_route(self, names):
         if self.route:
@@ -289,6 +310,44 @@ def test_login_delay(fl):
     neighbour.quit()
     report("LOGIN-DELAY through nginx: CAPA 'LOGIN-DELAY %d USER'; %s#phone's early poll gets "
            "the node's -ERR [LOGIN-DELAY] verbatim, %s#laptop logs in" % (DELAY, u, u))
+
+
+def test_metrics(fl):
+    """Run so far (nodes n1 and n2, both since their start): test_routing's
+    #pc and #tablet of every account, test_mpop's one session, and
+    test_login_delay's #phone and #laptop (the early poll never logged in)."""
+    names = ["n1", "n2"]
+    want = {n: 0 for n in names}
+    for u in USERS:
+        want[route_owner(names, u)] += 2
+    want[route_owner(names, USERS[0])] += 1
+    want[route_owner(names, USERS[1])] += 2
+    ok = 'popbridge_sessions_total{protocol="pop3",result="ok"}'
+    for n in names:
+        end = time.monotonic() + 10
+        while True:     # a node counts a session when it ends, after nginx relayed QUIT
+            m = fl.metrics(n)
+            done = m[ok] == want[n] and m['popbridge_sessions_open{protocol="pop3"}'] == 0
+            if done or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        total = sum(v for k, v in m.items() if k.startswith("popbridge_sessions_total{"))
+        check(total == want[n] and m[ok] == want[n], "%s: sessions_total %s (ok %s), the "
+              "test ran %d there" % (n, total, m[ok], want[n]))
+        check(m['popbridge_sessions_open{protocol="pop3"}'] == 0, "%s: sessions open" % n)
+        refusals = 1 if n == route_owner(names, USERS[1]) else 0
+        check(m["popbridge_login_delay_refusals_total"] == refusals,
+              "%s: login_delay_refusals %s" % (n, m["popbridge_login_delay_refusals_total"]))
+        check(m['popbridge_connections_total{result="health_check"}'] >= 1,
+              "%s: route's checks are not counted as health_check" % n)
+        check(m['popbridge_logins_failed_total{protocol="pop3"}'] == 0, "%s: failed logins" % n)
+        # only mpop RETRs (both messages); the other sessions list UIDLs
+        retr = 2 if n == route_owner(names, USERS[0]) else 0
+        check(m["popbridge_messages_retrieved_total"] == retr,
+              "%s: retrieved %s, not %d" % (n, m["popbridge_messages_retrieved_total"], retr))
+    report("each node's /metrics counts the sessions run on it (%s), the LOGIN-DELAY refusal "
+           "on its node, route's checks as health_check" %
+           ", ".join("%s: %d" % kv for kv in sorted(want.items())))
 
 
 def test_node_down(fl, uidls):
@@ -466,6 +525,7 @@ def main():
             uidls = test_routing(fl)
             test_mpop(fl)
             test_login_delay(fl)
+            test_metrics(fl)
             test_node_down(fl, uidls)
             test_add_node(fl, uidls)
             fl.nginx.stop()

@@ -345,6 +345,10 @@ START_TEST(journal_lifecycle)
 	ck_assert_uint_eq(j[0].items[2].uidvalidity, 500);
 	ck_assert(!j[0].items[2].done);
 	state_journal_free(j, n);
+	int64_t pending = -1, stuck = -1;
+	OK(state_journal_unfinished(db, &pending, &stuck));
+	ck_assert_int_eq(pending, 1);
+	ck_assert_int_eq(stuck, 0);
 
 	OK(state_journal_item_done(db, jid, del_ids[0]));
 	OK(state_journal_item_done(db, jid, del_ids[0]));
@@ -366,6 +370,18 @@ START_TEST(journal_lifecycle)
 	ck_assert_int_eq(j[1].id, jid2);
 	ck_assert_uint_eq(j[1].n_items, 0);
 	state_journal_free(j, n);
+	/* the metrics' count (SPEC §14): both unfinished; stuck from the
+	 * STATE_JOURNAL_STUCK-th failure of a run */
+	for (int i = 0; i < STATE_JOURNAL_STUCK; i++) {
+		OK(state_journal_unfinished(db, &pending, &stuck));
+		ck_assert_int_eq(pending, 2);
+		ck_assert_int_eq(stuck, 0);
+		OK(state_journal_failed(db, jid2, "UID MOVE: NO", NULL));
+	}
+	OK(state_journal_unfinished(db, &pending, &stuck));
+	ck_assert_int_eq(pending, 2);
+	ck_assert_int_eq(stuck, 1);
+	OK(state_journal_unfinished(db, NULL, NULL));
 
 	OK(state_journal_finish(db, jid, true, 110));
 	OK(state_journal_finish(db, jid, true, 120)); /* idempotent */
@@ -381,6 +397,9 @@ START_TEST(journal_lifecycle)
 	OK(state_journal_finish(db, jid2, false, 130));
 	OK(state_journal_pending(db, acc, &j, &n));
 	ck_assert_uint_eq(n, 0);
+	OK(state_journal_unfinished(db, &pending, &stuck));
+	ck_assert_int_eq(pending, 0);
+	ck_assert_int_eq(stuck, 0);
 	ck_assert_ptr_null(j);
 	RC(state_journal_finish(db, 9999, false, 1), STATE_NOTFOUND);
 	RC(state_journal_get(db, 9999, &j), STATE_NOTFOUND);
