@@ -66,6 +66,19 @@ static void consume(struct pop3_linereader *lr, size_t n)
 		lr->start = 0;
 }
 
+size_t pop3_lr_raw(struct pop3_linereader *lr, const char **p)
+{
+	*p = lr->buf + lr->start;
+	return lr->discarding ? 0 : lr->len;
+}
+
+void pop3_lr_take(struct pop3_linereader *lr, size_t n)
+{
+	if (n > lr->len)
+		n = lr->len;
+	consume(lr, n);
+}
+
 enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t *len)
 {
 	char *p = lr->buf + lr->start;

@@ -53,6 +53,13 @@ void pop3_lr_peek(const struct pop3_linereader *lr,
     int (*fn)(void *arg, const char *line, size_t len), void *arg);
 /* Octets buffered that are not yet returned as a line. */
 size_t pop3_lr_buffered(const struct pop3_linereader *lr);
+/* The octets buffered and not yet returned as lines, raw (SMTP's DATA
+ * reads message data through the same buffer, smtp/): *p points at them,
+ * valid until the next call on the reader; 0 while a too long line is
+ * being discarded. */
+size_t pop3_lr_raw(struct pop3_linereader *lr, const char **p);
+/* Consume the first n of them (n at most what pop3_lr_raw said). */
+void pop3_lr_take(struct pop3_linereader *lr, size_t n);
 /* Forget everything buffered (STLS: input pipelined behind it is never
  * executed, RFC 2595). */
 void pop3_lr_discard(struct pop3_linereader *lr);
