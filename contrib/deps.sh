@@ -15,6 +15,11 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
       util-linux mount libsasl2-2 libsasl2-modules-db libdb5.3 libgdbm6 libglib2.0-0
       libgnutls30 libicu72 libidn12 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3
       libpq5 libwrap0 libsqlite3-0 libssl3 libxml2 libuuid1 zlib1g libstdc++6"
+# SMTP submission (SPEC §11): a private Postfix as the upstream submission
+# server (tests/lib/pbpostfix.py; installed with "No configuration", so no
+# system instance runs), aiosmtpd for scripted refusals and drops, and the
+# real clients swaks, msmtp (and curl, Python smtplib)
+PKGS="$PKGS postfix python3-aiosmtpd swaks msmtp"
 
 missing=""
 for p in $PKGS; do
@@ -33,6 +38,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in *" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections;;
+esac
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
