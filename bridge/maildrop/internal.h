@@ -78,6 +78,11 @@ void maildrop_ahead_seen(struct maildrop_md *md, uint32_t uid);
  * outside printable ASCII replaced by '?': safe for a reply or log detail. */
 void maildrop_text(char *dst, size_t cap, const char *a, const char *b);
 
+/* dst = the client text of a failure: "Mailbox not available: detail"
+ * (perm: an administrator must act) or "Mail server unavailable, try again
+ * later: detail" (login.c). */
+void maildrop_failure_text(char *dst, size_t cap, bool perm, const char *detail);
+
 /* Release everything md holds (lock exactly once, upstream LOGOUT, the
  * database) and free it; NULL is a no-op. */
 void maildrop_md_free(struct maildrop_md *md);
