@@ -61,6 +61,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "imap/limits.h"
 #include "imap/parser.h"
@@ -356,6 +357,23 @@ enum imap_result imap_namespace(struct imap_session *s, char *prefix, size_t len
 /* CREATE; an existing mailbox gives IMAP_NO with code ALREADYEXISTS. */
 enum imap_result imap_create(struct imap_session *s, const char *mailbox);
 
+/* Supplies an APPEND's message: up to cap octets into buf; the count (> 0),
+ * or 0 / -1 when it cannot (the command then fails with IMAP_ESINK and the
+ * connection is closed: a literal cannot be taken back). */
+typedef ssize_t imap_source_fn(void *arg, char *buf, size_t cap);
+
+/* APPEND mailbox (sysflags) "date" {size}: the message streamed from src,
+ * exactly size octets (1 .. IMAP_APPEND_MAX; CRLF line ends are the
+ * caller's), never held in memory; a non-synchronizing literal with
+ * LITERAL+ (or LITERAL- up to 4096 octets). date: the INTERNALDATE as unix
+ * time (0: the server's now). sysflags: IMAP_FLAG_SEEN|ANSWERED|FLAGGED|
+ * DRAFT. With UIDPLUS the server's [APPENDUID v u] fills *uidvalidity and
+ * *uid (both may be NULL; 0 when not given). A NO with [TRYCREATE] means the
+ * mailbox does not exist. Requires AUTH state. */
+enum imap_result imap_append(struct imap_session *s, const char *mailbox, unsigned sysflags,
+    int64_t date, uint64_t size, imap_source_fn *src, void *src_arg, uint32_t *uidvalidity,
+    uint32_t *uid);
+
 /* ---- search ------------------------------------------------------------ */
 
 /* Criteria, all of which must hold (an all-zero struct: ALL). */
@@ -368,6 +386,10 @@ struct imap_search {
 	const char *unkeyword;   /* UNKEYWORD k, or NULL */
 	const char *header_name; /* HEADER name value, or NULL */
 	const char *header_value;
+	uint64_t size;           /* LARGER size-1 SMALLER size+1: exactly size
+	                            octets (RFC822.SIZE); 0: no bound */
+	int64_t since;           /* SINCE the day of this unix time (UTC);
+	                            0: no bound */
 };
 
 /* UID SEARCH (RETURN (ALL) with ESEARCH); matching UIDs are added to out

@@ -118,6 +118,10 @@ void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 		d->commits_pending = sqlite3_column_int64(st, c + 22);
 		d->commits_stuck = sqlite3_column_int64(st, c + 23);
 	}
+	if (sqlite3_column_count(st) > c + 25) {
+		d->sent = sqlite3_column_int64(st, c + 24);
+		d->sent_pending = sqlite3_column_int64(st, c + 25);
+	}
 }
 
 /* Check the fields of s selected by mask. */
