@@ -15,6 +15,8 @@ static const char SQL_ACCEPTED[] =
 static const char SQL_COUNT_SENT[] =
 	"UPDATE devices SET n_sent = n_sent + 1"
 	" WHERE id = (SELECT device_id FROM sent_copies WHERE id = ?1)";
+static const char SQL_DEVICE_SENT[] =
+	"UPDATE devices SET n_sent = n_sent + 1 WHERE id = ?1";
 static const char SQL_SET_STATE[] =
 	"UPDATE sent_copies SET state = ?2 WHERE id = ?1 AND state IN (1, 2)";
 static const char SQL_DONE[] =
@@ -123,6 +125,12 @@ int state_sent_accepted(struct state_db *db, int64_t id)
 		}
 	}
 	return state_db_tx_end(db, &tx, rc);
+}
+
+int state_device_sent(struct state_db *db, int64_t device_id)
+{
+	DB_ENTER(db);
+	return exec_id(db, SQL_DEVICE_SENT, device_id, "device: counting a message sent");
 }
 
 int state_sent_set_state(struct state_db *db, int64_t id, enum state_sent_state s)

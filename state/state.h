@@ -663,6 +663,9 @@ int state_sent_add(struct state_db *db, int64_t account_id, int64_t device_id,
     const char *file, uint64_t size, const char *sha256, int64_t now, int64_t *id);
 /* SENDING -> PENDING, and the device's sent counter + 1, in one transaction. */
 int state_sent_accepted(struct state_db *db, int64_t id);
+/* A message the device sent without a Sent copy (sent-copy never or
+ * skipped): its sent counter + 1. */
+int state_device_sent(struct state_db *db, int64_t device_id);
 /* PENDING <-> APPENDING (an APPEND goes out / was answered NO); other
  * moves are STATE_INVALID. */
 int state_sent_set_state(struct state_db *db, int64_t id, enum state_sent_state st);

@@ -64,17 +64,23 @@ bad_addr:
 int serve_listeners_open(struct serve_listeners *ls, const struct config_options *o,
     char *err, size_t errlen)
 {
+	const struct { const struct config_endpoint *v; size_t n; bool tls, smtp; } kinds[] = {
+		{ o->listen, o->n_listen, false, false },
+		{ o->listen_tls, o->n_listen_tls, true, false },
+		{ o->smtp_listen, o->n_smtp_listen, false, true },
+		{ o->smtp_listen_tls, o->n_smtp_listen_tls, true, true },
+	};
 	ls->n = 0;
-	for (size_t i = 0; i < o->n_listen + o->n_listen_tls; i++) {
-		bool tls = i >= o->n_listen;
-		const struct config_endpoint *ep = tls ? &o->listen_tls[i - o->n_listen] : &o->listen[i];
-		if (ls->n >= PB_LISTENERS_MAX) {
-			snprintf(err, errlen, "too many listeners (at most %d)", PB_LISTENERS_MAX);
-			goto fail;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (size_t i = 0; i < kinds[k].n; i++) {
+			if (ls->n >= PB_LISTENERS_MAX) {
+				snprintf(err, errlen, "too many listeners (at most %d)", PB_LISTENERS_MAX);
+				goto fail;
+			}
+			if (open_one(&ls->l[ls->n], &kinds[k].v[i], kinds[k].tls, err, errlen) != 0)
+				goto fail;
+			ls->l[ls->n++].smtp = kinds[k].smtp;
 		}
-		if (open_one(&ls->l[ls->n], ep, tls, err, errlen) != 0)
-			goto fail;
-		ls->n++;
 	}
 	return 0;
 fail:

@@ -36,12 +36,16 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
+#include "bridge/submit/relay.h"
+#include "bridge/submit/retry.h"
 #include "pop3/server.h"
+#include "smtp/server.h"
 #include "state/state.h"
 
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+#define TOO_MANY_SMTP "421 4.3.2 too many sessions, try again later\r\n"
 /* Descriptors one session may hold: the client socket and its duplicate
  * (serve_registry.h), the upstream socket, the SQLite file with its -wal
  * and -shm, and a spare. */
@@ -73,6 +77,14 @@ struct serve {
 	struct guard_gate *hash_gate;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
+
+	/* SMTP submission (SPEC §11), when smtp listeners are configured */
+	bool submit_on;
+	struct submit_ctx submit;
+	bool retry_started;          /* the Sent copies' retry thread */
+	pthread_t retry_thread;
+	pthread_mutex_t retry_lock;
+	pthread_cond_t retry_cond;   /* signalled when stopping */
 };
 
 struct session_job {
@@ -80,6 +92,7 @@ struct session_job {
 	struct serve_gen *gen;
 	int fd;
 	bool implicit_tls;
+	bool smtp;                   /* an SMTP submission connection */
 	bool proxied;                /* from a trusted proxy: a PROXY header first */
 	char remote[PB_ADDR_TEXT_MAX];
 	unsigned remote_port;
@@ -147,7 +160,7 @@ static void session_trace(void *arg, const char *msg)
 {
 	const struct session_job *job = arg;
 	struct base_logline l;
-	base_logline_start(&l, PB_LOG_DEBUG, "pop3");
+	base_logline_start(&l, PB_LOG_DEBUG, job->smtp ? "smtp" : "pop3");
 	base_logline_str(&l, "remote", job->remote);
 	base_logline_str(&l, "msg", msg);
 	base_logline_emit(&l);
@@ -233,17 +246,18 @@ static void log_refused(const char *remote, const char *why, bool limited)
 
 /* Answer "too many sessions" (a plaintext -ERR means nothing to a client
  * expecting a TLS handshake: an implicit-TLS connection is just closed). */
-static void too_many(int fd, bool implicit_tls)
+static void too_many(int fd, bool implicit_tls, bool smtp)
 {
 	if (!implicit_tls) {
-		ssize_t w = send(fd, TOO_MANY, sizeof(TOO_MANY) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		const char *text = smtp ? TOO_MANY_SMTP : TOO_MANY;
+		ssize_t w = send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 	}
 }
 
-static void refuse(int fd, bool implicit_tls, const char *remote, const char *why)
+static void refuse(int fd, bool implicit_tls, bool smtp, const char *remote, const char *why)
 {
-	too_many(fd, implicit_tls);
+	too_many(fd, implicit_tls, smtp);
 	close(fd);
 	log_refused(remote, why, true);
 }
@@ -276,11 +290,81 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 		job->remote_port = h.port;
 	}
 	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
-		too_many(job->fd, job->implicit_tls);
+		too_many(job->fd, job->implicit_tls, job->smtp);
 		log_refused(job->remote, "max-sessions-per-ip", true);
 		return -1;
 	}
 	return 0;
+}
+
+/* The one line per SMTP session (event=session protocol=smtp); each
+ * transaction has its own event=submission line (bridge/submit/relay.h). */
+static void smtp_session_log(const struct smtp_session_stats *st, const struct submit_conn *conn,
+    const struct timespec *start)
+{
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_INFO, "session");
+	base_logline_str(&l, "protocol", "smtp");
+	base_logline_str(&l, "user", conn->identified ? st->user : NULL);
+	base_logline_str(&l, "account", conn->identified ? conn->account : NULL);
+	base_logline_str(&l, "device", conn->identified ? conn->device : NULL);
+	base_logline_str(&l, "remote", st->remote_addr);
+	base_logline_str(&l, "tls", st->tls_version[0] ? st->tls_version : "none");
+	base_logline_str(&l, "mech", st->mechanism[0] ? st->mechanism : NULL);
+	base_logline_u64(&l, "sent", st->transactions);
+	base_logline_u64(&l, "refused", st->refused);
+	base_logline_u64(&l, "rcpts", st->rcpts);
+	base_logline_u64(&l, "auth_failures", st->auth_failures);
+	base_logline_u64(&l, "bytes_in", st->bytes_in);
+	base_logline_u64(&l, "bytes_out", st->bytes_out);
+	base_logline_u64(&l, "duration_ms", elapsed_ms(start));
+	base_logline_str(&l, "result", smtp_result_name(st->result));
+	if (conn->copies_pending > 0)
+		base_logline_u64(&l, "copies_pending", conn->copies_pending);
+	const char *reason = st->reason[0] ? st->reason : conn->detail;
+	if (reason[0])
+		base_logline_str(&l, "reason", reason);
+	base_logline_emit(&l);
+}
+
+static void smtp_session(struct session_job *job, uint64_t deadline_ms)
+{
+	struct serve *srv = job->srv;
+	const struct config_options *o = &job->gen->opt;
+	struct smtp_session_stats st;
+	struct submit_conn *conn = calloc(1, sizeof(*conn));
+
+	if (!conn) {
+		close(job->fd);
+		base_log(PB_LOG_ERROR, "session", "out of memory for a session from %s", job->remote);
+		return;
+	}
+	submit_conn_init(conn, &srv->submit, o, job->remote, job->remote_port);
+	conn->login_deadline_ms = deadline_ms;
+	conn->logged_in = session_logged_in;
+	conn->logged_in_arg = job;
+	const struct smtp_session_config cfg = {
+		.tls = job->gen->tls,
+		.implicit_tls = job->implicit_tls,
+		.offer_starttls = job->gen->tls != NULL && !job->implicit_tls,
+		/* SPEC §11: the plaintext rule of POP3 (SPEC §6) */
+		.plaintext_auth_allowed = base_addr_is_loopback(job->remote) ||
+		    o->auth == PB_AUTH_MANAGED || o->allow_plaintext_auth,
+		.idle_timeout_s = o->idle_timeout < SMTP_IDLE_TIMEOUT_DEFAULT_S ? o->idle_timeout
+		    : SMTP_IDLE_TIMEOUT_DEFAULT_S,
+		.login_timeout_s = o->login_timeout,
+		.max_auth_failures = o->max_auth_failures,
+		.hostname = srv->submit.helo,
+		.remote_addr = job->remote,
+		.trace = base_log_enabled(PB_LOG_DEBUG) ? session_trace : NULL,
+		.trace_arg = job,
+	};
+	smtp_session_run(job->fd, &cfg, &submit_ops, conn, &st);
+	serve_sessions_leave(&job->slot);
+	snprintf(conn->tls_version, sizeof(conn->tls_version), "%s", st.tls_version);
+	smtp_session_log(&st, conn, &job->start);
+	OPENSSL_cleanse(conn, sizeof(*conn));
+	free(conn);
 }
 
 static void *session_main(void *arg)
@@ -294,6 +378,10 @@ static void *session_main(void *arg)
 
 	if (job->proxied && proxy_header(job, deadline_ms) != 0) {
 		close(job->fd);
+		goto out;
+	}
+	if (job->smtp) {
+		smtp_session(job, deadline_ms);
 		goto out;
 	}
 	conn = calloc(1, sizeof(*conn));
@@ -346,7 +434,7 @@ out:
 /* ---- accepting ----------------------------------------------------------- */
 
 static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
-    bool implicit_tls)
+    bool implicit_tls, bool smtp)
 {
 	struct session_job *job = calloc(1, sizeof(*job));
 	char remote[PB_ADDR_TEXT_MAX];
@@ -355,7 +443,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 
 	serve_addr_text(ss, remote, sizeof(remote));
 	if (!job) {
-		refuse(fd, implicit_tls, remote, "out of memory");
+		refuse(fd, implicit_tls, smtp, remote, "out of memory");
 		return;
 	}
 	/* A trusted proxy's connection counts under its client's address, read
@@ -367,7 +455,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	                                  : serve_sessions_enter(srv->limits, remote, &job->slot);
 	if (a != PB_ADMIT_OK) {
 		free(job);
-		refuse(fd, implicit_tls, remote, a == PB_ADMIT_FULL ? "max-sessions" :
+		refuse(fd, implicit_tls, smtp, remote, a == PB_ADMIT_FULL ? "max-sessions" :
 		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" :
 		    a == PB_ADMIT_PRELOGIN_FULL ? "pre-login-share" : "out of memory");
 		return;
@@ -376,12 +464,13 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (!job->reg) {
 		serve_sessions_leave(&job->slot);
 		free(job);
-		refuse(fd, implicit_tls, remote, "out of resources");
+		refuse(fd, implicit_tls, smtp, remote, "out of resources");
 		return;
 	}
 	job->srv = srv;
 	job->fd = fd;
 	job->implicit_tls = implicit_tls;
+	job->smtp = smtp;
 	memcpy(job->remote, remote, sizeof(remote));
 	job->remote_port = serve_addr_port(ss);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
@@ -396,7 +485,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 		serve_sessions_leave(&job->slot);
 		serve_registry_leave(srv->reg, job->reg);
 		free(job);
-		refuse(fd, implicit_tls, remote, "cannot start a thread");
+		refuse(fd, implicit_tls, smtp, remote, "cannot start a thread");
 	}
 }
 
@@ -414,7 +503,7 @@ static void accept_some(struct serve *srv, const struct serve_listener *l)
 			}
 			return;  /* EAGAIN, or a connection that went away */
 		}
-		start_session(srv, fd, &ss, l->implicit_tls);
+		start_session(srv, fd, &ss, l->implicit_tls, l->smtp);
 	}
 }
 
@@ -503,6 +592,13 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 	KEEP(!same_endpoints(n->listen_tls, n->n_listen_tls, old->listen_tls, old->n_listen_tls),
 	    "listen-tls", (memcpy(n->listen_tls, old->listen_tls, sizeof(n->listen_tls)),
 	    n->n_listen_tls = old->n_listen_tls));
+	KEEP(!same_endpoints(n->smtp_listen, n->n_smtp_listen, old->smtp_listen,
+	    old->n_smtp_listen), "smtp-listen", (memcpy(n->smtp_listen, old->smtp_listen,
+	    sizeof(n->smtp_listen)), n->n_smtp_listen = old->n_smtp_listen));
+	KEEP(!same_endpoints(n->smtp_listen_tls, n->n_smtp_listen_tls, old->smtp_listen_tls,
+	    old->n_smtp_listen_tls), "smtp-listen-tls", (memcpy(n->smtp_listen_tls,
+	    old->smtp_listen_tls, sizeof(n->smtp_listen_tls)),
+	    n->n_smtp_listen_tls = old->n_smtp_listen_tls));
 	KEEP(strcmp(n->user, old->user) != 0, "user", memcpy(n->user, old->user, sizeof(n->user)));
 	KEEP(strcmp(n->state, old->state) != 0, "state",
 	    memcpy(n->state, old->state, sizeof(n->state)));
@@ -532,7 +628,7 @@ static void on_reload(void *arg)
 	struct serve_gen *old = current_gen(srv);
 	keep_start_values(&opt, &old->opt);
 	gen_unref(old);
-	if (opt.n_listen_tls > 0 && !opt.cert[0]) {
+	if ((opt.n_listen_tls > 0 || opt.n_smtp_listen_tls > 0) && !opt.cert[0]) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded: the running "
 		    "listen-tls addresses need a certificate");
 		goto out;
@@ -643,6 +739,7 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 		struct base_logline l;
 		base_logline_start(&l, PB_LOG_INFO, "listen");
 		base_logline_str(&l, "addr", srv->ls.l[i].name);
+		base_logline_str(&l, "protocol", srv->ls.l[i].smtp ? "smtp" : "pop3");
 		base_logline_str(&l, "tls", srv->ls.l[i].implicit_tls ? "implicit" :
 		    srv->cur->tls ? "stls" : "none");
 		base_logline_emit(&l);
@@ -654,7 +751,55 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 	base_logline_str(&l, "upstream_tls", config_upstream_tls_name(o->upstream_tls));
 	base_logline_str(&l, "auth", config_auth_name(o->auth));
 	base_logline_str(&l, "state", o->state);
+	if (srv->submit_on) {
+		char su[PB_HOST_MAX + 10];
+		base_logline_str(&l, "smtp_upstream",
+		    config_endpoint_format(&o->smtp_upstream, su, sizeof(su)));
+		base_logline_str(&l, "smtp_upstream_tls",
+		    config_upstream_tls_name(o->smtp_upstream_tls));
+		base_logline_str(&l, "sent_copy", config_sent_copy_name(o->sent_copy));
+	}
 	base_logline_emit(&l);
+}
+
+/* ---- the Sent copies' retry (SPEC §11) ---------------------------------------- */
+
+static void *retry_main(void *arg)
+{
+	struct serve *srv = arg;
+	unsigned wait_s = SUBMIT_RETRY_FIRST_S;
+
+	pthread_mutex_lock(&srv->retry_lock);
+	while (!atomic_load(&srv->stopping)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += wait_s;
+		while (!atomic_load(&srv->stopping) &&
+		    pthread_cond_timedwait(&srv->retry_cond, &srv->retry_lock, &until) == 0)
+			;
+		if (atomic_load(&srv->stopping))
+			break;
+		pthread_mutex_unlock(&srv->retry_lock);
+		struct serve_gen *g = current_gen(srv);
+		submit_retry_round(&srv->submit, &g->opt);
+		gen_unref(g);
+		OPENSSL_thread_stop();
+		pthread_mutex_lock(&srv->retry_lock);
+		wait_s = SUBMIT_RETRY_INTERVAL_S;
+	}
+	pthread_mutex_unlock(&srv->retry_lock);
+	return NULL;
+}
+
+static void retry_stop(struct serve *srv)
+{
+	if (!srv->retry_started)
+		return;
+	pthread_mutex_lock(&srv->retry_lock);
+	pthread_cond_broadcast(&srv->retry_cond);
+	pthread_mutex_unlock(&srv->retry_lock);
+	pthread_join(srv->retry_thread, NULL);
+	srv->retry_started = false;
 }
 
 /* Stop accepting, let sessions end, then make them end. */
@@ -680,6 +825,11 @@ static void drain(struct serve *srv, unsigned upstream_timeout)
 
 static void serve_free(struct serve *srv)
 {
+	retry_stop(srv);
+	if (srv->submit_on)
+		submit_ctx_free(&srv->submit);
+	pthread_mutex_destroy(&srv->retry_lock);
+	pthread_cond_destroy(&srv->retry_cond);
 	serve_listeners_close(&srv->ls);
 	maildrop_ctx_free(&srv->ctx);
 	gen_unref(srv->ctx_gen);
@@ -709,6 +859,8 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.cmdline = c;
 	srv.wake[0] = srv.wake[1] = -1;
 	pthread_mutex_init(&srv.lock, NULL);
+	pthread_mutex_init(&srv.retry_lock, NULL);
+	pthread_cond_init(&srv.retry_cond, NULL);
 	maildrop_ctx_init(&srv.ctx);
 	if (serve_signals_block() != 0) {
 		snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
@@ -743,6 +895,23 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.ctx.devlocks = srv.devlocks;
 	srv.ctx.throttle = srv.throttle;
 	srv.ctx.hash_gate = srv.hash_gate;
+	if (o->n_smtp_listen + o->n_smtp_listen_tls > 0) {
+		if (submit_ctx_init(&srv.submit, &srv.ctx, o->state) != 0) {
+			snprintf(err, sizeof(err), "state file name too long for the Sent copies' folder");
+			goto fail;
+		}
+		srv.submit_on = true;
+		srv.ctx.owed_copies = submit_owed_copies;
+		srv.ctx.owed_copies_arg = &srv.submit;
+		submit_recover(&srv.submit, o);
+		if (o->auth == PB_AUTH_MANAGED) {
+			if (pthread_create(&srv.retry_thread, NULL, retry_main, &srv) != 0) {
+				snprintf(err, sizeof(err), "cannot start the Sent copies' retry thread");
+				goto fail;
+			}
+			srv.retry_started = true;
+		}
+	}
 
 	struct serve_signal_handlers h = { on_stop, on_reload, &srv };
 	if (serve_signals_start(&h) != 0) {
@@ -756,6 +925,7 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	else
 		status = PB_EXIT_OK;
 	atomic_store(&srv.stopping, true);   /* also when the loop failed */
+	retry_stop(&srv);
 	drain(&srv, o->upstream_timeout);
 	serve_signals_stop();
 	registry_busy = serve_registry_count(srv.reg) > 0;
