@@ -13,6 +13,33 @@ _Static_assert((int)AUTOCONFIG_TLS_IMPLICIT == (int)PB_UTLS_IMPLICIT &&
     (int)AUTOCONFIG_TLS_STARTTLS == (int)PB_UTLS_STARTTLS &&
     (int)AUTOCONFIG_TLS_NONE == (int)PB_UTLS_NONE, "migrate_autoconfig_tls follows config_upstream_tls");
 
+/* popbridge's own SMTP submission is on (SPEC §11): the device sends
+ * through it, with its device password, unless --smtp-* say otherwise. The
+ * first implicit-TLS listener, else the first plain one (STARTTLS when a
+ * certificate is set). */
+static int submission_server(struct cmd_admin *ad, const struct config_argval *arg,
+    struct migrate_autoconfig_params *p)
+{
+	const struct config_options *o = &ad->o;
+	bool tls = o->n_smtp_listen_tls > 0;
+	const struct config_endpoint *ep = tls ? &o->smtp_listen_tls[0] : &o->smtp_listen[0];
+
+	if (arg[CMD_O_SMTP_PORT].text == NULL)
+		p->smtp_port = ep->port;
+	if (arg[CMD_O_SMTP_TLS].text == NULL)
+		p->smtp_tls = tls ? AUTOCONFIG_TLS_IMPLICIT : o->cert[0] ? AUTOCONFIG_TLS_STARTTLS
+		    : AUTOCONFIG_TLS_NONE;
+	if (arg[CMD_O_SMTP_HOST].text != NULL)
+		return 0;
+	if (strcmp(ep->host, "0.0.0.0") == 0 || strcmp(ep->host, "::") == 0) {
+		cmd_admin_fail(ad, "popbridge's submission service listens on every address: "
+		    "give --smtp-host with the name devices reach it by");
+		return -1;
+	}
+	p->smtp_host = ep->host;
+	return 0;
+}
+
 static int run(struct config_cmdline *c)
 {
 	const struct config_argval *arg = c->arg;
@@ -38,6 +65,9 @@ static int run(struct config_cmdline *c)
 	p.smtp_host = arg[CMD_O_SMTP_HOST].text;
 	p.smtp_port = (unsigned)arg[CMD_O_SMTP_PORT].num;
 	p.smtp_tls = (enum migrate_autoconfig_tls)arg[CMD_O_SMTP_TLS].num;
+	if (ad.o.n_smtp_listen + ad.o.n_smtp_listen_tls > 0 &&
+	    submission_server(&ad, arg, &p) != 0)
+		goto out;
 	if (migrate_autoconfig_write(stdout,
 	    (enum migrate_autoconfig_format)arg[CMD_O_AUTOCONFIG_FORMAT].num, &p, err,
 	    sizeof(err)) != 0) {
@@ -63,6 +93,8 @@ static const struct config_cmd_opt opts[] = {
 	{ CMD_O_SMTP_HOST, 0, NULL },
 	{ CMD_O_SMTP_PORT, 0, NULL },
 	{ CMD_O_SMTP_TLS, 0, NULL },
+	{ PB_K_SMTP_LISTEN, 0, "popbridge's submission service (as serve's): the outgoing server" },
+	{ PB_K_SMTP_LISTEN_TLS, 0, "the same over implicit TLS (preferred)" },
 };
 
 const struct config_command cmd_autoconfig = {
@@ -74,7 +106,10 @@ const struct config_command cmd_autoconfig = {
 	    "document (clientConfig 1.1), an Outlook autodiscover response (POX, schema\n"
 	    "2006a) or an Apple configuration profile (com.apple.mail.managed payload).\n"
 	    "An imaps:// URL gives implicit TLS (SSL), an imap:// URL STARTTLS (or none\n"
-	    "with --upstream-tls none).\n",
+	    "with --upstream-tls none). When popbridge's SMTP submission is on (its\n"
+	    "--smtp-listen or --smtp-listen-tls, here or in the configuration file), the\n"
+	    "outgoing server is popbridge's own, so the device keeps sending with its\n"
+	    "device password; --smtp-host, --smtp-port and --smtp-tls override.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

@@ -120,6 +120,8 @@ static void json_device(struct rep *r, const struct state_device *d)
 		fputs(", \"retrieved\": null, \"deleted\": null, \"waiting\": null", f);
 	fprintf(f, ", \"pending_commits\": %lld, \"stuck_commits\": %lld",
 	    (long long)d->commits_pending, (long long)d->commits_stuck);
+	fprintf(f, ", \"sent\": %lld, \"sent_copies_pending\": %lld",
+	    (long long)d->sent, (long long)d->sent_pending);
 	fprintf(f, ", \"revoked\": %s, \"stale\": %s, \"days_since_login\": ",
 	    d->revoked ? "true" : "false", is_stale(r, d) ? "true" : "false");
 	if (seen)
@@ -182,18 +184,22 @@ static void status_text(const struct rep *r, const struct state_device *d, char 
 	else if (d->commits_pending > 0 && o < len)
 		snprintf(buf + o, len - o, "; %lld commit(s) pending",
 		    (long long)d->commits_pending);
+	o = strlen(buf);
+	if (d->sent_pending > 0 && o < len)
+		snprintf(buf + o, len - o, "; %lld Sent copies pending",
+		    (long long)d->sent_pending);
 }
 
 static int table_cb(void *arg, const struct state_account *a, const struct state_device *d)
 {
 	struct rep *r = arg;
 	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], addr[STATE_ADDR_MAX + 1];
-	char login[32], rt[24], de[24], wa[24], st[96], tls[STATE_TLS_MAX + 1];
+	char login[32], rt[24], de[24], wa[24], se[24], st[128], tls[STATE_TLS_MAX + 1];
 	const char *auth = a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough";
 
 	cell(acc, sizeof(acc), a->name);
 	if (d == NULL) {
-		const char *row[] = { acc, auth, "(no devices)", "", "", "", "", "", "", "", "" };
+		const char *row[] = { acc, auth, "(no devices)", "", "", "", "", "", "", "", "", "" };
 		cmd_table_row(&r->t, row);
 		return 0;
 	}
@@ -205,9 +211,10 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	snprintf(rt, sizeof(rt), "%lld", (long long)d->retrieved);
 	snprintf(de, sizeof(de), "%lld", (long long)d->deleted);
 	snprintf(wa, sizeof(wa), "%lld", (long long)d->waiting);
+	snprintf(se, sizeof(se), "%lld", (long long)d->sent);
 	status_text(r, d, st, sizeof(st));
 	const char *row[] = { acc, auth, dev, login, addr, seen && d->protocol[0] ?
-	    d->protocol : "-", tls, seen ? rt : "-", seen ? de : "-", seen ? wa : "-", st };
+	    d->protocol : "-", tls, seen ? rt : "-", seen ? de : "-", seen ? wa : "-", se, st };
 	cmd_table_row(&r->t, row);
 	if (is_stale(r, d)) {
 		const char *srow[] = { acc, dev, login, st };
@@ -246,10 +253,10 @@ static int run(struct config_cmdline *c)
 		json_close_account(&r);
 		printf(r.first_account ? "]}\n" : "\n  ]}\n");
 	} else {
-		cmd_table_init(&r.t, 11);
+		cmd_table_init(&r.t, 12);
 		cmd_table_init(&r.stale, 4);
 		const char *head[] = { "ACCOUNT", "AUTH", "DEVICE", "LAST LOGIN", "ADDRESS",
-		    "PROTO", "TLS", "RETR", "DELE", "WAIT", "STATUS" };
+		    "PROTO", "TLS", "RETR", "DELE", "WAIT", "SENT", "STATUS" };
 		const char *shead[] = { "ACCOUNT", "DEVICE", "LAST LOGIN", "STATUS" };
 		cmd_table_row(&r.t, head);
 		cmd_table_row(&r.stale, shead);
@@ -290,7 +297,9 @@ const struct config_command cmd_report = {
 	    "Accounts and their devices: last login, last address, protocol, TLS\n"
 	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
 	    "session), revoked, and commits not yet applied upstream ('N commit(s)\n"
-	    "pending'; STUCK once one has failed 3 times: see the error log). Devices\n"
+	    "pending'; STUCK once one has failed 3 times: see the error log), messages\n"
+	    "sent through SMTP submission and their Sent copies not yet in the Sent\n"
+	    "folder ('N Sent copies pending'). Devices\n"
 	    "not seen for 30 days, or never, are marked\n"
 	    "stale and listed again at the end of the table: the plan for finishing a\n"
 	    "migration. JSON fields are described in docs/MIGRATION.md.\n",

@@ -683,17 +683,19 @@ static bool listed(const struct config_endpoint *list, size_t n, const struct co
 	return false;
 }
 
-/* SMTP submission (SPEC §11): listeners need an upstream and, for TLS, the
+/* SMTP submission (SPEC §11): listeners need an upstream (for a command that
+ * serves: need_upstream) and, for TLS, the
  * certificate; no address serves two protocols; the URL and the TLS mode
  * agree as for --upstream. */
-static int smtp_finish(struct config_options *o, enum config_key *bad, char *err, size_t errlen)
+static int smtp_finish(struct config_options *o, bool need_upstream, enum config_key *bad,
+    char *err, size_t errlen)
 {
 	char buf[PB_HOST_MAX + 10];
 	size_t n_all = o->n_smtp_listen + o->n_smtp_listen_tls;
 
 #define SBAD(k, ...) do { *bad = (k); return base_errf(err, errlen, __VA_ARGS__); } while (0)
 	if (o->smtp_upstream.host[0] == 0) {
-		if (n_all > 0)
+		if (n_all > 0 && need_upstream)
 			SBAD(PB_K_SMTP_UPSTREAM, "smtp-listen needs an upstream submission server: give "
 			    "--smtp-upstream URL or <smtp upstream=\"...\"/>");
 	} else if (!(o->set & PB_KEY_BIT(PB_K_SMTP_UPSTREAM_TLS))) {
@@ -741,7 +743,7 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 	} else if (o->upstream_scheme == PB_UTLS_STARTTLS && o->upstream_tls == PB_UTLS_IMPLICIT) {
 		BAD(PB_K_UPSTREAM_TLS, "upstream-tls implicit needs an imaps:// URL");
 	}
-	if (smtp_finish(o, &bad, err, errlen) != 0)
+	if (smtp_finish(o, need_upstream, &bad, err, errlen) != 0)
 		goto failed;
 	/* (the submission server's TLS uses upstream-ca too, SPEC §11) */
 	if (o->upstream_ca[0] && o->upstream.host[0] && o->upstream_tls == PB_UTLS_NONE &&
