@@ -18,8 +18,8 @@ PKGS="gcc make pkg-config libssl-dev libxml2-dev libsqlite3-dev check libsubunit
 # SMTP submission (SPEC §11): a private Postfix as the upstream submission
 # server (tests/lib/pbpostfix.py; installed with "No configuration", so no
 # system instance runs), aiosmtpd for scripted refusals and drops, and the
-# real clients swaks, msmtp (and curl, Python smtplib)
-PKGS="$PKGS postfix python3-aiosmtpd swaks msmtp"
+# real clients swaks (STARTTLS needs libnet-ssleay-perl), msmtp (and curl, Python smtplib)
+PKGS="$PKGS postfix python3-aiosmtpd swaks libnet-ssleay-perl msmtp"
 
 missing=""
 for p in $PKGS; do

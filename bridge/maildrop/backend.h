@@ -63,6 +63,9 @@ enum maildrop_crash_point {
 	                                     upstream step done, not yet marked */
 	BRIDGE_CRASH_BEFORE_FINISH,       /* "before-finish": every upstream step
 	                                     done, the entry not yet finished */
+	BRIDGE_CRASH_AFTER_APPEND,        /* "after-append": a Sent copy's APPEND
+	                                     answered OK, not yet recorded
+	                                     (SPEC §11, bridge/submit/) */
 };
 
 struct maildrop_ctx {

@@ -100,7 +100,7 @@ void submit_owed_copies(void *arg, struct maildrop_upstream *up, struct state_db
 		return;
 	const struct submit_copy_env env = {
 		.up = up, .db = db, .opt = opt, .spool_dir = ctx->spool_dir, .account = account,
-		.now = (int64_t)time(NULL), .locks = ctx->md->devlocks,
+		.now = (int64_t)time(NULL), .locks = ctx->md->devlocks, .crash_at = ctx->md->crash_at,
 	};
 	submit_copy_account(&env, account_id);
 }

@@ -107,6 +107,7 @@ static void retry_account(struct submit_ctx *ctx, const struct config_options *o
 		const struct submit_copy_env env = {
 			.up = &up, .db = db, .opt = opt, .spool_dir = ctx->spool_dir,
 			.account = a->name, .now = (int64_t)time(NULL), .locks = ctx->md->devlocks,
+			.crash_at = ctx->md->crash_at,
 		};
 		submit_copy_account(&env, a->id);
 	}

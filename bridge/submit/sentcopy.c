@@ -13,6 +13,7 @@
 #include "bridge/base/hex.h"
 #include "bridge/base/log.h"
 #include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/commit.h"
 #include "bridge/maildrop/devlock.h"
 #include "bridge/maildrop/folder.h"
 #include "bridge/submit/spool.h"
@@ -182,8 +183,10 @@ int submit_copy_one(const struct submit_copy_env *env, const struct state_sent *
 			return -1;
 		ir = append_file(env, row, folder, &uidvalidity, &uid, detail, detail_len);
 	}
-	if (ir == IMAP_OK)
+	if (ir == IMAP_OK) {
+		maildrop_crash_point(env->crash_at, BRIDGE_CRASH_AFTER_APPEND);
 		return done(env, row, folder, uidvalidity, uid, detail, detail_len);
+	}
 	if (ir == IMAP_NO || ir == IMAP_BAD || ir == IMAP_EARG)
 		/* refused, nothing stored: the next run appends without looking */
 		state_sent_set_state(env->db, row->id, STATE_SENT_PENDING);

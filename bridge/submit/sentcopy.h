@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "bridge/config/options.h"
+#include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 
@@ -54,6 +55,9 @@ struct submit_copy_env {
 	 * without waiting by submit_copy_account, as the device lock of a
 	 * pseudo-device no login can name. NULL: none (tests). */
 	struct maildrop_devlocks *locks;
+	/* Test hook (POPBRIDGE_TEST_CRASH_AT=after-append, docs/DESIGN.md): the
+	 * process kills itself after an APPEND's OK, before recording it. */
+	enum maildrop_crash_point crash_at;
 };
 
 int submit_copy_one(const struct submit_copy_env *env, const struct state_sent *row,
