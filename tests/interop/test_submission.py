@@ -26,7 +26,6 @@ the test Dovecot) and appends the Sent copies to that Dovecot.
 import hashlib
 import imaplib
 import os
-import poplib
 import re
 import smtplib
 import socket
@@ -37,7 +36,7 @@ import threading
 import time
 
 from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, fail, free_port, make_cert,
-                       popbridge_bin, report, run, upstream_messages)
+                       peak_rss_kib, pop3_login, popbridge_bin, report, run)
 
 sys.path.insert(0, os.path.join(os.environ.get("POPBRIDGE_SRC", "."), "tests", "lib"))
 from pbpostfix import Postfix, original  # noqa: E402
@@ -180,14 +179,6 @@ def wait_port(port):
         except OSError:
             time.sleep(0.05)
     fail("nothing listens on %d" % port)
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def device_list(pb):
@@ -394,16 +385,10 @@ def imap_down(dc, pf, tmp):
         check(device_list(pb)["default"]["SENT"] == "1 (1 to copy)", "device list: %r" %
               device_list(pb)["default"])
         sw.up()
-        p = poplib.POP3("127.0.0.1", pb.port, timeout=60)
-        p.user("alice")
-        p.pass_(PW)
-        p.quit()
+        pop3_login(pb, "alice").quit()
         pb.wait_log("event=sent-copy")
         check_one_copy(dc, "imap-down", msg)
-        p = poplib.POP3("127.0.0.1", pb.port, timeout=60)
-        p.user("alice")
-        p.pass_(PW)
-        p.quit()
+        pop3_login(pb, "alice").quit()
         check_one_copy(dc, "imap-down", msg)
         check(device_list(pb)["default"]["SENT"] == "1", "still owed after the copy")
         report("IMAP down while sending: 250 from the upstream, sent_copy=pending; the next "
@@ -442,10 +427,7 @@ def imap_down(dc, pf, tmp):
         check(pb.proc.wait(30) == -9, "the crash hook did not fire")
     check(len(copies(dc, "after-append")) == 1, "no APPEND before the crash")
     with Popbridge(up, tmp=tmp, state=state, args=smtp_args(pf, dc, port)) as pb:
-        p = poplib.POP3("127.0.0.1", pb.port, timeout=60)
-        p.user("alice")
-        p.pass_(PW)
-        p.quit()
+        pop3_login(pb, "alice").quit()
         pb.wait_log("event=sent-copy")
         check_one_copy(dc, "after-append", msg)
         check(device_list(pb)["default"]["SENT"] == "3", "after the crash: %r" %
