@@ -25,7 +25,7 @@ def main():
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and
               auth_data.password.decode() == password)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, auth_data=auth_data)
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
