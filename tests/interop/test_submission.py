@@ -468,7 +468,7 @@ def managed(dc, pf, tmp):
 
 def dropped(dc, tmp):
     sink_port = free_port()
-    sink = subprocess.Popen(["/usr/bin/python3", "-W", "ignore",
+    sink = subprocess.Popen(["/usr/bin/python3",
                              os.path.join(os.environ["POPBRIDGE_SRC"], "tests", "lib",
                                           "smtpsink.py"),
                              str(sink_port), "alice", PW, "drop-after-data"],
