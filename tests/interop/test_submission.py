@@ -362,6 +362,7 @@ def clients(dc, pf, tmp):
         check(devs["default"]["sent"] == 2 and devs["default"]["sent_copies_pending"] == 0 and
               devs["phone"]["protocol"] == "smtp", "report: %r" % devs["default"])
         report("device list and report count the messages each device sent")
+        check(pb.stop() == 0, "popbridge did not stop cleanly")
 
 
 # ---- IMAP down, crashes, managed retry -------------------------------------------------
@@ -412,6 +413,7 @@ def imap_down(dc, pf, tmp):
         check_one_copy(dc, "kill-9", msg)
         report("kill -9 with a copy pending: after the restart the next (SMTP) login appends "
                "exactly one copy")
+        check(pb.stop() == 0, "popbridge did not stop cleanly")
 
     # killed between the APPEND and its record: still one copy
     msg = message("after-append")
@@ -434,6 +436,7 @@ def imap_down(dc, pf, tmp):
               device_list(pb)["default"])
         report("killed between the APPEND and its record: the copy is found in Sent, not "
                "appended again")
+        check(pb.stop() == 0, "popbridge did not stop cleanly")
 
 
 def managed(dc, pf, tmp):
@@ -464,6 +467,7 @@ def managed(dc, pf, tmp):
         check_one_copy(dc, "managed-retry", msg, "carol", CAROL_PW)
         report("managed mode: after kill -9, serve's own retry appends the owed copy "
                "(no login needed), exactly once")
+        check(pb.stop() == 0, "popbridge did not stop cleanly")
 
 
 def dropped(dc, tmp):
@@ -493,6 +497,7 @@ def dropped(dc, tmp):
             check(os.listdir(os.path.join(tmp, "drop.db.sent")) == [], "a spool file was left")
             report("aiosmtpd drops the connection after the data: 451 4.4.2, no Sent copy, "
                    "no spool file left")
+            check(pb.stop() == 0, "popbridge did not stop cleanly")
     finally:
         sink.stdin.close()
         sink.wait(10)
