@@ -42,11 +42,11 @@ static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const ch
 	void *relay = NULL;
 	char clean[sizeof(reply.text)];
 
-	smtp_copy_printable(s->stats->user, sizeof(s->stats->user), user);
-	smtp_copy_printable(s->stats->mechanism, sizeof(s->stats->mechanism), mech);
+	pop3_copy_printable(s->stats->user, sizeof(s->stats->user), user);
+	pop3_copy_printable(s->stats->mechanism, sizeof(s->stats->mechanism), mech);
 	enum smtp_auth_status st = s->ops->open(s->backend, &cred, &relay, &reply);
 	delay(reply.delay_ms);
-	smtp_copy_printable(clean, sizeof(clean), reply.text);
+	pop3_copy_printable(clean, sizeof(clean), reply.text);
 	switch (st) {
 	case SMTP_AUTH_OK:
 		s->relay = relay;
@@ -122,18 +122,11 @@ static enum smtp_cmd_rc auth_plain(struct smtp_session *s, char *initial)
 	long n = sasl_response(s, "", initial, buf, sizeof(buf));
 	if (n < 0)
 		return n == -2 ? SMTP_CMD_CLOSE : SMTP_CMD_ERR;
-	char *end = buf + n;
-	char *authcid = memchr(buf, '\0', (size_t)n);
-	char *pass = authcid != NULL ? memchr(authcid + 1, '\0', (size_t)(end - authcid - 1))
-	    : NULL;
-	if (authcid != NULL)
-		authcid++;
-	if (pass != NULL)
-		pass++;
-	if (pass == NULL || memchr(pass, '\0', (size_t)(end - pass)) != NULL ||
+	char *authzid, *authcid, *pass;
+	if (pop3_sasl_plain_split(buf, (size_t)n, &authzid, &authcid, &pass) != 0 ||
 	    !valid_user(authcid, strlen(authcid)) || strlen(pass) > SMTP_PASS_MAX) {
 		smtp_reply(s, 501, "5.5.2 Malformed PLAIN response");
-	} else if (buf[0] != '\0' && strcmp(buf, authcid) != 0) {
+	} else if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0) {
 		s->stats->auth_failures++;
 		smtp_reply(s, 535, "5.7.8 Authorization identity not allowed");
 	} else {

@@ -58,22 +58,9 @@ void smtp_trace(struct smtp_session *s, const char *fmt, ...)
 	s->cfg->trace(s->cfg->trace_arg, msg);
 }
 
-void smtp_copy_printable(char *dst, size_t cap, const char *src)
-{
-	size_t i = 0;
-
-	if (cap == 0)
-		return;
-	for (; src != NULL && src[i] != '\0' && i + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	dst[i] = '\0';
-}
-
 void smtp_set_reason(struct smtp_session *s, const char *text)
 {
-	smtp_copy_printable(s->stats->reason, sizeof(s->stats->reason), text);
+	pop3_copy_printable(s->stats->reason, sizeof(s->stats->reason), text);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -357,7 +344,7 @@ static enum smtp_cmd_rc cmd_starttls(struct smtp_session *s, char *args)
 		return SMTP_CMD_CLOSE;
 	}
 	s->tls_active = true;
-	smtp_copy_printable(s->stats->tls_version, sizeof(s->stats->tls_version),
+	pop3_copy_printable(s->stats->tls_version, sizeof(s->stats->tls_version),
 	    s->t->ops->tls_version(s->t));
 	smtp_trace(s, "TLS started: %s", s->stats->tls_version);
 	/* RFC 3207 §4.2: forget what the client said before (its EHLO). */
@@ -500,9 +487,9 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 	struct smtp_session *s = calloc(1, sizeof(*s));
 
 	memset(stats, 0, sizeof(*stats));
-	smtp_copy_printable(stats->remote_addr, sizeof(stats->remote_addr), cfg->remote_addr);
+	pop3_copy_printable(stats->remote_addr, sizeof(stats->remote_addr), cfg->remote_addr);
 	if (s == NULL) {
-		smtp_copy_printable(stats->reason, sizeof(stats->reason), "out of memory");
+		pop3_copy_printable(stats->reason, sizeof(stats->reason), "out of memory");
 		stats->result = SMTP_RESULT_ERROR;
 		t->ops->close(t);
 		return stats->result;
@@ -535,7 +522,7 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 			go = false;
 		} else {
 			s->tls_active = true;
-			smtp_copy_printable(stats->tls_version, sizeof(stats->tls_version),
+			pop3_copy_printable(stats->tls_version, sizeof(stats->tls_version),
 			    t->ops->tls_version(t));
 		}
 	}
@@ -566,7 +553,7 @@ enum smtp_result smtp_session_run(int fd, const struct smtp_session_config *cfg,
 
 	if (t == NULL) {
 		memset(stats, 0, sizeof(*stats));
-		smtp_copy_printable(stats->reason, sizeof(stats->reason), "out of memory");
+		pop3_copy_printable(stats->reason, sizeof(stats->reason), "out of memory");
 		stats->result = SMTP_RESULT_ERROR;
 		return stats->result;
 	}

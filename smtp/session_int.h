@@ -69,7 +69,6 @@ int smtp_read_line(struct smtp_session *s, char **line, size_t *len);
  * something, 0 the session ends (s->result set). */
 int smtp_fill(struct smtp_session *s);
 void smtp_set_reason(struct smtp_session *s, const char *text);
-void smtp_copy_printable(char *dst, size_t cap, const char *src);
 /* Forget the transaction (after DATA's end, RSET, a refused DATA). */
 void smtp_transaction_reset(struct smtp_session *s);
 /* May AUTH be used now (TLS, or the caller allows plaintext)? */
