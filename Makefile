@@ -18,7 +18,7 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 DATADIR  ?= $(PREFIX)/share/popbridge
 DOCDIR   ?= $(PREFIX)/share/doc/popbridge
-PKGS     := openssl libxml-2.0 sqlite3
+PKGS     := openssl libxml-2.0 sqlite3 libmicrohttpd libcurl jansson
 CFLAGS   ?= -O2 -g
 LDFLAGS  ?=
 FUZZ_SECONDS ?= 60
@@ -183,8 +183,14 @@ $(FUZZ_B)/fuzz/fuzz_pop3client: tests/fuzz/fuzz_pop3client.c $(FUZZ_B)/libbridge
 $(FUZZ_B)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c $(FUZZ_B)/libbridge.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_front_parse: tests/fuzz/fuzz_front_parse.c $(FUZZ_B)/libbridge.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 $(FUZZ_B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_B)/libbridge.a \
 		$(FUZZ_B)/libstate.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_oauth2_token: tests/fuzz/fuzz_oauth2_token.c $(FUZZ_B)/libbridge.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 

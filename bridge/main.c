@@ -12,6 +12,7 @@ static const struct config_command *const commands[] = {
 	&cmd_device,
 	&cmd_import_uidls,
 	&cmd_report,
+	&cmd_route,
 	&cmd_autoconfig,
 	&cmd_check_config,
 	&cmd_version,

@@ -96,7 +96,7 @@ void imap_ahead_lost(struct imap_session *s)
 		struct imap_ahead_entry e = *at(s, 0);
 		pop(s);
 		if (e.done)
-			e.done(e.done_arg, e.info.uid, &st);
+			e.done(e.done_arg, &e.info, &st);
 	}
 	s->ahead->octets = 0;
 }
@@ -222,7 +222,7 @@ static enum imap_result pump(struct imap_session *s, struct wrap_ctx *w)
 		if (!e->info.fetch && r != IMAP_OK && e->done) {
 			imap_done_fn *done = e->done;
 			e->done = NULL;
-			done(e->done_arg, e->info.uid, &e->status);
+			done(e->done_arg, &e->info, &e->status);
 		}
 		pop_done(s);
 		return IMAP_OK;
@@ -300,17 +300,23 @@ enum imap_result imap_fetch_ahead(struct imap_session *s, uint32_t uid,
 	return IMAP_OK;
 }
 
-enum imap_result imap_store_ahead(struct imap_session *s, uint32_t uid, bool add,
-    unsigned sysflags, imap_done_fn *done, void *done_arg)
+enum imap_result imap_store_ahead_range(struct imap_session *s, uint32_t uid,
+    uint32_t uid_last, bool add, unsigned sysflags, imap_done_fn *done, void *done_arg)
 {
-	struct imap_ahead_info info = { .fetch = false, .uid = uid };
+	struct imap_ahead_info info = { .fetch = false, .uid = uid, .uid_last = uid_last };
 	enum imap_result r = ahead_check(s);
 	if (r != IMAP_OK)
 		return r;
-	if ((r = imap_store_cmd(s, uid, add, sysflags)) != IMAP_OK)
+	if ((r = imap_store_cmd(s, uid, uid_last, add, sysflags)) != IMAP_OK)
 		return r;
 	if ((r = imap_cmd_send_now(s)) != IMAP_OK)
 		return r;
 	imap_ahead_push(s, &info, done, done_arg);
 	return IMAP_OK;
+}
+
+enum imap_result imap_store_ahead(struct imap_session *s, uint32_t uid, bool add,
+    unsigned sysflags, imap_done_fn *done, void *done_arg)
+{
+	return imap_store_ahead_range(s, uid, uid, add, sysflags, done, done_arg);
 }

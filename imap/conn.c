@@ -395,6 +395,28 @@ static const char *ssl_errstr(char *buf, size_t len)
 	return buf;
 }
 
+/* Drive a handshake step (SSL_connect, SSL_accept) on c->ssl until it is
+ * done (0) or fails (-1): *e is then its SSL error, or 0 when the wait
+ * failed (timeout, socket error; c's cause and err are set). */
+static int handshake(struct imap_conn *c, int (*step)(SSL *), long long deadline, int *e)
+{
+	for (;;) {
+		ERR_clear_error();
+		int r = step(c->ssl);
+		if (r == 1)
+			return 0;
+		*e = SSL_get_error(c->ssl, r);
+		if (*e != SSL_ERROR_WANT_READ && *e != SSL_ERROR_WANT_WRITE)
+			return -1;
+		int w = wait_fd(c->fd, *e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+		if (w <= 0) {
+			*e = 0;
+			return w == 0 ? set_err(c, IMAP_CAUSE_TIMEOUT, "TLS handshake timed out") :
+			    set_err(c, IMAP_CAUSE_IO, "TLS handshake: %s", strerror(errno));
+		}
+	}
+}
+
 int imap_conn_start_tls(struct imap_conn *c, const struct imap_tls_opts *o)
 {
 	char ebuf[120];
@@ -433,28 +455,17 @@ int imap_conn_start_tls(struct imap_conn *c, const struct imap_tls_opts *o)
 		    SSL_set_tlsext_host_name(ssl, o->verify_name) != 1)
 			return set_err(c, IMAP_CAUSE_TLS, "bad host name to verify");
 	}
-	for (;;) {
-		ERR_clear_error();
-		int r = SSL_connect(ssl);
-		if (r == 1)
-			break;
-		int e = SSL_get_error(ssl, r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			int w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-			if (w == 0)
-				return set_err(c, IMAP_CAUSE_TIMEOUT, "TLS handshake timed out");
-			if (w < 0)
-				return set_err(c, IMAP_CAUSE_IO, "TLS handshake: %s", strerror(errno));
-			continue;
-		}
-		long vr = SSL_get_verify_result(ssl);
-		if (vr != X509_V_OK)
-			return set_err(c, IMAP_CAUSE_TLS_VERIFY, "certificate verification failed: %s",
-			    X509_verify_cert_error_string(vr));
-		return set_err(c, IMAP_CAUSE_TLS, "TLS handshake failed: %s",
-		    ssl_errstr(ebuf, sizeof(ebuf)));
-	}
-	return 0;
+	int e;
+	if (handshake(c, SSL_connect, deadline, &e) == 0)
+		return 0;
+	if (e == 0)
+		return -1;
+	long vr = SSL_get_verify_result(ssl);
+	if (vr != X509_V_OK)
+		return set_err(c, IMAP_CAUSE_TLS_VERIFY, "certificate verification failed: %s",
+		    X509_verify_cert_error_string(vr));
+	return set_err(c, IMAP_CAUSE_TLS, "TLS handshake failed: %s",
+	    ssl_errstr(ebuf, sizeof(ebuf)));
 }
 
 /* One read with the deadline of op_deadline (see imap_conn_read). */
@@ -597,4 +608,114 @@ void imap_conn_close(struct imap_conn *c)
 const char *imap_conn_tls_version(const struct imap_conn *c)
 {
 	return c->ssl ? SSL_get_version(c->ssl) : NULL;
+}
+
+/* ---- the server side, and I/O that never waits ---------------------------- */
+
+void imap_conn_adopt(struct imap_conn *c, int fd, unsigned timeout_s)
+{
+	imap_conn_init(c, timeout_s);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+}
+
+int imap_conn_accept_tls(struct imap_conn *c, void *ssl_ctx)
+{
+	long long deadline = now_ms() + c->timeout_ms;
+	char ebuf[120];
+	if (c->fd < 0 || c->ssl)
+		return set_err(c, IMAP_CAUSE_TLS, "TLS: not possible now");
+	ERR_clear_error();
+	SSL *ssl = SSL_new(ssl_ctx);
+	if (!ssl)
+		return set_err(c, IMAP_CAUSE_TLS, "TLS: %s", ssl_errstr(ebuf, sizeof(ebuf)));
+	c->ssl = ssl;
+	SSL_set_fd(ssl, c->fd);
+	int e;
+	if (handshake(c, SSL_accept, deadline, &e) == 0)
+		return 0;
+	if (e == 0)
+		return -1;
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		return set_err(c, IMAP_CAUSE_CLOSED, "TLS handshake: connection closed");
+	return set_err(c, IMAP_CAUSE_TLS, "TLS handshake failed: %s",
+	    ssl_errstr(ebuf, sizeof(ebuf)));
+}
+
+/* After SSL_read/SSL_write returned r <= 0: 0 (would block, *want set) or
+ * -1. */
+static ssize_t ssl_nb_fail(struct imap_conn *c, int r, short *want, const char *what)
+{
+	char ebuf[120];
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		ERR_clear_error();
+		return 0;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+		return set_err(c, IMAP_CAUSE_CLOSED, "connection closed");
+	return set_err(c, IMAP_CAUSE_TLS, "TLS %s: %s", what, ssl_errstr(ebuf, sizeof(ebuf)));
+}
+
+ssize_t imap_conn_read_some(struct imap_conn *c, void *buf, size_t cap, short *want)
+{
+	*want = POLLIN;
+	if (c->fd < 0)
+		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
+	if (c->ssl) {
+		ERR_clear_error();
+		int r = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+		return r > 0 ? r : ssl_nb_fail(c, r, want, "read");
+	}
+	for (;;) {
+		ssize_t r = recv(c->fd, buf, cap, 0);
+		if (r > 0)
+			return r;
+		if (r == 0)
+			return set_err(c, IMAP_CAUSE_CLOSED, "connection closed");
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno != EINTR)
+			return set_err(c, errno == ECONNRESET ? IMAP_CAUSE_CLOSED : IMAP_CAUSE_IO,
+			    "read: %s", strerror(errno));
+	}
+}
+
+ssize_t imap_conn_write_some(struct imap_conn *c, const void *buf, size_t len, short *want)
+{
+	*want = POLLOUT;
+	if (c->fd < 0)
+		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
+	if (c->ssl) {
+		/* A retry after WANT_* sends the same octets, maybe with more
+		 * behind them: allowed only with these modes. */
+		SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		ERR_clear_error();
+		int r = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+		return r > 0 ? r : ssl_nb_fail(c, r, want, "write");
+	}
+	for (;;) {
+		ssize_t r = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (r >= 0)
+			return r;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno != EINTR)
+			return set_err(c, errno == EPIPE || errno == ECONNRESET ?
+			    IMAP_CAUSE_CLOSED : IMAP_CAUSE_IO, "write: %s", strerror(errno));
+	}
+}
+
+size_t imap_conn_pending(const struct imap_conn *c)
+{
+	if (!c->ssl)
+		return 0;
+	int n = SSL_pending(c->ssl);
+	return n > 0 ? (size_t)n : 0;
 }

@@ -86,6 +86,33 @@ void imap_conn_budget_uncap(struct imap_conn *c, bool on);
 /* CLOCK_MONOTONIC in ms. */
 long long imap_conn_now_ms(void);
 
+/* ---- the server side, and I/O that never waits (the IMAP front, SPEC §12) */
+
+/* Take an accepted socket: c owns it from now on (non-blocking;
+ * imap_conn_close closes it). Reads and writes have c's timeout as above. */
+void imap_conn_adopt(struct imap_conn *c, int fd, unsigned timeout_s);
+/* The server side of a TLS handshake on c, with ssl_ctx (an SSL_CTX * that
+ * stays the caller's and must outlive c's TLS), within c->timeout_ms. -1
+ * with cause and err on failure. */
+int imap_conn_accept_tls(struct imap_conn *c, void *ssl_ctx);
+/* One read or write that never waits: octets moved (> 0); 0 when nothing
+ * can move now, with *want set to the poll() events to wait for (TLS may
+ * need to write to read, and read to write); -1 with cause and err on
+ * failure, cause CLOSED at the end of the stream. */
+ssize_t imap_conn_read_some(struct imap_conn *c, void *buf, size_t cap, short *want);
+ssize_t imap_conn_write_some(struct imap_conn *c, const void *buf, size_t len, short *want);
+/* Octets TLS has decrypted but not handed out yet: poll() cannot see them,
+ * so a reader asks before it waits. */
+size_t imap_conn_pending(const struct imap_conn *c);
+
+/* Give a logged-in session's connection away for a byte relay (the IMAP
+ * front): *out gets the connection, *rest and *rest_len what the session has
+ * read from the server but not parsed yet (the relay's first octets; valid
+ * until imap_session_free). The session is left DISCONNECTED. Only between
+ * commands with nothing sent ahead: -1 otherwise (nothing changes). */
+int imap_session_detach(struct imap_session *s, struct imap_conn *out, const char **rest,
+    size_t *rest_len);
+
 /* The host-name lookup, getaddrinfo() unless a test replaced it (set it
  * only while no connection is being opened; NULL restores getaddrinfo).
  * Its results are freed with freeaddrinfo(). */

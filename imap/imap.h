@@ -254,6 +254,15 @@ const char *imap_tls_version(const struct imap_session *s);
 /* Bytes dropped because they arrived between STARTTLS's OK and the end of
  * the TLS handshake (a sign of an injection attempt; worth a log line). */
 size_t imap_starttls_discarded(const struct imap_session *s);
+/* Where untagged events go from now on (cfg.on_event / event_arg), for a
+ * session handed from one owner to another (connection reuse, SPEC §9);
+ * fn NULL drops them. */
+void imap_set_events(struct imap_session *s, imap_event_fn *fn, void *arg);
+/* The session can be handed on as it is: logged in (AUTH or SELECTED), no
+ * BYE received, no command in flight (the read-ahead queue empty: see
+ * imap_ahead_drain) and the parser between responses (no half-read
+ * literal). A session that failed is DISCONNECTED, so never reusable. */
+bool imap_reusable(const struct imap_session *s);
 const char *imap_result_name(enum imap_result r);
 
 /* ---- capabilities ------------------------------------------------------ */
@@ -278,6 +287,27 @@ enum imap_result imap_capability(struct imap_session *s);
  * no credentials to check). Capabilities are read again on success. */
 enum imap_result imap_login(struct imap_session *s, const char *user,
     const char *password);
+/* OAuth2 (SPEC §10): AUTHENTICATE OAUTHBEARER (RFC 7628, with a=USER, which
+ * Dovecot requires, and host and port) when the server offers
+ * AUTH=OAUTHBEARER, else AUTHENTICATE XOAUTH2 when it offers AUTH=XOAUTH2,
+ * else IMAP_EUNSUPPORTED. token is the access token (RFC 6750 b64token, at
+ * most IMAP_BEARER_MAX octets; anything else IMAP_EARG). The initial
+ * response goes on the command line with SASL-IR, else after the server's
+ * "+". A refusal that comes as a challenge (a base64 JSON status) is
+ * answered once as the mechanism requires (OAUTHBEARER: ^A; XOAUTH2: an
+ * empty line) before the tagged NO, which is the result (IMAP_NO: the token
+ * is refused, as for imap_login); imap_last_challenge() then holds the
+ * challenge's decoded text. Only in NOT_AUTH state; capabilities are read
+ * again on success. */
+enum imap_result imap_login_oauth2(struct imap_session *s, const char *user,
+    const char *token);
+/* The mechanism of the last successful login: "PLAIN", "LOGIN",
+ * "OAUTHBEARER" or "XOAUTH2"; NULL before one. */
+const char *imap_login_mechanism(const struct imap_session *s);
+/* The decoded, sanitised text of the challenge with which the server refused
+ * the last imap_login_oauth2 (e.g. {"status":"invalid_token"}); "" when
+ * none. */
+const char *imap_last_challenge(const struct imap_session *s);
 /* ID with name/value pairs (kv[2i], kv[2i+1]); IMAP_EUNSUPPORTED without
  * the ID capability. The server's answer goes to on_event (OTHER). */
 enum imap_result imap_id(struct imap_session *s, const char *const *kv, size_t n);
@@ -483,15 +513,18 @@ enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
  * sizes[i] > 0, UID FETCH uids[i] (UID BODY.PEEK[]<sizes[i]-k.k>) where
  * k = min(tail_len, sizes[i]) and sizes[i] is the message's RFC822.SIZE (or
  * any size the caller believes). Up to IMAP_PIPELINE_MAX commands are in
- * flight at once: one round trip per IMAP_PIPELINE_MAX / 2 messages rather
- * than one per message (IMAP has no single command for this: a partial
- * fetch's origin is the same for every message of the set).
+ * flight at once: one round trip per IMAP_PIPELINE_MAX / 2 commands rather
+ * than one per message. A partial fetch's origin is the same for every
+ * message of a command's set, so messages of equal size share one command
+ * (UID FETCH set (UID BODY.PEEK[]<size-k.k>)); commands go out in the order
+ * of their first message in uids.
  *  - cb(arg, uid, tail, len) once per message the server returned the
- *    section for, in the server's order, with its last octets: len <= k,
- *    less when the message is shorter than its size said (an origin beyond
- *    the end gives an empty string). A message that is no longer there
+ *    section for, in the server's order, with its last octets: len = k
+ *    when the message is as long as its size said; fewer (maybe none)
+ *    when it is shorter (its real last octets) or, in a group of
+ *    imap_fetch_tails_grouped, longer. A message that is no longer there
  *    (no data, or NO [EXPUNGEISSUED] / [NONEXISTENT]) simply gets no call;
- *    a UID given twice is asked and reported twice.
+ *    a UID given twice is asked and reported once (with the first size).
  *    Responses are attributed by UID; FETCH data for UIDs not in flight and
  *    all other untagged data go to on_event as usual. cb returning non-zero
  *    means "no more": nothing more is sent or reported, the commands in
@@ -506,6 +539,18 @@ enum imap_result imap_fetch_body_checked(struct imap_session *s, uint32_t uid,
 typedef int imap_tail_fn(void *arg, uint32_t uid, const char *tail, size_t len);
 enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, imap_tail_fn *cb, void *arg);
+/* The same, with messages whose sizes lie within spread octets of the
+ * smallest of a group in one command: UID FETCH set (UID
+ * BODY.PEEK[]<o.L>), o = smallest - tail_len (or 0), L reaching the largest
+ * one's end. The server returns each member from o to its end, so one
+ * command serves many messages (for a first listing of 20,000 messages, a
+ * few dozen commands instead of 20,000), at the price of up to spread +
+ * tail_len octets of transfer each. A set longer than about 1 KB of text
+ * is cut into several commands. spread 0 is imap_fetch_tails; over
+ * IMAP_TAIL_SPREAD_MAX: IMAP_EARG. */
+enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t *uids,
+    const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
+    void *arg);
 
 /* ---- read-ahead: commands sent before their answers are read ----------- */
 
@@ -530,7 +575,8 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
  * Requires a selected mailbox; IMAP_EARG when the queue is full. */
 struct imap_ahead_info {
 	bool fetch;                /* a body fetch; else a store */
-	uint32_t uid;
+	uint32_t uid;              /* a store: the first of its UIDs */
+	uint32_t uid_last;         /* a store: the last (uid..uid_last) */
 	enum imap_section section; /* fetch: as imap_fetch_body */
 	uint64_t offset, length;
 	uint64_t expect;           /* fetch: octets the caller expects */
@@ -542,13 +588,19 @@ enum imap_result imap_fetch_ahead(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length, uint64_t expect);
 /* A store sent ahead did not answer OK: st says how (a NO or BAD, or
  * IMAP_ECONN when the connection ended before its answer: then it may or
- * may not have been done). Must not call into the session. */
-typedef void imap_done_fn(void *arg, uint32_t uid, const struct imap_status *st);
+ * may not have been done); what names the store (uid..uid_last). Must not
+ * call into the session. */
+typedef void imap_done_fn(void *arg, const struct imap_ahead_info *what,
+    const struct imap_status *st);
 /* UID STORE uid +FLAGS.SILENT / -FLAGS.SILENT (sysflags) sent now; its
  * answer is read with the next command's; done (may be NULL) hears a
  * failure. */
 enum imap_result imap_store_ahead(struct imap_session *s, uint32_t uid, bool add,
     unsigned sysflags, imap_done_fn *done, void *done_arg);
+/* The same for the UIDs uid..uid_last (UID STORE uid:uid_last ...): one
+ * command for a run of messages. */
+enum imap_result imap_store_ahead_range(struct imap_session *s, uint32_t uid,
+    uint32_t uid_last, bool add, unsigned sysflags, imap_done_fn *done, void *done_arg);
 /* Commands in flight; octets of the fetches' expect; the i-th oldest. */
 size_t imap_ahead_count(const struct imap_session *s);
 uint64_t imap_ahead_octets(const struct imap_session *s);

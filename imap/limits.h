@@ -68,6 +68,13 @@
 /* Synchronising literals (or SASL continuations) in one command. LOGIN has
  * two; nothing popbridge sends has more. */
 #define IMAP_CMD_SYNC_MAX 4
+/* An OAuth2 access token (AUTHENTICATE OAUTHBEARER / XOAUTH2): Google's are
+ * a few hundred octets, Microsoft's JWTs a few KiB; with the user name and
+ * the framing its base64 form stays inside IMAP_CMD_MAX. */
+#define IMAP_BEARER_MAX 8192
+/* Our answer to a SASL challenge after the initial response: OAUTHBEARER's
+ * "AQ==" (a ^A) or XOAUTH2's empty line (RFC 7628 §3.2.3). */
+#define IMAP_CHALLENGE_REPLY_MAX 16
 /* A string argument longer than this, or with 8-bit octets, is sent as a
  * literal rather than a quoted string. */
 #define IMAP_QUOTED_MAX 1024
@@ -90,13 +97,13 @@
  * more than 4,000,000 (32 MB) is treated as hostile. */
 #define IMAP_UIDSET_RANGES_MAX 4000000
 
-/* UID FETCH commands imap_fetch_tails keeps in flight at once. Each command
- * is under 80 octets and its answer under 200 (plus whatever untagged data
- * the server adds), so a full window is a few KB each way: far below any
- * socket buffer, so a write never blocks on a server that is itself blocked
- * writing answers we have not read yet (no deadlock), while one round trip
- * now serves 64 messages instead of one. The window is refilled in one
- * write once half of it has been answered. */
+/* UID FETCH commands imap_fetch_tails keeps in flight at once (and at most
+ * 8 KiB of them, fetch_tails.c). Each command is under 80 octets for one
+ * message, about 1 KB for a group, so a full window is a few KB: far below
+ * any socket buffer, so a write never blocks on a server that is itself
+ * blocked writing answers we have not read yet (no deadlock), while one
+ * round trip now serves 64 commands instead of one. The window is refilled
+ * in one write once half of it has been answered. */
 #define IMAP_PIPELINE_MAX 64
 
 /* Commands a session keeps sent ahead of their answers (imap_fetch_ahead,
@@ -107,6 +114,10 @@
 
 /* The most octets imap_fetch_tails fetches from the end of one message. */
 #define IMAP_TAIL_MAX 16
+/* The widest size spread imap_fetch_tails_grouped puts in one command:
+ * each member costs up to spread + tail octets of transfer, so this bounds
+ * the extra data at 4 KiB a message. */
+#define IMAP_TAIL_SPREAD_MAX 4096
 
 /* Default timeout in seconds (T below) when the caller gives 0 (SPEC §5:
  * --upstream-timeout defaults to 30 s). It bounds name resolution and

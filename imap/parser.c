@@ -247,6 +247,11 @@ bool imap_parser_streaming(const struct imap_parser *p)
 	return p->phase == PH_STREAM || p->phase == PH_STREAM_END;
 }
 
+bool imap_parser_between(const struct imap_parser *p)
+{
+	return p->phase == PH_LINE && p->line_len == 0 && (!p->in_response || p->done);
+}
+
 /* ---- argument stack ---------------------------------------------------- */
 
 static struct imap_arg *push(struct imap_parser *p)

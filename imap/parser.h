@@ -187,6 +187,8 @@ void imap_parser_free(struct imap_parser *p);
 void imap_parser_reset(struct imap_parser *p);
 /* True between STREAM_BEGIN and STREAM_END. */
 bool imap_parser_streaming(const struct imap_parser *p);
+/* True between responses: nothing of a next one fed yet, no failure. */
+bool imap_parser_between(const struct imap_parser *p);
 
 enum imap_parse_status imap_parser_feed(struct imap_parser *p, const void *buf,
     size_t len, size_t *used, struct imap_parse_event *ev);

@@ -157,6 +157,18 @@ size_t imap_starttls_discarded(const struct imap_session *s)
 	return s->starttls_discarded;
 }
 
+void imap_set_events(struct imap_session *s, imap_event_fn *fn, void *arg)
+{
+	s->cfg.on_event = fn;
+	s->cfg.event_arg = arg;
+}
+
+bool imap_reusable(const struct imap_session *s)
+{
+	return (s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED) && !s->bye &&
+	    imap_ahead_count(s) == 0 && imap_parser_between(s->parser);
+}
+
 uint32_t imap_exists(const struct imap_session *s)
 {
 	return s->exists;
@@ -223,6 +235,22 @@ void imap_session_free(struct imap_session *s)
 	free(s->ca_file);
 	free(s->verify_name);
 	free(s);
+}
+
+int imap_session_detach(struct imap_session *s, struct imap_conn *out, const char **rest,
+    size_t *rest_len)
+{
+	if (s->conn.fd < 0 || s->pipelined || (s->ahead && s->ahead->n > 0))
+		return -1;
+	*out = s->conn;
+	out->budget.on = false;
+	*rest = s->rbuf + s->roff;
+	*rest_len = s->rlen - s->roff;
+	/* The session forgets the connection without closing it. */
+	imap_conn_init(&s->conn, (unsigned)(s->conn.timeout_ms / 1000));
+	imap_parser_reset(s->parser);
+	s->state = IMAP_STATE_DISCONNECTED;
+	return 0;
 }
 
 /* ---- capabilities ------------------------------------------------------ */
@@ -525,10 +553,31 @@ static void skip_since(struct imap_session *s, long long t0)
 	imap_conn_budget_skip(&s->conn, imap_conn_now_ms() - t0);
 }
 
+/* A continuation request the command has no more data for: the handler's
+ * challenge() answers it (a SASL mechanism's error exchange). */
+static enum imap_result answer_challenge(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response *resp)
+{
+	const char *line = h && h->challenge ? h->challenge(s, h->ctx, resp) : NULL;
+	if (line == NULL)
+		return imap_proto_failed(s, "unexpected continuation request");
+	size_t n = strlen(line);
+	for (size_t i = 0; i < n; i++)
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			return imap_proto_failed(s, "challenge answer not printable");
+	if (n > IMAP_CHALLENGE_REPLY_MAX)
+		return imap_proto_failed(s, "challenge answer too long");
+	if ((n > 0 && imap_conn_write(&s->conn, line, n) < 0) ||
+	    imap_conn_write(&s->conn, "\r\n", 2) < 0)
+		return conn_failed(s);
+	return IMAP_OK;
+}
+
 /* Read and dispatch until a continuation request (only when waiting for
- * one) or a tagged response: IMAP_OK with *out set (NULL for a
- * continuation), or a failure with the connection closed. body: the
- * command asked for a body section (no hard cap while one streams). */
+ * one; else the handler's challenge() answers it) or a tagged response:
+ * IMAP_OK with *out set (NULL for a continuation), or a failure with the
+ * connection closed. body: the command asked for a body section (no hard
+ * cap while one streams). */
 static enum imap_result read_until(struct imap_session *s, const struct cmd_handler *h,
     bool waiting, bool body, const struct imap_response **out)
 {
@@ -560,8 +609,12 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 		}
 		const struct imap_response *resp = ev.resp;
 		if (resp->type == IMAP_RESP_CONTINUATION) {
-			if (!waiting)
-				return imap_proto_failed(s, "unexpected continuation request");
+			if (!waiting) {
+				r = answer_challenge(s, h, resp);
+				if (r != IMAP_OK)
+					return r;
+				continue;
+			}
 			*out = NULL;
 			return IMAP_OK;
 		}

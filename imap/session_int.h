@@ -52,6 +52,10 @@ struct imap_session {
 	size_t kwcap;
 	struct imap_ahead *ahead;  /* commands sent ahead, answers unread
 	                              (ahead.c); NULL until the first */
+	const char *mech;          /* how the session logged in: "PLAIN",
+	                              "LOGIN", "OAUTHBEARER", "XOAUTH2"; NULL */
+	char challenge[IMAP_TEXT_MAX + 1]; /* the last SASL challenge of a
+	                              refused AUTHENTICATE, decoded, sanitised */
 };
 
 /* One command sent ahead of its answer (imap_fetch_ahead, imap_store_ahead). */
@@ -89,6 +93,12 @@ struct cmd_handler {
 	/* imap_cmd_read_tagged only: when *stop is true after an untagged
 	 * response, it returns IMAP_OK with *out NULL (may be NULL). */
 	const bool *stop;
+	/* imap_cmd_run only: a continuation request after the command's last
+	 * sync point — a SASL mechanism's challenge, e.g. an OAuth2 error
+	 * (RFC 7628 §3.2.2). Returns the line to answer with (printable ASCII,
+	 * without CRLF, at most IMAP_CHALLENGE_REPLY_MAX octets), or NULL: a
+	 * protocol error. NULL handler: every such request is one. */
+	const char *(*challenge)(struct imap_session *s, void *ctx, const struct imap_response *r);
 };
 
 /* IMAP_OK when a command may be sent in the current state (need: the
@@ -115,12 +125,13 @@ long imap_ahead_find(const struct imap_session *s, const struct imap_ahead_info 
  * tagged reply is read later) or its tagged reply came (its result). */
 enum imap_result imap_ahead_run(struct imap_session *s, size_t pos, const struct cmd_handler *h);
 /* Start s->cmd as UID FETCH of a body section (imap_fetch_body's words),
- * or as UID STORE uid +/-FLAGS.SILENT (sysflags); IMAP_EARG (s->last set)
- * for arguments imap_fetch_body / imap_store_flags would refuse. */
+ * or as UID STORE uid[:uid_last] +/-FLAGS.SILENT (sysflags); IMAP_EARG
+ * (s->last set) for arguments imap_fetch_body / imap_store_flags would
+ * refuse. */
 enum imap_result imap_body_cmd(struct imap_session *s, uint32_t uid,
     enum imap_section section, uint64_t offset, uint64_t length);
-enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, bool add,
-    unsigned sysflags);
+enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, uint32_t uid_last,
+    bool add, unsigned sysflags);
 /* The connection is gone: every command in flight is lost (a store's done
  * is told); the queue is emptied. */
 void imap_ahead_lost(struct imap_session *s);

@@ -50,16 +50,19 @@ enum imap_result imap_store_flags(struct imap_session *s, const struct imap_uids
 	return imap_cmd_uid_chunks(s, "UID STORE", uids, store_suffix, &a, NULL);
 }
 
-enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, bool add,
-    unsigned sysflags)
+enum imap_result imap_store_cmd(struct imap_session *s, uint32_t uid, uint32_t uid_last,
+    bool add, unsigned sysflags)
 {
 	const unsigned settable = IMAP_FLAG_SEEN | IMAP_FLAG_ANSWERED | IMAP_FLAG_FLAGGED |
 	    IMAP_FLAG_DELETED | IMAP_FLAG_DRAFT;
 	struct store_args a = { add, sysflags, NULL, 0 };
-	char n[16];
-	if (uid == 0 || sysflags == 0 || (sysflags & ~settable))
+	char n[24];
+	if (uid == 0 || uid_last < uid || sysflags == 0 || (sysflags & ~settable))
 		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "no valid flags to store");
-	snprintf(n, sizeof(n), "%u", uid);
+	if (uid_last == uid)
+		snprintf(n, sizeof(n), "%u", uid);
+	else
+		snprintf(n, sizeof(n), "%u:%u", uid, uid_last);
 	imap_cmd_begin(s, "UID STORE");
 	imap_cmd_raw(s->cmd, n);
 	store_suffix(s, &a);

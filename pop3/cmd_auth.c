@@ -57,6 +57,8 @@ static enum pop3_cmd_rc login(struct pop3_session *s, const char *user,
 	s->deleted = calloc(n > 0 ? n : 1, sizeof(bool));
 	if (s->deleted == NULL) {
 		s->ops->close(md);
+		if (s->ops->release != NULL)
+			s->ops->release(md);
 		pop3_out_err(&s->out, "SYS/TEMP", "Out of memory, try again later.");
 		pop3_set_reason(s, "out of memory");
 		s->result = POP3_RESULT_ERROR;

@@ -419,6 +419,7 @@ enum pop3_cmd_rc pop3_cmd_quit(struct pop3_session *s, char *args)
 	enum pop3_md_status st = s->ops->commit(s->md, del, n, &reply);
 	free(del);
 	s->ops->close(s->md);
+	s->closed_md = s->md;   /* released once the answer is out */
 	s->md = NULL;
 	pop3_md_delay(&reply);
 	if (st != POP3_MD_OK) {

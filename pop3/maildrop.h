@@ -13,7 +13,8 @@
  *  - Nothing changes upstream before commit(), except what retrieved() does
  *    for `seen_on retr`. close() without commit() abandons the session and
  *    commits nothing. The engine calls close() exactly once per successful
- *    open(), after commit() when there was a QUIT in TRANSACTION state.
+ *    open(), after commit() when there was a QUIT in TRANSACTION state, and
+ *    release() (when the implementation has one) after it.
  *  - One maildrop handle is used by one thread at a time.
  */
 #ifndef POP3_MAILDROP_H
@@ -109,6 +110,17 @@ struct pop3_maildrop_ops {
 	    struct pop3_md_reply *reply);
 	/* End of session, committed or not: release the device lock and free. */
 	void (*close)(void *md);
+	/* Optional (NULL: the configuration's login_delay_s is shown). The
+	 * device's own LOGIN-DELAY in seconds, for CAPA in the TRANSACTION
+	 * state (RFC 2449 §6.5: the value for this user); 0 omits the tag.
+	 * The implementation enforces it in open() (POP3_MD_LOGIN_DELAY). */
+	unsigned (*login_delay)(void *md);
+	/* Optional. When set, close() has released the device and left the
+	 * rest (the upstream connection's end, which may wait on the network)
+	 * to release(), which frees md. The engine calls it exactly once after
+	 * each close(), once the client has had its last answer (QUIT's +OK is
+	 * flushed first). NULL: close() does everything. */
+	void (*release)(void *md);
 };
 
 #endif

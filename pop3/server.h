@@ -70,6 +70,11 @@ struct pop3_tls *pop3_tls_new(const char *cert_file, const char *key_file,
 struct pop3_tls *pop3_tls_ref(struct pop3_tls *t);
 /* Drop one reference; the last one frees the context. NULL is ignored. */
 void pop3_tls_unref(struct pop3_tls *t);
+/* Its OpenSSL SSL_CTX, valid while a reference is held: the other front
+ * ends of `serve` (the IMAP front) serve TLS with the same certificate and
+ * settings. */
+struct ssl_ctx_st;
+struct ssl_ctx_st *pop3_tls_ssl_ctx(const struct pop3_tls *t);
 
 /* ---- per-session configuration -------------------------------------------- */
 
@@ -109,8 +114,12 @@ struct pop3_session_config {
 	/* CAPA EXPIRE value: "NEVER" for popbridge, or days as decimal; NULL
 	 * omits the tag. */
 	const char *expire;
-	/* CAPA LOGIN-DELAY value in seconds; 0 omits the tag. */
+	/* CAPA LOGIN-DELAY value in seconds; 0 omits the tag. In TRANSACTION
+	 * the maildrop's login_delay() decides when it has one. */
 	unsigned login_delay_s;
+	/* Before login, follow the value with "USER" (RFC 2449 §6.5: the delay
+	 * may differ per user; CAPA after login tells this user's). */
+	bool login_delay_per_user;
 	/* Numeric address of the client: passed to open() in the credentials
 	 * and copied into the stats. Not owned; NULL is taken as "". */
 	const char *remote_addr;

@@ -230,8 +230,12 @@ enum pop3_cmd_rc pop3_cmd_capa(struct pop3_session *s, char *args)
 	pop3_out_line(&s->out, "PIPELINING");
 	if (s->cfg->expire != NULL)
 		pop3_out_line(&s->out, "EXPIRE %s", s->cfg->expire);
-	if (s->cfg->login_delay_s > 0)
-		pop3_out_line(&s->out, "LOGIN-DELAY %u", s->cfg->login_delay_s);
+	unsigned delay = s->cfg->login_delay_s;
+	if (s->state == POP3_TRANSACTION && s->ops->login_delay != NULL)
+		delay = s->ops->login_delay(s->md);
+	if (delay > 0)
+		pop3_out_line(&s->out, "LOGIN-DELAY %u%s", delay, s->state == POP3_AUTHORIZATION &&
+		    s->cfg->login_delay_per_user ? " USER" : "");
 	if (s->state == POP3_AUTHORIZATION) {
 		if (pop3_plaintext_ok(s)) {
 			pop3_out_line(&s->out, "USER");
@@ -479,8 +483,12 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	while (go && step(s))
 		;
 	pop3_out_flush(&s->out);
-	if (s->md != NULL)
+	if (s->md != NULL) {
 		ops->close(s->md); /* no QUIT: nothing is committed */
+		s->closed_md = s->md;
+	}
+	if (s->closed_md != NULL && ops->release != NULL)
+		ops->release(s->closed_md);  /* the client has its answers */
 	free(s->deleted);
 	stats->bytes_out = s->out.bytes;
 	stats->result = s->result;

@@ -53,6 +53,7 @@ struct pop3_session {
 
 	/* TRANSACTION: the open maildrop */
 	void *md;
+	void *closed_md; /* closed at QUIT, its release() still owed */
 	size_t count;
 	bool *deleted; /* count entries (at least one allocated) */
 

@@ -6,6 +6,10 @@
 static const char SQL_INSERT[] =
 	"INSERT INTO accounts(name, auth, upstream_user, secret, created)"
 	" VALUES (?1, ?2, ?3, ?4, ?5)";
+/* (apart, so that files of older versions, which tests create, still take
+ * new password accounts) */
+static const char SQL_SET_KIND[] =
+	"UPDATE accounts SET credential = ?2 WHERE id = ?1";
 static const char SQL_BY_NAME[] =
 	"SELECT " DB_ACCOUNT_COLS " FROM accounts a WHERE a.name = ?1 COLLATE NOCASE"
 	" ORDER BY a.id LIMIT 1";
@@ -14,7 +18,14 @@ static const char SQL_BY_ID[] =
 static const char SQL_LIST[] =
 	"SELECT " DB_ACCOUNT_COLS " FROM accounts a ORDER BY a.name";
 static const char SQL_SET_CRED[] =
-	"UPDATE accounts SET auth = ?2, upstream_user = ?3, secret = ?4 WHERE id = ?1";
+	"UPDATE accounts SET auth = ?2, upstream_user = ?3, secret = ?4, credential = 0,"
+	" credential_ok = NULL WHERE id = ?1";
+static const char SQL_DROP_GRANT[] =
+	"DELETE FROM oauth2 WHERE account_id = ?1";
+static const char SQL_CRED_OK[] =
+	"SELECT credential_ok FROM accounts WHERE id = ?1";
+static const char SQL_SET_CRED_OK[] =
+	"UPDATE accounts SET credential_ok = ?2 WHERE id = ?1";
 static const char SQL_REMOVE[] =
 	"DELETE FROM accounts WHERE id = (SELECT id FROM accounts"
 	" WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1)";
@@ -39,6 +50,10 @@ void state_db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a)
 		a->secret_len = (size_t)n;
 	}
 	a->created = sqlite3_column_int64(st, c + 5);
+	a->credential = sqlite3_column_int(st, c + 6) == 1 ? STATE_CRED_OAUTH2 :
+	    STATE_CRED_PASSWORD;
+	a->credential_ok = sqlite3_column_type(st, c + 7) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(st, c + 7) != 0;
 }
 
 /* Run a one-row account query; *out filled. */
@@ -93,7 +108,6 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
     const char *upstream_user, const void *secret, size_t secret_len, int64_t now,
     int64_t *id)
 {
-	sqlite3_stmt *st;
 	int rc;
 
 	DB_ENTER(db);
@@ -102,6 +116,19 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
+	return state_db_account_insert(db, name, auth, upstream_user, secret, secret_len,
+	    STATE_CRED_PASSWORD, now, id);
+}
+
+int state_db_account_insert(struct state_db *db, const char *name, enum state_auth auth,
+    const char *upstream_user, const void *secret, size_t secret_len,
+    enum state_credential credential, int64_t now, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!state_account_name_ok(name))
+		return state_db_fail(db, STATE_INVALID, "%s", STATE_ACCOUNT_RULE);
 	/* Names compare ASCII case-insensitively: "Alice" is taken by "alice". */
 	st = state_db_stmt(db, SQL_NAME_TAKEN);
 	if (st == NULL)
@@ -121,8 +148,19 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 		return state_db_fail(db, STATE_EXISTS, "account '%s' already exists", name);
 	if (rc != STATE_OK)
 		return rc;
+	int64_t aid = sqlite3_last_insert_rowid(db->conn);
+	if (credential != STATE_CRED_PASSWORD) {
+		st = state_db_stmt(db, SQL_SET_KIND);
+		if (st == NULL)
+			return STATE_ERROR;
+		sqlite3_bind_int64(st, 1, aid);
+		sqlite3_bind_int(st, 2, (int)credential);
+		rc = state_db_exec_one(db, st, "setting the credential kind", "account");
+		if (rc != STATE_OK)
+			return rc;
+	}
 	if (id != NULL)
-		*id = sqlite3_last_insert_rowid(db->conn);
+		*id = aid;
 	return STATE_OK;
 }
 
@@ -175,6 +213,7 @@ int state_account_set_credentials(struct state_db *db, int64_t account_id,
     enum state_auth auth, const char *upstream_user, const void *secret,
     size_t secret_len)
 {
+	struct db_tx tx;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -182,12 +221,49 @@ int state_account_set_credentials(struct state_db *db, int64_t account_id,
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
+		return STATE_ERROR;
 	st = state_db_stmt(db, SQL_SET_CRED);
+	if (st == NULL)
+		return state_db_tx_end(db, &tx, STATE_ERROR);
+	sqlite3_bind_int64(st, 1, account_id);
+	bind_credentials(st, auth, upstream_user, secret, secret_len);
+	rc = state_db_exec_one(db, st, "setting account credentials", "account");
+	/* a password replaces an OAuth2 grant */
+	if (rc == STATE_OK && (st = state_db_stmt(db, SQL_DROP_GRANT)) == NULL)
+		rc = STATE_ERROR;
+	if (rc == STATE_OK) {
+		sqlite3_bind_int64(st, 1, account_id);
+		rc = state_db_exec_stmt(db, st, "removing the OAuth2 grant");
+	}
+	return state_db_tx_end(db, &tx, rc);
+}
+
+int state_account_credential_result(struct state_db *db, int64_t account_id, bool ok)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	DB_ENTER(db);
+	/* Read first: the common case (no change) takes no write lock. */
+	st = state_db_stmt(db, SQL_CRED_OK);
 	if (st == NULL)
 		return STATE_ERROR;
 	sqlite3_bind_int64(st, 1, account_id);
-	bind_credentials(st, auth, upstream_user, secret, secret_len);
-	return state_db_exec_one(db, st, "setting account credentials", "account");
+	rc = state_db_step_row(db, st, "reading an account", "account");
+	if (rc != STATE_OK)
+		return rc;
+	bool same = sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    (sqlite3_column_int(st, 0) != 0) == ok;
+	state_db_done(st);
+	if (same)
+		return STATE_OK;
+	st = state_db_stmt(db, SQL_SET_CRED_OK);
+	if (st == NULL)
+		return STATE_ERROR;
+	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_int(st, 2, ok ? 1 : 0);
+	return state_db_exec_one(db, st, "recording the credential's outcome", "account");
 }
 
 int state_account_remove(struct state_db *db, const char *name)

@@ -121,16 +121,17 @@ int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 
 /* Row readers: the column lists (table aliases a = accounts, d = devices)
  * and the functions reading them from column c on. */
-#define DB_ACCOUNT_COLS "a.id, a.name, a.auth, a.upstream_user, a.secret, a.created"
-#define DB_ACCOUNT_NCOLS 6
+#define DB_ACCOUNT_COLS "a.id, a.name, a.auth, a.upstream_user, a.secret, a.created," \
+	" a.credential, a.credential_ok"
+#define DB_ACCOUNT_NCOLS 8
 #define DB_DEVICE_COLS \
 	"d.id, d.account_id, a.name, d.name, d.created, d.last_login," \
 	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
 	" d.seen_on, d.dele, d.password_hash, d.enrol_mailbox_id, d.enrol_seq," \
-	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting"
+	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting, d.login_delay, d.pop3_login"
 /* DB_DEVICE_COLS plus the commit counts and the messages sent and Sent
- * copies pending (listings for report and device
- * list only: state_db_row_to_device reads them when the row has them). */
+ * copies pending (listings for report and device list only:
+ * state_db_row_to_device reads them when the row has them). */
 #define DB_DEVICE_COMMIT_COLS DB_DEVICE_COLS "," \
 	" (SELECT COUNT(*) FROM journal j WHERE j.account_id = d.account_id" \
 	"  AND j.device_id = d.id AND j.state <> 2)," \
@@ -142,6 +143,12 @@ int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 #define STATE_STR_(x) #x
 #define STATE_STR(x) STATE_STR_(x)
 void state_db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a);
+/* Insert an account row (accounts.c): the name checked and free, the
+ * credentials as given (the caller checked them). Not a transaction of its
+ * own for another kind than a password: the caller's. */
+int state_db_account_insert(struct state_db *db, const char *name, enum state_auth auth,
+    const char *upstream_user, const void *secret, size_t secret_len,
+    enum state_credential credential, int64_t now, int64_t *id);
 void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d);
 
 /* Schema (schema.c): migrate the open connection to `target` (0 = the

@@ -6,7 +6,7 @@
 
 static const char SQL_INSERT[] =
 	"INSERT INTO devices(account_id, name, created, folder, offer, win, seen_on,"
-	" dele, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	" dele, password_hash, login_delay) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char SQL_ACCOUNT_EXISTS[] =
 	"SELECT 1 FROM accounts WHERE id = ?1";
 static const char SQL_COUNT[] =
@@ -28,7 +28,8 @@ static const char SQL_SET[] =
 	" offer = CASE WHEN ?4 THEN ?5 ELSE offer END,"
 	" win = CASE WHEN ?6 THEN ?7 ELSE win END,"
 	" seen_on = CASE WHEN ?8 THEN ?9 ELSE seen_on END,"
-	" dele = CASE WHEN ?10 THEN ?11 ELSE dele END"
+	" dele = CASE WHEN ?10 THEN ?11 ELSE dele END,"
+	" login_delay = CASE WHEN ?12 THEN ?13 ELSE login_delay END"
 	" WHERE id = ?1";
 static const char SQL_SET_PASSWORD[] =
 	"UPDATE devices SET password_hash = ?2 WHERE id = ?1";
@@ -41,7 +42,8 @@ static const char SQL_RESET_COUNTERS[] =
 static const char SQL_REMOVE[] =
 	"DELETE FROM devices WHERE id = ?1";
 static const char SQL_LOGIN[] =
-	"UPDATE devices SET last_login = ?2, last_address = ?3, protocol = ?4, tls = ?5"
+	"UPDATE devices SET last_login = ?2, last_address = ?3, protocol = ?4, tls = ?5,"
+	" pop3_login = CASE WHEN ?4 = 'pop3' THEN ?2 ELSE pop3_login END"
 	" WHERE id = ?1";
 static const char SQL_MAILBOX[] =
 	"SELECT account_id, uidvalidity, uidnext, seq_base FROM mailboxes WHERE id = ?1";
@@ -114,14 +116,32 @@ void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 	d->retrieved = sqlite3_column_int64(st, c + 19);
 	d->deleted = sqlite3_column_int64(st, c + 20);
 	d->waiting = sqlite3_column_int64(st, c + 21);
-	if (sqlite3_column_count(st) > c + 23) {
-		d->commits_pending = sqlite3_column_int64(st, c + 22);
-		d->commits_stuck = sqlite3_column_int64(st, c + 23);
-	}
+	state_db_col_text(st, c + 22, d->settings.login_delay, sizeof d->settings.login_delay);
+	d->pop3_login = sqlite3_column_int64(st, c + 23);
 	if (sqlite3_column_count(st) > c + 25) {
-		d->sent = sqlite3_column_int64(st, c + 24);
-		d->sent_pending = sqlite3_column_int64(st, c + 25);
+		d->commits_pending = sqlite3_column_int64(st, c + 24);
+		d->commits_stuck = sqlite3_column_int64(st, c + 25);
 	}
+	if (sqlite3_column_count(st) > c + 27) {
+		d->sent = sqlite3_column_int64(st, c + 26);
+		d->sent_pending = sqlite3_column_int64(st, c + 27);
+	}
+}
+
+/* Decimal seconds, no sign or leading zero, at most STATE_LOGIN_DELAY_MAX. */
+static bool login_delay_ok(const char *s)
+{
+	size_t n = strlen(s);
+	long v = 0;
+
+	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= STATE_LOGIN_DELAY_MAX;
 }
 
 /* Check the fields of s selected by mask. */
@@ -142,6 +162,10 @@ static int check_settings(struct state_db *db, const struct state_device_setting
 	if ((mask & STATE_SET_DELE) && s->dele[0] != '\0' && !state_db_dele_word(s->dele))
 		return state_db_fail(db, STATE_INVALID,
 		    "dele must be hide, trash, archive, flag, expunge or last-device");
+	if ((mask & STATE_SET_LOGIN_DELAY) && s->login_delay[0] != '\0' &&
+	    !login_delay_ok(s->login_delay))
+		return state_db_fail(db, STATE_INVALID, "login_delay must be 0 to %d seconds",
+		    STATE_LOGIN_DELAY_MAX);
 	return STATE_OK;
 }
 
@@ -285,6 +309,7 @@ int state_device_add(struct state_db *db, int64_t account_id, const char *name,
 	state_db_bind_text_or_null(st, 7, s->seen_on);
 	state_db_bind_text_or_null(st, 8, s->dele);
 	state_db_bind_text_or_null(st, 9, password_hash);
+	state_db_bind_text_or_null(st, 10, s->login_delay);
 	rc = state_db_exec_stmt(db, st, "adding a device");
 	if (rc == STATE_EXISTS)
 		state_db_fail(db, STATE_EXISTS, "device '%s' already exists", name);
@@ -428,6 +453,8 @@ int state_device_set(struct state_db *db, int64_t device_id,
 	state_db_bind_text_or_null(st, 9, s->seen_on);
 	sqlite3_bind_int(st, 10, (mask & STATE_SET_DELE) != 0);
 	state_db_bind_text_or_null(st, 11, s->dele);
+	sqlite3_bind_int(st, 12, (mask & STATE_SET_LOGIN_DELAY) != 0);
+	state_db_bind_text_or_null(st, 13, s->login_delay);
 	return device_write(db, st, "changing device settings");
 }
 

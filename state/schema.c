@@ -115,10 +115,51 @@ static const char STEP3[] =
 	"ALTER TABLE journal ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE journal ADD COLUMN last_error TEXT;";
 
-/* Version 4: SMTP submission (SPEC §11): the Sent copies, each recorded
+/* Version 4: a device's own LOGIN-DELAY (SPEC §14), seconds; NULL = the
+ * configuration's. */
+static const char STEP4[] =
+	"ALTER TABLE devices ADD COLUMN login_delay INTEGER;";
+
+/* Version 5: OAuth2 upstream credentials (SPEC §10). An account's
+ * credential kind (0 password, 1 OAuth2: its grant in oauth2, no secret in
+ * accounts) and whether its last upstream login worked (NULL: not known);
+ * the grant's settings, its sealed secrets (client secret, refresh and
+ * access token: opaque blobs, bridge/ seals) and the refresh lease that
+ * lets one process refresh at a time. */
+static const char STEP5[] =
+	"ALTER TABLE accounts ADD COLUMN credential INTEGER NOT NULL DEFAULT 0"
+	" CHECK (credential IN (0, 1));"
+	"ALTER TABLE accounts ADD COLUMN credential_ok INTEGER;"
+	"CREATE TABLE oauth2("
+	" account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+	" provider TEXT NOT NULL,"
+	" grant_type TEXT NOT NULL,"
+	" token_url TEXT NOT NULL,"
+	" device_url TEXT,"
+	" scope TEXT,"
+	" client_id TEXT NOT NULL,"
+	" tenant TEXT,"
+	" client_secret BLOB,"
+	" refresh_token BLOB,"
+	" access_token BLOB,"
+	" access_expires INTEGER NOT NULL DEFAULT 0,"
+	" generation INTEGER NOT NULL DEFAULT 0,"
+	" lease_owner INTEGER NOT NULL DEFAULT 0,"
+	" lease_until INTEGER NOT NULL DEFAULT 0,"
+	" refreshed INTEGER,"
+	" last_error TEXT);";
+
+/* Version 6: when a device last logged in over POP3 (the IMAP front records
+ * logins with protocol imap, SPEC §12): its POP3 counts mean something only
+ * once it has. Every login before this version was a POP3 one. */
+static const char STEP6[] =
+	"ALTER TABLE devices ADD COLUMN pop3_login INTEGER;"
+	"UPDATE devices SET pop3_login = last_login WHERE last_login IS NOT NULL;";
+
+/* Version 7: SMTP submission (SPEC §11): the Sent copies, each recorded
  * before the device gets its 250 and kept until it is in the Sent folder,
  * and how many messages each device has sent. */
-static const char STEP4[] =
+static const char STEP7[] =
 	"CREATE TABLE sent_copies("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
@@ -137,7 +178,7 @@ static const char STEP4[] =
 	"CREATE INDEX sent_copies_account ON sent_copies(account_id, state);"
 	"ALTER TABLE devices ADD COLUMN n_sent INTEGER NOT NULL DEFAULT 0;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4 };
+static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7 };
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)
@@ -248,4 +289,12 @@ int state_test_set_version(struct state_db *db, int version)
 {
 	DB_ENTER(db);
 	return set_version(db, version);
+}
+
+int64_t state_test_exec(struct state_db *db, const char *sql)
+{
+	DB_ENTER(db);
+	if (state_db_exec(db, sql, "a test's SQL") != STATE_OK)
+		return -1;
+	return sqlite3_last_insert_rowid(db->conn);
 }

@@ -134,6 +134,13 @@ enum state_auth {
 	STATE_AUTH_MANAGED = 1,
 };
 
+/* What a managed account logs in upstream with: its password (the sealed
+ * secret) or an OAuth2 grant (the oauth2 row, below; no secret). */
+enum state_credential {
+	STATE_CRED_PASSWORD = 0,
+	STATE_CRED_OAUTH2 = 1,
+};
+
 struct state_account {
 	int64_t id;
 	char name[STATE_ACCOUNT_MAX + 1];
@@ -142,6 +149,9 @@ struct state_account {
 	unsigned char secret[STATE_SECRET_MAX]; /* encrypted blob; managed only */
 	size_t secret_len;
 	int64_t created;
+	enum state_credential credential;       /* PASSWORD in passthrough */
+	int credential_ok;  /* the last upstream login with the stored credential:
+	                       1 worked, 0 was refused, -1 not known */
 };
 
 /* Create; STATE_EXISTS if the name is taken. Managed requires upstream_user
@@ -156,14 +166,92 @@ int state_account_ensure(struct state_db *db, const char *name, int64_t now,
 int state_account_get(struct state_db *db, const char *name, struct state_account *out);
 int state_account_get_by_id(struct state_db *db, int64_t id, struct state_account *out);
 /* Replace mode, upstream user and secret (set-password, or turning an
- * auto-created passthrough account into a managed one). */
+ * auto-created passthrough account into a managed one). The credential
+ * becomes a password (an OAuth2 grant is removed) and credential_ok
+ * unknown. */
 int state_account_set_credentials(struct state_db *db, int64_t account_id,
     enum state_auth auth, const char *upstream_user, const void *secret,
     size_t secret_len);
+/* Record whether the stored credential worked upstream (credential_ok);
+ * writes only when that changes it. */
+int state_account_credential_result(struct state_db *db, int64_t account_id, bool ok);
 int state_account_remove(struct state_db *db, const char *name);
 typedef int state_account_cb(void *arg, const struct state_account *a);
 /* In name order. */
 int state_account_list(struct state_db *db, state_account_cb *cb, void *arg);
+
+/* ---- OAuth2 grants (SPEC §10) ----------------------------------------------
+ * A managed account whose credential is STATE_CRED_OAUTH2 has one oauth2 row:
+ * where and how to get tokens (provider, grant, endpoints, scope, client id,
+ * tenant: text bridge/ checks; state bounds it) and the sealed secrets
+ * (client secret, refresh token, access token: opaque blobs, empty = none).
+ * `generation` grows with every change of the tokens, so a reader can tell
+ * whether somebody refreshed since it read them.
+ *
+ * Refresh lease (one refresh at a time per account, across threads and
+ * processes): state_oauth2_lease takes it only for a caller that read the
+ * current generation and only while nobody else holds a lease that has not
+ * run out; the holder stores its result with state_oauth2_store (which
+ * ends the lease) or gives it up with state_oauth2_release. */
+#define STATE_PROVIDER_MAX  15   /* "google", "microsoft", "custom" */
+#define STATE_GRANT_MAX     31   /* "device-code", ... */
+#define STATE_URL_MAX       1024 /* token and device endpoints */
+#define STATE_SCOPE_MAX     1024
+#define STATE_CLIENT_ID_MAX 255
+#define STATE_TENANT_MAX    255
+#define STATE_TOKEN_BLOB_MAX 8448 /* a sealed token or client secret */
+#define STATE_OAUTH2_ERROR_MAX 255
+
+struct state_oauth2 {
+	int64_t account_id;
+	char provider[STATE_PROVIDER_MAX + 1];
+	char grant[STATE_GRANT_MAX + 1];
+	char token_url[STATE_URL_MAX + 1];
+	char device_url[STATE_URL_MAX + 1];     /* "" = none */
+	char scope[STATE_SCOPE_MAX + 1];        /* "" = none */
+	char client_id[STATE_CLIENT_ID_MAX + 1];
+	char tenant[STATE_TENANT_MAX + 1];      /* "" = none */
+	unsigned char client_secret[STATE_TOKEN_BLOB_MAX];
+	size_t client_secret_len;
+	unsigned char refresh[STATE_TOKEN_BLOB_MAX];
+	size_t refresh_len;
+	unsigned char access[STATE_TOKEN_BLOB_MAX];
+	size_t access_len;
+	int64_t access_expires;                 /* 0 = not known */
+	int64_t generation;
+	int64_t refreshed;                      /* last token change; 0 = never */
+	char last_error[STATE_OAUTH2_ERROR_MAX + 1]; /* "" = none */
+};
+
+/* Create a managed account (upstream_user required) whose credential is the
+ * grant g (its account_id, generation, refreshed and last_error are
+ * ignored), in one transaction. STATE_EXISTS as state_account_add. */
+int state_oauth2_account_add(struct state_db *db, const char *name, const char *upstream_user,
+    const struct state_oauth2 *g, int64_t now, int64_t *id);
+/* The grant of account_id: STATE_NOTFOUND when it has none. */
+int state_oauth2_get(struct state_db *db, int64_t account_id, struct state_oauth2 *out);
+/* Replace the whole grant (settings and tokens: `popbridge account
+ * oauth2-login`); the generation grows, any lease and last_error go,
+ * credential_ok becomes unknown. */
+int state_oauth2_replace(struct state_db *db, int64_t account_id, const struct state_oauth2 *g,
+    int64_t now);
+/* Take the refresh lease as owner (non-zero) until `until`: STATE_OK when
+ * taken; STATE_EXISTS when the generation is no longer `generation` or
+ * another owner's lease runs past now (read the row again). */
+int state_oauth2_lease(struct state_db *db, int64_t account_id, int64_t generation,
+    int64_t owner, int64_t now, int64_t until);
+/* Store new tokens: the access token (blob, its expiry) and, when
+ * refresh_len > 0, a new refresh token (a rotated one; 0 keeps the stored
+ * one). Stored whoever holds the lease (a token the provider has issued is
+ * never thrown away); owner's lease ends. The generation grows, last_error
+ * is cleared. */
+int state_oauth2_store(struct state_db *db, int64_t account_id, int64_t owner,
+    const void *access, size_t access_len, int64_t access_expires,
+    const void *refresh, size_t refresh_len, int64_t now);
+/* End owner's lease without new tokens; error (may be NULL) becomes
+ * last_error. */
+int state_oauth2_release(struct state_db *db, int64_t account_id, int64_t owner,
+    const char *error);
 
 /* ---- devices ---------------------------------------------------------------
  * (account, device name) is unique, device names compared ASCII
@@ -172,7 +260,8 @@ int state_account_list(struct state_db *db, state_account_cb *cb, void *arg);
  * overrides are the words of
  * SPEC §3 as text ("" = use the global default) and window (-1 = default);
  * the words are validated here: offer all|since-enrolment|unseen, seen_on
- * retr|quit|never, dele hide|trash|archive|flag|expunge|last-device.
+ * retr|quit|never, dele hide|trash|archive|flag|expunge|last-device; and
+ * login_delay (SPEC §14) as decimal text ("" = default), 0..86400.
  *
  * Enrolment mark (offer since-enrolment): the mailbox UIDNEXT when the
  * device was created, kept across UIDVALIDITY changes. Every message has a
@@ -191,7 +280,10 @@ struct state_device_settings {
 	int64_t window;                    /* -1 = default; 0 = unlimited */
 	char seen_on[STATE_WORD_MAX + 1];  /* "" = default */
 	char dele[STATE_WORD_MAX + 1];     /* "" = default */
+	char login_delay[STATE_WORD_MAX + 1]; /* "" = default; else decimal seconds,
+	                                         0..STATE_LOGIN_DELAY_MAX (SPEC §14) */
 };
+#define STATE_LOGIN_DELAY_MAX 86400
 
 /* Which fields state_device_set changes. */
 enum {
@@ -200,7 +292,8 @@ enum {
 	STATE_SET_WINDOW  = 1 << 2,
 	STATE_SET_SEEN_ON = 1 << 3,
 	STATE_SET_DELE    = 1 << 4,
-	STATE_SET_ALL     = 0x1f,
+	STATE_SET_LOGIN_DELAY = 1 << 5,
+	STATE_SET_ALL     = 0x3f,
 };
 
 struct state_device {
@@ -223,6 +316,9 @@ struct state_device {
 	int64_t retrieved;  /* messages this device has retrieved (RETR) */
 	int64_t deleted;    /* messages this device has deleted (hidden) */
 	int64_t waiting;    /* messages in its view it has not retrieved */
+	int64_t pop3_login; /* its last login over POP3; 0 = never (the counts
+	                       above mean nothing then: an IMAP front login
+	                       builds no POP3 view) */
 	/* now (state_device_list, state_report only; 0 elsewhere): its journal
 	 * entries not finished, and of those the ones whose
 	 * upstream steps have failed STATE_JOURNAL_STUCK times or more */
@@ -275,8 +371,9 @@ int state_device_reset(struct state_db *db, int64_t device_id);
 /* Removes the device and its per-message state (journal entries of the
  * device are removed too: remove only when no session of it runs). */
 int state_device_remove(struct state_db *db, int64_t device_id);
-/* Record a successful login: time, numeric address, protocol ("pop3"), TLS
- * version ("" or NULL = none). */
+/* Record a successful login: time, numeric address, protocol ("pop3",
+ * "imap"), TLS version ("" or NULL = none); a "pop3" one also sets
+ * pop3_login. */
 int state_device_login(struct state_db *db, int64_t device_id, int64_t now,
     const char *address, const char *protocol, const char *tls);
 /* Set the enrolment mark to the mailbox's (uidvalidity, uidnext) if the

@@ -6,6 +6,7 @@
 #define STATE_STATE_TEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "state/state.h"
 
@@ -14,5 +15,9 @@ struct state_db *state_open_at(const char *path, int target, char *err, size_t e
 /* Overwrite the recorded schema version (to simulate a file written by a
  * newer popbridge). */
 int state_test_set_version(struct state_db *db, int version);
+/* Run sql (rows written as an older popbridge wrote them: the functions of
+ * state.h speak the current schema only). The last inserted row id, or -1
+ * with the error set. */
+int64_t state_test_exec(struct state_db *db, const char *sql);
 
 #endif

@@ -216,7 +216,7 @@ static const char *nonempty(const char *s)
 void base_log_session(const struct base_session_log *s)
 {
 	struct base_logline l;
-	base_logline_start(&l, PB_LOG_INFO, "session");
+	base_logline_start(&l, s->health_check ? PB_LOG_DEBUG : PB_LOG_INFO, "session");
 	base_logline_str(&l, "user", nonempty(s->user));
 	base_logline_str(&l, "account", nonempty(s->account));
 	base_logline_str(&l, "device", nonempty(s->device));

@@ -75,6 +75,9 @@ struct base_session_log {
 	const char *result;        /* e.g. "committed", "dropped", "auth-failed" */
 	bool pending;              /* a commit was left for the next session */
 	const char *reason;        /* the last failure, if any */
+	bool health_check;         /* a balancer's health check (SPEC §14: a trusted
+	                              proxy's LOCAL header, QUIT before any login): the
+	                              line is written at debug, not info */
 };
 void base_log_session(const struct base_session_log *s);
 

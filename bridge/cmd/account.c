@@ -131,6 +131,8 @@ struct acc_row {
 	char user[STATE_USER_MAX + 1];
 	int64_t created;
 	size_t devices, revoked;
+	enum state_credential credential;
+	int credential_ok;
 };
 
 struct acc_rows {
@@ -159,6 +161,8 @@ static int collect_account(void *arg, const struct state_account *a)
 	row->auth = a->auth;
 	snprintf(row->user, sizeof(row->user), "%s", a->upstream_user);
 	row->created = a->created;
+	row->credential = a->credential;
+	row->credential_ok = a->auth == STATE_AUTH_MANAGED ? a->credential_ok : -1;
 	return 0;
 }
 
@@ -181,7 +185,7 @@ static int account_list(struct config_cmdline *c)
 	struct cmd_table t;
 	int status = PB_EXIT_FAIL, rc;
 
-	cmd_table_init(&t, 5);
+	cmd_table_init(&t, 7);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	if (cmd_admin_open_state(&ad) != 0)
@@ -197,7 +201,7 @@ static int account_list(struct config_cmdline *c)
 		goto out;
 	}
 	static const char *const head[] = {
-		"ACCOUNT", "MODE", "UPSTREAM-USER", "DEVICES", "CREATED"
+		"ACCOUNT", "MODE", "UPSTREAM-USER", "DEVICES", "CREATED", "CREDENTIAL", "WORKS"
 	};
 	cmd_table_row(&t, head);
 	for (size_t i = 0; i < rows.n; i++) {
@@ -211,6 +215,8 @@ static int account_list(struct config_cmdline *c)
 			r->name, r->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough",
 			r->user[0] ? r->user : "-", devs,
 			cmd_admin_time(r->created, "-", created, sizeof(created)),
+			r->credential == STATE_CRED_OAUTH2 ? "oauth2" : "password",
+			r->credential_ok < 0 ? "-" : r->credential_ok ? "yes" : "no",
 		};
 		cmd_table_row(&t, cells);
 	}
@@ -256,11 +262,45 @@ out:
 	return status;
 }
 
-static int account_add(struct config_cmdline *c) { return store_credentials(c, true); }
+static int account_add(struct config_cmdline *c)
+{
+	static const unsigned oauth2_only[] = {
+		CMD_O_OAUTH2_CLIENT_ID, CMD_O_OAUTH2_CLIENT_SECRET_FILE, CMD_O_OAUTH2_TENANT,
+		CMD_O_OAUTH2_TOKEN_URL, CMD_O_OAUTH2_DEVICE_URL, CMD_O_OAUTH2_SCOPE,
+		CMD_O_OAUTH2_GRANT, CMD_O_REFRESH_TOKEN_FILE,
+	};
+	if (c->arg[CMD_O_OAUTH2].text)
+		return cmd_account_add_oauth2(c);
+	for (size_t i = 0; i < CONFIG_N(oauth2_only); i++)
+		if (c->arg[oauth2_only[i]].text) {
+			fprintf(stderr, "popbridge account add: --%s goes with --oauth2 PROVIDER\n",
+			    config_opt_name(cmd_options, oauth2_only[i]));
+			return PB_EXIT_USAGE;
+		}
+	return store_credentials(c, true);
+}
 static int account_set_password(struct config_cmdline *c) { return store_credentials(c, false); }
 
 static const struct config_cmd_opt opts_secret[] = {
 	{ CMD_O_UPSTREAM_USER, 0, NULL },
+	{ PB_K_STATE, 0, NULL },
+	{ PB_K_KEY_FILE, 0, "key file; created (mode 0600) while no managed account exists" },
+	{ CMD_O_CONFIG, 0, "read --state and --key-file from this configuration" },
+};
+/* account add: opts_secret and the OAuth2 grant's (SPEC §10) */
+static const struct config_cmd_opt opts_add[] = {
+	{ CMD_O_UPSTREAM_USER, 0, NULL },
+	{ CMD_O_OAUTH2, 0, NULL },
+	{ CMD_O_OAUTH2_CLIENT_ID, 0, NULL },
+	{ CMD_O_OAUTH2_CLIENT_SECRET_FILE, 0, NULL },
+	{ CMD_O_OAUTH2_TENANT, 0, NULL },
+	{ CMD_O_OAUTH2_TOKEN_URL, 0, NULL },
+	{ CMD_O_OAUTH2_DEVICE_URL, 0, NULL },
+	{ CMD_O_OAUTH2_SCOPE, 0, NULL },
+	{ CMD_O_OAUTH2_GRANT, 0, NULL },
+	{ CMD_O_REFRESH_TOKEN_FILE, 0, NULL },
+	{ PB_K_UPSTREAM_CA, 0, "OAuth2: PEM certificates to trust for the token endpoints" },
+	{ PB_K_UPSTREAM_TIMEOUT, 0, "OAuth2: network timeout of each request" },
 	{ PB_K_STATE, 0, NULL },
 	{ PB_K_KEY_FILE, 0, "key file; created (mode 0600) while no managed account exists" },
 	{ CMD_O_CONFIG, 0, "read --state and --key-file from this configuration" },
@@ -272,15 +312,20 @@ static const struct config_cmd_opt opts_state[] = {
 
 static const struct config_command account_add_cmd = {
 	.name = "account add",
-	.summary = "register a managed account and its upstream password",
+	.summary = "register a managed account and its upstream password or OAuth2 grant",
 	.args = "ACCOUNT", .min_args = 1, .max_args = 1,
 	.text =
 	    "Register ACCOUNT for managed mode. The upstream IMAP password is read from\n"
 	    "standard input (the first line; it is never taken from the command line)\n"
 	    "and stored encrypted (AES-256-GCM) with the key file, which is refused\n"
 	    "when group or others may read it. Devices then get their own passwords\n"
-	    "with 'popbridge device add'.\n",
-	.table = cmd_options, .opts = opts_secret, .n_opts = CONFIG_N(opts_secret),
+	    "with 'popbridge device add'.\n"
+	    "With --oauth2 PROVIDER the upstream credential is an OAuth2 grant instead\n"
+	    "(Gmail, Microsoft 365): no password is read; the device-code grant prints\n"
+	    "a URL and a code to confirm in a browser and waits; refresh-token takes an\n"
+	    "existing refresh token; client-credentials uses the client secret. The\n"
+	    "tokens are stored encrypted like a password; popbridge renews them.\n",
+	.table = cmd_options, .opts = opts_add, .n_opts = CONFIG_N(opts_add),
 	.run = account_add,
 };
 
@@ -289,7 +334,10 @@ static const struct config_command account_list_cmd = {
 	.summary = "list the accounts",
 	.text =
 	    "One line per account: name, mode (managed or passthrough), upstream user,\n"
-	    "number of devices (revoked ones counted apart) and creation time (UTC).\n",
+	    "number of devices (revoked ones counted apart), creation time (UTC), the\n"
+	    "upstream credential (password or oauth2) and whether it works: yes or no as\n"
+	    "the last upstream login with the stored credential went, - when not known\n"
+	    "(no login yet; passthrough accounts store none).\n",
 	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
 	.run = account_list,
 };
@@ -321,10 +369,11 @@ static const struct config_command account_set_password_cmd = {
 
 static const struct config_command *const subs[] = {
 	&account_add_cmd, &account_list_cmd, &account_remove_cmd, &account_set_password_cmd,
+	&cmd_account_oauth2_login,
 };
 
 const struct config_command cmd_account = {
 	.name = "account",
-	.summary = "managed accounts: add, list, remove, set-password",
+	.summary = "managed accounts: add, list, remove, set-password, oauth2-login",
 	.subs = subs, .n_subs = CONFIG_N(subs),
 };

@@ -2,8 +2,10 @@
  * admin.h): settings, state and key file, secrets from stdin, output. */
 #include "bridge/cmd/admin.h"
 #include "bridge/managed/login.h"
+#include "bridge/oauth2/grant.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +102,8 @@ struct first_managed {
 static int find_managed(void *arg, const struct state_account *a)
 {
 	struct first_managed *f = arg;
-	if (a->auth == STATE_AUTH_MANAGED && a->secret_len > 0 &&
+	if (a->auth == STATE_AUTH_MANAGED &&
+	    (a->secret_len > 0 || a->credential == STATE_CRED_OAUTH2) &&
 	    !(f->except && strcmp(f->except, a->name) == 0)) {
 		f->found = true;
 		f->a = *a;
@@ -116,11 +119,22 @@ static int key_opens(const struct cmd_admin *ad, const struct managed_key *key,
 {
 	char user[STATE_USER_MAX + 1], plain[SECRET_PLAINTEXT_MAX + 1];
 	char err[PB_ERR_MAX];
-	int rc = managed_upstream_unseal(key, a, user, plain, err, sizeof(err));
+	int rc = -1;
+	if (a->credential == STATE_CRED_OAUTH2) {
+		/* an OAuth2 grant's sealed secrets */
+		struct oauth2_grant *g = malloc(sizeof(*g));
+		rc = g ? oauth2_grant_open(ad->db, key, a->id, a->name, g, err, sizeof(err)) : -1;
+		if (g != NULL)
+			oauth2_grant_clear(g);
+		free(g);
+	} else {
+		rc = managed_upstream_unseal(key, a, user, plain, err, sizeof(err));
+	}
 	OPENSSL_cleanse(plain, sizeof(plain));
 	if (rc != 0)
-		cmd_admin_fail(ad, "key file %s does not open the upstream password stored for "
+		cmd_admin_fail(ad, "key file %s does not open the %s stored for "
 		    "%s in %s (a wrong key file?); nothing was changed", ad->o.key_file,
+		    a->credential == STATE_CRED_OAUTH2 ? "OAuth2 grant" : "upstream password",
 		    a->name, ad->o.state);
 	return rc;
 }
@@ -253,6 +267,50 @@ int cmd_admin_read_secret(const struct cmd_admin *ad, const char *prompt, char *
 			    "line, e.g. from a file: < FILE)");
 		return -1;
 	}
+	return 0;
+}
+
+int cmd_admin_read_secret_file(const struct cmd_admin *ad, const char *path, char *buf,
+    size_t size, size_t max, const char *what)
+{
+	size_t cap = max + 3, len = 0;
+	char *tmp = malloc(cap);
+	int fd = tmp ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n;
+
+	if (tmp == NULL)
+		return cmd_admin_fail(ad, "out of memory"), -1;
+	if (fd < 0) {
+		free(tmp);
+		return cmd_admin_fail(ad, "%s: %s", path, strerror(errno)), -1;
+	}
+	while (len < cap && (n = read(fd, tmp + len, cap - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			OPENSSL_cleanse(tmp, cap);
+			free(tmp);
+			return cmd_admin_fail(ad, "%s: %s", path, strerror(errno)), -1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	size_t l = 0;
+	while (l < len && tmp[l] != '\n')
+		l++;
+	if (l > 0 && tmp[l - 1] == '\r')
+		l--;
+	int bad = l == 0 || l >= size || l > max || memchr(tmp, '\0', l);
+	if (!bad) {
+		memcpy(buf, tmp, l);
+		buf[l] = '\0';
+	}
+	OPENSSL_cleanse(tmp, cap);
+	free(tmp);
+	if (bad)
+		return cmd_admin_fail(ad, "%s: the first line must hold %s (1..%zu octets, no NUL)",
+		    path, what, max), -1;
 	return 0;
 }
 

@@ -73,6 +73,13 @@ int cmd_admin_stdout_flush(const struct cmd_admin *ad, const char *what);
 int cmd_admin_read_secret(const struct cmd_admin *ad, const char *prompt, char *buf,
     size_t size, size_t max);
 
+/* Read the first line of the file at path (at most max octets, no NUL, not
+ * empty; a CR before the LF dropped) into buf of size octets; what names it
+ * in the message ("the password"). -1 after printing the problem; buf then
+ * holds nothing. */
+int cmd_admin_read_secret_file(const struct cmd_admin *ad, const char *path, char *buf,
+    size_t size, size_t max, const char *what);
+
 /* "2026-11-25T20:30:00Z", or `none` when t is 0. */
 const char *cmd_admin_time(int64_t t, const char *none, char *buf, size_t len);
 

@@ -14,10 +14,12 @@
 #include "bridge/managed/password.h"
 
 static const enum cmd_opt DEVICE_OPTS[] = {
-	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE
+	CMD_O_DEV_FOLDER, CMD_O_DEV_OFFER, CMD_O_DEV_WINDOW, CMD_O_DEV_SEEN_ON, CMD_O_DEV_DELE,
+	CMD_O_DEV_LOGIN_DELAY,
 };
 static const unsigned STATE_MASKS[] = {
-	STATE_SET_FOLDER, STATE_SET_OFFER, STATE_SET_WINDOW, STATE_SET_SEEN_ON, STATE_SET_DELE
+	STATE_SET_FOLDER, STATE_SET_OFFER, STATE_SET_WINDOW, STATE_SET_SEEN_ON, STATE_SET_DELE,
+	STATE_SET_LOGIN_DELAY,
 };
 
 /* The settings options (parsed into c->values by the option table) as a
@@ -56,6 +58,10 @@ static int take_settings(const struct config_cmdline *c, struct state_device_set
 		case CMD_O_DEV_SEEN_ON:
 			snprintf(s->seen_on, sizeof(s->seen_on), "%s", config_seen_on_name(v->seen_on));
 			break;
+		case CMD_O_DEV_LOGIN_DELAY:
+			snprintf(s->login_delay, sizeof(s->login_delay), "%lu",
+			    (unsigned long)v->login_delay);
+			break;
 		default:
 			snprintf(s->dele, sizeof(s->dele), "%s", config_dele_name(v->dele));
 			break;
@@ -85,8 +91,9 @@ static int find(struct cmd_admin *ad, const char *account, const char *device,
 	return 0;
 }
 
-/* "folder=INBOX offer=unseen* window=0 seen-on=retr dele=hide": the
- * effective settings, '*' after those the device overrides. */
+/* "folder=INBOX offer=unseen* window=0 seen-on=retr dele=hide
+ * login-delay=0": the effective settings, '*' after those the device
+ * overrides. */
 static void format_settings(const struct config_options *o, const struct state_device *d,
     char *buf, size_t len)
 {
@@ -95,12 +102,14 @@ static void format_settings(const struct config_options *o, const struct state_d
 	maildrop_settings_get(o, d->account, d->name, &d->settings, &s);
 	const struct config_device_settings *e = &s.eff;
 #define STORED(bit) (s.stored & (bit) ? "*" : "")
-	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%lu%s seen-on=%s%s dele=%s%s",
+	snprintf(buf, len, "folder=%s%s%s%s offer=%s%s window=%lu%s seen-on=%s%s dele=%s%s "
+	    "login-delay=%lu%s",
 	    strchr(e->folder, ' ') ? "\"" : "", e->folder, strchr(e->folder, ' ') ? "\"" : "",
 	    STORED(STATE_SET_FOLDER), config_offer_name(e->offer), STORED(STATE_SET_OFFER),
 	    (unsigned long)e->window, STORED(STATE_SET_WINDOW),
 	    config_seen_on_name(e->seen_on), STORED(STATE_SET_SEEN_ON),
-	    config_dele_name(e->dele), STORED(STATE_SET_DELE));
+	    config_dele_name(e->dele), STORED(STATE_SET_DELE),
+	    (unsigned long)e->login_delay, STORED(STATE_SET_LOGIN_DELAY));
 #undef STORED
 }
 
@@ -197,8 +206,9 @@ static int list_row(void *arg, const struct state_device *d)
 	char settings[3 * STATE_FOLDER_MAX];
 
 	format_settings(c->o, d, settings, sizeof(settings));
-	/* the counters are as of the last session: none before the first login */
-	bool seen = d->last_login != 0;
+	/* the counters are as of the last POP3 session: none before the first
+	 * (an IMAP front login builds no POP3 view) */
+	bool seen = d->pop3_login != 0;
 	snprintf(ret, sizeof(ret), seen ? "%lld" : "-", (long long)d->retrieved);
 	snprintf(del, sizeof(del), seen ? "%lld" : "-", (long long)d->deleted);
 	snprintf(wait, sizeof(wait), seen ? "%lld" : "-", (long long)d->waiting);
@@ -214,6 +224,7 @@ static int list_row(void *arg, const struct state_device *d)
 		d->account, d->name, cmd_admin_time(d->created, "-", created, sizeof(created)),
 		cmd_admin_time(d->last_login, "never", login, sizeof(login)),
 		d->last_address[0] ? d->last_address : "-",
+		d->last_login && d->protocol[0] ? d->protocol : "-",
 		d->tls[0] ? d->tls : d->last_login ? "none" : "-",
 		ret, del, wait, pend, stuck, sent, d->revoked ? "yes" : "no", settings,
 	};
@@ -228,7 +239,7 @@ static int device_list(struct config_cmdline *c)
 	struct state_account a;
 	int status = PB_EXIT_FAIL, rc;
 
-	cmd_table_init(&t, 14);
+	cmd_table_init(&t, 15);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	if (cmd_admin_open_state(&ad) != 0)
@@ -237,7 +248,7 @@ static int device_list(struct config_cmdline *c)
 	if (c->n_args == 1 && find(&ad, c->args[0], NULL, &a, NULL) != 0)
 		goto out;
 	static const char *const head[] = {
-		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "TLS",
+		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "PROTOCOL", "TLS",
 		"RETRIEVED", "DELETED", "WAITING", "PENDING", "STUCK", "SENT", "REVOKED", "SETTINGS"
 	};
 	cmd_table_row(&t, head);
@@ -336,14 +347,15 @@ static int device_set(struct config_cmdline *c) { return device_change(c, ACT_SE
 static const struct config_cmd_opt opts_add[] = {
 	{ CMD_O_DEV_FOLDER, 0, NULL }, { CMD_O_DEV_OFFER, 0, NULL },
 	{ CMD_O_DEV_WINDOW, 0, NULL }, { CMD_O_DEV_SEEN_ON, 0, NULL },
-	{ CMD_O_DEV_DELE, 0, NULL }, COMMON,
+	{ CMD_O_DEV_DELE, 0, NULL }, { CMD_O_DEV_LOGIN_DELAY, 0, NULL }, COMMON,
 };
 static const struct config_cmd_opt opts_set[] = {
 	{ CMD_O_DEV_FOLDER, CONFIG_DEFAULT_WORD, NULL },
 	{ CMD_O_DEV_OFFER, CONFIG_DEFAULT_WORD, NULL },
 	{ CMD_O_DEV_WINDOW, CONFIG_DEFAULT_WORD, NULL },
 	{ CMD_O_DEV_SEEN_ON, CONFIG_DEFAULT_WORD, NULL },
-	{ CMD_O_DEV_DELE, CONFIG_DEFAULT_WORD, NULL }, COMMON,
+	{ CMD_O_DEV_DELE, CONFIG_DEFAULT_WORD, NULL },
+	{ CMD_O_DEV_LOGIN_DELAY, CONFIG_DEFAULT_WORD, NULL }, COMMON,
 };
 static const struct config_cmd_opt opts_state[] = { COMMON };
 #undef COMMON
@@ -368,15 +380,15 @@ static const struct config_command device_list_cmd = {
 	.args = "[ACCOUNT]", .min_args = 0, .max_args = 1,
 	.text =
 	    "One line per device (of ACCOUNT, or of every account): creation time, last\n"
-	    "login (UTC), last remote address, TLS version of the last session (none:\n"
-	    "plaintext), messages retrieved and deleted and waiting as of its last\n"
-	    "session ('-' before its first login), its commits not yet applied upstream\n"
-	    "(PENDING) and of those the ones that failed 3 times or more (STUCK: the\n"
-	    "error log names the step and the server's answer), the messages it has sent\n"
-	    "through SMTP submission (SENT; '(N to copy)': Sent copies not yet in the\n"
-	    "Sent folder), whether it is revoked, and its\n"
-	    "effective settings; a '*' marks a setting made for this device ('device\n"
-	    "add' or 'device set').\n",
+	    "login (UTC), last remote address, its protocol (pop3, imap, smtp), TLS\n"
+	    "version of the last session (none: plaintext), messages retrieved and\n"
+	    "deleted and waiting as of its last POP3 session ('-' before its first, even\n"
+	    "when its last login was over IMAP or SMTP), its commits not yet applied\n"
+	    "upstream (PENDING) and of those the ones that failed 3 times or more (STUCK:\n"
+	    "the error log names the step and the server's answer), the messages it has\n"
+	    "sent through SMTP submission (SENT; '(N to copy)': Sent copies not yet in\n"
+	    "the Sent folder), whether it is revoked, and its effective settings; a '*'\n"
+	    "marks a setting made for this device ('device add' or 'device set').\n",
 	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
 	.run = device_list,
 };

@@ -15,6 +15,7 @@
 #include "bridge/base/text.h"
 #include "bridge/cmd/admin.h"
 #include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/credential.h"
 #include "bridge/maildrop/sync.h"
 #include "bridge/maildrop/upstream.h"
 #include "bridge/managed/login.h"
@@ -39,6 +40,11 @@ struct run {
 	char old_pw[POP3C_PASS_MAX + 1];
 	char up_user[STATE_USER_MAX + 1];
 	char up_pw[SECRET_PLAINTEXT_MAX + 1];
+	/* an account whose credential is an OAuth2 grant (SPEC §10) */
+	bool oauth2;
+	int64_t oauth2_id;
+	char oauth2_name[STATE_ACCOUNT_MAX + 1];
+	struct managed_key key;
 	struct migrate_import_old *old;
 	size_t n_old;
 	const char *old_tls;
@@ -50,49 +56,12 @@ struct run {
 	struct migrate_import_counts counts;
 };
 
-/* The first line of a password file: no NUL, 1..max octets. */
-static int read_password_file(struct run *r, const char *path, char *buf, size_t size)
-{
-	char tmp[SECRET_PLAINTEXT_MAX + 3];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return cmd_admin_fail(&r->ad, "%s: %s", path, strerror(errno)), -1;
-	while (len < sizeof(tmp) && (n = read(fd, tmp + len, sizeof(tmp) - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			OPENSSL_cleanse(tmp, sizeof(tmp));
-			return cmd_admin_fail(&r->ad, "%s: %s", path, strerror(errno)), -1;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	size_t l = 0;
-	while (l < len && tmp[l] != '\n')
-		l++;
-	if (l > 0 && tmp[l - 1] == '\r')
-		l--;
-	int bad = l == 0 || l >= size || l > SECRET_PLAINTEXT_MAX || memchr(tmp, '\0', l);
-	if (!bad) {
-		memcpy(buf, tmp, l);
-		buf[l] = '\0';
-	}
-	OPENSSL_cleanse(tmp, sizeof(tmp));
-	if (bad)
-		return cmd_admin_fail(&r->ad, "%s: the first line must hold the password "
-		    "(1..%d octets, no NUL)", path, SECRET_PLAINTEXT_MAX), -1;
-	return 0;
-}
-
 static int get_password(struct run *r, const char *file, const char *prompt, char *buf,
     size_t size)
 {
 	if (file != NULL)
-		return read_password_file(r, file, buf, size);
+		return cmd_admin_read_secret_file(&r->ad, file, buf, size, SECRET_PLAINTEXT_MAX,
+		    "the password");
 	return cmd_admin_read_secret(&r->ad, prompt, buf, size, size - 1);
 }
 
@@ -145,6 +114,17 @@ static int upstream_credentials(struct run *r)
 		goto out;
 	}
 	char err[PB_ERR_MAX];
+	if (a->credential == STATE_CRED_OAUTH2) {
+		/* the token comes at the login (read_upstream) */
+		r->oauth2 = true;
+		r->oauth2_id = a->id;
+		snprintf(r->oauth2_name, sizeof(r->oauth2_name), "%s", a->name);
+		snprintf(r->up_user, sizeof(r->up_user), "%s", a->upstream_user);
+		r->key = key;
+		managed_key_clear(&key);
+		rc = 0;
+		goto out;
+	}
 	s = managed_upstream_unseal(&key, a, r->up_user, r->up_pw, err, sizeof(err));
 	managed_key_clear(&key);
 	if (s != 0) {
@@ -307,8 +287,24 @@ static int read_upstream(struct run *r)
 
 	/* Log in first: a refused login leaves no account (or state file). */
 	memset(&up, 0, sizeof(up));
-	enum pop3_md_status st = maildrop_upstream_login(&up, &r->ad.o, r->up_user, r->up_pw,
-	    detail, sizeof(detail));
+	enum pop3_md_status st;
+	if (r->oauth2) {
+		/* the token is refreshed in the real state file, also in a dry run:
+		 * a rotated refresh token must never be lost */
+		char err[PB_ERR_MAX + PB_PATH_MAX];
+		struct state_db *tdb = state_open(r->ad.o.state, err, sizeof(err));
+		if (tdb == NULL) {
+			cmd_admin_fail(&r->ad, "%s", err);
+			goto out;
+		}
+		st = maildrop_upstream_login_stored(&up, &r->ad.o, tdb, &r->key, r->oauth2_id,
+		    r->oauth2_name, r->up_user, NULL, detail, sizeof(detail));
+		state_close(tdb);
+		managed_key_clear(&r->key);
+	} else {
+		st = maildrop_upstream_login(&up, &r->ad.o, r->up_user, r->up_pw, detail,
+		    sizeof(detail));
+	}
 	OPENSSL_cleanse(r->up_pw, sizeof(r->up_pw));
 	if (st == POP3_MD_AUTH) {
 		cmd_admin_fail(&r->ad, "the upstream server refused the credentials of %s: %s",

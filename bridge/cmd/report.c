@@ -113,7 +113,7 @@ static void json_device(struct rep *r, const struct state_device *d)
 	json_str_or_null(f, d->protocol, seen && d->protocol[0]);
 	fputs(", \"tls\": ", f);
 	json_str_or_null(f, d->tls[0] ? d->tls : "none", seen);
-	if (seen)
+	if (d->pop3_login != 0)   /* an IMAP front login builds no POP3 view */
 		fprintf(f, ", \"retrieved\": %lld, \"deleted\": %lld, \"waiting\": %lld",
 		    (long long)d->retrieved, (long long)d->deleted, (long long)d->waiting);
 	else
@@ -147,8 +147,11 @@ static int json_cb(void *arg, const struct state_account *a, const struct state_
 		fprintf(f, "%s\n    {\"account\": ", r->first_account ? "" : ",");
 		r->first_account = false;
 		json_str(f, a->name);
-		fprintf(f, ", \"auth\": \"%s\", \"devices\": [",
-		    a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough");
+		fprintf(f, ", \"auth\": \"%s\", \"credential\": \"%s\", \"credential_ok\": %s,"
+		    " \"devices\": [", a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough",
+		    a->credential == STATE_CRED_OAUTH2 ? "oauth2" : "password",
+		    a->auth != STATE_AUTH_MANAGED || a->credential_ok < 0 ? "null" :
+		    a->credential_ok ? "true" : "false");
 		r->account_open = a->id;
 		r->first_device = true;
 	}
@@ -196,10 +199,16 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], addr[STATE_ADDR_MAX + 1];
 	char login[32], rt[24], de[24], wa[24], se[24], st[128], tls[STATE_TLS_MAX + 1];
 	const char *auth = a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough";
+	char cred[32];
 
+	/* the upstream credential: its kind, and how its last login went */
+	snprintf(cred, sizeof(cred), "%s%s", a->credential == STATE_CRED_OAUTH2 ? "oauth2" :
+	    "password", a->auth != STATE_AUTH_MANAGED || a->credential_ok < 0 ? "" :
+	    a->credential_ok ? " ok" : " REFUSED");
 	cell(acc, sizeof(acc), a->name);
 	if (d == NULL) {
-		const char *row[] = { acc, auth, "(no devices)", "", "", "", "", "", "", "", "", "" };
+		const char *row[] = { acc, auth, cred, "(no devices)", "", "", "", "", "", "", "",
+		    "", "" };
 		cmd_table_row(&r->t, row);
 		return 0;
 	}
@@ -213,8 +222,9 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	snprintf(wa, sizeof(wa), "%lld", (long long)d->waiting);
 	snprintf(se, sizeof(se), "%lld", (long long)d->sent);
 	status_text(r, d, st, sizeof(st));
-	const char *row[] = { acc, auth, dev, login, addr, seen && d->protocol[0] ?
-	    d->protocol : "-", tls, seen ? rt : "-", seen ? de : "-", seen ? wa : "-", se, st };
+	const char *row[] = { acc, auth, cred, dev, login, addr, seen && d->protocol[0] ?
+	    d->protocol : "-", tls, d->pop3_login ? rt : "-", d->pop3_login ? de : "-",
+	    d->pop3_login ? wa : "-", se, st };
 	cmd_table_row(&r->t, row);
 	if (is_stale(r, d)) {
 		const char *srow[] = { acc, dev, login, st };
@@ -253,9 +263,10 @@ static int run(struct config_cmdline *c)
 		json_close_account(&r);
 		printf(r.first_account ? "]}\n" : "\n  ]}\n");
 	} else {
-		cmd_table_init(&r.t, 12);
+		cmd_table_init(&r.t, 13);
 		cmd_table_init(&r.stale, 4);
-		const char *head[] = { "ACCOUNT", "AUTH", "DEVICE", "LAST LOGIN", "ADDRESS",
+		const char *head[] = { "ACCOUNT", "AUTH", "CREDENTIAL", "DEVICE", "LAST LOGIN",
+		    "ADDRESS",
 		    "PROTO", "TLS", "RETR", "DELE", "WAIT", "SENT", "STATUS" };
 		const char *shead[] = { "ACCOUNT", "DEVICE", "LAST LOGIN", "STATUS" };
 		cmd_table_row(&r.t, head);
@@ -294,7 +305,9 @@ const struct config_command cmd_report = {
 	.name = NAME,
 	.summary = "accounts and devices: who still uses POP3 (table, json)",
 	.text =
-	    "Accounts and their devices: last login, last address, protocol, TLS\n"
+	    "Accounts with their upstream credential (password or oauth2; ok or\n"
+	    "REFUSED as its last upstream login went) and their devices: last login,\n"
+	    "last address, protocol, TLS\n"
 	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
 	    "session), revoked, and commits not yet applied upstream ('N commit(s)\n"
 	    "pending'; STUCK once one has failed 3 times: see the error log), messages\n"

@@ -35,8 +35,11 @@ static const struct config_cmd_opt opts[] = {
 	{ PB_K_IDLE_TIMEOUT, 0, NULL }, { PB_K_LOGIN_TIMEOUT, 0, NULL },
 	{ PB_K_MAX_AUTH_FAILURES, 0, NULL }, { PB_K_MAX_DEVICES_PER_ACCOUNT, 0, NULL },
 	{ PB_K_PROXY_PROTOCOL, 0, NULL }, { PB_K_TRUSTED_PROXY, 0, NULL },
-	{ PB_K_UPSTREAM_FORWARD_CLIENT_IP, 0, NULL }, { PB_K_USER, 0, NULL }, { PB_K_SYSLOG, 0, NULL },
+	{ PB_K_UPSTREAM_FORWARD_CLIENT_IP, 0, NULL },
+	{ PB_K_UPSTREAM_REUSE, 0, NULL }, { PB_K_UPSTREAM_MAX_PER_ACCOUNT, 0, NULL }, { PB_K_USER, 0, NULL }, { PB_K_SYSLOG, 0, NULL },
 	{ PB_K_LOG_LEVEL, 0, NULL }, { PB_K_STATE, 0, NULL }, { PB_K_KEY_FILE, 0, NULL },
+	{ PB_K_LOGIN_DELAY, 0, NULL },
+	{ PB_K_IMAP_LISTEN, 0, NULL }, { PB_K_IMAP_LISTEN_TLS, 0, NULL },
 	{ PB_K_SMTP_UPSTREAM, 0, NULL }, { PB_K_SMTP_UPSTREAM_TLS, 0, NULL },
 	{ PB_K_SMTP_LISTEN, 0, NULL }, { PB_K_SMTP_LISTEN_TLS, 0, NULL },
 	{ PB_K_SENT_COPY, 0, NULL }, { PB_K_SENT_FOLDER, 0, NULL },
@@ -50,7 +53,8 @@ const struct config_command cmd_serve = {
 	    "Run the POP3 service in the foreground. Options override the\n"
 	    "configuration file; defaults in brackets. --upstream is required, here\n"
 	    "or in the file. An option given twice is an error, except --listen,\n"
-	    "--listen-tls, --smtp-listen, --smtp-listen-tls and --trusted-proxy.\n"
+	    "--listen-tls, --imap-listen, --imap-listen-tls, --smtp-listen,\n"
+	    "--smtp-listen-tls and --trusted-proxy.\n"
 	    "With --smtp-listen or --smtp-listen-tls it also accepts mail from the\n"
 	    "devices and relays it to --smtp-upstream, with a copy in Sent.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),

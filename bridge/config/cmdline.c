@@ -63,8 +63,15 @@ static int set_value(struct config_cmdline *c, const struct config_cmd_opt *co,
 		v->text = value ? value : "";
 		return 0;
 	}
-	if (v->text)
+	if (v->text && !(co->flags & CONFIG_REPEATABLE))
 		return base_errf(err, errlen, "--%s is given twice", name);
+	if (co->flags & CONFIG_REPEATABLE) {
+		if (c->n_rep >= CONFIG_REPEAT_MAX)
+			return base_errf(err, errlen, "--%s: too many values (at most %d options "
+			    "given more than once)", name, CONFIG_REPEAT_MAX);
+		c->rep[c->n_rep] = value;
+		c->rep_id[c->n_rep++] = co->id;
+	}
 	switch (o->kind) {
 	case CONFIG_OPT_SETTING:
 		break;
@@ -99,8 +106,23 @@ static int set_value(struct config_cmdline *c, const struct config_cmd_opt *co,
 			    o->max);
 		break;
 	}
-	v->text = value;
+	if (!v->text)
+		v->text = value;
 	return 0;
+}
+
+size_t config_cmdline_values(const struct config_cmdline *c, unsigned id, const char **out,
+    size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_rep; i++) {
+		if (c->rep_id[i] != id)
+			continue;
+		if (n < max)
+			out[n] = c->rep[i];
+		n++;
+	}
+	return n;
 }
 
 int config_cmdline_parse(struct config_cmdline *c, const struct config_command *cmd,

@@ -35,7 +35,8 @@
 #include "bridge/config/options.h"
 
 #define PB_ARGS_MAX 64   /* positional arguments a subcommand may take */
-#define CONFIG_OPTS_MAX 64  /* rows of an option table */
+#define CONFIG_OPTS_MAX 128 /* rows of an option table */
+#define CONFIG_REPEAT_MAX 256 /* values of CONFIG_REPEATABLE options, all together */
 
 /* Exit statuses of every subcommand. */
 #define PB_EXIT_OK     0
@@ -74,6 +75,8 @@ struct config_cmd_opt {
 };
 #define CONFIG_REQUIRED      1u   /* the command needs it */
 #define CONFIG_DEFAULT_WORD  2u   /* VALUE: also the word `default` (arg[id].is_default) */
+#define CONFIG_REPEATABLE    4u   /* TEXT: may be given more than once; arg[id] holds
+                                     the first, config_cmdline_values() all of them */
 
 struct config_cmdline;
 
@@ -112,6 +115,10 @@ struct config_cmdline {
 	struct config_argval arg[CONFIG_OPTS_MAX]; /* by row of the table */
 	const char *args[PB_ARGS_MAX];
 	size_t n_args;
+	/* every value of the CONFIG_REPEATABLE options, in command-line order */
+	const char *rep[CONFIG_REPEAT_MAX];
+	unsigned rep_id[CONFIG_REPEAT_MAX];
+	size_t n_rep;
 };
 
 /* Parse argv[0..argc) (the arguments after the command's name) for cmd.
@@ -124,6 +131,11 @@ int config_cmdline_parse(struct config_cmdline *c, const struct config_command *
  * whole message in err. */
 int config_cmdline_check(const struct config_cmdline *c, char *err, size_t errlen);
 void config_cmdline_free(struct config_cmdline *c);
+/* The values of a CONFIG_REPEATABLE option (row id), in the order given, into
+ * out[0..max); returns how many were given (may exceed max: the rest are left
+ * out). */
+size_t config_cmdline_values(const struct config_cmdline *c, unsigned id, const char **out,
+    size_t max);
 /* The name of row id of c's table ("upstream-timeout"). */
 const char *config_opt_name(const struct config_opt *table, unsigned id);
 

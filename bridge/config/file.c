@@ -191,7 +191,9 @@ struct elemdef {
 static const struct attrmap upstream_attrs[] = {
 	{ "url", PB_K_UPSTREAM }, { "tls", PB_K_UPSTREAM_TLS },
 	{ "ca", PB_K_UPSTREAM_CA }, { "timeout", PB_K_UPSTREAM_TIMEOUT },
-	{ "forward-client-ip", PB_K_UPSTREAM_FORWARD_CLIENT_IP }, { NULL, 0 } };
+	{ "forward-client-ip", PB_K_UPSTREAM_FORWARD_CLIENT_IP },
+	{ "reuse", PB_K_UPSTREAM_REUSE }, { "max-per-account", PB_K_UPSTREAM_MAX_PER_ACCOUNT },
+	{ NULL, 0 } };
 static const struct attrmap tls_attrs[] = {
 	{ "cert", PB_K_CERT }, { "key", PB_K_KEY }, { "min-version", PB_K_TLS_MIN },
 	{ NULL, 0 } };
@@ -200,7 +202,7 @@ static const struct attrmap auth_attrs[] = {
 	{ "allow-plaintext", PB_K_ALLOW_PLAINTEXT_AUTH }, { NULL, 0 } };
 static const struct attrmap mailbox_attrs[] = {
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
-	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE },
+	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { "login-delay", PB_K_LOGIN_DELAY },
 	{ "trash-folder", PB_K_TRASH_FOLDER }, { "archive-folder", PB_K_ARCHIVE_FOLDER },
 	{ "dele-keyword", PB_K_DELE_KEYWORD }, { NULL, 0 } };
 static const struct attrmap limits_attrs[] = {
@@ -222,12 +224,14 @@ static const struct attrmap smtp_attrs[] = {
 	{ "upstream", PB_K_SMTP_UPSTREAM }, { "upstream-tls", PB_K_SMTP_UPSTREAM_TLS },
 	{ "sent-copy", PB_K_SENT_COPY }, { "sent-folder", PB_K_SENT_FOLDER }, { NULL, 0 } };
 /* <listen>, <smtp-listen> and <device> are applied by their own functions
- * (listen: its address goes to listen or listen-tls, smtp-listen or
+ * (listen: its address goes to listen or listen-tls, imap-listen or
+ * imap-listen-tls by its protocol; smtp-listen: to smtp-listen or
  * smtp-listen-tls; device: account and name open a section). */
 static const struct attrmap listen_attrs[] = { { NULL, 0 } };
 static const struct attrmap device_attrs[] = {
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
-	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { NULL, 0 } };
+	{ "seen-on", PB_K_SEEN_ON }, { "dele", PB_K_DELE }, { "login-delay", PB_K_LOGIN_DELAY },
+	{ NULL, 0 } };
 
 static const struct elemdef elements[] = {
 	{ "upstream", upstream_attrs, false },
@@ -423,20 +427,26 @@ static void apply_listen(struct walk *w, xmlNodePtr node, const char *elem)
 	char err[PB_ERR_MAX];
 	char *addr = attr_value(node, "address");
 	char *tls = attr_value(node, "tls");
+	char *proto = attr_value(node, "protocol");
 	bool smtp = strcmp(elem, "smtp-listen") == 0;
+	bool imap = !smtp && proto && strcmp(proto, "imap") == 0;
 	bool yes = tls && strcmp(tls, "yes") == 0;
-	enum config_key k = smtp ? (yes ? PB_K_SMTP_LISTEN_TLS : PB_K_SMTP_LISTEN)
-	    : (yes ? PB_K_LISTEN_TLS : PB_K_LISTEN);
+	enum config_key k = smtp ? (yes ? PB_K_SMTP_LISTEN_TLS : PB_K_SMTP_LISTEN) :
+	    imap ? (yes ? PB_K_IMAP_LISTEN_TLS : PB_K_IMAP_LISTEN) :
+	    (yes ? PB_K_LISTEN_TLS : PB_K_LISTEN);
 	/* The schema allows yes and no too, but its message ("Invalid attribute
 	 * tls for element listen") does not say what is expected. */
 	if (tls && strcmp(tls, "yes") != 0 && strcmp(tls, "no") != 0)
 		value_problem(w, line, elem, "tls", "expected yes or no");
+	else if (!smtp && proto && !imap && strcmp(proto, "pop3") != 0)
+		value_problem(w, line, elem, "protocol", "expected pop3 or imap");
 	else if (config_options_set(w->layer, k, addr ? addr : "", err, sizeof(err)) != 0)
 		value_problem(w, line, elem, "address", err);
 	else
 		w->line_of[k] = line;
 	xmlFree(addr);
 	xmlFree(tls);
+	xmlFree(proto);
 }
 
 /* A second section for the same device is refused here (by

@@ -159,11 +159,16 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_TRUSTED_PROXY]    = { "trusted-proxy", V_CIDR, 0, 0, NULL },
 	[PB_K_UPSTREAM_FORWARD_CLIENT_IP] = { "upstream-forward-client-ip", V_BOOL, 0, 0,
 		&bool_names },
+	[PB_K_UPSTREAM_REUSE]   = { "upstream-reuse", V_UINT, 0, 3600, NULL },
+	[PB_K_UPSTREAM_MAX_PER_ACCOUNT] = { "upstream-max-per-account", V_UINT, 1, 1000, NULL },
 	[PB_K_USER]             = { "user", V_USER, 0, 0, NULL },
 	[PB_K_SYSLOG]           = { "syslog", V_BOOL, 0, 0, &bool_names },
 	[PB_K_LOG_LEVEL]        = { "log-level", V_ENUM, 0, 0, &config_words_log_level },
 	[PB_K_STATE]            = { "state", V_PATH, 0, 0, NULL },
 	[PB_K_KEY_FILE]         = { "key-file", V_PATH, 0, 0, NULL },
+	[PB_K_LOGIN_DELAY]      = { "login-delay", V_UINT, 0, 86400, NULL },
+	[PB_K_IMAP_LISTEN]      = { "imap-listen", V_LISTEN, 0, 0, NULL },
+	[PB_K_IMAP_LISTEN_TLS]  = { "imap-listen-tls", V_LISTEN, 0, 0, NULL },
 	[PB_K_SMTP_UPSTREAM]    = { "smtp-upstream", V_SMTP_URL, 0, 0, NULL },
 	[PB_K_SMTP_UPSTREAM_TLS] = { "smtp-upstream-tls", V_ENUM, 0, 0, &config_words_upstream_tls },
 	[PB_K_SMTP_LISTEN]      = { "smtp-listen", V_LISTEN, 0, 0, NULL },
@@ -374,6 +379,8 @@ void config_options_init(struct config_options *o)
 	o->login_timeout = PB_DEFAULT_LOGIN_TIMEOUT;
 	o->max_auth_failures = PB_DEFAULT_MAX_AUTH_FAILURES;
 	o->max_devices_per_account = PB_DEFAULT_MAX_DEVICES_PER_ACCOUNT;
+	o->upstream_reuse = PB_DEFAULT_UPSTREAM_REUSE;
+	o->upstream_max_per_account = PB_DEFAULT_UPSTREAM_MAX_PER_ACCOUNT;
 	o->log_level = PB_LOG_INFO;
 	strcpy(o->state, PB_DEFAULT_STATE);
 	o->smtp_upstream_scheme = PB_UTLS_STARTTLS;
@@ -430,7 +437,8 @@ static int add_trusted_proxy(struct config_options *o, bool replace, const char 
 	return 0;
 }
 
-/* Parse a device-level value (folder, offer, window, seen-on, dele) into d. */
+/* Parse a device-level value (folder, offer, window, seen-on, dele,
+ * login-delay) into d. */
 static int set_device_value(struct config_device_settings *d, enum config_key k,
     const char *value, char *err, size_t errlen)
 {
@@ -440,9 +448,13 @@ static int set_device_value(struct config_device_settings *d, enum config_key k,
 	case PB_K_FOLDER:
 		return copy_text(d->folder, sizeof(d->folder), value, "folder name", err, errlen);
 	case PB_K_WINDOW:
+	case PB_K_LOGIN_DELAY:
 		if (config_parse_number(value, keys[k].min, keys[k].max, &n, err, errlen) != 0)
 			return -1;
-		d->window = (uint32_t)n;
+		if (k == PB_K_WINDOW)
+			d->window = (uint32_t)n;
+		else
+			d->login_delay = (uint32_t)n;
 		return 0;
 	case PB_K_OFFER:
 	case PB_K_SEEN_ON:
@@ -496,6 +508,12 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 		if (k == PB_K_LISTEN)
 			rc = add_listener(o->listen, &o->n_listen,
 			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else if (k == PB_K_IMAP_LISTEN)
+			rc = add_listener(o->imap_listen, &o->n_imap_listen,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else if (k == PB_K_IMAP_LISTEN_TLS)
+			rc = add_listener(o->imap_listen_tls, &o->n_imap_listen_tls,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
 		else if (k == PB_K_LISTEN_TLS)
 			rc = add_listener(o->listen_tls, &o->n_listen_tls,
 			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
@@ -527,6 +545,10 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 			o->max_auth_failures = (unsigned)n;
 		else if (k == PB_K_MAX_DEVICES_PER_ACCOUNT)
 			o->max_devices_per_account = (unsigned)n;
+		else if (k == PB_K_UPSTREAM_REUSE)
+			o->upstream_reuse = (unsigned)n;
+		else if (k == PB_K_UPSTREAM_MAX_PER_ACCOUNT)
+			o->upstream_max_per_account = (unsigned)n;
 		else
 			o->idle_timeout = (unsigned)n;
 		break;
@@ -611,6 +633,14 @@ int config_options_merge(struct config_options *dst, const struct config_options
 			memcpy(dst->listen_tls, src->listen_tls, sizeof(dst->listen_tls));
 			dst->n_listen_tls = src->n_listen_tls;
 			break;
+		case PB_K_IMAP_LISTEN:
+			memcpy(dst->imap_listen, src->imap_listen, sizeof(dst->imap_listen));
+			dst->n_imap_listen = src->n_imap_listen;
+			break;
+		case PB_K_IMAP_LISTEN_TLS:
+			memcpy(dst->imap_listen_tls, src->imap_listen_tls, sizeof(dst->imap_listen_tls));
+			dst->n_imap_listen_tls = src->n_imap_listen_tls;
+			break;
 		case PB_K_CERT: strcpy(dst->cert, src->cert); break;
 		case PB_K_KEY: strcpy(dst->key, src->key); break;
 		case PB_K_TLS_MIN: dst->tls_min = src->tls_min; break;
@@ -619,6 +649,7 @@ int config_options_merge(struct config_options *dst, const struct config_options
 		case PB_K_FOLDER: strcpy(dst->dev.folder, src->dev.folder); break;
 		case PB_K_OFFER: dst->dev.offer = src->dev.offer; break;
 		case PB_K_WINDOW: dst->dev.window = src->dev.window; break;
+		case PB_K_LOGIN_DELAY: dst->dev.login_delay = src->dev.login_delay; break;
 		case PB_K_SEEN_ON: dst->dev.seen_on = src->dev.seen_on; break;
 		case PB_K_DELE: dst->dev.dele = src->dev.dele; break;
 		case PB_K_TRASH_FOLDER: strcpy(dst->trash_folder, src->trash_folder); break;
@@ -644,6 +675,10 @@ int config_options_merge(struct config_options *dst, const struct config_options
 			break;
 		case PB_K_UPSTREAM_FORWARD_CLIENT_IP:
 			dst->upstream_forward_client_ip = src->upstream_forward_client_ip;
+			break;
+		case PB_K_UPSTREAM_REUSE: dst->upstream_reuse = src->upstream_reuse; break;
+		case PB_K_UPSTREAM_MAX_PER_ACCOUNT:
+			dst->upstream_max_per_account = src->upstream_max_per_account;
 			break;
 		case PB_K_USER: strcpy(dst->user, src->user); break;
 		case PB_K_SYSLOG: dst->syslog = src->syslog; break;
@@ -674,23 +709,13 @@ int config_options_merge(struct config_options *dst, const struct config_options
 	return 0;
 }
 
-/* Whether ep is one of list[0..n). */
-static bool listed(const struct config_endpoint *list, size_t n, const struct config_endpoint *ep)
-{
-	for (size_t i = 0; i < n; i++)
-		if (same_endpoint(&list[i], ep))
-			return true;
-	return false;
-}
-
 /* SMTP submission (SPEC §11): listeners need an upstream (for a command that
- * serves: need_upstream) and, for TLS, the
- * certificate; no address serves two protocols; the URL and the TLS mode
- * agree as for --upstream. */
+ * serves: need_upstream) and, for TLS, the certificate; the URL and the TLS
+ * mode agree as for --upstream. (No address serves two protocols:
+ * config_options_finish.) */
 static int smtp_finish(struct config_options *o, bool need_upstream, enum config_key *bad,
     char *err, size_t errlen)
 {
-	char buf[PB_HOST_MAX + 10];
 	size_t n_all = o->n_smtp_listen + o->n_smtp_listen_tls;
 
 #define SBAD(k, ...) do { *bad = (k); return base_errf(err, errlen, __VA_ARGS__); } while (0)
@@ -711,15 +736,6 @@ static int smtp_finish(struct config_options *o, bool need_upstream, enum config
 	}
 	if (o->n_smtp_listen_tls > 0 && !o->cert[0])
 		SBAD(PB_K_SMTP_LISTEN_TLS, "smtp-listen-tls needs a certificate (cert and key)");
-	for (size_t i = 0; i < n_all; i++) {
-		const struct config_endpoint *ep = i < o->n_smtp_listen ? &o->smtp_listen[i]
-		    : &o->smtp_listen_tls[i - o->n_smtp_listen];
-		bool tls = i >= o->n_smtp_listen;
-		if (listed(o->listen, o->n_listen, ep) || listed(o->listen_tls, o->n_listen_tls, ep) ||
-		    (!tls && listed(o->smtp_listen_tls, o->n_smtp_listen_tls, ep)))
-			SBAD(tls ? PB_K_SMTP_LISTEN_TLS : PB_K_SMTP_LISTEN,
-			    "%s is given for two listeners", config_endpoint_format(ep, buf, sizeof(buf)));
-	}
 #undef SBAD
 	return 0;
 }
@@ -760,6 +776,26 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 			if (same_endpoint(&o->listen[i], &o->listen_tls[j]))
 				BAD(PB_K_LISTEN_TLS, "%s is both a listen and a listen-tls address",
 				    config_endpoint_format(&o->listen[i], buf, sizeof(buf)));
+	if (o->n_imap_listen_tls > 0 && !o->cert[0])
+		BAD(PB_K_IMAP_LISTEN_TLS, "imap-listen-tls needs a certificate (cert and key)");
+	/* One address, one protocol: the IMAP front's and SMTP submission's
+	 * addresses are none of the POP3 ones, nor each other's. */
+	const struct { enum config_key k; const struct config_endpoint *l; size_t n; } kinds[] = {
+		{ PB_K_LISTEN, o->listen, o->n_listen },
+		{ PB_K_LISTEN_TLS, o->listen_tls, o->n_listen_tls },
+		{ PB_K_IMAP_LISTEN, o->imap_listen, o->n_imap_listen },
+		{ PB_K_IMAP_LISTEN_TLS, o->imap_listen_tls, o->n_imap_listen_tls },
+		{ PB_K_SMTP_LISTEN, o->smtp_listen, o->n_smtp_listen },
+		{ PB_K_SMTP_LISTEN_TLS, o->smtp_listen_tls, o->n_smtp_listen_tls },
+	};
+	for (size_t a = 2; a < sizeof(kinds) / sizeof(kinds[0]); a++)
+		for (size_t b = 0; b < a; b++)
+			for (size_t i = 0; i < kinds[a].n; i++)
+				for (size_t j = 0; j < kinds[b].n; j++)
+					if (same_endpoint(&kinds[a].l[i], &kinds[b].l[j]))
+						BAD(kinds[a].k, "%s is given as %s and as %s",
+						    config_endpoint_format(&kinds[a].l[i], buf, sizeof(buf)),
+						    keys[kinds[b].k].name, keys[kinds[a].k].name);
 	if (o->proxy_protocol && o->n_trusted_proxy == 0)
 		BAD(PB_K_PROXY_PROTOCOL, "proxy-protocol needs at least one trusted-proxy range "
 		    "(headers are read from those addresses only)");
@@ -891,6 +927,8 @@ void config_options_device(const struct config_options *o, const char *account,
 		out->seen_on = s->v.seen_on;
 	if (s->set & PB_KEY_BIT(PB_K_DELE))
 		out->dele = s->v.dele;
+	if (s->set & PB_KEY_BIT(PB_K_LOGIN_DELAY))
+		out->login_delay = s->v.login_delay;
 }
 
 const char *config_options_format(const struct config_options *o, enum config_key k,
@@ -924,12 +962,18 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_SENT_FOLDER: s = o->sent_folder; break;
 	case PB_K_LISTEN:
 	case PB_K_LISTEN_TLS:
+	case PB_K_IMAP_LISTEN:
+	case PB_K_IMAP_LISTEN_TLS:
 	case PB_K_SMTP_LISTEN:
 	case PB_K_SMTP_LISTEN_TLS: {
 		const struct config_endpoint *l = k == PB_K_LISTEN ? o->listen :
-		    k == PB_K_LISTEN_TLS ? o->listen_tls : k == PB_K_SMTP_LISTEN ? o->smtp_listen :
-		    o->smtp_listen_tls;
+		    k == PB_K_LISTEN_TLS ? o->listen_tls :
+		    k == PB_K_IMAP_LISTEN ? o->imap_listen :
+		    k == PB_K_IMAP_LISTEN_TLS ? o->imap_listen_tls :
+		    k == PB_K_SMTP_LISTEN ? o->smtp_listen : o->smtp_listen_tls;
 		size_t nl = k == PB_K_LISTEN ? o->n_listen : k == PB_K_LISTEN_TLS ? o->n_listen_tls :
+		    k == PB_K_IMAP_LISTEN ? o->n_imap_listen :
+		    k == PB_K_IMAP_LISTEN_TLS ? o->n_imap_listen_tls :
 		    k == PB_K_SMTP_LISTEN ? o->n_smtp_listen : o->n_smtp_listen_tls;
 		if (nl > 0)
 			return config_endpoint_format(&l[0], buf, len);
@@ -948,6 +992,7 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_FOLDER: s = o->dev.folder; break;
 	case PB_K_OFFER: s = config_offer_name(o->dev.offer); break;
 	case PB_K_WINDOW: n = o->dev.window; number = true; break;
+	case PB_K_LOGIN_DELAY: n = o->dev.login_delay; number = true; break;
 	case PB_K_SEEN_ON: s = config_seen_on_name(o->dev.seen_on); break;
 	case PB_K_DELE: s = config_dele_name(o->dev.dele); break;
 	case PB_K_TRASH_FOLDER: s = o->trash_folder; break;
@@ -959,6 +1004,8 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 	case PB_K_LOGIN_TIMEOUT: n = o->login_timeout; number = true; break;
 	case PB_K_MAX_AUTH_FAILURES: n = o->max_auth_failures; number = true; break;
 	case PB_K_MAX_DEVICES_PER_ACCOUNT: n = o->max_devices_per_account; number = true; break;
+	case PB_K_UPSTREAM_REUSE: n = o->upstream_reuse; number = true; break;
+	case PB_K_UPSTREAM_MAX_PER_ACCOUNT: n = o->upstream_max_per_account; number = true; break;
 	case PB_K_TRUSTED_PROXY:
 		if (o->n_trusted_proxy > 0)
 			return base_cidr_format(&o->trusted_proxy[0], buf, len);

@@ -54,8 +54,11 @@ enum config_key {
 	PB_K_IDLE_TIMEOUT, PB_K_LOGIN_TIMEOUT, PB_K_MAX_AUTH_FAILURES,
 	PB_K_MAX_DEVICES_PER_ACCOUNT, PB_K_PROXY_PROTOCOL, PB_K_TRUSTED_PROXY,
 	PB_K_UPSTREAM_FORWARD_CLIENT_IP,
+	PB_K_UPSTREAM_REUSE, PB_K_UPSTREAM_MAX_PER_ACCOUNT,
 	PB_K_USER, PB_K_SYSLOG, PB_K_LOG_LEVEL,
 	PB_K_STATE, PB_K_KEY_FILE,
+	PB_K_LOGIN_DELAY,
+	PB_K_IMAP_LISTEN, PB_K_IMAP_LISTEN_TLS,
 	PB_K_SMTP_UPSTREAM, PB_K_SMTP_UPSTREAM_TLS, PB_K_SMTP_LISTEN, PB_K_SMTP_LISTEN_TLS,
 	PB_K_SENT_COPY, PB_K_SENT_FOLDER,
 	PB_K_COUNT
@@ -63,7 +66,8 @@ enum config_key {
 #define PB_KEY_BIT(k) ((uint64_t)1 << (k))
 /* The keys a device section may override. */
 #define PB_DEVICE_KEYS (PB_KEY_BIT(PB_K_FOLDER) | PB_KEY_BIT(PB_K_OFFER) | \
-	PB_KEY_BIT(PB_K_WINDOW) | PB_KEY_BIT(PB_K_SEEN_ON) | PB_KEY_BIT(PB_K_DELE))
+	PB_KEY_BIT(PB_K_WINDOW) | PB_KEY_BIT(PB_K_SEEN_ON) | PB_KEY_BIT(PB_K_DELE) | \
+	PB_KEY_BIT(PB_K_LOGIN_DELAY))
 
 enum config_upstream_tls { PB_UTLS_IMPLICIT, PB_UTLS_STARTTLS, PB_UTLS_NONE };
 enum config_tls_version { PB_TLS_1_0, PB_TLS_1_1, PB_TLS_1_2, PB_TLS_1_3 };
@@ -84,13 +88,14 @@ struct config_endpoint {
 	bool ipv6;
 };
 
-/* What one device sees (SPEC §3). */
+/* What one device sees (SPEC §3), and how often it may log in (§14). */
 struct config_device_settings {
 	char folder[PB_FOLDER_MAX];
 	enum config_offer offer;
 	uint32_t window;         /* 0 = unlimited */
 	enum config_seen_on seen_on;
 	enum config_dele dele;
+	uint32_t login_delay;    /* SPEC §14: seconds between logins; 0 = off */
 };
 
 /* A <device> section of the configuration file. */
@@ -115,6 +120,10 @@ struct config_options {
 	size_t n_listen;
 	struct config_endpoint listen_tls[PB_LISTEN_MAX];
 	size_t n_listen_tls;
+	struct config_endpoint imap_listen[PB_LISTEN_MAX];     /* the IMAP front (SPEC §12) */
+	size_t n_imap_listen;
+	struct config_endpoint imap_listen_tls[PB_LISTEN_MAX];
+	size_t n_imap_listen_tls;
 	char cert[PB_PATH_MAX];
 	char key[PB_PATH_MAX];
 	enum config_tls_version tls_min;
@@ -137,6 +146,10 @@ struct config_options {
 	struct base_cidr trusted_proxy[PB_TRUSTED_PROXY_MAX];
 	size_t n_trusted_proxy;
 	bool upstream_forward_client_ip; /* the client address upstream in ID */
+	unsigned upstream_reuse;       /* seconds a connection is kept after its
+	                                  session (SPEC §9); 0: never */
+	unsigned upstream_max_per_account; /* upstream connections per account,
+	                                  kept or in use */
 	char user[PB_USERNAME_MAX];    /* "" = keep the current user */
 	bool syslog;
 	enum base_log_level log_level;
@@ -168,6 +181,8 @@ struct config_options {
 #define PB_DEFAULT_LOGIN_TIMEOUT 60
 #define PB_DEFAULT_MAX_AUTH_FAILURES 3
 #define PB_DEFAULT_MAX_DEVICES_PER_ACCOUNT 64
+#define PB_DEFAULT_UPSTREAM_REUSE 60
+#define PB_DEFAULT_UPSTREAM_MAX_PER_ACCOUNT 4
 #define PB_DEFAULT_STATE "popbridge.db"
 
 /* Fill o with the built-in defaults; nothing marked as set. */

@@ -72,8 +72,16 @@ static size_t plan(struct maildrop_md *md, const struct pop3_md_next *cur,
 		md->seq_depth = 0;
 		return n;
 	}
-	md->seq_depth = md->seq_depth == 0 ? BRIDGE_AHEAD_FIRST
-	    : md->seq_depth >= IMAP_AHEAD_MAX ? IMAP_AHEAD_MAX : md->seq_depth * 2;
+	if (md->seq_depth == 0) {
+		unsigned d = 0;
+		uint64_t octets = 0;
+		for (size_t i = cur->idx + 1; i < md->n && d < IMAP_AHEAD_MAX &&
+		    octets < BRIDGE_AHEAD_FIRST_OCTETS; i++, d++)
+			octets += md->view[i].size;
+		md->seq_depth = d > BRIDGE_AHEAD_FIRST ? d : BRIDGE_AHEAD_FIRST;
+	} else {
+		md->seq_depth = md->seq_depth >= IMAP_AHEAD_MAX ? IMAP_AHEAD_MAX : md->seq_depth * 2;
+	}
 	for (size_t i = cur->idx + 1; i < md->n && n < cap && n <= md->seq_depth; i++)
 		out[n++] = (struct pop3_md_next){ .idx = i, .what = POP3_FETCH_WHOLE };
 	return n;
@@ -87,6 +95,8 @@ void maildrop_ahead_hint(void *p, const struct pop3_md_next *next, size_t n)
 	memcpy(md->hint, next, md->nhint * sizeof(*next));
 }
 
+static void seen_send(struct maildrop_md *md);
+
 void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_what what,
     uint64_t top_lines)
 {
@@ -97,6 +107,8 @@ void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_wha
 
 	md->nhint = 0;
 	md->seq_next = what == POP3_FETCH_WHOLE ? idx + 1 : SIZE_MAX;
+	if (!imap_uidset_empty(&md->seen_wait))
+		seen_send(md);   /* stores first: their room may have come */
 	/* Walk the queue alongside the plan: from the current command's first
 	 * fetch on, what is in flight must be the plan's prefix (stores do not
 	 * count); what follows it is sent. A queue that goes another way is
@@ -140,37 +152,94 @@ void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_wha
 	}
 }
 
-static void seen_failed(void *arg, uint32_t uid, const struct imap_status *st)
+static void seen_failed(void *arg, const struct imap_ahead_info *what,
+    const struct imap_status *st)
 {
 	struct maildrop_md *md = arg;
+	char uids[32];
 
 	if (st->result == IMAP_NO && (st->code == IMAP_CODE_EXPUNGEISSUED ||
 	    st->code == IMAP_CODE_NONEXISTENT))
 		return;  /* gone upstream meanwhile: nothing to mark */
-	base_log(PB_LOG_WARN, "seen", "account %s device %s: setting \\Seen on UID %u %s: %s",
-	    md->conn->account, md->conn->device, uid,
+	if (what->uid_last > what->uid)
+		snprintf(uids, sizeof(uids), "UIDs %u:%u", what->uid, what->uid_last);
+	else
+		snprintf(uids, sizeof(uids), "UID %u", what->uid);
+	base_log(PB_LOG_WARN, "seen", "account %s device %s: setting \\Seen on %s %s: %s",
+	    md->conn->account, md->conn->device, uids,
 	    st->result == IMAP_ECONN ? "not confirmed (connection lost)" : "failed", st->text);
+}
+
+static size_t stores_in_flight(const struct imap_session *s)
+{
+	struct imap_ahead_info in;
+	size_t n = 0;
+
+	for (size_t i = 0; imap_ahead_get(s, i, &in); i++)
+		n += !in.fetch;
+	return n;
+}
+
+/* Send the waiting UIDs, a store per run, as far as the room for stores
+ * goes; what does not fit waits on. */
+static void seen_send(struct maildrop_md *md)
+{
+	struct imap_session *s = md->up.imap;
+	struct imap_uidset *w = &md->seen_wait;
+	size_t sent = 0;
+
+	while (sent < w->n && stores_in_flight(s) < BRIDGE_AHEAD_STORE_ROOM &&
+	    imap_ahead_count(s) < IMAP_AHEAD_MAX &&
+	    imap_store_ahead_range(s, w->r[sent].lo, w->r[sent].hi, true, IMAP_FLAG_SEEN,
+	    seen_failed, md) == IMAP_OK)
+		sent++;
+	if (sent == 0)
+		return;
+	struct imap_uidset rest;
+	imap_uidset_init(&rest);
+	for (size_t i = sent; i < w->n; i++)
+		(void)imap_uidset_add_range(&rest, w->r[i].lo, w->r[i].hi);
+	imap_uidset_free(w);
+	*w = rest;
 }
 
 void maildrop_ahead_seen(struct maildrop_md *md, uint32_t uid)
 {
-	enum imap_result r = imap_store_ahead(md->up.imap, uid, true, IMAP_FLAG_SEEN,
-	    seen_failed, md);
-
-	if (r == IMAP_OK)
-		return;
-	if (r == IMAP_EARG) {
-		/* The queue is full: store and wait, as before SPEC §9. */
+	if (imap_uidset_add(&md->seen_wait, uid) != 0) {
+		/* no memory for the wait: store it now, waiting for the answer */
 		struct imap_uidset one;
 		imap_uidset_init(&one);
-		if (imap_uidset_add(&one, uid) == 0)
-			r = imap_store_flags(md->up.imap, &one, true, IMAP_FLAG_SEEN, NULL, 0);
+		enum imap_result r = imap_uidset_add(&one, uid) == 0 ?
+		    imap_store_flags(md->up.imap, &one, true, IMAP_FLAG_SEEN, NULL, 0) : IMAP_EARG;
 		imap_uidset_free(&one);
-		if (r == IMAP_OK || r == IMAP_ENOTFOUND)
-			return;
+		if (r != IMAP_OK && r != IMAP_ENOTFOUND)
+			base_log(PB_LOG_WARN, "seen", "account %s device %s: UID %u: setting \\Seen"
+			    " failed", md->conn->account, md->conn->device, uid);
+		return;
 	}
-	char d[BRIDGE_DETAIL_MAX];
-	maildrop_upstream_describe(&md->up, "setting \\Seen", d, sizeof(d));
-	base_log(PB_LOG_WARN, "seen", "account %s device %s: UID %u: %s", md->conn->account,
-	    md->conn->device, uid, d);
+	seen_send(md);
+}
+
+void maildrop_ahead_seen_flush(struct maildrop_md *md)
+{
+	if (imap_uidset_empty(&md->seen_wait))
+		return;
+	/* ahead as far as there is room (their answers are read by the next
+	 * command, or before the connection is kept); the rest now */
+	if (maildrop_upstream_usable(&md->up))
+		seen_send(md);
+	if (imap_uidset_empty(&md->seen_wait))
+		return;
+	enum imap_result r = IMAP_ECONN;
+	if (maildrop_upstream_usable(&md->up))
+		r = imap_store_flags(md->up.imap, &md->seen_wait, true, IMAP_FLAG_SEEN, NULL, 0);
+	if (r != IMAP_OK && r != IMAP_ENOTFOUND) {
+		char d[BRIDGE_DETAIL_MAX];
+		maildrop_upstream_describe(&md->up, "setting \\Seen", d, sizeof(d));
+		base_log(PB_LOG_WARN, "seen", "account %s device %s: %llu message(s): %s%s",
+		    md->conn->account, md->conn->device,
+		    (unsigned long long)imap_uidset_count(&md->seen_wait),
+		    r == IMAP_ECONN ? "not sent (connection lost): " : "", d);
+	}
+	imap_uidset_clear(&md->seen_wait);
 }

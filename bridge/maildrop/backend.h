@@ -12,7 +12,8 @@
  *    (maildrop_conn_init) and passes it as the `backend` argument of
  *    pop3_session_run(); open() fills the outputs, which serve reads for its
  *    one log line after pop3_session_run() returns. The conn must outlive
- *    the session (the maildrop handle keeps a pointer to it until close()).
+ *    the session (the maildrop handle keeps a pointer to it until close()
+ *    and release()).
  *  - Options: a session uses conn->opt when set (the reference-counted
  *    snapshot serve took for this session, so a SIGHUP reload never changes
  *    a running session), else ctx->opt. Either must stay valid and unchanged
@@ -41,6 +42,7 @@ struct config_options;
 struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
 struct guard_throttle;           /* bridge/guard/throttle.h */
 struct guard_gate;               /* bridge/guard/gate.h */
+struct pool;                     /* bridge/pool/pool.h */
 struct maildrop_upstream;        /* bridge/maildrop/upstream.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
@@ -75,6 +77,9 @@ struct maildrop_ctx {
 	                                      (serve owns) */
 	struct guard_gate *hash_gate;            /* bounds concurrent password
 	                                      checks (serve owns) */
+	struct pool *pool;                 /* upstream connections kept between
+	                                      sessions, the per-account cap
+	                                      (serve owns); NULL: neither */
 	unsigned char managed_key[BRIDGE_KEY_LEN]; /* loaded by serve in managed
 	                                      mode; cleansed by maildrop_ctx_free */
 	bool has_managed_key;

@@ -35,6 +35,11 @@
 #define BRIDGE_AHEAD_OCTETS     ((uint64_t)4 << 20)
 #define BRIDGE_AHEAD_FIRST      4u
 #define BRIDGE_AHEAD_STORE_ROOM 8u
+/* The first sequential read-ahead goes at least this many octets deep
+ * (BRIDGE_AHEAD_FIRST messages at least): small messages are read ahead
+ * many at a time from the start, so the doubling does not cost a round
+ * trip per step; a client that stops early costs at most this. */
+#define BRIDGE_AHEAD_FIRST_OCTETS ((uint64_t)1 << 20)
 
 struct maildrop_md {
 	struct maildrop_conn *conn;
@@ -58,6 +63,9 @@ struct maildrop_md {
 	size_t seq_next;                 /* the index a sequential client asks
 	                                    for next (SIZE_MAX: none) */
 	unsigned seq_depth;              /* its read-ahead depth now */
+	struct imap_uidset seen_wait;    /* seen_on retr: \Seen not sent yet
+	                                    (BRIDGE_AHEAD_STORE_ROOM stores were
+	                                    in flight); sent as ranges */
 };
 
 /* The first TEXT piece fetch_top asks for, for TOP's line count. */
@@ -71,8 +79,14 @@ void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_wha
     uint64_t top_lines);
 /* seen_on retr: UID STORE +FLAGS.SILENT (\Seen) without waiting for its
  * answer; a failure is logged when the answer comes (or the connection
- * goes). */
+ * goes). At most BRIDGE_AHEAD_STORE_ROOM stores are in flight: UIDs
+ * retrieved meanwhile wait in seen_wait and go as one store per run of
+ * UIDs when one has been answered. */
 void maildrop_ahead_seen(struct maildrop_md *md, uint32_t uid);
+/* Send what waits in seen_wait now (before a commit, at the end of a
+ * session): ahead where there is room, the rest waiting for the answer; a
+ * failure is logged. */
+void maildrop_ahead_seen_flush(struct maildrop_md *md);
 
 /* dst = a followed by b (either may be NULL), cut to fit cap, every byte
  * outside printable ASCII replaced by '?': safe for a reply or log detail. */

@@ -9,6 +9,7 @@
 #include "bridge/base/username.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
+#include "bridge/maildrop/credential.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/maildrop/login.h"
 #include "bridge/maildrop/settings.h"
@@ -87,6 +88,34 @@ static enum maildrop_login_status open_db(struct maildrop_login *l)
 	return MAILDROP_LOGIN_OK;
 }
 
+/* LOGIN-DELAY (SPEC §14, RFC 2449), for the front ends that ask for it
+ * (POP3): a device that logged in successfully less than its login delay
+ * ago is refused — after a good password (never confirmed to a guesser)
+ * and before this login is recorded, so an early poll does not push the
+ * next one further out. Per device: the account's other devices have their
+ * own last login. */
+static enum maildrop_login_status login_delay(struct maildrop_login *l,
+    const struct state_device *d, int64_t now)
+{
+	struct maildrop_settings s;
+
+	if (!l->check_login_delay)
+		return MAILDROP_LOGIN_OK;
+	maildrop_settings_get(l->opt, d->account, d->name, &d->settings, &s);
+	int64_t delay = s.eff.login_delay;
+	if (delay == 0 || d->pop3_login == 0 || d->pop3_login > now ||
+	    now - d->pop3_login >= delay)
+		return MAILDROP_LOGIN_OK;
+	char detail[BRIDGE_DETAIL_MAX], text[sizeof(l->text)];
+	snprintf(detail, sizeof(detail), "login delay: last login %llds ago, login-delay %llds",
+	    (long long)(now - d->pop3_login), (long long)delay);
+	set_detail(l, detail);
+	snprintf(text, sizeof(text), "This device may log in once every %lld seconds.",
+	    (long long)delay);
+	set_text(l, NULL, text);
+	return MAILDROP_LOGIN_DELAY;
+}
+
 /* Passthrough: the client's password is the upstream password. */
 static enum maildrop_login_status login_passthrough(struct maildrop_login *l,
     const char *password)
@@ -141,10 +170,31 @@ static enum maildrop_login_status login_managed(struct maildrop_login *l,
 	l->account_id = ml.account_id;
 	l->device_id = ml.device_id;
 	snprintf(l->device, sizeof(l->device), "%s", ml.device);
+	/* The device is known from its password: an early poll is refused
+	 * before any upstream login (record checks again, as for passthrough). */
+	struct state_device d;
+	if (l->check_login_delay &&
+	    state_device_get_by_id(l->db, l->device_id, &d) == STATE_OK &&
+	    (st = login_delay(l, &d, (int64_t)time(NULL))) != MAILDROP_LOGIN_OK) {
+		managed_login_clear(&ml);
+		return st;
+	}
 	char detail[BRIDGE_DETAIL_MAX];
-	st = from_md(maildrop_upstream_login(l->up, l->opt, ml.upstream_user,
-	    ml.upstream_password, detail, sizeof(detail)));
+	struct managed_key key;
+	bool oauth2 = ml.oauth2;
+	memcpy(key.bytes, l->ctx->managed_key, sizeof(key.bytes));
+	st = from_md(maildrop_upstream_login_stored(l->up, l->opt, l->db, &key, ml.account_id,
+	    ml.account, ml.upstream_user, oauth2 ? NULL : ml.upstream_password, detail,
+	    sizeof(detail)));
+	managed_key_clear(&key);
 	managed_login_clear(&ml);
+	if (oauth2 && st == MAILDROP_LOGIN_PERM) {
+		/* logged with the command that mends it (credential.h) */
+		maildrop_text(err, sizeof(err), "OAuth2 grant: ", detail);
+		set_detail(l, err);
+		set_text(l, NULL, "Mailbox not available: the administrator must renew its credentials");
+		return MAILDROP_LOGIN_PERM;
+	}
 	if (st == MAILDROP_LOGIN_AUTH) {
 		base_log(PB_LOG_ERROR, "managed-upstream-refused",
 		    "upstream refused the stored credentials of account %s (%s); "
@@ -224,12 +274,13 @@ enum maildrop_login_status maildrop_login_authenticate(struct maildrop_login *l,
 		st = login_managed(l, password, has_device);
 	else
 		st = login_passthrough(l, password);
-	if (st != MAILDROP_LOGIN_OK)
+	if (st != MAILDROP_LOGIN_OK && st != MAILDROP_LOGIN_DELAY)
 		return st;
+	/* a good password (an early poll's too) */
 	if (l->ctx->throttle != NULL)
 		guard_throttle_success(l->ctx->throttle, l->remote_addr, l->account);
 	l->identified = true;
-	return MAILDROP_LOGIN_OK;
+	return st;
 }
 
 /* Account and device rows (passthrough creates them at the first good
@@ -278,6 +329,9 @@ enum maildrop_login_status maildrop_login_record(struct maildrop_login *l, int64
 		set_text(l, NULL, "This device has been revoked.");
 		return MAILDROP_LOGIN_AUTH;
 	}
+	st = login_delay(l, &l->dev, now);
+	if (st != MAILDROP_LOGIN_OK)
+		return st;
 	if (state_device_login(l->db, l->device_id, now, l->remote_addr, l->protocol,
 	    l->tls_version ? l->tls_version : "") != STATE_OK)
 		return db_failed(l, "login record");

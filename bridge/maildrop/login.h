@@ -27,6 +27,11 @@
  *    refuses a revoked device (AUTH, no delay), then records the login
  *    (state_device_login: time, address, protocol, TLS version). Only after
  *    an OK authenticate.
+ *  - LOGIN-DELAY (SPEC §14), when check_login_delay is set: a device that
+ *    logged in less than its effective login delay ago gets DELAY (good
+ *    credentials: identified, the failed-login delay reset; nothing
+ *    recorded): managed, from authenticate before the upstream login;
+ *    passthrough, from record before the login record.
  *  - maildrop_device_login(): both.
  *  - Status: OK; AUTH (wait delay_ms, then refuse: the failed-login delay,
  *    already counted); TEMP (try later: upstream or state trouble); PERM (an
@@ -53,6 +58,8 @@ enum maildrop_login_status {
 	MAILDROP_LOGIN_AUTH,   /* refused: wait delay_ms, then say so */
 	MAILDROP_LOGIN_TEMP,   /* trouble: try later */
 	MAILDROP_LOGIN_PERM,   /* an administrator must act */
+	MAILDROP_LOGIN_DELAY,  /* good password, but logged in again sooner than
+	                          the device's login delay (check_login_delay) */
 };
 
 #define MAILDROP_LOGIN_TEXT_MAX 160
@@ -67,6 +74,8 @@ struct maildrop_login {
 	const char *tls_version;       /* client side; NULL or "": none */
 	uint64_t deadline_ms;          /* the login deadline (base_clock_ms); 0: none */
 	struct maildrop_upstream *up;  /* the caller's, zeroed */
+	bool check_login_delay;        /* refuse a device's early login
+	                                  (LOGIN-DELAY, SPEC §14: POP3) */
 
 	/* outputs */
 	struct state_db *db;

@@ -69,6 +69,7 @@ static enum pop3_md_status login_reply(struct maildrop_conn *conn, const struct 
 	case MAILDROP_LOGIN_OK:   return POP3_MD_OK;
 	case MAILDROP_LOGIN_AUTH: return POP3_MD_AUTH;
 	case MAILDROP_LOGIN_PERM: return POP3_MD_PERM;
+	case MAILDROP_LOGIN_DELAY: return POP3_MD_LOGIN_DELAY;
 	default:                  return POP3_MD_TEMP;
 	}
 }
@@ -94,17 +95,21 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		return temp_failed(conn, reply, POP3_MD_TEMP, "out of memory");
 	md->conn = conn;
 	md->opt = opt;
+	md->up.pool = conn->ctx->pool;  /* a kept connection may serve (SPEC §9) */
+	md->up.pool_deadline_ms = conn->login_deadline_ms;
 	maildrop_login_init(&l, conn->ctx, opt, "pop3", conn->remote_addr, conn->remote_port,
 	    conn->tls_version, conn->login_deadline_ms, &md->up);
+	l.check_login_delay = true;
 	enum maildrop_login_status ls = maildrop_login_authenticate(&l, cred->user, cred->password);
 	md->db = l.db;
 	maildrop_text(conn->account, sizeof(conn->account), l.account, NULL);
 	snprintf(conn->device, sizeof(conn->device), "%s", l.device);
+	if (l.identified)
+		conn->identified = true; /* a good password (an early poll's too) */
 	if (ls != MAILDROP_LOGIN_OK) {
 		st = login_reply(conn, &l, ls, reply);
 		goto fail;
 	}
-	conn->identified = true;
 	const char *utls = imap_tls_version(md->up.imap);
 	snprintf(conn->upstream_tls, sizeof(conn->upstream_tls), "%s", utls ? utls : "");
 

@@ -24,6 +24,7 @@ void maildrop_md_free(struct maildrop_md *md)
 	 * client has its answer, and LOGOUT below may take a while. */
 	maildrop_devlock_release(&md->lock);
 	maildrop_upstream_free(&md->up);
+	imap_uidset_free(&md->seen_wait);
 	state_view_free(md->view);
 	free(md->retr_now);
 	state_close(md->db);
@@ -221,6 +222,7 @@ static enum pop3_md_status md_commit(void *p, const size_t *deleted, size_t n,
 	enum pop3_md_status ret = POP3_MD_OK;
 	int64_t now = now_s();
 
+	maildrop_ahead_seen_flush(md);  /* the RETRs' \Seen before the DELEs' steps */
 	if (del == NULL || seen == NULL) {
 		reply_text(reply, "Out of memory, nothing deleted.");
 		ret = POP3_MD_TEMP;
@@ -304,14 +306,17 @@ static void purge_old(struct maildrop_md *md)
 		    "message(s) older than %d days", entries, msgs, BRIDGE_PURGE_AGE_S / 86400);
 }
 
-/* End of session: the device's counters, old state purged, then everything
- * is released. */
+/* End of session: the device's counters, old state purged, the device
+ * released; the upstream connection is left to md_release (after the
+ * client's last answer: it may wait for the answers to commands sent
+ * ahead before the connection is kept). */
 static void md_close(void *p)
 {
 	struct maildrop_md *md = p;
 
 	if (md == NULL)
 		return;
+	maildrop_ahead_seen_flush(md);
 	/* Messages other clients removed during the session: state learns it
 	 * now rather than at the next sync (only the view's, so it is bounded). */
 	if (!imap_uidset_empty(&md->up.gone) && md->mailbox_id != 0 &&
@@ -330,7 +335,21 @@ static void md_close(void *p)
 	if (state_device_update_counters(md->db, md->device_id, &md->def, NULL) != STATE_OK)
 		base_log(PB_LOG_WARN, "state", "device counters: %s", state_errmsg(md->db));
 	purge_old(md);
-	maildrop_md_free(md);
+	maildrop_devlock_release(&md->lock);
+	state_close(md->db);
+	md->db = NULL;
+}
+
+static void md_release(void *p)
+{
+	maildrop_md_free(p);
+}
+
+/* The device's own LOGIN-DELAY (SPEC §14), for CAPA after login. */
+static unsigned md_login_delay(void *mdp)
+{
+	const struct maildrop_md *md = mdp;
+	return md->eff.login_delay;
 }
 
 const struct pop3_maildrop_ops maildrop_ops = {
@@ -342,4 +361,6 @@ const struct pop3_maildrop_ops maildrop_ops = {
 	.retrieved = md_retrieved,
 	.commit = md_commit,
 	.close = md_close,
+	.login_delay = md_login_delay,
+	.release = md_release,
 };

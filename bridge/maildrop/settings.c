@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* A stored word, parsed by the configuration's own table for key k into
- * *v; false when unset or not a word of that table. */
+/* A stored word (or login delay's number), parsed by the configuration's
+ * own rule for key k into *v; false when unset or not valid for k. */
 static bool stored_word(const char *word, enum config_key k, struct config_device_settings *v)
 {
 	struct config_device_section scratch;
@@ -45,6 +45,8 @@ void maildrop_settings_get(const struct config_options *o, const char *account,
 		out->stored |= STATE_SET_SEEN_ON;
 	if (stored_word(stored->dele, PB_K_DELE, &out->eff))
 		out->stored |= STATE_SET_DELE;
+	if (stored_word(stored->login_delay, PB_K_LOGIN_DELAY, &out->eff))
+		out->stored |= STATE_SET_LOGIN_DELAY;
 }
 
 void maildrop_settings_view_defaults(const struct config_device_settings *cfg,

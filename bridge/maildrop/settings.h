@@ -1,5 +1,5 @@
 /* bridge/maildrop/settings.h — one device's effective settings (SPEC §3):
- * folder, offer, window, seen-on, dele.
+ * folder, offer, window, seen-on, dele; and its login delay (SPEC §14).
  *
  * The one place the layers meet, each more specific than the one before:
  *

@@ -380,7 +380,8 @@ static enum pop3_md_status learn_exact_sizes(struct maildrop_upstream *up, struc
 		}
 	}
 	if (n_fetch > 0)
-		ir = imap_fetch_tails(up->imap, uids, sizes, n_fetch, BRIDGE_SYNC_TAIL, tail_cb, &t);
+		ir = imap_fetch_tails_grouped(up->imap, uids, sizes, n_fetch, BRIDGE_SYNC_TAIL,
+		    BRIDGE_SYNC_TAIL_SPREAD, tail_cb, &t);
 	if (ir == IMAP_NO || ir == IMAP_BAD) {
 		base_log(PB_LOG_WARN, "upstream", "folder=%s reading how messages end: %s %s;"
 		    " their sizes are learned at the first download", up->selected,

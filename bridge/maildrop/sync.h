@@ -44,7 +44,8 @@
  *    session on): every live message of the folder that has no exact size
  *    yet — in practice the ones just recorded — gets one before the sync
  *    returns, from its RFC822.SIZE (the CRLF form, RFC 3501) and its last
- *    BRIDGE_SYNC_TAIL octets (imap_fetch_tails, pipelined): ends in CRLF:
+ *    BRIDGE_SYNC_TAIL octets (imap_fetch_tails_grouped: messages of nearly
+ *    the same size share a command, pipelined): ends in CRLF:
  *    the size; in a lone CR or a bare LF: size + 1; otherwise size + 2 (the
  *    CRLF pop3/ adds). A server whose RFC822.SIZE is not the CRLF form is
  *    corrected by the first RETR, as before. A NO/BAD to these fetches
@@ -73,6 +74,11 @@
 #define BRIDGE_SYNC_MODSEQ_KEYWORD "$POP3Deleted"
 /* Octets read from the end of each new message to learn how it ends. */
 #define BRIDGE_SYNC_TAIL 2
+/* Messages whose sizes lie within this many octets share one partial fetch
+ * (imap_fetch_tails_grouped): at most 512 octets of transfer a message, and
+ * one command per 510 octets of the size range instead of one per message
+ * (docs/DESIGN.md, "Exact sizes from the first LIST"). */
+#define BRIDGE_SYNC_TAIL_SPREAD 510
 
 /* The octets RETR sends for a message of RFC822.SIZE size (CRLF form)
  * whose last min(size, BRIDGE_SYNC_TAIL) octets are tail[0..len); size

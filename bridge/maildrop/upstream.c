@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
 #include "bridge/base/version.h"
 
@@ -348,7 +349,7 @@ static enum pop3_md_status after_login(struct maildrop_upstream *up, char *detai
 {
 	enum imap_result r = send_id(up);
 
-	if (!optional_failed(r))
+	if (!optional_failed(r) && !up->relay)
 		r = enable_qresync(up);
 	if (optional_failed(r)) {
 		maildrop_upstream_describe(up, "upstream session setup", detail, detail_len);
@@ -357,11 +358,68 @@ static enum pop3_md_status after_login(struct maildrop_upstream *up, char *detai
 	return POP3_MD_OK;
 }
 
+/* What a kept connection carries over (pool_keep's bits). */
+#define KEPT_ID_SENT 1u
+#define KEPT_QRESYNC 2u
+
+/* Connection reuse (SPEC §9): a kept connection of this identity, or a slot
+ * for a new one within the account's cap. true when that decided the
+ * login (*st), false to connect and log in. */
+static bool from_pool(struct maildrop_upstream *up, const struct config_options *opt,
+    const char *user, const char *password, enum pop3_md_status *st, char *detail,
+    size_t detail_len)
+{
+	char server[PB_HOST_MAX + PB_PATH_MAX + 48];
+	struct imap_session *imap;
+	unsigned bits, timeout = opt->upstream_timeout ? opt->upstream_timeout :
+	    IMAP_DEFAULT_TIMEOUT_S;
+
+	up->keep_s = opt->upstream_reuse;
+	if (up->pool == NULL)
+		return false;
+	/* the upstream as configured: a reload that changes it changes this */
+	snprintf(server, sizeof(server), "%s\n%u\n%d\n%s\n%u", opt->upstream.host,
+	    (unsigned)opt->upstream.port, (int)opt->upstream_tls, opt->upstream_ca, timeout);
+	struct pool_key key = {
+		.server = server, .user = user, .secret = password, .secret_len = strlen(password),
+		.client = up->forward_addr,
+	};
+	uint64_t deadline = base_clock_ms(NULL) + (uint64_t)timeout * 1000u;
+	if (up->pool_deadline_ms != 0 && up->pool_deadline_ms < deadline)
+		deadline = up->pool_deadline_ms;
+	*st = POP3_MD_TEMP;
+	switch (pool_acquire(up->pool, &key, opt->upstream_max_per_account, deadline, &up->lease,
+	    &imap, &bits)) {
+	case POOL_NEW:
+		return false;
+	case POOL_KEPT:
+		up->imap = imap;
+		imap_set_events(imap, on_event, up);
+		up->id_sent = (bits & KEPT_ID_SENT) != 0;
+		up->qresync = (bits & KEPT_QRESYNC) != 0;
+		base_log(PB_LOG_DEBUG, "upstream", "a kept connection reused");
+		*st = POP3_MD_OK;
+		return true;
+	case POOL_FULL:
+		snprintf(detail, detail_len, "upstream: %u connections of this account in use"
+		    " (upstream-max-per-account)", opt->upstream_max_per_account);
+		return true;
+	case POOL_DOWN:
+		snprintf(detail, detail_len, "upstream: a kept connection did not answer NOOP"
+		    " (timed out)");
+		return true;
+	default:
+		snprintf(detail, detail_len, "upstream: out of memory");
+		return true;
+	}
+}
+
 enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
     const struct config_options *opt, const char *user, const char *password,
     char *detail, size_t detail_len)
 {
 	struct imap_config cfg;
+	enum pop3_md_status st;
 
 	imap_uidset_init(&up->gone);
 	up->id_sent = false;
@@ -369,6 +427,8 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 	maildrop_upstream_config(opt, up, &cfg);
 	up->backoff_left_ms = (opt->upstream_timeout ? opt->upstream_timeout :
 	    IMAP_DEFAULT_TIMEOUT_S) * 1000u;
+	if (from_pool(up, opt, user, password, &st, detail, detail_len))
+		return st;
 	up->imap = imap_session_new(&cfg);
 	if (up->imap == NULL) {
 		snprintf(detail, detail_len, "upstream: out of memory");
@@ -390,7 +450,8 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 		return POP3_MD_TEMP;
 	}
 	do
-		r = imap_login(up->imap, user, password);
+		r = up->oauth2 ? imap_login_oauth2(up->imap, user, password) :
+		    imap_login(up->imap, user, password);
 	while (backoff(up, r));
 	switch (r) {
 	case IMAP_OK:
@@ -405,8 +466,11 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
 		return POP3_MD_AUTH;
 	case IMAP_EUNSUPPORTED:
-		snprintf(detail, detail_len,
-		    "upstream login: server refuses logins on this connection (LOGINDISABLED)");
+		if (up->oauth2)
+			maildrop_upstream_describe(up, "upstream login", detail, detail_len);
+		else
+			snprintf(detail, detail_len, "upstream login: server refuses logins on "
+			    "this connection (LOGINDISABLED)");
 		return POP3_MD_PERM;
 	default:
 		maildrop_upstream_describe(up, "upstream login", detail, detail_len);
@@ -542,14 +606,30 @@ void maildrop_upstream_map_forget(struct maildrop_upstream *up)
 	up->map_valid = false;
 }
 
+/* SPEC §9: a clean connection goes to the pool instead of LOGOUT; what was
+ * sent ahead is read (and dropped) first, so it is handed on empty. */
+static bool keep(struct maildrop_upstream *up)
+{
+	if (up->lease.slot == NULL || up->keep_s == 0 ||
+	    imap_state(up->imap) == IMAP_STATE_DISCONNECTED)
+		return false;
+	if (imap_ahead_count(up->imap) > 0 && imap_ahead_drain(up->imap) != IMAP_OK)
+		return false;
+	return pool_keep(&up->lease, up->imap, (up->id_sent ? KEPT_ID_SENT : 0) |
+	    (up->qresync ? KEPT_QRESYNC : 0), up->keep_s);
+}
+
 void maildrop_upstream_free(struct maildrop_upstream *up)
 {
 	if (up->imap != NULL) {
-		if (imap_state(up->imap) != IMAP_STATE_DISCONNECTED)
-			(void)imap_logout(up->imap);
-		imap_session_free(up->imap);
+		if (!keep(up)) {
+			if (imap_state(up->imap) != IMAP_STATE_DISCONNECTED)
+				(void)imap_logout(up->imap);
+			imap_session_free(up->imap);
+		}
 		up->imap = NULL;
 	}
+	pool_release(&up->lease);
 	free(up->msn_uid);
 	free(up->msn_fw);
 	up->msn_uid = NULL;

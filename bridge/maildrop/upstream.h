@@ -8,7 +8,7 @@
  *    version, and x-originating-ip/-port when forward_addr is set) when the
  *    server offers it — before LOGIN when the greeting's
  *    capabilities have it, else after — logs in, and ENABLEs QRESYNC when
- *    offered (`qresync` says whether the server confirmed it). A NO or BAD
+ *    offered (`qresync` says whether the server confirmed it) unless `relay`. A NO or BAD
  *    to ID or ENABLE is not a failure; the session goes on without. Its status: POP3_MD_OK; POP3_MD_AUTH when
  *    the server refused the credentials (the caller turns that into PERM in
  *    managed mode); POP3_MD_TEMP for every kind of trouble (unreachable,
@@ -28,8 +28,21 @@
  *    when offered, so info.highestmodseq is set where the server keeps
  *    mod-sequences; a BAD to that parameter gives a warning and a plain
  *    SELECT.
- *  - maildrop_upstream_free() logs out (bounded by the timeout) when still
- *    connected, and frees; safe on a zeroed struct and twice.
+ *  - Connection reuse (SPEC §9, bridge/pool/pool.h): with `pool` set before
+ *    login, maildrop_upstream_login() first takes a kept connection of the
+ *    same server, user, password (and client address, when it goes
+ *    upstream in ID) that answers NOOP — no connect, no login — or else a
+ *    slot within --upstream-max-per-account, waiting for one until the
+ *    upstream timeout or pool_deadline_ms, whichever comes first
+ *    (POP3_MD_TEMP then). A kept connection may still have a mailbox
+ *    selected: every user of this struct SELECTs before anything that
+ *    needs one (`selected` starts empty).
+ *  - maildrop_upstream_free() reads what was sent ahead to its end, then
+ *    hands a clean connection (imap_reusable: logged in, no BYE, nothing
+ *    in flight, no half-read literal) to the pool for --upstream-reuse
+ *    seconds; any other one is logged out (bounded by the timeout) when
+ *    still connected. Then the slot goes back and everything is freed;
+ *    safe on a zeroed struct and twice.
  */
 #ifndef BRIDGE_MAILDROP_UPSTREAM_H
 #define BRIDGE_MAILDROP_UPSTREAM_H
@@ -39,6 +52,7 @@
 #include <stdint.h>
 
 #include "bridge/config/options.h"
+#include "bridge/pool/pool.h"
 #include "imap/imap.h"
 #include "pop3/maildrop.h"
 
@@ -62,10 +76,24 @@ struct maildrop_upstream {
 	                                  (--upstream-forward-client-ip); NULL:
 	                                  none */
 	unsigned forward_port;         /* x-originating-port; 0: not sent */
+	bool oauth2;                   /* set before login: the password is an
+	                                  OAuth2 access token (AUTHENTICATE
+	                                  OAUTHBEARER or XOAUTH2, SPEC §10) */
+	bool relay;                    /* set before login: the connection goes to
+	                                  an IMAP client as it is (the IMAP front,
+	                                  SPEC §12), so nothing is ENABLEd */
 	bool qresync;                  /* QRESYNC is enabled: expunges come as
 	                                  VANISHED, with UIDs */
 	unsigned backoff_left_ms;      /* throttling: what login, select and
 	                                  listing may still wait (set at login) */
+	struct pool *pool;             /* set before login: connections kept
+	                                  between sessions; NULL: none */
+	uint64_t pool_deadline_ms;     /* set before login: the latest a login
+	                                  may wait for the account's cap
+	                                  (base_clock_ms); 0: none but the
+	                                  upstream timeout */
+	struct pool_lease lease;       /* the cap's slot this connection holds */
+	unsigned keep_s;               /* --upstream-reuse, set at login */
 };
 
 /* Fill the IMAP client configuration from the options; on_event set to

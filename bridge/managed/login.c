@@ -63,6 +63,10 @@ int managed_upstream_unseal(const struct managed_key *key, const struct state_ac
 	size_t n = 0;
 
 	user[0] = password[0] = '\0';
+	if (a->auth == STATE_AUTH_MANAGED && a->credential == STATE_CRED_OAUTH2) {
+		snprintf(err, errlen, "the upstream credential is an OAuth2 grant, not a password");
+		return -1;
+	}
 	if (a->auth != STATE_AUTH_MANAGED || a->secret_len == 0) {
 		snprintf(err, errlen, "no upstream password is stored");
 		return -1;
@@ -140,15 +144,24 @@ int managed_authenticate(struct state_db *db, const unsigned char key[32],
 
 	struct managed_key k;
 	char serr[200];
-	memcpy(k.bytes, key, SECRET_KEY_LEN);
-	rc = managed_upstream_unseal(&k, &a, out->upstream_user, out->upstream_password,
-	    serr, sizeof(serr));
-	managed_key_clear(&k);
+	if (a.credential == STATE_CRED_OAUTH2) {
+		/* the token is bridge/oauth2/'s to get */
+		out->oauth2 = 1;
+		snprintf(out->upstream_user, sizeof(out->upstream_user), "%s",
+		    a.upstream_user[0] ? a.upstream_user : a.name);
+		rc = 0;
+	} else {
+		memcpy(k.bytes, key, SECRET_KEY_LEN);
+		rc = managed_upstream_unseal(&k, &a, out->upstream_user, out->upstream_password,
+		    serr, sizeof(serr));
+		managed_key_clear(&k);
+	}
 	if (rc != 0) {
 		OPENSSL_cleanse(&a, sizeof(a));
 		return fail(out, 0, err, errlen, "upstream password", serr);
 	}
 	out->account_id = a.id;
+	snprintf(out->account, sizeof(out->account), "%s", a.name);
 	out->device_id = list->c[match].id;
 	snprintf(out->device, sizeof(out->device), "%s", list->c[match].name);
 	OPENSSL_cleanse(&a, sizeof(a));

@@ -29,6 +29,8 @@
  *    maildrop answers [SYS/TEMP] when out->error_temporary is 1 (the
  *    database: try later) and [SYS/PERM] when it is 0 (key file, sealed
  *    password, limits: an administrator must act).
+ *  - An account whose credential is an OAuth2 grant (SPEC §10) opens no
+ *    password: out->oauth2 is 1 and upstream_password empty.
  *  - *out is filled only on MANAGED_OK (error_temporary excepted); on any
  *    other result it holds no secret. The caller cleanses out->upstream_password (OPENSSL_cleanse or
  *    managed_login_clear) once it has logged in upstream.
@@ -57,6 +59,10 @@ struct managed_login {
 	char upstream_user[STATE_USER_MAX + 1];
 	char upstream_password[SECRET_PLAINTEXT_MAX + 1]; /* NUL-terminated */
 	int error_temporary; /* MANAGED_ERROR: 1 = database, 0 = admin must act */
+	int oauth2;          /* 1: the account's credential is an OAuth2 grant
+	                        (bridge/oauth2/ gets the token; no password here) */
+	char account[STATE_ACCOUNT_MAX + 1]; /* its stored spelling (secrets are
+	                        sealed for it) */
 };
 
 int managed_authenticate(struct state_db *db, const unsigned char key[32],
@@ -71,8 +77,8 @@ void managed_login_clear(struct managed_login *l);
  * key check). user gets a's upstream user (its name when none is stored),
  * password the password as a C string. The blob is sealed for a->name, the
  * account's stored spelling. 0, or -1 with err saying why (no credential
- * stored, the blob does not open: wrong key file or tampered, or it holds no
- * text password), never a secret; on failure user and password hold nothing
+ * stored — an OAuth2 account has none —, the blob does not open: wrong key
+ * file or tampered, or it holds no text password), never a secret; on failure user and password hold nothing
  * of it. The caller cleanses password (OPENSSL_cleanse) once used. */
 int managed_upstream_unseal(const struct managed_key *key, const struct state_account *a,
     char user[STATE_USER_MAX + 1], char password[SECRET_PLAINTEXT_MAX + 1],

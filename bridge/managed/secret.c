@@ -243,26 +243,30 @@ static int check_account(const char *account, char *err, size_t errlen)
 	return 0;
 }
 
-/* Feed the AAD (version byte, account name) to a context initialised for
- * either direction (EVP_CipherUpdate follows the context's direction). */
-static int add_aad(EVP_CIPHER_CTX *ctx, const char *account)
+/* Feed the AAD (version byte, account name, and for a labelled secret a
+ * NUL and the label) to a context initialised for either direction
+ * (EVP_CipherUpdate follows the context's direction). */
+static int add_aad(EVP_CIPHER_CTX *ctx, const char *account, const char *label)
 {
-	unsigned char version = SECRET_BLOB_VERSION;
+	unsigned char version = SECRET_BLOB_VERSION, nul = 0;
 	int n;
 	return EVP_CipherUpdate(ctx, NULL, &n, &version, 1) == 1 &&
 	    EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)account,
-	        (int)strlen(account)) == 1 ? 0 : -1;
+	        (int)strlen(account)) == 1 &&
+	    (label == NULL || (EVP_CipherUpdate(ctx, NULL, &n, &nul, 1) == 1 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)label,
+	        (int)strlen(label)) == 1)) ? 0 : -1;
 }
 
-int managed_seal(const struct managed_key *key, const char *account,
-                const unsigned char *plain, size_t plain_len,
+static int seal(const struct managed_key *key, const char *account, const char *label,
+                size_t max, const unsigned char *plain, size_t plain_len,
                 unsigned char *blob, size_t blob_size, size_t *blob_len,
                 char *err, size_t errlen)
 {
 	if (check_account(account, err, errlen) != 0)
 		return -1;
-	if (plain_len > SECRET_PLAINTEXT_MAX)
-		return base_errf(err, errlen, "secret too long (at most %d bytes)", SECRET_PLAINTEXT_MAX);
+	if (plain_len > max)
+		return base_errf(err, errlen, "secret too long (at most %zu bytes)", max);
 	if (blob_size < SECRET_BLOB_OVERHEAD + plain_len)
 		return base_errf(err, errlen, "internal error: blob buffer too small");
 
@@ -277,7 +281,7 @@ int managed_seal(const struct managed_key *key, const char *account,
 	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_LEN, NULL) == 1 &&
 	    EVP_EncryptInit_ex(ctx, NULL, NULL, key->bytes, nonce) == 1 &&
-	    add_aad(ctx, account) == 0 &&
+	    add_aad(ctx, account, label) == 0 &&
 	    EVP_EncryptUpdate(ctx, ct, &n, plain, (int)plain_len) == 1 &&
 	    EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1 &&
 	    (size_t)(n + fin) == plain_len &&
@@ -291,14 +295,32 @@ int managed_seal(const struct managed_key *key, const char *account,
 	return 0;
 }
 
-int managed_unseal(const struct managed_key *key, const char *account,
-                const unsigned char *blob, size_t blob_len,
+int managed_seal(const struct managed_key *key, const char *account,
+                const unsigned char *plain, size_t plain_len,
+                unsigned char *blob, size_t blob_size, size_t *blob_len,
+                char *err, size_t errlen)
+{
+	return seal(key, account, NULL, SECRET_PLAINTEXT_MAX, plain, plain_len, blob, blob_size,
+	    blob_len, err, errlen);
+}
+
+int managed_seal_labelled(const struct managed_key *key, const char *account,
+                const char *label, const unsigned char *plain, size_t plain_len,
+                unsigned char *blob, size_t blob_size, size_t *blob_len,
+                char *err, size_t errlen)
+{
+	return seal(key, account, label, SECRET_TOKEN_MAX, plain, plain_len, blob, blob_size,
+	    blob_len, err, errlen);
+}
+
+static int unseal(const struct managed_key *key, const char *account, const char *label,
+                size_t max, const unsigned char *blob, size_t blob_len,
                 unsigned char *plain, size_t plain_size, size_t *plain_len,
                 char *err, size_t errlen)
 {
 	if (check_account(account, err, errlen) != 0)
 		return -1;
-	if (blob_len < SECRET_BLOB_OVERHEAD || blob_len > SECRET_BLOB_MAX)
+	if (blob_len < SECRET_BLOB_OVERHEAD || blob_len > SECRET_BLOB_OVERHEAD + max)
 		return base_errf(err, errlen, "stored secret has an impossible length (%zu bytes)",
 		    blob_len);
 	if (blob[0] != SECRET_BLOB_VERSION)
@@ -317,7 +339,7 @@ int managed_unseal(const struct managed_key *key, const char *account,
 	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_LEN, NULL) == 1 &&
 	    EVP_DecryptInit_ex(ctx, NULL, NULL, key->bytes, nonce) == 1 &&
-	    add_aad(ctx, account) == 0 &&
+	    add_aad(ctx, account, label) == 0 &&
 	    EVP_DecryptUpdate(ctx, plain, &n, ct, (int)ct_len) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SECRET_TAG_LEN, tag) == 1;
 	int verified = setup && EVP_DecryptFinal_ex(ctx, plain + n, &fin) == 1 &&
@@ -335,4 +357,22 @@ int managed_unseal(const struct managed_key *key, const char *account,
 		plain[ct_len] = '\0';
 	*plain_len = ct_len;
 	return 0;
+}
+
+int managed_unseal(const struct managed_key *key, const char *account,
+                const unsigned char *blob, size_t blob_len,
+                unsigned char *plain, size_t plain_size, size_t *plain_len,
+                char *err, size_t errlen)
+{
+	return unseal(key, account, NULL, SECRET_PLAINTEXT_MAX, blob, blob_len, plain,
+	    plain_size, plain_len, err, errlen);
+}
+
+int managed_unseal_labelled(const struct managed_key *key, const char *account,
+                const char *label, const unsigned char *blob, size_t blob_len,
+                unsigned char *plain, size_t plain_size, size_t *plain_len,
+                char *err, size_t errlen)
+{
+	return unseal(key, account, label, SECRET_TOKEN_MAX, blob, blob_len, plain, plain_size,
+	    plain_len, err, errlen);
 }

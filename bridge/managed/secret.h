@@ -17,6 +17,10 @@
  *    followed by the account name, so a blob moved to another account, a
  *    tampered blob and a wrong key all fail to open: the caller gets an error,
  *    never garbage. Plaintext is at most SECRET_PLAINTEXT_MAX bytes.
+ *  - A labelled secret (the OAuth2 grant's tokens and client secret) is the
+ *    same blob with the label in the AAD too (version byte, account name,
+ *    a NUL, the label), so one account's refresh token cannot stand in for
+ *    its access token either; plaintext up to SECRET_TOKEN_MAX bytes.
  *  - Every function returns 0 on success and -1 on failure with a one-line
  *    message in err (which never contains key material or a password).
  *    Intermediate plaintext and key copies are cleansed (OPENSSL_cleanse).
@@ -31,6 +35,9 @@
 #define SECRET_NONCE_LEN      12
 #define SECRET_TAG_LEN        16
 #define SECRET_PLAINTEXT_MAX  1024  /* an upstream password; 1 KiB is plenty */
+#define SECRET_TOKEN_MAX      8192  /* a labelled secret: an OAuth2 token or
+                                       client secret (Microsoft's JWTs run to
+                                       a few KiB) */
 #define SECRET_BLOB_OVERHEAD  (1 + SECRET_NONCE_LEN + SECRET_TAG_LEN)
 #define SECRET_BLOB_MAX       (SECRET_BLOB_OVERHEAD + SECRET_PLAINTEXT_MAX)
 #define SECRET_KEY_FILE_MAGIC "popbridge-key-v1"
@@ -67,6 +74,17 @@ int managed_seal(const struct managed_key *key, const char *account,
  * can be used as a C string. On failure plain holds nothing of the secret. */
 int managed_unseal(const struct managed_key *key, const char *account,
                 const unsigned char *blob, size_t blob_len,
+                unsigned char *plain, size_t plain_size, size_t *plain_len,
+                char *err, size_t errlen);
+
+/* The same for a labelled secret (contract above): label is a short word
+ * ("refresh-token"); plaintext up to SECRET_TOKEN_MAX. */
+int managed_seal_labelled(const struct managed_key *key, const char *account,
+                const char *label, const unsigned char *plain, size_t plain_len,
+                unsigned char *blob, size_t blob_size, size_t *blob_len,
+                char *err, size_t errlen);
+int managed_unseal_labelled(const struct managed_key *key, const char *account,
+                const char *label, const unsigned char *blob, size_t blob_len,
                 unsigned char *plain, size_t plain_size, size_t *plain_len,
                 char *err, size_t errlen);
 

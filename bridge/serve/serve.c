@@ -26,11 +26,13 @@
 #include "bridge/base/log.h"
 #include "bridge/base/version.h"
 #include "bridge/config/cmdline.h"
+#include "bridge/front/front.h"
 #include "bridge/guard/gate.h"
 #include "bridge/guard/throttle.h"
 #include "bridge/maildrop/backend.h"
 #include "bridge/maildrop/devlock.h"
 #include "bridge/managed/secret.h"
+#include "bridge/pool/pool.h"
 #include "bridge/serve/listen.h"
 #include "bridge/serve/proxied.h"
 #include "bridge/serve/registry.h"
@@ -45,6 +47,7 @@
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
+#define TOO_MANY_IMAP "* BYE [UNAVAILABLE] Too many sessions, try again later.\r\n"
 #define TOO_MANY_SMTP "421 4.3.2 too many sessions, try again later\r\n"
 /* Descriptors one session may hold: the client socket and its duplicate
  * (serve_registry.h), the upstream socket, the SQLite file with its -wal
@@ -75,6 +78,7 @@ struct serve {
 	struct maildrop_devlocks *devlocks;
 	struct guard_throttle *throttle;
 	struct guard_gate *hash_gate;
+	struct pool *pool;
 	struct maildrop_ctx ctx;
 	struct serve_gen *ctx_gen;   /* the generation ctx.opt points into */
 
@@ -92,8 +96,10 @@ struct session_job {
 	struct serve_gen *gen;
 	int fd;
 	bool implicit_tls;
+	bool imap;                   /* the IMAP front (bridge/front/) */
 	bool smtp;                   /* an SMTP submission connection */
 	bool proxied;                /* from a trusted proxy: a PROXY header first */
+	bool proxy_local;            /* its header was LOCAL (a health check) */
 	char remote[PB_ADDR_TEXT_MAX];
 	unsigned remote_port;
 	struct serve_session_slot slot;
@@ -177,7 +183,7 @@ static uint64_t elapsed_ms(const struct timespec *start)
 
 /* The one line per session (SPEC §8), written by base_log_session. */
 static void session_log(const struct pop3_session_stats *st, const struct maildrop_conn *conn,
-    const struct timespec *start)
+    const struct session_job *job)
 {
 	struct base_session_log s = {
 		/* Names only from a good login: a failed one's "user" may be a
@@ -193,10 +199,12 @@ static void session_log(const struct pop3_session_stats *st, const struct maildr
 		.dele = st->dele_count, .dele_bytes = conn->dele_octets,
 		.auth_failures = st->auth_failures,
 		.bytes_in = st->bytes_in, .bytes_out = st->bytes_out,
-		.duration_ms = elapsed_ms(start),
+		.duration_ms = elapsed_ms(&job->start),
 		.result = pop3_result_name(st->result),
 		.pending = conn->commit_pending,
 		.reason = st->reason[0] ? st->reason : conn->detail,
+		.health_check = job->proxy_local && st->result == POP3_RESULT_QUIT &&
+		    st->auth_failures == 0,
 	};
 	base_log_session(&s);
 }
@@ -244,20 +252,21 @@ static void log_refused(const char *remote, const char *why, bool limited)
 	base_logline_emit(&l);
 }
 
-/* Answer "too many sessions" (a plaintext -ERR means nothing to a client
- * expecting a TLS handshake: an implicit-TLS connection is just closed). */
-static void too_many(int fd, bool implicit_tls, bool smtp)
+/* Answer "too many sessions" (a plaintext -ERR, BYE or 421 means nothing to
+ * a client expecting a TLS handshake: an implicit-TLS connection is just
+ * closed). */
+static void too_many(int fd, const struct serve_listener *l)
 {
-	if (!implicit_tls) {
-		const char *text = smtp ? TOO_MANY_SMTP : TOO_MANY;
-		ssize_t w = send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (!l->implicit_tls) {
+		const char *m = l->imap ? TOO_MANY_IMAP : l->smtp ? TOO_MANY_SMTP : TOO_MANY;
+		ssize_t w = send(fd, m, strlen(m), MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 	}
 }
 
-static void refuse(int fd, bool implicit_tls, bool smtp, const char *remote, const char *why)
+static void refuse(int fd, const struct serve_listener *l, const char *remote, const char *why)
 {
-	too_many(fd, implicit_tls, smtp);
+	too_many(fd, l);
 	close(fd);
 	log_refused(remote, why, true);
 }
@@ -289,12 +298,45 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 		snprintf(job->remote, sizeof(job->remote), "%s", h.addr);
 		job->remote_port = h.port;
 	}
+	job->proxy_local = h.local;
 	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
-		too_many(job->fd, job->implicit_tls, job->smtp);
+		too_many(job->fd, &(struct serve_listener){ .implicit_tls = job->implicit_tls,
+		    .imap = job->imap, .smtp = job->smtp });
 		log_refused(job->remote, "max-sessions-per-ip", true);
 		return -1;
 	}
 	return 0;
+}
+
+/* The plaintext-login rule, one for every front end (SPEC §6, §14): a
+ * login without TLS is allowed from loopback, in managed mode, with
+ * --allow-plaintext-auth, and from a trusted proxy (nginx ends TLS and
+ * always speaks plaintext to the node; the TLS policy towards devices is
+ * the proxy's). */
+static bool plaintext_allowed(const struct session_job *job, const struct config_options *o)
+{
+	return base_addr_is_loopback(job->remote) || o->auth == PB_AUTH_MANAGED ||
+	    o->allow_plaintext_auth || job->proxied;
+}
+
+/* The IMAP front's session (bridge/front/front.h). */
+static void imap_session(struct session_job *job, uint64_t deadline_ms)
+{
+	const struct config_options *o = &job->gen->opt;
+	struct front_stats st;
+	struct front_config cfg = {
+		.ctx = &job->srv->ctx, .opt = o,
+		.tls_ctx = job->gen->tls ? pop3_tls_ssl_ctx(job->gen->tls) : NULL,
+		.implicit_tls = job->implicit_tls,
+		.plaintext_auth_allowed = plaintext_allowed(job, o),
+		.remote_addr = job->remote, .remote_port = job->remote_port,
+		.login_deadline_ms = deadline_ms,
+		.logged_in = session_logged_in, .logged_in_arg = job,
+	};
+	front_session_run(job->fd, &cfg, &st);
+	serve_sessions_leave(&job->slot);
+	front_session_log(&st, job->remote, elapsed_ms(&job->start));
+	OPENSSL_cleanse(&st, sizeof(st));
 }
 
 /* The one line per SMTP session (event=session protocol=smtp); each
@@ -347,9 +389,8 @@ static void smtp_session(struct session_job *job, uint64_t deadline_ms)
 		.tls = job->gen->tls,
 		.implicit_tls = job->implicit_tls,
 		.offer_starttls = job->gen->tls != NULL && !job->implicit_tls,
-		/* SPEC §11: the plaintext rule of POP3 (SPEC §6) */
-		.plaintext_auth_allowed = base_addr_is_loopback(job->remote) ||
-		    o->auth == PB_AUTH_MANAGED || o->allow_plaintext_auth,
+		/* SPEC §11: the plaintext rule of POP3 (SPEC §6, §14) */
+		.plaintext_auth_allowed = plaintext_allowed(job, o),
 		.idle_timeout_s = o->idle_timeout < SMTP_IDLE_TIMEOUT_DEFAULT_S ? o->idle_timeout
 		    : SMTP_IDLE_TIMEOUT_DEFAULT_S,
 		.login_timeout_s = o->login_timeout,
@@ -380,6 +421,10 @@ static void *session_main(void *arg)
 		close(job->fd);
 		goto out;
 	}
+	if (job->imap) {
+		imap_session(job, deadline_ms);
+		goto out;
+	}
 	if (job->smtp) {
 		smtp_session(job, deadline_ms);
 		goto out;
@@ -400,11 +445,12 @@ static void *session_main(void *arg)
 		.tls = job->gen->tls,
 		.implicit_tls = job->implicit_tls,
 		.offer_stls = job->gen->tls != NULL && !job->implicit_tls,
-		.plaintext_auth_allowed = conn->loopback || o->auth == PB_AUTH_MANAGED ||
-		    o->allow_plaintext_auth,
+		.plaintext_auth_allowed = plaintext_allowed(job, o),
 		.idle_timeout_s = o->idle_timeout,
 		.login_timeout_s = o->login_timeout,
 		.max_auth_failures = o->max_auth_failures,
+		.login_delay_s = o->dev.login_delay,
+		.login_delay_per_user = o->dev.login_delay > 0,
 		.implementation = "popbridge " POPBRIDGE_VERSION,
 		.expire = "NEVER",
 		.remote_addr = job->remote,
@@ -414,7 +460,7 @@ static void *session_main(void *arg)
 	pop3_session_run(job->fd, &cfg, &maildrop_ops, conn, &st);
 	/* The connection is closed: its slot is free before the line says so. */
 	serve_sessions_leave(&job->slot);
-	session_log(&st, conn, &job->start);
+	session_log(&st, conn, job);
 	OPENSSL_cleanse(conn, sizeof(*conn));
 	free(conn);
 out:
@@ -434,7 +480,7 @@ out:
 /* ---- accepting ----------------------------------------------------------- */
 
 static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
-    bool implicit_tls, bool smtp)
+    const struct serve_listener *l)
 {
 	struct session_job *job = calloc(1, sizeof(*job));
 	char remote[PB_ADDR_TEXT_MAX];
@@ -443,7 +489,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 
 	serve_addr_text(ss, remote, sizeof(remote));
 	if (!job) {
-		refuse(fd, implicit_tls, smtp, remote, "out of memory");
+		refuse(fd, l, remote, "out of memory");
 		return;
 	}
 	/* A trusted proxy's connection counts under its client's address, read
@@ -455,7 +501,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	                                  : serve_sessions_enter(srv->limits, remote, &job->slot);
 	if (a != PB_ADMIT_OK) {
 		free(job);
-		refuse(fd, implicit_tls, smtp, remote, a == PB_ADMIT_FULL ? "max-sessions" :
+		refuse(fd, l, remote, a == PB_ADMIT_FULL ? "max-sessions" :
 		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" :
 		    a == PB_ADMIT_PRELOGIN_FULL ? "pre-login-share" : "out of memory");
 		return;
@@ -464,13 +510,14 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (!job->reg) {
 		serve_sessions_leave(&job->slot);
 		free(job);
-		refuse(fd, implicit_tls, smtp, remote, "out of resources");
+		refuse(fd, l, remote, "out of resources");
 		return;
 	}
 	job->srv = srv;
 	job->fd = fd;
-	job->implicit_tls = implicit_tls;
-	job->smtp = smtp;
+	job->implicit_tls = l->implicit_tls;
+	job->imap = l->imap;
+	job->smtp = l->smtp;
 	memcpy(job->remote, remote, sizeof(remote));
 	job->remote_port = serve_addr_port(ss);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
@@ -485,7 +532,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 		serve_sessions_leave(&job->slot);
 		serve_registry_leave(srv->reg, job->reg);
 		free(job);
-		refuse(fd, implicit_tls, smtp, remote, "cannot start a thread");
+		refuse(fd, l, remote, "cannot start a thread");
 	}
 }
 
@@ -503,7 +550,7 @@ static void accept_some(struct serve *srv, const struct serve_listener *l)
 			}
 			return;  /* EAGAIN, or a connection that went away */
 		}
-		start_session(srv, fd, &ss, l->implicit_tls, l->smtp);
+		start_session(srv, fd, &ss, l);
 	}
 }
 
@@ -599,6 +646,13 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 	    old->n_smtp_listen_tls), "smtp-listen-tls", (memcpy(n->smtp_listen_tls,
 	    old->smtp_listen_tls, sizeof(n->smtp_listen_tls)),
 	    n->n_smtp_listen_tls = old->n_smtp_listen_tls));
+	KEEP(!same_endpoints(n->imap_listen, n->n_imap_listen, old->imap_listen,
+	    old->n_imap_listen), "imap-listen", (memcpy(n->imap_listen, old->imap_listen,
+	    sizeof(n->imap_listen)), n->n_imap_listen = old->n_imap_listen));
+	KEEP(!same_endpoints(n->imap_listen_tls, n->n_imap_listen_tls, old->imap_listen_tls,
+	    old->n_imap_listen_tls), "imap-listen-tls", (memcpy(n->imap_listen_tls,
+	    old->imap_listen_tls, sizeof(n->imap_listen_tls)),
+	    n->n_imap_listen_tls = old->n_imap_listen_tls));
 	KEEP(strcmp(n->user, old->user) != 0, "user", memcpy(n->user, old->user, sizeof(n->user)));
 	KEEP(strcmp(n->state, old->state) != 0, "state",
 	    memcpy(n->state, old->state, sizeof(n->state)));
@@ -628,7 +682,8 @@ static void on_reload(void *arg)
 	struct serve_gen *old = current_gen(srv);
 	keep_start_values(&opt, &old->opt);
 	gen_unref(old);
-	if ((opt.n_listen_tls > 0 || opt.n_smtp_listen_tls > 0) && !opt.cert[0]) {
+	if ((opt.n_listen_tls > 0 || opt.n_imap_listen_tls > 0 || opt.n_smtp_listen_tls > 0) &&
+	    !opt.cert[0]) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded: the running "
 		    "listen-tls addresses need a certificate");
 		goto out;
@@ -724,7 +779,8 @@ static void raise_fd_limit(unsigned max_sessions)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
 			return;
 	}
-	rlim_t need = (rlim_t)max_sessions * FDS_PER_SESSION + 64;
+	/* + the kept upstream connections (one descriptor each) */
+	rlim_t need = (rlim_t)max_sessions * FDS_PER_SESSION + POOL_KEPT_MAX + 64;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
 		base_log(PB_LOG_WARN, "start", "the descriptor limit (%llu) is below what "
 		    "--max-sessions %u may need (%llu); raise it (ulimit -n, LimitNOFILE=) or "
@@ -739,9 +795,11 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 		struct base_logline l;
 		base_logline_start(&l, PB_LOG_INFO, "listen");
 		base_logline_str(&l, "addr", srv->ls.l[i].name);
-		base_logline_str(&l, "protocol", srv->ls.l[i].smtp ? "smtp" : "pop3");
+		if (srv->ls.l[i].imap || srv->ls.l[i].smtp)
+			base_logline_str(&l, "protocol", srv->ls.l[i].imap ? "imap" : "smtp");
 		base_logline_str(&l, "tls", srv->ls.l[i].implicit_tls ? "implicit" :
-		    srv->cur->tls ? "stls" : "none");
+		    !srv->cur->tls ? "none" :
+		    srv->ls.l[i].imap || srv->ls.l[i].smtp ? "starttls" : "stls");
 		base_logline_emit(&l);
 	}
 	struct base_logline l;
@@ -837,6 +895,7 @@ static void serve_free(struct serve *srv)
 	maildrop_devlocks_free(srv->devlocks);
 	guard_throttle_free(srv->throttle);
 	guard_gate_free(srv->hash_gate);
+	pool_free(srv->pool);
 	serve_sessions_free(srv->limits);
 	serve_registry_free(srv->reg);
 	if (srv->wake[0] >= 0)
@@ -887,14 +946,16 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.devlocks = maildrop_devlocks_new();
 	srv.throttle = guard_throttle_new(0, NULL, NULL, NULL);
 	srv.hash_gate = guard_gate_new(0);
+	srv.pool = pool_new();
 	if (!srv.reg || !srv.limits || !srv.devlocks || !srv.throttle || !srv.hash_gate ||
-	    pipe2(srv.wake, O_CLOEXEC) != 0) {
+	    !srv.pool || pipe2(srv.wake, O_CLOEXEC) != 0) {
 		snprintf(err, sizeof(err), "out of memory or descriptors");
 		goto fail;
 	}
 	srv.ctx.devlocks = srv.devlocks;
 	srv.ctx.throttle = srv.throttle;
 	srv.ctx.hash_gate = srv.hash_gate;
+	srv.ctx.pool = srv.pool;
 	if (o->n_smtp_listen + o->n_smtp_listen_tls > 0) {
 		if (submit_ctx_init(&srv.submit, &srv.ctx, o->state) != 0) {
 			snprintf(err, sizeof(err), "state file name too long for the Sent copies' folder");

@@ -69,7 +69,8 @@ def run(port, users):
 def main():
     devices = ["conc#d%02d" % i for i in range(DEVICES)]
     with Dovecot(users={"conc": PW}, fill=["conc:INBOX:large:%d:%d" % (COUNT, SIZE)]) as dc, \
-         Popbridge(dc, args=["--max-sessions-per-ip", str(2 * DEVICES)]) as pb:
+         Popbridge(dc, args=["--max-sessions-per-ip", str(2 * DEVICES),
+                             "--upstream-max-per-account", str(DEVICES)]) as pb:
         for d in devices:                       # first sync of every device, untimed
             p = login(pb.port, d)
             p.stat()

@@ -18,14 +18,27 @@ STAT, QUIT unless said otherwise):
   UIDL    the UIDL command alone, in a session already logged in
 Ratio = popbridge time / Dovecot POP3 time. Target: <= 2.0 (as for RETR:
 popbridge does Dovecot's work through IMAP plus a SQLite read).
+
+One more line compares the first session with a direct IMAP size listing
+(issue 11, SPEC §4 and §9: exact LIST sizes, but not one upstream command
+per message): a third fresh user per round with the same 20,000 messages,
+read with LOGIN, SELECT, `UID FETCH 1:* (UID RFC822.SIZE)`, LOGOUT by a
+plain socket client (Dovecot indexes the Maildir here as for popbridge's
+first session). Target: <= 2.0.
+
+Sessions of one account follow each other within --upstream-reuse (60 s),
+so the second session, the new device and the poll after new mail reuse
+the first session's upstream connection (SPEC §9), as a device polling
+every few minutes with a short reuse window would not.
 """
 import os
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (PW, REPEATS, Dovecot, Popbridge, check, fmt_s, line,  # noqa: E402
-                      login, median, note, timed)
+from benchlib import (PW, REPEATS, Dovecot, Popbridge, check, fail, fmt_s,  # noqa: E402
+                      line, login, median, note, timed)
 
 COUNT = 20000
 NEW = 10
@@ -66,6 +79,41 @@ def login_stat(port, user, count):
     check(n == count, "%s: STAT says %d messages, want %d" % (user, n, count))
 
 
+def imap_size_listing(port, user, count):
+    """LOGIN, SELECT INBOX, UID FETCH 1:* (UID RFC822.SIZE), LOGOUT; each
+    answer read to its tagged line in blocks; the FETCH lines counted."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=120)
+    buf = b""
+
+    def until(tag):
+        nonlocal buf
+        while True:
+            i = buf.find(b"\r\n" + tag + b" ")
+            if i >= 0 or buf.startswith(tag + b" "):
+                j = buf.find(b"\r\n", i + 2 if i >= 0 else 0)
+                if j >= 0:
+                    out, buf = buf[:j + 2], buf[j + 2:]
+                    return out
+            d = s.recv(1 << 16)
+            if not d:
+                fail("IMAP connection closed")
+            buf += d
+
+    until(b"*")                       # the greeting
+    s.sendall(b"a LOGIN %s %s\r\n" % (user.encode(), PW.encode()))
+    check(b"a OK" in until(b"a"), "IMAP LOGIN")
+    s.sendall(b"b SELECT INBOX\r\n")
+    check(b"b OK" in until(b"b"), "IMAP SELECT")
+    s.sendall(b"c UID FETCH 1:* (UID RFC822.SIZE)\r\n")
+    got = until(b"c")
+    check(b"c OK" in got, "IMAP UID FETCH")
+    s.sendall(b"d LOGOUT\r\n")
+    until(b"d")
+    s.close()
+    n = got.count(b" FETCH (")
+    check(n == count, "IMAP listing: %d messages, want %d" % (n, count))
+
+
 def uidl_time(port, user, count):
     p = login(port, user)
     t, (_, lines, _) = timed(p.uidl)
@@ -77,14 +125,14 @@ def uidl_time(port, user, count):
 def main():
     with Dovecot() as dc:
         t0 = time.perf_counter()
-        users = [u % r for r in range(REPEATS) for u in ("pb%d", "dc%d")]
+        users = [u % r for r in range(REPEATS) for u in ("pb%d", "dc%d", "im%d")]
         for user in users:
             dc.add_user(user, PW)
         fill_maildirs(dc, users)
         note("wrote %d x %d messages in %.1fs (untimed)" %
-             (2 * REPEATS, COUNT, time.perf_counter() - t0))
+             (len(users), COUNT, time.perf_counter() - t0))
         keys = ("first", "second", "device", "newmail", "uidl")
-        res = {k: ([], []) for k in keys}
+        res = {k: ([], []) for k in keys + ("first_imap",)}
         with Popbridge(dc) as pb:
             for r in range(REPEATS):
                 pbu, dcu = "pb%d" % r, "dc%d" % r
@@ -99,20 +147,27 @@ def main():
                     if key != "device":
                         res[key][1].append(timed(lambda: login_stat(dc.pop3_port, dcu,
                                                                     count))[0])
+                    if key == "first":
+                        res["first_imap"][1].append(timed(lambda: imap_size_listing(
+                            dc.imap_port, "im%d" % r, COUNT))[0])
                 res["uidl"][0].append(uidl_time(pb.port, pbu, COUNT + NEW))
                 res["uidl"][1].append(uidl_time(dc.pop3_port, dcu, COUNT + NEW))
             check(pb.proc.poll() is None, "popbridge exited during the benchmark")
         res["device"][1].extend(res["second"][1])
+        res["first_imap"][0].extend(res["first"][0])
         names = {"first": "login+STAT 20k, first session",
                  "second": "login+STAT 20k, second session",
                  "device": "login+STAT 20k, new device",
                  "newmail": "login+STAT 20k, %d new since" % NEW,
                  "uidl": "UIDL 20k (logged in)"}
-        for key in keys:
+        names["first_imap"] = "login+STAT 20k, first session vs IMAP size listing"
+        for key in keys + ("first_imap",):
             a, b = median(res[key][0]), median(res[key][1])
             line(names[key], fmt_s(a), fmt_s(b), a / b, "time <= %.1fx" % TARGET,
                  a / b <= TARGET)
-        note("reference for 'new device' is Dovecot's second session")
+        note("reference for 'new device' is Dovecot's second session; for 'vs IMAP size "
+             "listing' LOGIN, SELECT, UID FETCH 1:* (UID RFC822.SIZE), LOGOUT on a fresh "
+             "copy of the Maildir")
 
 if __name__ == "__main__":
     main()

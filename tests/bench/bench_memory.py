@@ -65,7 +65,8 @@ def open_sessions(port, first, count):
 
 
 def idle_sessions(dc):
-    with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE)]) as pb:
+    with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE),
+                             "--upstream-max-per-account", str(IDLE)]) as pb:
         for i in range(IDLE):   # every device's first sync, one at a time
             open_sessions(pb.port, i, 1)[0].quit()
         sessions = open_sessions(pb.port, 0, 1)
@@ -84,7 +85,8 @@ def idle_sessions(dc):
 
 def rounds(dc):
     """VmRSS after the second and after the last of ROUNDS rounds."""
-    with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE)]) as pb:
+    with Popbridge(dc, args=["--max-sessions-per-ip", str(2 * IDLE),
+                             "--upstream-max-per-account", str(IDLE)]) as pb:
         rss = []
         for r in range(ROUNDS):
             sessions = open_sessions(pb.port, 0, IDLE)

@@ -172,7 +172,7 @@ END_TEST
 /* ---- every command: --help from the table ---------------------------------------- */
 
 static const struct config_command *const commands[] = {
-	&cmd_serve, &cmd_account, &cmd_device, &cmd_import_uidls, &cmd_report,
+	&cmd_serve, &cmd_account, &cmd_device, &cmd_import_uidls, &cmd_report, &cmd_route,
 	&cmd_autoconfig, &cmd_check_config, &cmd_version, &cmd_help,
 };
 

@@ -267,6 +267,27 @@ START_TEST(test_levels)
 }
 END_TEST
 
+/* A balancer's health check (SPEC §14) is a session line at debug: off at
+ * the default level, there when asked for. */
+START_TEST(test_health_check_debug)
+{
+	struct base_session_log s = { .remote = "10.0.0.5", .result = "quit",
+		.health_check = true };
+	capture_start();
+	base_log_setup(PB_LOG_INFO, false);
+	base_log_session(&s);
+	base_log_setup(PB_LOG_DEBUG, false);
+	base_log_session(&s);
+	char *out = capture_end();
+	ck_assert_str_eq(strip_time(out),
+	    "level=debug event=session user=- account=- device=- remote=10.0.0.5 tls=none "
+	    "mech=- messages=0 retr=0 retr_bytes=0 top=0 top_bytes=0 dele=0 dele_bytes=0 "
+	    "auth_failures=0 bytes_in=0 bytes_out=0 duration_ms=0 result=quit\n");
+	free(out);
+	base_log_setup(PB_LOG_INFO, false);
+}
+END_TEST
+
 START_TEST(test_line_bounded)
 {
 	capture_start();
@@ -346,6 +367,7 @@ int main(void)
 	tcase_add_test(tc, test_session_line);
 	tcase_add_test(tc, test_no_secrets);
 	tcase_add_test(tc, test_levels);
+	tcase_add_test(tc, test_health_check_debug);
 	tcase_add_test(tc, test_line_bounded);
 	tcase_add_test(tc, test_threads_whole_lines);
 	suite_add_tcase(s, tc);

@@ -207,6 +207,7 @@ static __attribute__((unused)) void mdt_commit(struct mdt_sess *s, const size_t 
 static __attribute__((unused)) void mdt_close(struct mdt_sess *s)
 {
 	maildrop_ops.close(s->md);
+	maildrop_ops.release(s->md);
 	s->md = NULL;
 }
 

@@ -57,6 +57,7 @@ static void *worker_main(void *arg)
 	struct pop3_md_reply r = { .text = "" };
 	w->commit_st = maildrop_ops.commit(s.md, del, w->count >= 2 ? 2 : 0, &r);
 	maildrop_ops.close(s.md);
+	maildrop_ops.release(s.md);
 	return NULL;
 }
 

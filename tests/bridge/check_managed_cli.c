@@ -156,7 +156,7 @@ static bool contains(const char *data, size_t len, const char *needle)
 static const char *counters(const char *line, char *buf, size_t len)
 {
 	char r[24], d[24], w[24];
-	ck_assert_int_eq(sscanf(line, "%*s %*s %*s %*s %*s %*s %23s %23s %23s", r, d, w), 3);
+	ck_assert_int_eq(sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %23s %23s %23s", r, d, w), 3);
 	snprintf(buf, len, "%s %s %s", r, d, w);
 	return buf;
 }

@@ -90,6 +90,7 @@ START_TEST(test_overlay_layers)
 	ck_assert_int_eq(s.cfg.dele, PB_DELE_FLAG);
 	st.window = 0;  /* 0 (unlimited) is a value, not "unset" */
 	strcpy(st.offer, "all");
+	strcpy(st.login_delay, "0");   /* likewise: no delay for this device */
 	maildrop_settings_get(&o, ACC, "pc", &st, &s);
 	ck_assert_uint_eq(s.eff.window, 0);
 	ck_assert_int_eq(s.eff.offer, PB_OFFER_ALL);

@@ -3,6 +3,7 @@
  *
  *   pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...
  *                  [--process-limit N] [--client-limit N]
+ *                  [--oauth2 INTROSPECTION_URL [--oauth2-mechanisms "xoauth2 oauthbearer"]]
  *       Start a private Dovecot, add the users, fill folders with N generated
  *       messages (KIND is a generator kind, or "awkward" for a mix of every
  *       kind but large; seeds count up from 1 per instance). For load tests
@@ -13,7 +14,10 @@
  *       client_limit N, vsz_limit 1G) and runs imap-login in Dovecot's
  *       "high-performance" shape (service_count 0, one process per CPU), so
  *       thousands of sessions need tens of processes, not thousands; neither
- *       changes anything for the tests that do not give them. Print one line of
+ *       changes anything for the tests that do not give them. --oauth2 adds
+ *       OAuth2 logins (pbt_dovecot_start_oauth2: Dovecot's oauth2 passdb asks
+ *       the introspection URL about every token; --oauth2-mechanisms chooses
+ *       the SASL mechanisms, default both). Print one line of
  *       shell assignments:
  *         DIR=... CA_FILE=... IMAP_PORT=... IMAPS_PORT=... POP3_PORT=... POP3S_PORT=...
  *       then read commands on stdin, one per line, answering "ok [VALUE]" or
@@ -70,6 +74,7 @@ static int usage(void)
 	fprintf(stderr,
 	    "usage: pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...\n"
 	    "                      [--process-limit N] [--client-limit N]\n"
+	    "                      [--oauth2 INTROSPECTION_URL [--oauth2-mechanisms MECHS]]\n"
 	    "       pbtest imapd dovecot|cyrus|courier [--hide CAPS] [--user NAME:PASSWORD]...\n"
 	    "       pbtest gen KIND SEED [SIZE]\n"
 	    "KIND: plain multipart 8bit dots long-lines bare-lf no-final-eol large"
@@ -411,12 +416,18 @@ static void load_config(char *buf, size_t len, uint64_t process_limit, uint64_t 
 static int cmd_dovecot(int argc, char **argv)
 {
 	uint64_t process_limit = 0, client_limit = 0;
+	const char *oauth2_url = NULL, *oauth2_mechs = "xoauth2 oauthbearer";
 	char extra[512];
-	/* options come in pairs: --user X, --fill X, --process-limit N, --client-limit N */
+	/* options come in pairs: --user X, --fill X, --process-limit N, --client-limit N,
+	 * --oauth2 URL, --oauth2-mechanisms M */
 	for (int i = 2; i < argc; i += 2) {
 		if (i + 1 == argc)
 			return usage();
-		if (strcmp(argv[i], "--process-limit") == 0) {
+		if (strcmp(argv[i], "--oauth2") == 0) {
+			oauth2_url = argv[i + 1];
+		} else if (strcmp(argv[i], "--oauth2-mechanisms") == 0) {
+			oauth2_mechs = argv[i + 1];
+		} else if (strcmp(argv[i], "--process-limit") == 0) {
 			if (parse_u64(argv[i + 1], 100000, &process_limit) < 0 || process_limit == 0)
 				return usage();
 		} else if (strcmp(argv[i], "--client-limit") == 0) {
@@ -435,14 +446,17 @@ static int cmd_dovecot(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct pbt_dovecot *d = pbt_dovecot_start_with(extra[0] ? extra : NULL);
+	struct pbt_dovecot *d = oauth2_url != NULL
+	    ? pbt_dovecot_start_oauth2(oauth2_url, oauth2_mechs, extra[0] ? extra : NULL)
+	    : pbt_dovecot_start_with(extra[0] ? extra : NULL);
 	if (d == NULL)
 		return 1;
 	int rc = 0;
 	uint32_t seed = 1;
 	for (int i = 2; i < argc && rc == 0; i += 2) {
 		if (strcmp(argv[i], "--process-limit") == 0 ||
-		    strcmp(argv[i], "--client-limit") == 0) {
+		    strcmp(argv[i], "--client-limit") == 0 || strcmp(argv[i], "--oauth2") == 0 ||
+		    strcmp(argv[i], "--oauth2-mechanisms") == 0) {
 			continue;
 		} else if (strcmp(argv[i], "--user") == 0) {
 			char user[128];

@@ -956,20 +956,29 @@ START_TEST(test_fetch_tails)
 		/* And a UID never used: no report. */
 		uids[m] = z->uids[m - 1] + 1000;
 		sz[m] = 10;
-		OK(imap_fetch_tails(s, uids, sz, m + 1, 2, tails_seen_cb, &t));
-		ck_assert_uint_eq(t.n, m);
-		for (size_t i = 0; i < t.n; i++) {
-			size_t k = 0;
-			while (k < m && uids[k] != t.uid[i])
-				k++;
-			ck_assert_uint_lt(k, m);
-			struct last2 l = { .n = 0 };
-			OK(imap_fetch_body(s, uids[k], IMAP_SECTION_ALL, 0, 0, last2_sink, &l, NULL));
-			ck_assert_uint_eq(l.n, sz[k]);
-			size_t want = sz[k] < 2 ? sz[k] : 2;
-			ck_assert_uint_eq(t.len[i], want);
-			ck_assert_msg(memcmp(t.tail[i], l.t + 2 - want, want) == 0,
-			    "%s UID %u: tail differs", user, uids[k]);
+		/* one command per message, then grouped by size (SPEC §9: a
+		 * first listing without one command per message) */
+		for (int grouped = 0; grouped < 2; grouped++) {
+			t.n = 0;
+			if (grouped)
+				OK(imap_fetch_tails_grouped(s, uids, sz, m + 1, 2, 510, tails_seen_cb,
+				    &t));
+			else
+				OK(imap_fetch_tails(s, uids, sz, m + 1, 2, tails_seen_cb, &t));
+			ck_assert_uint_eq(t.n, m);
+			for (size_t i = 0; i < t.n; i++) {
+				size_t k = 0;
+				while (k < m && uids[k] != t.uid[i])
+					k++;
+				ck_assert_uint_lt(k, m);
+				struct last2 l = { .n = 0 };
+				OK(imap_fetch_body(s, uids[k], IMAP_SECTION_ALL, 0, 0, last2_sink, &l, NULL));
+				ck_assert_uint_eq(l.n, sz[k]);
+				size_t want = sz[k] < 2 ? sz[k] : 2;
+				ck_assert_uint_eq(t.len[i], want);
+				ck_assert_msg(memcmp(t.tail[i], l.t + 2 - want, want) == 0,
+				    "%s UID %u: tail differs", user, uids[k]);
+			}
 		}
 		ck_assert_uint_eq(ev.fetch, 0);
 		imap_uidset_free(&all);

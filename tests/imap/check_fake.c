@@ -2,7 +2,7 @@
  * of tests/lib/fakeserver.h (a thread on a loopback port), for what a real
  * server will not do: STARTTLS not offered, PREAUTH in plaintext, bytes injected after the
  * STARTTLS OK, a disconnect in the middle of a literal, a server that stalls,
- * hostile and odd responses, the LOGIN/AUTHENTICATE variants, untagged data
+ * hostile and odd responses, the LOGIN/AUTHENTICATE variants (OAuth2's too), untagged data
  * during commands, command splitting, and pipelined tail fetches.
  */
 #include <check.h>
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "imap/imap.h"
 #include "tests/imap/events.h"
@@ -87,11 +89,12 @@ struct done_log {
 	struct imap_status st;
 };
 
-static void done_cb(void *arg, uint32_t uid, const struct imap_status *st)
+static void done_cb(void *arg, const struct imap_ahead_info *what,
+    const struct imap_status *st)
 {
 	struct done_log *d = arg;
 	d->n++;
-	d->uid = uid;
+	d->uid = what->uid;
 	d->st = *st;
 }
 
@@ -860,6 +863,45 @@ START_TEST(test_tails_pipelined)
 }
 END_TEST
 
+/* Grouped by size (spread 10): UIDs 4, 5 and 7 (sizes 100, 101, 100) share
+ * one partial fetch from 98, UID 6 (600) has its own; each answer is judged
+ * by its member's size: as long as said (the last octets), longer (nothing:
+ * octets past the size the caller believes), shorter (its real end). */
+START_TEST(test_tails_grouped)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4:5,7 (UID BODY.PEEK[]<98.3>)"),
+		PBT_EXPECT("UID FETCH 6 (UID BODY.PEEK[]<598.2>)"),
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n"
+		    "* 4 FETCH (UID 7 BODY[]<98> {3}\r\npqr)\r\n"
+		    "* 2 FETCH (BODY[]<98> \"xyz\" UID 5)\r\n"
+		    "$1 OK done\r\n"
+		    "* 3 FETCH (UID 6 BODY[]<598> {1}\r\nq)\r\n"
+		    "$2 OK done\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	static const uint32_t uids[] = { 4, 5, 6, 7 };
+	static const uint64_t sizes[] = { 100, 101, 600, 100 };
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	OK(imap_fetch_tails_grouped(s, uids, sizes, 4, 2, 10, tails_cb, &t));
+	ck_assert_uint_eq(t.n, 4);
+	ck_assert(t.uid[0] == 4 && t.len[0] == 2 && memcmp(t.tail[0], "ab", 2) == 0);
+	ck_assert(t.uid[1] == 7 && t.len[1] == 0);
+	ck_assert(t.uid[2] == 5 && t.len[2] == 2 && memcmp(t.tail[2], "yz", 2) == 0);
+	ck_assert(t.uid[3] == 6 && t.len[3] == 1 && t.tail[3][0] == 'q');
+	ck_assert_int_eq(imap_fetch_tails_grouped(s, uids, sizes, 4, 2, IMAP_TAIL_SPREAD_MAX + 1,
+	    tails_cb, &t), IMAP_EARG);
+	OK(imap_noop(s));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 /* A message gone ([EXPUNGEISSUED], or no data at all) is no failure; a
  * callback that has enough hears no more, and the rest is read; another
  * streamed section beside BODY[]<...> does not disturb its tail. */
@@ -1063,6 +1105,131 @@ START_TEST(test_authenticate_variants)
 	OK(imap_connect(s));
 	ck_assert_int_eq(imap_login(s, "alice", "pw"), IMAP_EUNSUPPORTED);
 	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+/* ---- OAuth2: OAUTHBEARER and XOAUTH2 (RFC 7628) ---------------------------- */
+
+
+/* CALL: the next command must be AUTHENTICATE OAUTHBEARER with the initial
+ * response (SASL-IR) for user "al,i=ce" and token arg, host and port ours. */
+static bool expect_oauthbearer(struct pbt_fake *f, const char *token)
+{
+	char line[4096], want[1024], b64[1500];
+	if (pbt_fake_readline(f, line, sizeof(line)) < 0)
+		return pbt_fake_fail(f, "no AUTHENTICATE");
+	int n = snprintf(want, sizeof(want), "n,a=al=2Ci=3Dce,\001host=127.0.0.1\001port=%d"
+	    "\001auth=Bearer %s\001\001", f->port, token);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)want, n);
+	const char *sp = strchr(line, ' ');
+	if (sp == NULL || strncmp(sp + 1, "AUTHENTICATE OAUTHBEARER ", 25) != 0 ||
+	    strcmp(sp + 26, b64) != 0)
+		return pbt_fake_fail(f, "got %s, wanted AUTHENTICATE OAUTHBEARER %s", line, b64);
+	snprintf(f->tag, sizeof(f->tag), "%.*s", (int)(sp - line), line);
+	return true;
+}
+
+START_TEST(test_oauthbearer)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=XOAUTH2 "
+		    "AUTH=OAUTHBEARER] ready\r\n"),
+		/* a refused token: the error challenge, ^A, the tagged NO */
+		PBT_CALL(expect_oauthbearer, "old.token"),
+		PBT_SEND("+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9\r\n"),
+		PBT_EXPECT_RAW("AQ=="),
+		PBT_SEND("$T NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
+		PBT_CALL(expect_oauthbearer, "new.token"),
+		PBT_SEND("$T OK [CAPABILITY IMAP4rev1 UIDPLUS] in\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_login_oauth2(s, "al,i=ce", "old.token"), IMAP_NO);
+	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_AUTHENTICATIONFAILED);
+	ck_assert(!imap_last_is_trouble(s));
+	ck_assert_str_eq(imap_last_challenge(s), "{\"status\":\"invalid_token\",\"schemes\":\"bearer\"}");
+	ck_assert_ptr_null(imap_login_mechanism(s));
+	OK(imap_login_oauth2(s, "al,i=ce", "new.token"));
+	ck_assert_str_eq(imap_login_mechanism(s), "OAUTHBEARER");
+	ck_assert_str_eq(imap_last_challenge(s), "");
+	ck_assert(imap_has(s, IMAP_CAP_UIDPLUS));
+	ck_assert_int_eq(imap_login_oauth2(s, "al,i=ce", "again"), IMAP_EARG);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+START_TEST(test_xoauth2)
+{
+	/* no SASL-IR: the initial response follows the server's "+" */
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2] ready\r\n"),
+		PBT_EXPECT("AUTHENTICATE XOAUTH2"),
+		PBT_SEND("+ \r\n"),
+		PBT_EXPECT_RAW("dXNlcj1hbGljZQFhdXRoPUJlYXJlciB5YTI5LnRvay1lbl8xfisvPQEB"),
+		PBT_SEND("+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9\r\n"),
+		PBT_EXPECT_RAW(""),
+		PBT_SEND("$T NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"),
+		PBT_EXPECT("AUTHENTICATE XOAUTH2"),
+		PBT_SEND("+ \r\n"),
+		PBT_EXPECT_RAW("dXNlcj1hbGljZQFhdXRoPUJlYXJlciB5YTI5LnRvay1lbl8xfisvPQEB"),
+		PBT_SEND("$T OK in\r\n"),
+		PBT_EXPECT("CAPABILITY"), PBT_SEND("* CAPABILITY IMAP4rev1 MOVE\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", "ya29.tok-en_1~+/="), IMAP_NO);
+	ck_assert_str_eq(imap_last_challenge(s), "{\"status\":\"invalid_token\",\"schemes\":\"bearer\"}");
+	OK(imap_login_oauth2(s, "alice", "ya29.tok-en_1~+/="));
+	ck_assert_str_eq(imap_login_mechanism(s), "XOAUTH2");
+	ck_assert(imap_has(s, IMAP_CAP_MOVE));
+	OK(imap_logout(s));
+	imap_session_free(s);
+	ck_assert_msg(pbt_fake_join(f) == 0, "fake server: %s", f->err);
+	/* XOAUTH2 answers the error challenge with an empty line */
+	const char *ch = strstr(f->log.p, "S: + eyJ");
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_msg(strncmp(strchr(ch, '\n') + 1, "C: \r\n", 5) == 0, "%s", ch);
+	pbt_fake_free(f);
+}
+END_TEST
+
+START_TEST(test_oauth2_refusals)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n"),
+		PBT_EXPECT("CAPABILITY"),
+		PBT_SEND("* CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER\r\n$T OK\r\n"),
+		/* a server that challenges twice breaks the mechanism */
+		PBT_EXPECT("AUTHENTICATE OAUTHBEARER "),
+		PBT_SEND("+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9\r\n"),
+		PBT_EXPECT_RAW("AQ=="),
+		PBT_SEND("+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
+	OK(imap_connect(s));
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", "tok"), IMAP_EUNSUPPORTED);
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", "two words"), IMAP_EARG);
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", "tok\r\nA1 LOGOUT"), IMAP_EARG);
+	ck_assert_int_eq(imap_login_oauth2(s, "al\001ice", "tok"), IMAP_EARG);
+	ck_assert_int_eq(imap_login_oauth2(s, "", "tok"), IMAP_EARG);
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", "=tok"), IMAP_EARG);
+	static char big[IMAP_BEARER_MAX + 2];
+	memset(big, 'a', sizeof(big) - 1);
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", big), IMAP_EARG);
+	big[IMAP_BEARER_MAX] = '\0';
+	OK(imap_capability(s));
+	ck_assert_int_eq(imap_login_oauth2(s, "alice", "tok"), IMAP_EPROTO);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
 	imap_session_free(s);
 	PBT_FAKE_FINISH(f);
 }
@@ -1454,6 +1621,7 @@ int main(void)
 	tcase_add_test(tc, test_header_fields);
 	tcase_add_test(tc, test_body_not_found_and_sink);
 	tcase_add_test(tc, test_tails_pipelined);
+	tcase_add_test(tc, test_tails_grouped);
 	tcase_add_test(tc, test_tails_gone_and_stop);
 	tcase_add_test(tc, test_tails_disconnect);
 	tcase_add_test(tc, test_tails_unknown_tag);
@@ -1461,6 +1629,9 @@ int main(void)
 	tcase_add_test(tc, test_login_literal_sync);
 	tcase_add_test(tc, test_login_literal_plus);
 	tcase_add_test(tc, test_authenticate_variants);
+	tcase_add_test(tc, test_oauthbearer);
+	tcase_add_test(tc, test_xoauth2);
+	tcase_add_test(tc, test_oauth2_refusals);
 	tcase_add_test(tc, test_imap4rev2_only);
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_search_variants);

@@ -99,10 +99,12 @@ class TempDir:
 
 class Popbridge:
     """`popbridge serve` in front of Dovecot dc: plaintext IMAP on loopback, or
-    upstream_tls "starttls" / "implicit" verified with Dovecot's certificate."""
+    upstream_tls "starttls" / "implicit" verified with Dovecot's certificate
+    (or with the PEM bundle upstream_ca)."""
 
     def __init__(self, dc, args=(), tmp=None, env=None, port=None, tls_port=None,
-                 state=None, wait_ready=True, extra_listen=(), upstream_tls="none"):
+                 state=None, wait_ready=True, extra_listen=(), upstream_tls="none",
+                 upstream_ca=None):
         self.dc = dc
         self._own_tmp = None
         if tmp is None:
@@ -118,7 +120,7 @@ class Popbridge:
             up = ["--upstream", "imap://127.0.0.1:%d" % dc.imap_port,
                   "--upstream-tls", upstream_tls]
         if upstream_tls != "none":
-            up += ["--upstream-ca", dc.ca_file]
+            up += ["--upstream-ca", upstream_ca or dc.ca_file]
         self.argv = [popbridge_bin(), "serve"] + up + [
                      "--listen", "127.0.0.1:%d" % self.port,
                      "--state", self.state]
@@ -129,6 +131,10 @@ class Popbridge:
         if tls_port:
             self.argv += ["--listen-tls", "127.0.0.1:%d" % tls_port]
         self.argv += list(args)
+        self._start(env, wait_ready)
+
+    def _start(self, env, wait_ready):
+        """Run self.argv, collecting its stderr; wait for event=ready."""
         e = dict(os.environ)
         e.update(env or {})
         self._lines = []
@@ -237,6 +243,90 @@ class Popbridge:
         if self._own_tmp:
             self._own_tmp.remove()
         return False
+
+
+class Route(Popbridge):
+    """`popbridge route --listen 127.0.0.1:PORT --node SPEC ...` (SPEC §14),
+    with the same log handling as Popbridge."""
+
+    def __init__(self, nodes, args=(), port=None, wait_ready=True, env=None):
+        self.dc = None
+        self._own_tmp = None
+        self.port = port or free_port()
+        self.argv = [popbridge_bin(), "route", "--listen", "127.0.0.1:%d" % self.port]
+        for n in nodes:
+            self.argv += ["--node", n]
+        self.argv += list(args)
+        self._start(env, wait_ready)
+
+    def auth(self, user, protocol="pop3", password="secret", client="192.0.2.10"):
+        """One auth_http request as nginx 1.22 sends it (HTTP/1.0, its header
+        names, Auth-User and Auth-Pass percent-encoded); (status, {header:
+        value}) of the answer."""
+        import urllib.parse
+        req = ("GET /auth HTTP/1.0\r\nHost: 127.0.0.1\r\nAuth-Method: plain\r\n"
+               "Auth-User: %s\r\nAuth-Pass: %s\r\nAuth-Protocol: %s\r\n"
+               "Auth-Login-Attempt: 1\r\nClient-IP: %s\r\n\r\n" %
+               (urllib.parse.quote(user, safe="#@"), urllib.parse.quote(password),
+                protocol, client))
+        return self.raw(req.encode())
+
+    def raw(self, request):
+        """Send request bytes, read the whole answer: (status, {header: value})."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            s.sendall(request)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        status = int(head[0].split()[1])
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name] = value.strip()
+        return status, headers
+
+    def get(self, path):
+        """(status, body text) of GET path."""
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            c.close()
+
+    def metrics(self):
+        """{"name{labels}": value} of GET /metrics."""
+        status, body = self.get("/metrics")
+        check(status == 200, "/metrics: %d" % status)
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = int(v)
+        return out
+
+
+def route_owner(names, user, sep="#"):
+    """The node of names that holds user's account, computed independently
+    of popbridge: rendezvous hashing as docs/FLEET.md defines it (the first 8
+    octets of SHA-256(NAME NUL KEY), big-endian; KEY the user name before
+    sep, ASCII lower case; the highest weight wins, ties to the name that
+    sorts first)."""
+    import hashlib
+    raw = user.encode()
+    if sep:
+        raw = raw.split(sep.encode(), 1)[0]
+    key = bytes(c + 32 if 65 <= c <= 90 else c for c in raw)   # ASCII only
+
+    def weight(n):
+        return int.from_bytes(hashlib.sha256(n.encode() + b"\0" + key).digest()[:8], "big")
+    return sorted(names, key=lambda n: (-weight(n), n))[0]
 
 
 def upstream_messages(dc, user, password, folder="INBOX"):

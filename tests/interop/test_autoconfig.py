@@ -99,6 +99,37 @@ def main():
               "--upstream overrides the file")
     report("upstream from --config, overridden by --upstream")
 
+    with TempDir() as tmp:
+        cfg = os.path.join(tmp, "front.xml")
+        with open(cfg, "w") as f:
+            f.write('<?xml version="1.0"?>\n<popbridge version="1">\n'
+                    '  <upstream url="imaps://imap.provider.example"/>\n'
+                    '  <tls cert="/etc/pb.crt" key="/etc/pb.key"/>\n'
+                    '  <listen address="0.0.0.0:1143" protocol="imap"/>\n'
+                    '  <listen address="0.0.0.0:10993" protocol="imap" tls="yes"/>\n'
+                    '</popbridge>\n')
+        check(thunderbird(ok("--format", "thunderbird", "--email", email, "--config", cfg,
+                             "--front", "mail.example.org")) ==
+              ("mail.example.org", 10993, "SSL", email), "--front: the implicit-TLS front")
+        doc = ok("--format", "thunderbird", "--email", email, "--config", cfg,
+                 "--front", "mail.example.org")
+        check(ET.fromstring(doc).findtext("emailProvider/outgoingServer/hostname") ==
+              "imap.provider.example", "--front: the outgoing server is the upstream's host")
+        check(autodiscover(ok("--format", "autodiscover", "--email", email, "--front",
+                              "mail.example.org", "--imap-listen", "127.0.0.1:1143",
+                              "--login", "ann#phone")) ==
+              ("mail.example.org", 1143, "off", "None", "ann#phone"),
+              "--front: a plaintext front from the command line")
+        check(mobileconfig(ok("--format", "mobileconfig", "--email", email, "--front",
+                              "mail.example.org", "--imap-listen", "127.0.0.1:1143",
+                              "--cert", "/etc/pb.crt", "--key", "/etc/pb.key")) ==
+              ("mail.example.org", 1143, True, email), "--front: STARTTLS with a certificate")
+        r = autoconfig("--format", "thunderbird", "--email", email, "--front", "mail.example.org",
+                       "--upstream", up)
+        check(r.returncode == 1 and r.stdout == "" and "--imap-listen" in r.stderr,
+              "--front without a front listener: rc %d %r" % (r.returncode, r.stderr))
+    report("--front: the IMAP front's host, port and TLS instead of the upstream's")
+
     bad = [
         (["--format", "pdf", "--email", email, "--upstream", up], 2),
         (["--email", email, "--upstream", up], 2),

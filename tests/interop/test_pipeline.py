@@ -240,20 +240,16 @@ def test_clients(dc, pb, tmp):
            "the relay" % len(up))
 
 
-class RefusingProxy:
-    """Forwards IMAP to Dovecot, but answers every UID STORE of \\Seen itself
-    with a tagged NO (whole responses only, so the NO can come before the
-    answers of commands sent earlier, as a real server's may)."""
-
-    STORE = re.compile(rb"^(\S+) UID STORE \d+ \+FLAGS\.SILENT \(\\Seen\)\r\n$")
+class LoopbackProxy:
+    """Listens on a loopback port and connects each client to 127.0.0.1:port;
+    serve(c, u) handles the pair (a thread of its own per connection)."""
 
     def __init__(self, port):
         self.target = port
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(8)
+        self.lsock.listen(64)
         self.port = self.lsock.getsockname()[1]
-        self.refused = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -262,10 +258,27 @@ class RefusingProxy:
                 c, _ = self.lsock.accept()
             except OSError:
                 return
-            u = socket.create_connection(("127.0.0.1", self.target))
-            lock = threading.Lock()
-            threading.Thread(target=self._up, args=(c, u, lock), daemon=True).start()
-            threading.Thread(target=self._down, args=(c, u, lock), daemon=True).start()
+            self.serve(c, socket.create_connection(("127.0.0.1", self.target)))
+
+    def close(self):
+        self.lsock.close()
+
+
+class RefusingProxy(LoopbackProxy):
+    """Forwards IMAP to Dovecot, but answers every UID STORE of \\Seen itself
+    with a tagged NO (whole responses only, so the NO can come before the
+    answers of commands sent earlier, as a real server's may)."""
+
+    STORE = re.compile(rb"^(\S+) UID STORE \d+ \+FLAGS\.SILENT \(\\Seen\)\r\n$")
+
+    def __init__(self, port):
+        self.refused = 0
+        super().__init__(port)
+
+    def serve(self, c, u):
+        lock = threading.Lock()
+        threading.Thread(target=self._up, args=(c, u, lock), daemon=True).start()
+        threading.Thread(target=self._down, args=(c, u, lock), daemon=True).start()
 
     def _up(self, c, u, lock):
         f = c.makefile("rb")
@@ -315,9 +328,6 @@ class RefusingProxy:
             c.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-
-    def close(self):
-        self.lsock.close()
 
 
 def test_seen_refused(dc):

@@ -577,8 +577,45 @@ struct pbt_dovecot *pbt_dovecot_start(void)
 	return pbt_dovecot_start_with(NULL);
 }
 
-struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config)
+/* The oauth2 passdb of pbt_dovecot_start_oauth2: its args file D/oauth2.conf.ext
+ * (readable by the auth process) and the settings that use it, in *conf
+ * (malloc'd, extra appended). */
+static int oauth2_config(const struct pbt_dovecot *d, const char *url, const char *mechs,
+    const char *extra, char **conf)
 {
+	char path[300];
+	if (pbt_dc_path(path, sizeof(path), "%s/oauth2.conf.ext", d->dir) < 0)
+		return -1;
+	FILE *f = fopen(path, "we");
+	if (f == NULL) {
+		fprintf(stderr, "pbt_dovecot: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "introspection_url = %s\n"
+	    "introspection_mode = post\n"
+	    "force_introspection = yes\n"
+	    "tokeninfo_url =\n"
+	    "username_attribute = username\n"
+	    "active_attribute = active\n"
+	    "active_value = true\n"
+	    "timeout_msecs = 10000\n", url);
+	if (fclose(f) != 0 || chmod(path, 0644) < 0) {
+		fprintf(stderr, "pbt_dovecot: writing %s failed\n", path);
+		return -1;
+	}
+	if (asprintf(conf, "auth_mechanisms = plain login %s\n"
+	    "passdb {\n  driver = oauth2\n  mechanisms = %s\n  args = %s\n}\n%s",
+	    mechs, mechs, path, extra ? extra : "") < 0) {
+		*conf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static struct pbt_dovecot *start_instance(const char *extra_config, const char *oauth2_url,
+    const char *oauth2_mechs)
+{
+	char *conf = NULL;
 	struct pbt_dovecot *d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
@@ -600,12 +637,19 @@ struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config)
 	}
 	if (make_tree(d) < 0)
 		goto fail;
+	if (oauth2_url != NULL) {
+		if (oauth2_config(d, oauth2_url, oauth2_mechs, extra_config, &conf) < 0)
+			goto fail;
+		extra_config = conf;
+	}
 	/* A port picked as free can be taken before Dovecot binds it: retry. */
 	for (int attempt = 0;; attempt++) {
 		if (pick_ports(d) < 0 || write_config(d, extra_config) < 0)
 			goto fail;
-		if (pbt_dc_start_master(d) == 0)
+		if (pbt_dc_start_master(d) == 0) {
+			free(conf);
 			return d;
+		}
 		pbt_dc_stop_processes(d->dir);
 		if (attempt == 2)
 			goto fail;
@@ -613,8 +657,20 @@ struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config)
 	}
 fail:
 	fprintf(stderr, "pbt_dovecot: start failed\n");
+	free(conf);
 	pbt_dovecot_stop(d);
 	return NULL;
+}
+
+struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config)
+{
+	return start_instance(extra_config, NULL, NULL);
+}
+
+struct pbt_dovecot *pbt_dovecot_start_oauth2(const char *introspection_url,
+    const char *mechanisms, const char *extra_config)
+{
+	return start_instance(extra_config, introspection_url, mechanisms);
 }
 
 void pbt_dovecot_stop(struct pbt_dovecot *d)

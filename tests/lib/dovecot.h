@@ -48,6 +48,15 @@ struct pbt_dovecot *pbt_dovecot_start(void);
  * UIDPLUS") appended to the generated configuration; NULL adds nothing. Later
  * settings win, so this can change what the instance announces. */
 struct pbt_dovecot *pbt_dovecot_start_with(const char *extra_config);
+/* The same, with OAuth2 logins besides the passwords (SPEC §10 tests):
+ * auth_mechanisms gains `mechanisms` ("xoauth2 oauthbearer", or one of
+ * them), served by a second passdb, Dovecot's oauth2 driver, which checks
+ * every token at introspection_url (RFC 7662: POST token=..., always asked,
+ * no token cache); the answer must say "active": true and give the login
+ * name as "username". Password logins go to the passwd-file passdb only.
+ * extra_config as for pbt_dovecot_start_with (may be NULL). */
+struct pbt_dovecot *pbt_dovecot_start_oauth2(const char *introspection_url,
+    const char *mechanisms, const char *extra_config);
 /* Stop it and remove everything; NULL is a no-op. */
 void pbt_dovecot_stop(struct pbt_dovecot *d);
 

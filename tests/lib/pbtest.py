@@ -52,9 +52,15 @@ class Dovecot:
     """A private Dovecot instance (see tests/lib/dovecot.h)."""
 
     def __init__(self, users=None, fill=(), pbtest=None, process_limit=None,
-                 client_limit=None):
-        """process_limit, client_limit: see `pbtest dovecot` (load tests only)."""
+                 client_limit=None, oauth2=None, oauth2_mechanisms=None):
+        """process_limit, client_limit: see `pbtest dovecot` (load tests only);
+        oauth2: an introspection URL (OAuth2 logins, SASL mechanisms
+        oauth2_mechanisms, default "xoauth2 oauthbearer")."""
         args = [pbtest_path(pbtest), "dovecot"]
+        if oauth2:
+            args += ["--oauth2", oauth2]
+        if oauth2_mechanisms:
+            args += ["--oauth2-mechanisms", oauth2_mechanisms]
         if process_limit:
             args += ["--process-limit", str(process_limit)]
         if client_limit:

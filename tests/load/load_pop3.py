@@ -331,6 +331,8 @@ def phase_sessions(dc, opts, args, n, summary):
              "--log-level", "info"]
     if "--max-devices-per-account" in opts:
         extra += ["--max-devices-per-account", str(-(-n // accounts) + 16)]
+    if "--upstream-max-per-account" in opts:   # every session of an account at once
+        extra += ["--upstream-max-per-account", str(min(1000, -(-n // accounts) + 16))]
     log("== sessions: %d, connects %s, %d accounts, %d source addresses (127.1.x.y), "
         "popbridge %s" % (n, "spread over %g s" % args.ramp if args.ramp else "all at once",
                           accounts, addresses, " ".join(extra)))

@@ -57,6 +57,7 @@ static void tls_teardown(void)
 }
 
 struct run {
+	const struct pop3_maildrop_ops *ops;  /* NULL: fake_ops */
 	struct fake_maildrop f;
 	struct memio m;
 	struct pop3_session_config cfg;
@@ -103,7 +104,8 @@ static void go(struct run *r, const char *in, size_t len)
 
 static void start(struct run *r)
 {
-	r->r = pop3_session_run_transport(&r->m.base, &r->cfg, &fake_ops, &r->f, &r->st);
+	r->r = pop3_session_run_transport(&r->m.base, &r->cfg, r->ops ? r->ops : &fake_ops,
+	    &r->f, &r->st);
 	ck_assert_int_eq(r->m.closes, 1);
 	ck_assert_int_eq(r->r, r->st.result);
 	/* close() exactly once per successful open() */
@@ -212,6 +214,70 @@ START_TEST(capa_authorization)
 	    "S: +OK Bye.\r\n");
 	finish(&r);
 #undef CAPA_LIST
+}
+END_TEST
+
+/* LOGIN-DELAY per device (SPEC §14, RFC 2449 §6.5): before login the
+ * configuration's value, followed by USER (it may differ per user); after
+ * login the maildrop's value for this device, or no tag when it has none. */
+/* The standard setup with a global delay of 300 s announced per user, and a
+ * maildrop whose device has its own `device_delay`. */
+static void setup_delays(struct run *r, unsigned device_delay)
+{
+	static struct pop3_maildrop_ops delay_ops;
+	delay_ops = fake_ops;
+	delay_ops.login_delay = fake_login_delay;
+	setup(r);
+	r->ops = &delay_ops;
+	r->cfg.login_delay_s = 300;
+	r->cfg.login_delay_per_user = true;
+	r->f.login_delay = device_delay;
+}
+
+START_TEST(capa_login_delay_per_device)
+{
+	struct run r;
+	setup_delays(&r, 900);
+	dialog(&r,
+	    S_HELLO
+	    "C: CAPA\r\n"
+	    S_CAPA "S: EXPIRE NEVER\r\nS: LOGIN-DELAY 300 USER\r\nS: USER\r\n"
+	    "S: SASL PLAIN LOGIN\r\nS: IMPLEMENTATION popbridge-test\r\nS: .\r\n"
+	    CS_LOGIN
+	    "C: CAPA\r\n"
+	    S_CAPA "S: EXPIRE NEVER\r\nS: LOGIN-DELAY 900\r\n"
+	    "S: IMPLEMENTATION popbridge-test\r\nS: .\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
+	finish(&r);
+
+	/* a device without a delay of its own: no tag after login */
+	setup_delays(&r, 0);
+	dialog(&r,
+	    S_HELLO
+	    CS_LOGIN
+	    "C: CAPA\r\n"
+	    S_CAPA "S: EXPIRE NEVER\r\nS: IMPLEMENTATION popbridge-test\r\nS: .\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Logging out.\r\n");
+	finish(&r);
+
+	/* refused: the maildrop's text after the code; no failed login counted */
+	setup(&r);
+	r.f.open_status = POP3_MD_LOGIN_DELAY;
+	snprintf(r.f.open_reply.text, sizeof(r.f.open_reply.text),
+	    "This device may log in once every 900 seconds.");
+	dialog(&r,
+	    S_HELLO
+	    "C: USER alice\r\nS: +OK Send the password.\r\n"
+	    "C: PASS secret\r\n"
+	    "S: -ERR [LOGIN-DELAY] This device may log in once every 900 seconds.\r\n"
+	    "C: QUIT\r\n"
+	    "S: +OK Bye.\r\n");
+	ck_assert_uint_eq(r.st.auth_failures, 0);
+	ck_assert_str_eq(r.st.reason,
+	    "[LOGIN-DELAY] This device may log in once every 900 seconds.");
+	finish(&r);
 }
 END_TEST
 
@@ -859,6 +925,42 @@ START_TEST(no_quit_no_commit)
 	    "C: QUI");
 	ck_assert_int_eq(r.f.commits, 0);
 	finish(&r);
+}
+END_TEST
+
+/* A maildrop with release() (pop3/maildrop.h): called exactly once after
+ * close(), once the client has had QUIT's +OK (the output holds it), and
+ * also after a session that ended without QUIT. */
+static struct run *release_run;
+static int releases;
+static bool released_after_ok;
+
+static void rec_release(void *md)
+{
+	(void)md;
+	releases++;
+	ck_assert_int_eq(release_run->f.closes, 1);
+	released_after_ok = strstr(release_run->m.out, "+OK Logging out.\r\n") != NULL;
+}
+
+START_TEST(release_after_answer)
+{
+	struct run r;
+	struct pop3_maildrop_ops ops = fake_ops;
+	ops.release = rec_release;
+	const char *in[] = { LOGIN "STAT\r\nQUIT\r\n", LOGIN "STAT\r\n" };
+	for (int i = 0; i < 2; i++) {
+		setup(&r);
+		release_run = &r;
+		releases = 0;
+		released_after_ok = false;
+		go(&r, in[i], strlen(in[i]));
+		r.r = pop3_session_run_transport(&r.m.base, &r.cfg, &ops, &r.f, &r.st);
+		ck_assert_int_eq(r.f.closes, 1);
+		ck_assert_int_eq(releases, 1);
+		ck_assert(released_after_ok == (i == 0));
+		finish(&r);
+	}
 }
 END_TEST
 
@@ -1567,6 +1669,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, tls_setup, tls_teardown);
 	tcase_add_test(tc, quit_before_login);
 	tcase_add_test(tc, capa_authorization);
+	tcase_add_test(tc, capa_login_delay_per_device);
 	tcase_add_test(tc, capa_no_plaintext_with_stls);
 	tcase_add_test(tc, user_pass_errors);
 	tcase_add_test(tc, password_with_spaces);
@@ -1582,6 +1685,7 @@ int main(void)
 	tcase_add_test(tc, message_numbers);
 	tcase_add_test(tc, dele_rset_quit);
 	tcase_add_test(tc, no_quit_no_commit);
+	tcase_add_test(tc, release_after_answer);
 	tcase_add_test(tc, commit_failure);
 	tcase_add_test(tc, fetch_gone_and_failures);
 	tcase_add_test(tc, empty_maildrop);

@@ -159,6 +159,12 @@ static void fake_hint(void *md, const struct pop3_md_next *next, size_t n)
 		    next[i].what == POP3_FETCH_TOP ? (next[i].top_lines ? "n" : "0") : "");
 }
 
+unsigned fake_login_delay(void *md)
+{
+	const struct fake_maildrop *f = md;
+	return f->login_delay;
+}
+
 const struct pop3_maildrop_ops fake_ops = {
 	.hint = fake_hint,
 	.open = fake_open,

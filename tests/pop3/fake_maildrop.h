@@ -30,6 +30,7 @@ struct fake_maildrop {
 	enum pop3_md_status commit_status;
 	const char *commit_text;
 	size_t chunk;                     /* octets per sink call (0: 5) */
+	unsigned login_delay;             /* what fake_login_delay() answers */
 	struct fake_msg msgs[FAKE_MAX_MSGS];
 	size_t nmsgs;
 
@@ -51,6 +52,9 @@ struct fake_maildrop {
 };
 
 extern const struct pop3_maildrop_ops fake_ops;
+/* login_delay() of pop3/maildrop.h: the maildrop's login_delay field. Not
+ * in fake_ops (whose sessions show the configuration's value). */
+unsigned fake_login_delay(void *md);
 
 void fake_init(struct fake_maildrop *f, const char *user, const char *pass);
 /* Add a message (len octets of data, kept by pointer); its index. */

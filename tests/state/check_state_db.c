@@ -13,6 +13,8 @@
 #include "state/state.h"
 #include "state/state_test.h"
 #include "tests/lib/testutil.h"
+#include <sqlite3.h>
+
 #include "tests/state/st_util.h"
 
 START_TEST(create_and_reopen)
@@ -199,7 +201,12 @@ START_TEST(migrate_from_version_1)
 	ck_assert_msg(db != NULL, "%s", err);
 	ck_assert_int_eq(state_db_version(db), 1);
 	acc = st_account("alice");
-	dev = st_device(acc, "phone");
+	/* a device as version 1 wrote it (state.h speaks the current schema) */
+	char sql[200];
+	snprintf(sql, sizeof sql, "INSERT INTO devices(account_id, name, created) VALUES "
+	    "(%lld, 'phone', 1000)", (long long)acc);
+	dev = state_test_exec(db, sql);
+	ck_assert_int_gt(dev, 0);
 	mb = st_mailbox(acc, "INBOX");
 	/* version 1 has no journal table yet */
 	ck_assert_int_eq(state_journal_begin(db, dev, mb, "hide", NULL, 0, NULL, 0, 5, NULL),
@@ -216,6 +223,40 @@ START_TEST(migrate_from_version_1)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(j[0].id, jid);
 	state_journal_free(j, n);
+}
+END_TEST
+
+/* Version 3 to 4 (OAuth2): accounts keep their credentials and get the
+ * credential kind (password) and an unknown outcome. */
+START_TEST(migrate_from_version_3)
+{
+	static const unsigned char secret[] = { 1, 2, 3 };
+	char err[512];
+	struct state_account a;
+
+	state_close(db);
+	unlink(st_path);
+	db = state_open_at(st_path, 3, err, sizeof err);
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_db_version(db), 3);
+	state_close(db);
+	db = NULL;
+	/* a row as version 3 wrote it (the API writes the current schema) */
+	sqlite3 *raw;
+	ck_assert_int_eq(sqlite3_open(st_path, &raw), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(raw, "INSERT INTO accounts(name, auth, created)"
+	    " VALUES ('alice', 0, 1)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+
+	db = st_open();
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_int_eq(a.credential, STATE_CRED_PASSWORD);
+	ck_assert_int_eq(a.credential_ok, -1);
+	OK(state_account_add(db, "bob", STATE_AUTH_MANAGED, "bob", secret, 3, 1, NULL));
+	OK(state_account_get(db, "bob", &a));
+	ck_assert_int_eq(a.credential, STATE_CRED_PASSWORD);
+	ck_assert_uint_eq(a.secret_len, 3);
 }
 END_TEST
 
@@ -412,6 +453,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fresh_file_is_private);
 	tcase_add_test(tc, snapshot_reads_only);
 	tcase_add_test(tc, migrate_from_version_1);
+	tcase_add_test(tc, migrate_from_version_3);
 	tcase_add_test(tc, open_takes_no_write_lock);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, not_a_database);

@@ -1,10 +1,15 @@
 /* tests/state/check_state_identity.c — accounts, devices (settings,
- * login record, revoke, reset, remove) and the report query. */
+ * login record, revoke, reset, remove), OAuth2 grants and the report query. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "state/state_test.h"
 #include "tests/state/st_util.h"
 
 START_TEST(accounts_lifecycle)
@@ -221,6 +226,33 @@ START_TEST(devices_lifecycle)
 	ck_assert_str_eq(e.settings.folder, "");
 	snprintf(s.dele, sizeof s.dele, "nope");
 	RC(state_device_set(db, d.id, &s, STATE_SET_DELE), STATE_INVALID);
+	s.dele[0] = '\0';
+	/* login delay (SPEC §14): decimal seconds, "" the default */
+	ck_assert_str_eq(e.settings.login_delay, "");
+	snprintf(s.login_delay, sizeof s.login_delay, "900");
+	OK(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.login_delay, "900");
+	ck_assert_str_eq(e.settings.seen_on, "quit");   /* the others unchanged */
+	snprintf(s.login_delay, sizeof s.login_delay, "0");
+	OK(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.login_delay, "0");
+	static const char *const bad_delays[] = { "86401", "-1", "09", "1e3", " 5", "123456" };
+	for (size_t i = 0; i < sizeof bad_delays / sizeof bad_delays[0]; i++) {
+		snprintf(s.login_delay, sizeof s.login_delay, "%s", bad_delays[i]);
+		RC(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY), STATE_INVALID);
+		RC(state_device_add(db, acc, "bad", &s, NULL, "INBOX", 1, NULL), STATE_INVALID);
+	}
+	s.login_delay[0] = '\0';
+	OK(state_device_set(db, d.id, &s, STATE_SET_LOGIN_DELAY));
+	OK(state_device_get_by_id(db, d.id, &e));
+	ck_assert_str_eq(e.settings.login_delay, "");
+	memset(&s, 0, sizeof s);
+	s.window = -1;
+	snprintf(s.login_delay, sizeof s.login_delay, "86400");
+	OK(state_device_add(db, acc, "slow", &s, NULL, "INBOX", 1, &e));
+	ck_assert_str_eq(e.settings.login_delay, "86400");
 	RC(state_device_set(db, 999, &s, STATE_SET_FOLDER), STATE_NOTFOUND);
 
 	/* password, login record, revoke */
@@ -320,6 +352,76 @@ START_TEST(report_rows)
 }
 END_TEST
 
+/* The listed row of one device. */
+struct named_row {
+	const char *name;
+	struct state_device d;
+	bool found;
+};
+
+static int keep_named(void *arg, const struct state_device *d)
+{
+	struct named_row *w = arg;
+	if (strcmp(d->name, w->name) == 0) {
+		w->d = *d;
+		w->found = true;
+	}
+	return 0;
+}
+
+static struct state_device listed(int64_t acc, const char *name)
+{
+	struct named_row w = { .name = name };
+	OK(state_device_list(db, acc, keep_named, &w));
+	ck_assert_msg(w.found, "no row for %s", name);
+	return w.d;
+}
+
+/* Schema 6: pop3_login follows POP3 logins only (an IMAP front login leaves
+ * it), and the migration from version 3 takes last_login for it (every
+ * earlier login was a POP3 one). */
+START_TEST(pop3_login_by_protocol)
+{
+	char err[512];
+	int64_t acc, pc, phone;
+
+	state_close(db);
+	unlink(st_path);
+	db = state_open_at(st_path, 3, err, sizeof err);
+	ck_assert_msg(db != NULL, "%s", err);
+	state_close(db);
+	/* Rows as a version-3 popbridge wrote them (the API writes the current
+	 * schema), one with a login. */
+	sqlite3 *raw;
+	ck_assert_int_eq(sqlite3_open(st_path, &raw), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(raw, "INSERT INTO accounts(name, auth, created)"
+	    " VALUES ('ann', 0, 1);"
+	    "INSERT INTO devices(account_id, name, created) VALUES (1, 'pc', 1), (1, 'phone', 1);"
+	    "UPDATE devices SET last_login = 100, protocol = 'pop3' WHERE name = 'pc'",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	db = st_open();
+	acc = 1;
+	pc = listed(acc, "pc").id;
+	phone = listed(acc, "phone").id;
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	ck_assert_int_eq(listed(acc, "pc").pop3_login, 100);
+	ck_assert_int_eq(listed(acc, "phone").pop3_login, 0);
+
+	OK(state_device_login(db, phone, 200, "192.0.2.2", "imap", "TLSv1.3"));
+	OK(state_device_login(db, pc, 300, "192.0.2.1", "imap", ""));
+	struct state_device d = listed(acc, "phone");
+	ck_assert_int_eq(d.last_login, 200);
+	ck_assert_str_eq(d.protocol, "imap");
+	ck_assert_int_eq(d.pop3_login, 0);                 /* never used POP3 */
+	d = listed(acc, "pc");
+	ck_assert_int_eq(d.last_login, 300);
+	ck_assert_int_eq(d.pop3_login, 100);               /* an IMAP login leaves it */
+	OK(state_device_login(db, phone, 400, "192.0.2.2", "pop3", ""));
+	ck_assert_int_eq(listed(acc, "phone").pop3_login, 400);
+}
+END_TEST
+
 START_TEST(names_case_insensitive)
 {
 	/* Account and device names compare ASCII case-insensitively: stored as
@@ -357,6 +459,118 @@ START_TEST(names_case_insensitive)
 }
 END_TEST
 
+/* OAuth2 grants (SPEC §10): an account whose credential is a grant, its
+ * tokens, the refresh lease, the credential's outcome, and a password
+ * replacing the grant. */
+START_TEST(oauth2_grants)
+{
+	struct state_oauth2 *g = calloc(1, sizeof(*g)), *r = calloc(1, sizeof(*r));
+	struct state_account a;
+	int64_t id;
+
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_nonnull(r);
+	snprintf(g->provider, sizeof(g->provider), "microsoft");
+	snprintf(g->grant, sizeof(g->grant), "device-code");
+	snprintf(g->token_url, sizeof(g->token_url), "https://login.example/token");
+	snprintf(g->device_url, sizeof(g->device_url), "https://login.example/devicecode");
+	snprintf(g->client_id, sizeof(g->client_id), "cid");
+	snprintf(g->tenant, sizeof(g->tenant), "contoso.example");
+	memcpy(g->refresh, "R1", 2);
+	g->refresh_len = 2;
+	memcpy(g->access, "A1", 2);
+	g->access_len = 2;
+	g->access_expires = 5000;
+	OK(state_oauth2_account_add(db, "carol@example.org", "carol", g, 100, &id));
+	RC(state_oauth2_account_add(db, "Carol@example.org", "carol", g, 100, NULL), STATE_EXISTS);
+	OK(state_account_get(db, "carol@example.org", &a));
+	ck_assert_int_eq(a.auth, STATE_AUTH_MANAGED);
+	ck_assert_int_eq(a.credential, STATE_CRED_OAUTH2);
+	ck_assert_int_eq(a.credential_ok, -1);
+	ck_assert_uint_eq(a.secret_len, 0);
+	ck_assert_str_eq(a.upstream_user, "carol");
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_str_eq(r->provider, "microsoft");
+	ck_assert_str_eq(r->tenant, "contoso.example");
+	ck_assert_str_eq(r->scope, "");
+	ck_assert_uint_eq(r->client_secret_len, 0);
+	ck_assert_uint_eq(r->refresh_len, 2);
+	ck_assert_int_eq(r->access_expires, 5000);
+	ck_assert_int_eq(r->refreshed, 100);
+	int64_t gen = r->generation;
+
+	/* the credential's outcome is written when it changes */
+	OK(state_account_credential_result(db, id, true));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential_ok, 1);
+	OK(state_account_credential_result(db, id, false));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential_ok, 0);
+	RC(state_account_credential_result(db, 999, true), STATE_NOTFOUND);
+
+	/* one lease at a time, only for the generation read */
+	OK(state_oauth2_lease(db, id, gen, 7, 1000, 1030));
+	RC(state_oauth2_lease(db, id, gen, 8, 1001, 1031), STATE_EXISTS);
+	RC(state_oauth2_lease(db, id, gen + 1, 8, 1001, 1031), STATE_EXISTS);
+	/* store: a rotated refresh token and the access token; the lease ends */
+	OK(state_oauth2_store(db, id, 7, "A2", 2, 6000, "R2", 2, 1002));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_int_eq(r->generation, gen + 1);
+	ck_assert_mem_eq(r->refresh, "R2", 2);
+	ck_assert_mem_eq(r->access, "A2", 2);
+	ck_assert_int_eq(r->access_expires, 6000);
+	RC(state_oauth2_lease(db, id, gen, 8, 1003, 1033), STATE_EXISTS);
+	OK(state_oauth2_lease(db, id, gen + 1, 8, 1003, 1033));
+	/* a lease that ran out can be taken over */
+	OK(state_oauth2_lease(db, id, gen + 1, 9, 1034, 1064));
+	OK(state_oauth2_release(db, id, 8, "not the holder"));
+	RC(state_oauth2_lease(db, id, gen + 1, 8, 1035, 1065), STATE_EXISTS);
+	/* no refresh token given: the stored one stays */
+	OK(state_oauth2_store(db, id, 9, "A3", 2, 7000, NULL, 0, 1036));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_mem_eq(r->refresh, "R2", 2);
+	ck_assert_mem_eq(r->access, "A3", 2);
+	ck_assert_str_eq(r->last_error, "");
+	OK(state_oauth2_lease(db, id, r->generation, 9, 1037, 1067));
+	OK(state_oauth2_release(db, id, 9, "invalid_grant: revoked\n"));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_str_eq(r->last_error, "invalid_grant: revoked?");
+	OK(state_oauth2_lease(db, id, r->generation, 10, 1038, 1068));
+	RC(state_oauth2_lease(db, id, r->generation, 0, 1038, 1068), STATE_INVALID);
+
+	/* oauth2-login replaces the grant: generation up, lease and error gone */
+	g->refresh_len = 0;
+	OK(state_oauth2_replace(db, id, g, 1040));
+	OK(state_oauth2_get(db, id, r));
+	ck_assert_uint_eq(r->refresh_len, 0);
+	ck_assert_str_eq(r->last_error, "");
+	OK(state_oauth2_lease(db, id, r->generation, 11, 1041, 1071));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential_ok, -1);
+
+	/* bad input */
+	snprintf(g->token_url, sizeof(g->token_url), "https://x/\n");
+	RC(state_oauth2_replace(db, id, g, 1), STATE_INVALID);
+	RC(state_oauth2_account_add(db, "dave", "dave", g, 1, NULL), STATE_INVALID);
+	RC(state_oauth2_store(db, id, 11, NULL, 0, 1, NULL, 0, 1), STATE_INVALID);
+	RC(state_oauth2_get(db, 999, r), STATE_NOTFOUND);
+
+	/* a password replaces the grant */
+	OK(state_account_set_credentials(db, id, STATE_AUTH_MANAGED, "carol", "S", 1));
+	OK(state_account_get_by_id(db, id, &a));
+	ck_assert_int_eq(a.credential, STATE_CRED_PASSWORD);
+	RC(state_oauth2_get(db, id, r), STATE_NOTFOUND);
+	/* removing an account removes its grant */
+	snprintf(g->token_url, sizeof(g->token_url), "https://login.example/token");
+	OK(state_oauth2_account_add(db, "erin", "erin", g, 1, &id));
+	OK(state_oauth2_get(db, id, r));
+	OK(state_account_remove(db, "erin"));
+	RC(state_oauth2_get(db, id, r), STATE_NOTFOUND);
+	free(g);
+	free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("state-identity");
@@ -368,6 +582,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, devices_lifecycle);
 	tcase_add_test(tc, report_rows);
 	tcase_add_test(tc, names_case_insensitive);
+	tcase_add_test(tc, oauth2_grants);
+	tcase_add_test(tc, pop3_login_by_protocol);
 	suite_add_tcase(s, tc);
 	return s;
 }

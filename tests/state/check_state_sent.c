@@ -2,7 +2,7 @@
  * (state.h, "Sent copies"): the lifecycle SENDING -> PENDING -> APPENDING
  * -> DONE, the device's sent counter and pending count in device listings,
  * the rows a restart drops, claimed UIDs, purge, and the migration of a
- * version 3 file.
+ * version 6 file.
  */
 #include <unistd.h>
 
@@ -110,7 +110,10 @@ START_TEST(lifecycle)
 }
 END_TEST
 
-START_TEST(migrate_from_version_3)
+/* Version 6 to 7: devices get a sent counter of 0 and the Sent copies
+ * table. Rows written as version 6 wrote them (state.h speaks the current
+ * schema only). */
+START_TEST(migrate_from_version_6)
 {
 	char err[512];
 	struct state_device d;
@@ -118,16 +121,26 @@ START_TEST(migrate_from_version_3)
 
 	state_close(db);
 	unlink(st_path);
-	db = state_open_at(st_path, 3, err, sizeof err);
+	db = state_open_at(st_path, 6, err, sizeof err);
 	ck_assert_msg(db != NULL, "%s", err);
-	ck_assert_int_eq(state_db_version(db), 3);
-	acc = st_account("alice");
-	OK(state_device_add(db, acc, "pc", NULL, NULL, "INBOX", 1000, &d));
+	ck_assert_int_eq(state_db_version(db), 6);
+	acc = state_test_exec(db, "INSERT INTO accounts(name, auth, created)"
+	    " VALUES ('alice', 0, 1)");
+	ck_assert_int_gt(acc, 0);
+	char sql[200];
+	snprintf(sql, sizeof sql, "INSERT INTO devices(account_id, name, created, folder)"
+	    " VALUES (%lld, 'pc', 1000, 'INBOX')", (long long)acc);
+	d.id = state_test_exec(db, sql);
+	ck_assert_int_gt(d.id, 0);
 	RC(state_sent_add(db, acc, d.id, "a.eml", 1, SHA, 2000, NULL), STATE_ERROR);
 	state_close(db);
 
 	db = st_open();
-	ck_assert_int_eq(state_db_version(db), 4);
+	ck_assert_int_eq(state_db_version(db), 7);
+	ck_assert_int_eq(state_db_version(db), state_schema_version());
+	OK(state_device_list(db, acc, find_dev, &d));
+	ck_assert_int_eq(d.sent, 0);
+	ck_assert_int_eq(d.sent_pending, 0);
 	OK(state_sent_add(db, acc, d.id, "a.eml", 1, SHA, 2000, &id));
 	OK(state_sent_accepted(db, id));
 	OK(state_device_list(db, acc, find_dev, &d));
@@ -141,7 +154,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("sent");
 	tcase_add_checked_fixture(tc, st_setup, st_teardown);
 	tcase_add_test(tc, lifecycle);
-	tcase_add_test(tc, migrate_from_version_3);
+	tcase_add_test(tc, migrate_from_version_6);
 	suite_add_tcase(s, tc);
 	return s;
 }
