@@ -301,6 +301,17 @@ enum imap_result imap_login(struct imap_session *s, const char *user,
  * again on success. */
 enum imap_result imap_login_oauth2(struct imap_session *s, const char *user,
     const char *token);
+/* The SASL initial response of those two mechanisms, for any protocol's
+ * AUTH (SMTP submission's too, bridge/submit/): OAUTHBEARER (xoauth2 false;
+ * RFC 7628 §3.1: the GS2 header with a=USER, host, port, auth=Bearer) or
+ * XOAUTH2 (user=, auth=Bearer), base64-encoded and NUL-terminated into out
+ * (IMAP_SASL_OAUTH2_MAX octets hold any). Its length, or -1: user empty,
+ * over 1024 octets or with CR, LF or ^A; host over 1024 octets; token not
+ * an RFC 6750 b64token of at most IMAP_BEARER_MAX octets; out too small.
+ * The caller wipes out once sent. */
+#define IMAP_SASL_OAUTH2_MAX (((4 * 1024 + IMAP_BEARER_MAX + 128) + 2) / 3 * 4 + 1)
+long imap_sasl_oauth2(bool xoauth2, const char *user, const char *host, unsigned port,
+    const char *token, char *out, size_t size);
 /* The mechanism of the last successful login: "PLAIN", "LOGIN",
  * "OAUTHBEARER" or "XOAUTH2"; NULL before one. */
 const char *imap_login_mechanism(const struct imap_session *s);

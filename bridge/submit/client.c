@@ -3,10 +3,14 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "imap/imap.h"
+#include "smtp/limits.h"
 
 void submit_client_init(struct submit_client *c)
 {
@@ -126,6 +130,8 @@ int submit_client_open(struct submit_client *c, const struct submit_endpoint *ep
 	submit_client_close(c, false);
 	imap_conn_init(&c->conn, ep->timeout_s);
 	c->rstart = c->rlen = 0;
+	snprintf(c->host, sizeof(c->host), "%s", ep->host);
+	c->port = ep->port;
 	if (imap_conn_open(&c->conn, ep->host, ep->port) != 0)
 		return fail(c, "submission server %s:%u: %s", ep->host, ep->port, c->conn.err);
 	c->open = true;
@@ -202,6 +208,82 @@ int submit_client_auth(struct submit_client *c, const char *user, const char *pa
 out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(line, sizeof(line));
+	return rc;
+}
+
+/* One line of a SASL exchange (no CR, LF or NUL in it), then the reply. */
+static int sasl_line(struct submit_client *c, const char *line, size_t len,
+    struct smtp_reply *reply)
+{
+	if (send_raw(c, line, len) != 0 || send_raw(c, "\r\n", 2) != 0)
+		return -1;
+	return read_reply(c, reply, false);
+}
+
+/* A 334 challenge's base64 text, decoded and made printable into out. */
+static void challenge_text(const char *b64, char *out, size_t len)
+{
+	unsigned char raw[SMTP_REPLY_LINE_MAX];
+	size_t n = strlen(b64), o = 0;
+
+	out[0] = '\0';
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(raw))
+		return;
+	int k = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+	if (k < 0)
+		return;
+	/* EVP_DecodeBlock counts the padding as zero octets */
+	for (size_t i = n; i > 0 && b64[i - 1] == '=' && k > 0; i--)
+		k--;
+	for (int i = 0; i < k && o + 1 < len; i++)
+		out[o++] = raw[i] >= 0x20 && raw[i] < 0x7f ? (char)raw[i] : '?';
+	out[o] = '\0';
+}
+
+int submit_client_auth_oauth2(struct submit_client *c, const char *user, const char *token,
+    struct smtp_reply *reply, char *challenge, size_t challenge_len)
+{
+	bool xoauth2 = !(c->caps.mechs & SMTP_MECH_OAUTHBEARER);
+	const char *cmd = xoauth2 ? "AUTH XOAUTH2" : "AUTH OAUTHBEARER";
+	size_t cl = strlen(cmd);
+	int rc = -1;
+
+	challenge[0] = '\0';
+	if (!c->open)
+		return fail(c, "submission server: not connected");
+	if (xoauth2 && !(c->caps.mechs & SMTP_MECH_XOAUTH2))
+		return fail(c, "submission server offers neither AUTH OAUTHBEARER nor XOAUTH2");
+	/* "AUTH MECH " + the response, both at once when within 512 octets */
+	char *line = malloc(cl + 1 + IMAP_SASL_OAUTH2_MAX);
+	if (line == NULL)
+		return fail(c, "out of memory");
+	memcpy(line, cmd, cl);
+	line[cl] = ' ';
+	long k = imap_sasl_oauth2(xoauth2, user, c->host, c->port, token, line + cl + 1,
+	    IMAP_SASL_OAUTH2_MAX);
+	if (k < 0) {
+		fail(c, "internal: user name or access token not usable for %s", cmd + 5);
+		goto out;
+	}
+	if (cl + 1 + (size_t)k + 2 <= SMTP_CMD_LINE_MAX) {
+		if (sasl_line(c, line, cl + 1 + (size_t)k, reply) != 0)
+			goto out;
+	} else {
+		if (sasl_line(c, cmd, cl, reply) != 0)
+			goto out;
+		if (reply->code == 334 && sasl_line(c, line + cl + 1, (size_t)k, reply) != 0)
+			goto out;
+	}
+	if (reply->code == 334) {
+		/* refused with a status (RFC 7628 §3.2.2): finish the exchange */
+		challenge_text(reply->text, challenge, challenge_len);
+		if (sasl_line(c, xoauth2 ? "" : "AQ==", xoauth2 ? 0 : 4, reply) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(line, cl + 1 + IMAP_SASL_OAUTH2_MAX);
+	free(line);
 	return rc;
 }
 

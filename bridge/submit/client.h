@@ -17,9 +17,16 @@
  *  - submit_client_auth(): AUTH PLAIN with an initial response when
  *    offered, else AUTH LOGIN; 0 with the reply (235 or a refusal) in
  *    *reply, -1 on trouble. The password is wiped from every buffer.
- *    (OAuth2, SPEC §10: an account whose credential is a token will use
- *    AUTH XOAUTH2 / OAUTHBEARER here, as caps.mechs says the server offers;
- *    that credential kind is issue 13's.)
+ *  - submit_client_auth_oauth2(): an OAuth2 account's access token (SPEC
+ *    §10, RFC 7628): AUTH OAUTHBEARER when EHLO offered it, else AUTH
+ *    XOAUTH2 (neither: -1). The initial response goes on the AUTH line when
+ *    the line stays within 512 octets, else after the server's 334 (RFC
+ *    4954 §4: a token makes it long). A refusal that comes as a 334
+ *    challenge (a base64 JSON status) is answered as the mechanism wants
+ *    (OAUTHBEARER: ^A; XOAUTH2: an empty line), its decoded text kept in
+ *    challenge, and the final reply read: 0 with the reply (235 or the
+ *    refusal) in *reply, -1 on trouble. The token is wiped from every
+ *    buffer.
  *  - submit_client_cmd(): one command line (without CRLF; no CR, LF or NUL),
  *    0 with the reply, -1 on trouble.
  *  - submit_client_data(): data after a 354, in order; -1 on trouble.
@@ -45,6 +52,8 @@
 struct submit_client {
 	struct imap_conn conn;
 	bool open;
+	char host[PB_HOST_MAX];       /* as connected (OAUTHBEARER names it) */
+	unsigned port;
 	struct smtp_caps caps;
 	char rbuf[SUBMIT_READ_BUF];
 	size_t rstart, rlen;
@@ -71,6 +80,8 @@ int submit_client_open(struct submit_client *c, const struct submit_endpoint *ep
     struct smtp_reply *reply);
 int submit_client_auth(struct submit_client *c, const char *user, const char *password,
     struct smtp_reply *reply);
+int submit_client_auth_oauth2(struct submit_client *c, const char *user, const char *token,
+    struct smtp_reply *reply, char *challenge, size_t challenge_len);
 int submit_client_cmd(struct submit_client *c, const char *line, struct smtp_reply *reply);
 int submit_client_data(struct submit_client *c, const char *buf, size_t len);
 int submit_client_data_end(struct submit_client *c, struct smtp_reply *reply);

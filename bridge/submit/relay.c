@@ -12,8 +12,8 @@
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
 #include "bridge/maildrop/login.h"
-#include "bridge/managed/login.h"
 #include "bridge/managed/secret.h"
+#include "bridge/oauth2/access.h"
 #include "bridge/submit/client.h"
 #include "bridge/submit/sentcopy.h"
 
@@ -27,8 +27,7 @@ struct submit_relay {
 	struct state_db *db;
 	int64_t account_id, device_id;
 	char user[SMTP_USER_MAX + 1];        /* the login name as sent */
-	char up_user[STATE_USER_MAX + 1];    /* the upstream's user name */
-	char password[SECRET_PLAINTEXT_MAX + 1];
+	struct maildrop_credential cred;     /* the account's, from the device login */
 	struct submit_client smtp;
 	/* the transaction */
 	bool in_tx;
@@ -50,6 +49,13 @@ static void put(char *dst, size_t cap, const char *s)
 	size_t n = strnlen(s, cap - 1);
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+}
+
+/* s after what dst holds, cut to fit. */
+static void append(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(dst);
+	put(dst + n, cap - n, s);
 }
 
 /* ---- context ------------------------------------------------------------------- */
@@ -167,9 +173,18 @@ static void set_detail(struct submit_conn *conn, const char *d)
 	put(conn->detail, sizeof(conn->detail), d);
 }
 
-/* Connect to the submission server and log in. 0; 1 refused (reply); -1
- * trouble (r->why). */
-static int upstream_login(struct submit_relay *r, struct smtp_reply *reply)
+/* What upstream_login() says. */
+enum up_login {
+	UP_OK = 0,
+	UP_REFUSED,      /* the server's refusal in the reply */
+	UP_TROUBLE,      /* connection or server trouble, the token endpoint's
+	                    outage (r->why): try later */
+	UP_PERM,         /* the OAuth2 grant is refused (r->why): an
+	                    administrator must act */
+};
+
+/* Connect to the submission server (EHLO, STARTTLS). 0, or what failed. */
+static enum up_login upstream_open(struct submit_relay *r, struct smtp_reply *reply)
 {
 	struct submit_endpoint ep;
 
@@ -178,19 +193,103 @@ static int upstream_login(struct submit_relay *r, struct smtp_reply *reply)
 	if (k != 0) {
 		put(r->why, sizeof(r->why), k < 0 ? r->smtp.err : reply->text);
 		submit_client_close(&r->smtp, k > 0);
-		return k < 0 ? -1 : 1;
+		return k < 0 ? UP_TROUBLE : UP_REFUSED;
 	}
 	remember_ext(r->ctx, &r->smtp.caps.ext, true);
-	if (submit_client_auth(&r->smtp, r->up_user, r->password, reply) != 0) {
-		put(r->why, sizeof(r->why), r->smtp.err);
-		return -1;
+	return UP_OK;
+}
+
+/* An OAuth2 account's AUTH (SPEC §10): its access token (bridge/oauth2/:
+ * the stored one, refreshed when due); when the server refuses it (535, or
+ * an error challenge), a new token once and a new connection, as the IMAP
+ * login does (bridge/maildrop/credential.c). */
+static enum up_login auth_oauth2(struct submit_relay *r, struct smtp_reply *reply)
+{
+	const struct config_options *opt = r->opt;
+	const char *ca = opt->upstream_ca[0] ? opt->upstream_ca : NULL;
+	unsigned timeout = opt->upstream_timeout ? opt->upstream_timeout : IMAP_DEFAULT_TIMEOUT_S;
+	char *token = malloc(OAUTH2_TOKEN_MAX + 1), *refused = malloc(OAUTH2_TOKEN_MAX + 1);
+	char challenge[SMTP_REPLY_LINE_MAX + 1], detail[BRIDGE_DETAIL_MAX];
+	struct managed_key key;
+	enum up_login st = UP_TROUBLE;
+
+	memcpy(key.bytes, r->ctx->md->managed_key, sizeof(key.bytes));
+	if (token == NULL || refused == NULL) {
+		put(r->why, sizeof(r->why), "out of memory");
+		goto out;
 	}
-	if (reply->code != 235) {
-		snprintf(r->why, sizeof(r->why), "AUTH: %u %.120s", reply->code, reply->text);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt > 0 && (st = upstream_open(r, reply)) != UP_OK)
+			goto out;
+		enum oauth2_outcome o = oauth2_access_token(r->db, &key, r->cred.account_id,
+		    r->cred.account, ca, timeout, attempt > 0 ? refused : NULL, token,
+		    OAUTH2_TOKEN_MAX + 1, detail, sizeof(detail));
+		if (o != OAUTH2_OK) {
+			put(r->why, sizeof(r->why), "OAuth2: ");
+			append(r->why, sizeof(r->why), detail);
+			st = o == OAUTH2_PERM ? UP_PERM : UP_TROUBLE;
+			goto out;
+		}
+		if (submit_client_auth_oauth2(&r->smtp, r->cred.user, token, reply, challenge,
+		    sizeof(challenge)) != 0) {
+			put(r->why, sizeof(r->why), r->smtp.err);
+			st = UP_TROUBLE;
+			goto out;
+		}
+		if (reply->code != 535 && challenge[0] == '\0') {
+			st = reply->code == 235 ? UP_OK : UP_REFUSED;
+			goto out;
+		}
+		snprintf(r->why, sizeof(r->why), "AUTH %s: %u ",
+		    r->smtp.caps.mechs & SMTP_MECH_OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2",
+		    reply->code);
+		append(r->why, sizeof(r->why), challenge[0] ? challenge : reply->text);
+		if (attempt > 0)
+			break;
+		/* a token revoked or expired early: once more with a new one */
+		base_log(PB_LOG_INFO, "oauth2-refused-upstream", "account %s: the submission "
+		    "server refused the access token (%s); asking for a new one",
+		    r->cred.account, r->why);
+		memcpy(refused, token, strlen(token) + 1);
 		submit_client_close(&r->smtp, true);
-		return 1;
 	}
-	return 0;
+	/* refused again: the grant's scope or the user, not this token */
+	maildrop_log_token_refused("submission-refused", r->cred.account, r->cred.user,
+	    "the submission server refuses a new OAuth2 access token that the IMAP server "
+	    "takes: check that the grant's scope allows sending (Microsoft 365: SMTP.Send) "
+	    "and the upstream user, then authorise again", r->why);
+	st = UP_REFUSED;
+out:
+	managed_key_clear(&key);
+	if (token != NULL)
+		OPENSSL_cleanse(token, OAUTH2_TOKEN_MAX + 1);
+	if (refused != NULL)
+		OPENSSL_cleanse(refused, OAUTH2_TOKEN_MAX + 1);
+	free(token);
+	free(refused);
+	return st;
+}
+
+/* Connect to the submission server and log in with the account's
+ * credential. UP_OK, or what failed (r->why). */
+static enum up_login upstream_login(struct submit_relay *r, struct smtp_reply *reply)
+{
+	enum up_login st = upstream_open(r, reply);
+
+	if (st != UP_OK)
+		return st;
+	if (r->cred.oauth2) {
+		st = auth_oauth2(r, reply);
+	} else if (submit_client_auth(&r->smtp, r->cred.user, r->cred.password, reply) != 0) {
+		put(r->why, sizeof(r->why), r->smtp.err);
+		st = UP_TROUBLE;
+	} else if (reply->code != 235) {
+		snprintf(r->why, sizeof(r->why), "AUTH: %u %.120s", reply->code, reply->text);
+		st = UP_REFUSED;
+	}
+	if (st != UP_OK)
+		submit_client_close(&r->smtp, true);
+	return st;
 }
 
 static void relay_free(struct submit_relay *r)
@@ -204,15 +303,20 @@ static void relay_free(struct submit_relay *r)
 }
 
 /* Copies the account still owes: appended now, on the session's IMAP
- * connection (logged in again when it went away). */
+ * connection (logged in again, with the account's credential, when it went
+ * away). */
 static void copy_owed(struct submit_relay *r)
 {
 	char detail[BRIDGE_DETAIL_MAX];
 
 	if (!maildrop_upstream_usable(&r->up)) {
+		struct managed_key key;
+		memcpy(key.bytes, r->ctx->md->managed_key, sizeof(key.bytes));
 		maildrop_upstream_free(&r->up);
-		if (maildrop_upstream_login(&r->up, r->opt, r->up_user, r->password, detail,
-		    sizeof(detail)) != POP3_MD_OK) {
+		enum pop3_md_status st = maildrop_credential_login(&r->up, r->opt, r->db, &key,
+		    &r->cred, detail, sizeof(detail));
+		managed_key_clear(&key);
+		if (st != POP3_MD_OK) {
 			base_log(PB_LOG_WARN, "sent-copy", "account %s: IMAP login for the Sent copy: %s",
 			    r->conn->account, detail);
 			return;
@@ -228,7 +332,6 @@ static enum smtp_auth_status sr_open(void *backend, const struct smtp_credential
 	const struct config_options *opt = conn->opt;
 	struct maildrop_login l;
 	struct smtp_reply ur;
-	char err[BRIDGE_DETAIL_MAX];
 
 	*relayp = NULL;
 	conn->identified = false;
@@ -246,6 +349,10 @@ static enum smtp_auth_status sr_open(void *backend, const struct smtp_credential
 	snprintf(r->user, sizeof(r->user), "%s", cred->user);
 	maildrop_login_init(&l, conn->ctx->md, opt, "smtp", conn->remote_addr, conn->remote_port,
 	    cred->tls_version, conn->login_deadline_ms, &r->up);
+	/* The submission server's credential is the account's, as the device
+	 * login used it (passthrough: the device's password; managed: the
+	 * stored password or OAuth2 grant). */
+	l.cred = &r->cred;
 	enum maildrop_login_status ls = maildrop_device_login(&l, cred->user, cred->password);
 	r->db = l.db;
 	l.db = NULL;
@@ -264,34 +371,16 @@ static enum smtp_auth_status sr_open(void *backend, const struct smtp_credential
 	r->account_id = l.account_id;
 	r->device_id = l.device_id;
 
-	/* The submission server's credentials are the account's. */
-	if (opt->auth == PB_AUTH_MANAGED) {
-		struct state_account a;
-		struct managed_key key;
-		memcpy(key.bytes, conn->ctx->md->managed_key, sizeof(key.bytes));
-		int rc = state_account_get_by_id(r->db, r->account_id, &a) != STATE_OK ? -1 :
-		    managed_upstream_unseal(&key, &a, r->up_user, r->password, err, sizeof(err));
-		managed_key_clear(&key);
-		if (rc != 0) {
-			set_detail(conn, "the stored credentials cannot be opened");
-			snprintf(reply->text, sizeof(reply->text), "Account unavailable, contact the "
-			    "administrator");
-			relay_free(r);
-			return SMTP_AUTH_PERM;
-		}
-	} else {
-		snprintf(r->up_user, sizeof(r->up_user), "%s", l.account);
-		snprintf(r->password, sizeof(r->password), "%s", cred->password);
-	}
-	int k = upstream_login(r, &ur);
-	if (k != 0) {
+	enum up_login k = upstream_login(r, &ur);
+	if (k != UP_OK) {
 		set_detail(conn, r->why);
-		bool refused = k > 0 && ur.code / 100 == 5;
-		if (refused && ur.code == 535)
+		bool refused = (k == UP_REFUSED && ur.code / 100 == 5) || k == UP_PERM;
+		if (k == UP_REFUSED && ur.code == 535 && !r->cred.oauth2)
 			base_log(PB_LOG_ERROR, "submission", "the submission server refused the "
 			    "credentials of account %s that the IMAP server took (%s)", conn->account,
 			    r->why);
-		put(reply->text, sizeof(reply->text), refused ?
+		put(reply->text, sizeof(reply->text), k == UP_PERM ? "Account unavailable: the "
+		    "administrator must renew its credentials" : refused ?
 		    "Account unavailable: the submission server refused it" : TEXT_UNAVAILABLE);
 		relay_free(r);
 		return refused ? SMTP_AUTH_PERM : SMTP_AUTH_TEMP;
@@ -362,8 +451,7 @@ static enum smtp_relay_rc sr_mail(void *relay, const char *path, const char *par
 	tx_reset(r);
 	if (!r->smtp.open) {
 		/* after an abandoned transaction: a new connection */
-		int k = upstream_login(r, reply);
-		if (k != 0) {
+		if (upstream_login(r, reply) != UP_OK) {
 			set_detail(r->conn, r->why);
 			set_reply(reply, 421, "4.4.2 " TEXT_UNAVAILABLE);
 			return SMTP_RELAY_CLOSE;

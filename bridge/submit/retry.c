@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "bridge/base/log.h"
+#include "bridge/maildrop/credential.h"
 #include "bridge/maildrop/upstream.h"
 #include "bridge/managed/login.h"
 #include "bridge/managed/secret.h"
@@ -80,26 +81,32 @@ void submit_recover(struct submit_ctx *ctx, const struct config_options *opt)
 	state_close(db);
 }
 
-/* One managed account's owed copies, with its stored credentials. */
+/* One managed account's owed copies, with its stored credential (a
+ * password, or an OAuth2 grant's access token). */
 static void retry_account(struct submit_ctx *ctx, const struct config_options *opt,
     struct state_db *db, const struct state_account *a)
 {
-	char user[STATE_USER_MAX + 1], password[SECRET_PLAINTEXT_MAX + 1];
-	char err[PB_ERR_MAX], detail[BRIDGE_DETAIL_MAX];
+	struct maildrop_credential cred;
+	char detail[BRIDGE_DETAIL_MAX];
 	struct managed_key key;
 	struct maildrop_upstream up;
+	enum pop3_md_status st = POP3_MD_PERM;
 
+	memset(&cred, 0, sizeof(cred));
+	cred.managed = true;
+	cred.oauth2 = a->credential == STATE_CRED_OAUTH2;
+	cred.account_id = a->id;
+	snprintf(cred.account, sizeof(cred.account), "%s", a->name);
 	memcpy(key.bytes, ctx->md->managed_key, sizeof(key.bytes));
-	int rc = managed_upstream_unseal(&key, a, user, password, err, sizeof(err));
-	managed_key_clear(&key);
-	if (rc != 0) {
-		base_log(PB_LOG_WARN, "sent-copy", "account %s: %s", a->name, err);
-		return;
-	}
 	memset(&up, 0, sizeof(up));
-	enum pop3_md_status st = maildrop_upstream_login(&up, opt, user, password, detail,
-	    sizeof(detail));
-	OPENSSL_cleanse(password, sizeof(password));
+	if (cred.oauth2)
+		snprintf(cred.user, sizeof(cred.user), "%s",
+		    a->upstream_user[0] ? a->upstream_user : a->name);
+	if (cred.oauth2 || managed_upstream_unseal(&key, a, cred.user, cred.password, detail,
+	    sizeof(detail)) == 0)
+		st = maildrop_credential_login(&up, opt, db, &key, &cred, detail, sizeof(detail));
+	managed_key_clear(&key);
+	maildrop_credential_clear(&cred);
 	if (st != POP3_MD_OK) {
 		base_log(PB_LOG_WARN, "sent-copy", "account %s: IMAP login for the Sent copies: %s",
 		    a->name, detail);

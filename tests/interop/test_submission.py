@@ -22,6 +22,14 @@ the test Dovecot) and appends the Sent copies to that Dovecot.
   451 to the client, no Sent copy.
 - report and device list count the messages sent; autoconfig names
   popbridge's submission service as the outgoing server.
+- OAuth2 accounts (SPEC §10) send too: tokend (tests/lib/tokend.py) issues
+  the tokens, a Dovecot with the oauth2 passdb checks them for IMAP and, over
+  its SASL socket, for Postfix; a managed OAuth2 account's device sends, the
+  submission server sees AUTH OAUTHBEARER (XOAUTH2 where Dovecot offers only
+  that), the message arrives and its Sent copy is appended on the token's
+  IMAP login; a token the submission server refuses is refreshed once; a new
+  one refused too is 554 and an error line naming `popbridge account
+  oauth2-login`; serve's retry appends an owed copy with the token.
 """
 import hashlib
 import imaplib
@@ -40,8 +48,10 @@ from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, fail, free_port, 
 
 sys.path.insert(0, os.path.join(os.environ.get("POPBRIDGE_SRC", "."), "tests", "lib"))
 from pbpostfix import Postfix, original  # noqa: E402
+from tokend import TokenService  # noqa: E402
 
 CAROL_PW = "Up-9xQ.carol"
+OAUTH_SECRET = "client-secret-Yv27"
 
 
 class Switch:
@@ -514,6 +524,144 @@ def autoconfig():
     report("autoconfig names popbridge's submission service as the outgoing server")
 
 
+# ---- OAuth2 accounts ----------------------------------------------------------------
+
+def sasl_methods(pf, user):
+    """The SASL mechanisms of Postfix's AUTH successes for user, from its log."""
+    return re.findall(r"sasl_method=(\w+), sasl_username=%s\b" % re.escape(user), pf.log())
+
+
+def imap_methods(dc, user):
+    """The SASL mechanisms of Dovecot's IMAP logins of user but PLAIN (the
+    test's own)."""
+    with open(os.path.join(dc.dir, "log", "dovecot.log"), errors="replace") as f:
+        return [m for m in re.findall(r"Login: user=<%s>, method=(\w+)" % re.escape(user),
+                                      f.read()) if m != "PLAIN"]
+
+
+def oauth2_account(tmp, ts, state, user):
+    """account add --oauth2 custom (refresh-token grant) for user; one device;
+    its password."""
+    rt = ts.control(op="issue", user=user, client_id="cid")["refresh_token"]
+    rtf, sf = os.path.join(tmp, "rt-" + user), os.path.join(tmp, "oauth-secret")
+    for path, text in ((rtf, rt), (sf, OAUTH_SECRET)):
+        with open(path, "w") as f:
+            f.write(text + "\n")
+    r = run([popbridge_bin(), "account", "add", user, "--upstream-user", user, "--oauth2",
+             "custom", "--oauth2-token-url", ts.base + "/token", "--oauth2-client-id", "cid",
+             "--oauth2-client-secret-file", sf, "--refresh-token-file", rtf,
+             "--upstream-ca", ts.ca_file, "--state", state])
+    check(r.returncode == 0, "account add --oauth2: %s" % r.stderr)
+    r = run([popbridge_bin(), "device", "add", user, "pc", "--state", state])
+    check(r.returncode == 0, "device add: %s" % r.stderr)
+    return r.stdout.strip().splitlines()[-1]
+
+
+def send(port, user, password, tag):
+    msg = message(tag)
+    s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    s.login(user, password)
+    s.sendmail(user + "@example.org", ["bob@example.com"], msg)
+    s.quit()
+    return msg
+
+
+def oauth2_accounts(tmp):
+    # everything is on loopback: no proxy of the environment in between
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                "ALL_PROXY"):
+        os.environ.pop(var, None)
+    with TokenService() as ts:
+        ts.control(op="client", client_id="cid", secret=OAUTH_SECRET)
+        for user, mechs, want in (("dave", None, "OAUTHBEARER"), ("erin", "xoauth2", "XOAUTH2")):
+            upw = "Pw-" + user
+            with Dovecot(users={user: upw}, oauth2=ts.introspection_url,
+                         oauth2_mechanisms=mechs) as dc, Postfix(dc) as pf:
+                state = os.path.join(tmp, "oauth-%s.db" % user)
+                devpw = oauth2_account(tmp, ts, state, user)
+                bundle = os.path.join(tmp, "bundle-%s.pem" % user)
+                with open(bundle, "w") as f:
+                    f.write(open(dc.ca_file).read() + open(ts.ca_file).read())
+                sw = Switch(dc.imap_port)
+                up = Upstream(dc, sw.port)
+                port = free_port()
+                args = ["--auth", "managed", "--smtp-upstream", "smtp://127.0.0.1:%d" % pf.port,
+                        "--smtp-listen", "127.0.0.1:%d" % port]
+                with Popbridge(up, tmp=tmp, state=state, args=args, upstream_tls="starttls",
+                               upstream_ca=bundle) as pb:
+                    tag = "oauth2-" + user
+                    msg = send(port, user, devpw, tag)
+                    check(delivered(pf, tag, 1) == msg, "%s: relayed message differs" % tag)
+                    check_one_copy(dc, tag, msg, user, upw)
+                    check(sasl_methods(pf, user) == [want],
+                          "Postfix's AUTH: %r" % sasl_methods(pf, user))
+                    check(imap_methods(dc, user) == [want], "the device login and the "
+                          "Sent copy's IMAP: %r" % imap_methods(dc, user))
+                    check("event=oauth2-refused-upstream" not in "\n".join(pb.log_lines()),
+                          "a fresh token was refused")
+                    report("an OAuth2 account's device sends: AUTH %s at the submission "
+                           "server, delivered and copied to Sent byte for byte" % want)
+                    if user != "dave":
+                        check(pb.stop() == 0, "popbridge did not stop cleanly")
+                        continue
+
+                    # the submission server refuses the token: one refresh, sent
+                    grants = ts.control(op="stats")["grants"].get("refresh_token", 0)
+                    n = ts.control(op="stats")["introspections"]
+                    # introspection n+1: the device login's IMAP; n+2: Postfix's AUTH
+                    ts.control(op="refuse_at", introspection=[n + 2])
+                    msg = send(port, user, devpw, "oauth2-refused-once")
+                    check(delivered(pf, "oauth2-refused-once", 2) == msg, "not relayed")
+                    check(ts.control(op="stats")["grants"]["refresh_token"] == grants + 1,
+                          "a refused token: not refreshed once")
+                    line = pb.wait_log("event=oauth2-refused-upstream", 10)
+                    check("submission server" in line, "log: %s" % line)
+                    check_one_copy(dc, "oauth2-refused-once", msg, user, upw)
+                    report("a token the submission server refuses is refreshed once and "
+                           "the message goes")
+
+                    # refused again with the new token: 554, the command to run
+                    n = ts.control(op="stats")["introspections"]
+                    ts.control(op="refuse_at", introspection=[n + 2, n + 3])
+                    # (one AUTH PLAIN: smtplib's login() would try LOGIN next)
+                    s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+                    s.ehlo()
+                    code, text = s.docmd("AUTH", "PLAIN " + __import__("base64").b64encode(
+                        b"\0" + user.encode() + b"\0" + devpw.encode()).decode())
+                    s.close()
+                    check(code == 554 and b"5.7.0 Account unavailable" in text,
+                          "refused twice: %d %r" % (code, text))
+                    line = pb.wait_log("event=submission-refused", 10)
+                    check("level=error" in line and "popbridge account oauth2-login " + user in line,
+                          "log: %s" % line)
+                    report("a new token refused as well: 554 to the device, an error line "
+                           "naming popbridge account oauth2-login")
+
+                    # an owed copy: serve's retry appends it with the token
+                    ts.control(op="refuse_at", introspection=[])
+                    s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+                    s.login(user, devpw)
+                    sw.down()
+                    msg = message("oauth2-retry")
+                    s.sendmail(user + "@example.org", ["bob@example.com"], msg)
+                    pb.wait_log("sent_copy=pending")
+                    pb.kill9()
+                    s.close()
+                sw.up()
+                check(copies(dc, "oauth2-retry", user, upw) == [], "copied while IMAP was down")
+                with Popbridge(up, tmp=tmp, state=state, args=args, upstream_tls="starttls",
+                               upstream_ca=bundle) as pb:
+                    pb.wait_log("event=sent-copy account=%s" % user, timeout=30)
+                    check_one_copy(dc, "oauth2-retry", msg, user, upw)
+                    report("managed mode: serve's retry appends an OAuth2 account's owed "
+                           "copy with its token")
+                    check(pb.stop() == 0, "popbridge did not stop cleanly")
+        st = ts.control(op="stats")
+        log = "\n".join(pb.log_lines())
+        for t in st["access_tokens_issued"] + st["refresh_tokens_issued"] + [OAUTH_SECRET]:
+            check(t not in log, "a token in popbridge's log")
+
+
 def main():
     with TempDir("pbsubmit.") as tmp, Dovecot(users={"alice": PW, "carol": CAROL_PW}) as dc, \
             Postfix(dc) as pf:
@@ -521,6 +669,8 @@ def main():
         imap_down(dc, pf, tmp)
         managed(dc, pf, tmp)
         dropped(dc, tmp)
+    with TempDir("pbsubmit.") as tmp:
+        oauth2_accounts(tmp)
     autoconfig()
 
 
