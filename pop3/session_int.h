@@ -58,6 +58,7 @@ struct pop3_session {
 	bool *deleted; /* count entries (at least one allocated) */
 
 	struct pop3_linereader lr;
+	char lr_buf[POP3_SASL_LINE_MAX];
 	struct pop3_out out;
 };
 

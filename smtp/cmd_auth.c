@@ -12,7 +12,7 @@
 
 /* A decoded response fits here: a line of the reader's size decodes to at
  * most 3/4 of it. */
-#define SASL_DECODED_MAX (POP3_SASL_LINE_MAX / 4 * 3)
+#define SASL_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
 
 /* The failed-login delay the relay asked for (SPEC §6). */
 static void delay(unsigned ms)
@@ -51,6 +51,8 @@ static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const ch
 	case SMTP_AUTH_OK:
 		s->relay = relay;
 		s->stats->logged_in = true;
+		/* no AUTH line any more: commands only (smtp/limits.h) */
+		pop3_lr_set_limit(&s->lr, SMTP_CMD_LINE_MAX);
 		smtp_reply(s, 235, "2.7.0 Authentication successful");
 		return SMTP_CMD_OK;
 	case SMTP_AUTH_BAD:

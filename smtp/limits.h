@@ -9,11 +9,16 @@
  * included. Longer ones are answered 500 (the session goes on). */
 #define SMTP_CMD_LINE_MAX 512
 
-/* Input goes through pop3/'s line reader (pop3/linereader.h): AUTH lines
- * and SASL responses up to POP3_SASL_LINE_MAX (2048) octets — less than the
- * 12288 RFC 4954 §4 allows, and more than a user name of SMTP_USER_MAX and a
- * password of SMTP_PASS_MAX need in base64; a line past POP3_LINE_HARD_MAX
- * (64 KiB) without a line end ends the session (421). */
+/* Input goes through pop3/'s line reader (pop3/linereader.h) with a
+ * buffer of SMTP_AUTH_LINE_MAX octets. RFC 4954 §4: an AUTH command and the
+ * client's SASL responses may be up to 12288 octets (CRLF included), so
+ * until the client has logged in lines up to that are read (any other
+ * command longer than SMTP_CMD_LINE_MAX is still answered 500); once it has
+ * (AUTH is over for the session) the reader's limit falls to
+ * SMTP_CMD_LINE_MAX. Longer lines are discarded as they arrive and answered
+ * 500; a line past POP3_LINE_HARD_MAX (64 KiB) without a line end ends the
+ * session (421). */
+#define SMTP_AUTH_LINE_MAX 12288
 
 /* RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the
  * next command; also the bound on each wait during DATA and on a client

@@ -424,7 +424,7 @@ static enum smtp_cmd_rc dispatch(struct smtp_session *s, char *line, size_t len)
 			continue;
 		smtp_trace(s, "command %s", c->name);
 		/* RFC 5321 §4.5.3.1.4: 512 octets with CRLF; AUTH may be longer
-		 * (RFC 4954 §4), up to the reader's buffer. */
+		 * (RFC 4954 §4), up to SMTP_AUTH_LINE_MAX (smtp/limits.h). */
 		if (len + 2 > SMTP_CMD_LINE_MAX && c->fn != smtp_cmd_auth) {
 			smtp_reply(s, 500, "5.5.2 Line too long");
 			return SMTP_CMD_ERR;
@@ -510,7 +510,7 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 	    : SMTP_MAX_AUTH_FAILURES_DEFAULT;
 	s->size_max = SMTP_SIZE_DEFAULT;
 	s->result = SMTP_RESULT_DROPPED;
-	pop3_lr_init(&s->lr);
+	pop3_lr_init(&s->lr, s->lr_buf, sizeof(s->lr_buf));
 	pop3_out_init(&s->out, t, s->idle_ms);
 
 	bool go = true;
@@ -540,7 +540,7 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 	     s->result == SMTP_RESULT_TIMEOUT))
 		stats->result = SMTP_RESULT_AUTH_FAILED;
 	smtp_trace(s, "session ends: %s", smtp_result_name(stats->result));
-	explicit_bzero(s->lr.buf, sizeof(s->lr.buf));
+	explicit_bzero(s->lr_buf, sizeof(s->lr_buf));
 	free(s);
 	t->ops->close(t);
 	return stats->result;

@@ -51,6 +51,7 @@ struct smtp_session {
 	unsigned rcpts;            /* RCPTs accepted */
 
 	struct pop3_linereader lr;
+	char lr_buf[SMTP_AUTH_LINE_MAX];
 	struct pop3_out out;
 };
 

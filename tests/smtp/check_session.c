@@ -704,6 +704,56 @@ START_TEST(long_lines_and_nul)
 }
 END_TEST
 
+/* "C: " + prefix + n octets 'A' + CRLF */
+static void a_line(struct pbt_buf *b, const char *prefix, size_t n)
+{
+	pbt_buf_adds(b, "C: ");
+	pbt_buf_adds(b, prefix);
+	for (size_t i = 0; i < n; i++)
+		pbt_buf_adds(b, "A");
+	pbt_buf_adds(b, "\r\n");
+}
+
+/* RFC 4954 §4: before login an AUTH command and its responses may be 12288
+ * octets, CRLF included (SMTP_AUTH_LINE_MAX); one more is too long. After
+ * login lines are commands only: 512 octets, and a longer AUTH is too long
+ * rather than "already authenticated". ("AAAA" decodes to NUL octets: no
+ * user name in PLAIN.) */
+START_TEST(auth_line_limit)
+{
+	struct pbt_buf d = { 0 };
+	struct run r;
+	setup(&r);
+	pbt_buf_adds(&d, S_HELLO CS_EHLO);
+	a_line(&d, "AUTH PLAIN ", 12272);                 /* 12285 octets */
+	pbt_buf_adds(&d, "S: 501 5.5.2 Malformed PLAIN response\r\n");
+	pbt_buf_adds(&d, "C: AUTH PLAIN\r\nS: 334 \r\n");
+	a_line(&d, "", 12284);
+	pbt_buf_adds(&d, "S: 501 5.5.2 Malformed PLAIN response\r\n");
+	pbt_buf_adds(&d, "C: AUTH PLAIN\r\nS: 334 \r\n");
+	a_line(&d, "", 12286);                            /* 12288: the limit */
+	pbt_buf_adds(&d, "S: 501 5.5.2 Cannot decode response\r\n");
+	pbt_buf_adds(&d, "C: AUTH PLAIN\r\nS: 334 \r\n");
+	a_line(&d, "", 12287);
+	pbt_buf_adds(&d, "S: 500 5.5.2 Line too long\r\n");
+	a_line(&d, "AUTH PLAIN ", 12276);                 /* 12289 */
+	pbt_buf_adds(&d, "S: 500 5.5.2 Line too long\r\n");
+	a_line(&d, "NOOP ", 1000);
+	pbt_buf_adds(&d, "S: 500 5.5.2 Line too long\r\n");
+	pbt_buf_adds(&d, CS_AUTH);
+	a_line(&d, "AUTH PLAIN ", 600);
+	pbt_buf_adds(&d, "S: 500 5.5.2 Line too long\r\n");
+	a_line(&d, "AUTH PLAIN ", 480);
+	pbt_buf_adds(&d, "S: 503 5.5.1 Already authenticated\r\n");
+	pbt_buf_adds(&d, "C: QUIT\r\n" S_BYE);
+	dialog(&r, d.p);
+	ck_assert_int_eq(r.f.opens, 1);
+	ck_assert_int_eq(r.r, SMTP_RESULT_QUIT);
+	finish(&r);
+	free(d.p);
+}
+END_TEST
+
 START_TEST(too_many_errors)
 {
 	struct pbt_buf in = { 0 };
@@ -809,6 +859,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, upstream_gone);
 	tcase_add_test(tc, starttls_injection);
 	tcase_add_test(tc, long_lines_and_nul);
+	tcase_add_test(tc, auth_line_limit);
 	tcase_add_test(tc, too_many_errors);
 	tcase_add_test(tc, login_timeout);
 	tcase_add_test(tc, small_commands);
