@@ -113,6 +113,10 @@ static void json_device(struct rep *r, const struct state_device *d)
 	json_str_or_null(f, d->protocol, seen && d->protocol[0]);
 	fputs(", \"tls\": ", f);
 	json_str_or_null(f, d->tls[0] ? d->tls : "none", seen);
+	/* protocol is the last login's; a device that fetches over POP3 and
+	 * sends over SMTP (or moved to IMAP) keeps its POP3 side here */
+	fputs(", \"last_pop3_login\": ", f);
+	json_time(f, d->pop3_login);
 	if (d->pop3_login != 0)   /* an IMAP front login builds no POP3 view */
 		fprintf(f, ", \"retrieved\": %lld, \"deleted\": %lld, \"waiting\": %lld",
 		    (long long)d->retrieved, (long long)d->deleted, (long long)d->waiting);
@@ -307,15 +311,16 @@ const struct config_command cmd_report = {
 	.text =
 	    "Accounts with their upstream credential (password or oauth2; ok or\n"
 	    "REFUSED as its last upstream login went) and their devices: last login,\n"
-	    "last address, protocol, TLS\n"
-	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
-	    "session), revoked, and commits not yet applied upstream ('N commit(s)\n"
-	    "pending'; STUCK once one has failed 3 times: see the error log), messages\n"
-	    "sent through SMTP submission and their Sent copies not yet in the Sent\n"
-	    "folder ('N Sent copies pending'). Devices\n"
-	    "not seen for 30 days, or never, are marked\n"
-	    "stale and listed again at the end of the table: the plan for finishing a\n"
-	    "migration. JSON fields are described in docs/MIGRATION.md.\n",
+	    "last address, protocol of that login (pop3, imap, smtp), TLS version,\n"
+	    "messages retrieved, deleted and waiting as of the device's last POP3\n"
+	    "session ('-' if it never used POP3; a POP3 device that last logged in to\n"
+	    "send keeps them), revoked, and commits not yet applied upstream ('N\n"
+	    "commit(s) pending'; STUCK once one has failed 3 times: see the error log),\n"
+	    "messages sent through SMTP submission and their Sent copies not yet in\n"
+	    "the Sent folder ('N Sent copies pending'). Devices not seen for 30 days,\n"
+	    "or never, are marked stale and listed again at the end of the table: the\n"
+	    "plan for finishing a migration. JSON fields (last_pop3_login among them)\n"
+	    "are described in docs/MIGRATION.md.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

@@ -247,7 +247,9 @@ def clients(dc, pf, tmp):
         check_one_copy(dc, "swaks-1", msg)
         report("swaks over STARTTLS (device laptop): relayed and copied byte for byte")
 
-        # msmtp, STARTTLS verified against popbridge's certificate
+        # msmtp, STARTTLS verified against popbridge's certificate; the
+        # device fetches over POP3 too (its report keeps the POP3 side)
+        pop3_login(pb, "alice#phone").quit()
         msg = message("msmtp-1")
         conf = os.path.join(tmp, "msmtprc")
         with open(conf, "w") as fh:
@@ -371,7 +373,22 @@ def clients(dc, pf, tmp):
         devs = {d["device"]: d for a in json.loads(r.stdout)["accounts"] for d in a["devices"]}
         check(devs["default"]["sent"] == 2 and devs["default"]["sent_copies_pending"] == 0 and
               devs["phone"]["protocol"] == "smtp", "report: %r" % devs["default"])
-        report("device list and report count the messages each device sent")
+        # protocol is the last login's; the POP3 side of a device that also
+        # fetches stays: its counts and the time of its last POP3 login
+        ph, cu = devs["phone"], devs["curl"]
+        check(ph["retrieved"] == 0 and ph["waiting"] is not None and
+              ph["last_pop3_login"] is not None and ph["last_pop3_login"] <= ph["last_login"],
+              "report of a POP3 device that sent: %r" % ph)
+        check(cu["protocol"] == "smtp" and cu["retrieved"] is None and cu["waiting"] is None and
+              cu["last_pop3_login"] is None, "report of a device that only sent: %r" % cu)
+        check(rows["phone"]["PROTOCOL"] == "smtp" and rows["phone"]["RETRIEVED"] == "0" and
+              rows["curl"]["RETRIEVED"] == "-", "device list: %r" %
+              {k: (rows[k]["PROTOCOL"], rows[k]["RETRIEVED"]) for k in ("phone", "curl")})
+        r = run([popbridge_bin(), "report", "--state", pb.state])
+        line = [l for l in r.stdout.splitlines() if " phone " in l][0].split()
+        check("smtp" in line and "0" in line, "report table, phone: %r" % line)
+        report("device list and report count the messages each device sent; a POP3 device "
+               "that sends shows protocol smtp and keeps its POP3 counts and last POP3 login")
         check(pb.stop() == 0, "popbridge did not stop cleanly")
 
 
