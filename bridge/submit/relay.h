@@ -12,11 +12,15 @@
  *    relay fills the outputs for serve's session log line.
  *  - AUTH is the device login of every protocol (bridge/maildrop/login.h:
  *    identity rules, failed-login delay, managed passwords, revocation,
- *    the login recorded with protocol "smtp"), then the upstream
- *    submission server's AUTH with the account's credentials (passthrough:
- *    the device's password; managed: the stored ones). The password is
- *    kept in memory for the session only (to reconnect after an abandoned
- *    transaction and for the Sent copy), never written.
+ *    the login recorded with protocol "smtp"), which hands over the
+ *    credential it used (struct maildrop_credential), then the upstream
+ *    submission server's AUTH with it (passthrough: the device's password;
+ *    managed: the stored password, or for an OAuth2 grant the access token
+ *    of bridge/oauth2/ with OAUTHBEARER or XOAUTH2, replaced once when the
+ *    server refuses it; refused again: SMTP_AUTH_PERM and an error line
+ *    event=submission-refused). The credential is kept in memory for the
+ *    session only (to reconnect after an abandoned transaction and for the
+ *    Sent copy's IMAP login), never written.
  *  - Every transaction's reply is the upstream's. The Sent copy (unless
  *    --sent-copy never, or auto on an upstream that files sent mail itself:
  *    Gmail's X-GM-EXT-1) is spooled as the data streams and recorded before
