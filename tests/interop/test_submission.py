@@ -538,7 +538,25 @@ def autoconfig():
     out = r.stdout.split("<outgoingServer")[1]
     check("<hostname>192.0.2.7</hostname>" in out and "<port>1587</port>" in out,
           "autoconfig outgoing server: %s" % out)
-    report("autoconfig names popbridge's submission service as the outgoing server")
+    # with the IMAP front: a submission listener on every address is at the
+    # front's host; without --front such a listener needs --smtp-host
+    r = run([popbridge_bin(), "autoconfig", "--format", "thunderbird", "--email",
+             "alice@example.com", "--front", "mail.example.org", "--imap-listen-tls",
+             "0.0.0.0:993", "--smtp-listen-tls", "0.0.0.0:465", "--cert", "/dev/null",
+             "--key", "/dev/null"])
+    check(r.returncode == 0, "autoconfig --front: %s" % r.stderr)
+    inc, out = r.stdout.split("<outgoingServer")
+    check("<hostname>mail.example.org</hostname>" in inc and "<port>993</port>" in inc,
+          "autoconfig --front incoming server: %s" % inc)
+    check("<hostname>mail.example.org</hostname>" in out and "<port>465</port>" in out and
+          "<socketType>SSL</socketType>" in out, "autoconfig --front outgoing server: %s" % out)
+    r = run([popbridge_bin(), "autoconfig", "--format", "thunderbird", "--email",
+             "alice@example.com", "--upstream", "imaps://imap.example.com",
+             "--smtp-listen", "0.0.0.0:587"])
+    check(r.returncode == 1 and "give --smtp-host" in r.stderr, "wildcard: %d %s"
+          % (r.returncode, r.stderr))
+    report("autoconfig names popbridge's submission service as the outgoing server (at the "
+           "--front host for a wildcard listener)")
 
 
 # ---- OAuth2 accounts ----------------------------------------------------------------
