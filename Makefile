@@ -8,7 +8,7 @@
 #   make bench           benchmarks, printed as ratios against a reference
 #   make load            load: 2,000 sessions, 10,000 idle connections (not in check)
 #   make install PREFIX=/usr/local DESTDIR=
-#   make check-MODULE    one suite: harness pop3 imap state bridge interop
+#   make check-MODULE    one suite: harness pop3 smtp imap state bridge interop
 #
 # B= names the build directory (default build/), so parallel builds and the
 # sanitizer build never share objects.
@@ -34,18 +34,20 @@ CHECK_LIBS   = $(eval CHECK_LIBS := $$(shell pkg-config --libs check))$(CHECK_LI
 
 ALL_CFLAGS = $(STD_FLAGS) $(PKG_CFLAGS) $(CFLAGS)
 
-MODULES := pop3 imap state bridge
+MODULES := pop3 smtp imap state bridge
 # Test suites and the modules each links, in link order.
-SUITES  := harness pop3 imap state bridge
+SUITES  := harness pop3 smtp imap state bridge
 harness_LIBS :=
 pop3_LIBS    := pop3
+smtp_LIBS    := smtp pop3
 imap_LIBS    := imap
 state_LIBS   := state
-bridge_LIBS  := bridge state imap pop3
+bridge_LIBS  := bridge state smtp imap pop3
 # Exported names: check-MODULE first checks that every external symbol of
 # libMODULE.a starts with one of MODULE_EXPORTS (tests/lib/check_exports.sh);
 # a module without MODULE_EXPORTS is not checked.
 pop3_EXPORTS  := pop3_
+smtp_EXPORTS  := smtp_
 imap_EXPORTS  := imap_
 state_EXPORTS := state_
 bridge_EXPORTS := base_ config_ guard_ managed_ oauth2_ pool_ maildrop_ submit_ front_ serve_ migrate_ route_ cmd_
@@ -77,7 +79,7 @@ $(B)/tests/%.o: tests/%.c
 
 MOD_LIBS = $(foreach m,$(1),$(B)/lib$(m).a)
 
-$(B)/popbridge: $(B)/bridge/main.o $(call MOD_LIBS,bridge state imap pop3)
+$(B)/popbridge: $(B)/bridge/main.o $(call MOD_LIBS,bridge state smtp imap pop3)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
 
 popbridge: $(B)/popbridge
@@ -166,6 +168,9 @@ fuzz: deps
 	done
 
 $(FUZZ_B)/fuzz/fuzz_pop3: tests/fuzz/fuzz_pop3.c $(FUZZ_B)/libpop3.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz/fuzz_smtp: tests/fuzz/fuzz_smtp.c $(FUZZ_B)/libsmtp.a $(FUZZ_B)/libpop3.a
 	@mkdir -p $(@D)
 	clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
 $(FUZZ_B)/fuzz/fuzz_imap_parser: tests/fuzz/fuzz_imap_parser.c $(FUZZ_B)/libimap.a

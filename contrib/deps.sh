@@ -27,6 +27,11 @@ NGINX_PKGS="nginx-light libnginx-mod-mail"
 PKGS="$PKGS $NGINX_PKGS"
 # the IMAP front's interop test (issue 15): mbsync as a real IMAP client
 PKGS="$PKGS isync"
+# SMTP submission (SPEC §11): a private Postfix as the upstream submission
+# server (tests/lib/pbpostfix.py; installed with "No configuration", so no
+# system instance runs), aiosmtpd for scripted refusals and drops, and the
+# real clients swaks (STARTTLS needs libnet-ssleay-perl), msmtp (and curl, Python smtplib)
+PKGS="$PKGS postfix python3-aiosmtpd swaks libnet-ssleay-perl msmtp"
 
 missing=""
 for p in $PKGS; do
@@ -45,6 +50,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in *" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections;;
+esac
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing

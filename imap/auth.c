@@ -143,6 +143,39 @@ static const char *oauth_challenge(struct imap_session *s, void *vctx,
 	return ctx->xoauth2 ? "" : "AQ==";
 }
 
+/* A user name and token the two mechanisms can carry. */
+static bool oauth2_args_ok(const char *user, const char *token)
+{
+	return user && token && *user && strlen(user) <= CRED_MAX && !has_crlf(user) &&
+	    strchr(user, '\x01') == NULL && strlen(token) <= IMAP_BEARER_MAX &&
+	    is_b64token(token, strlen(token));
+}
+
+long imap_sasl_oauth2(bool xoauth2, const char *user, const char *host, unsigned port,
+    const char *token, char *out, size_t size)
+{
+	if (!oauth2_args_ok(user, token) || !host || strlen(host) > CRED_MAX)
+		return -1;
+	/* the initial response, then its base64 form */
+	static const size_t raw_max = 4 * CRED_MAX + IMAP_BEARER_MAX + 128;
+	char *raw = malloc(raw_max);
+	char gs2[3 * CRED_MAX + 1];
+	int n = -1;
+	if (raw == NULL)
+		return -1;
+	if (xoauth2)
+		n = snprintf(raw, raw_max, "user=%s\001auth=Bearer %s\001\001", user, token);
+	else if (gs2_user(user, gs2, sizeof(gs2)) == 0)
+		n = snprintf(raw, raw_max, "n,a=%s,\001host=%s\001port=%u\001"
+		    "auth=Bearer %s\001\001", gs2, host, port, token);
+	long k = -1;
+	if (n >= 0 && (size_t)n < raw_max && ((size_t)n + 2) / 3 * 4 < size)
+		k = EVP_EncodeBlock((unsigned char *)out, (unsigned char *)raw, n);
+	explicit_bzero(raw, raw_max);
+	free(raw);
+	return k;
+}
+
 enum imap_result imap_login_oauth2(struct imap_session *s, const char *user, const char *token)
 {
 	enum imap_result r = imap_cmd_check(s, IMAP_STATE_NOT_AUTH);
@@ -151,38 +184,23 @@ enum imap_result imap_login_oauth2(struct imap_session *s, const char *user, con
 	s->challenge[0] = '\0';
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "already authenticated");
-	if (!user || !token || !*user || strlen(user) > CRED_MAX || has_crlf(user) ||
-	    strchr(user, '\x01') != NULL || strlen(token) > IMAP_BEARER_MAX ||
-	    !is_b64token(token, strlen(token)))
+	if (!oauth2_args_ok(user, token))
 		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
 		    "user name empty, too long or with control characters, or not a bearer token");
 	struct oauth_ctx ctx = { .xoauth2 = !imap_has_name(s, "AUTH=OAUTHBEARER") };
 	if (ctx.xoauth2 && !imap_has_name(s, "AUTH=XOAUTH2"))
 		return imap_set_last(s, IMAP_EUNSUPPORTED, IMAP_CAUSE_NONE,
 		    "server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2");
-
-	/* the initial response, then its base64 form */
-	static const size_t raw_max = 3 * CRED_MAX + IMAP_BEARER_MAX + 128;
-	char *raw = malloc(raw_max), *b64 = malloc(((raw_max + 2) / 3) * 4 + 1);
-	char gs2[3 * CRED_MAX + 1];
-	int n = -1;
-	if (raw != NULL && b64 != NULL) {
-		if (ctx.xoauth2)
-			n = snprintf(raw, raw_max, "user=%s\001auth=Bearer %s\001\001", user, token);
-		else if (gs2_user(user, gs2, sizeof(gs2)) == 0)
-			n = snprintf(raw, raw_max, "n,a=%s,\001host=%s\001port=%u\001"
-			    "auth=Bearer %s\001\001", gs2, s->cfg.host, s->cfg.port ? s->cfg.port :
-			    s->cfg.tls == IMAP_TLS_IMPLICIT ? 993u : 143u, token);
-	}
-	if (n < 0 || (size_t)n >= raw_max) {
-		free(raw);
-		free(b64);
+	char *b64 = malloc(IMAP_SASL_OAUTH2_MAX);
+	if (b64 == NULL)
 		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE, "out of memory");
+	long k = imap_sasl_oauth2(ctx.xoauth2, user, s->cfg.host, s->cfg.port ? s->cfg.port :
+	    s->cfg.tls == IMAP_TLS_IMPLICIT ? 993u : 143u, token, b64, IMAP_SASL_OAUTH2_MAX);
+	if (k < 0) {
+		free(b64);
+		return imap_set_last(s, IMAP_EARG, IMAP_CAUSE_NONE,
+		    "out of memory, or the server's host name too long");
 	}
-	int k = EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)raw, n);
-	explicit_bzero(raw, raw_max);
-	free(raw);
-	b64[k] = '\0';
 	imap_cmd_begin(s, ctx.xoauth2 ? "AUTHENTICATE XOAUTH2" : "AUTHENTICATE OAUTHBEARER");
 	if (imap_has(s, IMAP_CAP_SASL_IR))
 		imap_cmd_raw(s->cmd, b64);

@@ -61,6 +61,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "imap/limits.h"
 #include "imap/parser.h"
@@ -300,6 +301,17 @@ enum imap_result imap_login(struct imap_session *s, const char *user,
  * again on success. */
 enum imap_result imap_login_oauth2(struct imap_session *s, const char *user,
     const char *token);
+/* The SASL initial response of those two mechanisms, for any protocol's
+ * AUTH (SMTP submission's too, bridge/submit/): OAUTHBEARER (xoauth2 false;
+ * RFC 7628 §3.1: the GS2 header with a=USER, host, port, auth=Bearer) or
+ * XOAUTH2 (user=, auth=Bearer), base64-encoded and NUL-terminated into out
+ * (IMAP_SASL_OAUTH2_MAX octets hold any). Its length, or -1: user empty,
+ * over 1024 octets or with CR, LF or ^A; host over 1024 octets; token not
+ * an RFC 6750 b64token of at most IMAP_BEARER_MAX octets; out too small.
+ * The caller wipes out once sent. */
+#define IMAP_SASL_OAUTH2_MAX (((4 * 1024 + IMAP_BEARER_MAX + 128) + 2) / 3 * 4 + 1)
+long imap_sasl_oauth2(bool xoauth2, const char *user, const char *host, unsigned port,
+    const char *token, char *out, size_t size);
 /* The mechanism of the last successful login: "PLAIN", "LOGIN",
  * "OAUTHBEARER" or "XOAUTH2"; NULL before one. */
 const char *imap_login_mechanism(const struct imap_session *s);
@@ -386,6 +398,23 @@ enum imap_result imap_namespace(struct imap_session *s, char *prefix, size_t len
 /* CREATE; an existing mailbox gives IMAP_NO with code ALREADYEXISTS. */
 enum imap_result imap_create(struct imap_session *s, const char *mailbox);
 
+/* Supplies an APPEND's message: up to cap octets into buf; the count (> 0),
+ * or 0 / -1 when it cannot (the command then fails with IMAP_ESINK and the
+ * connection is closed: a literal cannot be taken back). */
+typedef ssize_t imap_source_fn(void *arg, char *buf, size_t cap);
+
+/* APPEND mailbox (sysflags) "date" {size}: the message streamed from src,
+ * exactly size octets (1 .. IMAP_APPEND_MAX; CRLF line ends are the
+ * caller's), never held in memory; a non-synchronizing literal with
+ * LITERAL+ (or LITERAL- up to 4096 octets). date: the INTERNALDATE as unix
+ * time (0: the server's now). sysflags: IMAP_FLAG_SEEN|ANSWERED|FLAGGED|
+ * DRAFT. With UIDPLUS the server's [APPENDUID v u] fills *uidvalidity and
+ * *uid (both may be NULL; 0 when not given). A NO with [TRYCREATE] means the
+ * mailbox does not exist. Requires AUTH state. */
+enum imap_result imap_append(struct imap_session *s, const char *mailbox, unsigned sysflags,
+    int64_t date, uint64_t size, imap_source_fn *src, void *src_arg, uint32_t *uidvalidity,
+    uint32_t *uid);
+
 /* ---- search ------------------------------------------------------------ */
 
 /* Criteria, all of which must hold (an all-zero struct: ALL). */
@@ -398,6 +427,10 @@ struct imap_search {
 	const char *unkeyword;   /* UNKEYWORD k, or NULL */
 	const char *header_name; /* HEADER name value, or NULL */
 	const char *header_value;
+	uint64_t size;           /* LARGER size-1 SMALLER size+1: exactly size
+	                            octets (RFC822.SIZE); 0: no bound */
+	int64_t since;           /* SINCE the day of this unix time (UTC);
+	                            0: no bound */
 };
 
 /* UID SEARCH (RETURN (ALL) with ESEARCH); matching UIDs are added to out

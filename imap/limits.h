@@ -46,6 +46,10 @@
  * stores a message of 4 GiB or more. A literal announcing more is bogus. */
 #define IMAP_STREAM_MAX ((uint64_t)UINT32_MAX)
 
+/* An APPEND literal is at most this long: the same 4 GiB, the largest an
+ * IMAP4rev1 literal length may be. */
+#define IMAP_APPEND_MAX IMAP_STREAM_MAX
+
 /* Server text kept for logs (the human-readable part of a status response,
  * after sanitising to printable ASCII). Long enough for any real message,
  * short enough for one log line. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- SELECT ------------------------------------------------------------ */
 
@@ -388,8 +389,26 @@ enum imap_result imap_uid_search(struct imap_session *s, const struct imap_searc
 		imap_cmd_astring(s->cmd, q->header_value ? q->header_value : "",
 		    q->header_value ? strlen(q->header_value) : 0);
 	}
+	if (q->size > 0) {
+		char sz[64];
+		snprintf(sz, sizeof(sz), "LARGER %llu SMALLER %llu",
+		    (unsigned long long)(q->size - 1), (unsigned long long)(q->size + 1));
+		imap_cmd_raw(s->cmd, sz);
+	}
+	if (q->since > 0) {
+		static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+			"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+		char day[32];
+		struct tm tm;
+		time_t t = (time_t)q->since;
+		if (gmtime_r(&t, &tm) != NULL) {
+			snprintf(day, sizeof(day), "SINCE %d-%s-%04d", tm.tm_mday, mon[tm.tm_mon],
+			    tm.tm_year + 1900);
+			imap_cmd_raw(s->cmd, day);
+		}
+	}
 	any = any || q->unseen || q->seen || q->undeleted || q->keyword || q->unkeyword ||
-	    q->header_name;
+	    q->header_name || q->size > 0 || q->since > 0;
 	if (!any)
 		imap_cmd_raw(s->cmd, "ALL");
 	imap_uidset_init(&found);

@@ -635,6 +635,15 @@ static enum imap_result read_until(struct imap_session *s, const struct cmd_hand
 	}
 }
 
+/* The tagged reply to the command just sent (s->tag). */
+static enum imap_result own_tagged(struct imap_session *s, const struct cmd_handler *h,
+    const struct imap_response *resp)
+{
+	if (strcmp(resp->tag, s->tag) != 0)
+		return imap_proto_failed(s, "tagged response for a command not sent");
+	return finish_tagged(s, h, resp);
+}
+
 /* Send s->cmd and read to its tagged reply (see imap_cmd_run). */
 static enum imap_result exchange(struct imap_session *s, const struct cmd_handler *h)
 {
@@ -664,9 +673,7 @@ static enum imap_result exchange(struct imap_session *s, const struct cmd_handle
 			continue;
 		}
 		explicit_bzero(c->buf, c->len);
-		if (strcmp(resp->tag, s->tag) != 0)
-			return imap_proto_failed(s, "tagged response for a command not sent");
-		return finish_tagged(s, h, resp);
+		return own_tagged(s, h, resp);
 	}
 }
 
@@ -679,6 +686,61 @@ enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *
 	s->pipelined = false;
 	imap_conn_budget_begin(&s->conn);
 	enum imap_result r = exchange(s, h);
+	imap_conn_budget_end(&s->conn);
+	return r;
+}
+
+enum imap_result imap_cmd_run_literal(struct imap_session *s, const struct cmd_handler *h,
+    bool sync, uint64_t size, imap_source_fn *src, void *src_arg)
+{
+	const struct imap_response *resp;
+	enum imap_result r;
+	char buf[16384];
+
+	if (imap_cmd_end(s->cmd) < 0)
+		return imap_cmd_refused(s);
+	if (s->state == IMAP_STATE_DISCONNECTED)
+		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	s->pipelined = false;
+	imap_conn_budget_begin(&s->conn);
+	if (imap_conn_write(&s->conn, s->cmd->buf, s->cmd->len) < 0) {
+		r = conn_failed(s);
+		goto out;
+	}
+	if (sync) {
+		r = read_until(s, h, true, false, &resp);
+		if (r != IMAP_OK)
+			goto out;
+		if (resp != NULL) {   /* refused before the literal: NO [TRYCREATE] */
+			r = own_tagged(s, h, resp);
+			goto out;
+		}
+	}
+	/* The literal goes out at the pace the server reads it: each write
+	 * has the timeout, the progress budget counts only what comes back. */
+	imap_conn_budget_end(&s->conn);
+	for (uint64_t sent = 0; sent < size;) {
+		size_t want = size - sent < sizeof(buf) ? (size_t)(size - sent) : sizeof(buf);
+		ssize_t n = src(src_arg, buf, want);
+		if (n <= 0 || (size_t)n > want) {
+			imap_drop_connection(s);
+			return imap_set_last(s, IMAP_ESINK, IMAP_CAUSE_NONE,
+			    "the literal's source ended at %llu of %llu octets",
+			    (unsigned long long)sent, (unsigned long long)size);
+		}
+		if (imap_conn_write(&s->conn, buf, (size_t)n) < 0)
+			return conn_failed(s);
+		sent += (uint64_t)n;
+	}
+	imap_conn_budget_begin(&s->conn);
+	if (imap_conn_write(&s->conn, "\r\n", 2) < 0) {
+		r = conn_failed(s);
+		goto out;
+	}
+	r = read_until(s, h, false, false, &resp);
+	if (r == IMAP_OK)
+		r = own_tagged(s, h, resp);
+out:
 	imap_conn_budget_end(&s->conn);
 	return r;
 }

@@ -138,6 +138,14 @@ void imap_ahead_lost(struct imap_session *s);
 /* Start s->cmd with a new tag and the given command words (raw). */
 void imap_cmd_begin(struct imap_session *s, const char *words);
 enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *h);
+/* s->cmd ends with a literal's "{n}" (or "{n+}": sync false, nothing to
+ * wait for): send it, wait for the continuation when sync, stream exactly
+ * size octets from src, end the command and read its tagged reply. A
+ * tagged reply instead of the continuation ends it there (NO [TRYCREATE]).
+ * src failing or ending early drops the connection (IMAP_ESINK): a literal
+ * cannot be taken back. */
+enum imap_result imap_cmd_run_literal(struct imap_session *s, const struct cmd_handler *h,
+    bool sync, uint64_t size, imap_source_fn *src, void *src_arg);
 /* Pipelining (commands without sync points only): imap_cmd_send_raw
  * writes finished commands as they are; imap_cmd_next_tagged reads and
  * dispatches responses (untagged ones as imap_cmd_run does) until a tagged

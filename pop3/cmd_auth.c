@@ -161,12 +161,8 @@ static enum pop3_cmd_rc auth_plain(struct pop3_session *s, char *initial)
 		return POP3_CMD_CLOSE;
 	if (n < 0)
 		return POP3_CMD_ERR;
-	char *authzid = buf;
-	char *nul1 = memchr(buf, '\0', (size_t)n);
-	char *authcid = nul1 != NULL ? nul1 + 1 : NULL;
-	char *nul2 = authcid != NULL ? memchr(authcid, '\0', (size_t)(buf + n - authcid)) : NULL;
-	char *pass = nul2 != NULL ? nul2 + 1 : NULL;
-	if (pass == NULL || memchr(pass, '\0', (size_t)(buf + n - pass)) != NULL ||
+	char *authzid, *authcid, *pass;
+	if (pop3_sasl_plain_split(buf, (size_t)n, &authzid, &authcid, &pass) != 0 ||
 	    !valid_user(authcid, strlen(authcid)) || strlen(pass) > POP3_PASS_MAX) {
 		pop3_out_err(&s->out, NULL, "Malformed PLAIN response.");
 	} else if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0) {

@@ -3,7 +3,7 @@
 
 #include "pop3/linereader.h"
 
-void pop3_lr_init(struct pop3_linereader *lr)
+static void reset(struct pop3_linereader *lr)
 {
 	lr->start = 0;
 	lr->len = 0;
@@ -12,13 +12,26 @@ void pop3_lr_init(struct pop3_linereader *lr)
 	lr->discarded = 0;
 }
 
+void pop3_lr_init(struct pop3_linereader *lr, char *buf, size_t cap)
+{
+	lr->buf = buf;
+	lr->cap = cap;
+	lr->limit = cap;
+	reset(lr);
+}
+
+void pop3_lr_set_limit(struct pop3_linereader *lr, size_t limit)
+{
+	lr->limit = limit < 3 ? 3 : limit > lr->cap ? lr->cap : limit;
+}
+
 char *pop3_lr_space(struct pop3_linereader *lr, size_t *avail)
 {
 	if (lr->start > 0) {
 		memmove(lr->buf, lr->buf + lr->start, lr->len);
 		lr->start = 0;
 	}
-	*avail = sizeof(lr->buf) - lr->len;
+	*avail = lr->cap - lr->len;
 	return lr->buf + lr->len;
 }
 
@@ -54,7 +67,7 @@ void pop3_lr_peek(const struct pop3_linereader *lr,
 
 void pop3_lr_discard(struct pop3_linereader *lr)
 {
-	pop3_lr_init(lr);
+	reset(lr);
 }
 
 static void consume(struct pop3_linereader *lr, size_t n)
@@ -64,6 +77,19 @@ static void consume(struct pop3_linereader *lr, size_t n)
 	lr->scanned = 0;
 	if (lr->len == 0)
 		lr->start = 0;
+}
+
+size_t pop3_lr_raw(struct pop3_linereader *lr, const char **p)
+{
+	*p = lr->buf + lr->start;
+	return lr->discarding ? 0 : lr->len;
+}
+
+void pop3_lr_take(struct pop3_linereader *lr, size_t n)
+{
+	if (n > lr->len)
+		n = lr->len;
+	consume(lr, n);
 }
 
 enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t *len)
@@ -97,15 +123,20 @@ enum pop3_lr_result pop3_lr_next(struct pop3_linereader *lr, char **line, size_t
 	char *lf = memchr(p + lr->scanned, '\n', lr->len - lr->scanned);
 	if (lf == NULL) {
 		lr->scanned = lr->len;
-		if (lr->len < sizeof(lr->buf))
+		if (lr->len < lr->limit)
 			return POP3_LR_NEED_MORE;
-		/* The whole buffer without a line end: too long. */
+		/* The limit reached without a line end: too long. */
 		lr->discarding = true;
 		lr->discarded = 0;
 		return pop3_lr_next(lr, line, len);
 	}
 	size_t n = (size_t)(lf - p);
 	size_t total = n + 1;
+	if (total > lr->limit) {
+		/* whole in the buffer, but longer than the limit allows now */
+		consume(lr, total);
+		return POP3_LR_TOO_LONG;
+	}
 	bool nul = memchr(p, '\0', n) != NULL;
 	if (n > 0 && p[n - 1] == '\r')
 		n--;

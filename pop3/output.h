@@ -43,4 +43,8 @@ int pop3_out_line(struct pop3_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int pop3_out_end(struct pop3_out *o);
 
+/* Copy a string into a fixed buffer, printable ASCII only ('?' otherwise),
+ * cut to fit (for texts that reach the wire or the stats; smtp/ too). */
+void pop3_copy_printable(char *dst, size_t cap, const char *src);
+
 #endif

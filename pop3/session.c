@@ -461,7 +461,7 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	s->max_auth_failures = cfg->max_auth_failures > 0 ? cfg->max_auth_failures
 	    : POP3_MAX_AUTH_FAILURES_DEFAULT;
 	s->result = POP3_RESULT_DROPPED;
-	pop3_lr_init(&s->lr);
+	pop3_lr_init(&s->lr, s->lr_buf, sizeof(s->lr_buf));
 	pop3_out_init(&s->out, t, s->idle_ms);
 
 	bool go = true;
@@ -497,7 +497,7 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	     s->result == POP3_RESULT_TIMEOUT))
 		stats->result = POP3_RESULT_AUTH_FAILED;
 	pop3_trace(s, "session ends: %s", pop3_result_name(stats->result));
-	explicit_bzero(s->lr.buf, sizeof(s->lr.buf));
+	explicit_bzero(s->lr_buf, sizeof(s->lr_buf));
 	free(s);
 	t->ops->close(t);
 	return stats->result;

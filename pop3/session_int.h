@@ -58,6 +58,7 @@ struct pop3_session {
 	bool *deleted; /* count entries (at least one allocated) */
 
 	struct pop3_linereader lr;
+	char lr_buf[POP3_SASL_LINE_MAX];
 	struct pop3_out out;
 };
 
@@ -76,8 +77,6 @@ int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,
     const struct pop3_md_reply *reply);
 /* Copy a maildrop text into the stats reason (sanitised). */
 void pop3_set_reason(struct pop3_session *s, const char *text);
-/* Copy a string into a fixed buffer, printable ASCII only ('?' otherwise). */
-void pop3_copy_printable(char *dst, size_t cap, const char *src);
 
 /* Command handlers: args is what follows the keyword and one space ("" if
  * nothing followed). */

@@ -31,6 +31,8 @@ static const char SQL_REMOVE[] =
 	" WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1)";
 static const char SQL_SET_MOVED[] =
 	"UPDATE accounts SET moved = COALESCE(moved, ?2) WHERE id = ?1";
+static const char SQL_SENT_OWED[] =
+	"SELECT count(*) FROM sent_copies WHERE account_id = ?1 AND state <> 3";
 static const char SQL_MOVED[] =
 	"SELECT moved FROM accounts WHERE id = ?1";
 static const char SQL_CLEAR_MOVED[] =
@@ -326,6 +328,22 @@ int state_account_set_moved(struct state_db *db, int64_t account_id, int64_t now
 		return state_db_fail(db, STATE_INVALID, "a move is marked with a time");
 	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
+	/* A Sent copy owed is a spool file on this node: it is appended here
+	 * first (the account's next login, or managed mode's retry). */
+	st = state_db_stmt(db, SQL_SENT_OWED);
+	if (st == NULL)
+		return state_db_tx_end(db, &tx, STATE_ERROR);
+	sqlite3_bind_int64(st, 1, account_id);
+	rc = state_db_step_row(db, st, "counting Sent copies owed", "account");
+	if (rc != STATE_OK)
+		return state_db_tx_end(db, &tx, rc);
+	int64_t owed = sqlite3_column_int64(st, 0);
+	state_db_done(st);
+	if (owed > 0)
+		return state_db_tx_end(db, &tx, state_db_fail(db, STATE_LIMIT, "%lld Sent "
+		    "cop%s of the account still owed to its Sent folder (report: Sent copies "
+		    "pending): they are appended at its next login or retry; export again once "
+		    "none is left", (long long)owed, owed == 1 ? "y" : "ies"));
 	st = state_db_stmt(db, SQL_SET_MOVED);
 	if (st == NULL)
 		return state_db_tx_end(db, &tx, STATE_ERROR);

@@ -129,14 +129,17 @@ int state_db_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 	" d.last_address, d.protocol, d.tls, d.revoked, d.folder, d.offer, d.win," \
 	" d.seen_on, d.dele, d.password_hash, d.enrol_mailbox_id, d.enrol_seq," \
 	" d.enrol_time, d.n_retrieved, d.n_deleted, d.n_waiting, d.login_delay, d.pop3_login"
-/* DB_DEVICE_COLS plus the commit counts (listings for report and device
- * list only: state_db_row_to_device reads them when the row has them). */
+/* DB_DEVICE_COLS plus the commit counts and the messages sent and Sent
+ * copies pending (listings for report and device list only:
+ * state_db_row_to_device reads them when the row has them). */
 #define DB_DEVICE_COMMIT_COLS DB_DEVICE_COLS "," \
 	" (SELECT COUNT(*) FROM journal j WHERE j.account_id = d.account_id" \
 	"  AND j.device_id = d.id AND j.state <> 2)," \
 	" (SELECT COUNT(*) FROM journal j WHERE j.account_id = d.account_id" \
 	"  AND j.device_id = d.id AND j.state <> 2" \
-	"  AND j.failures >= " STATE_STR(STATE_JOURNAL_STUCK) ")"
+	"  AND j.failures >= " STATE_STR(STATE_JOURNAL_STUCK) ")," \
+	" d.n_sent," \
+	" (SELECT COUNT(*) FROM sent_copies s WHERE s.device_id = d.id AND s.state IN (1, 2))"
 #define STATE_STR_(x) #x
 #define STATE_STR(x) STATE_STR_(x)
 void state_db_row_to_account(sqlite3_stmt *st, int c, struct state_account *a);

@@ -122,6 +122,10 @@ void state_db_row_to_device(sqlite3_stmt *st, int c, struct state_device *d)
 		d->commits_pending = sqlite3_column_int64(st, c + 24);
 		d->commits_stuck = sqlite3_column_int64(st, c + 25);
 	}
+	if (sqlite3_column_count(st) > c + 27) {
+		d->sent = sqlite3_column_int64(st, c + 26);
+		d->sent_pending = sqlite3_column_int64(st, c + 27);
+	}
 }
 
 /* Decimal seconds, no sign or leading zero, at most STATE_LOGIN_DELAY_MAX. */

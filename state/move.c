@@ -9,7 +9,7 @@
 
 enum {
 	T_ACCOUNTS, T_MAILBOXES, T_DEVICES, T_MESSAGES, T_DEVMSG, T_JOURNAL, T_JOURNAL_ITEMS,
-	T_OAUTH2, T_COUNT
+	T_OAUTH2, T_SENT, T_COUNT
 };
 
 #define U32_MAX_ 4294967295LL
@@ -69,6 +69,7 @@ static const struct state_move_col DEVICES[] = {
 	C_INT("n_waiting", 0, I64_MAX_),
 	C_INT_N("login_delay", 0, STATE_LOGIN_DELAY_MAX),
 	C_TIME_N("pop3_login"),
+	C_INT("n_sent", 0, I64_MAX_),
 };
 static const struct state_move_col MESSAGES[] = {
 	C_ID,
@@ -133,6 +134,25 @@ static const struct state_move_col OAUTH2[] = {
 	C_TEXT_N("last_error", STATE_OAUTH2_ERROR_MAX, STATE_FORM_PRINT),
 };
 
+/* Sent copies (SPEC §11): only appended ones move (DONE: their spool file
+ * is gone; they keep a copy from being appended twice). An account with a
+ * copy still owed is not exported (state_account_set_moved). */
+static const struct state_move_col SENT[] = {
+	C_ID,
+	C_REF_N("device_id", T_DEVICES),
+	C_TEXT("file", STATE_SENT_FILE_MAX, STATE_FORM_NAME),
+	C_INT("size", 0, I64_MAX_),
+	C_TEXT("sha256", 64, STATE_FORM_NAME),
+	C_INT("state", 3, 3),
+	C_TIME("created"),
+	C_INT("attempts", 0, I64_MAX_),
+	C_TEXT_N("last_error", STATE_ERROR_TEXT_MAX, STATE_FORM_ANY),
+	C_TEXT_N("folder", STATE_FOLDER_MAX, STATE_FORM_ANY),
+	C_INT_N("uidvalidity", 0, U32_MAX_),
+	C_INT_N("uid", 0, U32_MAX_),
+	C_TIME_N("finished"),
+};
+
 #define TABLE(n, cols, one) { n, cols, sizeof cols / sizeof cols[0], one }
 static const struct state_move_table TABLES[T_COUNT] = {
 	[T_ACCOUNTS] = TABLE("accounts", ACCOUNTS, true),
@@ -143,6 +163,7 @@ static const struct state_move_table TABLES[T_COUNT] = {
 	[T_JOURNAL] = TABLE("journal", JOURNAL, false),
 	[T_JOURNAL_ITEMS] = TABLE("journal_items", JOURNAL_ITEMS, false),
 	[T_OAUTH2] = TABLE("oauth2", OAUTH2, true),
+	[T_SENT] = TABLE("sent_copies", SENT, false),
 };
 
 /* The columns of each table that are not moved (besides the implicit
@@ -155,6 +176,7 @@ static const char *const NOT_MOVED[T_COUNT][4] = {
 	[T_DEVICES] = { "account_id" },
 	[T_JOURNAL] = { "account_id" },
 	[T_OAUTH2] = { "account_id", "lease_owner", "lease_until" },
+	[T_SENT] = { "account_id" },
 };
 
 /* Per table: the dump's query (?1 = the account id; the columns in the
@@ -175,14 +197,15 @@ static const char INS_MAILBOXES[] =
 static const char SEL_DEVICES[] =
 	"SELECT id, name, created, last_login, last_address, protocol, tls, revoked, folder,"
 	" offer, win, seen_on, dele, password_hash, enrol_mailbox_id, enrol_seq, enrol_time,"
-	" n_retrieved, n_deleted, n_waiting, login_delay, pop3_login"
+	" n_retrieved, n_deleted, n_waiting, login_delay, pop3_login, n_sent"
 	" FROM devices WHERE account_id = ?1 ORDER BY id";
 static const char INS_DEVICES[] =
 	"INSERT INTO devices(account_id, name, created, last_login, last_address, protocol,"
 	" tls, revoked, folder, offer, win, seen_on, dele, password_hash, enrol_mailbox_id,"
-	" enrol_seq, enrol_time, n_retrieved, n_deleted, n_waiting, login_delay, pop3_login)"
+	" enrol_seq, enrol_time, n_retrieved, n_deleted, n_waiting, login_delay, pop3_login,"
+	" n_sent)"
 	" VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-	" ?18, ?19, ?20, ?21, ?22, ?23)";
+	" ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 static const char SEL_MESSAGES[] =
 	"SELECT id, mailbox_id, uidvalidity, uid, seq, uidl, old_uidl, rfc822_size,"
 	" exact_size, flags, message_id, hdr_hash, emailid, gm_msgid, first_seen, gone,"
@@ -224,6 +247,15 @@ static const char INS_OAUTH2[] =
 	" generation, refreshed, last_error)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
+static const char SEL_SENT[] =
+	"SELECT id, device_id, file, size, sha256, state, created, attempts, last_error,"
+	" folder, uidvalidity, uid, finished FROM sent_copies WHERE account_id = ?1"
+	" AND state = 3 ORDER BY id";
+static const char INS_SENT[] =
+	"INSERT INTO sent_copies(account_id, device_id, file, size, sha256, state, created,"
+	" attempts, last_error, folder, uidvalidity, uid, finished)"
+	" VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
 static const struct {
 	const char *sel, *ins;
 } SQL[T_COUNT] = {
@@ -235,6 +267,7 @@ static const struct {
 	[T_JOURNAL] = { SEL_JOURNAL, INS_JOURNAL },
 	[T_JOURNAL_ITEMS] = { SEL_JOURNAL_ITEMS, INS_JOURNAL_ITEMS },
 	[T_OAUTH2] = { SEL_OAUTH2, INS_OAUTH2 },
+	[T_SENT] = { SEL_SENT, INS_SENT },
 };
 
 static const char SQL_COLUMNS[] =

@@ -170,7 +170,32 @@ static const char STEP7[] =
 static const char STEP8[] =
 	"CREATE INDEX journal_unfinished ON journal(failures) WHERE state <> 2;";
 
-static const char *const STEPS[] = { STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7, STEP8 };
+/* Version 9: SMTP submission (SPEC §11): the Sent copies, each recorded
+ * before the device gets its 250 and kept until it is in the Sent folder,
+ * and how many messages each device has sent. */
+static const char STEP9[] =
+	"CREATE TABLE sent_copies("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" device_id INTEGER REFERENCES devices(id) ON DELETE SET NULL,"
+	" file TEXT NOT NULL UNIQUE,"
+	" size INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),"
+	" created INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" folder TEXT,"
+	" uidvalidity INTEGER,"
+	" uid INTEGER,"
+	" finished INTEGER);"
+	"CREATE INDEX sent_copies_account ON sent_copies(account_id, state);"
+	"CREATE INDEX sent_copies_owed ON sent_copies(state) WHERE state IN (1, 2);"
+	"ALTER TABLE devices ADD COLUMN n_sent INTEGER NOT NULL DEFAULT 0;";
+
+static const char *const STEPS[] = {
+	STEP1, STEP2, STEP3, STEP4, STEP5, STEP6, STEP7, STEP8, STEP9,
+};
 #define N_STEPS ((int)(sizeof STEPS / sizeof STEPS[0]))
 
 int state_schema_version(void)

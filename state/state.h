@@ -185,7 +185,8 @@ int state_account_remove(struct state_db *db, const char *name);
  * export`), in one transaction: from then on state_journal_begin refuses its
  * commits (STATE_MOVED) and bridge/ refuses its logins. An account already
  * marked keeps its first mark. *moved (may be NULL) receives the mark in
- * force. */
+ * force. STATE_LIMIT, nothing marked, while the account has Sent copies
+ * not yet appended (their spool files are this node's). */
 int state_account_set_moved(struct state_db *db, int64_t account_id, int64_t now,
     int64_t *moved);
 /* Undo a mark that is exactly `moved` (an export that failed after marking):
@@ -339,6 +340,11 @@ struct state_device {
 	 * upstream steps have failed STATE_JOURNAL_STUCK times or more */
 	int64_t commits_pending;
 	int64_t commits_stuck;
+	/* state_device_list, state_report only: messages the device has sent
+	 * through SMTP submission (accepted upstream), and of their Sent
+	 * copies the ones not yet in the Sent folder */
+	int64_t sent;
+	int64_t sent_pending;
 };
 
 /* Create; STATE_EXISTS if (account, name) exists. settings NULL = all
@@ -731,6 +737,86 @@ int state_journal_purge(struct state_db *db, int64_t before, size_t *removed);
  * partial index of the unfinished entries only (schema 7): its cost follows
  * what is unfinished, not the table. Either pointer may be NULL. */
 int state_journal_unfinished(struct state_db *db, int64_t *pending, int64_t *stuck);
+
+/* ---- Sent copies (SPEC §11) ---------------------------------------------------
+ * A message a device submitted, kept as a file beside the state file until
+ * it is in the account's Sent folder. Lifecycle:
+ *   SENDING   recorded before the final "." goes upstream (state_sent_add):
+ *             the upstream has not answered yet. A row still SENDING when
+ *             popbridge starts is from a process that died before it knew
+ *             the answer — the device got no 250 and sends again — and is
+ *             dropped (state_sent_stale).
+ *   PENDING   the upstream accepted it (before the device hears 250): the
+ *             copy is owed.
+ *   APPENDING an APPEND was sent whose outcome is unknown (connection lost,
+ *             crash): before the next APPEND, the Sent folder is searched
+ *             for it, so it is never appended twice.
+ *   DONE      in the Sent folder (folder, UID when the server told it).
+ * A refused message's row is removed (state_sent_remove). */
+enum state_sent_state {
+	STATE_SENT_SENDING = 0,
+	STATE_SENT_PENDING = 1,
+	STATE_SENT_APPENDING = 2,
+	STATE_SENT_DONE = 3,
+};
+
+#define STATE_SENT_FILE_MAX 64    /* a spool file name (no '/') */
+#define STATE_SHA256_HEX    64
+
+struct state_sent {
+	int64_t id;
+	int64_t account_id;
+	int64_t device_id;        /* 0 when the device was removed */
+	char file[STATE_SENT_FILE_MAX + 1];
+	uint64_t size;
+	char sha256[STATE_SHA256_HEX + 1]; /* lower-case hex of the file */
+	enum state_sent_state state;
+	int64_t created;
+	int64_t attempts;         /* APPEND runs that failed */
+	char last_error[STATE_ERROR_TEXT_MAX + 1];
+	char folder[STATE_FOLDER_MAX + 1];   /* DONE: where it went */
+	uint32_t uidvalidity, uid;           /* DONE: APPENDUID or the search; 0: unknown */
+};
+
+/* A SENDING row; *id may be NULL. file: 1..STATE_SENT_FILE_MAX octets of
+ * [A-Za-z0-9._-]; sha256: 64 lower-case hex digits. */
+int state_sent_add(struct state_db *db, int64_t account_id, int64_t device_id,
+    const char *file, uint64_t size, const char *sha256, int64_t now, int64_t *id);
+/* SENDING -> PENDING, and the device's sent counter + 1, in one transaction. */
+int state_sent_accepted(struct state_db *db, int64_t id);
+/* A message the device sent without a Sent copy (sent-copy never or
+ * skipped): its sent counter + 1. */
+int state_device_sent(struct state_db *db, int64_t device_id);
+/* PENDING <-> APPENDING (an APPEND goes out / was answered NO); other
+ * moves are STATE_INVALID. */
+int state_sent_set_state(struct state_db *db, int64_t id, enum state_sent_state st);
+/* -> DONE with where it went. Idempotent. */
+int state_sent_done(struct state_db *db, int64_t id, const char *folder, uint32_t uidvalidity,
+    uint32_t uid, int64_t now);
+/* An APPEND run failed with error (cut to STATE_ERROR_TEXT_MAX): count it;
+ * *attempts (may be NULL) gets the count. */
+int state_sent_failed(struct state_db *db, int64_t id, const char *error, int64_t *attempts);
+int state_sent_get(struct state_db *db, int64_t id, struct state_sent *out);
+int state_sent_remove(struct state_db *db, int64_t id);
+typedef int state_sent_cb(void *arg, const struct state_sent *s);
+/* account_id > 0: the account's PENDING and APPENDING rows, oldest first;
+ * account_id 0: those of every account. At most limit rows (0: all). */
+int state_sent_pending(struct state_db *db, int64_t account_id, size_t limit,
+    state_sent_cb *cb, void *arg);
+/* How many PENDING and APPENDING rows (copies owed to Sent) every account
+ * has together: the metrics' gauge; a partial index holds only them. */
+int state_sent_owed(struct state_db *db, int64_t *n);
+/* The SENDING rows (start-up only: see above), oldest first. */
+int state_sent_stale(struct state_db *db, state_sent_cb *cb, void *arg);
+/* Whether a row names this spool file (orphan files have none). */
+int state_sent_has_file(struct state_db *db, const char *file, bool *has);
+/* The UIDs in folder (under uidvalidity) that DONE rows of the account
+ * with this sha256 already claim, into out (capacity cap); *n the count
+ * found (may exceed cap). */
+int state_sent_claimed(struct state_db *db, int64_t account_id, const char *sha256,
+    const char *folder, uint32_t uidvalidity, uint32_t *out, size_t cap, size_t *n);
+/* Delete DONE rows finished before `before`. *removed may be NULL. */
+int state_sent_purge(struct state_db *db, int64_t before, size_t *removed);
 
 /* ---- UIDL import (SPEC §7, issue 7) ------------------------------------------
  * Candidates for an old POP3 message: live messages of the mailbox whose

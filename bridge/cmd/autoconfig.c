@@ -13,10 +13,40 @@ _Static_assert((int)AUTOCONFIG_TLS_IMPLICIT == (int)PB_UTLS_IMPLICIT &&
     (int)AUTOCONFIG_TLS_STARTTLS == (int)PB_UTLS_STARTTLS &&
     (int)AUTOCONFIG_TLS_NONE == (int)PB_UTLS_NONE, "migrate_autoconfig_tls follows config_upstream_tls");
 
+/* popbridge's own SMTP submission is on (SPEC §11): the device sends
+ * through it, with its device password, unless --smtp-* say otherwise. The
+ * first implicit-TLS listener, else the first plain one (STARTTLS when a
+ * certificate is set); a listener on every address is reached by the
+ * --front HOST when there is one. */
+static int submission_server(struct cmd_admin *ad, const struct config_argval *arg,
+    struct migrate_autoconfig_params *p)
+{
+	const struct config_options *o = &ad->o;
+	bool tls = o->n_smtp_listen_tls > 0;
+	const struct config_endpoint *ep = tls ? &o->smtp_listen_tls[0] : &o->smtp_listen[0];
+
+	if (arg[CMD_O_SMTP_PORT].text == NULL)
+		p->smtp_port = ep->port;
+	if (arg[CMD_O_SMTP_TLS].text == NULL)
+		p->smtp_tls = tls ? AUTOCONFIG_TLS_IMPLICIT : o->cert[0] ? AUTOCONFIG_TLS_STARTTLS
+		    : AUTOCONFIG_TLS_NONE;
+	if (arg[CMD_O_SMTP_HOST].text != NULL)
+		return 0;
+	if (strcmp(ep->host, "0.0.0.0") != 0 && strcmp(ep->host, "::") != 0)
+		p->smtp_host = ep->host;
+	else if (arg[CMD_O_FRONT].text != NULL)
+		p->smtp_host = arg[CMD_O_FRONT].text;
+	else
+		return cmd_admin_fail(ad, "popbridge's submission service listens on every "
+		    "address: give --smtp-host with the name devices reach it by");
+	return 0;
+}
+
 /* --front HOST: the IMAP front (SPEC §12) at HOST, with the port and TLS of
  * its first --imap-listen-tls (implicit TLS), else of its first
  * --imap-listen (STARTTLS with a certificate, else none). The outgoing
- * server stays the upstream's host unless --smtp-host says otherwise. */
+ * server stays the upstream's host unless --smtp-host says otherwise or
+ * popbridge's own submission service is on (submission_server). */
 static int front(struct cmd_admin *ad, const char *host, struct migrate_autoconfig_params *p)
 {
 	const struct config_options *o = &ad->o;
@@ -68,6 +98,9 @@ static int run(struct config_cmdline *c)
 		p.smtp_host = arg[CMD_O_SMTP_HOST].text;
 	p.smtp_port = (unsigned)arg[CMD_O_SMTP_PORT].num;
 	p.smtp_tls = (enum migrate_autoconfig_tls)arg[CMD_O_SMTP_TLS].num;
+	if (ad.o.n_smtp_listen + ad.o.n_smtp_listen_tls > 0 &&
+	    submission_server(&ad, arg, &p) != 0)
+		goto out;
 	if (migrate_autoconfig_write(stdout,
 	    (enum migrate_autoconfig_format)arg[CMD_O_AUTOCONFIG_FORMAT].num, &p, err,
 	    sizeof(err)) != 0) {
@@ -96,8 +129,10 @@ static const struct config_cmd_opt opts[] = {
 	{ CMD_O_FRONT, 0, NULL },
 	{ PB_K_IMAP_LISTEN, 0, "the IMAP front's address (its port goes into the document)" },
 	{ PB_K_IMAP_LISTEN_TLS, 0, "the same for implicit TLS (preferred)" },
-	{ PB_K_CERT, 0, "with --imap-listen: the front offers STARTTLS" },
+	{ PB_K_CERT, 0, "with --imap-listen or --smtp-listen: STARTTLS is offered" },
 	{ PB_K_KEY, 0, NULL },
+	{ PB_K_SMTP_LISTEN, 0, "popbridge's submission service (as serve's): the outgoing server" },
+	{ PB_K_SMTP_LISTEN_TLS, 0, "the same over implicit TLS (preferred)" },
 };
 
 const struct config_command cmd_autoconfig = {
@@ -114,7 +149,11 @@ const struct config_command cmd_autoconfig = {
 	    "revocable) password: HOST with the port of the front's first\n"
 	    "--imap-listen-tls (SSL), else of its first --imap-listen (STARTTLS when a\n"
 	    "certificate is set, else none), from --config or these options; the\n"
-	    "outgoing server is then the upstream's host unless --smtp-host is given.\n",
+	    "outgoing server is then the upstream's host. When popbridge's SMTP\n"
+	    "submission is on (its --smtp-listen or --smtp-listen-tls, here or in the\n"
+	    "configuration file), the outgoing server is popbridge's own (on a wildcard\n"
+	    "address, at the --front HOST), so the device keeps sending with its device\n"
+	    "password. --smtp-host, --smtp-port and --smtp-tls override.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

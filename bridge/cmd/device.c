@@ -203,7 +203,7 @@ struct list_ctx {
 static int list_row(void *arg, const struct state_device *d)
 {
 	struct list_ctx *c = arg;
-	char created[32], login[32], ret[24], del[24], wait[24], pend[24], stuck[24];
+	char created[32], login[32], ret[24], del[24], wait[24], pend[24], stuck[24], sent[48];
 	char settings[3 * STATE_FOLDER_MAX];
 
 	format_settings(c->o, d, settings, sizeof(settings));
@@ -215,13 +215,19 @@ static int list_row(void *arg, const struct state_device *d)
 	snprintf(wait, sizeof(wait), seen ? "%lld" : "-", (long long)d->waiting);
 	snprintf(pend, sizeof(pend), "%lld", (long long)d->commits_pending);
 	snprintf(stuck, sizeof(stuck), "%lld", (long long)d->commits_stuck);
+	/* SMTP submission (SPEC §11): sent, and Sent copies still owed */
+	if (d->sent_pending > 0)
+		snprintf(sent, sizeof(sent), "%lld (%lld to copy)", (long long)d->sent,
+		    (long long)d->sent_pending);
+	else
+		snprintf(sent, sizeof(sent), "%lld", (long long)d->sent);
 	const char *cells[] = {
 		d->account, d->name, cmd_admin_time(d->created, "-", created, sizeof(created)),
 		cmd_admin_time(d->last_login, "never", login, sizeof(login)),
 		d->last_address[0] ? d->last_address : "-",
 		d->last_login && d->protocol[0] ? d->protocol : "-",
 		d->tls[0] ? d->tls : d->last_login ? "none" : "-",
-		ret, del, wait, pend, stuck, d->revoked ? "yes" : "no", settings,
+		ret, del, wait, pend, stuck, sent, d->revoked ? "yes" : "no", settings,
 	};
 	cmd_table_row(c->t, cells);
 	return 0;
@@ -234,7 +240,7 @@ static int device_list(struct config_cmdline *c)
 	struct state_account a;
 	int status = PB_EXIT_FAIL, rc;
 
-	cmd_table_init(&t, 14);
+	cmd_table_init(&t, 15);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	if (cmd_admin_open_state(&ad) != 0)
@@ -244,7 +250,7 @@ static int device_list(struct config_cmdline *c)
 		goto out;
 	static const char *const head[] = {
 		"ACCOUNT", "DEVICE", "CREATED", "LAST-LOGIN", "LAST-ADDRESS", "PROTOCOL", "TLS",
-		"RETRIEVED", "DELETED", "WAITING", "PENDING", "STUCK", "REVOKED", "SETTINGS"
+		"RETRIEVED", "DELETED", "WAITING", "PENDING", "STUCK", "SENT", "REVOKED", "SETTINGS"
 	};
 	cmd_table_row(&t, head);
 	struct list_ctx lc = { &ad.o, &t };
@@ -376,13 +382,15 @@ static const struct config_command device_list_cmd = {
 	.args = "[ACCOUNT]", .min_args = 0, .max_args = 1,
 	.text =
 	    "One line per device (of ACCOUNT, or of every account): creation time, last\n"
-	    "login (UTC), last remote address, its protocol (pop3, imap), TLS version of\n"
-	    "the last session (none: plaintext), messages retrieved and deleted and\n"
-	    "waiting as of its last POP3 session ('-' before its first), its commits not yet applied upstream\n"
-	    "(PENDING) and of those the ones that failed 3 times or more (STUCK: the\n"
-	    "error log names the step and the server's answer), whether it is revoked, and its\n"
-	    "effective settings; a '*' marks a setting made for this device ('device\n"
-	    "add' or 'device set').\n",
+	    "login (UTC), last remote address, its protocol (pop3, imap, smtp), TLS\n"
+	    "version of the last session (none: plaintext), messages retrieved and\n"
+	    "deleted and waiting as of its last POP3 session ('-' before its first, even\n"
+	    "when its last login was over IMAP or SMTP), its commits not yet applied\n"
+	    "upstream (PENDING) and of those the ones that failed 3 times or more (STUCK:\n"
+	    "the error log names the step and the server's answer), the messages it has\n"
+	    "sent through SMTP submission (SENT; '(N to copy)': Sent copies not yet in\n"
+	    "the Sent folder), whether it is revoked, and its effective settings; a '*'\n"
+	    "marks a setting made for this device ('device add' or 'device set').\n",
 	.table = cmd_options, .opts = opts_state, .n_opts = CONFIG_N(opts_state),
 	.run = device_list,
 };

@@ -116,6 +116,10 @@ static void json_device(struct rep *r, const struct state_device *d)
 	json_str_or_null(f, d->protocol, seen && d->protocol[0]);
 	fputs(", \"tls\": ", f);
 	json_str_or_null(f, d->tls[0] ? d->tls : "none", seen);
+	/* protocol is the last login's; a device that fetches over POP3 and
+	 * sends over SMTP (or moved to IMAP) keeps its POP3 side here */
+	fputs(", \"last_pop3_login\": ", f);
+	json_time(f, d->pop3_login);
 	if (d->pop3_login != 0)   /* an IMAP front login builds no POP3 view */
 		fprintf(f, ", \"retrieved\": %lld, \"deleted\": %lld, \"waiting\": %lld",
 		    (long long)d->retrieved, (long long)d->deleted, (long long)d->waiting);
@@ -123,6 +127,8 @@ static void json_device(struct rep *r, const struct state_device *d)
 		fputs(", \"retrieved\": null, \"deleted\": null, \"waiting\": null", f);
 	fprintf(f, ", \"pending_commits\": %lld, \"stuck_commits\": %lld",
 	    (long long)d->commits_pending, (long long)d->commits_stuck);
+	fprintf(f, ", \"sent\": %lld, \"sent_copies_pending\": %lld",
+	    (long long)d->sent, (long long)d->sent_pending);
 	fprintf(f, ", \"revoked\": %s, \"stale\": %s, \"days_since_login\": ",
 	    d->revoked ? "true" : "false", is_stale(r, d) ? "true" : "false");
 	if (seen)
@@ -197,6 +203,10 @@ static void status_text(const struct rep *r, const struct state_device *d, char 
 	else if (d->commits_pending > 0 && o < len)
 		snprintf(buf + o, len - o, "; %lld commit(s) pending",
 		    (long long)d->commits_pending);
+	o = strlen(buf);
+	if (d->sent_pending > 0 && o < len)
+		snprintf(buf + o, len - o, "; %lld Sent copies pending",
+		    (long long)d->sent_pending);
 }
 
 static int table_cb(void *arg, const struct state_account *a, const struct state_device *d)
@@ -204,7 +214,7 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	struct rep *r = arg;
 	char acc[STATE_ACCOUNT_MAX + 1], dev[STATE_DEVICE_MAX + 1], addr[STATE_ADDR_MAX + 1];
 	char moved[48] = "";
-	char login[32], rt[24], de[24], wa[24], st[96], tls[STATE_TLS_MAX + 1];
+	char login[32], rt[24], de[24], wa[24], se[24], st[128], tls[STATE_TLS_MAX + 1];
 	const char *auth = a->auth == STATE_AUTH_MANAGED ? "managed" : "passthrough";
 	char cred[32];
 
@@ -220,7 +230,7 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 			snprintf(moved, sizeof(moved), "MOVED away %s", cmd_admin_time(a->moved, "?",
 			    when, sizeof(when)));
 		const char *row[] = { acc, auth, cred, "(no devices)", "", "", "", "", "", "", "",
-		    moved };
+		    "", moved };
 		cmd_table_row(&r->t, row);
 		return 0;
 	}
@@ -232,10 +242,11 @@ static int table_cb(void *arg, const struct state_account *a, const struct state
 	snprintf(rt, sizeof(rt), "%lld", (long long)d->retrieved);
 	snprintf(de, sizeof(de), "%lld", (long long)d->deleted);
 	snprintf(wa, sizeof(wa), "%lld", (long long)d->waiting);
+	snprintf(se, sizeof(se), "%lld", (long long)d->sent);
 	status_text(r, d, st, sizeof(st));
 	const char *row[] = { acc, auth, cred, dev, login, addr, seen && d->protocol[0] ?
 	    d->protocol : "-", tls, d->pop3_login ? rt : "-", d->pop3_login ? de : "-",
-	    d->pop3_login ? wa : "-", st };
+	    d->pop3_login ? wa : "-", se, st };
 	cmd_table_row(&r->t, row);
 	if (is_stale(r, d)) {
 		const char *srow[] = { acc, dev, login, st };
@@ -274,11 +285,11 @@ static int run(struct config_cmdline *c)
 		json_close_account(&r);
 		printf(r.first_account ? "]}\n" : "\n  ]}\n");
 	} else {
-		cmd_table_init(&r.t, 12);
+		cmd_table_init(&r.t, 13);
 		cmd_table_init(&r.stale, 4);
 		const char *head[] = { "ACCOUNT", "AUTH", "CREDENTIAL", "DEVICE", "LAST LOGIN",
 		    "ADDRESS",
-		    "PROTO", "TLS", "RETR", "DELE", "WAIT", "STATUS" };
+		    "PROTO", "TLS", "RETR", "DELE", "WAIT", "SENT", "STATUS" };
 		const char *shead[] = { "ACCOUNT", "DEVICE", "LAST LOGIN", "STATUS" };
 		cmd_table_row(&r.t, head);
 		cmd_table_row(&r.stale, shead);
@@ -318,14 +329,17 @@ const struct config_command cmd_report = {
 	.text =
 	    "Accounts with their upstream credential (password or oauth2; ok or\n"
 	    "REFUSED as its last upstream login went) and their devices: last login,\n"
-	    "last address, protocol, TLS\n"
-	    "version, messages retrieved, deleted and waiting (as of each device's last\n"
-	    "session), revoked, and commits not yet applied upstream ('N commit(s)\n"
-	    "pending'; STUCK once one has failed 3 times: see the error log); 'MOVED\n"
-	    "away' with the time for an account exported to another node. Devices\n"
-	    "not seen for 30 days, or never, are marked\n"
-	    "stale and listed again at the end of the table: the plan for finishing a\n"
-	    "migration. JSON fields are described in docs/MIGRATION.md.\n",
+	    "last address, protocol of that login (pop3, imap, smtp), TLS version,\n"
+	    "messages retrieved, deleted and waiting as of the device's last POP3\n"
+	    "session ('-' if it never used POP3; a POP3 device that last logged in to\n"
+	    "send keeps them), revoked, and commits not yet applied upstream ('N\n"
+	    "commit(s) pending'; STUCK once one has failed 3 times: see the error log),\n"
+	    "messages sent through SMTP submission and their Sent copies not yet in\n"
+	    "the Sent folder ('N Sent copies pending'); 'MOVED away' with the time for\n"
+	    "an account exported to another node. Devices not seen for 30 days, or\n"
+	    "never, are marked stale and listed again at the end of the table: the\n"
+	    "plan for finishing a migration. JSON fields (last_pop3_login among them)\n"
+	    "are described in docs/MIGRATION.md.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

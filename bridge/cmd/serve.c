@@ -41,6 +41,9 @@ static const struct config_cmd_opt opts[] = {
 	{ PB_K_LOGIN_DELAY, 0, NULL },
 	{ PB_K_IMAP_LISTEN, 0, NULL }, { PB_K_IMAP_LISTEN_TLS, 0, NULL },
 	{ PB_K_METRICS_LISTEN, 0, NULL },
+	{ PB_K_SMTP_UPSTREAM, 0, NULL }, { PB_K_SMTP_UPSTREAM_TLS, 0, NULL },
+	{ PB_K_SMTP_LISTEN, 0, NULL }, { PB_K_SMTP_LISTEN_TLS, 0, NULL },
+	{ PB_K_SENT_COPY, 0, NULL }, { PB_K_SENT_FOLDER, 0, NULL },
 };
 _Static_assert(sizeof(opts) / sizeof(opts[0]) == PB_K_COUNT + 1, "serve takes every setting");
 
@@ -51,7 +54,10 @@ const struct config_command cmd_serve = {
 	    "Run the POP3 service in the foreground. Options override the\n"
 	    "configuration file; defaults in brackets. --upstream is required, here\n"
 	    "or in the file. An option given twice is an error, except --listen,\n"
-	    "--listen-tls, --imap-listen, --imap-listen-tls and --trusted-proxy.\n",
+	    "--listen-tls, --imap-listen, --imap-listen-tls, --smtp-listen,\n"
+	    "--smtp-listen-tls and --trusted-proxy.\n"
+	    "With --smtp-listen or --smtp-listen-tls it also accepts mail from the\n"
+	    "devices and relays it to --smtp-upstream, with a copy in Sent.\n",
 	.table = cmd_options, .opts = opts, .n_opts = CONFIG_N(opts),
 	.run = run,
 };

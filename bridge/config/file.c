@@ -222,9 +222,13 @@ static const struct attrmap state_attrs[] = {
 static const struct attrmap run_attrs[] = { { "user", PB_K_USER }, { NULL, 0 } };
 static const struct attrmap metrics_attrs[] = {
 	{ "listen", PB_K_METRICS_LISTEN }, { NULL, 0 } };
-/* <listen> and <device> are applied by their own functions (listen: its
- * address goes to listen or listen-tls; device: account and name open a
- * section). */
+static const struct attrmap smtp_attrs[] = {
+	{ "upstream", PB_K_SMTP_UPSTREAM }, { "upstream-tls", PB_K_SMTP_UPSTREAM_TLS },
+	{ "sent-copy", PB_K_SENT_COPY }, { "sent-folder", PB_K_SENT_FOLDER }, { NULL, 0 } };
+/* <listen>, <smtp-listen> and <device> are applied by their own functions
+ * (listen: its address goes to listen or listen-tls, imap-listen or
+ * imap-listen-tls by its protocol; smtp-listen: to smtp-listen or
+ * smtp-listen-tls; device: account and name open a section). */
 static const struct attrmap listen_attrs[] = { { NULL, 0 } };
 static const struct attrmap device_attrs[] = {
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
@@ -245,6 +249,8 @@ static const struct elemdef elements[] = {
 	{ "run", run_attrs, false },
 	{ "device", device_attrs, true },
 	{ "metrics", metrics_attrs, false },
+	{ "smtp", smtp_attrs, false },
+	{ "smtp-listen", listen_attrs, true },
 };
 #define N_ELEMENTS (sizeof(elements) / sizeof(elements[0]))
 
@@ -418,24 +424,27 @@ static void apply_attrs(struct walk *w, xmlNodePtr node, const struct elemdef *d
 	}
 }
 
-static void apply_listen(struct walk *w, xmlNodePtr node)
+static void apply_listen(struct walk *w, xmlNodePtr node, const char *elem)
 {
 	unsigned line = (unsigned)xmlGetLineNo(node);
 	char err[PB_ERR_MAX];
 	char *addr = attr_value(node, "address");
 	char *tls = attr_value(node, "tls");
 	char *proto = attr_value(node, "protocol");
-	bool imap = proto && strcmp(proto, "imap") == 0;
-	enum config_key k = tls && strcmp(tls, "yes") == 0 ?
-	    (imap ? PB_K_IMAP_LISTEN_TLS : PB_K_LISTEN_TLS) : (imap ? PB_K_IMAP_LISTEN : PB_K_LISTEN);
+	bool smtp = strcmp(elem, "smtp-listen") == 0;
+	bool imap = !smtp && proto && strcmp(proto, "imap") == 0;
+	bool yes = tls && strcmp(tls, "yes") == 0;
+	enum config_key k = smtp ? (yes ? PB_K_SMTP_LISTEN_TLS : PB_K_SMTP_LISTEN) :
+	    imap ? (yes ? PB_K_IMAP_LISTEN_TLS : PB_K_IMAP_LISTEN) :
+	    (yes ? PB_K_LISTEN_TLS : PB_K_LISTEN);
 	/* The schema allows yes and no too, but its message ("Invalid attribute
 	 * tls for element listen") does not say what is expected. */
 	if (tls && strcmp(tls, "yes") != 0 && strcmp(tls, "no") != 0)
-		value_problem(w, line, "listen", "tls", "expected yes or no");
-	else if (proto && !imap && strcmp(proto, "pop3") != 0)
-		value_problem(w, line, "listen", "protocol", "expected pop3 or imap");
+		value_problem(w, line, elem, "tls", "expected yes or no");
+	else if (!smtp && proto && !imap && strcmp(proto, "pop3") != 0)
+		value_problem(w, line, elem, "protocol", "expected pop3 or imap");
 	else if (config_options_set(w->layer, k, addr ? addr : "", err, sizeof(err)) != 0)
-		value_problem(w, line, "listen", "address", err);
+		value_problem(w, line, elem, "address", err);
 	else
 		w->line_of[k] = line;
 	xmlFree(addr);
@@ -479,7 +488,7 @@ static void walk_document(struct walk *w, xmlDocPtr doc)
 			if (!check_element(w, n, i))
 				break;
 			if (elements[i].attrs == listen_attrs)
-				apply_listen(w, n);
+				apply_listen(w, n, elements[i].name);
 			else if (elements[i].attrs == device_attrs)
 				apply_device(w, n, &elements[i]);
 			else

@@ -39,6 +39,9 @@ static const struct config_word level_words[] = {
 	{ "error", PB_LOG_ERROR }, { "warn", PB_LOG_WARN }, { "info", PB_LOG_INFO },
 	{ "debug", PB_LOG_DEBUG },
 };
+static const struct config_word sent_copy_words[] = {
+	{ "auto", PB_SENT_AUTO }, { "always", PB_SENT_ALWAYS }, { "never", PB_SENT_NEVER },
+};
 static const struct config_word bool_words[] = { { "no", 0 }, { "yes", 1 } };
 
 const struct config_words config_words_upstream_tls = CONFIG_WORDS(utls_words);
@@ -48,6 +51,7 @@ const struct config_words config_words_offer = CONFIG_WORDS(offer_words);
 const struct config_words config_words_seen_on = CONFIG_WORDS(seen_words);
 const struct config_words config_words_dele = CONFIG_WORDS(dele_words);
 const struct config_words config_words_log_level = CONFIG_WORDS(level_words);
+const struct config_words config_words_sent_copy = CONFIG_WORDS(sent_copy_words);
 static const struct config_words bool_names = CONFIG_WORDS(bool_words);
 
 int config_word_value(const struct config_words *t, const char *word)
@@ -108,9 +112,13 @@ const char *config_log_level_name(enum base_log_level v)
 {
 	return config_word_name(&config_words_log_level, (int)v);
 }
+const char *config_sent_copy_name(enum config_sent_copy v)
+{
+	return config_word_name(&config_words_sent_copy, (int)v);
+}
 
 /* How each key's value is parsed. */
-enum vtype { V_URL, V_PATH, V_UINT, V_LISTEN, V_ENUM, V_FOLDER, V_KEYWORD,
+enum vtype { V_URL, V_SMTP_URL, V_PATH, V_UINT, V_LISTEN, V_ENUM, V_FOLDER, V_KEYWORD,
 	V_BOOL, V_SEP, V_USER, V_CIDR, V_ENDPOINT };
 
 struct keydef {
@@ -162,6 +170,12 @@ static const struct keydef keys[PB_K_COUNT] = {
 	[PB_K_IMAP_LISTEN]      = { "imap-listen", V_LISTEN, 0, 0, NULL },
 	[PB_K_IMAP_LISTEN_TLS]  = { "imap-listen-tls", V_LISTEN, 0, 0, NULL },
 	[PB_K_METRICS_LISTEN]   = { "metrics-listen", V_ENDPOINT, 0, 0, NULL },
+	[PB_K_SMTP_UPSTREAM]    = { "smtp-upstream", V_SMTP_URL, 0, 0, NULL },
+	[PB_K_SMTP_UPSTREAM_TLS] = { "smtp-upstream-tls", V_ENUM, 0, 0, &config_words_upstream_tls },
+	[PB_K_SMTP_LISTEN]      = { "smtp-listen", V_LISTEN, 0, 0, NULL },
+	[PB_K_SMTP_LISTEN_TLS]  = { "smtp-listen-tls", V_LISTEN, 0, 0, NULL },
+	[PB_K_SENT_COPY]        = { "sent-copy", V_ENUM, 0, 0, &config_words_sent_copy },
+	[PB_K_SENT_FOLDER]      = { "sent-folder", V_FOLDER, 0, 0, NULL },
 };
 
 const char *config_key_name(enum config_key k) { return keys[k].name; }
@@ -370,6 +384,10 @@ void config_options_init(struct config_options *o)
 	o->upstream_max_per_account = PB_DEFAULT_UPSTREAM_MAX_PER_ACCOUNT;
 	o->log_level = PB_LOG_INFO;
 	strcpy(o->state, PB_DEFAULT_STATE);
+	o->smtp_upstream_scheme = PB_UTLS_STARTTLS;
+	o->smtp_upstream_tls = PB_UTLS_STARTTLS;
+	o->sent_copy = PB_SENT_AUTO;
+	strcpy(o->sent_folder, "Sent");
 }
 
 void config_options_free(struct config_options *o)
@@ -479,6 +497,12 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 			o->upstream_scheme = scheme;
 		}
 		break;
+	case V_SMTP_URL:
+		if ((rc = config_parse_smtp_url(value, &ep, &scheme, err, errlen)) == 0) {
+			o->smtp_upstream = ep;
+			o->smtp_upstream_scheme = scheme;
+		}
+		break;
 	case V_LISTEN:
 		if ((rc = config_parse_listen(value, &ep, err, errlen)) != 0)
 			break;
@@ -491,8 +515,14 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 		else if (k == PB_K_IMAP_LISTEN_TLS)
 			rc = add_listener(o->imap_listen_tls, &o->n_imap_listen_tls,
 			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
-		else
+		else if (k == PB_K_LISTEN_TLS)
 			rc = add_listener(o->listen_tls, &o->n_listen_tls,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else if (k == PB_K_SMTP_LISTEN)
+			rc = add_listener(o->smtp_listen, &o->n_smtp_listen,
+			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
+		else
+			rc = add_listener(o->smtp_listen_tls, &o->n_smtp_listen_tls,
 			    !(o->set & PB_KEY_BIT(k)), &ep, err, errlen);
 		break;
 	case V_PATH: {
@@ -532,12 +562,17 @@ int config_options_set(struct config_options *o, enum config_key k, const char *
 			o->tls_min = (enum config_tls_version)e;
 		else if (k == PB_K_AUTH)
 			o->auth = (enum config_auth)e;
+		else if (k == PB_K_SMTP_UPSTREAM_TLS)
+			o->smtp_upstream_tls = (enum config_upstream_tls)e;
+		else if (k == PB_K_SENT_COPY)
+			o->sent_copy = (enum config_sent_copy)e;
 		else
 			o->log_level = (enum base_log_level)e;
 		break;
 	case V_FOLDER:
-		rc = copy_text(k == PB_K_TRASH_FOLDER ? o->trash_folder : o->archive_folder,
-		    PB_FOLDER_MAX, value, "folder name", err, errlen);
+		rc = copy_text(k == PB_K_TRASH_FOLDER ? o->trash_folder : k == PB_K_SENT_FOLDER ?
+		    o->sent_folder : o->archive_folder, PB_FOLDER_MAX, value, "folder name", err,
+		    errlen);
 		break;
 	case V_KEYWORD:
 		rc = parse_keyword(value, o->dele_keyword, err, errlen);
@@ -656,12 +691,58 @@ int config_options_merge(struct config_options *dst, const struct config_options
 		case PB_K_STATE: strcpy(dst->state, src->state); break;
 		case PB_K_KEY_FILE: strcpy(dst->key_file, src->key_file); break;
 		case PB_K_METRICS_LISTEN: dst->metrics_listen = src->metrics_listen; break;
+		case PB_K_SMTP_UPSTREAM:
+			dst->smtp_upstream = src->smtp_upstream;
+			dst->smtp_upstream_scheme = src->smtp_upstream_scheme;
+			break;
+		case PB_K_SMTP_UPSTREAM_TLS: dst->smtp_upstream_tls = src->smtp_upstream_tls; break;
+		case PB_K_SMTP_LISTEN:
+			memcpy(dst->smtp_listen, src->smtp_listen, sizeof(dst->smtp_listen));
+			dst->n_smtp_listen = src->n_smtp_listen;
+			break;
+		case PB_K_SMTP_LISTEN_TLS:
+			memcpy(dst->smtp_listen_tls, src->smtp_listen_tls, sizeof(dst->smtp_listen_tls));
+			dst->n_smtp_listen_tls = src->n_smtp_listen_tls;
+			break;
+		case PB_K_SENT_COPY: dst->sent_copy = src->sent_copy; break;
+		case PB_K_SENT_FOLDER: strcpy(dst->sent_folder, src->sent_folder); break;
 		case PB_K_COUNT: break;
 		}
 		dst->set |= PB_KEY_BIT(k);
 	}
 	if (src->n_devices > 0 && copy_sections(dst, src, err, errlen) != 0)
 		return -1;
+	return 0;
+}
+
+/* SMTP submission (SPEC §11): listeners need an upstream (for a command that
+ * serves: need_upstream) and, for TLS, the certificate; the URL and the TLS
+ * mode agree as for --upstream. (No address serves two protocols:
+ * config_options_finish.) */
+static int smtp_finish(struct config_options *o, bool need_upstream, enum config_key *bad,
+    char *err, size_t errlen)
+{
+	size_t n_all = o->n_smtp_listen + o->n_smtp_listen_tls;
+
+#define SBAD(k, ...) do { *bad = (k); return base_errf(err, errlen, __VA_ARGS__); } while (0)
+	if (o->smtp_upstream.host[0] == 0) {
+		if (n_all > 0 && need_upstream)
+			SBAD(PB_K_SMTP_UPSTREAM, "smtp-listen needs an upstream submission server: give "
+			    "--smtp-upstream URL or <smtp upstream=\"...\"/>");
+	} else if (!(o->set & PB_KEY_BIT(PB_K_SMTP_UPSTREAM_TLS))) {
+		o->smtp_upstream_tls = o->smtp_upstream_scheme;
+	} else if (o->smtp_upstream_scheme == PB_UTLS_IMPLICIT &&
+	    o->smtp_upstream_tls != PB_UTLS_IMPLICIT) {
+		SBAD(PB_K_SMTP_UPSTREAM_TLS, "smtp-upstream-tls %s contradicts the smtps:// URL "
+		    "(use smtp://HOST for starttls or none)",
+		    config_upstream_tls_name(o->smtp_upstream_tls));
+	} else if (o->smtp_upstream_scheme == PB_UTLS_STARTTLS &&
+	    o->smtp_upstream_tls == PB_UTLS_IMPLICIT) {
+		SBAD(PB_K_SMTP_UPSTREAM_TLS, "smtp-upstream-tls implicit needs an smtps:// URL");
+	}
+	if (o->n_smtp_listen_tls > 0 && !o->cert[0])
+		SBAD(PB_K_SMTP_LISTEN_TLS, "smtp-listen-tls needs a certificate (cert and key)");
+#undef SBAD
 	return 0;
 }
 
@@ -684,7 +765,11 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 	} else if (o->upstream_scheme == PB_UTLS_STARTTLS && o->upstream_tls == PB_UTLS_IMPLICIT) {
 		BAD(PB_K_UPSTREAM_TLS, "upstream-tls implicit needs an imaps:// URL");
 	}
-	if (o->upstream_ca[0] && o->upstream.host[0] && o->upstream_tls == PB_UTLS_NONE)
+	if (smtp_finish(o, need_upstream, &bad, err, errlen) != 0)
+		goto failed;
+	/* (the submission server's TLS uses upstream-ca too, SPEC §11) */
+	if (o->upstream_ca[0] && o->upstream.host[0] && o->upstream_tls == PB_UTLS_NONE &&
+	    !(o->smtp_upstream.host[0] && o->smtp_upstream_tls != PB_UTLS_NONE))
 		BAD(PB_K_UPSTREAM_CA, "upstream-ca is given but upstream-tls is none");
 
 	if (!o->cert[0] != !o->key[0])
@@ -699,15 +784,17 @@ int config_options_finish(struct config_options *o, bool need_upstream, enum con
 				    config_endpoint_format(&o->listen[i], buf, sizeof(buf)));
 	if (o->n_imap_listen_tls > 0 && !o->cert[0])
 		BAD(PB_K_IMAP_LISTEN_TLS, "imap-listen-tls needs a certificate (cert and key)");
-	/* One address, one protocol: the IMAP front's addresses are none of
-	 * the POP3 ones, nor each other's. */
+	/* One address, one protocol: the IMAP front's and SMTP submission's
+	 * addresses are none of the POP3 ones, nor each other's. */
 	const struct { enum config_key k; const struct config_endpoint *l; size_t n; } kinds[] = {
 		{ PB_K_LISTEN, o->listen, o->n_listen },
 		{ PB_K_LISTEN_TLS, o->listen_tls, o->n_listen_tls },
 		{ PB_K_IMAP_LISTEN, o->imap_listen, o->n_imap_listen },
 		{ PB_K_IMAP_LISTEN_TLS, o->imap_listen_tls, o->n_imap_listen_tls },
+		{ PB_K_SMTP_LISTEN, o->smtp_listen, o->n_smtp_listen },
+		{ PB_K_SMTP_LISTEN_TLS, o->smtp_listen_tls, o->n_smtp_listen_tls },
 	};
-	for (size_t a = 2; a < 4; a++)
+	for (size_t a = 2; a < sizeof(kinds) / sizeof(kinds[0]); a++)
 		for (size_t b = 0; b < a; b++)
 			for (size_t i = 0; i < kinds[a].n; i++)
 				for (size_t j = 0; j < kinds[b].n; j++)
@@ -873,15 +960,33 @@ const char *config_options_format(const struct config_options *o, enum config_ke
 		else
 			snprintf(buf, len, "%s", "");
 		return buf;
+	case PB_K_SMTP_UPSTREAM:
+		if (o->smtp_upstream.host[0])
+			snprintf(buf, len, "%s://%s%s%s:%u",
+			    o->smtp_upstream_scheme == PB_UTLS_IMPLICIT ? "smtps" : "smtp",
+			    o->smtp_upstream.ipv6 ? "[" : "", o->smtp_upstream.host,
+			    o->smtp_upstream.ipv6 ? "]" : "", (unsigned)o->smtp_upstream.port);
+		else
+			snprintf(buf, len, "%s", "");
+		return buf;
+	case PB_K_SMTP_UPSTREAM_TLS: s = config_upstream_tls_name(o->smtp_upstream_tls); break;
+	case PB_K_SENT_COPY: s = config_sent_copy_name(o->sent_copy); break;
+	case PB_K_SENT_FOLDER: s = o->sent_folder; break;
 	case PB_K_LISTEN:
 	case PB_K_LISTEN_TLS:
 	case PB_K_IMAP_LISTEN:
-	case PB_K_IMAP_LISTEN_TLS: {
+	case PB_K_IMAP_LISTEN_TLS:
+	case PB_K_SMTP_LISTEN:
+	case PB_K_SMTP_LISTEN_TLS: {
 		const struct config_endpoint *l = k == PB_K_LISTEN ? o->listen :
 		    k == PB_K_LISTEN_TLS ? o->listen_tls :
-		    k == PB_K_IMAP_LISTEN ? o->imap_listen : o->imap_listen_tls;
+		    k == PB_K_IMAP_LISTEN ? o->imap_listen :
+		    k == PB_K_IMAP_LISTEN_TLS ? o->imap_listen_tls :
+		    k == PB_K_SMTP_LISTEN ? o->smtp_listen : o->smtp_listen_tls;
 		size_t nl = k == PB_K_LISTEN ? o->n_listen : k == PB_K_LISTEN_TLS ? o->n_listen_tls :
-		    k == PB_K_IMAP_LISTEN ? o->n_imap_listen : o->n_imap_listen_tls;
+		    k == PB_K_IMAP_LISTEN ? o->n_imap_listen :
+		    k == PB_K_IMAP_LISTEN_TLS ? o->n_imap_listen_tls :
+		    k == PB_K_SMTP_LISTEN ? o->n_smtp_listen : o->n_smtp_listen_tls;
 		if (nl > 0)
 			return config_endpoint_format(&l[0], buf, len);
 		break;

@@ -60,6 +60,8 @@ enum config_key {
 	PB_K_LOGIN_DELAY,
 	PB_K_IMAP_LISTEN, PB_K_IMAP_LISTEN_TLS,
 	PB_K_METRICS_LISTEN,
+	PB_K_SMTP_UPSTREAM, PB_K_SMTP_UPSTREAM_TLS, PB_K_SMTP_LISTEN, PB_K_SMTP_LISTEN_TLS,
+	PB_K_SENT_COPY, PB_K_SENT_FOLDER,
 	PB_K_COUNT
 };
 #define PB_KEY_BIT(k) ((uint64_t)1 << (k))
@@ -73,6 +75,9 @@ enum config_tls_version { PB_TLS_1_0, PB_TLS_1_1, PB_TLS_1_2, PB_TLS_1_3 };
 enum config_auth { PB_AUTH_PASSTHROUGH, PB_AUTH_MANAGED };
 enum config_offer { PB_OFFER_ALL, PB_OFFER_SINCE_ENROLMENT, PB_OFFER_UNSEEN };
 enum config_seen_on { PB_SEEN_RETR, PB_SEEN_QUIT, PB_SEEN_NEVER };
+/* SPEC §11: a copy in Sent unless the upstream files sent mail itself
+ * (auto: Gmail, X-GM-EXT-1), or always, or never. */
+enum config_sent_copy { PB_SENT_AUTO, PB_SENT_ALWAYS, PB_SENT_NEVER };
 enum config_dele { PB_DELE_HIDE, PB_DELE_TRASH, PB_DELE_ARCHIVE, PB_DELE_FLAG,
 	PB_DELE_EXPUNGE, PB_DELE_LAST_DEVICE };
 
@@ -154,6 +159,17 @@ struct config_options {
 	char state[PB_PATH_MAX];
 	char key_file[PB_PATH_MAX];    /* "" until finish(): STATE.key */
 
+	/* SMTP submission (SPEC §11): off without smtp listeners */
+	struct config_endpoint smtp_upstream;     /* host[0] == 0: none given */
+	enum config_upstream_tls smtp_upstream_scheme; /* what its URL implies */
+	enum config_upstream_tls smtp_upstream_tls;    /* effective after finish() */
+	struct config_endpoint smtp_listen[PB_LISTEN_MAX];
+	size_t n_smtp_listen;
+	struct config_endpoint smtp_listen_tls[PB_LISTEN_MAX];
+	size_t n_smtp_listen_tls;
+	enum config_sent_copy sent_copy;
+	char sent_folder[PB_FOLDER_MAX];   /* when the server has no \Sent */
+
 	struct config_device_section *devices; /* owned */
 	size_t n_devices;
 };
@@ -227,6 +243,9 @@ void config_options_device(const struct config_options *o, const char *account,
 /* Parsers usable on their own (0 or -1 with err). */
 int config_parse_upstream_url(const char *s, struct config_endpoint *ep,
     enum config_upstream_tls *tls, char *err, size_t errlen);
+/* smtps://HOST[:465] (implicit TLS) or smtp://HOST[:587] (STARTTLS). */
+int config_parse_smtp_url(const char *s, struct config_endpoint *ep,
+    enum config_upstream_tls *tls, char *err, size_t errlen);
 int config_parse_listen(const char *s, struct config_endpoint *ep, char *err, size_t errlen);
 /* Decimal digits only, no sign or spaces, min <= n <= max. */
 int config_parse_uint(const char *s, unsigned long min, unsigned long max,
@@ -257,6 +276,7 @@ extern const struct config_words config_words_offer;
 extern const struct config_words config_words_seen_on;
 extern const struct config_words config_words_dele;
 extern const struct config_words config_words_log_level;
+extern const struct config_words config_words_sent_copy;
 
 /* The value of word in t, or -1. */
 int config_word_value(const struct config_words *t, const char *word);
@@ -294,5 +314,6 @@ const char *config_offer_name(enum config_offer v);
 const char *config_seen_on_name(enum config_seen_on v);
 const char *config_dele_name(enum config_dele v);
 const char *config_log_level_name(enum base_log_level v);
+const char *config_sent_copy_name(enum config_sent_copy v);
 
 #endif

@@ -181,6 +181,22 @@ int config_parse_upstream_url(const char *s, struct config_endpoint *ep,
 	return 0;
 }
 
+static const struct config_url_scheme smtp_schemes[] = {
+	{ "smtps", 465, true },    /* RFC 8314 */
+	{ "smtp", 587, false },    /* submission (RFC 6409): STARTTLS, or none */
+};
+
+int config_parse_smtp_url(const char *s, struct config_endpoint *ep,
+    enum config_upstream_tls *tls, char *err, size_t errlen)
+{
+	const struct config_url_scheme *sc;
+	if (config_url_parse(s, smtp_schemes, sizeof(smtp_schemes) / sizeof(smtp_schemes[0]),
+	    &sc, ep, err, errlen) != 0)
+		return -1;
+	*tls = sc->implicit_tls ? PB_UTLS_IMPLICIT : PB_UTLS_STARTTLS;
+	return 0;
+}
+
 const char *config_endpoint_format(const struct config_endpoint *ep, char *buf, size_t len)
 {
 	snprintf(buf, len, ep->ipv6 ? "[%s]:%u" : "%s:%u", ep->host, (unsigned)ep->port);

@@ -32,6 +32,8 @@ enum maildrop_crash_point maildrop_crash_point_parse(const char *s)
 		return BRIDGE_CRASH_AFTER_UPSTREAM_STEP;
 	if (strcmp(s, "before-finish") == 0)
 		return BRIDGE_CRASH_BEFORE_FINISH;
+	if (strcmp(s, "after-append") == 0)
+		return BRIDGE_CRASH_AFTER_APPEND;
 	return BRIDGE_CRASH_NONE;
 }
 

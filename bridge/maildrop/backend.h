@@ -43,6 +43,7 @@ struct maildrop_devlocks;        /* bridge/maildrop/devlock.h */
 struct guard_throttle;           /* bridge/guard/throttle.h */
 struct guard_gate;               /* bridge/guard/gate.h */
 struct pool;                     /* bridge/pool/pool.h */
+struct maildrop_upstream;        /* bridge/maildrop/upstream.h */
 
 #define BRIDGE_KEY_LEN     32   /* managed-mode key (bridge/managed/secret.h) */
 #define BRIDGE_TLSVER_MAX  16   /* "TLSv1.3" + NUL */
@@ -64,6 +65,9 @@ enum maildrop_crash_point {
 	                                     upstream step done, not yet marked */
 	BRIDGE_CRASH_BEFORE_FINISH,       /* "before-finish": every upstream step
 	                                     done, the entry not yet finished */
+	BRIDGE_CRASH_AFTER_APPEND,        /* "after-append": a Sent copy's APPEND
+	                                     answered OK, not yet recorded
+	                                     (SPEC §11, bridge/submit/) */
 };
 
 struct maildrop_ctx {
@@ -80,6 +84,14 @@ struct maildrop_ctx {
 	                                      mode; cleansed by maildrop_ctx_free */
 	bool has_managed_key;
 	enum maildrop_crash_point crash_at;  /* test hook, from the environment */
+	/* SMTP submission (SPEC §11): called at every good login of any
+	 * protocol, with the session's logged-in IMAP connection and state
+	 * database, so that the Sent copies the account still owes go in now;
+	 * it may leave another folder selected. NULL: none (serve sets it to
+	 * bridge/submit/'s submit_owed_copies when submission is on). */
+	void (*owed_copies)(void *arg, struct maildrop_upstream *up, struct state_db *db,
+	    int64_t account_id, const char *account, const struct config_options *opt);
+	void *owed_copies_arg;
 };
 
 struct maildrop_conn {

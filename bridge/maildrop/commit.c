@@ -1,5 +1,6 @@
 /* bridge/maildrop/commit.c — the upstream steps of a journal entry (bridge/maildrop/commit.h). */
 #include "bridge/maildrop/commit.h"
+#include "bridge/maildrop/folder.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -148,80 +149,12 @@ nomem:
 	return -1;
 }
 
-/* An optional command's outcome: the server answered or lacks it. */
-static bool answered(enum imap_result ir)
-{
-	return ir == IMAP_OK || ir == IMAP_ENOTFOUND || ir == IMAP_EARG || ir == IMAP_NO ||
-	    ir == IMAP_BAD || ir == IMAP_EUNSUPPORTED;
-}
-
-struct exists_ctx {
-	const char *name;
-	bool found;
-};
-
-static void exists_cb(void *arg, const struct imap_list_entry *e)
-{
-	struct exists_ctx *c = arg;
-
-	if (strcmp(e->name, c->name) == 0 &&
-	    !(e->attrs & (IMAP_LIST_NONEXISTENT | IMAP_LIST_NOSELECT)))
-		c->found = true;
-}
-
-/* The configured name on a server whose personal namespace has a prefix
- * (RFC 2342; Cyrus and Courier as Debian ships them: "INBOX." with "."),
- * where a bare "Trash" cannot be created (Cyrus: NO Permission denied, no
- * [TRYCREATE]): a name already under the prefix, INBOX itself, or a folder
- * that exists as given (an administrator's explicit choice) is kept;
- * otherwise the prefix goes in front, joined by the namespace's hierarchy
- * delimiter ("Trash" -> "INBOX.Trash"). No NAMESPACE, or an empty prefix
- * (Dovecot, Gmail): the name as configured. */
-static int namespaced(struct run *r, const char *configured, char *out, size_t len)
-{
-	struct imap_session *imap = r->env->up->imap;
-	char prefix[PB_FOLDER_MAX], delim = 0;
-	size_t pl;
-	enum imap_result ir;
-
-	snprintf(out, len, "%s", configured);
-	ir = imap_namespace(imap, prefix, sizeof(prefix), &delim);
-	if (!answered(ir))
-		return up_fail(r, "asking for the personal namespace");
-	if (ir != IMAP_OK || prefix[0] == '\0' || strcasecmp(configured, "INBOX") == 0)
-		return 0;
-	pl = strlen(prefix);
-	if (strncmp(configured, prefix, pl) == 0 ||
-	    (strncasecmp(prefix, "INBOX", 5) == 0 && strncasecmp(configured, prefix, pl) == 0))
-		return 0;
-	struct exists_ctx ex = { configured, false };
-	ir = imap_list(imap, "", configured, exists_cb, &ex);
-	if (!answered(ir))
-		return up_fail(r, "looking for the configured folder");
-	if (ex.found)
-		return 0;
-	bool join = delim != 0 && prefix[pl - 1] != delim;
-	if (pl + (join ? 1 : 0) + strlen(configured) >= len) {
-		snprintf(r->detail, r->detail_len, "commit: folder name %s%s%s too long", prefix,
-		    join ? (char[2]){ delim, 0 } : "", configured);
-		return -1;
-	}
-	snprintf(out, len, "%s%s%s", prefix, join ? (char[2]){ delim, 0 } : "", configured);
-	return 0;
-}
-
-/* The folder a trash/archive move goes to: SPECIAL-USE, else configured,
- * under the personal namespace. */
+/* The folder a trash/archive move goes to (bridge/maildrop/folder.h). */
 static int target_folder(struct run *r, unsigned use, const char *configured,
     char *out, size_t len)
 {
-	enum imap_result ir = imap_find_special(r->env->up->imap, use, out, len);
-
-	if (ir == IMAP_OK)
-		return 0;
-	if (!answered(ir))
-		return up_fail(r, "looking for the special-use folder");
-	return namespaced(r, configured, out, len);
+	return maildrop_folder_target(r->env->up, use, configured, out, len, r->detail,
+	    r->detail_len);
 }
 
 static bool move_refused_for_missing(struct maildrop_upstream *up, enum imap_result ir)
@@ -231,12 +164,7 @@ static bool move_refused_for_missing(struct maildrop_upstream *up, enum imap_res
 
 static int create_folder(struct run *r, const char *folder)
 {
-	struct maildrop_upstream *up = r->env->up;
-	enum imap_result ir = imap_create(up->imap, folder);
-
-	if (ir == IMAP_OK || (ir == IMAP_NO && imap_last(up->imap)->code == IMAP_CODE_ALREADYEXISTS))
-		return 0;
-	return up_fail(r, "creating the target folder");
+	return maildrop_folder_create(r->env->up, folder, r->detail, r->detail_len);
 }
 
 /* UID COPY (or MOVE) uids to folder, creating it on [TRYCREATE]. */

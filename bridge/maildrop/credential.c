@@ -16,6 +16,22 @@ static enum pop3_md_status from_outcome(enum oauth2_outcome r)
 	return r == OAUTH2_PERM ? POP3_MD_PERM : POP3_MD_TEMP;
 }
 
+void maildrop_log_token_refused(const char *event, const char *account, const char *user,
+    const char *msg, const char *detail)
+{
+	char cmd[STATE_ACCOUNT_MAX + 40];
+	struct base_logline l;
+
+	snprintf(cmd, sizeof(cmd), "popbridge account oauth2-login %s", account);
+	base_logline_start(&l, PB_LOG_ERROR, event);
+	base_logline_str(&l, "account", account);
+	base_logline_str(&l, "run", cmd);
+	base_logline_str(&l, "msg", msg);
+	base_logline_str(&l, "upstream_user", user);
+	base_logline_str(&l, "detail", detail);
+	base_logline_emit(&l);
+}
+
 /* The OAuth2 path: a token, a login, and after a refusal one more of each. */
 static enum pop3_md_status login_oauth2(struct maildrop_upstream *up,
     const struct config_options *opt, struct state_db *db, const struct managed_key *key,
@@ -55,17 +71,9 @@ static enum pop3_md_status login_oauth2(struct maildrop_upstream *up,
 	}
 	st = maildrop_upstream_login(up, opt, user, token, detail, detail_len);
 	if (st == POP3_MD_AUTH) {
-		char cmd[STATE_ACCOUNT_MAX + 40];
-		struct base_logline l;
-		snprintf(cmd, sizeof(cmd), "popbridge account oauth2-login %s", account);
-		base_logline_start(&l, PB_LOG_ERROR, "managed-upstream-refused");
-		base_logline_str(&l, "account", account);
-		base_logline_str(&l, "run", cmd);
-		base_logline_str(&l, "msg", "the upstream refuses a new OAuth2 access token: "
-		    "check the grant's scope and the upstream user, then authorise again");
-		base_logline_str(&l, "upstream_user", user);
-		base_logline_str(&l, "detail", detail);
-		base_logline_emit(&l);
+		maildrop_log_token_refused("managed-upstream-refused", account, user,
+		    "the upstream refuses a new OAuth2 access token: check the grant's scope "
+		    "and the upstream user, then authorise again", detail);
 		st = POP3_MD_PERM;
 		(void)state_account_credential_result(db, account_id, false);
 	}
@@ -96,4 +104,19 @@ enum pop3_md_status maildrop_upstream_login_stored(struct maildrop_upstream *up,
 	if (st == POP3_MD_OK)
 		(void)state_account_credential_result(db, account_id, true);
 	return st;
+}
+
+enum pop3_md_status maildrop_credential_login(struct maildrop_upstream *up,
+    const struct config_options *opt, struct state_db *db, const struct managed_key *key,
+    const struct maildrop_credential *c, char *detail, size_t detail_len)
+{
+	if (!c->managed)
+		return maildrop_upstream_login(up, opt, c->user, c->password, detail, detail_len);
+	return maildrop_upstream_login_stored(up, opt, db, key, c->account_id, c->account, c->user,
+	    c->oauth2 ? NULL : c->password, detail, detail_len);
+}
+
+void maildrop_credential_clear(struct maildrop_credential *c)
+{
+	OPENSSL_cleanse(c, sizeof(*c));
 }

@@ -19,10 +19,19 @@
  *  - The outcome is recorded as the account's credential_ok: 1 after a
  *    login, 0 when the credential was refused; trouble records nothing.
  *  - detail: one line without secrets, in every failure case.
+ *
+ * struct maildrop_credential: the upstream credential a device login used
+ * (maildrop_login's cred, login.h), for a front end that logs in with it
+ * elsewhere too — SMTP submission: the submission server, and the IMAP
+ * server again for the Sent copy. maildrop_credential_login() is that IMAP
+ * login: passthrough, maildrop_upstream_login() with the device's
+ * password; managed, maildrop_upstream_login_stored() (the password, or
+ * the grant's token). The holder wipes it (maildrop_credential_clear).
  */
 #ifndef BRIDGE_MAILDROP_CREDENTIAL_H
 #define BRIDGE_MAILDROP_CREDENTIAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,5 +45,28 @@ enum pop3_md_status maildrop_upstream_login_stored(struct maildrop_upstream *up,
     const struct config_options *opt, struct state_db *db, const struct managed_key *key,
     int64_t account_id, const char *account, const char *user, const char *password,
     char *detail, size_t detail_len);
+
+struct maildrop_credential {
+	bool managed;                          /* a stored credential (managed mode) */
+	bool oauth2;                           /* managed: an OAuth2 grant (no password:
+	                                          oauth2_access_token gives the token) */
+	int64_t account_id;
+	char account[STATE_ACCOUNT_MAX + 1];   /* managed: the stored spelling (the
+	                                          secrets are sealed for it) */
+	char user[STATE_USER_MAX + 1];         /* the upstream user name */
+	char password[SECRET_PLAINTEXT_MAX + 1];
+};
+
+enum pop3_md_status maildrop_credential_login(struct maildrop_upstream *up,
+    const struct config_options *opt, struct state_db *db, const struct managed_key *key,
+    const struct maildrop_credential *c, char *detail, size_t detail_len);
+void maildrop_credential_clear(struct maildrop_credential *c);
+
+/* The error line when a server refuses a new access token too (event
+ * "managed-upstream-refused" for IMAP, "submission-refused" for SMTP):
+ * account, run="popbridge account oauth2-login ACCOUNT", msg, upstream_user,
+ * detail (no secret in any). */
+void maildrop_log_token_refused(const char *event, const char *account, const char *user,
+    const char *msg, const char *detail);
 
 #endif

@@ -150,6 +150,12 @@ static enum maildrop_login_status login_passthrough(struct maildrop_login *l,
 		return auth_failed(l, TEXT_BAD_LOGIN, detail);
 	if (st != MAILDROP_LOGIN_OK)
 		return temp_failed(l, st, detail);
+	if (l->cred != NULL) {
+		memset(l->cred, 0, sizeof(*l->cred));
+		snprintf(l->cred->account, sizeof(l->cred->account), "%s", l->account);
+		snprintf(l->cred->user, sizeof(l->cred->user), "%s", l->account);
+		snprintf(l->cred->password, sizeof(l->cred->password), "%s", password);
+	}
 	return MAILDROP_LOGIN_OK;
 }
 
@@ -214,6 +220,15 @@ static enum maildrop_login_status login_managed(struct maildrop_login *l,
 	    ml.account, ml.upstream_user, oauth2 ? NULL : ml.upstream_password, detail,
 	    sizeof(detail)));
 	managed_key_clear(&key);
+	if (st == MAILDROP_LOGIN_OK && l->cred != NULL) {
+		struct maildrop_credential *c = l->cred;
+		c->managed = true;
+		c->oauth2 = oauth2;
+		c->account_id = ml.account_id;
+		snprintf(c->account, sizeof(c->account), "%s", ml.account);
+		snprintf(c->user, sizeof(c->user), "%s", ml.upstream_user);
+		snprintf(c->password, sizeof(c->password), "%s", oauth2 ? "" : ml.upstream_password);
+	}
 	managed_login_clear(&ml);
 	if (oauth2 && st == MAILDROP_LOGIN_PERM) {
 		/* logged with the command that mends it (credential.h) */

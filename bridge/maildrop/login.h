@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "bridge/maildrop/backend.h"
+#include "bridge/maildrop/credential.h"
 #include "bridge/maildrop/upstream.h"
 #include "state/state.h"
 
@@ -83,6 +84,11 @@ struct maildrop_login {
 	struct maildrop_upstream *up;  /* the caller's, zeroed */
 	bool check_login_delay;        /* refuse a device's early login
 	                                  (LOGIN-DELAY, SPEC §14: POP3) */
+	struct maildrop_credential *cred;  /* NULL, or filled after a good
+	                                  authenticate with the upstream
+	                                  credential it used (credential.h: SMTP
+	                                  submission logs in elsewhere with it);
+	                                  the caller wipes it */
 
 	/* outputs */
 	struct state_db *db;

@@ -150,6 +150,11 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		base_log(PB_LOG_WARN, "journal", "account %s: %d commit(s) still pending: %s",
 		    account, left, err);
 
+	/* SMTP submission's Sent copies the account still owes (SPEC §11). */
+	if (conn->ctx->owed_copies != NULL)
+		conn->ctx->owed_copies(conn->ctx->owed_copies_arg, &md->up, md->db, md->account_id,
+		    account, opt);
+
 	struct state_mailbox mb;
 	st = maildrop_sync_folder(&md->up, md->db, md->account_id, md->eff.folder,
 	    opt->dele_keyword, now, &mb, err, sizeof(err));

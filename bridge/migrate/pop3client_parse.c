@@ -10,7 +10,7 @@
 void migrate_pop3c_parser_init(struct migrate_pop3c_parser *p)
 {
 	memset(p, 0, sizeof(*p));
-	pop3_lr_init(&p->lr);
+	pop3_lr_init(&p->lr, p->lr_buf, sizeof(p->lr_buf));
 }
 
 void migrate_pop3c_parser_expect(struct migrate_pop3c_parser *p, bool multi)

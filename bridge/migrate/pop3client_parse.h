@@ -63,6 +63,7 @@ struct migrate_pop3c_event {
 
 struct migrate_pop3c_parser {
 	struct pop3_linereader lr;
+	char lr_buf[POP3_SASL_LINE_MAX];
 	bool multi_next;   /* the next reply is to a multi-line command */
 	bool in_data;      /* between "+OK" and "." of a multi-line reply */
 	bool failed;

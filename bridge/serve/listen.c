@@ -64,11 +64,13 @@ bad_addr:
 int serve_listeners_open(struct serve_listeners *ls, const struct config_options *o,
     char *err, size_t errlen)
 {
-	const struct { const struct config_endpoint *l; size_t n; bool tls, imap; } kinds[] = {
-		{ o->listen, o->n_listen, false, false },
-		{ o->listen_tls, o->n_listen_tls, true, false },
-		{ o->imap_listen, o->n_imap_listen, false, true },
-		{ o->imap_listen_tls, o->n_imap_listen_tls, true, true },
+	const struct { const struct config_endpoint *l; size_t n; bool tls, imap, smtp; } kinds[] = {
+		{ o->listen, o->n_listen, false, false, false },
+		{ o->listen_tls, o->n_listen_tls, true, false, false },
+		{ o->imap_listen, o->n_imap_listen, false, true, false },
+		{ o->imap_listen_tls, o->n_imap_listen_tls, true, true, false },
+		{ o->smtp_listen, o->n_smtp_listen, false, false, true },
+		{ o->smtp_listen_tls, o->n_smtp_listen_tls, true, false, true },
 	};
 	ls->n = 0;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -79,7 +81,8 @@ int serve_listeners_open(struct serve_listeners *ls, const struct config_options
 			}
 			if (open_one(&ls->l[ls->n], &kinds[k].l[i], kinds[k].tls, err, errlen) != 0)
 				goto fail;
-			ls->l[ls->n++].imap = kinds[k].imap;
+			ls->l[ls->n].imap = kinds[k].imap;
+			ls->l[ls->n++].smtp = kinds[k].smtp;
 		}
 	}
 	return 0;

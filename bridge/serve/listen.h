@@ -4,8 +4,9 @@
  * Contract:
  *  - serve_listeners_open() binds every --listen (POP3, STLS when a certificate
  *    is set) and --listen-tls (implicit TLS) endpoint of the effective
- *    options, and the IMAP front's --imap-listen and --imap-listen-tls, IPv4 or IPv6 (an IPv6 socket is IPV6_V6ONLY, so [::]:N and
- *    0.0.0.0:N may both be given). Sockets are non-blocking, close-on-exec,
+ *    options, the IMAP front's --imap-listen and --imap-listen-tls, and
+ *    --smtp-listen and --smtp-listen-tls (SMTP submission), IPv4 or IPv6 (an
+ *    IPv6 socket is IPV6_V6ONLY, so [::]:N and 0.0.0.0:N may both be given). Sockets are non-blocking, close-on-exec,
  *    SO_REUSEADDR. On any failure every socket opened so far is closed and
  *    err names the address and the reason; nothing stays open.
  *  - serve_listeners_close() closes them all; safe to call twice.
@@ -21,7 +22,7 @@
 #include "bridge/base/addrkey.h"     /* PB_ADDR_TEXT_MAX */
 #include "bridge/config/options.h"
 
-#define PB_LISTENERS_MAX (4 * PB_LISTEN_MAX)
+#define PB_LISTENERS_MAX (6 * PB_LISTEN_MAX)   /* POP3, IMAP and SMTP, plain and TLS */
 /* The kernel caps it at net.core.somaxconn (4096 since Linux 5.4). A burst
  * of connects beyond it overflows the accept queue, and with SYN cookies a
  * client that waits for the greeting is never told: 2,000 connects at once
@@ -30,8 +31,9 @@
 
 struct serve_listener {
 	int fd;                              /* -1 when closed */
-	bool implicit_tls;                   /* a --listen-tls socket */
+	bool implicit_tls;                   /* a --*listen-tls socket */
 	bool imap;                           /* the IMAP front (--imap-listen*) */
+	bool smtp;                           /* SMTP submission (--smtp-listen*, SPEC §11) */
 	char name[PB_HOST_MAX + 10];         /* "ADDR:PORT" as configured */
 };
 

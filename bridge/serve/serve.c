@@ -40,13 +40,17 @@
 #include "bridge/serve/registry.h"
 #include "bridge/serve/sessions.h"
 #include "bridge/serve/signals.h"
+#include "bridge/submit/relay.h"
+#include "bridge/submit/retry.h"
 #include "pop3/server.h"
+#include "smtp/server.h"
 #include "state/state.h"
 
 #define ACCEPT_BURST 64              /* accepts per listener per poll round */
 #define ACCEPT_ERROR_PAUSE_MS 100    /* out of descriptors: let sessions end */
 #define TOO_MANY "-ERR [SYS/TEMP] too many sessions\r\n"
 #define TOO_MANY_IMAP "* BYE [UNAVAILABLE] Too many sessions, try again later.\r\n"
+#define TOO_MANY_SMTP "421 4.3.2 too many sessions, try again later\r\n"
 /* Descriptors one session may hold: the client socket and its duplicate
  * (serve_registry.h), the upstream socket, the SQLite file with its -wal
  * and -shm, and a spare. */
@@ -82,6 +86,13 @@ struct serve {
 
 	struct serve_metrics *metrics;   /* --metrics-listen; NULL: none */
 	atomic_bool metrics_ready;   /* limits and pool are set (release/acquire) */
+	/* SMTP submission (SPEC §11), when smtp listeners are configured */
+	bool submit_on;
+	struct submit_ctx submit;
+	bool retry_started;          /* the Sent copies' retry thread */
+	pthread_t retry_thread;
+	pthread_mutex_t retry_lock;
+	pthread_cond_t retry_cond;   /* signalled when stopping */
 };
 
 struct session_job {
@@ -90,6 +101,7 @@ struct session_job {
 	int fd;
 	bool implicit_tls;
 	bool imap;                   /* the IMAP front (bridge/front/) */
+	bool smtp;                   /* an SMTP submission connection */
 	bool proxied;                /* from a trusted proxy: a PROXY header first */
 	bool proxy_local;            /* its header was LOCAL (a health check) */
 	enum base_proto proto;       /* for the metrics */
@@ -160,7 +172,7 @@ static void session_trace(void *arg, const char *msg)
 {
 	const struct session_job *job = arg;
 	struct base_logline l;
-	base_logline_start(&l, PB_LOG_DEBUG, "pop3");
+	base_logline_start(&l, PB_LOG_DEBUG, job->smtp ? "smtp" : "pop3");
 	base_logline_str(&l, "remote", job->remote);
 	base_logline_str(&l, "msg", msg);
 	base_logline_emit(&l);
@@ -309,6 +321,41 @@ static void count_imap(const struct session_job *job, const struct front_stats *
 	count_end(job, se, ce, st->auth_failures, st->bytes_out);
 }
 
+/* SMTP submission's results (smtp/server.h), mapped as POP3's are. */
+static void count_smtp(const struct session_job *job, const struct smtp_session_stats *st)
+{
+	enum base_session_end se = BASE_END_FAILED;
+	enum base_conn_end ce = BASE_CONN_FAILED;
+
+	switch (st->result) {
+	case SMTP_RESULT_QUIT:
+		se = BASE_END_OK;
+		ce = BASE_CONN_QUIT;
+		break;
+	case SMTP_RESULT_AUTH_FAILED:
+		ce = BASE_CONN_AUTH_FAILED;
+		break;
+	case SMTP_RESULT_DROPPED:
+		se = BASE_END_DROPPED;
+		ce = BASE_CONN_DROPPED;
+		break;
+	case SMTP_RESULT_TIMEOUT:
+		se = BASE_END_TIMEOUT;
+		ce = BASE_CONN_TIMEOUT;
+		break;
+	case SMTP_RESULT_TOO_MANY_ERRORS:
+	case SMTP_RESULT_LINE_TOO_LONG:
+	case SMTP_RESULT_TLS_FAILED:
+		se = BASE_END_CLIENT_ERROR;
+		ce = BASE_CONN_CLIENT_ERROR;
+		break;
+	case SMTP_RESULT_UPSTREAM:
+	case SMTP_RESULT_ERROR:
+		break;
+	}
+	count_end(job, se, ce, st->auth_failures, st->bytes_out);
+}
+
 /* Refusals are logged at most once per REFUSED_LOG_MS: a flood of
  * connections must not become a flood of log lines. The lines left out
  * are counted, and the next line says how many (suppressed=N). */
@@ -345,22 +392,22 @@ static void log_refused(const char *remote, const char *why, bool limited)
 	base_logline_emit(&l);
 }
 
-/* Answer "too many sessions" (a plaintext -ERR or BYE means nothing to a
- * client expecting a TLS handshake: an implicit-TLS connection is just
+/* Answer "too many sessions" (a plaintext -ERR, BYE or 421 means nothing to
+ * a client expecting a TLS handshake: an implicit-TLS connection is just
  * closed). */
-static void too_many(int fd, bool implicit_tls, bool imap)
+static void too_many(int fd, const struct serve_listener *l)
 {
-	if (!implicit_tls) {
-		const char *m = imap ? TOO_MANY_IMAP : TOO_MANY;
+	if (!l->implicit_tls) {
+		const char *m = l->imap ? TOO_MANY_IMAP : l->smtp ? TOO_MANY_SMTP : TOO_MANY;
 		ssize_t w = send(fd, m, strlen(m), MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 	}
 }
 
-static void refuse(int fd, bool implicit_tls, bool imap, const char *remote, const char *why)
+static void refuse(int fd, const struct serve_listener *l, const char *remote, const char *why)
 {
 	base_stats_connection_end(BASE_CONN_REFUSED);
-	too_many(fd, implicit_tls, imap);
+	too_many(fd, l);
 	close(fd);
 	log_refused(remote, why, true);
 }
@@ -396,7 +443,8 @@ static int proxy_header(struct session_job *job, uint64_t deadline_ms)
 	job->proxy_local = h.local;
 	if (serve_sessions_set_addr(&job->slot, job->remote) != PB_ADMIT_OK) {
 		base_stats_connection_end(BASE_CONN_REFUSED);
-		too_many(job->fd, job->implicit_tls, job->imap);
+		too_many(job->fd, &(struct serve_listener){ .implicit_tls = job->implicit_tls,
+		    .imap = job->imap, .smtp = job->smtp });
 		log_refused(job->remote, "max-sessions-per-ip", true);
 		return -1;
 	}
@@ -435,6 +483,76 @@ static void imap_session(struct session_job *job, uint64_t deadline_ms)
 	OPENSSL_cleanse(&st, sizeof(st));
 }
 
+/* The one line per SMTP session (event=session protocol=smtp); each
+ * transaction has its own event=submission line (bridge/submit/relay.h). */
+static void smtp_session_log(const struct smtp_session_stats *st, const struct submit_conn *conn,
+    const struct timespec *start)
+{
+	struct base_logline l;
+	base_logline_start(&l, PB_LOG_INFO, "session");
+	base_logline_str(&l, "protocol", "smtp");
+	base_logline_str(&l, "user", conn->identified ? st->user : NULL);
+	base_logline_str(&l, "account", conn->identified ? conn->account : NULL);
+	base_logline_str(&l, "device", conn->identified ? conn->device : NULL);
+	base_logline_str(&l, "remote", st->remote_addr);
+	base_logline_str(&l, "tls", st->tls_version[0] ? st->tls_version : "none");
+	base_logline_str(&l, "mech", st->mechanism[0] ? st->mechanism : NULL);
+	base_logline_u64(&l, "sent", st->transactions);
+	base_logline_u64(&l, "refused", st->refused);
+	base_logline_u64(&l, "rcpts", st->rcpts);
+	base_logline_u64(&l, "auth_failures", st->auth_failures);
+	base_logline_u64(&l, "bytes_in", st->bytes_in);
+	base_logline_u64(&l, "bytes_out", st->bytes_out);
+	base_logline_u64(&l, "duration_ms", elapsed_ms(start));
+	base_logline_str(&l, "result", smtp_result_name(st->result));
+	if (conn->copies_pending > 0)
+		base_logline_u64(&l, "copies_pending", conn->copies_pending);
+	const char *reason = st->reason[0] ? st->reason : conn->detail;
+	if (reason[0])
+		base_logline_str(&l, "reason", reason);
+	base_logline_emit(&l);
+}
+
+static void smtp_session(struct session_job *job, uint64_t deadline_ms)
+{
+	struct serve *srv = job->srv;
+	const struct config_options *o = &job->gen->opt;
+	struct smtp_session_stats st;
+	struct submit_conn *conn = calloc(1, sizeof(*conn));
+
+	if (!conn) {
+		close(job->fd);
+		base_log(PB_LOG_ERROR, "session", "out of memory for a session from %s", job->remote);
+		return;
+	}
+	submit_conn_init(conn, &srv->submit, o, job->remote, job->remote_port);
+	conn->login_deadline_ms = deadline_ms;
+	conn->logged_in = session_logged_in;
+	conn->logged_in_arg = job;
+	const struct smtp_session_config cfg = {
+		.tls = job->gen->tls,
+		.implicit_tls = job->implicit_tls,
+		.offer_starttls = job->gen->tls != NULL && !job->implicit_tls,
+		/* SPEC §11: the plaintext rule of POP3 (SPEC §6, §14) */
+		.plaintext_auth_allowed = plaintext_allowed(job, o),
+		.idle_timeout_s = o->idle_timeout < SMTP_IDLE_TIMEOUT_DEFAULT_S ? o->idle_timeout
+		    : SMTP_IDLE_TIMEOUT_DEFAULT_S,
+		.login_timeout_s = o->login_timeout,
+		.max_auth_failures = o->max_auth_failures,
+		.hostname = srv->submit.helo,
+		.remote_addr = job->remote,
+		.trace = base_log_enabled(PB_LOG_DEBUG) ? session_trace : NULL,
+		.trace_arg = job,
+	};
+	smtp_session_run(job->fd, &cfg, &submit_ops, conn, &st);
+	serve_sessions_leave(&job->slot);
+	snprintf(conn->tls_version, sizeof(conn->tls_version), "%s", st.tls_version);
+	count_smtp(job, &st);
+	smtp_session_log(&st, conn, &job->start);
+	OPENSSL_cleanse(conn, sizeof(*conn));
+	free(conn);
+}
+
 static void *session_main(void *arg)
 {
 	struct session_job *job = arg;
@@ -450,6 +568,10 @@ static void *session_main(void *arg)
 	}
 	if (job->imap) {
 		imap_session(job, deadline_ms);
+		goto out;
+	}
+	if (job->smtp) {
+		smtp_session(job, deadline_ms);
 		goto out;
 	}
 	conn = calloc(1, sizeof(*conn));
@@ -506,7 +628,7 @@ out:
 /* ---- accepting ----------------------------------------------------------- */
 
 static void start_session(struct serve *srv, int fd, const struct sockaddr_storage *ss,
-    bool implicit_tls, bool imap)
+    const struct serve_listener *l)
 {
 	struct session_job *job = calloc(1, sizeof(*job));
 	char remote[PB_ADDR_TEXT_MAX];
@@ -515,7 +637,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 
 	serve_addr_text(ss, remote, sizeof(remote));
 	if (!job) {
-		refuse(fd, implicit_tls, imap, remote, "out of memory");
+		refuse(fd, l, remote, "out of memory");
 		return;
 	}
 	/* A trusted proxy's connection counts under its client's address, read
@@ -527,7 +649,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	                                  : serve_sessions_enter(srv->limits, remote, &job->slot);
 	if (a != PB_ADMIT_OK) {
 		free(job);
-		refuse(fd, implicit_tls, imap, remote, a == PB_ADMIT_FULL ? "max-sessions" :
+		refuse(fd, l, remote, a == PB_ADMIT_FULL ? "max-sessions" :
 		    a == PB_ADMIT_IP_FULL ? "max-sessions-per-ip" :
 		    a == PB_ADMIT_PRELOGIN_FULL ? "pre-login-share" : "out of memory");
 		return;
@@ -536,14 +658,15 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 	if (!job->reg) {
 		serve_sessions_leave(&job->slot);
 		free(job);
-		refuse(fd, implicit_tls, imap, remote, "out of resources");
+		refuse(fd, l, remote, "out of resources");
 		return;
 	}
 	job->srv = srv;
 	job->fd = fd;
-	job->implicit_tls = implicit_tls;
-	job->imap = imap;
-	job->proto = imap ? BASE_PROTO_IMAP : BASE_PROTO_POP3;
+	job->implicit_tls = l->implicit_tls;
+	job->imap = l->imap;
+	job->smtp = l->smtp;
+	job->proto = l->smtp ? BASE_PROTO_SMTP : l->imap ? BASE_PROTO_IMAP : BASE_PROTO_POP3;
 	memcpy(job->remote, remote, sizeof(remote));
 	job->remote_port = serve_addr_port(ss);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
@@ -558,7 +681,7 @@ static void start_session(struct serve *srv, int fd, const struct sockaddr_stora
 		serve_sessions_leave(&job->slot);
 		serve_registry_leave(srv->reg, job->reg);
 		free(job);
-		refuse(fd, implicit_tls, imap, remote, "cannot start a thread");
+		refuse(fd, l, remote, "cannot start a thread");
 	}
 }
 
@@ -576,7 +699,7 @@ static void accept_some(struct serve *srv, const struct serve_listener *l)
 			}
 			return;  /* EAGAIN, or a connection that went away */
 		}
-		start_session(srv, fd, &ss, l->implicit_tls, l->imap);
+		start_session(srv, fd, &ss, l);
 	}
 }
 
@@ -665,6 +788,13 @@ static void keep_start_values(struct config_options *n, const struct config_opti
 	KEEP(!same_endpoints(n->listen_tls, n->n_listen_tls, old->listen_tls, old->n_listen_tls),
 	    "listen-tls", (memcpy(n->listen_tls, old->listen_tls, sizeof(n->listen_tls)),
 	    n->n_listen_tls = old->n_listen_tls));
+	KEEP(!same_endpoints(n->smtp_listen, n->n_smtp_listen, old->smtp_listen,
+	    old->n_smtp_listen), "smtp-listen", (memcpy(n->smtp_listen, old->smtp_listen,
+	    sizeof(n->smtp_listen)), n->n_smtp_listen = old->n_smtp_listen));
+	KEEP(!same_endpoints(n->smtp_listen_tls, n->n_smtp_listen_tls, old->smtp_listen_tls,
+	    old->n_smtp_listen_tls), "smtp-listen-tls", (memcpy(n->smtp_listen_tls,
+	    old->smtp_listen_tls, sizeof(n->smtp_listen_tls)),
+	    n->n_smtp_listen_tls = old->n_smtp_listen_tls));
 	KEEP(!same_endpoints(n->imap_listen, n->n_imap_listen, old->imap_listen,
 	    old->n_imap_listen), "imap-listen", (memcpy(n->imap_listen, old->imap_listen,
 	    sizeof(n->imap_listen)), n->n_imap_listen = old->n_imap_listen));
@@ -703,7 +833,8 @@ static void on_reload(void *arg)
 	struct serve_gen *old = current_gen(srv);
 	keep_start_values(&opt, &old->opt);
 	gen_unref(old);
-	if ((opt.n_listen_tls > 0 || opt.n_imap_listen_tls > 0) && !opt.cert[0]) {
+	if ((opt.n_listen_tls > 0 || opt.n_imap_listen_tls > 0 || opt.n_smtp_listen_tls > 0) &&
+	    !opt.cert[0]) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded: the running "
 		    "listen-tls addresses need a certificate");
 		goto out;
@@ -763,15 +894,25 @@ static int journal_stuck(struct state_db *db, uint64_t *value)
 	return 0;
 }
 
+static int sent_copies_pending(struct state_db *db, uint64_t *value)
+{
+	int64_t n;
+	if (state_sent_owed(db, &n) != STATE_OK)
+		return -1;
+	*value = (uint64_t)n;
+	return 0;
+}
+
 /* Gauges read from the state file at a scrape (at most every
- * SERVE_METRICS_CACHE_S seconds). SMTP submission adds its Sent copies
- * owed here (popbridge_sent_copies_pending, SPEC §14), left out until then
- * rather than reported as 0. */
+ * SERVE_METRICS_CACHE_S seconds). */
 static const struct serve_metrics_gauge state_gauges[] = {
 	{ "popbridge_journal_pending", "commits not finished upstream yet (journal entries, "
 	  "every account): each is replayed at its account's next session", journal_pending },
 	{ "popbridge_journal_stuck", "of those, the ones whose upstream steps have failed "
 	  "3 times or more: see report or device list", journal_stuck },
+	{ "popbridge_sent_copies_pending", "copies of submitted messages owed to the Sent "
+	  "folder (every account): appended at the account's next login or retry",
+	  sent_copies_pending },
 };
 
 /* Bound before the privilege drop, as the listeners are; serves the state
@@ -785,7 +926,7 @@ static int start_metrics(struct serve *srv, const struct config_options *o, char
 		.addr = o->metrics_listen.host, .port = o->metrics_listen.port,
 		.state = o->state,
 		/* SMTP submission adds 1u << BASE_PROTO_SMTP */
-		.protocols = 1u << BASE_PROTO_POP3 | 1u << BASE_PROTO_IMAP,
+		.protocols = 1u << BASE_PROTO_POP3 | 1u << BASE_PROTO_IMAP | 1u << BASE_PROTO_SMTP,
 		.gauges = state_gauges, .n_gauges = sizeof(state_gauges) / sizeof(state_gauges[0]),
 		.now = metrics_now, .now_arg = srv,
 	};
@@ -885,10 +1026,11 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 		struct base_logline l;
 		base_logline_start(&l, PB_LOG_INFO, "listen");
 		base_logline_str(&l, "addr", srv->ls.l[i].name);
-		if (srv->ls.l[i].imap)
-			base_logline_str(&l, "protocol", "imap");
+		if (srv->ls.l[i].imap || srv->ls.l[i].smtp)
+			base_logline_str(&l, "protocol", srv->ls.l[i].imap ? "imap" : "smtp");
 		base_logline_str(&l, "tls", srv->ls.l[i].implicit_tls ? "implicit" :
-		    !srv->cur->tls ? "none" : srv->ls.l[i].imap ? "starttls" : "stls");
+		    !srv->cur->tls ? "none" :
+		    srv->ls.l[i].imap || srv->ls.l[i].smtp ? "starttls" : "stls");
 		base_logline_emit(&l);
 	}
 	if (srv->metrics != NULL) {
@@ -908,7 +1050,55 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 	base_logline_str(&l, "upstream_tls", config_upstream_tls_name(o->upstream_tls));
 	base_logline_str(&l, "auth", config_auth_name(o->auth));
 	base_logline_str(&l, "state", o->state);
+	if (srv->submit_on) {
+		char su[PB_HOST_MAX + 10];
+		base_logline_str(&l, "smtp_upstream",
+		    config_endpoint_format(&o->smtp_upstream, su, sizeof(su)));
+		base_logline_str(&l, "smtp_upstream_tls",
+		    config_upstream_tls_name(o->smtp_upstream_tls));
+		base_logline_str(&l, "sent_copy", config_sent_copy_name(o->sent_copy));
+	}
 	base_logline_emit(&l);
+}
+
+/* ---- the Sent copies' retry (SPEC §11) ---------------------------------------- */
+
+static void *retry_main(void *arg)
+{
+	struct serve *srv = arg;
+	unsigned wait_s = SUBMIT_RETRY_FIRST_S;
+
+	pthread_mutex_lock(&srv->retry_lock);
+	while (!atomic_load(&srv->stopping)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += wait_s;
+		while (!atomic_load(&srv->stopping) &&
+		    pthread_cond_timedwait(&srv->retry_cond, &srv->retry_lock, &until) == 0)
+			;
+		if (atomic_load(&srv->stopping))
+			break;
+		pthread_mutex_unlock(&srv->retry_lock);
+		struct serve_gen *g = current_gen(srv);
+		submit_retry_round(&srv->submit, &g->opt);
+		gen_unref(g);
+		OPENSSL_thread_stop();
+		pthread_mutex_lock(&srv->retry_lock);
+		wait_s = SUBMIT_RETRY_INTERVAL_S;
+	}
+	pthread_mutex_unlock(&srv->retry_lock);
+	return NULL;
+}
+
+static void retry_stop(struct serve *srv)
+{
+	if (!srv->retry_started)
+		return;
+	pthread_mutex_lock(&srv->retry_lock);
+	pthread_cond_broadcast(&srv->retry_cond);
+	pthread_mutex_unlock(&srv->retry_lock);
+	pthread_join(srv->retry_thread, NULL);
+	srv->retry_started = false;
 }
 
 /* Stop accepting, let sessions end, then make them end. */
@@ -935,6 +1125,11 @@ static void drain(struct serve *srv, unsigned upstream_timeout)
 static void serve_free(struct serve *srv)
 {
 	serve_metrics_stop(srv->metrics);   /* first: it reads what follows */
+	retry_stop(srv);
+	if (srv->submit_on)
+		submit_ctx_free(&srv->submit);
+	pthread_mutex_destroy(&srv->retry_lock);
+	pthread_cond_destroy(&srv->retry_cond);
 	serve_listeners_close(&srv->ls);
 	maildrop_ctx_free(&srv->ctx);
 	gen_unref(srv->ctx_gen);
@@ -965,6 +1160,8 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.cmdline = c;
 	srv.wake[0] = srv.wake[1] = -1;
 	pthread_mutex_init(&srv.lock, NULL);
+	pthread_mutex_init(&srv.retry_lock, NULL);
+	pthread_cond_init(&srv.retry_cond, NULL);
 	maildrop_ctx_init(&srv.ctx);
 	if (serve_signals_block() != 0) {
 		snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
@@ -1002,6 +1199,23 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	srv.ctx.throttle = srv.throttle;
 	srv.ctx.hash_gate = srv.hash_gate;
 	srv.ctx.pool = srv.pool;
+	if (o->n_smtp_listen + o->n_smtp_listen_tls > 0) {
+		if (submit_ctx_init(&srv.submit, &srv.ctx, o->state) != 0) {
+			snprintf(err, sizeof(err), "state file name too long for the Sent copies' folder");
+			goto fail;
+		}
+		srv.submit_on = true;
+		srv.ctx.owed_copies = submit_owed_copies;
+		srv.ctx.owed_copies_arg = &srv.submit;
+		submit_recover(&srv.submit, o);
+		if (o->auth == PB_AUTH_MANAGED) {
+			if (pthread_create(&srv.retry_thread, NULL, retry_main, &srv) != 0) {
+				snprintf(err, sizeof(err), "cannot start the Sent copies' retry thread");
+				goto fail;
+			}
+			srv.retry_started = true;
+		}
+	}
 
 	struct serve_signal_handlers h = { on_stop, on_reload, &srv };
 	if (serve_signals_start(&h) != 0) {
@@ -1016,6 +1230,7 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	else
 		status = PB_EXIT_OK;
 	atomic_store(&srv.stopping, true);   /* also when the loop failed */
+	retry_stop(&srv);
 	drain(&srv, o->upstream_timeout);
 	serve_signals_stop();
 	registry_busy = serve_registry_count(srv.reg) > 0;

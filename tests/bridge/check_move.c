@@ -396,9 +396,9 @@ START_TEST(damage_refused)
 	memcpy(t + (row - c), eol + 1, len - (size_t)(row - c) - cut);
 	refused(t, len - cut, NULL, "the end record counts");
 	free(t);
-	t = replaced(c, "{\"table\":\"messages\"", "{\"table\":\"sent_copies\",\"row\":{}}\n"
+	t = replaced(c, "{\"table\":\"messages\"", "{\"table\":\"postcards\",\"row\":{}}\n"
 	    "{\"table\":\"messages\"");
-	refused(t, strlen(t), NULL, "unknown table 'sent_copies'");
+	refused(t, strlen(t), NULL, "unknown table 'postcards'");
 	free(t);
 	t = replaced(c, "\"n_waiting\":", "\"color\":1,\"n_waiting\":");
 	refused(t, strlen(t), NULL, "has no column 'color'");

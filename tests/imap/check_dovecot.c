@@ -714,6 +714,109 @@ START_TEST(test_move_and_special_use)
 }
 END_TEST
 
+/* APPEND streams its literal from a source: exact bytes, \Seen and the
+ * date kept, APPENDUID, [TRYCREATE] for a missing folder, a source that
+ * fails drops the connection; SEARCH by exact size and SINCE finds it. */
+struct mem_src {
+	const char *p;
+	size_t len, pos, fail_at;   /* fail_at: -1 at this offset (0: never) */
+};
+
+static ssize_t mem_src(void *arg, char *buf, size_t cap)
+{
+	struct mem_src *m = arg;
+	if (m->fail_at && m->pos >= m->fail_at)
+		return -1;
+	size_t n = m->len - m->pos < cap ? m->len - m->pos : cap;
+	if (n > 7)
+		n = n / 2 + 1;           /* several short reads */
+	memcpy(buf, m->p + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static int keep_flags(void *arg, const struct imap_msg *m)
+{
+	*(unsigned *)arg = m->flags;
+	return 0;
+}
+
+START_TEST(test_append)
+{
+	static const char msg[] = "From: a@x\r\nSubject: sent\r\n\r\n.dot line\r\nbody\r\n";
+	ck_assert_int_eq(pbt_dovecot_add_user(dc, "ap", "pw"), 0);
+	struct imap_session *s = logged_in("ap", "pw", NULL, NULL);
+	uint32_t v = 9, u = 9;
+	struct mem_src src = { msg, sizeof(msg) - 1, 0, 0 };
+
+	ck_assert_int_eq(imap_append(s, "Sent", IMAP_FLAG_SEEN, 1700000000, src.len, mem_src,
+	    &src, &v, &u), IMAP_NO);
+	ck_assert_int_eq(imap_last(s)->code, IMAP_CODE_TRYCREATE);
+	OK(imap_create(s, "Sent"));
+	src.pos = 0;
+	OK(imap_append(s, "Sent", IMAP_FLAG_SEEN, 1700000000, src.len, mem_src, &src, &v, &u));
+	ck_assert_uint_gt(v, 0);
+	ck_assert_uint_eq(u, 1);
+	ck_assert_int_eq(imap_append(s, "Sent", IMAP_FLAG_DELETED, 0, src.len, mem_src, &src,
+	    NULL, NULL), IMAP_EARG);
+
+	OK(imap_select(s, "Sent", 0, NULL));
+	struct imap_uidset found;
+	struct imap_search q = { .size = sizeof(msg) - 1, .since = 1700000000 - 86400 };
+	imap_uidset_init(&found);
+	OK(imap_uid_search(s, &q, &found));
+	ck_assert_uint_eq(imap_uidset_count(&found), 1);
+	imap_uidset_clear(&found);
+	q.size++;
+	OK(imap_uid_search(s, &q, &found));
+	ck_assert_uint_eq(imap_uidset_count(&found), 0);
+	imap_uidset_clear(&found);
+	q.size--;
+	q.since = 1700000000 + 3 * 86400;
+	OK(imap_uid_search(s, &q, &found));
+	ck_assert_uint_eq(imap_uidset_count(&found), 0);
+	imap_uidset_free(&found);
+
+	EVP_MD_CTX *a = EVP_MD_CTX_new(), *b = EVP_MD_CTX_new();
+	unsigned char ha[32], hb[32];
+	EVP_DigestInit_ex(a, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(b, EVP_sha256(), NULL);
+	EVP_DigestUpdate(a, msg, sizeof(msg) - 1);
+	OK(imap_fetch_body(s, u, IMAP_SECTION_ALL, 0, 0, md_sink, b, NULL));
+	EVP_DigestFinal_ex(a, ha, NULL);
+	EVP_DigestFinal_ex(b, hb, NULL);
+	ck_assert_mem_eq(ha, hb, 32);
+	EVP_MD_CTX_free(a);
+	EVP_MD_CTX_free(b);
+	struct imap_uidset one;
+	imap_uidset_init(&one);
+	imap_uidset_add(&one, u);
+	unsigned flags = 0;
+	OK(imap_fetch_info(s, &one, 0, keep_flags, &flags));
+	ck_assert(flags & IMAP_FLAG_SEEN);
+	imap_uidset_free(&one);
+
+	/* 3 MB, then a source that gives up half-way */
+	size_t big = 3u << 20;
+	char *p = malloc(big);
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < big; i++)
+		p[i] = i % 100 == 98 ? '\r' : i % 100 == 99 ? '\n' : (char)('a' + i % 26);
+	struct mem_src bs = { p, big, 0, 0 };
+	OK(imap_append(s, "Sent", 0, 0, big, mem_src, &bs, NULL, &u));
+	ck_assert_uint_eq(u, 2);
+	struct count_sink c = { 0 };
+	OK(imap_fetch_body(s, u, IMAP_SECTION_ALL, 0, 0, count_sink, &c, NULL));
+	ck_assert_uint_eq(c.octets, big);
+	bs.pos = 0;
+	bs.fail_at = big / 2;
+	ck_assert_int_eq(imap_append(s, "Sent", 0, 0, big, mem_src, &bs, NULL, NULL), IMAP_ESINK);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	free(p);
+	imap_session_free(s);
+}
+END_TEST
+
 static int count_cb(void *arg, const struct imap_msg *m)
 {
 	unsigned *n = arg;
@@ -955,6 +1058,7 @@ int main(void)
 	tcase_add_test(tc, test_new_mail_event);
 	tcase_add_test(tc, test_fetch_changed);
 	tcase_add_test(tc, test_move_and_special_use);
+	tcase_add_test(tc, test_append);
 	tcase_add_test(tc, test_many_messages);
 	tcase_add_test(tc, test_uidvalidity_change);
 	tcase_add_test(tc, test_fetch_tails);

@@ -382,6 +382,15 @@ def pop3_uidls(p):
     return [l.split()[1].decode() for l in lines]
 
 
+def peak_rss_kib(pid):
+    """A process's peak resident set (VmHWM), KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def state_integrity_check(path):
     """PRAGMA integrity_check of a state file (read-only); fails unless ok."""
     import sqlite3

@@ -17,18 +17,10 @@ import os
 import subprocess
 
 from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, free_port, make_cert,
-                       normalise, report, upstream_messages)
+                       normalise, peak_rss_kib, report, upstream_messages)
 
 
 LARGE = 20 * 1000 * 1000
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def curl(*args):

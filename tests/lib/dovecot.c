@@ -386,6 +386,11 @@ static int write_config(const struct pbt_dovecot *d, const char *extra)
 	    "service anvil {\n"
 	    "%s"
 	    "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n"
+	    "}\n"
+	    /* run/auth-smtp: the SASL socket a private Postfix checks its
+	     * submission logins against (tests/lib/pbpostfix.py). */
+	    "service auth {\n"
+	    "  unix_listener auth-smtp {\n    mode = 0666\n  }\n"
 	    "}\n",
 	    instance, d->dir, d->dir, d->dir, d->dir, iuser, igroup, luser, d->dir, d->dir,
 	    d->dir, (int)uid, (int)gid, d->dir, chroot_line, d->imap_port, d->imaps_port,

@@ -18,6 +18,9 @@ What the test talks to (plain HTTP, POST /control with a JSON object, answer JSO
   {"op": "approve", "user_code", "user"} | {"op": "deny", "user_code"}
   {"op": "revoke", "user"}        every refresh and access token of user dies
   {"op": "expire_access"}         every access token dies (the upstream rejects it)
+  {"op": "refuse_at", "introspection": [n, ...]}   the n-th introspections (counted
+      as in stats) answer inactive and kill that token: a token revoked early,
+      after one server took it and before the next does
   {"op": "set", "access_ttl", "rotate", "delay", "outage", "device_interval"}
       access_ttl: expires_in of new access tokens; rotate: every refresh issues a
       new refresh token and kills the old one; delay: seconds each /token call
@@ -82,6 +85,7 @@ class State:
         self.devices = {}        # device_code -> {...}
         self.grants = {}         # grant_type -> count
         self.introspections = 0
+        self.refuse_at = set()
         self.refresh_used = []
         self.refresh_issued = []
         self.access_issued = []
@@ -269,6 +273,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.introspections += 1
             a = st.access.get(f.get("token", ""))
+            if a is not None and st.introspections in st.refuse_at:
+                del st.access[f["token"]]
+                a = None
             if a is None or time.time() > a["exp"]:
                 return self.answer(200, {"active": False})
             self.answer(200, {"active": True, "username": a["user"], "client_id": a["client_id"],
@@ -302,6 +309,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, {})
             if op == "expire_access":
                 st.access.clear()
+                return self.answer(200, {})
+            if op == "refuse_at":
+                st.refuse_at = set(int(n) for n in req["introspection"])
                 return self.answer(200, {})
             if op == "set":
                 for k in ("access_ttl", "rotate", "delay", "outage", "device_interval"):

@@ -44,18 +44,25 @@ static bool lr_drain(struct pop3_linereader *lr, struct pbt_buf *b)
 	}
 }
 
+/* The reader's limit in lr_run (0: its buffer's size). */
+static size_t lr_limit;
+
 /* Feed in[0..len) in reads of the given boundaries (cut points, ascending),
  * each read also bounded by the reader's free space; describe the results. */
 static char *lr_run(const char *in, size_t len, const size_t *cuts, size_t ncuts,
     size_t step)
 {
 	struct pop3_linereader *lr = malloc(sizeof(*lr));
+	char *buf = malloc(POP3_SASL_LINE_MAX);
 	struct pbt_buf b = { 0 };
 	size_t pos = 0, c = 0;
 	bool overflow = false;
 
 	ck_assert_ptr_nonnull(lr);
-	pop3_lr_init(lr);
+	ck_assert_ptr_nonnull(buf);
+	pop3_lr_init(lr, buf, POP3_SASL_LINE_MAX);
+	if (lr_limit > 0)
+		pop3_lr_set_limit(lr, lr_limit);
 	pbt_buf_adds(&b, "");
 	while (pos < len) {
 		size_t end = len;
@@ -80,6 +87,7 @@ static char *lr_run(const char *in, size_t len, const size_t *cuts, size_t ncuts
 	if (!overflow)
 		pbt_buf_adds(&b, pop3_lr_buffered(lr) ? "REST" : "END");
 	free(lr);
+	free(buf);
 	return b.p;
 }
 
@@ -179,13 +187,27 @@ START_TEST(lr_limits)
 }
 END_TEST
 
+/* A limit below the buffer's size (SMTP after login): a longer line is too
+ * long whether it arrives whole or in pieces; one at the limit is a line. */
+START_TEST(lr_limit_below_buffer)
+{
+	lr_limit = 16;
+	lr_check("0123456789abcd\r\nNOOP\r\n", 22, "L:0123456789abcd|L:NOOP|END");
+	lr_check("0123456789abcde\r\nNOOP\r\n", 23, "TOO_LONG|L:NOOP|END");
+	lr_check("0123456789abcdefghijklmnopqrstuvwxyz\nNOOP\n", 42, "TOO_LONG|L:NOOP|END");
+	lr_check("0123456789abcde\0\nNOOP\n", 22, "TOO_LONG|L:NOOP|END");
+	lr_limit = 0;
+}
+END_TEST
+
 START_TEST(lr_discard)
 {
 	struct pop3_linereader lr;
+	char buf[POP3_SASL_LINE_MAX];
 	char *line;
 	size_t len, avail;
 
-	pop3_lr_init(&lr);
+	pop3_lr_init(&lr, buf, sizeof(buf));
 	char *sp = pop3_lr_space(&lr, &avail);
 	memcpy(sp, "STLS\r\nNOOP\r\n", 12);
 	pop3_lr_added(&lr, 12);
@@ -394,6 +416,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, lr_vectors, 0, sizeof(lr_vecs) / sizeof(lr_vecs[0]));
 	tcase_add_test(tc, lr_limits);
+	tcase_add_test(tc, lr_limit_below_buffer);
 	tcase_add_test(tc, lr_discard);
 	tcase_add_loop_test(tc, ds_vectors, 0, sizeof(ds_vecs) / sizeof(ds_vecs[0]));
 	tcase_add_test(tc, ds_one_megabyte_line);

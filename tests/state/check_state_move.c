@@ -64,6 +64,12 @@ static int64_t make_ann(void)
 	OK(state_device_login(db, phone, 700, "192.0.2.7", "pop3", "TLSv1.3"));
 	OK(state_device_login(db, pc, 701, "2001:db8::1", "pop3", ""));
 	OK(state_device_login(db, pc, 702, "2001:db8::1", "imap", "TLSv1.3"));
+	/* a message the phone sent, its Sent copy appended (only these move) */
+	int64_t sent;
+	OK(state_sent_add(db, ann, phone, "s-0001.eml", 1234,
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 703, &sent));
+	OK(state_sent_accepted(db, sent));
+	OK(state_sent_done(db, sent, "Sent", 77, 5, 704));
 
 	OK(state_view_build(db, phone, &st_defaults, 710, &v, &n));
 	ck_assert_uint_eq(n, 5); /* unseen: the \Seen one is not offered */
@@ -579,10 +585,30 @@ START_TEST(schema_placed)
 	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "devices.color"));
 	struct state_move_load *ld = NULL;
 	RC(state_move_load_begin(db, "x", NULL, &ld), STATE_ERROR);
-	ck_assert_int_ge(state_test_exec(db, "CREATE TABLE sent_copies(id INTEGER)"), 0);
+	ck_assert_int_ge(state_test_exec(db, "CREATE TABLE postcards(id INTEGER)"), 0);
 	ck_assert_int_ge(state_test_exec(db, "ALTER TABLE devices DROP COLUMN color"), 0);
 	RC(state_move_schema_check(db), STATE_ERROR);
-	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "table sent_copies"));
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "table postcards"));
+}
+END_TEST
+
+/* A Sent copy still owed (its spool file is this node's) stops the mark:
+ * nothing marked; once it is appended the account can move. */
+START_TEST(sent_copy_owed)
+{
+	int64_t ann = make_ann(), id, mark = 0;
+	struct state_account a;
+
+	OK(state_sent_add(db, ann, 0, "s-0002.eml", 10,
+	    "1111111111111111111111111111111111111111111111111111111111111111", 800, &id));
+	OK(state_sent_accepted(db, id));
+	RC(state_account_set_moved(db, ann, 1000, &mark), STATE_LIMIT);
+	ck_assert_ptr_nonnull(strstr(state_errmsg(db), "1 Sent copy"));
+	OK(state_account_get(db, "ann", &a));
+	ck_assert_int_eq(a.moved, 0);
+	OK(state_sent_done(db, id, "Sent", 1, 9, 900));
+	OK(state_account_set_moved(db, ann, 1000, &mark));
+	ck_assert_int_eq(mark, 1000);
 }
 END_TEST
 
@@ -598,6 +624,7 @@ int main(void)
 	tcase_add_test(tc, exists_and_coming_back);
 	tcase_add_test(tc, loader_refusals);
 	tcase_add_test(tc, schema_placed);
+	tcase_add_test(tc, sent_copy_owed);
 	suite_add_tcase(s, tc);
 	return st_run(s);
 }

@@ -1,0 +1,243 @@
+/* tests/bridge/check_submit.c — SMTP submission's Sent copies (SPEC §11)
+ * against the real Dovecot: the spool file (exact bytes, hash, modes, the
+ * recorded size), the APPEND with \Seen into the SPECIAL-USE or configured
+ * folder (created when missing), and "never twice": a row whose APPEND's
+ * answer was lost is found in the folder instead of appended again, while
+ * copies of identical messages (the same bytes sent twice) each get their
+ * own; a copy whose file is gone stays owed with the failure counted.
+ */
+#include <check.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge/maildrop/upstream.h"
+#include "bridge/submit/sentcopy.h"
+#include "bridge/submit/spool.h"
+#include "tests/bridge/check_maildrop.h"
+
+static const char MSG[] = "From: a@example.com\r\nSubject: sent\r\n\r\n.dot\r\nbody\r\n";
+
+struct sub {
+	struct mdt_env e;
+	struct maildrop_upstream up;
+	struct state_db *db;
+	char spool[SUBMIT_SPOOL_DIR_MAX];
+	int64_t account, device;
+	struct submit_copy_env env;
+};
+
+static void sub_init(struct sub *s, const char *user, const char *sent_folder)
+{
+	char err[PB_ERR_MAX], detail[BRIDGE_DETAIL_MAX];
+	struct state_account a;
+	struct state_device d;
+
+	memset(s, 0, sizeof(*s));
+	if (sent_folder)
+		mdt_env_init(&s->e, user, "sent-folder", sent_folder, NULL);
+	else
+		mdt_env_init(&s->e, user, NULL);
+	s->db = state_open(s->e.opt.state, err, sizeof(err));
+	ck_assert_msg(s->db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_ensure(s->db, user, 1, &a), STATE_OK);
+	ck_assert_int_eq(state_device_ensure(s->db, a.id, "pc", "INBOX", 1, 0, &d, NULL), STATE_OK);
+	s->account = a.id;
+	s->device = d.id;
+	ck_assert_int_eq(submit_spool_dir(s->e.opt.state, s->spool, sizeof(s->spool)), 0);
+	ck_assert_int_eq(maildrop_upstream_login(&s->up, &s->e.opt, user, MDT_PASS, detail,
+	    sizeof(detail)), POP3_MD_OK);
+	s->env = (struct submit_copy_env){ .up = &s->up, .db = s->db, .opt = &s->e.opt,
+		.spool_dir = s->spool, .account = user, .now = (int64_t)time(NULL),
+		.locks = s->e.ctx.devlocks };
+}
+
+static void sub_free(struct sub *s)
+{
+	maildrop_upstream_free(&s->up);
+	state_close(s->db);
+	mdt_env_free(&s->e);
+}
+
+/* A message spooled and recorded as the relay does, accepted: PENDING. */
+static int64_t spool_msg(struct sub *s, const char *data, size_t len, int64_t created)
+{
+	struct submit_spool_file f;
+	char err[PB_ERR_MAX], sha[STATE_SHA256_HEX + 1];
+	int64_t id;
+
+	ck_assert_int_eq(submit_spool_create(s->spool, &f, err, sizeof(err)), 0);
+	for (size_t i = 0; i < len; i += 7)
+		ck_assert_int_eq(submit_spool_write(&f, data + i, len - i < 7 ? len - i : 7), 0);
+	ck_assert_int_eq(submit_spool_commit(&f, sha, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_sent_add(s->db, s->account, s->device, f.name, len, sha, created,
+	    &id), STATE_OK);
+	ck_assert_int_eq(state_sent_accepted(s->db, id), STATE_OK);
+	return id;
+}
+
+static int count_folder(const char *user, const char *folder, const char *want, size_t want_len)
+{
+	struct imap_config cfg = { .host = "127.0.0.1", .port = (unsigned)dc->imap_port,
+		.tls = IMAP_TLS_NONE, .timeout_s = 10 };
+	struct imap_session *m = imap_session_new(&cfg);
+	struct imap_uidset all;
+	struct imap_search q = { 0 };
+	int n = 0;
+
+	ck_assert_int_eq(imap_connect(m), IMAP_OK);
+	ck_assert_int_eq(imap_login(m, user, MDT_PASS), IMAP_OK);
+	if (imap_select(m, folder, IMAP_SELECT_READONLY, NULL) != IMAP_OK) {
+		imap_session_free(m);
+		return -1;
+	}
+	imap_uidset_init(&all);
+	ck_assert_int_eq(imap_uid_search(m, &q, &all), IMAP_OK);
+	n = (int)imap_uidset_count(&all);
+	if (want != NULL) {
+		struct imap_search seen = { .seen = true, .size = want_len };
+		struct imap_uidset s;
+		imap_uidset_init(&s);
+		ck_assert_int_eq(imap_uid_search(m, &seen, &s), IMAP_OK);
+		ck_assert_uint_eq(imap_uidset_count(&s), (size_t)n);   /* all \Seen, right size */
+		imap_uidset_free(&s);
+	}
+	imap_uidset_free(&all);
+	imap_session_free(m);
+	return n;
+}
+
+START_TEST(spool_file)
+{
+	struct sub s;
+	struct stat st;
+	char err[PB_ERR_MAX];
+	sub_init(&s, "sp", NULL);
+	int64_t id = spool_msg(&s, MSG, sizeof(MSG) - 1, 1000);
+	struct state_sent row;
+	ck_assert_int_eq(state_sent_get(s.db, id, &row), STATE_OK);
+	ck_assert_int_eq(stat(s.spool, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	int fd = submit_spool_open(s.spool, row.file, row.size, err, sizeof(err));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	char buf[256];
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), sizeof(MSG) - 1);
+	ck_assert_mem_eq(buf, MSG, sizeof(MSG) - 1);
+	close(fd);
+	/* the hash is the file's: sha256 of MSG */
+	unsigned char h[32];
+	char hex[65];
+	EVP_Digest(MSG, sizeof(MSG) - 1, h, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	ck_assert_str_eq(row.sha256, hex);
+	ck_assert_int_lt(submit_spool_open(s.spool, row.file, row.size + 1, err, sizeof(err)), 0);
+	/* discarded: nothing left */
+	struct submit_spool_file f;
+	ck_assert_int_eq(submit_spool_create(s.spool, &f, err, sizeof(err)), 0);
+	char path[sizeof(f.path)];
+	snprintf(path, sizeof(path), "%s", f.path);
+	submit_spool_write(&f, "x", 1);
+	submit_spool_discard(&f);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	sub_free(&s);
+}
+END_TEST
+
+START_TEST(never_twice)
+{
+	struct sub s;
+	char detail[BRIDGE_DETAIL_MAX];
+	struct state_sent row;
+	sub_init(&s, "nt", NULL);
+	int64_t now = (int64_t)time(NULL);
+
+	/* two identical messages: two copies (the folder is created) */
+	int64_t a = spool_msg(&s, MSG, sizeof(MSG) - 1, now);
+	int64_t b = spool_msg(&s, MSG, sizeof(MSG) - 1, now);
+	ck_assert_int_eq(count_folder("nt", "Sent", NULL, 0), -1);
+	ck_assert_int_eq(submit_copy_account(&s.env, s.account), 0);
+	ck_assert_int_eq(count_folder("nt", "Sent", MSG, sizeof(MSG) - 1), 2);
+	ck_assert_int_eq(state_sent_get(s.db, a, &row), STATE_OK);
+	ck_assert_int_eq(row.state, STATE_SENT_DONE);
+	ck_assert_str_eq(row.folder, "Sent");
+	ck_assert_uint_eq(row.uid, 1);
+	ck_assert_int_eq(state_sent_get(s.db, b, &row), STATE_OK);
+	ck_assert_uint_eq(row.uid, 2);
+	ck_assert_int_ne(access(s.spool, F_OK), -1);
+
+	/* a third identical one whose APPEND's answer was lost before it went
+	 * out: the two copies in Sent are claimed, so it is appended */
+	int64_t c = spool_msg(&s, MSG, sizeof(MSG) - 1, now);
+	ck_assert_int_eq(state_sent_set_state(s.db, c, STATE_SENT_APPENDING), STATE_OK);
+	ck_assert_int_eq(state_sent_get(s.db, c, &row), STATE_OK);
+	ck_assert_int_eq(submit_copy_one(&s.env, &row, detail, sizeof(detail)), 0);
+	ck_assert_int_eq(count_folder("nt", "Sent", MSG, sizeof(MSG) - 1), 3);
+
+	/* a fourth whose APPEND went through but was not recorded: found */
+	static const char other[] = "Subject: other\r\n\r\nlost answer\r\n";
+	int64_t d = spool_msg(&s, other, sizeof(other) - 1, now);
+	ck_assert_int_eq(state_sent_set_state(s.db, d, STATE_SENT_APPENDING), STATE_OK);
+	ck_assert_int_eq(state_sent_get(s.db, d, &row), STATE_OK);
+	ck_assert_int_eq(pbt_dovecot_add_message(dc, "nt", "Sent", other, sizeof(other) - 1, "S"),
+	    0);
+	ck_assert_int_eq(submit_copy_account(&s.env, s.account), 0);
+	ck_assert_int_eq(count_folder("nt", "Sent", NULL, 0), 4);
+	ck_assert_int_eq(state_sent_get(s.db, d, &row), STATE_OK);
+	ck_assert_int_eq(row.state, STATE_SENT_DONE);
+	ck_assert_uint_eq(row.uid, 4);
+	sub_free(&s);
+}
+END_TEST
+
+START_TEST(special_use_and_missing_file)
+{
+	struct sub s;
+	struct state_sent row;
+	sub_init(&s, "su", "Elsewhere");
+	ck_assert_int_eq(pbt_dovecot_create_folder(dc, "su", "Sent"), 0);   /* \Sent */
+	int64_t now = (int64_t)time(NULL);
+	int64_t a = spool_msg(&s, MSG, sizeof(MSG) - 1, now);
+	ck_assert_int_eq(submit_copy_account(&s.env, s.account), 0);
+	ck_assert_int_eq(count_folder("su", "Sent", MSG, sizeof(MSG) - 1), 1);
+	ck_assert_int_eq(count_folder("su", "Elsewhere", NULL, 0), -1);
+	ck_assert_int_eq(state_sent_get(s.db, a, &row), STATE_OK);
+	ck_assert_int_eq(row.state, STATE_SENT_DONE);
+
+	/* the spool file is gone: it stays owed, the failure counted */
+	int64_t b = spool_msg(&s, MSG, sizeof(MSG) - 1, now);
+	ck_assert_int_eq(state_sent_get(s.db, b, &row), STATE_OK);
+	submit_spool_remove(s.spool, row.file);
+	ck_assert_int_eq(submit_copy_account(&s.env, s.account), 1);
+	ck_assert_int_eq(state_sent_get(s.db, b, &row), STATE_OK);
+	ck_assert_int_eq(row.state, STATE_SENT_PENDING);
+	ck_assert_int_eq(row.attempts, 1);
+	ck_assert_ptr_nonnull(strstr(row.last_error, row.file));
+	ck_assert_int_eq(count_folder("su", "Sent", NULL, 0), 1);
+	sub_free(&s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("submit");
+	TCase *tc = tcase_create("sent-copies");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
+	tcase_add_test(tc, spool_file);
+	tcase_add_test(tc, never_twice);
+	tcase_add_test(tc, special_use_and_missing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
