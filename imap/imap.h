@@ -338,8 +338,18 @@ struct imap_mailbox_info {
  * mailbox selected. */
 enum imap_result imap_select(struct imap_session *s, const char *mailbox,
     unsigned flags, struct imap_mailbox_info *out);
+/* NOOP and SELECT/EXAMINE mailbox (as imap_select) sent in one write, the
+ * answers read in order: a kept connection's check and its SELECT in one
+ * round trip. Returns NOOP's result (a connection failure while reading
+ * either answer included; imap_last() then tells NOOP's failure), and
+ * *selected SELECT's (IMAP_EARG when it was not read). */
+enum imap_result imap_noop_select(struct imap_session *s, const char *mailbox,
+    unsigned flags, struct imap_mailbox_info *out, enum imap_result *selected);
 /* The selected mailbox's message count as EXISTS/EXPUNGE keep it. */
 uint32_t imap_exists(const struct imap_session *s);
+/* A number that changes with every command sent (tag counter): equal
+ * values before and after mean no command was sent in between. */
+unsigned imap_commands(const struct imap_session *s);
 
 /* LIST attributes (bit flags). */
 enum imap_list_attr {

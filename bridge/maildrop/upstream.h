@@ -94,6 +94,10 @@ struct maildrop_upstream {
 	                                  upstream timeout */
 	struct pool_lease lease;       /* the cap's slot this connection holds */
 	unsigned keep_s;               /* --upstream-reuse, set at login */
+	bool preselected;              /* a kept connection's check SELECTed
+	                                  `selected` (info, the map) ... */
+	unsigned preselected_at;       /* ... and no command went since while
+	                                  imap_commands() is this */
 };
 
 /* Fill the IMAP client configuration from the options; on_event set to

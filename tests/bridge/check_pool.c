@@ -176,6 +176,45 @@ START_TEST(t_reuse)
 }
 END_TEST
 
+/* The check of a kept connection is NOOP with a SELECT of the folder the
+ * connection had selected, in one write (tests/imap/check_fake.c
+ * test_noop_select_pipelined): a session of that folder selects nothing
+ * more; one of another folder selects its own after it; the next check
+ * selects the folder the last session had. */
+START_TEST(t_reuse_selects_in_the_check)
+{
+	struct ptest t;
+
+	pt_init(&t, true, "pool11", NULL);
+	ck_assert_int_eq(pbt_dovecot_create_folder(dc, t.e.user, "Other"), 0);
+	mdt_deliver(t.e.user, 9110, PBT_MSG_PLAIN, "", NULL);
+	struct pbt_msgspec two = { .kind = PBT_MSG_PLAIN, .seed = 9111 };
+	ck_assert_int_eq(pbt_dovecot_add_generated(dc, t.e.user, "Other", &two, ""), 0);
+	two.seed = 9112;
+	ck_assert_int_eq(pbt_dovecot_add_generated(dc, t.e.user, "Other", &two, ""), 0);
+	pt_session(&t, "a", NULL, 1);
+	free(pt_since(&t));
+	pt_session(&t, "a", NULL, 1);
+	char *got = pt_since(&t);
+	ck_assert_msg(strncmp(got, "C: T NOOP\r\nC: T SELECT INBOX", 27) == 0 &&
+	    count_of(got, "SELECT") == 1, "the same folder: the check's SELECT only:\n%s", got);
+	free(got);
+	snprintf(t.e.opt.dev.folder, sizeof(t.e.opt.dev.folder), "Other");
+	pt_session(&t, "a", NULL, 2);
+	got = pt_since(&t);
+	ck_assert_msg(strncmp(got, "C: T NOOP\r\nC: T SELECT INBOX", 27) == 0 &&
+	    count_of(got, "SELECT") == 2 && count_of(got, "C: T SELECT Other") == 1,
+	    "another folder: selected after the check's:\n%s", got);
+	free(got);
+	pt_session(&t, "a", NULL, 2);
+	got = pt_since(&t);
+	ck_assert_msg(strncmp(got, "C: T NOOP\r\nC: T SELECT Other", 27) == 0 &&
+	    count_of(got, "SELECT") == 1, "the check follows the last session:\n%s", got);
+	free(got);
+	pt_free(&t);
+}
+END_TEST
+
 START_TEST(t_reuse_off)
 {
 	struct ptest t;
@@ -521,6 +560,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, t_reuse);
+	tcase_add_test(tc, t_reuse_selects_in_the_check);
 	tcase_add_test(tc, t_reuse_off);
 	tcase_add_test(tc, t_wrong_password);
 	tcase_add_test(tc, t_readahead_drained);

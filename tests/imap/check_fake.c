@@ -81,6 +81,55 @@ static int body_sink(void *arg, const char *buf, size_t len)
 	return b->ret;
 }
 
+/* ---- NOOP and SELECT in one round trip (imap_noop_select) ---------------- */
+
+/* Both commands go out before either answer is read (the server reads the
+ * SELECT before it answers the NOOP: a client that waited would hang
+ * here): NOOP's untagged EXPUNGE is not SELECT's data; then a NOOP the
+ * server refuses is the result, with SELECT's own outcome apart and the
+ * connection in step; a name that needs a literal goes one at a time. */
+START_TEST(test_noop_select_pipelined)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, PBT_MARK,
+		PBT_EXPECT("NOOP"), PBT_EXPECT("SELECT INBOX"),
+		PBT_SEND("* 2 EXPUNGE\r\n$1 OK noop\r\n* 5 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+		    "* OK [UIDNEXT 12] n\r\n$2 OK [READ-WRITE] selected\r\n"),
+		PBT_MARK, PBT_EXPECT("NOOP"), PBT_EXPECT("SELECT Gone"),
+		PBT_SEND("$1 NO busy\r\n$2 NO [NONEXISTENT] no such mailbox\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_EXPECT("SELECT {5}"), PBT_SEND("+ go\r\n"), PBT_EXPECT_RAW("Caf\xc3\xa9"),
+		PBT_SEND("* 1 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n$T OK selected\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 10, NULL);
+	struct imap_mailbox_info mi;
+	enum imap_result sel;
+
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	OK(imap_noop_select(s, "INBOX", IMAP_SELECT_CONDSTORE, &mi, &sel));
+	ck_assert_int_eq(sel, IMAP_OK);
+	ck_assert_uint_eq(mi.exists, 5);
+	ck_assert_uint_eq(imap_exists(s), 5);
+	ck_assert(mi.has_uidvalidity && mi.uidvalidity == 7 && mi.uidnext == 12);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_SELECTED);
+	unsigned before = imap_commands(s);
+	ck_assert_int_eq(imap_noop_select(s, "Gone", 0, &mi, &sel), IMAP_NO);
+	ck_assert_str_eq(imap_last(s)->text, "busy");
+	ck_assert_int_eq(sel, IMAP_NO);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_AUTH);
+	ck_assert_uint_ne(imap_commands(s), before);
+	OK(imap_noop_select(s, "Caf\xc3\xa9", 0, &mi, &sel));
+	ck_assert_int_eq(sel, IMAP_OK);
+	ck_assert_uint_eq(mi.uidvalidity, 9);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 /* ---- read-ahead (imap_fetch_ahead, imap_store_ahead) ---------------------- */
 
 struct done_log {
@@ -1643,6 +1692,7 @@ int main(void)
 	tcase_add_test(tc, test_namespace);
 	tcase_add_test(tc, test_namespace_not_offered);
 	tcase_add_test(tc, test_fetch_body_checked);
+	tcase_add_test(tc, test_noop_select_pipelined);
 	tcase_add_test(tc, test_ahead_out_of_order);
 	tcase_add_test(tc, test_ahead_skip_and_drain);
 	tcase_add_test(tc, test_ahead_lost);
