@@ -539,6 +539,16 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
 enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
     void *arg);
+/* The same, calling meanwhile(marg) once, right after the first commands
+ * went out and before any answer is read (or, with nothing to send, before
+ * returning): the caller's own work overlaps the server's. meanwhile must
+ * not use the session; its time does not count against the timeout. Not
+ * called when the call fails before sending (IMAP_EARG, no connection):
+ * the caller's marg should say whether it ran. */
+typedef void imap_meanwhile_fn(void *marg);
+enum imap_result imap_fetch_tails_meanwhile(struct imap_session *s, const uint32_t *uids,
+    const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
+    void *arg, imap_meanwhile_fn *meanwhile, void *marg);
 
 /* ---- read-ahead: commands sent before their answers are read ----------- */
 

@@ -581,9 +581,11 @@ static int list_cb(void *arg, const struct imap_msg *m)
 }
 
 /* UID FETCH 1:* of the listing items; modseq > 0: only changes since
- * (CHANGEDSINCE, and VANISHED into *vanished with QRESYNC). */
+ * (CHANGEDSINCE, and VANISHED into *vanished with QRESYNC); fields: the
+ * header fields too (modseq 0 only). */
 static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
-    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
+    struct imap_uidset *vanished, const char *const *fields, size_t nfields, imap_msg_fn *cb,
+    void *arg)
 {
 	struct imap_uidset all;
 	struct list_wrap w = { up, cb, arg, 0 };
@@ -594,7 +596,9 @@ static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
 	if (imap_uidset_add_range(&all, 1, UINT32_MAX) != 0)
 		return IMAP_EARG;
 	do
-		if (modseq == 0)
+		if (fields != NULL)
+			r = imap_fetch_headers(up->imap, &all, fields, nfields, opts, list_cb, &w);
+		else if (modseq == 0)
 			r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
 		else
 			r = imap_fetch_changed(up->imap, &all, opts, modseq,
@@ -607,7 +611,15 @@ static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
 enum imap_result maildrop_upstream_list(struct maildrop_upstream *up, imap_msg_fn *cb,
     void *arg)
 {
-	return list_run(up, 0, NULL, cb, arg);
+	return list_run(up, 0, NULL, NULL, 0, cb, arg);
+}
+
+enum imap_result maildrop_upstream_list_fields(struct maildrop_upstream *up,
+    const char *const *fields, size_t nfields, imap_msg_fn *cb, void *arg)
+{
+	if (fields == NULL || nfields == 0)
+		return IMAP_EARG;
+	return list_run(up, 0, NULL, fields, nfields, cb, arg);
 }
 
 enum imap_result maildrop_upstream_list_changed(struct maildrop_upstream *up, uint64_t modseq,
@@ -615,7 +627,7 @@ enum imap_result maildrop_upstream_list_changed(struct maildrop_upstream *up, ui
 {
 	if (modseq == 0)
 		return IMAP_EARG;
-	return list_run(up, modseq, vanished, cb, arg);
+	return list_run(up, modseq, vanished, NULL, 0, cb, arg);
 }
 
 void maildrop_upstream_map_set(struct maildrop_upstream *up, const uint32_t *uids, size_t n)

@@ -128,6 +128,10 @@ enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const
  * for the event map. */
 enum imap_result maildrop_upstream_list(struct maildrop_upstream *up, imap_msg_fn *cb,
     void *arg);
+/* The same with BODY.PEEK[HEADER.FIELDS (fields)] of every message: the
+ * listing and the headers in one pass (m->header). */
+enum imap_result maildrop_upstream_list_fields(struct maildrop_upstream *up,
+    const char *const *fields, size_t nfields, imap_msg_fn *cb, void *arg);
 
 /* The same listing, only of messages whose mod-sequence is above modseq
  * (CHANGEDSINCE, RFC 7162): flag changes and new messages. With QRESYNC

@@ -954,6 +954,64 @@ END_TEST
 /* A message gone ([EXPUNGEISSUED], or no data at all) is no failure; a
  * callback that has enough hears no more, and the rest is read; another
  * streamed section beside BODY[]<...> does not disturb its tail. */
+/* imap_fetch_tails_meanwhile: the caller's work runs once, after the
+ * commands went out (the server has read them while the caller is still
+ * in its callback) and before any answer is read; with nothing to fetch it
+ * still runs; not at all when the arguments are refused. */
+struct meanwhile_log {
+	struct pbt_fake *f;
+	struct tails *t;
+	unsigned calls;
+	size_t tails_then;
+	bool server_had_it;
+};
+
+static void meanwhile_cb(void *arg)
+{
+	struct meanwhile_log *m = arg;
+
+	m->calls++;
+	m->tails_then = m->t->n;
+	for (int i = 0; i < 200 && !m->server_had_it; i++) {
+		char *got = pbt_fake_commands(m->f, 0);
+		m->server_had_it = strstr(got, "UID FETCH 4:5") != NULL;
+		free(got);
+		if (!m->server_had_it)
+			pbt_msleep(10);
+	}
+}
+
+START_TEST(test_tails_meanwhile)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4:5 (UID BODY.PEEK[]<98.3>)"),
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n"
+		    "* 2 FETCH (UID 5 BODY[]<98> {3}\r\nxyz)\r\n$1 OK done\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	static const uint32_t uids[] = { 4, 5 };
+	static const uint64_t sizes[] = { 100, 101 };
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	struct meanwhile_log m = { .f = f, .t = &t };
+	OK(imap_fetch_tails_meanwhile(s, uids, sizes, 2, 2, 10, tails_cb, &t, meanwhile_cb, &m));
+	ck_assert_uint_eq(m.calls, 1);
+	ck_assert(m.server_had_it);
+	ck_assert_uint_eq(m.tails_then, 0);
+	ck_assert_uint_eq(t.n, 2);
+	OK(imap_fetch_tails_meanwhile(s, uids, sizes, 0, 2, 10, tails_cb, &t, meanwhile_cb, &m));
+	ck_assert_uint_eq(m.calls, 2);
+	ck_assert_int_eq(imap_fetch_tails_meanwhile(s, uids, sizes, 2, 0, 10, tails_cb, &t,
+	    meanwhile_cb, &m), IMAP_EARG);
+	ck_assert_uint_eq(m.calls, 2);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 START_TEST(test_tails_gone_and_stop)
 {
 	static const struct pbt_step steps[] = {
@@ -1671,6 +1729,7 @@ int main(void)
 	tcase_add_test(tc, test_body_not_found_and_sink);
 	tcase_add_test(tc, test_tails_pipelined);
 	tcase_add_test(tc, test_tails_grouped);
+	tcase_add_test(tc, test_tails_meanwhile);
 	tcase_add_test(tc, test_tails_gone_and_stop);
 	tcase_add_test(tc, test_tails_disconnect);
 	tcase_add_test(tc, test_tails_unknown_tag);
