@@ -576,13 +576,14 @@ static void record_first(void *arg)
 
 /* The first sync of a folder (docs/DESIGN.md, "Exact sizes from the first
  * LIST"): every message is new and its keys came with the listing (the few
- * it could not give are fetched first). The tails of all of them are asked
- * for, and while the server reads its messages to answer, the listing is
- * recorded: the server and SQLite work side by side instead of one after
- * the other. Then the exact sizes are stored. */
+ * it could not give are fetched first), or are left for maildrop_sync_keys
+ * (keys_later). The tails of all of them are asked for, and while the
+ * server reads its messages to answer, the listing is recorded: the server
+ * and SQLite work side by side instead of one after the other. Then the
+ * exact sizes are stored. */
 static enum pop3_md_status sync_first(struct maildrop_upstream *up, struct state_db *db,
     const struct state_mailbox *mb, const struct state_mailbox_status *st,
-    struct sync_list *l, int64_t now, char *detail, size_t detail_len)
+    struct sync_list *l, int64_t now, bool keys_later, char *detail, size_t detail_len)
 {
 	uint32_t *need = malloc((l->n ? l->n : 1) * sizeof(*need));
 	struct state_uid_size *ask = malloc((l->n ? l->n : 1) * sizeof(*ask));
@@ -595,7 +596,7 @@ static enum pop3_md_status sync_first(struct maildrop_upstream *up, struct state
 		goto out;
 	}
 	for (size_t i = 0; i < l->n; i++) {
-		if (l->v[i].hash == NULL)
+		if (l->v[i].hash == NULL && !keys_later)
 			need[n_need++] = l->v[i].uid;
 		ask[i] = (struct state_uid_size){ .uid = l->v[i].uid, .size = l->v[i].size };
 	}
@@ -633,16 +634,20 @@ out:
 
 /* The complete listing: every message, keys for the unknown ones, then the
  * rematch path when UIDVALIDITY changed. The first sync and a rematch need
- * every message's keys: the listing carries them. *tails_done: the first
- * sync read every message's tail already. */
+ * every message's keys: the listing carries them (not for a first sync with
+ * keys_later). *tails_done: the first sync read every message's tail
+ * already. */
 static enum pop3_md_status sync_full(struct maildrop_upstream *up, struct state_db *db,
-    const struct state_mailbox *mb, const char *keyword, int64_t now, bool *tails_done,
-    char *detail, size_t detail_len)
+    const struct state_mailbox *mb, const char *keyword, int64_t now, bool keys_later,
+    bool *tails_done, char *detail, size_t detail_len)
 {
 	struct sync_list l = { .keyword = keyword };
 	enum pop3_md_status ret = POP3_MD_OK;
 	enum imap_result ir = IMAP_OK;
-	bool all_keys = mb->uidvalidity == 0 || mb->uidvalidity != up->info.uidvalidity;
+	/* a big first sync may leave the keys for later (sync.h) */
+	keys_later = keys_later && up->info.exists > BRIDGE_SYNC_HEADER_BATCH;
+	bool all_keys = mb->uidvalidity == 0 ? !keys_later :
+	    mb->uidvalidity != up->info.uidvalidity;
 
 	if (up->info.exists > 0 && all_keys)
 		ir = maildrop_upstream_list_fields(up, maildrop_matchkey_fields, MATCHKEY_NFIELDS,
@@ -655,7 +660,7 @@ static enum pop3_md_status sync_full(struct maildrop_upstream *up, struct state_
 
 	struct state_mailbox_status st = listing_status(up, &l, keyword);
 	if (mb->uidvalidity == 0) {
-		ret = sync_first(up, db, mb, &st, &l, now, detail, detail_len);
+		ret = sync_first(up, db, mb, &st, &l, now, keys_later, detail, detail_len);
 		*tails_done = true;
 		goto out;
 	}
@@ -861,9 +866,62 @@ static enum pop3_md_status sync_incremental(struct maildrop_upstream *up, struct
 	return reconcile(up, db, mb, keyword, now, refused, detail, detail_len);
 }
 
-enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct state_db *db,
+/* Match keys for the live messages of the selected folder that have none:
+ * one listing of them with the header fields, stored in one transaction.
+ * A NO or BAD leaves them for the next time (a warning). */
+enum pop3_md_status maildrop_sync_keys(struct maildrop_upstream *up, struct state_db *db,
+    int64_t mailbox_id, char *detail, size_t detail_len)
+{
+	struct sync_list l = { 0 };
+	struct imap_uidset set;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	enum pop3_md_status ret = POP3_MD_OK;
+
+	if (state_messages_keyless(db, mailbox_id, &uids, &n) != STATE_OK)
+		return db_fail(db, "messages without match keys", detail, detail_len);
+	if (n == 0)
+		return POP3_MD_OK;
+	imap_uidset_init(&set);
+	for (size_t i = 0; i < n; i++)
+		if (imap_uidset_add(&set, uids[i]) != 0)
+			l.nomem = true;
+	free(uids);
+	enum imap_result ir = l.nomem ? IMAP_EARG : imap_fetch_headers(up->imap, &set,
+	    maildrop_matchkey_fields, MATCHKEY_NFIELDS, 0, list_keys_cb, &l);
+	imap_uidset_free(&set);
+	if (l.nomem) {
+		ret = no_memory("match keys of", up->selected, detail, detail_len);
+	} else if (ir == IMAP_NO || ir == IMAP_BAD) {
+		base_log(PB_LOG_WARN, "upstream", "folder=%s header fields: %s %s; asked again"
+		    " at the next sync", up->selected, imap_result_name(ir),
+		    imap_last(up->imap)->text);
+	} else if (ir != IMAP_OK) {
+		ret = up_fail(up, ir, "fetching headers", detail, detail_len);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < l.n; i++)  /* only those the server gave keys for */
+		if (l.v[i].hash != NULL) {
+			l.v[k++] = l.v[i];
+		} else {
+			free(l.v[i].emailid);
+			free(l.v[i].msgid);
+		}
+	l.n = k;
+	struct state_listing *v = ret == POP3_MD_OK && k > 0 ? to_listing(&l) : NULL;
+	if (ret == POP3_MD_OK && k > 0 &&
+	    (v == NULL || state_messages_set_keys(db, mailbox_id, v, k) != STATE_OK))
+		ret = v == NULL ? no_memory("match keys of", up->selected, detail, detail_len) :
+		    db_fail(db, "storing match keys", detail, detail_len);
+	free(v);
+	list_free(&l);
+	return ret;
+}
+
+static enum pop3_md_status sync_folder(struct maildrop_upstream *up, struct state_db *db,
     int64_t account_id, const char *folder, const char *keyword, int64_t now,
-    struct state_mailbox *mb, char *detail, size_t detail_len)
+    struct state_mailbox *mb, bool keys_later, bool *keys_due, char *detail,
+    size_t detail_len)
 {
 	enum pop3_md_status ret = maildrop_upstream_select(up, folder, detail, detail_len);
 
@@ -886,7 +944,8 @@ enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct st
 	bool tails_done = false;
 	if (why != NULL) {
 		base_log(PB_LOG_DEBUG, "sync", "folder=%s complete listing (%s)", folder, why);
-		ret = sync_full(up, db, mb, keyword, now, &tails_done, detail, detail_len);
+		ret = sync_full(up, db, mb, keyword, now, keys_later, &tails_done, detail,
+		    detail_len);
 	}
 	if (ret != POP3_MD_OK)
 		return ret;
@@ -894,7 +953,37 @@ enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct st
 		ret = learn_exact_sizes(up, db, mb->id, detail, detail_len);
 	if (ret != POP3_MD_OK)
 		return ret;
+	/* Messages without keys (left by a first sync, or by a session or
+	 * process that stopped before storing them): up to a batch now, more
+	 * after the client's answer when the caller can wait (sync.h). */
+	uint32_t *keyless = NULL;
+	size_t n_keyless = 0;
+	if (state_messages_keyless(db, mb->id, &keyless, &n_keyless) != STATE_OK)
+		return db_fail(db, "messages without match keys", detail, detail_len);
+	free(keyless);
+	if (keys_later && n_keyless > BRIDGE_SYNC_HEADER_BATCH)
+		*keys_due = true;
+	else if (n_keyless > 0 &&
+	    (ret = maildrop_sync_keys(up, db, mb->id, detail, detail_len)) != POP3_MD_OK)
+		return ret;
 	if (state_mailbox_get_by_id(db, mb->id, mb) != STATE_OK)
 		return db_fail(db, "mailbox", detail, detail_len);
 	return POP3_MD_OK;
+}
+
+enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct state_db *db,
+    int64_t account_id, const char *folder, const char *keyword, int64_t now,
+    struct state_mailbox *mb, char *detail, size_t detail_len)
+{
+	return sync_folder(up, db, account_id, folder, keyword, now, mb, false, NULL, detail,
+	    detail_len);
+}
+
+enum pop3_md_status maildrop_sync_folder_keys_later(struct maildrop_upstream *up,
+    struct state_db *db, int64_t account_id, const char *folder, const char *keyword,
+    int64_t now, struct state_mailbox *mb, bool *keys_due, char *detail, size_t detail_len)
+{
+	*keys_due = false;
+	return sync_folder(up, db, account_id, folder, keyword, now, mb, true, keys_due, detail,
+	    detail_len);
 }
