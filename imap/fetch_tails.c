@@ -349,9 +349,29 @@ static bool refill_due(const struct tails_ctx *ctx)
 	    ctx->octets_in_flight <= TAIL_WINDOW_OCTETS / 2;
 }
 
+/* The caller's work while the server works (imap_fetch_tails_meanwhile);
+ * its time is not the server's. */
+static void run_meanwhile(struct imap_session *s, imap_meanwhile_fn **fn, void *marg)
+{
+	if (*fn == NULL)
+		return;
+	long long t0 = imap_conn_now_ms();
+	(*fn)(marg);
+	imap_conn_budget_skip(&s->conn, imap_conn_now_ms() - t0);
+	*fn = NULL;
+}
+
 enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
     void *arg)
+{
+	return imap_fetch_tails_meanwhile(s, uids, sizes, n, tail_len, spread, cb, arg, NULL,
+	    NULL);
+}
+
+enum imap_result imap_fetch_tails_meanwhile(struct imap_session *s, const uint32_t *uids,
+    const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
+    void *arg, imap_meanwhile_fn *meanwhile, void *marg)
 {
 	enum imap_result r = imap_cmd_check(s, IMAP_STATE_SELECTED);
 	if (r != IMAP_OK)
@@ -410,6 +430,7 @@ enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t
 			if (gi == ng)
 				sending = false;
 		}
+		run_meanwhile(s, &meanwhile, marg);
 		if (ctx->in_flight == 0)
 			break;
 		const struct imap_response *resp;

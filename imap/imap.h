@@ -350,8 +350,18 @@ struct imap_mailbox_info {
  * mailbox selected. */
 enum imap_result imap_select(struct imap_session *s, const char *mailbox,
     unsigned flags, struct imap_mailbox_info *out);
+/* NOOP and SELECT/EXAMINE mailbox (as imap_select) sent in one write, the
+ * answers read in order: a kept connection's check and its SELECT in one
+ * round trip. Returns NOOP's result (a connection failure while reading
+ * either answer included; imap_last() then tells NOOP's failure), and
+ * *selected SELECT's (IMAP_EARG when it was not read). */
+enum imap_result imap_noop_select(struct imap_session *s, const char *mailbox,
+    unsigned flags, struct imap_mailbox_info *out, enum imap_result *selected);
 /* The selected mailbox's message count as EXISTS/EXPUNGE keep it. */
 uint32_t imap_exists(const struct imap_session *s);
+/* A number that changes with every command sent (tag counter): equal
+ * values before and after mean no command was sent in between. */
+unsigned imap_commands(const struct imap_session *s);
 
 /* LIST attributes (bit flags). */
 enum imap_list_attr {
@@ -562,6 +572,16 @@ enum imap_result imap_fetch_tails(struct imap_session *s, const uint32_t *uids,
 enum imap_result imap_fetch_tails_grouped(struct imap_session *s, const uint32_t *uids,
     const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
     void *arg);
+/* The same, calling meanwhile(marg) once, right after the first commands
+ * went out and before any answer is read (or, with nothing to send, before
+ * returning): the caller's own work overlaps the server's. meanwhile must
+ * not use the session; its time does not count against the timeout. Not
+ * called when the call fails before sending (IMAP_EARG, no connection):
+ * the caller's marg should say whether it ran. */
+typedef void imap_meanwhile_fn(void *marg);
+enum imap_result imap_fetch_tails_meanwhile(struct imap_session *s, const uint32_t *uids,
+    const uint64_t *sizes, size_t n, size_t tail_len, uint64_t spread, imap_tail_fn *cb,
+    void *arg, imap_meanwhile_fn *meanwhile, void *marg);
 
 /* ---- read-ahead: commands sent before their answers are read ----------- */
 

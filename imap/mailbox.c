@@ -73,6 +73,29 @@ static void select_tagged(struct imap_session *s, void *vctx, const struct imap_
 		mi->read_only = false;
 }
 
+/* Start SELECT/EXAMINE mailbox in s->cmd; the current mailbox is closed
+ * whatever the outcome. */
+static void select_begin(struct imap_session *s, const char *mailbox, unsigned flags)
+{
+	imap_cmd_begin(s, flags & IMAP_SELECT_READONLY ? "EXAMINE" : "SELECT");
+	imap_cmd_astring(s->cmd, mailbox, strlen(mailbox));
+	if ((flags & IMAP_SELECT_CONDSTORE) && imap_has(s, IMAP_CAP_CONDSTORE))
+		imap_cmd_raw(s->cmd, "(CONDSTORE)");
+	if (!s->cmd->error && s->state == IMAP_STATE_SELECTED)
+		s->state = IMAP_STATE_AUTH;
+}
+
+static void select_done(struct imap_session *s, enum imap_result r,
+    const struct imap_mailbox_info *mi, struct imap_mailbox_info *out)
+{
+	if (r != IMAP_OK)
+		return;
+	s->state = IMAP_STATE_SELECTED;
+	s->exists = mi->exists;
+	if (out)
+		*out = *mi;
+}
+
 enum imap_result imap_select(struct imap_session *s, const char *mailbox, unsigned flags,
     struct imap_mailbox_info *out)
 {
@@ -83,21 +106,60 @@ enum imap_result imap_select(struct imap_session *s, const char *mailbox, unsign
 		return r;
 	memset(&mi, 0, sizeof(mi));
 	mi.read_only = (flags & IMAP_SELECT_READONLY) != 0;
-	imap_cmd_begin(s, flags & IMAP_SELECT_READONLY ? "EXAMINE" : "SELECT");
-	imap_cmd_astring(s->cmd, mailbox, strlen(mailbox));
-	if ((flags & IMAP_SELECT_CONDSTORE) && imap_has(s, IMAP_CAP_CONDSTORE))
-		imap_cmd_raw(s->cmd, "(CONDSTORE)");
-	/* A SELECT closes the current mailbox whatever its outcome. */
-	if (!s->cmd->error && s->state == IMAP_STATE_SELECTED)
-		s->state = IMAP_STATE_AUTH;
+	select_begin(s, mailbox, flags);
 	r = imap_cmd_run(s, &h);
-	if (r == IMAP_OK) {
-		s->state = IMAP_STATE_SELECTED;
-		s->exists = mi.exists;
-		if (out)
-			*out = mi;
-	}
+	select_done(s, r, &mi, out);
 	return r;
+}
+
+enum imap_result imap_noop_select(struct imap_session *s, const char *mailbox, unsigned flags,
+    struct imap_mailbox_info *out, enum imap_result *selected)
+{
+	struct imap_mailbox_info mi;
+	struct cmd_handler h = { .untagged = select_untagged, .tagged = select_tagged, .ctx = &mi };
+	char buf[IMAP_TAG_MAX + 8 + 512], noop_tag[IMAP_TAG_MAX + 1];
+	const struct imap_response *resp = NULL;
+	enum imap_result r = imap_cmd_check(s, IMAP_STATE_AUTH);
+
+	*selected = IMAP_EARG;
+	if (r != IMAP_OK)
+		return r;
+	memset(&mi, 0, sizeof(mi));
+	mi.read_only = (flags & IMAP_SELECT_READONLY) != 0;
+	imap_cmd_begin(s, "NOOP");
+	snprintf(noop_tag, sizeof(noop_tag), "%s", s->tag);
+	int n = snprintf(buf, sizeof(buf), "%s NOOP\r\n", noop_tag);
+	enum imap_state before = s->state;
+	select_begin(s, mailbox, flags);
+	if (imap_cmd_end(s->cmd) < 0 || s->cmd->nsync > 0 ||
+	    s->cmd->len > sizeof(buf) - (size_t)n) {
+		/* a name that needs a literal, or a long one: one at a time */
+		s->state = before;
+		r = imap_noop(s);
+		if (r == IMAP_OK)
+			*selected = imap_select(s, mailbox, flags, out);
+		return r;
+	}
+	memcpy(buf + n, s->cmd->buf, s->cmd->len);
+	r = imap_cmd_send_raw(s, buf, (size_t)n + s->cmd->len);
+	if (r == IMAP_OK)
+		r = imap_cmd_next_tagged(s, NULL, &resp);
+	if (r != IMAP_OK)
+		return r;
+	if (strcmp(resp->tag, noop_tag) != 0)
+		return imap_proto_failed(s, "tagged response out of order");
+	r = imap_cmd_tagged_result(s, NULL, resp);
+	struct imap_status noop_st = s->last;
+	enum imap_result sel = imap_cmd_next_tagged(s, &h, &resp);
+	if (sel == IMAP_OK && strcmp(resp->tag, s->tag) != 0)
+		sel = imap_proto_failed(s, "tagged response for a command not sent");
+	else if (sel == IMAP_OK)
+		sel = imap_cmd_tagged_result(s, &h, resp);
+	select_done(s, sel, &mi, out);
+	*selected = sel;
+	if (r != IMAP_OK && s->state != IMAP_STATE_DISCONNECTED)
+		s->last = noop_st;  /* the caller asks how the NOOP failed */
+	return s->state == IMAP_STATE_DISCONNECTED && r == IMAP_OK ? sel : r;
 }
 
 /* ---- LIST -------------------------------------------------------------- */

@@ -174,6 +174,11 @@ uint32_t imap_exists(const struct imap_session *s)
 	return s->exists;
 }
 
+unsigned imap_commands(const struct imap_session *s)
+{
+	return s->tagn;
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
 static char *dup_or_null(const char *s, bool *fail)

@@ -52,8 +52,17 @@ int pop3_out_write(void *arg, const char *buf, size_t len)
 		o->len += len;
 		return 0;
 	}
-	if (pop3_out_flush(o) != 0)
-		return -1;
+	if (o->len > 0) {
+		/* Top the buffer up first, so that a reply line and the start of
+		 * a message go out in one write, not the line alone. */
+		size_t part = sizeof(o->buf) - o->len;
+		memcpy(o->buf + o->len, buf, part);
+		o->len += part;
+		buf += part;
+		len -= part;
+		if (pop3_out_flush(o) != 0)
+			return -1;
+	}
 	if (len >= sizeof(o->buf))
 		return send_now(o, buf, len);
 	memcpy(o->buf, buf, len);

@@ -55,26 +55,21 @@ int state_messages_inexact(struct state_db *db, int64_t mailbox_id,
 	return STATE_OK;
 }
 
-int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
-    const struct state_uid_size *items, size_t n)
+int state_messages_update_by_uid(struct state_db *db, int64_t mailbox_id, const char *sql,
+    size_t n, uint32_t (*uid)(const void *arg, size_t i),
+    void (*bind)(sqlite3_stmt *st, const void *arg, size_t i), const void *arg,
+    const char *what)
 {
 	struct state_mailbox mb;
 	struct db_tx tx;
 	size_t i;
 	int rc;
 
-	DB_ENTER(db);
-	if (n > 0 && items == NULL)
-		return state_db_fail(db, STATE_INVALID, "exact sizes: no items");
-	for (i = 0; i < n; i++)
-		if (items[i].size > INT64_MAX)
-			return state_db_fail(db, STATE_INVALID,
-			    "exact sizes: UID %u: size out of range", (unsigned)items[i].uid);
 	if (state_db_tx_begin(db, &tx) != STATE_OK)
 		return STATE_ERROR;
 	rc = state_mailbox_read(db, mailbox_id, &mb, NULL);
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		sqlite3_stmt *st = state_db_stmt(db, SQL_SET);
+		sqlite3_stmt *st = state_db_stmt(db, sql);
 
 		if (st == NULL) {
 			rc = STATE_ERROR;
@@ -82,9 +77,33 @@ int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
 		}
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		sqlite3_bind_int64(st, 2, mb.uidvalidity);
-		sqlite3_bind_int64(st, 3, items[i].uid);
-		sqlite3_bind_int64(st, 4, (int64_t)items[i].size);
-		rc = state_db_exec_stmt(db, st, "storing an exact size");
+		sqlite3_bind_int64(st, 3, uid(arg, i));
+		bind(st, arg, i);
+		rc = state_db_exec_stmt(db, st, what);
 	}
 	return state_db_tx_end(db, &tx, rc);
+}
+
+static uint32_t exact_uid(const void *arg, size_t i)
+{
+	return ((const struct state_uid_size *)arg)[i].uid;
+}
+
+static void exact_bind(sqlite3_stmt *st, const void *arg, size_t i)
+{
+	sqlite3_bind_int64(st, 4, (int64_t)((const struct state_uid_size *)arg)[i].size);
+}
+
+int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
+    const struct state_uid_size *items, size_t n)
+{
+	DB_ENTER(db);
+	if (n > 0 && items == NULL)
+		return state_db_fail(db, STATE_INVALID, "exact sizes: no items");
+	for (size_t i = 0; i < n; i++)
+		if (items[i].size > INT64_MAX)
+			return state_db_fail(db, STATE_INVALID,
+			    "exact sizes: UID %u: size out of range", (unsigned)items[i].uid);
+	return state_messages_update_by_uid(db, mailbox_id, SQL_SET, n, exact_uid, exact_bind,
+	    items, "storing an exact size");
 }

@@ -21,5 +21,12 @@ int state_message_upsert(struct state_db *db, int64_t mailbox_id, uint32_t uidva
  * *n how many. */
 int state_messages_gone_unlisted(struct state_db *db, int64_t mailbox_id, int64_t gen,
     int64_t now, size_t *n);
+/* In ONE transaction of its own: for i in 0..n, the statement sql with ?1
+ * the mailbox, ?2 its current UIDVALIDITY, ?3 uid(arg, i) and whatever
+ * bind(st, arg, i) binds from ?4 on; what names it in errors (exact.c). */
+int state_messages_update_by_uid(struct state_db *db, int64_t mailbox_id, const char *sql,
+    size_t n, uint32_t (*uid)(const void *arg, size_t i),
+    void (*bind)(sqlite3_stmt *st, const void *arg, size_t i), const void *arg,
+    const char *what);
 
 #endif

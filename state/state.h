@@ -551,6 +551,15 @@ int state_messages_set_exact_sizes(struct state_db *db, int64_t mailbox_id,
 int state_messages_live_count(struct state_db *db, int64_t mailbox_id, size_t *n);
 int state_messages_live_uids(struct state_db *db, int64_t mailbox_id, uint32_t **out,
     size_t *n);
+/* The same for the live messages that have no match keys (hdr_hash NULL):
+ * a first listing records them before their keys come (issue 11). */
+int state_messages_keyless(struct state_db *db, int64_t mailbox_id, uint32_t **out,
+    size_t *n);
+/* Store the match keys (message_id, hdr_hash; hdr_hash not NULL) of the
+ * items by UID (current UIDVALIDITY) in ONE transaction, for live messages
+ * that have none yet; others are left as they are. */
+int state_messages_set_keys(struct state_db *db, int64_t mailbox_id,
+    const struct state_listing *items, size_t n);
 /* Delete gone messages marked before `before` that no unfinished journal
  * entry refers to; *removed may be NULL. */
 int state_messages_purge(struct state_db *db, int64_t mailbox_id, int64_t before,

@@ -95,7 +95,7 @@ void maildrop_ahead_hint(void *p, const struct pop3_md_next *next, size_t n)
 	memcpy(md->hint, next, md->nhint * sizeof(*next));
 }
 
-static void seen_send(struct maildrop_md *md);
+static void seen_send(struct maildrop_md *md, size_t room);
 
 void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_what what,
     uint64_t top_lines)
@@ -108,7 +108,8 @@ void maildrop_ahead_send(struct maildrop_md *md, size_t idx, enum pop3_fetch_wha
 	md->nhint = 0;
 	md->seq_next = what == POP3_FETCH_WHOLE ? idx + 1 : SIZE_MAX;
 	if (!imap_uidset_empty(&md->seen_wait))
-		seen_send(md);   /* stores first: their room may have come */
+		seen_send(md, BRIDGE_AHEAD_STORE_ROOM);  /* stores first: their room
+		                                            may have come */
 	/* Walk the queue alongside the plan: from the current command's first
 	 * fetch on, what is in flight must be the plan's prefix (stores do not
 	 * count); what follows it is sent. A queue that goes another way is
@@ -180,15 +181,15 @@ static size_t stores_in_flight(const struct imap_session *s)
 	return n;
 }
 
-/* Send the waiting UIDs, a store per run, as far as the room for stores
- * goes; what does not fit waits on. */
-static void seen_send(struct maildrop_md *md)
+/* Send the waiting UIDs, a store per run, as long as fewer than room
+ * stores are in flight; what does not fit waits on. */
+static void seen_send(struct maildrop_md *md, size_t room)
 {
 	struct imap_session *s = md->up.imap;
 	struct imap_uidset *w = &md->seen_wait;
 	size_t sent = 0;
 
-	while (sent < w->n && stores_in_flight(s) < BRIDGE_AHEAD_STORE_ROOM &&
+	while (sent < w->n && stores_in_flight(s) < room &&
 	    imap_ahead_count(s) < IMAP_AHEAD_MAX &&
 	    imap_store_ahead_range(s, w->r[sent].lo, w->r[sent].hi, true, IMAP_FLAG_SEEN,
 	    seen_failed, md) == IMAP_OK)
@@ -217,17 +218,21 @@ void maildrop_ahead_seen(struct maildrop_md *md, uint32_t uid)
 			    " failed", md->conn->account, md->conn->device, uid);
 		return;
 	}
-	seen_send(md);
+	seen_send(md, BRIDGE_AHEAD_STORE_ROOM);
 }
 
 void maildrop_ahead_seen_flush(struct maildrop_md *md)
 {
 	if (imap_uidset_empty(&md->seen_wait))
 		return;
-	/* ahead as far as there is room (their answers are read by the next
-	 * command, or before the connection is kept); the rest now */
+	/* Ahead as far as the queue has room, the room kept for the fetches
+	 * of a read-ahead no longer mattering: the answers are read by the
+	 * next command (a commit's steps come after the stores, in order), or
+	 * once the client has QUIT's answer, before the connection is kept
+	 * (release()). Waiting for them here cost QUIT two round trips. The
+	 * rest (a full queue) now. */
 	if (maildrop_upstream_usable(&md->up))
-		seen_send(md);
+		seen_send(md, IMAP_AHEAD_MAX);
 	if (imap_uidset_empty(&md->seen_wait))
 		return;
 	enum imap_result r = IMAP_ECONN;

@@ -63,6 +63,8 @@ struct maildrop_md {
 	size_t seq_next;                 /* the index a sequential client asks
 	                                    for next (SIZE_MAX: none) */
 	unsigned seq_depth;              /* its read-ahead depth now */
+	bool keys_due;                   /* live messages lack match keys:
+	                                    md_release fetches them */
 	struct imap_uidset seen_wait;    /* seen_on retr: \Seen not sent yet
 	                                    (BRIDGE_AHEAD_STORE_ROOM stores were
 	                                    in flight); sent as ranges */

@@ -156,8 +156,10 @@ enum pop3_md_status maildrop_md_open(void *backend, const struct pop3_credential
 		    account, opt);
 
 	struct state_mailbox mb;
-	st = maildrop_sync_folder(&md->up, md->db, md->account_id, md->eff.folder,
-	    opt->dele_keyword, now, &mb, err, sizeof(err));
+	/* The match keys a first sync needs come after the client's last
+	 * answer (md_release): the client does not wait for them. */
+	st = maildrop_sync_folder_keys_later(&md->up, md->db, md->account_id, md->eff.folder,
+	    opt->dele_keyword, now, &mb, &md->keys_due, err, sizeof(err));
 	if (st != POP3_MD_OK) {
 		st = temp_failed(conn, reply, st, err);
 		goto fail;

@@ -11,6 +11,7 @@
 #include "bridge/maildrop/commit.h"
 #include "bridge/maildrop/internal.h"
 #include "bridge/maildrop/login.h"
+#include "bridge/maildrop/sync.h"
 
 static int64_t now_s(void)
 {
@@ -341,12 +342,26 @@ static void md_close(void *p)
 		base_log(PB_LOG_WARN, "state", "device counters: %s", state_errmsg(md->db));
 	purge_old(md);
 	maildrop_devlock_release(&md->lock);
-	state_close(md->db);
-	md->db = NULL;
+	if (!md->keys_due) {
+		state_close(md->db);
+		md->db = NULL;
+	}
 }
 
+/* The client has its last answer: the match keys a first sync left (issue
+ * 11: a first session of 20,000 messages no longer waits for 20,000 header
+ * fields), then the upstream connection is kept or logged out. */
 static void md_release(void *p)
 {
+	struct maildrop_md *md = p;
+
+	if (md != NULL && md->keys_due && md->db != NULL && maildrop_upstream_usable(&md->up) &&
+	    strcmp(md->up.selected, md->eff.folder) == 0) {
+		char d[BRIDGE_DETAIL_MAX];
+		if (maildrop_sync_keys(&md->up, md->db, md->mailbox_id, d, sizeof(d)) != POP3_MD_OK)
+			base_log(PB_LOG_WARN, "sync", "account %s folder %s: match keys not stored"
+			    " (%s); fetched at the next session", md->conn->account, md->eff.folder, d);
+	}
 	maildrop_md_free(p);
 }
 

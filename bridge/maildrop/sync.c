@@ -124,16 +124,11 @@ static void list_sort(struct sync_list *l)
 	l->n = w;
 }
 
-static int header_cb(void *arg, const struct imap_msg *m)
+/* The match keys of it from the header fields m carries. */
+static int set_keys(struct sync_list *l, struct sync_item *it, const struct imap_msg *m)
 {
-	struct sync_list *l = arg;
 	struct maildrop_matchkey k;
 
-	if (m->uid == 0 || m->header == NULL)
-		return 0;
-	struct sync_item *it = find_item(l, m->uid);
-	if (it == NULL || it->hash != NULL)
-		return 0;
 	if (maildrop_matchkey_compute(m->header, m->header_len, &k) != 0)
 		return 0;
 	it->hash = strdup(k.hash);
@@ -144,6 +139,32 @@ static int header_cb(void *arg, const struct imap_msg *m)
 		return 1;
 	}
 	return 0;
+}
+
+static int header_cb(void *arg, const struct imap_msg *m)
+{
+	struct sync_list *l = arg;
+
+	if (m->uid == 0 || m->header == NULL)
+		return 0;
+	struct sync_item *it = find_item(l, m->uid);
+	if (it == NULL || it->hash != NULL)
+		return 0;
+	return set_keys(l, it, m);
+}
+
+/* A listing that carries the header fields too (the first sync, a
+ * rematch: every message needs its keys): one pass over the messages. */
+static int list_keys_cb(void *arg, const struct imap_msg *m)
+{
+	struct sync_list *l = arg;
+	size_t before = l->n;
+
+	if (list_cb(arg, m) != 0)
+		return 1;
+	if (l->n == before || m->header == NULL)
+		return 0;
+	return set_keys(l, &l->v[l->n - 1], m);
 }
 
 /* Fetch the match keys of uids[0..n) (ascending) in batches. */
@@ -169,6 +190,19 @@ static enum imap_result fetch_keys(struct maildrop_upstream *up, struct sync_lis
 	}
 	imap_uidset_free(&set);
 	return r;
+}
+
+/* Keep those of uids[0..n) whose keys the listing did not carry; the new n. */
+static size_t without_keys(struct sync_list *l, uint32_t *uids, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sync_item *it = find_item(l, uids[i]);
+		if (it == NULL || it->hash == NULL)
+			uids[k++] = uids[i];
+	}
+	return k;
 }
 
 static struct state_listing *to_listing(const struct sync_list *l)
@@ -251,6 +285,7 @@ static int sync_known(struct maildrop_upstream *up, struct state_db *db,
 		memcpy(missing, uids, l->n * sizeof(*uids));
 		n_missing = l->n;
 	}
+	n_missing = without_keys(l, missing, n_missing);
 	*ir = fetch_keys(up, l, missing, n_missing);
 	if (*ir != IMAP_OK) {
 		rc = STATE_ERROR;
@@ -341,6 +376,68 @@ static int tail_cb(void *arg, uint32_t uid, const char *tail, size_t len)
 	return 0;
 }
 
+/* The tails of ask[0..n) (ascending UID) into t (t->got allocated here),
+ * meanwhile(marg) run while the server works on them
+ * (imap_fetch_tails_meanwhile); sizes of 0 need no tail. IMAP_EARG when
+ * out of memory (*nomem). */
+static enum imap_result read_tails(struct maildrop_upstream *up,
+    const struct state_uid_size *ask, size_t n, struct tails *t,
+    imap_meanwhile_fn *meanwhile, void *marg, bool *nomem)
+{
+	uint32_t *uids = malloc((n ? n : 1) * sizeof(*uids));
+	uint64_t *sizes = malloc((n ? n : 1) * sizeof(*sizes));
+	size_t n_fetch = 0;
+	enum imap_result ir = IMAP_EARG;
+
+	*t = (struct tails){ .ask = ask, .n_ask = n };
+	t->got = malloc((n ? n : 1) * sizeof(*t->got));
+	*nomem = t->got == NULL || uids == NULL || sizes == NULL;
+	if (*nomem)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (ask[i].size == 0) {
+			t->got[t->n_got++] = ask[i];  /* empty: RETR sends nothing */
+		} else if (ask[i].size <= UINT32_MAX) {
+			uids[n_fetch] = ask[i].uid;
+			sizes[n_fetch++] = ask[i].size;
+		}
+	}
+	ir = imap_fetch_tails_meanwhile(up->imap, uids, sizes, n_fetch, BRIDGE_SYNC_TAIL,
+	    BRIDGE_SYNC_TAIL_SPREAD, tail_cb, t, meanwhile, marg);
+out:
+	free(uids);
+	free(sizes);
+	return ir;
+}
+
+/* What read_tails gave: a NO or BAD leaves those sizes to the first RETR
+ * (a warning); trouble that ended the connection fails the sync. What was
+ * learned is stored either way (store false: the rows are not there). */
+static enum pop3_md_status tails_outcome(struct maildrop_upstream *up, struct state_db *db,
+    int64_t mailbox_id, enum imap_result ir, bool nomem, struct tails *t, bool store,
+    char *detail, size_t detail_len)
+{
+	enum pop3_md_status ret = POP3_MD_OK;
+
+	if (nomem) {
+		snprintf(detail, detail_len, "exact sizes: out of memory");
+		ret = POP3_MD_TEMP;
+	} else if (ir == IMAP_NO || ir == IMAP_BAD) {
+		base_log(PB_LOG_WARN, "upstream", "folder=%s reading how messages end: %s %s;"
+		    " their sizes are learned at the first download", up->selected,
+		    imap_result_name(ir), imap_last(up->imap)->text);
+	} else if (ir != IMAP_OK) {
+		ret = up_fail(up, ir, "reading how messages end", detail, detail_len);
+	}
+	if (store && t->n_got > 0 &&
+	    state_messages_set_exact_sizes(db, mailbox_id, t->got, t->n_got) != STATE_OK &&
+	    ret == POP3_MD_OK)
+		ret = db_fail(db, "storing exact sizes", detail, detail_len);
+	free(t->got);
+	t->got = NULL;
+	return ret;
+}
+
 /* Every live message of the folder without an exact size gets one from its
  * RFC822.SIZE and its last octets (pipelined, imap_fetch_tails). Upstream
  * trouble that ends the connection fails the sync; a NO or BAD only leaves
@@ -349,54 +446,19 @@ static int tail_cb(void *arg, uint32_t uid, const char *tail, size_t len)
 static enum pop3_md_status learn_exact_sizes(struct maildrop_upstream *up, struct state_db *db,
     int64_t mailbox_id, char *detail, size_t detail_len)
 {
-	struct tails t = { 0 };
+	struct tails t;
 	struct state_uid_size *ask = NULL;
-	uint32_t *uids = NULL;
-	uint64_t *sizes = NULL;
-	size_t n = 0, n_fetch = 0;
-	enum pop3_md_status ret = POP3_MD_OK;
-	enum imap_result ir = IMAP_OK;
+	size_t n = 0;
+	bool nomem = false;
 
 	if (state_messages_inexact(db, mailbox_id, &ask, &n) != STATE_OK)
 		return db_fail(db, "messages without an exact size", detail, detail_len);
 	if (n == 0)
 		return POP3_MD_OK;
-	t.ask = ask;
-	t.n_ask = n;
-	t.got = malloc(n * sizeof(*t.got));
-	uids = malloc(n * sizeof(*uids));
-	sizes = malloc(n * sizeof(*sizes));
-	if (t.got == NULL || uids == NULL || sizes == NULL) {
-		snprintf(detail, detail_len, "exact sizes: out of memory");
-		ret = POP3_MD_TEMP;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (ask[i].size == 0) {
-			t.got[t.n_got++] = ask[i];  /* empty: RETR sends nothing */
-		} else if (ask[i].size <= UINT32_MAX) {
-			uids[n_fetch] = ask[i].uid;
-			sizes[n_fetch++] = ask[i].size;
-		}
-	}
-	if (n_fetch > 0)
-		ir = imap_fetch_tails_grouped(up->imap, uids, sizes, n_fetch, BRIDGE_SYNC_TAIL,
-		    BRIDGE_SYNC_TAIL_SPREAD, tail_cb, &t);
-	if (ir == IMAP_NO || ir == IMAP_BAD) {
-		base_log(PB_LOG_WARN, "upstream", "folder=%s reading how messages end: %s %s;"
-		    " their sizes are learned at the first download", up->selected,
-		    imap_result_name(ir), imap_last(up->imap)->text);
-	} else if (ir != IMAP_OK) {
-		ret = up_fail(up, ir, "reading how messages end", detail, detail_len);
-	}
-	if (t.n_got > 0 && state_messages_set_exact_sizes(db, mailbox_id, t.got, t.n_got) !=
-	    STATE_OK && ret == POP3_MD_OK)
-		ret = db_fail(db, "storing exact sizes", detail, detail_len);
-out:
+	enum imap_result ir = read_tails(up, ask, n, &t, NULL, NULL, &nomem);
+	enum pop3_md_status ret = tails_outcome(up, db, mailbox_id, ir, nomem, &t, true, detail,
+	    detail_len);
 	free(ask);
-	free(t.got);
-	free(uids);
-	free(sizes);
 	return ret;
 }
 
@@ -491,23 +553,117 @@ static enum pop3_md_status recorded(struct maildrop_upstream *up, struct state_d
 	return POP3_MD_OK;
 }
 
+/* The listing recorded while the server reads the messages' tails
+ * (sync_first). */
+struct first_record {
+	struct state_db *db;
+	const struct state_mailbox *mb;
+	const struct state_mailbox_status *st;
+	const struct state_listing *v;
+	size_t n;
+	int64_t now;
+	int rc;
+	bool ran;
+};
+
+static void record_first(void *arg)
+{
+	struct first_record *r = arg;
+
+	r->rc = record_listing(r->db, r->mb, r->st, r->v, r->n, true, NULL, 0, r->now);
+	r->ran = true;
+}
+
+/* The first sync of a folder (docs/DESIGN.md, "Exact sizes from the first
+ * LIST"): every message is new and its keys came with the listing (the few
+ * it could not give are fetched first), or are left for maildrop_sync_keys
+ * (keys_later). The tails of all of them are asked for, and while the
+ * server reads its messages to answer, the listing is recorded: the server
+ * and SQLite work side by side instead of one after the other. Then the
+ * exact sizes are stored. */
+static enum pop3_md_status sync_first(struct maildrop_upstream *up, struct state_db *db,
+    const struct state_mailbox *mb, const struct state_mailbox_status *st,
+    struct sync_list *l, int64_t now, bool keys_later, char *detail, size_t detail_len)
+{
+	uint32_t *need = malloc((l->n ? l->n : 1) * sizeof(*need));
+	struct state_uid_size *ask = malloc((l->n ? l->n : 1) * sizeof(*ask));
+	struct state_listing *v = NULL;
+	size_t n_need = 0;
+	enum pop3_md_status ret;
+
+	if (need == NULL || ask == NULL) {
+		ret = no_memory("listing of", mb->folder, detail, detail_len);
+		goto out;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].hash == NULL && !keys_later)
+			need[n_need++] = l->v[i].uid;
+		ask[i] = (struct state_uid_size){ .uid = l->v[i].uid, .size = l->v[i].size };
+	}
+	enum imap_result ir = fetch_keys(up, l, need, n_need);
+	if (ir != IMAP_OK) {
+		ret = recorded(up, db, l, ir, STATE_ERROR, "", mb->folder, detail, detail_len);
+		goto out;
+	}
+	v = to_listing(l);
+	if (v == NULL) {
+		ret = no_memory("listing of", mb->folder, detail, detail_len);
+		goto out;
+	}
+	struct first_record rec = { .db = db, .mb = mb, .st = st, .v = v, .n = l->n, .now = now };
+	struct tails t;
+	bool nomem = false;
+	ir = read_tails(up, ask, l->n, &t, record_first, &rec, &nomem);
+	if (!rec.ran)
+		record_first(&rec);
+	ret = recorded(up, db, l, IMAP_OK, rec.rc, "recording the listing", mb->folder, detail,
+	    detail_len);
+	if (ret == POP3_MD_OK) {
+		ret = tails_outcome(up, db, mb->id, ir, nomem, &t, true, detail, detail_len);
+	} else {
+		char ignored[256];
+		(void)tails_outcome(up, db, mb->id, ir, nomem, &t, false, ignored,
+		    sizeof(ignored));
+	}
+out:
+	free(need);
+	free(ask);
+	free(v);
+	return ret;
+}
+
 /* The complete listing: every message, keys for the unknown ones, then the
- * rematch path when UIDVALIDITY changed. */
+ * rematch path when UIDVALIDITY changed. The first sync and a rematch need
+ * every message's keys: the listing carries them (not for a first sync with
+ * keys_later). *tails_done: the first sync read every message's tail
+ * already. */
 static enum pop3_md_status sync_full(struct maildrop_upstream *up, struct state_db *db,
-    const struct state_mailbox *mb, const char *keyword, int64_t now, char *detail,
-    size_t detail_len)
+    const struct state_mailbox *mb, const char *keyword, int64_t now, bool keys_later,
+    bool *tails_done, char *detail, size_t detail_len)
 {
 	struct sync_list l = { .keyword = keyword };
 	enum pop3_md_status ret = POP3_MD_OK;
 	enum imap_result ir = IMAP_OK;
+	/* a big first sync may leave the keys for later (sync.h) */
+	keys_later = keys_later && up->info.exists > BRIDGE_SYNC_HEADER_BATCH;
+	bool all_keys = mb->uidvalidity == 0 ? !keys_later :
+	    mb->uidvalidity != up->info.uidvalidity;
 
-	if (up->info.exists > 0)
+	if (up->info.exists > 0 && all_keys)
+		ir = maildrop_upstream_list_fields(up, maildrop_matchkey_fields, MATCHKEY_NFIELDS,
+		    list_keys_cb, &l);
+	else if (up->info.exists > 0)
 		ir = maildrop_upstream_list(up, list_cb, &l);
 	ret = listed(up, &l, ir, "listing", mb->folder, detail, detail_len);
 	if (ret != POP3_MD_OK)
 		goto out;
 
 	struct state_mailbox_status st = listing_status(up, &l, keyword);
+	if (mb->uidvalidity == 0) {
+		ret = sync_first(up, db, mb, &st, &l, now, keys_later, detail, detail_len);
+		*tails_done = true;
+		goto out;
+	}
 	int rc = STATE_UIDVALIDITY;
 	if (mb->uidvalidity == 0 || mb->uidvalidity == st.uidvalidity)
 		rc = sync_known(up, db, mb, &st, &l, true, NULL, 0, now, &ir);
@@ -710,9 +866,62 @@ static enum pop3_md_status sync_incremental(struct maildrop_upstream *up, struct
 	return reconcile(up, db, mb, keyword, now, refused, detail, detail_len);
 }
 
-enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct state_db *db,
+/* Match keys for the live messages of the selected folder that have none:
+ * one listing of them with the header fields, stored in one transaction.
+ * A NO or BAD leaves them for the next time (a warning). */
+enum pop3_md_status maildrop_sync_keys(struct maildrop_upstream *up, struct state_db *db,
+    int64_t mailbox_id, char *detail, size_t detail_len)
+{
+	struct sync_list l = { 0 };
+	struct imap_uidset set;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	enum pop3_md_status ret = POP3_MD_OK;
+
+	if (state_messages_keyless(db, mailbox_id, &uids, &n) != STATE_OK)
+		return db_fail(db, "messages without match keys", detail, detail_len);
+	if (n == 0)
+		return POP3_MD_OK;
+	imap_uidset_init(&set);
+	for (size_t i = 0; i < n; i++)
+		if (imap_uidset_add(&set, uids[i]) != 0)
+			l.nomem = true;
+	free(uids);
+	enum imap_result ir = l.nomem ? IMAP_EARG : imap_fetch_headers(up->imap, &set,
+	    maildrop_matchkey_fields, MATCHKEY_NFIELDS, 0, list_keys_cb, &l);
+	imap_uidset_free(&set);
+	if (l.nomem) {
+		ret = no_memory("match keys of", up->selected, detail, detail_len);
+	} else if (ir == IMAP_NO || ir == IMAP_BAD) {
+		base_log(PB_LOG_WARN, "upstream", "folder=%s header fields: %s %s; asked again"
+		    " at the next sync", up->selected, imap_result_name(ir),
+		    imap_last(up->imap)->text);
+	} else if (ir != IMAP_OK) {
+		ret = up_fail(up, ir, "fetching headers", detail, detail_len);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < l.n; i++)  /* only those the server gave keys for */
+		if (l.v[i].hash != NULL) {
+			l.v[k++] = l.v[i];
+		} else {
+			free(l.v[i].emailid);
+			free(l.v[i].msgid);
+		}
+	l.n = k;
+	struct state_listing *v = ret == POP3_MD_OK && k > 0 ? to_listing(&l) : NULL;
+	if (ret == POP3_MD_OK && k > 0 &&
+	    (v == NULL || state_messages_set_keys(db, mailbox_id, v, k) != STATE_OK))
+		ret = v == NULL ? no_memory("match keys of", up->selected, detail, detail_len) :
+		    db_fail(db, "storing match keys", detail, detail_len);
+	free(v);
+	list_free(&l);
+	return ret;
+}
+
+static enum pop3_md_status sync_folder(struct maildrop_upstream *up, struct state_db *db,
     int64_t account_id, const char *folder, const char *keyword, int64_t now,
-    struct state_mailbox *mb, char *detail, size_t detail_len)
+    struct state_mailbox *mb, bool keys_later, bool *keys_due, char *detail,
+    size_t detail_len)
 {
 	enum pop3_md_status ret = maildrop_upstream_select(up, folder, detail, detail_len);
 
@@ -732,16 +941,49 @@ enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct st
 			why = "incremental-refused";
 		}
 	}
+	bool tails_done = false;
 	if (why != NULL) {
 		base_log(PB_LOG_DEBUG, "sync", "folder=%s complete listing (%s)", folder, why);
-		ret = sync_full(up, db, mb, keyword, now, detail, detail_len);
+		ret = sync_full(up, db, mb, keyword, now, keys_later, &tails_done, detail,
+		    detail_len);
 	}
 	if (ret != POP3_MD_OK)
 		return ret;
-	ret = learn_exact_sizes(up, db, mb->id, detail, detail_len);
+	if (!tails_done)
+		ret = learn_exact_sizes(up, db, mb->id, detail, detail_len);
 	if (ret != POP3_MD_OK)
+		return ret;
+	/* Messages without keys (left by a first sync, or by a session or
+	 * process that stopped before storing them): up to a batch now, more
+	 * after the client's answer when the caller can wait (sync.h). */
+	uint32_t *keyless = NULL;
+	size_t n_keyless = 0;
+	if (state_messages_keyless(db, mb->id, &keyless, &n_keyless) != STATE_OK)
+		return db_fail(db, "messages without match keys", detail, detail_len);
+	free(keyless);
+	if (keys_later && n_keyless > BRIDGE_SYNC_HEADER_BATCH)
+		*keys_due = true;
+	else if (n_keyless > 0 &&
+	    (ret = maildrop_sync_keys(up, db, mb->id, detail, detail_len)) != POP3_MD_OK)
 		return ret;
 	if (state_mailbox_get_by_id(db, mb->id, mb) != STATE_OK)
 		return db_fail(db, "mailbox", detail, detail_len);
 	return POP3_MD_OK;
+}
+
+enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct state_db *db,
+    int64_t account_id, const char *folder, const char *keyword, int64_t now,
+    struct state_mailbox *mb, char *detail, size_t detail_len)
+{
+	return sync_folder(up, db, account_id, folder, keyword, now, mb, false, NULL, detail,
+	    detail_len);
+}
+
+enum pop3_md_status maildrop_sync_folder_keys_later(struct maildrop_upstream *up,
+    struct state_db *db, int64_t account_id, const char *folder, const char *keyword,
+    int64_t now, struct state_mailbox *mb, bool *keys_due, char *detail, size_t detail_len)
+{
+	*keys_due = false;
+	return sync_folder(up, db, account_id, folder, keyword, now, mb, true, keys_due, detail,
+	    detail_len);
 }

@@ -39,7 +39,12 @@
  *    batches of BRIDGE_SYNC_HEADER_BATCH UIDs), and for every message when
  *    the folder's UIDVALIDITY changed — then state_messages_rematch
  *    re-attaches known messages (EMAILID, X-GM-MSGID, else Message-ID + size
- *    + header hash) so their UIDLs and per-device state survive.
+ *    + header hash) so their UIDLs and per-device state survive. The first
+ *    sync and a rematch ask for the header fields in the listing itself
+ *    (one pass). A big first sync of maildrop_sync_folder_keys_later
+ *    records the messages without keys; messages left without keys (that
+ *    way, or by a process that stopped before storing them) get them from
+ *    maildrop_sync_keys, which maildrop_sync_folder runs at its end.
  *  - Exact sizes (SPEC §4: LIST says what RETR sends, from the first
  *    session on): every live message of the folder that has no exact size
  *    yet — in practice the ones just recorded — gets one before the sync
@@ -88,5 +93,21 @@ uint64_t maildrop_exact_size(uint64_t size, const char *tail, size_t len);
 enum pop3_md_status maildrop_sync_folder(struct maildrop_upstream *up, struct state_db *db,
     int64_t account_id, const char *folder, const char *keyword, int64_t now,
     struct state_mailbox *mb, char *detail, size_t detail_len);
+/* The same for a POP3 session, where the client waits: a first sync of
+ * more than BRIDGE_SYNC_HEADER_BATCH messages records them without their
+ * match keys, and when more than that many live messages of the folder
+ * lack keys (that way, or left by a session that stopped before storing
+ * them) *keys_due is set and they are not fetched: the session calls
+ * maildrop_sync_keys once the client has its last answer. Fewer are
+ * fetched at once, as maildrop_sync_folder does. */
+enum pop3_md_status maildrop_sync_folder_keys_later(struct maildrop_upstream *up,
+    struct state_db *db, int64_t account_id, const char *folder, const char *keyword,
+    int64_t now, struct state_mailbox *mb, bool *keys_due, char *detail, size_t detail_len);
+/* Match keys for the live messages of mailbox_id (the selected folder)
+ * that have none: one listing of them with the header fields (split into
+ * commands of bounded length), stored in one transaction. A NO or BAD
+ * leaves them for the next time (a warning); a lost connection fails. */
+enum pop3_md_status maildrop_sync_keys(struct maildrop_upstream *up, struct state_db *db,
+    int64_t mailbox_id, char *detail, size_t detail_len);
 
 #endif

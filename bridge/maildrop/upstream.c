@@ -363,6 +363,42 @@ static enum pop3_md_status after_login(struct maildrop_upstream *up, char *detai
 #define KEPT_ID_SENT 1u
 #define KEPT_QRESYNC 2u
 
+static void map_reset(struct maildrop_upstream *up)
+{
+	up->n_msn = 0;
+	up->len_msn = up->alive_msn = up->listed_msn = 0;
+	up->map_valid = true;
+	imap_uidset_clear(&up->gone);
+}
+
+/* The check of a kept connection (pool_check_fn): NOOP, and in the same
+ * write a SELECT of the folder the connection had selected when it was
+ * kept (the hint): the next session of the account almost always wants the
+ * same folder, and then maildrop_upstream_select needs no round trip of
+ * its own. A SELECT that fails or a folder the session does not want only
+ * costs that SELECT; the session selects as before. */
+static enum imap_result check_and_select(void *arg, struct imap_session *imap, const char *hint)
+{
+	struct maildrop_upstream *up = arg;
+	struct imap_mailbox_info info;
+	enum imap_result sel;
+
+	up->preselected = false;
+	if (hint[0] == '\0' || strlen(hint) >= sizeof(up->selected))
+		return imap_noop(imap);
+	enum imap_result r = imap_noop_select(imap, hint, IMAP_SELECT_CONDSTORE, &info, &sel);
+	if (r != IMAP_OK || sel != IMAP_OK || !info.has_uidvalidity || info.uidvalidity == 0)
+		return r;
+	/* what maildrop_upstream_select records, for the session to take */
+	map_reset(up);
+	up->info = info;
+	snprintf(up->selected, sizeof(up->selected), "%s", hint);
+	map_grow(up, info.exists);
+	up->preselected = true;
+	up->preselected_at = imap_commands(imap);
+	return IMAP_OK;
+}
+
 /* Connection reuse (SPEC §9): a kept connection of this identity, or a slot
  * for a new one within the account's cap. true when that decided the
  * login (*st), false to connect and log in. */
@@ -390,7 +426,7 @@ static bool from_pool(struct maildrop_upstream *up, const struct config_options 
 		deadline = up->pool_deadline_ms;
 	*st = POP3_MD_TEMP;
 	switch (pool_acquire(up->pool, &key, opt->upstream_max_per_account, deadline, &up->lease,
-	    &imap, &bits)) {
+	    &imap, &bits, check_and_select, up)) {
 	case POOL_NEW:
 		return false;
 	case POOL_KEPT:
@@ -479,6 +515,7 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 	imap_uidset_init(&up->gone);
 	up->id_sent = false;
 	up->qresync = false;
+	up->preselected = false;
 	maildrop_upstream_config(opt, up, &cfg);
 	up->backoff_left_ms = (opt->upstream_timeout ? opt->upstream_timeout :
 	    IMAP_DEFAULT_TIMEOUT_S) * 1000u;
@@ -498,14 +535,6 @@ enum pop3_md_status maildrop_upstream_login(struct maildrop_upstream *up,
 	return st;
 }
 
-static void map_reset(struct maildrop_upstream *up)
-{
-	up->n_msn = 0;
-	up->len_msn = up->alive_msn = up->listed_msn = 0;
-	up->map_valid = true;
-	imap_uidset_clear(&up->gone);
-}
-
 enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const char *folder,
     char *detail, size_t detail_len)
 {
@@ -515,6 +544,12 @@ enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const
 		snprintf(detail, detail_len, "folder name too long");
 		return POP3_MD_PERM;
 	}
+	if (up->preselected && strcmp(up->selected, folder) == 0 &&
+	    imap_commands(up->imap) == up->preselected_at) {
+		up->preselected = false;  /* the kept connection's check did it */
+		return POP3_MD_OK;
+	}
+	up->preselected = false;
 	up->selected[0] = '\0';
 	map_reset(up);
 	memset(&up->info, 0, sizeof(up->info));
@@ -566,9 +601,11 @@ static int list_cb(void *arg, const struct imap_msg *m)
 }
 
 /* UID FETCH 1:* of the listing items; modseq > 0: only changes since
- * (CHANGEDSINCE, and VANISHED into *vanished with QRESYNC). */
+ * (CHANGEDSINCE, and VANISHED into *vanished with QRESYNC); fields: the
+ * header fields too (modseq 0 only). */
 static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
-    struct imap_uidset *vanished, imap_msg_fn *cb, void *arg)
+    struct imap_uidset *vanished, const char *const *fields, size_t nfields, imap_msg_fn *cb,
+    void *arg)
 {
 	struct imap_uidset all;
 	struct list_wrap w = { up, cb, arg, 0 };
@@ -579,7 +616,9 @@ static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
 	if (imap_uidset_add_range(&all, 1, UINT32_MAX) != 0)
 		return IMAP_EARG;
 	do
-		if (modseq == 0)
+		if (fields != NULL)
+			r = imap_fetch_headers(up->imap, &all, fields, nfields, opts, list_cb, &w);
+		else if (modseq == 0)
 			r = imap_fetch_info(up->imap, &all, opts, list_cb, &w);
 		else
 			r = imap_fetch_changed(up->imap, &all, opts, modseq,
@@ -592,7 +631,15 @@ static enum imap_result list_run(struct maildrop_upstream *up, uint64_t modseq,
 enum imap_result maildrop_upstream_list(struct maildrop_upstream *up, imap_msg_fn *cb,
     void *arg)
 {
-	return list_run(up, 0, NULL, cb, arg);
+	return list_run(up, 0, NULL, NULL, 0, cb, arg);
+}
+
+enum imap_result maildrop_upstream_list_fields(struct maildrop_upstream *up,
+    const char *const *fields, size_t nfields, imap_msg_fn *cb, void *arg)
+{
+	if (fields == NULL || nfields == 0)
+		return IMAP_EARG;
+	return list_run(up, 0, NULL, fields, nfields, cb, arg);
 }
 
 enum imap_result maildrop_upstream_list_changed(struct maildrop_upstream *up, uint64_t modseq,
@@ -600,7 +647,7 @@ enum imap_result maildrop_upstream_list_changed(struct maildrop_upstream *up, ui
 {
 	if (modseq == 0)
 		return IMAP_EARG;
-	return list_run(up, modseq, vanished, cb, arg);
+	return list_run(up, modseq, vanished, NULL, 0, cb, arg);
 }
 
 void maildrop_upstream_map_set(struct maildrop_upstream *up, const uint32_t *uids, size_t n)
@@ -636,7 +683,7 @@ static bool keep(struct maildrop_upstream *up)
 	if (imap_ahead_count(up->imap) > 0 && imap_ahead_drain(up->imap) != IMAP_OK)
 		return false;
 	return pool_keep(&up->lease, up->imap, (up->id_sent ? KEPT_ID_SENT : 0) |
-	    (up->qresync ? KEPT_QRESYNC : 0), up->keep_s);
+	    (up->qresync ? KEPT_QRESYNC : 0), up->keep_s, up->selected);
 }
 
 void maildrop_upstream_free(struct maildrop_upstream *up)

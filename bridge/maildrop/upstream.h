@@ -96,6 +96,10 @@ struct maildrop_upstream {
 	bool unpooled;                 /* counted in base_stats' upstream_unpooled
 	                                  (a connection without a lease) */
 	unsigned keep_s;               /* --upstream-reuse, set at login */
+	bool preselected;              /* a kept connection's check SELECTed
+	                                  `selected` (info, the map) ... */
+	unsigned preselected_at;       /* ... and no command went since while
+	                                  imap_commands() is this */
 };
 
 /* Fill the IMAP client configuration from the options; on_event set to
@@ -126,6 +130,10 @@ enum pop3_md_status maildrop_upstream_select(struct maildrop_upstream *up, const
  * for the event map. */
 enum imap_result maildrop_upstream_list(struct maildrop_upstream *up, imap_msg_fn *cb,
     void *arg);
+/* The same with BODY.PEEK[HEADER.FIELDS (fields)] of every message: the
+ * listing and the headers in one pass (m->header). */
+enum imap_result maildrop_upstream_list_fields(struct maildrop_upstream *up,
+    const char *const *fields, size_t nfields, imap_msg_fn *cb, void *arg);
 
 /* The same listing, only of messages whose mod-sequence is above modseq
  * (CHANGEDSINCE, RFC 7162): flag changes and new messages. With QRESYNC

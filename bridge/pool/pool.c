@@ -37,6 +37,7 @@ struct pool_entry {
 	unsigned char id[POOL_ID_LEN];
 	unsigned char acct[POOL_ID_LEN];
 	unsigned bits;
+	char *hint;                   /* pool_keep's, or NULL */
 	uint64_t expires_ms;
 };
 
@@ -132,6 +133,12 @@ static int identify(struct pool *p, const struct pool_key *key, unsigned char *i
 
 /* ---- the kept list (under the lock) ------------------------------------ */
 
+static void free_entry(struct pool_entry *e)
+{
+	free(e->hint);
+	free(e);
+}
+
 static void unlink_entry(struct pool *p, struct pool_entry *e)
 {
 	if (e->prev)
@@ -206,7 +213,7 @@ static void *reaper(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			close_imap(due->imap, true);
 			give_slot(p, due->slot);
-			free(due);
+			free_entry(due);
 			pthread_mutex_lock(&p->lock);
 			continue;
 		}
@@ -272,7 +279,7 @@ void pool_free(struct pool *p)
 		unlink_entry(p, e);
 		close_imap(e->imap, false);
 		base_keycount_give(p->slots, e->slot);
-		free(e);
+		free_entry(e);
 	}
 	base_keycount_free(p->slots);
 	EVP_MAC_free(p->mac);
@@ -294,15 +301,16 @@ void pool_counts(struct pool *p, size_t *kept, size_t *busy)
 
 /* A kept connection taken out of the list: does it still work? */
 static enum pool_take check_kept(struct pool_entry *e, struct pool_lease *lease,
-    struct imap_session **imap, unsigned *bits)
+    struct imap_session **imap, unsigned *bits, pool_check_fn *check, void *check_arg)
 {
-	enum imap_result r = imap_noop(e->imap);
+	enum imap_result r = check ? check(check_arg, e->imap, e->hint ? e->hint : "") :
+	    imap_noop(e->imap);
 
 	lease->slot = e->slot;
 	if (r == IMAP_OK) {
 		*imap = e->imap;
 		*bits = e->bits;
-		free(e);
+		free_entry(e);
 		return POOL_KEPT;
 	}
 	const struct imap_status *st = imap_last(e->imap);
@@ -311,7 +319,7 @@ static enum pool_take check_kept(struct pool_entry *e, struct pool_lease *lease,
 	    imap_result_name(r), st->text, timeout ? "the server does not answer" :
 	    "logging in afresh");
 	close_imap(e->imap, r == IMAP_NO || r == IMAP_BAD);
-	free(e);
+	free_entry(e);
 	if (timeout) {
 		pool_release(lease);
 		return POOL_DOWN;
@@ -321,7 +329,7 @@ static enum pool_take check_kept(struct pool_entry *e, struct pool_lease *lease,
 
 enum pool_take pool_acquire(struct pool *p, const struct pool_key *key,
     unsigned max_per_account, uint64_t deadline_ms, struct pool_lease *lease,
-    struct imap_session **imap, unsigned *bits)
+    struct imap_session **imap, unsigned *bits, pool_check_fn *check, void *check_arg)
 {
 	struct timespec ts = {
 		.tv_sec = (time_t)(deadline_ms / 1000u),
@@ -341,7 +349,7 @@ enum pool_take pool_acquire(struct pool *p, const struct pool_key *key,
 			unlink_entry(p, e);
 			p->busy++;
 			pthread_mutex_unlock(&p->lock);
-			return check_kept(e, lease, imap, bits);
+			return check_kept(e, lease, imap, bits, check, check_arg);
 		}
 		bool at_limit = false;
 		lease->slot = base_keycount_take(p->slots, lease->acct, POOL_ID_LEN,
@@ -361,7 +369,7 @@ enum pool_take pool_acquire(struct pool *p, const struct pool_key *key,
 			p->busy++;
 			pthread_mutex_unlock(&p->lock);
 			close_imap(e->imap, true);
-			free(e);
+			free_entry(e);
 			return POOL_NEW;
 		}
 		if (late) {
@@ -375,7 +383,7 @@ enum pool_take pool_acquire(struct pool *p, const struct pool_key *key,
 }
 
 bool pool_keep(struct pool_lease *lease, struct imap_session *imap, unsigned bits,
-    unsigned keep_s)
+    unsigned keep_s, const char *hint)
 {
 	struct pool *p = lease->pool;
 
@@ -385,6 +393,11 @@ bool pool_keep(struct pool_lease *lease, struct imap_session *imap, unsigned bit
 	struct pool_entry *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return false;
+	if (hint != NULL && hint[0] && strlen(hint) <= POOL_HINT_MAX &&
+	    (e->hint = strdup(hint)) == NULL) {
+		free(e);
+		return false;
+	}
 	imap_set_events(imap, NULL, NULL);
 	e->imap = imap;
 	e->slot = lease->slot;
@@ -396,7 +409,7 @@ bool pool_keep(struct pool_lease *lease, struct imap_session *imap, unsigned bit
 	pthread_mutex_lock(&p->lock);
 	if (p->stopping) {
 		pthread_mutex_unlock(&p->lock);
-		free(e);
+		free_entry(e);
 		return false;
 	}
 	if (p->kept >= POOL_KEPT_MAX) {
@@ -411,7 +424,7 @@ bool pool_keep(struct pool_lease *lease, struct imap_session *imap, unsigned bit
 	if (old != NULL) {
 		close_imap(old->imap, true);
 		give_slot(p, old->slot);
-		free(old);
+		free_entry(old);
 	}
 	return true;
 }

@@ -30,10 +30,10 @@
  *    must equal the one that opened the connection).
  *  - pool_acquire, for one key:
  *     - POOL_KEPT: *imap is a kept connection of that identity that has
- *       just answered NOOP (events during it dropped), in the state it was
- *       kept in (a mailbox may still be selected: the caller SELECTs
- *       anyway), *bits as given to pool_keep. Its events go nowhere until
- *       the caller sets them (imap_set_events).
+ *       just passed its check (events during it dropped), in the state it
+ *       was kept in or the check left (a mailbox may be selected),
+ *       *bits as given to pool_keep. Its events go nowhere until the
+ *       caller sets them (imap_set_events).
  *     - POOL_NEW: a slot for a new connection: the caller connects and
  *       logs in. A kept connection that failed its NOOP (closed, BYE) was
  *       dropped on the way: its slot is this one.
@@ -46,8 +46,15 @@
  *       as long again; nothing held.
  *     - POOL_NOMEM: nothing held.
  *    With POOL_KEPT and POOL_NEW the lease holds a slot until pool_keep or
- *    pool_release.
- *  - pool_keep keeps the connection for keep_s seconds when keep_s > 0,
+ *    pool_release. The check is check(check_arg, imap, hint) when check is
+ *    not NULL, else NOOP: it answers as NOOP would (IMAP_OK: the connection
+ *    works; else a failure imap_last() describes, a timeout being
+ *    POOL_DOWN), and may do more on the way (the maildrop pipelines its
+ *    SELECT of the hinted folder with the NOOP: SPEC §9's check and the
+ *    SELECT a session needs in one round trip). hint is what pool_keep was
+ *    given ("" when nothing).
+ *  - pool_keep keeps the connection for keep_s seconds (with hint, a text
+ *    of at most POOL_HINT_MAX octets for the next check, or NULL) when keep_s > 0,
  *    imap_reusable() (the caller drained what it sent ahead first) and
  *    the pool is not full of kept connections (POOL_KEPT_MAX: the oldest
  *    kept one is then logged out to make room): true, the pool owns imap
@@ -72,6 +79,7 @@
  * first when a session ends with the pool full. */
 #define POOL_KEPT_MAX 256
 #define POOL_ID_LEN 32   /* HMAC-SHA-256 */
+#define POOL_HINT_MAX 1024  /* a longer hint is not kept */
 
 struct pool;
 struct base_keycount_node;
@@ -96,15 +104,19 @@ struct pool_lease {
 
 enum pool_take { POOL_NEW, POOL_KEPT, POOL_FULL, POOL_DOWN, POOL_NOMEM };
 
+/* The check of a kept connection before it is handed on (see the contract). */
+typedef enum imap_result pool_check_fn(void *arg, struct imap_session *imap,
+    const char *hint);
+
 /* NULL when out of memory or the thread cannot start. */
 struct pool *pool_new(void);
 void pool_free(struct pool *p);
 
 enum pool_take pool_acquire(struct pool *p, const struct pool_key *key,
     unsigned max_per_account, uint64_t deadline_ms, struct pool_lease *lease,
-    struct imap_session **imap, unsigned *bits);
+    struct imap_session **imap, unsigned *bits, pool_check_fn *check, void *check_arg);
 bool pool_keep(struct pool_lease *lease, struct imap_session *imap, unsigned bits,
-    unsigned keep_s);
+    unsigned keep_s, const char *hint);
 void pool_release(struct pool_lease *lease);
 
 /* Connections kept now, and connections in use (slots held by leases). */

@@ -30,6 +30,12 @@ Sessions of one account follow each other within --upstream-reuse (60 s),
 so the second session, the new device and the poll after new mail reuse
 the first session's upstream connection (SPEC §9), as a device polling
 every few minutes with a short reuse window would not.
+
+A popbridge session is timed to QUIT's answer, what the client waits for;
+what popbridge does after it (a big first sync's match keys, reading the
+answers of commands sent ahead, keeping the connection) is waited for
+before the next measurement starts (its session log line), so it never
+runs during another side's measurement.
 """
 import os
 import socket
@@ -77,6 +83,17 @@ def login_stat(port, user, count):
     n, _ = p.stat()
     p.quit()
     check(n == count, "%s: STAT says %d messages, want %d" % (user, n, count))
+
+
+class _Ended:
+    """Waits until popbridge has logged the end of every session so far."""
+
+    def __init__(self, pb):
+        self.pb, self.n = pb, 0
+
+    def __call__(self):
+        self.n += 1
+        self.pb.wait_log("event=session", 120, self.n)
 
 
 def imap_size_listing(port, user, count):
@@ -134,6 +151,7 @@ def main():
         keys = ("first", "second", "device", "newmail", "uidl")
         res = {k: ([], []) for k in keys + ("first_imap",)}
         with Popbridge(dc) as pb:
+            ended = _Ended(pb)
             for r in range(REPEATS):
                 pbu, dcu = "pb%d" % r, "dc%d" % r
                 steps = (("first", pbu, COUNT), ("second", pbu, COUNT),
@@ -144,6 +162,7 @@ def main():
                             for user in (pbu, dcu):
                                 dc.add(user, "INBOX", "plain", 100000 + r * NEW + i)
                     res[key][0].append(timed(lambda: login_stat(pb.port, pbuser, count))[0])
+                    ended()
                     if key != "device":
                         res[key][1].append(timed(lambda: login_stat(dc.pop3_port, dcu,
                                                                     count))[0])
@@ -151,6 +170,7 @@ def main():
                         res["first_imap"][1].append(timed(lambda: imap_size_listing(
                             dc.imap_port, "im%d" % r, COUNT))[0])
                 res["uidl"][0].append(uidl_time(pb.port, pbu, COUNT + NEW))
+                ended()
                 res["uidl"][1].append(uidl_time(dc.pop3_port, dcu, COUNT + NEW))
             check(pb.proc.poll() is None, "popbridge exited during the benchmark")
         res["device"][1].extend(res["second"][1])

@@ -130,12 +130,18 @@ def pop_poll(port):
     return count
 
 
-def measure(name, pb_fn, ref_fn, expect_pb, expect_ref, target, prepare=None, extra=""):
+def measure(name, pb_fn, ref_fn, expect_pb, expect_ref, target, prepare=None, extra="",
+            ended=lambda: None):
+    """ended() waits until popbridge has finished the session just timed
+    (what it does after QUIT's answer: reading the last answers, keeping
+    the connection), so that never overlaps the next measurement."""
     for fn, want in ((pb_fn, expect_pb), (ref_fn, expect_ref)):   # warm-up
         if prepare and fn is pb_fn:
             prepare()
         got = fn()
         check(got == want, "%s: warm-up got %r, want %r" % (name, got, want))
+        if fn is pb_fn:
+            ended()
     t_pb, t_ref = [], []
     for _ in range(REPEATS):
         for fn, times, want in ((pb_fn, t_pb, expect_pb), (ref_fn, t_ref, expect_ref)):
@@ -144,6 +150,8 @@ def measure(name, pb_fn, ref_fn, expect_pb, expect_ref, target, prepare=None, ex
             t, got = timed(fn)
             check(got == want, "%s: got %r, want %r" % (name, got, want))
             times.append(t)
+            if fn is pb_fn:
+                ended()
     a, b = median(t_pb), median(t_ref)
     line(name, fmt_s(a), fmt_s(b), a / b, "time <= %.1fx%s" % (target, extra), a / b <= target)
     return a, b
@@ -158,17 +166,23 @@ def main():
         imap_listing(relay.port)
         note("relay: %d ms each way; one IMAP login+SELECT+listing took %s" %
              (DELAY_MS, fmt_s(time.perf_counter() - t0)))
+        sessions = [0]
+
+        def ended():
+            sessions[0] += 1
+            pb.wait_log("event=session", 60, sessions[0])
+
         unseen = lambda: unseen_all(dc.imap_port)  # noqa: E731 (untimed, direct)
         bulk = lambda: imap_bulk(relay.port)  # noqa: E731
         a, b = measure("remote retr 200 x 20KiB, sequential", lambda: pop_sequential(pb.port),
-                       bulk, N * SIZE, N * SIZE, TARGET_RETR, unseen)
+                       bulk, N * SIZE, N * SIZE, TARGET_RETR, unseen, ended=ended)
         note("sequential: popbridge %s, IMAP bulk UID FETCH 1:* %s" % (fmt_s(a), fmt_s(b)))
         a, b = measure("remote retr 200 x 20KiB, pipelined", lambda: pop_pipelined(pb.port),
-                       bulk, N * SIZE, N * SIZE, TARGET_RETR, unseen)
+                       bulk, N * SIZE, N * SIZE, TARGET_RETR, unseen, ended=ended)
         note("pipelined: popbridge %s, IMAP bulk UID FETCH 1:* %s" % (fmt_s(a), fmt_s(b)))
         a, b = measure("remote poll", lambda: pop_poll(pb.port),
                        lambda: imap_listing(relay.port), N, N, TARGET_POLL,
-                       extra=" (reuse)")
+                       extra=" (reuse)", ended=ended)
         note("poll: popbridge %s (a kept upstream connection), IMAP LOGIN+SELECT+listing %s"
              % (fmt_s(a), fmt_s(b)))
         check(pb.proc.poll() is None, "popbridge exited during the benchmark")

@@ -82,9 +82,9 @@ static void fetch(struct pbt_fake *pf, const char *args)
 	if (b != NULL) {
 		const char *e = strchr(b, ']');
 		snprintf(section, sizeof(section), "BODY[%.*s]", (int)(e - b - 10), b + 10);
-	} else if (want_id) {
-		f->asked_id = true;
 	}
+	if (want_id)  /* a listing, with the header fields (a first sync) or without */
+		f->asked_id = true;
 	for (size_t i = 0; i < f->n; i++) {
 		const struct fmsg *m = &f->msgs[i];
 		char idpart[128] = "";

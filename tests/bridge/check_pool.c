@@ -20,6 +20,8 @@
  */
 #include "tests/bridge/check_maildrop.h"
 #include "bridge/base/clock.h"
+#include "bridge/maildrop/internal.h"
+#include "bridge/maildrop/sync.h"
 #include "bridge/pool/pool.h"
 #include "tests/lib/fakeserver.h"
 
@@ -175,6 +177,122 @@ START_TEST(t_reuse)
 }
 END_TEST
 
+/* The check of a kept connection is NOOP with a SELECT of the folder the
+ * connection had selected, in one write (tests/imap/check_fake.c
+ * test_noop_select_pipelined): a session of that folder selects nothing
+ * more; one of another folder selects its own after it; the next check
+ * selects the folder the last session had. */
+START_TEST(t_reuse_selects_in_the_check)
+{
+	struct ptest t;
+
+	pt_init(&t, true, "pool11", NULL);
+	ck_assert_int_eq(pbt_dovecot_create_folder(dc, t.e.user, "Other"), 0);
+	mdt_deliver(t.e.user, 9110, PBT_MSG_PLAIN, "", NULL);
+	struct pbt_msgspec two = { .kind = PBT_MSG_PLAIN, .seed = 9111 };
+	ck_assert_int_eq(pbt_dovecot_add_generated(dc, t.e.user, "Other", &two, ""), 0);
+	two.seed = 9112;
+	ck_assert_int_eq(pbt_dovecot_add_generated(dc, t.e.user, "Other", &two, ""), 0);
+	pt_session(&t, "a", NULL, 1);
+	free(pt_since(&t));
+	pt_session(&t, "a", NULL, 1);
+	char *got = pt_since(&t);
+	ck_assert_msg(strncmp(got, "C: T NOOP\r\nC: T SELECT INBOX", 27) == 0 &&
+	    count_of(got, "SELECT") == 1, "the same folder: the check's SELECT only:\n%s", got);
+	free(got);
+	snprintf(t.e.opt.dev.folder, sizeof(t.e.opt.dev.folder), "Other");
+	pt_session(&t, "a", NULL, 2);
+	got = pt_since(&t);
+	ck_assert_msg(strncmp(got, "C: T NOOP\r\nC: T SELECT INBOX", 27) == 0 &&
+	    count_of(got, "SELECT") == 2 && count_of(got, "C: T SELECT Other") == 1,
+	    "another folder: selected after the check's:\n%s", got);
+	free(got);
+	pt_session(&t, "a", NULL, 2);
+	got = pt_since(&t);
+	ck_assert_msg(strncmp(got, "C: T NOOP\r\nC: T SELECT Other", 27) == 0 &&
+	    count_of(got, "SELECT") == 1, "the check follows the last session:\n%s", got);
+	free(got);
+	pt_free(&t);
+}
+END_TEST
+
+/* The match keys of a big first sync (more than BRIDGE_SYNC_HEADER_BATCH
+ * messages) come after the client's last answer: the session's open()
+ * records the messages without them (no header fields asked for), close()
+ * leaves them so, release() fetches them in one listing and stores them; a
+ * sync of maildrop_sync_folder (the commit replay's, the import's) fills in
+ * keys any earlier session left. */
+static size_t keyless_now(struct state_db *db, int64_t mailbox_id)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(state_messages_keyless(db, mailbox_id, &uids, &n), STATE_OK);
+	free(uids);
+	return n;
+}
+
+START_TEST(t_keys_after_answer)
+{
+	struct ptest t;
+	struct mdt_sess s;
+	char ids[3][128], err[300], detail[200];
+
+	enum { N = BRIDGE_SYNC_HEADER_BATCH + 3 };
+	pt_init(&t, true, "pool12", NULL);
+	mdt_three(t.e.user, ids, 9120);
+	for (uint32_t i = 3; i < N; i++)
+		mdt_deliver(t.e.user, 20000 + i, PBT_MSG_PLAIN, "", NULL);
+	mdt_open(&t.e, &s, "a");
+	struct maildrop_md *md = s.md;
+	ck_assert_uint_eq(mdt_count(&s), N);
+	ck_assert(md->keys_due);
+	ck_assert_uint_eq(keyless_now(md->db, md->mailbox_id), N);
+	char *got = pt_since(&t);
+	ck_assert_msg(strstr(got, "HEADER.FIELDS") == NULL, "keys before the answer:\n%s", got);
+	free(got);
+	maildrop_ops.close(s.md);
+	ck_assert_uint_eq(keyless_now(md->db, md->mailbox_id), N);
+	int64_t mbox = md->mailbox_id;
+	maildrop_ops.release(s.md);
+	s.md = NULL;
+	got = pt_since(&t);
+	ck_assert_msg(count_of(got, "HEADER.FIELDS") == 1, "keys after the answer:\n%s", got);
+	free(got);
+	struct state_db *db = state_open(t.e.db, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_uint_eq(keyless_now(db, mbox), 0);
+	for (uint32_t uid = 1; uid <= 3; uid++) {
+		struct state_message m;
+		ck_assert_int_eq(state_message_by_uid(db, mbox, uid, &m), STATE_OK);
+		ck_assert_msg(strncmp(m.hdr_hash, "s1-", 3) == 0 && strlen(m.hdr_hash) == 67,
+		    "UID %u: hash %s", uid, m.hdr_hash);
+		ck_assert_msg(strstr(ids[uid - 1], m.message_id) != NULL, "UID %u: %s, want %s",
+		    uid, m.message_id, ids[uid - 1]);
+	}
+	/* a folder left without keys: maildrop_sync_folder fills them in */
+	mdt_deliver(t.e.user, 9123, PBT_MSG_PLAIN, "", NULL);
+	struct maildrop_upstream up;
+	struct state_mailbox mb;
+	struct state_account a;
+	bool due = false;
+	memset(&up, 0, sizeof(up));
+	up.pool = t.e.ctx.pool;  /* the relay takes one connection: the kept one */
+	ck_assert_int_eq(state_account_ensure(db, "other-state", 1000, &a), STATE_OK);
+	ck_assert_int_eq(maildrop_upstream_login(&up, &t.e.opt, t.e.user, MDT_PASS, detail,
+	    sizeof(detail)), POP3_MD_OK);
+	ck_assert_int_eq(maildrop_sync_folder_keys_later(&up, db, a.id, "INBOX",
+	    t.e.opt.dele_keyword, 1000, &mb, &due, detail, sizeof(detail)), POP3_MD_OK);
+	ck_assert(due);
+	ck_assert_uint_eq(keyless_now(db, mb.id), N + 1);
+	ck_assert_int_eq(maildrop_sync_folder(&up, db, a.id, "INBOX", t.e.opt.dele_keyword, 1001,
+	    &mb, detail, sizeof(detail)), POP3_MD_OK);
+	ck_assert_uint_eq(keyless_now(db, mb.id), 0);
+	maildrop_upstream_free(&up);
+	state_close(db);
+	pt_free(&t);
+}
+END_TEST
+
 START_TEST(t_reuse_off)
 {
 	struct ptest t;
@@ -282,8 +400,9 @@ END_TEST
 
 /* seen_on retr with read-ahead deep in flight: at most
  * BRIDGE_AHEAD_STORE_ROOM stores wait for answers; the UIDs retrieved
- * meanwhile go as one store per run (UID STORE a:b), and every retrieved
- * message is \Seen when the session has ended. */
+ * meanwhile go as one store per run (UID STORE a:b), the last ones at QUIT
+ * without waiting, and every retrieved message is \Seen when the session
+ * has ended. */
 START_TEST(t_seen_runs)
 {
 	struct ptest t;
@@ -298,7 +417,15 @@ START_TEST(t_seen_runs)
 	mdt_open(&t.e, &s, "seq");
 	for (size_t i = 0; i < N; i++)
 		mdt_retr(&s, i, NULL);
-	mdt_close(&s);
+	/* QUIT: commit and close do not wait for the stores' answers (that
+	 * cost the client two round trips before its +OK); release() reads
+	 * them once the client has its answer. */
+	struct pop3_md_reply r = { .text = "" };
+	ck_assert_int_eq(maildrop_ops.commit(s.md, NULL, 0, &r), POP3_MD_OK);
+	maildrop_ops.close(s.md);
+	ck_assert_uint_gt(imap_ahead_count(((struct maildrop_md *)s.md)->up.imap), 0);
+	maildrop_ops.release(s.md);
+	s.md = NULL;
 	char *got = pt_since(&t);
 	unsigned stores = count_of(got, "C: T UID STORE "), runs = 0;
 	for (const char *p = got; (p = strstr(p, "C: T UID STORE ")) != NULL; p++)
@@ -511,6 +638,8 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, t_reuse);
+	tcase_add_test(tc, t_reuse_selects_in_the_check);
+	tcase_add_test(tc, t_keys_after_answer);
 	tcase_add_test(tc, t_reuse_off);
 	tcase_add_test(tc, t_wrong_password);
 	tcase_add_test(tc, t_readahead_drained);

@@ -81,6 +81,55 @@ static int body_sink(void *arg, const char *buf, size_t len)
 	return b->ret;
 }
 
+/* ---- NOOP and SELECT in one round trip (imap_noop_select) ---------------- */
+
+/* Both commands go out before either answer is read (the server reads the
+ * SELECT before it answers the NOOP: a client that waited would hang
+ * here): NOOP's untagged EXPUNGE is not SELECT's data; then a NOOP the
+ * server refuses is the result, with SELECT's own outcome apart and the
+ * connection in step; a name that needs a literal goes one at a time. */
+START_TEST(test_noop_select_pipelined)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, PBT_MARK,
+		PBT_EXPECT("NOOP"), PBT_EXPECT("SELECT INBOX"),
+		PBT_SEND("* 2 EXPUNGE\r\n$1 OK noop\r\n* 5 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+		    "* OK [UIDNEXT 12] n\r\n$2 OK [READ-WRITE] selected\r\n"),
+		PBT_MARK, PBT_EXPECT("NOOP"), PBT_EXPECT("SELECT Gone"),
+		PBT_SEND("$1 NO busy\r\n$2 NO [NONEXISTENT] no such mailbox\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("$T OK\r\n"),
+		PBT_EXPECT("SELECT {5}"), PBT_SEND("+ go\r\n"), PBT_EXPECT_RAW("Caf\xc3\xa9"),
+		PBT_SEND("* 1 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n$T OK selected\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, IMAP_TLS_NONE, 10, NULL);
+	struct imap_mailbox_info mi;
+	enum imap_result sel;
+
+	OK(imap_connect(s));
+	OK(imap_login(s, "alice", "pw"));
+	OK(imap_noop_select(s, "INBOX", IMAP_SELECT_CONDSTORE, &mi, &sel));
+	ck_assert_int_eq(sel, IMAP_OK);
+	ck_assert_uint_eq(mi.exists, 5);
+	ck_assert_uint_eq(imap_exists(s), 5);
+	ck_assert(mi.has_uidvalidity && mi.uidvalidity == 7 && mi.uidnext == 12);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_SELECTED);
+	unsigned before = imap_commands(s);
+	ck_assert_int_eq(imap_noop_select(s, "Gone", 0, &mi, &sel), IMAP_NO);
+	ck_assert_str_eq(imap_last(s)->text, "busy");
+	ck_assert_int_eq(sel, IMAP_NO);
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_AUTH);
+	ck_assert_uint_ne(imap_commands(s), before);
+	OK(imap_noop_select(s, "Caf\xc3\xa9", 0, &mi, &sel));
+	ck_assert_int_eq(sel, IMAP_OK);
+	ck_assert_uint_eq(mi.uidvalidity, 9);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 /* ---- read-ahead (imap_fetch_ahead, imap_store_ahead) ---------------------- */
 
 struct done_log {
@@ -905,6 +954,64 @@ END_TEST
 /* A message gone ([EXPUNGEISSUED], or no data at all) is no failure; a
  * callback that has enough hears no more, and the rest is read; another
  * streamed section beside BODY[]<...> does not disturb its tail. */
+/* imap_fetch_tails_meanwhile: the caller's work runs once, after the
+ * commands went out (the server has read them while the caller is still
+ * in its callback) and before any answer is read; with nothing to fetch it
+ * still runs; not at all when the arguments are refused. */
+struct meanwhile_log {
+	struct pbt_fake *f;
+	struct tails *t;
+	unsigned calls;
+	size_t tails_then;
+	bool server_had_it;
+};
+
+static void meanwhile_cb(void *arg)
+{
+	struct meanwhile_log *m = arg;
+
+	m->calls++;
+	m->tails_then = m->t->n;
+	for (int i = 0; i < 200 && !m->server_had_it; i++) {
+		char *got = pbt_fake_commands(m->f, 0);
+		m->server_had_it = strstr(got, "UID FETCH 4:5") != NULL;
+		free(got);
+		if (!m->server_had_it)
+			pbt_msleep(10);
+	}
+}
+
+START_TEST(test_tails_meanwhile)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4:5 (UID BODY.PEEK[]<98.3>)"),
+		PBT_SEND("* 1 FETCH (UID 4 BODY[]<98> {2}\r\nab)\r\n"
+		    "* 2 FETCH (UID 5 BODY[]<98> {3}\r\nxyz)\r\n$1 OK done\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	static const uint32_t uids[] = { 4, 5 };
+	static const uint64_t sizes[] = { 100, 101 };
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	struct tails t = { 0 };
+	struct meanwhile_log m = { .f = f, .t = &t };
+	OK(imap_fetch_tails_meanwhile(s, uids, sizes, 2, 2, 10, tails_cb, &t, meanwhile_cb, &m));
+	ck_assert_uint_eq(m.calls, 1);
+	ck_assert(m.server_had_it);
+	ck_assert_uint_eq(m.tails_then, 0);
+	ck_assert_uint_eq(t.n, 2);
+	OK(imap_fetch_tails_meanwhile(s, uids, sizes, 0, 2, 10, tails_cb, &t, meanwhile_cb, &m));
+	ck_assert_uint_eq(m.calls, 2);
+	ck_assert_int_eq(imap_fetch_tails_meanwhile(s, uids, sizes, 2, 0, 10, tails_cb, &t,
+	    meanwhile_cb, &m), IMAP_EARG);
+	ck_assert_uint_eq(m.calls, 2);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 START_TEST(test_tails_gone_and_stop)
 {
 	static const struct pbt_step steps[] = {
@@ -1622,6 +1729,7 @@ int main(void)
 	tcase_add_test(tc, test_body_not_found_and_sink);
 	tcase_add_test(tc, test_tails_pipelined);
 	tcase_add_test(tc, test_tails_grouped);
+	tcase_add_test(tc, test_tails_meanwhile);
 	tcase_add_test(tc, test_tails_gone_and_stop);
 	tcase_add_test(tc, test_tails_disconnect);
 	tcase_add_test(tc, test_tails_unknown_tag);
@@ -1643,6 +1751,7 @@ int main(void)
 	tcase_add_test(tc, test_namespace);
 	tcase_add_test(tc, test_namespace_not_offered);
 	tcase_add_test(tc, test_fetch_body_checked);
+	tcase_add_test(tc, test_noop_select_pipelined);
 	tcase_add_test(tc, test_ahead_out_of_order);
 	tcase_add_test(tc, test_ahead_skip_and_drain);
 	tcase_add_test(tc, test_ahead_lost);

@@ -354,6 +354,40 @@ START_TEST(ds_one_megabyte_line)
 }
 END_TEST
 
+/* RETR runs a line at a time (memchr), TOP octet by octet: on random text of
+ * dots, CRs, LFs and letters, cut at random points, RETR writes exactly what
+ * TOP with no line limit writes. */
+START_TEST(ds_retr_equals_top_unlimited)
+{
+	struct pbt_buf a = { 0 }, b = { 0 };
+	const char alphabet[] = ".\r\nab";
+	unsigned seed = 11;
+
+	for (int round = 0; round < 400; round++) {
+		char in[256];
+		size_t len = (size_t)(rand_r(&seed) % sizeof(in)), cuts[6];
+		for (size_t i = 0; i < len; i++)
+			in[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		for (size_t c = 0; c < 6; c++)
+			cuts[c] = len ? (size_t)(rand_r(&seed) % len) : 0;
+		for (size_t c = 1; c < 6; c++)  /* ascending, for ds_run */
+			for (size_t d = c; d > 0 && cuts[d - 1] > cuts[d]; d--) {
+				size_t t = cuts[d];
+				cuts[d] = cuts[d - 1];
+				cuts[d - 1] = t;
+			}
+		uint64_t oa = ds_run(in, len, false, 0, cuts, 6, 0, &a);
+		uint64_t ob = ds_run(in, len, true, UINT64_MAX, cuts, 6, 0, &b);
+		ck_assert_uint_eq(oa, ob);
+		ck_assert_uint_eq(oa, fake_wire_size(in, len));
+		if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
+			ck_abort_msg("round %d: RETR and TOP differ", round);
+	}
+	free(a.p);
+	free(b.p);
+}
+END_TEST
+
 static int failing_out(void *arg, const char *buf, size_t len)
 {
 	(void)buf;
@@ -420,6 +454,7 @@ int main(void)
 	tcase_add_test(tc, lr_discard);
 	tcase_add_loop_test(tc, ds_vectors, 0, sizeof(ds_vecs) / sizeof(ds_vecs[0]));
 	tcase_add_test(tc, ds_one_megabyte_line);
+	tcase_add_test(tc, ds_retr_equals_top_unlimited);
 	tcase_add_test(tc, ds_output_failure);
 	tcase_add_test(tc, b64_valid);
 	tcase_add_test(tc, b64_invalid);
