@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pop3/deadline.h"
 #include "pop3/session.h"
 #include "pop3/session_int.h"
 
@@ -164,12 +165,7 @@ int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,
 
 static uint64_t now_ms(const struct pop3_session *s)
 {
-	struct timespec ts;
-
-	if (s->cfg->clock_ms != NULL)
-		return s->cfg->clock_ms();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return pop3_clock_ms(s->cfg->clock_ms);
 }
 
 /* How long the next wait on the client may take: the idle timeout, and
@@ -177,14 +173,9 @@ static uint64_t now_ms(const struct pop3_session *s)
  * The output's write timeout follows. */
 static int wait_ms(struct pop3_session *s)
 {
-	int w = s->idle_ms;
+	int w = pop3_wait_ms(s->idle_ms, s->state == POP3_AUTHORIZATION, now_ms(s),
+	    s->login_deadline_ms);
 
-	if (s->state == POP3_AUTHORIZATION) {
-		uint64_t now = now_ms(s);
-		uint64_t left = now < s->login_deadline_ms ? s->login_deadline_ms - now : 0;
-		if (left < (uint64_t)w)
-			w = (int)left;
-	}
 	s->out.timeout_ms = w;
 	return w;
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "pop3/deadline.h"
 #include "smtp/session.h"
 #include "smtp/session_int.h"
 
@@ -114,26 +114,15 @@ void smtp_reply_relay(struct smtp_session *s, const struct smtp_reply *r)
 
 static uint64_t now_ms(const struct smtp_session *s)
 {
-	struct timespec ts;
-
-	if (s->cfg->clock_ms != NULL)
-		return s->cfg->clock_ms();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return pop3_clock_ms(s->cfg->clock_ms);
 }
 
 /* The next wait on the client: the idle timeout, and before login no later
- * than the login deadline (0 once it has passed). */
+ * than the login deadline (0 once it has passed; pop3/deadline.h). */
 static int wait_ms(struct smtp_session *s)
 {
-	int w = s->idle_ms;
+	int w = pop3_wait_ms(s->idle_ms, s->relay == NULL, now_ms(s), s->login_deadline_ms);
 
-	if (s->relay == NULL) {
-		uint64_t now = now_ms(s);
-		uint64_t left = now < s->login_deadline_ms ? s->login_deadline_ms - now : 0;
-		if (left < (uint64_t)w)
-			w = (int)left;
-	}
 	s->out.timeout_ms = w;
 	return w;
 }
