@@ -44,6 +44,7 @@ static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const ch
 	switch (st) {
 	case SMTP_AUTH_OK:
 		s->relay = relay;
+		s->loop.logged_in = true;
 		s->stats->logged_in = true;
 		/* no AUTH line any more: commands only (smtp/limits.h) */
 		pop3_lr_set_limit(&s->lr, SMTP_CMD_LINE_MAX);
