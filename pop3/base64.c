@@ -59,16 +59,3 @@ long pop3_base64_decode(const char *in, size_t inlen, char *out, size_t outcap)
 		out[o] = '\0';
 	return (long)o;
 }
-
-int pop3_sasl_plain_split(char *buf, size_t n, char **authzid, char **authcid, char **pass)
-{
-	char *nul1 = memchr(buf, '\0', n);
-	char *nul2 = nul1 != NULL ? memchr(nul1 + 1, '\0', (size_t)(buf + n - nul1 - 1)) : NULL;
-
-	if (nul2 == NULL || memchr(nul2 + 1, '\0', (size_t)(buf + n - nul2 - 1)) != NULL)
-		return -1;
-	*authzid = buf;
-	*authcid = nul1 + 1;
-	*pass = nul2 + 1;
-	return 0;
-}

@@ -4,9 +4,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "pop3/base64.h"
+#include "pop3/sasl.h"
 #include "pop3/session_int.h"
 
 /* Decoded SASL responses fit here: a line of POP3_SASL_LINE_MAX octets
@@ -108,101 +107,46 @@ enum pop3_cmd_rc pop3_cmd_pass(struct pop3_session *s, char *args)
 	return rc;
 }
 
-/* The client's SASL response: the initial response, or a line read after
- * "+ challenge". Decoded into out (NUL-terminated); its length, or -1 after
- * -ERR was sent (cancelled or malformed), or -2 when the session ends. */
-static long sasl_response(struct pop3_session *s, const char *challenge,
-    char *initial, char *out, size_t cap)
+/* pop3/sasl.h's challenge: "+ challenge", then the client's line. */
+static int challenge(void *arg, const char *text, char **line, size_t *len)
 {
-	char *line;
-	size_t len;
-	long n;
+	struct pop3_session *s = arg;
 
-	if (initial != NULL) {
-		/* The initial response lives in the line reader's buffer, which
-		 * the next read reuses: decode and wipe it now, before any. */
-		size_t ilen = strlen(initial);
-		if (strcmp(initial, "=") == 0) {
-			out[0] = '\0';
-			n = 0;
-		} else {
-			n = pop3_base64_decode(initial, ilen, out, cap);
-		}
-		explicit_bzero(initial, ilen);
-	} else {
-		pop3_out_line(&s->out, "+ %s", challenge);
-		int r = pop3_read_line(s, &line, &len);
-		if (r == 0)
-			return -2;
-		if (r < 0)
-			return -1;
-		if (len == 1 && line[0] == '*') {
-			pop3_out_err(&s->out, NULL, "Authentication cancelled.");
-			return -1;
-		}
-		n = pop3_base64_decode(line, len, out, cap);
-		explicit_bzero(line, len);
-	}
-	if (n < 0 || (size_t)n >= cap) {
-		pop3_out_err(&s->out, NULL, "Invalid base64 data.");
-		return -1;
-	}
-	return n;
+	pop3_out_line(&s->out, "+ %s", text);
+	return pop3_read_line(s, line, len);
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd. */
-static enum pop3_cmd_rc auth_plain(struct pop3_session *s, char *initial)
+/* How each refusal of pop3/sasl.h reads in POP3. */
+static const char *const refusals[] = {
+	[POP3_SASL_CANCELLED] = "Authentication cancelled.",
+	[POP3_SASL_BAD_BASE64] = "Invalid base64 data.",
+	[POP3_SASL_BAD_PLAIN] = "Malformed PLAIN response.",
+	[POP3_SASL_BAD_USER] = "Malformed LOGIN user name.",
+	[POP3_SASL_BAD_PASS] = "Malformed LOGIN password.",
+};
+
+/* AUTH PLAIN (RFC 4616) or LOGIN ("Username:" then "Password:"; an initial
+ * response is the user name). */
+static enum pop3_cmd_rc authenticate(struct pop3_session *s, enum pop3_sasl_mech mech,
+    char *initial)
 {
-	char buf[SASL_DECODED_MAX + 1];
+	char buf[2 * (SASL_DECODED_MAX + 1)];
+	const struct pop3_sasl_io io = { challenge, s, POP3_USER_MAX, POP3_PASS_MAX };
+	struct pop3_sasl_creds c;
 	enum pop3_cmd_rc rc = POP3_CMD_ERR;
 
-	long n = sasl_response(s, "", initial, buf, sizeof(buf));
-	if (n == -2)
-		return POP3_CMD_CLOSE;
-	if (n < 0)
-		return POP3_CMD_ERR;
-	char *authzid, *authcid, *pass;
-	if (pop3_sasl_plain_split(buf, (size_t)n, &authzid, &authcid, &pass) != 0 ||
-	    !valid_user(authcid, strlen(authcid)) || strlen(pass) > POP3_PASS_MAX) {
-		pop3_out_err(&s->out, NULL, "Malformed PLAIN response.");
-	} else if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0) {
+	enum pop3_sasl_rc r = pop3_sasl_run(&io, mech, initial, buf, sizeof(buf), &c);
+	if (r == POP3_SASL_OK) {
+		rc = login(s, c.user, c.pass, c.mech);
+	} else if (r == POP3_SASL_END) {
+		rc = POP3_CMD_CLOSE;
+	} else if (r == POP3_SASL_AUTHZID) {
 		s->stats->auth_failures++;
 		pop3_out_err(&s->out, "AUTH", "Authorization identity not allowed.");
-	} else {
-		rc = login(s, authcid, pass, "PLAIN");
+	} else if (r != POP3_SASL_ANSWERED) {
+		pop3_out_err(&s->out, NULL, "%s", refusals[r]);
 	}
 	explicit_bzero(buf, sizeof(buf));
-	return rc;
-}
-
-/* The LOGIN mechanism: "Username:" then "Password:", each base64. An
- * initial response is taken as the user name. */
-static enum pop3_cmd_rc auth_login(struct pop3_session *s, char *initial)
-{
-	char user[SASL_DECODED_MAX + 1];
-	char pass[SASL_DECODED_MAX + 1];
-	enum pop3_cmd_rc rc = POP3_CMD_ERR;
-
-	long n = sasl_response(s, "VXNlcm5hbWU6", initial, user, sizeof(user));
-	if (n == -2)
-		return POP3_CMD_CLOSE;
-	if (n < 0)
-		return POP3_CMD_ERR;
-	if (!valid_user(user, (size_t)n)) {
-		pop3_out_err(&s->out, NULL, "Malformed LOGIN user name.");
-		return POP3_CMD_ERR;
-	}
-	long m = sasl_response(s, "UGFzc3dvcmQ6", NULL, pass, sizeof(pass));
-	if (m == -2)
-		rc = POP3_CMD_CLOSE;
-	else if (m < 0)
-		rc = POP3_CMD_ERR;
-	else if (memchr(pass, '\0', (size_t)m) != NULL || m > POP3_PASS_MAX) {
-		pop3_out_err(&s->out, NULL, "Malformed LOGIN password.");
-	} else {
-		rc = login(s, user, pass, "LOGIN");
-	}
-	explicit_bzero(pass, sizeof(pass));
 	return rc;
 }
 
@@ -210,6 +154,7 @@ enum pop3_cmd_rc pop3_cmd_auth(struct pop3_session *s, char *args)
 {
 	char *initial = NULL;
 	char *sp = strchr(args, ' ');
+	enum pop3_sasl_mech mech;
 	enum pop3_cmd_rc rc;
 
 	if (args[0] == '\0') {
@@ -228,15 +173,13 @@ enum pop3_cmd_rc pop3_cmd_auth(struct pop3_session *s, char *args)
 	}
 	/* The mechanisms wipe the initial response before they read on (the
 	 * line buffer is then reused); the refusals read nothing. */
-	if (strcasecmp(args, "PLAIN") != 0 && strcasecmp(args, "LOGIN") != 0) {
+	if (pop3_sasl_mech_find(args, &mech) != 0) {
 		pop3_out_err(&s->out, NULL, "Unsupported authentication mechanism.");
 		rc = POP3_CMD_ERR;
 	} else if (!pop3_plaintext_ok(s)) {
 		rc = refuse_plaintext(s);
-	} else if (strcasecmp(args, "PLAIN") == 0) {
-		return auth_plain(s, initial);
 	} else {
-		return auth_login(s, initial);
+		return authenticate(s, mech, initial);
 	}
 	if (initial != NULL)
 		explicit_bzero(initial, strlen(initial));

@@ -2,7 +2,6 @@
  * the state, CAPA, and the helpers every command uses. See session.h.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "pop3/deadline.h"
 #include "pop3/session.h"
 #include "pop3/session_int.h"
 
@@ -85,6 +83,7 @@ void pop3_enter_state(struct pop3_session *s, enum pop3_state st)
 {
 	pop3_trace(s, "state %s -> %s", state_name(s->state), state_name(st));
 	s->state = st;
+	s->loop.logged_in = st != POP3_AUTHORIZATION;
 }
 
 void pop3_copy_printable(char *dst, size_t cap, const char *src)
@@ -163,36 +162,41 @@ int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,
 	return pop3_out_err(&s->out, code, "%s", text);
 }
 
-static uint64_t now_ms(const struct pop3_session *s)
-{
-	return pop3_clock_ms(s->cfg->clock_ms);
-}
+/* How each event of the loop (pop3/loop.h) reads in POP3, and how the
+ * session ends by it. */
+static const struct {
+	const char *text;
+	bool ends;
+	enum pop3_result result;
+} loop_words[] = {
+	[POP3_LOOP_LOGIN_TIMEOUT] = { "Login timeout, closing.", true, POP3_RESULT_TIMEOUT },
+	[POP3_LOOP_IDLE_TIMEOUT] = { "Disconnected for inactivity.", true, POP3_RESULT_TIMEOUT },
+	[POP3_LOOP_WRITE_TIMEOUT] = { NULL, true, POP3_RESULT_TIMEOUT },
+	[POP3_LOOP_DROPPED] = { NULL, true, POP3_RESULT_DROPPED },
+	[POP3_LOOP_LINE_TOO_LONG] = { "Line too long.", false, 0 },
+	[POP3_LOOP_LINE_NUL] = { "NUL octet in line.", false, 0 },
+	[POP3_LOOP_LINE_OVERFLOW] = { "Line too long, closing.", true, POP3_RESULT_LINE_TOO_LONG },
+	[POP3_LOOP_TOO_MANY_BAD] = { "Too many bad commands, closing.", true,
+	    POP3_RESULT_TOO_MANY_ERRORS },
+	[POP3_LOOP_AUTH_FAILED] = { NULL, true, POP3_RESULT_AUTH_FAILED },
+};
 
-/* How long the next wait on the client may take: the idle timeout, and
- * before login no later than the login deadline; 0 once that has passed.
- * The output's write timeout follows. */
-static int wait_ms(struct pop3_session *s)
+static void loop_event(void *arg, enum pop3_loop_event ev)
 {
-	int w = pop3_wait_ms(s->idle_ms, s->state == POP3_AUTHORIZATION, now_ms(s),
-	    s->login_deadline_ms);
+	struct pop3_session *s = arg;
 
-	s->out.timeout_ms = w;
-	return w;
-}
-
-/* The login deadline has passed: say so and end the session. */
-static void login_timeout(struct pop3_session *s)
-{
-	pop3_out_err(&s->out, NULL, "Login timeout, closing.");
-	pop3_out_flush(&s->out);
-	pop3_set_reason(s, "login timeout");
-	s->result = POP3_RESULT_TIMEOUT;
+	if (loop_words[ev].text != NULL)
+		pop3_out_err(&s->out, NULL, "%s", loop_words[ev].text);
+	if (ev == POP3_LOOP_LOGIN_TIMEOUT)
+		pop3_set_reason(s, "login timeout");
+	if (loop_words[ev].ends)
+		s->result = loop_words[ev].result;
 }
 
 /* A TLS handshake's time: its own bound, and the login deadline. */
 static int handshake_ms(struct pop3_session *s)
 {
-	int w = wait_ms(s);
+	int w = pop3_loop_wait_ms(&s->loop);
 	return w < POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000 ? w : POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000;
 }
 
@@ -309,117 +313,15 @@ static enum pop3_cmd_rc dispatch(struct pop3_session *s, char *line, size_t len)
 	return POP3_CMD_ERR;
 }
 
-/* Fill the line reader from the transport. 1 read something, 0 the session
- * ends (s->result set). The output is flushed first: a client that pipelines
- * gets every answer before the engine waits for more of its input. */
-static int fill(struct pop3_session *s)
-{
-	size_t avail;
-	char *space;
-	int w = wait_ms(s);
-
-	if (w == 0 && s->state == POP3_AUTHORIZATION) {
-		login_timeout(s);
-		return 0;
-	}
-	if (pop3_out_flush(&s->out) != 0) {
-		s->result = s->out.error == POP3_IO_TIMEOUT ? POP3_RESULT_TIMEOUT
-		    : POP3_RESULT_DROPPED;
-		return 0;
-	}
-	space = pop3_lr_space(&s->lr, &avail);
-	ssize_t n = s->t->ops->read(s->t, space, avail, w);
-	if (n > 0) {
-		pop3_lr_added(&s->lr, (size_t)n);
-		s->stats->bytes_in += (uint64_t)n;
-		return 1;
-	}
-	if (n == POP3_IO_TIMEOUT && s->state == POP3_AUTHORIZATION && wait_ms(s) == 0) {
-		login_timeout(s);
-	} else if (n == POP3_IO_TIMEOUT) {
-		pop3_out_err(&s->out, NULL, "Disconnected for inactivity.");
-		pop3_out_flush(&s->out);
-		s->result = POP3_RESULT_TIMEOUT;
-	} else {
-		s->result = POP3_RESULT_DROPPED;
-	}
-	return 0;
-}
-
 int pop3_read_line(struct pop3_session *s, char **line, size_t *len)
 {
-	for (;;) {
-		switch (pop3_lr_next(&s->lr, line, len)) {
-		case POP3_LR_LINE:
-			return 1;
-		case POP3_LR_TOO_LONG:
-			pop3_out_err(&s->out, NULL, "Line too long.");
-			return -1;
-		case POP3_LR_BAD:
-			pop3_out_err(&s->out, NULL, "NUL octet in line.");
-			return -1;
-		case POP3_LR_OVERFLOW:
-			pop3_out_err(&s->out, NULL, "Line too long, closing.");
-			pop3_out_flush(&s->out);
-			s->result = POP3_RESULT_LINE_TOO_LONG;
-			return 0;
-		case POP3_LR_NEED_MORE:
-			if (!fill(s))
-				return 0;
-			break;
-		}
-	}
+	return pop3_loop_read_line(&s->loop, line, len);
 }
 
-/* One command line in; its answer out. false when the session ends. */
-static bool step(struct pop3_session *s)
+/* The loop's command(): dispatch(), in its return type. */
+static enum pop3_loop_rc command(void *arg, char *line, size_t len)
 {
-	char *line;
-	size_t len;
-	enum pop3_cmd_rc rc;
-
-	/* Before login, commands pipelined past the deadline are not run. */
-	if (wait_ms(s) == 0 && s->state == POP3_AUTHORIZATION) {
-		login_timeout(s);
-		return false;
-	}
-	int r = pop3_read_line(s, &line, &len);
-	if (r == 0)
-		return false;
-	if (r < 0) {
-		rc = POP3_CMD_ERR;
-	} else {
-		rc = dispatch(s, line, len);
-	}
-	if (s->out.failed) {
-		if (rc != POP3_CMD_CLOSE) /* else the handler said why */
-			s->result = s->out.error == POP3_IO_TIMEOUT
-			    ? POP3_RESULT_TIMEOUT : POP3_RESULT_DROPPED;
-		return false;
-	}
-	if (s->state == POP3_AUTHORIZATION && s->stats->auth_failures >= s->max_auth_failures) {
-		s->result = POP3_RESULT_AUTH_FAILED; /* the failure is answered */
-		return false;
-	}
-	switch (rc) {
-	case POP3_CMD_OK:
-		/* Before login nothing a client does undoes its mistakes. */
-		if (s->state != POP3_AUTHORIZATION)
-			s->bad_in_row = 0;
-		return true;
-	case POP3_CMD_FAIL:
-		return true;
-	case POP3_CMD_ERR:
-		if (++s->bad_in_row >= POP3_MAX_BAD_COMMANDS) {
-			pop3_out_err(&s->out, NULL, "Too many bad commands, closing.");
-			s->result = POP3_RESULT_TOO_MANY_ERRORS;
-			return false;
-		}
-		return true;
-	case POP3_CMD_CLOSE:
-		return false;
-	}
-	return false;
+	return (enum pop3_loop_rc)dispatch(arg, line, len);
 }
 
 enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
@@ -443,17 +345,20 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	s->stats = stats;
 	s->t = t;
 	s->state = POP3_AUTHORIZATION;
-	unsigned idle_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
-	    : POP3_IDLE_TIMEOUT_DEFAULT_S;
-	s->idle_ms = idle_s > INT_MAX / 1000 ? INT_MAX : (int)idle_s * 1000;
-	unsigned login_s = cfg->login_timeout_s > 0 ? cfg->login_timeout_s
-	    : POP3_LOGIN_TIMEOUT_DEFAULT_S;
-	s->login_deadline_ms = now_ms(s) + (uint64_t)login_s * 1000;
-	s->max_auth_failures = cfg->max_auth_failures > 0 ? cfg->max_auth_failures
-	    : POP3_MAX_AUTH_FAILURES_DEFAULT;
 	s->result = POP3_RESULT_DROPPED;
 	pop3_lr_init(&s->lr, s->lr_buf, sizeof(s->lr_buf));
-	pop3_out_init(&s->out, t, s->idle_ms);
+	s->loop = (struct pop3_loop){
+		.t = t, .lr = &s->lr, .out = &s->out, .clock_ms = cfg->clock_ms,
+		.bad_max = POP3_MAX_BAD_COMMANDS,
+		.auth_failures_max = cfg->max_auth_failures > 0 ? cfg->max_auth_failures
+		    : POP3_MAX_AUTH_FAILURES_DEFAULT,
+		.auth_failures = &stats->auth_failures, .bytes_in = &stats->bytes_in,
+		.event = loop_event, .command = command, .arg = s,
+	};
+	pop3_loop_start(&s->loop, cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
+	    : POP3_IDLE_TIMEOUT_DEFAULT_S, cfg->login_timeout_s > 0 ? cfg->login_timeout_s
+	    : POP3_LOGIN_TIMEOUT_DEFAULT_S);
+	pop3_out_init(&s->out, t, s->loop.idle_ms);
 
 	bool go = true;
 	if (cfg->implicit_tls) {
@@ -471,7 +376,7 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	}
 	if (go)
 		pop3_out_ok(&s->out, GREETING);
-	while (go && step(s))
+	while (go && pop3_loop_step(&s->loop))
 		;
 	pop3_out_flush(&s->out);
 	if (s->md != NULL) {

@@ -12,6 +12,7 @@
 
 #include "pop3/limits.h"
 #include "pop3/linereader.h"
+#include "pop3/loop.h"
 #include "pop3/maildrop.h"
 #include "pop3/output.h"
 #include "pop3/server.h"
@@ -24,13 +25,14 @@ enum pop3_state {
 	POP3_UPDATE = 4,
 };
 
-/* What a command handler did; the handler has written its reply. */
+/* What a command handler did; the handler has written its reply
+ * (pop3/loop.h's enum pop3_loop_rc, value for value). */
 enum pop3_cmd_rc {
-	POP3_CMD_OK,    /* success: the bad-command count restarts */
-	POP3_CMD_ERR,   /* the client's mistake (-ERR sent): counts as bad */
-	POP3_CMD_FAIL,  /* -ERR sent for a reason not the client's (the
-	                   maildrop failed, a message is gone): not counted */
-	POP3_CMD_CLOSE, /* the session ends now (s->result says why) */
+	POP3_CMD_OK = POP3_LOOP_OK,       /* success: the bad-command count restarts */
+	POP3_CMD_ERR = POP3_LOOP_ERR,     /* the client's mistake (-ERR sent): counts as bad */
+	POP3_CMD_FAIL = POP3_LOOP_FAIL,   /* -ERR sent for a reason not the client's (the
+	                                     maildrop failed, a message is gone): not counted */
+	POP3_CMD_CLOSE = POP3_LOOP_CLOSE, /* the session ends now (s->result says why) */
 };
 
 struct pop3_session {
@@ -41,10 +43,7 @@ struct pop3_session {
 	struct pop3_transport *t;
 	enum pop3_state state;
 	bool tls_active;
-	int idle_ms;
-	uint64_t login_deadline_ms; /* on the clock_ms() clock */
-	unsigned max_auth_failures;
-	unsigned bad_in_row;        /* before login: bad commands in all */
+	struct pop3_loop loop;      /* reading, deadlines, bad commands */
 	enum pop3_result result; /* why the session ends, once it does */
 
 	/* AUTHORIZATION: the name given by USER, waiting for PASS */

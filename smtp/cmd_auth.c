@@ -4,10 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include "pop3/base64.h"
+#include "pop3/sasl.h"
 #include "smtp/session_int.h"
 
 /* A decoded response fits here: a line of the reader's size decodes to at
@@ -21,11 +20,6 @@ static void delay(unsigned ms)
 
 	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static bool valid_user(const char *user, size_t len)
-{
-	return len > 0 && len <= SMTP_USER_MAX && memchr(user, '\0', len) == NULL;
 }
 
 static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const char *pass,
@@ -50,6 +44,7 @@ static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const ch
 	switch (st) {
 	case SMTP_AUTH_OK:
 		s->relay = relay;
+		s->loop.logged_in = true;
 		s->stats->logged_in = true;
 		/* no AUTH line any more: commands only (smtp/limits.h) */
 		pop3_lr_set_limit(&s->lr, SMTP_CMD_LINE_MAX);
@@ -76,91 +71,48 @@ static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const ch
 	return SMTP_CMD_FAIL;
 }
 
-/* The client's SASL response: the initial response, or a line read after
- * "334 challenge". Decoded into out (NUL-terminated); its length, -1 after
- * a reply was sent (cancelled, malformed), -2 when the session ends. */
-static long sasl_response(struct smtp_session *s, const char *challenge, char *initial,
-    char *out, size_t cap)
+/* pop3/sasl.h's challenge: "334 challenge", then the client's line. */
+static int challenge(void *arg, const char *text, char **line, size_t *len)
 {
-	char *line;
-	size_t len;
-	long n;
+	struct smtp_session *s = arg;
 
-	if (initial != NULL) {
-		/* It lives in the reader's buffer, which the next read reuses:
-		 * decode and wipe it before any. */
-		size_t ilen = strlen(initial);
-		n = strcmp(initial, "=") == 0 ? 0 : pop3_base64_decode(initial, ilen, out, cap);
-		if (n == 0)
-			out[0] = '\0';
-		explicit_bzero(initial, ilen);
-	} else {
-		smtp_reply(s, 334, "%s", challenge);
-		int r = smtp_read_line(s, &line, &len);
-		if (r == 0)
-			return -2;
-		if (r < 0)
-			return -1;
-		if (len == 1 && line[0] == '*') {
-			smtp_reply(s, 501, "5.7.0 Authentication cancelled");
-			return -1;
-		}
-		n = pop3_base64_decode(line, len, out, cap);
-		explicit_bzero(line, len);
-	}
-	if (n < 0 || (size_t)n >= cap) {
-		smtp_reply(s, 501, "5.5.2 Cannot decode response");
-		return -1;
-	}
-	return n;
+	smtp_reply(s, 334, "%s", text);
+	return smtp_read_line(s, line, len);
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd. */
-static enum smtp_cmd_rc auth_plain(struct smtp_session *s, char *initial)
+/* How each refusal of pop3/sasl.h reads in SMTP (RFC 4954 §4, §6). */
+static const struct {
+	unsigned code;
+	const char *text;
+} refusals[] = {
+	[POP3_SASL_CANCELLED] = { 501, "5.7.0 Authentication cancelled" },
+	[POP3_SASL_BAD_BASE64] = { 501, "5.5.2 Cannot decode response" },
+	[POP3_SASL_BAD_PLAIN] = { 501, "5.5.2 Malformed PLAIN response" },
+	[POP3_SASL_BAD_USER] = { 501, "5.5.2 Malformed LOGIN user name" },
+	[POP3_SASL_BAD_PASS] = { 501, "5.5.2 Malformed LOGIN password" },
+	[POP3_SASL_AUTHZID] = { 535, "5.7.8 Authorization identity not allowed" },
+};
+
+/* AUTH PLAIN (RFC 4616) or LOGIN ("Username:" then "Password:"; an initial
+ * response is the user name). */
+static enum smtp_cmd_rc authenticate(struct smtp_session *s, enum pop3_sasl_mech mech,
+    char *initial)
 {
-	char buf[SASL_DECODED_MAX + 1];
+	char buf[2 * (SASL_DECODED_MAX + 1)];
+	const struct pop3_sasl_io io = { challenge, s, SMTP_USER_MAX, SMTP_PASS_MAX };
+	struct pop3_sasl_creds c;
 	enum smtp_cmd_rc rc = SMTP_CMD_ERR;
 
-	long n = sasl_response(s, "", initial, buf, sizeof(buf));
-	if (n < 0)
-		return n == -2 ? SMTP_CMD_CLOSE : SMTP_CMD_ERR;
-	char *authzid, *authcid, *pass;
-	if (pop3_sasl_plain_split(buf, (size_t)n, &authzid, &authcid, &pass) != 0 ||
-	    !valid_user(authcid, strlen(authcid)) || strlen(pass) > SMTP_PASS_MAX) {
-		smtp_reply(s, 501, "5.5.2 Malformed PLAIN response");
-	} else if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0) {
-		s->stats->auth_failures++;
-		smtp_reply(s, 535, "5.7.8 Authorization identity not allowed");
-	} else {
-		rc = login(s, authcid, pass, "PLAIN");
-	}
-	explicit_bzero(buf, sizeof(buf));
-	return rc;
-}
-
-/* LOGIN: "Username:" then "Password:", each base64; an initial response is
- * the user name. */
-static enum smtp_cmd_rc auth_login(struct smtp_session *s, char *initial)
-{
-	char user[SASL_DECODED_MAX + 1];
-	char pass[SASL_DECODED_MAX + 1];
-	enum smtp_cmd_rc rc = SMTP_CMD_ERR;
-
-	long n = sasl_response(s, "VXNlcm5hbWU6", initial, user, sizeof(user));
-	if (n < 0)
-		return n == -2 ? SMTP_CMD_CLOSE : SMTP_CMD_ERR;
-	if (!valid_user(user, (size_t)n)) {
-		smtp_reply(s, 501, "5.5.2 Malformed LOGIN user name");
-		return SMTP_CMD_ERR;
-	}
-	long m = sasl_response(s, "UGFzc3dvcmQ6", NULL, pass, sizeof(pass));
-	if (m == -2)
+	enum pop3_sasl_rc r = pop3_sasl_run(&io, mech, initial, buf, sizeof(buf), &c);
+	if (r == POP3_SASL_OK)
+		rc = login(s, c.user, c.pass, c.mech);
+	else if (r == POP3_SASL_END)
 		rc = SMTP_CMD_CLOSE;
-	else if (m >= 0 && (memchr(pass, '\0', (size_t)m) != NULL || m > SMTP_PASS_MAX))
-		smtp_reply(s, 501, "5.5.2 Malformed LOGIN password");
-	else if (m >= 0)
-		rc = login(s, user, pass, "LOGIN");
-	explicit_bzero(pass, sizeof(pass));
+	else if (r != POP3_SASL_ANSWERED)
+		smtp_reply(s, refusals[r].code, "%s", refusals[r].text);
+	if (r == POP3_SASL_AUTHZID)
+		s->stats->auth_failures++;
+	explicit_bzero(buf, sizeof(buf));
 	return rc;
 }
 
@@ -168,6 +120,7 @@ enum smtp_cmd_rc smtp_cmd_auth(struct smtp_session *s, char *args)
 {
 	char *initial = NULL;
 	char *sp = strchr(args, ' ');
+	enum pop3_sasl_mech mech;
 	enum smtp_cmd_rc rc = SMTP_CMD_ERR;
 
 	if (sp != NULL) {
@@ -180,15 +133,13 @@ enum smtp_cmd_rc smtp_cmd_auth(struct smtp_session *s, char *args)
 		smtp_reply(s, 503, "5.5.1 Already authenticated");
 	else if (args[0] == '\0')
 		smtp_reply(s, 501, "5.5.4 Syntax: AUTH mechanism [initial-response]");
-	else if (strcasecmp(args, "PLAIN") != 0 && strcasecmp(args, "LOGIN") != 0)
+	else if (pop3_sasl_mech_find(args, &mech) != 0)
 		smtp_reply(s, 504, "5.5.4 Unrecognized authentication type");
 	else if (!smtp_plaintext_ok(s))
 		smtp_reply(s, 538, "5.7.11 Encryption required for requested authentication "
 		    "mechanism");
-	else if (strcasecmp(args, "PLAIN") == 0)
-		return auth_plain(s, initial);
 	else
-		return auth_login(s, initial);
+		return authenticate(s, mech, initial);
 	if (initial != NULL)
 		explicit_bzero(initial, strlen(initial));
 	return rc;

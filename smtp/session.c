@@ -1,14 +1,12 @@
 /* smtp/session.c — the SMTP engine: the session loop, the command table,
  * replies, EHLO/HELO, STARTTLS and the small commands. See server.h. */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "pop3/deadline.h"
 #include "smtp/session.h"
 #include "smtp/session_int.h"
 
@@ -110,95 +108,61 @@ void smtp_reply_relay(struct smtp_session *s, const struct smtp_reply *r)
 		reply_lines(s, r->code, text[0] != '\0' ? text : "");
 }
 
-/* ---- time ------------------------------------------------------------------- */
+/* ---- the loop's events (pop3/loop.h) ------------------------------------------ */
 
-static uint64_t now_ms(const struct smtp_session *s)
+/* How each event reads in SMTP (the host after the enhanced code where
+ * given), and how the session ends by it. */
+static const struct {
+	unsigned code;
+	const char *enh;
+	bool host;
+	const char *text;
+	bool ends;
+	enum smtp_result result;
+} loop_words[] = {
+	[POP3_LOOP_LOGIN_TIMEOUT] = { 421, "4.4.2", true, "Login timeout, closing connection",
+	    true, SMTP_RESULT_TIMEOUT },
+	[POP3_LOOP_IDLE_TIMEOUT] = { 421, "4.4.2", true, "Idle timeout, closing connection",
+	    true, SMTP_RESULT_TIMEOUT },
+	[POP3_LOOP_WRITE_TIMEOUT] = { 0, NULL, false, NULL, true, SMTP_RESULT_TIMEOUT },
+	[POP3_LOOP_DROPPED] = { 0, NULL, false, NULL, true, SMTP_RESULT_DROPPED },
+	[POP3_LOOP_LINE_TOO_LONG] = { 500, "5.5.2", false, "Line too long", false, 0 },
+	[POP3_LOOP_LINE_NUL] = { 500, "5.5.2", false, "NUL octet in line", false, 0 },
+	[POP3_LOOP_LINE_OVERFLOW] = { 421, "4.7.0", true, "Line too long, closing connection",
+	    true, SMTP_RESULT_LINE_TOO_LONG },
+	[POP3_LOOP_TOO_MANY_BAD] = { 421, "4.7.0", true, "Too many errors, closing connection",
+	    true, SMTP_RESULT_TOO_MANY_ERRORS },
+	[POP3_LOOP_AUTH_FAILED] = { 0, NULL, false, NULL, true, SMTP_RESULT_AUTH_FAILED },
+};
+
+static void loop_event(void *arg, enum pop3_loop_event ev)
 {
-	return pop3_clock_ms(s->cfg->clock_ms);
-}
+	struct smtp_session *s = arg;
+	const char *host = loop_words[ev].host ? s->host : NULL;
 
-/* The next wait on the client: the idle timeout, and before login no later
- * than the login deadline (0 once it has passed; pop3/deadline.h). */
-static int wait_ms(struct smtp_session *s)
-{
-	int w = pop3_wait_ms(s->idle_ms, s->relay == NULL, now_ms(s), s->login_deadline_ms);
-
-	s->out.timeout_ms = w;
-	return w;
-}
-
-static void login_timeout(struct smtp_session *s)
-{
-	smtp_reply(s, 421, "4.4.2 %s Login timeout, closing connection", s->host);
-	pop3_out_flush(&s->out);
-	smtp_set_reason(s, "login timeout");
-	s->result = SMTP_RESULT_TIMEOUT;
+	if (loop_words[ev].text != NULL)
+		smtp_reply(s, loop_words[ev].code, "%s%s%s %s", loop_words[ev].enh,
+		    host ? " " : "", host ? host : "", loop_words[ev].text);
+	if (ev == POP3_LOOP_LOGIN_TIMEOUT)
+		smtp_set_reason(s, "login timeout");
+	if (loop_words[ev].ends)
+		s->result = loop_words[ev].result;
 }
 
 static int handshake_ms(struct smtp_session *s)
 {
-	int w = wait_ms(s);
+	int w = pop3_loop_wait_ms(&s->loop);
 	return w < SMTP_TLS_HANDSHAKE_TIMEOUT_S * 1000 ? w : SMTP_TLS_HANDSHAKE_TIMEOUT_S * 1000;
 }
 
-/* ---- input ------------------------------------------------------------------ */
-
 int smtp_fill(struct smtp_session *s)
 {
-	size_t avail;
-	int w = wait_ms(s);
-
-	if (w == 0 && s->relay == NULL) {
-		login_timeout(s);
-		return 0;
-	}
-	if (pop3_out_flush(&s->out) != 0) {
-		s->result = s->out.error == POP3_IO_TIMEOUT ? SMTP_RESULT_TIMEOUT
-		    : SMTP_RESULT_DROPPED;
-		return 0;
-	}
-	char *space = pop3_lr_space(&s->lr, &avail);
-	ssize_t n = s->t->ops->read(s->t, space, avail, w);
-	if (n > 0) {
-		pop3_lr_added(&s->lr, (size_t)n);
-		s->stats->bytes_in += (uint64_t)n;
-		return 1;
-	}
-	if (n == POP3_IO_TIMEOUT && s->relay == NULL && wait_ms(s) == 0) {
-		login_timeout(s);
-	} else if (n == POP3_IO_TIMEOUT) {
-		smtp_reply(s, 421, "4.4.2 %s Idle timeout, closing connection", s->host);
-		pop3_out_flush(&s->out);
-		s->result = SMTP_RESULT_TIMEOUT;
-	} else {
-		s->result = SMTP_RESULT_DROPPED;
-	}
-	return 0;
+	return pop3_loop_fill(&s->loop);
 }
 
 int smtp_read_line(struct smtp_session *s, char **line, size_t *len)
 {
-	for (;;) {
-		switch (pop3_lr_next(&s->lr, line, len)) {
-		case POP3_LR_LINE:
-			return 1;
-		case POP3_LR_TOO_LONG:
-			smtp_reply(s, 500, "5.5.2 Line too long");
-			return -1;
-		case POP3_LR_BAD:
-			smtp_reply(s, 500, "5.5.2 NUL octet in line");
-			return -1;
-		case POP3_LR_OVERFLOW:
-			smtp_reply(s, 421, "4.7.0 %s Line too long, closing connection", s->host);
-			pop3_out_flush(&s->out);
-			s->result = SMTP_RESULT_LINE_TOO_LONG;
-			return 0;
-		case POP3_LR_NEED_MORE:
-			if (!smtp_fill(s))
-				return 0;
-			break;
-		}
-	}
+	return pop3_loop_read_line(&s->loop, line, len);
 }
 
 /* ---- the transaction and small commands ------------------------------------- */
@@ -425,48 +389,10 @@ static enum smtp_cmd_rc dispatch(struct smtp_session *s, char *line, size_t len)
 	return SMTP_CMD_ERR;
 }
 
-static bool step(struct smtp_session *s)
+/* The loop's command(): dispatch(), in its return type. */
+static enum pop3_loop_rc command(void *arg, char *line, size_t len)
 {
-	char *line;
-	size_t len;
-	enum smtp_cmd_rc rc;
-
-	if (s->relay == NULL && wait_ms(s) == 0) {
-		login_timeout(s);
-		return false;
-	}
-	int r = smtp_read_line(s, &line, &len);
-	if (r == 0)
-		return false;
-	rc = r < 0 ? SMTP_CMD_ERR : dispatch(s, line, len);
-	if (s->out.failed) {
-		if (rc != SMTP_CMD_CLOSE)
-			s->result = s->out.error == POP3_IO_TIMEOUT ? SMTP_RESULT_TIMEOUT
-			    : SMTP_RESULT_DROPPED;
-		return false;
-	}
-	if (s->relay == NULL && s->stats->auth_failures >= s->max_auth_failures) {
-		s->result = SMTP_RESULT_AUTH_FAILED; /* the failure is answered */
-		return false;
-	}
-	switch (rc) {
-	case SMTP_CMD_OK:
-		if (s->relay != NULL)
-			s->bad = 0;
-		return true;
-	case SMTP_CMD_FAIL:
-		return true;
-	case SMTP_CMD_ERR:
-		if (++s->bad >= SMTP_MAX_BAD_COMMANDS) {
-			smtp_reply(s, 421, "4.7.0 %s Too many errors, closing connection", s->host);
-			s->result = SMTP_RESULT_TOO_MANY_ERRORS;
-			return false;
-		}
-		return true;
-	case SMTP_CMD_CLOSE:
-		return false;
-	}
-	return false;
+	return (enum pop3_loop_rc)dispatch(arg, line, len);
 }
 
 enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
@@ -489,18 +415,21 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 	s->stats = stats;
 	s->t = t;
 	s->host = cfg->hostname != NULL ? cfg->hostname : "popbridge";
-	unsigned idle_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
-	    : SMTP_IDLE_TIMEOUT_DEFAULT_S;
-	s->idle_ms = idle_s > INT_MAX / 1000 ? INT_MAX : (int)idle_s * 1000;
-	unsigned login_s = cfg->login_timeout_s > 0 ? cfg->login_timeout_s
-	    : SMTP_LOGIN_TIMEOUT_DEFAULT_S;
-	s->login_deadline_ms = now_ms(s) + (uint64_t)login_s * 1000;
-	s->max_auth_failures = cfg->max_auth_failures > 0 ? cfg->max_auth_failures
-	    : SMTP_MAX_AUTH_FAILURES_DEFAULT;
 	s->size_max = SMTP_SIZE_DEFAULT;
 	s->result = SMTP_RESULT_DROPPED;
 	pop3_lr_init(&s->lr, s->lr_buf, sizeof(s->lr_buf));
-	pop3_out_init(&s->out, t, s->idle_ms);
+	s->loop = (struct pop3_loop){
+		.t = t, .lr = &s->lr, .out = &s->out, .clock_ms = cfg->clock_ms,
+		.bad_max = SMTP_MAX_BAD_COMMANDS,
+		.auth_failures_max = cfg->max_auth_failures > 0 ? cfg->max_auth_failures
+		    : SMTP_MAX_AUTH_FAILURES_DEFAULT,
+		.auth_failures = &stats->auth_failures, .bytes_in = &stats->bytes_in,
+		.event = loop_event, .command = command, .arg = s,
+	};
+	pop3_loop_start(&s->loop, cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s
+	    : SMTP_IDLE_TIMEOUT_DEFAULT_S, cfg->login_timeout_s > 0 ? cfg->login_timeout_s
+	    : SMTP_LOGIN_TIMEOUT_DEFAULT_S);
+	pop3_out_init(&s->out, t, s->loop.idle_ms);
 
 	bool go = true;
 	if (cfg->implicit_tls) {
@@ -517,7 +446,7 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 	}
 	if (go)
 		smtp_reply(s, 220, "%s ESMTP popbridge ready", s->host);
-	while (go && step(s))
+	while (go && pop3_loop_step(&s->loop))
 		;
 	pop3_out_flush(&s->out);
 	if (s->relay != NULL)

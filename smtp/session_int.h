@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "pop3/linereader.h"
+#include "pop3/loop.h"
 #include "pop3/output.h"
 #include "pop3/transport.h"
 #include "smtp/limits.h"
@@ -18,11 +19,11 @@
 #include "smtp/server.h"
 
 /* What a command handler did; it has written its reply. */
-enum smtp_cmd_rc {
-	SMTP_CMD_OK,    /* success: the bad-command count restarts (after login) */
-	SMTP_CMD_ERR,   /* the client's mistake: counts as bad */
-	SMTP_CMD_FAIL,  /* refused for a reason not the client's: not counted */
-	SMTP_CMD_CLOSE, /* the session ends now (s->result says why) */
+enum smtp_cmd_rc {    /* pop3/loop.h's enum pop3_loop_rc, value for value */
+	SMTP_CMD_OK = POP3_LOOP_OK,       /* success: the bad-command count restarts (after login) */
+	SMTP_CMD_ERR = POP3_LOOP_ERR,     /* the client's mistake: counts as bad */
+	SMTP_CMD_FAIL = POP3_LOOP_FAIL,   /* refused for a reason not the client's: not counted */
+	SMTP_CMD_CLOSE = POP3_LOOP_CLOSE, /* the session ends now (s->result says why) */
 };
 
 struct smtp_session {
@@ -33,10 +34,7 @@ struct smtp_session {
 	struct pop3_transport *t;
 	const char *host;          /* our name in replies */
 	bool tls_active;
-	int idle_ms;
-	uint64_t login_deadline_ms;
-	unsigned max_auth_failures;
-	unsigned bad;              /* bad commands (in a row after login) */
+	struct pop3_loop loop;     /* reading, deadlines, bad commands */
 	enum smtp_result result;
 
 	bool greeted;              /* EHLO or HELO done (since TLS) */

@@ -2,6 +2,7 @@
  * the pre-login IMAP server, the device login, then the relay. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
@@ -21,6 +21,7 @@
 #include "bridge/front/relay.h"
 #include "bridge/maildrop/login.h"
 #include "imap/conn.h"
+#include "pop3/sasl.h"
 
 /* A reply line: a tag, a capability list (imap/ keeps at most 2 KiB) and
  * a short text fit. */
@@ -356,28 +357,6 @@ static void cmd_login(struct fs *s, const char *tag)
 	login(s, tag, u->s, p->s, "LOGIN");
 }
 
-/* base64 (RFC 4648, padded) of len octets into out (room for len / 4 * 3);
- * the decoded length, or -1. */
-static int b64_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t pad = 0;
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/';
-		if (c == '=' && i + 2 >= len && (i + 1 == len || in[i + 1] == '='))
-			pad++;
-		else if (!b64 || pad)
-			return -1;
-	}
-	if (len == 0)
-		return 0;
-	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	return n < 0 ? -1 : n - (int)pad;
-}
-
 /* One SASL response line (after "+ "): its length without the line end in
  * *n; 0, or -1 with the session ended. */
 static int sasl_line(struct fs *s, size_t *n, size_t *consumed)
@@ -399,7 +378,7 @@ static int sasl_line(struct fs *s, size_t *n, size_t *consumed)
 static void cmd_authenticate(struct fs *s, const char *tag)
 {
 	const struct front_arg *mech = front_cmd_arg(&s->cmd, 0), *ir = front_cmd_arg(&s->cmd, 1);
-	unsigned char dec[FRONT_CMD_MAX / 4 * 3 + 1];
+	char dec[FRONT_CMD_MAX / 4 * 3 + 1];
 	char resp[FRONT_CMD_MAX];
 	size_t rlen;
 
@@ -438,36 +417,23 @@ static void cmd_authenticate(struct fs *s, const char *tag)
 		bad(s, tag, "Authentication cancelled.");
 		return;
 	}
-	int dn = b64_decode(resp, rlen, dec);
+	/* authzid NUL authcid NUL password (RFC 4616, pop3/sasl.h) */
+	struct pop3_sasl_creds c;
+	long dn = pop3_sasl_decode(resp, rlen, false, dec, sizeof(dec));
 	OPENSSL_cleanse(resp, sizeof(resp));
-	/* authzid NUL authcid NUL password (RFC 4616) */
-	const char *authzid = (const char *)dec, *authcid = NULL, *password = NULL;
-	if (dn > 0) {
-		dec[dn] = '\0';
-		const char *z1 = memchr(dec, '\0', (size_t)dn);
-		const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)dn - (size_t)(z1 + 1 -
-		    authzid)) : NULL;
-		if (z2 && (const unsigned char *)z2 < dec + dn &&
-		    !memchr(z2 + 1, '\0', (size_t)(dec + dn - (const unsigned char *)z2 - 1))) {
-			authcid = z1 + 1;
-			password = z2 + 1;
-		}
-	}
-	if (!authcid || !authcid[0]) {
-		OPENSSL_cleanse(dec, sizeof(dec));
-		bad(s, tag, "Malformed PLAIN response.");
-		return;
-	}
-	if (authzid[0] && strcmp(authzid, authcid) != 0) {
-		OPENSSL_cleanse(dec, sizeof(dec));
+	enum pop3_sasl_rc rc = dn < 0 ? POP3_SASL_BAD_BASE64 :
+	    pop3_sasl_plain_check(dec, (size_t)dn, SIZE_MAX, SIZE_MAX, &c);
+	if (rc == POP3_SASL_OK)
+		login(s, tag, c.user, c.pass, "PLAIN");
+	OPENSSL_cleanse(dec, sizeof(dec));
+	if (rc == POP3_SASL_AUTHZID) {
 		say(s, "%s NO [AUTHORIZATIONFAILED] Logging in as another user is not supported.",
 		    tag);
 		if (++s->bad >= FRONT_BAD_MAX)
 			finish(s, "too-many-errors", "too many bad commands");
-		return;
+	} else if (rc != POP3_SASL_OK) {
+		bad(s, tag, "Malformed PLAIN response.");
 	}
-	login(s, tag, authcid, password, "PLAIN");
-	OPENSSL_cleanse(dec, sizeof(dec));
 }
 
 static void cmd_id(struct fs *s, const char *tag)

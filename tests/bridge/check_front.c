@@ -543,6 +543,18 @@ START_TEST(engine_literal_and_unavailable)
 	expect(&e, "b3 BAD Malformed PLAIN response.");
 	say(&e, "b4 AUTHENTICATE PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n");  /* bob\0alice\0secret */
 	expect(&e, "b4 NO [AUTHORIZATIONFAILED] Logging in as another user is not supported.");
+	/* pop3/sasl.h's PLAIN: no second NUL, an empty authcid, a third NUL,
+	 * and base64 that is not the one encoding of its octets (RFC 4648
+	 * §3.5: the unused bits of "B==" are not zero) */
+	static const char *malformed[] = { "YWxpY2U=", "AABzZWNyZXQ=", "AGFsaWNlAHNlAGNyZXQ=",
+		"AGFsaWNlAHNlY3JldB==" };
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "m%zu AUTHENTICATE PLAIN %s\r\n", i, malformed[i]);
+		say(&e, cmd);
+		snprintf(cmd, sizeof(cmd), "m%zu BAD Malformed PLAIN response.", i);
+		expect(&e, cmd);
+	}
 	say(&e, "b5 AUTHENTICATE CRAM-MD5\r\n");
 	expect(&e, "b5 NO Unsupported authentication mechanism.");
 	say(&e, "b6 LOGIN bad\001name x\r\n");
