@@ -165,10 +165,19 @@ int submit_client_open(struct submit_client *c, const struct submit_endpoint *ep
 	return 0;
 }
 
-/* base64 of s[0..n) into out (NUL-terminated); out has room for it. */
-static void b64(const unsigned char *s, size_t n, char *out)
+/* One line of a SASL exchange (no CR, LF or NUL in it), then the reply. */
+static int sasl_line(struct submit_client *c, const char *line, size_t len,
+    struct smtp_reply *reply)
 {
-	EVP_EncodeBlock((unsigned char *)out, s, (int)n);
+	if (send_raw(c, line, len) != 0 || send_raw(c, "\r\n", 2) != 0)
+		return -1;
+	return read_reply(c, reply, false);
+}
+
+/* base64 of s[0..n) into out (NUL-terminated); its length; out has room. */
+static size_t b64(const unsigned char *s, size_t n, char *out)
+{
+	return (size_t)EVP_EncodeBlock((unsigned char *)out, s, (int)n);
 }
 
 int submit_client_auth(struct submit_client *c, const char *user, const char *password,
@@ -188,36 +197,35 @@ int submit_client_auth(struct submit_client *c, const char *user, const char *pa
 		raw[1 + ul] = '\0';
 		memcpy(raw + 2 + ul, password, pl);
 		memcpy(line, "AUTH PLAIN ", 11);
-		b64(raw, ul + pl + 2, line + 11);
-		rc = submit_client_cmd(c, line, reply);
+		size_t k = b64(raw, ul + pl + 2, line + 11);
+		if (11 + k + 2 <= SMTP_CMD_LINE_MAX) {
+			rc = sasl_line(c, line, 11 + k, reply);
+		} else {
+			/* RFC 4954 §4: no initial response beyond the line limit;
+			 * "AUTH PLAIN", the server's 334, then the response alone. */
+			if (sasl_line(c, "AUTH PLAIN", 10, reply) != 0)
+				goto out;
+			rc = reply->code == 334 ? sasl_line(c, line + 11, k, reply) : 0;
+		}
 	} else {
 		/* AUTH LOGIN: 334, the user, 334, the password. */
-		if (submit_client_cmd(c, "AUTH LOGIN", reply) != 0)
+		if (sasl_line(c, "AUTH LOGIN", 10, reply) != 0)
 			goto out;
 		rc = 0;
 		if (reply->code != 334)
 			goto out;
-		b64((const unsigned char *)user, ul, line);
-		if (submit_client_cmd(c, line, reply) != 0 || reply->code != 334) {
+		size_t k = b64((const unsigned char *)user, ul, line);
+		if (sasl_line(c, line, k, reply) != 0 || reply->code != 334) {
 			rc = c->open ? 0 : -1;
 			goto out;
 		}
-		b64((const unsigned char *)password, pl, line);
-		rc = submit_client_cmd(c, line, reply);
+		k = b64((const unsigned char *)password, pl, line);
+		rc = sasl_line(c, line, k, reply);
 	}
 out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(line, sizeof(line));
 	return rc;
-}
-
-/* One line of a SASL exchange (no CR, LF or NUL in it), then the reply. */
-static int sasl_line(struct submit_client *c, const char *line, size_t len,
-    struct smtp_reply *reply)
-{
-	if (send_raw(c, line, len) != 0 || send_raw(c, "\r\n", 2) != 0)
-		return -1;
-	return read_reply(c, reply, false);
 }
 
 /* A 334 challenge's base64 text, decoded and made printable into out. */

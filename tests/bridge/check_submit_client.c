@@ -5,7 +5,8 @@
  * on the AUTH line while the line stays within 512 octets and after the
  * server's 334 beyond that (a long token), the error challenge answered as
  * each mechanism wants (^A, an empty line) and its status kept, and neither
- * mechanism offered. What Postfix and Dovecot make of it is
+ * mechanism offered; AUTH PLAIN's initial response within the same line
+ * limit, and AUTH LOGIN with a long password. What Postfix and Dovecot make of it is
  * tests/interop/test_submission.py's part.
  */
 #include <check.h>
@@ -193,6 +194,122 @@ START_TEST(t_not_offered)
 }
 END_TEST
 
+/* Connect to the fake (plaintext), AUTH PLAIN or LOGIN with a password, QUIT. */
+static void run_password(struct pbt_fake *f, const char *pass, struct run *r)
+{
+	struct submit_endpoint ep = { .host = "127.0.0.1", .port = (unsigned)f->port,
+		.tls = PB_UTLS_NONE, .ca = "", .timeout_s = 10, .helo = "client.test" };
+
+	submit_client_init(&r->c);
+	ck_assert_int_eq(submit_client_open(&r->c, &ep, &r->reply), 0);
+	r->rc = submit_client_auth(&r->c, "alice", pass, &r->reply);
+	submit_client_close(&r->c, true);
+}
+
+/* A password of n octets ('p'...), NUL-terminated (malloc'd). */
+static char *password(size_t n)
+{
+	char *p = malloc(n + 1);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 'p', n);
+	p[n] = '\0';
+	return p;
+}
+
+/* AUTH PLAIN with the response on the AUTH line while the line stays within
+ * 512 octets (RFC 4954 §4): 365 octets of password make a line of 509; 366
+ * make 513, so "AUTH PLAIN", the server's 334, then the response alone. */
+START_TEST(t_plain_line_limit)
+{
+	static const struct pbt_step inline_script[] = {
+		PBT_SEND(GREET), PBT_EXPECT("EHLO"),
+		PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"),
+		PBT_EXPECT("AUTH PLAIN AGFsaWNl"), PBT_SEND("235 2.7.0 ok\r\n"),
+		PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+	};
+	static const struct pbt_step split_script[] = {
+		PBT_SEND(GREET), PBT_EXPECT("EHLO"),
+		PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"),
+		PBT_EXPECT("AUTH PLAIN"), PBT_SEND("334 \r\n"),
+		PBT_EXPECT_RAW("AGFsaWNl"), PBT_SEND("235 2.7.0 ok\r\n"),
+		PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+	};
+	for (size_t n = 365; n <= 366; n++) {
+		struct pbt_fake *f = pbt_fake_start(n == 365 ? inline_script : split_script,
+		    PBT_FAKE_POP3);
+		struct run r;
+		char *pass = password(n);
+		char want[400];
+
+		ck_assert_ptr_nonnull(f);
+		run_password(f, pass, &r);
+		ck_assert_int_eq(pbt_fake_join(f), 0);
+		ck_assert_int_eq(r.rc, 0);
+		ck_assert_uint_eq(r.reply.code, 235);
+		char *line = client_line(f, n == 365 ? "AUTH PLAIN " : "AGFsaWNl");
+		const char *resp = n == 365 ? line + 11 : line;
+		ck_assert_uint_eq(strlen(line) + 2, n == 365 ? 509 : 502);
+		if (n == 366)
+			ck_assert_ptr_nonnull(strstr(f->log.p, "C: AUTH PLAIN\r\nS: 334 \r\n"));
+		char *dec = unb64(resp, strlen(resp));
+		ck_assert_uint_eq(strlen(dec), 0); /* the leading NUL */
+		snprintf(want, sizeof(want), "%s", dec + 1);
+		ck_assert_str_eq(want, "alice");
+		ck_assert_str_eq(dec + 7, pass);
+		free(dec);
+		free(line);
+		free(pass);
+		pbt_fake_free(f);
+	}
+}
+END_TEST
+
+/* AUTH LOGIN (all the server offers) with a 1,024-octet password: the
+ * base64 lines of any length go out as they are, and a refusal of the
+ * AUTH command ends the exchange with its reply. */
+START_TEST(t_login_long_password)
+{
+	static const struct pbt_step script[] = {
+		PBT_SEND(GREET), PBT_EXPECT("EHLO"),
+		PBT_SEND("250-fake\r\n250 AUTH LOGIN\r\n"),
+		PBT_EXPECT("AUTH LOGIN"), PBT_SEND("334 VXNlcm5hbWU6\r\n"),
+		PBT_EXPECT_RAW("YWxpY2U="), PBT_SEND("334 UGFzc3dvcmQ6\r\n"),
+		PBT_EXPECT_RAW("cHBw"), PBT_SEND("535 5.7.8 no\r\n"),
+		PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+	};
+	struct pbt_fake *f = pbt_fake_start(script, PBT_FAKE_POP3);
+	struct run r;
+	char *pass = password(1024);
+
+	ck_assert_ptr_nonnull(f);
+	run_password(f, pass, &r);
+	ck_assert_int_eq(pbt_fake_join(f), 0);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_uint_eq(r.reply.code, 535);
+	char *line = client_line(f, "cHBw");
+	char *dec = unb64(line, strlen(line));
+	ck_assert_str_eq(dec, pass);
+	free(dec);
+	free(line);
+	free(pass);
+	pbt_fake_free(f);
+
+	static const struct pbt_step refused[] = {
+		PBT_SEND(GREET), PBT_EXPECT("EHLO"),
+		PBT_SEND("250-fake\r\n250 AUTH LOGIN\r\n"),
+		PBT_EXPECT("AUTH LOGIN"), PBT_SEND("504 5.5.4 not now\r\n"),
+		PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+	};
+	f = pbt_fake_start(refused, PBT_FAKE_POP3);
+	ck_assert_ptr_nonnull(f);
+	run_password(f, "pw", &r);
+	ck_assert_int_eq(pbt_fake_join(f), 0);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_uint_eq(r.reply.code, 504);
+	pbt_fake_free(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("submit-client");
@@ -202,6 +319,11 @@ int main(void)
 	tcase_add_test(tc, t_xoauth2_long_refused);
 	tcase_add_test(tc, t_oauthbearer_refused);
 	tcase_add_test(tc, t_not_offered);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("password");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, t_plain_line_limit);
+	tcase_add_test(tc, t_login_long_password);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
