@@ -7,19 +7,27 @@
  * own; a copy whose file is gone stays owed with the failure counted.
  * SMTP AUTH through the shared device login (submit_ops.open): the user
  * name rule of SPEC §2 (a bad device name is a failed login before any
- * upstream contact, a good one folded to lower case).
+ * upstream contact, a good one folded to lower case), and a submission
+ * server (scripted: 535 to a credential the real IMAP server takes) that
+ * refuses a managed account's stored credential recorded as its
+ * credential_ok (`account list` WORKS no), as an IMAP refusal is.
  */
 #include <check.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "bridge/base/clock.h"
 #include "bridge/maildrop/upstream.h"
+#include "bridge/managed/password.h"
+#include "bridge/managed/secret.h"
 #include "bridge/submit/relay.h"
 #include "bridge/submit/sentcopy.h"
 #include "bridge/submit/spool.h"
 #include "tests/bridge/check_maildrop.h"
+#include "tests/lib/fakeserver.h"
 
 static const char MSG[] = "From: a@example.com\r\nSubject: sent\r\n\r\n.dot\r\nbody\r\n";
 
@@ -268,6 +276,19 @@ static void auth_free(struct auth_env *a)
 	mdt_env_free(&a->e);
 }
 
+/* The account's credential_ok (-1 unknown, 0 refused, 1 worked). */
+static int credential_ok(struct auth_env *a, const char *account)
+{
+	char err[PB_ERR_MAX];
+	struct state_account acc;
+	struct state_db *db = state_open(a->e.opt.state, err, sizeof(err));
+
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_get(db, account, &acc), STATE_OK);
+	state_close(db);
+	return acc.credential_ok;
+}
+
 START_TEST(auth_user_names)
 {
 	struct auth_env a;
@@ -294,6 +315,66 @@ START_TEST(auth_user_names)
 }
 END_TEST
 
+/* EHLO, AUTH PLAIN refused with 535, QUIT: once per connection. */
+static const struct pbt_step refuse_auth[] = {
+	PBT_SEND("220 fake ESMTP\r\n"), PBT_EXPECT("EHLO"),
+	PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"),
+	PBT_EXPECT("AUTH PLAIN"), PBT_SEND("535 5.7.8 Authentication credentials invalid\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+
+START_TEST(auth_refused_credential)
+{
+	struct auth_env a;
+	struct pbt_fake *f = pbt_fake_start(refuse_auth, PBT_FAKE_POP3);
+	ck_assert_ptr_nonnull(f);
+
+	/* A managed account: the IMAP server takes the stored password
+	 * (credential_ok 1), the submission server refuses it: PERM and
+	 * credential_ok 0. */
+	auth_init(&a, "subm", f->port, "managed");
+	struct managed_key key;
+	unsigned char blob[SECRET_BLOB_MAX];
+	char err[PB_ERR_MAX], pw[PASSGEN_DIGITS + 1], hash[PASSGEN_HASH_STR_MAX];
+	size_t blen = 0;
+	int64_t acc;
+	struct state_device d;
+	ck_assert_int_eq(RAND_bytes(key.bytes, sizeof(key.bytes)), 1);
+	memcpy(a.e.ctx.managed_key, key.bytes, sizeof(key.bytes));
+	a.e.ctx.has_managed_key = true;
+	ck_assert_int_eq(managed_seal(&key, "shop", (const unsigned char *)MDT_PASS,
+	    strlen(MDT_PASS), blob, sizeof(blob), &blen, err, sizeof(err)), 0);
+	struct state_db *db = state_open(a.e.opt.state, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_add(db, "shop", STATE_AUTH_MANAGED, "subm", blob, blen,
+	    1000, &acc), STATE_OK);
+	ck_assert_int_eq(managed_password_new(pw, sizeof(pw)), 0);
+	ck_assert_int_eq(managed_password_hash(pw, hash, sizeof(hash)), 0);
+	ck_assert_int_eq(state_device_add(db, acc, "till", NULL, hash, "INBOX", 1000, &d),
+	    STATE_OK);
+	state_close(db);
+	ck_assert_int_eq(credential_ok(&a, "shop"), -1);
+
+	ck_assert_int_eq(auth_as(&a, "shop", pw), SMTP_AUTH_PERM);
+	ck_assert(a.conn.identified);
+	ck_assert_str_eq(a.conn.device, "till");
+	ck_assert_msg(strstr(a.reply.text, "submission server refused") != NULL, "%s",
+	    a.reply.text);
+	ck_assert_int_eq(credential_ok(&a, "shop"), 0);
+	PBT_FAKE_FINISH(f);
+	auth_free(&a);
+
+	/* Passthrough stores no credential: nothing recorded. */
+	f = pbt_fake_start(refuse_auth, PBT_FAKE_POP3);
+	ck_assert_ptr_nonnull(f);
+	auth_init(&a, "subp", f->port, "passthrough");
+	ck_assert_int_eq(auth_as(&a, "subp#pc", MDT_PASS), SMTP_AUTH_PERM);
+	ck_assert_int_eq(credential_ok(&a, "subp"), -1);
+	PBT_FAKE_FINISH(f);
+	auth_free(&a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("submit");
@@ -308,6 +389,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_add_test(tc, auth_user_names);
+	tcase_add_test(tc, auth_refused_credential);
 	suite_add_tcase(s, tc);
 	return s;
 }
