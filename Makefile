@@ -59,21 +59,38 @@ all: popbridge
 
 # ---- modules: every .c in a module directory goes into its library ----------
 
+# A stale build directory must not make a different binary than a clean one:
+# - an archive is rebuilt when its list of members changes, not only when a
+#   member is newer (a source deleted or moved by a merge would otherwise stay
+#   in the archive, and its old definitions could win at link time);
+# - every object is rebuilt when the compiler or its flags change;
+# - headers: -MMD -MP (the .d files are included at the end).
+# $(B)/NAME.list and $(B)/.cflags are rewritten only when their text changes.
+define text_stamp
+	@mkdir -p $(@D)
+	@printf '%s\n' $(1) | cmp -s - $@ || printf '%s\n' $(1) > $@
+endef
+.PHONY: FORCE
+$(B)/.cflags: FORCE
+	$(call text_stamp,'$(CC) $(STD_FLAGS) $(CFLAGS)')
+
 define module_rules
 $(1)_SRC := $$(filter-out bridge/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c))
 $(1)_OBJ := $$(patsubst %.c,$$(B)/%.o,$$($(1)_SRC))
-$$(B)/lib$(1).a: $$($(1)_OBJ)
+$$(B)/lib$(1).list: FORCE
+	$$(call text_stamp,$$($(1)_OBJ))
+$$(B)/lib$(1).a: $$($(1)_OBJ) $$(B)/lib$(1).list
 	@mkdir -p $$(@D)
 	@rm -f $$@
-	$$(AR) rcs $$@ $$^
+	$$(AR) rcs $$@ $$($(1)_OBJ)
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c $(B)/.cflags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/tests/%.o: tests/%.c
+$(B)/tests/%.o: tests/%.c $(B)/.cflags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -82,6 +99,8 @@ MOD_LIBS = $(foreach m,$(1),$(B)/lib$(m).a)
 $(B)/popbridge: $(B)/bridge/main.o $(call MOD_LIBS,bridge state smtp imap pop3)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
 
+# Always copied: ./popbridge may come from another build directory (B=).
+.PHONY: popbridge
 popbridge: $(B)/popbridge
 	cp $< $@
 
@@ -91,10 +110,12 @@ popbridge: $(B)/popbridge
 
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(patsubst %.c,$(B)/%.o,$(TESTLIB_SRC))
-$(B)/libtestlib.a: $(TESTLIB_OBJ)
+$(B)/libtestlib.list: FORCE
+	$(call text_stamp,$(TESTLIB_OBJ))
+$(B)/libtestlib.a: $(TESTLIB_OBJ) $(B)/libtestlib.list
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(TESTLIB_OBJ)
 
 define suite_rules
 $(1)_TESTS := $$(patsubst tests/$(1)/%.c,$$(B)/tests/$(1)/%,$$(wildcard tests/$(1)/check_*.c))

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,14 +175,21 @@ int state_db_exec(struct state_db *db, const char *sql, const char *what)
  * most STATE_WRITER_WAIT_MS. Other processes (the admin commands) still meet
  * SQLite's own lock and busy timeout. */
 static pthread_mutex_t writers = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static _Atomic unsigned writer_wait_ms = STATE_WRITER_WAIT_MS;
+
+void state_test_writer_wait_ms(unsigned ms)
+{
+	atomic_store(&writer_wait_ms, ms ? ms : STATE_WRITER_WAIT_MS);
+}
 
 static int writer_take(struct state_db *db)
 {
 	struct timespec until;
+	unsigned wait_ms = atomic_load(&writer_wait_ms);
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += STATE_WRITER_WAIT_MS / 1000;
-	until.tv_nsec += (long)(STATE_WRITER_WAIT_MS % 1000) * 1000000L;
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
@@ -189,7 +197,7 @@ static int writer_take(struct state_db *db)
 	int e = pthread_mutex_timedlock(&writers, &until);
 	if (e != 0)
 		return state_db_fail(db, STATE_ERROR, "begin transaction: database is locked "
-		    "(waited %d ms for the other writers of this process)", STATE_WRITER_WAIT_MS);
+		    "(waited %u ms for the other writers of this process)", wait_ms);
 	db->writer = true;
 	return STATE_OK;
 }

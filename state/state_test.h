@@ -19,5 +19,10 @@ int state_test_set_version(struct state_db *db, int version);
  * state.h speak the current schema only). The last inserted row id, or -1
  * with the error set. */
 int64_t state_test_exec(struct state_db *db, const char *sql);
+/* How long a writer waits for the other writers of this process from now on
+ * (ms, process-wide; 0: STATE_WRITER_WAIT_MS). Past it a writing call fails:
+ * STATE_ERROR, "database is locked (waited N ms for the other writers of
+ * this process)", nothing written. */
+void state_test_writer_wait_ms(unsigned ms);
 
 #endif

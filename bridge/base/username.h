@@ -12,8 +12,10 @@
  *    narrowed to A-Z a-z 0-9 and . _ - + @ — it appears in
  *    logs, reports and administrator commands. Device names are
  *    case-insensitive: the device comes back in lower case ("PC" and "pc"
- *    are one device), as every entry point (POP3 login, `popbridge device`,
- *    configuration sections) folds it with base_device_name_fold().
+ *    are one device), as every entry point (the device login that POP3,
+ *    the IMAP front and SMTP AUTH share, bridge/maildrop/login.h;
+ *    `popbridge device`, configuration sections) folds it with
+ *    base_device_name_fold().
  *  - The account keeps its case (the upstream login gets it as typed);
  *    popbridge compares account names ASCII case-insensitively everywhere
  *    else (state, device lock, configuration sections).

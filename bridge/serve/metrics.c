@@ -146,7 +146,7 @@ void serve_metrics_render(const struct serve_metrics_values *v, struct base_http
 /* Read every state gauge, at most once every SERVE_METRICS_CACHE_S seconds. */
 static void read_gauges(struct serve_metrics *m)
 {
-	uint64_t now = base_clock_ms(NULL);
+	uint64_t now = m->cfg.clock(m->cfg.clock_arg);
 	char err[PB_ERR_MAX];
 
 	if (m->read_ms != 0 && now - m->read_ms < SERVE_METRICS_CACHE_S * 1000u)
@@ -215,6 +215,8 @@ struct serve_metrics *serve_metrics_start(const struct serve_metrics_config *cfg
 		return NULL;
 	}
 	m->cfg = *cfg;
+	if (m->cfg.clock == NULL)
+		m->cfg.clock = base_clock_ms;
 	memcpy(m->gauges, cfg->gauges, cfg->n_gauges * sizeof(m->gauges[0]));
 	m->cfg.gauges = m->gauges;
 	memcpy(m->state, cfg->state, strlen(cfg->state) + 1);

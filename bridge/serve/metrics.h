@@ -17,8 +17,9 @@
  *  - State gauges (struct serve_metrics_gauge) are values read from the
  *    state file with a short query: the endpoint's thread opens the file,
  *    reads every gauge, closes it, and answers from that reading for
- *    SERVE_METRICS_CACHE_S seconds, so scrapes cost the state file at most
- *    one open every SERVE_METRICS_CACHE_S seconds however often they come.
+ *    SERVE_METRICS_CACHE_S seconds (on cfg.clock: the monotonic clock, or
+ *    a test's), so scrapes cost the state file at most one open every
+ *    SERVE_METRICS_CACHE_S seconds however often they come.
  *    A gauge whose read fails is left out of the answer (logged at warn,
  *    once until it reads again): absent, never a made-up value.
  *  - Only the endpoint's one thread touches the cache and the state file's
@@ -35,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/base/http.h"
 #include "bridge/base/stats.h"
 #include "state/state.h"
@@ -93,6 +95,9 @@ struct serve_metrics_config {
 	size_t n_gauges;                  /* at most SERVE_METRICS_GAUGES_MAX */
 	serve_metrics_now_fn *now;
 	void *now_arg;
+	base_clock_fn *clock;             /* the gauges' cache clock; NULL:
+	                                     base_clock_ms (tests drive it) */
+	void *clock_arg;
 };
 
 struct serve_metrics;

@@ -73,6 +73,8 @@ struct serve {
 
 	struct serve_listeners ls;
 	int wake[2];                 /* signal thread -> listener */
+	unsigned long accept_pauses; /* the accept thread's: pauses since accept last
+	                                failed for want of descriptors (0: none) */
 	atomic_bool stopping;
 
 	struct serve_registry *reg;
@@ -692,12 +694,23 @@ static void accept_some(struct serve *srv, const struct serve_listener *l)
 		socklen_t len = sizeof(ss);
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (fd < 0) {
+			/* Out of descriptors (or memory): the connections wait in the
+			 * backlog while sessions end; one line per episode, not one
+			 * per pause. */
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				base_log(PB_LOG_ERROR, "accept", "%s: %s", l->name, strerror(errno));
+				if (srv->accept_pauses++ == 0)
+					base_log(PB_LOG_ERROR, "accept", "%s: %s: accepting paused until "
+					    "sessions end (said once until accepting again)", l->name,
+					    strerror(errno));
 				poll(NULL, 0, ACCEPT_ERROR_PAUSE_MS);
 			}
 			return;  /* EAGAIN, or a connection that went away */
+		}
+		if (srv->accept_pauses > 0) {
+			base_log(PB_LOG_WARN, "accept", "%s: accepting again after %lu pause(s) of "
+			    "%d ms", l->name, srv->accept_pauses, ACCEPT_ERROR_PAUSE_MS);
+			srv->accept_pauses = 0;
 		}
 		start_session(srv, fd, &ss, l);
 	}

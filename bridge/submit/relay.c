@@ -379,6 +379,10 @@ static enum smtp_auth_status sr_open(void *backend, const struct smtp_credential
 			base_log(PB_LOG_ERROR, "submission", "the submission server refused the "
 			    "credentials of account %s that the IMAP server took (%s)", conn->account,
 			    r->why);
+		/* A managed account's stored credential refused: recorded as an IMAP
+		 * refusal is (bridge/maildrop/credential.h), `account list` WORKS no. */
+		if (k == UP_REFUSED && ur.code == 535 && r->cred.managed)
+			(void)state_account_credential_result(r->db, r->cred.account_id, false);
 		put(reply->text, sizeof(reply->text), k == UP_PERM ? "Account unavailable: the "
 		    "administrator must renew its credentials" : refused ?
 		    "Account unavailable: the submission server refused it" : TEXT_UNAVAILABLE);

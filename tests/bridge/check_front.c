@@ -568,6 +568,35 @@ START_TEST(engine_literal_and_unavailable)
 }
 END_TEST
 
+/* The user name rule of SPEC §2 (bridge/base/username.h) is the shared
+ * device login's, as for POP3: a device name outside A-Z a-z 0-9 . _ - + @
+ * is a failed login before any upstream contact (the upstream here refuses
+ * every connection: a name that passed would get UNAVAILABLE), the name's
+ * bytes are not echoed, and a valid device name is folded to lower case. */
+START_TEST(engine_user_names)
+{
+	struct eng e;
+	eng_start(&e, true, 30);
+	line(&e);
+	say(&e, "u1 LOGIN office#bad/dev secret\r\n");
+	expect(&e, "u1 NO [AUTHENTICATIONFAILED] Invalid user name: device name must be 1 to 64 "
+	    "of A-Z a-z 0-9 . _ - + @");
+	say(&e, "u2 AUTHENTICATE PLAIN AG9mZmljZSNkZXYgaWNlAHNlY3JldA==\r\n");  /* office#dev ice */
+	expect(&e, "u2 NO [AUTHENTICATIONFAILED] Invalid user name: device name must be 1 to 64 "
+	    "of A-Z a-z 0-9 . _ - + @");
+	say(&e, "u3 LOGIN office#PC.1 secret\r\n");
+	expect_prefix(&e, "u3 NO [UNAVAILABLE] ");
+	say(&e, "u4 LOGOUT\r\n");
+	expect(&e, "* BYE Logging out.");
+	expect(&e, "u4 OK LOGOUT completed.");
+	ck_assert_ptr_null(line(&e));
+	eng_end(&e);
+	ck_assert_uint_eq(e.st.auth_failures, 2);
+	ck_assert_str_eq(e.st.account, "office");
+	ck_assert_str_eq(e.st.device, "pc.1");
+}
+END_TEST
+
 START_TEST(engine_limits)
 {
 	struct eng e;
@@ -630,6 +659,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, engine_transcript);
 	tcase_add_test(tc, engine_literal_and_unavailable);
+	tcase_add_test(tc, engine_user_names);
 	tcase_add_test(tc, engine_limits);
 	suite_add_tcase(s, tc);
 	return s;

@@ -369,6 +369,12 @@ END_TEST
 
 static atomic_bool g_ready;
 static atomic_int g_reads;
+static _Atomic uint64_t g_clock_ms = 1000000;   /* the gauges' cache clock */
+
+static uint64_t test_clock(void *arg)
+{
+	return atomic_load((_Atomic uint64_t *)arg);
+}
 
 static void now_fn(void *arg, struct serve_metrics_now *now)
 {
@@ -430,7 +436,7 @@ START_TEST(endpoint)
 	struct serve_metrics_config mc = {
 		.addr = "127.0.0.1", .port = 0, .state = state,
 		.protocols = 1u << BASE_PROTO_POP3, .gauges = gauges, .n_gauges = 2,
-		.now = now_fn, .now_arg = &g_ready,
+		.now = now_fn, .now_arg = &g_ready, .clock = test_clock, .clock_arg = &g_clock_ms,
 	};
 	struct serve_metrics *m = serve_metrics_start(&mc, err, sizeof(err));
 	ck_assert_msg(m != NULL, "%s", err);
@@ -463,6 +469,21 @@ START_TEST(endpoint)
 		free(got);
 	}
 	ck_assert_int_eq(atomic_load(&g_reads), 1);
+	/* the cache holds until SERVE_METRICS_CACHE_S have passed on its clock,
+	 * then one scrape reads the state file again */
+	atomic_fetch_add(&g_clock_ms, SERVE_METRICS_CACHE_S * 1000u - 1);
+	got = request(port, "GET /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_ptr_nonnull(strstr(got, "\npopbridge_test_counted 40\n"));
+	free(got);
+	ck_assert_int_eq(atomic_load(&g_reads), 1);
+	atomic_fetch_add(&g_clock_ms, 1);
+	for (int i = 0; i < 2; i++) {
+		got = request(port, "GET /metrics HTTP/1.0\r\n\r\n");
+		ck_assert_ptr_nonnull(strstr(got, "\npopbridge_test_counted 41\n"));
+		ck_assert_ptr_null(strstr(got, "popbridge_test_failing"));
+		free(got);
+	}
+	ck_assert_int_eq(atomic_load(&g_reads), 2);
 
 	/* nothing else on this address */
 	got = request(port, "GET / HTTP/1.0\r\n\r\n");

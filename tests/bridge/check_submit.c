@@ -5,16 +5,29 @@
  * answer was lost is found in the folder instead of appended again, while
  * copies of identical messages (the same bytes sent twice) each get their
  * own; a copy whose file is gone stays owed with the failure counted.
+ * SMTP AUTH through the shared device login (submit_ops.open): the user
+ * name rule of SPEC §2 (a bad device name is a failed login before any
+ * upstream contact, a good one folded to lower case), and a submission
+ * server (scripted: 535 to a credential the real IMAP server takes) that
+ * refuses a managed account's stored credential recorded as its
+ * credential_ok (`account list` WORKS no), as an IMAP refusal is.
  */
 #include <check.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
+#include "bridge/base/clock.h"
 #include "bridge/maildrop/upstream.h"
+#include "bridge/managed/password.h"
+#include "bridge/managed/secret.h"
+#include "bridge/submit/relay.h"
 #include "bridge/submit/sentcopy.h"
 #include "bridge/submit/spool.h"
 #include "tests/bridge/check_maildrop.h"
+#include "tests/lib/fakeserver.h"
 
 static const char MSG[] = "From: a@example.com\r\nSubject: sent\r\n\r\n.dot\r\nbody\r\n";
 
@@ -220,6 +233,148 @@ START_TEST(special_use_and_missing_file)
 }
 END_TEST
 
+/* ---- SMTP AUTH: submit_ops.open as the SMTP engine calls it ----------------- */
+
+struct auth_env {
+	struct mdt_env e;
+	struct submit_ctx sctx;
+	struct submit_conn conn;
+	struct smtp_auth_reply reply;
+	void *relay;
+};
+
+/* e's user, the submission server at 127.0.0.1:port (plaintext). */
+static void auth_init(struct auth_env *a, const char *user, int port, const char *auth)
+{
+	char url[64];
+
+	memset(a, 0, sizeof(*a));
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", port);
+	mdt_env_init(&a->e, user, "smtp-upstream", url, "smtp-upstream-tls", "none",
+	    "auth", auth, NULL);
+	ck_assert_int_eq(submit_ctx_init(&a->sctx, &a->e.ctx, a->e.opt.state), 0);
+}
+
+static enum smtp_auth_status auth_as(struct auth_env *a, const char *user, const char *password)
+{
+	struct smtp_credentials cred = { .user = user, .password = password,
+		.mechanism = "PLAIN", .remote_addr = "192.0.2.5" };
+
+	submit_conn_init(&a->conn, &a->sctx, &a->e.opt, "192.0.2.5", 40000);
+	a->conn.login_deadline_ms = base_clock_ms(NULL) + 30000;
+	memset(&a->reply, 0, sizeof(a->reply));
+	a->relay = NULL;
+	enum smtp_auth_status st = submit_ops.open(&a->conn, &cred, &a->relay, &a->reply);
+	if (a->relay != NULL)
+		submit_ops.close(a->relay);
+	return st;
+}
+
+static void auth_free(struct auth_env *a)
+{
+	submit_ctx_free(&a->sctx);
+	mdt_env_free(&a->e);
+}
+
+/* The account's credential_ok (-1 unknown, 0 refused, 1 worked). */
+static int credential_ok(struct auth_env *a, const char *account)
+{
+	char err[PB_ERR_MAX];
+	struct state_account acc;
+	struct state_db *db = state_open(a->e.opt.state, err, sizeof(err));
+
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_get(db, account, &acc), STATE_OK);
+	state_close(db);
+	return acc.credential_ok;
+}
+
+START_TEST(auth_user_names)
+{
+	struct auth_env a;
+	static const char *const bad[] = {
+		"names#bad/dev", "names#dev ice", "names#", "names#a#b", "names#d\xc3\xa9",
+	};
+
+	/* Port 1 refuses: a name that passed the rule and the IMAP login gets
+	 * TEMP from the submission server's side, never BAD. */
+	auth_init(&a, "names", 1, "passthrough");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(auth_as(&a, bad[i], MDT_PASS), SMTP_AUTH_BAD);
+		ck_assert_msg(strstr(a.reply.text, "Invalid user name") != NULL, "%s", a.reply.text);
+		if (bad[i][6] != '\0')   /* the name's bytes are not echoed */
+			ck_assert_ptr_null(strstr(a.reply.text, bad[i] + 6));
+		ck_assert_uint_gt(a.reply.delay_ms, 0);
+		ck_assert(!a.conn.identified);
+	}
+	ck_assert_int_eq(auth_as(&a, "names#PC.1", MDT_PASS), SMTP_AUTH_TEMP);
+	ck_assert(a.conn.identified);
+	ck_assert_str_eq(a.conn.account, "names");
+	ck_assert_str_eq(a.conn.device, "pc.1");
+	auth_free(&a);
+}
+END_TEST
+
+/* EHLO, AUTH PLAIN refused with 535, QUIT: once per connection. */
+static const struct pbt_step refuse_auth[] = {
+	PBT_SEND("220 fake ESMTP\r\n"), PBT_EXPECT("EHLO"),
+	PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"),
+	PBT_EXPECT("AUTH PLAIN"), PBT_SEND("535 5.7.8 Authentication credentials invalid\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+
+START_TEST(auth_refused_credential)
+{
+	struct auth_env a;
+	struct pbt_fake *f = pbt_fake_start(refuse_auth, PBT_FAKE_POP3);
+	ck_assert_ptr_nonnull(f);
+
+	/* A managed account: the IMAP server takes the stored password
+	 * (credential_ok 1), the submission server refuses it: PERM and
+	 * credential_ok 0. */
+	auth_init(&a, "subm", f->port, "managed");
+	struct managed_key key;
+	unsigned char blob[SECRET_BLOB_MAX];
+	char err[PB_ERR_MAX], pw[PASSGEN_DIGITS + 1], hash[PASSGEN_HASH_STR_MAX];
+	size_t blen = 0;
+	int64_t acc;
+	struct state_device d;
+	ck_assert_int_eq(RAND_bytes(key.bytes, sizeof(key.bytes)), 1);
+	memcpy(a.e.ctx.managed_key, key.bytes, sizeof(key.bytes));
+	a.e.ctx.has_managed_key = true;
+	ck_assert_int_eq(managed_seal(&key, "shop", (const unsigned char *)MDT_PASS,
+	    strlen(MDT_PASS), blob, sizeof(blob), &blen, err, sizeof(err)), 0);
+	struct state_db *db = state_open(a.e.opt.state, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_add(db, "shop", STATE_AUTH_MANAGED, "subm", blob, blen,
+	    1000, &acc), STATE_OK);
+	ck_assert_int_eq(managed_password_new(pw, sizeof(pw)), 0);
+	ck_assert_int_eq(managed_password_hash(pw, hash, sizeof(hash)), 0);
+	ck_assert_int_eq(state_device_add(db, acc, "till", NULL, hash, "INBOX", 1000, &d),
+	    STATE_OK);
+	state_close(db);
+	ck_assert_int_eq(credential_ok(&a, "shop"), -1);
+
+	ck_assert_int_eq(auth_as(&a, "shop", pw), SMTP_AUTH_PERM);
+	ck_assert(a.conn.identified);
+	ck_assert_str_eq(a.conn.device, "till");
+	ck_assert_msg(strstr(a.reply.text, "submission server refused") != NULL, "%s",
+	    a.reply.text);
+	ck_assert_int_eq(credential_ok(&a, "shop"), 0);
+	PBT_FAKE_FINISH(f);
+	auth_free(&a);
+
+	/* Passthrough stores no credential: nothing recorded. */
+	f = pbt_fake_start(refuse_auth, PBT_FAKE_POP3);
+	ck_assert_ptr_nonnull(f);
+	auth_init(&a, "subp", f->port, "passthrough");
+	ck_assert_int_eq(auth_as(&a, "subp#pc", MDT_PASS), SMTP_AUTH_PERM);
+	ck_assert_int_eq(credential_ok(&a, "subp"), -1);
+	PBT_FAKE_FINISH(f);
+	auth_free(&a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("submit");
@@ -229,6 +384,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, spool_file);
 	tcase_add_test(tc, never_twice);
 	tcase_add_test(tc, special_use_and_missing_file);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("auth");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
+	tcase_add_test(tc, auth_user_names);
+	tcase_add_test(tc, auth_refused_credential);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -363,6 +363,29 @@ def run(argv, timeout=120, **kw):
                           timeout=timeout, text=True, **kw)
 
 
+def enter_namespace(unshare_flags, mark, script):
+    """Re-run script in private namespaces (`unshare` with unshare_flags,
+    root only): True when already inside (the environment variable mark is
+    set), False when that cannot be done; otherwise exits with the child's
+    status. A child exiting 97 was refused inside (skipped there): False."""
+    if os.environ.get(mark) == "1":
+        return True
+    if os.geteuid() != 0:
+        return False
+    env = dict(os.environ)
+    env[mark] = "1"
+    unshare = ["unshare"] + list(unshare_flags)
+    try:
+        if subprocess.run(unshare + ["true"], stderr=subprocess.DEVNULL).returncode != 0:
+            return False
+        r = subprocess.run(unshare + [sys.executable, os.path.abspath(script)], env=env)
+    except OSError:
+        return False
+    if r.returncode == 97:
+        return False
+    sys.exit(r.returncode)
+
+
 def report(name):
     print("ok %s" % name, flush=True)
 

@@ -25,8 +25,8 @@ import poplib
 import subprocess
 import sys
 
-from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, pop3_login, pop3_uidls,
-                       report, state_integrity_check, upstream_messages)
+from pbinterop import (PW, Dovecot, Popbridge, TempDir, check, enter_namespace, pop3_login,
+                       pop3_uidls, report, state_integrity_check, upstream_messages)
 
 N = 6
 SIZE = "4m"
@@ -34,24 +34,8 @@ NS_MARK = "POPBRIDGE_TEST_MOUNTNS"
 
 
 def enter_mount_namespace():
-    """Re-run this script in a private mount namespace (root only); returns
-    when already inside, exits with the child's status otherwise."""
-    if os.environ.get(NS_MARK) == "1":
-        return True
-    if os.geteuid() != 0:
-        return False
-    env = dict(os.environ)
-    env[NS_MARK] = "1"
-    unshare = ["unshare", "--mount", "--propagation", "private"]
-    try:
-        if subprocess.run(unshare + ["true"], stderr=subprocess.DEVNULL).returncode != 0:
-            return False
-        r = subprocess.run(unshare + [sys.executable, os.path.abspath(__file__)], env=env)
-    except OSError:
-        return False
-    if r.returncode == 97:   # unshare or mount refused inside: skipped there
-        return False
-    sys.exit(r.returncode)
+    """Re-run this script in a private mount namespace (root only)."""
+    return enter_namespace(["--mount", "--propagation", "private"], NS_MARK, __file__)
 
 
 def fill(directory):

@@ -442,6 +442,70 @@ START_TEST(two_threads_write_one_file)
 }
 END_TEST
 
+/* A writer of this process that waits for its turn longer than the limit
+ * (STATE_WRITER_WAIT_MS; 300 ms here) gets STATE_ERROR with a message that
+ * says so, having written nothing; the holder's transaction is untouched and
+ * the same handle writes once the turn is free. */
+struct late_writer {
+	struct state_db *h;
+	int64_t account_id;
+	int rc;
+	int64_t waited_ms;
+	char err[256];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *late_writer_main(void *arg)
+{
+	struct late_writer *w = arg;
+	int64_t t0 = now_ms();
+
+	struct state_device d;
+
+	w->rc = state_device_ensure(w->h, w->account_id, "late", "INBOX", 1, 0, &d, NULL);
+	w->waited_ms = now_ms() - t0;
+	snprintf(w->err, sizeof w->err, "%s", state_errmsg(w->h));
+	return NULL;
+}
+
+START_TEST(writer_wait_expires)
+{
+	struct late_writer w = { .rc = -1 };
+	struct state_account a;
+	struct state_device d;
+	char err[256];
+	pthread_t t;
+
+	w.account_id = st_account("office");
+	w.h = state_open(st_path, err, sizeof err);
+	ck_assert_msg(w.h != NULL, "%s", err);
+	state_test_writer_wait_ms(300);
+	OK(state_tx_begin(db));
+	st_account("holder");
+	ck_assert_int_eq(pthread_create(&t, NULL, late_writer_main, &w), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.rc, STATE_ERROR);
+	ck_assert_msg(strstr(w.err, "database is locked (waited 300 ms for the other writers of "
+	    "this process)") != NULL, "%s", w.err);
+	ck_assert_int_ge(w.waited_ms, 290);
+	ck_assert_int_lt(w.waited_ms, STATE_BUSY_TIMEOUT_MS);
+	OK(state_tx_commit(db));
+	OK(state_account_get(db, "holder", &a));
+	RC(state_device_get(db, w.account_id, "late", &d), STATE_NOTFOUND);
+	/* the turn is free: the same handle writes */
+	OK(state_device_ensure(w.h, w.account_id, "late", "INBOX", 1, 0, &d, NULL));
+	OK(state_device_get(db, w.account_id, "late", &d));
+	state_close(w.h);
+	state_test_writer_wait_ms(0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("state-db");
@@ -460,6 +524,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, transactions_group_and_nest);
 	tcase_add_test(tc, callbacks_cannot_reenter);
 	tcase_add_test(tc, two_threads_write_one_file);
+	tcase_add_test(tc, writer_wait_expires);
 	suite_add_tcase(s, tc);
 	return s;
 }
