@@ -224,7 +224,7 @@ def clients(dc, pf, tmp):
         check(delivered(pf, "smtplib-1", n) == msg, "smtplib: relayed message differs")
         check_one_copy(dc, "smtplib-1", msg)
         line = pb.wait_log("event=submission")
-        for kv in ("user=alice", "account=alice", "device=default", "rcpts=1",
+        for kv in ("user=alice", "account=alice", "device=default", "tls=none", "rcpts=1",
                    "size=%d" % len(msg), "reply=250", "sent_copy=appended"):
             check(kv in line, "submission log line lacks %s: %s" % (kv, line))
         check(PW not in "\n".join(pb.log_lines()), "the password is in the log")
@@ -245,7 +245,12 @@ def clients(dc, pf, tmp):
         got = delivered(pf, "swaks-1", n)
         check(got == msg, "swaks: relayed message differs: %r\n%r" % (got, msg))
         check_one_copy(dc, "swaks-1", msg)
-        report("swaks over STARTTLS (device laptop): relayed and copied byte for byte")
+        # SPEC §11: the transaction's line names the session's TLS version
+        line = pb.wait_log("event=submission", count=2)
+        check("device=laptop" in line and " tls=TLSv1." in line,
+              "submission over STARTTLS logged without its TLS version: %s" % line)
+        report("swaks over STARTTLS (device laptop): relayed and copied byte for byte; "
+               "its event=submission line says tls=TLSv1.x")
 
         # msmtp, STARTTLS verified against popbridge's certificate; the
         # device fetches over POP3 too (its report keeps the POP3 side)
