@@ -336,6 +336,10 @@ static enum smtp_auth_status sr_open(void *backend, const struct smtp_credential
 	*relayp = NULL;
 	conn->identified = false;
 	conn->account[0] = conn->device[0] = conn->detail[0] = '\0';
+	/* SPEC §11: each event=submission line names the session's TLS, which
+	 * AUTH settles (no STARTTLS after it). */
+	snprintf(conn->tls_version, sizeof(conn->tls_version), "%s",
+	    cred->tls_version != NULL ? cred->tls_version : "");
 	struct submit_relay *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		set_detail(conn, "out of memory");

@@ -9,6 +9,8 @@
 
 #include <openssl/rand.h>
 
+#include "bridge/base/clock.h"
+#include "bridge/guard/gate.h"
 #include "bridge/managed/password.h"
 #include "bridge/managed/secret.h"
 
@@ -143,6 +145,50 @@ START_TEST(t_managed_upstream_refuses)
 }
 END_TEST
 
+/* SPEC §13: password checks run at most as many at once as the gate
+ * allows; a login still waiting for one at its login deadline is answered
+ * [SYS/TEMP] (not a failed login), and holds nothing. */
+START_TEST(t_managed_hash_gate_busy)
+{
+	struct managed_fx f;
+	struct mdt_sess s;
+	const struct pop3_credentials cred = {
+		.user = "office", .password = NULL, .mechanism = "USER",
+		.remote_addr = "127.0.0.1", .tls_version = NULL,
+	};
+	struct pop3_credentials c = cred;
+
+	fx_init(&f, "mgd4");
+	c.password = f.pw_pc;
+	f.e.ctx.hash_gate = guard_gate_new(1);
+	ck_assert_ptr_nonnull(f.e.ctx.hash_gate);
+	ck_assert_int_eq(guard_gate_enter(f.e.ctx.hash_gate, 0), 0);   /* every slot busy */
+	memset(&s, 0, sizeof(s));
+	maildrop_conn_init(&s.conn, &f.e.ctx, "127.0.0.1", NULL);
+	uint64_t t0 = base_clock_ms(NULL);
+	s.conn.login_deadline_ms = t0 + 300;
+	ck_assert_int_eq(maildrop_ops.open(&s.conn, &c, &s.md, &s.reply), POP3_MD_TEMP);
+	ck_assert_uint_ge(base_clock_ms(NULL), t0 + 250);
+	ck_assert_ptr_null(s.md);
+	ck_assert_uint_eq(s.reply.delay_ms, 0);
+	ck_assert_ptr_nonnull(strstr(s.conn.detail, "password checks busy"));
+	ck_assert_uint_eq(guard_throttle_addr_failures(f.e.ctx.throttle, "127.0.0.1"), 0);
+	ck_assert_uint_eq(guard_gate_busy(f.e.ctx.hash_gate), 1);
+	ck_assert_uint_eq(maildrop_devlocks_count(f.e.ctx.devlocks), 0);
+	/* A free slot lets the same login in. */
+	guard_gate_leave(f.e.ctx.hash_gate);
+	memset(&s, 0, sizeof(s));
+	maildrop_conn_init(&s.conn, &f.e.ctx, "127.0.0.1", NULL);
+	s.conn.login_deadline_ms = base_clock_ms(NULL) + 30000;
+	ck_assert_int_eq(maildrop_ops.open(&s.conn, &c, &s.md, &s.reply), POP3_MD_OK);
+	ck_assert_uint_eq(guard_gate_busy(f.e.ctx.hash_gate), 0);
+	mdt_close(&s);
+	guard_gate_free(f.e.ctx.hash_gate);
+	f.e.ctx.hash_gate = NULL;
+	mdt_env_free(&f.e);
+}
+END_TEST
+
 static Suite *managed_suite(void)
 {
 	Suite *s = suite_create("maildrop-managed");
@@ -152,6 +198,7 @@ static Suite *managed_suite(void)
 	tcase_add_test(tc, t_managed_login);
 	tcase_add_test(tc, t_managed_refusals);
 	tcase_add_test(tc, t_managed_upstream_refuses);
+	tcase_add_test(tc, t_managed_hash_gate_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }

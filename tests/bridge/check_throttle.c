@@ -222,6 +222,23 @@ START_TEST(test_addrkey)
 }
 END_TEST
 
+/* The plaintext-login rule's loopback exemption (SPEC §6): 127.0.0.0/8,
+ * ::1 and IPv4-mapped 127/8 only; anything else, or no address, is not. */
+START_TEST(test_addr_loopback)
+{
+	static const char *const yes[] = { "127.0.0.1", "127.255.0.9", "::1",
+		"::ffff:127.0.0.1", "0:0:0:0:0:0:0:1" };
+	static const char *const no[] = { "10.0.0.1", "128.0.0.1", "126.255.255.255",
+		"0.0.0.0", "::", "::2", "::ffff:10.0.0.1", "::127.0.0.1", "fe80::1",
+		"2001:db8::1", "localhost", "", "127.0.0.1 ", "unix-socket-peer" };
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(base_addr_is_loopback(yes[i]), "%s", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!base_addr_is_loopback(no[i]), "%s", no[i]);
+	ck_assert(!base_addr_is_loopback(NULL));
+}
+END_TEST
+
 #define TTHREADS 8
 
 static struct guard_throttle *shared_t;
@@ -517,6 +534,7 @@ int main(void)
 	tcase_add_test(tc, test_full_table_evicts_nothing);
 	tcase_add_test(tc, test_ipv6_by_prefix);
 	tcase_add_test(tc, test_addrkey);
+	tcase_add_test(tc, test_addr_loopback);
 	tcase_add_test(tc, test_throttle_threads);
 	tcase_add_test(tc, test_devlock_basic);
 	tcase_add_test(tc, test_devlock_contention);

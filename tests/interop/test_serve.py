@@ -251,6 +251,27 @@ def test_limits(dc, tmp):
         pb.stop()
     report("--max-sessions, its pre-login half and --max-sessions-per-ip: "
            "-ERR [SYS/TEMP] too many sessions; one refusal line per 10 s")
+    # SPEC §13: the pre-login share holds across protocols; SMTP says 421.
+    smtp = free_port()
+    with Popbridge(dc, args=["--max-sessions", "2", "--smtp-listen", "127.0.0.1:%d" % smtp,
+                             "--smtp-upstream", "smtp://127.0.0.1:%d" % free_port(),
+                             "--smtp-upstream-tls", "none"]) as pb:
+        held = raw_greeting(pb.port)
+        check(held[2].startswith("+OK"), "greeting: %r" % (held[2],))
+        s, f, g = raw_greeting(smtp)
+        check(g == "421 4.3.2 too many sessions, try again later\r\n",
+              "SMTP over the pre-login share: %r" % g)
+        check(f.read() == b"", "the refused SMTP connection stayed open")
+        s.close()
+        held[1].close()
+        held[0].close()
+        pb.wait_log("reason=pre-login-share")
+        pb.wait_log("result=dropped")
+        s, f, g = raw_greeting(smtp)
+        check(g.startswith("220 "), "SMTP greeting once the slot is free: %r" % g)
+        s.close()
+        pb.stop()
+    report("SMTP over the pre-login half of --max-sessions: 421 4.3.2 and closed")
 
 
 CONFIG = """<?xml version="1.0" encoding="UTF-8"?>

@@ -224,7 +224,7 @@ def clients(dc, pf, tmp):
         check(delivered(pf, "smtplib-1", n) == msg, "smtplib: relayed message differs")
         check_one_copy(dc, "smtplib-1", msg)
         line = pb.wait_log("event=submission")
-        for kv in ("user=alice", "account=alice", "device=default", "rcpts=1",
+        for kv in ("user=alice", "account=alice", "device=default", "tls=none", "rcpts=1",
                    "size=%d" % len(msg), "reply=250", "sent_copy=appended"):
             check(kv in line, "submission log line lacks %s: %s" % (kv, line))
         check(PW not in "\n".join(pb.log_lines()), "the password is in the log")
@@ -245,7 +245,12 @@ def clients(dc, pf, tmp):
         got = delivered(pf, "swaks-1", n)
         check(got == msg, "swaks: relayed message differs: %r\n%r" % (got, msg))
         check_one_copy(dc, "swaks-1", msg)
-        report("swaks over STARTTLS (device laptop): relayed and copied byte for byte")
+        # SPEC §11: the transaction's line names the session's TLS version
+        line = pb.wait_log("event=submission", count=2)
+        check("device=laptop" in line and " tls=TLSv1." in line,
+              "submission over STARTTLS logged without its TLS version: %s" % line)
+        report("swaks over STARTTLS (device laptop): relayed and copied byte for byte; "
+               "its event=submission line says tls=TLSv1.x")
 
         # msmtp, STARTTLS verified against popbridge's certificate; the
         # device fetches over POP3 too (its report keeps the POP3 side)
@@ -530,6 +535,31 @@ def dropped(dc, tmp):
         sink.wait(10)
 
 
+def sent_copy_never(dc, pf, tmp):
+    """SPEC §11: --sent-copy never relays the message and makes no copy."""
+    port = free_port()
+    state = os.path.join(tmp, "never.db")
+    with Popbridge(dc, tmp=tmp, state=state,
+                   args=smtp_args(pf, dc, port, ["--sent-copy", "never"])) as pb:
+        n = len(pf.messages()) + 1
+        msg = message("never-1")
+        s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+        s.login("alice", PW)
+        s.sendmail("alice@example.com", ["bob@example.com"], msg)
+        s.quit()
+        check(delivered(pf, "never-1", n) == msg, "--sent-copy never: relayed message differs")
+        line = pb.wait_log("event=submission")
+        check("reply=250" in line and "sent_copy=skipped" in line,
+              "--sent-copy never: %s" % line)
+        pb.wait_log("event=session protocol=smtp")
+        check(copies(dc, "never-1") == [], "--sent-copy never made a Sent copy")
+        spool = state + ".sent"
+        check(not os.path.isdir(spool) or os.listdir(spool) == [],
+              "--sent-copy never left a spool file")
+        check(pb.stop() == 0, "popbridge did not stop cleanly")
+    report("--sent-copy never: relayed, sent_copy=skipped, no Sent copy and no spool file")
+
+
 def autoconfig():
     r = run([popbridge_bin(), "autoconfig", "--format", "thunderbird", "--email",
              "alice@example.com", "--upstream", "imaps://imap.example.com",
@@ -701,6 +731,7 @@ def main():
     with TempDir("pbsubmit.") as tmp, Dovecot(users={"alice": PW, "carol": CAROL_PW}) as dc, \
             Postfix(dc) as pf:
         clients(dc, pf, tmp)
+        sent_copy_never(dc, pf, tmp)
         imap_down(dc, pf, tmp)
         managed(dc, pf, tmp)
         dropped(dc, tmp)
