@@ -1,5 +1,7 @@
 /* pop3/loop.c — the command loop of the POP3 and SMTP engines. See loop.h. */
 #include <limits.h>
+#include <string.h>
+#include <strings.h>
 
 #include "pop3/deadline.h"
 #include "pop3/loop.h"
@@ -130,4 +132,21 @@ bool pop3_loop_step(struct pop3_loop *l)
 		return false;
 	}
 	return false;
+}
+
+const void *pop3_loop_lookup(char *line, const void *table, size_t n, size_t size,
+    char **args)
+{
+	size_t klen = strcspn(line, " ");
+
+	*args = line + klen;
+	if (**args == ' ')
+		(*args)++;
+	for (size_t i = 0; i < n; i++) {
+		const void *e = (const char *)table + i * size;
+		const char *name = *(const char *const *)e;
+		if (strlen(name) == klen && strncasecmp(name, line, klen) == 0)
+			return e;
+	}
+	return NULL;
 }

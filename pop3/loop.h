@@ -86,4 +86,11 @@ int pop3_loop_next(struct pop3_loop *l, char **line, size_t *len);
  * as POP3_LOOP_ERR), counted: false when the session ends. */
 bool pop3_loop_step(struct pop3_loop *l);
 
+/* The entry of table (n entries of `size` octets, each beginning with its
+ * command word as a const char *) whose word is line's first word, matched
+ * without regard to case; NULL when none is. *args: what follows the word
+ * and one space. */
+const void *pop3_loop_lookup(char *line, const void *table, size_t n, size_t size,
+    char **args);
+
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "pop3/session.h"
@@ -286,31 +285,27 @@ enum pop3_cmd_rc pop3_cmd_stls(struct pop3_session *s, char *args)
 
 static enum pop3_cmd_rc dispatch(struct pop3_session *s, char *line, size_t len)
 {
-	size_t klen = strcspn(line, " ");
-	char *args = line + klen;
+	char *args;
+	const struct pop3_command *c = pop3_loop_lookup(line, commands,
+	    sizeof(commands) / sizeof(commands[0]), sizeof(commands[0]), &args);
 
-	if (*args == ' ')
-		args++;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		const struct pop3_command *c = &commands[i];
-		if (strlen(c->name) != klen || strncasecmp(c->name, line, klen) != 0)
-			continue;
-		pop3_trace(s, "command %s", c->name);
-		/* RFC 2449 §4: 255 octets, CRLF included; AUTH may be longer
-		 * (RFC 5034 §4). */
-		if (len + 2 > POP3_CMD_LINE_MAX && c->fn != pop3_cmd_auth) {
-			pop3_out_err(&s->out, NULL, "Line too long.");
-			return POP3_CMD_ERR;
-		}
-		if ((c->states & s->state) == 0) {
-			pop3_out_err(&s->out, NULL, "Command not valid in this state.");
-			return POP3_CMD_ERR;
-		}
-		return c->fn(s, args);
+	if (c == NULL) {
+		pop3_trace(s, "unknown command");
+		pop3_out_err(&s->out, NULL, "Unknown command.");
+		return POP3_CMD_ERR;
 	}
-	pop3_trace(s, "unknown command");
-	pop3_out_err(&s->out, NULL, "Unknown command.");
-	return POP3_CMD_ERR;
+	pop3_trace(s, "command %s", c->name);
+	/* RFC 2449 §4: 255 octets, CRLF included; AUTH may be longer
+	 * (RFC 5034 §4). */
+	if (len + 2 > POP3_CMD_LINE_MAX && c->fn != pop3_cmd_auth) {
+		pop3_out_err(&s->out, NULL, "Line too long.");
+		return POP3_CMD_ERR;
+	}
+	if ((c->states & s->state) == 0) {
+		pop3_out_err(&s->out, NULL, "Command not valid in this state.");
+		return POP3_CMD_ERR;
+	}
+	return c->fn(s, args);
 }
 
 int pop3_read_line(struct pop3_session *s, char **line, size_t *len)

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "smtp/session.h"
 #include "smtp/session_int.h"
@@ -366,27 +365,23 @@ static enum smtp_cmd_rc cmd_expn(struct smtp_session *s, char *args)
 
 static enum smtp_cmd_rc dispatch(struct smtp_session *s, char *line, size_t len)
 {
-	size_t klen = strcspn(line, " ");
-	char *args = line + klen;
+	char *args;
+	const struct smtp_command *c = pop3_loop_lookup(line, commands,
+	    sizeof(commands) / sizeof(commands[0]), sizeof(commands[0]), &args);
 
-	if (*args == ' ')
-		args++;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		const struct smtp_command *c = &commands[i];
-		if (strlen(c->name) != klen || strncasecmp(c->name, line, klen) != 0)
-			continue;
-		smtp_trace(s, "command %s", c->name);
-		/* RFC 5321 §4.5.3.1.4: 512 octets with CRLF; AUTH may be longer
-		 * (RFC 4954 §4), up to SMTP_AUTH_LINE_MAX (smtp/limits.h). */
-		if (len + 2 > SMTP_CMD_LINE_MAX && c->fn != smtp_cmd_auth) {
-			smtp_reply(s, 500, "5.5.2 Line too long");
-			return SMTP_CMD_ERR;
-		}
-		return c->fn(s, args);
+	if (c == NULL) {
+		smtp_trace(s, "unknown command");
+		smtp_reply(s, 500, "5.5.2 Command not recognized");
+		return SMTP_CMD_ERR;
 	}
-	smtp_trace(s, "unknown command");
-	smtp_reply(s, 500, "5.5.2 Command not recognized");
-	return SMTP_CMD_ERR;
+	smtp_trace(s, "command %s", c->name);
+	/* RFC 5321 §4.5.3.1.4: 512 octets with CRLF; AUTH may be longer
+	 * (RFC 4954 §4), up to SMTP_AUTH_LINE_MAX (smtp/limits.h). */
+	if (len + 2 > SMTP_CMD_LINE_MAX && c->fn != smtp_cmd_auth) {
+		smtp_reply(s, 500, "5.5.2 Line too long");
+		return SMTP_CMD_ERR;
+	}
+	return c->fn(s, args);
 }
 
 /* The loop's command(): dispatch(), in its return type. */

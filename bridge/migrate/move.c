@@ -20,6 +20,7 @@
 #include "bridge/config/options.h"
 #include "bridge/oauth2/grant.h"
 #include "bridge/oauth2/token.h"
+#include "pop3/base64.h"
 
 #define LABEL_PREFIX "popbridge-account/1 "
 #define CHECK_TEXT   "popbridge-account/1 passphrase check"
@@ -112,37 +113,26 @@ static void free_secret_text(char *s)
 	}
 }
 
-static bool b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    c == '+' || c == '/';
-}
-
 /* Decode s (len octets) into a malloc'd buffer with a NUL after the
- * octets. 0, or -1 when s is not strict base64 (or out of memory). */
+ * octets. 0, or -1 when s is not strict base64 (pop3/base64.h: exactly one
+ * accepted encoding per byte string) or out of memory. */
 static int b64_decode(const char *s, size_t len, unsigned char **out, size_t *n)
 {
-	size_t pad = 0;
-
 	*out = NULL;
 	*n = 0;
 	if (len % 4 != 0 || len > (size_t)INT32_MAX)
 		return -1;
-	if (len > 0 && s[len - 1] == '=')
-		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len - pad; i++)
-		if (!b64_char((unsigned char)s[i]))
-			return -1;
-	unsigned char *buf = malloc(len / 4 * 3 + 1);
+	size_t cap = len / 4 * 3 + 1;
+	unsigned char *buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
-	int got = len ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len) : 0;
-	if (got < 0 || (size_t)got < pad) {
+	long got = pop3_base64_decode(s, len, (char *)buf, cap);
+	if (got < 0) {
+		OPENSSL_cleanse(buf, cap);
 		free(buf);
 		return -1;
 	}
-	*n = (size_t)got - pad;
-	buf[*n] = '\0';
+	*n = (size_t)got;
 	*out = buf;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "imap/imap.h"
+#include "pop3/base64.h"
 #include "smtp/limits.h"
 
 void submit_client_init(struct submit_client *c)
@@ -228,23 +229,19 @@ out:
 	return rc;
 }
 
-/* A 334 challenge's base64 text, decoded and made printable into out. */
+/* A 334 challenge's base64 text, decoded and made printable into out
+ * (empty when it is not strict base64). */
 static void challenge_text(const char *b64, char *out, size_t len)
 {
-	unsigned char raw[SMTP_REPLY_LINE_MAX];
-	size_t n = strlen(b64), o = 0;
+	char raw[SMTP_REPLY_LINE_MAX];
+	size_t o = 0;
 
 	out[0] = '\0';
-	if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(raw))
-		return;
-	int k = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
-	if (k < 0)
-		return;
-	/* EVP_DecodeBlock counts the padding as zero octets */
-	for (size_t i = n; i > 0 && b64[i - 1] == '=' && k > 0; i--)
-		k--;
-	for (int i = 0; i < k && o + 1 < len; i++)
-		out[o++] = raw[i] >= 0x20 && raw[i] < 0x7f ? (char)raw[i] : '?';
+	long k = pop3_base64_decode(b64, strlen(b64), raw, sizeof(raw));
+	for (long i = 0; i < k && o + 1 < len; i++) {
+		unsigned char c = (unsigned char)raw[i];
+		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
 	out[o] = '\0';
 }
 

@@ -114,6 +114,17 @@ static void run(struct migrate_import_old *v, size_t n, bool store, struct migra
 	ck_assert_msg(migrate_import_apply(db, mbox, v, n, store, c, err, sizeof(err)) == 0, "%s", err);
 }
 
+/* The upstream messages u[0..nu) in state, the old ones o[0..no) matched
+ * against them (run()): the old list (migrate_import_old_free). */
+static struct migrate_import_old *import(const struct up *u, size_t nu, const struct old *o,
+    size_t no, bool store, struct migrate_import_counts *c)
+{
+	upstream(u, nu);
+	struct migrate_import_old *v = olds(o, no);
+	run(v, no, store, c);
+	return v;
+}
+
 static const char *uidl_of(uint32_t uid)
 {
 	static char buf[4][STATE_UIDL_MAX + 1];
@@ -138,9 +149,7 @@ START_TEST(exact_and_again)
 		{ 3, "c", 3000, true } };
 	static const struct old o[] = { { "oldB", "b", 2000, true }, { "oldA", "a", 1000, true } };
 	struct migrate_import_counts c;
-	upstream(u, 3);
-	struct migrate_import_old *v = olds(o, 2);
-	run(v, 2, true, &c);
+	struct migrate_import_old *v = import(u, 3, o, 2, true, &c);
 	ck_assert_uint_eq(c.matched, 2);
 	ck_assert_uint_eq(c.changed, 2);
 	ck_assert_uint_eq(c.unchanged, 0);
@@ -161,9 +170,7 @@ START_TEST(dry_apply_stores_nothing)
 	static const struct up u[] = { { 1, "a", 1000, true } };
 	static const struct old o[] = { { "oldA", "a", 1000, true } };
 	struct migrate_import_counts c;
-	upstream(u, 1);
-	struct migrate_import_old *v = olds(o, 1);
-	run(v, 1, false, &c);
+	struct migrate_import_old *v = import(u, 1, o, 1, false, &c);
 	ck_assert_uint_eq(c.matched, 1);
 	ck_assert_uint_eq(c.changed, 1);
 	ck_assert_str_eq(uidl_of(1), "00000001" "5F00AA01");
@@ -184,9 +191,7 @@ START_TEST(line_end_sizes)
 		{ "u-double", "double", 1000, true }, /* exactly double: possible */
 	};
 	struct migrate_import_counts c;
-	upstream(u, 5);
-	struct migrate_import_old *v = olds(o, 5);
-	run(v, 5, true, &c);
+	struct migrate_import_old *v = import(u, 5, o, 5, true, &c);
 	ck_assert_uint_eq(c.matched, 3);
 	ck_assert_uint_eq(c.unmatched, 2);
 	ck_assert_int_eq(v[0].outcome, IMPORT_MATCHED);
@@ -208,9 +213,7 @@ START_TEST(ambiguous_and_exact)
 	static const struct old o1[] = { { "o1", "x", 1000, true } };
 	static const struct old o2[] = { { "o2", "x", 1050, true } };
 	struct migrate_import_counts c;
-	upstream(u, 2);
-	struct migrate_import_old *v = olds(o1, 1);
-	run(v, 1, true, &c);
+	struct migrate_import_old *v = import(u, 2, o1, 1, true, &c);
 	ck_assert_uint_eq(c.ambiguous, 1);
 	ck_assert_uint_eq(c.matched, 0);
 	ck_assert_ptr_nonnull(v[0].why);
@@ -233,9 +236,7 @@ START_TEST(duplicates)
 	static const struct old o[] = { { "d-1", "d", 900, true }, { "e-1", "e", 800, true },
 		{ "d-2", "d", 900, true } };
 	struct migrate_import_counts c;
-	upstream(u, 4);
-	struct migrate_import_old *v = olds(o, 3);
-	run(v, 3, true, &c);
+	struct migrate_import_old *v = import(u, 4, o, 3, true, &c);
 	ck_assert_uint_eq(c.matched, 2);
 	ck_assert_uint_eq(c.ambiguous, 1);
 	ck_assert_str_eq(uidl_of(4), "d-1");
@@ -251,9 +252,7 @@ START_TEST(claimed_twice)
 	static const struct up u[] = { { 1, "a", 1000, true } };
 	static const struct old o[] = { { "a-1", "a", 1000, true }, { "a-2", "a", 1010, true } };
 	struct migrate_import_counts c;
-	upstream(u, 1);
-	struct migrate_import_old *v = olds(o, 2);
-	run(v, 2, true, &c);
+	struct migrate_import_old *v = import(u, 1, o, 2, true, &c);
 	ck_assert_uint_eq(c.matched, 0);
 	ck_assert_uint_eq(c.ambiguous, 2);
 	ck_assert_str_eq(uidl_of(1), "00000001" "5F00AA01");
@@ -315,9 +314,7 @@ START_TEST(conflict)
 	static const struct up u[] = { { 1, "a", 1000, true }, { 2, "new", 1000, true } };
 	static const struct old o[] = { { "00000002" "5F00AA01", "a", 1000, true } };
 	struct migrate_import_counts c;
-	upstream(u, 2);
-	struct migrate_import_old *v = olds(o, 1);
-	run(v, 1, true, &c);
+	struct migrate_import_old *v = import(u, 2, o, 1, true, &c);
 	ck_assert_uint_eq(c.conflict, 1);
 	ck_assert_uint_eq(c.matched, 0);
 	ck_assert_uint_eq(c.changed, 0);
@@ -336,9 +333,7 @@ START_TEST(uidls_move_between_messages)
 	static const struct old o[] = { { "00000002" "5F00AA01", "a", 1000, true },
 		{ "00000003" "5F00AA01", "b", 1000, true }, { "00000001" "5F00AA01", "c", 1000, true } };
 	struct migrate_import_counts c;
-	upstream(u, 3);
-	struct migrate_import_old *v = olds(o, 3);
-	run(v, 3, true, &c);
+	struct migrate_import_old *v = import(u, 3, o, 3, true, &c);
 	ck_assert_uint_eq(c.matched, 3);
 	ck_assert_uint_eq(c.changed, 3);
 	ck_assert_str_eq(uidl_of(1), "00000002" "5F00AA01");
@@ -357,9 +352,7 @@ START_TEST(reimport_replaces)
 	static const struct old o1[] = { { "first", "a", 1000, true } };
 	static const struct old o2[] = { { "second", "a", 1000, true } };
 	struct migrate_import_counts c;
-	upstream(u, 1);
-	struct migrate_import_old *v = olds(o1, 1);
-	run(v, 1, true, &c);
+	struct migrate_import_old *v = import(u, 1, o1, 1, true, &c);
 	migrate_import_old_free(v, 1);
 	v = olds(o2, 1);
 	run(v, 1, true, &c);
@@ -402,9 +395,7 @@ START_TEST(empty_upstream)
 {
 	static const struct old o[] = { { "oa", "a", 1000, true } };
 	struct migrate_import_counts c;
-	upstream(NULL, 0);
-	struct migrate_import_old *v = olds(o, 1);
-	run(v, 1, true, &c);
+	struct migrate_import_old *v = import(NULL, 0, o, 1, true, &c);
 	ck_assert_uint_eq(c.unmatched, 1);
 	ck_assert_uint_eq(c.changed, 0);
 	migrate_import_old_free(v, 1);

@@ -426,6 +426,11 @@ START_TEST(damage_refused)
 	refused(t, MIGRATE_MOVE_LINE_MAX + 2, NULL, "longer than");
 	free(t);
 	refused("not json\n", 9, NULL, "not JSON");
+	/* base64 with non-zero unused bits (the same octets under a lax decoder):
+	 * one accepted encoding per value, as popbridge writes them */
+	t = replaced(c, UPSTREAM_PW_B64, "VXBzdHJlYW0tUHctOXNLMi54cR==");
+	refused(t, strlen(t), NULL, "must be null or {\"clear\": BASE64}");
+	free(t);
 
 	/* sealed: a changed value fails the HMAC, a changed secret does not open */
 	t = replaced(s, "\"uid\":2", "\"uid\":7");

@@ -248,6 +248,40 @@ static void reply(int ok, const char *what)
 	fflush(stdout);
 }
 
+/* A command line's words into w (MAX_WORDS at most): how many, or -1 when
+ * there are too many (answered). */
+static int split_words(char *line, char **w)
+{
+	int n = 0;
+	for (char *p = strtok(line, " \t\r"); p; p = strtok(NULL, " \t\r")) {
+		if (n == MAX_WORDS) {
+			reply(0, "too many words");
+			return -1;
+		}
+		w[n++] = p;
+	}
+	return n;
+}
+
+/* "add U F KIND SEED [SIZE] [FLAGS]" (n words): the message and its flags,
+ * 0; or -1 when they are wrong (answered). */
+static int add_args(char **w, int n, struct pbt_msgspec *spec, const char **flags)
+{
+	const char *why;
+	int i = 5;
+	const char *size = (n > i && all_digits(w[i])) ? w[i++] : NULL;
+	*flags = n > i ? w[i++] : "";
+	if (i != n) {
+		reply(0, "usage: add U F KIND SEED [SIZE] [FLAGS]");
+		return -1;
+	}
+	if (make_spec(w[3], w[4], size, spec, &why) < 0) {
+		reply(0, why);
+		return -1;
+	}
+	return 0;
+}
+
 enum cmd_result { CMD_REPLIED, CMD_OK, CMD_FAILED, CMD_QUIT };
 
 /* Run one command line. Syntax errors are answered here (CMD_REPLIED); the
@@ -255,14 +289,9 @@ enum cmd_result { CMD_REPLIED, CMD_OK, CMD_FAILED, CMD_QUIT };
 static enum cmd_result run_command(struct pbt_dovecot *d, char *line)
 {
 	char *w[MAX_WORDS + 1] = { 0 };
-	int n = 0;
-	for (char *p = strtok(line, " \t\r"); p; p = strtok(NULL, " \t\r")) {
-		if (n == MAX_WORDS) {
-			reply(0, "too many words");
-			return CMD_REPLIED;
-		}
-		w[n++] = p;
-	}
+	int n = split_words(line, w);
+	if (n < 0)
+		return CMD_REPLIED;
 	if (n == 0) {
 		reply(0, "empty command");
 		return CMD_REPLIED;
@@ -282,18 +311,9 @@ static enum cmd_result run_command(struct pbt_dovecot *d, char *line)
 		r = pbt_dovecot_create_folder(d, w[1], w[2]);
 	} else if (strcmp(c, "add") == 0 && n >= 5 && n <= 7) {
 		struct pbt_msgspec spec;
-		const char *why;
-		int i = 5;
-		const char *size = (n > i && all_digits(w[i])) ? w[i++] : NULL;
-		const char *flags = n > i ? w[i++] : "";
-		if (i != n) {
-			reply(0, "usage: add U F KIND SEED [SIZE] [FLAGS]");
+		const char *flags;
+		if (add_args(w, n, &spec, &flags) < 0)
 			return CMD_REPLIED;
-		}
-		if (make_spec(w[3], w[4], size, &spec, &why) < 0) {
-			reply(0, why);
-			return CMD_REPLIED;
-		}
 		r = pbt_dovecot_add_generated(d, w[1], w[2], &spec, flags);
 	} else if (strcmp(c, "add-file") == 0 && (n == 4 || n == 5)) {
 		r = pbt_dovecot_add_file(d, w[1], w[2], w[3], n == 5 ? w[4] : "");
@@ -395,6 +415,33 @@ static void command_loop(command_fn *run, void *arg)
 
 
 /* Dovecot settings for --process-limit / --client-limit (0: not given). */
+/* SIGTERM, SIGINT and SIGHUP end the command loop (no SA_RESTART: a read
+ * returns EINTR); SIGPIPE is ignored. */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* --user NAME:PASSWORD: the name into user, *password into arg; -1 (said)
+ * when it is not of that form. */
+static int user_arg(const char *arg, char *user, size_t len, const char **password)
+{
+	const char *colon = strchr(arg, ':');
+	if (colon == NULL || (size_t)(colon - arg) >= len) {
+		fprintf(stderr, "pbtest: --user wants NAME:PASSWORD\n");
+		return -1;
+	}
+	snprintf(user, len, "%.*s", (int)(colon - arg), arg);
+	*password = colon + 1;
+	return 0;
+}
+
 static void load_config(char *buf, size_t len, uint64_t process_limit, uint64_t client_limit)
 {
 	size_t used = 0;
@@ -438,13 +485,7 @@ static int cmd_dovecot(int argc, char **argv)
 		}
 	}
 	load_config(extra, sizeof(extra), process_limit, client_limit);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;  /* no SA_RESTART: a read returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	struct pbt_dovecot *d = oauth2_url != NULL
 	    ? pbt_dovecot_start_oauth2(oauth2_url, oauth2_mechs, extra[0] ? extra : NULL)
@@ -460,14 +501,12 @@ static int cmd_dovecot(int argc, char **argv)
 			continue;
 		} else if (strcmp(argv[i], "--user") == 0) {
 			char user[128];
-			const char *colon = strchr(argv[i + 1], ':');
-			if (colon == NULL || (size_t)(colon - argv[i + 1]) >= sizeof(user)) {
-				fprintf(stderr, "pbtest: --user wants NAME:PASSWORD\n");
+			const char *password;
+			if (user_arg(argv[i + 1], user, sizeof(user), &password) < 0) {
 				rc = 2;
 				break;
 			}
-			snprintf(user, sizeof(user), "%.*s", (int)(colon - argv[i + 1]), argv[i + 1]);
-			if (pbt_dovecot_add_user(d, user, colon + 1) < 0)
+			if (pbt_dovecot_add_user(d, user, password) < 0)
 				rc = 1;
 		} else if (do_fill(d, argv[i + 1], &seed) < 0) {
 			rc = 1;
@@ -490,14 +529,9 @@ static int cmd_dovecot(int argc, char **argv)
 static enum cmd_result run_imapd_command(struct pbt_imapd *d, char *line)
 {
 	char *w[MAX_WORDS + 1] = { 0 };
-	int n = 0;
-	for (char *p = strtok(line, " \t\r"); p; p = strtok(NULL, " \t\r")) {
-		if (n == MAX_WORDS) {
-			reply(0, "too many words");
-			return CMD_REPLIED;
-		}
-		w[n++] = p;
-	}
+	int n = split_words(line, w);
+	if (n < 0)
+		return CMD_REPLIED;
 	const char *c = n ? w[0] : "";
 	int r;
 	if (strcmp(c, "quit") == 0 && n == 1) {
@@ -509,18 +543,9 @@ static enum cmd_result run_imapd_command(struct pbt_imapd *d, char *line)
 		r = pbt_imapd_create_folder(d, w[1], w[2]);
 	} else if (strcmp(c, "add") == 0 && n >= 5 && n <= 7) {
 		struct pbt_msgspec spec;
-		const char *why;
-		int i = 5;
-		const char *size = (n > i && all_digits(w[i])) ? w[i++] : NULL;
-		const char *flags = n > i ? w[i++] : "";
-		if (i != n) {
-			reply(0, "usage: add U F KIND SEED [SIZE] [FLAGS]");
+		const char *flags;
+		if (add_args(w, n, &spec, &flags) < 0)
 			return CMD_REPLIED;
-		}
-		if (make_spec(w[3], w[4], size, &spec, &why) < 0) {
-			reply(0, why);
-			return CMD_REPLIED;
-		}
 		r = pbt_imapd_add_generated(d, w[1], w[2], &spec, flags);
 	} else if (strcmp(c, "add-file") == 0 && (n == 4 || n == 5)) {
 		size_t len;
@@ -569,13 +594,7 @@ static int cmd_imapd(int argc, char **argv)
 		if (strcmp(argv[i], "--hide") == 0)
 			hide = argv[i + 1];
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	struct pbt_imapd *d = pbt_imapd_start((enum pbt_imapd_kind)kind, hide);
 	if (d == NULL)
@@ -585,14 +604,12 @@ static int cmd_imapd(int argc, char **argv)
 		if (strcmp(argv[i], "--user") != 0)
 			continue;
 		char user[128];
-		const char *colon = strchr(argv[i + 1], ':');
-		if (colon == NULL || (size_t)(colon - argv[i + 1]) >= sizeof(user)) {
-			fprintf(stderr, "pbtest: --user wants NAME:PASSWORD\n");
+		const char *password;
+		if (user_arg(argv[i + 1], user, sizeof(user), &password) < 0) {
 			rc = 2;
 			break;
 		}
-		snprintf(user, sizeof(user), "%.*s", (int)(colon - argv[i + 1]), argv[i + 1]);
-		if (pbt_imapd_add_user(d, user, colon + 1) < 0)
+		if (pbt_imapd_add_user(d, user, password) < 0)
 			rc = 1;
 	}
 	if (rc == 0) {

@@ -266,19 +266,30 @@ END_TEST
 
 /* ---- STARTTLS -------------------------------------------------------------- */
 
+/* The client gives up on the connection: imap_connect() answers rc for
+ * cause (its text holding `text` when given), and leaves the session
+ * disconnected. */
+static void connect_fails(const struct pbt_step *steps, enum imap_tls_mode tls,
+    unsigned timeout, enum imap_result rc, enum imap_cause cause, const char *text)
+{
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = client(f, tls, timeout, NULL);
+	ck_assert_int_eq(imap_connect(s), rc);
+	ck_assert_int_eq(imap_last(s)->cause, cause);
+	if (text != NULL)
+		ck_assert_ptr_nonnull(strstr(imap_last(s)->text, text));
+	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+
 START_TEST(test_starttls_not_offered)
 {
 	static const struct pbt_step steps[] = {
 		PBT_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no tls here\r\n"),
 		PBT_STALL, PBT_END,
 	};
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
-	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	connect_fails(steps, IMAP_TLS_STARTTLS, 0, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS, NULL);
 }
 END_TEST
 
@@ -290,12 +301,7 @@ START_TEST(test_starttls_not_offered_after_capability)
 		PBT_SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK\r\n"),
 		PBT_STALL, PBT_END,
 	};
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	connect_fails(steps, IMAP_TLS_STARTTLS, 0, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS, NULL);
 }
 END_TEST
 
@@ -307,12 +313,7 @@ START_TEST(test_starttls_refused)
 		PBT_SEND("$T BAD not now\r\n"),
 		PBT_STALL, PBT_END,
 	};
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_NO_STARTTLS);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	connect_fails(steps, IMAP_TLS_STARTTLS, 0, IMAP_ETLS, IMAP_CAUSE_NO_STARTTLS, NULL);
 }
 END_TEST
 
@@ -322,12 +323,7 @@ START_TEST(test_preauth_plaintext)
 		PBT_SEND("* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n"),
 		PBT_STALL, PBT_END,
 	};
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = client(f, IMAP_TLS_STARTTLS, 0, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ETLS);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_PREAUTH);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	connect_fails(steps, IMAP_TLS_STARTTLS, 0, IMAP_ETLS, IMAP_CAUSE_PREAUTH, NULL);
 }
 END_TEST
 
@@ -383,25 +379,38 @@ END_TEST
 
 /* ---- faults ---------------------------------------------------------------- */
 
-START_TEST(test_disconnect_mid_literal)
+/* UID FETCH 5's literal cut short by `end` (the server closing or
+ * stalling) after the octets of `sent`: ECONN for cause, the sink holding
+ * what came (want_len octets, starting with want when given). */
+static void literal_cut(const char *sent, struct pbt_step end, unsigned timeout,
+    struct events *ev, enum imap_cause cause, size_t want_len, const char *want)
 {
-	static const struct pbt_step steps[] = {
+	struct pbt_step steps[] = {
 		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
 		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
-		PBT_SEND("* 2 FETCH (UID 5 BODY[] {1000}\r\n0123456789"),
-		PBT_CLOSE, PBT_END,
+		PBT_SEND(sent), end, PBT_END,
 	};
 	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = ready(f, NULL, 0);
+	struct imap_session *s = ready(f, ev, timeout);
 	struct body b = { .ret = 0 };
 	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
 	    IMAP_ECONN);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_CLOSED);
-	ck_assert_uint_eq(b.len, 10);
-	ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
-	ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
+	ck_assert_int_eq(imap_last(s)->cause, cause);
+	ck_assert_uint_eq(b.len, want_len);
+	if (want != NULL)
+		ck_assert(memcmp(b.data, want, want_len) == 0);
+	if (cause == IMAP_CAUSE_CLOSED) {
+		ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+		ck_assert_int_eq(imap_noop(s), IMAP_ECONN);
+	}
 	imap_session_free(s);
 	PBT_FAKE_FINISH(f);
+}
+
+START_TEST(test_disconnect_mid_literal)
+{
+	literal_cut("* 2 FETCH (UID 5 BODY[] {1000}\r\n0123456789", (struct pbt_step)PBT_CLOSE, 0,
+	    NULL, IMAP_CAUSE_CLOSED, 10, NULL);
 }
 END_TEST
 
@@ -409,44 +418,17 @@ END_TEST
  * and the disconnect that follows is a plain loss of the connection. */
 START_TEST(test_bye_inside_literal)
 {
-	static const struct pbt_step steps[] = {
-		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
-		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
-		PBT_SEND("* 2 FETCH (UID 5 BODY[] {100}\r\n* BYE going away\r\n"),
-		PBT_CLOSE, PBT_END,
-	};
-	struct pbt_fake *f = fk_start(steps, false);
 	struct events ev = { 0 };
-	struct imap_session *s = ready(f, &ev, 0);
-	struct body b = { .ret = 0 };
-	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
-	    IMAP_ECONN);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_CLOSED);
+	literal_cut("* 2 FETCH (UID 5 BODY[] {100}\r\n* BYE going away\r\n",
+	    (struct pbt_step)PBT_CLOSE, 0, &ev, IMAP_CAUSE_CLOSED, 18, "* BYE going away\r\n");
 	ck_assert_uint_eq(ev.bye, 0);
-	ck_assert_uint_eq(b.len, 18);
-	ck_assert(memcmp(b.data, "* BYE going away\r\n", 18) == 0);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
 }
 END_TEST
 
 START_TEST(test_stall_mid_literal)
 {
-	static const struct pbt_step steps[] = {
-		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
-		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
-		PBT_SEND("* 2 FETCH (UID 5 BODY[] {100}\r\nonly this"),
-		PBT_STALL, PBT_END,
-	};
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = ready(f, NULL, 1);
-	struct body b = { .ret = 0 };
-	ck_assert_int_eq(imap_fetch_body(s, 5, IMAP_SECTION_ALL, 0, 0, body_sink, &b, NULL),
-	    IMAP_ECONN);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
-	ck_assert_uint_eq(b.len, 9);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	literal_cut("* 2 FETCH (UID 5 BODY[] {100}\r\nonly this", (struct pbt_step)PBT_STALL, 1,
+	    NULL, IMAP_CAUSE_TIMEOUT, 9, NULL);
 }
 END_TEST
 
@@ -471,18 +453,8 @@ END_TEST
 START_TEST(test_stall_greeting_and_tls)
 {
 	static const struct pbt_step steps[] = { PBT_STALL, PBT_END };
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = client(f, IMAP_TLS_NONE, 1, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
-	f = fk_start(steps, false);
-	s = client(f, IMAP_TLS_IMPLICIT, 1, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_TIMEOUT);
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	connect_fails(steps, IMAP_TLS_NONE, 1, IMAP_ECONN, IMAP_CAUSE_TIMEOUT, NULL);
+	connect_fails(steps, IMAP_TLS_IMPLICIT, 1, IMAP_ECONN, IMAP_CAUSE_TIMEOUT, NULL);
 }
 END_TEST
 
@@ -511,13 +483,7 @@ START_TEST(test_greeting_bye)
 	static const struct pbt_step steps[] = {
 		PBT_SEND("* BYE [UNAVAILABLE] too busy\r\n"), PBT_END,
 	};
-	struct pbt_fake *f = fk_start(steps, false);
-	struct imap_session *s = client(f, IMAP_TLS_NONE, 0, NULL);
-	ck_assert_int_eq(imap_connect(s), IMAP_ECONN);
-	ck_assert_int_eq(imap_last(s)->cause, IMAP_CAUSE_BYE);
-	ck_assert_ptr_nonnull(strstr(imap_last(s)->text, "too busy"));
-	imap_session_free(s);
-	PBT_FAKE_FINISH(f);
+	connect_fails(steps, IMAP_TLS_NONE, 0, IMAP_ECONN, IMAP_CAUSE_BYE, "too busy");
 }
 END_TEST
 

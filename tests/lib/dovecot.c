@@ -434,63 +434,6 @@ static int pick_ports(struct pbt_dovecot *d)
 	return 0;
 }
 
-/* ---- the watchdog --------------------------------------------------------- */
-
-static void watchdog_main(int rfd, const char *dir)
-{
-	setsid();
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTSTP, SIG_IGN);
-	int devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-	}
-	if (rfd != 3) {
-		dup2(rfd, 3);
-		close(rfd);
-	}
-	closefrom(4);
-	char c;
-	for (;;) {
-		ssize_t n = read(3, &c, 1);
-		if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-	}
-	int r = pbt_dc_stop_processes(dir);
-	if (pbt_rmtree(dir) < 0)
-		r = -1;
-	_exit(r == 0 ? 0 : 1);
-}
-
-static int spawn_watchdog(struct pbt_dovecot *d, int *wfd)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		perror("pbt_dovecot: pipe");
-		return -1;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("pbt_dovecot: fork");
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[1]);
-		watchdog_main(p[0], d->dir);
-	}
-	close(p[0]);
-	d->watchdog_pid = pid;
-	*wfd = p[1];
-	return 0;
-}
-
 /* The write end of each instance's watchdog pipe, found by watchdog pid. */
 #define MAX_INSTANCES 64
 static struct {
@@ -624,7 +567,8 @@ static struct pbt_dovecot *start_instance(const char *extra_config, const char *
 		return NULL;
 	}
 	int wfd;
-	if (spawn_watchdog(d, &wfd) < 0) {
+	if (pbt_watchdog_start("pbt_dovecot", d->dir, pbt_dc_stop_processes, &d->watchdog_pid,
+	    &wfd) < 0) {
 		pbt_rmtree(d->dir);
 		free(d);
 		return NULL;
@@ -677,18 +621,8 @@ void pbt_dovecot_stop(struct pbt_dovecot *d)
 {
 	if (d == NULL)
 		return;
-	int fd = forget_pipe(d->watchdog_pid);
-	if (fd >= 0)
-		close(fd);
-	int status = 0;
-	pid_t r;
-	while ((r = waitpid(d->watchdog_pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* The watchdog is gone or failed: clean up here instead. */
-		pbt_dc_stop_processes(d->dir);
-		pbt_rmtree(d->dir);
-	}
+	pbt_watchdog_stop(d->watchdog_pid, forget_pipe(d->watchdog_pid), d->dir,
+	    pbt_dc_stop_processes);
 	free(d);
 }
 

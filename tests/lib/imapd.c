@@ -21,6 +21,7 @@
 #include "tests/lib/cert.h"
 #include "tests/lib/dovecot_int.h"
 #include "tests/lib/imapc.h"
+#include "tests/lib/proc.h"
 
 #define STOP_TIMEOUT_MS 15000
 
@@ -168,61 +169,6 @@ int pbt_imapd_stop_processes(const char *dir)
 	return 0;
 }
 
-static void watchdog_main(int rfd, const char *dir)
-{
-	setsid();
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTSTP, SIG_IGN);
-	int devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-	}
-	if (rfd != 3) {
-		dup2(rfd, 3);
-		close(rfd);
-	}
-	closefrom(4);
-	char c;
-	for (;;) {
-		ssize_t n = read(3, &c, 1);
-		if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-	}
-	int r = pbt_imapd_stop_processes(dir);
-	if (pbt_rmtree(dir) < 0)
-		r = -1;
-	_exit(r == 0 ? 0 : 1);
-}
-
-static int spawn_watchdog(struct pbt_imapd *d)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		perror("pbt_imapd: pipe");
-		return -1;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("pbt_imapd: fork");
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[1]);
-		watchdog_main(p[0], d->dir);
-	}
-	close(p[0]);
-	d->watchdog_pid = pid;
-	d->watchdog_fd = p[1];
-	return 0;
-}
-
 /* ---- start / stop -------------------------------------------------------------- */
 
 struct pbt_imapd *pbt_imapd_start(enum pbt_imapd_kind kind, const char *hide)
@@ -262,7 +208,8 @@ struct pbt_imapd *pbt_imapd_start(enum pbt_imapd_kind kind, const char *hide)
 		free(d);
 		return NULL;
 	}
-	if (spawn_watchdog(d) < 0) {
+	if (pbt_watchdog_start("pbt_imapd", d->dir, pbt_imapd_stop_processes, &d->watchdog_pid,
+	    &d->watchdog_fd) < 0) {
 		pbt_rmtree(d->dir);
 		free(d);
 		return NULL;
@@ -285,16 +232,7 @@ void pbt_imapd_stop(struct pbt_imapd *d)
 		free(d);
 		return;
 	}
-	if (d->watchdog_fd >= 0)
-		close(d->watchdog_fd);
-	int status = 0;
-	pid_t r;
-	while ((r = waitpid(d->watchdog_pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		pbt_imapd_stop_processes(d->dir);
-		pbt_rmtree(d->dir);
-	}
+	pbt_watchdog_stop(d->watchdog_pid, d->watchdog_fd, d->dir, pbt_imapd_stop_processes);
 	free(d);
 }
 

@@ -97,6 +97,14 @@ static void setup(struct run *r)
 	r->cfg.trace_arg = r;
 }
 
+/* The standard setup without EXPIRE and IMPLEMENTATION in CAPA. */
+static void setup_bare(struct run *r)
+{
+	setup(r);
+	r->cfg.expire = NULL;
+	r->cfg.implementation = NULL;
+}
+
 static void go(struct run *r, const char *in, size_t len)
 {
 	memio_init(&r->m, in, len);
@@ -111,6 +119,13 @@ static void start(struct run *r)
 	/* close() exactly once per successful open() */
 	ck_assert_int_eq(r->f.closes, r->f.open_ok);
 	ck_assert(!r->f.is_open);
+}
+
+/* The input in[0..len) in one read, run. */
+static void feed(struct run *r, const char *in, size_t len)
+{
+	go(r, in, len);
+	start(r);
 }
 
 static void finish(struct run *r)
@@ -284,12 +299,10 @@ END_TEST
 START_TEST(capa_no_plaintext_with_stls)
 {
 	struct run r;
-	setup(&r);
+	setup_bare(&r);
 	r.cfg.plaintext_auth_allowed = false;
 	r.cfg.tls = tls_ctx;
 	r.cfg.offer_stls = true;
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
 	dialog(&r,
 	    S_HELLO
 	    "C: CAPA\r\n"
@@ -588,9 +601,7 @@ START_TEST(auth_login_initial_then_pipelined)
 	struct run r;
 
 	for (int mode = 0; mode < 3; mode++) {
-		setup(&r);
-		r.cfg.expire = NULL;
-		r.cfg.implementation = NULL;
+		setup_bare(&r);
 		go(&r, in, sizeof(in) - 1);
 		if (mode == 0) {        /* the AUTH line, then the rest in one write */
 			memio_packet(&r.m, first);
@@ -640,8 +651,7 @@ START_TEST(sasl_bad_lines)
 	pass[392] = '\0';
 	setup(&r);
 	r.f.pass = pass;
-	go(&r, in, n);
-	start(&r);
+	feed(&r, in, n);
 	expect_out(&r, HELLO "+ VXNlcm5hbWU6\r\n-ERR NUL octet in line.\r\n"
 	    "+ \r\n-ERR Line too long.\r\n"
 	    "+ \r\n+OK Logged in.\r\n+OK Logging out.\r\n");
@@ -1126,8 +1136,7 @@ START_TEST(big_message)
 	r.f.nmsgs = 0;
 	fake_add(&r.f, big, n);
 	r.f.chunk = 1000;
-	go(&r, LOGIN "RETR 1\r\nQUIT\r\n", strlen(LOGIN "RETR 1\r\nQUIT\r\n"));
-	start(&r);
+	feed(&r, LOGIN "RETR 1\r\nQUIT\r\n", strlen(LOGIN "RETR 1\r\nQUIT\r\n"));
 	uint64_t size = fake_wire_size(big, n);
 	ck_assert_uint_eq(r.f.retrieved_octets[0], size);
 	size_t lines = (n + 76) / 77; /* lines starting with '.' */
@@ -1158,9 +1167,7 @@ START_TEST(pipelined_burst)
 	}
 	il += (size_t)sprintf(in + il, "DELE 1\r\nQUIT\r\n");
 	wl += (size_t)sprintf(want + wl, "+OK Marked to be deleted.\r\n+OK Logging out.\r\n");
-	setup(&r);
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
+	setup_bare(&r);
 	transcript(&r, in, want);
 	ck_assert_uint_eq(r.f.nretrieved, 40);
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
@@ -1168,9 +1175,7 @@ START_TEST(pipelined_burst)
 
 	/* the same burst in packets cut at arbitrary places */
 	for (size_t cut = 1; cut < il; cut += 13) {
-		setup(&r);
-		r.cfg.expire = NULL;
-		r.cfg.implementation = NULL;
+		setup_bare(&r);
 		go(&r, in, il);
 		memio_packet(&r.m, cut);
 		memio_packet(&r.m, cut + 7 < il ? cut + 7 : il);
@@ -1189,13 +1194,10 @@ END_TEST
 START_TEST(pipelined_hints)
 {
 	struct run r;
-	setup(&r);
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
+	setup_bare(&r);
 	static const char in[] = LOGIN "RETR 3\r\nRETR 1\r\nTOP 2 0\r\nDELE 1\r\nRETR 1\r\n"
 	    "LIST\r\nRETR 2\r\nRSET\r\nTOP 3 2\r\nQUIT\r\n";
-	go(&r, in, strlen(in));
-	start(&r);
+	feed(&r, in, strlen(in));
 	ck_assert_uint_eq(r.f.nhints, 5);
 	ck_assert_str_eq(r.f.hints[0], "0:W 1:T0 1:W");
 	ck_assert_str_eq(r.f.hints[1], "1:T0 1:W");
@@ -1264,9 +1266,7 @@ START_TEST(twenty_bad_commands)
 	}
 	strcat(in, "QUIT\r\n");
 	strcat(want, "+OK Logging out.\r\n");
-	setup(&r);
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
+	setup_bare(&r);
 	transcript(&r, in, want);
 	ck_assert_int_eq(r.r, POP3_RESULT_COMMITTED);
 	finish(&r);
@@ -1305,9 +1305,7 @@ START_TEST(pre_login_bad_commands)
 	strcat(in, "NOOP\r\n" LOGIN "QUIT\r\n");
 	strcat(want, "-ERR Command not valid in this state.\r\n"
 	    "-ERR Too many bad commands, closing.\r\n");
-	setup(&r);
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
+	setup_bare(&r);
 	transcript(&r, in, want);
 	ck_assert_int_eq(r.r, POP3_RESULT_TOO_MANY_ERRORS);
 	ck_assert_int_eq(r.f.opens, 0);
@@ -1321,9 +1319,7 @@ END_TEST
 START_TEST(max_auth_failures)
 {
 	struct run r;
-	setup(&r);
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
+	setup_bare(&r);
 	transcript(&r, "USER alice\r\nPASS a\r\nCAPA\r\nUSER alice\r\n"
 	    "AUTH PLAIN AGFsaWNlAHdyb25n\r\nUSER bob\r\nPASS c\r\n"
 	    LOGIN "QUIT\r\n", HELLO
@@ -1397,9 +1393,7 @@ START_TEST(login_deadline)
 	/* commands every 25 s: none of them moves the deadline */
 	static const char slow[] = "CAPA\r\nCAPA\r\nUSER alice\r\nPASS secret\r\nQUIT\r\n";
 	const size_t slow_cuts[] = { 6, 12, 24, 37 };
-	setup(&r);
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
+	setup_bare(&r);
 	timed(&r, slow, slow_cuts, 4, 25000, 0);
 	expect_out(&r, HELLO CAPA_AUTH CAPA_AUTH "+OK Send the password.\r\n"
 	    "-ERR Login timeout, closing.\r\n");
@@ -1483,8 +1477,7 @@ START_TEST(line_hard_cap)
 	memset(in, 'z', n);
 	strcpy(in + n, "\r\nQUIT\r\n");
 	setup(&r);
-	go(&r, in, n + 8);
-	start(&r);
+	feed(&r, in, n + 8);
 	expect_out(&r, HELLO "-ERR Line too long, closing.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_LINE_TOO_LONG);
 	/* it stopped reading soon after the cap */
@@ -1501,8 +1494,7 @@ START_TEST(binary_lines)
 	struct run r;
 
 	setup(&r);
-	go(&r, in, sizeof(in) - 1);
-	start(&r);
+	feed(&r, in, sizeof(in) - 1);
 	expect_out(&r, HELLO "-ERR NUL octet in line.\r\n"
 	    "+OK Send the password.\r\n"
 	    "-ERR NUL octet in line.\r\n"
@@ -1522,12 +1514,10 @@ START_TEST(stls_discards_pipelined_input)
 	static const char in[] = "STLS\r\nNOOP\r\nUSER mallory\r\n" "CAPA\r\n" LOGIN "QUIT\r\n";
 	struct run r;
 
-	setup(&r);
+	setup_bare(&r);
 	r.cfg.tls = tls_ctx;
 	r.cfg.offer_stls = true;
 	r.cfg.plaintext_auth_allowed = false;
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
 	go(&r, in, sizeof(in) - 1);
 	memio_packet(&r.m, strlen("STLS\r\nNOOP\r\nUSER mallory\r\n"));
 	r.m.tls_ok = true;
@@ -1586,8 +1576,7 @@ START_TEST(stls_errors)
 	setup(&r);
 	r.cfg.tls = tls_ctx;
 	r.cfg.offer_stls = true;
-	go(&r, "STLS\r\n", 6);
-	start(&r);
+	feed(&r, "STLS\r\n", 6);
 	expect_out(&r, HELLO "+OK Begin TLS negotiation.\r\n");
 	ck_assert_int_eq(r.r, POP3_RESULT_TLS_FAILED);
 	ck_assert_str_eq(r.st.reason, "memio: no TLS");
@@ -1599,13 +1588,11 @@ START_TEST(implicit_tls)
 {
 	struct run r;
 
-	setup(&r);
+	setup_bare(&r);
 	r.cfg.tls = tls_ctx;
 	r.cfg.implicit_tls = true;
 	r.cfg.offer_stls = true; /* ignored with implicit TLS */
 	r.cfg.plaintext_auth_allowed = false;
-	r.cfg.expire = NULL;
-	r.cfg.implementation = NULL;
 	go(&r, "CAPA\r\nSTLS\r\n" LOGIN "QUIT\r\n", strlen("CAPA\r\nSTLS\r\n" LOGIN "QUIT\r\n"));
 	r.m.tls_ok = true;
 	start(&r);
@@ -1619,8 +1606,7 @@ START_TEST(implicit_tls)
 	setup(&r);
 	r.cfg.tls = tls_ctx;
 	r.cfg.implicit_tls = true;
-	go(&r, "QUIT\r\n", 6);
-	start(&r);
+	feed(&r, "QUIT\r\n", 6);
 	expect_out(&r, "");
 	ck_assert_int_eq(r.r, POP3_RESULT_TLS_FAILED);
 	finish(&r);

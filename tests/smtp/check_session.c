@@ -23,6 +23,12 @@
 /* AUTH PLAIN of "\0alice\0secret" */
 #define CS_AUTH "C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nS: 235 2.7.0 Authentication successful\r\n"
 #define S_BYE "S: 221 2.0.0 mx.test closing connection\r\n"
+/* The envelope of most transactions, as dialog lines. */
+#define CS_ENVELOPE "C: MAIL FROM:<a@x>\r\nS: 250 2.1.0 Ok\r\n" \
+	"C: RCPT TO:<b@y>\r\nS: 250 2.1.5 Ok\r\n"
+/* The same as raw input: EHLO and AUTH PLAIN; then the envelope. */
+#define IN_LOGIN "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+#define IN_ENVELOPE IN_LOGIN "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
 
 struct run {
 	struct fake_relay f;
@@ -48,6 +54,13 @@ static void start(struct run *r)
 	ck_assert_int_eq(r->r, r->st.result);
 	ck_assert_int_eq(r->f.closes, r->f.open_ok);
 	ck_assert(!r->f.is_open);
+}
+
+/* The input in[0..len) in one read (or as memio is set), run. */
+static void feed(struct run *r, const char *in, size_t len)
+{
+	memio_init(&r->m, in, len);
+	start(r);
 }
 
 static void finish(struct run *r)
@@ -334,12 +347,11 @@ END_TEST
 START_TEST(submission_split_everywhere)
 {
 	static const char in[] =
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	    IN_LOGIN
 	    "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n" MESSAGE_IN ".\r\nQUIT\r\n";
 	struct run ref;
 	setup(&ref);
-	memio_init(&ref.m, in, sizeof(in) - 1);
-	start(&ref);
+	feed(&ref, in, sizeof(in) - 1);
 	ck_assert_uint_eq(ref.f.data_len, strlen(MESSAGE_OUT));
 	for (size_t cut = 1; cut < sizeof(in) - 1; cut++) {
 		struct run r;
@@ -392,10 +404,7 @@ START_TEST(data_refused_at_end)
 	setup(&r);
 	r.f.end_code = 554;
 	dialog(&r, S_HELLO CS_EHLO CS_AUTH
-	    "C: MAIL FROM:<a@x>\r\n"
-	    "S: 250 2.1.0 Ok\r\n"
-	    "C: RCPT TO:<b@y>\r\n"
-	    "S: 250 2.1.5 Ok\r\n"
+	    CS_ENVELOPE
 	    "C: DATA\r\n"
 	    "S: 354 End data with <CR><LF>.<CR><LF>\r\n"
 	    "C: Subject: spam\r\n"
@@ -412,10 +421,7 @@ START_TEST(data_refused_at_end)
 	setup(&r);
 	r.f.begin_code = 554;
 	dialog(&r, S_HELLO CS_EHLO CS_AUTH
-	    "C: MAIL FROM:<a@x>\r\n"
-	    "S: 250 2.1.0 Ok\r\n"
-	    "C: RCPT TO:<b@y>\r\n"
-	    "S: 250 2.1.5 Ok\r\n"
+	    CS_ENVELOPE
 	    "C: DATA\r\n"
 	    "S: 554 5.5.1 Data refused\r\n"
 	    "C: RCPT TO:<b@y>\r\n"
@@ -483,15 +489,14 @@ START_TEST(rcpt_limit)
 	struct pbt_buf in = { 0 };
 	struct run r;
 	setup(&r);
-	pbt_buf_adds(&in, "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@x>\r\n");
+	pbt_buf_adds(&in, IN_LOGIN "MAIL FROM:<a@x>\r\n");
 	for (int i = 0; i <= SMTP_RCPT_MAX; i++) {
 		char line[64];
 		snprintf(line, sizeof(line), "RCPT TO:<r%d@y>\r\n", i);
 		pbt_buf_adds(&in, line);
 	}
 	pbt_buf_adds(&in, "QUIT\r\n");
-	memio_init(&r.m, in.p, in.len);
-	start(&r);
+	feed(&r, in.p, in.len);
 	ck_assert_int_eq(r.f.rcpts, SMTP_RCPT_MAX);
 	ck_assert_ptr_nonnull(strstr(r.m.out, "250 2.1.5 Ok\r\n452 4.5.3 Too many recipients\r\n221"));
 	finish(&r);
@@ -504,7 +509,7 @@ END_TEST
 START_TEST(data_line_ends)
 {
 	static const char in[] =
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
+	    IN_ENVELOPE
 	    "DATA\r\n"
 	    "bare\nline\n.\nnot the end\r.\rstill\r\n.hidden\r\n..\r\n.\r\n"
 	    "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n.\r\nQUIT\r\n";
@@ -512,8 +517,7 @@ START_TEST(data_line_ends)
 	    "bare\r\nline\r\n\r\nnot the end\r.\rstill\r\nhidden\r\n.\r\n";
 	struct run r;
 	setup(&r);
-	memio_init(&r.m, in, sizeof(in) - 1);
-	start(&r);
+	feed(&r, in, sizeof(in) - 1);
 	ck_assert_int_eq(r.st.transactions, 2);
 	ck_assert_uint_eq(r.st.data_octets, sizeof(want) - 1);
 	/* the second message is empty: the relay's data is the first one's */
@@ -522,12 +526,11 @@ START_TEST(data_line_ends)
 	finish(&r);
 
 	static const char in1[] =
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
+	    IN_ENVELOPE
 	    "DATA\r\n"
 	    "bare\nline\n.\nnot the end\r.\rstill\r\n.hidden\r\n..\r\n.\r\nQUIT\r\n";
 	setup(&r);
-	memio_init(&r.m, in1, sizeof(in1) - 1);
-	start(&r);
+	feed(&r, in1, sizeof(in1) - 1);
 	ck_assert_uint_eq(r.f.data_len, sizeof(want) - 1);
 	ck_assert_mem_eq(r.f.data, want, r.f.data_len);
 	ck_assert_int_eq(r.r, SMTP_RESULT_QUIT);
@@ -543,13 +546,12 @@ START_TEST(data_too_big)
 	struct run r;
 	setup(&r);
 	r.f.ext.size = 1000;
-	pbt_buf_adds(&in, "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@x>\r\n"
+	pbt_buf_adds(&in, IN_LOGIN "MAIL FROM:<a@x>\r\n"
 	    "RCPT TO:<b@y>\r\nDATA\r\n");
 	for (int i = 0; i < 100; i++)
 		pbt_buf_adds(&in, "0123456789012345678901234567890123456789\r\n");
 	pbt_buf_adds(&in, ".\r\nNOOP\r\nQUIT\r\n");
-	memio_init(&r.m, in.p, in.len);
-	start(&r);
+	feed(&r, in.p, in.len);
 	ck_assert_int_eq(r.f.last_end, SMTP_DATA_TOO_BIG);
 	ck_assert_uint_le(r.f.data_len, 1000);
 	ck_assert_ptr_nonnull(strstr(r.m.out, "354 End data with <CR><LF>.<CR><LF>\r\n"
@@ -563,13 +565,12 @@ END_TEST
 START_TEST(data_write_fails)
 {
 	static const char in[] =
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
+	    IN_ENVELOPE
 	    "DATA\r\nline one\r\n.\r\nQUIT\r\n";
 	struct run r;
 	setup(&r);
 	r.f.write_fail_at = 1;
-	memio_init(&r.m, in, sizeof(in) - 1);
-	start(&r);
+	feed(&r, in, sizeof(in) - 1);
 	ck_assert_int_eq(r.f.last_end, SMTP_DATA_FAILED);
 	ck_assert_ptr_nonnull(strstr(r.m.out, "451 4.3.0 Could not store the message\r\n221 "));
 	finish(&r);
@@ -581,12 +582,11 @@ END_TEST
 START_TEST(data_dropped)
 {
 	static const char in[] =
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
+	    IN_ENVELOPE
 	    "DATA\r\nhalf a mess";
 	struct run r;
 	setup(&r);
-	memio_init(&r.m, in, sizeof(in) - 1);
-	start(&r);
+	feed(&r, in, sizeof(in) - 1);
 	ck_assert_int_eq(r.f.ends, 1);
 	ck_assert_int_eq(r.f.last_end, SMTP_DATA_ABORTED);
 	ck_assert_int_eq(r.f.dones, 0);
@@ -648,8 +648,8 @@ START_TEST(starttls_injection)
 	r.cfg.offer_starttls = true;
 	r.cfg.plaintext_auth_allowed = false;
 	static const char in2[] =
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nSTARTTLS\r\n"
-	    "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nSTARTTLS\r\nQUIT\r\n";
+	    IN_LOGIN "STARTTLS\r\n"
+	    IN_LOGIN "STARTTLS\r\nQUIT\r\n";
 	memio_init(&r.m, in2, sizeof(in2) - 1);
 	memio_packet(&r.m, (size_t)(strstr(in2, "STARTTLS") - in2) + 10);
 	r.m.tls_ok = true;
@@ -683,8 +683,7 @@ START_TEST(long_lines_and_nul)
 	pbt_buf_adds(&in, "\r\nNO");
 	pbt_buf_add(&in, "\0", 1);
 	pbt_buf_adds(&in, "OP\r\nQUIT\r\n");
-	memio_init(&r.m, in.p, in.len);
-	start(&r);
+	feed(&r, in.p, in.len);
 	ck_assert_ptr_nonnull(strstr(r.m.out, "250 AUTH PLAIN LOGIN\r\n500 5.5.2 Line too long\r\n"
 	    "500 5.5.2 NUL octet in line\r\n221 "));
 	finish(&r);
@@ -695,8 +694,7 @@ START_TEST(long_lines_and_nul)
 	char *big = malloc(70000);
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'a', 70000);
-	memio_init(&r.m, big, 70000);
-	start(&r);
+	feed(&r, big, 70000);
 	ck_assert_int_eq(r.r, SMTP_RESULT_LINE_TOO_LONG);
 	ck_assert_ptr_nonnull(strstr(r.m.out, "421 4.7.0 mx.test Line too long, closing connection\r\n"));
 	finish(&r);
@@ -761,8 +759,7 @@ START_TEST(too_many_errors)
 	setup(&r);
 	for (int i = 0; i < SMTP_MAX_BAD_COMMANDS + 5; i++)
 		pbt_buf_adds(&in, "BOGUS\r\n");
-	memio_init(&r.m, in.p, in.len);
-	start(&r);
+	feed(&r, in.p, in.len);
 	ck_assert_int_eq(r.r, SMTP_RESULT_TOO_MANY_ERRORS);
 	ck_assert_ptr_nonnull(strstr(r.m.out, "500 5.5.2 Command not recognized\r\n"
 	    "421 4.7.0 mx.test Too many errors, closing connection\r\n"));
@@ -798,7 +795,7 @@ START_TEST(login_timeout)
 
 	/* Idle after login: 421 idle timeout. */
 	setup(&r);
-	static const char in2[] = "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
+	static const char in2[] = IN_LOGIN;
 	memio_init(&r.m, in2, sizeof(in2) - 1);
 	r.m.at_end = POP3_IO_TIMEOUT;
 	start(&r);
