@@ -4,6 +4,7 @@
  *   pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...
  *                  [--process-limit N] [--client-limit N]
  *                  [--oauth2 INTROSPECTION_URL [--oauth2-mechanisms "xoauth2 oauthbearer"]]
+ *                  [--config-line LINE]...
  *       Start a private Dovecot, add the users, fill folders with N generated
  *       messages (KIND is a generator kind, or "awkward" for a mix of every
  *       kind but large; seeds count up from 1 per instance). For load tests
@@ -17,7 +18,10 @@
  *       changes anything for the tests that do not give them. --oauth2 adds
  *       OAuth2 logins (pbt_dovecot_start_oauth2: Dovecot's oauth2 passdb asks
  *       the introspection URL about every token; --oauth2-mechanisms chooses
- *       the SASL mechanisms, default both). Print one line of
+ *       the SASL mechanisms, default both). --config-line adds one line to
+ *       Dovecot's configuration (e.g. 'imap_capability = +X-GM-EXT-1'; at most
+ *       CONFIG_LINES_MAX lines of CONFIG_LINE_MAX octets, printable, no
+ *       newline). Print one line of
  *       shell assignments:
  *         DIR=... CA_FILE=... IMAP_PORT=... IMAPS_PORT=... POP3_PORT=... POP3S_PORT=...
  *       then read commands on stdin, one per line, answering "ok [VALUE]" or
@@ -58,6 +62,8 @@
 #define LINE_MAX_LEN 4096
 #define MAX_WORDS 8
 #define MAX_FILL 1000000
+#define CONFIG_LINES_MAX 8      /* pbtest dovecot --config-line */
+#define CONFIG_LINE_MAX 200
 
 static volatile sig_atomic_t g_stop;
 static char g_reason[256];   /* first line the harness wrote to stderr */
@@ -75,6 +81,7 @@ static int usage(void)
 	    "usage: pbtest dovecot [--user NAME:PASSWORD]... [--fill USER:FOLDER:KIND:N[:SIZE]]...\n"
 	    "                      [--process-limit N] [--client-limit N]\n"
 	    "                      [--oauth2 INTROSPECTION_URL [--oauth2-mechanisms MECHS]]\n"
+	    "                      [--config-line LINE]...\n"
 	    "       pbtest imapd dovecot|cyrus|courier [--hide CAPS] [--user NAME:PASSWORD]...\n"
 	    "       pbtest gen KIND SEED [SIZE]\n"
 	    "KIND: plain multipart 8bit dots long-lines bare-lf no-final-eol large"
@@ -460,13 +467,33 @@ static void load_config(char *buf, size_t len, uint64_t process_limit, uint64_t 
 		    "  client_limit = 4000\n}\n", (unsigned long long)client_limit);
 }
 
+/* Append one --config-line to extra (a line of printable ASCII, bounded). */
+static int config_line(char *extra, size_t len, const char *line, unsigned *count)
+{
+	size_t n = strlen(line), used = strlen(extra);
+	for (size_t i = 0; i < n; i++) {
+		if (line[i] < 0x20 || line[i] > 0x7e) {
+			fprintf(stderr, "pbtest: --config-line: printable ASCII only, one line\n");
+			return -1;
+		}
+	}
+	if (n == 0 || n > CONFIG_LINE_MAX || ++*count > CONFIG_LINES_MAX || used + n + 2 > len) {
+		fprintf(stderr, "pbtest: --config-line: at most %d lines of 1 to %d octets\n",
+		    CONFIG_LINES_MAX, CONFIG_LINE_MAX);
+		return -1;
+	}
+	snprintf(extra + used, len - used, "%s\n", line);
+	return 0;
+}
+
 static int cmd_dovecot(int argc, char **argv)
 {
 	uint64_t process_limit = 0, client_limit = 0;
 	const char *oauth2_url = NULL, *oauth2_mechs = "xoauth2 oauthbearer";
-	char extra[512];
+	char extra[512 + CONFIG_LINES_MAX * (CONFIG_LINE_MAX + 1)];
+	unsigned config_lines = 0;
 	/* options come in pairs: --user X, --fill X, --process-limit N, --client-limit N,
-	 * --oauth2 URL, --oauth2-mechanisms M */
+	 * --oauth2 URL, --oauth2-mechanisms M, --config-line L */
 	for (int i = 2; i < argc; i += 2) {
 		if (i + 1 == argc)
 			return usage();
@@ -480,11 +507,16 @@ static int cmd_dovecot(int argc, char **argv)
 		} else if (strcmp(argv[i], "--client-limit") == 0) {
 			if (parse_u64(argv[i + 1], 10000, &client_limit) < 0 || client_limit == 0)
 				return usage();
-		} else if (strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--fill") != 0) {
+		} else if (strcmp(argv[i], "--user") != 0 && strcmp(argv[i], "--fill") != 0 &&
+		    strcmp(argv[i], "--config-line") != 0) {
 			return usage();
 		}
 	}
 	load_config(extra, sizeof(extra), process_limit, client_limit);
+	for (int i = 2; i < argc; i += 2)
+		if (strcmp(argv[i], "--config-line") == 0 &&
+		    config_line(extra, sizeof(extra), argv[i + 1], &config_lines) < 0)
+			return 2;
 	catch_signals();
 
 	struct pbt_dovecot *d = oauth2_url != NULL
@@ -497,7 +529,8 @@ static int cmd_dovecot(int argc, char **argv)
 	for (int i = 2; i < argc && rc == 0; i += 2) {
 		if (strcmp(argv[i], "--process-limit") == 0 ||
 		    strcmp(argv[i], "--client-limit") == 0 || strcmp(argv[i], "--oauth2") == 0 ||
-		    strcmp(argv[i], "--oauth2-mechanisms") == 0) {
+		    strcmp(argv[i], "--oauth2-mechanisms") == 0 ||
+		    strcmp(argv[i], "--config-line") == 0) {
 			continue;
 		} else if (strcmp(argv[i], "--user") == 0) {
 			char user[128];

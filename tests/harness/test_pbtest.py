@@ -123,6 +123,14 @@ def main():
             break
         time.sleep(0.1)
     assert not os.path.exists(d), d
+    # --config-line: one printable line, bounded; refused before Dovecot starts
+    for bad in (["a\nb"], ["x" * 201], ["a = b"] * 9):
+        args = [pbtest_path(), "dovecot"]
+        for line in bad:
+            args += ["--config-line", line]
+        r = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        assert r.returncode == 2 and "--config-line" in r.stderr and r.stdout == "", r
     print("test_pbtest: ok")
 
 

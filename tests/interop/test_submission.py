@@ -20,6 +20,8 @@ the test Dovecot) and appends the Sent copies to that Dovecot.
   login.
 - aiosmtpd (tests/lib/smtpsink.py) drops the connection after the data:
   451 to the client, no Sent copy.
+- --sent-copy never, and an upstream with X-GM-EXT-1 (a Dovecot announcing
+  it): auto makes no copy there, always exactly one.
 - report and device list count the messages sent; autoconfig names
   popbridge's submission service as the outgoing server.
 - OAuth2 accounts (SPEC §10) send too: tokend (tests/lib/tokend.py) issues
@@ -560,6 +562,43 @@ def sent_copy_never(dc, pf, tmp):
     report("--sent-copy never: relayed, sent_copy=skipped, no Sent copy and no spool file")
 
 
+def sent_copy_gmail(dc, pf, tmp):
+    """SPEC §11: an upstream that files sent mail itself (Gmail: X-GM-EXT-1;
+    here a Dovecot that announces it): --sent-copy auto relays and makes no
+    copy, --sent-copy always makes exactly one. (auto without X-GM-EXT-1
+    copies: clients() above.) Postfix checks AUTH against dc, where alice
+    has the same password, and presents dc's certificate."""
+    with Dovecot(users={"alice": PW}, config_lines=["imap_capability = +X-GM-EXT-1"]) as gm:
+        for mode, want in (("auto", 0), ("always", 1)):
+            port = free_port()
+            state = os.path.join(tmp, "gmail-%s.db" % mode)
+            tag = "gmail-%s" % mode
+            with Popbridge(gm, tmp=tmp, state=state,
+                           args=smtp_args(pf, dc, port, ["--sent-copy", mode])) as pb:
+                n = len(pf.messages()) + 1
+                msg = message(tag)
+                s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+                s.login("alice", PW)
+                s.sendmail("alice@example.com", ["bob@example.com"], msg)
+                s.quit()
+                check(delivered(pf, tag, n) == msg, "--sent-copy %s: relayed message differs" % mode)
+                line = pb.wait_log("event=submission")
+                word = "skipped" if want == 0 else "appended"
+                check("reply=250" in line and "sent_copy=" + word in line,
+                      "--sent-copy %s, X-GM-EXT-1: %s" % (mode, line))
+                pb.wait_log("event=session protocol=smtp")
+                if want == 0:
+                    check(copies(gm, tag) == [], "--sent-copy auto made a copy on X-GM-EXT-1")
+                    spool = state + ".sent"
+                    check(not os.path.isdir(spool) or os.listdir(spool) == [],
+                          "--sent-copy auto left a spool file")
+                else:
+                    check_one_copy(gm, tag, msg)
+                check(pb.stop() == 0, "popbridge did not stop cleanly")
+    report("upstream with X-GM-EXT-1: --sent-copy auto relays with sent_copy=skipped and no "
+           "Sent copy; --sent-copy always appends exactly one")
+
+
 def autoconfig():
     r = run([popbridge_bin(), "autoconfig", "--format", "thunderbird", "--email",
              "alice@example.com", "--upstream", "imaps://imap.example.com",
@@ -732,6 +771,7 @@ def main():
             Postfix(dc) as pf:
         clients(dc, pf, tmp)
         sent_copy_never(dc, pf, tmp)
+        sent_copy_gmail(dc, pf, tmp)
         imap_down(dc, pf, tmp)
         managed(dc, pf, tmp)
         dropped(dc, tmp)

@@ -52,11 +52,15 @@ class Dovecot:
     """A private Dovecot instance (see tests/lib/dovecot.h)."""
 
     def __init__(self, users=None, fill=(), pbtest=None, process_limit=None,
-                 client_limit=None, oauth2=None, oauth2_mechanisms=None):
+                 client_limit=None, oauth2=None, oauth2_mechanisms=None, config_lines=()):
         """process_limit, client_limit: see `pbtest dovecot` (load tests only);
         oauth2: an introspection URL (OAuth2 logins, SASL mechanisms
-        oauth2_mechanisms, default "xoauth2 oauthbearer")."""
+        oauth2_mechanisms, default "xoauth2 oauthbearer"); config_lines:
+        lines added to Dovecot's configuration (`--config-line`, e.g.
+        "imap_capability = +X-GM-EXT-1")."""
         args = [pbtest_path(pbtest), "dovecot"]
+        for line in config_lines:
+            args += ["--config-line", line]
         if oauth2:
             args += ["--oauth2", oauth2]
         if oauth2_mechanisms:
