@@ -24,6 +24,7 @@ struct submit_relay {
 	struct submit_ctx *ctx;
 	const struct config_options *opt;
 	struct maildrop_upstream up;         /* IMAP: the Sent copy */
+	bool files_sent;                     /* the IMAP server at login: X-GM-EXT-1 */
 	struct state_db *db;
 	int64_t account_id, device_id;
 	char user[SMTP_USER_MAX + 1];        /* the login name as sent */
@@ -374,6 +375,9 @@ static enum smtp_auth_status sr_open(void *backend, const struct smtp_credential
 	conn->identified = true;
 	r->account_id = l.account_id;
 	r->device_id = l.device_id;
+	/* Settled at login: a later re-login for an owed copy may fail and
+	 * leave no IMAP connection to ask. */
+	r->files_sent = r->up.imap != NULL && imap_has(r->up.imap, IMAP_CAP_X_GM_EXT_1);
 
 	enum up_login k = upstream_login(r, &ur);
 	if (k != UP_OK) {
@@ -496,7 +500,7 @@ static bool wants_copy(struct submit_relay *r)
 	if (r->opt->sent_copy == PB_SENT_ALWAYS)
 		return true;
 	/* auto: Gmail files what its SMTP sends in [Gmail]/Sent Mail itself */
-	return r->up.imap == NULL || !imap_has(r->up.imap, IMAP_CAP_X_GM_EXT_1);
+	return !r->files_sent;
 }
 
 static enum smtp_relay_rc sr_data_begin(void *relay, struct smtp_reply *reply)
