@@ -574,6 +574,32 @@ START_TEST(autocommit_write_waits_for_a_thread)
 }
 END_TEST
 
+/* Account names compare case-insensitively, checked in the same
+ * transaction as the insert: "alice" added while another handle's
+ * transaction adds "Alice" waits for it, then finds the name taken. */
+START_TEST(account_name_checked_under_the_lock)
+{
+	struct auto_writer w = { .name = "alice", .rc = -1 };
+	struct state_account a;
+	char err[256];
+	pthread_t t;
+
+	w.h = state_open(st_path, err, sizeof err);
+	ck_assert_msg(w.h != NULL, "%s", err);
+	OK(state_tx_begin(db));
+	st_account("Alice");
+	ck_assert_int_eq(pthread_create(&t, NULL, auto_writer_main, &w), 0);
+	sleep_ms(HOLD_MS / 2);
+	OK(state_tx_commit(db));
+	pthread_join(t, NULL);
+	ck_assert_msg(w.rc == STATE_EXISTS, "rc %d: %s", w.rc, w.err);
+	ck_assert_str_eq(w.err, "account 'Alice' already exists");
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_str_eq(a.name, "Alice");
+	state_close(w.h);
+}
+END_TEST
+
 START_TEST(autocommit_write_waits_for_a_process)
 {
 	struct state_account a;
@@ -742,6 +768,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, writer_wait_expires);
 	tcase_add_test(tc, autocommit_write_waits_for_a_thread);
 	tcase_add_test(tc, autocommit_write_waits_for_a_process);
+	tcase_add_test(tc, account_name_checked_under_the_lock);
 	tcase_add_test(tc, autocommit_write_queues_behind_transactions);
 	suite_add_tcase(s, tc);
 	return s;
