@@ -117,6 +117,7 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
     const char *upstream_user, const void *secret, size_t secret_len, int64_t now,
     int64_t *id)
 {
+	struct db_tx tx;
 	int rc;
 
 	DB_ENTER(db);
@@ -125,8 +126,13 @@ int state_account_add(struct state_db *db, const char *name, enum state_auth aut
 	rc = check_credentials(db, auth, upstream_user, secret, secret_len);
 	if (rc != STATE_OK)
 		return rc;
-	return state_db_account_insert(db, name, auth, upstream_user, secret, secret_len,
+	/* One transaction: the case-insensitive name check and the insert
+	 * under the same write lock ("Alice" and "alice" at once: one wins). */
+	if (state_db_tx_begin(db, &tx) != STATE_OK)
+		return STATE_ERROR;
+	rc = state_db_account_insert(db, name, auth, upstream_user, secret, secret_len,
 	    STATE_CRED_PASSWORD, now, id);
+	return state_db_tx_end(db, &tx, rc);
 }
 
 int state_db_account_insert(struct state_db *db, const char *name, enum state_auth auth,

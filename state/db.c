@@ -76,6 +76,7 @@ void state_db_done(sqlite3_stmt *st)
 		sqlite3_reset(st);
 }
 
+
 int state_db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, void *ctx,
     const char *what)
 {
@@ -98,7 +99,10 @@ int state_db_each_row(struct state_db *db, sqlite3_stmt *st, db_row_fn *row, voi
 	return STATE_OK;
 }
 
-int state_db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
+static int begin_write(struct state_db *db, const char *what);
+static void writer_give(struct state_db *db);
+
+static int step_to_end(struct state_db *db, sqlite3_stmt *st, const char *what)
 {
 	int rc;
 
@@ -119,6 +123,32 @@ int state_db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
 	state_db_sqlerr(db, what);
 	sqlite3_reset(st);
 	return STATE_ERROR;
+}
+
+/* A writing statement outside a transaction runs in a BEGIN IMMEDIATE of
+ * its own, with the writer turn, like every other write (db_int.h): in
+ * autocommit mode it would only poll SQLite's write lock from the busy
+ * handler, which the writers queued on the turn hand on to each other at
+ * once, and fail after the busy timeout while they were all served. One
+ * commit, as autocommit made. */
+int state_db_exec_stmt(struct state_db *db, sqlite3_stmt *st, const char *what)
+{
+	bool own = sqlite3_get_autocommit(db->conn) && !sqlite3_stmt_readonly(st);
+	int rc;
+
+	if (own && begin_write(db, what) != STATE_OK) {
+		sqlite3_reset(st);
+		return STATE_ERROR;
+	}
+	rc = step_to_end(db, st, what);
+	if (!own)
+		return rc;
+	if (rc == STATE_OK && state_db_exec(db, "COMMIT", what) != STATE_OK)
+		rc = STATE_ERROR;
+	if (rc != STATE_OK && !sqlite3_get_autocommit(db->conn))
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	writer_give(db);
+	return rc;
 }
 
 int state_db_exec_one(struct state_db *db, sqlite3_stmt *st, const char *what,
@@ -176,13 +206,19 @@ int state_db_exec(struct state_db *db, const char *sql, const char *what)
  * SQLite's own lock and busy timeout. */
 static pthread_mutex_t writers = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static _Atomic unsigned writer_wait_ms = STATE_WRITER_WAIT_MS;
+static _Atomic unsigned busy_timeout_ms = STATE_BUSY_TIMEOUT_MS;
 
 void state_test_writer_wait_ms(unsigned ms)
 {
 	atomic_store(&writer_wait_ms, ms ? ms : STATE_WRITER_WAIT_MS);
 }
 
-static int writer_take(struct state_db *db)
+void state_test_busy_timeout_ms(unsigned ms)
+{
+	atomic_store(&busy_timeout_ms, ms ? ms : STATE_BUSY_TIMEOUT_MS);
+}
+
+static int writer_take(struct state_db *db, const char *what)
 {
 	struct timespec until;
 	unsigned wait_ms = atomic_load(&writer_wait_ms);
@@ -196,8 +232,8 @@ static int writer_take(struct state_db *db)
 	}
 	int e = pthread_mutex_timedlock(&writers, &until);
 	if (e != 0)
-		return state_db_fail(db, STATE_ERROR, "begin transaction: database is locked "
-		    "(waited %u ms for the other writers of this process)", wait_ms);
+		return state_db_fail(db, STATE_ERROR, "%s: database is locked "
+		    "(waited %u ms for the other writers of this process)", what, wait_ms);
 	db->writer = true;
 	return STATE_OK;
 }
@@ -210,12 +246,13 @@ static void writer_give(struct state_db *db)
 	}
 }
 
-/* BEGIN IMMEDIATE with the writer turn; the turn is given back when it fails. */
-static int begin_write(struct state_db *db)
+/* BEGIN IMMEDIATE with the writer turn; the turn is given back when it
+ * fails. An error reads "<what>: ...". */
+static int begin_write(struct state_db *db, const char *what)
 {
-	if (writer_take(db) != STATE_OK)
+	if (writer_take(db, what) != STATE_OK)
 		return STATE_ERROR;
-	if (state_db_exec(db, "BEGIN IMMEDIATE", "begin transaction") != STATE_OK) {
+	if (state_db_exec(db, "BEGIN IMMEDIATE", what) != STATE_OK) {
 		writer_give(db);
 		return STATE_ERROR;
 	}
@@ -226,7 +263,7 @@ int state_db_tx_begin(struct state_db *db, struct db_tx *tx)
 {
 	tx->open = false;
 	tx->outer = sqlite3_get_autocommit(db->conn) != 0;
-	if (tx->outer ? begin_write(db) != STATE_OK
+	if (tx->outer ? begin_write(db, "begin transaction") != STATE_OK
 	              : state_db_exec(db, "SAVEPOINT state_sp", "begin transaction") != STATE_OK)
 		return STATE_ERROR;
 	tx->open = true;
@@ -398,7 +435,7 @@ static struct state_db *open_conn(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	sqlite3_extended_result_codes(db->conn, 1);
-	sqlite3_busy_timeout(db->conn, STATE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(db->conn, (int)atomic_load(&busy_timeout_ms));
 	if (state_db_exec(db, "PRAGMA journal_mode=WAL", "journal mode") != STATE_OK ||
 	    state_db_exec(db, "PRAGMA synchronous=FULL", "synchronous") != STATE_OK ||
 	    state_db_exec(db, "PRAGMA foreign_keys=ON", "foreign keys") != STATE_OK) {
@@ -451,7 +488,7 @@ int state_tx_begin(struct state_db *db)
 	DB_ENTER(db);
 	if (!sqlite3_get_autocommit(db->conn))
 		return state_db_fail(db, STATE_INVALID, "state: a transaction is already open");
-	return begin_write(db);
+	return begin_write(db, "begin transaction");
 }
 
 int state_tx_commit(struct state_db *db)

@@ -13,7 +13,13 @@
  * handle is in autocommit mode (so a writer waits in the busy handler for
  * the write lock up front instead of failing with SQLITE_BUSY on a lock
  * upgrade), or a SAVEPOINT inside a transaction the caller opened with
- * state_tx_begin().
+ * state_tx_begin(). BEGIN IMMEDIATE comes after the process's writer turn
+ * (db.c), and so does a writing statement stepped in autocommit mode by
+ * state_db_exec_stmt() (and _one, _count), which wraps it in a BEGIN
+ * IMMEDIATE of its own: every write takes the turn. Writes go through
+ * those three only, never through state_db_step_row/each_row, and never
+ * inside state_db_tx_begin_read() (a deferred read transaction would
+ * upgrade to write without the turn or the busy timeout).
  */
 #ifndef STATE_DB_INT_H
 #define STATE_DB_INT_H

@@ -14,6 +14,13 @@
  *    function aborts or exits; a failed call leaves the database unchanged
  *    (each writing call is one transaction, or a savepoint inside the
  *    caller's transaction).
+ *  - Writers take turns: every write — a transaction, or one statement a
+ *    call makes outside any — begins with BEGIN IMMEDIATE after the writers
+ *    of this process before it (STATE_WRITER_WAIT_MS), then waits for other
+ *    processes up to STATE_BUSY_TIMEOUT_MS. Past either, STATE_ERROR
+ *    "... database is locked ...", nothing written. A thread holding a
+ *    transaction on one handle must not write on another handle to the
+ *    same file (it would wait for itself until the busy timeout).
  *  - Times are int64 unix seconds UTC, passed in by the caller (`now`); 0
  *    means "never/unknown" in output structs.
  *  - Text is NUL-terminated UTF-8/ASCII, bounded by the STATE_*_MAX lengths

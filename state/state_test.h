@@ -24,5 +24,8 @@ int64_t state_test_exec(struct state_db *db, const char *sql);
  * STATE_ERROR, "database is locked (waited N ms for the other writers of
  * this process)", nothing written. */
 void state_test_writer_wait_ms(unsigned ms);
+/* SQLite's busy timeout of the handles opened from now on (ms,
+ * process-wide; 0: STATE_BUSY_TIMEOUT_MS). */
+void state_test_busy_timeout_ms(unsigned ms);
 
 #endif

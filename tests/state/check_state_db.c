@@ -1,12 +1,14 @@
 /* tests/state/check_state_db.c — opening, creating, migrating, refusing a
- * newer schema, transactions, re-entrancy, and two connections writing one
- * file from two threads at once. */
+ * newer schema, transactions, re-entrancy, two connections writing one
+ * file from two threads at once, and writes outside a transaction waiting
+ * for the other writers. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -506,6 +508,245 @@ START_TEST(writer_wait_expires)
 }
 END_TEST
 
+/* A write outside a transaction (state_account_add in autocommit mode)
+ * while another handle holds a write transaction: it waits for that
+ * transaction and succeeds, whether the holder is a thread of this process
+ * (the writer turn) or another process (SQLite's busy timeout); no
+ * SQLITE_BUSY_SNAPSHOT from a snapshot older than the holder's commit. */
+struct auto_writer {
+	struct state_db *h;
+	const char *name;
+	int rc;
+	int64_t waited_ms, done_ms;
+	char err[256];
+};
+
+static void *auto_writer_main(void *arg)
+{
+	struct auto_writer *w = arg;
+	int64_t t0 = now_ms();
+
+	w->rc = state_account_add(w->h, w->name, STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1,
+	    NULL);
+	w->done_ms = now_ms();
+	w->waited_ms = w->done_ms - t0;
+	snprintf(w->err, sizeof w->err, "%s", state_errmsg(w->h));
+	return NULL;
+}
+
+#define HOLD_MS 200
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+START_TEST(autocommit_write_waits_for_a_thread)
+{
+	struct auto_writer w = { .name = "waiter", .rc = -1 };
+	struct state_account a;
+	char err[256];
+	pthread_t t;
+
+	st_account("office");
+	w.h = state_open(st_path, err, sizeof err);
+	ck_assert_msg(w.h != NULL, "%s", err);
+	/* B's handle has read the file: its cached schema and WAL index are
+	 * from before A's commit, as for a session handle in use */
+	OK(state_account_get(w.h, "office", &a));
+	OK(state_tx_begin(db));
+	st_account("holder");
+	ck_assert_int_eq(pthread_create(&t, NULL, auto_writer_main, &w), 0);
+	sleep_ms(HOLD_MS);
+	int64_t committed = now_ms();
+
+	OK(state_tx_commit(db));
+	pthread_join(t, NULL);
+	ck_assert_msg(w.rc == STATE_OK, "rc %d after %lld ms: %s", w.rc,
+	    (long long)w.waited_ms, w.err);
+	ck_assert_int_ge(w.done_ms, committed);
+	OK(state_account_get(db, "waiter", &a));
+	OK(state_account_get(db, "holder", &a));
+	state_close(w.h);
+}
+END_TEST
+
+/* Account names compare case-insensitively, checked in the same
+ * transaction as the insert: "alice" added while another handle's
+ * transaction adds "Alice" waits for it, then finds the name taken. */
+START_TEST(account_name_checked_under_the_lock)
+{
+	struct auto_writer w = { .name = "alice", .rc = -1 };
+	struct state_account a;
+	char err[256];
+	pthread_t t;
+
+	w.h = state_open(st_path, err, sizeof err);
+	ck_assert_msg(w.h != NULL, "%s", err);
+	OK(state_tx_begin(db));
+	st_account("Alice");
+	ck_assert_int_eq(pthread_create(&t, NULL, auto_writer_main, &w), 0);
+	sleep_ms(HOLD_MS / 2);
+	OK(state_tx_commit(db));
+	pthread_join(t, NULL);
+	ck_assert_msg(w.rc == STATE_EXISTS, "rc %d: %s", w.rc, w.err);
+	ck_assert_str_eq(w.err, "account 'Alice' already exists");
+	OK(state_account_get(db, "alice", &a));
+	ck_assert_str_eq(a.name, "Alice");
+	state_close(w.h);
+}
+END_TEST
+
+START_TEST(autocommit_write_waits_for_a_process)
+{
+	struct state_account a;
+	int ready[2];
+	char c;
+	pid_t pid;
+	int status;
+
+	st_account("office");
+	OK(state_account_get(db, "office", &a));
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* another process: its own handle and writer turn */
+		char err[256];
+		struct state_db *h = state_open(st_path, err, sizeof err);
+		int ok = h != NULL && state_tx_begin(h) == STATE_OK &&
+		    state_account_add(h, "holder", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1,
+		    NULL) == STATE_OK;
+
+		if (write(ready[1], ok ? "y" : "n", 1) != 1)
+			_exit(2);
+		sleep_ms(HOLD_MS);
+		/* CLOCK_MONOTONIC is the machine's: the parent compares */
+		int64_t committed = now_ms();
+
+		ok = ok && state_tx_commit(h) == STATE_OK;
+		state_close(h);
+		if (write(ready[1], &committed, sizeof committed) != sizeof committed)
+			_exit(2);
+		_exit(ok ? 0 : 1);
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'y');
+	int64_t t0 = now_ms();
+	int rc = state_account_add(db, "waiter", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1, NULL);
+	int64_t done = now_ms(), committed = 0;
+
+	ck_assert_msg(rc == STATE_OK, "rc %d after %lld ms: %s", rc, (long long)(done - t0),
+	    state_errmsg(db));
+	ck_assert_int_eq(read(ready[0], &committed, sizeof committed), sizeof committed);
+	close(ready[0]);
+	ck_assert_int_ge(done, committed);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	OK(state_account_get(db, "waiter", &a));
+	OK(state_account_get(db, "holder", &a));
+}
+END_TEST
+
+/* Writers of this process that queue for the turn hand SQLite's write lock
+ * on to each other at once: a write outside a transaction that only polled
+ * the lock (SQLite's busy handler, sleeping between tries) would find it
+ * taken at every try and fail after the busy timeout while they were all
+ * served. It queues with them instead: a device's login record (the
+ * hot path of every login) and a new account, in autocommit mode, succeed
+ * behind a stream of transactions longer than the busy timeout (300 ms
+ * here; the stream about 1 s). */
+#define STREAM_ROUNDS 25
+#define STREAM_HOLD_MS 20
+
+struct streamer {
+	int64_t device_id;
+	int failures;
+	char err[256];
+};
+
+static void *streamer_main(void *arg)
+{
+	struct streamer *s = arg;
+	char err[256];
+	struct state_db *h = state_open(st_path, err, sizeof err);
+
+	if (h == NULL) {
+		snprintf(s->err, sizeof s->err, "%s", err);
+		s->failures++;
+		return NULL;
+	}
+	for (int i = 0; i < STREAM_ROUNDS && s->failures == 0; i++) {
+		if (state_tx_begin(h) != STATE_OK ||
+		    state_device_login(h, s->device_id, i + 1, "127.0.0.1", "pop3", "") != STATE_OK) {
+			snprintf(s->err, sizeof s->err, "round %d: %s", i, state_errmsg(h));
+			s->failures++;
+			state_tx_rollback(h);
+			break;
+		}
+		sleep_ms(STREAM_HOLD_MS);
+		if (state_tx_commit(h) != STATE_OK) {
+			snprintf(s->err, sizeof s->err, "round %d: %s", i, state_errmsg(h));
+			s->failures++;
+		}
+	}
+	state_close(h);
+	return NULL;
+}
+
+START_TEST(autocommit_write_queues_behind_transactions)
+{
+	struct streamer s[2];
+	pthread_t t[2];
+	struct state_account a;
+	struct state_device d;
+	char err[256];
+	int64_t acc = st_account("office");
+	int64_t dev = st_device(acc, "pc");
+	struct state_db *h;
+	int i;
+
+	state_test_busy_timeout_ms(300);
+	h = state_open(st_path, err, sizeof err);
+	ck_assert_msg(h != NULL, "%s", err);
+	memset(s, 0, sizeof s);
+	for (i = 0; i < 2; i++) {
+		s[i].device_id = st_device(acc, i == 0 ? "s1" : "s2");
+		ck_assert_int_eq(pthread_create(&t[i], NULL, streamer_main, &s[i]), 0);
+	}
+	sleep_ms(STREAM_HOLD_MS * 3);
+	int64_t t0 = now_ms();
+	int rc1 = state_device_login(h, dev, 7, "192.0.2.1", "pop3", "TLSv1.3");
+	int64_t waited1 = now_ms() - t0;
+	char err1[256];
+
+	snprintf(err1, sizeof err1, "%s", state_errmsg(h));
+	t0 = now_ms();
+	int rc2 = state_account_add(h, "newcomer", STATE_AUTH_PASSTHROUGH, NULL, NULL, 0, 1,
+	    NULL);
+	int64_t waited2 = now_ms() - t0;
+
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(rc1 == STATE_OK, "login record: rc %d after %lld ms: %s", rc1,
+	    (long long)waited1, err1);
+	ck_assert_msg(rc2 == STATE_OK, "new account: rc %d after %lld ms: %s", rc2,
+	    (long long)waited2, state_errmsg(h));
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(s[i].failures == 0, "streamer %d: %s", i, s[i].err);
+	OK(state_device_get(db, acc, "pc", &d));
+	ck_assert_int_eq(d.last_login, 7);
+	ck_assert_str_eq(d.last_address, "192.0.2.1");
+	OK(state_account_get(db, "newcomer", &a));
+	state_close(h);
+	state_test_busy_timeout_ms(0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("state-db");
@@ -525,6 +766,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, callbacks_cannot_reenter);
 	tcase_add_test(tc, two_threads_write_one_file);
 	tcase_add_test(tc, writer_wait_expires);
+	tcase_add_test(tc, autocommit_write_waits_for_a_thread);
+	tcase_add_test(tc, autocommit_write_waits_for_a_process);
+	tcase_add_test(tc, account_name_checked_under_the_lock);
+	tcase_add_test(tc, autocommit_write_queues_behind_transactions);
 	suite_add_tcase(s, tc);
 	return s;
 }
