@@ -764,14 +764,18 @@ static void on_stop(void *arg, int sig)
 	(void)w;
 }
 
+/* A file's problem (the reload fails) or warning (it goes on: a deprecated
+ * element; bridge/config/file.h). */
 static void reload_report(void *arg, const char *file, unsigned line, const char *problem)
 {
 	(void)arg;
+	bool warning = config_report_is_warning(problem);
 	struct base_logline l;
-	base_logline_start(&l, PB_LOG_ERROR, "reload");
+	base_logline_start(&l, warning ? PB_LOG_WARN : PB_LOG_ERROR, "reload");
 	base_logline_str(&l, "file", file);
 	base_logline_u64(&l, "line", line);
-	base_logline_str(&l, "problem", problem);
+	base_logline_str(&l, warning ? "warning" : "problem",
+	    warning ? problem + strlen(PB_CONFIG_WARNING) : problem);
 	base_logline_emit(&l);
 }
 
