@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The IMAP front's plaintext rule over the wire, from a client that is not
 loopback-exempt (SPEC §6, §12; the rule is plaintext_allowed() in
-bridge/serve/serve.c: loopback, managed mode, --allow-plaintext-auth or a
+bridge/serve/session_thread.c: loopback, managed mode, --allow-plaintext-auth or a
 trusted proxy).
 
 Every address in 127.0.0.0/8 is loopback, so the test re-executes itself in a
