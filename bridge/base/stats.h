@@ -16,7 +16,7 @@
  *    account, a device, an address or a server's text: the set of series
  *    is fixed at compile time.
  *  - Who counts what:
- *      sessions, open: the session's owner (bridge/serve/serve.c): open at
+ *      sessions, open: the session's owner (bridge/serve/session_thread.c): open at
  *        the moment the session logs in (base_stats_session_open), closed
  *        once when it ends (base_stats_session_end, which also counts it by
  *        protocol and result); a connection that never logged in is

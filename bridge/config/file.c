@@ -24,16 +24,18 @@ struct problem {
 	unsigned line;
 	unsigned seq;      /* order of discovery, for a stable sort */
 	bool from_schema;  /* libxml2 parser or RELAX NG message */
+	bool warning;      /* text starts with PB_CONFIG_WARNING; not a problem */
 	char text[PB_ERR_MAX + 80];
 };
 
 struct problems {
 	struct problem list[PB_CONFIG_PROBLEMS_MAX];
-	size_t n;
+	size_t n;          /* problems and warnings */
+	size_t errors;     /* of them, problems: the file is invalid */
 	bool overflow;
 };
 
-static void add_problem(struct problems *p, unsigned line, bool from_schema,
+static void add_entry(struct problems *p, unsigned line, bool from_schema, bool warning,
     const char *text)
 {
 	if (p->n >= PB_CONFIG_PROBLEMS_MAX) {
@@ -44,6 +46,7 @@ static void add_problem(struct problems *p, unsigned line, bool from_schema,
 	e->line = line;
 	e->seq = (unsigned)p->n;
 	e->from_schema = from_schema;
+	e->warning = warning;
 	/* One line of printable text: libxml2 messages end with a newline. */
 	size_t j = 0;
 	for (size_t i = 0; text[i] && j + 1 < sizeof(e->text); i++) {
@@ -57,6 +60,13 @@ static void add_problem(struct problems *p, unsigned line, bool from_schema,
 		if (p->list[i].line == line && strcmp(p->list[i].text, e->text) == 0)
 			return;
 	p->n++;
+	p->errors += !warning;
+}
+
+static void add_problem(struct problems *p, unsigned line, bool from_schema,
+    const char *text)
+{
+	add_entry(p, line, from_schema, false, text);
 }
 
 static void xml_error(void *arg, xmlErrorPtr err)
@@ -88,13 +98,19 @@ static void report_all(struct problems *p, const char *path,
 		const struct problem *e = &p->list[i];
 		bool shadowed = false;
 		for (size_t j = 0; e->from_schema && e->line && j < p->n; j++)
-			if (!p->list[j].from_schema && p->list[j].line == e->line)
+			if (!p->list[j].from_schema && !p->list[j].warning &&
+			    p->list[j].line == e->line)
 				shadowed = true;
 		if (!shadowed)
 			report(arg, path, e->line, e->text);
 	}
 	if (p->overflow)
 		report(arg, path, 0, "too many problems; the rest are not shown");
+}
+
+bool config_report_is_warning(const char *problem)
+{
+	return strncmp(problem, PB_CONFIG_WARNING, sizeof(PB_CONFIG_WARNING) - 1) == 0;
 }
 
 void config_report_print(void *arg, const char *file, unsigned line,
@@ -227,8 +243,9 @@ static const struct attrmap smtp_attrs[] = {
 	{ "sent-copy", PB_K_SENT_COPY }, { "sent-folder", PB_K_SENT_FOLDER }, { NULL, 0 } };
 /* <listen>, <smtp-listen> and <device> are applied by their own functions
  * (listen: its address goes to listen or listen-tls, imap-listen or
- * imap-listen-tls by its protocol; smtp-listen: to smtp-listen or
- * smtp-listen-tls; device: account and name open a section). */
+ * imap-listen-tls, smtp-listen or smtp-listen-tls by its protocol and tls;
+ * smtp-listen, deprecated: as <listen protocol="smtp">; device: account and
+ * name open a section). */
 static const struct attrmap listen_attrs[] = { { NULL, 0 } };
 static const struct attrmap device_attrs[] = {
 	{ "folder", PB_K_FOLDER }, { "offer", PB_K_OFFER }, { "window", PB_K_WINDOW },
@@ -424,29 +441,44 @@ static void apply_attrs(struct walk *w, xmlNodePtr node, const struct elemdef *d
 	}
 }
 
+/* <listen protocol="pop3|imap|smtp" tls="no|yes">: the key of the flag
+ * that names the same listener (--listen, --listen-tls, --imap-listen, ...).
+ * The old <smtp-listen> is <listen protocol="smtp">, with a warning. */
 static void apply_listen(struct walk *w, xmlNodePtr node, const char *elem)
 {
+	static const struct {
+		const char *protocol;
+		enum config_key plain, tls;
+	} kinds[] = {
+		{ "pop3", PB_K_LISTEN, PB_K_LISTEN_TLS },
+		{ "imap", PB_K_IMAP_LISTEN, PB_K_IMAP_LISTEN_TLS },
+		{ "smtp", PB_K_SMTP_LISTEN, PB_K_SMTP_LISTEN_TLS },
+	};
 	unsigned line = (unsigned)xmlGetLineNo(node);
 	char err[PB_ERR_MAX];
 	char *addr = attr_value(node, "address");
 	char *tls = attr_value(node, "tls");
 	char *proto = attr_value(node, "protocol");
-	bool smtp = strcmp(elem, "smtp-listen") == 0;
-	bool imap = !smtp && proto && strcmp(proto, "imap") == 0;
+	bool old_smtp = strcmp(elem, "smtp-listen") == 0;
+	const char *want = old_smtp ? "smtp" : proto ? proto : "pop3";
+	size_t i = 0;
+	while (i < sizeof(kinds) / sizeof(kinds[0]) && strcmp(kinds[i].protocol, want) != 0)
+		i++;
 	bool yes = tls && strcmp(tls, "yes") == 0;
-	enum config_key k = smtp ? (yes ? PB_K_SMTP_LISTEN_TLS : PB_K_SMTP_LISTEN) :
-	    imap ? (yes ? PB_K_IMAP_LISTEN_TLS : PB_K_IMAP_LISTEN) :
-	    (yes ? PB_K_LISTEN_TLS : PB_K_LISTEN);
-	/* The schema allows yes and no too, but its message ("Invalid attribute
-	 * tls for element listen") does not say what is expected. */
+	if (old_smtp)
+		add_entry(w->problems, line, false, true, PB_CONFIG_WARNING "<smtp-listen> is "
+		    "deprecated: write <listen protocol=\"smtp\"> with the same address and tls");
+	/* The schema allows these values too, but its message ("Invalid
+	 * attribute tls for element listen") does not say what is expected. */
 	if (tls && strcmp(tls, "yes") != 0 && strcmp(tls, "no") != 0)
 		value_problem(w, line, elem, "tls", "expected yes or no");
-	else if (!smtp && proto && !imap && strcmp(proto, "pop3") != 0)
-		value_problem(w, line, elem, "protocol", "expected pop3 or imap");
-	else if (config_options_set(w->layer, k, addr ? addr : "", err, sizeof(err)) != 0)
+	else if (i == sizeof(kinds) / sizeof(kinds[0]))
+		value_problem(w, line, elem, "protocol", "expected pop3, imap or smtp");
+	else if (config_options_set(w->layer, yes ? kinds[i].tls : kinds[i].plain,
+	    addr ? addr : "", err, sizeof(err)) != 0)
 		value_problem(w, line, elem, "address", err);
 	else
-		w->line_of[k] = line;
+		w->line_of[yes ? kinds[i].tls : kinds[i].plain] = line;
 	xmlFree(addr);
 	xmlFree(tls);
 	xmlFree(proto);
@@ -514,7 +546,7 @@ static void check_whole(struct walk *w, unsigned root_line)
 			bad_device = true;
 		}
 	}
-	if (bad_device || w->problems->n > 0)
+	if (bad_device || w->problems->errors > 0)
 		return;
 
 	struct config_options eff;
@@ -547,7 +579,7 @@ static void validate(xmlDocPtr doc, struct problems *p)
 		add_problem(p, 0, false, "internal error: the built-in schema does not load");
 	} else {
 		xmlRelaxNGSetValidStructuredErrors(vctxt, xml_error, p);
-		if (xmlRelaxNGValidateDoc(vctxt, doc) != 0 && p->n == 0)
+		if (xmlRelaxNGValidateDoc(vctxt, doc) != 0 && p->errors == 0)
 			add_problem(p, 0, true, "does not match the configuration schema");
 	}
 	xmlRelaxNGFreeValidCtxt(vctxt);
@@ -576,7 +608,7 @@ static void parse_into(const char *name, const char *buf, size_t len,
 		xmlFreeDoc(doc);
 		doc = NULL;
 	}
-	if (ctxt && !doc && p->n == 0)
+	if (ctxt && !doc && p->errors == 0)
 		add_problem(p, 0, true, "not a well-formed XML document");
 	xmlFreeParserCtxt(ctxt);
 	if (doc && (doc->intSubset || doc->extSubset)) {
@@ -630,9 +662,10 @@ static int load(const char *path, const char *mem, size_t memlen,
 	free(buf);
 	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
 
-	int rc = p->n == 0 && !p->overflow ? 0 : -1;
+	/* Overflow: the entries left out may be problems. */
+	int rc = p->errors == 0 && !p->overflow ? 0 : -1;
+	report_all(p, path, report, arg);   /* on success: the warnings */
 	if (rc != 0) {
-		report_all(p, path, report, arg);
 		config_options_free(layer);
 		config_options_init(layer);
 	}

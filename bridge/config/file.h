@@ -14,6 +14,11 @@
  * also has a value message is dropped as redundant). line 0 means the
  * problem concerns the whole file (cannot open, too large).
  *
+ * A warning — the file is valid but says something in a way that is going
+ * away: a deprecated element — comes through `report` as well, among the
+ * problems or alone on success; its text starts with PB_CONFIG_WARNING
+ * (config_report_is_warning()) and it does not make the load fail.
+ *
  * On success *layer holds exactly what the file sets (a layer for
  * config_options_merge()) and 0 is returned; on failure -1, *layer is empty.
  * The caller frees *layer with config_options_free() in both cases.
@@ -27,8 +32,13 @@
 #define PB_CONFIG_MAX (1024 * 1024)  /* a config is a page, never a megabyte */
 #define PB_CONFIG_PROBLEMS_MAX 50    /* then one "too many problems" line */
 
+#define PB_CONFIG_WARNING "warning: "
+
 typedef void config_report_fn(void *arg, const char *file, unsigned line,
     const char *problem);
+
+/* Whether a reported text is a warning (above), not a problem. */
+bool config_report_is_warning(const char *problem);
 
 int config_file_load(const char *path, struct config_options *layer,
     config_report_fn *report, void *arg);

@@ -24,7 +24,7 @@
  *     the limit: "-ERR [SYS/TEMP] too many sessions" and close, no session);
  *     each admitted connection runs pop3_session_run() with
  *     maildrop_ops in its own detached thread, which ends by writing
- *     one key=value log line (event=session; see pb_serve_session_log());
+ *     one key=value log line (event=session; bridge/serve/session_thread.c);
  *  7. signals are taken by one sigwait() thread (bridge/serve/signals.h):
  *     SIGHUP re-reads the configuration file and certificates; on success
  *     new sessions use the new settings and TLS context while running

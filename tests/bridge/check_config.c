@@ -192,6 +192,18 @@ static const struct ccase bad_cases[] = {
 	{ "bad listen tls value",
 	  "<popbridge>\n  <listen address=\"127.0.0.1:1\" tls=\"maybe\"/>\n</popbridge>\n",
 	  "F:2: <listen tls=\"...\">: expected yes or no\n" },
+	{ "bad listen protocol",
+	  "<popbridge>\n  <log level=\"info\"/>\n  <listen address=\"127.0.0.1:1\" protocol=\"pop3s\"/>\n</popbridge>\n",
+	  "F:3: <listen protocol=\"...\">: expected pop3, imap or smtp\n" },
+	{ "deprecated <smtp-listen>: its warning among the problems, sorted by line",
+	  "<popbridge>\n  <smtp-listen address=\"127.0.0.1:1\" protocol=\"smtp\"/>\n"
+	  "  <listen address=\"127.0.0.1:2\" protocol=\"SMTP\"/>\n</popbridge>\n",
+	  "F:2: <smtp-listen>: unknown attribute 'protocol'\n"
+	  "F:2: warning: <smtp-listen> is deprecated: write <listen protocol=\"smtp\"> with the same address and tls\n"
+	  "F:3: <listen protocol=\"...\">: expected pop3, imap or smtp\n" },
+	{ "smtp-listen-tls without cert, as <listen protocol=\"smtp\" tls=\"yes\">",
+	  "<popbridge>\n  <listen address=\"127.0.0.1:1465\" protocol=\"smtp\" tls=\"yes\"/>\n</popbridge>\n",
+	  "F:2: smtp-listen-tls needs a certificate (cert and key)\n" },
 	{ "bad device values",
 	  "<popbridge>\n  <device account=\"a\" name=\"b\" offer=\"new\" folder=\"\"/>\n</popbridge>\n",
 	  "F:2: <device offer=\"...\">: 'new' is not one of: all, since-enrolment, unseen\n"
@@ -378,6 +390,114 @@ struct counts {
 	unsigned with_line, whole_file;
 };
 
+/* Each report's line and text, for the listener tests. */
+struct reports {
+	unsigned n, line[4];
+	char text[4][PB_ERR_MAX + 80];
+};
+
+static void keep_reports(void *arg, const char *file, unsigned line, const char *problem)
+{
+	(void)file;
+	struct reports *r = arg;
+	ck_assert_uint_lt(r->n, 4);
+	r->line[r->n] = line;
+	snprintf(r->text[r->n], sizeof(r->text[0]), "%s", problem);
+	r->n++;
+}
+
+/* One <listen> element for every listener, named as the flags are:
+ * protocol pop3 (the default), imap or smtp; tls="yes" for implicit TLS
+ * (--listen-tls, --imap-listen-tls, --smtp-listen-tls). */
+START_TEST(test_listen_protocols)
+{
+	const char *xml = "<popbridge>\n"
+	    "  <tls cert=\"c.pem\" key=\"k.pem\"/>\n"
+	    "  <listen address=\"127.0.0.1:2110\"/>\n"
+	    "  <listen address=\"127.0.0.1:2111\" protocol=\"pop3\" tls=\"no\"/>\n"
+	    "  <listen address=\"127.0.0.1:2995\" protocol=\"pop3\" tls=\"yes\"/>\n"
+	    "  <listen address=\"127.0.0.1:2143\" protocol=\"imap\"/>\n"
+	    "  <listen address=\"127.0.0.1:2993\" protocol=\"imap\" tls=\"yes\"/>\n"
+	    "  <listen address=\"127.0.0.1:2587\" protocol=\"smtp\"/>\n"
+	    "  <listen address=\"[::1]:2588\" protocol=\"smtp\" tls=\"no\"/>\n"
+	    "  <listen address=\"127.0.0.1:2465\" protocol=\"smtp\" tls=\"yes\"/>\n"
+	    "</popbridge>\n";
+	char *out, *err;
+	ck_assert_int_eq(check_config(xml, &out, &err), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_str_eq(out, "F: valid\n");
+	free(out);
+	free(err);
+
+	struct config_options l;
+	struct reports r = { 0 };
+	ck_assert_int_eq(config_file_load(bt_write_file("l.xml", xml), &l, keep_reports, &r), 0);
+	ck_assert_uint_eq(r.n, 0);
+	ck_assert_uint_eq(l.n_listen, 2);
+	ck_assert_uint_eq(l.listen[1].port, 2111);
+	ck_assert_uint_eq(l.n_listen_tls, 1);
+	ck_assert_uint_eq(l.listen_tls[0].port, 2995);
+	ck_assert_uint_eq(l.n_imap_listen, 1);
+	ck_assert_uint_eq(l.imap_listen[0].port, 2143);
+	ck_assert_uint_eq(l.n_imap_listen_tls, 1);
+	ck_assert_uint_eq(l.imap_listen_tls[0].port, 2993);
+	ck_assert_uint_eq(l.n_smtp_listen, 2);
+	ck_assert_uint_eq(l.smtp_listen[0].port, 2587);
+	ck_assert_str_eq(l.smtp_listen[1].host, "::1");
+	ck_assert_uint_eq(l.n_smtp_listen_tls, 1);
+	ck_assert_uint_eq(l.smtp_listen_tls[0].port, 2465);
+	config_options_free(&l);
+}
+END_TEST
+
+/* The old <smtp-listen> still works, as <listen protocol="smtp">, with a
+ * warning at its line: check-config prints it and says valid. An address
+ * given by both forms is given twice. */
+START_TEST(test_smtp_listen_deprecated)
+{
+	const char *xml = "<popbridge>\n"
+	    "  <tls cert=\"c.pem\" key=\"k.pem\"/>\n"
+	    "  <smtp-listen address=\"127.0.0.1:2587\"/>\n"
+	    "  <smtp-listen address=\"127.0.0.1:2465\" tls=\"yes\"/>\n"
+	    "</popbridge>\n";
+	const char *warning = "warning: <smtp-listen> is deprecated: write "
+	    "<listen protocol=\"smtp\"> with the same address and tls";
+	char *out, *err;
+	ck_assert_int_eq(check_config(xml, &out, &err), 0);
+	char want[512];
+	snprintf(want, sizeof(want), "F:3: %s\nF:4: %s\n", warning, warning);
+	ck_assert_str_eq(err, want);
+	ck_assert_str_eq(out, "F: valid\n");
+	free(out);
+	free(err);
+
+	struct config_options l;
+	struct reports r = { 0 };
+	ck_assert_int_eq(config_file_load(bt_write_file("old.xml", xml), &l, keep_reports, &r), 0);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert_uint_eq(r.line[0], 3);
+	ck_assert_str_eq(r.text[0], warning);
+	ck_assert(config_report_is_warning(r.text[1]));
+	ck_assert(!config_report_is_warning("<listen protocol=\"...\">: expected pop3, imap or smtp"));
+	ck_assert_uint_eq(l.n_smtp_listen, 1);
+	ck_assert_uint_eq(l.smtp_listen[0].port, 2587);
+	ck_assert_uint_eq(l.n_smtp_listen_tls, 1);
+	ck_assert_uint_eq(l.smtp_listen_tls[0].port, 2465);
+	ck_assert(l.set & PB_KEY_BIT(PB_K_SMTP_LISTEN_TLS));
+	config_options_free(&l);
+
+	/* the same address by the old and the new element */
+	ck_assert_int_eq(check_config("<popbridge>\n  <listen address=\"127.0.0.1:2587\" "
+	    "protocol=\"smtp\"/>\n  <smtp-listen address=\"127.0.0.1:2587\"/>\n</popbridge>\n",
+	    &out, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "F:3: warning: <smtp-listen> is deprecated"));
+	ck_assert_ptr_nonnull(strstr(err, "F:3: <smtp-listen address=\"...\">: "));
+	ck_assert_str_eq(out, "");
+	free(out);
+	free(err);
+}
+END_TEST
+
 static void collect(void *arg, const char *file, unsigned line, const char *problem)
 {
 	(void)file;
@@ -436,6 +556,8 @@ int main(void)
 	tcase_add_test(tc, test_schema_and_code_agree);
 	tcase_add_test(tc, test_many_problems_bounded);
 	tcase_add_test(tc, test_layer_holds_only_the_file);
+	tcase_add_test(tc, test_listen_protocols);
+	tcase_add_test(tc, test_smtp_listen_deprecated);
 	suite_add_tcase(s, tc);
 	return bt_run_suite(s);
 }

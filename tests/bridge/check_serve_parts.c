@@ -3,7 +3,7 @@
  * (bridge/serve/registry.h) and the sigwait thread (bridge/serve/signals.h).
  * Real sockets on loopback; real signals sent to the test process (each
  * test runs in its own forked process). The whole daemon is tested from
- * the outside by tests/bridge/check_serve.c and tests/interop/. */
+ * the outside by tests/interop/ (test_serve.py and the others). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>

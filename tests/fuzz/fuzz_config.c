@@ -2,7 +2,8 @@
  * (bridge/config/file.h): whatever an administrator, or whoever can write
  * the file, puts in it. The contract checked: the loader answers 0 or -1,
  * reports at least one problem exactly when it answers -1 (each with a
- * printable text and a line within the input), and a layer it accepts
+ * printable text and a line within the input; warnings, as for a deprecated
+ * element, do not count), and a layer it accepts
  * finishes or is refused with a message, never a crash. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,9 +22,9 @@ struct seen {
 static void report(void *arg, const char *file, unsigned line, const char *problem)
 {
 	struct seen *s = arg;
-	s->problems++;
 	if (file == NULL || problem == NULL || problem[0] == '\0')
 		abort();
+	s->problems += !config_report_is_warning(problem);
 	for (const char *c = problem; *c; c++)
 		if ((unsigned char)*c < 0x20 && *c != '\t')
 			abort();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The plaintext-login rule over the wire, from a client that is not
 loopback-exempt, for every front end: POP3, SMTP submission and IMAP (SPEC
-§6, §11, §12, §14; the rule is plaintext_allowed() in bridge/serve/serve.c:
+§6, §11, §12, §14; the rule is plaintext_allowed() in bridge/serve/session_thread.c:
 loopback, managed mode, --allow-plaintext-auth or a trusted proxy).
 
 Every address in 127.0.0.0/8 is loopback, so the test re-executes itself in a

@@ -325,6 +325,21 @@ def test_reload(dc, tmp):
         new.quit()
         check(c2_bytes != c3_bytes and k2_bytes, "test set-up")
 
+        # The deprecated <smtp-listen>: reloaded, with a warning at its line
+        # (listeners keep their running values, with the restart warning).
+        with open(cfg, "w") as f:
+            f.write((CONFIG % {"cert": c2, "key": k2, "idle": 600}).replace(
+                "</popbridge>", '  <smtp upstream="smtp://127.0.0.1:%d"/>\n'
+                '  <smtp-listen address="127.0.0.1:%d"/>\n</popbridge>'
+                % (free_port(), free_port())))
+        pb.signal(signal.SIGHUP)
+        pb.wait_log("reloaded", count=3)
+        warn = pb.wait_log("<smtp-listen> is deprecated")
+        check(warn.split()[1:5] == ["level=warn", "event=reload", "file=" + cfg, "line=6"],
+              "the deprecation warning: %s" % warn)
+        check("problem=" not in warn, "a warning logged as a problem: %s" % warn)
+        pb.wait_log("need a restart and keep their running values: smtp-listen")
+
         # A broken file: logged, and the running settings stay.
         with open(cfg, "w") as f:
             f.write("<popbridge version='1'><limits idle-timeout='banana'/></popbridge>\n")
@@ -344,7 +359,7 @@ def test_reload(dc, tmp):
         check(pb.proc.poll() is None, "popbridge exited on a bad reload")
         pb.stop()
     report("SIGHUP with a broken configuration or a missing certificate: logged, old "
-           "settings kept")
+           "settings kept; a deprecated <smtp-listen>: reloaded, with a warning")
 
 
 def stop_with_dele_pending(dc, tmp, name, during):
