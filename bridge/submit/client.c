@@ -346,6 +346,16 @@ int submit_client_data_end(struct submit_client *c, struct smtp_reply *reply)
 	return read_reply(c, reply, false);
 }
 
+bool submit_client_idle(struct submit_client *c)
+{
+	char junk[256];
+	short want;
+
+	if (!c->open || c->rlen > 0)
+		return false;
+	return imap_conn_read_some(&c->conn, junk, sizeof(junk), &want) == 0;
+}
+
 void submit_client_close(struct submit_client *c, bool polite)
 {
 	if (c->open && polite) {

@@ -461,17 +461,31 @@ static enum smtp_relay_rc sr_mail(void *relay, const char *path, const char *par
 	char line[SMTP_PATH_MAX + SMTP_PARAMS_MAX + 16];
 
 	tx_reset(r);
-	if (!r->smtp.open) {
-		/* after an abandoned transaction: a new connection */
-		if (upstream_login(r, reply) != UP_OK) {
+	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", path, params[0] ? " " : "", params);
+	for (int attempt = 0;; attempt++) {
+		/* A connection kept since the last transaction (or AUTH) may have
+		 * been timed out by the server meanwhile (its 421 and a close):
+		 * a new one then, as after an abandoned transaction. */
+		bool kept = r->smtp.open;
+		if (kept && !submit_client_idle(&r->smtp)) {
+			submit_client_close(&r->smtp, false);
+			kept = false;
+		}
+		if (!r->smtp.open && upstream_login(r, reply) != UP_OK) {
 			set_detail(r->conn, r->why);
 			set_reply(reply, 421, "4.4.2 " TEXT_UNAVAILABLE);
 			return SMTP_RELAY_CLOSE;
 		}
+		int k = submit_client_cmd(&r->smtp, line, reply);
+		/* the same timeout racing the MAIL: once more, on a new one */
+		if (kept && attempt == 0 && (k != 0 || reply->code == 421)) {
+			submit_client_close(&r->smtp, false);
+			continue;
+		}
+		if (k != 0)
+			return gone(r, reply);
+		break;
 	}
-	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", path, params[0] ? " " : "", params);
-	if (submit_client_cmd(&r->smtp, line, reply) != 0)
-		return gone(r, reply);
 	if (reply->code / 100 == 2) {
 		r->in_tx = true;
 		r->t0_ms = base_clock_ms(NULL);

@@ -21,6 +21,12 @@
  *    event=submission-refused). The credential is kept in memory for the
  *    session only (to reconnect after an abandoned transaction and for the
  *    Sent copy's IMAP login), never written.
+ *  - The upstream connection is kept from AUTH across transactions. At each
+ *    MAIL it is checked first (client.h, submit_client_idle): one the
+ *    server has timed out meanwhile (its "421 ... timeout exceeded" and a
+ *    close, while the device waited or the Sent copy was appended) is
+ *    replaced by a new one, and a 421 or a lost connection answering the
+ *    MAIL on a kept connection is retried once on a new one.
  *  - Every transaction's reply is the upstream's. The Sent copy (unless
  *    --sent-copy never, or auto on an upstream that files sent mail itself:
  *    Gmail's X-GM-EXT-1) is spooled as the data streams and recorded before

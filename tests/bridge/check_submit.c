@@ -375,6 +375,69 @@ START_TEST(auth_refused_credential)
 }
 END_TEST
 
+/* ---- the upstream connection between transactions ------------------------- */
+
+/* Log in through submit_ops.open as the engine does and keep the relay. */
+static void *relay_open(struct auth_env *a, const char *user)
+{
+	struct smtp_credentials cred = { .user = user, .password = MDT_PASS,
+		.mechanism = "PLAIN", .remote_addr = "192.0.2.5" };
+
+	submit_conn_init(&a->conn, &a->sctx, &a->e.opt, "192.0.2.5", 40000);
+	a->conn.login_deadline_ms = base_clock_ms(NULL) + 30000;
+	a->relay = NULL;
+	ck_assert_int_eq(submit_ops.open(&a->conn, &cred, &a->relay, &a->reply), SMTP_AUTH_OK);
+	return a->relay;
+}
+
+#define UP_LOGIN \
+	PBT_SEND("220 fake ESMTP\r\n"), PBT_EXPECT("EHLO"), \
+	PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"), \
+	PBT_EXPECT("AUTH PLAIN"), PBT_SEND("235 2.7.0 ok\r\n")
+
+/* The submission server times the idle connection out (Postfix: "421 4.4.2
+ * host Error: timeout exceeded", then it closes; 10 s under stress) while
+ * the device waits after AUTH, or while the Sent copy of its last message
+ * is appended. The next MAIL goes on a new connection: the device gets the
+ * server's 250, not the 421 it said to nobody. */
+static const struct pbt_step idle_timeout[] = {
+	UP_LOGIN, PBT_SEND("421 4.4.2 fake Error: timeout exceeded\r\n"), PBT_ACCEPT,
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+/* The same timeout racing the MAIL: the server's 421 is MAIL's reply. */
+static const struct pbt_step timeout_at_mail[] = {
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"),
+	PBT_SEND("421 4.4.2 fake Error: timeout exceeded\r\n"), PBT_ACCEPT,
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+
+START_TEST(upstream_idle_timeout)
+{
+	const struct pbt_step *scripts[] = { idle_timeout, timeout_at_mail };
+	const char *users[] = { "idle", "idlemail" };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct auth_env a;
+		struct smtp_reply reply;
+		struct pbt_fake *f = pbt_fake_start(scripts[i], PBT_FAKE_POP3);
+		ck_assert_ptr_nonnull(f);
+		auth_init(&a, users[i], f->port, "passthrough");
+		void *relay = relay_open(&a, users[i]);
+		if (i == 0)
+			pbt_msleep(300);   /* the 421 has come, and the close */
+		memset(&reply, 0, sizeof(reply));
+		ck_assert_int_eq(submit_ops.mail(relay, "alice@example.com", "", &reply),
+		    SMTP_RELAY_REPLY);
+		ck_assert_msg(reply.code == 250, "%u %s", reply.code, reply.text);
+		submit_ops.close(relay);
+		PBT_FAKE_FINISH(f);
+		auth_free(&a);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("submit");
@@ -390,6 +453,7 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_add_test(tc, auth_user_names);
 	tcase_add_test(tc, auth_refused_credential);
+	tcase_add_test(tc, upstream_idle_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }
