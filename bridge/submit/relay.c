@@ -587,6 +587,13 @@ static enum smtp_relay_rc sr_data_end(void *relay, enum smtp_data_end end,
 
 	if (end != SMTP_DATA_COMPLETE || r->data_failed)
 		return abandon(r, r->data_failed ? SMTP_DATA_FAILED : end, reply);
+	/* An empty message gets no Sent copy: no IMAP server stores one
+	 * (Dovecot: "Can't save a zero byte message"), so it would be owed for
+	 * ever. */
+	if (r->spooling && r->size == 0) {
+		submit_spool_discard(&r->spool);
+		r->spooling = false;
+	}
 	/* SPEC §11: on disk and recorded before the upstream can accept it. */
 	if (r->spooling) {
 		int64_t now = (int64_t)time(NULL);

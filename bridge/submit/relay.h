@@ -29,7 +29,8 @@
  *    MAIL on a kept connection is retried once on a new one.
  *  - Every transaction's reply is the upstream's. The Sent copy (unless
  *    --sent-copy never, or auto on an upstream that files sent mail itself:
- *    Gmail's X-GM-EXT-1) is spooled as the data streams and recorded before
+ *    Gmail's X-GM-EXT-1; nor for an empty message, which no IMAP server
+ *    stores) is spooled as the data streams and recorded before
  *    the final "." goes upstream; after the upstream's 2xx it is owed
  *    (state PENDING) before the client hears the reply; after the reply it
  *    is appended on the session's IMAP connection. What fails stays owed:

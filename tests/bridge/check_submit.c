@@ -13,6 +13,7 @@
  * credential_ok (`account list` WORKS no), as an IMAP refusal is.
  */
 #include <check.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -438,6 +439,70 @@ START_TEST(upstream_idle_timeout)
 }
 END_TEST
 
+/* ---- an empty message ------------------------------------------------------- */
+
+/* DATA answered at once by "." (a client may do that): the submission
+ * server takes the empty message, but no IMAP server stores one (Dovecot:
+ * "Can't save a zero byte message"; imap_append refuses size 0 before
+ * asking), so a Sent copy would be owed for ever, retried and logged as an
+ * error at every login. None is made (sent_copy=skipped): nothing owed,
+ * nothing left in the spool. */
+static const struct pbt_step empty_message[] = {
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("RCPT TO:<bob@example.com>"), PBT_SEND("250 2.1.5 Ok\r\n"),
+	PBT_EXPECT("DATA"), PBT_SEND("354 go ahead\r\n"),
+	PBT_EXPECT_RAW("."), PBT_SEND("250 2.0.0 Ok: queued as EMPTY\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+
+static int count_row(void *arg, const struct state_sent *row)
+{
+	(void)row;
+	++*(int *)arg;
+	return 0;
+}
+
+START_TEST(empty_message_no_copy)
+{
+	struct auth_env a;
+	struct smtp_reply reply;
+	struct pbt_fake *f = pbt_fake_start(empty_message, PBT_FAKE_POP3);
+	char err[PB_ERR_MAX];
+	int owed = 0;
+
+	ck_assert_ptr_nonnull(f);
+	auth_init(&a, "empty", f->port, "passthrough");
+	void *relay = relay_open(&a, "empty");
+	ck_assert_int_eq(submit_ops.mail(relay, "alice@example.com", "", &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 250);
+	ck_assert_int_eq(submit_ops.rcpt(relay, "bob@example.com", &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 250);
+	ck_assert_int_eq(submit_ops.data_begin(relay, &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 354);
+	ck_assert_int_eq(submit_ops.data_end(relay, SMTP_DATA_COMPLETE, &reply), SMTP_RELAY_REPLY);
+	ck_assert_msg(reply.code == 250, "%u %s", reply.code, reply.text);
+	submit_ops.data_done(relay);
+	ck_assert_uint_eq(a.conn.sent, 1);
+	ck_assert_uint_eq(a.conn.copies_pending, 0);
+	submit_ops.close(relay);
+	PBT_FAKE_FINISH(f);
+
+	struct state_db *db = state_open(a.e.opt.state, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_sent_pending(db, 0, 10, count_row, &owed), STATE_OK);
+	ck_assert_int_eq(owed, 0);
+	state_close(db);
+	char spool[SUBMIT_SPOOL_DIR_MAX];
+	ck_assert_int_eq(submit_spool_dir(a.e.opt.state, spool, sizeof(spool)), 0);
+	DIR *d = opendir(spool);
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+		ck_assert_msg(e->d_name[0] == '.', "left in the spool: %s", e->d_name);
+	if (d != NULL)
+		closedir(d);
+	auth_free(&a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("submit");
@@ -454,6 +519,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, auth_user_names);
 	tcase_add_test(tc, auth_refused_credential);
 	tcase_add_test(tc, upstream_idle_timeout);
+	tcase_add_test(tc, empty_message_no_copy);
 	suite_add_tcase(s, tc);
 	return s;
 }
