@@ -597,11 +597,14 @@ static enum smtp_relay_rc sr_data_end(void *relay, enum smtp_data_end end,
 	/* SPEC §11: on disk and recorded before the upstream can accept it. */
 	if (r->spooling) {
 		int64_t now = (int64_t)time(NULL);
-		if (submit_spool_commit(&r->spool, sha, err, sizeof(err)) != 0 ||
-		    state_sent_add(r->db, r->account_id, r->device_id, r->spool.name, r->size, sha,
-		    now, &r->row) != STATE_OK) {
-			if (r->row == 0 && err[0] == '\0')
-				snprintf(err, sizeof(err), "state database: %s", state_errmsg(r->db));
+		/* err: the spool's failure, else the state database's */
+		bool kept = submit_spool_commit(&r->spool, sha, err, sizeof(err)) == 0;
+		if (kept && state_sent_add(r->db, r->account_id, r->device_id, r->spool.name,
+		    r->size, sha, now, &r->row) != STATE_OK) {
+			snprintf(err, sizeof(err), "state database: %s", state_errmsg(r->db));
+			kept = false;
+		}
+		if (!kept) {
 			base_log(PB_LOG_ERROR, "submission", "account %s: the Sent copy cannot be "
 			    "recorded, the message is not sent: %s", r->conn->account, err);
 			put(r->why, sizeof(r->why), err);

@@ -27,6 +27,7 @@
 #include "bridge/submit/relay.h"
 #include "bridge/submit/sentcopy.h"
 #include "bridge/submit/spool.h"
+#include "state/state_test.h"
 #include "tests/bridge/check_maildrop.h"
 #include "tests/lib/fakeserver.h"
 
@@ -455,6 +456,18 @@ static const struct pbt_step empty_message[] = {
 	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
 };
 
+/* Nothing left in the spool folder of a's state file. */
+static void check_spool_empty(struct auth_env *a)
+{
+	char spool[SUBMIT_SPOOL_DIR_MAX];
+	ck_assert_int_eq(submit_spool_dir(a->e.opt.state, spool, sizeof(spool)), 0);
+	DIR *d = opendir(spool);
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+		ck_assert_msg(e->d_name[0] == '.', "left in the spool: %s", e->d_name);
+	if (d != NULL)
+		closedir(d);
+}
+
 static int count_row(void *arg, const struct state_sent *row)
 {
 	(void)row;
@@ -492,13 +505,86 @@ START_TEST(empty_message_no_copy)
 	ck_assert_int_eq(state_sent_pending(db, 0, 10, count_row, &owed), STATE_OK);
 	ck_assert_int_eq(owed, 0);
 	state_close(db);
-	char spool[SUBMIT_SPOOL_DIR_MAX];
-	ck_assert_int_eq(submit_spool_dir(a.e.opt.state, spool, sizeof(spool)), 0);
-	DIR *d = opendir(spool);
-	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
-		ck_assert_msg(e->d_name[0] == '.', "left in the spool: %s", e->d_name);
-	if (d != NULL)
-		closedir(d);
+	check_spool_empty(&a);
+	auth_free(&a);
+}
+END_TEST
+
+/* ---- a state database that cannot record the Sent copy -------------------- */
+
+/* The spool file is written and made durable, then its record refused
+ * (here: a trigger; in life a full disk or a damaged file). The message is
+ * not sent (451, the upstream connection dropped before the final dot),
+ * nothing is left in the spool, and the log says why: the state database's
+ * own error, never what happened to be in a buffer the spool never wrote. */
+static const struct pbt_step unrecorded[] = {
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("RCPT TO:<bob@example.com>"), PBT_SEND("250 2.1.5 Ok\r\n"),
+	PBT_EXPECT("DATA"), PBT_SEND("354 go ahead\r\n"), PBT_STALL, PBT_END,
+};
+
+/* Fill the stack below the caller with octets no message holds, so that a
+ * buffer data_end() reads without having written it shows. */
+static __attribute__((noinline)) void paint_stack(void)
+{
+	volatile char junk[64 * 1024];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = '~';
+}
+
+START_TEST(sent_copy_not_recorded)
+{
+	struct auth_env a;
+	struct smtp_reply reply;
+	struct pbt_fake *f = pbt_fake_start(unrecorded, PBT_FAKE_POP3);
+	char err[PB_ERR_MAX], logf[] = "/tmp/pbt-submit-log.XXXXXX";
+
+	ck_assert_ptr_nonnull(f);
+	auth_init(&a, "unrec", f->port, "passthrough");
+	struct state_db *db = state_open(a.e.opt.state, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_ge(state_test_exec(db, "CREATE TRIGGER refuse_sent BEFORE INSERT ON "
+	    "sent_copies BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"), 0);
+	state_close(db);
+	void *relay = relay_open(&a, "unrec");
+	ck_assert_int_eq(submit_ops.mail(relay, "alice@example.com", "", &reply), SMTP_RELAY_REPLY);
+	ck_assert_int_eq(submit_ops.rcpt(relay, "bob@example.com", &reply), SMTP_RELAY_REPLY);
+	ck_assert_int_eq(submit_ops.data_begin(relay, &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 354);
+	ck_assert_int_eq(submit_ops.data_write(relay, MSG, strlen(MSG)), 0);
+	/* the log lines of data_end() into a file */
+	int lfd = mkstemp(logf), saved = dup(2);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_ge(saved, 0);
+	fflush(stderr);
+	dup2(lfd, 2);
+	paint_stack();
+	enum smtp_relay_rc rc = submit_ops.data_end(relay, SMTP_DATA_COMPLETE, &reply);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ck_assert_int_eq(rc, SMTP_RELAY_REPLY);
+	ck_assert_msg(reply.code == 451, "%u %s", reply.code, reply.text);
+	submit_ops.close(relay);
+	ck_assert_int_eq(pbt_fake_join(f), 0);
+	ck_assert_ptr_null(strstr(f->log.p, "C: ."));   /* the final dot never went */
+	pbt_fake_free(f);
+
+	char log[8192];
+	ssize_t n = pread(lfd, log, sizeof(log) - 1, 0);
+	close(lfd);
+	unlink(logf);
+	ck_assert_int_gt(n, 0);
+	log[n] = '\0';
+	fputs(log, stderr);
+	const char *line = strstr(log, "event=submission ");
+	ck_assert_msg(line != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "cannot be recorded, the message is not sent: state database: ")
+	    != NULL, "%s", log);
+	ck_assert_msg(strstr(line, "reason=\"state database: ") != NULL, "%s", line);
+	for (const char *p = log; *p; p++)
+		ck_assert_msg((*p >= 0x20 && *p < 0x7f) || *p == '\n', "%s", log);
+	check_spool_empty(&a);
 	auth_free(&a);
 }
 END_TEST
@@ -520,6 +606,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, auth_refused_credential);
 	tcase_add_test(tc, upstream_idle_timeout);
 	tcase_add_test(tc, empty_message_no_copy);
+	tcase_add_test(tc, sent_copy_not_recorded);
 	suite_add_tcase(s, tc);
 	return s;
 }
