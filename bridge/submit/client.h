@@ -28,7 +28,10 @@
  *    refusal) in *reply, -1 on trouble. The token is wiped from every
  *    buffer.
  *  - submit_client_cmd(): one command line (without CRLF; no CR, LF or NUL),
- *    0 with the reply, -1 on trouble.
+ *    0 with the reply, -1 on trouble. Commands are never pipelined: when
+ *    the server has sent anything since its last reply (a stray second
+ *    reply, or its idle timeout's 421) the command is not sent (-1): taken
+ *    for its reply, that would put every later reply one command off.
  *  - submit_client_data(): data after a 354, in order; -1 on trouble.
  *    submit_client_data_end(): the final line end if needed and ".", then
  *    the reply (0), -1 on trouble (the outcome is then unknown).
