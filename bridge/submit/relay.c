@@ -128,6 +128,7 @@ static void endpoint(const struct submit_ctx *ctx, const struct config_options *
 static void remember_ext(struct submit_ctx *ctx, const struct smtp_extensions *ext, bool ok)
 {
 	pthread_mutex_lock(&ctx->lock);
+	ctx->probing = false;
 	if (ok)
 		ctx->ext = *ext;
 	else
@@ -144,16 +145,25 @@ static void sr_extensions(void *backend, struct smtp_extensions *out)
 	struct submit_endpoint ep;
 	struct smtp_reply reply;
 
+	/* Ask the upstream (no login) when the cache is out of date: one
+	 * connection per cache period, and one at a time — EHLO comes before
+	 * any login, so the other sessions meanwhile answer from what is known
+	 * (before the first answer: nothing) rather than open one each and
+	 * wait as long. */
 	pthread_mutex_lock(&ctx->lock);
-	bool fresh = ctx->ext_until_ms > base_clock_ms(NULL);
+	bool ask = ctx->ext_until_ms <= base_clock_ms(NULL) && !ctx->probing;
+	ctx->probing = ctx->probing || ask;
 	*out = ctx->ext;
 	pthread_mutex_unlock(&ctx->lock);
-	if (fresh)
+	if (!ask)
 		return;
-	/* Ask the upstream (no login): one connection per cache period. */
 	struct submit_client *c = malloc(sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		pthread_mutex_lock(&ctx->lock);
+		ctx->probing = false;
+		pthread_mutex_unlock(&ctx->lock);
 		return;
+	}
 	submit_client_init(c);
 	endpoint(ctx, conn->opt, &ep);
 	bool ok = submit_client_open(c, &ep, &reply) == 0;

@@ -64,6 +64,7 @@ struct submit_ctx {
 	pthread_mutex_t lock;            /* guards the cache below */
 	struct smtp_extensions ext;
 	uint64_t ext_until_ms;           /* base_clock_ms(); 0: never asked */
+	bool probing;                    /* a session is asking the upstream now */
 };
 
 struct submit_conn {

@@ -589,6 +589,58 @@ START_TEST(sent_copy_not_recorded)
 }
 END_TEST
 
+/* ---- EHLO before AUTH: what the upstream offers ---------------------------- */
+
+struct probe {
+	struct submit_conn conn;
+	struct smtp_extensions ext;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	submit_ops.extensions(&p->conn, &p->ext);
+	return NULL;
+}
+
+/* Anybody may send EHLO before logging in, and EHLO asks the submission
+ * server what it offers when the cached answer is out of date. While one
+ * such question is on its way (here to a server that accepts connections
+ * and never greets, as a stuck one does), the other sessions' EHLOs do not
+ * open a connection each and wait too: they answer at once from what is
+ * known. */
+START_TEST(ehlo_probe_single_flight)
+{
+	struct mdt_env e;
+	struct submit_ctx ctx;
+	struct probe a, b;
+	char url[64];
+	int port, lfd = pbt_listen(false, &port);
+	pthread_t th;
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", port);
+	mdt_env_init(&e, "probe", "smtp-upstream", url, "smtp-upstream-tls", "none",
+	    "upstream-timeout", "3", NULL);
+	ck_assert_int_eq(submit_ctx_init(&ctx, &e.ctx, e.opt.state), 0);
+	submit_conn_init(&a.conn, &ctx, &e.opt, "192.0.2.5", 40000);
+	submit_conn_init(&b.conn, &ctx, &e.opt, "192.0.2.6", 40001);
+	uint64_t t0 = base_clock_ms(NULL);
+	ck_assert_int_eq(pthread_create(&th, NULL, probe_main, &a), 0);
+	pbt_msleep(300);   /* a's question is on its way */
+	probe_main(&b);
+	uint64_t waited = base_clock_ms(NULL) - t0;
+	ck_assert_msg(waited < 1500, "the second EHLO waited %llu ms",
+	    (unsigned long long)waited);
+	ck_assert_uint_eq(b.ext.size, 0);   /* nothing known yet */
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_uint_ge(base_clock_ms(NULL) - t0, 2500);   /* a waited for the greeting */
+	close(lfd);
+	submit_ctx_free(&ctx);
+	mdt_env_free(&e);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("submit");
@@ -607,6 +659,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, upstream_idle_timeout);
 	tcase_add_test(tc, empty_message_no_copy);
 	tcase_add_test(tc, sent_copy_not_recorded);
+	tcase_add_test(tc, ehlo_probe_single_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }
