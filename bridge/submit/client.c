@@ -90,6 +90,25 @@ static int send_raw(struct submit_client *c, const char *buf, size_t len)
 	return 0;
 }
 
+/* What the server sent since its last reply, without waiting: 0 nothing,
+ * 1 something (read and dropped), -1 it closed the connection (or trouble:
+ * c->conn.err). */
+static int unasked(struct submit_client *c)
+{
+	char junk[256];
+	short want;
+
+	if (c->rlen > 0)
+		return 1;
+	ssize_t k = imap_conn_read_some(&c->conn, junk, sizeof(junk), &want);
+	return k > 0 ? 1 : k < 0 ? -1 : 0;
+}
+
+bool submit_client_idle(struct submit_client *c)
+{
+	return c->open && unasked(c) == 0;
+}
+
 int submit_client_cmd(struct submit_client *c, const char *line, struct smtp_reply *reply)
 {
 	char buf[SMTP_PATH_MAX + SMTP_PARAMS_MAX + 64];
@@ -99,6 +118,13 @@ int submit_client_cmd(struct submit_client *c, const char *line, struct smtp_rep
 		return fail(c, "submission server: not connected");
 	if (n + 2 > sizeof(buf) || strpbrk(line, "\r\n") != NULL)
 		return fail(c, "internal: command too long or with a line end");
+	/* Never pipelined: anything already there is a reply nobody asked for,
+	 * and taking it for this command's would put every later one off. */
+	int u = unasked(c);
+	if (u > 0)
+		return fail(c, "submission server: a reply nobody asked for");
+	if (u < 0)
+		return fail(c, "submission server: %s", c->conn.err);
 	memcpy(buf, line, n);
 	memcpy(buf + n, "\r\n", 2);
 	if (send_raw(c, buf, n + 2) != 0)

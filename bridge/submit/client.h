@@ -28,10 +28,18 @@
  *    refusal) in *reply, -1 on trouble. The token is wiped from every
  *    buffer.
  *  - submit_client_cmd(): one command line (without CRLF; no CR, LF or NUL),
- *    0 with the reply, -1 on trouble.
+ *    0 with the reply, -1 on trouble. Commands are never pipelined: when
+ *    the server has sent anything since its last reply (a stray second
+ *    reply, or its idle timeout's 421) the command is not sent (-1): taken
+ *    for its reply, that would put every later reply one command off.
  *  - submit_client_data(): data after a 354, in order; -1 on trouble.
  *    submit_client_data_end(): the final line end if needed and ".", then
  *    the reply (0), -1 on trouble (the outcome is then unknown).
+ *  - submit_client_idle(): whether an open connection can take the next
+ *    command: nothing unread is buffered and the server has neither closed
+ *    it nor said anything since its last reply (a server's idle timeout
+ *    comes as "421 ... timeout exceeded" and a close). Never waits; what it
+ *    reads is dropped (the caller then closes the connection).
  *  - submit_client_close(): QUIT (when polite and connected; its reply is
  *    not waited for long) and close; safe twice.
  */
@@ -85,6 +93,7 @@ int submit_client_auth_oauth2(struct submit_client *c, const char *user, const c
 int submit_client_cmd(struct submit_client *c, const char *line, struct smtp_reply *reply);
 int submit_client_data(struct submit_client *c, const char *buf, size_t len);
 int submit_client_data_end(struct submit_client *c, struct smtp_reply *reply);
+bool submit_client_idle(struct submit_client *c);
 void submit_client_close(struct submit_client *c, bool polite);
 /* "TLSv1.3" or NULL. */
 const char *submit_client_tls(const struct submit_client *c);

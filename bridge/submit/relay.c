@@ -128,6 +128,7 @@ static void endpoint(const struct submit_ctx *ctx, const struct config_options *
 static void remember_ext(struct submit_ctx *ctx, const struct smtp_extensions *ext, bool ok)
 {
 	pthread_mutex_lock(&ctx->lock);
+	ctx->probing = false;
 	if (ok)
 		ctx->ext = *ext;
 	else
@@ -144,16 +145,25 @@ static void sr_extensions(void *backend, struct smtp_extensions *out)
 	struct submit_endpoint ep;
 	struct smtp_reply reply;
 
+	/* Ask the upstream (no login) when the cache is out of date: one
+	 * connection per cache period, and one at a time — EHLO comes before
+	 * any login, so the other sessions meanwhile answer from what is known
+	 * (before the first answer: nothing) rather than open one each and
+	 * wait as long. */
 	pthread_mutex_lock(&ctx->lock);
-	bool fresh = ctx->ext_until_ms > base_clock_ms(NULL);
+	bool ask = ctx->ext_until_ms <= base_clock_ms(NULL) && !ctx->probing;
+	ctx->probing = ctx->probing || ask;
 	*out = ctx->ext;
 	pthread_mutex_unlock(&ctx->lock);
-	if (fresh)
+	if (!ask)
 		return;
-	/* Ask the upstream (no login): one connection per cache period. */
 	struct submit_client *c = malloc(sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		pthread_mutex_lock(&ctx->lock);
+		ctx->probing = false;
+		pthread_mutex_unlock(&ctx->lock);
 		return;
+	}
 	submit_client_init(c);
 	endpoint(ctx, conn->opt, &ep);
 	bool ok = submit_client_open(c, &ep, &reply) == 0;
@@ -461,17 +471,31 @@ static enum smtp_relay_rc sr_mail(void *relay, const char *path, const char *par
 	char line[SMTP_PATH_MAX + SMTP_PARAMS_MAX + 16];
 
 	tx_reset(r);
-	if (!r->smtp.open) {
-		/* after an abandoned transaction: a new connection */
-		if (upstream_login(r, reply) != UP_OK) {
+	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", path, params[0] ? " " : "", params);
+	for (int attempt = 0;; attempt++) {
+		/* A connection kept since the last transaction (or AUTH) may have
+		 * been timed out by the server meanwhile (its 421 and a close):
+		 * a new one then, as after an abandoned transaction. */
+		bool kept = r->smtp.open;
+		if (kept && !submit_client_idle(&r->smtp)) {
+			submit_client_close(&r->smtp, false);
+			kept = false;
+		}
+		if (!r->smtp.open && upstream_login(r, reply) != UP_OK) {
 			set_detail(r->conn, r->why);
 			set_reply(reply, 421, "4.4.2 " TEXT_UNAVAILABLE);
 			return SMTP_RELAY_CLOSE;
 		}
+		int k = submit_client_cmd(&r->smtp, line, reply);
+		/* the same timeout racing the MAIL: once more, on a new one */
+		if (kept && attempt == 0 && (k != 0 || reply->code == 421)) {
+			submit_client_close(&r->smtp, false);
+			continue;
+		}
+		if (k != 0)
+			return gone(r, reply);
+		break;
 	}
-	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", path, params[0] ? " " : "", params);
-	if (submit_client_cmd(&r->smtp, line, reply) != 0)
-		return gone(r, reply);
 	if (reply->code / 100 == 2) {
 		r->in_tx = true;
 		r->t0_ms = base_clock_ms(NULL);
@@ -573,14 +597,24 @@ static enum smtp_relay_rc sr_data_end(void *relay, enum smtp_data_end end,
 
 	if (end != SMTP_DATA_COMPLETE || r->data_failed)
 		return abandon(r, r->data_failed ? SMTP_DATA_FAILED : end, reply);
+	/* An empty message gets no Sent copy: no IMAP server stores one
+	 * (Dovecot: "Can't save a zero byte message"), so it would be owed for
+	 * ever. */
+	if (r->spooling && r->size == 0) {
+		submit_spool_discard(&r->spool);
+		r->spooling = false;
+	}
 	/* SPEC §11: on disk and recorded before the upstream can accept it. */
 	if (r->spooling) {
 		int64_t now = (int64_t)time(NULL);
-		if (submit_spool_commit(&r->spool, sha, err, sizeof(err)) != 0 ||
-		    state_sent_add(r->db, r->account_id, r->device_id, r->spool.name, r->size, sha,
-		    now, &r->row) != STATE_OK) {
-			if (r->row == 0 && err[0] == '\0')
-				snprintf(err, sizeof(err), "state database: %s", state_errmsg(r->db));
+		/* err: the spool's failure, else the state database's */
+		bool kept = submit_spool_commit(&r->spool, sha, err, sizeof(err)) == 0;
+		if (kept && state_sent_add(r->db, r->account_id, r->device_id, r->spool.name,
+		    r->size, sha, now, &r->row) != STATE_OK) {
+			snprintf(err, sizeof(err), "state database: %s", state_errmsg(r->db));
+			kept = false;
+		}
+		if (!kept) {
 			base_log(PB_LOG_ERROR, "submission", "account %s: the Sent copy cannot be "
 			    "recorded, the message is not sent: %s", r->conn->account, err);
 			put(r->why, sizeof(r->why), err);

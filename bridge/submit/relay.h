@@ -21,9 +21,16 @@
  *    event=submission-refused). The credential is kept in memory for the
  *    session only (to reconnect after an abandoned transaction and for the
  *    Sent copy's IMAP login), never written.
+ *  - The upstream connection is kept from AUTH across transactions. At each
+ *    MAIL it is checked first (client.h, submit_client_idle): one the
+ *    server has timed out meanwhile (its "421 ... timeout exceeded" and a
+ *    close, while the device waited or the Sent copy was appended) is
+ *    replaced by a new one, and a 421 or a lost connection answering the
+ *    MAIL on a kept connection is retried once on a new one.
  *  - Every transaction's reply is the upstream's. The Sent copy (unless
  *    --sent-copy never, or auto on an upstream that files sent mail itself:
- *    Gmail's X-GM-EXT-1) is spooled as the data streams and recorded before
+ *    Gmail's X-GM-EXT-1; nor for an empty message, which no IMAP server
+ *    stores) is spooled as the data streams and recorded before
  *    the final "." goes upstream; after the upstream's 2xx it is owed
  *    (state PENDING) before the client hears the reply; after the reply it
  *    is appended on the session's IMAP connection. What fails stays owed:
@@ -57,6 +64,7 @@ struct submit_ctx {
 	pthread_mutex_t lock;            /* guards the cache below */
 	struct smtp_extensions ext;
 	uint64_t ext_until_ms;           /* base_clock_ms(); 0: never asked */
+	bool probing;                    /* a session is asking the upstream now */
 };
 
 struct submit_conn {

@@ -13,6 +13,7 @@
  * credential_ok (`account list` WORKS no), as an IMAP refusal is.
  */
 #include <check.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "bridge/submit/relay.h"
 #include "bridge/submit/sentcopy.h"
 #include "bridge/submit/spool.h"
+#include "state/state_test.h"
 #include "tests/bridge/check_maildrop.h"
 #include "tests/lib/fakeserver.h"
 
@@ -375,6 +377,270 @@ START_TEST(auth_refused_credential)
 }
 END_TEST
 
+/* ---- the upstream connection between transactions ------------------------- */
+
+/* Log in through submit_ops.open as the engine does and keep the relay. */
+static void *relay_open(struct auth_env *a, const char *user)
+{
+	struct smtp_credentials cred = { .user = user, .password = MDT_PASS,
+		.mechanism = "PLAIN", .remote_addr = "192.0.2.5" };
+
+	submit_conn_init(&a->conn, &a->sctx, &a->e.opt, "192.0.2.5", 40000);
+	a->conn.login_deadline_ms = base_clock_ms(NULL) + 30000;
+	a->relay = NULL;
+	ck_assert_int_eq(submit_ops.open(&a->conn, &cred, &a->relay, &a->reply), SMTP_AUTH_OK);
+	return a->relay;
+}
+
+#define UP_LOGIN \
+	PBT_SEND("220 fake ESMTP\r\n"), PBT_EXPECT("EHLO"), \
+	PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"), \
+	PBT_EXPECT("AUTH PLAIN"), PBT_SEND("235 2.7.0 ok\r\n")
+
+/* The submission server times the idle connection out (Postfix: "421 4.4.2
+ * host Error: timeout exceeded", then it closes; 10 s under stress) while
+ * the device waits after AUTH, or while the Sent copy of its last message
+ * is appended. The next MAIL goes on a new connection: the device gets the
+ * server's 250, not the 421 it said to nobody. */
+static const struct pbt_step idle_timeout[] = {
+	UP_LOGIN, PBT_SEND("421 4.4.2 fake Error: timeout exceeded\r\n"), PBT_ACCEPT,
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+/* The same timeout racing the MAIL: the server's 421 is MAIL's reply. */
+static const struct pbt_step timeout_at_mail[] = {
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"),
+	PBT_SEND("421 4.4.2 fake Error: timeout exceeded\r\n"), PBT_ACCEPT,
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+
+START_TEST(upstream_idle_timeout)
+{
+	const struct pbt_step *scripts[] = { idle_timeout, timeout_at_mail };
+	const char *users[] = { "idle", "idlemail" };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct auth_env a;
+		struct smtp_reply reply;
+		struct pbt_fake *f = pbt_fake_start(scripts[i], PBT_FAKE_POP3);
+		ck_assert_ptr_nonnull(f);
+		auth_init(&a, users[i], f->port, "passthrough");
+		void *relay = relay_open(&a, users[i]);
+		if (i == 0)
+			pbt_msleep(300);   /* the 421 has come, and the close */
+		memset(&reply, 0, sizeof(reply));
+		ck_assert_int_eq(submit_ops.mail(relay, "alice@example.com", "", &reply),
+		    SMTP_RELAY_REPLY);
+		ck_assert_msg(reply.code == 250, "%u %s", reply.code, reply.text);
+		submit_ops.close(relay);
+		PBT_FAKE_FINISH(f);
+		auth_free(&a);
+	}
+}
+END_TEST
+
+/* ---- an empty message ------------------------------------------------------- */
+
+/* DATA answered at once by "." (a client may do that): the submission
+ * server takes the empty message, but no IMAP server stores one (Dovecot:
+ * "Can't save a zero byte message"; imap_append refuses size 0 before
+ * asking), so a Sent copy would be owed for ever, retried and logged as an
+ * error at every login. None is made (sent_copy=skipped): nothing owed,
+ * nothing left in the spool. */
+static const struct pbt_step empty_message[] = {
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("RCPT TO:<bob@example.com>"), PBT_SEND("250 2.1.5 Ok\r\n"),
+	PBT_EXPECT("DATA"), PBT_SEND("354 go ahead\r\n"),
+	PBT_EXPECT_RAW("."), PBT_SEND("250 2.0.0 Ok: queued as EMPTY\r\n"),
+	PBT_EXPECT("QUIT"), PBT_SEND("221 bye\r\n"), PBT_END,
+};
+
+/* Nothing left in the spool folder of a's state file. */
+static void check_spool_empty(struct auth_env *a)
+{
+	char spool[SUBMIT_SPOOL_DIR_MAX];
+	ck_assert_int_eq(submit_spool_dir(a->e.opt.state, spool, sizeof(spool)), 0);
+	DIR *d = opendir(spool);
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+		ck_assert_msg(e->d_name[0] == '.', "left in the spool: %s", e->d_name);
+	if (d != NULL)
+		closedir(d);
+}
+
+static int count_row(void *arg, const struct state_sent *row)
+{
+	(void)row;
+	++*(int *)arg;
+	return 0;
+}
+
+START_TEST(empty_message_no_copy)
+{
+	struct auth_env a;
+	struct smtp_reply reply;
+	struct pbt_fake *f = pbt_fake_start(empty_message, PBT_FAKE_POP3);
+	char err[PB_ERR_MAX];
+	int owed = 0;
+
+	ck_assert_ptr_nonnull(f);
+	auth_init(&a, "empty", f->port, "passthrough");
+	void *relay = relay_open(&a, "empty");
+	ck_assert_int_eq(submit_ops.mail(relay, "alice@example.com", "", &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 250);
+	ck_assert_int_eq(submit_ops.rcpt(relay, "bob@example.com", &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 250);
+	ck_assert_int_eq(submit_ops.data_begin(relay, &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 354);
+	ck_assert_int_eq(submit_ops.data_end(relay, SMTP_DATA_COMPLETE, &reply), SMTP_RELAY_REPLY);
+	ck_assert_msg(reply.code == 250, "%u %s", reply.code, reply.text);
+	submit_ops.data_done(relay);
+	ck_assert_uint_eq(a.conn.sent, 1);
+	ck_assert_uint_eq(a.conn.copies_pending, 0);
+	submit_ops.close(relay);
+	PBT_FAKE_FINISH(f);
+
+	struct state_db *db = state_open(a.e.opt.state, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_sent_pending(db, 0, 10, count_row, &owed), STATE_OK);
+	ck_assert_int_eq(owed, 0);
+	state_close(db);
+	check_spool_empty(&a);
+	auth_free(&a);
+}
+END_TEST
+
+/* ---- a state database that cannot record the Sent copy -------------------- */
+
+/* The spool file is written and made durable, then its record refused
+ * (here: a trigger; in life a full disk or a damaged file). The message is
+ * not sent (451, the upstream connection dropped before the final dot),
+ * nothing is left in the spool, and the log says why: the state database's
+ * own error, never what happened to be in a buffer the spool never wrote. */
+static const struct pbt_step unrecorded[] = {
+	UP_LOGIN, PBT_EXPECT("MAIL FROM:<alice@example.com>"), PBT_SEND("250 2.1.0 Ok\r\n"),
+	PBT_EXPECT("RCPT TO:<bob@example.com>"), PBT_SEND("250 2.1.5 Ok\r\n"),
+	PBT_EXPECT("DATA"), PBT_SEND("354 go ahead\r\n"), PBT_STALL, PBT_END,
+};
+
+/* Fill the stack below the caller with octets no message holds, so that a
+ * buffer data_end() reads without having written it shows. */
+static __attribute__((noinline)) void paint_stack(void)
+{
+	volatile char junk[64 * 1024];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = '~';
+}
+
+START_TEST(sent_copy_not_recorded)
+{
+	struct auth_env a;
+	struct smtp_reply reply;
+	struct pbt_fake *f = pbt_fake_start(unrecorded, PBT_FAKE_POP3);
+	char err[PB_ERR_MAX], logf[] = "/tmp/pbt-submit-log.XXXXXX";
+
+	ck_assert_ptr_nonnull(f);
+	auth_init(&a, "unrec", f->port, "passthrough");
+	struct state_db *db = state_open(a.e.opt.state, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_ge(state_test_exec(db, "CREATE TRIGGER refuse_sent BEFORE INSERT ON "
+	    "sent_copies BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"), 0);
+	state_close(db);
+	void *relay = relay_open(&a, "unrec");
+	ck_assert_int_eq(submit_ops.mail(relay, "alice@example.com", "", &reply), SMTP_RELAY_REPLY);
+	ck_assert_int_eq(submit_ops.rcpt(relay, "bob@example.com", &reply), SMTP_RELAY_REPLY);
+	ck_assert_int_eq(submit_ops.data_begin(relay, &reply), SMTP_RELAY_REPLY);
+	ck_assert_uint_eq(reply.code, 354);
+	ck_assert_int_eq(submit_ops.data_write(relay, MSG, strlen(MSG)), 0);
+	/* the log lines of data_end() into a file */
+	int lfd = mkstemp(logf), saved = dup(2);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_ge(saved, 0);
+	fflush(stderr);
+	dup2(lfd, 2);
+	paint_stack();
+	enum smtp_relay_rc rc = submit_ops.data_end(relay, SMTP_DATA_COMPLETE, &reply);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ck_assert_int_eq(rc, SMTP_RELAY_REPLY);
+	ck_assert_msg(reply.code == 451, "%u %s", reply.code, reply.text);
+	submit_ops.close(relay);
+	ck_assert_int_eq(pbt_fake_join(f), 0);
+	ck_assert_ptr_null(strstr(f->log.p, "C: ."));   /* the final dot never went */
+	pbt_fake_free(f);
+
+	char log[8192];
+	ssize_t n = pread(lfd, log, sizeof(log) - 1, 0);
+	close(lfd);
+	unlink(logf);
+	ck_assert_int_gt(n, 0);
+	log[n] = '\0';
+	fputs(log, stderr);
+	const char *line = strstr(log, "event=submission ");
+	ck_assert_msg(line != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "cannot be recorded, the message is not sent: state database: ")
+	    != NULL, "%s", log);
+	ck_assert_msg(strstr(line, "reason=\"state database: ") != NULL, "%s", line);
+	for (const char *p = log; *p; p++)
+		ck_assert_msg((*p >= 0x20 && *p < 0x7f) || *p == '\n', "%s", log);
+	check_spool_empty(&a);
+	auth_free(&a);
+}
+END_TEST
+
+/* ---- EHLO before AUTH: what the upstream offers ---------------------------- */
+
+struct probe {
+	struct submit_conn conn;
+	struct smtp_extensions ext;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	submit_ops.extensions(&p->conn, &p->ext);
+	return NULL;
+}
+
+/* Anybody may send EHLO before logging in, and EHLO asks the submission
+ * server what it offers when the cached answer is out of date. While one
+ * such question is on its way (here to a server that accepts connections
+ * and never greets, as a stuck one does), the other sessions' EHLOs do not
+ * open a connection each and wait too: they answer at once from what is
+ * known. */
+START_TEST(ehlo_probe_single_flight)
+{
+	struct mdt_env e;
+	struct submit_ctx ctx;
+	struct probe a, b;
+	char url[64];
+	int port, lfd = pbt_listen(false, &port);
+	pthread_t th;
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", port);
+	mdt_env_init(&e, "probe", "smtp-upstream", url, "smtp-upstream-tls", "none",
+	    "upstream-timeout", "3", NULL);
+	ck_assert_int_eq(submit_ctx_init(&ctx, &e.ctx, e.opt.state), 0);
+	submit_conn_init(&a.conn, &ctx, &e.opt, "192.0.2.5", 40000);
+	submit_conn_init(&b.conn, &ctx, &e.opt, "192.0.2.6", 40001);
+	uint64_t t0 = base_clock_ms(NULL);
+	ck_assert_int_eq(pthread_create(&th, NULL, probe_main, &a), 0);
+	pbt_msleep(300);   /* a's question is on its way */
+	probe_main(&b);
+	uint64_t waited = base_clock_ms(NULL) - t0;
+	ck_assert_msg(waited < 1500, "the second EHLO waited %llu ms",
+	    (unsigned long long)waited);
+	ck_assert_uint_eq(b.ext.size, 0);   /* nothing known yet */
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_uint_ge(base_clock_ms(NULL) - t0, 2500);   /* a waited for the greeting */
+	close(lfd);
+	submit_ctx_free(&ctx);
+	mdt_env_free(&e);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("submit");
@@ -390,6 +656,10 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_add_test(tc, auth_user_names);
 	tcase_add_test(tc, auth_refused_credential);
+	tcase_add_test(tc, upstream_idle_timeout);
+	tcase_add_test(tc, empty_message_no_copy);
+	tcase_add_test(tc, sent_copy_not_recorded);
+	tcase_add_test(tc, ehlo_probe_single_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }

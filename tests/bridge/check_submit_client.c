@@ -310,6 +310,44 @@ START_TEST(t_login_long_password)
 }
 END_TEST
 
+/* A server that answers one command twice (a stray reply, or one the
+ * server sent of its own accord): the client, which never pipelines, finds
+ * it waiting when it is about to send the next command, and stops there
+ * (-1, connection closed) instead of taking it for that command's reply —
+ * which would put every later reply one command off, the final dot's
+ * included. */
+START_TEST(t_stray_reply)
+{
+	static const struct pbt_step script[] = {
+		PBT_SEND(GREET), PBT_EXPECT("EHLO"),
+		PBT_SEND("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"),
+		PBT_EXPECT("MAIL FROM:<a@example.com>"),
+		PBT_SEND("250 2.1.0 Ok\r\n250 2.1.0 Ok again\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	struct submit_endpoint ep = { .host = "127.0.0.1", .port = 0, .tls = PB_UTLS_NONE,
+		.ca = "", .timeout_s = 10, .helo = "client.test" };
+	struct pbt_fake *f = pbt_fake_start(script, PBT_FAKE_POP3);
+	struct run r;
+
+	ck_assert_ptr_nonnull(f);
+	ep.port = (unsigned)f->port;
+	submit_client_init(&r.c);
+	ck_assert_int_eq(submit_client_open(&r.c, &ep, &r.reply), 0);
+	ck_assert_int_eq(submit_client_cmd(&r.c, "MAIL FROM:<a@example.com>", &r.reply), 0);
+	ck_assert_uint_eq(r.reply.code, 250);
+	pbt_msleep(200);   /* the stray reply has come */
+	memset(&r.reply, 0, sizeof(r.reply));
+	ck_assert_int_eq(submit_client_cmd(&r.c, "RCPT TO:<bad@example.com>", &r.reply), -1);
+	ck_assert(!r.c.open);
+	ck_assert_msg(strstr(r.c.err, "reply") != NULL, "%s", r.c.err);
+	submit_client_close(&r.c, true);
+	ck_assert_int_eq(pbt_fake_join(f), 0);
+	ck_assert_ptr_null(strstr(f->log.p, "C: RCPT"));
+	pbt_fake_free(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("submit-client");
@@ -324,6 +362,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_plain_line_limit);
 	tcase_add_test(tc, t_login_long_password);
+	tcase_add_test(tc, t_stray_reply);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
