@@ -72,6 +72,22 @@ static const struct pcase pcases[] = {
 	{ "a LOGIN a b \r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0, { 0 }, 0, 0 },
 	{ "a LOGIN a\rb\r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0, { 0 }, 0, 0 },
 	{ "a LOGIN {99999}\r\n", 0, FRONT_PARSE_TOO_LONG, "a", "LOGIN", 0, { 0 }, 0, 0 },
+	/* A bad command's literals are its own octets, never commands: a line
+	 * end inside a literal with a NUL, a non-synchronizing literal after
+	 * the error (the client sends it without waiting). A synchronizing one
+	 * ends the command: no "+" goes, the client does not send it. */
+	{ "a LOGIN {13}\r\nx\0\nb LOGOUT\r\n c\r\n", 31, FRONT_PARSE_BAD, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
+	{ "a LOGIN x\"y {10+}\r\nb LOGOUT\r\n\r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
+	{ "a LOGIN x\"y {2+}\r\n\r\n {10+}\r\nb LOGOUT\r\n\r\nc NOOP\r\n", 0, FRONT_PARSE_BAD,
+	  "a", "LOGIN", 0, { 0 }, 0, 40 },
+	{ "a LOGIN x\"y {10}\r\nb LOGOUT\r\n\r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0,
+	  { 0 }, 0, 18 },
+	{ "a LOGIN {12345678901+}\r\nb LOGOUT\r\n", 0, FRONT_PARSE_TOO_LONG, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
+	{ "a LOGIN x\"y {99999+}\r\nb LOGOUT\r\n", 0, FRONT_PARSE_TOO_LONG, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
 };
 
 static void check_case(const struct pcase *c, const struct front_cmd *cmd,
