@@ -1,6 +1,7 @@
 /* bridge/front/parse.c — the pre-login command parser (bridge/front/parse.h). */
 #include "bridge/front/parse.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,17 +52,53 @@ static enum step too_long(struct scan *sc, const char *what)
 	return STEP_STOP;
 }
 
-/* A syntax error at sc->pos: BAD once the line's end is there. */
+/* Does the line b[0, n) (its LF excluded) end in a non-synchronizing
+ * literal's announcement "{digits+}"? Its size in *size (digits beyond 10:
+ * ULLONG_MAX, over any bound). */
+static bool nonsync_header(const unsigned char *b, size_t n, unsigned long long *size)
+{
+	if (n > 0 && b[n - 1] == '\r')
+		n--;
+	if (n < 4 || b[n - 1] != '}' || b[n - 2] != '+')
+		return false;
+	size_t d = n - 2, k = d;
+	while (k > 0 && b[k - 1] >= '0' && b[k - 1] <= '9')
+		k--;
+	if (k == d || k == 0 || b[k - 1] != '{')
+		return false;
+	*size = 0;
+	for (size_t i = k; i < d; i++)
+		*size = d - k > 10 ? ULLONG_MAX : *size * 10 + (b[i] - '0');
+	return true;
+}
+
+/* A syntax error at sc->pos: BAD once the command's end is there. That is
+ * the end of the line, past the octets of every non-synchronizing literal
+ * announced on the way: the client sends those without waiting, so they
+ * are part of the bad command, never commands of their own (one over
+ * FRONT_LITERAL_MAX closes the session, RFC 7888 §4). A synchronizing
+ * literal's announcement ends it: no "+" went for that one, and the client
+ * waits for it. */
 static enum step bad(struct scan *sc, const char *what)
 {
 	snprintf(sc->cmd->error, sizeof(sc->cmd->error), "%s", what);
-	const unsigned char *lf = sc->pos < sc->lim ?
-	    memchr(sc->b + sc->pos, '\n', sc->lim - sc->pos) : NULL;
-	if (lf == NULL)
-		return more(sc, sc->len + 1);
-	sc->consumed = (size_t)(lf - sc->b) + 1;
-	sc->res = FRONT_PARSE_BAD;
-	return STEP_STOP;
+	size_t p = sc->pos, from = 0;   /* the announcement may begin before pos */
+	for (;;) {
+		const unsigned char *lf = p < sc->lim ? memchr(sc->b + p, '\n', sc->lim - p) :
+		    NULL;
+		if (lf == NULL)
+			return more(sc, p > sc->len ? p : sc->len + 1);
+		size_t end = (size_t)(lf - sc->b);
+		unsigned long long n;
+		if (!nonsync_header(sc->b + from, end - from, &n)) {
+			sc->consumed = end + 1;
+			sc->res = FRONT_PARSE_BAD;
+			return STEP_STOP;
+		}
+		if (n > FRONT_LITERAL_MAX)
+			return too_long(sc, "literal too long");
+		p = from = end + 1 + (size_t)n;
+	}
 }
 
 /* Is there a byte at pos? (MORE or TOO_LONG when not.) */
@@ -220,8 +257,11 @@ static enum step literal(struct scan *sc, bool top)
 		sc->cmd->n_sync++;
 	if (sc->pos + n > sc->lim)
 		return more(sc, sc->pos + (size_t)n);
-	if (memchr(sc->b + sc->pos, '\0', (size_t)n))
+	if (memchr(sc->b + sc->pos, '\0', (size_t)n)) {
+		/* the literal's octets are the command's, whatever they hold */
+		sc->pos += (size_t)n;
 		return bad(sc, "NUL in a literal");
+	}
 	char *p = store(sc, (size_t)n);
 	if (!p)
 		return too_long(sc, "command too long");

@@ -16,12 +16,18 @@
  *                           the length buf must reach before another call
  *                           can progress (a literal's end), or len + 1.
  *      FRONT_PARSE_BAD      a syntax error; *consumed runs to the end of the
- *                           line where it was found (LF included) and the
- *                           session goes on after it. cmd->tag is set when
+ *                           line where it was found (LF included), past the
+ *                           octets of the literals in it (one that held the
+ *                           error, and every non-synchronizing literal
+ *                           announced from there on: the client sends them
+ *                           unasked), and the session goes on after it; a
+ *                           synchronizing literal's announcement ends the
+ *                           line (no "+" went for it). cmd->tag is set when
  *                           the tag was read whole ("" otherwise), cmd->error
  *                           says what is wrong.
  *      FRONT_PARSE_TOO_LONG over a bound (FRONT_CMD_MAX octets in all, a
- *                           literal over FRONT_LITERAL_MAX, more than
+ *                           literal over FRONT_LITERAL_MAX, a bad command's
+ *                           included, more than
  *                           FRONT_ARGS_MAX arguments, a tag or command name
  *                           too long): the session is to be closed.
  *  - Arguments: atoms (ASTRING-CHAR octets: any CHAR but atom-specials,

@@ -168,9 +168,14 @@ enum front_relay_end front_relay_run(struct front_relay *r)
 		uint64_t wait = active + r->idle_ms - now;
 		if (r->check && next_check - now < wait)
 			wait = next_check - now;
+		/* A descriptor nothing is asked of stays out: poll() reports
+		 * POLLHUP and POLLERR whatever the events, and a side that closed
+		 * while the other is not reading would wake it at once, again and
+		 * again (a busy loop until the reader reads or the idle limit). */
+		short ec = events(&cu, &uc), eu = events(&uc, &cu);
 		struct pollfd p[2] = {
-			{ .fd = r->client->fd, .events = (short)(events(&cu, &uc)) },
-			{ .fd = r->upstream->fd, .events = (short)(events(&uc, &cu)) },
+			{ .fd = ec ? r->client->fd : -1, .events = ec },
+			{ .fd = eu ? r->upstream->fd : -1, .events = eu },
 		};
 		if (poll(p, 2, wait > 60000 ? 60000 : (int)wait) < 0 && errno != EINTR) {
 			snprintf(r->reason, sizeof(r->reason), "poll: %s", strerror(errno));

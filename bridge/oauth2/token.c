@@ -67,12 +67,16 @@ static const char *member_str(json_t *o, const char *name)
 }
 
 /* A number member given as a JSON integer or a decimal string (some
- * providers quote it); -1 when absent or not a number >= 0. */
+ * providers quote it); -1 when absent or not a number >= 0; at most
+ * OAUTH2_SECONDS_MAX (a later "now + expires_in" or "interval * 1000"
+ * cannot overflow). */
 static int64_t member_seconds(json_t *o, const char *name)
 {
 	json_t *v = json_object_get(o, name);
-	if (json_is_integer(v))
-		return json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		return i < 0 ? -1 : i > OAUTH2_SECONDS_MAX ? OAUTH2_SECONDS_MAX : (int64_t)i;
+	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = strlen(s);

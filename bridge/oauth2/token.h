@@ -11,7 +11,7 @@
  *                         b64token of at most OAUTH2_TOKEN_MAX octets);
  *                         t->refresh holds a new refresh token when the
  *                         answer had one (rotation), t->expires_in its
- *                         lifetime or -1;
+ *                         lifetime (at most OAUTH2_SECONDS_MAX) or -1;
  *      OAUTH2_TEMP        no answer (unreachable, timed out, TLS), HTTP 5xx
  *                         or 429, error temporarily_unavailable or
  *                         server_error, or an answer that is not what RFC
@@ -45,6 +45,9 @@
 #define OAUTH2_CODE_MAX  1024               /* a device code */
 #define OAUTH2_USER_CODE_MAX 64
 #define OAUTH2_DETAIL_MAX 300
+/* expires_in and interval are cut to this (31 years; a quoted number has at
+ * most 9 digits anyway). */
+#define OAUTH2_SECONDS_MAX 999999999
 
 enum oauth2_outcome {
 	OAUTH2_OK,

@@ -72,6 +72,22 @@ static const struct pcase pcases[] = {
 	{ "a LOGIN a b \r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0, { 0 }, 0, 0 },
 	{ "a LOGIN a\rb\r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0, { 0 }, 0, 0 },
 	{ "a LOGIN {99999}\r\n", 0, FRONT_PARSE_TOO_LONG, "a", "LOGIN", 0, { 0 }, 0, 0 },
+	/* A bad command's literals are its own octets, never commands: a line
+	 * end inside a literal with a NUL, a non-synchronizing literal after
+	 * the error (the client sends it without waiting). A synchronizing one
+	 * ends the command: no "+" goes, the client does not send it. */
+	{ "a LOGIN {13}\r\nx\0\nb LOGOUT\r\n c\r\n", 31, FRONT_PARSE_BAD, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
+	{ "a LOGIN x\"y {10+}\r\nb LOGOUT\r\n\r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
+	{ "a LOGIN x\"y {2+}\r\n\r\n {10+}\r\nb LOGOUT\r\n\r\nc NOOP\r\n", 0, FRONT_PARSE_BAD,
+	  "a", "LOGIN", 0, { 0 }, 0, 40 },
+	{ "a LOGIN x\"y {10}\r\nb LOGOUT\r\n\r\n", 0, FRONT_PARSE_BAD, "a", "LOGIN", 0,
+	  { 0 }, 0, 18 },
+	{ "a LOGIN {12345678901+}\r\nb LOGOUT\r\n", 0, FRONT_PARSE_TOO_LONG, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
+	{ "a LOGIN x\"y {99999+}\r\nb LOGOUT\r\n", 0, FRONT_PARSE_TOO_LONG, "a", "LOGIN", 0,
+	  { 0 }, 0, 0 },
 };
 
 static void check_case(const struct pcase *c, const struct front_cmd *cmd,
@@ -347,6 +363,71 @@ START_TEST(relay_stalled_direction)
 	ck_assert(memcmp(buf, "* BYE\r\n", 7) == 0);
 	ck_assert_int_eq(relay_join(&rr), FRONT_RELAY_SERVER_CLOSED);
 	close(rr.app_client);
+}
+END_TEST
+
+/* CPU time of thread t so far, in ms. */
+static uint64_t thread_cpu_ms(pthread_t t)
+{
+	clockid_t cid;
+	struct timespec ts;
+	ck_assert_int_eq(pthread_getcpuclockid(t, &cid), 0);
+	ck_assert_int_eq(clock_gettime(cid, &ts), 0);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Fill fd's way until it would block: the octets written. */
+static size_t fill_until_blocked(int fd, char c)
+{
+	char buf[8192];
+	size_t n = 0;
+	memset(buf, c, sizeof(buf));
+	for (;;) {
+		ssize_t w = send(fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			ck_assert_msg(errno == EAGAIN || errno == EWOULDBLOCK, "send: %s",
+			    strerror(errno));
+			return n;
+		}
+		n += (size_t)w;
+	}
+}
+
+/* One side has closed (its descriptor reports POLLHUP, which poll() reports
+ * whatever was asked) while the relay holds octets for the other, which
+ * reads nothing for a while: the relay waits for that reader without
+ * spinning, then delivers everything and ends. Both directions. */
+START_TEST(relay_closed_side_no_spin)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		struct relay_run rr;
+		relay_start(&rr, 20000, NULL, NULL);
+		relay_go(&rr);
+		int src = dir == 0 ? rr.app_upstream : rr.app_client;
+		int dst = dir == 0 ? rr.app_client : rr.app_upstream;
+		/* Fill the relay's buffer and the sockets behind it, then close. */
+		size_t n = 0;
+		for (int i = 0; i < 5; i++) {
+			n += fill_until_blocked(src, 'x');
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		ck_assert_uint_gt(n, FRONT_RELAY_BUF);
+		close(src);
+		uint64_t c0 = thread_cpu_ms(rr.t);
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+		uint64_t used = thread_cpu_ms(rr.t) - c0;
+		ck_assert_msg(used < 200, "direction %d: the relay used %llu ms of CPU in 1 s while "
+		    "waiting", dir, (unsigned long long)used);
+		char *buf = malloc(n);
+		ck_assert_ptr_nonnull(buf);
+		read_exact(dst, buf, n);
+		free(buf);
+		ck_assert_int_eq(relay_join(&rr), dir == 0 ? FRONT_RELAY_SERVER_CLOSED :
+		    FRONT_RELAY_CLIENT_CLOSED);
+		close(dst);
+	}
 }
 END_TEST
 
@@ -654,6 +735,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, relay_both_ways);
 	tcase_add_test(tc, relay_stalled_direction);
 	tcase_add_test(tc, relay_idle_and_check);
+	tcase_add_test(tc, relay_closed_side_no_spin);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("engine");
 	tcase_set_timeout(tc, 60);

@@ -249,6 +249,13 @@ START_TEST(answers)
 		{ 200, "{\"access_token\":\"t\",\"token_type\":\"bearer\",\"expires_in\":\"60\"}",
 		    OAUTH2_OK, "t", "", "", 60 },
 		{ 200, "{\"access_token\":\"t\"}", OAUTH2_OK, "t", "", "", -1 },
+		/* a lifetime past any clock: cut, so that now + expires_in cannot
+		 * overflow; a negative one counts as absent */
+		{ 200, "{\"access_token\":\"t\",\"expires_in\":9223372036854775807}", OAUTH2_OK,
+		    "t", "", "", OAUTH2_SECONDS_MAX },
+		{ 200, "{\"access_token\":\"t\",\"expires_in\":1000000000}", OAUTH2_OK,
+		    "t", "", "", OAUTH2_SECONDS_MAX },
+		{ 200, "{\"access_token\":\"t\",\"expires_in\":-5}", OAUTH2_OK, "t", "", "", -1 },
 		{ 200, "{\"access_token\":\"t\",\"token_type\":\"mac\"}", OAUTH2_PERM, "", "", "", -1 },
 		{ 200, "{\"access_token\":\"t t\",\"token_type\":\"Bearer\"}", OAUTH2_TEMP, "", "",
 		    "", -1 },
