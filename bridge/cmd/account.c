@@ -63,7 +63,8 @@ static int store_credentials(struct config_cmdline *c, bool add)
 	struct state_account a;
 	if (!add) {
 		/* set-password: the account must exist before anything else. */
-		if (cmd_admin_open_state(&ad) != 0 || cmd_admin_find_account(&ad, account, &a) != 0 ||
+		if (cmd_admin_open_existing_state(&ad) != 0 ||
+		    cmd_admin_find_account(&ad, account, &a) != 0 ||
 		    cmd_admin_refuse_moved(&ad, &a) != 0)
 			goto out;
 	}
@@ -191,7 +192,7 @@ static int account_list(struct config_cmdline *c)
 	cmd_table_init(&t, 8);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	if (cmd_admin_open_state(&ad) != 0)
+	if (cmd_admin_open_existing_state(&ad) != 0)
 		goto out;
 	rc = state_account_list(ad.db, collect_account, &rows);
 	if (rc == STATE_OK && !rows.oom)
@@ -249,7 +250,8 @@ static int account_remove(struct config_cmdline *c)
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	const char *account = c->args[0];
-	if (cmd_admin_open_state(&ad) != 0 || cmd_admin_find_account(&ad, account, &a) != 0)
+	if (cmd_admin_open_existing_state(&ad) != 0 ||
+	    cmd_admin_find_account(&ad, account, &a) != 0)
 		goto out;
 	rc = cmd_admin_count_devices(&ad, a.id, &n);
 	if (rc == STATE_OK)

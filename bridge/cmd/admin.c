@@ -60,6 +60,19 @@ int cmd_admin_open_state(struct cmd_admin *ad)
 	return 0;
 }
 
+int cmd_admin_open_existing_state(struct cmd_admin *ad)
+{
+	struct stat st;
+
+	if (stat(ad->o.state, &st) != 0) {
+		int e = errno;
+		cmd_admin_fail(ad, "%s: %s (no state file, so no account or device here yet: "
+		    "check --state; 'popbridge account add' creates it)", ad->o.state, strerror(e));
+		return -1;
+	}
+	return cmd_admin_open_state(ad);
+}
+
 int cmd_admin_stdout_flush(const struct cmd_admin *ad, const char *what)
 {
 	errno = 0;

@@ -42,6 +42,10 @@ struct cmd_admin {
 int cmd_admin_begin(struct cmd_admin *ad, const struct config_cmdline *c);
 /* Open (create/migrate) the state file; -1 after printing the problem. */
 int cmd_admin_open_state(struct cmd_admin *ad);
+/* The same for a command that acts only on what the state file holds (its
+ * accounts and devices): a state file that is not there is refused ("no
+ * state file", never created: a mistyped --state is not an empty node). */
+int cmd_admin_open_existing_state(struct cmd_admin *ad);
 /* Look the account up in the open state file: 0, or non-zero after
  * printing "no account '...'" (or the state error). */
 int cmd_admin_find_account(struct cmd_admin *ad, const char *account, struct state_account *a);

@@ -143,7 +143,7 @@ static int device_add(struct config_cmdline *c)
 		    ad.o.device_separator);
 		goto out;
 	}
-	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, NULL, &a, NULL) != 0 ||
+	if (cmd_admin_open_existing_state(&ad) != 0 || find(&ad, account, NULL, &a, NULL) != 0 ||
 	    cmd_admin_refuse_moved(&ad, &a) != 0)
 		goto out;
 	if (a.auth != STATE_AUTH_MANAGED) {
@@ -243,7 +243,7 @@ static int device_list(struct config_cmdline *c)
 	cmd_table_init(&t, 15);
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
-	if (cmd_admin_open_state(&ad) != 0)
+	if (cmd_admin_open_existing_state(&ad) != 0)
 		goto out;
 	a.id = 0;
 	if (c->n_args == 1 && find(&ad, c->args[0], NULL, &a, NULL) != 0)
@@ -294,7 +294,7 @@ static int device_change(struct config_cmdline *c, enum device_action act)
 	if (cmd_admin_begin(&ad, c) != 0)
 		goto out;
 	const char *account = c->args[0], *device = c->args[1];
-	if (cmd_admin_open_state(&ad) != 0 || find(&ad, account, device, &a, &d) != 0 ||
+	if (cmd_admin_open_existing_state(&ad) != 0 || find(&ad, account, device, &a, &d) != 0 ||
 	    cmd_admin_refuse_moved(&ad, &a) != 0)
 		goto out;
 	switch (act) {

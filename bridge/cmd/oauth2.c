@@ -272,7 +272,8 @@ static int oauth2_login(struct config_cmdline *c)
 	memset(&a, 0, sizeof(a));
 	if (begin(&r, c) != 0)
 		goto out;
-	if (cmd_admin_open_state(&r.ad) != 0 || cmd_admin_find_account(&r.ad, r.account, &a) != 0 ||
+	if (cmd_admin_open_existing_state(&r.ad) != 0 ||
+	    cmd_admin_find_account(&r.ad, r.account, &a) != 0 ||
 	    cmd_admin_refuse_moved(&r.ad, &a) != 0)
 		goto out;
 	if (a.auth != STATE_AUTH_MANAGED || a.credential != STATE_CRED_OAUTH2) {

@@ -505,7 +505,9 @@ START_TEST(upstream_user_and_config)
 	/* global defaults and the config's device section, no override of its own */
 	ck_assert_ptr_nonnull(strstr(out, "folder=Legacy offer=unseen window=0 seen-on=retr "
 	    "dele=archive"));
-	/* the state file named on the command line wins over the config's */
+	/* the state file named on the command line wins over the config's (one
+	 * that exists: a missing one is refused, missing_state_file_not_created) */
+	add_account("other@example.org", UPSTREAM_PW);
 	ck_assert_int_eq(pb(NULL, "account", "list", "--config", conf, "--state", state, NULL),
 	    0);
 	ck_assert_ptr_null(strstr(out, ACC));
@@ -532,6 +534,41 @@ START_TEST(device_names_any_case)
 	ck_assert_ptr_null(strstr(out, "Phone"));
 	ck_assert_int_eq(pb(NULL, "device", "revoke", ACC, "PHONE", "--state", state, NULL), 0);
 	ck_assert_int_eq(login(ACC, pw, NULL, 0), MANAGED_AUTH);
+}
+END_TEST
+
+/* A state file that is not there: the commands that only act on accounts
+ * and devices it holds say so (a mistyped --state is not an empty node)
+ * and leave no new, empty state file behind. */
+START_TEST(missing_state_file_not_created)
+{
+	struct stat sb;
+	const char *cmds[][4] = {
+		{ "account", "list", NULL, NULL }, { "account", "remove", ACC, NULL },
+		{ "account", "set-password", ACC, NULL }, { "account", "oauth2-login", ACC, NULL },
+		{ "device", "list", NULL, NULL }, { "device", "list", ACC, NULL },
+		{ "device", "add", ACC, "pc" }, { "device", "revoke", ACC, "pc" },
+		{ "device", "reset", ACC, "pc" },
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *const *c = cmds[i];
+		int rc = c[2] == NULL ? pb(UPSTREAM_PW "\n", c[0], c[1], "--state", state, NULL)
+		    : c[3] == NULL ? pb(UPSTREAM_PW "\n", c[0], c[1], c[2], "--state", state, NULL)
+		    : pb(UPSTREAM_PW "\n", c[0], c[1], c[2], c[3], "--state", state, NULL);
+		ck_assert_msg(rc == 1, "%s %s: exit %d", c[0], c[1], rc);
+		ck_assert_msg(strstr(err, state) != NULL && strstr(err, "no state file") != NULL,
+		    "%s %s: stderr: %s", c[0], c[1], err);
+		ck_assert_msg(stat(state, &sb) != 0 && errno == ENOENT, "%s %s created %s",
+		    c[0], c[1], state);
+	}
+	ck_assert_int_eq(pb(NULL, "device", "set", ACC, "pc", "--offer", "all", "--state",
+	    state, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "no state file"));
+	ck_assert_int_eq(stat(state, &sb), -1);
+	/* account add creates it (the first account of a node) */
+	add_account(ACC, UPSTREAM_PW);
+	ck_assert_int_eq(pb(NULL, "account", "list", "--state", state, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, ACC));
 }
 END_TEST
 
@@ -606,6 +643,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, upstream_user_and_config);
 	tcase_add_test(tc, device_names_any_case);
 	tcase_add_test(tc, list_output_lost);
+	tcase_add_test(tc, missing_state_file_not_created);
 	suite_add_tcase(s, tc);
 	return s;
 }
