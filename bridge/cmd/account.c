@@ -53,12 +53,8 @@ static int store_credentials(struct config_cmdline *c, bool add)
 		cmd_admin_fail(&ad, "%s", STATE_ACCOUNT_RULE);
 		goto out;
 	}
-	if (add && strchr(account, ad.o.device_separator)) {
-		/* a POP3 user name is split at the first separator */
-		cmd_admin_fail(&ad, "an account name may not contain the device separator '%c'",
-		    ad.o.device_separator);
+	if (add && cmd_admin_new_account_name(&ad, account) != 0)
 		goto out;
-	}
 
 	struct state_account a;
 	if (!add) {

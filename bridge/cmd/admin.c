@@ -73,6 +73,22 @@ int cmd_admin_open_existing_state(struct cmd_admin *ad)
 	return cmd_admin_open_state(ad);
 }
 
+int cmd_admin_new_account_name(const struct cmd_admin *ad, const char *account)
+{
+	if (strchr(account, ' ') != NULL) {
+		cmd_admin_fail(ad, "an account name has no space (devices log in with it as "
+		    "their user name)");
+		return -1;
+	}
+	if (strchr(account, ad->o.device_separator) != NULL) {
+		/* a POP3 user name is split at the first separator */
+		cmd_admin_fail(ad, "an account name may not contain the device separator '%c'",
+		    ad->o.device_separator);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_admin_stdout_flush(const struct cmd_admin *ad, const char *what)
 {
 	errno = 0;

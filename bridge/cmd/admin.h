@@ -46,6 +46,10 @@ int cmd_admin_open_state(struct cmd_admin *ad);
  * accounts and devices): a state file that is not there is refused ("no
  * state file", never created: a mistyped --state is not an empty node). */
 int cmd_admin_open_existing_state(struct cmd_admin *ad);
+/* What a new managed account's name needs beyond STATE_ACCOUNT_RULE: its
+ * devices log in with it as their user name (bridge/base/username.h: split
+ * at the first device separator; no space). 0, or -1 after printing. */
+int cmd_admin_new_account_name(const struct cmd_admin *ad, const char *account);
 /* Look the account up in the open state file: 0, or non-zero after
  * printing "no account '...'" (or the state error). */
 int cmd_admin_find_account(struct cmd_admin *ad, const char *account, struct state_account *a);

@@ -215,11 +215,8 @@ int cmd_account_add_oauth2(struct config_cmdline *c)
 		cmd_admin_fail(&r.ad, "%s", STATE_ACCOUNT_RULE);
 		goto out;
 	}
-	if (strchr(account, r.ad.o.device_separator)) {
-		cmd_admin_fail(&r.ad, "an account name may not contain the device separator '%c'",
-		    r.ad.o.device_separator);
+	if (cmd_admin_new_account_name(&r.ad, account) != 0)
 		goto out;
-	}
 	snprintf(r.g->account, sizeof(r.g->account), "%s", account);
 	if (settings(&r, c) != 0)
 		goto out;

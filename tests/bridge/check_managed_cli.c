@@ -537,6 +537,21 @@ START_TEST(device_names_any_case)
 }
 END_TEST
 
+/* Devices log in with the account name as their user name (POP3, the IMAP
+ * front, SMTP AUTH: bridge/base/username.h), where it has no space: such an
+ * account could be added, and given devices, that could never log in. */
+START_TEST(account_name_with_space_refused)
+{
+	struct stat sb;
+	ck_assert_int_eq(pb(UPSTREAM_PW "\n", "account", "add", "john doe", "--state", state,
+	    NULL), 1);
+	ck_assert_msg(strstr(err, "popbridge account add: an account name has no space") !=
+	    NULL, "stderr: %s", err);
+	ck_assert_int_eq(stat(state, &sb), -1);
+	ck_assert_int_eq(stat(key, &sb), -1);
+}
+END_TEST
+
 /* A state file that is not there: the commands that only act on accounts
  * and devices it holds say so (a mistyped --state is not an empty node)
  * and leave no new, empty state file behind. */
@@ -644,6 +659,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, device_names_any_case);
 	tcase_add_test(tc, list_output_lost);
 	tcase_add_test(tc, missing_state_file_not_created);
+	tcase_add_test(tc, account_name_with_space_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
