@@ -76,7 +76,7 @@ static int upstream_credentials(struct run *r)
 
 	if (a == NULL)
 		return cmd_admin_fail(&r->ad, "out of memory"), -1;
-	bool managed = r->ad.o.auth == PB_AUTH_MANAGED;
+	bool managed = r->ad.o.auth == PB_AUTH_MANAGED, exists = false;
 	if (!managed && (r->ad.db != NULL || (!r->dry_run && stat(r->ad.o.state, &st) == 0))) {
 		if (r->ad.db == NULL && cmd_admin_open_state(&r->ad) != 0)
 			goto out;
@@ -88,7 +88,11 @@ static int upstream_credentials(struct run *r)
 		if (s == STATE_OK && cmd_admin_refuse_moved(&r->ad, a) != 0)
 			goto out;
 		managed = s == STATE_OK && a->auth == STATE_AUTH_MANAGED;
+		exists = s == STATE_OK;
 	}
+	/* a passthrough account created here must be one a device can log in to */
+	if (!managed && !exists && cmd_admin_new_account_name(&r->ad, account) != 0)
+		goto out;
 	if (!managed) {
 		snprintf(r->up_user, sizeof(r->up_user), "%s", account);
 		rc = get_password(r, r->opt[O_UP_PW], "upstream password: ", r->up_pw,

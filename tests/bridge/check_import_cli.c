@@ -1,6 +1,7 @@
 /* tests/bridge/check_import_cli.c — `popbridge import-uidls` command line
  * through the binary: --help, required options, bad URLs and flags (exit 2),
- * a missing upstream (exit 1), an unreadable or empty password file, and
+ * a missing upstream (exit 1), a new account's name no device could log in
+ * with (exit 1), an unreadable or empty password file, and
  * none of them creates a state file or prints a password. */
 #include "tests/bridge/bt.h"
 
@@ -100,6 +101,32 @@ START_TEST(help)
 }
 END_TEST
 
+/* A passthrough account the import would create must have a name devices
+ * can log in with: no space, no device separator (as `account add`). */
+START_TEST(new_account_names)
+{
+	static const char *const names[] = { "a b", "a#b" };
+	static const char *const msgs[] = { "an account name has no space",
+		"may not contain the device separator '#'" };
+	const char *pw = bt_write_file("old.pw", "secret\n");
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *args[] = { "--account", names[i], "--from", "pop3://127.0.0.1:1",
+			"--from-user", "u", "--from-password-file", pw, "--upstream",
+			"imap://127.0.0.1:1", "--upstream-tls", "none", NULL };
+		const char *st = state_path();
+		struct stat sb;
+		char *out, *err;
+		ck_assert_int_eq(run_import(args, st, &out, &err), 1);
+		ck_assert_msg(strstr(err, msgs[i]) != NULL, "'%s' lacks '%s'", err, msgs[i]);
+		ck_assert_str_eq(out, "");
+		ck_assert_int_ne(stat(st, &sb), 0);
+		free(out);
+		free(err);
+	}
+}
+END_TEST
+
 /* Password files: unreadable, empty; the password never echoes. */
 START_TEST(password_files)
 {
@@ -133,6 +160,7 @@ int main(void)
 	tcase_add_test(t, usage_errors);
 	tcase_add_test(t, help);
 	tcase_add_test(t, password_files);
+	tcase_add_test(t, new_account_names);
 	tcase_set_timeout(t, 60);
 	suite_add_tcase(s, t);
 	return bt_run_suite(s);
