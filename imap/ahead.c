@@ -176,6 +176,14 @@ static int wrap_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	if (b->type == IMAP_ARG_STREAMED) {
 		e = w->streaming;  /* routed when its stream began */
 		w->streaming = NULL;
+		if (e && m.uid != 0 && m.uid != e->info.uid) {
+			/* the UID came after the literal and names another
+			 * message: the body went to the wrong fetch (to the
+			 * caller, or dropped while its own fetch waits) */
+			imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE,
+			    "malformed FETCH: body sent for another message");
+			return -1;
+		}
 	} else {
 		int section = imap_fetch_item(r, "BODY[]") ? IMAP_SECTION_ALL
 		    : imap_fetch_item(r, "BODY[HEADER]") ? IMAP_SECTION_HEADER
@@ -187,7 +195,9 @@ static int wrap_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	if (e != w->target)
 		return 1;  /* dropped */
 	w->stop = true;
-	return w->inner && w->inner->untagged ? (w->inner->untagged(s, w->inner->ctx, r), 1) : 1;
+	if (w->inner && w->inner->untagged && w->inner->untagged(s, w->inner->ctx, r) < 0)
+		return -1;  /* malformed (s->last says why) */
+	return 1;
 }
 
 /* Take answered entries nobody waits for off the head of the queue. */

@@ -264,6 +264,54 @@ START_TEST(test_ahead_lost)
 }
 END_TEST
 
+/* A server that names the UID after the literal and answers a fetch sent
+ * ahead with another message's body: the body has gone to the caller by
+ * the time the UID says whose it is. As without read-ahead (the direct
+ * fetch below), that is a protocol error that ends the connection, never
+ * a fetch that succeeded with the wrong message. */
+START_TEST(test_ahead_body_for_another)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (BODY[] {4}\r\nfive UID 5)\r\n$1 OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	/* the same body while the fetch of UID 4 is ahead of the one waited
+	 * for (UID 5): it is UID 5's, dropped as UID 4's; UID 5 then looked
+	 * gone upstream (IMAP_ENOTFOUND: the maildrop marks it deleted) */
+	static const struct pbt_step second[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (BODY[] {4}\r\nfive UID 5)\r\n$1 OK\r\n$2 OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	static const struct pbt_step direct[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (BODY[] {4}\r\nfive UID 5)\r\n$T OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	for (int ahead = 2; ahead >= 0; ahead--) {
+		struct pbt_fake *f = fk_start(ahead == 2 ? second : ahead ? steps : direct, false);
+		struct imap_session *s = ready(f, NULL, 0);
+		if (ahead)
+			OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 4));
+		if (ahead == 2)
+			OK(imap_fetch_ahead(s, 5, IMAP_SECTION_ALL, 0, 0, 4));
+		struct body b = { .ret = 0 };
+		ck_assert_int_eq(imap_fetch_body(s, ahead == 2 ? 5 : 4, IMAP_SECTION_ALL, 0, 0,
+		    body_sink, &b, NULL), IMAP_EPROTO);
+		ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+		ck_assert(!imap_reusable(s));
+		ck_assert_uint_eq(imap_ahead_count(s), 0);
+		imap_session_free(s);
+		PBT_FAKE_FINISH(f);
+	}
+}
+END_TEST
+
 /* ---- STARTTLS -------------------------------------------------------------- */
 
 /* The client gives up on the connection: imap_connect() answers rc for
@@ -1721,6 +1769,7 @@ int main(void)
 	tcase_add_test(tc, test_ahead_out_of_order);
 	tcase_add_test(tc, test_ahead_skip_and_drain);
 	tcase_add_test(tc, test_ahead_lost);
+	tcase_add_test(tc, test_ahead_body_for_another);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
