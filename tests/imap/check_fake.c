@@ -312,6 +312,54 @@ START_TEST(test_ahead_body_for_another)
 }
 END_TEST
 
+/* The selected mailbox's UIDVALIDITY changes under the session (a mailbox
+ * deleted and created again while selected): every UID the caller holds
+ * now names another message, or none, so a UID FETCH would send another
+ * message and a UID EXPUNGE remove one. The session ends at once (as
+ * Dovecot's own BYE does), whether the news comes with a NOOP or in the
+ * middle of a fetch sent ahead; the same value again, or one reported by
+ * a SELECT, is no news. */
+START_TEST(test_uidvalidity_changed_while_selected)
+{
+	static const struct pbt_step noop[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("NOOP"), PBT_SEND("* OK [UIDVALIDITY 7] same\r\n$T OK\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("* OK [UIDVALIDITY 8] renumbered\r\n$T OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	static const struct pbt_step fetch[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID STORE 4 +FLAGS.SILENT (\\Seen)"),
+		PBT_SEND("* OK [UIDVALIDITY 8] renumbered\r\n"
+		    "* 1 FETCH (UID 4 BODY[] {5}\r\nother)\r\n$1 OK\r\n$2 OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	for (int ahead = 0; ahead <= 1; ahead++) {
+		struct pbt_fake *f = fk_start(ahead ? fetch : noop, false);
+		struct imap_session *s = ready(f, NULL, 0);
+		struct body b = { .ret = 0 };
+		struct done_log d = { 0 };
+		if (ahead) {
+			OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 5));
+			OK(imap_store_ahead(s, 4, true, IMAP_FLAG_SEEN, done_cb, &d));
+			ck_assert_int_eq(imap_fetch_body(s, 4, IMAP_SECTION_ALL, 0, 0, body_sink, &b,
+			    NULL), IMAP_EPROTO);
+			ck_assert_uint_eq(b.len, 0);
+			ck_assert_uint_eq(d.n, 1);  /* the store: not confirmed */
+		} else {
+			OK(imap_noop(s));
+			ck_assert_int_eq(imap_noop(s), IMAP_EPROTO);
+		}
+		ck_assert_msg(strstr(imap_last(s)->text, "UIDVALIDITY") != NULL, "%s",
+		    imap_last(s)->text);
+		ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+		imap_session_free(s);
+		PBT_FAKE_FINISH(f);
+	}
+}
+END_TEST
+
 /* ---- STARTTLS -------------------------------------------------------------- */
 
 /* The client gives up on the connection: imap_connect() answers rc for
@@ -1770,6 +1818,7 @@ int main(void)
 	tcase_add_test(tc, test_ahead_skip_and_drain);
 	tcase_add_test(tc, test_ahead_lost);
 	tcase_add_test(tc, test_ahead_body_for_another);
+	tcase_add_test(tc, test_uidvalidity_changed_while_selected);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
