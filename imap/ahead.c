@@ -125,7 +125,8 @@ static int section_of(const char *name)
 }
 
 /* The entry a body for uid / section belongs to (uid 0: not known yet, the
- * oldest fetch without one), marked as having had it; NULL: not ours. */
+ * oldest fetch of that section without one), marked as having had it;
+ * NULL: not ours. */
 static struct imap_ahead_entry *route(struct imap_session *s, struct wrap_ctx *w,
     uint32_t uid, int section)
 {
@@ -133,7 +134,7 @@ static struct imap_ahead_entry *route(struct imap_session *s, struct wrap_ctx *w
 	for (size_t i = 0; i < s->ahead->n; i++) {
 		struct imap_ahead_entry *e = at(s, i);
 		if (!e->info.fetch || e->body_seen || e->answered ||
-		    (uid != 0 && (e->info.uid != uid || (int)e->info.section != section))) {
+		    (int)e->info.section != section || (uid != 0 && e->info.uid != uid)) {
 			after_target = after_target || e == w->target;
 			continue;
 		}

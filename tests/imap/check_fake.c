@@ -312,6 +312,36 @@ START_TEST(test_ahead_body_for_another)
 }
 END_TEST
 
+/* TOP's two fetches of one message sent ahead, answered text first with
+ * the UID after the literal: the section routes each body (the UID says
+ * nothing yet), so the header fetch gets the header, never the text. */
+START_TEST(test_ahead_sections_out_of_order)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[HEADER])"),
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[TEXT]<0.100>)"),
+		PBT_SEND("* 1 FETCH (BODY[TEXT]<0> {4}\r\ntext UID 4)\r\n$2 OK\r\n"
+		    "* 1 FETCH (BODY[HEADER] {3}\r\nhdr UID 4)\r\n$1 OK\r\n"),
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[TEXT]<0.100>)"),
+		PBT_SEND("* 1 FETCH (BODY[TEXT]<0> {4}\r\ntext UID 4)\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_HEADER, 0, 0, 3));
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_TEXT, 0, 100, 100));
+	struct body h = { .ret = 0 }, t = { .ret = 0 };
+	OK(imap_fetch_body(s, 4, IMAP_SECTION_HEADER, 0, 0, body_sink, &h, NULL));
+	ck_assert_msg(h.len == 3 && memcmp(h.data, "hdr", 3) == 0, "%.*s", (int)h.len, h.data);
+	OK(imap_fetch_body(s, 4, IMAP_SECTION_TEXT, 0, 100, body_sink, &t, NULL));
+	ck_assert(t.len == 4 && memcmp(t.data, "text", 4) == 0);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
 /* The selected mailbox's UIDVALIDITY changes under the session (a mailbox
  * deleted and created again while selected): every UID the caller holds
  * now names another message, or none, so a UID FETCH would send another
@@ -1819,6 +1849,7 @@ int main(void)
 	tcase_add_test(tc, test_ahead_lost);
 	tcase_add_test(tc, test_ahead_body_for_another);
 	tcase_add_test(tc, test_uidvalidity_changed_while_selected);
+	tcase_add_test(tc, test_ahead_sections_out_of_order);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
