@@ -125,7 +125,8 @@ static int section_of(const char *name)
 }
 
 /* The entry a body for uid / section belongs to (uid 0: not known yet, the
- * oldest fetch without one), marked as having had it; NULL: not ours. */
+ * oldest fetch of that section without one), marked as having had it;
+ * NULL: not ours. */
 static struct imap_ahead_entry *route(struct imap_session *s, struct wrap_ctx *w,
     uint32_t uid, int section)
 {
@@ -133,7 +134,7 @@ static struct imap_ahead_entry *route(struct imap_session *s, struct wrap_ctx *w
 	for (size_t i = 0; i < s->ahead->n; i++) {
 		struct imap_ahead_entry *e = at(s, i);
 		if (!e->info.fetch || e->body_seen || e->answered ||
-		    (uid != 0 && (e->info.uid != uid || (int)e->info.section != section))) {
+		    (int)e->info.section != section || (uid != 0 && e->info.uid != uid)) {
 			after_target = after_target || e == w->target;
 			continue;
 		}
@@ -176,6 +177,14 @@ static int wrap_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	if (b->type == IMAP_ARG_STREAMED) {
 		e = w->streaming;  /* routed when its stream began */
 		w->streaming = NULL;
+		if (e && m.uid != 0 && m.uid != e->info.uid) {
+			/* the UID came after the literal and names another
+			 * message: the body went to the wrong fetch (to the
+			 * caller, or dropped while its own fetch waits) */
+			imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE,
+			    "malformed FETCH: body sent for another message");
+			return -1;
+		}
 	} else {
 		int section = imap_fetch_item(r, "BODY[]") ? IMAP_SECTION_ALL
 		    : imap_fetch_item(r, "BODY[HEADER]") ? IMAP_SECTION_HEADER
@@ -187,7 +196,9 @@ static int wrap_untagged(struct imap_session *s, void *vctx, const struct imap_r
 	if (e != w->target)
 		return 1;  /* dropped */
 	w->stop = true;
-	return w->inner && w->inner->untagged ? (w->inner->untagged(s, w->inner->ctx, r), 1) : 1;
+	if (w->inner && w->inner->untagged && w->inner->untagged(s, w->inner->ctx, r) < 0)
+		return -1;  /* malformed (s->last says why) */
+	return 1;
 }
 
 /* Take answered entries nobody waits for off the head of the queue. */

@@ -347,7 +347,10 @@ struct imap_mailbox_info {
 #define IMAP_SELECT_CONDSTORE 2u  /* add (CONDSTORE) when offered */
 
 /* SELECT or EXAMINE; out may be NULL. NO (e.g. [NONEXISTENT]) leaves no
- * mailbox selected. */
+ * mailbox selected. An untagged OK [UIDVALIDITY n] that a later command
+ * brings with another value than the SELECT's (the mailbox renumbered
+ * while selected) is IMAP_EPROTO with the connection closed: the caller's
+ * UIDs name other messages now. */
 enum imap_result imap_select(struct imap_session *s, const char *mailbox,
     unsigned flags, struct imap_mailbox_info *out);
 /* NOOP and SELECT/EXAMINE mailbox (as imap_select) sent in one write, the

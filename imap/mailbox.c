@@ -92,6 +92,7 @@ static void select_done(struct imap_session *s, enum imap_result r,
 		return;
 	s->state = IMAP_STATE_SELECTED;
 	s->exists = mi->exists;
+	s->uidvalidity = mi->has_uidvalidity ? mi->uidvalidity : 0;
 	if (out)
 		*out = *mi;
 }

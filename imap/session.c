@@ -430,6 +430,18 @@ static int handle_untagged(struct imap_session *s, const struct cmd_handler *h,
 		if (c > 0)
 			return 0;
 	}
+	uint32_t uidvalidity;
+	if (r->cond == IMAP_COND_OK && r->code == IMAP_CODE_UIDVALIDITY &&
+	    s->state == IMAP_STATE_SELECTED && s->uidvalidity != 0 && r->code_nargs > 0 &&
+	    imap_arg_number32(&r->code_args[0], &uidvalidity) == 0 &&
+	    uidvalidity != s->uidvalidity) {
+		/* Outside SELECT (whose handler took it above): the mailbox
+		 * was renumbered while selected, and every UID the caller
+		 * holds names another message now, or none. */
+		imap_set_last(s, IMAP_EPROTO, IMAP_CAUSE_NONE, "the selected mailbox's "
+		    "UIDVALIDITY changed (%u to %u)", s->uidvalidity, uidvalidity);
+		return -1;
+	}
 	if (r->cond == IMAP_COND_NONE) {
 		if (strcmp(r->name, "EXISTS") == 0) {
 			ev.type = IMAP_EVENT_EXISTS;

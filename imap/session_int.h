@@ -43,6 +43,8 @@ struct imap_session {
 	char *capstr;              /* upper-cased, space-separated, bounded */
 	struct imap_status last;
 	uint32_t exists;
+	uint32_t uidvalidity;      /* of the selected mailbox, as its SELECT
+	                              said (0: none given) */
 	bool bye;                  /* an untagged BYE was received */
 	char bye_text[IMAP_TEXT_MAX + 1];
 	size_t starttls_discarded;

@@ -16,7 +16,9 @@
  *  - the cap: a login over it waits and gets the connection a session
  *    releases, or [SYS/TEMP] at its deadline; a kept connection of another
  *    identity (another client address, forwarded upstream) makes room;
- *  - expiry: a kept connection is logged out when its time is up.
+ *  - expiry: a kept connection is logged out when its time is up;
+ *  - a message expunged (and one delivered) while the connection was kept:
+ *    the next session on it lists exactly what the folder holds.
  */
 #include "tests/bridge/check_maildrop.h"
 #include "bridge/base/clock.h"
@@ -509,6 +511,38 @@ START_TEST(t_bye_on_kept)
 }
 END_TEST
 
+/* Another client expunges a message and delivers one while the connection
+ * sits in the pool with INBOX selected: the expunge reaches the kept
+ * connection only as its check's NOOP (dropped with the check), yet the
+ * next session on it lists exactly what the folder holds: the SELECT and
+ * the sync after it, not events, say what the device sees. */
+START_TEST(t_expunged_while_kept)
+{
+	struct ptest t;
+	char a[3][65], b[3][65];
+	char cmd[1200];
+
+	pt_init(&t, true, "pool13", NULL);
+	for (uint32_t i = 0; i < 3; i++)
+		mdt_deliver(t.e.user, 9120 + i, PBT_MSG_PLAIN, "", NULL);
+	pt_session(&t, "a", a, 3);
+	ck_assert_uint_eq(kept_now(&t), 1);
+	free(pt_since(&t));
+	snprintf(cmd, sizeof(cmd), "doveadm -c %s/dovecot.conf expunge -u %s mailbox INBOX uid 2",
+	    dc->dir, t.e.user);
+	ck_assert_int_eq(system(cmd), 0);
+	mdt_deliver(t.e.user, 9123, PBT_MSG_PLAIN, "", NULL);
+	pt_session(&t, "a", b, 3);
+	char *got = pt_since(&t);
+	ck_assert_msg(count_of(got, "C: T AUTHENTICATE") == 0, "not reused:\n%s", got);
+	free(got);
+	ck_assert_str_eq(b[0], a[0]);
+	ck_assert_str_eq(b[1], a[2]);
+	ck_assert_str_ne(b[2], a[1]);
+	pt_free(&t);
+}
+END_TEST
+
 /* open() with a login deadline in ms from now, from address addr. */
 static enum pop3_md_status open_by(struct ptest *t, struct mdt_sess *s, const char *device,
     unsigned deadline_ms, const char *addr)
@@ -646,6 +680,7 @@ int main(void)
 	tcase_add_test(tc, t_seen_runs);
 	tcase_add_test(tc, t_client_gone_mid_body);
 	tcase_add_test(tc, t_bye_on_kept);
+	tcase_add_test(tc, t_expunged_while_kept);
 	tcase_add_test(tc, t_cap);
 	tcase_add_test(tc, t_cap_evicts_other_identity);
 	tcase_add_test(tc, t_expiry);

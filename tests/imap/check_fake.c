@@ -264,6 +264,132 @@ START_TEST(test_ahead_lost)
 }
 END_TEST
 
+/* A server that names the UID after the literal and answers a fetch sent
+ * ahead with another message's body: the body has gone to the caller by
+ * the time the UID says whose it is. As without read-ahead (the direct
+ * fetch below), that is a protocol error that ends the connection, never
+ * a fetch that succeeded with the wrong message. */
+START_TEST(test_ahead_body_for_another)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (BODY[] {4}\r\nfive UID 5)\r\n$1 OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	/* the same body while the fetch of UID 4 is ahead of the one waited
+	 * for (UID 5): it is UID 5's, dropped as UID 4's; UID 5 then looked
+	 * gone upstream (IMAP_ENOTFOUND: the maildrop marks it deleted) */
+	static const struct pbt_step second[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID FETCH 5 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (BODY[] {4}\r\nfive UID 5)\r\n$1 OK\r\n$2 OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	static const struct pbt_step direct[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_SEND("* 2 FETCH (BODY[] {4}\r\nfive UID 5)\r\n$T OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	for (int ahead = 2; ahead >= 0; ahead--) {
+		struct pbt_fake *f = fk_start(ahead == 2 ? second : ahead ? steps : direct, false);
+		struct imap_session *s = ready(f, NULL, 0);
+		if (ahead)
+			OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 4));
+		if (ahead == 2)
+			OK(imap_fetch_ahead(s, 5, IMAP_SECTION_ALL, 0, 0, 4));
+		struct body b = { .ret = 0 };
+		ck_assert_int_eq(imap_fetch_body(s, ahead == 2 ? 5 : 4, IMAP_SECTION_ALL, 0, 0,
+		    body_sink, &b, NULL), IMAP_EPROTO);
+		ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+		ck_assert(!imap_reusable(s));
+		ck_assert_uint_eq(imap_ahead_count(s), 0);
+		imap_session_free(s);
+		PBT_FAKE_FINISH(f);
+	}
+}
+END_TEST
+
+/* TOP's two fetches of one message sent ahead, answered text first with
+ * the UID after the literal: the section routes each body (the UID says
+ * nothing yet), so the header fetch gets the header, never the text. */
+START_TEST(test_ahead_sections_out_of_order)
+{
+	static const struct pbt_step steps[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[HEADER])"),
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[TEXT]<0.100>)"),
+		PBT_SEND("* 1 FETCH (BODY[TEXT]<0> {4}\r\ntext UID 4)\r\n$2 OK\r\n"
+		    "* 1 FETCH (BODY[HEADER] {3}\r\nhdr UID 4)\r\n$1 OK\r\n"),
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[TEXT]<0.100>)"),
+		PBT_SEND("* 1 FETCH (BODY[TEXT]<0> {4}\r\ntext UID 4)\r\n$T OK\r\n"),
+		PBT_ANSWER_ALL, PBT_END,
+	};
+	struct pbt_fake *f = fk_start(steps, false);
+	struct imap_session *s = ready(f, NULL, 0);
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_HEADER, 0, 0, 3));
+	OK(imap_fetch_ahead(s, 4, IMAP_SECTION_TEXT, 0, 100, 100));
+	struct body h = { .ret = 0 }, t = { .ret = 0 };
+	OK(imap_fetch_body(s, 4, IMAP_SECTION_HEADER, 0, 0, body_sink, &h, NULL));
+	ck_assert_msg(h.len == 3 && memcmp(h.data, "hdr", 3) == 0, "%.*s", (int)h.len, h.data);
+	OK(imap_fetch_body(s, 4, IMAP_SECTION_TEXT, 0, 100, body_sink, &t, NULL));
+	ck_assert(t.len == 4 && memcmp(t.data, "text", 4) == 0);
+	OK(imap_logout(s));
+	imap_session_free(s);
+	PBT_FAKE_FINISH(f);
+}
+END_TEST
+
+/* The selected mailbox's UIDVALIDITY changes under the session (a mailbox
+ * deleted and created again while selected): every UID the caller holds
+ * now names another message, or none, so a UID FETCH would send another
+ * message and a UID EXPUNGE remove one. The session ends at once (as
+ * Dovecot's own BYE does), whether the news comes with a NOOP or in the
+ * middle of a fetch sent ahead; the same value again, or one reported by
+ * a SELECT, is no news. */
+START_TEST(test_uidvalidity_changed_while_selected)
+{
+	static const struct pbt_step noop[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK,
+		PBT_EXPECT("NOOP"), PBT_SEND("* OK [UIDVALIDITY 7] same\r\n$T OK\r\n"),
+		PBT_EXPECT("NOOP"), PBT_SEND("* OK [UIDVALIDITY 8] renumbered\r\n$T OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	static const struct pbt_step fetch[] = {
+		PBT_SEND(GREET), LOGIN_OK, SELECT_OK, PBT_MARK,
+		PBT_EXPECT("UID FETCH 4 (UID BODY.PEEK[])"),
+		PBT_EXPECT("UID STORE 4 +FLAGS.SILENT (\\Seen)"),
+		PBT_SEND("* OK [UIDVALIDITY 8] renumbered\r\n"
+		    "* 1 FETCH (UID 4 BODY[] {5}\r\nother)\r\n$1 OK\r\n$2 OK\r\n"),
+		PBT_STALL, PBT_END,
+	};
+	for (int ahead = 0; ahead <= 1; ahead++) {
+		struct pbt_fake *f = fk_start(ahead ? fetch : noop, false);
+		struct imap_session *s = ready(f, NULL, 0);
+		struct body b = { .ret = 0 };
+		struct done_log d = { 0 };
+		if (ahead) {
+			OK(imap_fetch_ahead(s, 4, IMAP_SECTION_ALL, 0, 0, 5));
+			OK(imap_store_ahead(s, 4, true, IMAP_FLAG_SEEN, done_cb, &d));
+			ck_assert_int_eq(imap_fetch_body(s, 4, IMAP_SECTION_ALL, 0, 0, body_sink, &b,
+			    NULL), IMAP_EPROTO);
+			ck_assert_uint_eq(b.len, 0);
+			ck_assert_uint_eq(d.n, 1);  /* the store: not confirmed */
+		} else {
+			OK(imap_noop(s));
+			ck_assert_int_eq(imap_noop(s), IMAP_EPROTO);
+		}
+		ck_assert_msg(strstr(imap_last(s)->text, "UIDVALIDITY") != NULL, "%s",
+		    imap_last(s)->text);
+		ck_assert_int_eq(imap_state(s), IMAP_STATE_DISCONNECTED);
+		imap_session_free(s);
+		PBT_FAKE_FINISH(f);
+	}
+}
+END_TEST
+
 /* ---- STARTTLS -------------------------------------------------------------- */
 
 /* The client gives up on the connection: imap_connect() answers rc for
@@ -1721,6 +1847,9 @@ int main(void)
 	tcase_add_test(tc, test_ahead_out_of_order);
 	tcase_add_test(tc, test_ahead_skip_and_drain);
 	tcase_add_test(tc, test_ahead_lost);
+	tcase_add_test(tc, test_ahead_body_for_another);
+	tcase_add_test(tc, test_uidvalidity_changed_while_selected);
+	tcase_add_test(tc, test_ahead_sections_out_of_order);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
