@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bridge/base/log.h"
 #include "bridge/base/text.h"
@@ -85,6 +86,30 @@ static int plan_account(void *arg, const struct state_account *a)
 	return 0;
 }
 
+/* A private directory for a state file's copy: 0, or -1 with errno. */
+static int tmp_dir(char *dir, size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) + 24 > cap)
+		tmp = "/tmp";
+	snprintf(dir, cap, "%s/popbridge-plan.XXXXXX", tmp);
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+/* The copy and what SQLite may have put beside it, then the directory. */
+static void tmp_remove(const char *dir)
+{
+	static const char *const files[] = { "plan.db", "plan.db-wal", "plan.db-shm",
+	    "plan.db-journal" };
+	char path[PB_PATH_MAX + 16];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static int plan_one(const struct route_config *cfg, const char *spec, size_t *accounts,
     size_t *moving, size_t *away)
 {
@@ -102,17 +127,27 @@ static int plan_one(const struct route_config *cfg, const char *spec, size_t *ac
 	const char *file = eq + 1;
 	if (stat(file, &st) != 0)
 		return fail("%s: %s (no state file to plan with)", file, strerror(errno));
-	struct state_db *db = state_open(file, err, sizeof(err));
-	if (!db)
-		return fail("%s", err);
-	struct plan p = { .cfg = cfg, .from = node };
-	int rc = state_account_list(db, plan_account, &p);
-	if (rc != STATE_OK) {
-		fail("%s: listing accounts: %s", file, state_errmsg(db));
-		state_close(db);
-		return PB_EXIT_FAIL;
+	/* A node's file is read through a private copy, never opened for
+	 * writing: a newer popbridge planning would otherwise migrate it under
+	 * the node's older one (state_snapshot). */
+	char dir[PB_PATH_MAX], copy[PB_PATH_MAX + 16];
+	if (tmp_dir(dir, sizeof(dir)) != 0)
+		return fail("a temporary directory: %s", strerror(errno));
+	snprintf(copy, sizeof(copy), "%s/plan.db", dir);
+	struct state_db *db = NULL;
+	if (state_snapshot(file, copy, err, sizeof(err)) != 0) {
+		fail("%s", err);
+	} else if ((db = state_open(copy, err, sizeof(err))) == NULL) {
+		fail("%s: %s", file, err);
 	}
+	struct plan p = { .cfg = cfg, .from = node };
+	int rc = db != NULL ? state_account_list(db, plan_account, &p) : STATE_ERROR;
+	if (db != NULL && rc != STATE_OK)
+		fail("%s: listing accounts: %s", file, state_errmsg(db));
 	state_close(db);
+	tmp_remove(dir);
+	if (rc != STATE_OK)
+		return PB_EXIT_FAIL;
 	if (p.failed)
 		return fail("hashing failed (out of memory)");
 	*accounts += p.accounts;

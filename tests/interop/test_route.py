@@ -21,6 +21,7 @@ The same with nginx and real nodes: tests/interop/test_fleet.py.
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -241,6 +242,27 @@ def test_plan(tmp):
     report("route --plan: %d of %d accounts would move, all to the new node, as the "
            "independent hash says; removing a node moves exactly its own" %
            (len(want), len(accounts)))
+
+    # A node's file is never written, not even migrated: n1's made one schema
+    # version older (version 9's Sent copies undone), as a node not yet
+    # upgraded would have it.
+    con = sqlite3.connect(states["n1"])
+    latest = con.execute("SELECT version FROM schema_version").fetchone()[0]
+    con.execute("DROP TABLE sent_copies")
+    con.execute("ALTER TABLE devices DROP COLUMN n_sent")
+    con.execute("UPDATE schema_version SET version = 8")
+    con.commit()
+    con.close()
+    before = open(states["n1"], "rb").read()
+    r = route_cmd("--plan", *nodes, *sum((["--state", "%s=%s" % (n, states[n])] for n in old),
+                                         []))
+    check(r.returncode == 0 and sorted(r.stdout.splitlines()) == want,
+          "plan of an older file: %s %s" % (r.stdout, r.stderr))
+    check(open(states["n1"], "rb").read() == before and latest > 8,
+          "--plan wrote the node's state file")
+    check(not os.path.exists(states["n1"] + "-wal") and not os.path.exists(states["n1"] + "-shm"),
+          "--plan left files beside the node's state file")
+    report("route --plan reads an older node's state file without migrating or writing it")
 
     bad = [
         (["--node", "a=127.0.0.1:1"], "--listen ADDR:PORT is required (or --plan)"),
