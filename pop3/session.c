@@ -272,7 +272,7 @@ enum pop3_cmd_rc pop3_cmd_stls(struct pop3_session *s, char *args)
 	s->have_user = false;
 	if (s->t->ops->start_tls(s->t, handshake_ms(s)) != 0) {
 		const char *e = s->t->ops->last_error ? s->t->ops->last_error(s->t) : NULL;
-		pop3_set_reason(s, e != NULL ? e : "TLS handshake failed");
+		pop3_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
 		s->result = POP3_RESULT_TLS_FAILED;
 		return POP3_CMD_CLOSE;
 	}

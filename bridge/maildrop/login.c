@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
 #include "bridge/base/stats.h"
 #include "bridge/base/username.h"
@@ -264,6 +265,16 @@ static enum maildrop_login_status admit(struct maildrop_login *l)
 		set_detail(l, "too many failed logins: refused without a check");
 		l->delay_ms = GUARD_THROTTLE_MAX_MS;
 		return MAILDROP_LOGIN_AUTH;
+	}
+	uint64_t now = base_clock_ms(NULL);
+	if (l->deadline_ms != 0 && now + wait > l->deadline_ms) {
+		/* The check would start after the login deadline: none is made
+		 * (bridge/guard/throttle.h). The wait runs out the connection's
+		 * time, so asking again at once gains nothing. */
+		guard_throttle_sleep(l->ctx->throttle,
+		    l->deadline_ms > now ? (unsigned)(l->deadline_ms - now) : 0);
+		return temp_failed(l, MAILDROP_LOGIN_TEMP,
+		    "failed-login delay runs past the login deadline");
 	}
 	guard_throttle_sleep(l->ctx->throttle, wait);
 	return MAILDROP_LOGIN_OK;

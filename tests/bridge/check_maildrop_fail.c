@@ -63,6 +63,41 @@ START_TEST(t_wrong_password_and_delay)
 }
 END_TEST
 
+/* A check the failed-login delay would start after the connection's login
+ * deadline is not made (bridge/guard/throttle.h): the login waits out what
+ * is left of its time and is refused [SYS/TEMP] without a check, so even
+ * the right password neither logs in nor resets the delay. */
+START_TEST(t_delay_past_login_deadline)
+{
+	struct mdt_env e;
+	struct mdt_sess s;
+	struct pop3_credentials cred = {
+		.user = "lateuser", .password = MDT_PASS, .mechanism = "USER",
+		.remote_addr = "127.0.0.1",
+	};
+
+	mdt_env_init(&e, "lateuser", NULL);
+	ck_assert_int_eq(mdt_open_as(&e, &s, "lateuser", "not-it"), POP3_MD_AUTH);
+	ck_assert_int_eq(mdt_open_as(&e, &s, "lateuser", "not-it"), POP3_MD_AUTH);
+	/* the next check of this pair may start 4 s from now; 1 s is left */
+	memset(&s, 0, sizeof(s));
+	maildrop_conn_init(&s.conn, &e.ctx, "127.0.0.1", NULL);
+	s.conn.login_deadline_ms = base_clock_ms(NULL) + 1000;
+	uint64_t before = e.fake_ms;
+	ck_assert_int_eq(maildrop_ops.open(&s.conn, &cred, &s.md, &s.reply), POP3_MD_TEMP);
+	ck_assert_ptr_null(s.md);
+	ck_assert_ptr_nonnull(strstr(s.reply.text, "try again later"));
+	ck_assert_uint_le(e.fake_ms - before, 1000);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "lateuser"), 2);
+	ck_assert(!s.conn.identified);
+	/* with time enough the same login is checked, waits and works */
+	mdt_open(&e, &s, NULL);
+	mdt_close(&s);
+	ck_assert_uint_eq(guard_throttle_failures(e.ctx.throttle, "127.0.0.1", "lateuser"), 0);
+	mdt_env_free(&e);
+}
+END_TEST
+
 START_TEST(t_bad_user_names)
 {
 	struct mdt_env e;
@@ -570,6 +605,7 @@ static Suite *fail_suite(void)
 	tcase_add_unchecked_fixture(tc, mdt_dc_setup, mdt_dc_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, t_wrong_password_and_delay);
+	tcase_add_test(tc, t_delay_past_login_deadline);
 	tcase_add_test(tc, t_bad_user_names);
 	tcase_add_test(tc, t_in_use);
 	tcase_add_test(tc, t_upstream_down);

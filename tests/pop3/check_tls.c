@@ -288,6 +288,32 @@ START_TEST(stls_injection)
 }
 END_TEST
 
+/* A client that sends STLS and then never starts its handshake: the login
+ * deadline ends it, and the session's log reason says why, as for implicit
+ * TLS (the transport has no error text for a timeout). */
+START_TEST(stls_handshake_never_starts)
+{
+	struct server s;
+	struct pop3_tls *tls = make_tls(POP3_TLS_1_2);
+	char buf[64];
+
+	server_init(&s);
+	s.cfg.offer_stls = true;
+	s.cfg.login_timeout_s = 1;
+	server_start(&s, tls);
+	pop3_tls_unref(tls);
+	int fd = client_connect(s.port);
+	plain_expect(fd, "+OK popbridge ready.\r\n");
+	ck_assert_int_eq(pbt_sendstr(fd, "STLS\r\n"), 0);
+	plain_expect(fd, "+OK Begin TLS negotiation.\r\n");
+	ck_assert_int_lt(pbt_readline(fd, buf, sizeof(buf), 10000), 0);
+	server_wait(&s);
+	close(fd);
+	ck_assert_int_eq(s.st.result, POP3_RESULT_TLS_FAILED);
+	ck_assert_str_eq(s.st.reason, "TLS handshake failed");
+}
+END_TEST
+
 START_TEST(implicit_tls_session)
 {
 	struct server s;
@@ -744,6 +770,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
 	tcase_add_test(tc, stls_session);
 	tcase_add_test(tc, stls_injection);
+	tcase_add_test(tc, stls_handshake_never_starts);
 	tcase_add_test(tc, implicit_tls_session);
 	tcase_add_test(tc, implicit_tls_plain_client);
 	tcase_add_test(tc, min_version);
