@@ -110,10 +110,29 @@ static int obtain(struct o2run *r)
 	return 0;
 }
 
-static int read_file(struct o2run *r, const char *path, char *buf, const char *what)
+/* FILE's first line into buf: a refresh token or a client secret. Both are
+ * VSCHARs (RFC 6749 Appendix A: printable ASCII); a refresh token has no
+ * space either (token.c asks the same of the ones a provider sends), and
+ * white space at either end of the line is refused, not sent: it is
+ * invisible in the file, and the provider would refuse the grant for it. */
+static int read_file(struct o2run *r, const char *path, char *buf, const char *what,
+    bool space_inside)
 {
-	return cmd_admin_read_secret_file(&r->ad, path, buf, OAUTH2_TOKEN_MAX + 1,
-	    OAUTH2_TOKEN_MAX, what);
+	if (cmd_admin_read_secret_file(&r->ad, path, buf, OAUTH2_TOKEN_MAX + 1,
+	    OAUTH2_TOKEN_MAX, what) != 0)
+		return -1;
+	size_t n = strlen(buf);
+	bool ok = buf[0] != ' ' && buf[0] != '\t' && buf[n - 1] != ' ' && buf[n - 1] != '\t';
+	for (size_t i = 0; ok && i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		ok = (c > 0x20 && c < 0x7f) || (c == ' ' && space_inside);
+	}
+	if (ok)
+		return 0;
+	OPENSSL_cleanse(buf, OAUTH2_TOKEN_MAX + 1);
+	return cmd_admin_fail(&r->ad, "%s: the first line must hold %s in printable ASCII, %s "
+	    "(white space at the end of the line?)", path, what, space_inside ?
+	    "not starting or ending with a space or tab" : "without spaces or tabs"), -1;
 }
 
 /* The grant's settings from the command line (account add). */
@@ -168,9 +187,10 @@ static int settings(struct o2run *r, struct config_cmdline *c)
 	    oauth2_url_check(g->device_url, "--oauth2-device-url", err, sizeof(err)) != 0)
 		return cmd_admin_fail(&r->ad, "%s", err), -1;
 	if (secret_file != NULL &&
-	    read_file(r, secret_file, g->client_secret, "the client secret") != 0)
+	    read_file(r, secret_file, g->client_secret, "the client secret", true) != 0)
 		return -1;
-	if (refresh_file != NULL && read_file(r, refresh_file, g->refresh, "the refresh token") != 0)
+	if (refresh_file != NULL &&
+	    read_file(r, refresh_file, g->refresh, "the refresh token", false) != 0)
 		return -1;
 	return 0;
 }
@@ -296,9 +316,10 @@ static int oauth2_login(struct config_cmdline *c)
 		goto out;
 	}
 	if (secret_file != NULL &&
-	    read_file(&r, secret_file, r.g->client_secret, "the client secret") != 0)
+	    read_file(&r, secret_file, r.g->client_secret, "the client secret", true) != 0)
 		goto out;
-	if (refresh_file != NULL && read_file(&r, refresh_file, r.g->refresh, "the refresh token") != 0)
+	if (refresh_file != NULL &&
+	    read_file(&r, refresh_file, r.g->refresh, "the refresh token", false) != 0)
 		goto out;
 	if (obtain(&r) != 0 || seal(&r) != 0)
 		goto out;

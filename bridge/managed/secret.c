@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,15 @@ void managed_key_clear(struct managed_key *key)
 }
 
 /* ---- key file ---------------------------------------------------------- */
+
+/* Before key material enters memory: the process is not dumpable (no core
+ * file, no ptrace or /proc/PID/mem by another process of its user), for
+ * the key and for everything it opens later, which lives in ordinary heap
+ * memory (upstream passwords, tokens). PR_SET_DUMPABLE 0 cannot fail. */
+static void key_holder(void)
+{
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 /* Parse the exact key file form; buf holds len bytes. */
 static int parse_key_text(const char *path, const unsigned char *buf, size_t len,
@@ -67,6 +77,7 @@ static int parse_key_text(const char *path, const unsigned char *buf, size_t len
 
 int managed_key_load(const char *path, struct managed_key *key, char *err, size_t errlen)
 {
+	key_holder();
 	/* O_NONBLOCK: a FIFO must not hang the open; O_NOFOLLOW: a symlink is
 	 * not a regular file for our purpose. */
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -144,6 +155,7 @@ static int create_key_file(const char *path, struct managed_key *key, char *err,
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
 		return base_errf(err, errlen, "key file path %s is too long", path);
+	key_holder();
 	if (RAND_bytes(key->bytes, SECRET_KEY_LEN) != 1)
 		return base_errf(err, errlen, "cannot create key file %s: no random bytes from OpenSSL",
 		    path);

@@ -8,6 +8,9 @@
  *    It is created on first use with mode 0600 (whatever the umask), written
  *    under a temporary name, fsync'd and then hard-linked into place, so an
  *    existing file is never overwritten and a crash never leaves a half key.
+ *    Loading or creating it makes the process not dumpable first
+ *    (PR_SET_DUMPABLE 0): no core file, no ptrace by the same user, shows
+ *    the key or what it opens.
  *    Loading refuses, with a message naming the file and the fix: a file that
  *    is not a regular file (symlinks are not followed), a file any group or
  *    other permission bit set, or content that is not exactly the form above.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -106,7 +107,8 @@ int oauth2_http_post(const char *url, const char *ca_file, unsigned timeout_s,
 		goto out;
 	}
 	hdr = curl_slist_append(NULL, "Accept: application/json");
-	int https = strncmp(url, "https:", 6) == 0;
+	/* the scheme is case-insensitive (RFC 3986 §3.1), as oauth2_url_check took it */
+	int https = strncasecmp(url, "https:", 6) == 0;
 	if (hdr == NULL ||
 	    curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") != CURLE_OK ||

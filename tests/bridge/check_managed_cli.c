@@ -644,6 +644,63 @@ START_TEST(list_output_lost)
 }
 END_TEST
 
+/* path := data[0..len); 0 or -1. */
+static int put_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (f == NULL)
+		return -1;
+	int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
+	return fclose(f) == 0 ? rc : -1;
+}
+
+/* The refresh token and client secret files of `account add --oauth2`:
+ * white space at either end of the first line, a control character or
+ * (in a token) a space is refused, naming the file, before any key file,
+ * state file or token request; a CRLF line end is not part of the value. */
+static int add_oauth2(const char *secret_file, const char *refresh_file)
+{
+	return pb(NULL, "account", "add", ACC, "--oauth2", "custom", "--oauth2-token-url",
+	    "https://127.0.0.1:1/token", "--oauth2-client-id", "cid", "--upstream-timeout", "2",
+	    "--oauth2-client-secret-file", secret_file, "--refresh-token-file", refresh_file,
+	    "--state", state, NULL);
+}
+
+START_TEST(oauth2_secret_files_checked)
+{
+	char rt[600], cs[600];
+	struct stat sb;
+	snprintf(rt, sizeof(rt), "%s/refresh.txt", dir);
+	snprintf(cs, sizeof(cs), "%s/secret.txt", dir);
+	ck_assert_int_eq(put_file(cs, "client-secret-1\n", 16), 0);
+	const char *bad_tokens[] = { "rt-1 \n", "rt-1\t\n", " rt-1\n", "rt 1\n", "rt-\x01" "1\n",
+	    "rt-\x7f" "1\n", "rt-\xc3\xa9\n" };
+	for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
+		ck_assert_int_eq(put_file(rt, bad_tokens[i], strlen(bad_tokens[i])), 0);
+		ck_assert_int_eq(add_oauth2(cs, rt), 1);
+		ck_assert_msg(strstr(err, rt) != NULL && strstr(err, "the refresh token") != NULL &&
+		    strstr(err, "printable ASCII") != NULL && strstr(err, "unreachable") == NULL,
+		    "token %zu: stderr: %s", i, err);
+	}
+	ck_assert_int_eq(put_file(rt, "rt-1\r\n", 6), 0);
+	const char *bad_secrets[] = { "client-secret-1 \n", "\tclient-secret-1\n",
+	    "client\x1b[2J\n" };
+	for (size_t i = 0; i < sizeof(bad_secrets) / sizeof(bad_secrets[0]); i++) {
+		ck_assert_int_eq(put_file(cs, bad_secrets[i], strlen(bad_secrets[i])), 0);
+		ck_assert_int_eq(add_oauth2(cs, rt), 1);
+		ck_assert_msg(strstr(err, cs) != NULL && strstr(err, "the client secret") != NULL &&
+		    strstr(err, "printable ASCII") != NULL, "secret %zu: stderr: %s", i, err);
+	}
+	ck_assert_int_eq(stat(key, &sb), -1);
+	ck_assert_int_eq(stat(state, &sb), -1);
+	/* a space inside a client secret is VSCHAR (RFC 6749 Appendix A.2);
+	 * CRLF: the CR is not the token's; both reach the token endpoint */
+	ck_assert_int_eq(put_file(cs, "client secret 1\r\n", 17), 0);
+	ck_assert_int_eq(add_oauth2(cs, rt), 1);
+	ck_assert_msg(strstr(err, "token endpoint unreachable") != NULL, "stderr: %s", err);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("managed-cli");
@@ -660,6 +717,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, list_output_lost);
 	tcase_add_test(tc, missing_state_file_not_created);
 	tcase_add_test(tc, account_name_with_space_refused);
+	tcase_add_test(tc, oauth2_secret_files_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -361,6 +361,18 @@ START_TEST(requests)
 	ck_assert_int_eq(oauth2_token_refresh(&c, rt, t), OAUTH2_PERM);
 	ck_assert(t->invalid_grant);
 	ck_assert_int_eq(oauth2_token_refresh(&c, rt2, t), OAUTH2_OK);
+	/* a scheme in capitals: the endpoint rule takes it (RFC 3986 §3.1: the
+	 * scheme is case-insensitive), so requests go there too, over TLS */
+	char upper[128], err[PB_ERR_MAX];
+	snprintf(upper, sizeof(upper), "HTTPS://127.0.0.1:%d/token", g_https);
+	ck_assert_int_eq(oauth2_url_check(upper, "--oauth2-token-url", err, sizeof(err)), 0);
+	c.token_url = upper;
+	ck_assert_uint_lt(strlen(t->refresh), sizeof(rt2));   /* rotation: the live one */
+	memcpy(rt2, t->refresh, strlen(t->refresh) + 1);
+	ck_assert_msg(oauth2_token_refresh(&c, rt2, t) == OAUTH2_OK, "%s", t->detail);
+	ck_assert_uint_lt(strlen(t->refresh), sizeof(rt2));
+	memcpy(rt2, t->refresh, strlen(t->refresh) + 1);
+	c.token_url = url;
 
 	/* the system store does not know the test CA */
 	c.ca_file = NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +240,26 @@ START_TEST(existing_key_never_overwritten)
 	size_t na = read_file(keypath, after, sizeof(after));
 	ck_assert_uint_eq(na, nb);
 	ck_assert(memcmp(before, after, na) == 0);
+}
+END_TEST
+
+/* A process that holds the key is not dumpable: no core file and no
+ * ptrace by another process of the same user can show the key or what it
+ * opens (upstream passwords, tokens). Each test runs in its own fork. */
+START_TEST(key_holder_not_dumpable)
+{
+	struct managed_key k;
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+	int created = 0;
+	ck_assert_msg(managed_key_load_or_create(keypath, &k, &created, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	/* loading an existing one, in a process that could dump */
+	ck_assert_int_eq(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), 0);
+	ck_assert_msg(managed_key_load(keypath, &k, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	managed_key_clear(&k);
 }
 END_TEST
 
@@ -545,6 +566,7 @@ int main(void)
 	tcase_add_test(tk, key_not_regular_refused);
 	tcase_add_test(tk, key_bad_format_refused);
 	tcase_add_test(tk, existing_key_never_overwritten);
+	tcase_add_test(tk, key_holder_not_dumpable);
 	suite_add_tcase(s, tk);
 
 	TCase *ts = tcase_create("seal");
