@@ -36,8 +36,12 @@
 int base_username_split(const char *user, char sep, char *account, char *device,
     int *has_device, char *err, size_t errlen);
 
-/* The device-name rule alone (0 valid, -1 not). */
+/* The device-name rule alone (0 valid, -1 not), and its words for an
+ * administrator: `device add` and configuration sections refuse a name no
+ * device could log in with. */
 int base_device_name_check(const char *device);
+#define BASE_DEVICE_RULE "a device name is 1 to " STATE_STR(STATE_DEVICE_MAX) \
+	" of A-Z a-z 0-9 . _ - + @ (what a device can log in with)"
 /* Fold a device name to its one spelling: ASCII lower case, in place. */
 void base_device_name_fold(char *device);
 

@@ -131,8 +131,8 @@ static int device_add(struct config_cmdline *c)
 		goto out;
 	const char *account = c->args[0];
 	char device[STATE_DEVICE_MAX + 1];
-	if (!state_device_name_ok(c->args[1])) {
-		cmd_admin_fail(&ad, "%s", STATE_DEVICE_RULE);
+	if (base_device_name_check(c->args[1]) != 0) {
+		cmd_admin_fail(&ad, "%s", BASE_DEVICE_RULE);
 		goto out;
 	}
 	/* Device names are case-insensitive; stored in lower case. */

@@ -875,8 +875,8 @@ struct config_device_section *config_options_new_section(struct config_options *
 		base_errf(err, errlen, "%s", STATE_ACCOUNT_RULE);
 		return NULL;
 	}
-	if (!state_device_name_ok(device)) {
-		base_errf(err, errlen, "%s", STATE_DEVICE_RULE);
+	if (base_device_name_check(device) != 0) {
+		base_errf(err, errlen, "%s", BASE_DEVICE_RULE);
 		return NULL;
 	}
 	if (copy_text(s.account, sizeof(s.account), account, "account name", err, errlen) != 0 ||

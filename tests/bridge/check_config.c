@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bridge/base/username.h"
 #include "bridge/config/file.h"
 #include "bridge/config/schema.h"
 #include "tests/bridge/bt.h"
@@ -212,8 +213,11 @@ static const struct ccase bad_cases[] = {
 	  "<popbridge>\n  <device account=\"a\" name=\"pc\"/>\n  <device account=\"A\" name=\"PC\"/>\n</popbridge>\n",
 	  "F:3: <device>: a second section for device 'PC' of account 'A' (first at line 2)\n" },
 	{ "separator in device name",
+	  "<popbridge>\n  <auth device-separator=\"+\"/>\n  <device account=\"a\" name=\"b+c\"/>\n</popbridge>\n",
+	  "F:3: device 'b+c' of account 'a': a name contains the device separator '+'\n" },
+	{ "device name no login takes",
 	  "<popbridge>\n  <device account=\"a\" name=\"b#c\"/>\n</popbridge>\n",
-	  "F:2: device 'b#c' of account 'a': a name contains the device separator '#'\n" },
+	  "F:2: <device>: " BASE_DEVICE_RULE "\n" },
 	{ "contradiction, at the element's line",
 	  "<popbridge>\n  <log level=\"info\"/>\n  <upstream url=\"imaps://h\" tls=\"none\"/>\n</popbridge>\n",
 	  "F:3: upstream-tls none contradicts the imaps:// URL (use imap://HOST for starttls or none)\n" },

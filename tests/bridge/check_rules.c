@@ -220,16 +220,29 @@ START_TEST(test_name_limits)
 	ck_assert_int_ne(section(acc, "pc"), 0);
 	ck_assert_msg(strstr(problems, STATE_ACCOUNT_RULE) != NULL, "%s", problems);
 	ck_assert_int_ne(section(ACC, dev), 0);
-	ck_assert_msg(strstr(problems, STATE_DEVICE_RULE) != NULL, "%s", problems);
+	ck_assert_msg(strstr(problems, BASE_DEVICE_RULE) != NULL, "%s", problems);
 	snprintf(user, sizeof(user), "%s#pc", acc);
 	ck_assert_int_eq(base_username_split(user, '#', a, d, &has, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, STATE_ACCOUNT_RULE);
 	snprintf(user, sizeof(user), "%s#%s", ACC, dev);
 	ck_assert_int_eq(base_username_split(user, '#', a, d, &has, err, sizeof(err)), -1);
 	ck_assert_int_eq(device_add(ACC, dev, &e), 1);
-	ck_assert_msg(strstr(e, STATE_DEVICE_RULE) != NULL, "%s", e);
+	ck_assert_msg(strstr(e, BASE_DEVICE_RULE) != NULL, "%s", e);
 	free(e);
 	ck_assert_int_eq(state_device_name_ok(dev), false);
+
+	/* Within the length, a character no login takes: refused as well, so
+	 * that every device a section or `device add` names can log in. */
+	static const char *const bad[] = { "p/c", "p c", "p\xc3\xa9" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_ne(section(ACC, bad[i]), 0);
+		ck_assert_msg(strstr(problems, BASE_DEVICE_RULE) != NULL, "%s", problems);
+		ck_assert_int_eq(device_add(ACC, bad[i], &e), 1);
+		ck_assert_msg(strstr(e, BASE_DEVICE_RULE) != NULL, "%s: %s", bad[i], e);
+		free(e);
+		snprintf(user, sizeof(user), "%s#%s", ACC, bad[i]);
+		ck_assert_int_eq(base_username_split(user, '#', a, d, &has, err, sizeof(err)), -1);
+	}
 	ck_assert_int_eq(state_account_name_ok(acc), false);
 
 	/* At the limit: taken by each. */
@@ -242,7 +255,7 @@ START_TEST(test_name_limits)
 	ck_assert_str_eq(d, dev);
 	/* device add gets past the name (and fails on the missing account) */
 	ck_assert_int_eq(device_add(ACC, dev, &e), 1);
-	ck_assert_msg(strstr(e, STATE_DEVICE_RULE) == NULL && strstr(e, "no account") != NULL,
+	ck_assert_msg(strstr(e, BASE_DEVICE_RULE) == NULL && strstr(e, "no account") != NULL,
 	    "%s", e);
 	free(e);
 	free(acc);
