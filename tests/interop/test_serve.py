@@ -7,7 +7,9 @@ password -> [AUTH], --max-sessions / --max-sessions-per-ip, SIGHUP reload of
 configuration and certificates (running sessions keep theirs; a broken file
 keeps the old settings), SIGTERM (listeners close at once, a running
 session may still QUIT and commit, exit 0; a session that does not end is
-cut after the grace period, or at a second signal, and commits nothing),
+cut after the grace period, or at a second signal, and commits nothing;
+the Sent copies' retry waiting on a silent IMAP server delays neither the
+listeners' closing nor the exit beyond its step under way),
 the per-session log line
 (fields, no password), start-up errors (exit 2 for usage, 1 for settings),
 a state schema newer than the binary refused, --user privilege drop.
@@ -17,6 +19,7 @@ import os
 import poplib
 import pwd
 import re
+import select
 import signal
 import socket
 import sqlite3
@@ -430,6 +433,68 @@ def test_sigterm_twice(dc, tmp):
     report("a second SIGTERM/SIGINT cuts running sessions at once; nothing committed, exit 0")
 
 
+class Silent:
+    """An IMAP "server" that never says a word: a listening socket nobody
+    accepts on (the kernel completes the connections; no greeting comes)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.imap_port = self.sock.getsockname()[1]
+
+    def connected(self, timeout):
+        """Whether a connection arrived within timeout seconds."""
+        return select.select([self.sock], [], [], timeout)[0] != []
+
+
+def test_stop_retry_hung(dc, tmp):
+    """SIGTERM while the Sent copies' retry thread waits on an IMAP server
+    that does not answer, with copies owed by several managed accounts: the
+    listeners close at once, and the process ends after at most the step
+    under way (one upstream timeout), not after the whole round."""
+    state = os.path.join(tmp, "retry-hung.db")
+    names = ["hung%d" % i for i in range(4)]
+    for n in names:
+        r = subprocess.run([popbridge_bin(), "account", "add", n, "--upstream-user", n,
+                            "--state", state], input=PW + "\n", text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(r.returncode == 0, "account add %s: %s" % (n, r.stderr))
+    db = sqlite3.connect(state)
+    for i, (aid,) in enumerate(db.execute("SELECT id FROM accounts ORDER BY id").fetchall()):
+        db.execute("INSERT INTO sent_copies(account_id, file, size, sha256, state, created) "
+                   "VALUES (?, ?, 10, ?, 1, ?)", (aid, "owed%d" % i, "0" * 64, int(time.time())))
+    db.commit()
+    db.close()
+    hole = Silent()
+    try:
+        args = ["--auth", "managed", "--upstream-timeout", "3",
+                "--smtp-upstream", "smtp://127.0.0.1:%d" % free_port(),
+                "--smtp-upstream-tls", "none", "--smtp-listen", "127.0.0.1:%d" % free_port()]
+        with Popbridge(hole, tmp=tmp, state=state, args=args) as pb:
+            check(hole.connected(30), "the retry thread did not connect upstream")
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            pb.signal(signal.SIGTERM)
+            time.sleep(1)
+            try:
+                socket.create_connection(("127.0.0.1", pb.port), timeout=2).close()
+                still = True
+            except OSError:
+                still = False
+            check(not still, "the POP3 listener still open 1 s after SIGTERM while the "
+                  "retry thread waits upstream")
+            rc = pb.wait_exit(60)
+            took = time.monotonic() - t0
+            check(rc == 0, "exit status %d" % rc)
+            check(took < 3 + 2, "stopping took %.1f s: the retry round ran on past "
+                  "SIGTERM" % took)
+    finally:
+        hole.sock.close()
+    report("SIGTERM while the Sent copies' retry waits on a silent IMAP server: listeners "
+           "closed at once, exit after at most the step under way")
+
+
 def start_fail(args, want_rc, want_text):
     r = subprocess.run([popbridge_bin(), "serve"] + args, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
@@ -710,6 +775,7 @@ def main():
         test_reload(dc, tmp)
         test_sigterm(dc, tmp)
         test_sigterm_twice(dc, tmp)
+        test_stop_retry_hung(dc, tmp)
         test_user_drop(dc, tmp)
         test_sigterm_cut(dc, tmp)
 
