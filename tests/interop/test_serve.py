@@ -4,8 +4,9 @@
 STLS and implicit TLS (Python ssl), IPv6 listener, [IN-USE] for the same
 device twice, 20 devices at once, upstream down -> [SYS/TEMP], wrong
 password -> [AUTH], --max-sessions / --max-sessions-per-ip, SIGHUP reload of
-configuration and certificates (running sessions keep theirs; a broken file
-keeps the old settings), SIGTERM (listeners close at once, a running
+configuration and certificates (running sessions keep theirs; a broken file,
+or one that drops the submission server of the running SMTP listener, keeps
+the old settings), SIGTERM (listeners close at once, a running
 session may still QUIT and commit, exit 0; a session that does not end is
 cut after the grace period, or at a second signal, and commits nothing;
 the Sent copies' retry waiting on a silent IMAP server delays neither the
@@ -18,6 +19,7 @@ import hashlib
 import os
 import poplib
 import pwd
+import base64
 import re
 import select
 import signal
@@ -363,6 +365,48 @@ def test_reload(dc, tmp):
         pb.stop()
     report("SIGHUP with a broken configuration or a missing certificate: logged, old "
            "settings kept; a deprecated <smtp-listen>: reloaded, with a warning")
+
+
+def test_reload_smtp_upstream(dc, tmp):
+    """SMTP submission configured in the file alone (<listen protocol="smtp">
+    and <smtp upstream>): a reload with a file that drops both would keep
+    the running SMTP listener (a restart setting) with no submission server
+    behind it. Refused, logged, and the running settings stay."""
+    cfg = os.path.join(tmp, "reload-smtp.xml")
+    smtp = free_port()
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(4)
+    with open(cfg, "w") as f:
+        f.write('<popbridge version="1">\n  <listen address="127.0.0.1:%d" protocol="smtp"/>\n'
+                '  <smtp upstream="smtp://127.0.0.1:%d" upstream-tls="none"/>\n'
+                '</popbridge>\n' % (smtp, sink.getsockname()[1]))
+    try:
+        with Popbridge(dc, args=["--config", cfg]) as pb:
+            with open(cfg, "w") as f:
+                f.write('<popbridge version="1"/>\n')
+            pb.signal(signal.SIGHUP)
+            line = pb.wait_log("reloaded")
+            check("not reloaded" in line and "smtp" in line,
+                  "a reload without a submission server behind the running SMTP "
+                  "listener: %s" % line)
+            # New sessions still go to the running submission server (this
+            # one is silent; before the fix: 454 to AUTH, no connection).
+            c = socket.create_connection(("127.0.0.1", smtp), timeout=10)
+            f = c.makefile("rb")
+            check(f.readline().startswith(b"220"), "no SMTP greeting after the reload")
+            c.sendall(b"EHLO test\r\nAUTH PLAIN " +
+                      base64.b64encode(b"\0alice\0" + PW.encode()) + b"\r\n")
+            check(select.select([sink], [], [], 10)[0] != [],
+                  "a session after the reload did not reach the running submission server")
+            sink.close()       # resets the connection waiting for its greeting
+            f.close()
+            c.close()
+            pb.stop()
+    finally:
+        sink.close()
+    report("SIGHUP with a file that drops the SMTP upstream under a running SMTP listener: "
+           "refused and logged, the running settings stay")
 
 
 def stop_with_dele_pending(dc, tmp, name, during):
@@ -773,6 +817,7 @@ def main():
         test_login_limits(dc, tmp)
         test_hostile_user_and_debug(dc, tmp)
         test_reload(dc, tmp)
+        test_reload_smtp_upstream(dc, tmp)
         test_sigterm(dc, tmp)
         test_sigterm_twice(dc, tmp)
         test_stop_retry_hung(dc, tmp)
