@@ -124,6 +124,11 @@ void serve_on_reload(void *arg)
 		    "listen-tls addresses need a certificate");
 		goto out;
 	}
+	if (opt.n_smtp_listen + opt.n_smtp_listen_tls > 0 && !opt.smtp_upstream.host[0]) {
+		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded: the running "
+		    "smtp-listen addresses need an upstream submission server (smtp-upstream)");
+		goto out;
+	}
 	g = serve_gen_new(&opt, err, sizeof(err));
 	if (!g) {
 		base_log(PB_LOG_ERROR, "reload", "configuration not reloaded, keeping the "

@@ -183,7 +183,7 @@ static void *retry_main(void *arg)
 			break;
 		pthread_mutex_unlock(&srv->retry_lock);
 		struct serve_gen *g = serve_gen_current(srv);
-		submit_retry_round(&srv->submit, &g->opt);
+		submit_retry_round(&srv->submit, &g->opt, &srv->stopping);
 		serve_gen_unref(g);
 		OPENSSL_thread_stop();
 		pthread_mutex_lock(&srv->retry_lock);
@@ -333,8 +333,10 @@ int serve_run(const struct config_cmdline *c, struct config_options *settings)
 	else
 		status = PB_EXIT_OK;
 	atomic_store(&srv.stopping, true);   /* also when the loop failed */
-	retry_stop(&srv);
+	/* The listeners close first: the retry thread may be in an upstream
+	 * step (bounded by the upstream timeout); it ends with the sessions. */
 	drain(&srv, o->upstream_timeout);
+	retry_stop(&srv);
 	serve_signals_stop();
 	registry_busy = serve_registry_count(srv.reg) > 0;
 	base_log(PB_LOG_INFO, "stop", "popbridge stopped");

@@ -35,7 +35,9 @@
  *     SIGTERM/SIGINT stop accepting and close the listeners, give running
  *     sessions PB_SERVE_DRAIN_S seconds to end, then shut their sockets
  *     (they end without committing) and wait at most the upstream timeout
- *     plus PB_SERVE_DRAIN_S more for in-flight commits; exit status 0.
+ *     plus PB_SERVE_DRAIN_S more for in-flight commits; the Sent copies'
+ *     retry thread begins no further account or copy and is joined after
+ *     the sessions; exit status 0.
  *
  * Returns the process exit status.
  */

@@ -84,7 +84,7 @@ void submit_recover(struct submit_ctx *ctx, const struct config_options *opt)
 /* One managed account's owed copies, with its stored credential (a
  * password, or an OAuth2 grant's access token). */
 static void retry_account(struct submit_ctx *ctx, const struct config_options *opt,
-    struct state_db *db, const struct state_account *a)
+    struct state_db *db, const struct state_account *a, const atomic_bool *stop)
 {
 	struct maildrop_credential cred;
 	char detail[BRIDGE_DETAIL_MAX];
@@ -114,14 +114,15 @@ static void retry_account(struct submit_ctx *ctx, const struct config_options *o
 		const struct submit_copy_env env = {
 			.up = &up, .db = db, .opt = opt, .spool_dir = ctx->spool_dir,
 			.account = a->name, .now = (int64_t)time(NULL), .locks = ctx->md->devlocks,
-			.crash_at = ctx->md->crash_at,
+			.crash_at = ctx->md->crash_at, .stop = stop,
 		};
 		submit_copy_account(&env, a->id);
 	}
 	maildrop_upstream_free(&up);
 }
 
-void submit_retry_round(struct submit_ctx *ctx, const struct config_options *opt)
+void submit_retry_round(struct submit_ctx *ctx, const struct config_options *opt,
+    const atomic_bool *stop)
 {
 	char err[PB_ERR_MAX];
 	int64_t accounts[SUBMIT_RETRY_ACCOUNTS];
@@ -146,11 +147,11 @@ void submit_retry_round(struct submit_ctx *ctx, const struct config_options *opt
 		}
 	}
 	free(c.v);
-	for (size_t i = 0; i < n_acc; i++) {
+	for (size_t i = 0; i < n_acc && !atomic_load(stop); i++) {
 		struct state_account a;
 		if (state_account_get_by_id(db, accounts[i], &a) == STATE_OK &&
 		    a.auth == STATE_AUTH_MANAGED)
-			retry_account(ctx, opt, db, &a);
+			retry_account(ctx, opt, db, &a, stop);
 		OPENSSL_cleanse(&a, sizeof(a));
 	}
 	state_close(db);

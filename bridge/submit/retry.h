@@ -13,10 +13,14 @@
  *    SUBMIT_RETRY_ACCOUNTS a round): log in to the IMAP server with the
  *    stored credentials and append them (sentcopy.h). Passthrough accounts
  *    wait for their next login: popbridge holds no password for them.
- *    Bounded by the upstream timeout per step; logs what it does.
+ *    Bounded by the upstream timeout per step; logs what it does. Once
+ *    *stop is set (the service stops) it begins no further account or
+ *    copy: it returns after the step under way.
  */
 #ifndef BRIDGE_SUBMIT_RETRY_H
 #define BRIDGE_SUBMIT_RETRY_H
+
+#include <stdatomic.h>
 
 #include "bridge/submit/relay.h"
 
@@ -26,6 +30,7 @@
 #define SUBMIT_RETRY_INTERVAL_S 300
 
 void submit_recover(struct submit_ctx *ctx, const struct config_options *opt);
-void submit_retry_round(struct submit_ctx *ctx, const struct config_options *opt);
+void submit_retry_round(struct submit_ctx *ctx, const struct config_options *opt,
+    const atomic_bool *stop);
 
 #endif

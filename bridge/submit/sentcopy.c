@@ -232,6 +232,10 @@ int submit_copy_account(const struct submit_copy_env *env, int64_t account_id)
 	}
 	for (size_t i = 0; i < rows.n; i++) {
 		const struct state_sent *row = &rows.v[i];
+		if (env->stop != NULL && atomic_load(env->stop)) {
+			left += (int)(rows.n - i);
+			break;
+		}
 		if (submit_copy_one(env, row, detail, sizeof(detail)) == 0) {
 			struct base_logline l;
 			base_logline_start(&l, PB_LOG_INFO, "sent-copy");

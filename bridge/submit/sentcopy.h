@@ -30,6 +30,7 @@
 #ifndef BRIDGE_SUBMIT_SENTCOPY_H
 #define BRIDGE_SUBMIT_SENTCOPY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,9 @@ struct submit_copy_env {
 	/* Test hook (POPBRIDGE_TEST_CRASH_AT=after-append, docs/DESIGN.md): the
 	 * process kills itself after an APPEND's OK, before recording it. */
 	enum maildrop_crash_point crash_at;
+	/* serve's retry: set when the service stops; the copies not yet
+	 * begun wait for the next run. NULL: never. */
+	const atomic_bool *stop;
 };
 
 int submit_copy_one(const struct submit_copy_env *env, const struct state_sent *row,

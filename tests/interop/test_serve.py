@@ -4,10 +4,13 @@
 STLS and implicit TLS (Python ssl), IPv6 listener, [IN-USE] for the same
 device twice, 20 devices at once, upstream down -> [SYS/TEMP], wrong
 password -> [AUTH], --max-sessions / --max-sessions-per-ip, SIGHUP reload of
-configuration and certificates (running sessions keep theirs; a broken file
-keeps the old settings), SIGTERM (listeners close at once, a running
+configuration and certificates (running sessions keep theirs; a broken file,
+or one that drops the submission server of the running SMTP listener, keeps
+the old settings), SIGTERM (listeners close at once, a running
 session may still QUIT and commit, exit 0; a session that does not end is
-cut after the grace period, or at a second signal, and commits nothing),
+cut after the grace period, or at a second signal, and commits nothing;
+the Sent copies' retry waiting on a silent IMAP server delays neither the
+listeners' closing nor the exit beyond its step under way),
 the per-session log line
 (fields, no password), start-up errors (exit 2 for usage, 1 for settings),
 a state schema newer than the binary refused, --user privilege drop.
@@ -16,7 +19,9 @@ import hashlib
 import os
 import poplib
 import pwd
+import base64
 import re
+import select
 import signal
 import socket
 import sqlite3
@@ -362,6 +367,48 @@ def test_reload(dc, tmp):
            "settings kept; a deprecated <smtp-listen>: reloaded, with a warning")
 
 
+def test_reload_smtp_upstream(dc, tmp):
+    """SMTP submission configured in the file alone (<listen protocol="smtp">
+    and <smtp upstream>): a reload with a file that drops both would keep
+    the running SMTP listener (a restart setting) with no submission server
+    behind it. Refused, logged, and the running settings stay."""
+    cfg = os.path.join(tmp, "reload-smtp.xml")
+    smtp = free_port()
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(4)
+    with open(cfg, "w") as f:
+        f.write('<popbridge version="1">\n  <listen address="127.0.0.1:%d" protocol="smtp"/>\n'
+                '  <smtp upstream="smtp://127.0.0.1:%d" upstream-tls="none"/>\n'
+                '</popbridge>\n' % (smtp, sink.getsockname()[1]))
+    try:
+        with Popbridge(dc, args=["--config", cfg]) as pb:
+            with open(cfg, "w") as f:
+                f.write('<popbridge version="1"/>\n')
+            pb.signal(signal.SIGHUP)
+            line = pb.wait_log("reloaded")
+            check("not reloaded" in line and "smtp" in line,
+                  "a reload without a submission server behind the running SMTP "
+                  "listener: %s" % line)
+            # New sessions still go to the running submission server (this
+            # one is silent; before the fix: 454 to AUTH, no connection).
+            c = socket.create_connection(("127.0.0.1", smtp), timeout=10)
+            f = c.makefile("rb")
+            check(f.readline().startswith(b"220"), "no SMTP greeting after the reload")
+            c.sendall(b"EHLO test\r\nAUTH PLAIN " +
+                      base64.b64encode(b"\0alice\0" + PW.encode()) + b"\r\n")
+            check(select.select([sink], [], [], 10)[0] != [],
+                  "a session after the reload did not reach the running submission server")
+            sink.close()       # resets the connection waiting for its greeting
+            f.close()
+            c.close()
+            pb.stop()
+    finally:
+        sink.close()
+    report("SIGHUP with a file that drops the SMTP upstream under a running SMTP listener: "
+           "refused and logged, the running settings stay")
+
+
 def stop_with_dele_pending(dc, tmp, name, during):
     """A device logs in and DELEs message 1; popbridge gets SIGTERM; then
     during(pb, pop3) runs and popbridge must exit 0. A restart on the same
@@ -428,6 +475,68 @@ def test_sigterm_twice(dc, tmp):
     count, left = stop_with_dele_pending(dc, tmp, "twice", during)
     check(left == count, "a session cut by the second signal committed its DELE")
     report("a second SIGTERM/SIGINT cuts running sessions at once; nothing committed, exit 0")
+
+
+class Silent:
+    """An IMAP "server" that never says a word: a listening socket nobody
+    accepts on (the kernel completes the connections; no greeting comes)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.imap_port = self.sock.getsockname()[1]
+
+    def connected(self, timeout):
+        """Whether a connection arrived within timeout seconds."""
+        return select.select([self.sock], [], [], timeout)[0] != []
+
+
+def test_stop_retry_hung(dc, tmp):
+    """SIGTERM while the Sent copies' retry thread waits on an IMAP server
+    that does not answer, with copies owed by several managed accounts: the
+    listeners close at once, and the process ends after at most the step
+    under way (one upstream timeout), not after the whole round."""
+    state = os.path.join(tmp, "retry-hung.db")
+    names = ["hung%d" % i for i in range(4)]
+    for n in names:
+        r = subprocess.run([popbridge_bin(), "account", "add", n, "--upstream-user", n,
+                            "--state", state], input=PW + "\n", text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(r.returncode == 0, "account add %s: %s" % (n, r.stderr))
+    db = sqlite3.connect(state)
+    for i, (aid,) in enumerate(db.execute("SELECT id FROM accounts ORDER BY id").fetchall()):
+        db.execute("INSERT INTO sent_copies(account_id, file, size, sha256, state, created) "
+                   "VALUES (?, ?, 10, ?, 1, ?)", (aid, "owed%d" % i, "0" * 64, int(time.time())))
+    db.commit()
+    db.close()
+    hole = Silent()
+    try:
+        args = ["--auth", "managed", "--upstream-timeout", "3",
+                "--smtp-upstream", "smtp://127.0.0.1:%d" % free_port(),
+                "--smtp-upstream-tls", "none", "--smtp-listen", "127.0.0.1:%d" % free_port()]
+        with Popbridge(hole, tmp=tmp, state=state, args=args) as pb:
+            check(hole.connected(30), "the retry thread did not connect upstream")
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            pb.signal(signal.SIGTERM)
+            time.sleep(1)
+            try:
+                socket.create_connection(("127.0.0.1", pb.port), timeout=2).close()
+                still = True
+            except OSError:
+                still = False
+            check(not still, "the POP3 listener still open 1 s after SIGTERM while the "
+                  "retry thread waits upstream")
+            rc = pb.wait_exit(60)
+            took = time.monotonic() - t0
+            check(rc == 0, "exit status %d" % rc)
+            check(took < 3 + 2, "stopping took %.1f s: the retry round ran on past "
+                  "SIGTERM" % took)
+    finally:
+        hole.sock.close()
+    report("SIGTERM while the Sent copies' retry waits on a silent IMAP server: listeners "
+           "closed at once, exit after at most the step under way")
 
 
 def start_fail(args, want_rc, want_text):
@@ -708,8 +817,10 @@ def main():
         test_login_limits(dc, tmp)
         test_hostile_user_and_debug(dc, tmp)
         test_reload(dc, tmp)
+        test_reload_smtp_upstream(dc, tmp)
         test_sigterm(dc, tmp)
         test_sigterm_twice(dc, tmp)
+        test_stop_retry_hung(dc, tmp)
         test_user_drop(dc, tmp)
         test_sigterm_cut(dc, tmp)
 
