@@ -132,7 +132,7 @@ static void log_ready(const struct serve *srv, const struct config_options *o)
 		if (srv->ls.l[i].imap || srv->ls.l[i].smtp)
 			base_logline_str(&l, "protocol", srv->ls.l[i].imap ? "imap" : "smtp");
 		base_logline_str(&l, "tls", srv->ls.l[i].implicit_tls ? "implicit" :
-		    !srv->cur->tls ? "none" :
+		    !srv->ctx_gen->tls ? "none" :
 		    srv->ls.l[i].imap || srv->ls.l[i].smtp ? "starttls" : "stls");
 		base_logline_emit(&l);
 	}
