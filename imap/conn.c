@@ -468,16 +468,46 @@ int imap_conn_start_tls(struct imap_conn *c, const struct imap_tls_opts *o)
 	    ssl_errstr(ebuf, sizeof(ebuf)));
 }
 
+/* A read or a write on the connection, and its deadline (op_deadline). */
+struct op {
+	const char *what;   /* "read", "write" */
+	enum limit which;   /* what sets the deadline */
+	long long deadline;
+};
+
+/* Begin op: 0, or -1 with the error set when not connected or the
+ * deadline has passed already. */
+static int op_begin(struct imap_conn *c, struct op *op, const char *what)
+{
+	op->what = what;
+	op->deadline = op_deadline(c, &op->which);
+	if (c->fd < 0)
+		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
+	if (op->deadline <= now_ms())
+		return timed_out(c, op->which, what);
+	return 0;
+}
+
+/* Wait for events on the socket within op's deadline: 0 ready, or -1 with
+ * the error set. */
+static int op_wait(struct imap_conn *c, const struct op *op, short events)
+{
+	int w = wait_fd(c->fd, events, op->deadline);
+
+	if (w == 0)
+		return timed_out(c, op->which, op->what);
+	if (w < 0)
+		return set_err(c, IMAP_CAUSE_IO, "%s: %s", op->what, strerror(errno));
+	return 0;
+}
+
 /* One read with the deadline of op_deadline (see imap_conn_read). */
 static ssize_t conn_read(struct imap_conn *c, void *buf, size_t cap)
 {
-	enum limit which;
-	long long deadline = op_deadline(c, &which);
+	struct op op;
 	char ebuf[120];
-	if (c->fd < 0)
-		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
-	if (deadline <= now_ms())
-		return timed_out(c, which, "read");
+	if (op_begin(c, &op, "read") != 0)
+		return -1;
 	for (;;) {
 		if (c->ssl) {
 			ERR_clear_error();
@@ -508,11 +538,8 @@ static ssize_t conn_read(struct imap_conn *c, void *buf, size_t cap)
 			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
 				return set_err(c, IMAP_CAUSE_TLS, "TLS read: %s",
 				    ssl_errstr(ebuf, sizeof(ebuf)));
-			int w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-			if (w == 0)
-				return timed_out(c, which, "read");
-			if (w < 0)
-				return set_err(c, IMAP_CAUSE_IO, "read: %s", strerror(errno));
+			if (op_wait(c, &op, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT) != 0)
+				return -1;
 		} else {
 			ssize_t r = recv(c->fd, buf, cap, 0);
 			if (r > 0)
@@ -521,11 +548,8 @@ static ssize_t conn_read(struct imap_conn *c, void *buf, size_t cap)
 				return set_err(c, IMAP_CAUSE_CLOSED, "connection closed by the server");
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				return set_err(c, IMAP_CAUSE_IO, "read: %s", strerror(errno));
-			int w = wait_fd(c->fd, POLLIN, deadline);
-			if (w == 0)
-				return timed_out(c, which, "read");
-			if (w < 0)
-				return set_err(c, IMAP_CAUSE_IO, "read: %s", strerror(errno));
+			if (op_wait(c, &op, POLLIN) != 0)
+				return -1;
 		}
 	}
 }
@@ -541,13 +565,10 @@ ssize_t imap_conn_read(struct imap_conn *c, void *buf, size_t cap)
 int imap_conn_write(struct imap_conn *c, const void *vbuf, size_t len)
 {
 	const char *buf = vbuf;
-	enum limit which;
-	long long deadline = op_deadline(c, &which);
+	struct op op;
 	char ebuf[120];
-	if (c->fd < 0)
-		return set_err(c, IMAP_CAUSE_CLOSED, "not connected");
-	if (deadline <= now_ms())
-		return timed_out(c, which, "write");
+	if (op_begin(c, &op, "write") != 0)
+		return -1;
 	while (len > 0) {
 		short want = POLLOUT;
 		if (c->ssl) {
@@ -576,11 +597,8 @@ int imap_conn_write(struct imap_conn *c, const void *vbuf, size_t len)
 				return set_err(c, errno == EPIPE || errno == ECONNRESET ?
 				    IMAP_CAUSE_CLOSED : IMAP_CAUSE_IO, "write: %s", strerror(errno));
 		}
-		int w = wait_fd(c->fd, want, deadline);
-		if (w == 0)
-			return timed_out(c, which, "write");
-		if (w < 0)
-			return set_err(c, IMAP_CAUSE_IO, "write: %s", strerror(errno));
+		if (op_wait(c, &op, want) != 0)
+			return -1;
 	}
 	return 0;
 }

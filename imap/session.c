@@ -694,15 +694,26 @@ static enum imap_result exchange(struct imap_session *s, const struct cmd_handle
 	}
 }
 
-enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *h)
+/* The command built is about to go out: IMAP_OK when it is complete and
+ * the session connected, else why not. */
+static enum imap_result cmd_ready(struct imap_session *s)
 {
 	if (imap_cmd_end(s->cmd) < 0)
 		return imap_cmd_refused(s);
 	if (s->state == IMAP_STATE_DISCONNECTED)
 		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	return IMAP_OK;
+}
+
+enum imap_result imap_cmd_run(struct imap_session *s, const struct cmd_handler *h)
+{
+	enum imap_result r = cmd_ready(s);
+
+	if (r != IMAP_OK)
+		return r;
 	s->pipelined = false;
 	imap_conn_budget_begin(&s->conn);
-	enum imap_result r = exchange(s, h);
+	r = exchange(s, h);
 	imap_conn_budget_end(&s->conn);
 	return r;
 }
@@ -714,10 +725,9 @@ enum imap_result imap_cmd_run_literal(struct imap_session *s, const struct cmd_h
 	enum imap_result r;
 	char buf[16384];
 
-	if (imap_cmd_end(s->cmd) < 0)
-		return imap_cmd_refused(s);
-	if (s->state == IMAP_STATE_DISCONNECTED)
-		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	r = cmd_ready(s);
+	if (r != IMAP_OK)
+		return r;
 	s->pipelined = false;
 	imap_conn_budget_begin(&s->conn);
 	if (imap_conn_write(&s->conn, s->cmd->buf, s->cmd->len) < 0) {
@@ -777,10 +787,10 @@ enum imap_result imap_cmd_send_raw(struct imap_session *s, const char *buf, size
 
 enum imap_result imap_cmd_send_now(struct imap_session *s)
 {
-	if (imap_cmd_end(s->cmd) < 0)
-		return imap_cmd_refused(s);
-	if (s->state == IMAP_STATE_DISCONNECTED)
-		return imap_set_last(s, IMAP_ECONN, IMAP_CAUSE_CLOSED, "not connected");
+	enum imap_result r = cmd_ready(s);
+
+	if (r != IMAP_OK)
+		return r;
 	imap_conn_budget_begin(&s->conn);
 	int k = imap_conn_write(&s->conn, s->cmd->buf, s->cmd->len);
 	imap_conn_budget_end(&s->conn);

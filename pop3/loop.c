@@ -1,10 +1,12 @@
 /* pop3/loop.c — the command loop of the POP3 and SMTP engines. See loop.h. */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "pop3/deadline.h"
 #include "pop3/loop.h"
+#include "pop3/output.h"
 
 void pop3_loop_start(struct pop3_loop *l, unsigned idle_s, unsigned login_s)
 {
@@ -132,6 +134,35 @@ bool pop3_loop_step(struct pop3_loop *l)
 		return false;
 	}
 	return false;
+}
+
+int pop3_loop_start_tls(struct pop3_loop *l, bool available, unsigned cap_s,
+    char *reason, size_t reason_cap, char *version, size_t version_cap)
+{
+	struct pop3_transport *t = l->t;
+
+	if (available) {
+		int w = pop3_loop_wait_ms(l);
+		int cap = cap_s > INT_MAX / 1000 ? INT_MAX : (int)cap_s * 1000;
+		if (t->ops->start_tls(t, w < cap ? w : cap) == 0) {
+			pop3_copy_printable(version, version_cap, t->ops->tls_version(t));
+			return 0;
+		}
+	}
+	const char *e = t->ops->last_error ? t->ops->last_error(t) : NULL;
+	pop3_copy_printable(reason, reason_cap, e != NULL && *e ? e : "TLS handshake failed");
+	return -1;
+}
+
+void pop3_vtrace(void (*trace)(void *arg, const char *msg), void *arg, const char *fmt,
+    va_list ap)
+{
+	char msg[256];
+
+	if (trace == NULL)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	trace(arg, msg);
 }
 
 const void *pop3_loop_lookup(char *line, const void *table, size_t n, size_t size,

@@ -20,6 +20,7 @@
 #ifndef POP3_LOOP_H
 #define POP3_LOOP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,18 @@ int pop3_loop_next(struct pop3_loop *l, char **line, size_t *len);
 /* One command line in (pop3_loop_next), run (command(), or an unusable line
  * as POP3_LOOP_ERR), counted: false when the session ends. */
 bool pop3_loop_step(struct pop3_loop *l);
+
+/* Start TLS on the client's connection, within cap_s seconds and the login
+ * deadline; not at all when !available. 0 with the TLS version in version,
+ * or -1 with why (the transport's words, or "TLS handshake failed") in
+ * reason; both printable. */
+int pop3_loop_start_tls(struct pop3_loop *l, bool available, unsigned cap_s,
+    char *reason, size_t reason_cap, char *version, size_t version_cap);
+
+/* The engines' debug trace: fmt formatted (at most 255 octets) and handed
+ * to trace(arg, ...); nothing when trace is NULL. */
+void pop3_vtrace(void (*trace)(void *arg, const char *msg), void *arg, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* The entry of table (n entries of `size` octets, each beginning with its
  * command word as a const char *) whose word is line's first word, matched

@@ -67,15 +67,11 @@ const char *pop3_result_name(enum pop3_result r)
 
 void pop3_trace(struct pop3_session *s, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
-	if (s->cfg->trace == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pop3_vtrace(s->cfg->trace, s->cfg->trace_arg, fmt, ap);
 	va_end(ap);
-	s->cfg->trace(s->cfg->trace_arg, msg);
 }
 
 void pop3_enter_state(struct pop3_session *s, enum pop3_state st)
@@ -192,11 +188,18 @@ static void loop_event(void *arg, enum pop3_loop_event ev)
 		s->result = loop_words[ev].result;
 }
 
-/* A TLS handshake's time: its own bound, and the login deadline. */
-static int handshake_ms(struct pop3_session *s)
+/* TLS on the client's connection (STLS, or implicit TLS before the
+ * greeting): false, the reason and result set, when it failed. */
+static bool start_tls(struct pop3_session *s)
 {
-	int w = pop3_loop_wait_ms(&s->loop);
-	return w < POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000 ? w : POP3_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	if (pop3_loop_start_tls(&s->loop, s->cfg->tls != NULL, POP3_TLS_HANDSHAKE_TIMEOUT_S,
+	    s->stats->reason, sizeof(s->stats->reason), s->stats->tls_version,
+	    sizeof(s->stats->tls_version)) != 0) {
+		s->result = POP3_RESULT_TLS_FAILED;
+		return false;
+	}
+	s->tls_active = true;
+	return true;
 }
 
 bool pop3_plaintext_ok(const struct pop3_session *s)
@@ -270,15 +273,8 @@ enum pop3_cmd_rc pop3_cmd_stls(struct pop3_session *s, char *args)
 		    pop3_lr_buffered(&s->lr));
 	pop3_lr_discard(&s->lr);
 	s->have_user = false;
-	if (s->t->ops->start_tls(s->t, handshake_ms(s)) != 0) {
-		const char *e = s->t->ops->last_error ? s->t->ops->last_error(s->t) : NULL;
-		pop3_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
-		s->result = POP3_RESULT_TLS_FAILED;
+	if (!start_tls(s))
 		return POP3_CMD_CLOSE;
-	}
-	s->tls_active = true;
-	pop3_copy_printable(s->stats->tls_version, sizeof(s->stats->tls_version),
-	    s->t->ops->tls_version(s->t));
 	pop3_trace(s, "TLS started: %s", s->stats->tls_version);
 	return POP3_CMD_OK;
 }
@@ -355,20 +351,7 @@ enum pop3_result pop3_session_run_transport(struct pop3_transport *t,
 	    : POP3_LOGIN_TIMEOUT_DEFAULT_S);
 	pop3_out_init(&s->out, t, s->loop.idle_ms);
 
-	bool go = true;
-	if (cfg->implicit_tls) {
-		if (cfg->tls == NULL ||
-		    t->ops->start_tls(t, handshake_ms(s)) != 0) {
-			const char *e = t->ops->last_error ? t->ops->last_error(t) : NULL;
-			pop3_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
-			s->result = POP3_RESULT_TLS_FAILED;
-			go = false;
-		} else {
-			s->tls_active = true;
-			pop3_copy_printable(stats->tls_version,
-			    sizeof(stats->tls_version), t->ops->tls_version(t));
-		}
-	}
+	bool go = !cfg->implicit_tls || start_tls(s);
 	if (go)
 		pop3_out_ok(&s->out, GREETING);
 	while (go && pop3_loop_step(&s->loop))

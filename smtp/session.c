@@ -44,15 +44,11 @@ const char *smtp_result_name(enum smtp_result r)
 
 void smtp_trace(struct smtp_session *s, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
-	if (s->cfg->trace == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pop3_vtrace(s->cfg->trace, s->cfg->trace_arg, fmt, ap);
 	va_end(ap);
-	s->cfg->trace(s->cfg->trace_arg, msg);
 }
 
 void smtp_set_reason(struct smtp_session *s, const char *text)
@@ -148,10 +144,18 @@ static void loop_event(void *arg, enum pop3_loop_event ev)
 		s->result = loop_words[ev].result;
 }
 
-static int handshake_ms(struct smtp_session *s)
+/* TLS on the client's connection (STARTTLS, or implicit TLS before the
+ * greeting): false, the reason and result set, when it failed. */
+static bool start_tls(struct smtp_session *s)
 {
-	int w = pop3_loop_wait_ms(&s->loop);
-	return w < SMTP_TLS_HANDSHAKE_TIMEOUT_S * 1000 ? w : SMTP_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	if (pop3_loop_start_tls(&s->loop, s->cfg->tls != NULL, SMTP_TLS_HANDSHAKE_TIMEOUT_S,
+	    s->stats->reason, sizeof(s->stats->reason), s->stats->tls_version,
+	    sizeof(s->stats->tls_version)) != 0) {
+		s->result = SMTP_RESULT_TLS_FAILED;
+		return false;
+	}
+	s->tls_active = true;
+	return true;
 }
 
 int smtp_fill(struct smtp_session *s)
@@ -289,15 +293,8 @@ static enum smtp_cmd_rc cmd_starttls(struct smtp_session *s, char *args)
 		smtp_trace(s, "discarding %zu octets pipelined after STARTTLS",
 		    pop3_lr_buffered(&s->lr));
 	pop3_lr_discard(&s->lr);
-	if (s->t->ops->start_tls(s->t, handshake_ms(s)) != 0) {
-		const char *e = s->t->ops->last_error ? s->t->ops->last_error(s->t) : NULL;
-		smtp_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
-		s->result = SMTP_RESULT_TLS_FAILED;
+	if (!start_tls(s))
 		return SMTP_CMD_CLOSE;
-	}
-	s->tls_active = true;
-	pop3_copy_printable(s->stats->tls_version, sizeof(s->stats->tls_version),
-	    s->t->ops->tls_version(s->t));
 	smtp_trace(s, "TLS started: %s", s->stats->tls_version);
 	/* RFC 3207 §4.2: forget what the client said before (its EHLO). */
 	s->greeted = s->esmtp = false;
@@ -426,19 +423,7 @@ enum smtp_result smtp_session_run_transport(struct pop3_transport *t,
 	    : SMTP_LOGIN_TIMEOUT_DEFAULT_S);
 	pop3_out_init(&s->out, t, s->loop.idle_ms);
 
-	bool go = true;
-	if (cfg->implicit_tls) {
-		if (cfg->tls == NULL || t->ops->start_tls(t, handshake_ms(s)) != 0) {
-			const char *e = t->ops->last_error ? t->ops->last_error(t) : NULL;
-			smtp_set_reason(s, e != NULL && *e ? e : "TLS handshake failed");
-			s->result = SMTP_RESULT_TLS_FAILED;
-			go = false;
-		} else {
-			s->tls_active = true;
-			pop3_copy_printable(stats->tls_version, sizeof(stats->tls_version),
-			    t->ops->tls_version(t));
-		}
-	}
+	bool go = !cfg->implicit_tls || start_tls(s);
 	if (go)
 		smtp_reply(s, 220, "%s ESMTP popbridge ready", s->host);
 	while (go && pop3_loop_step(&s->loop))

@@ -238,6 +238,21 @@ fail:
 	return rc;
 }
 
+/* sql (?1 mailbox, ?2 UIDVALIDITY, ?3 UID) bound for one message; NULL
+ * when it could not be had. */
+static sqlite3_stmt *uid_stmt(struct state_db *db, const char *sql, int64_t mailbox_id,
+    uint32_t uidvalidity, uint32_t uid)
+{
+	sqlite3_stmt *st = state_db_stmt(db, sql);
+
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, uidvalidity);
+		sqlite3_bind_int64(st, 3, uid);
+	}
+	return st;
+}
+
 int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
     const uint32_t *uids, size_t n, uint32_t *missing, size_t *n_missing)
 {
@@ -255,14 +270,11 @@ int state_messages_unknown(struct state_db *db, int64_t mailbox_id,
 		return STATE_ERROR;
 	rc = state_mailbox_read(db, mailbox_id, &mb, NULL);
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		st = state_db_stmt(db, SQL_KNOWN);
+		st = uid_stmt(db, SQL_KNOWN, mailbox_id, mb.uidvalidity, uids[i]);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 			break;
 		}
-		sqlite3_bind_int64(st, 1, mailbox_id);
-		sqlite3_bind_int64(st, 2, mb.uidvalidity);
-		sqlite3_bind_int64(st, 3, uids[i]);
 		rc = sqlite3_step(st);
 		state_db_done(st);
 		if (rc == SQLITE_DONE)
@@ -364,14 +376,11 @@ int state_messages_gone(struct state_db *db, int64_t mailbox_id, const uint32_t 
 		return STATE_ERROR;
 	rc = state_mailbox_read(db, mailbox_id, &mb, NULL);
 	for (i = 0; rc == STATE_OK && i < n; i++) {
-		st = state_db_stmt(db, SQL_GONE);
+		st = uid_stmt(db, SQL_GONE, mailbox_id, mb.uidvalidity, uids[i]);
 		if (st == NULL) {
 			rc = STATE_ERROR;
 			break;
 		}
-		sqlite3_bind_int64(st, 1, mailbox_id);
-		sqlite3_bind_int64(st, 2, mb.uidvalidity);
-		sqlite3_bind_int64(st, 3, uids[i]);
 		sqlite3_bind_int64(st, 4, now);
 		rc = state_db_exec_stmt(db, st, "marking a message gone");
 	}

@@ -114,6 +114,23 @@ static int view_params_get(struct state_db *db, int64_t device_id,
 	return STATE_OK;
 }
 
+/* Check def, begin a transaction and read the device's view parameters:
+ * STATE_OK with the transaction open, else none open. */
+static int view_begin(struct state_db *db, int64_t device_id,
+    const struct state_view_defaults *def, struct db_tx *tx, struct view_params *vp)
+{
+	int rc = check_defaults(db, def);
+
+	if (rc != STATE_OK)
+		return rc;
+	if (state_db_tx_begin(db, tx) != STATE_OK)
+		return STATE_ERROR;
+	rc = view_params_get(db, device_id, def, vp);
+	if (rc != STATE_OK)
+		state_db_tx_rollback(db, tx);
+	return rc;
+}
+
 static void bind_view(sqlite3_stmt *st, const struct view_params *vp)
 {
 	sqlite3_bind_int64(st, 1, vp->device_id);
@@ -201,14 +218,10 @@ int state_view_build(struct state_db *db, int64_t device_id,
 	DB_ENTER(db);
 	*out = NULL;
 	*n = 0;
-	rc = check_defaults(db, def);
+	rc = view_begin(db, device_id, def, &tx, &vp);
 	if (rc != STATE_OK)
 		return rc;
-	if (state_db_tx_begin(db, &tx) != STATE_OK)
-		return STATE_ERROR;
-	rc = view_params_get(db, device_id, def, &vp);
-	if (rc == STATE_OK)
-		rc = collect(db, &vp, &v, &fo, &k);
+	rc = collect(db, &vp, &v, &fo, &k);
 	for (i = 0; rc == STATE_OK && i < k; i++) {
 		if (fo[i])
 			rc = state_devmsg_mark_offered(db, device_id, v[i].id, now);
@@ -399,14 +412,9 @@ int state_device_update_counters(struct state_db *db, int64_t device_id,
 	int rc;
 
 	DB_ENTER(db);
-	rc = check_defaults(db, def);
+	rc = view_begin(db, device_id, def, &tx, &vp);
 	if (rc != STATE_OK)
 		return rc;
-	if (state_db_tx_begin(db, &tx) != STATE_OK)
-		return STATE_ERROR;
-	rc = view_params_get(db, device_id, def, &vp);
-	if (rc != STATE_OK)
-		goto out;
 	st = state_db_stmt(db, SQL_TALLY);
 	if (st == NULL) {
 		rc = STATE_ERROR;

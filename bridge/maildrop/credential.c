@@ -38,7 +38,7 @@ static enum pop3_md_status login_oauth2(struct maildrop_upstream *up,
     int64_t account_id, const char *account, const char *user, char *detail,
     size_t detail_len)
 {
-	char *token = malloc(OAUTH2_TOKEN_MAX + 1), *refused = malloc(OAUTH2_TOKEN_MAX + 1);
+	char *token = oauth2_token_buf_new(), *refused = oauth2_token_buf_new();
 	const char *ca = opt->upstream_ca[0] ? opt->upstream_ca : NULL;
 	unsigned timeout = opt->upstream_timeout ? opt->upstream_timeout : IMAP_DEFAULT_TIMEOUT_S;
 	enum pop3_md_status st = POP3_MD_TEMP;
@@ -78,12 +78,8 @@ static enum pop3_md_status login_oauth2(struct maildrop_upstream *up,
 		(void)state_account_credential_result(db, account_id, false);
 	}
 out:
-	if (token != NULL)
-		OPENSSL_cleanse(token, OAUTH2_TOKEN_MAX + 1);
-	if (refused != NULL)
-		OPENSSL_cleanse(refused, OAUTH2_TOKEN_MAX + 1);
-	free(token);
-	free(refused);
+	oauth2_token_buf_free(token);
+	oauth2_token_buf_free(refused);
 	return st;
 }
 

@@ -233,3 +233,15 @@ out:
 	free(t);
 	return r;
 }
+
+char *oauth2_token_buf_new(void)
+{
+	return malloc(OAUTH2_TOKEN_MAX + 1);
+}
+
+void oauth2_token_buf_free(char *buf)
+{
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, OAUTH2_TOKEN_MAX + 1);
+	free(buf);
+}

@@ -47,4 +47,10 @@ enum oauth2_outcome oauth2_access_token(struct state_db *db, const struct manage
     int64_t account_id, const char *account, const char *ca_file, unsigned timeout_s,
     const char *refused, char *token, size_t size, char *detail, size_t detail_len);
 
+/* A buffer for one access token (OAUTH2_TOKEN_MAX + 1 octets), NULL when
+ * out of memory; oauth2_token_buf_free() cleanses it and frees it (NULL:
+ * nothing). */
+char *oauth2_token_buf_new(void);
+void oauth2_token_buf_free(char *buf);
+
 #endif

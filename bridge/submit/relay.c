@@ -219,7 +219,7 @@ static enum up_login auth_oauth2(struct submit_relay *r, struct smtp_reply *repl
 	const struct config_options *opt = r->opt;
 	const char *ca = opt->upstream_ca[0] ? opt->upstream_ca : NULL;
 	unsigned timeout = opt->upstream_timeout ? opt->upstream_timeout : IMAP_DEFAULT_TIMEOUT_S;
-	char *token = malloc(OAUTH2_TOKEN_MAX + 1), *refused = malloc(OAUTH2_TOKEN_MAX + 1);
+	char *token = oauth2_token_buf_new(), *refused = oauth2_token_buf_new();
 	char challenge[SMTP_REPLY_LINE_MAX + 1], detail[BRIDGE_DETAIL_MAX];
 	struct managed_key key;
 	enum up_login st = UP_TROUBLE;
@@ -272,12 +272,8 @@ static enum up_login auth_oauth2(struct submit_relay *r, struct smtp_reply *repl
 	st = UP_REFUSED;
 out:
 	managed_key_clear(&key);
-	if (token != NULL)
-		OPENSSL_cleanse(token, OAUTH2_TOKEN_MAX + 1);
-	if (refused != NULL)
-		OPENSSL_cleanse(refused, OAUTH2_TOKEN_MAX + 1);
-	free(token);
-	free(refused);
+	oauth2_token_buf_free(token);
+	oauth2_token_buf_free(refused);
 	return st;
 }
 
