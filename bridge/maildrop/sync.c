@@ -117,6 +117,8 @@ static void list_sort(struct sync_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		if (w > 0 && l->v[w - 1].uid == l->v[i].uid) {
 			free(l->v[i].emailid);
+			free(l->v[i].msgid);
+			free(l->v[i].hash);
 			continue;
 		}
 		l->v[w++] = l->v[i];

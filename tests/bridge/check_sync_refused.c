@@ -27,6 +27,7 @@ struct fake {
 	bool seen2;            /* UID 2 carries \Seen */
 	bool select_bad;       /* BAD to SELECT ... (CONDSTORE) */
 	int changedsince;      /* CHANGEDSINCE fetches received (all refused) */
+	bool dup2;             /* the listing with header fields names UID 2 twice */
 };
 
 /* UIDs 1 and 2 of the set the command names ("UID FETCH set (...)"). */
@@ -48,9 +49,10 @@ static void fetch(struct pbt_fake *pf, const char *args)
 		} else if (strstr(args, "HEADER.FIELDS")) {
 			char hdr[64];
 			snprintf(hdr, sizeof(hdr), "Message-ID: <%u@fake>\r\n\r\n", uid);
-			pbt_fake_printf(pf, "* %u FETCH (UID %u RFC822.SIZE %d FLAGS () "
-			    "BODY[HEADER.FIELDS (MESSAGE-ID)] {%zu}\r\n%s)\r\n", uid, uid, SIZE,
-			    strlen(hdr), hdr);
+			for (int k = 0; k < (uid == 2 && f->dup2 ? 2 : 1); k++)
+				pbt_fake_printf(pf, "* %u FETCH (UID %u RFC822.SIZE %d FLAGS () "
+				    "BODY[HEADER.FIELDS (MESSAGE-ID)] {%zu}\r\n%s)\r\n", uid, uid, SIZE,
+				    strlen(hdr), hdr);
 		} else {
 			pbt_fake_printf(pf, "* %u FETCH (UID %u RFC822.SIZE %d FLAGS (%s))\r\n", uid, uid,
 			    SIZE, uid == 2 && f->seen2 ? "\\Seen" : "");
@@ -99,10 +101,11 @@ static const struct pbt_step script[] = {
 
 /* One session against a fresh fake: log in, sync INBOX; the fake's count
  * of CHANGEDSINCE fetches. */
-static int session(struct state_db *db, int64_t account_id, uint64_t modseq, bool seen2,
-    struct state_mailbox *mb)
+static int session_dup(struct state_db *db, int64_t account_id, uint64_t modseq, bool seen2,
+    bool dup2, struct state_mailbox *mb)
 {
-	struct fake f = { .modseq = modseq, .seen2 = seen2, .select_bad = modseq == 0 };
+	struct fake f = { .modseq = modseq, .seen2 = seen2, .select_bad = modseq == 0,
+	    .dup2 = dup2 };
 	struct pbt_fake *pf = pbt_fake_start(script, 0);
 	struct config_options o;
 	struct maildrop_upstream up;
@@ -125,6 +128,12 @@ static int session(struct state_db *db, int64_t account_id, uint64_t modseq, boo
 	PBT_FAKE_FINISH(pf);
 	config_options_free(&o);
 	return f.changedsince;
+}
+
+static int session(struct state_db *db, int64_t account_id, uint64_t modseq, bool seen2,
+    struct state_mailbox *mb)
+{
+	return session_dup(db, account_id, modseq, seen2, false, mb);
 }
 
 START_TEST(t_changedsince_refused)
@@ -166,11 +175,44 @@ START_TEST(t_changedsince_refused)
 }
 END_TEST
 
+/* A broken server lists UID 2 twice in the first sync's listing with
+ * header fields: the second entry is dropped with everything it holds
+ * (its match key and Message-ID too: a leak ASan's build finds), and
+ * both messages are recorded once. */
+START_TEST(t_uid_listed_twice)
+{
+	char dir[256], path[320], err[256];
+	struct state_account acc;
+	struct state_mailbox mb;
+	struct state_message m;
+	uint32_t *uids = NULL;
+	size_t n = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(pbt_mkdtemp("pb-sync-dup", dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	struct state_db *db = state_open(path, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(state_account_ensure(db, "u", 1000, &acc), STATE_OK);
+	ck_assert_int_eq(session_dup(db, acc.id, 50, false, true, &mb), 0);
+	ck_assert_int_eq(state_message_by_uid(db, mb.id, 1, &m), STATE_OK);
+	ck_assert_int_eq(state_message_by_uid(db, mb.id, 2, &m), STATE_OK);
+	ck_assert(m.size_exact && m.exact_size == SIZE);
+	/* both got their match keys from the listing */
+	ck_assert_int_eq(state_messages_keyless(db, mb.id, &uids, &n), STATE_OK);
+	ck_assert_uint_eq(n, 0);
+	free(uids);
+	state_close(db);
+	pbt_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("bridge-sync-refused");
 	TCase *tc = tcase_create("refused");
 	tcase_add_test(tc, t_changedsince_refused);
+	tcase_add_test(tc, t_uid_listed_twice);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
