@@ -7,6 +7,8 @@
  *  - pop3_wait_ms(idle_ms, before_login, now, deadline): how long the next
  *    wait on the client may take: idle_ms, and before login no later than
  *    the login deadline; 0 once it has passed.
+ *  - pop3_sleep_ms(ms): sleeps ms milliseconds, whatever signals interrupt
+ *    it (the failed-login delay a backend asks for).
  */
 #ifndef POP3_DEADLINE_H
 #define POP3_DEADLINE_H
@@ -16,5 +18,6 @@
 
 uint64_t pop3_clock_ms(uint64_t (*clock)(void));
 int pop3_wait_ms(int idle_ms, bool before_login, uint64_t now, uint64_t deadline);
+void pop3_sleep_ms(unsigned ms);
 
 #endif

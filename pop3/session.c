@@ -1,13 +1,12 @@
 /* pop3/session.c — the POP3 engine: the session loop, the command table,
  * the state, CAPA, and the helpers every command uses. See session.h.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "pop3/deadline.h"
 #include "pop3/session.h"
 #include "pop3/session_int.h"
 
@@ -101,14 +100,7 @@ void pop3_set_reason(struct pop3_session *s, const char *text)
 
 void pop3_md_delay(const struct pop3_md_reply *reply)
 {
-	if (reply->delay_ms == 0)
-		return;
-	struct timespec ts = {
-		.tv_sec = reply->delay_ms / 1000,
-		.tv_nsec = (long)(reply->delay_ms % 1000) * 1000000L,
-	};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	pop3_sleep_ms(reply->delay_ms);
 }
 
 int pop3_md_error(struct pop3_session *s, enum pop3_md_status st,

@@ -1,26 +1,16 @@
 /* smtp/cmd_auth.c — AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN, initial
  * responses included, and the login itself. Passwords are wiped from every
  * buffer once used and never traced. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "pop3/deadline.h"
 #include "pop3/sasl.h"
 #include "smtp/session_int.h"
 
 /* A decoded response fits here: a line of the reader's size decodes to at
  * most 3/4 of it. */
 #define SASL_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
-
-/* The failed-login delay the relay asked for (SPEC §6). */
-static void delay(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const char *pass,
     const char *mech)
@@ -39,7 +29,7 @@ static enum smtp_cmd_rc login(struct smtp_session *s, const char *user, const ch
 	pop3_copy_printable(s->stats->user, sizeof(s->stats->user), user);
 	pop3_copy_printable(s->stats->mechanism, sizeof(s->stats->mechanism), mech);
 	enum smtp_auth_status st = s->ops->open(s->backend, &cred, &relay, &reply);
-	delay(reply.delay_ms);
+	pop3_sleep_ms(reply.delay_ms); /* the failed-login delay (SPEC §6) */
 	pop3_copy_printable(clean, sizeof(clean), reply.text);
 	switch (st) {
 	case SMTP_AUTH_OK:

@@ -1,13 +1,11 @@
 /* bridge/front/session.c — one IMAP front session (bridge/front/front.h):
  * the pre-login IMAP server, the device login, then the relay. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -287,13 +285,6 @@ static void relay(struct fs *s, struct maildrop_login *l, struct maildrop_upstre
 	}
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* The device login; on success the session becomes the relay (what is left
  * in s->in was pipelined behind the login). */
 static void login(struct fs *s, const char *tag, const char *user, const char *password,
@@ -320,7 +311,7 @@ static void login(struct fs *s, const char *tag, const char *user, const char *p
 	} else {
 		set_reason(s, l.detail, NULL);
 		if (ls == MAILDROP_LOGIN_AUTH) {
-			sleep_ms(l.delay_ms);
+			base_sleep_ms(l.delay_ms);
 			s->st->auth_failures++;
 			say(s, "%s NO [AUTHENTICATIONFAILED] %s", tag, l.text);
 			if (s->st->auth_failures >= s->opt->max_auth_failures && !s->end) {

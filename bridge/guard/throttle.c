@@ -8,17 +8,16 @@
  * attacker could crowd. */
 #include "bridge/guard/throttle.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "bridge/base/addrkey.h"
+#include "bridge/base/clock.h"
 
 #define KEY_LEN 16
 #define FAILURES_MAX 32u
@@ -42,11 +41,8 @@ struct guard_throttle {
 
 static void real_sleep(void *arg, unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L };
-
 	(void)arg;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	base_sleep_ms(ms);
 }
 
 struct guard_throttle *guard_throttle_new(size_t capacity, base_clock_fn *clock,

@@ -2,11 +2,9 @@
  * (bridge/maildrop/upstream.h). */
 #include "bridge/maildrop/upstream.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
@@ -287,9 +285,7 @@ static bool backoff(struct maildrop_upstream *up, enum imap_result r)
 	}
 	up->backoff_left_ms -= ms;
 	base_log(PB_LOG_INFO, "upstream", "throttled: waiting %u ms as the server suggests", ms);
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	base_sleep_ms(ms);
 	return true;
 }
 

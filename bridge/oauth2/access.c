@@ -2,7 +2,6 @@
  * refresh at a time per account (see access.h). */
 #include "bridge/oauth2/access.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +19,6 @@
  * to the longest wait, doubling. */
 #define WAIT_FIRST_MS 20
 #define WAIT_MAX_MS   200
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static int64_t new_owner(void)
 {
@@ -215,7 +207,7 @@ enum oauth2_outcome oauth2_access_token(struct state_db *db, const struct manage
 			goto out;
 		}
 		oauth2_grant_clear(g);
-		sleep_ms(wait);
+		base_sleep_ms(wait);
 		wait = wait * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : wait * 2;
 	}
 	if (snprintf(token, size, "%s", g->access) >= (int)size) {

@@ -1,22 +1,13 @@
 /* bridge/oauth2/device.c — the device authorization grant (see device.h). */
 #include "bridge/oauth2/device.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "bridge/base/clock.h"
-
-static void sleep_s(int64_t s)
-{
-	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = 0 };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 enum oauth2_outcome oauth2_device_flow(const struct oauth2_client *c,
     oauth2_device_show_fn *show, void *arg, struct oauth2_tokens *t)
@@ -47,7 +38,7 @@ enum oauth2_outcome oauth2_device_flow(const struct oauth2_client *c,
 			r = OAUTH2_PERM;
 			goto out;
 		}
-		sleep_s(interval);
+		base_sleep_ms((unsigned)interval * 1000u); /* within life: at most 30 min */
 		r = oauth2_token_device_poll(c, d->device_code, t);
 		switch (r) {
 		case OAUTH2_OK:
